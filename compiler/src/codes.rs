@@ -1,0 +1,103 @@
+//! The diagnostics catalogue: every code, its severity, a one-line summary,
+//! and its documentation page (`docs/diagnostics/CODE.md`, compiled in so
+//! `flowc explain` works anywhere, and so a code without a page does not build).
+//!
+//! Codes are stable: never renumber or reuse one. Ranges: E01xx syntax,
+//! E02xx names, E03xx graph, E04xx expressions and types, E05xx schemas and
+//! values, W0xxx warnings.
+
+use crate::diagnostic::Severity;
+
+macro_rules! catalogue {
+    ($( $variant:ident = $code:literal, $severity:ident, $summary:literal; )*) => {
+        /// A stable diagnostic code.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Code { $($variant),* }
+
+        impl Code {
+            pub const ALL: &'static [Code] = &[$(Code::$variant),*];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $(Code::$variant => $code),* }
+            }
+            pub fn severity(self) -> Severity {
+                match self { $(Code::$variant => Severity::$severity),* }
+            }
+            /// One line saying what the code is about.
+            pub fn summary(self) -> &'static str {
+                match self { $(Code::$variant => $summary),* }
+            }
+            /// The catalogue page, in Markdown.
+            pub fn page(self) -> &'static str {
+                match self {
+                    $(Code::$variant => include_str!(concat!("../../docs/diagnostics/", $code, ".md"))),*
+                }
+            }
+            /// Looks a code up by its text, case-insensitively (`e0101` works).
+            pub fn parse(text: &str) -> Option<Code> {
+                let upper = text.trim().to_ascii_uppercase();
+                Code::ALL.iter().copied().find(|c| c.as_str() == upper)
+            }
+        }
+    };
+}
+
+catalogue! {
+    UnexpectedSyntax = "E0101", Error, "the parser expected something else here";
+    UnterminatedString = "E0102", Error, "a string is never closed";
+    UnterminatedExpression = "E0103", Error, "a backtick expression is never closed";
+    UnterminatedComment = "E0104", Error, "a block comment is never closed";
+    InvalidEscape = "E0105", Error, "an unknown escape sequence in a string";
+    UnclosedBrace = "E0106", Error, "a `{` is never closed";
+    NumberOutOfRange = "E0107", Error, "a number does not fit";
+    DurationOutOfRange = "E0108", Error, "a duration does not fit";
+    UnclosedHole = "E0109", Error, "a `${` hole in a string is never closed";
+    NestingTooDeep = "E0110", Error, "the file nests too deeply to parse";
+}
+
+impl Code {
+    pub fn from_syntax(kind: flowc_grammar::SyntaxErrorKind) -> Code {
+        use flowc_grammar::SyntaxErrorKind as K;
+        match kind {
+            K::Unexpected => Code::UnexpectedSyntax,
+            K::UnterminatedString => Code::UnterminatedString,
+            K::UnterminatedExpression => Code::UnterminatedExpression,
+            K::UnterminatedComment => Code::UnterminatedComment,
+            K::InvalidEscape => Code::InvalidEscape,
+            K::UnclosedBrace => Code::UnclosedBrace,
+            K::NumberOutOfRange => Code::NumberOutOfRange,
+            K::DurationOutOfRange => Code::DurationOutOfRange,
+            K::UnclosedHole => Code::UnclosedHole,
+            K::NestingTooDeep => Code::NestingTooDeep,
+        }
+    }
+
+    /// The page's first heading, without the code: its title.
+    pub fn title(self) -> &'static str {
+        let first = self.page().lines().next().unwrap_or_default();
+        first.split_once(": ").map_or(first, |(_, t)| t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_syntax_codes_agree_with_grammar() {
+        let mut seen = std::collections::HashSet::new();
+        for c in Code::ALL {
+            assert!(seen.insert(c.as_str()), "duplicate code {}", c.as_str());
+            assert!(c.page().starts_with(&format!("# {}: ", c.as_str())), "page of {} must start with its code", c.as_str());
+        }
+        for k in flowc_grammar::SyntaxErrorKind::ALL {
+            assert_eq!(Code::from_syntax(k).as_str(), k.code());
+        }
+    }
+
+    #[test]
+    fn parse_is_case_insensitive() {
+        assert_eq!(Code::parse("e0101"), Some(Code::UnexpectedSyntax));
+        assert_eq!(Code::parse("X9999"), None);
+    }
+}

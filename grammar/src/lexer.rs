@@ -1,0 +1,323 @@
+//! A small scanner over the lexical structure that the grammar shares
+//! everywhere: strings, backtick expressions and comments.
+//!
+//! The pest grammar is the authority on syntax; this scanner exists for three
+//! jobs pest does poorly:
+//! - precise lexical errors (an unterminated string is reported at its opening
+//!   quote, not at the end of the file where pest gives up);
+//! - the exact list of comments, which the formatter re-inserts;
+//! - brace matching that ignores braces inside strings and comments, used to
+//!   say which `{` was never closed.
+//!
+//! The lexical rules are context-free by design (see the grammar: a `"` always
+//! ends the string it is in, even inside a `${…}` hole), so one pass is exact.
+
+use crate::ast::Span;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenKind {
+    String,
+    Backtick,
+    LineComment,
+    BlockComment,
+    OpenBrace,
+    CloseBrace,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Token {
+    pub kind: TokenKind,
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LexErrorKind {
+    UnterminatedString,
+    UnterminatedBacktick,
+    UnterminatedComment,
+    /// `\q` inside a string; the span covers the backslash and the character.
+    InvalidEscape,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LexError {
+    pub kind: LexErrorKind,
+    pub span: Span,
+    /// The span of the whole token the error is in (to the end of input when unterminated).
+    pub token: Span,
+}
+
+#[derive(Debug, Default)]
+pub struct Lexed {
+    pub tokens: Vec<Token>,
+    pub errors: Vec<LexError>,
+    /// The first bracket that opens deeper than [`MAX_NESTING`].
+    pub too_deep: Option<Span>,
+}
+
+/// How deep `{`, `[` and `(` may nest. Real files stay far below; the bound
+/// keeps the recursive parser and tree walks from exhausting the stack.
+pub const MAX_NESTING: usize = 128;
+
+impl Lexed {
+    pub fn comments(&self) -> impl Iterator<Item = &Token> {
+        self.tokens
+            .iter()
+            .filter(|t| matches!(t.kind, TokenKind::LineComment | TokenKind::BlockComment))
+    }
+}
+
+pub fn lex(src: &str) -> Lexed {
+    let bytes = src.as_bytes();
+    let mut out = Lexed::default();
+    let mut i = 0;
+    let mut depth = 0usize;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'[' | b'(' => {
+                depth += 1;
+                if depth > MAX_NESTING && out.too_deep.is_none() {
+                    out.too_deep = Some(Span::from_range(i..i + 1));
+                }
+                i += 1;
+            }
+            b']' | b')' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            b'"' => i = lex_string(src, i, &mut out),
+            b'`' => {
+                let start = i;
+                match memchr(b'`', &bytes[i + 1..]) {
+                    Some(rel) => {
+                        i = i + 1 + rel + 1;
+                        out.tokens.push(tok(TokenKind::Backtick, start, i));
+                    }
+                    None => {
+                        i = bytes.len();
+                        out.errors.push(LexError {
+                            kind: LexErrorKind::UnterminatedBacktick,
+                            span: Span::from_range(start..start + 1),
+                            token: Span::from_range(start..i),
+                        });
+                    }
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                let start = i;
+                i = memchr(b'\n', &bytes[i..]).map_or(bytes.len(), |rel| i + rel);
+                out.tokens.push(tok(TokenKind::LineComment, start, i));
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                let start = i;
+                match src[i + 2..].find("*/") {
+                    Some(rel) => {
+                        i = i + 2 + rel + 2;
+                        out.tokens.push(tok(TokenKind::BlockComment, start, i));
+                    }
+                    None => {
+                        i = bytes.len();
+                        out.errors.push(LexError {
+                            kind: LexErrorKind::UnterminatedComment,
+                            span: Span::from_range(start..start + 2),
+                            token: Span::from_range(start..i),
+                        });
+                    }
+                }
+            }
+            b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING && out.too_deep.is_none() {
+                    out.too_deep = Some(Span::from_range(i..i + 1));
+                }
+                out.tokens.push(tok(TokenKind::OpenBrace, i, i + 1));
+                i += 1;
+            }
+            b'}' => {
+                depth = depth.saturating_sub(1);
+                out.tokens.push(tok(TokenKind::CloseBrace, i, i + 1));
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+fn tok(kind: TokenKind, start: usize, end: usize) -> Token {
+    Token { kind, span: Span::from_range(start..end) }
+}
+
+fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
+    haystack.iter().position(|&b| b == needle)
+}
+
+/// Scans a string starting at the opening quote; returns the offset after it.
+fn lex_string(src: &str, start: usize, out: &mut Lexed) -> usize {
+    let bytes = src.as_bytes();
+    let mut i = start + 1;
+    let mut bad_escapes = Vec::new();
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                let token = Span::from_range(start..i + 1);
+                out.tokens.push(Token { kind: TokenKind::String, span: token });
+                for span in bad_escapes {
+                    out.errors.push(LexError { kind: LexErrorKind::InvalidEscape, span, token });
+                }
+                return i + 1;
+            }
+            b'\\' => {
+                let esc_len = escape_len(&src[i..]);
+                match esc_len {
+                    Some(len) => i += len,
+                    None => {
+                        let ch_len = src[i + 1..].chars().next().map_or(0, char::len_utf8);
+                        bad_escapes.push(Span::from_range(i..i + 1 + ch_len));
+                        i += 1 + ch_len;
+                    }
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    out.errors.push(LexError {
+        kind: LexErrorKind::UnterminatedString,
+        span: Span::from_range(start..start + 1),
+        token: Span::from_range(start..bytes.len()),
+    });
+    bytes.len()
+}
+
+/// The length of a valid escape at the start of `s` (which begins with `\`).
+/// Must agree with the grammar's `escape` rule.
+pub fn escape_len(s: &str) -> Option<usize> {
+    let rest = &s.as_bytes()[1..];
+    match rest.first()? {
+        b'"' | b'\\' | b'/' | b'n' | b't' | b'r' | b'0' | b'$' => Some(2),
+        b'u' => {
+            if rest.get(1) != Some(&b'{') {
+                return None;
+            }
+            let hex = rest[2..].iter().take_while(|b| b.is_ascii_hexdigit()).count();
+            if (1..=6).contains(&hex) && rest.get(2 + hex) == Some(&b'}') {
+                Some(2 + 1 + hex + 1)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
+
+/// Decodes the escape at the start of `s`, returning the character and its length.
+pub fn decode_escape(s: &str) -> Option<(char, usize)> {
+    let len = escape_len(s)?;
+    let c = match s.as_bytes()[1] {
+        b'"' => '"',
+        b'\\' => '\\',
+        b'/' => '/',
+        b'n' => '\n',
+        b't' => '\t',
+        b'r' => '\r',
+        b'0' => '\0',
+        b'$' => '$',
+        b'u' => char::from_u32(u32::from_str_radix(&s[3..len - 1], 16).ok()?)?,
+        _ => return None,
+    };
+    Some((c, len))
+}
+
+/// Which `{` is most likely the one never closed, given the braces of a file
+/// (ignoring those in strings and comments). Like rustc, trust indentation:
+/// the first pair whose `}` sits at a different indentation than the line of
+/// its `{` shows where a `}` went missing. Falls back to the innermost `{`
+/// still open at the end of the file.
+pub fn unclosed_brace(src: &str, tokens: &[Token]) -> Option<Span> {
+    let mut stack: Vec<Span> = Vec::new();
+    let mut first_mismatch: Option<Span> = None;
+    for t in tokens {
+        match t.kind {
+            TokenKind::OpenBrace => stack.push(t.span),
+            TokenKind::CloseBrace => {
+                if let Some(open) = stack.pop() {
+                    let (open_line, open_indent) = line_indent(src, open.start as usize);
+                    let (close_line, close_indent) = line_indent(src, t.span.start as usize);
+                    if open_line != close_line && open_indent != close_indent && first_mismatch.is_none() {
+                        first_mismatch = Some(open);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if stack.is_empty() {
+        return None;
+    }
+    first_mismatch.or_else(|| stack.last().copied())
+}
+
+/// The start offset of the line containing `offset`, and the indentation width of that line.
+fn line_indent(src: &str, offset: usize) -> (usize, usize) {
+    let line_start = src[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let indent = src[line_start..].bytes().take_while(|b| *b == b' ' || *b == b'\t').count();
+    (line_start, indent)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strings_comments_and_backticks() {
+        let src = r#"a "x \" // y" `b // c` // real
+/* block { */ { }"#;
+        let lexed = lex(src);
+        assert!(lexed.errors.is_empty());
+        let kinds: Vec<_> = lexed.tokens.iter().map(|t| t.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                TokenKind::String,
+                TokenKind::Backtick,
+                TokenKind::LineComment,
+                TokenKind::BlockComment,
+                TokenKind::OpenBrace,
+                TokenKind::CloseBrace
+            ]
+        );
+        let comments: Vec<_> = lexed.comments().map(|t| &src[t.span.range()]).collect();
+        assert_eq!(comments, vec!["// real", "/* block { */"]);
+    }
+
+    #[test]
+    fn unterminated_string_points_at_quote() {
+        let lexed = lex("x \"abc\n y");
+        assert_eq!(lexed.errors.len(), 1);
+        assert_eq!(lexed.errors[0].kind, LexErrorKind::UnterminatedString);
+        assert_eq!(lexed.errors[0].span, Span::new(2, 3));
+    }
+
+    #[test]
+    fn invalid_escape_is_located() {
+        let lexed = lex(r#""a\qb" "\u{41}""#);
+        assert_eq!(lexed.errors.len(), 1);
+        assert_eq!(lexed.errors[0].kind, LexErrorKind::InvalidEscape);
+        assert_eq!(lexed.errors[0].span, Span::new(2, 4));
+    }
+
+    #[test]
+    fn decode_escapes() {
+        assert_eq!(decode_escape(r"\u{1F600}"), Some(('😀', 9)));
+        assert_eq!(decode_escape(r"\n"), Some(('\n', 2)));
+        assert_eq!(decode_escape(r"\x"), None);
+    }
+
+    #[test]
+    fn unclosed_brace_uses_indentation() {
+        let src = "w {\n  a {\n    x\n  b {\n  }\n}\n";
+        let lexed = lex(src);
+        let span = unclosed_brace(src, &lexed.tokens).unwrap();
+        assert_eq!(&src[span.start as usize..], &src[src.find("a {").unwrap() + 2..]);
+    }
+}

@@ -1,0 +1,14 @@
+//! The `.flow` grammar: text in, an owned AST with byte spans and syntax errors out.
+//!
+//! **Architecture invariant:** this crate knows nothing of salsa, the language
+//! server or the runtime, and does no IO. Parsing never fails: [`parse`]
+//! returns the tree it could build plus every syntax error it found, so an
+//! editor gets diagnostics and symbols even for a broken file.
+
+pub mod ast;
+pub mod errors;
+pub mod lexer;
+pub mod parser;
+
+pub use errors::{SyntaxError, SyntaxErrorKind};
+pub use parser::{Parse, parse};

@@ -1,0 +1,1351 @@
+//! From text to the owned AST. Parsing never fails: it returns the tree it
+//! could build and the syntax errors it found.
+
+use pest::Parser as _;
+use pest::iterators::Pair;
+
+use crate::ast::*;
+use crate::errors::{self, SyntaxError, SyntaxErrorKind};
+use crate::lexer::{self, LexErrorKind};
+
+#[derive(pest_derive::Parser)]
+#[grammar = "flow.pest"]
+pub struct FlowParser;
+
+/// The result of parsing one file.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct Parse {
+    pub file: SourceFile,
+    pub errors: Vec<SyntaxError>,
+}
+
+/// Parses a whole `.flow` file.
+pub fn parse(src: &str) -> Parse {
+    let lexed = lexer::lex(src);
+    if let Some(at) = lexed.too_deep {
+        return Parse {
+            file: SourceFile::default(),
+            errors: vec![SyntaxError {
+                kind: SyntaxErrorKind::NestingTooDeep,
+                span: at,
+                message: format!("brackets nest more than {} deep here", lexer::MAX_NESTING),
+                label: "too deep".into(),
+                help: Some("flatten the nested lists or objects".into()),
+            }],
+        };
+    }
+    let mut b = Builder { errors: Vec::new(), chunks: Vec::new() };
+    let file = match FlowParser::parse(Rule::file, src) {
+        Ok(mut pairs) => match pairs.next() {
+            Some(pair) => b.file(pair),
+            None => SourceFile::default(),
+        },
+        // The top rule always matches (recovery accepts any character), so the
+        // only failure left is pest's own recursion guard on absurd nesting.
+        Err(e) => {
+            let at = match e.location {
+                pest::error::InputLocation::Pos(p) => p,
+                pest::error::InputLocation::Span((s, _)) => s,
+            };
+            b.errors.push(SyntaxError {
+                kind: SyntaxErrorKind::NestingTooDeep,
+                span: errors::found_token(src, at).1,
+                message: "this file nests too deeply to parse".into(),
+                label: "nesting gives up here".into(),
+                help: Some("flatten the nested lists or objects".into()),
+            });
+            SourceFile::default()
+        }
+    };
+    let mut errors = lex_errors(&lexed);
+    let swallowed_from = lexed
+        .errors
+        .iter()
+        .filter(|e| e.kind != LexErrorKind::InvalidEscape)
+        .map(|e| e.token.start)
+        .min();
+    let chunks = std::mem::take(&mut b.chunks);
+    for chunk in chunks {
+        let err = chunk_error(src, &chunk, &lexed);
+        let at = err.span.start;
+        // A lexical error explains everything that fails inside its token, and an
+        // unterminated token swallows the rest of the file.
+        let explained = lexed.errors.iter().any(|e| e.token.start <= at && at <= e.token.end)
+            || swallowed_from.is_some_and(|s| at >= s);
+        if !explained {
+            errors.push(err);
+        }
+    }
+    errors.extend(b.errors);
+    errors.sort_by_key(|e| (e.span.start, e.span.end));
+    errors.dedup_by(|a, b| a.span == b.span && a.message == b.message);
+    Parse { file, errors }
+}
+
+fn lex_errors(lexed: &lexer::Lexed) -> Vec<SyntaxError> {
+    lexed
+        .errors
+        .iter()
+        .map(|e| match e.kind {
+            LexErrorKind::UnterminatedString => SyntaxError {
+                kind: SyntaxErrorKind::UnterminatedString,
+                span: e.span,
+                message: "this string is never closed".into(),
+                label: "the string starts here".into(),
+                help: Some("add the closing `\"`".into()),
+            },
+            LexErrorKind::UnterminatedBacktick => SyntaxError {
+                kind: SyntaxErrorKind::UnterminatedExpression,
+                span: e.span,
+                message: "this expression is never closed".into(),
+                label: "the expression starts here".into(),
+                help: Some("add the closing backtick".into()),
+            },
+            LexErrorKind::UnterminatedComment => SyntaxError {
+                kind: SyntaxErrorKind::UnterminatedComment,
+                span: e.span,
+                message: "this block comment is never closed".into(),
+                label: "the comment starts here".into(),
+                help: Some("add the closing `*/`".into()),
+            },
+            LexErrorKind::InvalidEscape => SyntaxError {
+                kind: SyntaxErrorKind::InvalidEscape,
+                span: e.span,
+                message: "unknown escape sequence in a string".into(),
+                label: "not an escape".into(),
+                help: Some(
+                    "the escapes are \\\" \\\\ \\/ \\n \\t \\r \\0 \\$ and \\u{…}; write \\\\ for a backslash".into(),
+                ),
+            },
+        })
+        .collect()
+}
+
+/// The kind of block a recovered chunk was found in, which names the strict
+/// rule to re-parse it with.
+#[derive(Clone, Copy, Debug)]
+enum Block {
+    Top,
+    Workflow,
+    Group,
+    Step,
+    Safety,
+    Invariant,
+    Env,
+    Secrets,
+    Agent,
+    Store,
+    Retention,
+    Policy,
+    Resource,
+}
+
+impl Block {
+    fn strict_rule(self) -> Rule {
+        match self {
+            Block::Top => Rule::file_strict,
+            Block::Workflow => Rule::workflow_items_strict,
+            Block::Group => Rule::group_items_strict,
+            Block::Step => Rule::step_items_strict,
+            Block::Safety => Rule::safety_items_strict,
+            Block::Invariant => Rule::invariant_items_strict,
+            Block::Env => Rule::env_entries_strict,
+            Block::Secrets => Rule::secret_entries_strict,
+            Block::Agent => Rule::agent_items_strict,
+            Block::Store => Rule::store_items_strict,
+            Block::Retention => Rule::retention_items_strict,
+            Block::Policy => Rule::policy_items_strict,
+            Block::Resource => Rule::resource_items_strict,
+        }
+    }
+}
+
+/// Text the parser skipped to recover.
+struct Chunk {
+    span: Span,
+    block: Block,
+    /// Where to start the strict re-parse: the statement before the chunk (its
+    /// optional trailing clauses may be what went wrong) or the chunk itself.
+    from: u32,
+}
+
+/// Re-parses from the statement before the chunk without recovery: pest's
+/// furthest failure then says exactly what was expected.
+fn chunk_error(src: &str, chunk: &Chunk, lexed: &lexer::Lexed) -> SyntaxError {
+    let from = chunk.from as usize;
+    let (at, positives) = match FlowParser::parse(chunk.block.strict_rule(), &src[from..]) {
+        Err(e) => {
+            let at = match e.location {
+                pest::error::InputLocation::Pos(p) => p,
+                pest::error::InputLocation::Span((s, _)) => s,
+            };
+            let positives = match e.variant {
+                pest::error::ErrorVariant::ParsingError { positives, .. } => positives,
+                pest::error::ErrorVariant::CustomError { .. } => Vec::new(),
+            };
+            (from + at, positives)
+        }
+        // Cannot happen (the recovering parse failed here), but never panic on input.
+        Ok(_) => (chunk.span.start as usize, Vec::new()),
+    };
+    let at = at.max(chunk.span.start as usize).min(src.len());
+    if positives.contains(&Rule::hole_close) {
+        let open = src[..at].rfind("${").unwrap_or(at);
+        return SyntaxError {
+            kind: SyntaxErrorKind::UnclosedHole,
+            span: Span::from_range(open..open + 2),
+            message: "this `${` hole is never closed".into(),
+            label: "the hole starts here".into(),
+            help: Some(
+                "close it with `}` on the same line; inside a hole, CEL strings take single quotes ('text'), and `$${` writes a literal `${`"
+                    .into(),
+            ),
+        };
+    }
+    if at >= src.len() && positives.contains(&Rule::close_brace) {
+        if let Some(open) = lexer::unclosed_brace(src, &lexed.tokens) {
+            return SyntaxError {
+                kind: SyntaxErrorKind::UnclosedBrace,
+                span: open,
+                message: "this `{` is never closed".into(),
+                label: "opened here".into(),
+                help: Some("add the matching `}`".into()),
+            };
+        }
+    }
+    errors::unexpected(src, at, &positives)
+}
+
+struct Builder {
+    errors: Vec<SyntaxError>,
+    chunks: Vec<Chunk>,
+}
+
+fn span(p: &Pair<'_, Rule>) -> Span {
+    let s = p.as_span();
+    Span::from_range(s.start()..s.end())
+}
+
+/// Rules that are pure punctuation or keywords: the builder never needs them.
+fn is_token(rule: Rule) -> bool {
+    use Rule::*;
+    matches!(
+        rule,
+        open_brace | open_paren | colon | close_brace | close_bracket | close_paren | arrow | equals | kind_call_kw
+    ) || format!("{rule:?}").starts_with("kw_")
+}
+
+/// The meaningful children of a pair.
+fn kids<'i>(p: Pair<'i, Rule>) -> impl Iterator<Item = Pair<'i, Rule>> {
+    p.into_inner().filter(|c| !is_token(c.as_rule()))
+}
+
+impl Builder {
+    /// Walks a block's children, handing statements to `each` and recording
+    /// recovered chunks (one per run of consecutive chunks, so one mistake
+    /// does not cascade into a screenful).
+    fn block<'i>(&mut self, pairs: impl Iterator<Item = Pair<'i, Rule>>, block: Block, mut each: impl FnMut(&mut Self, Pair<'i, Rule>)) {
+        let mut prev_start: Option<u32> = None;
+        let mut prev_recovered = false;
+        for child in pairs {
+            match child.as_rule() {
+                Rule::recover | Rule::recover_top => {
+                    // At the top level, a run of skipped lines is one mistake (usually a
+                    // broken declaration); inside a block each skipped statement is its own.
+                    if !(prev_recovered && matches!(block, Block::Top)) {
+                        let s = span(&child);
+                        self.chunks.push(Chunk { span: s, block, from: prev_start.unwrap_or(s.start) });
+                    }
+                    prev_recovered = true;
+                    // The statement before a later chunk is this chunk, not the
+                    // last good statement: re-parse from the chunk itself.
+                    prev_start = None;
+                }
+                Rule::EOI => {}
+                _ => {
+                    prev_start = Some(span(&child).start);
+                    prev_recovered = false;
+                    each(self, child);
+                }
+            }
+        }
+    }
+
+    fn file(&mut self, p: Pair<'_, Rule>) -> SourceFile {
+        let mut decls = Vec::new();
+        self.block(kids(p), Block::Top, |b, decl| {
+            if let Some(inner) = decl.into_inner().next() {
+                decls.push(b.decl(inner));
+            }
+        });
+        SourceFile { decls }
+    }
+
+    fn decl(&mut self, p: Pair<'_, Rule>) -> Decl {
+        let sp = span(&p);
+        match p.as_rule() {
+            Rule::workflow => Decl::Workflow(self.workflow(p)),
+            Rule::agent => {
+                let mut it = kids(p);
+                let name = self.name(it.next());
+                let mut body = Vec::new();
+                self.block(it, Block::Agent, |b, item| body.push(b.agent_stmt(item)));
+                Decl::Agent(Agent { name, body, span: sp })
+            }
+            Rule::env_set => {
+                let mut it = kids(p);
+                let name = self.name(it.next());
+                let mut entries = Vec::new();
+                self.block(it, Block::Env, |b, item| entries.push(b.env_entry(item)));
+                let body_start = name.span.end;
+                Decl::Env(EnvSet { name, body: EnvBlock { entries, span: Span::new(body_start, sp.end) }, span: sp })
+            }
+            Rule::secret_set => {
+                let mut it = kids(p);
+                let name = self.name(it.next());
+                let mut entries = Vec::new();
+                self.block(it, Block::Secrets, |b, item| entries.push(b.secret_entry(item)));
+                Decl::Secrets(SecretSet { name, entries, span: sp })
+            }
+            Rule::store => {
+                let mut it = kids(p);
+                let name = self.name(it.next());
+                let mut body = Vec::new();
+                self.block(it, Block::Store, |b, item| body.push(b.store_stmt(item)));
+                Decl::Store(Store { name, body, span: sp })
+            }
+            Rule::policy => {
+                let mut it = kids(p);
+                let name = self.name(it.next());
+                let mut body = Vec::new();
+                self.block(it, Block::Policy, |b, item| body.push(b.policy_stmt(item)));
+                Decl::Policy(Policy { name, body, span: sp })
+            }
+            Rule::resource => {
+                let mut it = kids(p);
+                let kind = self.name(it.next());
+                let mut body = Vec::new();
+                self.block(it, Block::Resource, |b, item| body.push(b.resource_stmt(item)));
+                Decl::Resource(Resource { kind, body, span: sp })
+            }
+            Rule::template_decl => {
+                let mut name = None;
+                let mut kind = None;
+                let mut kind_span = None;
+                let mut body = Vec::new();
+                for c in kids(p) {
+                    match c.as_rule() {
+                        Rule::ident => name = Some(self.ident(c)),
+                        Rule::kind_clause => {
+                            let (k, s) = self.kind_clause(c);
+                            kind = Some(k);
+                            kind_span = Some(s);
+                        }
+                        Rule::step_body => body = self.step_body(c),
+                        _ => {}
+                    }
+                }
+                Decl::Template(Template { name: name.unwrap_or_else(|| missing(sp)), kind, kind_span, body, span: sp })
+            }
+            Rule::instance => {
+                let mut it = kids(p);
+                let kind = self.name(it.next());
+                let name = self.name(it.next());
+                let (fields, body_span) = match it.next() {
+                    Some(body) => {
+                        let bs = span(&body);
+                        (kids(body).map(|f| self.field(f)).collect(), bs)
+                    }
+                    None => (Vec::new(), sp),
+                };
+                Decl::Instance(Instance { kind, name, fields, body_span, span: sp })
+            }
+            other => unreachable_rule(other, sp, || Decl::Workflow(Workflow { name: missing(sp), body: Vec::new(), span: sp })),
+        }
+    }
+
+    // ------------------------------------------------------------ workflow
+
+    fn workflow(&mut self, p: Pair<'_, Rule>) -> Workflow {
+        let sp = span(&p);
+        let mut it = kids(p);
+        let name = self.name(it.next());
+        let mut body = Vec::new();
+        if let Some(wb) = it.next() {
+            self.block(kids(wb), Block::Workflow, |b, item| {
+                if let Some(stmt) = item.into_inner().next() {
+                    body.push(b.workflow_stmt(stmt));
+                }
+            });
+        }
+        Workflow { name, body, span: sp }
+    }
+
+    fn workflow_stmt(&mut self, p: Pair<'_, Rule>) -> WorkflowStmt {
+        let sp = span(&p);
+        let kind = match p.as_rule() {
+            Rule::description_stmt => WorkflowStmtKind::Description(self.first_string(p)),
+            Rule::input_stmt => {
+                let mut it = kids(p);
+                let name = self.name(it.next());
+                let ty = it.next().map(|t| self.type_expr(t)).unwrap_or_else(|| any_type(sp));
+                let default = it.next().map(|v| self.value(v));
+                WorkflowStmtKind::Input(Input { name, ty, default })
+            }
+            Rule::on_stmt => {
+                let trig = kids(p).next();
+                WorkflowStmtKind::On(match trig {
+                    Some(t) => self.trigger(t),
+                    None => Trigger::Schedule { cron: StrLit { value: String::new(), span: sp } },
+                })
+            }
+            Rule::retry_stmt => WorkflowStmtKind::Retry(self.retry(p)),
+            Rule::timeout_stmt => WorkflowStmtKind::Timeout(self.first_duration(p)),
+            Rule::concurrency_stmt => WorkflowStmtKind::Concurrency(self.first_int(p)),
+            Rule::budget_stmt => WorkflowStmtKind::Budget(self.first_number(p)),
+            Rule::wf_output_stmt => {
+                let mut it = kids(p);
+                let name = self.name(it.next());
+                let expr = it.next().map(|e| self.cel(e)).unwrap_or_else(|| empty_expr(sp));
+                WorkflowStmtKind::Output(WorkflowOutput { name, expr })
+            }
+            Rule::safety_block => {
+                let mut items = Vec::new();
+                self.block(kids(p), Block::Safety, |b, item| {
+                    if let Some(stmt) = item.into_inner().next() {
+                        let r = stmt.as_rule();
+                        match r {
+                            Rule::max_spawned_tasks_stmt => items.push(SafetyItem::MaxSpawnedTasks(b.first_int(stmt))),
+                            Rule::max_spawn_depth_stmt => items.push(SafetyItem::MaxSpawnDepth(b.first_int(stmt))),
+                            _ => items.push(SafetyItem::SpawnCooldown(b.first_duration(stmt))),
+                        }
+                    }
+                });
+                WorkflowStmtKind::Safety(Safety { items })
+            }
+            Rule::invariant => WorkflowStmtKind::Invariant(self.invariant(p)),
+            Rule::env_block => WorkflowStmtKind::Env(self.env_block(p)),
+            Rule::step => WorkflowStmtKind::Step(self.step(p)),
+            Rule::group => WorkflowStmtKind::Group(self.group(p)),
+            other => {
+                return unreachable_rule(other, sp, || WorkflowStmt {
+                    kind: WorkflowStmtKind::Description(StrLit { value: String::new(), span: sp }),
+                    span: sp,
+                });
+            }
+        };
+        WorkflowStmt { kind, span: sp }
+    }
+
+    fn trigger(&mut self, p: Pair<'_, Rule>) -> Trigger {
+        let sp = span(&p);
+        match p.as_rule() {
+            Rule::on_event => {
+                let mut event_type = None;
+                let mut subject = None;
+                let mut filter = None;
+                let mut after_subject = false;
+                for c in p.into_inner() {
+                    match c.as_rule() {
+                        Rule::kw_subject => after_subject = true,
+                        Rule::string if after_subject => subject = Some(self.string(c)),
+                        Rule::string => event_type = Some(self.string(c)),
+                        Rule::cel => filter = Some(self.cel(c)),
+                        _ => {}
+                    }
+                }
+                Trigger::Event {
+                    event_type: event_type.unwrap_or_else(|| StrLit { value: String::new(), span: sp }),
+                    subject,
+                    filter,
+                }
+            }
+            Rule::on_webhook => {
+                let path = kids(p).next().map(|c| self.ident(c)).unwrap_or_else(|| missing(sp));
+                Trigger::Webhook { path }
+            }
+            _ => Trigger::Schedule { cron: self.first_string(p) },
+        }
+    }
+
+    fn retry(&mut self, p: Pair<'_, Rule>) -> Retry {
+        let sp = span(&p);
+        let mut count = None;
+        let mut backoff = None;
+        for c in kids(p) {
+            match c.as_rule() {
+                Rule::int => count = Some(self.int(c)),
+                Rule::backoff_clause => {
+                    let mut kind = BackoffKind::Exponential;
+                    let mut kind_span = span(&c);
+                    let mut durations = Vec::new();
+                    for d in kids(c) {
+                        match d.as_rule() {
+                            Rule::backoff_kind => {
+                                kind_span = span(&d);
+                                kind = if d.as_str() == "fixed" { BackoffKind::Fixed } else { BackoffKind::Exponential };
+                            }
+                            Rule::duration => durations.push(self.duration(d)),
+                            _ => {}
+                        }
+                    }
+                    let mut durations = durations.into_iter();
+                    let delay = durations.next().unwrap_or(DurationLit { millis: 0, span: kind_span });
+                    backoff = Some(Backoff { kind, kind_span, delay, max: durations.next() });
+                }
+                _ => {}
+            }
+        }
+        Retry { count: count.unwrap_or(IntLit { value: 0, span: sp }), backoff }
+    }
+
+    fn invariant(&mut self, p: Pair<'_, Rule>) -> Invariant {
+        let sp = span(&p);
+        let mut it = kids(p);
+        let name = self.name(it.next());
+        let mut body = Vec::new();
+        self.block(it, Block::Invariant, |b, item| {
+            let Some(stmt) = item.into_inner().next() else { return };
+            let ssp = span(&stmt);
+            let kind = match stmt.as_rule() {
+                Rule::description_stmt => InvariantStmtKind::Description(b.first_string(stmt)),
+                Rule::check_cmd_stmt => InvariantStmtKind::Check(b.check_cmd(stmt)),
+                Rule::on_violation_stmt => {
+                    let mut action = ViolationAction::Abort;
+                    let mut action_span = ssp;
+                    let mut then = None;
+                    for c in kids(stmt) {
+                        match c.as_rule() {
+                            Rule::violation_action => {
+                                action_span = span(&c);
+                                action = match c.as_str() {
+                                    "warn" => ViolationAction::Warn,
+                                    "rollback" => ViolationAction::Rollback,
+                                    _ => ViolationAction::Abort,
+                                };
+                            }
+                            Rule::fail_mode => then = Some((fail_mode(c.as_str()), span(&c))),
+                            _ => {}
+                        }
+                    }
+                    InvariantStmtKind::OnViolation { action, action_span, then }
+                }
+                Rule::protect_stmt => InvariantStmtKind::Protect(
+                    kids(stmt).flat_map(|l| kids(l).collect::<Vec<_>>()).map(|s| b.string(s)).collect(),
+                ),
+                _ => InvariantStmtKind::At(b.ident_list(stmt)),
+            };
+            body.push(InvariantStmt { kind, span: ssp });
+        });
+        Invariant { name, body, span: sp }
+    }
+
+    fn check_cmd(&mut self, p: Pair<'_, Rule>) -> CheckCommand {
+        let sp = span(&p);
+        let mut command = None;
+        let mut expect = None;
+        for c in kids(p) {
+            match c.as_rule() {
+                Rule::template => command = Some(self.template(c)),
+                Rule::string => expect = Some(self.string(c)),
+                _ => {}
+            }
+        }
+        CheckCommand { command: command.unwrap_or_else(|| empty_template(sp)), expect }
+    }
+
+    fn env_block(&mut self, p: Pair<'_, Rule>) -> EnvBlock {
+        let sp = span(&p);
+        let mut entries = Vec::new();
+        self.block(kids(p), Block::Env, |b, item| entries.push(b.env_entry(item)));
+        EnvBlock { entries, span: sp }
+    }
+
+    fn env_entry(&mut self, p: Pair<'_, Rule>) -> EnvEntry {
+        let sp = span(&p);
+        let Some(inner) = p.into_inner().next() else {
+            return EnvEntry { kind: EnvEntryKind::Use(missing(sp)), span: sp };
+        };
+        let kind = match inner.as_rule() {
+            Rule::env_use => EnvEntryKind::Use(self.name(kids(inner).next())),
+            _ => {
+                let mut it = kids(inner);
+                let key = self.name(it.next());
+                let value = match it.next() {
+                    Some(v) => match v.as_rule() {
+                        Rule::secret_source => EnvValue::Source(self.secret_source(v)),
+                        Rule::key_ref => {
+                            let mut r = kids(v);
+                            let set = self.name(r.next());
+                            let key = self.name(r.next());
+                            EnvValue::Ref { set, key }
+                        }
+                        Rule::template => EnvValue::Template(self.template(v)),
+                        _ => EnvValue::Value(self.value(v)),
+                    },
+                    None => EnvValue::Template(empty_template(sp)),
+                };
+                EnvEntryKind::Assign { key, value }
+            }
+        };
+        EnvEntry { kind, span: sp }
+    }
+
+    fn secret_source(&mut self, p: Pair<'_, Rule>) -> SecretSource {
+        let sp = span(&p);
+        let inner = p.into_inner().next();
+        let kind = match inner.as_ref().map(|i| i.as_rule()) {
+            Some(Rule::from_file) => SecretSourceKind::File,
+            _ => SecretSourceKind::Env,
+        };
+        let arg = match inner {
+            Some(i) => self.first_string(i),
+            None => StrLit { value: String::new(), span: sp },
+        };
+        SecretSource { kind, arg, span: sp }
+    }
+
+    fn secret_entry(&mut self, p: Pair<'_, Rule>) -> SecretEntry {
+        let sp = span(&p);
+        let mut it = kids(p);
+        let key = self.name(it.next());
+        let value = match it.next() {
+            Some(v) if v.as_rule() == Rule::secret_source => SecretValue::Source(self.secret_source(v)),
+            Some(v) => SecretValue::Literal(span(&v)),
+            None => SecretValue::Literal(sp),
+        };
+        SecretEntry { key, value, span: sp }
+    }
+
+    // --------------------------------------------------------------- steps
+
+    fn group(&mut self, p: Pair<'_, Rule>) -> Group {
+        let sp = span(&p);
+        let mut kind = GroupKind::Parallel;
+        let mut name = None;
+        let mut deps = None;
+        let mut members = Vec::new();
+        for c in kids(p) {
+            match c.as_rule() {
+                Rule::group_kind => {
+                    kind = if c.as_str() == "phase" { GroupKind::Phase } else { GroupKind::Parallel };
+                }
+                Rule::ident => name = Some(self.ident(c)),
+                Rule::after_clause => deps = Some(self.after(c)),
+                Rule::group_body => {
+                    self.block(kids(c), Block::Group, |b, item| {
+                        if let Some(m) = item.into_inner().next() {
+                            members.push(match m.as_rule() {
+                                Rule::step => GroupMember::Step(b.step(m)),
+                                _ => GroupMember::Group(b.group(m)),
+                            });
+                        }
+                    });
+                }
+                _ => {}
+            }
+        }
+        Group { kind, name: name.unwrap_or_else(|| missing(sp)), deps, members, span: sp }
+    }
+
+    fn step(&mut self, p: Pair<'_, Rule>) -> Step {
+        let sp = span(&p);
+        let mut name = None;
+        let mut kind = StepKind::Run;
+        let mut kind_span = None;
+        let mut deps = None;
+        let mut for_each = None;
+        let mut body = Vec::new();
+        for c in kids(p) {
+            match c.as_rule() {
+                Rule::ident => name = Some(self.ident(c)),
+                Rule::kind_clause => {
+                    let (k, s) = self.kind_clause(c);
+                    kind = k;
+                    kind_span = Some(s);
+                }
+                Rule::after_clause => deps = Some(self.after(c)),
+                Rule::for_each_clause => for_each = Some(span(&c)),
+                Rule::step_body => body = self.step_body(c),
+                _ => {}
+            }
+        }
+        Step { name: name.unwrap_or_else(|| missing(sp)), kind, kind_span, deps, for_each, body, span: sp }
+    }
+
+    fn kind_clause(&mut self, p: Pair<'_, Rule>) -> (StepKind, Span) {
+        let sp = span(&p);
+        let Some(sk) = kids(p).next() else { return (StepKind::Run, sp) };
+        let kind_span = span(&sk);
+        let Some(k) = sk.into_inner().next() else { return (StepKind::Run, kind_span) };
+        let kind = match k.as_rule() {
+            Rule::kind_agent => StepKind::Agent(self.name(kids(k).next())),
+            Rule::kind_check => StepKind::Check(self.name(kids(k).next())),
+            Rule::kind_call => StepKind::Call(self.name(kids(k).next())),
+            Rule::kind_use => StepKind::Use(self.name(kids(k).next())),
+            _ => match k.as_str() {
+                "approval" => StepKind::Approval,
+                "wait" => StepKind::Wait,
+                "branch" => StepKind::Branch,
+                "notify" => StepKind::Notify,
+                "human" => StepKind::Human,
+                "select" => StepKind::Select,
+                "gate" => StepKind::Gate,
+                _ => StepKind::Run,
+            },
+        };
+        (kind, kind_span)
+    }
+
+    fn after(&mut self, p: Pair<'_, Rule>) -> Deps {
+        let sp = span(&p);
+        let Some(inner) = kids(p).next() else {
+            return Deps { rule: TriggerRule::AllSuccess, rule_span: None, names: Vec::new(), span: sp };
+        };
+        match inner.as_rule() {
+            Rule::trigger_call => {
+                let rule_span = Some(span(&inner));
+                let mut rule = TriggerRule::AllSuccess;
+                let mut names = Vec::new();
+                for c in kids(inner) {
+                    match c.as_rule() {
+                        Rule::trigger_name => {
+                            rule = match c.as_str() {
+                                "one_success" => TriggerRule::OneSuccess,
+                                "all_done" => TriggerRule::AllDone,
+                                _ => TriggerRule::AllSuccess,
+                            }
+                        }
+                        Rule::ident_list => names = kids(c).map(|n| self.ident(n)).collect(),
+                        _ => {}
+                    }
+                }
+                Deps { rule, rule_span, names, span: sp }
+            }
+            _ => Deps {
+                rule: TriggerRule::AllSuccess,
+                rule_span: None,
+                names: kids(inner).map(|n| self.ident(n)).collect(),
+                span: sp,
+            },
+        }
+    }
+
+    fn step_body(&mut self, p: Pair<'_, Rule>) -> Vec<StepStmt> {
+        let mut body = Vec::new();
+        self.block(kids(p), Block::Step, |b, item| {
+            if let Some(stmt) = item.into_inner().next() {
+                body.push(b.step_stmt(stmt));
+            }
+        });
+        body
+    }
+
+    fn step_stmt(&mut self, p: Pair<'_, Rule>) -> StepStmt {
+        let sp = span(&p);
+        let kind = match p.as_rule() {
+            Rule::description_stmt => StepStmtKind::Description(self.first_string(p)),
+            Rule::command_stmt => StepStmtKind::Command(self.first_template(p)),
+            Rule::prompt_stmt => StepStmtKind::Prompt(self.first_template(p)),
+            Rule::output_type_stmt => {
+                StepStmtKind::Output(kids(p).next().map(|t| self.type_expr(t)).unwrap_or_else(|| any_type(sp)))
+            }
+            Rule::with_stmt => StepStmtKind::With(self.first_value(p)),
+            Rule::branch_arm => {
+                let mut it = kids(p);
+                let condition = it.next().map(|c| self.cel(c));
+                let target = self.name(it.next());
+                StepStmtKind::Arm { condition: Some(condition.unwrap_or_else(|| empty_expr(sp))), target }
+            }
+            Rule::else_arm => StepStmtKind::Arm { condition: None, target: self.name(kids(p).next()) },
+            Rule::when_stmt => StepStmtKind::When(self.first_cel(p)),
+            Rule::approvers_stmt => StepStmtKind::Approvers(self.first_value(p)),
+            Rule::distinct_stmt => StepStmtKind::DistinctFromInitiator,
+            Rule::message_stmt => StepStmtKind::Message(self.first_template(p)),
+            Rule::timeout_stmt => StepStmtKind::Timeout(self.first_duration(p)),
+            Rule::retry_stmt => StepStmtKind::Retry(self.retry(p)),
+            Rule::compensate_stmt => match kids(p).next() {
+                Some(c) if c.as_rule() == Rule::template => StepStmtKind::Compensate(Compensate::Command(self.template(c))),
+                c => StepStmtKind::Compensate(Compensate::Step(self.name(c))),
+            },
+            Rule::channel_stmt => StepStmtKind::Channel(self.first_template(p)),
+            Rule::event_stmt => {
+                let mut it = kids(p);
+                let event_type = it.next().map(|t| self.template(t)).unwrap_or_else(|| empty_template(sp));
+                let subject = it.next().map(|t| self.template(t));
+                StepStmtKind::Event { event_type, subject }
+            }
+            Rule::then_stmt => match kids(p).next() {
+                Some(action) => self.then_action(action, sp),
+                None => StepStmtKind::Skippable,
+            },
+            Rule::reads_stmt => {
+                let mut it = kids(p);
+                let key = it.next().map(|k| self.store_key(k)).unwrap_or_else(|| missing_key(sp));
+                let alias = self.name(it.next());
+                StepStmtKind::Reads { key, alias }
+            }
+            Rule::items_stmt => StepStmtKind::Items(self.first_cel(p)),
+            Rule::strategy_stmt => {
+                let c = kids(p).next();
+                let s = c.as_ref().map(span).unwrap_or(sp);
+                let strategy = match c.as_ref().map(|c| c.as_str()) {
+                    Some("min") => Strategy::Min,
+                    Some("max") => Strategy::Max,
+                    Some("threshold") => Strategy::Threshold,
+                    _ => Strategy::Weighted,
+                };
+                StepStmtKind::Strategy { strategy, span: s }
+            }
+            Rule::metric_stmt => StepStmtKind::Metric(self.name(kids(p).next())),
+            Rule::top_k_stmt => StepStmtKind::TopK(self.first_int(p)),
+            Rule::threshold_stmt => StepStmtKind::Threshold(self.first_number(p)),
+            Rule::weights_stmt => StepStmtKind::Weights(self.first_value(p)),
+            Rule::check_cmd_stmt => StepStmtKind::Check(self.check_cmd(p)),
+            Rule::on_fail_stmt => match kids(p).next() {
+                Some(c) if c.as_rule() == Rule::on_fail_fix => {
+                    let mut step = None;
+                    let mut retries = None;
+                    let mut then = None;
+                    for d in kids(c) {
+                        match d.as_rule() {
+                            Rule::ident => step = Some(self.ident(d)),
+                            Rule::int => retries = Some(self.int(d)),
+                            Rule::fail_mode => then = Some((fail_mode(d.as_str()), span(&d))),
+                            _ => {}
+                        }
+                    }
+                    StepStmtKind::OnFail(OnFail::Fix {
+                        step: step.unwrap_or_else(|| missing(sp)),
+                        retries: retries.unwrap_or(IntLit { value: 0, span: sp }),
+                        then,
+                    })
+                }
+                Some(c) => StepStmtKind::OnFail(OnFail::Mode { mode: fail_mode(c.as_str()), span: span(&c) }),
+                None => StepStmtKind::OnFail(OnFail::Mode { mode: FailMode::Fail, span: sp }),
+            },
+            Rule::skippable_stmt => StepStmtKind::Skippable,
+            Rule::on_failure_stmt => {
+                let c = kids(p).next();
+                let s = c.as_ref().map(span).unwrap_or(sp);
+                let mode = match c.as_ref().map(|c| c.as_str()) {
+                    Some("pause") => OnFailure::Pause,
+                    Some("continue") => OnFailure::Continue,
+                    _ => OnFailure::Fail,
+                };
+                StepStmtKind::OnFailure { mode, span: s }
+            }
+            Rule::env_block => StepStmtKind::Env(self.env_block(p)),
+            other => return unreachable_rule(other, sp, || StepStmt { kind: StepStmtKind::Skippable, span: sp }),
+        };
+        StepStmt { kind, span: sp }
+    }
+
+    fn then_action(&mut self, p: Pair<'_, Rule>, sp: Span) -> StepStmtKind {
+        match p.as_rule() {
+            Rule::then_put => {
+                let mut it = kids(p);
+                let key = it.next().map(|k| self.store_key(k)).unwrap_or_else(|| missing_key(sp));
+                let value = it.next().map(|e| self.cel(e)).unwrap_or_else(|| empty_expr(sp));
+                StepStmtKind::Put { key, value }
+            }
+            Rule::then_spawn_each => {
+                let mut it = kids(p);
+                let list = it.next().map(|e| self.cel(e)).unwrap_or_else(|| empty_expr(sp));
+                let workflow = self.name(it.next());
+                let inputs = it.next().map(|v| self.value(v));
+                StepStmtKind::SpawnEach { list, workflow, inputs }
+            }
+            _ => {
+                let mut it = kids(p);
+                let workflow = self.name(it.next());
+                let inputs = it.next().map(|v| self.value(v));
+                StepStmtKind::Spawn { workflow, inputs }
+            }
+        }
+    }
+
+    fn store_key(&mut self, p: Pair<'_, Rule>) -> StoreKey {
+        let sp = span(&p);
+        let mut it = kids(p);
+        let store = self.name(it.next());
+        let key = match it.next() {
+            Some(k) if k.as_rule() == Rule::string => {
+                let s = self.string(k);
+                Name { text: s.value, span: s.span }
+            }
+            k => self.name(k),
+        };
+        StoreKey { store, key, span: sp }
+    }
+
+    // -------------------------------------------------------- declarations
+
+    fn agent_stmt(&mut self, item: Pair<'_, Rule>) -> AgentStmt {
+        let sp = span(&item);
+        let Some(p) = item.into_inner().next() else {
+            return AgentStmt { kind: AgentStmtKind::Description(StrLit { value: String::new(), span: sp }), span: sp };
+        };
+        let kind = match p.as_rule() {
+            Rule::description_stmt => AgentStmtKind::Description(self.first_string(p)),
+            Rule::command_stmt => AgentStmtKind::Command(self.first_template(p)),
+            Rule::capabilities_stmt => AgentStmtKind::Capabilities(self.first_value(p)),
+            Rule::env_block => AgentStmtKind::Env(self.env_block(p)),
+            Rule::cost_stmt => AgentStmtKind::CostPerCall(self.first_number(p)),
+            Rule::timeout_stmt => AgentStmtKind::Timeout(self.first_duration(p)),
+            _ => AgentStmtKind::Retry(self.retry(p)),
+        };
+        AgentStmt { kind, span: sp }
+    }
+
+    fn store_stmt(&mut self, item: Pair<'_, Rule>) -> StoreStmt {
+        let sp = span(&item);
+        let Some(p) = item.into_inner().next() else {
+            return StoreStmt { kind: StoreStmtKind::Description(StrLit { value: String::new(), span: sp }), span: sp };
+        };
+        let kind = match p.as_rule() {
+            Rule::description_stmt => StoreStmtKind::Description(self.first_string(p)),
+            Rule::backend_stmt => match kids(p).next() {
+                Some(c) if c.as_rule() == Rule::backend_command => StoreStmtKind::Backend(Backend::Command(self.first_string(c))),
+                _ => StoreStmtKind::Backend(Backend::Local),
+            },
+            Rule::schema_stmt => StoreStmtKind::Schema(self.first_value(p)),
+            _ => {
+                let mut items = Vec::new();
+                self.block(kids(p), Block::Retention, |b, item| {
+                    if let Some(r) = item.into_inner().next() {
+                        items.push(match r.as_rule() {
+                            Rule::max_entries_stmt => RetentionItem::MaxEntries(b.first_int(r)),
+                            _ => RetentionItem::Ttl(b.first_duration(r)),
+                        });
+                    }
+                });
+                StoreStmtKind::Retention(items)
+            }
+        };
+        StoreStmt { kind, span: sp }
+    }
+
+    fn policy_stmt(&mut self, item: Pair<'_, Rule>) -> PolicyStmt {
+        let sp = span(&item);
+        let Some(p) = item.into_inner().next() else {
+            return PolicyStmt { kind: PolicyStmtKind::Description(StrLit { value: String::new(), span: sp }), span: sp };
+        };
+        let kind = match p.as_rule() {
+            Rule::description_stmt => PolicyStmtKind::Description(self.first_string(p)),
+            _ => {
+                let mut effect = PolicyEffect::Deny;
+                let mut effect_span = sp;
+                let mut condition = None;
+                let mut reason = None;
+                for c in kids(p) {
+                    match c.as_rule() {
+                        Rule::policy_effect => {
+                            effect_span = span(&c);
+                            effect = match c.as_str() {
+                                "require_approval" => PolicyEffect::RequireApproval,
+                                "allow" => PolicyEffect::Allow,
+                                _ => PolicyEffect::Deny,
+                            };
+                        }
+                        Rule::cel => condition = Some(self.cel(c)),
+                        Rule::template => reason = Some(self.template(c)),
+                        _ => {}
+                    }
+                }
+                PolicyStmtKind::Rule(PolicyRule {
+                    effect,
+                    effect_span,
+                    condition: condition.unwrap_or_else(|| empty_expr(sp)),
+                    reason,
+                })
+            }
+        };
+        PolicyStmt { kind, span: sp }
+    }
+
+    fn resource_stmt(&mut self, item: Pair<'_, Rule>) -> ResourceStmt {
+        let sp = span(&item);
+        let Some(p) = item.into_inner().next() else {
+            return ResourceStmt { kind: ResourceStmtKind::Description(StrLit { value: String::new(), span: sp }), span: sp };
+        };
+        let kind = match p.as_rule() {
+            Rule::description_stmt => ResourceStmtKind::Description(self.first_string(p)),
+            Rule::group_stmt => ResourceStmtKind::Group(self.first_string(p)),
+            Rule::version_stmt => match kids(p).next() {
+                Some(c) if c.as_rule() == Rule::string => {
+                    let s = self.string(c);
+                    ResourceStmtKind::Version(Name { text: s.value, span: s.span })
+                }
+                c => ResourceStmtKind::Version(self.name(c)),
+            },
+            Rule::plural_stmt => ResourceStmtKind::Plural(self.name(kids(p).next())),
+            Rule::short_stmt => ResourceStmtKind::Short(self.ident_list(p)),
+            Rule::schema_stmt => ResourceStmtKind::Schema(self.first_value(p)),
+            _ => {
+                let mut it = kids(p);
+                let condition = it.next().map(|c| self.cel(c)).unwrap_or_else(|| empty_expr(sp));
+                let message = it.next().map(|m| self.string(m));
+                ResourceStmtKind::Rule { condition, message }
+            }
+        };
+        ResourceStmt { kind, span: sp }
+    }
+
+    // -------------------------------------------------------------- values
+
+    fn value(&mut self, p: Pair<'_, Rule>) -> Value {
+        let sp = span(&p);
+        // `value` wraps one alternative; the alternatives are also accepted directly.
+        let p = if p.as_rule() == Rule::value {
+            match p.into_inner().next() {
+                Some(inner) => inner,
+                None => return Value { kind: ValueKind::Null, span: sp },
+            }
+        } else {
+            p
+        };
+        let kind = match p.as_rule() {
+            Rule::object | Rule::instance_body => ValueKind::Object(kids(p).map(|f| self.field(f)).collect()),
+            Rule::array => ValueKind::Array(kids(p).map(|v| self.value(v)).collect()),
+            Rule::string => ValueKind::String(self.string(p).value),
+            Rule::number => ValueKind::Number(self.number(p).value),
+            Rule::bool_lit => ValueKind::Bool(p.as_str() == "true"),
+            Rule::cel => ValueKind::Expr(self.cel(p)),
+            _ => ValueKind::Null,
+        };
+        Value { kind, span: sp }
+    }
+
+    fn field(&mut self, p: Pair<'_, Rule>) -> Field {
+        let sp = span(&p);
+        let mut it = kids(p);
+        let (key, quoted) = match it.next() {
+            Some(k) if k.as_rule() == Rule::string => {
+                let s = self.string(k);
+                (Name { text: s.value, span: s.span }, true)
+            }
+            k => (self.name(k), false),
+        };
+        let value = it.next().map(|v| self.value(v)).unwrap_or(Value { kind: ValueKind::Null, span: sp });
+        Field { key, quoted, value, span: sp }
+    }
+
+    fn type_expr(&mut self, p: Pair<'_, Rule>) -> TypeExpr {
+        let sp = span(&p);
+        let p = if p.as_rule() == Rule::type_expr {
+            match p.into_inner().next() {
+                Some(inner) => inner,
+                None => return any_type(sp),
+            }
+        } else {
+            p
+        };
+        let kind = match p.as_rule() {
+            Rule::list_type => match kids(p).next() {
+                Some(t) => TypeKind::List(Box::new(self.type_expr(t))),
+                None => TypeKind::Any,
+            },
+            Rule::object_type => TypeKind::Object(
+                kids(p)
+                    .map(|f| {
+                        let fsp = span(&f);
+                        let mut name = None;
+                        let mut optional = false;
+                        let mut ty = None;
+                        for c in kids(f) {
+                            match c.as_rule() {
+                                Rule::ident => name = Some(self.ident(c)),
+                                Rule::optional_mark => optional = true,
+                                _ => ty = Some(self.type_expr(c)),
+                            }
+                        }
+                        TypeField {
+                            name: name.unwrap_or_else(|| missing(fsp)),
+                            optional,
+                            ty: ty.unwrap_or_else(|| any_type(fsp)),
+                            span: fsp,
+                        }
+                    })
+                    .collect(),
+            ),
+            _ => {
+                let name = self.name(kids(p).next());
+                match name.text.as_str() {
+                    "string" => TypeKind::String,
+                    "number" => TypeKind::Number,
+                    "int" => TypeKind::Int,
+                    "bool" => TypeKind::Bool,
+                    "any" => TypeKind::Any,
+                    _ => TypeKind::Unknown(name),
+                }
+            }
+        };
+        TypeExpr { kind, span: sp }
+    }
+
+    fn string(&mut self, p: Pair<'_, Rule>) -> StrLit {
+        let sp = span(&p);
+        let raw = p.as_str();
+        let inner = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')).unwrap_or(raw);
+        StrLit { value: unescape(inner), span: sp }
+    }
+
+    fn template(&mut self, p: Pair<'_, Rule>) -> TemplateStr {
+        let sp = span(&p);
+        let mut parts: Vec<TemplatePart> = Vec::new();
+        let push_text = |parts: &mut Vec<TemplatePart>, text: String, s: Span| {
+            if let Some(TemplatePart::Text { text: prev, span: prev_span }) = parts.last_mut() {
+                prev.push_str(&text);
+                *prev_span = prev_span.cover(s);
+            } else {
+                parts.push(TemplatePart::Text { text, span: s });
+            }
+        };
+        for c in p.into_inner() {
+            let csp = span(&c);
+            match c.as_rule() {
+                Rule::tpl_dollar => push_text(&mut parts, "$".into(), csp),
+                Rule::tpl_text => push_text(&mut parts, unescape(c.as_str()), csp),
+                Rule::tpl_hole => {
+                    let expr = c
+                        .into_inner()
+                        .find(|x| x.as_rule() == Rule::hole_expr)
+                        .map(|x| Expr { text: x.as_str().to_string(), span: span(&x) })
+                        .unwrap_or_else(|| empty_expr(csp));
+                    parts.push(TemplatePart::Hole(Hole { expr, short: false, span: csp }));
+                }
+                Rule::tpl_short => {
+                    let expr = c
+                        .into_inner()
+                        .next()
+                        .map(|x| Expr { text: x.as_str().to_string(), span: span(&x) })
+                        .unwrap_or_else(|| empty_expr(csp));
+                    parts.push(TemplatePart::Hole(Hole { expr, short: true, span: csp }));
+                }
+                _ => {}
+            }
+        }
+        TemplateStr { parts, span: sp }
+    }
+
+    fn cel(&mut self, p: Pair<'_, Rule>) -> Expr {
+        let sp = span(&p);
+        p.into_inner()
+            .find(|c| c.as_rule() == Rule::cel_body)
+            .map(|b| Expr { text: b.as_str().to_string(), span: span(&b) })
+            .unwrap_or_else(|| empty_expr(sp))
+    }
+
+    fn number(&mut self, p: Pair<'_, Rule>) -> NumberLit {
+        let sp = span(&p);
+        let raw = p.as_str();
+        let is_int = !raw.contains(['.', 'e', 'E']);
+        let value = raw.parse::<f64>().unwrap_or(0.0);
+        if !value.is_finite() {
+            self.errors.push(SyntaxError {
+                kind: SyntaxErrorKind::NumberOutOfRange,
+                span: sp,
+                message: "this number is too large".into(),
+                label: "out of range".into(),
+                help: Some("numbers are 64-bit floating point; write a smaller value".into()),
+            });
+        }
+        NumberLit { value: Number { value: if value.is_finite() { value } else { 0.0 }, is_int }, span: sp }
+    }
+
+    fn int(&mut self, p: Pair<'_, Rule>) -> IntLit {
+        let sp = span(&p);
+        match p.as_str().parse::<i64>() {
+            Ok(value) => IntLit { value, span: sp },
+            Err(_) => {
+                self.errors.push(SyntaxError {
+                    kind: SyntaxErrorKind::NumberOutOfRange,
+                    span: sp,
+                    message: "this whole number does not fit in 64 bits".into(),
+                    label: "out of range".into(),
+                    help: Some(format!("the largest whole number is {}", i64::MAX)),
+                });
+                IntLit { value: 0, span: sp }
+            }
+        }
+    }
+
+    fn duration(&mut self, p: Pair<'_, Rule>) -> DurationLit {
+        let sp = span(&p);
+        match parse_duration(p.as_str()) {
+            Some(millis) => DurationLit { millis, span: sp },
+            None => {
+                self.errors.push(SyntaxError {
+                    kind: SyntaxErrorKind::DurationOutOfRange,
+                    span: sp,
+                    message: "this duration is too long".into(),
+                    label: "out of range".into(),
+                    help: Some("durations must fit in 64-bit milliseconds (about 292 million years)".into()),
+                });
+                DurationLit { millis: 0, span: sp }
+            }
+        }
+    }
+
+    fn ident(&mut self, p: Pair<'_, Rule>) -> Name {
+        Name { text: p.as_str().to_string(), span: span(&p) }
+    }
+
+    fn name(&mut self, p: Option<Pair<'_, Rule>>) -> Name {
+        match p {
+            Some(p) => self.ident(p),
+            None => missing(Span::default()),
+        }
+    }
+
+    fn ident_list(&mut self, p: Pair<'_, Rule>) -> Vec<Name> {
+        let mut out = Vec::new();
+        for c in kids(p) {
+            match c.as_rule() {
+                Rule::ident_list => out.extend(kids(c).map(|n| self.ident(n))),
+                Rule::ident => out.push(self.ident(c)),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    fn first_of(p: Pair<'_, Rule>, rule: Rule) -> Option<Pair<'_, Rule>> {
+        p.into_inner().find(|c| c.as_rule() == rule)
+    }
+    fn first_string(&mut self, p: Pair<'_, Rule>) -> StrLit {
+        let sp = span(&p);
+        match Self::first_of(p, Rule::string) {
+            Some(s) => self.string(s),
+            None => StrLit { value: String::new(), span: sp },
+        }
+    }
+    fn first_template(&mut self, p: Pair<'_, Rule>) -> TemplateStr {
+        let sp = span(&p);
+        match Self::first_of(p, Rule::template) {
+            Some(s) => self.template(s),
+            None => empty_template(sp),
+        }
+    }
+    fn first_cel(&mut self, p: Pair<'_, Rule>) -> Expr {
+        let sp = span(&p);
+        match Self::first_of(p, Rule::cel) {
+            Some(s) => self.cel(s),
+            None => empty_expr(sp),
+        }
+    }
+    fn first_value(&mut self, p: Pair<'_, Rule>) -> Value {
+        let sp = span(&p);
+        match kids(p).next() {
+            Some(v) => self.value(v),
+            None => Value { kind: ValueKind::Null, span: sp },
+        }
+    }
+    fn first_int(&mut self, p: Pair<'_, Rule>) -> IntLit {
+        let sp = span(&p);
+        match Self::first_of(p, Rule::int) {
+            Some(s) => self.int(s),
+            None => IntLit { value: 0, span: sp },
+        }
+    }
+    fn first_number(&mut self, p: Pair<'_, Rule>) -> NumberLit {
+        let sp = span(&p);
+        match Self::first_of(p, Rule::number) {
+            Some(s) => self.number(s),
+            None => NumberLit { value: Number { value: 0.0, is_int: true }, span: sp },
+        }
+    }
+    fn first_duration(&mut self, p: Pair<'_, Rule>) -> DurationLit {
+        let sp = span(&p);
+        match Self::first_of(p, Rule::duration) {
+            Some(s) => self.duration(s),
+            None => DurationLit { millis: 0, span: sp },
+        }
+    }
+}
+
+/// A rule the builder did not expect where it found it. The grammar and the
+/// builder are written together, so this means they disagree; fall back to a
+/// harmless node rather than panic on a user's file.
+fn unreachable_rule<T>(rule: Rule, span: Span, fallback: impl FnOnce() -> T) -> T {
+    debug_assert!(false, "builder got unexpected rule {rule:?} at {span:?}");
+    fallback()
+}
+
+fn missing(span: Span) -> Name {
+    Name { text: String::new(), span }
+}
+
+fn missing_key(span: Span) -> StoreKey {
+    StoreKey { store: missing(span), key: missing(span), span }
+}
+
+fn empty_expr(span: Span) -> Expr {
+    Expr { text: String::new(), span }
+}
+
+fn empty_template(span: Span) -> TemplateStr {
+    TemplateStr { parts: Vec::new(), span }
+}
+
+fn any_type(span: Span) -> TypeExpr {
+    TypeExpr { kind: TypeKind::Any, span }
+}
+
+fn fail_mode(s: &str) -> FailMode {
+    if s == "pause" { FailMode::Pause } else { FailMode::Fail }
+}
+
+/// Resolves escapes. Invalid escapes are kept as written (the lexer reports them).
+pub fn unescape(raw: &str) -> String {
+    if !raw.contains('\\') {
+        return raw.to_string();
+    }
+    let mut out = String::with_capacity(raw.len());
+    let mut i = 0;
+    while i < raw.len() {
+        let rest = &raw[i..];
+        if rest.starts_with('\\') {
+            if let Some((c, len)) = lexer::decode_escape(rest) {
+                out.push(c);
+                i += len;
+                continue;
+            }
+        }
+        let c = rest.chars().next().unwrap_or('\\');
+        out.push(c);
+        i += c.len_utf8();
+    }
+    out
+}
+
+/// `1h30m` → milliseconds; `None` on overflow.
+pub fn parse_duration(raw: &str) -> Option<u64> {
+    let mut total: u64 = 0;
+    let bytes = raw.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let start = i;
+        while i < bytes.len() && bytes[i].is_ascii_digit() {
+            i += 1;
+        }
+        let n: u64 = raw[start..i].parse().ok()?;
+        let unit: u64 = if raw[i..].starts_with("ms") {
+            i += 2;
+            1
+        } else {
+            let u = match bytes.get(i)? {
+                b's' => 1_000,
+                b'm' => 60_000,
+                b'h' => 3_600_000,
+                b'd' => 86_400_000,
+                _ => return None,
+            };
+            i += 1;
+            u
+        };
+        total = total.checked_add(n.checked_mul(unit)?)?;
+    }
+    Some(total)
+}

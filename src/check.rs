@@ -1,0 +1,77 @@
+//! `flowc check`.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+use flowc_compiler::{Database, Diagnostic, Project, Severity, SourceFile};
+
+use crate::project::{self, LoadedProject};
+use crate::render;
+use crate::{Cli, Failure};
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// Project directories or files (default: the current directory).
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+    /// Treat warnings as errors (exit 1 when there are any).
+    #[arg(long)]
+    pub deny_warnings: bool,
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Annotated source snippets on stderr.
+    Human,
+    /// A JSON array of diagnostics on stdout.
+    Json,
+    /// A SARIF 2.1.0 log on stdout (for code-scanning tools).
+    Sarif,
+    /// GitHub Actions workflow commands (`::error file=…`) on stdout.
+    Github,
+}
+
+/// The texts of every checked file, by path, for renderers that show source.
+pub type Sources = HashMap<String, String>;
+
+pub fn run(cli: &Cli, args: &CheckArgs) -> Result<(), Failure> {
+    let paths = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths.clone() };
+    let projects = paths.iter().map(|p| project::load(p)).collect::<Result<Vec<_>, _>>()?;
+    let (diagnostics, sources, file_count) = check_projects(&projects);
+
+    match args.format {
+        Format::Human => render::human::print(cli, &diagnostics, &sources, file_count),
+        Format::Json => println!("{}", render::json::render(&diagnostics, &sources)),
+        Format::Sarif => println!("{}", render::sarif::render(&diagnostics, &sources)),
+        Format::Github => print!("{}", render::github::render(&diagnostics, &sources)),
+    }
+
+    let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
+    let warnings = diagnostics.len() - errors;
+    if errors > 0 || (args.deny_warnings && warnings > 0) { Err(Failure::Errors) } else { Ok(()) }
+}
+
+/// Checks each project in one database and returns all diagnostics.
+pub fn check_projects(projects: &[LoadedProject]) -> (Vec<Diagnostic>, Sources, usize) {
+    let db = Database::default();
+    let mut diagnostics = Vec::new();
+    let mut sources = Sources::new();
+    let mut file_count = 0;
+    for loaded in projects {
+        let files: Vec<SourceFile> = loaded
+            .files
+            .iter()
+            .map(|f| {
+                sources.insert(f.path.clone(), f.text.clone());
+                SourceFile::new(&db, f.path.clone(), f.text.clone())
+            })
+            .collect();
+        file_count += files.len();
+        let project = Project::new(&db, files);
+        diagnostics.extend(flowc_compiler::check_project(&db, project).iter().cloned());
+    }
+    (diagnostics, sources, file_count)
+}

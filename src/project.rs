@@ -1,0 +1,91 @@
+//! Finding and reading `.flow` files. All file IO of `check` happens here.
+
+use std::path::{Path, PathBuf};
+
+use crate::Failure;
+
+/// The files of one project, read into memory.
+pub struct LoadedProject {
+    pub files: Vec<LoadedFile>,
+}
+
+pub struct LoadedFile {
+    /// The path shown in diagnostics: the argument joined with the path below it.
+    pub path: String,
+    pub text: String,
+}
+
+/// Directories never searched for `.flow` files: state, VCS, build output.
+const SKIPPED_DIRS: &[&str] = &[".flow", ".git", "target", "node_modules"];
+
+/// Loads the project a path names: a directory (every `*.flow` below it) or one file.
+pub fn load(path: &Path) -> Result<LoadedProject, Failure> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| Failure::usage(format!("cannot read {}: {}", path.display(), io_reason(&e))))?;
+    let paths = if meta.is_dir() {
+        let mut found = Vec::new();
+        walk(path, &mut found)?;
+        found.sort();
+        if found.is_empty() {
+            return Err(Failure::usage(format!(
+                "{} contains no .flow files (looked in every directory below it except {})",
+                path.display(),
+                SKIPPED_DIRS.join(", ")
+            )));
+        }
+        found
+    } else {
+        vec![path.to_path_buf()]
+    };
+    let files = paths.iter().map(|p| read(p)).collect::<Result<Vec<_>, _>>()?;
+    Ok(LoadedProject { files })
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Failure> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| Failure::usage(format!("cannot read directory {}: {}", dir.display(), io_reason(&e))))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| Failure::usage(format!("cannot read directory {}: {}", dir.display(), io_reason(&e))))?;
+        let path = entry.path();
+        let file_type = entry
+            .file_type()
+            .map_err(|e| Failure::usage(format!("cannot read {}: {}", path.display(), io_reason(&e))))?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if file_type.is_dir() {
+            if !SKIPPED_DIRS.contains(&name.as_ref()) {
+                walk(&path, out)?;
+            }
+        } else if path.extension().is_some_and(|e| e == "flow") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// Reads one file, refusing anything that is not UTF-8.
+pub fn read(path: &Path) -> Result<LoadedFile, Failure> {
+    let bytes = std::fs::read(path).map_err(|e| Failure::usage(format!("cannot read {}: {}", path.display(), io_reason(&e))))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        Failure::usage(format!(
+            "{} is not valid UTF-8 (invalid byte at offset {}); .flow files must be UTF-8 text",
+            path.display(),
+            e.utf8_error().valid_up_to()
+        ))
+    })?;
+    Ok(LoadedFile { path: display_path(path), text })
+}
+
+fn display_path(path: &Path) -> String {
+    let s = path.to_string_lossy();
+    s.strip_prefix("./").map(str::to_string).unwrap_or_else(|| s.into_owned())
+}
+
+/// The OS error without Rust's "(os error N)" suffix.
+pub fn io_reason(e: &std::io::Error) -> String {
+    let s = e.to_string();
+    match s.find(" (os error") {
+        Some(i) => s[..i].to_string(),
+        None => s,
+    }
+}
