@@ -53,6 +53,52 @@ catalogue! {
     DurationOutOfRange = "E0108", Error, "a duration does not fit";
     UnclosedHole = "E0109", Error, "a `${` hole in a string is never closed";
     NestingTooDeep = "E0110", Error, "the file nests too deeply to parse";
+
+    DuplicateDeclaration = "E0201", Error, "two declarations of one kind share a name";
+    DuplicateStep = "E0202", Error, "two steps or groups of a workflow share a name";
+    UnknownStep = "E0203", Error, "a step that does not exist is named";
+    UnknownAgent = "E0204", Error, "an agent that does not exist is named";
+    UnknownPolicy = "E0205", Error, "a policy that does not exist is named";
+    UnknownStore = "E0206", Error, "a store that does not exist is named";
+    UnknownTemplate = "E0207", Error, "a template that does not exist is named";
+    UnknownWorkflow = "E0208", Error, "a workflow that does not exist is named";
+    UnknownEnv = "E0209", Error, "an env or secret set, or one of its keys, does not exist";
+    UnknownResourceKind = "E0210", Error, "an instance of a resource kind that is not declared";
+    DuplicateInput = "E0211", Error, "a workflow declares an input or output twice";
+    UnknownInput = "E0212", Error, "a call or spawn passes an input the workflow does not have";
+    MissingInput = "E0213", Error, "a call or spawn leaves out a required input";
+
+    Cycle = "E0301", Error, "the step graph has a cycle";
+    ArmTargetNotDependent = "E0302", Error, "a branch arm targets a step that does not run after the branch";
+    NeverRuns = "E0303", Error, "a step can never run";
+    UnboundedRecursion = "E0304", Error, "workflows call or spawn each other with no depth bound";
+    CompensationStepInGraph = "E0305", Error, "a compensation step has dependencies";
+
+    InvalidSchema = "E0501", Error, "a schema is not valid JSON Schema";
+    InstanceSchemaMismatch = "E0502", Error, "a resource instance does not match its schema";
+    ResourceRuleFailed = "E0503", Error, "a resource instance breaks a rule of its kind";
+    StorePutMismatch = "E0504", Error, "a value put into a store does not match its schema";
+    MalformedType = "E0505", Error, "a type names an unknown type or repeats a field";
+    InvalidCron = "E0506", Error, "a schedule is not a valid cron expression";
+    InvalidGlob = "E0507", Error, "a protected-files pattern is not a valid glob";
+    ValueOutOfRange = "E0508", Error, "a number or duration is out of range";
+    SelectOptionMismatch = "E0509", Error, "a select option does not fit its strategy";
+    CheckWithoutExpect = "E0510", Error, "an invariant check has no expected output";
+    LiteralSecret = "E0511", Error, "a secret is written inline";
+    DefaultTypeMismatch = "E0512", Error, "an input's default does not fit its type";
+    SpawnLimitExceeded = "E0513", Error, "a step spawns more tasks than the safety limit allows";
+    InvalidTriggerPattern = "E0514", Error, "a trigger's event type or webhook path is malformed";
+
+    StatementNotAllowed = "E0601", Error, "a statement does not belong in this kind of step or block";
+    MissingStatement = "E0602", Error, "a step or declaration lacks a statement it needs";
+    RepeatedStatement = "E0603", Error, "a statement that takes one value is given twice";
+    ArmAfterElse = "E0604", Error, "a branch arm comes after `else`";
+
+    Unused = "W0101", Warning, "a declaration is never used";
+    NoEffect = "W0102", Warning, "a step has no effect";
+    NotifyWithoutChannel = "W0103", Warning, "a notify step has no channel";
+    SingleDepTriggerRule = "W0104", Warning, "a trigger rule over a single dependency";
+    HoleInPlainString = "W0105", Warning, "`${…}` in a data string is not substituted";
 }
 
 impl Code {

@@ -4,10 +4,14 @@
 //! diagnostics are returned as values. See ARCHITECTURE.md for the layering
 //! and the invariants this crate keeps.
 
+pub mod checks;
 pub mod codes;
 pub mod db;
 pub mod diagnostic;
+pub mod graph;
 pub mod line_index;
+pub mod model;
+pub mod pending;
 mod queries;
 
 pub use codes::Code;

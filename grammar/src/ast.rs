@@ -102,6 +102,18 @@ pub enum DeclKind {
 }
 
 impl DeclKind {
+    pub const ALL: [DeclKind; 9] = [
+        DeclKind::Workflow,
+        DeclKind::Agent,
+        DeclKind::Env,
+        DeclKind::Secrets,
+        DeclKind::Store,
+        DeclKind::Policy,
+        DeclKind::Resource,
+        DeclKind::Template,
+        DeclKind::Instance,
+    ];
+
     /// The word a person uses for this kind ("workflow", "secret set", …).
     pub fn noun(self) -> &'static str {
         match self {

@@ -8,7 +8,8 @@
 pub mod ast;
 pub mod errors;
 pub mod lexer;
+pub mod outline;
 pub mod parser;
 
 pub use errors::{SyntaxError, SyntaxErrorKind};
-pub use parser::{Parse, parse};
+pub use parser::{Parse, PieceAst, parse, parse_piece};

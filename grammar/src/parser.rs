@@ -121,6 +121,33 @@ fn lex_errors(lexed: &lexer::Lexed) -> Vec<SyntaxError> {
         .collect()
 }
 
+/// One piece of a file parsed on its own (see [`crate::outline`]); spans are
+/// relative to the start of the piece.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum PieceAst {
+    Decl(Decl),
+    Item(WorkflowStmt),
+}
+
+/// Parses one piece. `None` when the piece is not exactly one clean
+/// declaration or workflow item: the caller then parses the whole file, which
+/// reports the errors properly.
+pub fn parse_piece(kind: crate::outline::PieceKind, text: &str) -> Option<PieceAst> {
+    use crate::outline::PieceKind;
+    let rule = match kind {
+        PieceKind::Declaration => Rule::piece_declaration,
+        PieceKind::WorkflowItem => Rule::piece_workflow_item,
+    };
+    let top = FlowParser::parse(rule, text).ok()?.next()?;
+    let mut b = Builder { errors: Vec::new(), chunks: Vec::new() };
+    let inner = top.into_inner().next()?;
+    let piece = match kind {
+        PieceKind::Declaration => PieceAst::Decl(b.decl(inner.into_inner().next()?)),
+        PieceKind::WorkflowItem => PieceAst::Item(b.workflow_stmt(inner.into_inner().next()?)),
+    };
+    (b.errors.is_empty() && b.chunks.is_empty()).then_some(piece)
+}
+
 /// The kind of block a recovered chunk was found in, which names the strict
 /// rule to re-parse it with.
 #[derive(Clone, Copy, Debug)]
@@ -227,12 +254,23 @@ fn span(p: &Pair<'_, Rule>) -> Span {
 }
 
 /// Rules that are pure punctuation or keywords: the builder never needs them.
+/// Computed once from the rule names (every keyword rule is `kw_*`), because
+/// this runs for every pair of every parse.
 fn is_token(rule: Rule) -> bool {
-    use Rule::*;
-    matches!(
-        rule,
-        open_brace | open_paren | colon | close_brace | close_bracket | close_paren | arrow | equals | kind_call_kw
-    ) || format!("{rule:?}").starts_with("kw_")
+    static TOKENS: std::sync::OnceLock<Vec<bool>> = std::sync::OnceLock::new();
+    let table = TOKENS.get_or_init(|| {
+        use Rule::*;
+        let len = Rule::all_rules().iter().map(|r| *r as usize + 1).max().unwrap_or(0);
+        let mut table = vec![false; len];
+        for r in Rule::all_rules() {
+            table[*r as usize] = matches!(
+                r,
+                open_brace | open_paren | colon | close_brace | close_bracket | close_paren | arrow | equals | kind_call_kw
+            ) || format!("{r:?}").starts_with("kw_");
+        }
+        table
+    });
+    table.get(rule as usize).copied().unwrap_or(false)
 }
 
 /// The meaningful children of a pair.

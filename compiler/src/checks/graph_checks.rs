@@ -1,0 +1,202 @@
+//! The step graph: cycles (reported whole, each edge labelled at its source),
+//! branch arms, trigger rules, compensation steps, steps that can never run.
+
+use std::collections::BTreeSet;
+
+use flowc_grammar::ast::{Span, StepKind, TriggerRule};
+
+use crate::codes::Code;
+use crate::db::Db;
+use crate::graph::{EdgeKind, NodeKind, WorkflowGraph, workflow_graph};
+use crate::model::{StepDef, WorkflowDef};
+use crate::pending::{Anchor, Loc, Pending};
+
+pub(super) fn check_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &mut Vec<Pending<'db>>) {
+    let graph = workflow_graph(db, wf);
+    let steps = wf.steps(db);
+    let loc = |node: usize, span: Span| -> Loc<'db> { node_loc(db, wf, steps, graph, node, span) };
+
+    for cycle in &graph.cycles {
+        let names: Vec<&str> = cycle.iter().map(|e| graph.nodes[graph.edges[*e].from].name.as_str()).collect();
+        let mut path = names.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>();
+        path.push(format!("`{}`", names[0]));
+        let first = &graph.edges[cycle[0]];
+        let mut p = Pending::new(
+            Code::Cycle,
+            loc(first.at, first.span),
+            if cycle.len() == 1 {
+                format!("`{}` depends on itself", names[0])
+            } else {
+                format!("these steps form a cycle: {}", path.join(" → "))
+            },
+        )
+        .label(edge_label(graph, first))
+        .help("a workflow runs as a DAG; write a bounded loop as `retry` or a gate's `on_fail fix STEP retry N`, and remove one of these dependencies");
+        for e in &cycle[1..] {
+            let edge = &graph.edges[*e];
+            p = p.related(loc(edge.at, edge.span), edge_label(graph, edge));
+        }
+        out.push(p);
+    }
+
+    // Compensation steps: named by some `compensate STEP`; they run only when
+    // the run is compensated, so they take no part in the graph.
+    let compensators: BTreeSet<&str> =
+        steps.iter().filter_map(|s| s.sig(db).compensate_step.as_ref().map(|n| n.text.as_str())).collect();
+
+    for (i, step) in steps.iter().enumerate() {
+        let sig = step.sig(db);
+        if let Some(deps) = &sig.deps {
+            if deps.rule != TriggerRule::AllSuccess && deps.names.len() == 1 {
+                out.push(
+                    Pending::new(Code::SingleDepTriggerRule, loc(i, deps.rule_span.unwrap_or(deps.span)), format!(
+                        "`{}` with a single dependency is the same as a plain `after {}`",
+                        deps.rule.keyword(),
+                        deps.names[0].text
+                    ))
+                    .label("only one dependency")
+                    .help(match deps.rule {
+                        TriggerRule::AllDone => format!(
+                            "`all_done` matters for a join of several steps; for one, `on_failure continue` on `{}` says the same",
+                            deps.names[0].text
+                        ),
+                        _ => format!("write `after {}`, or list the other steps this one may run after", deps.names[0].text),
+                    }),
+                );
+            }
+            for dep in &deps.names {
+                if compensators.contains(dep.text.as_str()) {
+                    out.push(
+                        Pending::new(Code::NeverRuns, loc(i, dep.span), format!(
+                            "`{}` can never run: `{}` is a compensation step, which runs only when the run is compensated",
+                            sig.name.text, dep.text
+                        ))
+                        .label("never completes in a normal run")
+                        .help(format!("remove `{}` from the dependencies", dep.text)),
+                    );
+                }
+            }
+        }
+        if compensators.contains(sig.name.text.as_str()) {
+            if let Some(deps) = &sig.deps {
+                out.push(
+                    Pending::new(Code::CompensationStepInGraph, loc(i, deps.span), format!(
+                        "`{}` is a compensation step, so it cannot have dependencies",
+                        sig.name.text
+                    ))
+                    .label("remove this")
+                    .help("compensation steps have no deps and run only during `flowc compensate`, in reverse order of the steps they undo"),
+                );
+            }
+        }
+        // Arms: each target must depend on the branch, or the branch decides nothing.
+        if matches!(sig.kind, StepKind::Branch) {
+            for arm in &sig.arms {
+                let Some(t) = graph.step_index(&arm.text) else { continue };
+                let target = steps[t].sig(db);
+                let depends = target.deps.as_ref().is_some_and(|d| d.names.iter().any(|n| n.text == sig.name.text));
+                if !depends {
+                    out.push(
+                        Pending::new(Code::ArmTargetNotDependent, loc(i, arm.span), format!(
+                            "the arm routes to `{}`, but `{}` does not run after `{}`",
+                            arm.text, arm.text, sig.name.text
+                        ))
+                        .label("this target ignores the branch")
+                        .help(format!(
+                            "add `after {}` to step `{}` (or `after one_success({}, …)` when another path also leads there)",
+                            sig.name.text, arm.text, sig.name.text
+                        )),
+                    );
+                }
+            }
+        }
+    }
+
+    // Steps that depend on two arms of one branch with all_success: at most
+    // one arm runs, so the join is always skipped.
+    for (i, step) in steps.iter().enumerate() {
+        let sig = step.sig(db);
+        let Some(deps) = &sig.deps else { continue };
+        if deps.rule != TriggerRule::AllSuccess || deps.names.len() < 2 {
+            continue;
+        }
+        for (b, branch) in steps.iter().enumerate() {
+            let bsig = branch.sig(db);
+            if !matches!(bsig.kind, StepKind::Branch) {
+                continue;
+            }
+            let exclusive: Vec<&str> = deps
+                .names
+                .iter()
+                .filter(|d| bsig.arms.iter().any(|a| a.text == d.text) && only_after(db, steps, graph, &d.text, &bsig.name.text))
+                .map(|d| d.text.as_str())
+                .collect();
+            if exclusive.len() >= 2 && b != i {
+                out.push(
+                    Pending::new(Code::NeverRuns, loc(i, deps.span), format!(
+                        "`{}` can never run: `{}` and `{}` are different arms of branch `{}`, and only one arm runs",
+                        sig.name.text, exclusive[0], exclusive[1], bsig.name.text
+                    ))
+                    .label("waits for both arms")
+                    .help(format!("join the arms with `after one_success({})`", exclusive.join(", "))),
+                );
+            }
+        }
+    }
+
+    // A group that waits for one of its own members waits for itself.
+    for g in wf.groups(db).iter() {
+        let Some(deps) = &g.deps else { continue };
+        for dep in &deps.names {
+            if member_of(graph, wf, db, &dep.text, &g.name.text) {
+                out.push(
+                    Pending::new(Code::Cycle, Loc::new(Anchor::Item(wf, g.item), dep.span), format!(
+                        "group `{}` runs after `{}`, which is inside the group",
+                        g.name.text, dep.text
+                    ))
+                    .label("waits for its own member")
+                    .help(format!("move `{}` out of the group, or drop it from the group's `after`", dep.text)),
+                );
+            }
+        }
+    }
+}
+
+/// Whether step `name` depends on exactly `branch` with all_success.
+fn only_after(db: &dyn Db, steps: &[StepDef<'_>], graph: &WorkflowGraph, name: &str, branch: &str) -> bool {
+    let Some(i) = graph.step_index(name) else { return false };
+    let sig = steps[i].sig(db);
+    sig.deps.as_ref().is_some_and(|d| d.rule == TriggerRule::AllSuccess && d.names.iter().any(|n| n.text == branch))
+}
+
+/// Whether `name` is (transitively) a member of group `group`.
+fn member_of<'db>(graph: &WorkflowGraph, wf: WorkflowDef<'db>, db: &'db dyn Db, name: &str, group: &str) -> bool {
+    let Some(&i) = graph.by_name.get(name) else { return false };
+    match graph.nodes[i].kind {
+        NodeKind::Step => wf.steps(db).get(i).is_some_and(|s| s.sig(db).groups.iter().any(|g| g == group)),
+        NodeKind::Group => {
+            let groups = wf.groups(db);
+            groups.get(i - graph.steps).is_some_and(|g| g.groups.iter().any(|o| o == group))
+        }
+    }
+}
+
+fn node_loc<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, steps: &[StepDef<'db>], graph: &WorkflowGraph, node: usize, span: Span) -> Loc<'db> {
+    let _ = db;
+    if node < graph.steps {
+        Loc::new(Anchor::Step(wf, steps[node]), span)
+    } else {
+        Loc::new(Anchor::Item(wf, graph.nodes[node].item), span)
+    }
+}
+
+/// How an edge reads, at its source.
+fn edge_label(graph: &WorkflowGraph, e: &crate::graph::Edge) -> String {
+    let from = &graph.nodes[e.from].name;
+    let to = &graph.nodes[e.to].name;
+    match e.kind {
+        EdgeKind::After => format!("`{to}` runs after `{from}`"),
+        EdgeKind::Arm => format!("branch `{from}` routes to `{to}`"),
+        EdgeKind::Member => format!("`{from}` is inside group `{to}`, which completes after it"),
+    }
+}

@@ -1,0 +1,295 @@
+//! The step graph of a workflow, built from step signatures only, so it is
+//! recomputed only when a header, an arm or an output type changes.
+//!
+//! Nodes are steps and groups. Edges point from a dependency to its
+//! dependent: `after` deps (a group name stands for the whole group), branch
+//! arms (branch → target), and group membership (member → group: the group
+//! completes after its members, so `after GROUP` waits for all of them).
+//! Acyclicity is one algorithm (`tarjan_scc`) reporting every loop whole.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use fixedbitset::FixedBitSet;
+use flowc_grammar::ast::{Name, Span, TriggerRule};
+use petgraph::graph::{DiGraph, NodeIndex};
+
+use crate::db::Db;
+use crate::model::{StepSig, WorkflowDef};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NodeKind {
+    Step,
+    Group,
+}
+
+/// Why an edge exists; each kind reads differently in a cycle report.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EdgeKind {
+    /// `to` lists `from` in `after`.
+    After,
+    /// `from` is a branch with an arm targeting `to`.
+    Arm,
+    /// `from` is a member of group `to`.
+    Member,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Edge {
+    pub from: usize,
+    pub to: usize,
+    pub kind: EdgeKind,
+    /// The name that creates the edge, as written (in the dependent's `after`,
+    /// in the branch's arm): what a cycle report labels. Relative to `item` of `at`.
+    pub at: usize,
+    pub span: Span,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Node {
+    pub name: String,
+    pub kind: NodeKind,
+    /// The workflow item the node's spans are relative to.
+    pub item: u32,
+    pub name_span: Span,
+}
+
+/// A workflow's graph. Node `i < steps` is step `i` of `WorkflowDef::steps`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WorkflowGraph {
+    pub nodes: Vec<Node>,
+    pub steps: usize,
+    pub edges: Vec<Edge>,
+    /// First occurrence of each name.
+    pub by_name: BTreeMap<String, usize>,
+    /// Each cycle (a strongly connected component with more than one node, or
+    /// a self-loop), as the edges that form it, in walking order.
+    pub cycles: Vec<Vec<usize>>,
+    /// For each step: the steps upstream of it (transitively), as a bitset
+    /// over step indices. Empty when the graph has cycles.
+    pub upstream: Vec<FixedBitSet>,
+    /// Topological order of step indices (empty when cyclic).
+    pub order: Vec<usize>,
+}
+
+impl WorkflowGraph {
+    pub fn is_upstream(&self, of: usize, candidate: usize) -> bool {
+        self.upstream.get(of).is_some_and(|b| b.contains(candidate))
+    }
+    pub fn step_index(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied().filter(|i| *i < self.steps)
+    }
+}
+
+#[salsa::tracked(returns(ref))]
+pub fn workflow_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>) -> WorkflowGraph {
+    let sigs: Vec<(&StepSig, u32)> = wf.steps(db).iter().map(|s| (&**s.sig(db), s.item(db))).collect();
+    build(&sigs, wf.groups(db))
+}
+
+pub fn build(sigs: &[(&StepSig, u32)], groups: &[crate::model::GroupSig]) -> WorkflowGraph {
+    let mut nodes = Vec::with_capacity(sigs.len() + groups.len());
+    let mut by_name = BTreeMap::new();
+    for (sig, item) in sigs {
+        by_name.entry(sig.name.text.clone()).or_insert(nodes.len());
+        nodes.push(Node { name: sig.name.text.clone(), kind: NodeKind::Step, item: *item, name_span: sig.name.span });
+    }
+    for g in groups {
+        by_name.entry(g.name.text.clone()).or_insert(nodes.len());
+        nodes.push(Node { name: g.name.text.clone(), kind: NodeKind::Group, item: g.item, name_span: g.name.span });
+    }
+    let mut edges = Vec::new();
+    let add_deps = |edges: &mut Vec<Edge>, to: usize, deps: &Option<flowc_grammar::ast::Deps>| {
+        if let Some(deps) = deps {
+            for dep in &deps.names {
+                if let Some(&from) = by_name.get(&dep.text) {
+                    edges.push(Edge { from, to, kind: EdgeKind::After, at: to, span: dep.span });
+                }
+            }
+        }
+    };
+    for (i, (sig, _)) in sigs.iter().enumerate() {
+        add_deps(&mut edges, i, &sig.deps);
+    }
+    for (gi, g) in groups.iter().enumerate() {
+        add_deps(&mut edges, sigs.len() + gi, &g.deps);
+    }
+    for (i, (sig, _)) in sigs.iter().enumerate() {
+        for arm in &sig.arms {
+            if let Some(&to) = by_name.get(&arm.text) {
+                edges.push(Edge { from: i, to, kind: EdgeKind::Arm, at: i, span: arm.span });
+            }
+        }
+        if let Some(group) = sig.groups.last() {
+            if let Some(&to) = by_name.get(group) {
+                edges.push(Edge { from: i, to, kind: EdgeKind::Member, at: i, span: sig.name.span });
+            }
+        }
+    }
+    for (gi, g) in groups.iter().enumerate() {
+        if let Some(outer) = g.groups.last() {
+            if let Some(&to) = by_name.get(outer) {
+                let from = sigs.len() + gi;
+                edges.push(Edge { from, to, kind: EdgeKind::Member, at: from, span: g.name.span });
+            }
+        }
+    }
+    // Members inherit the group's own deps: a group `after x` holds its
+    // members back until x is done. (Not an edge of the cycle check: it would
+    // turn every member→group edge into a loop.)
+    let mut graph: DiGraph<(), usize> = DiGraph::with_capacity(nodes.len(), edges.len());
+    for _ in &nodes {
+        graph.add_node(());
+    }
+    for (ei, e) in edges.iter().enumerate() {
+        graph.add_edge(NodeIndex::new(e.from), NodeIndex::new(e.to), ei);
+    }
+    let cycles = find_cycles(&graph, &edges);
+    let steps = sigs.len();
+    let (order, upstream) = if cycles.is_empty() { upstream_sets(&graph, &nodes, steps, groups, &by_name) } else { (Vec::new(), Vec::new()) };
+    WorkflowGraph { nodes, steps, edges, by_name, cycles, upstream, order }
+}
+
+/// Every loop, as the list of its edges in order.
+fn find_cycles(graph: &DiGraph<(), usize>, edges: &[Edge]) -> Vec<Vec<usize>> {
+    let mut cycles = Vec::new();
+    for scc in petgraph::algo::tarjan_scc(graph) {
+        let members: BTreeSet<usize> = scc.iter().map(|n| n.index()).collect();
+        if members.len() == 1 {
+            let n = *members.iter().next().unwrap_or(&0);
+            if let Some(ei) = edges.iter().position(|e| e.from == n && e.to == n) {
+                cycles.push(vec![ei]);
+            }
+            continue;
+        }
+        // Walk one simple loop through the component, starting at its smallest
+        // node, always taking the first edge that stays inside it and leads back.
+        if let Some(cycle) = walk_cycle(edges, &members) {
+            cycles.push(cycle);
+        }
+    }
+    cycles.sort();
+    cycles
+}
+
+/// A simple loop through a strongly connected component: a breadth-first
+/// search from the start node back to itself (shortest loop, stable order).
+fn walk_cycle(edges: &[Edge], members: &BTreeSet<usize>) -> Option<Vec<usize>> {
+    let start = *members.iter().next()?;
+    let mut prev: HashMap<usize, usize> = HashMap::new(); // node -> edge index that reached it
+    let mut queue = std::collections::VecDeque::from([start]);
+    let mut seen = BTreeSet::from([start]);
+    while let Some(n) = queue.pop_front() {
+        for (ei, e) in edges.iter().enumerate() {
+            if e.from != n || !members.contains(&e.to) {
+                continue;
+            }
+            if e.to == start {
+                let mut path = vec![ei];
+                let mut cur = n;
+                while cur != start {
+                    let pe = prev[&cur];
+                    path.push(pe);
+                    cur = edges[pe].from;
+                }
+                path.reverse();
+                return Some(path);
+            }
+            if seen.insert(e.to) {
+                prev.insert(e.to, ei);
+                queue.push_back(e.to);
+            }
+        }
+    }
+    None
+}
+
+/// Topological order and transitive upstream sets of the steps. Group nodes
+/// pass upstream-ness through: a step after a group is downstream of every
+/// member; a member of a group with deps is downstream of those deps.
+fn upstream_sets(
+    graph: &DiGraph<(), usize>,
+    nodes: &[Node],
+    steps: usize,
+    groups: &[crate::model::GroupSig],
+    by_name: &BTreeMap<String, usize>,
+) -> (Vec<usize>, Vec<FixedBitSet>) {
+    let Ok(topo) = petgraph::algo::toposort(graph, None) else { return (Vec::new(), Vec::new()) };
+    let n = nodes.len();
+    let mut up: Vec<FixedBitSet> = (0..n).map(|_| FixedBitSet::with_capacity(steps)).collect();
+    // Group deps: members inherit them (added as extra predecessors below).
+    let mut inherited: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (gi, g) in groups.iter().enumerate() {
+        let gnode = steps + gi;
+        let mut stack: Vec<usize> = g.members.iter().filter_map(|m| by_name.get(m).copied()).collect();
+        while let Some(m) = stack.pop() {
+            inherited[m].push(gnode);
+            if m >= steps {
+                let inner = &groups[m - steps];
+                stack.extend(inner.members.iter().filter_map(|x| by_name.get(x).copied()));
+            }
+        }
+    }
+    for node in &topo {
+        let i = node.index();
+        let mut acc = FixedBitSet::with_capacity(steps);
+        for e in graph.edges_directed(*node, petgraph::Direction::Incoming) {
+            let from = petgraph::visit::EdgeRef::source(&e).index();
+            acc.union_with(&up[from]);
+            if from < steps {
+                acc.insert(from);
+            }
+        }
+        up[i] = acc;
+    }
+    // Second pass for inherited group deps: a member sees what is upstream of
+    // its groups' deps. Groups come after their members in topological order,
+    // so compute each group's dep-closure from its incoming After edges.
+    let group_dep_up: Vec<FixedBitSet> = (0..groups.len())
+        .map(|gi| {
+            let gnode = NodeIndex::new(steps + gi);
+            let mut acc = FixedBitSet::with_capacity(steps);
+            for e in graph.edges_directed(gnode, petgraph::Direction::Incoming) {
+                if graph[petgraph::visit::EdgeRef::id(&e)] == usize::MAX {
+                    continue;
+                }
+                let from = petgraph::visit::EdgeRef::source(&e).index();
+                // Member edges come from inside the group: not deps.
+                let is_member = groups[gi].members.iter().any(|m| by_name.get(m) == Some(&from));
+                if is_member {
+                    continue;
+                }
+                acc.union_with(&up[from]);
+                if from < steps {
+                    acc.insert(from);
+                }
+            }
+            acc
+        })
+        .collect();
+    let has_inherited = inherited.iter().any(|v| !v.is_empty());
+    if has_inherited {
+        for node in &topo {
+            let i = node.index();
+            let mut acc = up[i].clone();
+            for g in &inherited[i] {
+                acc.union_with(&group_dep_up[g - steps]);
+            }
+            for e in graph.edges_directed(*node, petgraph::Direction::Incoming) {
+                let from = petgraph::visit::EdgeRef::source(&e).index();
+                acc.union_with(&up[from]);
+            }
+            up[i] = acc;
+        }
+    }
+    let order = topo.iter().map(|n| n.index()).filter(|i| *i < steps).collect();
+    up.truncate(steps);
+    (order, up)
+}
+
+/// The trigger rule and dependency names of a step, for checks.
+pub fn deps_of(sig: &StepSig) -> (TriggerRule, &[Name]) {
+    match &sig.deps {
+        Some(d) => (d.rule, &d.names),
+        None => (TriggerRule::AllSuccess, &[]),
+    }
+}

@@ -1,0 +1,492 @@
+//! The project model: files split into pieces, workflows and steps as salsa
+//! tracked structs, and the project-wide name index.
+//!
+//! **Incrementality.** A file is split into pieces (each declaration, each
+//! item of a workflow body) and each piece is parsed through an interned key
+//! `(kind, text)`, so the parse of an unchanged piece is reused even when the
+//! piece moved, and its spans (relative to the piece) are equal to the old
+//! ones. Workflows and steps are tracked structs identified by name; their
+//! fields (`ast`, `sig`, …) are tracked one by one, so a query that reads only
+//! the signatures of steps (the graph) does not re-run when a step's body
+//! changes, and a step's checks do not re-run when another step changes.
+//!
+//! Positions: everything below the file level is relative to its piece. Only
+//! [`FileModel`] knows where each piece starts, and only the final
+//! per-file diagnostics query turns relative spans into absolute ones.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use flowc_grammar::ast::{self, Decl, DeclKind, Span, Step, WorkflowStmt, WorkflowStmtKind};
+use flowc_grammar::outline::{self, OutlineDecl, PieceKind};
+use flowc_grammar::{PieceAst, SyntaxError};
+
+use crate::db::{Db, Project, SourceFile};
+
+/// The key a piece is parsed under: equal text, equal parse.
+#[salsa::interned(debug)]
+pub struct PieceText<'db> {
+    #[returns(copy)]
+    pub kind: PieceKind,
+    #[returns(ref)]
+    pub text: String,
+}
+
+/// The parse of one piece, shared by every piece with the same text.
+#[salsa::tracked(returns(ref))]
+pub fn parse_piece<'db>(db: &'db dyn Db, piece: PieceText<'db>) -> Option<Arc<PieceAst>> {
+    flowc_grammar::parse_piece(piece.kind(db), piece.text(db)).map(Arc::new)
+}
+
+/// Where a relative span belongs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Anchor {
+    /// Item `index` of workflow declaration `decl` (indices in the file).
+    Item { decl: u32, item: u32 },
+    /// The top-level declaration `decl`.
+    Decl { decl: u32 },
+    /// Already absolute (whole-file syntax errors).
+    File,
+}
+
+/// One workflow: its name, its statements other than steps, and its steps.
+#[salsa::tracked(debug)]
+pub struct WorkflowDef<'db> {
+    #[returns(copy)]
+    pub file: SourceFile,
+    #[returns(ref)]
+    pub name: String,
+    /// The workflow's own statements (inputs, triggers, defaults, outputs,
+    /// safety, invariants, env), each with the index of the item it came from.
+    #[tracked]
+    #[returns(ref)]
+    pub header: Arc<Vec<(u32, WorkflowStmt)>>,
+    /// Every step, those inside groups included, in source order.
+    #[tracked]
+    #[returns(ref)]
+    pub steps: Vec<StepDef<'db>>,
+    /// Every group, with the index of the item it came from.
+    #[tracked]
+    #[returns(ref)]
+    pub groups: Arc<Vec<GroupSig>>,
+    /// The span of the name, relative to the declaration.
+    #[tracked]
+    #[returns(copy)]
+    pub name_span: Span,
+}
+
+/// One step. Its `ast` spans are relative to the item that holds it (the
+/// step itself, or the group it is in).
+#[salsa::tracked(debug)]
+pub struct StepDef<'db> {
+    #[returns(ref)]
+    pub workflow_name: String,
+    #[returns(ref)]
+    pub name: String,
+    #[tracked]
+    #[returns(ref)]
+    pub ast: Arc<Step>,
+    /// What the graph needs to know about the step: it changes only when the
+    /// header, the arms or the declared output change.
+    #[tracked]
+    #[returns(ref)]
+    pub sig: Arc<StepSig>,
+    /// The workflow item the step is in.
+    #[tracked]
+    #[returns(copy)]
+    pub item: u32,
+}
+
+/// A declaration other than a workflow; its spans are relative to its start.
+#[salsa::tracked(debug)]
+pub struct OtherDef<'db> {
+    #[returns(copy)]
+    pub file: SourceFile,
+    #[returns(copy)]
+    pub kind: DeclKind,
+    #[returns(ref)]
+    pub name: String,
+    #[tracked]
+    #[returns(ref)]
+    pub ast: Arc<Decl>,
+}
+
+/// The graph-relevant part of a step.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct StepSig {
+    pub name: ast::Name,
+    pub kind: ast::StepKind,
+    pub deps: Option<ast::Deps>,
+    pub for_each: bool,
+    /// Branch arm targets, in order (`else` last if present).
+    pub arms: Vec<ast::Name>,
+    /// `on_fail fix STEP` and `compensate STEP` targets.
+    pub fix_target: Option<ast::Name>,
+    pub compensate_step: Option<ast::Name>,
+    /// The groups the step is nested in, outermost first.
+    pub groups: Vec<String>,
+    /// The declared output type, if any.
+    pub output: Option<ast::TypeExpr>,
+    pub has_items: bool,
+    /// Every declaration the step names: its agent, policy, template, called
+    /// and spawned workflows, stores, env and secret sets.
+    pub uses: Vec<(DeclKind, String)>,
+    /// Workflows this step starts: `(name, is_spawn)`.
+    pub starts: Vec<(ast::Name, bool)>,
+}
+
+/// A `parallel`/`phase` group: its name, members and dependencies.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct GroupSig {
+    pub item: u32,
+    pub kind: ast::GroupKind,
+    pub name: ast::Name,
+    pub deps: Option<ast::Deps>,
+    /// Direct members (steps and groups) by name.
+    pub members: Vec<String>,
+    /// Enclosing groups, outermost first.
+    pub groups: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, salsa::SalsaValue)]
+pub enum DeclDef<'db> {
+    Workflow(WorkflowDef<'db>),
+    Other(OtherDef<'db>),
+}
+
+impl<'db> DeclDef<'db> {
+    pub fn kind(&self, db: &'db dyn Db) -> DeclKind {
+        match self {
+            DeclDef::Workflow(_) => DeclKind::Workflow,
+            DeclDef::Other(o) => o.kind(db),
+        }
+    }
+    pub fn name(&self, db: &'db dyn Db) -> &'db str {
+        match self {
+            DeclDef::Workflow(w) => w.name(db),
+            DeclDef::Other(o) => o.name(db),
+        }
+    }
+}
+
+/// A file as the analyses see it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, salsa::SalsaValue)]
+pub struct FileModel<'db> {
+    pub decls: Vec<DeclDef<'db>>,
+    /// Absolute start of each declaration.
+    pub decl_offsets: Vec<u32>,
+    /// Absolute start of each item of each workflow declaration (empty for others).
+    pub item_offsets: Vec<Vec<u32>>,
+    /// Syntax errors (absolute spans); non-empty only when the file was parsed whole.
+    pub syntax_errors: Vec<SyntaxError>,
+}
+
+impl FileModel<'_> {
+    /// The absolute offset an anchor's relative spans start from.
+    pub fn base(&self, anchor: Anchor) -> u32 {
+        match anchor {
+            Anchor::Item { decl, item } => self
+                .item_offsets
+                .get(decl as usize)
+                .and_then(|items| items.get(item as usize))
+                .copied()
+                .unwrap_or(0),
+            Anchor::Decl { decl } => self.decl_offsets.get(decl as usize).copied().unwrap_or(0),
+            Anchor::File => 0,
+        }
+    }
+}
+
+/// A piece of the file, parsed; its spans relative to `offset`.
+struct ParsedPiece {
+    offset: u32,
+    ast: Arc<PieceAst>,
+}
+
+enum PieceDecl {
+    Workflow { name: ast::Name, offset: u32, items: Vec<ParsedPiece> },
+    Other(ParsedPiece),
+}
+
+/// Splits and parses a file into its model.
+#[salsa::tracked(returns(ref))]
+pub fn file_model<'db>(db: &'db dyn Db, file: SourceFile) -> FileModel<'db> {
+    let text = file.text(db);
+    let (pieces, syntax_errors) = match split_and_parse(db, text) {
+        Some(pieces) => (pieces, Vec::new()),
+        None => whole_file_pieces(db, file),
+    };
+    build_model(db, file, pieces, syntax_errors)
+}
+
+/// The fast path: split with the outline and parse each piece through the
+/// interned cache. `None` if anything is off.
+fn split_and_parse(db: &dyn Db, text: &str) -> Option<Vec<PieceDecl>> {
+    let lexed = flowc_grammar::lexer::lex(text);
+    let decls = outline::outline(text, &lexed)?;
+    let mut out = Vec::with_capacity(decls.len());
+    for decl in decls {
+        match decl {
+            OutlineDecl::Workflow(w) => {
+                let mut items = Vec::with_capacity(w.items.len());
+                for piece in &w.items {
+                    items.push(parse_one(db, text, piece.kind, piece.span)?);
+                }
+                let name = ast::Name { text: w.name, span: Span::new(w.name_span.start - w.span.start, w.name_span.end - w.span.start) };
+                out.push(PieceDecl::Workflow { name, offset: w.span.start, items });
+            }
+            OutlineDecl::Other(piece) => out.push(PieceDecl::Other(parse_one(db, text, piece.kind, piece.span)?)),
+        }
+    }
+    Some(out)
+}
+
+fn parse_one(db: &dyn Db, text: &str, kind: PieceKind, span: Span) -> Option<ParsedPiece> {
+    let key = PieceText::new(db, kind, text[span.range()].to_string());
+    let ast = parse_piece(db, key).clone()?;
+    Some(ParsedPiece { offset: span.start, ast })
+}
+
+/// The slow path: parse the whole file (with recovery and real syntax
+/// errors), then re-parse each declaration and item that came out clean from
+/// its text, so spans are relative as on the fast path.
+fn whole_file_pieces(db: &dyn Db, file: SourceFile) -> (Vec<PieceDecl>, Vec<SyntaxError>) {
+    let text = file.text(db);
+    let parsed = crate::queries::parse(db, file);
+    let mut out = Vec::new();
+    for decl in &parsed.file.decls {
+        match decl {
+            Decl::Workflow(w) => {
+                let items = w
+                    .body
+                    .iter()
+                    .filter_map(|stmt| parse_one(db, text, PieceKind::WorkflowItem, stmt.span))
+                    .collect();
+                let name = ast::Name { text: w.name.text.clone(), span: Span::new(w.name.span.start - w.span.start, w.name.span.end - w.span.start) };
+                out.push(PieceDecl::Workflow { name, offset: w.span.start, items });
+            }
+            other => {
+                if let Some(p) = parse_one(db, text, PieceKind::Declaration, other.span()) {
+                    out.push(PieceDecl::Other(p));
+                }
+            }
+        }
+    }
+    (out, parsed.errors.clone())
+}
+
+fn build_model<'db>(db: &'db dyn Db, file: SourceFile, pieces: Vec<PieceDecl>, syntax_errors: Vec<SyntaxError>) -> FileModel<'db> {
+    let mut decls = Vec::with_capacity(pieces.len());
+    let mut decl_offsets = Vec::with_capacity(pieces.len());
+    let mut item_offsets = Vec::with_capacity(pieces.len());
+    for piece in pieces {
+        match piece {
+            PieceDecl::Workflow { name, offset, items } => {
+                let mut header = Vec::new();
+                let mut steps = Vec::new();
+                let mut groups = Vec::new();
+                let mut offsets = Vec::with_capacity(items.len());
+                for (index, item) in items.iter().enumerate() {
+                    offsets.push(item.offset);
+                    let PieceAst::Item(stmt) = &*item.ast else { continue };
+                    let index = index as u32;
+                    match &stmt.kind {
+                        WorkflowStmtKind::Step(step) => {
+                            steps.push(step_def(db, &name.text, step, index, &[]));
+                        }
+                        WorkflowStmtKind::Group(group) => {
+                            collect_group(db, &name.text, group, index, &[], &mut steps, &mut groups);
+                        }
+                        _ => header.push((index, stmt.clone())),
+                    }
+                }
+                let wf = WorkflowDef::new(db, file, name.text.clone(), Arc::new(header), steps, Arc::new(groups), name.span);
+                decls.push(DeclDef::Workflow(wf));
+                decl_offsets.push(offset);
+                item_offsets.push(offsets);
+            }
+            PieceDecl::Other(p) => {
+                let PieceAst::Decl(decl) = &*p.ast else { continue };
+                let def = OtherDef::new(db, file, decl.kind(), decl.name().text.clone(), Arc::new(decl.clone()));
+                decls.push(DeclDef::Other(def));
+                decl_offsets.push(p.offset);
+                item_offsets.push(Vec::new());
+            }
+        }
+    }
+    FileModel { decls, decl_offsets, item_offsets, syntax_errors }
+}
+
+fn collect_group<'db>(
+    db: &'db dyn Db,
+    workflow: &str,
+    group: &ast::Group,
+    item: u32,
+    outer: &[String],
+    steps: &mut Vec<StepDef<'db>>,
+    groups: &mut Vec<GroupSig>,
+) {
+    let mut path = outer.to_vec();
+    path.push(group.name.text.clone());
+    let members = group
+        .members
+        .iter()
+        .map(|m| match m {
+            ast::GroupMember::Step(s) => s.name.text.clone(),
+            ast::GroupMember::Group(g) => g.name.text.clone(),
+        })
+        .collect();
+    groups.push(GroupSig {
+        item,
+        kind: group.kind,
+        name: group.name.clone(),
+        deps: group.deps.clone(),
+        members,
+        groups: outer.to_vec(),
+    });
+    for m in &group.members {
+        match m {
+            ast::GroupMember::Step(s) => steps.push(step_def(db, workflow, s, item, &path)),
+            ast::GroupMember::Group(g) => collect_group(db, workflow, g, item, &path, steps, groups),
+        }
+    }
+}
+
+fn step_def<'db>(db: &'db dyn Db, workflow: &str, step: &Step, item: u32, groups: &[String]) -> StepDef<'db> {
+    let sig = step_sig(step, groups);
+    StepDef::new(db, workflow.to_string(), step.name.text.clone(), Arc::new(step.clone()), Arc::new(sig), item)
+}
+
+fn step_sig(step: &Step, groups: &[String]) -> StepSig {
+    use ast::{Compensate, OnFail, StepStmtKind as K};
+    let mut arms = Vec::new();
+    let mut fix_target = None;
+    let mut compensate_step = None;
+    let mut output = None;
+    let mut has_items = false;
+    let mut uses: Vec<(DeclKind, String)> = Vec::new();
+    let mut starts = Vec::new();
+    match &step.kind {
+        ast::StepKind::Agent(n) => uses.push((DeclKind::Agent, n.text.clone())),
+        ast::StepKind::Check(n) => uses.push((DeclKind::Policy, n.text.clone())),
+        ast::StepKind::Use(n) => uses.push((DeclKind::Template, n.text.clone())),
+        ast::StepKind::Call(n) => {
+            uses.push((DeclKind::Workflow, n.text.clone()));
+            starts.push((n.clone(), false));
+        }
+        _ => {}
+    }
+    for stmt in &step.body {
+        match &stmt.kind {
+            K::Reads { key, .. } | K::Put { key, .. } => uses.push((DeclKind::Store, key.store.text.clone())),
+            K::Spawn { workflow, .. } | K::SpawnEach { workflow, .. } => {
+                uses.push((DeclKind::Workflow, workflow.text.clone()));
+                starts.push((workflow.clone(), true));
+            }
+            K::Env(env) => uses.extend(env_uses(env)),
+            _ => {}
+        }
+    }
+    for stmt in &step.body {
+        match &stmt.kind {
+            K::Arm { target, .. } => arms.push(target.clone()),
+            K::OnFail(OnFail::Fix { step, .. }) => fix_target = Some(step.clone()),
+            K::Compensate(Compensate::Step(s)) => compensate_step = Some(s.clone()),
+            K::Output(t) => output = Some(t.clone()),
+            K::Items(_) => has_items = true,
+            _ => {}
+        }
+    }
+    StepSig {
+        name: step.name.clone(),
+        kind: step.kind.clone(),
+        deps: step.deps.clone(),
+        for_each: step.for_each.is_some(),
+        arms,
+        fix_target,
+        compensate_step,
+        groups: groups.to_vec(),
+        output,
+        has_items,
+        uses,
+        starts,
+    }
+}
+
+/// The env and secret sets an env block draws on.
+pub fn env_uses(env: &ast::EnvBlock) -> Vec<(DeclKind, String)> {
+    env.entries
+        .iter()
+        .filter_map(|e| match &e.kind {
+            ast::EnvEntryKind::Use(set) => Some((DeclKind::Env, set.text.clone())),
+            // `set.KEY` may name an env set or a secret set; record both kinds.
+            ast::EnvEntryKind::Assign { value: ast::EnvValue::Ref { set, .. }, .. } => Some((DeclKind::Secrets, set.text.clone())),
+            ast::EnvEntryKind::Assign { .. } => None,
+        })
+        .collect()
+}
+
+/// Where a declaration lives: its file and its index in that file's model.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, salsa::SalsaValue)]
+pub struct DeclLoc<'db> {
+    pub file: SourceFile,
+    pub index: u32,
+    pub def: DeclDef<'db>,
+}
+
+/// The project's declarations by kind and name. Changes only when a
+/// declaration is added, removed or renamed, never when a body changes.
+#[derive(Clone, Debug, PartialEq, Eq, salsa::SalsaValue)]
+pub struct ItemIndex<'db> {
+    /// One map per [`DeclKind`], indexed by `kind as usize`.
+    by_kind: Vec<BTreeMap<String, Vec<DeclLoc<'db>>>>,
+}
+
+impl Default for ItemIndex<'_> {
+    fn default() -> Self {
+        ItemIndex { by_kind: DeclKind::ALL.iter().map(|_| BTreeMap::new()).collect() }
+    }
+}
+
+impl<'db> ItemIndex<'db> {
+    pub fn of(&self, kind: DeclKind) -> &BTreeMap<String, Vec<DeclLoc<'db>>> {
+        &self.by_kind[kind as usize]
+    }
+    /// Every kind with its declarations.
+    pub fn iter(&self) -> impl Iterator<Item = (DeclKind, &BTreeMap<String, Vec<DeclLoc<'db>>>)> {
+        DeclKind::ALL.iter().map(|k| (*k, &self.by_kind[*k as usize]))
+    }
+    pub fn get(&self, kind: DeclKind, name: &str) -> Option<&DeclLoc<'db>> {
+        self.of(kind).get(name)?.first()
+    }
+    pub fn names(&self, kind: DeclKind) -> impl Iterator<Item = &str> {
+        self.of(kind).keys().map(String::as_str)
+    }
+    pub fn workflow(&self, name: &str) -> Option<WorkflowDef<'db>> {
+        match &self.get(DeclKind::Workflow, name)?.def {
+            DeclDef::Workflow(w) => Some(*w),
+            DeclDef::Other(_) => None,
+        }
+    }
+    pub fn other(&self, kind: DeclKind, name: &str) -> Option<OtherDef<'db>> {
+        match &self.get(kind, name)?.def {
+            DeclDef::Other(o) => Some(*o),
+            DeclDef::Workflow(_) => None,
+        }
+    }
+}
+
+#[salsa::tracked(returns(ref))]
+pub fn item_index<'db>(db: &'db dyn Db, project: Project) -> ItemIndex<'db> {
+    let mut index = ItemIndex::default();
+    for file in project.files(db) {
+        let model = file_model(db, *file);
+        for (i, def) in model.decls.iter().enumerate() {
+            index.by_kind[def.kind(db) as usize]
+                .entry(def.name(db).to_string())
+                .or_default()
+                .push(DeclLoc { file: *file, index: i as u32, def: def.clone() });
+        }
+    }
+    index
+}
