@@ -53,6 +53,17 @@ catalogue! {
     DurationOutOfRange = "E0108", Error, "a duration does not fit";
     UnclosedHole = "E0109", Error, "a `${` hole in a string is never closed";
     NestingTooDeep = "E0110", Error, "the file nests too deeply to parse";
+    UnknownName = "E0401", Error, "an expression uses a name that is not in scope";
+    NotUpstream = "E0402", Error, "an expression uses a step that does not run before it";
+    ItemOutOfContext = "E0403", Error, "`item` or `items` where there is no item";
+    EventOutOfContext = "E0404", Error, "`event` where there is no event";
+    SelfOutOfContext = "E0405", Error, "`self` outside a resource rule";
+    InvalidExpression = "E0406", Error, "an expression is not valid CEL";
+    NoSuchField = "E0407", Error, "an expression selects a field its value does not have";
+    TypeMismatch = "E0408", Error, "an operation on values of types it does not accept";
+    ConditionNotBool = "E0409", Error, "a condition that is not a bool";
+    InputOutOfContext = "E0410", Error, "`input` outside a policy";
+    UnknownFunction = "E0411", Error, "a call to a function that does not exist";
 }
 
 impl Code {

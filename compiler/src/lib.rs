@@ -4,14 +4,17 @@
 //! diagnostics are returned as values. See ARCHITECTURE.md for the layering
 //! and the invariants this crate keeps.
 
+pub mod cel_check;
 pub mod codes;
 pub mod db;
 pub mod diagnostic;
 pub mod line_index;
 mod queries;
+pub mod types;
 
 pub use codes::Code;
 pub use db::{Database, Db, Project, SourceFile};
 pub use diagnostic::{Diagnostic, Edit, Fix, Related, Severity};
 pub use line_index::LineIndex;
 pub use queries::{check_files, check_project, file_diagnostics, parse};
+pub use types::{FieldTy, ObjectTy, Ty};
