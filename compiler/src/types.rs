@@ -238,7 +238,7 @@ impl Ty {
     /// shortened so a message stays one readable line.
     pub fn brief(&self) -> String {
         let full = self.to_string();
-        if full.chars().count() <= 72 {
+        if full.chars().count() <= 80 {
             return full;
         }
         match self {

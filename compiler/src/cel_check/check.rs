@@ -9,7 +9,7 @@
 use std::collections::HashSet;
 
 use flowc_grammar::ast::{Expr, Span};
-use flowc_grammar::errors::did_you_mean;
+
 
 use super::functions;
 use super::syntax::{BinaryOp, Literal, MacroKind, Node, NodeKind, UnaryOp};
@@ -53,8 +53,9 @@ pub fn add_shell_escape(d: &mut Diagnostic, path: &str, expr: &Expr, short: bool
     let dollar = expr.span.start.saturating_sub(if short { 1 } else { 2 });
     let written = if short { format!("${}", expr.text) } else { format!("${{{}}}", expr.text) };
     let note = format!("if `{written}` is meant for the shell, write `${written}`: `$$` is a literal `$`");
+    // First: when this applies, it is the likeliest explanation.
     d.help = Some(match d.help.take() {
-        Some(h) => format!("{h}\n{note}"),
+        Some(h) => format!("{note}\n{h}"),
         None => note,
     });
     d.fixes.push(crate::diagnostic::Fix {
@@ -154,6 +155,12 @@ impl Checker<'_> {
             }
             NodeKind::Call { target, name, name_span, args } => {
                 let target_ty = target.as_deref().map(|t| (t, self.infer(t)));
+                if functions::is_macro(name) {
+                    // A macro called the wrong way: its arguments bind a
+                    // variable, so checking them would only add noise.
+                    functions::misused_macro(self, target.is_some(), name, *name_span, args.len());
+                    return Ty::Dyn;
+                }
                 let arg_tys: Vec<Ty> = args.iter().map(|a| self.infer(a)).collect();
                 functions::call(self, target_ty.as_ref().map(|(n, t)| (*n, t)), name, *name_span, args, &arg_tys)
             }
@@ -221,6 +228,8 @@ impl Checker<'_> {
 
     fn unknown_name(&mut self, name: &str, span: Span) {
         let mut names = self.scope.names();
+        // A name that exists but not here is no suggestion.
+        names.retain(|n| !matches!(self.scope.lookup(n), Some(Binding::OutOfContext { .. })));
         names.extend(self.locals.iter().map(|(n, _)| n.clone()));
         names.sort();
         names.dedup();
@@ -504,7 +513,7 @@ impl Checker<'_> {
             Sub => format!("cannot subtract {b} from {a}"),
             Mul => format!("cannot multiply {a} by {b}"),
             Div => format!("cannot divide {a} by {b}"),
-            _ => format!("cannot take the remainder of {a} by {b}"),
+            _ => format!("`%` does not apply to {a} and {b}"),
         };
         let help = if l.is_numeric() && r.is_numeric() && l != r {
             Some(format!(
@@ -633,6 +642,15 @@ fn literal_ty(lit: &Literal) -> Ty {
         Literal::String(_) => Ty::String,
         Literal::Bytes(_) => Ty::Bytes,
     }
+}
+
+/// The closest candidate to a misspelt word. Words of one or two letters
+/// are too short to guess from.
+pub(super) fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    if word.chars().count() < 3 {
+        return None;
+    }
+    flowc_grammar::errors::did_you_mean(word, candidates)
 }
 
 /// "`a`, `b`, `c` and 4 more".

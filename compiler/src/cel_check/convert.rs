@@ -7,7 +7,9 @@
 //! call it came from, picking the user's predicate out of the expansion
 //! (whose shape is fixed by the crate's macro expanders).
 
-use cel::common::ast::{ComprehensionExpr, EntryExpr, Expr, IdedExpr, LiteralValue, SourceInfo};
+use cel::common::ast::{
+    ComprehensionExpr, EntryExpr, Expr, IdedExpr, ListExpr, LiteralValue, MapExpr, SelectExpr, SourceInfo, StructExpr,
+};
 use flowc_grammar::ast::Span;
 
 use super::lexer::{Lexed, NO_PARTNER, Tok};
@@ -70,126 +72,152 @@ impl Conv<'_> {
         self.abs(start, end)
     }
 
+    // Each kind of node is converted by its own function, so the frame of
+    // this recursive dispatch stays small: a chain of 100 operators recurses
+    // 100 times, and unoptimised builds give a `match` with many arms a
+    // frame the size of all of them.
     fn node_inner(&self, e: &IdedExpr) -> Option<Node> {
         let (start, stop) = self.info.offset_for(e.id)?;
         let token = self.abs(start, stop + 1);
-        let node = |kind, span| Some(Node { kind, span });
         match &e.expr {
-            Expr::Literal(lit) => {
-                let (lit, negative) = literal(lit);
-                // `-5` is one literal in the crate's tree, recorded at `5`.
-                let span = match self.lexed.starting_at(start) {
-                    Some(i) if negative && i > 0 && self.lexed.tokens[i - 1].kind == Tok::Minus => {
-                        token.cover(self.tok_span(i - 1))
-                    }
-                    _ => token,
-                };
-                node(NodeKind::Literal(lit), span)
-            }
-            Expr::Ident(name) => {
-                let span = match self.lexed.starting_at(start) {
-                    Some(i) if name.starts_with('.') && i > 0 && self.lexed.tokens[i - 1].kind == Tok::Dot => {
-                        token.cover(self.tok_span(i - 1))
-                    }
-                    _ => token,
-                };
-                node(NodeKind::Ident(name.trim_start_matches('.').to_string()), span)
-            }
-            Expr::Select(sel) if !sel.test => {
-                let operand = self.node(&sel.operand)?;
-                let dot = self.anchor(e.id)?;
-                let field_span = self.tok_span(dot + 1);
-                let span = operand.span.cover(field_span);
-                node(NodeKind::Select { operand: Box::new(operand), field: sel.field.clone(), field_span }, span)
-            }
-            Expr::Select(sel) => {
-                // `has(a.b)`: recorded at the `(`; the field is the name after
-                // the operand's last token and a dot.
-                let (open, close) = self.bracketed(e.id, Tok::LParen)?;
-                let operand = self.node(&sel.operand)?;
-                let dot = self.lexed.at_or_after(operand.span.end - self.base);
-                (self.lexed.tokens.get(dot)?.kind == Tok::Dot).then_some(())?;
-                let field_span = self.tok_span(dot + 1);
-                let span = self.tok_span(open.checked_sub(1)?).cover(self.tok_span(close));
-                node(NodeKind::Has { operand: Box::new(operand), field: sel.field.clone(), field_span }, span)
-            }
+            Expr::Literal(lit) => self.literal(lit, start, token),
+            Expr::Ident(name) => self.ident(name, start, token),
+            Expr::Select(sel) if !sel.test => self.select(e, sel),
+            Expr::Select(sel) => self.has(e, sel),
             Expr::Call(call) => self.call(e, &call.func_name, call.target.as_deref(), &call.args, token),
             Expr::Comprehension(c) => self.comprehension(e, c),
-            Expr::List(list) => {
-                let (open, close) = self.bracketed(e.id, Tok::LBracket)?;
-                let items = list.elements.iter().map(|x| self.node(x)).collect::<Option<Vec<_>>>()?;
-                node(NodeKind::List(items), self.tok_span(open).cover(self.tok_span(close)))
-            }
-            Expr::Map(map) => {
-                let (open, close) = self.bracketed(e.id, Tok::LBrace)?;
-                let mut entries = Vec::with_capacity(map.entries.len());
-                for entry in &map.entries {
-                    let EntryExpr::MapEntry(m) = &entry.expr else { return None };
-                    entries.push((self.node(&m.key)?, self.node(&m.value)?));
-                }
-                node(NodeKind::Map(entries), self.tok_span(open).cover(self.tok_span(close)))
-            }
-            Expr::Struct(s) => {
-                let (open, close) = self.bracketed(e.id, Tok::LBrace)?;
-                // The type name is the run of names and dots before the `{`.
-                let mut first = open;
-                while first > 0 && matches!(self.lexed.tokens[first - 1].kind, Tok::Ident | Tok::Dot) {
-                    first -= 1;
-                }
-                let span = self.tok_span(first).cover(self.tok_span(close));
-                node(NodeKind::Message { type_name: s.type_name.clone() }, span)
-            }
+            Expr::List(list) => self.list(e, list),
+            Expr::Map(map) => self.map(e, map),
+            Expr::Struct(s) => self.message(e, s),
             Expr::Unspecified => None,
         }
     }
 
+    fn literal(&self, lit: &LiteralValue, start: u32, token: Span) -> Option<Node> {
+        let (lit, negative) = literal(lit);
+        // `-5` is one literal in the crate's tree, recorded at `5`.
+        let span = match self.lexed.starting_at(start) {
+            Some(i) if negative && i > 0 && self.lexed.tokens[i - 1].kind == Tok::Minus => {
+                token.cover(self.tok_span(i - 1))
+            }
+            _ => token,
+        };
+        Some(Node { kind: NodeKind::Literal(lit), span })
+    }
+
+    fn ident(&self, name: &str, start: u32, token: Span) -> Option<Node> {
+        let span = match self.lexed.starting_at(start) {
+            Some(i) if name.starts_with('.') && i > 0 && self.lexed.tokens[i - 1].kind == Tok::Dot => {
+                token.cover(self.tok_span(i - 1))
+            }
+            _ => token,
+        };
+        Some(Node { kind: NodeKind::Ident(name.trim_start_matches('.').to_string()), span })
+    }
+
+    fn select(&self, e: &IdedExpr, sel: &SelectExpr) -> Option<Node> {
+        let operand = self.node(&sel.operand)?;
+        let dot = self.anchor(e.id)?;
+        let field_span = self.tok_span(dot + 1);
+        let span = operand.span.cover(field_span);
+        Some(Node { kind: NodeKind::Select { operand: Box::new(operand), field: sel.field.clone(), field_span }, span })
+    }
+
+    /// `has(a.b)`: recorded at the `(`; the field is the name after the
+    /// operand's last token and a dot.
+    fn has(&self, e: &IdedExpr, sel: &SelectExpr) -> Option<Node> {
+        let (open, close) = self.bracketed(e.id, Tok::LParen)?;
+        let operand = self.node(&sel.operand)?;
+        let dot = self.lexed.at_or_after(operand.span.end - self.base);
+        (self.lexed.tokens.get(dot)?.kind == Tok::Dot).then_some(())?;
+        let field_span = self.tok_span(dot + 1);
+        let span = self.tok_span(open.checked_sub(1)?).cover(self.tok_span(close));
+        Some(Node { kind: NodeKind::Has { operand: Box::new(operand), field: sel.field.clone(), field_span }, span })
+    }
+
+    fn list(&self, e: &IdedExpr, list: &ListExpr) -> Option<Node> {
+        let (open, close) = self.bracketed(e.id, Tok::LBracket)?;
+        let items = list.elements.iter().map(|x| self.node(x)).collect::<Option<Vec<_>>>()?;
+        Some(Node { kind: NodeKind::List(items), span: self.tok_span(open).cover(self.tok_span(close)) })
+    }
+
+    fn map(&self, e: &IdedExpr, map: &MapExpr) -> Option<Node> {
+        let (open, close) = self.bracketed(e.id, Tok::LBrace)?;
+        let mut entries = Vec::with_capacity(map.entries.len());
+        for entry in &map.entries {
+            let EntryExpr::MapEntry(m) = &entry.expr else { return None };
+            entries.push((self.node(&m.key)?, self.node(&m.value)?));
+        }
+        Some(Node { kind: NodeKind::Map(entries), span: self.tok_span(open).cover(self.tok_span(close)) })
+    }
+
+    fn message(&self, e: &IdedExpr, s: &StructExpr) -> Option<Node> {
+        let (open, close) = self.bracketed(e.id, Tok::LBrace)?;
+        // The type name is the run of names and dots before the `{`.
+        let mut first = open;
+        while first > 0 && matches!(self.lexed.tokens[first - 1].kind, Tok::Ident | Tok::Dot) {
+            first -= 1;
+        }
+        let span = self.tok_span(first).cover(self.tok_span(close));
+        Some(Node { kind: NodeKind::Message { type_name: s.type_name.clone() }, span })
+    }
+
     fn call(&self, e: &IdedExpr, name: &str, target: Option<&IdedExpr>, args: &[IdedExpr], token: Span) -> Option<Node> {
-        let node = |kind, span| Some(Node { kind, span });
         if let Some(op) = BinaryOp::from_cel_function(name) {
-            let [lhs, rhs] = args else { return None };
-            let (lhs, rhs) = (self.node(lhs)?, self.node(rhs)?);
-            let span = lhs.span.cover(rhs.span);
-            return node(NodeKind::Binary { op, op_span: token, lhs: Box::new(lhs), rhs: Box::new(rhs) }, span);
+            return self.binary(op, args, token);
         }
         match name {
-            "_?_:_" => {
-                let [cond, then, otherwise] = args else { return None };
-                let (cond, then, otherwise) = (self.node(cond)?, self.node(then)?, self.node(otherwise)?);
-                let span = cond.span.cover(otherwise.span);
-                node(
-                    NodeKind::Ternary { cond: Box::new(cond), then: Box::new(then), otherwise: Box::new(otherwise) },
-                    span,
-                )
-            }
-            "!_" | "-_" => {
-                let [operand] = args else { return None };
-                let operand = self.node(operand)?;
-                let op = if name == "!_" { UnaryOp::Not } else { UnaryOp::Neg };
-                let span = token.cover(operand.span);
-                node(NodeKind::Unary { op, op_span: token, operand: Box::new(operand) }, span)
-            }
-            "_[_]" => {
-                let [operand, index] = args else { return None };
-                let (_, close) = self.bracketed(e.id, Tok::LBracket)?;
-                let (operand, index) = (self.node(operand)?, self.node(index)?);
-                let span = operand.span.cover(self.tok_span(close));
-                node(NodeKind::Index { operand: Box::new(operand), index: Box::new(index) }, span)
-            }
-            _ if name.starts_with('@') || name.starts_with("_") => None,
-            _ => {
-                let (open, close) = self.bracketed(e.id, Tok::LParen)?;
-                let name_span = self.tok_span(open.checked_sub(1)?);
-                let target = match target {
-                    Some(t) => Some(self.node(t)?),
-                    None => None,
-                };
-                let args = args.iter().map(|a| self.node(a)).collect::<Option<Vec<_>>>()?;
-                let start = target.as_ref().map_or(name_span, |t| t.span);
-                let span = start.cover(self.tok_span(close));
-                let name = name.trim_start_matches('.').to_string();
-                node(NodeKind::Call { target: target.map(Box::new), name, name_span, args }, span)
-            }
+            "_?_:_" => self.ternary(args),
+            "!_" => self.unary(UnaryOp::Not, args, token),
+            "-_" => self.unary(UnaryOp::Neg, args, token),
+            "_[_]" => self.index(e, args),
+            _ if name.starts_with('@') || name.starts_with('_') => None,
+            _ => self.function(e, name, target, args),
         }
+    }
+
+    fn binary(&self, op: BinaryOp, args: &[IdedExpr], op_span: Span) -> Option<Node> {
+        let [lhs, rhs] = args else { return None };
+        let (lhs, rhs) = (self.node(lhs)?, self.node(rhs)?);
+        let span = lhs.span.cover(rhs.span);
+        Some(Node { kind: NodeKind::Binary { op, op_span, lhs: Box::new(lhs), rhs: Box::new(rhs) }, span })
+    }
+
+    fn ternary(&self, args: &[IdedExpr]) -> Option<Node> {
+        let [cond, then, otherwise] = args else { return None };
+        let (cond, then, otherwise) = (self.node(cond)?, self.node(then)?, self.node(otherwise)?);
+        let span = cond.span.cover(otherwise.span);
+        let kind = NodeKind::Ternary { cond: Box::new(cond), then: Box::new(then), otherwise: Box::new(otherwise) };
+        Some(Node { kind, span })
+    }
+
+    fn unary(&self, op: UnaryOp, args: &[IdedExpr], op_span: Span) -> Option<Node> {
+        let [operand] = args else { return None };
+        let operand = self.node(operand)?;
+        let span = op_span.cover(operand.span);
+        Some(Node { kind: NodeKind::Unary { op, op_span, operand: Box::new(operand) }, span })
+    }
+
+    fn index(&self, e: &IdedExpr, args: &[IdedExpr]) -> Option<Node> {
+        let [operand, index] = args else { return None };
+        let (_, close) = self.bracketed(e.id, Tok::LBracket)?;
+        let (operand, index) = (self.node(operand)?, self.node(index)?);
+        let span = operand.span.cover(self.tok_span(close));
+        Some(Node { kind: NodeKind::Index { operand: Box::new(operand), index: Box::new(index) }, span })
+    }
+
+    fn function(&self, e: &IdedExpr, name: &str, target: Option<&IdedExpr>, args: &[IdedExpr]) -> Option<Node> {
+        let (open, close) = self.bracketed(e.id, Tok::LParen)?;
+        let name_span = self.tok_span(open.checked_sub(1)?);
+        let target = match target {
+            Some(t) => Some(self.node(t)?),
+            None => None,
+        };
+        let args = args.iter().map(|a| self.node(a)).collect::<Option<Vec<_>>>()?;
+        let start = target.as_ref().map_or(name_span, |t| t.span);
+        let span = start.cover(self.tok_span(close));
+        let name = name.trim_start_matches('.').to_string();
+        Some(Node { kind: NodeKind::Call { target: target.map(Box::new), name, name_span, args }, span })
     }
 
     /// Folds an expanded macro back into the call that was written.

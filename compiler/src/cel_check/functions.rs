@@ -8,9 +8,8 @@
 //! or expressions using it are reported as unknown (E0411).
 
 use flowc_grammar::ast::Span;
-use flowc_grammar::errors::did_you_mean;
 
-use super::check::Checker;
+use super::check::{Checker, did_you_mean};
 use super::syntax::Node;
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
@@ -79,6 +78,26 @@ fn conversion(name: &str) -> Option<(Accepts, &'static str, Ty)> {
     })
 }
 
+pub(super) fn is_macro(name: &str) -> bool {
+    MACROS.iter().any(|(m, _)| *m == name)
+}
+
+/// A macro name called with the wrong shape (`list.all(x)`, `exists(l, p)`).
+pub(super) fn misused_macro(c: &mut Checker<'_>, has_target: bool, name: &str, name_span: Span, arg_count: usize) {
+    let usage = MACROS.iter().find(|(m, _)| *m == name).map_or("", |(_, u)| u);
+    let style_ok = (name == "has") != has_target;
+    let message = if style_ok {
+        let takes = if name == "has" { "one field selection" } else { "a variable and an expression" };
+        format!("`{name}` takes {takes}, found {}", plural(arg_count, "argument"))
+    } else {
+        format!("`{name}` cannot be called this way")
+    };
+    let d = Diagnostic::new(Code::UnknownFunction, c.path(), name_span, message)
+        .with_label("not a valid macro call")
+        .with_help(format!("write it as {usage}"));
+    c.report(d);
+}
+
 pub(super) fn call(
     c: &mut Checker<'_>,
     target: Option<(&Node, &Ty)>,
@@ -87,16 +106,6 @@ pub(super) fn call(
     args: &[Node],
     tys: &[Ty],
 ) -> Ty {
-    if let Some((_, usage)) = MACROS.iter().find(|(m, _)| *m == name) {
-        let style_ok = (name == "has") == target.is_none();
-        let message = if style_ok {
-            format!("`{name}` takes {} here, found {}", if name == "has" { "one field selection" } else { "a variable and an expression" }, plural(args.len(), "argument"))
-        } else {
-            format!("`{name}` cannot be called this way")
-        };
-        unknown(c, name_span, message, Some(format!("write it as {usage}")));
-        return Ty::Dyn;
-    }
     match target {
         None => global(c, name, name_span, args, tys),
         Some((recv, recv_ty)) => member(c, recv, recv_ty, name, name_span, args, tys),
@@ -146,7 +155,7 @@ fn member(c: &mut Checker<'_>, recv: &Node, recv_ty: &Ty, name: &str, name_span:
             let text = c.text(recv).to_string();
             c.mismatch(
                 recv.span,
-                format!("`{name}` is called on {what}, found {}", recv_ty.brief()),
+                format!("`{name}` applies to {what}, found {}", recv_ty.brief()),
                 format!("`{text}` is {}", recv_ty.brief()),
                 None,
             );
@@ -230,7 +239,9 @@ fn arity(c: &mut Checker<'_>, name: &str, name_span: Span, found: usize, min: us
         return true;
     }
     let takes = if min == max { plural(min, "argument") } else { format!("{min} to {}", plural(max, "argument")) };
-    unknown(c, name_span, format!("`{name}` takes {takes}, found {found}"), None);
+    let d = Diagnostic::new(Code::UnknownFunction, c.path(), name_span, format!("`{name}` takes {takes}, found {found}"))
+        .with_label("wrong number of arguments");
+    c.report(d);
     false
 }
 
@@ -242,20 +253,17 @@ fn expect_arg(c: &mut Checker<'_>, name: &str, arg: &Node, t: &Ty, accepts: Acce
 }
 
 fn unknown(c: &mut Checker<'_>, span: Span, message: String, help: Option<String>) {
-    let mut d = Diagnostic::new(Code::UnknownFunction, c_path(c), span, message).with_label("no such function");
+    let mut d = Diagnostic::new(Code::UnknownFunction, c.path(), span, message).with_label("no such function");
     d.help = help;
     c.report(d);
 }
 
-fn c_path(c: &Checker<'_>) -> String {
-    c.path().to_string()
-}
-
 fn available() -> String {
+    let functions: Vec<String> =
+        GLOBAL.iter().filter(|n| !matches!(**n, "dyn" | "type")).map(|n| format!("`{n}`")).collect();
     format!(
-        "the functions are {}; the methods {}",
-        GLOBAL.iter().filter(|n| !matches!(**n, "dyn" | "type")).map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", "),
-        ["contains", "startsWith", "endsWith", "matches", "size", "getHours", "…"].map(|n| format!("`{n}`")).join(", ")
+        "the functions are {}; the methods are `contains`, `startsWith`, `endsWith`, `matches`, `size` and the timestamp accessors (`getHours()`, …)",
+        functions.join(", ")
     )
 }
 

@@ -21,6 +21,8 @@ mod functions;
 pub mod lexer;
 pub mod parse;
 pub mod syntax;
+#[cfg(test)]
+mod tests;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -22,9 +22,15 @@ use super::{convert, fast};
 /// recursion limit just above it as a backstop (ternary chains nest without
 /// brackets).
 pub const MAX_NESTING: usize = 48;
-/// Longer expressions are refused: their trees could be deep enough (a
-/// 2,000-token chain `a + a + …`) to exhaust the stack while parsing.
-pub const MAX_TOKENS: usize = 2000;
+/// Longer expressions are refused before parsing, to bound the work.
+pub const MAX_TOKENS: usize = 4000;
+/// A chain of operators (`a + b + …`, `a.b.c…`) builds a tree as deep as the
+/// chain is long, and the crate's parser, our conversion and the checker all
+/// recurse over it: 5,000 links exhaust a 2 MiB stack. Longer chains are
+/// refused before parsing ([`chain_depth`]); this leaves a wide margin.
+pub const MAX_CHAIN: usize = 100;
+/// The same bound on the tree itself, checked after parsing as a backstop.
+pub const MAX_DEPTH: usize = MAX_CHAIN + MAX_NESTING + 16;
 const PARSER_RECURSION_LIMIT: u16 = 64;
 
 /// Why an expression could not be parsed.
@@ -59,6 +65,15 @@ pub fn parse(text: &str, base: u32) -> Result<Node, ParseFailure> {
             Some("split the work across steps, or compute the value in a `run` step".into()),
         ));
     }
+    if let Some((links, at)) = chain_depth(&lexed).filter(|(links, _)| *links > MAX_CHAIN) {
+        let t = lexed.tokens[at];
+        return Err(fail(
+            t.start as usize,
+            t.end as usize,
+            format!("expression too long to check: {links} operators chained here (the limit is {MAX_CHAIN})"),
+            Some("split the expression, or compute the value in a step".into()),
+        ));
+    }
     if lexed.max_depth > MAX_NESTING {
         let t = too_deep(&lexed);
         return Err(fail(
@@ -68,17 +83,89 @@ pub fn parse(text: &str, base: u32) -> Result<Node, ParseFailure> {
             Some("split the expression into smaller ones".into()),
         ));
     }
-    if let Some(node) = fast::parse(text, &lexed, base) {
-        return Ok(node);
+    let node = match fast::parse(text, &lexed, base) {
+        Some(node) => node,
+        None => parse_with_crate(text, &lexed, base)?,
+    };
+    if depth(&node) > MAX_DEPTH {
+        return Err(fail(
+            0,
+            text.len(),
+            format!("expression too deeply nested to check (more than {MAX_DEPTH} levels)"),
+            Some("a long chain of operators nests as deep as it is long; split the expression".into()),
+        ));
     }
+    Ok(node)
+}
+
+/// The depth of a tree, without recursion (the tree may be too deep for it).
+fn depth(root: &Node) -> usize {
+    let mut max = 0;
+    let mut stack = vec![(root, 1usize)];
+    while let Some((node, d)) = stack.pop() {
+        max = max.max(d);
+        node.for_each_child(|child| stack.push((child, d + 1)));
+    }
+    max
+}
+
+/// The slow path: the `cel` crate's parser, then [`convert`].
+pub(super) fn parse_with_crate(text: &str, lexed: &Lexed, base: u32) -> Result<Node, ParseFailure> {
+    let fail = |start: usize, end: usize, message: String, help: Option<String>| ParseFailure {
+        span: Span::new(base + start as u32, base + end as u32),
+        message,
+        help,
+    };
     match Parser::new().max_recursion_depth(PARSER_RECURSION_LIMIT).parse_with_source_info(text) {
-        Ok((expr, info)) => convert::convert(&expr, &info, text, &lexed, base)
+        Ok((expr, info)) => convert::convert(&expr, &info, text, lexed, base)
             .ok_or_else(|| fail(0, text.len(), "cannot check this expression".to_string(), None)),
         Err(errors) => {
-            let (start, end, message, help) = syntax_error(text, &lexed, &errors.errors);
+            let (start, end, message, help) = syntax_error(text, lexed, &errors.errors);
             Err(fail(start, end, message, help))
         }
     }
+}
+
+/// An upper bound on how deep the left-recursive operators (relations,
+/// arithmetic, `.`, `[`) nest, and the token where that depth is reached.
+/// `&&`, `||`, `?:` and the separators of lists, maps and arguments start a
+/// new chain: the parsers read those as loops, not recursion.
+fn chain_depth(lexed: &Lexed) -> Option<(usize, usize)> {
+    let mut saved: Vec<usize> = Vec::new();
+    let (mut cur, mut best) = (0usize, None::<(usize, usize)>);
+    for (i, t) in lexed.tokens.iter().enumerate() {
+        match t.kind {
+            Tok::LParen | Tok::LBracket | Tok::LBrace => {
+                if t.kind == Tok::LBracket || t.kind == Tok::LParen {
+                    cur += 1;
+                }
+                saved.push(cur);
+            }
+            Tok::RParen | Tok::RBracket | Tok::RBrace => cur = saved.pop().unwrap_or(0),
+            Tok::Comma | Tok::Colon | Tok::Question | Tok::AndAnd | Tok::OrOr => {
+                cur = saved.last().copied().unwrap_or(0);
+            }
+            Tok::Dot
+            | Tok::Plus
+            | Tok::Minus
+            | Tok::Star
+            | Tok::Slash
+            | Tok::Percent
+            | Tok::EqEq
+            | Tok::NotEq
+            | Tok::Lt
+            | Tok::Le
+            | Tok::Gt
+            | Tok::Ge
+            | Tok::In
+            | Tok::Bang => cur += 1,
+            _ => {}
+        }
+        if best.is_none_or(|(b, _)| cur > b) {
+            best = Some((cur, i));
+        }
+    }
+    best
 }
 
 /// The first bracket that opens deeper than [`MAX_NESTING`].
@@ -285,7 +372,13 @@ fn describe(msg: &str, found: &str, found_text: &str) -> (String, Option<String>
         return (format!("missing `{missing}`{at}"), None);
     }
     if msg.starts_with("no viable alternative") || msg.starts_with("token recognition error") {
-        let help = (found_text == ".").then(|| "a `.` must be followed by a field name".to_string());
+        // ANTLR quotes the input it could not continue: `'.in'`, `'a.'`.
+        let input = msg.split_once(" at input '").map_or("", |(_, i)| i.trim_end_matches('\''));
+        let help = (found_text == "." || input.ends_with('.'))
+            .then(|| "a `.` must be followed by a field or method name".to_string());
+        if found.starts_with("the end") {
+            return ("the expression ends too early".to_string(), help);
+        }
         return (format!("unexpected {found}"), help);
     }
     if let Some(word) = msg.strip_prefix("reserved identifier: ") {
