@@ -126,10 +126,8 @@ impl Ty {
             TypeKind::Object(fields) => {
                 let mut obj = ObjectTy { fields: BTreeMap::new(), closed: true };
                 for f in fields {
-                    obj.fields.insert(
-                        f.name.text.clone(),
-                        FieldTy { ty: Ty::from_type_expr(&f.ty), optional: f.optional },
-                    );
+                    obj.fields
+                        .insert(f.name.text.clone(), FieldTy { ty: Ty::from_type_expr(&f.ty), optional: f.optional });
                 }
                 Ty::object(obj)
             }
@@ -405,11 +403,7 @@ fn all_of(parts: Vec<Ty>) -> Ty {
         (Ty::Object(a), Ty::Object(b)) => {
             let mut merged = (**a).clone();
             for (name, f) in &b.fields {
-                merged
-                    .fields
-                    .entry(name.clone())
-                    .and_modify(|e| e.optional &= f.optional)
-                    .or_insert_with(|| f.clone());
+                merged.fields.entry(name.clone()).and_modify(|e| e.optional &= f.optional).or_insert_with(|| f.clone());
             }
             merged.closed = a.closed && b.closed;
             Ty::object(merged)

@@ -178,7 +178,8 @@ fn run_file(path: &Path) {
         let expr = Expr { text: case.expr.clone(), span: Span::new(base, base + case.expr.len() as u32) };
         let checked = check_expr("test.flow", &expr, case.site, case.expect, &case.scope);
 
-        let got: Vec<(String, Span)> = checked.diagnostics.iter().map(|d| (d.code.as_str().to_string(), d.span)).collect();
+        let got: Vec<(String, Span)> =
+            checked.diagnostics.iter().map(|d| (d.code.as_str().to_string(), d.span)).collect();
         let want: Vec<(String, Span)> =
             case.diags.iter().map(|(code, spec)| (code.clone(), resolve(&case.expr, spec, base))).collect();
         let show = |v: &[(String, Span)]| {
@@ -198,10 +199,10 @@ fn run_file(path: &Path) {
                 checked.diagnostics
             ));
         }
-        if let Some(ty) = &case.ty {
-            if &checked.ty != ty {
-                failures.push(format!("{}:{} {}: expected type {ty}, got {}", name, case.line, case.title, checked.ty));
-            }
+        if let Some(ty) = &case.ty
+            && &checked.ty != ty
+        {
+            failures.push(format!("{}:{} {}: expected type {ty}, got {}", name, case.line, case.title, checked.ty));
         }
 
         writeln!(out, "=== {}", case.title).ok();

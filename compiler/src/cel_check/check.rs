@@ -10,7 +10,6 @@ use std::collections::HashSet;
 
 use flowc_grammar::ast::{Expr, Span};
 
-
 use super::functions;
 use super::syntax::{BinaryOp, Literal, MacroKind, Node, NodeKind, UnaryOp};
 use super::{Binding, Expect, ExprSite, Scope};
@@ -20,8 +19,21 @@ use crate::types::{ObjectTy, Ty};
 
 /// Names CEL gives to type values (`type(x) == string`), used when the scope
 /// does not define them.
-const TYPE_NAMES: &[&str] =
-    &["bool", "bytes", "double", "duration", "dyn", "int", "list", "map", "null_type", "string", "timestamp", "type", "uint"];
+const TYPE_NAMES: &[&str] = &[
+    "bool",
+    "bytes",
+    "double",
+    "duration",
+    "dyn",
+    "int",
+    "list",
+    "map",
+    "null_type",
+    "string",
+    "timestamp",
+    "type",
+    "uint",
+];
 
 pub fn check(
     path: &str,
@@ -36,9 +48,14 @@ pub fn check(
     if expect == Expect::Bool && !matches!(ty, Ty::Bool | Ty::Dyn) {
         let help = condition_help(&ty);
         c.report(
-            Diagnostic::new(Code::ConditionNotBool, path, node.span, format!("condition must be bool, found {}", ty.brief()))
-                .with_label(format!("this is {}", ty.brief()))
-                .with_help(help),
+            Diagnostic::new(
+                Code::ConditionNotBool,
+                path,
+                node.span,
+                format!("condition must be bool, found {}", ty.brief()),
+            )
+            .with_label(format!("this is {}", ty.brief()))
+            .with_help(help),
         );
     }
     let mut diags = c.diags;
@@ -164,9 +181,7 @@ impl Checker<'_> {
                 let arg_tys: Vec<Ty> = args.iter().map(|a| self.infer(a)).collect();
                 functions::call(self, target_ty.as_ref().map(|(n, t)| (*n, t)), name, *name_span, args, &arg_tys)
             }
-            NodeKind::Macro { kind, name_span, target, var, args, .. } => {
-                self.macro_call(*kind, *name_span, target, var, args)
-            }
+            NodeKind::Macro { kind, target, var, args, .. } => self.macro_call(*kind, target, var, args),
             NodeKind::List(items) => {
                 let mut elem: Option<Ty> = None;
                 for item in items {
@@ -214,7 +229,8 @@ impl Checker<'_> {
                 Ty::Dyn
             }
             Some(Binding::OutOfContext { name: _, code, message, help }) => {
-                let d = Diagnostic::new(code, self.path, span, message).with_label("not available here").with_help(help);
+                let d =
+                    Diagnostic::new(code, self.path, span, message).with_label("not available here").with_help(help);
                 self.report(d);
                 Ty::Dyn
             }
@@ -239,8 +255,8 @@ impl Checker<'_> {
             None if candidates.is_empty() => None,
             None => Some(format!("names in scope: {}", list_names(&candidates))),
         };
-        let mut d =
-            Diagnostic::new(Code::UnknownName, self.path, span, format!("unknown name `{name}`")).with_label("not in scope");
+        let mut d = Diagnostic::new(Code::UnknownName, self.path, span, format!("unknown name `{name}`"))
+            .with_label("not in scope");
         d.help = help;
         if let ExprSite::Hole { short } = self.site {
             // `$HOME` needs no escape (it has no dot), but `${HOME}` and
@@ -293,7 +309,7 @@ impl Checker<'_> {
                     help.push(format!("its fields: {}", list_names(&fields)));
                 }
                 if presence {
-                    help.push(format!("`has()` of a field that is not declared is always false"));
+                    help.push("`has()` of a field that is not declared is always false".to_string());
                 }
             }
             None => match t {
@@ -325,7 +341,7 @@ impl Checker<'_> {
                 (**e).clone()
             }
             Ty::Map(k, v) => {
-                if !k.compatible(i) && !(k.is_numeric() && i.is_numeric()) {
+                if !meets(k, i) {
                     self.mismatch(
                         index.span,
                         format!("the keys of this map are {}, found {}", k.brief(), i.brief()),
@@ -353,7 +369,12 @@ impl Checker<'_> {
             },
             _ => {
                 let help = matches!(t, Ty::String).then(|| "CEL strings cannot be indexed".to_string());
-                self.mismatch(span, format!("cannot index {}", t.brief()), format!("`{}` is {}", self.text(operand), t.brief()), help);
+                self.mismatch(
+                    span,
+                    format!("cannot index {}", t.brief()),
+                    format!("`{}` is {}", self.text(operand), t.brief()),
+                    help,
+                );
                 Ty::Dyn
             }
         }
@@ -374,7 +395,8 @@ impl Checker<'_> {
                 Ty::Bool
             }
             (UnaryOp::Neg, _) => {
-                let help = matches!(t, Ty::Uint).then(|| "a uint cannot be negative: convert with `int(x)`".to_string());
+                let help =
+                    matches!(t, Ty::Uint).then(|| "a uint cannot be negative: convert with `int(x)`".to_string());
                 self.mismatch(
                     op_span.cover(operand.span),
                     format!("cannot negate {}", t.brief()),
@@ -402,7 +424,7 @@ impl Checker<'_> {
                 Ty::Bool
             }
             BinaryOp::Eq | BinaryOp::Ne => {
-                if !l.compatible(r) && !(l.is_numeric() && r.is_numeric()) {
+                if !meets(l, r) {
                     self.mismatch(
                         node.span,
                         format!("cannot compare {} and {} with `{}`", l.brief(), r.brief(), op.symbol()),
@@ -414,10 +436,7 @@ impl Checker<'_> {
             }
             BinaryOp::Lt | BinaryOp::Le | BinaryOp::Gt | BinaryOp::Ge => {
                 let ordered = |t: &Ty| matches!(t, Ty::String | Ty::Bytes | Ty::Bool | Ty::Timestamp | Ty::Duration);
-                let ok = l.is_dyn()
-                    || r.is_dyn()
-                    || (l.is_numeric() && r.is_numeric())
-                    || (ordered(l) && l == r);
+                let ok = l.is_dyn() || r.is_dyn() || (l.is_numeric() && r.is_numeric()) || (ordered(l) && l == r);
                 if !ok {
                     self.mismatch(
                         node.span,
@@ -432,7 +451,7 @@ impl Checker<'_> {
                 match r {
                     Ty::Dyn => {}
                     Ty::List(e) => {
-                        if !e.compatible(l) && !(e.is_numeric() && l.is_numeric()) {
+                        if !meets(e, l) {
                             self.mismatch(
                                 node.span,
                                 format!("a {} cannot contain {}", r.brief(), l.brief()),
@@ -442,7 +461,7 @@ impl Checker<'_> {
                         }
                     }
                     Ty::Map(k, _) => {
-                        if !k.compatible(l) && !(k.is_numeric() && l.is_numeric()) {
+                        if !meets(k, l) {
                             self.mismatch(
                                 node.span,
                                 format!("the keys of this map are {}, found {}", k.brief(), l.brief()),
@@ -540,7 +559,10 @@ impl Checker<'_> {
             return a.join(b);
         }
         let help = (a.is_numeric() && b.is_numeric()).then(|| {
-            format!("convert one branch, e.g. `{}(…)`", if matches!(a, Ty::Double) || matches!(b, Ty::Double) { "double" } else { "int" })
+            format!(
+                "convert one branch, e.g. `{}(…)`",
+                if matches!(a, Ty::Double) || matches!(b, Ty::Double) { "double" } else { "int" }
+            )
         });
         self.mismatch(
             span,
@@ -582,7 +604,7 @@ impl Checker<'_> {
         Ty::map(key.unwrap_or(Ty::Dyn), value.unwrap_or(Ty::Dyn))
     }
 
-    fn macro_call(&mut self, kind: MacroKind, name_span: Span, target: &Node, var: &str, args: &[Node]) -> Ty {
+    fn macro_call(&mut self, kind: MacroKind, target: &Node, var: &str, args: &[Node]) -> Ty {
         let t = self.infer(target);
         let name = macro_name(kind);
         let elem = match t.iter_elem() {
@@ -613,7 +635,6 @@ impl Checker<'_> {
                 );
             }
         }
-        let _ = name_span;
         match kind {
             MacroKind::All | MacroKind::Exists | MacroKind::ExistsOne => Ty::Bool,
             MacroKind::Filter => Ty::list(elem),
@@ -653,6 +674,13 @@ pub(super) fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a
     flowc_grammar::errors::did_you_mean(word, candidates)
 }
 
+/// Whether values of the two types can be compared for equality or
+/// membership: compatible types, or numbers of any kind (CEL compares them
+/// across `int`, `uint` and `double`).
+fn meets(a: &Ty, b: &Ty) -> bool {
+    a.compatible(b) || (a.is_numeric() && b.is_numeric())
+}
+
 /// "`a`, `b`, `c` and 4 more".
 pub(super) fn list_names(names: &[&str]) -> String {
     const SHOWN: usize = 8;
@@ -677,7 +705,9 @@ fn ordering_help(l: &Ty, r: &Ty) -> Option<String> {
         (Ty::String, t) | (t, Ty::String) if t.is_numeric() => {
             Some("convert the string to a number first, e.g. `double(…)`".to_string())
         }
-        _ if matches!(l, Ty::List(_) | Ty::Map(..) | Ty::Object(_)) || matches!(r, Ty::List(_) | Ty::Map(..) | Ty::Object(_)) => {
+        _ if matches!(l, Ty::List(_) | Ty::Map(..) | Ty::Object(_))
+            || matches!(r, Ty::List(_) | Ty::Map(..) | Ty::Object(_)) =>
+        {
             Some("only numbers, strings, bytes, bools, timestamps and durations are ordered".to_string())
         }
         _ => None,

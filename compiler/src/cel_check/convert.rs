@@ -61,8 +61,7 @@ impl Conv<'_> {
     /// Extends a span over the grouping parentheses around it: `(a + b)`.
     fn widen(&self, span: Span) -> Span {
         let (mut start, mut end) = (span.start - self.base, span.end - self.base);
-        loop {
-            let (Some(i), Some(j)) = (self.lexed.starting_at(start), self.lexed.ending_at(end)) else { break };
+        while let (Some(i), Some(j)) = (self.lexed.starting_at(start), self.lexed.ending_at(end)) {
             if i == 0 || !self.lexed.is_grouping_paren(i - 1) || self.partner(i - 1) != Some(j + 1) {
                 break;
             }
@@ -162,7 +161,14 @@ impl Conv<'_> {
         Some(Node { kind: NodeKind::Message { type_name: s.type_name.clone() }, span })
     }
 
-    fn call(&self, e: &IdedExpr, name: &str, target: Option<&IdedExpr>, args: &[IdedExpr], token: Span) -> Option<Node> {
+    fn call(
+        &self,
+        e: &IdedExpr,
+        name: &str,
+        target: Option<&IdedExpr>,
+        args: &[IdedExpr],
+        token: Span,
+    ) -> Option<Node> {
         if let Some(op) = BinaryOp::from_cel_function(name) {
             return self.binary(op, args, token);
         }

@@ -45,8 +45,23 @@ struct Fast<'a> {
 
 /// Words the CEL grammar reserves: not usable as names or function names.
 pub const RESERVED: &[&str] = &[
-    "as", "break", "const", "continue", "else", "for", "function", "if", "import", "let", "loop", "package",
-    "namespace", "return", "var", "void", "while",
+    "as",
+    "break",
+    "const",
+    "continue",
+    "else",
+    "for",
+    "function",
+    "if",
+    "import",
+    "let",
+    "loop",
+    "package",
+    "namespace",
+    "return",
+    "var",
+    "void",
+    "while",
 ];
 
 impl Fast<'_> {
@@ -358,9 +373,13 @@ pub fn balanced(op: BinaryOp, terms: &mut [Node], ops: &[Span]) -> Node {
 
 fn build(op: BinaryOp, terms: &mut [Node], ops: &[Span], lo: usize, hi: usize) -> Node {
     let mid = (lo + hi).div_ceil(2);
-    let left = if mid == lo { std::mem::replace(&mut terms[mid], placeholder()) } else { build(op, terms, ops, lo, mid - 1) };
-    let right =
-        if mid == hi { std::mem::replace(&mut terms[mid + 1], placeholder()) } else { build(op, terms, ops, mid + 1, hi) };
+    let left =
+        if mid == lo { std::mem::replace(&mut terms[mid], placeholder()) } else { build(op, terms, ops, lo, mid - 1) };
+    let right = if mid == hi {
+        std::mem::replace(&mut terms[mid + 1], placeholder())
+    } else {
+        build(op, terms, ops, mid + 1, hi)
+    };
     binary(op, ops[mid], left, right)
 }
 

@@ -16,8 +16,22 @@ use crate::diagnostic::Diagnostic;
 use crate::types::Ty;
 
 /// Called as `name(x, …)`.
-pub const GLOBAL: &[&str] =
-    &["bool", "bytes", "double", "duration", "dyn", "int", "matches", "max", "min", "size", "string", "timestamp", "type", "uint"];
+pub const GLOBAL: &[&str] = &[
+    "bool",
+    "bytes",
+    "double",
+    "duration",
+    "dyn",
+    "int",
+    "matches",
+    "max",
+    "min",
+    "size",
+    "string",
+    "timestamp",
+    "type",
+    "uint",
+];
 
 /// Called as `x.name(…)`.
 pub const MEMBER: &[&str] = &[
@@ -59,12 +73,19 @@ fn sized(t: &Ty) -> bool {
 /// What a conversion function accepts and returns.
 fn conversion(name: &str) -> Option<(Accepts, &'static str, Ty)> {
     Some(match name {
-        "int" => (|t| matches!(t, Ty::Int | Ty::Uint | Ty::Double | Ty::String | Ty::Timestamp), "a number, string or timestamp", Ty::Int),
+        "int" => (
+            |t| matches!(t, Ty::Int | Ty::Uint | Ty::Double | Ty::String | Ty::Timestamp),
+            "a number, string or timestamp",
+            Ty::Int,
+        ),
         "uint" => (|t| matches!(t, Ty::Int | Ty::Uint | Ty::Double | Ty::String), "a number or string", Ty::Uint),
         "double" => (|t| matches!(t, Ty::Int | Ty::Uint | Ty::Double | Ty::String), "a number or string", Ty::Double),
         "string" => (
             |t| {
-                matches!(t, Ty::Int | Ty::Uint | Ty::Double | Ty::String | Ty::Bool | Ty::Bytes | Ty::Timestamp | Ty::Duration)
+                matches!(
+                    t,
+                    Ty::Int | Ty::Uint | Ty::Double | Ty::String | Ty::Bool | Ty::Bytes | Ty::Timestamp | Ty::Duration
+                )
             },
             "a number, string, bool, bytes, timestamp or duration",
             Ty::String,
@@ -72,7 +93,9 @@ fn conversion(name: &str) -> Option<(Accepts, &'static str, Ty)> {
         "bool" => (|t| matches!(t, Ty::Bool | Ty::String), "a bool or string", Ty::Bool),
         "bytes" => (|t| matches!(t, Ty::String | Ty::Bytes), "a string or bytes", Ty::Bytes),
         "duration" => (|t| matches!(t, Ty::String | Ty::Duration), "a string like '1h30m'", Ty::Duration),
-        "timestamp" => (|t| matches!(t, Ty::String | Ty::Int | Ty::Timestamp), "an RFC 3339 string or seconds", Ty::Timestamp),
+        "timestamp" => {
+            (|t| matches!(t, Ty::String | Ty::Int | Ty::Timestamp), "an RFC 3339 string or seconds", Ty::Timestamp)
+        }
         "size" => (sized, "a string, bytes, list or map", Ty::Int),
         _ => return None,
     })
@@ -149,7 +172,15 @@ fn global(c: &mut Checker<'_>, name: &str, name_span: Span, args: &[Node], tys: 
     }
 }
 
-fn member(c: &mut Checker<'_>, recv: &Node, recv_ty: &Ty, name: &str, name_span: Span, args: &[Node], tys: &[Ty]) -> Ty {
+fn member(
+    c: &mut Checker<'_>,
+    recv: &Node,
+    recv_ty: &Ty,
+    name: &str,
+    name_span: Span,
+    args: &[Node],
+    tys: &[Ty],
+) -> Ty {
     let receiver = |c: &mut Checker<'_>, accepts: Accepts, what: &str| {
         if !recv_ty.is_dyn() && !accepts(recv_ty) {
             let text = c.text(recv).to_string();
@@ -239,8 +270,9 @@ fn arity(c: &mut Checker<'_>, name: &str, name_span: Span, found: usize, min: us
         return true;
     }
     let takes = if min == max { plural(min, "argument") } else { format!("{min} to {}", plural(max, "argument")) };
-    let d = Diagnostic::new(Code::UnknownFunction, c.path(), name_span, format!("`{name}` takes {takes}, found {found}"))
-        .with_label("wrong number of arguments");
+    let d =
+        Diagnostic::new(Code::UnknownFunction, c.path(), name_span, format!("`{name}` takes {takes}, found {found}"))
+            .with_label("wrong number of arguments");
     c.report(d);
     false
 }

@@ -390,52 +390,61 @@ mod tests {
 
     #[test]
     fn numbers_follow_the_grammar() {
-        assert_eq!(kinds("1 1u 0x1F 0x1Fu 1.5 1e5 1.5e-3 .5 5."), vec![
-            (Tok::Int, "1"),
-            (Tok::Uint, "1u"),
-            (Tok::Int, "0x1F"),
-            (Tok::Uint, "0x1Fu"),
-            (Tok::Double, "1.5"),
-            (Tok::Double, "1e5"),
-            (Tok::Double, "1.5e-3"),
-            (Tok::Double, ".5"),
-            (Tok::Int, "5"),
-            (Tok::Dot, "."),
-        ]);
+        assert_eq!(
+            kinds("1 1u 0x1F 0x1Fu 1.5 1e5 1.5e-3 .5 5."),
+            vec![
+                (Tok::Int, "1"),
+                (Tok::Uint, "1u"),
+                (Tok::Int, "0x1F"),
+                (Tok::Uint, "0x1Fu"),
+                (Tok::Double, "1.5"),
+                (Tok::Double, "1e5"),
+                (Tok::Double, "1.5e-3"),
+                (Tok::Double, ".5"),
+                (Tok::Int, "5"),
+                (Tok::Dot, "."),
+            ]
+        );
     }
 
     #[test]
     fn strings_and_bytes() {
-        assert_eq!(kinds(r#"'a' "b" '''c'd''' r'\q' b'x' br"y" rb'z'"#), vec![
-            (Tok::String, "'a'"),
-            (Tok::String, "\"b\""),
-            (Tok::String, "'''c'd'''"),
-            (Tok::String, r"r'\q'"),
-            (Tok::Bytes, "b'x'"),
-            (Tok::Bytes, "br\"y\""),
-            (Tok::Ident, "rb"),
-            (Tok::String, "'z'"),
-        ]);
+        assert_eq!(
+            kinds(r#"'a' "b" '''c'd''' r'\q' b'x' br"y" rb'z'"#),
+            vec![
+                (Tok::String, "'a'"),
+                (Tok::String, "\"b\""),
+                (Tok::String, "'''c'd'''"),
+                (Tok::String, r"r'\q'"),
+                (Tok::Bytes, "b'x'"),
+                (Tok::Bytes, "br\"y\""),
+                (Tok::Ident, "rb"),
+                (Tok::String, "'z'"),
+            ]
+        );
         assert_eq!(kinds("'abc").first().map(|t| t.0), Some(Tok::Error));
         assert_eq!(kinds(r"'\q'").first().map(|t| t.0), Some(Tok::Error));
     }
 
     #[test]
     fn operators_keywords_comments() {
-        assert_eq!(kinds("a.b in [x] // c\n && !y <= 2"), vec![
-            (Tok::Ident, "a"),
-            (Tok::Dot, "."),
-            (Tok::Ident, "b"),
-            (Tok::In, "in"),
-            (Tok::LBracket, "["),
-            (Tok::Ident, "x"),
-            (Tok::RBracket, "]"),
-            (Tok::AndAnd, "&&"),
-            (Tok::Bang, "!"),
-            (Tok::Ident, "y"),
-            (Tok::Le, "<="),
-            (Tok::Int, "2"),
-        ]);
+        assert_eq!(
+            kinds("a.b in [x] // c\n && !y <= 2"),
+            vec![
+                (Tok::Ident, "a"),
+                (Tok::Dot, "."),
+                (Tok::Ident, "b"),
+                (Tok::In, "in"),
+                (Tok::LBracket, "["),
+                (Tok::Ident, "x"),
+                (Tok::RBracket, "]"),
+                (Tok::AndAnd, "&&"),
+                (Tok::Bang, "!"),
+                (Tok::Ident, "y"),
+                (Tok::Le, "<="),
+                (Tok::Int, "2"),
+            ]
+        );
         assert_eq!(kinds("a = é"), vec![(Tok::Ident, "a"), (Tok::Error, "="), (Tok::Error, "é")]);
     }
 

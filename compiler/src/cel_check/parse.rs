@@ -200,16 +200,14 @@ fn lexical_error(text: &str, lexed: &Lexed, i: usize) -> (usize, usize, String, 
     };
     if looks_like_string {
         let raw = s[..quote_at.unwrap_or(0)].contains(['r', 'R']);
-        if !raw {
-            if let Some(bad) = bad_escape(s) {
-                let esc: String = s[bad..].chars().take(2).collect();
-                return (
-                    start + bad,
-                    start + bad + esc.len(),
-                    format!("unknown escape `{esc}` in a string"),
-                    Some(r#"the escapes are \n \r \t \\ \' \" \xHH \uHHHH \UHHHHHHHH and \ooo (octal)"#.to_string()),
-                );
-            }
+        if !raw && let Some(bad) = bad_escape(s) {
+            let esc: String = s[bad..].chars().take(2).collect();
+            return (
+                start + bad,
+                start + bad + esc.len(),
+                format!("unknown escape `{esc}` in a string"),
+                Some(r#"the escapes are \n \r \t \\ \' \" \xHH \uHHHH \UHHHHHHHH and \ooo (octal)"#.to_string()),
+            );
         }
         let q = quote_at.unwrap_or(0);
         return (
@@ -244,7 +242,8 @@ fn bad_escape(s: &str) -> Option<usize> {
     while j < bytes.len() {
         if bytes[j] == b'\\' {
             let rest = &bytes[j..];
-            let hex = |from: usize, n: usize| rest.get(from..from + n).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
+            let hex =
+                |from: usize, n: usize| rest.get(from..from + n).is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit));
             let ok = match rest.get(1) {
                 Some(b'a' | b'b' | b'f' | b'n' | b'r' | b't' | b'v' | b'"' | b'\'' | b'\\' | b'?' | b'`') => Some(2),
                 Some(b'x' | b'X') if hex(2, 2) => Some(4),
@@ -272,11 +271,8 @@ fn syntax_error(text: &str, lexed: &Lexed, errors: &[ParseError]) -> (usize, usi
     let internal = |e: &ParseError| {
         e.msg.starts_with("Incomplete") || e.msg.starts_with("No `") || e.msg == "UNKNOWN" || e.msg.contains("declined")
     };
-    let best = errors
-        .iter()
-        .filter(|e| !internal(e))
-        .map(|e| (error_offset(text, e), e))
-        .min_by_key(|((start, _), _)| *start);
+    let best =
+        errors.iter().filter(|e| !internal(e)).map(|e| (error_offset(text, e), e)).min_by_key(|((start, _), _)| *start);
     let Some(((start, end), e)) = best else {
         return (0, text.len(), "cannot parse this expression".to_string(), None);
     };
@@ -292,12 +288,12 @@ fn syntax_error(text: &str, lexed: &Lexed, errors: &[ParseError]) -> (usize, usi
 /// Where an error is, in bytes: (start, Some(end)) when the crate names the
 /// node, else the start of the token at its (line, column).
 fn error_offset(text: &str, e: &ParseError) -> (usize, Option<usize>) {
-    if e.expr_id != 0 {
-        if let Some((start, stop)) = e.source_info.as_ref().and_then(|i| i.offset_for(e.expr_id)) {
-            let (start, end) = (start as usize, stop as usize + 1);
-            if start <= end && end <= text.len() && text.is_char_boundary(start) && text.is_char_boundary(end) {
-                return (start, Some(end));
-            }
+    if e.expr_id != 0
+        && let Some((start, stop)) = e.source_info.as_ref().and_then(|i| i.offset_for(e.expr_id))
+    {
+        let (start, end) = (start as usize, stop as usize + 1);
+        if start <= end && end <= text.len() && text.is_char_boundary(start) && text.is_char_boundary(end) {
+            return (start, Some(end));
         }
     }
     // ANTLR counts columns in characters; the crate's macro errors count
@@ -384,7 +380,10 @@ fn describe(msg: &str, found: &str, found_text: &str) -> (String, Option<String>
     if let Some(word) = msg.strip_prefix("reserved identifier: ") {
         return (
             format!("`{word}` is a reserved word in CEL"),
-            Some("CEL reserves `if`, `else`, `for`, `let`, `var`, `function`, `return`, … and they cannot be names".into()),
+            Some(
+                "CEL reserves `if`, `else`, `for`, `let`, `var`, `function`, `return`, … and they cannot be names"
+                    .into(),
+            ),
         );
     }
     if msg.starts_with("invalid int literal") {
@@ -394,7 +393,10 @@ fn describe(msg: &str, found: &str, found_text: &str) -> (String, Option<String>
         );
     }
     if msg.starts_with("invalid uint literal") {
-        return ("unsigned integer out of range".to_string(), Some("a uint is 64-bit: 0 to 18446744073709551615".into()));
+        return (
+            "unsigned integer out of range".to_string(),
+            Some("a uint is 64-bit: 0 to 18446744073709551615".into()),
+        );
     }
     if msg.starts_with("invalid double literal") {
         return ("number out of range".to_string(), None);
@@ -415,7 +417,10 @@ fn describe(msg: &str, found: &str, found_text: &str) -> (String, Option<String>
         );
     }
     if msg.starts_with("unsupported syntax '") {
-        return ("optional syntax (`?`) is not supported".to_string(), Some("test presence with `has(x.field)`".into()));
+        return (
+            "optional syntax (`?`) is not supported".to_string(),
+            Some("test presence with `has(x.field)`".into()),
+        );
     }
     if msg.starts_with("unsupported syntax: '`'") {
         return ("backtick-quoted field names are not supported".to_string(), Some("use `x['name']`".into()));
@@ -426,7 +431,8 @@ fn describe(msg: &str, found: &str, found_text: &str) -> (String, Option<String>
 /// ANTLR's expected-token set (`{'[', ')', NUM_INT}`) in words, or `None`
 /// when it is every operator and says nothing useful.
 fn expected_phrase(set: &str) -> Option<String> {
-    let items: Vec<&str> = set.trim().trim_start_matches('{').trim_end_matches('}').split(", ").map(str::trim).collect();
+    let items: Vec<&str> =
+        set.trim().trim_start_matches('{').trim_end_matches('}').split(", ").map(str::trim).collect();
     if items.contains(&"IDENTIFIER") && items.contains(&"NUM_INT") {
         return Some("an expression".to_string());
     }
@@ -455,6 +461,24 @@ fn expected_phrase(set: &str) -> Option<String> {
 fn is_operator(quoted: &str) -> bool {
     matches!(
         quoted.trim_matches('\''),
-        "==" | "!=" | "in" | "<" | "<=" | ">=" | ">" | "&&" | "||" | "[" | "." | "-" | "+" | "*" | "/" | "%" | "?" | "!" | "{" | "("
+        "==" | "!="
+            | "in"
+            | "<"
+            | "<="
+            | ">="
+            | ">"
+            | "&&"
+            | "||"
+            | "["
+            | "."
+            | "-"
+            | "+"
+            | "*"
+            | "/"
+            | "%"
+            | "?"
+            | "!"
+            | "{"
+            | "("
     )
 }

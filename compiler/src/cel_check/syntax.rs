@@ -26,25 +26,63 @@ pub enum NodeKind {
     /// A name. A leading dot (`.x`, "from the root scope") is dropped.
     Ident(String),
     /// `operand.field`.
-    Select { operand: Box<Node>, field: String, field_span: Span },
+    Select {
+        operand: Box<Node>,
+        field: String,
+        field_span: Span,
+    },
     /// `has(operand.field)`.
-    Has { operand: Box<Node>, field: String, field_span: Span },
+    Has {
+        operand: Box<Node>,
+        field: String,
+        field_span: Span,
+    },
     /// `operand[index]`.
-    Index { operand: Box<Node>, index: Box<Node> },
-    Unary { op: UnaryOp, op_span: Span, operand: Box<Node> },
-    Binary { op: BinaryOp, op_span: Span, lhs: Box<Node>, rhs: Box<Node> },
+    Index {
+        operand: Box<Node>,
+        index: Box<Node>,
+    },
+    Unary {
+        op: UnaryOp,
+        op_span: Span,
+        operand: Box<Node>,
+    },
+    Binary {
+        op: BinaryOp,
+        op_span: Span,
+        lhs: Box<Node>,
+        rhs: Box<Node>,
+    },
     /// `cond ? then : otherwise`.
-    Ternary { cond: Box<Node>, then: Box<Node>, otherwise: Box<Node> },
+    Ternary {
+        cond: Box<Node>,
+        then: Box<Node>,
+        otherwise: Box<Node>,
+    },
     /// A function call, `name(args)`, or a method call, `target.name(args)`.
-    Call { target: Option<Box<Node>>, name: String, name_span: Span, args: Vec<Node> },
+    Call {
+        target: Option<Box<Node>>,
+        name: String,
+        name_span: Span,
+        args: Vec<Node>,
+    },
     /// `target.name(var, args…)`: `all`, `exists`, `exists_one`, `map`, `filter`.
-    Macro { kind: MacroKind, name_span: Span, target: Box<Node>, var: String, var_span: Span, args: Vec<Node> },
+    Macro {
+        kind: MacroKind,
+        name_span: Span,
+        target: Box<Node>,
+        var: String,
+        var_span: Span,
+        args: Vec<Node>,
+    },
     List(Vec<Node>),
     /// `{key: value, …}`.
     Map(Vec<(Node, Node)>),
     /// `Name{field: value}`: protobuf message construction, which `.flow` has
     /// no types for.
-    Message { type_name: String },
+    Message {
+        type_name: String,
+    },
 }
 
 #[derive(Clone, Debug)]

@@ -35,8 +35,31 @@ impl Rng {
 const NAMES: &[&str] = &["a", "b", "inputs", "x", "item", "has", "size", "all", "_y2", "map"];
 const FIELDS: &[&str] = &["b", "c", "output", "if", "size", "deal_value", "exists"];
 const LITERALS: &[&str] = &[
-    "0", "1", "42", "-5", "0x1F", "3u", "0x2Au", "1.5", "-2.5", ".5", "1e3", "2.5e-3", "'s'", "\"d\"", "''", "'a b'",
-    "'\\n'", "r'x\\y'", "'''t'''", "b'by'", "true", "false", "null", "99999999999999999999", "1e999",
+    "0",
+    "1",
+    "42",
+    "-5",
+    "0x1F",
+    "3u",
+    "0x2Au",
+    "1.5",
+    "-2.5",
+    ".5",
+    "1e3",
+    "2.5e-3",
+    "'s'",
+    "\"d\"",
+    "''",
+    "'a b'",
+    "'\\n'",
+    "r'x\\y'",
+    "'''t'''",
+    "b'by'",
+    "true",
+    "false",
+    "null",
+    "99999999999999999999",
+    "1e999",
 ];
 const BINARY: &[&str] = &["+", "-", "*", "/", "%", "==", "!=", "<", "<=", ">", ">=", "in", "&&", "||"];
 const GAPS: &[&str] = &["", "", "", " ", " ", "  ", "\n", " // note\n", "\t"];
@@ -184,7 +207,7 @@ fn args(r: &mut Rng, depth: usize, out: &mut String) {
 /// the same tree and the same spans.
 #[test]
 fn the_fast_parser_agrees_with_the_crate() {
-    let mut r = Rng(0x5EED_CE1);
+    let mut r = Rng(0x05EE_DCE1);
     let (mut fast_count, mut total) = (0, 0);
     for _ in 0..2500 {
         let mut text = String::new();
@@ -386,4 +409,3 @@ fn parse_failures_point_inside_the_expression() {
     let failure = parse("x.y <> 2", 100).expect_err("a syntax error");
     assert_eq!(failure.span, Span::new(105, 106));
 }
-
