@@ -461,8 +461,8 @@ struct TyParser<'a> {
 
 impl TyParser<'_> {
     fn skip_ws(&mut self) {
-        while self.src[self.pos..].starts_with(|c: char| c.is_whitespace()) {
-            self.pos += 1;
+        while let Some(c) = self.src[self.pos..].chars().next().filter(|c| c.is_whitespace()) {
+            self.pos += c.len_utf8();
         }
     }
     fn eat(&mut self, token: &str) -> bool {
@@ -694,6 +694,14 @@ mod tests {
         assert!(!ty("list(int)").compatible(&ty("list(string)")));
         assert!(!Ty::Int.compatible(&Ty::String));
         assert!(ty("{a: int}").compatible(&ty("map(string, int)")));
+    }
+
+    #[test]
+    fn parsing_types_never_panics() {
+        for text in ["", "{", "{a", "{a:", "{a: int,", "list(", "map(int", "\u{a0}int\u{a0}", "é", "{...", "int)"] {
+            let _ = text.parse::<Ty>();
+        }
+        assert_eq!("\u{a0}int\u{2003}".parse::<Ty>(), Ok(Ty::Int));
     }
 
     #[test]

@@ -32,9 +32,11 @@ impl Conv<'_> {
     fn abs(&self, start: u32, end: u32) -> Span {
         Span::new(self.base + start, self.base + end)
     }
-    fn tok_span(&self, i: usize) -> Span {
-        let t = self.lexed.tokens[i];
-        self.abs(t.start, t.end)
+    /// The span of token `i`. Checked: the crate's offsets are trusted only
+    /// as far as our tokens agree with them.
+    fn tok_span(&self, i: usize) -> Option<Span> {
+        let t = self.lexed.tokens.get(i)?;
+        Some(self.abs(t.start, t.end))
     }
     /// The token the crate recorded for node `id`.
     fn anchor(&self, id: u64) -> Option<usize> {
@@ -97,7 +99,7 @@ impl Conv<'_> {
         // `-5` is one literal in the crate's tree, recorded at `5`.
         let span = match self.lexed.starting_at(start) {
             Some(i) if negative && i > 0 && self.lexed.tokens[i - 1].kind == Tok::Minus => {
-                token.cover(self.tok_span(i - 1))
+                token.cover(self.tok_span(i - 1)?)
             }
             _ => token,
         };
@@ -107,7 +109,7 @@ impl Conv<'_> {
     fn ident(&self, name: &str, start: u32, token: Span) -> Option<Node> {
         let span = match self.lexed.starting_at(start) {
             Some(i) if name.starts_with('.') && i > 0 && self.lexed.tokens[i - 1].kind == Tok::Dot => {
-                token.cover(self.tok_span(i - 1))
+                token.cover(self.tok_span(i - 1)?)
             }
             _ => token,
         };
@@ -117,7 +119,7 @@ impl Conv<'_> {
     fn select(&self, e: &IdedExpr, sel: &SelectExpr) -> Option<Node> {
         let operand = self.node(&sel.operand)?;
         let dot = self.anchor(e.id)?;
-        let field_span = self.tok_span(dot + 1);
+        let field_span = self.tok_span(dot + 1)?;
         let span = operand.span.cover(field_span);
         Some(Node { kind: NodeKind::Select { operand: Box::new(operand), field: sel.field.clone(), field_span }, span })
     }
@@ -129,15 +131,15 @@ impl Conv<'_> {
         let operand = self.node(&sel.operand)?;
         let dot = self.lexed.at_or_after(operand.span.end - self.base);
         (self.lexed.tokens.get(dot)?.kind == Tok::Dot).then_some(())?;
-        let field_span = self.tok_span(dot + 1);
-        let span = self.tok_span(open.checked_sub(1)?).cover(self.tok_span(close));
+        let field_span = self.tok_span(dot + 1)?;
+        let span = self.tok_span(open.checked_sub(1)?)?.cover(self.tok_span(close)?);
         Some(Node { kind: NodeKind::Has { operand: Box::new(operand), field: sel.field.clone(), field_span }, span })
     }
 
     fn list(&self, e: &IdedExpr, list: &ListExpr) -> Option<Node> {
         let (open, close) = self.bracketed(e.id, Tok::LBracket)?;
         let items = list.elements.iter().map(|x| self.node(x)).collect::<Option<Vec<_>>>()?;
-        Some(Node { kind: NodeKind::List(items), span: self.tok_span(open).cover(self.tok_span(close)) })
+        Some(Node { kind: NodeKind::List(items), span: self.tok_span(open)?.cover(self.tok_span(close)?) })
     }
 
     fn map(&self, e: &IdedExpr, map: &MapExpr) -> Option<Node> {
@@ -147,7 +149,7 @@ impl Conv<'_> {
             let EntryExpr::MapEntry(m) = &entry.expr else { return None };
             entries.push((self.node(&m.key)?, self.node(&m.value)?));
         }
-        Some(Node { kind: NodeKind::Map(entries), span: self.tok_span(open).cover(self.tok_span(close)) })
+        Some(Node { kind: NodeKind::Map(entries), span: self.tok_span(open)?.cover(self.tok_span(close)?) })
     }
 
     fn message(&self, e: &IdedExpr, s: &StructExpr) -> Option<Node> {
@@ -157,7 +159,7 @@ impl Conv<'_> {
         while first > 0 && matches!(self.lexed.tokens[first - 1].kind, Tok::Ident | Tok::Dot) {
             first -= 1;
         }
-        let span = self.tok_span(first).cover(self.tok_span(close));
+        let span = self.tok_span(first)?.cover(self.tok_span(close)?);
         Some(Node { kind: NodeKind::Message { type_name: s.type_name.clone() }, span })
     }
 
@@ -208,20 +210,20 @@ impl Conv<'_> {
         let [operand, index] = args else { return None };
         let (_, close) = self.bracketed(e.id, Tok::LBracket)?;
         let (operand, index) = (self.node(operand)?, self.node(index)?);
-        let span = operand.span.cover(self.tok_span(close));
+        let span = operand.span.cover(self.tok_span(close)?);
         Some(Node { kind: NodeKind::Index { operand: Box::new(operand), index: Box::new(index) }, span })
     }
 
     fn function(&self, e: &IdedExpr, name: &str, target: Option<&IdedExpr>, args: &[IdedExpr]) -> Option<Node> {
         let (open, close) = self.bracketed(e.id, Tok::LParen)?;
-        let name_span = self.tok_span(open.checked_sub(1)?);
+        let name_span = self.tok_span(open.checked_sub(1)?)?;
         let target = match target {
             Some(t) => Some(self.node(t)?),
             None => None,
         };
         let args = args.iter().map(|a| self.node(a)).collect::<Option<Vec<_>>>()?;
         let start = target.as_ref().map_or(name_span, |t| t.span);
-        let span = start.cover(self.tok_span(close));
+        let span = start.cover(self.tok_span(close)?);
         let name = name.trim_start_matches('.').to_string();
         Some(Node { kind: NodeKind::Call { target: target.map(Box::new), name, name_span, args }, span })
     }
@@ -231,8 +233,8 @@ impl Conv<'_> {
         let (open, close) = self.bracketed(e.id, Tok::LParen)?;
         let name_i = open.checked_sub(1)?;
         let name = self.lexed.text(self.src, name_i);
-        let name_span = self.tok_span(name_i);
-        let var_span = self.tok_span(open + 1);
+        let name_span = self.tok_span(name_i)?;
+        let var_span = self.tok_span(open + 1)?;
         let step = &c.loop_step.expr;
         // The pieces of the expansion that hold what the user wrote; see the
         // expanders in the `cel` crate's `parser/macros.rs`.
@@ -253,7 +255,7 @@ impl Conv<'_> {
         };
         let target = self.node(&c.iter_range)?;
         let args = args.into_iter().map(|a| self.node(a)).collect::<Option<Vec<_>>>()?;
-        let span = target.span.cover(self.tok_span(close));
+        let span = target.span.cover(self.tok_span(close)?);
         Some(Node {
             kind: NodeKind::Macro {
                 kind,

@@ -11,8 +11,8 @@
 //! too, with the same tree (after [`super::convert`]) and the same spans. It
 //! returns `None` — "ask the crate" — at anything outside the subset it knows
 //! exactly: escapes in strings, raw and byte strings, leading-dot names,
-//! reserved words, optional syntax, message construction, literal signs,
-//! repeated unary operators, and any syntax error. A test compares both
+//! reserved words, optional syntax, message construction, `-0`, repeated
+//! unary operators, and any syntax error. A test compares both
 //! parsers on generated expressions.
 
 use flowc_grammar::ast::Span;
@@ -184,10 +184,15 @@ impl Fast<'_> {
             Some(Tok::Minus) => UnaryOp::Neg,
             _ => return self.member(),
         };
-        // `!!x` and `--x` cancel out in the crate's tree, and `-5` is a
-        // literal there, not a negation: leave those to it.
-        if matches!(self.peek_at(1), Some(Tok::Bang | Tok::Minus | Tok::Int | Tok::Double)) {
+        // `!!x` and `--x` cancel out in the crate's tree: leave those to it.
+        if matches!(self.peek_at(1), Some(Tok::Bang | Tok::Minus)) {
             return None;
+        }
+        if op == UnaryOp::Neg && matches!(self.peek_at(1), Some(Tok::Int | Tok::Double)) {
+            // The grammar reads `-5` as one literal (then `-5.f()` calls `f`
+            // on it), not as a negation.
+            let literal = self.signed_literal()?;
+            return self.member_tail(literal);
         }
         let op_span = self.span(self.pos);
         self.pos += 1;
@@ -196,8 +201,38 @@ impl Fast<'_> {
         Some(Node { kind: NodeKind::Unary { op, op_span, operand: Box::new(operand) }, span })
     }
 
+    /// `-` and the number after it, as the grammar's signed literal.
+    fn signed_literal(&mut self) -> Option<Node> {
+        let minus = self.span(self.pos);
+        let i = self.pos + 1;
+        self.pos += 2;
+        let text = self.text(i);
+        let span = minus.cover(self.span(i));
+        let lit = if self.lexed.tokens[i].kind == Tok::Int {
+            let (radix, digits) = match text.strip_prefix("0x") {
+                Some(hex) => (16, hex),
+                None => (10, text),
+            };
+            let value = i64::from_str_radix(&format!("-{digits}"), radix).ok()?;
+            // `-0` is the literal 0, whose span the conversion cannot tell
+            // from a `0` after a binary minus.
+            if value == 0 {
+                return None;
+            }
+            Literal::Int(value)
+        } else {
+            Literal::Double(format!("-{text}").parse::<f64>().ok().filter(|d| d.is_finite())?)
+        };
+        Some(Node { kind: NodeKind::Literal(lit), span })
+    }
+
     fn member(&mut self) -> Option<Node> {
-        let mut node = self.primary()?;
+        let node = self.primary()?;
+        self.member_tail(node)
+    }
+
+    /// The selections, calls and indexes after an operand.
+    fn member_tail(&mut self, mut node: Node) -> Option<Node> {
         loop {
             match self.peek() {
                 Some(Tok::Dot) => {

@@ -256,6 +256,13 @@ fn the_fast_parser_agrees_on_chosen_shapes() {
         "[]",
         "1 - 2",
         "a-5",
+        "a - -5",
+        "-5 + x",
+        "- 2.5 * x",
+        "-5.size()",
+        "-0x10",
+        "-9223372036854775808",
+        "x > -0.0",
         "a.if",
         "a.if()",
         "x\n.y // c\n .z",
@@ -397,6 +404,7 @@ fn the_fast_path_covers_the_common_shapes() {
         "output.goals.map(g, g.description)",
         "item.description",
         "event.data.score > 50 || run.depth < 3",
+        "research.output.deal_value > -5.0",
     ] {
         assert!(fast::parse(text, &lex(text), 0).is_some(), "{text} took the slow path");
     }
