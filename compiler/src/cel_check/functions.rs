@@ -5,7 +5,11 @@
 //!
 //! This list is the contract with the interpreter: a function named here
 //! must be registered in its CEL context, and one it adds must be added here,
-//! or expressions using it are reported as unknown (E0411).
+//! or expressions using it are reported as unknown (E0411). Note what that
+//! takes of the crate: `duration`, `timestamp` and their accessors need its
+//! `chrono` feature, `matches` its `regex` feature (the workspace depends on
+//! it with default features off), and `max`/`min` are not in `Env::stdlib`:
+//! the interpreter registers `cel::functions::max` and `min` itself.
 
 use flowc_grammar::ast::Span;
 

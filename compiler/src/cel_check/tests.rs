@@ -417,3 +417,43 @@ fn parse_failures_point_inside_the_expression() {
     let failure = parse("x.y <> 2", 100).expect_err("a syntax error");
     assert_eq!(failure.span, Span::new(105, 106));
 }
+
+#[test]
+fn carriage_returns_and_tabs_count_as_one_column() {
+    let failure = parse("x.y\r\n\t<> 2", 0).expect_err("a syntax error");
+    assert_eq!(failure.span, Span::new(7, 8), "{failure:?}");
+    let failure = parse("x.y +\r\n\t\t*", 0).expect_err("a syntax error");
+    assert_eq!(failure.span, Span::new(9, 10), "{failure:?}");
+}
+
+#[test]
+fn roots_are_the_scope_names_used_with_their_paths() {
+    let text = "research.output.summary + inputs.x.map(v, v.y + item.z).size() + (inputs).w";
+    let expr = Expr { text: text.to_string(), span: Span::new(10, 10 + text.len() as u32) };
+    let roots: Vec<(String, Vec<String>, &str)> = super::referenced_roots(&expr)
+        .into_iter()
+        .map(|r| (r.name, r.path, &text[(r.span.start - 10) as usize..(r.span.end - 10) as usize]))
+        .collect();
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        roots,
+        vec![
+            ("research".to_string(), s(&["output", "summary"]), "research"),
+            ("inputs".to_string(), s(&["x"]), "inputs"),
+            ("item".to_string(), s(&["z"]), "item"),
+            ("inputs".to_string(), s(&["w"]), "(inputs)"),
+        ]
+    );
+}
+
+#[test]
+fn the_tree_is_returned_and_typed() {
+    let text = "inputs.a > 1";
+    let expr = Expr { text: text.to_string(), span: Span::new(0, text.len() as u32) };
+    let checked = check_expr("f.flow", &expr, ExprSite::Backtick, Expect::Bool, &scope());
+    assert_eq!(checked.ty, Ty::Bool);
+    assert!(checked.diagnostics.is_empty());
+    let ast = checked.ast.expect("a tree");
+    assert!(matches!(ast.kind, super::syntax::NodeKind::Binary { op: super::syntax::BinaryOp::Gt, .. }));
+    assert_eq!(checked.roots.len(), 1);
+}
