@@ -74,6 +74,18 @@ catalogue! {
     UnboundedRecursion = "E0304", Error, "workflows call or spawn each other with no depth bound";
     CompensationStepInGraph = "E0305", Error, "a compensation step has dependencies";
 
+    UnknownName = "E0401", Error, "an expression uses a name that is not in scope";
+    NotUpstream = "E0402", Error, "an expression uses a step that does not run before it";
+    ItemOutOfContext = "E0403", Error, "`item` or `items` where there is no item";
+    EventOutOfContext = "E0404", Error, "`event` where there is no event";
+    SelfOutOfContext = "E0405", Error, "`self` outside a resource rule";
+    InvalidExpression = "E0406", Error, "an expression is not valid CEL";
+    NoSuchField = "E0407", Error, "an expression selects a field its value does not have";
+    TypeMismatch = "E0408", Error, "an operation on values of types it does not accept";
+    ConditionNotBool = "E0409", Error, "a condition that is not a bool";
+    InputOutOfContext = "E0410", Error, "`input` outside a policy";
+    UnknownFunction = "E0411", Error, "a call to a function that does not exist";
+
     InvalidSchema = "E0501", Error, "a schema is not valid JSON Schema";
     InstanceSchemaMismatch = "E0502", Error, "a resource instance does not match its schema";
     ResourceRuleFailed = "E0503", Error, "a resource instance breaks a rule of its kind";

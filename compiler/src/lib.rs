@@ -4,6 +4,7 @@
 //! diagnostics are returned as values. See ARCHITECTURE.md for the layering
 //! and the invariants this crate keeps.
 
+pub mod cel_check;
 pub mod checks;
 pub mod codes;
 pub mod db;
@@ -13,9 +14,11 @@ pub mod line_index;
 pub mod model;
 pub mod pending;
 mod queries;
+pub mod types;
 
 pub use codes::Code;
 pub use db::{Database, Db, Project, SourceFile};
 pub use diagnostic::{Diagnostic, Edit, Fix, Related, Severity};
 pub use line_index::LineIndex;
 pub use queries::{check_files, check_project, file_diagnostics, parse};
+pub use types::{FieldTy, ObjectTy, Ty};

@@ -8,6 +8,7 @@
 mod graph_checks;
 mod names;
 mod project;
+mod references;
 mod schemas;
 mod shape;
 mod values;
@@ -45,6 +46,7 @@ pub fn check_step<'db>(db: &'db dyn Db, project: Project, wf: WorkflowDef<'db>, 
     shape::step_shape(&cx, ast, &mut out);
     values::step_values(&cx, ast, &mut out);
     schemas::store_puts(&cx, ast, &mut out);
+    references::step_references(&cx, ast, &mut out);
     out
 }
 
@@ -55,6 +57,7 @@ pub fn check_workflow<'db>(db: &'db dyn Db, project: Project, wf: WorkflowDef<'d
     shape::workflow_shape(db, wf, &mut out);
     names::workflow_names(db, project, wf, &mut out);
     values::workflow_values(db, project, wf, &mut out);
+    references::workflow_references(db, project, wf, &mut out);
     graph_checks::check_graph(db, wf, &mut out);
     for step in wf.steps(db) {
         out.extend(check_step(db, project, wf, *step).iter().cloned());
@@ -70,6 +73,7 @@ pub fn check_decl<'db>(db: &'db dyn Db, project: Project, decl: OtherDef<'db>) -
     shape::decl_shape(db, decl, &mut out);
     values::decl_values(db, decl, &mut out);
     schemas::decl_schemas(db, project, decl, &mut out);
+    references::decl_references(db, decl, &mut out);
     out
 }
 

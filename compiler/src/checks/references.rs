@@ -1,0 +1,501 @@
+//! References: every backtick expression and template hole is checked by the
+//! CEL checker against the names in scope where it is written (LANGUAGE.md §2).
+//!
+//! This module decides scopes; `cel_check` does the rest. A step referenced
+//! in an expression must be upstream of it: otherwise E0402 with a fix that
+//! adds the missing `after`. `item`, `event`, `self` and `input` exist only in
+//! their own places.
+
+use std::collections::BTreeMap;
+
+use flowc_grammar::ast::{
+    self, Decl, DeclKind, Expr, PolicyStmtKind, ResourceStmtKind, Span, StepKind, StepStmtKind, StoreStmtKind,
+    TemplatePart, TemplateStr, Trigger, WorkflowStmtKind,
+};
+
+use super::StepCx;
+use crate::cel_check::{Binding, Expect, ExprSite, Scope, check_expr};
+use crate::codes::Code;
+use crate::db::{Db, Project};
+use crate::diagnostic::Diagnostic;
+use crate::graph::{WorkflowGraph, workflow_graph};
+use crate::model::{ItemIndex, OtherDef, StepSig, WorkflowDef, item_index};
+use crate::pending::{Anchor, Loc, Pending};
+use crate::types::{FieldTy, ObjectTy, Ty};
+
+/// What a step looks like from an expression: `.output` and its run facts.
+pub(crate) fn step_value_ty(sig: &StepSig) -> Ty {
+    let output = sig.output.as_ref().map(Ty::from_type_expr).unwrap_or(Ty::Dyn);
+    Ty::object(ObjectTy::closed([
+        ("output".to_string(), FieldTy::required(output)),
+        ("status".to_string(), FieldTy::required(Ty::String)),
+        ("attempts".to_string(), FieldTy::required(Ty::Int)),
+        ("cost_usd".to_string(), FieldTy::required(Ty::Double)),
+        ("stdout".to_string(), FieldTy::required(Ty::String)),
+        ("stderr".to_string(), FieldTy::required(Ty::String)),
+    ]))
+}
+
+/// The type of the `inputs` object of a workflow.
+pub(crate) fn inputs_ty(db: &dyn Db, wf: WorkflowDef<'_>) -> Ty {
+    let fields = wf.header(db).iter().filter_map(|(_, s)| match &s.kind {
+        WorkflowStmtKind::Input(i) => Some((i.name.text.clone(), FieldTy::required(Ty::from_type_expr(&i.ty)))),
+        _ => None,
+    });
+    Ty::object(ObjectTy::closed(fields))
+}
+
+fn run_ty() -> Ty {
+    Ty::object(ObjectTy::closed([
+        ("id".to_string(), FieldTy::required(Ty::String)),
+        ("workflow".to_string(), FieldTy::required(Ty::String)),
+        ("version".to_string(), FieldTy::required(Ty::Int)),
+        ("started_at".to_string(), FieldTy::required(Ty::String)),
+        ("cost_usd".to_string(), FieldTy::required(Ty::Double)),
+        ("depth".to_string(), FieldTy::required(Ty::Int)),
+    ]))
+}
+
+/// A CloudEvent as expressions see it.
+fn event_ty() -> Ty {
+    Ty::object(ObjectTy::closed([
+        ("id".to_string(), FieldTy::required(Ty::String)),
+        ("type".to_string(), FieldTy::required(Ty::String)),
+        ("subject".to_string(), FieldTy::required(Ty::String)),
+        ("source".to_string(), FieldTy::required(Ty::String)),
+        ("time".to_string(), FieldTy::required(Ty::String)),
+        ("data".to_string(), FieldTy::required(Ty::Dyn)),
+    ]))
+}
+
+fn out_of_context(name: &str) -> Option<Binding> {
+    let (code, message, help) = match name {
+        "item" | "items" => (
+            Code::ItemOutOfContext,
+            format!("`{name}` is only available where there is an item list"),
+            "`item` exists in a `for each item` step and in a `then spawn each` mapping; `items` once an upstream step sets `items` or a `select` ran".to_string(),
+        ),
+        "event" => (
+            Code::EventOutOfContext,
+            "`event` is only available in an `on event … where` filter and in `wait` steps".to_string(),
+            "after a `wait` step, read the event as `STEP.output`".to_string(),
+        ),
+        "self" => (
+            Code::SelfOutOfContext,
+            "`self` is only available in a resource's `rule`".to_string(),
+            "in a rule, `self` is the instance being checked".to_string(),
+        ),
+        "input" => (
+            Code::InputOutOfContext,
+            "`input` is only available in a policy's rules".to_string(),
+            "a workflow's inputs are `inputs` (plural); a policy's `input` is the `with` data of the check step".to_string(),
+        ),
+        "output" => (
+            Code::UnknownName,
+            "`output` is the step's own output, available only after it ran: in `then put`, `then spawn` and `items`".to_string(),
+            "to read another step's output, write `STEP.output`".to_string(),
+        ),
+        _ => return None,
+    };
+    Some(Binding::OutOfContext { name: name.to_string(), code, message, help })
+}
+
+/// The scope of an expression inside a step.
+struct StepScope<'a> {
+    graph: &'a WorkflowGraph,
+    sigs: &'a [std::sync::Arc<StepSig>],
+    /// Index of the step the expression is in.
+    this: usize,
+    inputs: Ty,
+    /// The step's own output, in post-actions.
+    output: Option<Ty>,
+    item: Option<Ty>,
+    items: bool,
+    event: bool,
+    reads: BTreeMap<String, Ty>,
+    /// How to add a missing `after` (relative to the step's anchor): a title
+    /// per step and the edit.
+    add_after: &'a dyn Fn(&str) -> (String, Option<crate::diagnostic::Fix>),
+}
+
+impl Scope for StepScope<'_> {
+    fn lookup(&self, name: &str) -> Option<Binding> {
+        match name {
+            "inputs" => return Some(Binding::Value(self.inputs.clone())),
+            "run" => return Some(Binding::Value(run_ty())),
+            "env" => return Some(Binding::Value(Ty::map(Ty::String, Ty::String))),
+            "output" if self.output.is_some() => return self.output.clone().map(Binding::Value),
+            "item" if self.item.is_some() => return self.item.clone().map(Binding::Value),
+            "items" if self.items => return Some(Binding::Value(Ty::list(self.item.clone().unwrap_or(Ty::Dyn)))),
+            "event" if self.event => return Some(Binding::Value(event_ty())),
+            _ => {}
+        }
+        if let Some(t) = self.reads.get(name) {
+            return Some(Binding::Value(t.clone()));
+        }
+        if let Some(i) = self.graph.step_index(name) {
+            if i != self.this && (self.graph.upstream.is_empty() || self.graph.is_upstream(self.this, i)) {
+                return Some(Binding::Value(step_value_ty(&self.sigs[i])));
+            }
+            let (help, fix) = (self.add_after)(name);
+            let help = if i == self.this {
+                format!("a step cannot read its own results before it runs; after it runs, its post-actions read `output`. {help}")
+            } else {
+                help
+            };
+            return Some(Binding::NotUpstream { step: name.to_string(), help, fix: if i == self.this { None } else { fix } });
+        }
+        out_of_context(name)
+    }
+
+    fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = vec!["inputs".into(), "run".into(), "env".into()];
+        if self.output.is_some() {
+            names.push("output".into());
+        }
+        if self.item.is_some() {
+            names.push("item".into());
+        }
+        if self.items {
+            names.push("items".into());
+        }
+        if self.event {
+            names.push("event".into());
+        }
+        names.extend(self.reads.keys().cloned());
+        for (i, n) in self.graph.nodes.iter().take(self.graph.steps).enumerate() {
+            if i != self.this && self.graph.is_upstream(self.this, i) {
+                names.push(n.name.clone());
+            }
+        }
+        names
+    }
+}
+
+/// A scope from a fixed map, plus the out-of-context explanations.
+struct FixedScope(BTreeMap<String, Ty>);
+
+impl Scope for FixedScope {
+    fn lookup(&self, name: &str) -> Option<Binding> {
+        self.0.get(name).cloned().map(Binding::Value).or_else(|| out_of_context(name))
+    }
+    fn names(&self) -> Vec<String> {
+        self.0.keys().cloned().collect()
+    }
+}
+
+/// Turns the checker's diagnostics (spans relative to the anchor) into pending ones.
+fn pend<'db>(anchor: Anchor<'db>, d: Diagnostic) -> Pending<'db> {
+    let mut p = Pending::new(d.code, Loc::new(anchor, d.span), d.message);
+    p.label = d.label;
+    p.help = d.help;
+    for r in d.related {
+        p = p.related(Loc::new(anchor, r.span), r.message);
+    }
+    for f in d.fixes {
+        let edits = f.edits.into_iter().map(|e| (Loc::new(anchor, e.span), e.new_text)).collect();
+        p = p.fix(f.title, edits);
+    }
+    p
+}
+
+fn check_template<'db>(t: &TemplateStr, scope: &dyn Scope, anchor: Anchor<'db>, out: &mut Vec<Pending<'db>>) {
+    for part in &t.parts {
+        if let TemplatePart::Hole(h) = part {
+            let checked = check_expr("", &h.expr, ExprSite::Hole { short: h.short }, Expect::Any, scope);
+            out.extend(checked.diagnostics.into_iter().map(|d| pend(anchor, d)));
+        }
+    }
+}
+
+fn check_one<'db>(e: &Expr, expect: Expect, scope: &dyn Scope, anchor: Anchor<'db>, out: &mut Vec<Pending<'db>>) -> Ty {
+    let checked = check_expr("", e, ExprSite::Backtick, expect, scope);
+    out.extend(checked.diagnostics.into_iter().map(|d| pend(anchor, d)));
+    checked.ty
+}
+
+fn check_value<'db>(v: &ast::Value, scope: &dyn Scope, anchor: Anchor<'db>, out: &mut Vec<Pending<'db>>) {
+    for e in v.exprs() {
+        check_one(e, Expect::Any, scope, anchor, out);
+    }
+}
+
+/// The store value a `reads` alias holds: typed by the store's schema.
+fn store_ty(db: &dyn Db, index: &ItemIndex<'_>, store: &str) -> Ty {
+    let Some(def) = index.other(DeclKind::Store, store) else { return Ty::Dyn };
+    let Decl::Store(s) = &**def.ast(db) else { return Ty::Dyn };
+    s.body
+        .iter()
+        .find_map(|st| match &st.kind {
+            StoreStmtKind::Schema(v) => super::schemas::to_json(v).ok().map(|j| Ty::from_json_schema(&j)),
+            _ => None,
+        })
+        .unwrap_or(Ty::Dyn)
+}
+
+/// The element type of the list an `items` expression on an upstream step
+/// produces, when it is the step's declared output or a field path of it.
+fn item_ty_from(sig: &StepSig, items_expr: Option<&Expr>) -> Ty {
+    let (Some(out), Some(e)) = (&sig.output, items_expr) else { return Ty::Dyn };
+    let mut ty = Ty::from_type_expr(out);
+    let text = e.text.trim();
+    let Some(path) = text.strip_prefix("output") else { return Ty::Dyn };
+    for field in path.split('.').filter(|s| !s.is_empty()) {
+        ty = match &ty {
+            Ty::Object(o) => match o.fields.get(field) {
+                Some(f) => f.ty.clone(),
+                None => return Ty::Dyn,
+            },
+            _ => return Ty::Dyn,
+        };
+    }
+    ty.iter_elem().unwrap_or(Ty::Dyn)
+}
+
+pub(super) fn step_references<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut Vec<Pending<'db>>) {
+    let db = cx.db;
+    let graph = workflow_graph(db, cx.wf);
+    let steps = cx.wf.steps(db);
+    let Some(this) = steps.iter().position(|s| *s == cx.step) else { return };
+    let sigs: Vec<std::sync::Arc<StepSig>> = steps.iter().map(|s| s.sig(db).clone()).collect();
+    let index = item_index(db, cx.project);
+    let anchor = Anchor::Step(cx.wf, cx.step);
+
+    // The item list: set by an upstream step's `items`, or by an upstream select.
+    let mut items = false;
+    let mut item = None;
+    for (i, sig) in sigs.iter().enumerate() {
+        if i != this && graph.is_upstream(this, i) && (sig.has_items || matches!(sig.kind, StepKind::Select)) {
+            items = true;
+            if sig.has_items {
+                let expr = steps[i].ast(db).body.iter().find_map(|s| match &s.kind {
+                    StepStmtKind::Items(e) => Some(e.clone()),
+                    _ => None,
+                });
+                item = Some(item_ty_from(sig, expr.as_ref()));
+            }
+        }
+    }
+    if step.for_each.is_some() && !items {
+        out.push(
+            Pending::new(Code::ItemOutOfContext, cx.at(step.for_each.unwrap_or(step.name.span)), format!(
+                "step `{}` runs for each item, but no step before it sets the item list",
+                step.name.text
+            ))
+            .label("no items to run for")
+            .help("add `items `expr`` to an upstream step (its output as a list), or run this step after a `select`"),
+        );
+    }
+    let reads: BTreeMap<String, Ty> = step
+        .body
+        .iter()
+        .filter_map(|s| match &s.kind {
+            StepStmtKind::Reads { key, alias } => Some((alias.text.clone(), store_ty(db, index, &key.store.text))),
+            _ => None,
+        })
+        .collect();
+    let add_after = |name: &str| add_after_fix(step, name);
+    let base = StepScope {
+        graph,
+        sigs: &sigs,
+        this,
+        inputs: inputs_ty(db, cx.wf),
+        output: None,
+        item: if step.for_each.is_some() { Some(item.clone().unwrap_or(Ty::Dyn)) } else { None },
+        items,
+        event: matches!(step.kind, StepKind::Wait),
+        reads,
+        add_after: &add_after,
+    };
+    let own_output = sigs[this].output.as_ref().map(Ty::from_type_expr).unwrap_or(Ty::Dyn);
+    body_references(&step.body, &base, &own_output, anchor, out);
+    // A template's lines are checked where they are used, in the step's scope.
+    if let StepKind::Use(t) = &step.kind {
+        if let Some(def) = index.other(DeclKind::Template, &t.text) {
+            if let Decl::Template(tpl) = &**def.ast(db) {
+                let own: Vec<&str> = step.body.iter().map(|s| s.kind.keyword()).collect();
+                let inherited: Vec<ast::StepStmt> = tpl.body.iter().filter(|s| !own.contains(&s.kind.keyword())).cloned().collect();
+                body_references(&inherited, &base, &own_output, Anchor::Decl(def), out);
+            }
+        }
+    }
+}
+
+fn body_references<'db>(body: &[ast::StepStmt], base: &StepScope<'_>, own_output: &Ty, anchor: Anchor<'db>, out: &mut Vec<Pending<'db>>) {
+    for stmt in body {
+        match &stmt.kind {
+            StepStmtKind::When(e) => {
+                check_one(e, Expect::Bool, base, anchor, out);
+            }
+            StepStmtKind::Arm { condition: Some(e), .. } => {
+                check_one(e, Expect::Bool, base, anchor, out);
+            }
+            StepStmtKind::Command(t)
+            | StepStmtKind::Prompt(t)
+            | StepStmtKind::Message(t)
+            | StepStmtKind::Channel(t)
+            | StepStmtKind::Compensate(ast::Compensate::Command(t)) => check_template(t, base, anchor, out),
+            StepStmtKind::Check(c) => check_template(&c.command, base, anchor, out),
+            StepStmtKind::Event { event_type, subject } => {
+                check_template(event_type, base, anchor, out);
+                if let Some(s) = subject {
+                    check_template(s, base, anchor, out);
+                }
+            }
+            StepStmtKind::With(v) => check_value(v, base, anchor, out),
+            StepStmtKind::Env(env) => {
+                for e in &env.entries {
+                    if let ast::EnvEntryKind::Assign { value: ast::EnvValue::Template(t), .. } = &e.kind {
+                        check_template(t, base, anchor, out);
+                    }
+                }
+            }
+            StepStmtKind::Put { value, .. } | StepStmtKind::Items(value) => {
+                let post = StepScope { output: Some(own_output.clone()), ..clone_scope(base) };
+                check_one(value, Expect::Any, &post, anchor, out);
+            }
+            StepStmtKind::Spawn { inputs, .. } => {
+                if let Some(v) = inputs {
+                    let post = StepScope { output: Some(own_output.clone()), ..clone_scope(base) };
+                    check_value(v, &post, anchor, out);
+                }
+            }
+            StepStmtKind::SpawnEach { list, inputs, .. } => {
+                let post = StepScope { output: Some(own_output.clone()), ..clone_scope(base) };
+                let list_ty = check_one(list, Expect::Any, &post, anchor, out);
+                if let Some(v) = inputs {
+                    let mapping = StepScope { item: Some(list_ty.iter_elem().unwrap_or(Ty::Dyn)), ..post };
+                    check_value(v, &mapping, anchor, out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn clone_scope<'a>(s: &StepScope<'a>) -> StepScope<'a> {
+    StepScope {
+        graph: s.graph,
+        sigs: s.sigs,
+        this: s.this,
+        inputs: s.inputs.clone(),
+        output: s.output.clone(),
+        item: s.item.clone(),
+        items: s.items,
+        event: s.event,
+        reads: s.reads.clone(),
+        add_after: s.add_after,
+    }
+}
+
+/// The help and fix for a reference to a step that is not upstream: add it
+/// to the step's `after` (spans relative to the step's anchor).
+fn add_after_fix(step: &ast::Step, name: &str) -> (String, Option<crate::diagnostic::Fix>) {
+    use crate::diagnostic::{Edit, Fix};
+    let (at, text) = match &step.deps {
+        Some(d) => {
+            let last = d.names.last().map_or(d.span.end, |n| n.span.end);
+            (last, format!(", {name}"))
+        }
+        None => {
+            let after_header = step.kind_span.map_or(step.name.span.end, |s| s.end);
+            (after_header, format!(" after {name}"))
+        }
+    };
+    let help = match &step.deps {
+        Some(d) => format!(
+            "add `{name}` to the step's dependencies: `after {}{}`",
+            d.names.iter().map(|n| n.text.as_str()).collect::<Vec<_>>().join(", "),
+            format_args!(", {name}")
+        ),
+        None => format!("make the step run after it: `step {} after {name}`", step.name.text),
+    };
+    let fix = Fix { title: format!("add `{name}` to `after`"), edits: vec![Edit { path: String::new(), span: Span::new(at, at), new_text: text }] };
+    (help, Some(fix))
+}
+
+/// Workflow outputs (every step in scope: they are read at the end) and
+/// trigger filters (only `event`).
+pub(super) fn workflow_references<'db>(db: &'db dyn Db, _project: Project, wf: WorkflowDef<'db>, out: &mut Vec<Pending<'db>>) {
+    let inputs = inputs_ty(db, wf);
+    for (item, stmt) in wf.header(db).iter() {
+        let anchor = Anchor::Item(wf, *item);
+        match &stmt.kind {
+            WorkflowStmtKind::Output(o) => {
+                let mut scope = BTreeMap::new();
+                scope.insert("inputs".to_string(), inputs.clone());
+                scope.insert("run".to_string(), run_ty());
+                for s in wf.steps(db) {
+                    scope.insert(s.name(db).clone(), step_value_ty(s.sig(db)));
+                }
+                check_one(&o.expr, Expect::Any, &FixedScope(scope), anchor, out);
+            }
+            WorkflowStmtKind::On(Trigger::Event { filter: Some(f), .. }) => {
+                let scope = FixedScope(BTreeMap::from([("event".to_string(), event_ty())]));
+                check_one(f, Expect::Bool, &scope, anchor, out);
+            }
+            WorkflowStmtKind::Invariant(inv) => {
+                let scope = FixedScope(BTreeMap::from([("inputs".to_string(), inputs.clone()), ("run".to_string(), run_ty())]));
+                for s in &inv.body {
+                    if let ast::InvariantStmtKind::Check(c) = &s.kind {
+                        check_template(&c.command, &scope, anchor, out);
+                    }
+                }
+            }
+            WorkflowStmtKind::Env(env) => {
+                let scope = FixedScope(BTreeMap::from([("inputs".to_string(), inputs.clone()), ("run".to_string(), run_ty())]));
+                for e in &env.entries {
+                    if let ast::EnvEntryKind::Assign { value: ast::EnvValue::Template(t), .. } = &e.kind {
+                        check_template(t, &scope, anchor, out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Policy rules (`input`), resource rules (`self`, typed by the schema),
+/// agent commands and env values (no names).
+pub(super) fn decl_references<'db>(db: &'db dyn Db, decl: OtherDef<'db>, out: &mut Vec<Pending<'db>>) {
+    let anchor = Anchor::Decl(decl);
+    match &**decl.ast(db) {
+        Decl::Policy(policy) => {
+            let scope = FixedScope(BTreeMap::from([("input".to_string(), Ty::Dyn)]));
+            for s in &policy.body {
+                if let PolicyStmtKind::Rule(rule) = &s.kind {
+                    check_one(&rule.condition, Expect::Bool, &scope, anchor, out);
+                    if let Some(reason) = &rule.reason {
+                        check_template(reason, &scope, anchor, out);
+                    }
+                }
+            }
+        }
+        Decl::Resource(res) => {
+            let self_ty = res
+                .body
+                .iter()
+                .find_map(|s| match &s.kind {
+                    ResourceStmtKind::Schema(v) => super::schemas::to_json(v).ok().map(|j| Ty::from_json_schema(&j)),
+                    _ => None,
+                })
+                .unwrap_or(Ty::Dyn);
+            let scope = FixedScope(BTreeMap::from([("self".to_string(), self_ty)]));
+            for s in &res.body {
+                if let ResourceStmtKind::Rule { condition, .. } = &s.kind {
+                    check_one(condition, Expect::Bool, &scope, anchor, out);
+                }
+            }
+        }
+        Decl::Agent(agent) => {
+            let scope = FixedScope(BTreeMap::from([("env".to_string(), Ty::map(Ty::String, Ty::String))]));
+            for s in &agent.body {
+                if let ast::AgentStmtKind::Command(t) = &s.kind {
+                    check_template(t, &scope, anchor, out);
+                }
+            }
+        }
+        // Templates are checked in the scope of each step that uses them.
+        _ => {}
+    }
+}
