@@ -8,6 +8,7 @@
 //! Acyclicity is one algorithm (`tarjan_scc`) reporting every loop whole.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use fixedbitset::FixedBitSet;
 use flowc_grammar::ast::{Name, Span, TriggerRule};
@@ -69,6 +70,12 @@ pub struct WorkflowGraph {
     pub upstream: Vec<FixedBitSet>,
     /// Topological order of step indices (empty when cyclic).
     pub order: Vec<usize>,
+    /// The signature of every step, by index: step checks read them here (one
+    /// dependency on this query) instead of from each step (one per step,
+    /// which made checking quadratic).
+    pub sigs: Vec<Arc<StepSig>>,
+    /// Steps that set the run's item list (`items`, or a `select`).
+    pub item_sources: FixedBitSet,
 }
 
 impl WorkflowGraph {
@@ -82,8 +89,17 @@ impl WorkflowGraph {
 
 #[salsa::tracked(returns(ref))]
 pub fn workflow_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>) -> WorkflowGraph {
-    let sigs: Vec<(&StepSig, u32)> = wf.steps(db).iter().map(|s| (&**s.sig(db), s.item(db))).collect();
-    build(&sigs, wf.groups(db))
+    let arcs: Vec<Arc<StepSig>> = wf.steps(db).iter().map(|s| s.sig(db).clone()).collect();
+    let sigs: Vec<(&StepSig, u32)> = wf.steps(db).iter().zip(&arcs).map(|(s, a)| (&**a, s.item(db))).collect();
+    let mut graph = build(&sigs, wf.groups(db));
+    graph.item_sources = FixedBitSet::with_capacity(arcs.len());
+    for (i, sig) in arcs.iter().enumerate() {
+        if sig.has_items || matches!(sig.kind, flowc_grammar::ast::StepKind::Select) {
+            graph.item_sources.insert(i);
+        }
+    }
+    graph.sigs = arcs;
+    graph
 }
 
 pub fn build(sigs: &[(&StepSig, u32)], groups: &[crate::model::GroupSig]) -> WorkflowGraph {
@@ -146,7 +162,7 @@ pub fn build(sigs: &[(&StepSig, u32)], groups: &[crate::model::GroupSig]) -> Wor
     let cycles = find_cycles(&graph, &edges);
     let steps = sigs.len();
     let (order, upstream) = if cycles.is_empty() { upstream_sets(&graph, &nodes, steps, groups, &by_name) } else { (Vec::new(), Vec::new()) };
-    WorkflowGraph { nodes, steps, edges, by_name, cycles, upstream, order }
+    WorkflowGraph { nodes, steps, edges, by_name, cycles, upstream, order, sigs: Vec::new(), item_sources: FixedBitSet::new() }
 }
 
 /// Every loop, as the list of its edges in order.

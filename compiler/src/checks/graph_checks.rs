@@ -114,17 +114,14 @@ pub(super) fn check_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &mut 
 
     // Steps that depend on two arms of one branch with all_success: at most
     // one arm runs, so the join is always skipped.
-    for (i, step) in steps.iter().enumerate() {
-        let sig = step.sig(db);
+    let branches: Vec<usize> = (0..steps.len()).filter(|b| matches!(graph.sigs[*b].kind, StepKind::Branch)).collect();
+    for (i, sig) in graph.sigs.iter().enumerate() {
         let Some(deps) = &sig.deps else { continue };
         if deps.rule != TriggerRule::AllSuccess || deps.names.len() < 2 {
             continue;
         }
-        for (b, branch) in steps.iter().enumerate() {
-            let bsig = branch.sig(db);
-            if !matches!(bsig.kind, StepKind::Branch) {
-                continue;
-            }
+        for &b in &branches {
+            let bsig = &graph.sigs[b];
             let exclusive: Vec<&str> = deps
                 .names
                 .iter()

@@ -255,24 +255,24 @@ fn item_ty_from(sig: &StepSig, items_expr: Option<&Expr>) -> Ty {
 pub(super) fn step_references<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut Vec<Pending<'db>>) {
     let db = cx.db;
     let graph = workflow_graph(db, cx.wf);
-    let steps = cx.wf.steps(db);
-    let Some(this) = steps.iter().position(|s| *s == cx.step) else { return };
-    let sigs: Vec<std::sync::Arc<StepSig>> = steps.iter().map(|s| s.sig(db).clone()).collect();
+    let Some(this) = graph.step_index(&step.name.text) else { return };
+    let sigs = &graph.sigs;
     let index = item_index(db, cx.project);
     let anchor = Anchor::Step(cx.wf, cx.step);
 
     // The item list: set by an upstream step's `items`, or by an upstream select.
     let mut items = false;
     let mut item = None;
-    for (i, sig) in sigs.iter().enumerate() {
-        if i != this && graph.is_upstream(this, i) && (sig.has_items || matches!(sig.kind, StepKind::Select)) {
+    if let Some(up) = graph.upstream.get(this) {
+        for i in up.intersection(&graph.item_sources) {
             items = true;
-            if sig.has_items {
-                let expr = steps[i].ast(db).body.iter().find_map(|s| match &s.kind {
+            if sigs[i].has_items {
+                let source = cx.wf.steps(db)[i];
+                let expr = source.ast(db).body.iter().find_map(|s| match &s.kind {
                     StepStmtKind::Items(e) => Some(e.clone()),
                     _ => None,
                 });
-                item = Some(item_ty_from(sig, expr.as_ref()));
+                item = Some(item_ty_from(&sigs[i], expr.as_ref()));
             }
         }
     }
@@ -297,7 +297,7 @@ pub(super) fn step_references<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut
     let add_after = |name: &str| add_after_fix(step, name);
     let base = StepScope {
         graph,
-        sigs: &sigs,
+        sigs,
         this,
         inputs: inputs_ty(db, cx.wf),
         output: None,
