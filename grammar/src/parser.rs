@@ -213,7 +213,42 @@ fn chunk_error(src: &str, chunk: &Chunk, lexed: &lexer::Lexed) -> SyntaxError {
             };
         }
     }
+    if let Some(err) = unknown_trigger_rule(src, at) {
+        return err;
+    }
     errors::unexpected(src, at, &positives)
+}
+
+/// `after any_success(a, b)`: the grammar reads `any_success` as the name of a
+/// dependency and only stumbles at the `(`, where "expected `{`" would blame
+/// the wrong token. Name the word that is not a trigger rule instead.
+fn unknown_trigger_rule(src: &str, at: usize) -> Option<SyntaxError> {
+    if !src[at..].starts_with('(') {
+        return None;
+    }
+    let before = src[..at].trim_end();
+    let word_start = before.rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map_or(0, |i| i + 1);
+    let word = &before[word_start..];
+    let head = before[..word_start].trim_end();
+    let after_keyword = head.strip_suffix("after").is_some_and(|rest| {
+        rest.chars().next_back().is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'))
+    });
+    if word.is_empty() || !after_keyword {
+        return None;
+    }
+    // "any" reads as "one" more often than as "all": offer one_success first on a tie.
+    let suggestion = errors::did_you_mean(word, &["one_success", "all_done", "all_success"]);
+    let rules = "trigger rules are `all_success` (the default), `one_success` and `all_done`";
+    Some(SyntaxError {
+        kind: SyntaxErrorKind::Unexpected,
+        span: Span::from_range(word_start..word_start + word.len()),
+        message: format!("`{word}` is not a trigger rule"),
+        label: "not a trigger rule".into(),
+        help: Some(match suggestion {
+            Some(s) => format!("did you mean `{s}`? The {rules}"),
+            None => format!("the {rules}"),
+        }),
+    })
 }
 
 struct Builder {
