@@ -263,11 +263,21 @@ fn span(p: &Pair<'_, Rule>) -> Span {
 
 /// Rules that are pure punctuation or keywords: the builder never needs them.
 fn is_token(rule: Rule) -> bool {
-    use Rule::*;
-    matches!(
-        rule,
-        open_brace | open_paren | colon | close_brace | close_bracket | close_paren | arrow | equals | kind_call_kw
-    ) || format!("{rule:?}").starts_with("kw_")
+    // Asked for every pair of every parse: answer from a table built once
+    // instead of formatting the rule's name each time.
+    static TOKENS: std::sync::LazyLock<Vec<bool>> = std::sync::LazyLock::new(|| {
+        use Rule::*;
+        let all = Rule::all_rules();
+        let mut table = vec![false; all.iter().map(|r| *r as usize + 1).max().unwrap_or(0)];
+        for rule in all {
+            table[*rule as usize] = matches!(
+                rule,
+                open_brace | open_paren | colon | close_brace | close_bracket | close_paren | arrow | equals | kind_call_kw
+            ) || format!("{rule:?}").starts_with("kw_");
+        }
+        table
+    });
+    TOKENS.get(rule as usize).copied().unwrap_or(false)
 }
 
 /// The meaningful children of a pair.
