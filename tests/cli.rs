@@ -300,7 +300,8 @@ fn explain_prints_the_catalogue_page() {
     assert_eq!(out.code, Some(0));
     assert!(out.stdout.starts_with("# E0101: unexpected syntax\n"), "{}", out.stdout);
     assert!(out.stdout.contains("## Wrong") && out.stdout.contains("## Fixed"));
-    let page = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/diagnostics/E0101.md")).expect("page");
+    let page =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/diagnostics/E0101.md")).expect("page");
     assert_eq!(out.stdout, page);
 }
 

@@ -87,10 +87,8 @@ fn every_fixture_matches_its_snapshot() {
 
 #[test]
 fn every_syntax_code_has_a_fixture() {
-    let names: Vec<String> = fixtures()
-        .iter()
-        .filter_map(|p| p.file_name().and_then(|n| n.to_str()).map(str::to_string))
-        .collect();
+    let names: Vec<String> =
+        fixtures().iter().filter_map(|p| p.file_name().and_then(|n| n.to_str()).map(str::to_string)).collect();
     for n in 101..=110 {
         let prefix = format!("e0{n}_");
         assert!(names.iter().any(|f| f.starts_with(&prefix)), "no fixture for E0{n} (a file named {prefix}*.flow)");

@@ -94,8 +94,13 @@ pub fn workflow(steps: usize) -> String {
                 for arm in [i + 1, i + 2] {
                     run_step(&mut out, arm, &after(&[i]), data);
                 }
-                let _ = writeln!(out, "    step s{}: agent reviewer after one_success(s{}, s{}) {{", i + 3, i + 1, i + 2);
-                let _ = writeln!(out, "      prompt \"Review batch {} of ${{inputs.project}}: $s{data}.output.name\"", i + 3);
+                let _ =
+                    writeln!(out, "    step s{}: agent reviewer after one_success(s{}, s{}) {{", i + 3, i + 1, i + 2);
+                let _ = writeln!(
+                    out,
+                    "      prompt \"Review batch {} of ${{inputs.project}}: $s{data}.output.name\"",
+                    i + 3
+                );
                 out.push_str("      output { id: int, name: string, score: number }\n    }\n");
                 last_data = Some(i + 3);
                 prev = Some(i + 3);
@@ -112,7 +117,10 @@ pub fn workflow(steps: usize) -> String {
                 let deps: Vec<usize> = prev.into_iter().collect();
                 let _ = writeln!(out, "    step s{i}: notify{} {{", after(&deps));
                 out.push_str("      channel \"log:pipeline\"\n");
-                let _ = writeln!(out, "      message \"reached step {i}: ${{s{data}.output.name}} scored $s{data}.output.score\"");
+                let _ = writeln!(
+                    out,
+                    "      message \"reached step {i}: ${{s{data}.output.name}} scored $s{data}.output.score\""
+                );
                 out.push_str("    }\n");
             }
             (n, Some(data)) if n % 10 == 7 => {
@@ -194,7 +202,9 @@ mod tests {
     #[test]
     fn every_step_kind_of_the_mix_appears() {
         let text = workflow(1000);
-        for needle in [": branch", ": agent analyst", ": agent reviewer", ": check batch_policy", ": notify", "one_success("] {
+        for needle in
+            [": branch", ": agent analyst", ": agent reviewer", ": check batch_policy", ": notify", "one_success("]
+        {
             assert!(text.contains(needle), "no `{needle}` in a 1000-step workflow");
         }
     }

@@ -57,10 +57,7 @@ fn examples_parse_without_errors() {
     let root = repo_root().join("examples");
     let files = flow_files(&root);
     for project in ["hello", "outbound_sdr", "dev_lifecycle", "advanced", "approvals"] {
-        assert!(
-            files.iter().any(|f| f.starts_with(root.join(project))),
-            "examples/{project} has no .flow file"
-        );
+        assert!(files.iter().any(|f| f.starts_with(root.join(project))), "examples/{project} has no .flow file");
     }
     for f in &files {
         assert_parses_cleanly(f);
@@ -72,7 +69,8 @@ fn examples_parse_without_errors() {
 fn language_reference_examples_parse_without_errors() {
     let path = repo_root().join("docs/language.md");
     let page = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    let blocks: Vec<&str> = page.split("```flow\n").skip(1).filter_map(|rest| rest.split_once("\n```")).map(|(b, _)| b).collect();
+    let blocks: Vec<&str> =
+        page.split("```flow\n").skip(1).filter_map(|rest| rest.split_once("\n```")).map(|(b, _)| b).collect();
     assert!(blocks.len() >= 5, "docs/language.md has only {} flow examples", blocks.len());
     for block in blocks {
         let parse = flowc_grammar::parse(block);

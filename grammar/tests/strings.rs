@@ -35,7 +35,10 @@ fn parts(src: &str) -> Vec<(bool, String)> {
 #[test]
 fn template_text_escapes_and_dollars() {
     assert_eq!(parts(r#"echo \"hi\" \\ \u{41}\n"#), vec![(false, "echo \"hi\" \\ A\n".to_string())]);
-    assert_eq!(parts("cost $$5 and $HOME, $1, $(date), $?"), vec![(false, "cost $5 and $HOME, $1, $(date), $?".to_string())]);
+    assert_eq!(
+        parts("cost $$5 and $HOME, $1, $(date), $?"),
+        vec![(false, "cost $5 and $HOME, $1, $(date), $?".to_string())]
+    );
     assert_eq!(parts(r"a \$ b"), vec![(false, "a $ b".to_string())]);
     assert_eq!(parts("$${VAR}"), vec![(false, "${VAR}".to_string())]);
 }
@@ -69,4 +72,17 @@ fn plain_strings_resolve_escapes_and_keep_dollars() {
     assert_eq!(text(0), "x ${y} \"q\" \t $$");
     assert_eq!(text(1), "");
     assert_eq!(text(2), "multi\nline");
+}
+
+/// A `"` ends the string even inside a single-quoted CEL string in a hole, as
+/// the lexer (and so the formatter and brace matching) reads it; `\"` is how a
+/// hole's CEL string holds a double quote.
+#[test]
+fn a_double_quote_ends_the_string_even_inside_a_hole() {
+    let src = "workflow w {\n  step s {\n    command \"say ${'a\"b'}\"\n  }\n}\n";
+    let codes: Vec<&str> = flowc_grammar::parse(src).errors.iter().map(|e| e.kind.code()).collect();
+    // The hole is cut off at the `"`; the quote left over then opens a string
+    // that never closes.
+    assert_eq!(codes, vec!["E0109", "E0102"], "in {src}");
+    assert_eq!(parts(r#"say ${'a\"b'}"#), vec![(false, "say ".to_string()), (true, r#"'a\"b'"#.to_string())]);
 }

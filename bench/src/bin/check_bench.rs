@@ -173,15 +173,11 @@ fn measure(opts: &Options, flowc: &Path, dir: &Path) -> Result<bool, String> {
     if cpu_times.len() == times.len() {
         cpu_times.sort();
         println!(
-            "        median CPU time (user + system) {:.0} ms: what the wall time would be on an idle machine",
+            "        median CPU time (user + system) {:.0} ms, close to the wall time on an idle machine",
             ms(cpu_times[cpu_times.len() / 2])
         );
     }
-    println!(
-        "target: under {:.0} ms: {}",
-        ms(TARGET),
-        if met { "met" } else { "MISSED" }
-    );
+    println!("target: under {:.0} ms: {}", ms(TARGET), if met { "met" } else { "MISSED" });
     Ok(met)
 }
 
