@@ -32,10 +32,11 @@ pub struct PieceText<'db> {
     pub text: String,
 }
 
-/// The parse of one piece, shared by every piece with the same text.
+/// The parse of one piece, shared by every piece with the same text, and
+/// whether it parsed clean.
 #[salsa::tracked(returns(ref))]
-pub fn parse_piece<'db>(db: &'db dyn Db, piece: PieceText<'db>) -> Option<Arc<PieceAst>> {
-    flowc_grammar::parse_piece(piece.kind(db), piece.text(db)).map(Arc::new)
+pub fn parse_piece<'db>(db: &'db dyn Db, piece: PieceText<'db>) -> Option<(Arc<PieceAst>, bool)> {
+    flowc_grammar::parse_piece(piece.kind(db), piece.text(db)).map(|(ast, clean)| (Arc::new(ast), clean))
 }
 
 /// Where a relative span belongs.
@@ -95,6 +96,12 @@ pub struct StepDef<'db> {
     #[tracked]
     #[returns(copy)]
     pub item: u32,
+    /// The step's text had a syntax error the parser recovered from (a
+    /// statement was dropped): checks that something is missing stay quiet,
+    /// since the syntax error already explains it.
+    #[tracked]
+    #[returns(copy)]
+    pub recovered: bool,
 }
 
 /// A declaration other than a workflow; its spans are relative to its start.
@@ -201,6 +208,7 @@ impl FileModel<'_> {
 struct ParsedPiece {
     offset: u32,
     ast: Arc<PieceAst>,
+    clean: bool,
 }
 
 enum PieceDecl {
@@ -230,21 +238,23 @@ fn split_and_parse(db: &dyn Db, text: &str) -> Option<Vec<PieceDecl>> {
             OutlineDecl::Workflow(w) => {
                 let mut items = Vec::with_capacity(w.items.len());
                 for piece in &w.items {
-                    items.push(parse_one(db, text, piece.kind, piece.span)?);
+                    items.push(parse_one(db, text, piece.kind, piece.span, true)?);
                 }
                 let name = ast::Name { text: w.name, span: Span::new(w.name_span.start - w.span.start, w.name_span.end - w.span.start) };
                 out.push(PieceDecl::Workflow { name, offset: w.span.start, items });
             }
-            OutlineDecl::Other(piece) => out.push(PieceDecl::Other(parse_one(db, text, piece.kind, piece.span)?)),
+            OutlineDecl::Other(piece) => out.push(PieceDecl::Other(parse_one(db, text, piece.kind, piece.span, true)?)),
         }
     }
     Some(out)
 }
 
-fn parse_one(db: &dyn Db, text: &str, kind: PieceKind, span: Span) -> Option<ParsedPiece> {
+/// Parses one piece through the cache; `clean` refuses a piece that needed
+/// recovery (the fast path then falls back to the whole file).
+fn parse_one(db: &dyn Db, text: &str, kind: PieceKind, span: Span, clean: bool) -> Option<ParsedPiece> {
     let key = PieceText::new(db, kind, text[span.range()].to_string());
-    let ast = parse_piece(db, key).clone()?;
-    Some(ParsedPiece { offset: span.start, ast })
+    let (ast, was_clean) = parse_piece(db, key).clone()?;
+    (was_clean || !clean).then_some(ParsedPiece { offset: span.start, ast, clean: was_clean })
 }
 
 /// The slow path: parse the whole file (with recovery and real syntax
@@ -260,13 +270,13 @@ fn whole_file_pieces(db: &dyn Db, file: SourceFile) -> (Vec<PieceDecl>, Vec<Synt
                 let items = w
                     .body
                     .iter()
-                    .filter_map(|stmt| parse_one(db, text, PieceKind::WorkflowItem, stmt.span))
+                    .filter_map(|stmt| parse_one(db, text, PieceKind::WorkflowItem, stmt.span, false))
                     .collect();
                 let name = ast::Name { text: w.name.text.clone(), span: Span::new(w.name.span.start - w.span.start, w.name.span.end - w.span.start) };
                 out.push(PieceDecl::Workflow { name, offset: w.span.start, items });
             }
             other => {
-                if let Some(p) = parse_one(db, text, PieceKind::Declaration, other.span()) {
+                if let Some(p) = parse_one(db, text, PieceKind::Declaration, other.span(), false) {
                     out.push(PieceDecl::Other(p));
                 }
             }
@@ -292,10 +302,10 @@ fn build_model<'db>(db: &'db dyn Db, file: SourceFile, pieces: Vec<PieceDecl>, s
                     let index = index as u32;
                     match &stmt.kind {
                         WorkflowStmtKind::Step(step) => {
-                            steps.push(step_def(db, &name.text, step, index, &[]));
+                            steps.push(step_def(db, &name.text, step, index, &[], !item.clean));
                         }
                         WorkflowStmtKind::Group(group) => {
-                            collect_group(db, &name.text, group, index, &[], &mut steps, &mut groups);
+                            collect_group(db, &name.text, group, index, &[], &mut steps, &mut groups, !item.clean);
                         }
                         _ => header.push((index, stmt.clone())),
                     }
@@ -325,6 +335,7 @@ fn collect_group<'db>(
     outer: &[String],
     steps: &mut Vec<StepDef<'db>>,
     groups: &mut Vec<GroupSig>,
+    recovered: bool,
 ) {
     let mut path = outer.to_vec();
     path.push(group.name.text.clone());
@@ -346,15 +357,15 @@ fn collect_group<'db>(
     });
     for m in &group.members {
         match m {
-            ast::GroupMember::Step(s) => steps.push(step_def(db, workflow, s, item, &path)),
-            ast::GroupMember::Group(g) => collect_group(db, workflow, g, item, &path, steps, groups),
+            ast::GroupMember::Step(s) => steps.push(step_def(db, workflow, s, item, &path, recovered)),
+            ast::GroupMember::Group(g) => collect_group(db, workflow, g, item, &path, steps, groups, recovered),
         }
     }
 }
 
-fn step_def<'db>(db: &'db dyn Db, workflow: &str, step: &Step, item: u32, groups: &[String]) -> StepDef<'db> {
+fn step_def<'db>(db: &'db dyn Db, workflow: &str, step: &Step, item: u32, groups: &[String], recovered: bool) -> StepDef<'db> {
     let sig = step_sig(step, groups);
-    StepDef::new(db, workflow.to_string(), step.name.text.clone(), Arc::new(step.clone()), Arc::new(sig), item)
+    StepDef::new(db, workflow.to_string(), step.name.text.clone(), Arc::new(step.clone()), Arc::new(sig), item, recovered)
 }
 
 fn step_sig(step: &Step, groups: &[String]) -> StepSig {

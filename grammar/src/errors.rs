@@ -485,16 +485,27 @@ pub fn found_token(src: &str, at: usize) -> (String, Span) {
     (found, span)
 }
 
-/// The closest candidate within a small edit distance, if any.
+/// The closest candidate within a small edit distance, if any; failing that,
+/// the one candidate the word abbreviates (`cost` for `cost_per_call`).
 pub fn did_you_mean<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
     let max = (word.chars().count() / 3).clamp(1, 3);
-    candidates
+    let close = candidates
         .iter()
         .filter(|c| **c != word)
         .map(|c| (edit_distance(word, c), *c))
         .filter(|(d, _)| *d <= max)
         .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
+        .map(|(_, c)| c);
+    close.or_else(|| {
+        if word.chars().count() < 3 {
+            return None;
+        }
+        let mut longer = candidates.iter().filter(|c| c.len() > word.len() && c.starts_with(word));
+        match (longer.next(), longer.next()) {
+            (Some(only), None) => Some(*only),
+            _ => None,
+        }
+    })
 }
 
 /// Levenshtein distance with adjacent transpositions (optimal string alignment).
@@ -530,6 +541,9 @@ mod tests {
         assert_eq!(edit_distance("", "abc"), 3);
         assert_eq!(did_you_mean("comand", STEP_KEYWORDS), Some("command"));
         assert_eq!(did_you_mean("zzzzzz", STEP_KEYWORDS), None);
+        assert_eq!(did_you_mean("cost", &["command", "cost_per_call"]), Some("cost_per_call"));
+        // An abbreviation of two keywords names neither.
+        assert_eq!(did_you_mean("max_spawn", &["max_spawn_depth", "max_spawned_tasks"]), None);
     }
 
     #[test]

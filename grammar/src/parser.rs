@@ -129,10 +129,11 @@ pub enum PieceAst {
     Item(WorkflowStmt),
 }
 
-/// Parses one piece. `None` when the piece is not exactly one clean
-/// declaration or workflow item: the caller then parses the whole file, which
-/// reports the errors properly.
-pub fn parse_piece(kind: crate::outline::PieceKind, text: &str) -> Option<PieceAst> {
+/// Parses one piece. `None` when the piece is not one declaration or workflow
+/// item at all; otherwise the tree and whether it is clean (no recovered
+/// statement, no out-of-range literal). The compiler's fast path wants clean
+/// pieces and falls back to the whole file for real messages otherwise.
+pub fn parse_piece(kind: crate::outline::PieceKind, text: &str) -> Option<(PieceAst, bool)> {
     use crate::outline::PieceKind;
     let rule = match kind {
         PieceKind::Declaration => Rule::piece_declaration,
@@ -145,7 +146,7 @@ pub fn parse_piece(kind: crate::outline::PieceKind, text: &str) -> Option<PieceA
         PieceKind::Declaration => PieceAst::Decl(b.decl(inner.into_inner().next()?)),
         PieceKind::WorkflowItem => PieceAst::Item(b.workflow_stmt(inner.into_inner().next()?)),
     };
-    (b.errors.is_empty() && b.chunks.is_empty()).then_some(piece)
+    Some((piece, b.errors.is_empty() && b.chunks.is_empty()))
 }
 
 /// The kind of block a recovered chunk was found in, which names the strict
@@ -240,7 +241,42 @@ fn chunk_error(src: &str, chunk: &Chunk, lexed: &lexer::Lexed) -> SyntaxError {
             };
         }
     }
+    if let Some(err) = unknown_trigger_rule(src, at) {
+        return err;
+    }
     errors::unexpected(src, at, &positives)
+}
+
+/// `after any_success(a, b)`: the grammar reads `any_success` as the name of a
+/// dependency and only stumbles at the `(`, where "expected `{`" would blame
+/// the wrong token. Name the word that is not a trigger rule instead.
+fn unknown_trigger_rule(src: &str, at: usize) -> Option<SyntaxError> {
+    if !src[at..].starts_with('(') {
+        return None;
+    }
+    let before = src[..at].trim_end();
+    let word_start = before.rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map_or(0, |i| i + 1);
+    let word = &before[word_start..];
+    let head = before[..word_start].trim_end();
+    let after_keyword = head.strip_suffix("after").is_some_and(|rest| {
+        rest.chars().next_back().is_none_or(|c| !(c.is_ascii_alphanumeric() || c == '_'))
+    });
+    if word.is_empty() || !after_keyword {
+        return None;
+    }
+    // "any" reads as "one" more often than as "all": offer one_success first on a tie.
+    let suggestion = errors::did_you_mean(word, &["one_success", "all_done", "all_success"]);
+    let rules = "trigger rules are `all_success` (the default), `one_success` and `all_done`";
+    Some(SyntaxError {
+        kind: SyntaxErrorKind::Unexpected,
+        span: Span::from_range(word_start..word_start + word.len()),
+        message: format!("`{word}` is not a trigger rule"),
+        label: "not a trigger rule".into(),
+        help: Some(match suggestion {
+            Some(s) => format!("did you mean `{s}`? The {rules}"),
+            None => format!("the {rules}"),
+        }),
+    })
 }
 
 struct Builder {
@@ -257,20 +293,21 @@ fn span(p: &Pair<'_, Rule>) -> Span {
 /// Computed once from the rule names (every keyword rule is `kw_*`), because
 /// this runs for every pair of every parse.
 fn is_token(rule: Rule) -> bool {
-    static TOKENS: std::sync::OnceLock<Vec<bool>> = std::sync::OnceLock::new();
-    let table = TOKENS.get_or_init(|| {
+    // Asked for every pair of every parse: answer from a table built once
+    // instead of formatting the rule's name each time.
+    static TOKENS: std::sync::LazyLock<Vec<bool>> = std::sync::LazyLock::new(|| {
         use Rule::*;
-        let len = Rule::all_rules().iter().map(|r| *r as usize + 1).max().unwrap_or(0);
-        let mut table = vec![false; len];
-        for r in Rule::all_rules() {
-            table[*r as usize] = matches!(
-                r,
+        let all = Rule::all_rules();
+        let mut table = vec![false; all.iter().map(|r| *r as usize + 1).max().unwrap_or(0)];
+        for rule in all {
+            table[*rule as usize] = matches!(
+                rule,
                 open_brace | open_paren | colon | close_brace | close_bracket | close_paren | arrow | equals | kind_call_kw
-            ) || format!("{r:?}").starts_with("kw_");
+            ) || format!("{rule:?}").starts_with("kw_");
         }
         table
     });
-    table.get(rule as usize).copied().unwrap_or(false)
+    TOKENS.get(rule as usize).copied().unwrap_or(false)
 }
 
 /// The meaningful children of a pair.
@@ -1189,7 +1226,10 @@ impl Builder {
                 help: Some("numbers are 64-bit floating point; write a smaller value".into()),
             });
         }
-        NumberLit { value: Number { value: if value.is_finite() { value } else { 0.0 }, is_int }, span: sp }
+        // Saturate rather than zero, so range checks downstream do not pile a
+        // second error on the one reported here.
+        let value = if value.is_finite() { value } else { f64::MAX.copysign(value) };
+        NumberLit { value: Number { value, is_int }, span: sp }
     }
 
     fn int(&mut self, p: Pair<'_, Rule>) -> IntLit {
@@ -1204,7 +1244,7 @@ impl Builder {
                     label: "out of range".into(),
                     help: Some(format!("the largest whole number is {}", i64::MAX)),
                 });
-                IntLit { value: 0, span: sp }
+                IntLit { value: if p.as_str().starts_with('-') { i64::MIN } else { i64::MAX }, span: sp }
             }
         }
     }
@@ -1221,7 +1261,7 @@ impl Builder {
                     label: "out of range".into(),
                     help: Some("durations must fit in 64-bit milliseconds (about 292 million years)".into()),
                 });
-                DurationLit { millis: 0, span: sp }
+                DurationLit { millis: u64::MAX, span: sp }
             }
         }
     }

@@ -49,18 +49,23 @@ pub(super) fn check_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &mut 
         if let Some(deps) = &sig.deps {
             if deps.rule != TriggerRule::AllSuccess && deps.names.len() == 1 {
                 out.push(
-                    Pending::new(Code::SingleDepTriggerRule, loc(i, deps.rule_span.unwrap_or(deps.span)), format!(
-                        "`{}` with a single dependency is the same as a plain `after {}`",
-                        deps.rule.keyword(),
-                        deps.names[0].text
-                    ))
+                    Pending::new(Code::SingleDepTriggerRule, loc(i, deps.rule_span.unwrap_or(deps.span)), match deps.rule {
+                        TriggerRule::OneSuccess => format!(
+                            "`one_success` over the single dependency `{}` is a plain `after {}`",
+                            deps.names[0].text, deps.names[0].text
+                        ),
+                        _ => format!("`all_done` over the single dependency `{}` joins nothing", deps.names[0].text),
+                    })
                     .label("only one dependency")
                     .help(match deps.rule {
                         TriggerRule::AllDone => format!(
-                            "`all_done` matters for a join of several steps; for one, `on_failure continue` on `{}` says the same",
+                            "`all_done` is for cleanup joins: list every step this one cleans up or reports after, e.g. `all_done({}, …)`",
                             deps.names[0].text
                         ),
-                        _ => format!("write `after {}`, or list the other steps this one may run after", deps.names[0].text),
+                        _ => format!(
+                            "write `after {}`, or list the other steps this one may start after: `one_success({}, …)`",
+                            deps.names[0].text, deps.names[0].text
+                        ),
                     }),
                 );
             }

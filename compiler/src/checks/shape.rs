@@ -119,7 +119,12 @@ pub(super) fn step_shape<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut Vec<
         },
         k => (k.clone(), Vec::new()),
     };
-    body_shape(&kind, &step.body, &inherited, step.kind_span.unwrap_or(step.name.span), &|s| cx.at(s), out);
+    let mut found = Vec::new();
+    body_shape(&kind, &step.body, &inherited, step.kind_span.unwrap_or(step.name.span), &|s| cx.at(s), &mut found);
+    // After a syntax error in the step, a "missing" statement is most likely
+    // the one the parser had to drop: the syntax error says it better.
+    let recovered = cx.step.recovered(cx.db);
+    out.extend(found.into_iter().filter(|p| !(recovered && p.code == Code::MissingStatement)));
 }
 
 /// Shape rules over a step body (of a step or a template).

