@@ -7,8 +7,10 @@
 
 pub mod ast;
 pub mod errors;
+pub mod format;
 pub mod lexer;
 pub mod parser;
 
 pub use errors::{SyntaxError, SyntaxErrorKind};
+pub use format::format;
 pub use parser::{Parse, parse};
