@@ -24,7 +24,7 @@ impl Printer<'_> {
                 let items: Vec<_> = s.entries.iter().map(|e| (e.span, e)).collect();
                 self.block(s.name.span.end, s.span, &items, |p, e| {
                     p.lit(e.key.span);
-                    p.kw("=");
+                    p.kw_after(e.key.span.end, "=");
                     match &e.value {
                         SecretValue::Source(src) => p.secret_source(src),
                         // Always an error for the compiler, but not a syntax
@@ -47,10 +47,10 @@ impl Printer<'_> {
                     PolicyStmtKind::Description(d) => p.description(d),
                     PolicyStmtKind::Rule(r) => {
                         p.lit(r.effect_span);
-                        p.kw("when");
+                        p.kw_after(r.effect_span.end, "when");
                         p.cel(&r.condition);
                         if let Some(reason) = &r.reason {
-                            p.kw("because");
+                            p.kw_after(r.condition.span.end + 1, "because");
                             p.lit(reason.span);
                         }
                     }
@@ -66,7 +66,7 @@ impl Printer<'_> {
                 self.kw("template");
                 self.lit(t.name.span);
                 if let (Some(kind), Some(kind_span)) = (&t.kind, t.kind_span) {
-                    self.step_kind(kind, kind_span);
+                    self.step_kind(t.name.span.end, kind, kind_span);
                 }
                 let header_end = t.kind_span.map_or(t.name.span.end, |s| s.end);
                 self.step_body(header_end, t.span, &t.body);
@@ -76,12 +76,7 @@ impl Printer<'_> {
                 self.lit(i.name.span);
                 // An instance is a declaration: its fields always go one per line.
                 let items: Vec<_> = i.fields.iter().map(|f| (f.span, f)).collect();
-                self.braced_list(i.body_span.start, i.body_span.end - 1, &items, |p, f| {
-                    p.verbatim(f.key.span);
-                    p.out.punct(":");
-                    p.value(&f.value, 1);
-                    p.out.punct(",");
-                });
+                self.braced_list(i.body_span.start, i.body_span.end - 1, &items, |p, f| p.broken_field(f));
             }
         }
     }
@@ -120,11 +115,11 @@ impl Printer<'_> {
             StoreStmtKind::Description(d) => self.description(d),
             StoreStmtKind::Backend(Backend::Local) => {
                 self.kw("backend");
-                self.kw("local");
+                self.kw_after(s.span.start + "backend".len() as u32, "local");
             }
             StoreStmtKind::Backend(Backend::Command(c)) => {
                 self.kw("backend");
-                self.kw("command");
+                self.kw_after(s.span.start + "backend".len() as u32, "command");
                 self.lit(c.span);
             }
             StoreStmtKind::Schema(v) => {
@@ -170,7 +165,7 @@ impl Printer<'_> {
                 self.kw("short");
                 self.out.space();
                 let spans: Vec<_> = names.iter().map(|n| n.span).collect();
-                self.fill(&spans, "", 0);
+                self.fill(&spans, 0);
             }
             ResourceStmtKind::Schema(v) => {
                 self.kw("schema");
@@ -180,7 +175,7 @@ impl Printer<'_> {
                 self.kw("rule");
                 self.cel(condition);
                 if let Some(m) = message {
-                    self.kw("message");
+                    self.kw_after(condition.span.end + 1, "message");
                     self.lit(m.span);
                 }
             }
@@ -220,13 +215,12 @@ impl Printer<'_> {
             }
             EnvEntryKind::Assign { key, value } => {
                 p.lit(key.span);
-                p.kw("=");
+                p.kw_after(key.span.end, "=");
                 match value {
                     EnvValue::Source(s) => p.secret_source(s),
                     EnvValue::Ref { set, key } => {
                         p.lit(set.span);
-                        p.flush_inline(key.span.start);
-                        p.out.punct(".");
+                        p.punct_after(set.span.end, ".");
                         p.verbatim(key.span);
                     }
                     EnvValue::Template(t) => p.lit(t.span),
@@ -237,11 +231,13 @@ impl Printer<'_> {
     }
 
     fn secret_source(&mut self, s: &SecretSource) {
-        self.kw(match s.kind {
+        let keyword = match s.kind {
             SecretSourceKind::Env => "from_env",
             SecretSourceKind::File => "from_file",
-        });
-        self.out.punct("(");
+        };
+        self.flush_inline(s.span.start);
+        self.kw(keyword);
+        self.punct_after(s.span.start + keyword.len() as u32, "(");
         self.verbatim(s.arg.span);
         self.flush_inline(s.span.end - 1);
         self.out.punct(")");

@@ -47,7 +47,7 @@ pub fn format(src: &str) -> Result<String, Vec<SyntaxError>> {
 /// Prints a tree parsed without errors from `src`.
 fn format_tree(src: &str, file: &SourceFile) -> String {
     let lexed = lexer::lex(src);
-    let mut p = Printer { src, out: Out::with_capacity(src.len() + src.len() / 8), comments: Comments::new(&lexed) };
+    let mut p = Printer { src, out: Out::with_capacity(src.len() + src.len() / 8), comments: Comments::new(&lexed), printed_to: 0 };
     p.file(file);
     p.out.finish()
 }
@@ -56,6 +56,9 @@ pub(super) struct Printer<'s> {
     src: &'s str,
     out: Out,
     comments: Comments,
+    /// The source offset up to which punctuation and comments outside the
+    /// tree's spans have been printed.
+    printed_to: u32,
 }
 
 /// Where a list of lines (a block's statements, a file's declarations, the
@@ -93,6 +96,7 @@ impl<'s> Printer<'s> {
             self.comments.advance();
             let text = self.comment_text(c);
             self.out.comment(text, c.is_line);
+            self.printed_to = self.printed_to.max(c.span.end);
         }
     }
 
@@ -108,6 +112,49 @@ impl<'s> Printer<'s> {
     fn kw(&mut self, keyword: &str) {
         self.out.space();
         self.out.word(keyword);
+    }
+
+    /// A keyword the tree records no position for: the first token after
+    /// `prev_end`. Comments before it are printed before it. Returns its end.
+    fn kw_after(&mut self, prev_end: u32, keyword: &str) -> u32 {
+        let at = self.next_token_start(prev_end);
+        self.flush_inline(at);
+        self.kw(keyword);
+        at + keyword.len() as u32
+    }
+
+    /// Punctuation the tree records no position for, like `kw_after`, except
+    /// that a `//` comment before it moves after it: punctuation starting a
+    /// continuation line reads badly.
+    fn punct_after(&mut self, prev_end: u32, text: &str) -> u32 {
+        let at = self.next_token_start(prev_end);
+        self.block_comments_before(at);
+        self.out.punct(text);
+        self.flush_inline(at);
+        at + text.len() as u32
+    }
+
+    /// Prints the comments before `pos` up to the first `//` one.
+    fn block_comments_before(&mut self, pos: u32) {
+        while let Some(c) = self.comments.next_before(pos) {
+            if c.is_line {
+                break;
+            }
+            self.flush_inline(c.span.end);
+        }
+    }
+
+    /// Before the comma after a list item: the `/* … */` comments between the
+    /// item and the comma, if the source has one there (commas are optional
+    /// in data literals). A `//` comment there follows the comma instead.
+    fn comments_before_comma(&mut self, item_end: u32) {
+        let at = self.next_token_start(item_end);
+        if self.src.as_bytes().get(at as usize) == Some(&b',') {
+            self.block_comments_before(at);
+            if self.comments.next_before(at).is_none() {
+                self.printed_to = self.printed_to.max(at + 1);
+            }
+        }
     }
 
     /// The next token at or after `pos`, skipping blanks and comments. Used to
@@ -174,7 +221,9 @@ impl<'s> Printer<'s> {
 
     fn list_item_end(&mut self, item: Span, st: &mut ListState) {
         self.flush_inline(item.end);
-        st.last_end = item.end;
+        // What follows the item on its line (a comma, comments before it)
+        // was printed with it.
+        st.last_end = item.end.max(self.printed_to);
         st.empty = false;
         st.started = true;
         st.open_line = true;
@@ -212,10 +261,15 @@ impl<'s> Printer<'s> {
         }
         self.list_comments(close, &mut st);
         self.out.indent -= INDENT;
-        if !st.empty {
+        if st.started || self.out.after_line_comment() {
             self.out.ensure_line_start();
+            self.out.punct(close_text);
+        } else if close_text == "}" {
+            // `{}`, or `{ /* a comment */ }`
+            self.out.word(close_text);
+        } else {
+            self.out.punct(close_text);
         }
-        self.out.punct(close_text);
     }
 
     /// A `{ … }` block of statements whose `{` is the first token after

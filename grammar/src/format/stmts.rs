@@ -17,36 +17,37 @@ impl Printer<'_> {
             WorkflowStmtKind::Input(i) => {
                 self.kw("input");
                 self.lit(i.name.span);
-                self.flush_inline(i.ty.span.start);
-                self.out.punct(":");
+                self.punct_after(i.name.span.end, ":");
                 self.type_expr(&i.ty, 0);
                 if let Some(default) = &i.default {
-                    self.flush_inline(default.span.start);
-                    self.kw("=");
+                    self.kw_after(i.ty.span.end, "=");
                     self.value(default, 0);
                 }
             }
             WorkflowStmtKind::On(t) => {
                 self.kw("on");
+                let on_end = s.span.start + "on".len() as u32;
                 match t {
                     Trigger::Event { event_type, subject, filter } => {
-                        self.kw("event");
+                        self.kw_after(on_end, "event");
                         self.lit(event_type.span);
+                        let mut end = event_type.span.end;
                         if let Some(s) = subject {
-                            self.kw("subject");
+                            self.kw_after(end, "subject");
                             self.lit(s.span);
+                            end = s.span.end;
                         }
                         if let Some(f) = filter {
-                            self.kw("where");
+                            self.kw_after(end, "where");
                             self.cel(f);
                         }
                     }
                     Trigger::Webhook { path } => {
-                        self.kw("webhook");
+                        self.kw_after(on_end, "webhook");
                         self.lit(path.span);
                     }
                     Trigger::Schedule { cron } => {
-                        self.kw("schedule");
+                        self.kw_after(on_end, "schedule");
                         self.lit(cron.span);
                     }
                 }
@@ -67,8 +68,7 @@ impl Printer<'_> {
             WorkflowStmtKind::Output(o) => {
                 self.kw("output");
                 self.lit(o.name.span);
-                self.flush_inline(o.expr.span.start - 1);
-                self.kw("=");
+                self.kw_after(o.name.span.end, "=");
                 self.cel(&o.expr);
             }
             WorkflowStmtKind::Safety(safety) => {
@@ -100,7 +100,7 @@ impl Printer<'_> {
                 self.kw("on_violation");
                 self.lit(*action_span);
                 if let Some((_, span)) = then {
-                    self.kw("then");
+                    self.kw_after(action_span.end, "then");
                     self.lit(*span);
                 }
             }
@@ -108,13 +108,13 @@ impl Printer<'_> {
                 self.kw("protect");
                 self.out.space();
                 let spans: Vec<_> = paths.iter().map(|p| p.span).collect();
-                self.fill(&spans, "", 0);
+                self.fill(&spans, 0);
             }
             InvariantStmtKind::At(names) => {
                 self.kw("at");
                 self.out.space();
                 let spans: Vec<_> = names.iter().map(|n| n.span).collect();
-                self.fill(&spans, "", 0);
+                self.fill(&spans, 0);
             }
         }
     }
@@ -123,7 +123,7 @@ impl Printer<'_> {
         self.kw("check");
         self.lit(c.command.span);
         if let Some(e) = &c.expect {
-            self.kw("expect");
+            self.kw_after(c.command.span.end, "expect");
             self.lit(e.span);
         }
     }
@@ -132,11 +132,11 @@ impl Printer<'_> {
         self.kw("retry");
         self.lit(r.count.span);
         if let Some(b) = &r.backoff {
-            self.kw("backoff");
+            self.kw_after(r.count.span.end, "backoff");
             self.lit(b.kind_span);
             self.lit(b.delay.span);
             if let Some(max) = &b.max {
-                self.kw("max");
+                self.kw_after(b.delay.span.end, "max");
                 self.lit(max.span);
             }
         }
@@ -167,7 +167,7 @@ impl Printer<'_> {
         self.kw("step");
         self.lit(s.name.span);
         if let Some(kind_span) = s.kind_span {
-            self.step_kind(&s.kind, kind_span);
+            self.step_kind(s.name.span.end, &s.kind, kind_span);
         }
         if let Some(d) = &s.deps {
             let tail = if s.for_each.is_some() { " for each item {".len() } else { " {".len() };
@@ -176,15 +176,15 @@ impl Printer<'_> {
         if let Some(for_each) = s.for_each {
             self.flush_inline(for_each.start);
             self.kw("for");
-            self.kw("each");
-            self.kw("item");
+            let end = self.kw_after(for_each.start + "for".len() as u32, "each");
+            self.kw_after(end, "item");
         }
         self.step_body(s.header_span().end, s.span, &s.body);
     }
 
     /// `: KIND [TARGET]` after a step or template name.
-    pub(super) fn step_kind(&mut self, kind: &StepKind, kind_span: Span) {
-        self.out.punct(":");
+    pub(super) fn step_kind(&mut self, name_end: u32, kind: &StepKind, kind_span: Span) {
+        self.punct_after(name_end, ":");
         self.flush_inline(kind_span.start);
         self.kw(kind.keyword());
         if let Some(target) = kind.target() {
@@ -200,27 +200,29 @@ impl Printer<'_> {
         let names: Vec<_> = d.names.iter().map(|n| n.span).collect();
         match d.rule_span {
             Some(rule_span) => {
+                self.flush_inline(rule_span.start);
                 self.kw(d.rule.keyword());
-                self.out.punct("(");
-                self.fill(&names, ")", tail);
-                // Comments between the last name and the `)`: the tree does
-                // not record where they were, so they follow the `)`.
+                self.punct_after(rule_span.start + d.rule.keyword().len() as u32, "(");
+                self.fill(&names, ")".len() + tail);
                 self.flush_inline(rule_span.end - 1);
+                self.out.punct(")");
             }
             None => {
                 self.out.space();
-                self.fill(&names, "", tail);
+                self.fill(&names, tail);
             }
         }
     }
 
     pub(super) fn step_body(&mut self, header_end: u32, span: Span, body: &[StepStmt]) {
-        let items: Vec<_> = body.iter().map(|s| (s.span, &s.kind)).collect();
+        let items: Vec<_> = body.iter().map(|s| (s.span, s)).collect();
         self.block(header_end, span, &items, |p, s| p.step_stmt(s));
     }
 
-    fn step_stmt(&mut self, s: &StepStmtKind) {
-        match s {
+    fn step_stmt(&mut self, stmt: &StepStmt) {
+        // The end of the statement's first keyword, for those that have more.
+        let first_end = stmt.span.start + stmt.kind.keyword().split(' ').next().unwrap_or("").len() as u32;
+        match &stmt.kind {
             StepStmtKind::Description(d) => self.description(d),
             StepStmtKind::Command(t) => self.template_stmt("command", t),
             StepStmtKind::Prompt(t) => self.template_stmt("prompt", t),
@@ -233,15 +235,18 @@ impl Printer<'_> {
                 self.value(v, 0);
             }
             StepStmtKind::Arm { condition, target } => {
-                match condition {
+                let end = match condition {
                     Some(c) => {
                         self.kw("when");
                         self.cel(c);
+                        c.span.end + 1
                     }
-                    None => self.kw("else"),
-                }
-                self.flush_inline(target.span.start);
-                self.kw("->");
+                    None => {
+                        self.kw("else");
+                        first_end
+                    }
+                };
+                self.kw_after(end, "->");
                 self.lit(target.span);
             }
             StepStmtKind::When(c) => {
@@ -270,20 +275,20 @@ impl Printer<'_> {
             StepStmtKind::Event { event_type, subject } => {
                 self.template_stmt("event", event_type);
                 if let Some(s) = subject {
-                    self.template_stmt("subject", s);
+                    self.kw_after(event_type.span.end, "subject");
+                    self.lit(s.span);
                 }
             }
             StepStmtKind::Put { key, value } => {
                 self.kw("then");
-                self.kw("put");
+                self.kw_after(first_end, "put");
                 self.store_key(key);
-                self.flush_inline(value.span.start - 1);
-                self.kw("=");
+                self.kw_after(key.span.end, "=");
                 self.cel(value);
             }
             StepStmtKind::Spawn { workflow, inputs } => {
                 self.kw("then");
-                self.kw("spawn");
+                self.kw_after(first_end, "spawn");
                 self.lit(workflow.span);
                 if let Some(v) = inputs {
                     self.value(v, 0);
@@ -291,11 +296,10 @@ impl Printer<'_> {
             }
             StepStmtKind::SpawnEach { list, workflow, inputs } => {
                 self.kw("then");
-                self.kw("spawn");
-                self.kw("each");
+                let end = self.kw_after(first_end, "spawn");
+                self.kw_after(end, "each");
                 self.cel(list);
-                self.flush_inline(workflow.span.start);
-                self.kw("->");
+                self.kw_after(list.span.end + 1, "->");
                 self.lit(workflow.span);
                 if let Some(v) = inputs {
                     self.value(v, 0);
@@ -304,8 +308,7 @@ impl Printer<'_> {
             StepStmtKind::Reads { key, alias } => {
                 self.kw("reads");
                 self.store_key(key);
-                self.flush_inline(alias.span.start);
-                self.kw("as");
+                self.kw_after(key.span.end, "as");
                 self.lit(alias.span);
             }
             StepStmtKind::Items(e) => {
@@ -335,14 +338,12 @@ impl Printer<'_> {
             StepStmtKind::Check(c) => self.check_command(c),
             StepStmtKind::OnFail(OnFail::Fix { step, retries, then }) => {
                 self.kw("on_fail");
-                self.kw("fix");
+                self.kw_after(first_end, "fix");
                 self.lit(step.span);
-                self.flush_inline(retries.span.start);
-                self.kw("retry");
+                self.kw_after(step.span.end, "retry");
                 self.lit(retries.span);
                 if let Some((_, span)) = then {
-                    self.flush_inline(span.start);
-                    self.kw("then");
+                    self.kw_after(retries.span.end, "then");
                     self.lit(*span);
                 }
             }
@@ -360,15 +361,13 @@ impl Printer<'_> {
     }
 
     fn template_stmt(&mut self, keyword: &str, t: &TemplateStr) {
-        self.flush_inline(t.span.start);
         self.kw(keyword);
         self.lit(t.span);
     }
 
     fn store_key(&mut self, key: &StoreKey) {
         self.lit(key.store.span);
-        self.flush_inline(key.key.span.start);
-        self.out.punct(".");
+        self.punct_after(key.store.span.end, ".");
         self.verbatim(key.key.span);
     }
 }

@@ -10,7 +10,7 @@
 
 use super::Printer;
 use super::out::WIDTH;
-use crate::ast::{Expr, Span, TypeExpr, TypeField, TypeKind, Value, ValueKind};
+use crate::ast::{Expr, Field, Span, TypeExpr, TypeField, TypeKind, Value, ValueKind};
 
 impl Printer<'_> {
     /// A CEL expression, backticks included, exactly as written.
@@ -94,12 +94,7 @@ impl Printer<'_> {
                 } else {
                     self.out.word("{");
                     let items: Vec<_> = fields.iter().map(|f| (f.span, f)).collect();
-                    self.list(v.span.start + 1, v.span.end - 1, "}", Vec::new(), &items, |p, f| {
-                        p.verbatim(f.key.span);
-                        p.out.punct(":");
-                        p.value(&f.value, 1);
-                        p.out.punct(",");
-                    });
+                    self.list(v.span.start + 1, v.span.end - 1, "}", Vec::new(), &items, |p, f| p.broken_field(f));
                 }
             }
             ValueKind::Array(items) => {
@@ -118,6 +113,7 @@ impl Printer<'_> {
                     let items: Vec<_> = items.iter().map(|v| (v.span, v)).collect();
                     self.list(v.span.start + 1, v.span.end - 1, "]", Vec::new(), &items, |p, item| {
                         p.value(item, 1);
+                        p.comments_before_comma(item.span.end);
                         p.out.punct(",");
                     });
                 }
@@ -176,6 +172,7 @@ impl Printer<'_> {
                     let items: Vec<_> = fields.iter().map(|f| (f.span, f)).collect();
                     self.list(t.span.start + 1, t.span.end - 1, "}", Vec::new(), &items, |p, f| {
                         p.type_field(f, 1);
+                        p.comments_before_comma(f.span.end);
                         p.out.punct(",");
                     });
                 }
@@ -186,28 +183,37 @@ impl Printer<'_> {
 
     fn type_field(&mut self, f: &TypeField, suffix: usize) {
         self.verbatim(f.name.span);
+        let mut end = f.name.span.end;
         if f.optional {
-            self.out.punct("?");
+            end = self.punct_after(end, "?");
         }
-        self.out.punct(":");
+        self.punct_after(end, ":");
         self.type_expr(&f.ty, suffix);
     }
 
-    /// A comma-separated list of tokens (names or strings), filling lines. `last` is printed right after the last token (`)` of a
-    /// trigger rule), and `tail` characters must fit after it on its line
-    /// (` {` after an `after` list).
-    pub(super) fn fill(&mut self, tokens: &[Span], last: &str, tail: usize) {
+    /// An object entry on a line of its own, with its comma.
+    pub(super) fn broken_field(&mut self, f: &Field) {
+        self.verbatim(f.key.span);
+        self.punct_after(f.key.span.end, ":");
+        self.value(&f.value, 1);
+        self.comments_before_comma(f.span.end);
+        self.out.punct(",");
+    }
+
+    /// A comma-separated list of tokens (names or strings), filling lines.
+    /// `tail` characters must fit after the last token on its line (` {`
+    /// after an `after` list, `) {` after a trigger rule's).
+    pub(super) fn fill(&mut self, tokens: &[Span], tail: usize) {
         for (i, span) in tokens.iter().enumerate() {
             self.flush_inline(span.start);
             let is_last = i + 1 == tokens.len();
-            let width = self.token_width(*span).unwrap_or(0) + if is_last { last.len() + tail } else { 1 };
+            let width = self.token_width(*span).unwrap_or(0) + if is_last { tail } else { 1 };
             if !self.out.fresh_line() && self.out.col() + self.out.space_width() + width > WIDTH {
                 self.out.break_continuation();
             }
             self.verbatim(*span);
-            if is_last {
-                self.out.punct(last);
-            } else {
+            if !is_last {
+                self.comments_before_comma(span.end);
                 self.out.punct(",");
                 self.out.space();
             }
