@@ -123,14 +123,16 @@ impl<'s> Printer<'s> {
         at + keyword.len() as u32
     }
 
-    /// Punctuation the tree records no position for, like `kw_after`, except
-    /// that a `//` comment before it moves after it: punctuation starting a
-    /// continuation line reads badly.
+    /// Punctuation the tree records no position for, like `kw_after`.
+    ///
+    /// A `//` comment before it stays before it too, which puts it at the
+    /// start of a continuation line. Moving the comment after it instead
+    /// would not be stable: in `name?:`, a comment moved after the `?` is
+    /// then before the `:`, and would move again on the next run.
     fn punct_after(&mut self, prev_end: u32, text: &str) -> u32 {
         let at = self.next_token_start(prev_end);
-        self.block_comments_before(at);
-        self.out.punct(text);
         self.flush_inline(at);
+        self.out.punct(text);
         at + text.len() as u32
     }
 
@@ -232,8 +234,9 @@ impl<'s> Printer<'s> {
     /// The items of a block, one per line and indented, with the comments
     /// around them, then the closing delimiter. The caller has printed the
     /// opening delimiter, which ends at `open_end`; `close` is where the
-    /// closing one is. `deferred` are `//` comments found just before the
-    /// opening delimiter: they move after it, so that it stays on its line.
+    /// closing one is. `deferred` are comments found just before the opening
+    /// delimiter, from a `//` one on: they move after it, so that it stays on
+    /// its line.
     fn list<T>(
         &mut self,
         open_end: u32,
@@ -282,15 +285,13 @@ impl<'s> Printer<'s> {
     /// Lines between the `{` at `open` and the `}` at `close`.
     fn braced_list<T>(&mut self, open: u32, close: u32, items: &[(Span, T)], each: impl FnMut(&mut Self, &T)) {
         // A `/* … */` before the `{` stays in place; a `//` one would push the
-        // `{` onto a line of its own, so it moves just after it instead.
+        // `{` onto a line of its own, so it moves just after it instead, and
+        // so do the comments after it (comments never change order).
+        self.block_comments_before(open);
         let mut deferred = Vec::new();
         while let Some(c) = self.comments.next_before(open) {
-            if c.is_line {
-                self.comments.advance();
-                deferred.push(c);
-            } else {
-                self.flush_inline(c.span.end);
-            }
+            self.comments.advance();
+            deferred.push(c);
         }
         self.out.space();
         self.out.word("{");
