@@ -209,6 +209,58 @@ fn line_comments_between_any_two_tokens_are_kept() {
     }
 }
 
+/// Replaces every run of blanks outside strings, expressions and comments
+/// by `f(run)`, except that a line break after a `//` comment stays.
+fn rewhitespaced(text: &str, f: impl Fn(&str) -> &'static str) -> String {
+    let lexed = lexer::lex(text);
+    let mut out = String::with_capacity(text.len());
+    let mut pos = 0;
+    let mut after_line_comment = false;
+    let mut replace = |chunk: &str, after_line_comment: bool, out: &mut String| {
+        let mut rest = chunk;
+        let mut first = true;
+        while !rest.is_empty() {
+            let blank_len = rest.find(|c: char| !c.is_ascii_whitespace()).unwrap_or(rest.len());
+            if blank_len > 0 {
+                let run = &rest[..blank_len];
+                if first && after_line_comment {
+                    out.push('\n');
+                } else {
+                    out.push_str(f(run));
+                }
+            }
+            rest = &rest[blank_len..];
+            let word_len = rest.find(|c: char| c.is_ascii_whitespace()).unwrap_or(rest.len());
+            out.push_str(&rest[..word_len]);
+            rest = &rest[word_len..];
+            first = false;
+        }
+    };
+    for t in &lexed.tokens {
+        let (start, end) = (t.span.start as usize, t.span.end as usize);
+        replace(&text[pos..start], after_line_comment, &mut out);
+        out.push_str(&text[start..end]);
+        after_line_comment = t.kind == lexer::TokenKind::LineComment;
+        pos = end;
+    }
+    replace(&text[pos..], after_line_comment, &mut out);
+    out
+}
+
+#[test]
+fn a_line_break_between_any_two_tokens_changes_nothing_but_layout() {
+    for (name, text) in corpus() {
+        check_variant(&format!("{name} with line breaks"), &rewhitespaced(&text, |_| "\n"));
+    }
+}
+
+#[test]
+fn text_on_as_few_lines_as_possible_changes_nothing_but_layout() {
+    for (name, text) in corpus() {
+        check_variant(&format!("{name} squashed"), &rewhitespaced(&text, |_| " "));
+    }
+}
+
 #[test]
 fn the_corpus_is_not_empty() {
     let corpus = corpus();

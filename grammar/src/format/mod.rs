@@ -312,3 +312,6 @@ impl<'s> Printer<'s> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
