@@ -262,6 +262,21 @@ fn text_on_as_few_lines_as_possible_changes_nothing_but_layout() {
 }
 
 #[test]
+fn the_examples_of_the_formatting_page_are_formatted() {
+    let page = std::fs::read_to_string(root().join("docs/formatting.md")).unwrap();
+    let mut complete = 0;
+    for block in flow_blocks(&page) {
+        // Fragments (a statement, a header) show rules, not whole files.
+        if parse(&block).errors.is_empty() {
+            complete += 1;
+            let out = formatted("docs/formatting.md", &block);
+            assert!(out == block, "docs/formatting.md shows an unformatted example:\n{}", first_difference(&block, &out));
+        }
+    }
+    assert!(complete > 0, "docs/formatting.md has no complete example");
+}
+
+#[test]
 fn the_corpus_is_not_empty() {
     let corpus = corpus();
     let names: Vec<&str> = corpus.iter().map(|(n, _)| n.as_str()).collect();

@@ -21,9 +21,15 @@ pub struct Parse {
 
 /// Parses a whole `.flow` file.
 pub fn parse(src: &str) -> Parse {
+    parse_lexed(src).0
+}
+
+/// Parses a whole file, and returns the lexical scan made on the way (the
+/// formatter needs its comments).
+pub(crate) fn parse_lexed(src: &str) -> (Parse, lexer::Lexed) {
     let lexed = lexer::lex(src);
     if let Some(at) = lexed.too_deep {
-        return Parse {
+        let parse = Parse {
             file: SourceFile::default(),
             errors: vec![SyntaxError {
                 kind: SyntaxErrorKind::NestingTooDeep,
@@ -33,6 +39,7 @@ pub fn parse(src: &str) -> Parse {
                 help: Some("flatten the nested lists or objects".into()),
             }],
         };
+        return (parse, lexed);
     }
     let mut b = Builder { errors: Vec::new(), chunks: Vec::new() };
     let file = match FlowParser::parse(Rule::file, src) {
@@ -79,7 +86,7 @@ pub fn parse(src: &str) -> Parse {
     errors.extend(b.errors);
     errors.sort_by_key(|e| (e.span.start, e.span.end));
     errors.dedup_by(|a, b| a.span == b.span && a.message == b.message);
-    Parse { file, errors }
+    (Parse { file, errors }, lexed)
 }
 
 fn lex_errors(lexed: &lexer::Lexed) -> Vec<SyntaxError> {
@@ -268,11 +275,24 @@ fn is_trivia(mut text: &str) -> bool {
 
 /// Rules that are pure punctuation or keywords: the builder never needs them.
 fn is_token(rule: Rule) -> bool {
-    use Rule::*;
-    matches!(
-        rule,
-        open_brace | open_paren | colon | close_brace | close_bracket | close_paren | arrow | equals | kind_call_kw
-    ) || format!("{rule:?}").starts_with("kw_")
+    // Asked for every pair of every file: a table built once, rather than
+    // formatting each rule's name to see whether it starts with `kw_`.
+    static TOKENS: std::sync::OnceLock<Vec<bool>> = std::sync::OnceLock::new();
+    let tokens = TOKENS.get_or_init(|| {
+        use Rule::*;
+        let mut table = vec![false; Rule::all_rules().len()];
+        for &r in Rule::all_rules() {
+            let token = matches!(
+                r,
+                open_brace | open_paren | colon | close_brace | close_bracket | close_paren | arrow | equals | kind_call_kw
+            ) || format!("{r:?}").starts_with("kw_");
+            if let Some(slot) = table.get_mut(r as usize) {
+                *slot = token;
+            }
+        }
+        table
+    });
+    tokens.get(rule as usize).copied().unwrap_or(false)
 }
 
 /// The meaningful children of a pair.

@@ -26,7 +26,7 @@ mod values;
 
 use crate::ast::{Span, SourceFile};
 use crate::errors::SyntaxError;
-use crate::lexer;
+use crate::lexer::Lexed;
 use comments::{Comment, Comments};
 use out::{INDENT, Out};
 
@@ -37,17 +37,16 @@ pub use out::WIDTH;
 /// Returns the syntax errors instead when the file does not parse cleanly: a
 /// file with errors is never rewritten.
 pub fn format(src: &str) -> Result<String, Vec<SyntaxError>> {
-    let parsed = crate::parse(src);
+    let (parsed, lexed) = crate::parser::parse_lexed(src);
     if !parsed.errors.is_empty() {
         return Err(parsed.errors);
     }
-    Ok(format_tree(src, &parsed.file))
+    Ok(format_tree(src, &parsed.file, &lexed))
 }
 
 /// Prints a tree parsed without errors from `src`.
-fn format_tree(src: &str, file: &SourceFile) -> String {
-    let lexed = lexer::lex(src);
-    let mut p = Printer { src, out: Out::with_capacity(src.len() + src.len() / 8), comments: Comments::new(&lexed), printed_to: 0 };
+fn format_tree(src: &str, file: &SourceFile, lexed: &Lexed) -> String {
+    let mut p = Printer { src, out: Out::with_capacity(src.len() + src.len() / 8), comments: Comments::new(lexed), printed_to: 0 };
     p.file(file);
     p.out.finish()
 }
