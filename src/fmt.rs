@@ -44,7 +44,8 @@ pub fn run(cli: &Cli, args: &FmtArgs) -> Result<(), Failure> {
     for root in &roots {
         for path in project::find(root)? {
             // A file named twice (a directory and a file in it) is formatted once.
-            if seen.insert(path.clone()) {
+            let key = std::fs::canonicalize(&path).unwrap_or_else(|_| path.clone());
+            if seen.insert(key) {
                 let loaded = project::read(&path)?;
                 files.push((path, loaded));
             }
@@ -111,16 +112,18 @@ fn stdin(cli: &Cli, check: bool) -> Result<(), Failure> {
 }
 
 /// Replaces a file's text without ever leaving it half-written: the new text
-/// goes to a temporary file beside it, which then takes its place.
+/// goes to a temporary file beside it, which then takes its place. A symbolic
+/// link stays a link: the file it points to is the one replaced.
 fn write_in_place(path: &Path, text: &str) -> Result<(), Failure> {
     let fail = |e: std::io::Error| Failure::usage(format!("cannot write {}: {}", path.display(), io_reason(&e)));
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.flowc-fmt.tmp"));
+    let target = std::fs::canonicalize(path).map_err(fail)?;
+    let name = target.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = target.with_file_name(format!(".{name}.flowc-fmt.tmp"));
     let result = (|| {
-        let permissions = std::fs::metadata(path)?.permissions();
+        let permissions = std::fs::metadata(&target)?.permissions();
         std::fs::write(&tmp, text)?;
         std::fs::set_permissions(&tmp, permissions)?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, &target)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);

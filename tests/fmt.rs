@@ -282,6 +282,8 @@ fn the_corpus_is_not_empty() {
     let names: Vec<&str> = corpus.iter().map(|(n, _)| n.as_str()).collect();
     assert!(names.iter().any(|n| n.starts_with("examples/")), "no example parsed: {names:?}");
     assert!(names.iter().any(|n| n.starts_with("tests/fixtures/fmt/")), "no fmt fixture parsed: {names:?}");
+    // The exception above stays an exception.
+    assert!(corpus.iter().filter(|(_, t)| has_inline_secret(t)).count() <= 2, "{names:?}");
 }
 
 #[test]
@@ -309,9 +311,16 @@ fn formatting_keeps_every_comment_in_order() {
     }
 }
 
+/// Whether a text has a secret written inline (always an error for the
+/// checker): the formatter keeps such a value exactly as written, so its
+/// spacing is the one thing of a file that formatting does not decide.
+fn has_inline_secret(text: &str) -> bool {
+    format!("{:?}", parse(text).file).contains("Literal(")
+}
+
 #[test]
 fn formatting_ignores_spacing_within_lines() {
-    for (name, text) in corpus() {
+    for (name, text) in corpus().into_iter().filter(|(_, t)| !has_inline_secret(t)) {
         let respaced = respaced(&text);
         assert_eq!(formatted(&name, &respaced), formatted(&name, &text), "{name}: respacing changed the output");
     }
@@ -319,7 +328,7 @@ fn formatting_ignores_spacing_within_lines() {
 
 #[test]
 fn formatting_ignores_line_endings() {
-    for (name, text) in corpus() {
+    for (name, text) in corpus().into_iter().filter(|(_, t)| !has_inline_secret(t)) {
         // Raw newlines inside strings are content; a CRLF file keeps them as written.
         let lexed = lexer::lex(&text);
         if lexed.tokens.iter().any(|t| text[t.span.range()].contains('\n')) {

@@ -166,3 +166,22 @@ fn dash_cannot_be_mixed_with_paths() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(read(&dir, "a.flow"), UGLY);
 }
+
+#[cfg(unix)]
+#[test]
+fn a_symbolic_link_stays_a_link() {
+    let dir = project("symlink", &[("real/a.flow", UGLY.as_bytes())]);
+    std::os::unix::fs::symlink(dir.join("real/a.flow"), dir.join("link.flow")).unwrap();
+    let out = flowc(&dir, &["fmt", "link.flow"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(std::fs::symlink_metadata(dir.join("link.flow")).unwrap().file_type().is_symlink());
+    assert_eq!(read(&dir, "real/a.flow"), PRETTY);
+}
+
+#[test]
+fn a_file_named_twice_is_formatted_once() {
+    let dir = project("named_twice", &[("a.flow", UGLY.as_bytes())]);
+    let out = flowc(&dir, &["fmt", "--check", ".", "a.flow", "./a.flow"], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "a.flow\n");
+}
