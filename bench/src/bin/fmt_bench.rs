@@ -41,6 +41,10 @@ fn main() {
     report("parse only", runs, || {
         std::hint::black_box(flowc_grammar::parse(&src));
     });
+    let parsed = flowc_grammar::parse(&src);
+    report("print only (tree given)", runs, || {
+        std::hint::black_box(flowc_grammar::format::format_parsed(&src, &parsed).ok());
+    });
     report("format (non-canonical input)", runs, || {
         std::hint::black_box(flowc_grammar::format(&src).ok());
     });

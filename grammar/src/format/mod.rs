@@ -26,6 +26,7 @@ mod values;
 
 use crate::ast::{Span, SourceFile};
 use crate::errors::SyntaxError;
+use crate::parser::Parse;
 use crate::lexer::Lexed;
 use comments::{Comment, Comments};
 use out::{INDENT, Out};
@@ -42,6 +43,15 @@ pub fn format(src: &str) -> Result<String, Vec<SyntaxError>> {
         return Err(parsed.errors);
     }
     Ok(format_tree(src, &parsed.file, &lexed))
+}
+
+/// Formats a file that has already been parsed (`parse` must be `src`'s),
+/// for callers that keep the tree, like the language server.
+pub fn format_parsed(src: &str, parse: &Parse) -> Result<String, Vec<SyntaxError>> {
+    if !parse.errors.is_empty() {
+        return Err(parse.errors.clone());
+    }
+    Ok(format_tree(src, &parse.file, &crate::lexer::lex(src)))
 }
 
 /// Prints a tree parsed without errors from `src`.
