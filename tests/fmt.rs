@@ -216,7 +216,7 @@ fn rewhitespaced(text: &str, f: impl Fn(&str) -> &'static str) -> String {
     let mut out = String::with_capacity(text.len());
     let mut pos = 0;
     let mut after_line_comment = false;
-    let mut replace = |chunk: &str, after_line_comment: bool, out: &mut String| {
+    let replace = |chunk: &str, after_line_comment: bool, out: &mut String| {
         let mut rest = chunk;
         let mut first = true;
         while !rest.is_empty() {
