@@ -137,7 +137,8 @@ fn render_errors(path: &str, text: &str, errors: &[SyntaxError], color: bool) ->
     sources.insert(path.to_string(), text.to_string());
     let mut out = String::new();
     for e in errors {
-        let mut d = Diagnostic::new(Code::from_syntax(e.kind), path, e.span, e.message.clone()).with_label(e.label.clone());
+        let mut d =
+            Diagnostic::new(Code::from_syntax(e.kind), path, e.span, e.message.clone()).with_label(e.label.clone());
         d.help = e.help.clone();
         out.push_str(&render::human::render(&d, &sources, color));
     }

@@ -270,7 +270,11 @@ fn the_examples_of_the_formatting_page_are_formatted() {
         if parse(&block).errors.is_empty() {
             complete += 1;
             let out = formatted("docs/formatting.md", &block);
-            assert!(out == block, "docs/formatting.md shows an unformatted example:\n{}", first_difference(&block, &out));
+            assert!(
+                out == block,
+                "docs/formatting.md shows an unformatted example:\n{}",
+                first_difference(&block, &out)
+            );
         }
     }
     assert!(complete > 0, "docs/formatting.md has no complete example");
@@ -291,7 +295,11 @@ fn formatting_is_idempotent() {
     for (name, text) in corpus() {
         let once = formatted(&name, &text);
         let twice = formatted(&name, &once);
-        assert!(once == twice, "{name}: formatting the formatted text changed it:\n{}", first_difference(&once, &twice));
+        assert!(
+            once == twice,
+            "{name}: formatting the formatted text changed it:\n{}",
+            first_difference(&once, &twice)
+        );
     }
 }
 

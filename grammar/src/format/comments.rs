@@ -24,10 +24,8 @@ pub(super) struct Comments {
 
 impl Comments {
     pub(super) fn new(lexed: &Lexed) -> Self {
-        let list = lexed
-            .comments()
-            .map(|t| Comment { span: t.span, is_line: t.kind == TokenKind::LineComment })
-            .collect();
+        let list =
+            lexed.comments().map(|t| Comment { span: t.span, is_line: t.kind == TokenKind::LineComment }).collect();
         Comments { list, next: 0 }
     }
 

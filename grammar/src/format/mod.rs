@@ -1,9 +1,10 @@
 //! The canonical layout of a `.flow` file (`flowc fmt`).
 //!
 //! [`format`] prints a file back from its syntax tree, so the layout depends
-//! only on what the file says, never on how it was spaced: two files with the
-//! same tree and the same comments format to the same text. The rules are
-//! written down for users in `docs/formatting.md`.
+//! on what the file says, not on how it was spaced. Only three things of the
+//! source layout survive: blank lines (at most one), whether a comment was at
+//! the end of a line or on its own, and the text of the few values kept whole.
+//! The rules are written down for users in `docs/formatting.md`.
 //!
 //! What this module must never do:
 //! - change meaning: the tree of the output equals the tree of the input
@@ -24,10 +25,10 @@ mod out;
 mod stmts;
 mod values;
 
-use crate::ast::{Span, SourceFile};
+use crate::ast::{SourceFile, Span};
 use crate::errors::SyntaxError;
-use crate::parser::Parse;
 use crate::lexer::Lexed;
+use crate::parser::Parse;
 use comments::{Comment, Comments};
 use out::{INDENT, Out};
 
@@ -56,7 +57,12 @@ pub fn format_parsed(src: &str, parse: &Parse) -> Result<String, Vec<SyntaxError
 
 /// Prints a tree parsed without errors from `src`.
 fn format_tree(src: &str, file: &SourceFile, lexed: &Lexed) -> String {
-    let mut p = Printer { src, out: Out::with_capacity(src.len() + src.len() / 8), comments: Comments::new(lexed), printed_to: 0 };
+    let mut p = Printer {
+        src,
+        out: Out::with_capacity(src.len() + src.len() / 8),
+        comments: Comments::new(lexed),
+        printed_to: 0,
+    };
     p.file(file);
     p.out.finish()
 }
