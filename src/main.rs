@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod check;
 mod explain;
+mod fmt;
 mod project;
 mod render;
 
@@ -47,6 +48,15 @@ pub enum Command {
     ///
     /// Example: flowc explain E0101
     Explain(explain::ExplainArgs),
+    /// Rewrite files in the canonical layout, keeping every comment.
+    ///
+    /// A directory means every `*.flow` below it (skipping `.flow/`, `.git/`,
+    /// `target/` and `node_modules/`). Files with syntax errors are left
+    /// unchanged and their errors printed. Rewritten files are listed on
+    /// stdout.
+    ///
+    /// Example: flowc fmt --check     (in CI: exit 1 and list what would change)
+    Fmt(fmt::FmtArgs),
 }
 
 /// How a command failed, which decides the exit code.
@@ -69,6 +79,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Check(args) => check::run(&cli, args),
         Command::Explain(args) => explain::run(&cli, args),
+        Command::Fmt(args) => fmt::run(&cli, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

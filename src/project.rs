@@ -1,4 +1,5 @@
-//! Finding and reading `.flow` files. All file IO of `check` happens here.
+//! Finding and reading `.flow` files. All file reading of `check` and `fmt`
+//! happens here.
 
 use std::path::{Path, PathBuf};
 
@@ -20,6 +21,14 @@ const SKIPPED_DIRS: &[&str] = &[".flow", ".git", "target", "node_modules"];
 
 /// Loads the project a path names: a directory (every `*.flow` below it) or one file.
 pub fn load(path: &Path) -> Result<LoadedProject, Failure> {
+    let paths = find(path)?;
+    let files = paths.iter().map(|p| read(p)).collect::<Result<Vec<_>, _>>()?;
+    Ok(LoadedProject { files })
+}
+
+/// The files a path names: every `*.flow` below a directory (sorted, skipping
+/// `SKIPPED_DIRS`; none at all is an error), or the path itself.
+pub fn find(path: &Path) -> Result<Vec<PathBuf>, Failure> {
     let meta = std::fs::metadata(path)
         .map_err(|e| Failure::usage(format!("cannot read {}: {}", path.display(), io_reason(&e))))?;
     let paths = if meta.is_dir() {
@@ -37,8 +46,7 @@ pub fn load(path: &Path) -> Result<LoadedProject, Failure> {
     } else {
         vec![path.to_path_buf()]
     };
-    let files = paths.iter().map(|p| read(p)).collect::<Result<Vec<_>, _>>()?;
-    Ok(LoadedProject { files })
+    Ok(paths)
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), Failure> {

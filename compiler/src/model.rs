@@ -216,6 +216,13 @@ enum PieceDecl {
     Other(ParsedPiece),
 }
 
+/// Whether a file has syntax errors: a narrow question, so that queries that
+/// only need the answer do not re-run when the file's text moves.
+#[salsa::tracked(returns(copy))]
+pub fn has_syntax_errors(db: &dyn Db, file: SourceFile) -> bool {
+    !file_model(db, file).syntax_errors.is_empty()
+}
+
 /// Splits and parses a file into its model.
 #[salsa::tracked(returns(ref))]
 pub fn file_model<'db>(db: &'db dyn Db, file: SourceFile) -> FileModel<'db> {

@@ -7,9 +7,11 @@
 
 pub mod ast;
 pub mod errors;
+pub mod format;
 pub mod lexer;
 pub mod outline;
 pub mod parser;
 
 pub use errors::{SyntaxError, SyntaxErrorKind};
+pub use format::format;
 pub use parser::{Parse, PieceAst, parse, parse_piece};

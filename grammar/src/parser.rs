@@ -21,9 +21,15 @@ pub struct Parse {
 
 /// Parses a whole `.flow` file.
 pub fn parse(src: &str) -> Parse {
+    parse_lexed(src).0
+}
+
+/// Parses a whole file, and returns the lexical scan made on the way (the
+/// formatter needs its comments).
+pub(crate) fn parse_lexed(src: &str) -> (Parse, lexer::Lexed) {
     let lexed = lexer::lex(src);
     if let Some(at) = lexed.too_deep {
-        return Parse {
+        let parse = Parse {
             file: SourceFile::default(),
             errors: vec![SyntaxError {
                 kind: SyntaxErrorKind::NestingTooDeep,
@@ -33,6 +39,7 @@ pub fn parse(src: &str) -> Parse {
                 help: Some("flatten the nested lists or objects".into()),
             }],
         };
+        return (parse, lexed);
     }
     let mut b = Builder { errors: Vec::new(), chunks: Vec::new() };
     let file = match FlowParser::parse(Rule::file, src) {
@@ -79,7 +86,7 @@ pub fn parse(src: &str) -> Parse {
     errors.extend(b.errors);
     errors.sort_by_key(|e| (e.span.start, e.span.end));
     errors.dedup_by(|a, b| a.span == b.span && a.message == b.message);
-    Parse { file, errors }
+    (Parse { file, errors }, lexed)
 }
 
 fn lex_errors(lexed: &lexer::Lexed) -> Vec<SyntaxError> {
@@ -286,12 +293,50 @@ struct Builder {
 
 fn span(p: &Pair<'_, Rule>) -> Span {
     let s = p.as_span();
-    Span::from_range(s.start()..s.end())
+    let text = s.as_str();
+    // Only blanks and comments can end a rule's text with a blank or `*/`.
+    let end = if text.ends_with(|c: char| c.is_ascii_whitespace() || c == '\u{FEFF}') || text.ends_with("*/") {
+        content_end(p)
+    } else {
+        s.end()
+    };
+    Span::from_range(s.start()..end)
+}
+
+/// Where a rule's own text ends. pest puts the blanks and comments after a
+/// rule's last token inside its span when the rule ends with an optional or
+/// repeated part (`a ~ b?` skips them before trying `b`, and keeps them when
+/// `b` is absent). Spans must not: a statement's span would swallow the
+/// comment after it, and the blank line that separates it from the next.
+fn content_end(p: &Pair<'_, Rule>) -> usize {
+    let s = p.as_span();
+    match p.clone().into_inner().last() {
+        Some(last) => {
+            let end = content_end(&last);
+            if is_trivia(s.get_input().get(end..s.end()).unwrap_or("")) { end } else { s.end() }
+        }
+        None => s.end(),
+    }
+}
+
+/// Whether a text is only blanks and comments.
+fn is_trivia(mut text: &str) -> bool {
+    loop {
+        text = text.trim_start_matches(|c: char| c.is_ascii_whitespace() || c == '\u{FEFF}');
+        if let Some(rest) = text.strip_prefix("//") {
+            text = rest.find('\n').map_or("", |i| &rest[i..]);
+        } else if let Some(rest) = text.strip_prefix("/*") {
+            match rest.find("*/") {
+                Some(i) => text = &rest[i + 2..],
+                None => return false,
+            }
+        } else {
+            return text.is_empty();
+        }
+    }
 }
 
 /// Rules that are pure punctuation or keywords: the builder never needs them.
-/// Computed once from the rule names (every keyword rule is `kw_*`), because
-/// this runs for every pair of every parse.
 fn is_token(rule: Rule) -> bool {
     // Asked for every pair of every parse: answer from a table built once
     // instead of formatting the rule's name each time.
@@ -1426,4 +1471,30 @@ pub fn parse_duration(raw: &str) -> Option<u64> {
         total = total.checked_add(n.checked_mul(unit)?)?;
     }
     Some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statement_spans_end_at_their_last_token() {
+        // `input` ends with an optional `= value`: pest would keep the blanks
+        // and the comment it skipped looking for it.
+        let src = "workflow w {\n  input a: string // about a\n\n  step s {}\n}\n";
+        let parse = parse(src);
+        assert!(parse.errors.is_empty(), "{:?}", parse.errors);
+        let Decl::Workflow(w) = &parse.file.decls[0] else { panic!("not a workflow") };
+        assert_eq!(&src[w.body[0].span.range()], "input a: string");
+    }
+
+    #[test]
+    fn after_clause_span_excludes_what_follows() {
+        let src = "workflow w {\n  step s after a, b /* why */ {}\n}\n";
+        let parse = parse(src);
+        let Decl::Workflow(w) = &parse.file.decls[0] else { panic!("not a workflow") };
+        let WorkflowStmtKind::Step(step) = &w.body[0].kind else { panic!("not a step") };
+        let deps = step.deps.as_ref().map(|d| d.span).unwrap_or_default();
+        assert_eq!(&src[deps.range()], "after a, b");
+    }
 }

@@ -129,7 +129,7 @@ fn other_uses<'db>(db: &'db dyn Db, o: OtherDef<'db>) -> Vec<(DeclKind, String)>
 fn unused<'db>(db: &'db dyn Db, project: Project, out: &mut Vec<Pending<'db>>) {
     // While any file has syntax errors, a use may sit in the text the parser
     // skipped: "unused" would be noise on top of the real error.
-    if project.files(db).iter().any(|f| !crate::model::file_model(db, *f).syntax_errors.is_empty()) {
+    if project.files(db).iter().any(|f| crate::model::has_syntax_errors(db, *f)) {
         return;
     }
     let index = item_index(db, project);

@@ -1,0 +1,373 @@
+//! Workflows, groups, steps and their statements.
+
+use super::Printer;
+use crate::ast::*;
+
+impl Printer<'_> {
+    pub(super) fn workflow(&mut self, w: &Workflow) {
+        self.kw("workflow");
+        self.lit(w.name.span);
+        let items: Vec<_> = w.body.iter().map(|s| (s.span, s)).collect();
+        self.block(w.name.span.end, w.span, &items, |p, s| p.workflow_stmt(s));
+    }
+
+    fn workflow_stmt(&mut self, s: &WorkflowStmt) {
+        match &s.kind {
+            WorkflowStmtKind::Description(d) => self.description(d),
+            WorkflowStmtKind::Input(i) => {
+                self.kw("input");
+                self.lit(i.name.span);
+                self.punct_after(i.name.span.end, ":");
+                self.type_expr(&i.ty, 0);
+                if let Some(default) = &i.default {
+                    self.kw_after(i.ty.span.end, "=");
+                    self.value(default, 0);
+                }
+            }
+            WorkflowStmtKind::On(t) => {
+                self.kw("on");
+                let on_end = s.span.start + "on".len() as u32;
+                match t {
+                    Trigger::Event { event_type, subject, filter } => {
+                        self.kw_after(on_end, "event");
+                        self.lit(event_type.span);
+                        let mut end = event_type.span.end;
+                        if let Some(s) = subject {
+                            self.kw_after(end, "subject");
+                            self.lit(s.span);
+                            end = s.span.end;
+                        }
+                        if let Some(f) = filter {
+                            self.kw_after(end, "where");
+                            self.cel(f);
+                        }
+                    }
+                    Trigger::Webhook { path } => {
+                        self.kw_after(on_end, "webhook");
+                        self.lit(path.span);
+                    }
+                    Trigger::Schedule { cron } => {
+                        self.kw_after(on_end, "schedule");
+                        self.lit(cron.span);
+                    }
+                }
+            }
+            WorkflowStmtKind::Retry(r) => self.retry(r),
+            WorkflowStmtKind::Timeout(d) => {
+                self.kw("timeout");
+                self.lit(d.span);
+            }
+            WorkflowStmtKind::Concurrency(n) => {
+                self.kw("concurrency");
+                self.lit(n.span);
+            }
+            WorkflowStmtKind::Budget(n) => {
+                self.kw("budget");
+                self.lit(n.span);
+            }
+            WorkflowStmtKind::Output(o) => {
+                self.kw("output");
+                self.lit(o.name.span);
+                self.kw_after(o.name.span.end, "=");
+                self.cel(&o.expr);
+            }
+            WorkflowStmtKind::Safety(safety) => {
+                self.kw("safety");
+                let header_end = s.span.start + "safety".len() as u32;
+                let items = self.keyword_items(header_end, safety.items.iter().map(|i| (i.span(), i)));
+                self.block(header_end, s.span, &items, |p, item| {
+                    p.kw(item.keyword());
+                    p.lit(item.span());
+                });
+            }
+            WorkflowStmtKind::Invariant(inv) => {
+                self.kw("invariant");
+                self.lit(inv.name.span);
+                let items: Vec<_> = inv.body.iter().map(|s| (s.span, &s.kind)).collect();
+                self.block(inv.name.span.end, inv.span, &items, |p, s| p.invariant_stmt(s));
+            }
+            WorkflowStmtKind::Env(e) => self.env_block(e),
+            WorkflowStmtKind::Step(step) => self.step(step),
+            WorkflowStmtKind::Group(g) => self.group(g),
+        }
+    }
+
+    fn invariant_stmt(&mut self, s: &InvariantStmtKind) {
+        match s {
+            InvariantStmtKind::Description(d) => self.description(d),
+            InvariantStmtKind::Check(c) => self.check_command(c),
+            InvariantStmtKind::OnViolation { action_span, then, .. } => {
+                self.kw("on_violation");
+                self.lit(*action_span);
+                if let Some((_, span)) = then {
+                    self.kw_after(action_span.end, "then");
+                    self.lit(*span);
+                }
+            }
+            InvariantStmtKind::Protect(paths) => {
+                self.kw("protect");
+                self.out.space();
+                let spans: Vec<_> = paths.iter().map(|p| p.span).collect();
+                self.fill(&spans, 0);
+            }
+            InvariantStmtKind::At(names) => {
+                self.kw("at");
+                self.out.space();
+                let spans: Vec<_> = names.iter().map(|n| n.span).collect();
+                self.fill(&spans, 0);
+            }
+        }
+    }
+
+    fn check_command(&mut self, c: &CheckCommand) {
+        self.kw("check");
+        self.lit(c.command.span);
+        if let Some(e) = &c.expect {
+            self.kw_after(c.command.span.end, "expect");
+            self.lit(e.span);
+        }
+    }
+
+    pub(super) fn retry(&mut self, r: &Retry) {
+        self.kw("retry");
+        self.lit(r.count.span);
+        if let Some(b) = &r.backoff {
+            self.kw_after(r.count.span.end, "backoff");
+            self.lit(b.kind_span);
+            self.lit(b.delay.span);
+            if let Some(max) = &b.max {
+                self.kw_after(b.delay.span.end, "max");
+                self.lit(max.span);
+            }
+        }
+    }
+
+    fn group(&mut self, g: &Group) {
+        self.kw(g.kind.keyword());
+        self.lit(g.name.span);
+        if let Some(d) = &g.deps {
+            self.deps(d, " {".len());
+        }
+        let header_end = g.deps.as_ref().map_or(g.name.span.end, |d| d.span.end);
+        let items: Vec<_> = g
+            .members
+            .iter()
+            .map(|m| match m {
+                GroupMember::Step(s) => (s.span, m),
+                GroupMember::Group(g) => (g.span, m),
+            })
+            .collect();
+        self.block(header_end, g.span, &items, |p, m| match m {
+            GroupMember::Step(s) => p.step(s),
+            GroupMember::Group(g) => p.group(g),
+        });
+    }
+
+    fn step(&mut self, s: &Step) {
+        self.kw("step");
+        self.lit(s.name.span);
+        if let Some(kind_span) = s.kind_span {
+            self.step_kind(s.name.span.end, &s.kind, kind_span);
+        }
+        if let Some(d) = &s.deps {
+            let tail = if s.for_each.is_some() { " for each item {".len() } else { " {".len() };
+            self.deps(d, tail);
+        }
+        if let Some(for_each) = s.for_each {
+            self.flush_inline(for_each.start);
+            self.kw("for");
+            let end = self.kw_after(for_each.start + "for".len() as u32, "each");
+            self.kw_after(end, "item");
+        }
+        self.step_body(s.header_span().end, s.span, &s.body);
+    }
+
+    /// `: KIND [TARGET]` after a step or template name.
+    pub(super) fn step_kind(&mut self, name_end: u32, kind: &StepKind, kind_span: Span) {
+        self.punct_after(name_end, ":");
+        self.flush_inline(kind_span.start);
+        self.kw(kind.keyword());
+        if let Some(target) = kind.target() {
+            self.lit(target.span);
+        }
+    }
+
+    /// `after a, b` or `after one_success(a, b)`; `tail` is the width of what
+    /// follows on the line (` {`).
+    fn deps(&mut self, d: &Deps, tail: usize) {
+        self.flush_inline(d.span.start);
+        self.kw("after");
+        let names: Vec<_> = d.names.iter().map(|n| n.span).collect();
+        match d.rule_span {
+            Some(rule_span) => {
+                self.flush_inline(rule_span.start);
+                self.kw(d.rule.keyword());
+                self.punct_after(rule_span.start + d.rule.keyword().len() as u32, "(");
+                self.fill(&names, ")".len() + tail);
+                self.flush_inline(rule_span.end - 1);
+                self.out.punct(")");
+            }
+            None => {
+                self.out.space();
+                self.fill(&names, tail);
+            }
+        }
+    }
+
+    pub(super) fn step_body(&mut self, header_end: u32, span: Span, body: &[StepStmt]) {
+        let items: Vec<_> = body.iter().map(|s| (s.span, s)).collect();
+        self.block(header_end, span, &items, |p, s| p.step_stmt(s));
+    }
+
+    fn step_stmt(&mut self, stmt: &StepStmt) {
+        // The end of the statement's first keyword, for those that have more.
+        let first_end = stmt.span.start + stmt.kind.keyword().split(' ').next().unwrap_or("").len() as u32;
+        match &stmt.kind {
+            StepStmtKind::Description(d) => self.description(d),
+            StepStmtKind::Command(t) => self.template_stmt("command", t),
+            StepStmtKind::Prompt(t) => self.template_stmt("prompt", t),
+            StepStmtKind::Output(t) => {
+                self.kw("output");
+                self.type_expr(t, 0);
+            }
+            StepStmtKind::With(v) => {
+                self.kw("with");
+                self.value(v, 0);
+            }
+            StepStmtKind::Arm { condition, target } => {
+                let end = match condition {
+                    Some(c) => {
+                        self.kw("when");
+                        self.cel(c);
+                        c.span.end + 1
+                    }
+                    None => {
+                        self.kw("else");
+                        first_end
+                    }
+                };
+                self.kw_after(end, "->");
+                self.lit(target.span);
+            }
+            StepStmtKind::When(c) => {
+                self.kw("when");
+                self.cel(c);
+            }
+            StepStmtKind::Approvers(v) => {
+                self.kw("approvers");
+                self.value(v, 0);
+            }
+            StepStmtKind::DistinctFromInitiator => self.kw("distinct_from_initiator"),
+            StepStmtKind::Message(t) => self.template_stmt("message", t),
+            StepStmtKind::Timeout(d) => {
+                self.kw("timeout");
+                self.lit(d.span);
+            }
+            StepStmtKind::Retry(r) => self.retry(r),
+            StepStmtKind::Compensate(c) => {
+                self.kw("compensate");
+                match c {
+                    Compensate::Command(t) => self.lit(t.span),
+                    Compensate::Step(n) => self.lit(n.span),
+                }
+            }
+            StepStmtKind::Channel(t) => self.template_stmt("channel", t),
+            StepStmtKind::Event { event_type, subject } => {
+                self.template_stmt("event", event_type);
+                if let Some(s) = subject {
+                    self.kw_after(event_type.span.end, "subject");
+                    self.lit(s.span);
+                }
+            }
+            StepStmtKind::Put { key, value } => {
+                self.kw("then");
+                self.kw_after(first_end, "put");
+                self.store_key(key);
+                self.kw_after(key.span.end, "=");
+                self.cel(value);
+            }
+            StepStmtKind::Spawn { workflow, inputs } => {
+                self.kw("then");
+                self.kw_after(first_end, "spawn");
+                self.lit(workflow.span);
+                if let Some(v) = inputs {
+                    self.value(v, 0);
+                }
+            }
+            StepStmtKind::SpawnEach { list, workflow, inputs } => {
+                self.kw("then");
+                let end = self.kw_after(first_end, "spawn");
+                self.kw_after(end, "each");
+                self.cel(list);
+                self.kw_after(list.span.end + 1, "->");
+                self.lit(workflow.span);
+                if let Some(v) = inputs {
+                    self.value(v, 0);
+                }
+            }
+            StepStmtKind::Reads { key, alias } => {
+                self.kw("reads");
+                self.store_key(key);
+                self.kw_after(key.span.end, "as");
+                self.lit(alias.span);
+            }
+            StepStmtKind::Items(e) => {
+                self.kw("items");
+                self.cel(e);
+            }
+            StepStmtKind::Strategy { span, .. } => {
+                self.kw("strategy");
+                self.lit(*span);
+            }
+            StepStmtKind::Metric(n) => {
+                self.kw("metric");
+                self.lit(n.span);
+            }
+            StepStmtKind::TopK(n) => {
+                self.kw("top_k");
+                self.lit(n.span);
+            }
+            StepStmtKind::Threshold(n) => {
+                self.kw("threshold");
+                self.lit(n.span);
+            }
+            StepStmtKind::Weights(v) => {
+                self.kw("weights");
+                self.value(v, 0);
+            }
+            StepStmtKind::Check(c) => self.check_command(c),
+            StepStmtKind::OnFail(OnFail::Fix { step, retries, then }) => {
+                self.kw("on_fail");
+                self.kw_after(first_end, "fix");
+                self.lit(step.span);
+                self.kw_after(step.span.end, "retry");
+                self.lit(retries.span);
+                if let Some((_, span)) = then {
+                    self.kw_after(retries.span.end, "then");
+                    self.lit(*span);
+                }
+            }
+            StepStmtKind::OnFail(OnFail::Mode { span, .. }) => {
+                self.kw("on_fail");
+                self.lit(*span);
+            }
+            StepStmtKind::Skippable => self.kw("skippable"),
+            StepStmtKind::OnFailure { span, .. } => {
+                self.kw("on_failure");
+                self.lit(*span);
+            }
+            StepStmtKind::Env(e) => self.env_block(e),
+        }
+    }
+
+    fn template_stmt(&mut self, keyword: &str, t: &TemplateStr) {
+        self.kw(keyword);
+        self.lit(t.span);
+    }
+
+    fn store_key(&mut self, key: &StoreKey) {
+        self.lit(key.store.span);
+        self.punct_after(key.store.span.end, ".");
+        self.verbatim(key.key.span);
+    }
+}
