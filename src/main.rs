@@ -57,6 +57,15 @@ pub enum Command {
     ///
     /// Example: flowc fmt --check     (in CI: exit 1 and list what would change)
     Fmt(fmt::FmtArgs),
+    /// Run the language server on stdin/stdout (for editors).
+    ///
+    /// The project is every `*.flow` file below each workspace folder the
+    /// editor opens, as `flowc check DIR` reads them; open files are read
+    /// from the editor. `FLOWC_LSP_TRACE=1` logs, after each publish of
+    /// diagnostics, its latency and the analyses that re-ran.
+    ///
+    /// Example (Neovim): vim.lsp.start({ name = "flowc", cmd = { "flowc", "lsp" } })
+    Lsp,
 }
 
 /// How a command failed, which decides the exit code.
@@ -80,6 +89,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(&cli, args),
         Command::Explain(args) => explain::run(&cli, args),
         Command::Fmt(args) => fmt::run(&cli, args),
+        Command::Lsp => lsp(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -88,6 +98,16 @@ fn main() -> ExitCode {
             eprintln!("error: {msg}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// `flowc lsp`: exit 0 after `shutdown` then `exit`, 1 after an `exit`
+/// without `shutdown` (as the protocol asks).
+fn lsp() -> Result<(), Failure> {
+    match flowc_lsp::run_stdio(flowc_lsp::Config::from_env()) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(Failure::Errors),
+        Err(e) => Err(Failure::usage(format!("cannot start the language server: {e}"))),
     }
 }
 

@@ -8,6 +8,8 @@ use flowc_grammar::ast::{
     OnFail, Span, StepKind, StepStmtKind, Value, WorkflowStmtKind,
 };
 
+use flowc_grammar::errors::did_you_mean;
+
 use super::{StepCx, known_list, suggest};
 use crate::codes::Code;
 use crate::db::{Db, Project};
@@ -24,11 +26,10 @@ pub(super) fn step_names<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut Vec<
         if name.text.is_empty() || graph.by_name.contains_key(&name.text) {
             return;
         }
-        out.push(
-            Pending::new(Code::UnknownStep, cx.at(name.span), format!("there is no step `{}` in workflow `{}`", name.text, cx.wf.name(db)))
-                .label(format!("unknown {role}"))
-                .help(suggest(&name.text, all_names()).unwrap_or_else(|| known_list("steps", all_names()))),
-        );
+        let p = Pending::new(Code::UnknownStep, cx.at(name.span), format!("there is no step `{}` in workflow `{}`", name.text, cx.wf.name(db)))
+            .label(format!("unknown {role}"))
+            .help(suggest(&name.text, all_names()).unwrap_or_else(|| known_list("steps", all_names())));
+        out.push(replace_fix(p, cx.at(name.span), &name.text, all_names()));
     };
     if let Some(deps) = &step.deps {
         for dep in &deps.names {
@@ -96,15 +97,27 @@ fn decl_ref<'db>(index: &ItemIndex<'db>, kind: DeclKind, name: &Name, at: &dyn F
     };
     let noun = kind.noun();
     let plural = format!("{noun}s").replace("policys", "policies");
-    out.push(
-        Pending::new(code, at(name.span), format!("there is no {noun} `{}`", name.text))
-            .label(format!("unknown {noun}"))
-            .help(
-                suggest(&name.text, index.names(kind))
-                    .unwrap_or_else(|| format!("{}; declare it with `{} {} {{ … }}`", known_list(&plural, index.names(kind)), decl_keyword(kind), name.text)),
-            ),
-    );
+    let p = Pending::new(code, at(name.span), format!("there is no {noun} `{}`", name.text))
+        .label(format!("unknown {noun}"))
+        .help(
+            suggest(&name.text, index.names(kind))
+                .unwrap_or_else(|| format!("{}; declare it with `{} {} {{ … }}`", known_list(&plural, index.names(kind)), decl_keyword(kind), name.text)),
+        );
+    out.push(replace_fix(p, at(name.span), &name.text, index.names(kind)));
     false
+}
+
+/// Adds the "did you mean" replacement as a fix, when there is one: the
+/// same suggestion the help line gives, as an edit an editor can apply.
+fn replace_fix<'db, 'a>(p: Pending<'db>, at: Loc<'db>, name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Pending<'db> {
+    let list: Vec<&str> = candidates.into_iter().collect();
+    match did_you_mean(name, &list) {
+        Some(s) => {
+            let s = s.to_string();
+            p.fix(format!("replace `{name}` with `{s}`"), vec![(at, s)])
+        }
+        None => p,
+    }
 }
 
 fn decl_keyword(kind: DeclKind) -> &'static str {
@@ -193,18 +206,16 @@ fn env_refs<'db>(db: &'db dyn Db, index: &ItemIndex<'db>, env: &EnvBlock, at: &d
                 match keys {
                     None => {
                         let names: Vec<&str> = index.names(DeclKind::Env).chain(index.names(DeclKind::Secrets)).collect();
-                        out.push(
-                            Pending::new(Code::UnknownEnv, at(set.span), format!("there is no env or secret set `{}`", set.text))
-                                .label("unknown set")
-                                .help(suggest(&set.text, names.iter().copied()).unwrap_or_else(|| known_list("sets", names.iter().copied()))),
-                        );
+                        let p = Pending::new(Code::UnknownEnv, at(set.span), format!("there is no env or secret set `{}`", set.text))
+                            .label("unknown set")
+                            .help(suggest(&set.text, names.iter().copied()).unwrap_or_else(|| known_list("sets", names.iter().copied())));
+                        out.push(replace_fix(p, at(set.span), &set.text, names.iter().copied()));
                     }
                     Some(keys) if !keys.contains(&key.text) => {
-                        out.push(
-                            Pending::new(Code::UnknownEnv, at(key.span), format!("`{}` has no key `{}`", set.text, key.text))
-                                .label("unknown key")
-                                .help(suggest(&key.text, keys.iter().map(String::as_str)).unwrap_or_else(|| known_list("keys", keys.iter().map(String::as_str)))),
-                        );
+                        let p = Pending::new(Code::UnknownEnv, at(key.span), format!("`{}` has no key `{}`", set.text, key.text))
+                            .label("unknown key")
+                            .help(suggest(&key.text, keys.iter().map(String::as_str)).unwrap_or_else(|| known_list("keys", keys.iter().map(String::as_str))));
+                        out.push(replace_fix(p, at(key.span), &key.text, keys.iter().map(String::as_str)));
                     }
                     Some(_) => {}
                 }
@@ -259,11 +270,10 @@ pub(super) fn workflow_names<'db>(db: &'db dyn Db, project: Project, wf: Workflo
                         for n in names {
                             if graph.step_index(&n.text).is_none() {
                                 let steps = graph.nodes.iter().take(graph.steps).map(|n| n.name.as_str());
-                                out.push(
-                                    Pending::new(Code::UnknownStep, at(n.span), format!("there is no step `{}` in workflow `{}`", n.text, wf.name(db)))
-                                        .label("unknown checkpoint")
-                                        .help(suggest(&n.text, steps.clone()).unwrap_or_else(|| known_list("steps", steps))),
-                                );
+                                let p = Pending::new(Code::UnknownStep, at(n.span), format!("there is no step `{}` in workflow `{}`", n.text, wf.name(db)))
+                                    .label("unknown checkpoint")
+                                    .help(suggest(&n.text, steps.clone()).unwrap_or_else(|| known_list("steps", steps.clone())));
+                                out.push(replace_fix(p, at(n.span), &n.text, steps));
                             }
                         }
                     }
@@ -315,13 +325,12 @@ pub(super) fn decl_names<'db>(db: &'db dyn Db, project: Project, decl: OtherDef<
         }
         Decl::Instance(inst) => {
             if index.get(DeclKind::Resource, &inst.kind.text).is_none() {
-                out.push(
-                    Pending::new(Code::UnknownResourceKind, at(inst.kind.span), format!("there is no resource kind `{}`", inst.kind.text))
-                        .label("unknown kind")
-                        .help(suggest(&inst.kind.text, index.names(DeclKind::Resource)).unwrap_or_else(|| {
-                            format!("declare it with `resource {} {{ schema {{ … }} }}`", inst.kind.text)
-                        })),
-                );
+                let p = Pending::new(Code::UnknownResourceKind, at(inst.kind.span), format!("there is no resource kind `{}`", inst.kind.text))
+                    .label("unknown kind")
+                    .help(suggest(&inst.kind.text, index.names(DeclKind::Resource)).unwrap_or_else(|| {
+                        format!("declare it with `resource {} {{ schema {{ … }} }}`", inst.kind.text)
+                    }));
+                out.push(replace_fix(p, at(inst.kind.span), &inst.kind.text, index.names(DeclKind::Resource)));
             }
         }
         _ => {}

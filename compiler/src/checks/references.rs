@@ -19,7 +19,7 @@ use crate::codes::Code;
 use crate::db::{Db, Project};
 use crate::diagnostic::Diagnostic;
 use crate::graph::{WorkflowGraph, workflow_graph};
-use crate::model::{ItemIndex, OtherDef, StepSig, WorkflowDef, item_index};
+use crate::model::{ItemIndex, OtherDef, StepDef, StepSig, WorkflowDef, item_index};
 use crate::pending::{Anchor, Loc, Pending};
 use crate::types::{FieldTy, ObjectTy, Ty};
 
@@ -252,6 +252,80 @@ fn item_ty_from(sig: &StepSig, items_expr: Option<&Expr>) -> Ty {
     ty.iter_elem().unwrap_or(Ty::Dyn)
 }
 
+/// Whether an upstream step sets the run's item list, and the type of an item.
+fn item_list<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, graph: &WorkflowGraph, this: usize) -> (bool, Option<Ty>) {
+    // The item list: set by an upstream step's `items`, or by an upstream select.
+    let mut items = false;
+    let mut item = None;
+    if let Some(up) = graph.upstream.get(this) {
+        for i in up.intersection(&graph.item_sources) {
+            items = true;
+            if graph.sigs[i].has_items {
+                let source = wf.steps(db)[i];
+                let expr = source.ast(db).body.iter().find_map(|s| match &s.kind {
+                    StepStmtKind::Items(e) => Some(e.clone()),
+                    _ => None,
+                });
+                item = Some(item_ty_from(&graph.sigs[i], expr.as_ref()));
+            }
+        }
+    }
+    (items, item)
+}
+
+/// The `reads STORE.KEY as ALIAS` aliases of a step, typed by the store's schema.
+fn read_aliases(db: &dyn Db, index: &ItemIndex<'_>, step: &ast::Step) -> BTreeMap<String, Ty> {
+    step.body
+        .iter()
+        .filter_map(|s| match &s.kind {
+            StepStmtKind::Reads { key, alias } => Some((alias.text.clone(), store_ty(db, index, &key.store.text))),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The names an expression in a step may use, with their types, as the
+/// checker sees them: for editors (completion, hover). `post` selects the
+/// step's post-actions (`then put`, `then spawn`, `items`), where `output`
+/// is the step's own output. Steps that are not upstream are left out.
+pub fn step_expression_scope<'db>(db: &'db dyn Db, project: Project, wf: WorkflowDef<'db>, step: StepDef<'db>, post: bool) -> Vec<(String, Ty)> {
+    let graph = workflow_graph(db, wf);
+    let ast = step.ast(db);
+    let Some(this) = graph.step_index(&ast.name.text) else { return Vec::new() };
+    let index = item_index(db, project);
+    let (items, item) = item_list(db, wf, graph, this);
+    let no_fix = |_: &str| (String::new(), None);
+    let own_output = graph.sigs[this].output.as_ref().map(Ty::from_type_expr).unwrap_or(Ty::Dyn);
+    let scope = StepScope {
+        graph,
+        sigs: &graph.sigs,
+        this,
+        inputs: inputs_ty(db, wf),
+        output: post.then_some(own_output),
+        item: if ast.for_each.is_some() { Some(item.unwrap_or(Ty::Dyn)) } else { None },
+        items,
+        event: matches!(ast.kind, StepKind::Wait),
+        reads: read_aliases(db, index, ast),
+        add_after: &no_fix,
+    };
+    scope
+        .names()
+        .into_iter()
+        .filter_map(|name| match scope.lookup(&name) {
+            Some(Binding::Value(ty)) => Some((name, ty)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The names a workflow's `output` expressions may use: inputs, the run
+/// and every step.
+pub fn workflow_output_scope<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>) -> Vec<(String, Ty)> {
+    let mut names = vec![("inputs".to_string(), inputs_ty(db, wf)), ("run".to_string(), run_ty())];
+    names.extend(wf.steps(db).iter().map(|s| (s.name(db).clone(), step_value_ty(s.sig(db)))));
+    names
+}
+
 pub(super) fn step_references<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut Vec<Pending<'db>>) {
     let db = cx.db;
     let graph = workflow_graph(db, cx.wf);
@@ -260,22 +334,7 @@ pub(super) fn step_references<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut
     let index = item_index(db, cx.project);
     let anchor = Anchor::Step(cx.wf, cx.step);
 
-    // The item list: set by an upstream step's `items`, or by an upstream select.
-    let mut items = false;
-    let mut item = None;
-    if let Some(up) = graph.upstream.get(this) {
-        for i in up.intersection(&graph.item_sources) {
-            items = true;
-            if sigs[i].has_items {
-                let source = cx.wf.steps(db)[i];
-                let expr = source.ast(db).body.iter().find_map(|s| match &s.kind {
-                    StepStmtKind::Items(e) => Some(e.clone()),
-                    _ => None,
-                });
-                item = Some(item_ty_from(&sigs[i], expr.as_ref()));
-            }
-        }
-    }
+    let (items, item) = item_list(db, cx.wf, graph, this);
     if step.for_each.is_some() && !items {
         out.push(
             Pending::new(Code::ItemOutOfContext, cx.at(step.for_each.unwrap_or(step.name.span)), format!(
@@ -286,14 +345,7 @@ pub(super) fn step_references<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut
             .help("add `items `expr`` to an upstream step (its output as a list), or run this step after a `select`"),
         );
     }
-    let reads: BTreeMap<String, Ty> = step
-        .body
-        .iter()
-        .filter_map(|s| match &s.kind {
-            StepStmtKind::Reads { key, alias } => Some((alias.text.clone(), store_ty(db, index, &key.store.text))),
-            _ => None,
-        })
-        .collect();
+    let reads = read_aliases(db, index, step);
     let add_after = |name: &str| add_after_fix(step, name);
     let base = StepScope {
         graph,

@@ -1,0 +1,425 @@
+//! Completion. What is being typed is read from the text before the cursor
+//! (a half-typed statement does not parse, so the tree cannot say); what
+//! may be typed there comes from the tree and the model: the keywords of the
+//! enclosing block, the workflow's steps, the project's declarations, the
+//! names and field types in scope in an expression, the fields a resource
+//! kind's schema declares.
+
+use flowc_compiler::Ty;
+use flowc_compiler::model::item_index;
+use flowc_grammar::ast::{self, Decl, DeclKind, GroupMember, ValueKind, WorkflowStmtKind};
+use flowc_grammar::errors::{STEP_KEYWORDS, STEP_KINDS, WORKFLOW_KEYWORDS, keywords_of};
+use flowc_grammar::lexer::{self, LexErrorKind, TokenKind};
+use flowc_grammar::parser::Rule;
+use tower_lsp_server::ls_types as lsp;
+
+use super::index::ExprCx;
+use super::{FileCx, keywords, scope};
+use crate::state::Snapshot;
+
+pub fn completion(snap: &Snapshot, uri: &lsp::Uri, pos: lsp::Position) -> Option<lsp::CompletionResponse> {
+    let cx = FileCx::new(snap, uri)?;
+    let offset = cx.offset(pos) as usize;
+    let text = cx.text.text;
+    let prefix = &text[..offset];
+    let lexed = lexer::lex(prefix);
+    let items = match open_token(&lexed, prefix) {
+        Some(Open::Backtick(start)) => expression(&cx, offset, &prefix[start + 1..]),
+        Some(Open::String(start)) => match hole_text(&prefix[start + 1..]) {
+            Some(expr) => expression(&cx, offset, expr),
+            None => Vec::new(),
+        },
+        Some(Open::Comment) => Vec::new(),
+        None => {
+            let line = &prefix[prefix.rfind('\n').map_or(0, |i| i + 1)..];
+            let block = enclosing_block(&lexed, prefix);
+            statement(&cx, offset, line.trim_start(), &block)
+        }
+    };
+    Some(lsp::CompletionResponse::Array(items))
+}
+
+/// A token the cursor is inside of: the text before the cursor leaves it open.
+enum Open {
+    String(usize),
+    Backtick(usize),
+    Comment,
+}
+
+fn open_token(lexed: &lexer::Lexed, prefix: &str) -> Option<Open> {
+    for e in &lexed.errors {
+        if e.token.end as usize != prefix.len() {
+            continue;
+        }
+        return match e.kind {
+            LexErrorKind::UnterminatedString => Some(Open::String(e.token.start as usize)),
+            LexErrorKind::UnterminatedBacktick => Some(Open::Backtick(e.token.start as usize)),
+            LexErrorKind::UnterminatedComment => Some(Open::Comment),
+            LexErrorKind::InvalidEscape => None,
+        };
+    }
+    // A line comment runs to the end of the line, so it is never "open".
+    let last = lexed.tokens.last()?;
+    (last.kind == TokenKind::LineComment && last.span.end as usize == prefix.len()).then_some(Open::Comment)
+}
+
+/// The expression text of the hole the cursor is in, if any: after an
+/// unclosed `${`, or a short `$name.path` right before the cursor.
+fn hole_text(content: &str) -> Option<&str> {
+    if let Some(at) = content.rfind("${") {
+        let after = &content[at + 2..];
+        let depth = after.chars().fold(0i32, |d, c| match c {
+            '{' => d + 1,
+            '}' => d - 1,
+            _ => d,
+        });
+        if depth >= 0 && !escaped_dollar(content, at) {
+            return Some(after);
+        }
+    }
+    let tail = content.len() - content.chars().rev().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '.').map(char::len_utf8).sum::<usize>();
+    let before = &content[..tail];
+    (before.ends_with('$') && !escaped_dollar(content, tail - 1)).then(|| &content[tail..])
+}
+
+/// Whether the `$` at `at` is written `$$` (a literal dollar).
+fn escaped_dollar(content: &str, at: usize) -> bool {
+    content[..at].chars().rev().take_while(|c| *c == '$').count() % 2 == 1
+}
+
+// ----------------------------------------------------------- expressions
+
+fn expression(cx: &FileCx<'_>, offset: usize, expr: &str) -> Vec<lsp::CompletionItem> {
+    let path_len: usize = expr.chars().rev().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '.').map(char::len_utf8).sum();
+    let path = &expr[expr.len() - path_len..];
+    // `f().x`: not a path from a scope name.
+    if path.starts_with('.') || expr[..expr.len() - path_len].ends_with(['.', ')', ']']) {
+        return Vec::new();
+    }
+    let segments: Vec<String> = path.split('.').map(str::to_string).collect();
+    let Some(site) = expression_site(cx, offset as u32) else { return Vec::new() };
+    let scope = scope::scope_of(cx, &site);
+    if segments.len() == 1 {
+        return scope
+            .iter()
+            .map(|(name, ty)| {
+                let is_step = !matches!(name.as_str(), "inputs" | "run" | "env" | "item" | "items" | "event" | "output");
+                item(name, if is_step { lsp::CompletionItemKind::FUNCTION } else { lsp::CompletionItemKind::VARIABLE }, Some(root_detail(name, ty, is_step)))
+            })
+            .collect();
+    }
+    let Some(ty) = scope::path_type(&scope, &segments[..segments.len() - 1]) else { return Vec::new() };
+    scope::fields(&ty)
+        .into_iter()
+        .map(|(name, ty, optional)| item(&name, lsp::CompletionItemKind::FIELD, Some(format!("{}{}", ty.brief(), if optional { " (optional)" } else { "" }))))
+        .collect()
+}
+
+fn root_detail(name: &str, ty: &Ty, is_step: bool) -> String {
+    if is_step {
+        let output = scope::field_type(ty, "output").map_or_else(|| "dyn".to_string(), |t| t.brief());
+        format!("step {name}: output {output}")
+    } else {
+        ty.brief()
+    }
+}
+
+/// Where the expression at the cursor is: which step (and whether in its
+/// post-actions), or a workflow output.
+fn expression_site(cx: &FileCx<'_>, offset: u32) -> Option<ExprCx> {
+    let text = cx.text.text;
+    let line_start = text[..offset as usize].rfind('\n').map_or(0, |i| i + 1);
+    let line = text[line_start..offset as usize].trim_start();
+    for decl in &cx.parse().file.decls {
+        let Decl::Workflow(w) = decl else { continue };
+        if !w.span.touches(offset) {
+            continue;
+        }
+        if let Some(step) = w.steps().into_iter().find(|s| s.span.touches(offset)) {
+            let post = ["then ", "items "].iter().any(|k| line.starts_with(k));
+            return Some(ExprCx::Step { workflow: w.name.text.clone(), step: step.name.text.clone(), post });
+        }
+        if line.starts_with("output ") {
+            return Some(ExprCx::WorkflowOutput { workflow: w.name.text.clone() });
+        }
+    }
+    None
+}
+
+// ------------------------------------------------------------ statements
+
+/// The kind of block the cursor is in, from the header of its innermost
+/// unclosed `{`.
+#[derive(Debug, PartialEq)]
+enum Block {
+    Top,
+    Workflow(String),
+    Step,
+    Group,
+    Template,
+    Agent,
+    Store,
+    Policy,
+    Resource,
+    Invariant,
+    Safety,
+    Retention,
+    Env,
+    /// `Kind name {`: an instance of a resource kind.
+    Instance(String),
+    /// Data (`with { … }`, a schema, an output type): nothing to suggest.
+    Data,
+}
+
+fn enclosing_block(lexed: &lexer::Lexed, prefix: &str) -> Vec<Block> {
+    let mut stack: Vec<usize> = Vec::new();
+    for t in &lexed.tokens {
+        match t.kind {
+            TokenKind::OpenBrace => stack.push(t.span.start as usize),
+            TokenKind::CloseBrace => {
+                stack.pop();
+            }
+            _ => {}
+        }
+    }
+    let mut blocks = Vec::new();
+    for at in stack {
+        let line_start = prefix[..at].rfind(['\n', '{', '}']).map_or(0, |i| i + 1);
+        let header: Vec<&str> = prefix[line_start..at].split(|c: char| c.is_whitespace() || c == ':').filter(|w| !w.is_empty()).collect();
+        let inside_data = matches!(blocks.last(), Some(Block::Data) | Some(Block::Instance(_)));
+        let block = match header.first().copied() {
+            _ if inside_data => Block::Data,
+            Some("workflow") => Block::Workflow(header.get(1).unwrap_or(&"").to_string()),
+            Some("step") => Block::Step,
+            Some("parallel" | "phase") => Block::Group,
+            Some("template") => Block::Template,
+            Some("agent") => Block::Agent,
+            Some("store") => Block::Store,
+            Some("policy") => Block::Policy,
+            Some("resource") => Block::Resource,
+            Some("invariant") => Block::Invariant,
+            Some("safety") => Block::Safety,
+            Some("retention") => Block::Retention,
+            Some("env") => Block::Env,
+            Some(kind) if blocks.is_empty() && header.len() == 2 && kind.starts_with(|c: char| c.is_ascii_uppercase()) => {
+                Block::Instance(kind.to_string())
+            }
+            _ => Block::Data,
+        };
+        blocks.push(block);
+    }
+    blocks
+}
+
+fn statement(cx: &FileCx<'_>, offset: usize, line: &str, blocks: &[Block]) -> Vec<lsp::CompletionItem> {
+    let db = &cx.snap.db;
+    let index = item_index(db, cx.project);
+    let block = blocks.last().unwrap_or(&Block::Top);
+    let words: Vec<&str> = line.split(|c: char| c.is_whitespace() || c == ',' || c == '(').filter(|w| !w.is_empty()).collect();
+    let typing = !line.is_empty() && !line.ends_with(|c: char| c.is_whitespace() || c == ',' || c == '(' || c == ':' || c == '>');
+    // The words before the one being typed.
+    let done: &[&str] = if typing { &words[..words.len().saturating_sub(1)] } else { &words };
+    let decls = |kind: DeclKind, item_kind| -> Vec<lsp::CompletionItem> {
+        index.names(kind).map(|n| item(n, item_kind, Some(kind.noun().to_string()))).collect()
+    };
+    let steps = || steps_of(cx, blocks, offset);
+
+    // Headers: `step x: KIND TARGET after …`.
+    let header = matches!(done.first(), Some(&"step" | &"parallel" | &"phase" | &"template")) && !line.contains('{');
+    if header {
+        if let Some(after) = done.iter().position(|w| *w == "after") {
+            let own = done.get(1).map(|n| n.trim_end_matches(':')).unwrap_or("");
+            let mut out: Vec<_> = steps().into_iter().filter(|(n, _)| n != own && !done[after..].contains(&n.as_str())).map(|(n, d)| item(&n, lsp::CompletionItemKind::FUNCTION, Some(d))).collect();
+            if after == done.len() - 1 {
+                for rule in ["one_success", "all_done", "all_success"] {
+                    out.push(item(rule, lsp::CompletionItemKind::KEYWORD, keywords::doc(rule).map(str::to_string)));
+                }
+            }
+            return out;
+        }
+        if line.contains(':') {
+            let after_colon = line[line.find(':').map_or(0, |i| i + 1)..].split_whitespace().collect::<Vec<_>>();
+            let kind_done = if typing { after_colon.len().saturating_sub(1) } else { after_colon.len() };
+            return match (kind_done, after_colon.first().copied()) {
+                (0, _) => STEP_KINDS.iter().map(|k| keyword(k)).collect(),
+                (1, Some("agent")) => decls(DeclKind::Agent, lsp::CompletionItemKind::CLASS),
+                (1, Some("check")) => decls(DeclKind::Policy, lsp::CompletionItemKind::INTERFACE),
+                (1, Some("use")) => decls(DeclKind::Template, lsp::CompletionItemKind::SNIPPET),
+                (1, Some("call")) => decls(DeclKind::Workflow, lsp::CompletionItemKind::MODULE),
+                _ => vec![keyword("after"), item("for each item", lsp::CompletionItemKind::KEYWORD, keywords::doc("for").map(str::to_string))],
+            };
+        }
+        if done.len() >= 2 {
+            return vec![keyword("after"), item("for each item", lsp::CompletionItemKind::KEYWORD, keywords::doc("for").map(str::to_string))];
+        }
+        return Vec::new();
+    }
+
+    // Statements that name something.
+    let step_items = || steps().into_iter().map(|(n, d)| item(&n, lsp::CompletionItemKind::FUNCTION, Some(d))).collect::<Vec<_>>();
+    match done {
+        ["reads"] | ["then", "put"] => return decls(DeclKind::Store, lsp::CompletionItemKind::STRUCT),
+        ["then"] => return ["put", "spawn"].iter().map(|k| keyword(k)).collect(),
+        ["then", "spawn"] => {
+            let mut out = decls(DeclKind::Workflow, lsp::CompletionItemKind::MODULE);
+            out.push(keyword("each"));
+            return out;
+        }
+        ["on_fail"] => return ["fix", "pause", "fail"].iter().map(|k| keyword(k)).collect(),
+        ["on_fail", "fix"] | ["compensate"] => return step_items(),
+        ["on_failure"] => return ["fail", "pause", "continue"].iter().map(|k| keyword(k)).collect(),
+        ["strategy"] => return ["min", "max", "threshold", "weighted"].iter().map(|k| keyword(k)).collect(),
+        [.., "->"] if done.first() == Some(&"then") => return decls(DeclKind::Workflow, lsp::CompletionItemKind::MODULE),
+        [.., "->"] => return step_items(),
+        ["at", ..] if *block == Block::Invariant => return step_items(),
+        _ => {}
+    }
+    if *block == Block::Env || done.first() == Some(&"env") {
+        if done.last() == Some(&"use") {
+            return decls(DeclKind::Env, lsp::CompletionItemKind::ENUM);
+        }
+        if done.last() == Some(&"=") {
+            // `KEY = set.KEY`, or a source.
+            let mut out: Vec<_> = index.names(DeclKind::Env).chain(index.names(DeclKind::Secrets)).map(|n| item(n, lsp::CompletionItemKind::ENUM, Some("env or secret set".into()))).collect();
+            out.extend(["from_env", "from_file"].iter().map(|k| keyword(k)));
+            return out;
+        }
+        if let Some(set) = typing.then(|| words.last()).flatten().and_then(|w| w.split_once('.')).map(|(s, _)| s) {
+            return set_keys(cx, set).into_iter().map(|k| item(&k, lsp::CompletionItemKind::ENUM_MEMBER, Some(format!("key of `{set}`")))).collect();
+        }
+    }
+    if !done.is_empty() {
+        return Vec::new();
+    }
+    // The start of a statement: the keywords of the block.
+    let list: &[&str] = match block {
+        Block::Top => keywords_of(Rule::declaration).unwrap_or(&[]),
+        Block::Workflow(_) => WORKFLOW_KEYWORDS,
+        Block::Step | Block::Template => STEP_KEYWORDS,
+        Block::Group => keywords_of(Rule::group_item).unwrap_or(&[]),
+        Block::Agent => keywords_of(Rule::agent_item).unwrap_or(&[]),
+        Block::Store => keywords_of(Rule::store_item).unwrap_or(&[]),
+        Block::Policy => keywords_of(Rule::policy_item).unwrap_or(&[]),
+        Block::Resource => keywords_of(Rule::resource_item).unwrap_or(&[]),
+        Block::Invariant => keywords_of(Rule::invariant_item).unwrap_or(&[]),
+        Block::Safety => keywords_of(Rule::safety_item).unwrap_or(&[]),
+        Block::Retention => keywords_of(Rule::retention_item).unwrap_or(&[]),
+        Block::Env => &["use"],
+        Block::Instance(kind) => return instance_fields(cx, kind),
+        Block::Data => &[],
+    };
+    let mut out: Vec<_> = list.iter().map(|k| keyword(k)).collect();
+    if *block == Block::Top {
+        // Instances of the project's resource kinds are declarations too.
+        out.extend(index.names(DeclKind::Resource).map(|k| item(k, lsp::CompletionItemKind::CLASS, Some("resource kind".into()))));
+    }
+    out
+}
+
+fn keyword(k: &str) -> lsp::CompletionItem {
+    item(k, lsp::CompletionItemKind::KEYWORD, keywords::doc(k).map(str::to_string))
+}
+
+fn item(label: &str, kind: lsp::CompletionItemKind, detail: Option<String>) -> lsp::CompletionItem {
+    lsp::CompletionItem { label: label.to_string(), kind: Some(kind), detail, ..Default::default() }
+}
+
+/// The steps and groups of the workflow the cursor is in, with a detail line.
+fn steps_of(cx: &FileCx<'_>, blocks: &[Block], offset: usize) -> Vec<(String, String)> {
+    let parse = cx.parse();
+    let by_span = parse.file.decls.iter().find_map(|d| match d {
+        Decl::Workflow(w) if w.span.touches(offset as u32) => Some(w),
+        _ => None,
+    });
+    let by_name = || {
+        let name = blocks.iter().find_map(|b| match b {
+            Block::Workflow(n) => Some(n.as_str()),
+            _ => None,
+        })?;
+        parse.file.decls.iter().find_map(|d| match d {
+            Decl::Workflow(w) if w.name.text == name => Some(w),
+            _ => None,
+        })
+    };
+    let Some(w) = by_span.or_else(by_name) else { return Vec::new() };
+    let mut out = Vec::new();
+    for stmt in &w.body {
+        match &stmt.kind {
+            WorkflowStmtKind::Step(s) => out.push(step_entry(s)),
+            WorkflowStmtKind::Group(g) => group_entries(g, &mut out),
+            _ => {}
+        }
+    }
+    out
+}
+
+fn step_entry(s: &ast::Step) -> (String, String) {
+    let kind = match s.kind.target() {
+        Some(t) => format!("{} {}", s.kind.keyword(), t.text),
+        None => s.kind.keyword().to_string(),
+    };
+    (s.name.text.clone(), format!("step: {kind}"))
+}
+
+fn group_entries(g: &ast::Group, out: &mut Vec<(String, String)>) {
+    out.push((g.name.text.clone(), g.kind.keyword().to_string()));
+    for m in &g.members {
+        match m {
+            GroupMember::Step(s) => out.push(step_entry(s)),
+            GroupMember::Group(inner) => group_entries(inner, out),
+        }
+    }
+}
+
+/// The keys of an env or secret set.
+fn set_keys(cx: &FileCx<'_>, set: &str) -> Vec<String> {
+    let db = &cx.snap.db;
+    let index = item_index(db, cx.project);
+    let Some(def) = index.other(DeclKind::Env, set).or_else(|| index.other(DeclKind::Secrets, set)) else { return Vec::new() };
+    match &**def.ast(db) {
+        Decl::Env(e) => e
+            .body
+            .entries
+            .iter()
+            .filter_map(|e| match &e.kind {
+                ast::EnvEntryKind::Assign { key, .. } => Some(key.text.clone()),
+                ast::EnvEntryKind::Use(_) => None,
+            })
+            .collect(),
+        Decl::Secrets(s) => s.entries.iter().map(|e| e.key.text.clone()).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The properties a resource kind's schema declares, for an instance body.
+fn instance_fields(cx: &FileCx<'_>, kind: &str) -> Vec<lsp::CompletionItem> {
+    let db = &cx.snap.db;
+    let Some(def) = item_index(db, cx.project).other(DeclKind::Resource, kind) else { return Vec::new() };
+    let Decl::Resource(res) = &**def.ast(db) else { return Vec::new() };
+    let Some(schema) = res.body.iter().find_map(|s| match &s.kind {
+        ast::ResourceStmtKind::Schema(v) => Some(v),
+        _ => None,
+    }) else {
+        return Vec::new();
+    };
+    let field = |v: &ast::Value, name: &str| v.as_object().and_then(|f| f.iter().find(|f| f.key.text == name)).map(|f| f.value.clone());
+    let required: Vec<String> = field(schema, "required")
+        .and_then(|v| v.as_array().map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()))
+        .unwrap_or_default();
+    let Some(props) = field(schema, "properties") else { return Vec::new() };
+    props
+        .as_object()
+        .unwrap_or(&[])
+        .iter()
+        .map(|p| {
+            let ty = field(&p.value, "type").and_then(|t| match t.kind {
+                ValueKind::String(s) => Some(s),
+                _ => None,
+            });
+            let detail = format!("{}{}", ty.unwrap_or_else(|| "any".into()), if required.contains(&p.key.text) { " (required)" } else { "" });
+            let mut it = item(&p.key.text, lsp::CompletionItemKind::FIELD, Some(detail));
+            it.insert_text = Some(format!("{}: ", p.key.text));
+            it
+        })
+        .collect()
+}

@@ -1,0 +1,451 @@
+//! Every name a file defines or mentions, and every expression it holds,
+//! with where it is and what it means: the table behind definition,
+//! references, rename, highlights, hover and semantic tokens.
+//!
+//! Built from the whole-file tree (absolute spans) and memoised per file by
+//! salsa, so a project-wide search re-walks only files that changed.
+
+use std::collections::BTreeSet;
+
+use flowc_compiler::cel_check::{self, syntax::NodeKind, Node};
+use flowc_compiler::{Db, SourceFile};
+use flowc_grammar::ast::{
+    self, AgentStmtKind, Compensate, Decl, DeclKind, EnvBlock, EnvEntryKind, EnvValue, Expr, InvariantStmtKind, Name,
+    OnFail, PolicyStmtKind, ResourceStmtKind, Span, StepKind, StepStmtKind, TemplateStr, Trigger, WorkflowStmtKind,
+};
+
+/// What a name refers to.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Sym {
+    /// A top-level declaration other than an env or secret set.
+    Decl(DeclKind, String),
+    /// An env set or a secret set: `use SET` and `SET.KEY` may name either.
+    Set(String),
+    /// A key of an env or secret set.
+    Key { set: String, key: String },
+    /// A step or group of a workflow.
+    Step { workflow: String, name: String },
+    /// An input of a workflow.
+    Input { workflow: String, name: String },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Occ {
+    pub span: Span,
+    pub sym: Sym,
+    /// The defining occurrence (the name in `step NAME`, `agent NAME`, …).
+    pub def: bool,
+}
+
+/// Where an expression is written, which decides its scope.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ExprCx {
+    /// In a step; `post` for its post-actions (`then put`, `then spawn`,
+    /// `items`), where `output` is the step's own output.
+    Step { workflow: String, step: String, post: bool },
+    /// A workflow's `output NAME = `…``.
+    WorkflowOutput { workflow: String },
+    /// Anything else (trigger filters, invariant checks, policy and resource
+    /// rules, agent commands): no step names in scope.
+    Other,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ExprSite {
+    pub expr: Expr,
+    pub cx: ExprCx,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct FileIndex {
+    /// Sorted by start.
+    pub occs: Vec<Occ>,
+    pub exprs: Vec<ExprSite>,
+}
+
+impl FileIndex {
+    /// The occurrence under (or right after) an offset.
+    pub fn at(&self, offset: u32) -> Option<&Occ> {
+        self.occs.iter().find(|o| o.span.contains(offset)).or_else(|| self.occs.iter().find(|o| o.span.touches(offset)))
+    }
+    /// The expression whose text holds an offset (a cursor at its end too).
+    pub fn expr_at(&self, offset: u32) -> Option<&ExprSite> {
+        self.exprs.iter().find(|e| e.expr.span.touches(offset))
+    }
+}
+
+#[salsa::tracked(returns(ref))]
+pub fn file_index(db: &dyn Db, file: SourceFile) -> FileIndex {
+    let parse = flowc_compiler::parse(db, file);
+    let mut w = Walker::default();
+    for decl in &parse.file.decls {
+        w.decl(decl);
+    }
+    w.index.occs.sort_by_key(|o| (o.span.start, o.span.end));
+    w.index
+}
+
+/// A path in an expression, `root.a.b`: each segment's text and span.
+pub type Path = Vec<(String, Span)>;
+
+/// Every path that starts at a scope name in an expression (names a macro
+/// binds are not scope names), with the span of each segment.
+pub fn expr_paths(node: &Node) -> Vec<Path> {
+    let mut out = Vec::new();
+    let mut bound = Vec::new();
+    collect_paths(node, &mut bound, &mut out);
+    out
+}
+
+fn collect_paths(node: &Node, bound: &mut Vec<String>, out: &mut Vec<Path>) {
+    if let Some(path) = path_of(node) {
+        if !bound.contains(&path[0].0) {
+            out.push(path);
+        }
+        return;
+    }
+    match &node.kind {
+        NodeKind::Macro { target, var, args, .. } => {
+            collect_paths(target, bound, out);
+            bound.push(var.clone());
+            for a in args {
+                collect_paths(a, bound, out);
+            }
+            bound.pop();
+        }
+        // `has(a.b)` reads the path `a.b`.
+        NodeKind::Has { operand, field, field_span } => {
+            if let Some(mut path) = path_of(operand) {
+                if !bound.contains(&path[0].0) {
+                    path.push((field.clone(), *field_span));
+                    out.push(path);
+                }
+            } else {
+                collect_paths(operand, bound, out);
+            }
+        }
+        _ => node.for_each_child(|child| collect_paths(child, bound, out)),
+    }
+}
+
+fn path_of(node: &Node) -> Option<Path> {
+    match &node.kind {
+        NodeKind::Ident(name) => Some(vec![(name.clone(), node.span)]),
+        NodeKind::Select { operand, field, field_span } => {
+            let mut path = path_of(operand)?;
+            path.push((field.clone(), *field_span));
+            Some(path)
+        }
+        _ => None,
+    }
+}
+
+/// Names that always mean the scope's own values, never a step.
+const BUILTIN_ROOTS: &[&str] = &["inputs", "run", "env"];
+
+#[derive(Default)]
+struct Walker {
+    index: FileIndex,
+}
+
+/// The workflow being walked: its name and the names of its steps and groups.
+struct WfCx {
+    name: String,
+    steps: BTreeSet<String>,
+}
+
+impl Walker {
+    fn occ(&mut self, name: &Name, sym: Sym, def: bool) {
+        if !name.text.is_empty() {
+            self.index.occs.push(Occ { span: name.span, sym, def });
+        }
+    }
+
+    fn decl_ref(&mut self, kind: DeclKind, name: &Name) {
+        self.occ(name, Sym::Decl(kind, name.text.clone()), false);
+    }
+
+    fn decl(&mut self, decl: &Decl) {
+        match decl {
+            Decl::Workflow(w) => self.workflow(w),
+            Decl::Agent(a) => {
+                self.occ(&a.name, Sym::Decl(DeclKind::Agent, a.name.text.clone()), true);
+                for s in &a.body {
+                    match &s.kind {
+                        AgentStmtKind::Env(env) => self.env_block(env, None),
+                        AgentStmtKind::Command(t) => self.template(t, &ExprCx::Other, None),
+                        _ => {}
+                    }
+                }
+            }
+            Decl::Env(set) => {
+                self.occ(&set.name, Sym::Set(set.name.text.clone()), true);
+                self.env_block(&set.body, Some(&set.name.text));
+            }
+            Decl::Secrets(set) => {
+                self.occ(&set.name, Sym::Set(set.name.text.clone()), true);
+                for e in &set.entries {
+                    self.occ(&e.key, Sym::Key { set: set.name.text.clone(), key: e.key.text.clone() }, true);
+                }
+            }
+            Decl::Store(s) => self.occ(&s.name, Sym::Decl(DeclKind::Store, s.name.text.clone()), true),
+            Decl::Policy(p) => {
+                self.occ(&p.name, Sym::Decl(DeclKind::Policy, p.name.text.clone()), true);
+                for s in &p.body {
+                    if let PolicyStmtKind::Rule(rule) = &s.kind {
+                        self.expr(&rule.condition, &ExprCx::Other, None);
+                        if let Some(reason) = &rule.reason {
+                            self.template(reason, &ExprCx::Other, None);
+                        }
+                    }
+                }
+            }
+            Decl::Resource(r) => {
+                self.occ(&r.kind, Sym::Decl(DeclKind::Resource, r.kind.text.clone()), true);
+                for s in &r.body {
+                    if let ResourceStmtKind::Rule { condition, .. } = &s.kind {
+                        self.expr(condition, &ExprCx::Other, None);
+                    }
+                }
+            }
+            Decl::Template(t) => {
+                self.occ(&t.name, Sym::Decl(DeclKind::Template, t.name.text.clone()), true);
+                if let Some(kind) = &t.kind {
+                    self.step_kind(kind);
+                }
+                // A template's lines are checked in the scope of each step
+                // that uses it; here they have no step names of their own.
+                for stmt in &t.body {
+                    self.step_stmt(stmt, None, None);
+                }
+            }
+            Decl::Instance(i) => {
+                self.decl_ref(DeclKind::Resource, &i.kind);
+                self.occ(&i.name, Sym::Decl(DeclKind::Instance, i.name.text.clone()), true);
+            }
+        }
+    }
+
+    fn workflow(&mut self, w: &ast::Workflow) {
+        self.occ(&w.name, Sym::Decl(DeclKind::Workflow, w.name.text.clone()), true);
+        let mut names: BTreeSet<String> = w.steps().iter().map(|s| s.name.text.clone()).collect();
+        names.extend(w.groups().iter().map(|g| g.name.text.clone()));
+        let wf = WfCx { name: w.name.text.clone(), steps: names };
+        for stmt in &w.body {
+            match &stmt.kind {
+                WorkflowStmtKind::Input(i) => {
+                    self.occ(&i.name, Sym::Input { workflow: wf.name.clone(), name: i.name.text.clone() }, true);
+                }
+                WorkflowStmtKind::Output(o) => {
+                    self.expr(&o.expr, &ExprCx::WorkflowOutput { workflow: wf.name.clone() }, Some(&wf));
+                }
+                WorkflowStmtKind::On(Trigger::Event { filter: Some(f), .. }) => self.expr(f, &ExprCx::Other, None),
+                WorkflowStmtKind::Invariant(inv) => {
+                    for s in &inv.body {
+                        match &s.kind {
+                            InvariantStmtKind::At(names) => {
+                                for n in names {
+                                    self.step_ref(&wf, n);
+                                }
+                            }
+                            InvariantStmtKind::Check(c) => self.template(&c.command, &ExprCx::Other, Some(&wf)),
+                            _ => {}
+                        }
+                    }
+                }
+                WorkflowStmtKind::Env(env) => self.env_block(env, None),
+                WorkflowStmtKind::Step(step) => self.step(&wf, step),
+                WorkflowStmtKind::Group(g) => self.group(&wf, g),
+                _ => {}
+            }
+        }
+    }
+
+    fn step_ref(&mut self, wf: &WfCx, name: &Name) {
+        self.occ(name, Sym::Step { workflow: wf.name.clone(), name: name.text.clone() }, false);
+    }
+
+    fn deps(&mut self, wf: &WfCx, deps: &Option<ast::Deps>) {
+        for n in deps.iter().flat_map(|d| &d.names) {
+            self.step_ref(wf, n);
+        }
+    }
+
+    fn group(&mut self, wf: &WfCx, g: &ast::Group) {
+        self.occ(&g.name, Sym::Step { workflow: wf.name.clone(), name: g.name.text.clone() }, true);
+        self.deps(wf, &g.deps);
+        for m in &g.members {
+            match m {
+                ast::GroupMember::Step(s) => self.step(wf, s),
+                ast::GroupMember::Group(inner) => self.group(wf, inner),
+            }
+        }
+    }
+
+    fn step_kind(&mut self, kind: &StepKind) {
+        match kind {
+            StepKind::Agent(n) => self.decl_ref(DeclKind::Agent, n),
+            StepKind::Check(n) => self.decl_ref(DeclKind::Policy, n),
+            StepKind::Use(n) => self.decl_ref(DeclKind::Template, n),
+            StepKind::Call(n) => self.decl_ref(DeclKind::Workflow, n),
+            _ => {}
+        }
+    }
+
+    fn step(&mut self, wf: &WfCx, step: &ast::Step) {
+        self.occ(&step.name, Sym::Step { workflow: wf.name.clone(), name: step.name.text.clone() }, true);
+        self.step_kind(&step.kind);
+        self.deps(wf, &step.deps);
+        let aliases: Vec<&str> = step
+            .body
+            .iter()
+            .filter_map(|s| match &s.kind {
+                StepStmtKind::Reads { alias, .. } => Some(alias.text.as_str()),
+                _ => None,
+            })
+            .collect();
+        let scope = StepScope { wf, step: &step.name.text, aliases: &aliases };
+        for stmt in &step.body {
+            self.step_stmt(stmt, Some(&scope), Some(wf));
+        }
+    }
+
+    fn step_stmt(&mut self, stmt: &ast::StepStmt, scope: Option<&StepScope<'_>>, wf: Option<&WfCx>) {
+        let cx = |post: bool| match scope {
+            Some(s) => ExprCx::Step { workflow: s.wf.name.clone(), step: s.step.to_string(), post },
+            None => ExprCx::Other,
+        };
+        // Names a step's expressions may use as steps: the workflow's, less
+        // the step's `reads` aliases, which shadow them.
+        let steps = scope.map(|s| s.visible());
+        let steps = steps.as_ref();
+        match &stmt.kind {
+            StepStmtKind::Arm { condition, target } => {
+                if let Some(c) = condition {
+                    self.expr_in(c, &cx(false), steps);
+                }
+                if let Some(wf) = wf {
+                    self.step_ref(wf, target);
+                }
+            }
+            StepStmtKind::OnFail(OnFail::Fix { step, .. }) | StepStmtKind::Compensate(Compensate::Step(step)) => {
+                if let Some(wf) = wf {
+                    self.step_ref(wf, step);
+                }
+            }
+            StepStmtKind::When(e) => self.expr_in(e, &cx(false), steps),
+            StepStmtKind::Command(t)
+            | StepStmtKind::Prompt(t)
+            | StepStmtKind::Message(t)
+            | StepStmtKind::Channel(t)
+            | StepStmtKind::Compensate(Compensate::Command(t)) => self.template_in(t, &cx(false), steps),
+            StepStmtKind::Check(c) => self.template_in(&c.command, &cx(false), steps),
+            StepStmtKind::Event { event_type, subject } => {
+                self.template_in(event_type, &cx(false), steps);
+                if let Some(s) = subject {
+                    self.template_in(s, &cx(false), steps);
+                }
+            }
+            StepStmtKind::With(v) => {
+                for e in v.exprs() {
+                    self.expr_in(e, &cx(false), steps);
+                }
+            }
+            StepStmtKind::Env(env) => {
+                self.env_block(env, None);
+                for e in &env.entries {
+                    if let EnvEntryKind::Assign { value: EnvValue::Template(t), .. } = &e.kind {
+                        self.template_in(t, &cx(false), steps);
+                    }
+                }
+            }
+            StepStmtKind::Reads { key, .. } => self.decl_ref(DeclKind::Store, &key.store),
+            StepStmtKind::Put { key, value } => {
+                self.decl_ref(DeclKind::Store, &key.store);
+                self.expr_in(value, &cx(true), steps);
+            }
+            StepStmtKind::Items(e) => self.expr_in(e, &cx(true), steps),
+            StepStmtKind::Spawn { workflow, inputs } => {
+                self.decl_ref(DeclKind::Workflow, workflow);
+                for e in inputs.iter().flat_map(|v| v.exprs()) {
+                    self.expr_in(e, &cx(true), steps);
+                }
+            }
+            StepStmtKind::SpawnEach { list, workflow, inputs } => {
+                self.expr_in(list, &cx(true), steps);
+                self.decl_ref(DeclKind::Workflow, workflow);
+                for e in inputs.iter().flat_map(|v| v.exprs()) {
+                    self.expr_in(e, &cx(true), steps);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// `use SET` and `NAME = SET.KEY` in an env block; `in_set` names the
+    /// env set whose body this is (its assignments define keys).
+    fn env_block(&mut self, env: &EnvBlock, in_set: Option<&str>) {
+        for e in &env.entries {
+            match &e.kind {
+                EnvEntryKind::Use(set) => self.occ(set, Sym::Set(set.text.clone()), false),
+                EnvEntryKind::Assign { key, value } => {
+                    if let Some(set) = in_set {
+                        self.occ(key, Sym::Key { set: set.to_string(), key: key.text.clone() }, true);
+                    }
+                    if let EnvValue::Ref { set, key } = value {
+                        self.occ(set, Sym::Set(set.text.clone()), false);
+                        self.occ(key, Sym::Key { set: set.text.clone(), key: key.text.clone() }, false);
+                    }
+                }
+            }
+        }
+    }
+
+    fn template(&mut self, t: &TemplateStr, cx: &ExprCx, wf: Option<&WfCx>) {
+        let steps: Option<BTreeSet<&str>> = wf.map(|w| w.steps.iter().map(String::as_str).collect());
+        self.template_in(t, cx, steps.as_ref());
+    }
+
+    fn template_in(&mut self, t: &TemplateStr, cx: &ExprCx, steps: Option<&BTreeSet<&str>>) {
+        for h in t.holes() {
+            self.expr_in(&h.expr, cx, steps);
+        }
+    }
+
+    fn expr(&mut self, e: &Expr, cx: &ExprCx, wf: Option<&WfCx>) {
+        let steps: Option<BTreeSet<&str>> = wf.map(|w| w.steps.iter().map(String::as_str).collect());
+        self.expr_in(e, cx, steps.as_ref());
+    }
+
+    /// Records an expression, and the steps and inputs its paths name.
+    fn expr_in(&mut self, e: &Expr, cx: &ExprCx, steps: Option<&BTreeSet<&str>>) {
+        self.index.exprs.push(ExprSite { expr: e.clone(), cx: cx.clone() });
+        let workflow = match cx {
+            ExprCx::Step { workflow, .. } | ExprCx::WorkflowOutput { workflow } => workflow,
+            ExprCx::Other => return,
+        };
+        let Ok(node) = cel_check::parse_expr(e) else { return };
+        for path in expr_paths(&node) {
+            let (root, span) = &path[0];
+            if root == "inputs" {
+                if let Some((field, fspan)) = path.get(1) {
+                    self.index.occs.push(Occ { span: *fspan, sym: Sym::Input { workflow: workflow.clone(), name: field.clone() }, def: false });
+                }
+            } else if !BUILTIN_ROOTS.contains(&root.as_str()) && steps.is_some_and(|s| s.contains(root.as_str())) {
+                self.index.occs.push(Occ { span: *span, sym: Sym::Step { workflow: workflow.clone(), name: root.clone() }, def: false });
+            }
+        }
+    }
+}
+
+struct StepScope<'a> {
+    wf: &'a WfCx,
+    step: &'a str,
+    aliases: &'a [&'a str],
+}
+
+impl StepScope<'_> {
+    fn visible(&self) -> BTreeSet<&str> {
+        self.wf.steps.iter().map(String::as_str).filter(|s| !self.aliases.contains(s)).collect()
+    }
+}

@@ -1,0 +1,276 @@
+//! The protocol side: `tower-lsp-server` handlers that forward every
+//! notification and request to the state thread, in arrival order.
+//!
+//! Order matters: tower-lsp-server polls handler futures concurrently, but
+//! polls each one first in arrival order, and every handler here enqueues
+//! its event before its first `.await`. So the state thread sees edits and
+//! requests exactly in the order the client sent them.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Instant;
+
+use salsa::Database as _;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::mpsc::UnboundedReceiver;
+use tower_lsp_server::jsonrpc::{Error, Result};
+use tower_lsp_server::ls_types as lsp;
+use tower_lsp_server::{Client, LanguageServer, LspService, Server};
+
+use crate::Config;
+use crate::ide;
+use crate::state::{Event, Job, Outgoing, Snapshot, State, run_cancellable};
+
+/// Serves the protocol on a pair of streams until `exit`. Returns whether
+/// `shutdown` came before `exit`.
+pub async fn serve<I, O>(input: I, output: O, config: Config) -> bool
+where
+    I: AsyncRead + Unpin,
+    O: AsyncWrite,
+{
+    let shut_down = Arc::new(AtomicBool::new(false));
+    let flag = shut_down.clone();
+    let (service, socket) = LspService::new(move |client| Backend::start(client, config, flag));
+    // Requests wait on workers, not on each other: a slow one must not hold
+    // up the edits queued behind it.
+    Server::new(input, output, socket).concurrency_level(64).serve(service).await;
+    shut_down.load(Ordering::SeqCst)
+}
+
+struct Backend {
+    /// The state thread's queue. A `Mutex` because the handlers only need
+    /// `&self` and `Sender` is not `Sync` on every supported toolchain.
+    events: Mutex<mpsc::Sender<Event>>,
+    client: Client,
+    config: Config,
+    shut_down: Arc<AtomicBool>,
+}
+
+impl Backend {
+    fn start(client: Client, config: Config, shut_down: Arc<AtomicBool>) -> Backend {
+        let (events_tx, events_rx) = mpsc::channel();
+        let (out_tx, out_rx) = tokio::sync::mpsc::unbounded_channel();
+        let state = State::new(out_tx, events_tx.clone(), config.trace);
+        if let Err(e) = std::thread::Builder::new().name("flowc-lsp-state".into()).spawn(move || state.run(events_rx)) {
+            eprintln!("flowc lsp: cannot start the state thread: {e}");
+        }
+        tokio::spawn(publish(client.clone(), out_rx));
+        Backend { events: Mutex::new(events_tx), client, config, shut_down }
+    }
+
+    fn send(&self, event: Event) {
+        if let Ok(events) = self.events.lock() {
+            let _ = events.send(event);
+        }
+    }
+
+    /// Runs `f` on a snapshot taken after every event received before this
+    /// request, on a worker thread.
+    async fn request<T: Send + 'static>(&self, f: impl FnOnce(&Snapshot) -> T + Send + 'static) -> Result<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let token: Arc<Mutex<Option<salsa::CancellationToken>>> = Arc::default();
+        let slot = token.clone();
+        let delay = self.config.request_delay;
+        let job: Job = Box::new(move |snapshot: Snapshot| {
+            if let Ok(mut slot) = slot.lock() {
+                *slot = Some(snapshot.db.cancellation_token());
+            }
+            if let Some(delay) = delay {
+                std::thread::sleep(delay);
+            }
+            let _ = tx.send(run_cancellable(|| f(&snapshot)));
+        });
+        self.send(Event::Request(job));
+        let mut guard = CancelOnDrop { token, armed: true };
+        let result = rx.await;
+        guard.armed = false;
+        match result {
+            Ok(Ok(value)) => Ok(value),
+            // An edit came while the request ran: its answer would describe
+            // a text that no longer exists.
+            Ok(Err(_cancelled)) => Err(Error::content_modified()),
+            // The worker panicked: a bug, answered as one.
+            Err(_) => Err(Error::internal_error()),
+        }
+    }
+}
+
+/// Stops a request's worker when tower-lsp-server drops the request's
+/// future, which it does on `$/cancelRequest` (answering `RequestCancelled`).
+struct CancelOnDrop {
+    token: Arc<Mutex<Option<salsa::CancellationToken>>>,
+    armed: bool,
+}
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        if self.armed {
+            if let Ok(Some(token)) = self.token.lock().as_deref() {
+                token.cancel();
+            }
+        }
+    }
+}
+
+/// Sends what the state thread produced, one message at a time, in order.
+async fn publish(client: Client, mut out: UnboundedReceiver<Outgoing>) {
+    while let Some(message) = out.recv().await {
+        match message {
+            Outgoing::Publish { uri, diagnostics, version } => client.publish_diagnostics(uri, diagnostics, version).await,
+            Outgoing::Log(line) => client.log_message(lsp::MessageType::LOG, line).await,
+        }
+    }
+}
+
+fn workspace_roots(params: &lsp::InitializeParams) -> Vec<PathBuf> {
+    let mut roots: Vec<PathBuf> = params
+        .workspace_folders
+        .iter()
+        .flatten()
+        .filter_map(|f| f.uri.to_file_path().map(|p| p.into_owned()))
+        .collect();
+    #[allow(deprecated)]
+    if roots.is_empty() {
+        if let Some(root) = params.root_uri.as_ref().and_then(|u| u.to_file_path()) {
+            roots.push(root.into_owned());
+        }
+    }
+    roots
+}
+
+fn capabilities() -> lsp::ServerCapabilities {
+    lsp::ServerCapabilities {
+        text_document_sync: Some(lsp::TextDocumentSyncCapability::Options(lsp::TextDocumentSyncOptions {
+            open_close: Some(true),
+            change: Some(lsp::TextDocumentSyncKind::INCREMENTAL),
+            ..Default::default()
+        })),
+        hover_provider: Some(lsp::HoverProviderCapability::Simple(true)),
+        definition_provider: Some(lsp::OneOf::Left(true)),
+        references_provider: Some(lsp::OneOf::Left(true)),
+        document_highlight_provider: Some(lsp::OneOf::Left(true)),
+        document_symbol_provider: Some(lsp::OneOf::Left(true)),
+        completion_provider: Some(lsp::CompletionOptions {
+            trigger_characters: Some(vec![".".into(), "$".into(), "{".into(), "`".into(), " ".into(), ",".into()]),
+            ..Default::default()
+        }),
+        rename_provider: Some(lsp::OneOf::Right(lsp::RenameOptions { prepare_provider: Some(true), work_done_progress_options: Default::default() })),
+        code_action_provider: Some(lsp::CodeActionProviderCapability::Options(lsp::CodeActionOptions {
+            code_action_kinds: Some(vec![lsp::CodeActionKind::QUICKFIX]),
+            ..Default::default()
+        })),
+        document_formatting_provider: Some(lsp::OneOf::Left(true)),
+        semantic_tokens_provider: Some(lsp::SemanticTokensServerCapabilities::SemanticTokensOptions(lsp::SemanticTokensOptions {
+            legend: ide::tokens::legend(),
+            full: Some(lsp::SemanticTokensFullOptions::Bool(true)),
+            range: None,
+            work_done_progress_options: Default::default(),
+        })),
+        ..Default::default()
+    }
+}
+
+impl LanguageServer for Backend {
+    async fn initialize(&self, params: lsp::InitializeParams) -> Result<lsp::InitializeResult> {
+        self.send(Event::Initialize { roots: workspace_roots(&params) });
+        Ok(lsp::InitializeResult {
+            capabilities: capabilities(),
+            server_info: Some(lsp::ServerInfo { name: "flowc".into(), version: Some(env!("CARGO_PKG_VERSION").into()) }),
+            ..Default::default()
+        })
+    }
+
+    async fn initialized(&self, _: lsp::InitializedParams) {
+        // Files created, changed or deleted outside the editor (a `git
+        // checkout`, another tool) must reach the project too.
+        let options = lsp::DidChangeWatchedFilesRegistrationOptions {
+            watchers: vec![lsp::FileSystemWatcher { glob_pattern: lsp::GlobPattern::String("**/*.flow".into()), kind: None }],
+        };
+        let registration = lsp::Registration {
+            id: "flowc-watch-flow-files".into(),
+            method: "workspace/didChangeWatchedFiles".into(),
+            register_options: serde_json::to_value(options).ok(),
+        };
+        // A client without dynamic registration says so with an error; it
+        // may still send the notifications on its own (VS Code's
+        // `synchronize.fileEvents`).
+        let _ = self.client.register_capability(vec![registration]).await;
+    }
+
+    async fn shutdown(&self) -> Result<()> {
+        self.shut_down.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+
+    async fn did_open(&self, params: lsp::DidOpenTextDocumentParams) {
+        let doc = params.text_document;
+        self.send(Event::Open { uri: doc.uri, version: doc.version, text: doc.text });
+    }
+
+    async fn did_change(&self, params: lsp::DidChangeTextDocumentParams) {
+        let received = Instant::now();
+        let doc = params.text_document;
+        self.send(Event::Change { uri: doc.uri, version: doc.version, changes: params.content_changes, received });
+    }
+
+    async fn did_close(&self, params: lsp::DidCloseTextDocumentParams) {
+        self.send(Event::Close { uri: params.text_document.uri });
+    }
+
+    async fn did_change_watched_files(&self, params: lsp::DidChangeWatchedFilesParams) {
+        self.send(Event::Watched { changes: params.changes });
+    }
+
+    async fn hover(&self, params: lsp::HoverParams) -> Result<Option<lsp::Hover>> {
+        let at = params.text_document_position_params;
+        self.request(move |s| ide::hover::hover(s, &at.text_document.uri, at.position)).await
+    }
+
+    async fn goto_definition(&self, params: lsp::GotoDefinitionParams) -> Result<Option<lsp::GotoDefinitionResponse>> {
+        let at = params.text_document_position_params;
+        self.request(move |s| ide::navigate::definition(s, &at.text_document.uri, at.position)).await
+    }
+
+    async fn references(&self, params: lsp::ReferenceParams) -> Result<Option<Vec<lsp::Location>>> {
+        let at = params.text_document_position;
+        let include_declaration = params.context.include_declaration;
+        self.request(move |s| ide::navigate::references(s, &at.text_document.uri, at.position, include_declaration)).await
+    }
+
+    async fn document_highlight(&self, params: lsp::DocumentHighlightParams) -> Result<Option<Vec<lsp::DocumentHighlight>>> {
+        let at = params.text_document_position_params;
+        self.request(move |s| ide::navigate::highlight(s, &at.text_document.uri, at.position)).await
+    }
+
+    async fn completion(&self, params: lsp::CompletionParams) -> Result<Option<lsp::CompletionResponse>> {
+        let at = params.text_document_position;
+        self.request(move |s| ide::completion::completion(s, &at.text_document.uri, at.position)).await
+    }
+
+    async fn prepare_rename(&self, params: lsp::TextDocumentPositionParams) -> Result<Option<lsp::PrepareRenameResponse>> {
+        self.request(move |s| ide::rename::prepare(s, &params.text_document.uri, params.position)).await
+    }
+
+    async fn rename(&self, params: lsp::RenameParams) -> Result<Option<lsp::WorkspaceEdit>> {
+        let at = params.text_document_position;
+        let new_name = params.new_name;
+        self.request(move |s| ide::rename::rename(s, &at.text_document.uri, at.position, &new_name)).await?
+    }
+
+    async fn code_action(&self, params: lsp::CodeActionParams) -> Result<Option<lsp::CodeActionResponse>> {
+        self.request(move |s| ide::actions::code_actions(s, &params.text_document.uri, params.range)).await
+    }
+
+    async fn document_symbol(&self, params: lsp::DocumentSymbolParams) -> Result<Option<lsp::DocumentSymbolResponse>> {
+        self.request(move |s| ide::symbols::document_symbols(s, &params.text_document.uri)).await
+    }
+
+    async fn semantic_tokens_full(&self, params: lsp::SemanticTokensParams) -> Result<Option<lsp::SemanticTokensResult>> {
+        self.request(move |s| ide::tokens::semantic_tokens(s, &params.text_document.uri)).await
+    }
+
+    async fn formatting(&self, params: lsp::DocumentFormattingParams) -> Result<Option<Vec<lsp::TextEdit>>> {
+        self.request(move |s| ide::format::format(s, &params.text_document.uri)).await
+    }
+}

@@ -1,0 +1,449 @@
+//! The state thread: the one writer of the salsa database.
+//!
+//! It owns the database, the file table and the projects, and takes
+//! [`Event`]s from one queue, in the order the client sent them. Edits are
+//! applied here; everything that reads (requests, diagnostics) runs on a
+//! worker thread with a [`Snapshot`] taken at its place in the stream.
+//!
+//! What this thread must never do: run a query. A query here would hold up
+//! every edit behind it; worse, a setter waits for every database clone to
+//! be dropped, so a query here waiting on a worker could deadlock.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Instant;
+
+use flowc_compiler::{Database, Diagnostic, LineIndex, Project, SourceFile};
+use salsa::Setter;
+use tokio::sync::mpsc::UnboundedSender;
+use tower_lsp_server::ls_types as lsp;
+
+use crate::convert::{self, TextRef};
+use crate::diagnostics;
+use crate::workspace;
+
+/// A unit of work for a worker thread, given its snapshot.
+pub type Job = Box<dyn FnOnce(Snapshot) + Send>;
+
+pub enum Event {
+    /// The workspace folders, from `initialize`.
+    Initialize { roots: Vec<PathBuf> },
+    Open { uri: lsp::Uri, version: i32, text: String },
+    Change { uri: lsp::Uri, version: i32, changes: Vec<lsp::TextDocumentContentChangeEvent>, received: Instant },
+    Close { uri: lsp::Uri },
+    Watched { changes: Vec<lsp::FileEvent> },
+    /// A request's work, to run on a snapshot taken now.
+    Request(Job),
+    /// A diagnostics job finished.
+    Checked(diagnostics::Checked),
+}
+
+/// What goes to the client, in this order.
+pub enum Outgoing {
+    Publish { uri: lsp::Uri, diagnostics: Vec<lsp::Diagnostic>, version: Option<i32> },
+    Log(String),
+}
+
+/// One file the server knows: on disk in a workspace folder, or open in the
+/// editor, or both.
+#[derive(Clone)]
+pub struct FileEntry {
+    pub uri: lsp::Uri,
+    /// The path the compiler's diagnostics name the file by.
+    pub path: String,
+    pub source: SourceFile,
+    pub project: usize,
+    /// The editor's version while the file is open.
+    pub version: Option<i32>,
+    pub index: Arc<LineIndex>,
+}
+
+/// A project: the files of one workspace folder share a namespace, as
+/// `flowc check DIR` reads them; a file outside every folder is a project
+/// of its own, as `flowc check FILE` reads it.
+#[derive(Clone)]
+pub struct ProjectEntry {
+    pub root: Option<PathBuf>,
+    pub project: Project,
+    pub members: BTreeSet<lsp::Uri>,
+}
+
+/// What a worker sees: the database and the tables as they were when its
+/// event was taken from the queue.
+pub struct Snapshot {
+    pub db: Database,
+    pub files: Arc<BTreeMap<lsp::Uri, FileEntry>>,
+    pub paths: Arc<HashMap<String, lsp::Uri>>,
+    pub projects: Arc<Vec<ProjectEntry>>,
+}
+
+impl Snapshot {
+    pub fn file(&self, uri: &lsp::Uri) -> Option<&FileEntry> {
+        self.files.get(uri)
+    }
+    pub fn text_ref<'a>(&'a self, file: &'a FileEntry) -> TextRef<'a> {
+        TextRef { text: file.source.text(&self.db), index: &file.index }
+    }
+    /// The URI and text of the file a compiler path names.
+    pub fn locate(&self, path: &str) -> Option<(lsp::Uri, TextRef<'_>)> {
+        let uri = self.paths.get(path)?;
+        let file = self.files.get(uri)?;
+        Some((uri.clone(), self.text_ref(file)))
+    }
+    pub fn project_of(&self, file: &FileEntry) -> Project {
+        self.projects[file.project].project
+    }
+}
+
+/// What was last published for a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Published {
+    pub version: Option<i32>,
+    pub diagnostics: Vec<Diagnostic>,
+}
+
+/// Counts of the salsa queries that executed, by query name.
+pub type QueryCounts = Arc<Mutex<BTreeMap<String, u32>>>;
+
+pub struct State {
+    db: Database,
+    files: Arc<BTreeMap<lsp::Uri, FileEntry>>,
+    paths: Arc<HashMap<String, lsp::Uri>>,
+    projects: Arc<Vec<ProjectEntry>>,
+    /// Bumped by every edit; a diagnostics result from an older generation
+    /// is dropped.
+    generation: u64,
+    /// Projects whose published diagnostics may be out of date.
+    dirty: BTreeSet<usize>,
+    /// Whether the last batch changed anything (a diagnostics job is due).
+    changed: bool,
+    published: Arc<HashMap<lsp::Uri, Published>>,
+    /// When the oldest edit not yet reflected in a publish arrived.
+    first_change: Option<Instant>,
+    out: UnboundedSender<Outgoing>,
+    events: mpsc::Sender<Event>,
+    trace: Option<QueryCounts>,
+}
+
+impl State {
+    pub fn new(out: UnboundedSender<Outgoing>, events: mpsc::Sender<Event>, trace: bool) -> State {
+        let (db, trace) = if trace {
+            let counts: QueryCounts = Arc::default();
+            let sink = counts.clone();
+            let db = Database::with_event_hook(move |event| {
+                if let salsa::EventKind::WillExecute { database_key } = event.kind {
+                    let key = format!("{database_key:?}");
+                    let name = key.split('(').next().unwrap_or_default().to_string();
+                    if let Ok(mut counts) = sink.lock() {
+                        *counts.entry(name).or_default() += 1;
+                    }
+                }
+            });
+            (db, Some(counts))
+        } else {
+            (Database::default(), None)
+        };
+        State {
+            db,
+            files: Arc::default(),
+            paths: Arc::default(),
+            projects: Arc::default(),
+            generation: 0,
+            dirty: BTreeSet::new(),
+            changed: false,
+            published: Arc::default(),
+            first_change: None,
+            out,
+            events,
+            trace,
+        }
+    }
+
+    /// Takes events until every sender is gone (the server exited).
+    pub fn run(mut self, events: mpsc::Receiver<Event>) {
+        while let Ok(event) = events.recv() {
+            self.handle(event);
+            // Take whatever else is queued before checking: a burst of edits
+            // costs one diagnostics job, not one per keystroke.
+            while let Ok(event) = events.try_recv() {
+                self.handle(event);
+            }
+            if self.changed {
+                self.changed = false;
+                self.start_diagnostics();
+            }
+        }
+    }
+
+    fn snapshot(&self) -> Snapshot {
+        Snapshot { db: self.db.clone(), files: self.files.clone(), paths: self.paths.clone(), projects: self.projects.clone() }
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::Initialize { roots } => self.initialize(roots),
+            Event::Open { uri, version, text } => self.open(uri, version, text),
+            Event::Change { uri, version, changes, received } => self.change(uri, version, changes, received),
+            Event::Close { uri } => self.close(uri),
+            Event::Watched { changes } => self.watched(changes),
+            Event::Request(job) => {
+                let snapshot = self.snapshot();
+                spawn_worker("flowc-lsp-request", move || job(snapshot));
+            }
+            Event::Checked(checked) => self.checked(checked),
+        }
+    }
+
+    // ------------------------------------------------------------ projects
+
+    fn initialize(&mut self, roots: Vec<PathBuf>) {
+        for root in roots {
+            if self.projects.iter().any(|p| p.root.as_deref() == Some(root.as_path())) {
+                continue;
+            }
+            let project = Project::new(&self.db, Vec::new());
+            Arc::make_mut(&mut self.projects).push(ProjectEntry { root: Some(root.clone()), project, members: BTreeSet::new() });
+            for path in workspace::find_flow_files(&root) {
+                if let (Some(text), Some(uri)) = (workspace::read_text(&path), lsp::Uri::from_file_path(&path)) {
+                    self.upsert(uri, text, None, false);
+                }
+            }
+            self.sync_members(self.projects.len() - 1);
+        }
+        self.mark_changed(None);
+    }
+
+    /// The project a URI belongs to: the innermost workspace folder holding
+    /// it, or a new project of its own.
+    fn project_for(&mut self, uri: &lsp::Uri, path: Option<&Path>) -> usize {
+        let best = path.and_then(|path| {
+            self.projects
+                .iter()
+                .enumerate()
+                .filter_map(|(i, p)| {
+                    let root = p.root.as_ref()?;
+                    (path.starts_with(root) && !workspace::in_skipped_dir(root, path)).then_some((root.components().count(), i))
+                })
+                .max()
+                .map(|(_, i)| i)
+        });
+        if let Some(i) = best {
+            return i;
+        }
+        let project = Project::new(&self.db, Vec::new());
+        let projects = Arc::make_mut(&mut self.projects);
+        projects.push(ProjectEntry { root: None, project, members: BTreeSet::from([uri.clone()]) });
+        projects.len() - 1
+    }
+
+    /// Sets a file's text (and version), adding the file if it is new.
+    /// `sync` is false while loading a folder, which syncs its project once.
+    fn upsert(&mut self, uri: lsp::Uri, text: String, version: Option<i32>, sync: bool) {
+        if let Some(entry) = self.files.get(&uri) {
+            let source = entry.source;
+            let project = entry.project;
+            if source.text(&self.db) != &text {
+                let index = Arc::new(LineIndex::new(&text));
+                source.set_text(&mut self.db).to(text);
+                let entry = Arc::make_mut(&mut self.files).get_mut(&uri).expect("present above");
+                entry.index = index;
+            }
+            if let Some(entry) = Arc::make_mut(&mut self.files).get_mut(&uri) {
+                entry.version = version;
+            }
+            self.dirty.insert(project);
+            return;
+        }
+        let fs_path = uri.to_file_path().map(|p| p.into_owned());
+        let path = fs_path.as_ref().map_or_else(|| uri.as_str().to_string(), |p| p.to_string_lossy().into_owned());
+        let index = Arc::new(LineIndex::new(&text));
+        let source = SourceFile::new(&self.db, path.clone(), text);
+        let project = self.project_for(&uri, fs_path.as_deref());
+        Arc::make_mut(&mut self.projects)[project].members.insert(uri.clone());
+        Arc::make_mut(&mut self.paths).insert(path.clone(), uri.clone());
+        Arc::make_mut(&mut self.files).insert(uri.clone(), FileEntry { uri, path, source, project, version, index });
+        if sync {
+            self.sync_members(project);
+        }
+    }
+
+    fn remove(&mut self, uri: &lsp::Uri) {
+        let Some(entry) = Arc::make_mut(&mut self.files).remove(uri) else { return };
+        Arc::make_mut(&mut self.paths).remove(&entry.path);
+        Arc::make_mut(&mut self.projects)[entry.project].members.remove(uri);
+        self.sync_members(entry.project);
+        // Its diagnostics go now: no later check covers a file that left.
+        if Arc::make_mut(&mut self.published).remove(uri).is_some() {
+            let _ = self.out.send(Outgoing::Publish { uri: uri.clone(), diagnostics: Vec::new(), version: None });
+        }
+    }
+
+    /// Gives a project's salsa input its current list of files.
+    fn sync_members(&mut self, project: usize) {
+        let entry = &self.projects[project];
+        let files: Vec<SourceFile> = entry.members.iter().filter_map(|u| self.files.get(u)).map(|f| f.source).collect();
+        let handle = entry.project;
+        if handle.files(&self.db) != &files {
+            handle.set_files(&mut self.db).to(files);
+        }
+        self.dirty.insert(project);
+    }
+
+    fn mark_changed(&mut self, at: Option<Instant>) {
+        self.generation += 1;
+        self.changed = true;
+        if self.first_change.is_none() {
+            self.first_change = Some(at.unwrap_or_else(Instant::now));
+        }
+    }
+
+    /// Called before an edit is applied: the first edit after a publish
+    /// starts a new count of executed queries. (Counts cover everything the
+    /// database ran until the next publish, requests included; traces are
+    /// for benchmarks and tests, which do not interleave requests.)
+    fn before_edit(&mut self) {
+        if self.first_change.is_none() {
+            if let Some(Ok(mut counts)) = self.trace.as_ref().map(|c| c.lock()) {
+                counts.clear();
+            }
+        }
+    }
+
+    // ------------------------------------------------------------- editing
+
+    fn open(&mut self, uri: lsp::Uri, version: i32, text: String) {
+        self.before_edit();
+        self.upsert(uri, text, Some(version), true);
+        self.mark_changed(None);
+    }
+
+    fn change(&mut self, uri: lsp::Uri, version: i32, changes: Vec<lsp::TextDocumentContentChangeEvent>, received: Instant) {
+        let Some(source) = self.files.get(&uri).map(|e| e.source) else {
+            let _ = self.out.send(Outgoing::Log(format!("didChange for {} which is not open; ignored", uri.as_str())));
+            return;
+        };
+        self.before_edit();
+        let mut text = source.text(&self.db).clone();
+        for change in &changes {
+            convert::apply_change(&mut text, change);
+        }
+        self.upsert(uri, text, Some(version), true);
+        self.mark_changed(Some(received));
+    }
+
+    fn close(&mut self, uri: lsp::Uri) {
+        if !self.files.contains_key(&uri) {
+            return;
+        }
+        self.before_edit();
+        // The disk's text is the truth again; a file that only lived in the
+        // editor leaves the project.
+        match uri.to_file_path().and_then(|p| workspace::read_text(&p)) {
+            Some(text) if self.is_workspace_file(&uri) => self.upsert(uri, text, None, true),
+            _ => self.remove(&uri),
+        }
+        self.mark_changed(None);
+    }
+
+    /// Whether a file belongs to a workspace folder's project (rather than
+    /// being a project of its own because it was opened).
+    fn is_workspace_file(&self, uri: &lsp::Uri) -> bool {
+        self.files.get(uri).is_some_and(|f| self.projects[f.project].root.is_some())
+    }
+
+    fn watched(&mut self, changes: Vec<lsp::FileEvent>) {
+        self.before_edit();
+        for change in changes {
+            let uri = change.uri;
+            let Some(path) = uri.to_file_path().map(|p| p.into_owned()) else { continue };
+            if change.typ == lsp::FileChangeType::DELETED {
+                // A deleted folder takes every closed file below it.
+                let gone: Vec<lsp::Uri> = self
+                    .files
+                    .values()
+                    .filter(|f| f.version.is_none() && (f.uri == uri || Path::new(&f.path).starts_with(&path)))
+                    .map(|f| f.uri.clone())
+                    .collect();
+                for u in gone {
+                    self.remove(&u);
+                }
+                continue;
+            }
+            if !workspace::is_flow_file(&path) {
+                continue;
+            }
+            // The editor's buffer wins over the disk while the file is open.
+            if self.files.get(&uri).is_some_and(|f| f.version.is_some()) {
+                continue;
+            }
+            match workspace::read_text(&path) {
+                Some(text) => {
+                    let in_root = self.projects.iter().any(|p| p.root.as_ref().is_some_and(|r| path.starts_with(r) && !workspace::in_skipped_dir(r, &path)));
+                    if in_root || self.files.contains_key(&uri) {
+                        self.upsert(uri, text, None, true);
+                    }
+                }
+                None => self.remove(&uri),
+            }
+        }
+        self.mark_changed(None);
+    }
+
+    // --------------------------------------------------------- diagnostics
+
+    fn start_diagnostics(&mut self) {
+        let snapshot = self.snapshot();
+        let job = diagnostics::Job {
+            generation: self.generation,
+            projects: self.dirty.iter().copied().collect(),
+            published: self.published.clone(),
+        };
+        let events = self.events.clone();
+        spawn_worker("flowc-lsp-diagnostics", move || {
+            // A newer edit cancels this job: it just ends, and the job that
+            // edit started publishes instead.
+            if let Ok(checked) = run_cancellable(|| diagnostics::run(&snapshot, job)) {
+                let _ = events.send(Event::Checked(checked));
+            }
+        });
+    }
+
+    fn checked(&mut self, checked: diagnostics::Checked) {
+        if checked.generation != self.generation {
+            return;
+        }
+        let published = Arc::make_mut(&mut self.published);
+        for file in checked.files {
+            let _ = self.out.send(Outgoing::Publish { uri: file.uri.clone(), diagnostics: file.lsp, version: file.published.version });
+            published.insert(file.uri, file.published);
+        }
+        self.dirty.clear();
+        let started = self.first_change.take();
+        if let (Some(counts), Some(started)) = (&self.trace, started) {
+            let executed = counts
+                .lock()
+                .map(|c| c.iter().map(|(k, v)| format!("{k}:{v}")).collect::<Vec<_>>().join(","))
+                .unwrap_or_default();
+            let micros = started.elapsed().as_micros();
+            let _ = self.out.send(Outgoing::Log(format!(
+                "flowc-trace generation={} change_to_publish_us={micros} executed={executed}",
+                checked.generation
+            )));
+        }
+    }
+}
+
+/// Runs `f`, turning salsa's cancellation into an `Err`. The one place the
+/// server catches `salsa::Cancelled`: any other panic keeps unwinding and
+/// ends only the worker thread it happened on.
+pub fn run_cancellable<T>(f: impl FnOnce() -> T) -> Result<T, salsa::Cancelled> {
+    salsa::Cancelled::catch(AssertUnwindSafe(f))
+}
+
+fn spawn_worker(name: &str, f: impl FnOnce() + Send + 'static) {
+    if let Err(e) = std::thread::Builder::new().name(name.to_string()).spawn(f) {
+        eprintln!("flowc lsp: cannot start a worker thread: {e}");
+    }
+}
