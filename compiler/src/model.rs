@@ -410,7 +410,7 @@ fn step_sig(step: &Step, groups: &[String]) -> StepSig {
             K::Arm { target, .. } => arms.push(target.clone()),
             K::OnFail(OnFail::Fix { step, .. }) => fix_target = Some(step.clone()),
             K::Compensate(Compensate::Step(s)) => compensate_step = Some(s.clone()),
-            K::Output(t) => output = Some(t.clone()),
+            K::Output(t) => output = Some(type_shape(t)),
             K::Items(_) => has_items = true,
             _ => {}
         }
@@ -429,6 +429,31 @@ fn step_sig(step: &Step, groups: &[String]) -> StepSig {
         uses,
         starts,
     }
+}
+
+/// A type with its spans cleared. The signature keeps only the shape of the
+/// declared output (every reader wants its type, none its position), so an
+/// edit earlier in the step's body, which moves the `output` statement,
+/// leaves the signature, and so the graph and every other step, alone.
+fn type_shape(t: &ast::TypeExpr) -> ast::TypeExpr {
+    use ast::{TypeField, TypeKind};
+    let kind = match &t.kind {
+        TypeKind::List(elem) => TypeKind::List(Box::new(type_shape(elem))),
+        TypeKind::Object(fields) => TypeKind::Object(
+            fields
+                .iter()
+                .map(|f| TypeField {
+                    name: ast::Name { text: f.name.text.clone(), span: Span::default() },
+                    optional: f.optional,
+                    ty: type_shape(&f.ty),
+                    span: Span::default(),
+                })
+                .collect(),
+        ),
+        TypeKind::Unknown(n) => TypeKind::Unknown(ast::Name { text: n.text.clone(), span: Span::default() }),
+        other => other.clone(),
+    };
+    ast::TypeExpr { kind, span: Span::default() }
 }
 
 /// The env and secret sets an env block draws on.

@@ -136,3 +136,14 @@ fn a_file_with_syntax_errors_still_gets_semantic_checks() {
     assert!(codes.contains(&"E0101".to_string()), "{codes:?}");
     assert!(codes.contains(&"E0203".to_string()), "{codes:?}");
 }
+
+#[test]
+fn an_edit_before_a_steps_output_declaration_leaves_the_graph_alone() {
+    // `one` declares its output after its prompt: growing the prompt moves
+    // the declaration, which must not change the step's signature.
+    let mut h = Harness::new(TEXT);
+    h.check();
+    let log = h.edit("Research ${inputs.company}", "Research ${inputs.company} in depth");
+    assert!(named(&log, "workflow_graph").is_empty(), "{log:#?}");
+    assert_eq!(named(&log, "check_step").len(), 1, "{log:#?}");
+}

@@ -32,6 +32,7 @@
 
 mod convert;
 mod diagnostics;
+mod framing;
 mod ide;
 mod server;
 mod state;

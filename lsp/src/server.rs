@@ -19,6 +19,7 @@ use tower_lsp_server::ls_types as lsp;
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 
 use crate::Config;
+use crate::framing;
 use crate::ide;
 use crate::state::{Event, Job, Outgoing, Snapshot, State, run_cancellable};
 
@@ -31,10 +32,12 @@ where
 {
     let shut_down = Arc::new(AtomicBool::new(false));
     let flag = shut_down.clone();
-    let (service, socket) = LspService::new(move |client| Backend::start(client, config, flag));
+    let (service, socket) = LspService::build(move |client| Backend::start(client, config, flag))
+        .custom_method(framing::INVALID_MESSAGE, Backend::invalid_message)
+        .finish();
     // Requests wait on workers, not on each other: a slow one must not hold
     // up the edits queued behind it.
-    Server::new(input, output, socket).concurrency_level(64).serve(service).await;
+    Server::new(framing::Guard::new(input), output, socket).concurrency_level(64).serve(service).await;
     shut_down.load(Ordering::SeqCst)
 }
 
@@ -57,6 +60,14 @@ impl Backend {
         }
         tokio::spawn(publish(client.clone(), out_rx));
         Backend { events: Mutex::new(events_tx), client, config, shut_down }
+    }
+
+    /// Stands in for a message the client sent that was no JSON-RPC
+    /// message at all (see [`framing`]): answered with the error it earned.
+    async fn invalid_message(&self, params: serde_json::Value) -> Result<()> {
+        let code = params["code"].as_i64().unwrap_or(-32600);
+        let reason = params["reason"].as_str().unwrap_or("invalid message").to_string();
+        Err(Error { code: code.into(), message: reason.into(), data: None })
     }
 
     fn send(&self, event: Event) {
@@ -194,8 +205,12 @@ impl LanguageServer for Backend {
         };
         // A client without dynamic registration says so with an error; it
         // may still send the notifications on its own (VS Code's
-        // `synchronize.fileEvents`).
-        let _ = self.client.register_capability(vec![registration]).await;
+        // `synchronize.fileEvents`). Not awaited here: a client that never
+        // answers must not keep this handler, and so `exit`, waiting.
+        let client = self.client.clone();
+        tokio::spawn(async move {
+            let _ = client.register_capability(vec![registration]).await;
+        });
     }
 
     async fn shutdown(&self) -> Result<()> {

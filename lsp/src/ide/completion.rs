@@ -31,8 +31,16 @@ pub fn completion(snap: &Snapshot, uri: &lsp::Uri, pos: lsp::Position) -> Option
         },
         Some(Open::Comment) => Vec::new(),
         None => {
-            let line = &prefix[prefix.rfind('\n').map_or(0, |i| i + 1)..];
             let block = enclosing_block(&lexed, prefix);
+            if let Some(Block::Instance(kind)) = block.last() {
+                // `Kind name { field: value, |`: a field name is due after
+                // `{`, `,` or a line break.
+                let since = &prefix[prefix.rfind(['\n', '{', ',']).map_or(0, |i| i + 1)..];
+                let since = since.trim_start();
+                return Some(lsp::CompletionResponse::Array(if since.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') { instance_fields(&cx, kind) } else { Vec::new() }));
+            }
+            // The statement being typed starts after the last line break or brace.
+            let line = &prefix[prefix.rfind(['\n', '{', '}']).map_or(0, |i| i + 1)..];
             statement(&cx, offset, line.trim_start(), &block)
         }
     };
