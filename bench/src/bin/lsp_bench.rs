@@ -1,0 +1,273 @@
+//! How fast does the language server publish diagnostics after a keystroke?
+//!
+//! ```sh
+//! cargo run --release -p flowc-bench --bin lsp_bench [-- --workflows 20 --steps 100 --edits 60]
+//! ```
+//!
+//! Writes a project (the shared agents and one file of `--workflows`
+//! workflows of `--steps` steps each) to a temporary directory, starts the
+//! server in process with tracing on (`flowc_lsp::Config::trace`), opens the
+//! big file, then makes `--edits` one-character edits inside one step of the
+//! middle workflow (a character typed, then deleted, inside its `command`),
+//! waiting each time for the diagnostics of that version.
+//!
+//! It reports, per edit, the server-side time from receiving `didChange`
+//! to handing `publishDiagnostics` to the transport (from the server's
+//! trace), the client-side round trip, and which salsa queries re-executed:
+//! the evidence that only the edited step was re-checked and no other
+//! workflow was. Exits 1 when the median server-side time misses 10 ms.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, ReadHalf, WriteHalf};
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+
+const TARGET: Duration = Duration::from_millis(10);
+
+struct Options {
+    workflows: usize,
+    steps: usize,
+    edits: usize,
+}
+
+fn parse_args() -> Result<Options, String> {
+    let mut opts = Options { workflows: 20, steps: 100, edits: 60 };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| -> Result<usize, String> {
+            args.next().ok_or_else(|| format!("{name} needs a value"))?.parse().map_err(|e| format!("{name}: {e}"))
+        };
+        match arg.as_str() {
+            "--workflows" => opts.workflows = value("--workflows")?,
+            "--steps" => opts.steps = value("--steps")?,
+            "--edits" => opts.edits = value("--edits")?,
+            "-h" | "--help" => {
+                println!("usage: lsp_bench [--workflows N] [--steps N] [--edits N]");
+                std::process::exit(0);
+            }
+            other => return Err(format!("unknown argument `{other}` (try --help)")),
+        }
+    }
+    if opts.workflows == 0 || opts.steps < 2 || opts.edits == 0 {
+        return Err("--workflows and --edits must be at least 1, --steps at least 2".into());
+    }
+    Ok(opts)
+}
+
+fn main() -> ExitCode {
+    let opts = match parse_args() {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_time().build() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(opts)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The client end of the in-process server.
+struct Client {
+    write: WriteHalf<DuplexStream>,
+    messages: UnboundedReceiver<Value>,
+    next_id: i64,
+}
+
+impl Client {
+    async fn send(&mut self, message: Value) -> Result<(), String> {
+        let body = message.to_string();
+        let framed = format!("Content-Length: {}\r\n\r\n{body}", body.len());
+        self.write.write_all(framed.as_bytes()).await.map_err(|e| e.to_string())
+    }
+
+    async fn notify(&mut self, method: &str, params: Value) -> Result<(), String> {
+        self.send(json!({"jsonrpc": "2.0", "method": method, "params": params})).await
+    }
+
+    async fn request(&mut self, method: &str, params: Value) -> Result<Value, String> {
+        self.next_id += 1;
+        let id = self.next_id;
+        self.send(json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params})).await?;
+        self.wait(|m| m["id"] == id && m.get("method").is_none()).await
+    }
+
+    /// The next message matching `pred`; server requests are answered.
+    async fn wait(&mut self, pred: impl Fn(&Value) -> bool) -> Result<Value, String> {
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(120), self.messages.recv())
+                .await
+                .map_err(|_| "timed out waiting for the server".to_string())?
+                .ok_or("the server stopped")?;
+            if message.get("method").is_some() && message.get("id").is_some() {
+                self.send(json!({"jsonrpc": "2.0", "id": message["id"], "result": null})).await?;
+                continue;
+            }
+            if pred(&message) {
+                return Ok(message);
+            }
+        }
+    }
+}
+
+async fn read_frames(mut read: ReadHalf<DuplexStream>, tx: tokio::sync::mpsc::UnboundedSender<Value>) {
+    let mut buf: Vec<u8> = Vec::new();
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        while let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            let header = String::from_utf8_lossy(&buf[..end]).to_string();
+            let len: usize = header.lines().find_map(|l| l.strip_prefix("Content-Length:")).and_then(|v| v.trim().parse().ok()).unwrap_or(0);
+            if buf.len() < end + 4 + len {
+                break;
+            }
+            let body: Vec<u8> = buf.drain(..end + 4 + len).skip(end + 4).collect();
+            if let Ok(v) = serde_json::from_slice(&body) {
+                if tx.send(v).is_err() {
+                    return;
+                }
+            }
+        }
+        match read.read(&mut chunk).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() - 1) as f64 * p).round() as usize;
+    sorted[i]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+async fn run(opts: Options) -> Result<bool, String> {
+    let dir = std::env::temp_dir().join(format!("flowc-lsp-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| e.to_string())?;
+    let text = flowc_bench::many_workflows(opts.workflows, opts.steps);
+    std::fs::write(dir.join("agents.flow"), flowc_bench::agents()).map_err(|e| e.to_string())?;
+    let path = dir.join("editor.flow");
+    std::fs::write(&path, &text).map_err(|e| e.to_string())?;
+    let root_uri = format!("file://{}", dir.display());
+    let uri = format!("file://{}", path.display());
+
+    // The server, in process, on its own thread and runtime.
+    let (client_end, server_end) = tokio::io::duplex(1 << 20);
+    let server = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
+        let (input, output) = tokio::io::split(server_end);
+        let config = flowc_lsp::Config { trace: true, request_delay: None };
+        runtime.block_on(flowc_lsp::serve(input, output, config))
+    });
+    let (read, write) = tokio::io::split(client_end);
+    let (tx, rx) = unbounded_channel();
+    tokio::spawn(read_frames(read, tx));
+    let mut client = Client { write, messages: rx, next_id: 0 };
+
+    println!(
+        "project: {} workflows x {} steps = {} steps in one file ({} KB, {} lines)",
+        opts.workflows,
+        opts.steps,
+        opts.workflows * opts.steps,
+        text.len() / 1024,
+        text.lines().count()
+    );
+    client.request("initialize", json!({"processId": null, "rootUri": root_uri, "workspaceFolders": [{"uri": root_uri, "name": "bench"}], "capabilities": {}})).await?;
+    client.notify("initialized", json!({})).await?;
+    let cold = Instant::now();
+    client.notify("textDocument/didOpen", json!({"textDocument": {"uri": uri, "languageId": "flow", "version": 1, "text": text}})).await?;
+    let first = client.wait(|m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == uri.as_str() && m["params"]["version"] == 1).await?;
+    let errors = first["params"]["diagnostics"].as_array().map_or(0, Vec::len);
+    println!("cold: open to first diagnostics {} ({errors} diagnostics)", ms(cold.elapsed()));
+
+    // The edit point: inside the `command` of the middle step of the middle workflow.
+    let w = opts.workflows / 2;
+    let s = opts.steps / 2 + usize::from((opts.steps / 2) % 10 == 9 || (opts.steps / 2) % 25 == 24);
+    let anchor = format!("step w{w}s{s} after w{w}s{} {{\n    command \"sh bin/process.sh", s - 1);
+    let at = text.find(&anchor).ok_or("edit anchor not found")? + anchor.len();
+    let line = text[..at].matches('\n').count();
+    let col = at - text[..at].rfind('\n').map_or(0, |i| i + 1);
+    println!("edit: one character at line {}, inside step `w{w}s{s}` of workflow `w{w}`", line + 1);
+
+    let mut server_side = Vec::new();
+    let mut round_trip = Vec::new();
+    let mut executed: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    for k in 0..opts.edits {
+        let version = k as i64 + 2;
+        let pos = json!({"line": line, "character": col});
+        let change = if k % 2 == 0 {
+            json!({"range": {"start": pos, "end": pos}, "text": "x"})
+        } else {
+            json!({"range": {"start": pos, "end": {"line": line, "character": col + 1}}, "text": ""})
+        };
+        let sent = Instant::now();
+        client.notify("textDocument/didChange", json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": [change]})).await?;
+        client.wait(|m| m["method"] == "textDocument/publishDiagnostics" && m["params"]["uri"] == uri.as_str() && m["params"]["version"] == version).await?;
+        round_trip.push(sent.elapsed());
+        let trace = client.wait(|m| m["method"] == "window/logMessage" && m["params"]["message"].as_str().is_some_and(|s| s.starts_with("flowc-trace"))).await?;
+        let line = trace["params"]["message"].as_str().unwrap_or_default().to_string();
+        let field = |name: &str| line.split_whitespace().find_map(|w| w.strip_prefix(name)).unwrap_or_default().to_string();
+        let us: u64 = field("change_to_publish_us=").parse().map_err(|e| format!("bad trace `{line}`: {e}"))?;
+        server_side.push(Duration::from_micros(us));
+        let counts: BTreeMap<String, u64> =
+            field("executed=").split(',').filter_map(|kv| kv.split_once(':')).map(|(k, v)| (k.to_string(), v.parse().unwrap_or(0))).collect();
+        for name in executed.keys().cloned().collect::<Vec<_>>() {
+            if !counts.contains_key(&name) {
+                executed.entry(name).or_default().push(0);
+            }
+        }
+        for (name, n) in counts {
+            let seen = executed.entry(name).or_default();
+            while seen.len() < k {
+                seen.push(0);
+            }
+            seen.push(n);
+        }
+    }
+    client.request("shutdown", Value::Null).await?;
+    client.notify("exit", Value::Null).await?;
+    let _ = server.join();
+    let _ = std::fs::remove_dir_all(&dir);
+
+    server_side.sort();
+    round_trip.sort();
+    let median = percentile(&server_side, 0.5);
+    println!("\n{} edits, didChange -> publishDiagnostics:", opts.edits);
+    println!("  server side (trace): median {}, p90 {}, max {}", ms(median), ms(percentile(&server_side, 0.9)), ms(server_side[server_side.len() - 1]));
+    println!("  client round trip:   median {}, p90 {}, max {}", ms(percentile(&round_trip, 0.5)), ms(percentile(&round_trip, 0.9)), ms(round_trip[round_trip.len() - 1]));
+    println!("\nsalsa queries re-executed per edit (min..max over the edits):");
+    for (name, counts) in &executed {
+        let min = counts.iter().min().copied().unwrap_or(0);
+        let max = counts.iter().max().copied().unwrap_or(0);
+        println!("  {name:<22} {min}..{max}");
+    }
+    let max_of = |q: &str| executed.get(q).and_then(|c| c.iter().max().copied()).unwrap_or(0);
+    let isolated = max_of("check_step") <= 1 && max_of("check_workflow") <= 1 && max_of("workflow_graph") == 0 && max_of("parse") == 0;
+    println!(
+        "\nother workflows re-checked: {} (check_workflow ran at most {} time(s) per edit, out of {} workflows)",
+        if isolated { "none" } else { "YES" },
+        max_of("check_workflow"),
+        opts.workflows
+    );
+    let ok = median <= TARGET && isolated;
+    println!("target: median under {} -> {}", ms(TARGET), if ok { "met" } else { "MISSED" });
+    Ok(ok)
+}
