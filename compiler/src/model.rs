@@ -32,11 +32,13 @@ pub struct PieceText<'db> {
     pub text: String,
 }
 
-/// The parse of one piece, shared by every piece with the same text, and
-/// whether it parsed clean.
+/// The parse of one piece, shared by every piece with the same text:
+/// its tree, whether it parsed clean, and (for a workflow item) its steps.
 #[salsa::tracked(returns(ref))]
-pub fn parse_piece<'db>(db: &'db dyn Db, piece: PieceText<'db>) -> Option<(Arc<PieceAst>, bool)> {
-    flowc_grammar::parse_piece(piece.kind(db), piece.text(db)).map(|(ast, clean)| (Arc::new(ast), clean))
+pub fn parse_piece<'db>(db: &'db dyn Db, piece: PieceText<'db>) -> Option<(Arc<PieceAst>, bool, Arc<PieceSteps>)> {
+    let (ast, clean) = flowc_grammar::parse_piece(piece.kind(db), piece.text(db))?;
+    let steps = Arc::new(piece_steps(&ast));
+    Some((Arc::new(ast), clean, steps))
 }
 
 /// Where a relative span belongs.
@@ -209,11 +211,38 @@ struct ParsedPiece {
     offset: u32,
     ast: Arc<PieceAst>,
     clean: bool,
+    steps: Arc<PieceSteps>,
 }
 
 enum PieceDecl {
     Workflow { name: ast::Name, offset: u32, items: Vec<ParsedPiece> },
     Other(ParsedPiece),
+}
+
+/// The steps and groups of one workflow item, built once per piece text
+/// (in [`parse_piece`]).
+/// Re-splitting a file after an edit hands every unchanged piece's steps
+/// the very same `Arc`s, so the tracked structs compare their fields by
+/// pointer instead of cloning and comparing every step of the file: the
+/// cost of an edit stays with the piece that changed.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
+pub struct PieceSteps {
+    /// Each step (those in groups too, in source order) with its signature.
+    pub steps: Vec<(Arc<Step>, Arc<StepSig>)>,
+    /// The groups, with `item` still 0: the piece does not know its index.
+    pub groups: Vec<GroupSig>,
+}
+
+fn piece_steps(ast: &PieceAst) -> PieceSteps {
+    let mut out = PieceSteps::default();
+    if let PieceAst::Item(stmt) = ast {
+        match &stmt.kind {
+            WorkflowStmtKind::Step(step) => out.steps.push((Arc::new(step.clone()), Arc::new(step_sig(step, &[])))),
+            WorkflowStmtKind::Group(group) => collect_group(group, 0, &[], &mut out),
+            _ => {}
+        }
+    }
+    out
 }
 
 /// Whether a file has syntax errors: a narrow question, so that queries that
@@ -259,9 +288,10 @@ fn split_and_parse(db: &dyn Db, text: &str) -> Option<Vec<PieceDecl>> {
 /// Parses one piece through the cache; `clean` refuses a piece that needed
 /// recovery (the fast path then falls back to the whole file).
 fn parse_one(db: &dyn Db, text: &str, kind: PieceKind, span: Span, clean: bool) -> Option<ParsedPiece> {
-    let key = PieceText::new(db, kind, text[span.range()].to_string());
-    let (ast, was_clean) = parse_piece(db, key).clone()?;
-    (was_clean || !clean).then_some(ParsedPiece { offset: span.start, ast, clean: was_clean })
+    // Looked up by `&str`: the text is copied only for a piece never seen.
+    let key = PieceText::new(db, kind, &text[span.range()]);
+    let (ast, was_clean, steps) = parse_piece(db, key).clone()?;
+    (was_clean || !clean).then_some(ParsedPiece { offset: span.start, ast, clean: was_clean, steps })
 }
 
 /// The slow path: parse the whole file (with recovery and real syntax
@@ -308,11 +338,13 @@ fn build_model<'db>(db: &'db dyn Db, file: SourceFile, pieces: Vec<PieceDecl>, s
                     let PieceAst::Item(stmt) = &*item.ast else { continue };
                     let index = index as u32;
                     match &stmt.kind {
-                        WorkflowStmtKind::Step(step) => {
-                            steps.push(step_def(db, &name.text, step, index, &[], !item.clean));
-                        }
-                        WorkflowStmtKind::Group(group) => {
-                            collect_group(db, &name.text, group, index, &[], &mut steps, &mut groups, !item.clean);
+                        WorkflowStmtKind::Step(_) | WorkflowStmtKind::Group(_) => {
+                            let prepared = &item.steps;
+                            for (step, sig) in &prepared.steps {
+                                let (name_text, step_name) = (name.text.clone(), step.name.text.clone());
+                                steps.push(StepDef::new(db, name_text, step_name, step.clone(), sig.clone(), index, !item.clean));
+                            }
+                            groups.extend(prepared.groups.iter().map(|g| GroupSig { item: index, ..g.clone() }));
                         }
                         _ => header.push((index, stmt.clone())),
                     }
@@ -334,16 +366,7 @@ fn build_model<'db>(db: &'db dyn Db, file: SourceFile, pieces: Vec<PieceDecl>, s
     FileModel { decls, decl_offsets, item_offsets, syntax_errors }
 }
 
-fn collect_group<'db>(
-    db: &'db dyn Db,
-    workflow: &str,
-    group: &ast::Group,
-    item: u32,
-    outer: &[String],
-    steps: &mut Vec<StepDef<'db>>,
-    groups: &mut Vec<GroupSig>,
-    recovered: bool,
-) {
+fn collect_group(group: &ast::Group, item: u32, outer: &[String], out: &mut PieceSteps) {
     let mut path = outer.to_vec();
     path.push(group.name.text.clone());
     let members = group
@@ -354,7 +377,7 @@ fn collect_group<'db>(
             ast::GroupMember::Group(g) => g.name.text.clone(),
         })
         .collect();
-    groups.push(GroupSig {
+    out.groups.push(GroupSig {
         item,
         kind: group.kind,
         name: group.name.clone(),
@@ -364,15 +387,10 @@ fn collect_group<'db>(
     });
     for m in &group.members {
         match m {
-            ast::GroupMember::Step(s) => steps.push(step_def(db, workflow, s, item, &path, recovered)),
-            ast::GroupMember::Group(g) => collect_group(db, workflow, g, item, &path, steps, groups, recovered),
+            ast::GroupMember::Step(s) => out.steps.push((Arc::new(s.clone()), Arc::new(step_sig(s, &path)))),
+            ast::GroupMember::Group(g) => collect_group(g, item, &path, out),
         }
     }
-}
-
-fn step_def<'db>(db: &'db dyn Db, workflow: &str, step: &Step, item: u32, groups: &[String], recovered: bool) -> StepDef<'db> {
-    let sig = step_sig(step, groups);
-    StepDef::new(db, workflow.to_string(), step.name.text.clone(), Arc::new(step.clone()), Arc::new(sig), item, recovered)
 }
 
 fn step_sig(step: &Step, groups: &[String]) -> StepSig {

@@ -95,13 +95,22 @@ pub fn diagnostic<'a>(
     }
 }
 
-/// Applies one content change of `didChange` to a text.
-pub fn apply_change(text: &mut String, change: &lsp::TextDocumentContentChangeEvent) {
+/// Applies one content change of `didChange` to a text. `index` is the
+/// text's line index when the caller has it (the first change of a batch:
+/// the index of the text as it is); later changes need a fresh one.
+pub fn apply_change(text: &mut String, index: Option<&LineIndex>, change: &lsp::TextDocumentContentChangeEvent) {
     match change.range {
         None => *text = change.text.clone(),
         Some(range) => {
-            let index = LineIndex::new(text);
-            let span = TextRef { text, index: &index }.span(range);
+            let fresh;
+            let index = match index {
+                Some(i) => i,
+                None => {
+                    fresh = LineIndex::new(text);
+                    &fresh
+                }
+            };
+            let span = TextRef { text, index }.span(range);
             text.replace_range(span.range(), &change.text);
         }
     }
@@ -123,17 +132,17 @@ mod tests {
             range_length: None,
             text: t.to_string(),
         };
-        apply_change(&mut text, &change(0, 3, 0, 4, "X"));
+        apply_change(&mut text, None, &change(0, 3, 0, 4, "X"));
         assert_eq!(text, "a😀X\ncd\n");
-        apply_change(&mut text, &change(0, 4, 1, 1, ""));
+        apply_change(&mut text, None, &change(0, 4, 1, 1, ""));
         assert_eq!(text, "a😀Xd\n");
         // Past the end of a line or the file: clamped, never a panic.
-        apply_change(&mut text, &change(0, 99, 0, 99, "!"));
+        apply_change(&mut text, None, &change(0, 99, 0, 99, "!"));
         assert_eq!(text, "a😀Xd!\n");
-        apply_change(&mut text, &change(7, 0, 9, 9, "?"));
+        apply_change(&mut text, None, &change(7, 0, 9, 9, "?"));
         assert_eq!(text, "a😀Xd!\n?");
         // A position inside a surrogate pair does not split the character.
-        apply_change(&mut text, &change(0, 2, 0, 2, "_"));
+        apply_change(&mut text, None, &change(0, 2, 0, 2, "_"));
         assert_eq!(text, "a😀_Xd!\n?");
     }
 }

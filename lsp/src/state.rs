@@ -320,14 +320,14 @@ impl State {
     }
 
     fn change(&mut self, uri: lsp::Uri, version: i32, changes: Vec<lsp::TextDocumentContentChangeEvent>, received: Instant) {
-        let Some(source) = self.files.get(&uri).map(|e| e.source) else {
+        let Some((source, index)) = self.files.get(&uri).map(|e| (e.source, e.index.clone())) else {
             let _ = self.out.send(Outgoing::Log(format!("didChange for {} which is not open; ignored", uri.as_str())));
             return;
         };
         self.before_edit();
         let mut text = source.text(&self.db).clone();
-        for change in &changes {
-            convert::apply_change(&mut text, change);
+        for (i, change) in changes.iter().enumerate() {
+            convert::apply_change(&mut text, (i == 0).then_some(&*index), change);
         }
         self.upsert(uri, text, Some(version), true);
         self.mark_changed(Some(received));

@@ -149,6 +149,19 @@ async fn read_frames(mut read: ReadHalf<DuplexStream>, tx: tokio::sync::mpsc::Un
     }
 }
 
+/// CPU time used by the whole process so far (every thread, finished ones
+/// too): the server's work, without the time it waited for a core on a
+/// busy machine.
+fn process_cpu() -> Duration {
+    // SAFETY: getrusage only writes into the struct it is given.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return Duration::ZERO;
+    }
+    let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
+}
+
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() - 1) as f64 * p).round() as usize;
     sorted[i]
@@ -210,6 +223,7 @@ async fn run(opts: Options) -> Result<bool, String> {
     let mut server_side = Vec::new();
     let mut round_trip = Vec::new();
     let mut executed: BTreeMap<String, Vec<u64>> = BTreeMap::new();
+    let cpu_before = process_cpu();
     for k in 0..opts.edits {
         let version = k as i64 + 2;
         let pos = json!({"line": line, "character": col});
@@ -242,6 +256,7 @@ async fn run(opts: Options) -> Result<bool, String> {
             seen.push(n);
         }
     }
+    let cpu_per_edit = (process_cpu() - cpu_before) / opts.edits as u32;
     client.request("shutdown", Value::Null).await?;
     client.notify("exit", Value::Null).await?;
     let _ = server.join();
@@ -253,6 +268,10 @@ async fn run(opts: Options) -> Result<bool, String> {
     println!("\n{} edits, didChange -> publishDiagnostics:", opts.edits);
     println!("  server side (trace): median {}, p90 {}, max {}", ms(median), ms(percentile(&server_side, 0.9)), ms(server_side[server_side.len() - 1]));
     println!("  client round trip:   median {}, p90 {}, max {}", ms(percentile(&round_trip, 0.5)), ms(percentile(&round_trip, 0.9)), ms(round_trip[round_trip.len() - 1]));
+    println!("  CPU time per edit:   {} (the whole process, client included)", ms(cpu_per_edit));
+    if let Ok(load) = std::fs::read_to_string("/proc/loadavg") {
+        println!("  machine load average during the run: {}", load.split_whitespace().next().unwrap_or("?"));
+    }
     println!("\nsalsa queries re-executed per edit (min..max over the edits):");
     for (name, counts) in &executed {
         let min = counts.iter().min().copied().unwrap_or(0);
