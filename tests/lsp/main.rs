@@ -688,3 +688,42 @@ fn an_edit_inside_a_step_rechecks_only_that_step() {
     assert_eq!(count("check_decl"), 0, "{line}");
     assert_eq!(count("parse"), 0, "the whole-file parse is not on this path: {line}");
 }
+
+/// Every example project, every feature, at positions all over each file
+/// (inside names, strings, holes, comments, between tokens): answers, never
+/// an error, and the server is still there at the end.
+#[test]
+fn every_feature_answers_everywhere_in_the_examples() {
+    let examples = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+    for entry in std::fs::read_dir(&examples).expect("examples") {
+        let dir = entry.expect("entry").path();
+        let files: Vec<(String, String)> = std::fs::read_dir(&dir)
+            .expect("example dir")
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "flow"))
+            .map(|p| (p.file_name().unwrap_or_default().to_string_lossy().into_owned(), std::fs::read_to_string(&p).expect("read")))
+            .collect();
+        let borrowed: Vec<(&str, &str)> = files.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
+        let mut server = Server::start(&workspace(&borrowed), &[]);
+        for (name, text) in &files {
+            let uri = server.uri(name);
+            for method in ["textDocument/documentSymbol", "textDocument/semanticTokens/full", "textDocument/formatting"] {
+                let id = server.send_request(method, json!({"textDocument": {"uri": uri}, "options": {"tabSize": 2, "insertSpaces": true}}));
+                assert!(server.response(id).get("error").is_none(), "{method} on {name}");
+            }
+            let lines: Vec<&str> = text.lines().collect();
+            for (line, content) in lines.iter().enumerate().step_by(3) {
+                let width = content.encode_utf16().count();
+                for character in (0..=width).step_by(7) {
+                    let pos = json!({"line": line, "character": character});
+                    for method in ["textDocument/hover", "textDocument/completion", "textDocument/definition", "textDocument/prepareRename"] {
+                        let id = server.send_request(method, json!({"textDocument": {"uri": uri}, "position": pos}));
+                        let response = server.response(id);
+                        assert!(response.get("error").is_none(), "{method} at {name}:{line}:{character}: {response}");
+                    }
+                }
+            }
+        }
+        assert_eq!(server.stop(), Some(0));
+    }
+}

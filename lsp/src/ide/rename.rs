@@ -18,7 +18,7 @@ pub fn prepare(snap: &Snapshot, uri: &lsp::Uri, pos: lsp::Position) -> Option<ls
     let occ = symbol_at(&cx, pos)?;
     Some(lsp::PrepareRenameResponse::RangeWithPlaceholder {
         range: cx.text.range(occ.span),
-        placeholder: cx.text.text[occ.span.range()].to_string(),
+        placeholder: cx.text.text.get(occ.span.range())?.to_string(),
     })
 }
 

@@ -87,7 +87,7 @@ pub fn semantic_tokens(snap: &Snapshot, uri: &lsp::Uri) -> Option<lsp::SemanticT
     let mut last_end = 0u32;
     for (span, ty, mods) in tokens.into_values() {
         // Tokens must not overlap, and each stays on one line.
-        if span.start < last_end || cx.text.text[span.range()].contains('\n') || span.is_empty() {
+        if span.start < last_end || span.is_empty() || cx.text.text.get(span.range()).is_none_or(|t| t.contains('\n')) {
             continue;
         }
         last_end = span.end;
