@@ -373,6 +373,21 @@ fn flowc_check_text(pipeline: &str) -> Vec<String> {
 }
 
 #[test]
+fn rename_an_input_renames_its_uses_and_the_keys_callers_pass() {
+    let caller = "workflow caller {\n  step go: call pipeline {\n    with { company: \"acme\" }\n  }\n  step later after go {\n    command \"echo\"\n    then spawn pipeline { company: \"other\" }\n  }\n}\n";
+    let mut server = Server::start(&workspace(&[("decls.flow", DECLS), ("pipeline.flow", PIPELINE), ("caller.flow", caller)]), &[]);
+    let uri = server.open("pipeline.flow", PIPELINE);
+    let mut params = doc_pos(&uri, PIPELINE, "input company", 7);
+    params["newName"] = json!("firm");
+    let edit = server.request("textDocument/rename", params);
+    let here = edit["changes"][uri.as_str()].as_array().expect("edits here").clone();
+    assert_eq!(apply_edits(PIPELINE, &here).matches("firm").count(), 2);
+    let there = edit["changes"][server.uri("caller.flow").as_str()].as_array().expect("edits in the caller").clone();
+    let renamed = apply_edits(caller, &there);
+    assert!(renamed.contains("with { firm: \"acme\" }") && renamed.contains("pipeline { firm: \"other\" }"), "{renamed}");
+}
+
+#[test]
 fn highlights_in_the_file() {
     let mut server = project();
     let uri = server.open("pipeline.flow", PIPELINE);

@@ -308,6 +308,23 @@ impl Walker {
         for stmt in &step.body {
             self.step_stmt(stmt, Some(&scope), Some(wf));
         }
+        // `call W` with `with { input: … }`: the keys are W's inputs.
+        if let StepKind::Call(callee) = &step.kind {
+            for stmt in &step.body {
+                if let StepStmtKind::With(v) = &stmt.kind {
+                    self.input_keys(&callee.text, Some(v));
+                }
+            }
+        }
+    }
+
+    /// The keys of the inputs passed to a called or spawned workflow.
+    fn input_keys(&mut self, workflow: &str, inputs: Option<&ast::Value>) {
+        for field in inputs.and_then(ast::Value::as_object).unwrap_or(&[]) {
+            if !field.quoted {
+                self.occ(&field.key, Sym::Input { workflow: workflow.to_string(), name: field.key.text.clone() }, false);
+            }
+        }
     }
 
     fn step_stmt(&mut self, stmt: &ast::StepStmt, scope: Option<&StepScope<'_>>, wf: Option<&WfCx>) {
@@ -367,6 +384,7 @@ impl Walker {
             StepStmtKind::Items(e) => self.expr_in(e, &cx(true), steps),
             StepStmtKind::Spawn { workflow, inputs } => {
                 self.decl_ref(DeclKind::Workflow, workflow);
+                self.input_keys(&workflow.text, inputs.as_ref());
                 for e in inputs.iter().flat_map(|v| v.exprs()) {
                     self.expr_in(e, &cx(true), steps);
                 }
@@ -374,6 +392,7 @@ impl Walker {
             StepStmtKind::SpawnEach { list, workflow, inputs } => {
                 self.expr_in(list, &cx(true), steps);
                 self.decl_ref(DeclKind::Workflow, workflow);
+                self.input_keys(&workflow.text, inputs.as_ref());
                 for e in inputs.iter().flat_map(|v| v.exprs()) {
                     self.expr_in(e, &cx(true), steps);
                 }
