@@ -90,6 +90,10 @@ impl Backend {
             if let Some(delay) = delay {
                 std::thread::sleep(delay);
             }
+            // Cancelled before it started: nobody waits for the answer.
+            if tx.is_closed() {
+                return;
+            }
             let _ = tx.send(run_cancellable(|| f(&snapshot)));
         });
         self.send(Event::Request(job));
@@ -163,7 +167,7 @@ fn capabilities() -> lsp::ServerCapabilities {
         document_highlight_provider: Some(lsp::OneOf::Left(true)),
         document_symbol_provider: Some(lsp::OneOf::Left(true)),
         completion_provider: Some(lsp::CompletionOptions {
-            trigger_characters: Some(vec![".".into(), "$".into(), "{".into(), "`".into(), " ".into(), ",".into()]),
+            trigger_characters: Some(vec![".".into(), "$".into(), "{".into(), "`".into()]),
             ..Default::default()
         }),
         rename_provider: Some(lsp::OneOf::Right(lsp::RenameOptions { prepare_provider: Some(true), work_done_progress_options: Default::default() })),
