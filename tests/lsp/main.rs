@@ -203,6 +203,40 @@ fn a_file_deleted_on_disk_leaves_the_project() {
     assert_eq!(codes(&server.diagnostics_where(&pipeline, |p| p["diagnostics"].as_array().is_some_and(Vec::is_empty))), Vec::<String>::new());
 }
 
+/// Closing a file makes the disk's text the truth again; a file outside the
+/// workspace folder is a project of its own, as `flowc check FILE` reads it.
+#[test]
+fn closing_reverts_to_disk_and_outside_files_stand_alone() {
+    let mut server = project();
+    let uri = server.open("pipeline.flow", &PIPELINE.replace("agent researcher", "agent nobody"));
+    assert_eq!(codes(&server.diagnostics_where(&uri, |p| p["version"] == 1)), vec!["E0204"]);
+    // Two changes in one notification, applied in order.
+    let first = at(PIPELINE, "agent researcher", "agent ".len());
+    server.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [
+            {"range": {"start": first, "end": {"line": first["line"], "character": first["character"].as_u64().unwrap_or(0) + "nobody".len() as u64}}, "text": "researcher"},
+            {"range": {"start": {"line": 0, "character": 0}, "end": {"line": 0, "character": 0}}, "text": "// edited\n"},
+        ]}),
+    );
+    assert_eq!(codes(&server.diagnostics_where(&uri, |p| p["version"] == 2)), Vec::<String>::new());
+    server.change(&uri, 3, &PIPELINE.replace("check spend", "check spent"));
+    assert_eq!(codes(&server.diagnostics_where(&uri, |p| p["version"] == 3)), vec!["E0205"]);
+    server.notify("textDocument/didClose", json!({"textDocument": {"uri": uri}}));
+    let closed = server.diagnostics_where(&uri, |p| p["version"].is_null());
+    assert_eq!(codes(&closed), Vec::<String>::new(), "the disk's text is clean");
+
+    // Outside the folder: no agents in scope, so the agent is unknown.
+    let outside = std::env::temp_dir().join(format!("flowc-lsp-outside-{}.flow", std::process::id()));
+    let outside_uri = harness::uri(&outside);
+    server.notify("textDocument/didOpen", json!({"textDocument": {"uri": outside_uri, "languageId": "flow", "version": 1, "text": PIPELINE}}));
+    let alone = codes(&server.diagnostics(&outside_uri));
+    assert!(alone.contains(&"E0204".to_string()) && alone.contains(&"E0206".to_string()), "{alone:?}");
+    // Closing a file that is not on disk clears its diagnostics.
+    server.notify("textDocument/didClose", json!({"textDocument": {"uri": outside_uri}}));
+    assert_eq!(server.diagnostics(&outside_uri)["diagnostics"], json!([]));
+}
+
 // ---------------------------------------------------------------- hover
 
 fn hover_text(server: &mut Server, uri: &str, text: &str, needle: &str, delta: usize) -> String {
