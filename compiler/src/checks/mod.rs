@@ -21,6 +21,7 @@ use crate::model::{OtherDef, StepDef, WorkflowDef};
 use crate::pending::{Anchor, Loc, Pending};
 
 pub use project::check_project_wide;
+pub(crate) use references::step_value_ty;
 
 /// Everything a step check needs to know about where it is.
 pub(crate) struct StepCx<'db> {

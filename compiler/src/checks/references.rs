@@ -25,7 +25,7 @@ use crate::types::{FieldTy, ObjectTy, Ty};
 
 /// What a step looks like from an expression: `.output` and its run facts.
 pub(crate) fn step_value_ty(sig: &StepSig) -> Ty {
-    let output = sig.output.as_ref().map(Ty::from_type_expr).unwrap_or(Ty::Dyn);
+    let output = sig.output.clone().unwrap_or(Ty::Dyn);
     Ty::object(ObjectTy::closed([
         ("output".to_string(), FieldTy::required(output)),
         ("status".to_string(), FieldTy::required(Ty::String)),
@@ -36,8 +36,10 @@ pub(crate) fn step_value_ty(sig: &StepSig) -> Ty {
     ]))
 }
 
-/// The type of the `inputs` object of a workflow.
-pub(crate) fn inputs_ty(db: &dyn Db, wf: WorkflowDef<'_>) -> Ty {
+/// The type of the `inputs` object of a workflow (memoised: every step's
+/// scope holds it).
+#[salsa::tracked(returns(clone))]
+pub(crate) fn inputs_ty<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>) -> Ty {
     let fields = wf.header(db).iter().filter_map(|(_, s)| match &s.kind {
         WorkflowStmtKind::Input(i) => Some((i.name.text.clone(), FieldTy::required(Ty::from_type_expr(&i.ty)))),
         _ => None,
@@ -135,7 +137,7 @@ impl Scope for StepScope<'_> {
         }
         if let Some(i) = self.graph.step_index(name) {
             if i != self.this && (self.graph.upstream.is_empty() || self.graph.is_upstream(self.this, i)) {
-                return Some(Binding::Value(step_value_ty(&self.sigs[i])));
+                return Some(Binding::Value(self.graph.value_tys.get(i).cloned().unwrap_or_else(|| step_value_ty(&self.sigs[i]))));
             }
             let (help, fix) = (self.add_after)(name);
             let help = if i == self.this {
@@ -237,7 +239,7 @@ fn store_ty(db: &dyn Db, index: &ItemIndex<'_>, store: &str) -> Ty {
 /// produces, when it is the step's declared output or a field path of it.
 fn item_ty_from(sig: &StepSig, items_expr: Option<&Expr>) -> Ty {
     let (Some(out), Some(e)) = (&sig.output, items_expr) else { return Ty::Dyn };
-    let mut ty = Ty::from_type_expr(out);
+    let mut ty = out.clone();
     let text = e.text.trim();
     let Some(path) = text.strip_prefix("output") else { return Ty::Dyn };
     for field in path.split('.').filter(|s| !s.is_empty()) {
@@ -264,7 +266,11 @@ pub(super) fn step_references<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut
     let mut items = false;
     let mut item = None;
     if let Some(up) = graph.upstream.get(this) {
-        for i in up.intersection(&graph.item_sources) {
+        // Word-wise AND: iterating `up`'s set bits would be linear in the
+        // number of upstream steps, for every step.
+        let mut sources = up.clone();
+        sources.intersect_with(&graph.item_sources);
+        for i in sources.ones() {
             items = true;
             if sigs[i].has_items {
                 let source = cx.wf.steps(db)[i];
@@ -307,7 +313,7 @@ pub(super) fn step_references<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut
         reads,
         add_after: &add_after,
     };
-    let own_output = sigs[this].output.as_ref().map(Ty::from_type_expr).unwrap_or(Ty::Dyn);
+    let own_output = sigs[this].output.clone().unwrap_or(Ty::Dyn);
     body_references(&step.body, &base, &own_output, anchor, out);
     // A template's lines are checked where they are used, in the step's scope.
     if let StepKind::Use(t) = &step.kind {
@@ -426,7 +432,7 @@ pub(super) fn workflow_references<'db>(db: &'db dyn Db, _project: Project, wf: W
                 scope.insert("inputs".to_string(), inputs.clone());
                 scope.insert("run".to_string(), run_ty());
                 for s in wf.steps(db) {
-                    scope.insert(s.name(db).clone(), step_value_ty(s.sig(db)));
+                    scope.insert(s.name(db).clone(), step_value_ty(crate::model::step_sig(db, *s)));
                 }
                 check_one(&o.expr, Expect::Any, &FixedScope(scope), anchor, out);
             }

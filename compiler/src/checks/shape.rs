@@ -233,7 +233,7 @@ pub(super) fn workflow_shape<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &m
     // Step and group names share one namespace per workflow.
     let mut names: HashMap<&str, Loc<'db>> = HashMap::new();
     for step in wf.steps(db) {
-        let sig = step.sig(db);
+        let sig = crate::model::step_sig(db, *step);
         let at = Loc::new(Anchor::Step(wf, *step), sig.name.span);
         if let Some(first) = names.get(sig.name.text.as_str()) {
             out.push(duplicate_step(&sig.name.text, "step", at, *first));
