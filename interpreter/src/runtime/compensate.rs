@@ -50,11 +50,13 @@ pub fn compensate(run: &str, options: &RunOptions) -> Result<RunReport, Error> {
     let wf = plan
         .workflow_index(&record.workflow)
         .ok_or_else(|| Error::Run(format!("the stored plan has no workflow `{}`", record.workflow)))?;
+    let mut options = options.clone();
+    options.project_dir = record.project_dir.clone().into();
     let sh = Rc::new(Shared {
         store: std::cell::RefCell::new(Box::new(store)),
         plan,
         plan_id: record.plan_id,
-        options: options.clone(),
+        options,
         background: Default::default(),
     });
     let rt = tokio::runtime::Builder::new_current_thread()

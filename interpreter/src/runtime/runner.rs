@@ -162,11 +162,14 @@ pub(crate) fn resume_locked(
     let wf = plan
         .workflow_index(&record.workflow)
         .ok_or_else(|| Error::Run(format!("the stored plan of run `{}` has no workflow `{}`", record.id, record.workflow)))?;
+    // Commands run where the run started, wherever `resume` is typed.
+    let mut options = options.clone();
+    options.project_dir = record.project_dir.clone().into();
     let sh = Rc::new(Shared {
         store: std::cell::RefCell::new(Box::new(store)),
         plan,
         plan_id: record.plan_id,
-        options: options.clone(),
+        options,
         background: Default::default(),
     });
     let depth = record.depth;
@@ -615,6 +618,14 @@ impl Runner {
             match decision {
                 Decision::Run => self.make_ready(d, work),
                 Decision::Skip(reason) => {
+                    // Say which branch decided, when one did.
+                    let by_branch = self.wf_plan().steps[d as usize].after.iter().find(|dep| {
+                        self.steps[**dep as usize].status == Some(StepStatus::Completed) && self.effective(**dep, d) == Eff::Skipped
+                    });
+                    let reason = match by_branch {
+                        Some(b) => format!("branch {} picked another arm", self.wf_plan().steps[*b as usize].name),
+                        None => reason.to_string(),
+                    };
                     self.finish_view(d);
                     self.record_step(d, StepStatus::Skipped, "skipped", json!({ "reason": reason }));
                     work.push(d);
