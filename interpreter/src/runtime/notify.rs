@@ -5,7 +5,7 @@
 //! - `stderr` (the default): one line on stderr, `[TIME] notify CHANNEL: MESSAGE`.
 //! - `none`: nothing is sent; the `notified` event still records the message.
 //! - `command:CMD`: `sh -c CMD` in the project dir, with the message on stdin
-//!   and in `FLOW_NOTIFY_MESSAGE`, the channel in `FLOW_NOTIFY_CHANNEL`, and
+//!   (newline-terminated) and in `FLOW_NOTIFY_MESSAGE`, the channel in `FLOW_NOTIFY_CHANNEL`, and
 //!   `FLOW_RUN_ID`/`FLOW_STEP`. It runs in the background: a notify never
 //!   blocks and never fails its step or the run; a failing sink is written to
 //!   the step's log.
@@ -64,7 +64,7 @@ pub(crate) fn deliver(sh: &Rc<Shared>, run: &str, step: &str, channel: Option<&s
                 ("FLOW_RUN_ID".to_string(), run.to_string()),
                 ("FLOW_STEP".to_string(), step.to_string()),
             ];
-            let message = message.to_string();
+            let message = format!("{message}\n");
             let cwd = sh.options.project_dir.clone();
             let log = log.to_path_buf();
             let handle = tokio::task::spawn_local(async move {
