@@ -450,3 +450,90 @@ fn check_call_graph(plan: &Plan) -> Result<(), PlanError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    fn base() -> Value {
+        json!({
+            "format_version": 1,
+            "entry": "w",
+            "workflows": [{
+                "name": "w",
+                "exprs": ["true"],
+                "templates": [{ "parts": [{ "text": "true" }] }],
+                "steps": [
+                    { "id": 0, "name": "a", "kind": "run", "code": [
+                        { "op": "RENDER", "template": 0, "dst": "cmd" }, { "op": "EXEC", "cmd": "cmd" }, { "op": "END" } ] },
+                    { "id": 1, "name": "b", "kind": "branch", "after": [0], "code": [
+                        { "op": "BRANCH", "arms": [{ "when": 0, "target": 2 }] }, { "op": "END" } ] },
+                    { "id": 2, "name": "c", "kind": "run", "after": [1], "code": [ { "op": "END" } ] }
+                ]
+            }]
+        })
+    }
+
+    fn load_err(mutate: impl FnOnce(&mut Value)) -> String {
+        let mut v = base();
+        mutate(&mut v);
+        let plan: Plan = serde_json::from_value(v).unwrap();
+        LoadedPlan::load(plan).err().map(|e| e.message).unwrap_or_default()
+    }
+
+    #[test]
+    fn the_base_plan_loads() {
+        assert_eq!(load_err(|_| {}), "");
+    }
+
+    #[test]
+    fn structural_errors_are_named() {
+        assert_eq!(
+            load_err(|v| v["workflows"][0]["steps"][0]["code"][1] = json!({ "op": "EXEC", "cmd": "nope" })),
+            "workflow `w`: step `a`, instruction 1 (EXEC): reads %nope before any instruction writes it"
+        );
+        assert_eq!(
+            load_err(|v| v["workflows"][0]["steps"][2]["code"] = json!([])),
+            "workflow `w`: step `c`: its code must end with END"
+        );
+        assert_eq!(
+            load_err(|v| v["workflows"][0]["steps"][2]["after"] = json!([0])),
+            "workflow `w`: step `b`, instruction 0 (BRANCH): arm target `c` must list `b` in its after"
+        );
+        let err = load_err(|v| v["workflows"][0]["exprs"][0] = json!("1 +"));
+        assert!(err.starts_with("workflow `w`: expr e0 `1 +` is not valid CEL: "), "{err}");
+        assert_eq!(
+            load_err(|v| v["workflows"][0]["steps"][1]["name"] = json!("a")),
+            "workflow `w`: two steps are named `a`"
+        );
+        assert_eq!(
+            load_err(|v| v["workflows"][0]["steps"][0]["name"] = json!("inputs")),
+            "workflow `w`: step name `inputs` is reserved for expressions"
+        );
+        assert_eq!(load_err(|v| v["entry"] = json!("x")), "the plan's entry workflow `x` is not in the plan");
+    }
+
+    #[test]
+    fn calls_must_not_recurse() {
+        let err = load_err(|v| {
+            v["workflows"][0]["steps"][2]["code"] = json!([{ "op": "CALL", "workflow": "w" }, { "op": "END" }]);
+        });
+        assert_eq!(err, "workflows call each other in a loop: w -> w");
+    }
+
+    #[test]
+    fn compensation_steps_stay_out_of_the_graph() {
+        let err = load_err(|v| v["workflows"][0]["steps"][1]["compensate"] = json!({ "step": 0 }));
+        assert_eq!(err, "workflow `w`: step `b`: depends on `a`, which is a compensation step and never runs in the run itself");
+    }
+
+    #[test]
+    fn retry_delays_back_off() {
+        let r = Retry { count: 5, backoff: crate::plan::Backoff::Exponential, delay_ms: 100, max_ms: Some(350) };
+        assert_eq!((2..=5).map(|n| r.delay_before(n)).collect::<Vec<_>>(), [100, 200, 350, 350]);
+        let f = Retry { count: 2, backoff: crate::plan::Backoff::Fixed, delay_ms: 100, max_ms: None };
+        assert_eq!(f.delay_before(3), 100);
+    }
+}
