@@ -134,6 +134,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<(), Failure> {
     let text = std::fs::read_to_string(&args.plan)
         .map_err(|e| Failure::usage(format!("cannot read the plan {}: {e}", args.plan.display())))?;
     let plan = Plan::from_json(&text).map_err(|e| Failure::usage(format!("{}: {e}", args.plan.display())))?;
+    drop(text);
     let entry = plan
         .workflow(&plan.entry)
         .ok_or_else(|| Failure::usage(format!("the plan's entry workflow `{}` is not in the plan", plan.entry)))?;

@@ -353,9 +353,15 @@ impl Plan {
     /// rest, so a plan from another flowc gets that message rather than a
     /// field error.
     pub fn from_json(text: &str) -> Result<Plan, PlanError> {
-        let raw: serde_json::Value =
+        // Only the version first (serde skips the rest cheaply), so a plan
+        // from another flowc gets that message rather than a field error.
+        #[derive(Deserialize)]
+        struct Version {
+            format_version: Option<serde_json::Value>,
+        }
+        let version: Version =
             serde_json::from_str(text).map_err(|e| PlanError::new(format!("the plan is not valid JSON: {e}")))?;
-        match raw.get("format_version").and_then(|v| v.as_u64()) {
+        match version.format_version.as_ref().and_then(|v| v.as_u64()) {
             Some(v) if v == u64::from(FORMAT_VERSION) => {}
             Some(v) => {
                 return Err(PlanError::new(format!(
@@ -365,7 +371,12 @@ impl Plan {
             }
             None => return Err(PlanError::new("the plan has no numeric `format_version` field")),
         }
-        serde_json::from_value(raw).map_err(|e| PlanError::new(format!("the plan is malformed: {e}")))
+        serde_json::from_str(text).map_err(|e| PlanError::new(format!("the plan is malformed: {e}")))
+    }
+
+    /// Compact JSON, as stored with each run.
+    pub fn to_json_compact(&self) -> String {
+        serde_json::to_string(self).expect("a plan always serialises")
     }
 
     pub fn to_json(&self) -> String {

@@ -128,7 +128,7 @@ pub(crate) struct Runner {
 /// Opens the store and starts a new top-level run.
 pub(crate) fn start(plan: LoadedPlan, wf: usize, inputs: Value, options: &RunOptions) -> Result<RunReport, Error> {
     let mut store = SqliteStore::open(&options.state_path)?;
-    let plan_id = store.put_plan(plan.plan.format_version, &plan.plan.to_json())?;
+    let plan_id = store.put_plan(plan.plan.format_version, &plan.plan.to_json_compact())?;
     let workflow = plan.plan.workflows[wf].name.clone();
     let run = store.create_run(&NewRun {
         plan_id,
@@ -530,17 +530,17 @@ impl Runner {
         self.event(None, "resumed", json!({ "after": after }));
         for (s, was) in interrupted {
             let attempt = self.steps[s as usize].attempts;
-            self.record_step(s, StepStatus::Pending, "interrupted", json!({ "attempt": attempt, "was": was.as_str() }));
+            if was == StepStatus::Paused {
+                // Paused by its own failure (`on_failure pause`): resume runs it again.
+                self.record_step(s, StepStatus::Pending, "resumed", json!({ "attempt": attempt }));
+            } else {
+                self.record_step(s, StepStatus::Pending, "interrupted", json!({ "attempt": attempt }));
+            }
         }
 
         // Replay: every terminal step, deps first, informs its dependents.
         self.init_counters();
         let topo = self.sh.plan.workflows[self.wf].topo.clone();
-        for &s in &topo {
-            if self.steps[s as usize].decided {
-                self.make_view(s);
-            }
-        }
         let mut work = Vec::new();
         for s in self.roots() {
             if !self.steps[s as usize].decided {
@@ -626,7 +626,6 @@ impl Runner {
                         Some(b) => format!("branch {} picked another arm", self.wf_plan().steps[*b as usize].name),
                         None => reason.to_string(),
                     };
-                    self.finish_view(d);
                     self.record_step(d, StepStatus::Skipped, "skipped", json!({ "reason": reason }));
                     work.push(d);
                 }
@@ -638,7 +637,6 @@ impl Runner {
                         .filter(|dep| self.effective(**dep, d) == Eff::Failed)
                         .map(|dep| self.wf_plan().steps[*dep as usize].name.clone())
                         .collect();
-                    self.finish_view(d);
                     self.record_step(d, StepStatus::UpstreamFailed, "upstream_failed", json!({ "failed": failed }));
                     work.push(d);
                 }
@@ -655,7 +653,6 @@ impl Runner {
             match ev.eval_bool(when, &scope) {
                 Ok(true) => {}
                 Ok(false) => {
-                    self.finish_view(s);
                     self.record_step(s, StepStatus::Skipped, "skipped", json!({ "reason": "its when condition is false" }));
                     work.push(s);
                     return;
@@ -692,11 +689,17 @@ impl Runner {
     }
 
     /// The names a step's expressions reference, bound to their values.
-    fn scope_for(&self, s: StepId) -> Scope {
+    fn scope_for(&mut self, s: StepId) -> Scope {
+        let sh = self.sh.clone();
+        self.scope_of(&sh.plan.workflows[self.wf].steps[s as usize].refs)
+    }
+
+    fn scope_of<S: AsRef<str>>(&mut self, refs: &[S]) -> Scope {
         let mut scope = Scope::default();
-        let refs = &self.sh.plan.workflows[self.wf].steps[s as usize].refs;
+        let sh = self.sh.clone();
         for name in refs {
-            match name.as_str() {
+            let name = name.as_ref();
+            match name {
                 "inputs" => scope.bind("inputs", self.inputs_cel.clone()),
                 "run" => scope.bind(
                     "run",
@@ -709,9 +712,9 @@ impl Runner {
                     ]),
                 ),
                 other => {
-                    if let Some(id) = self.sh.plan.workflows[self.wf].names.get(other) {
-                        if let Some(view) = &self.steps[*id as usize].view {
-                            scope.bind(other, view.clone());
+                    if let Some(id) = sh.plan.workflows[self.wf].names.get(other) {
+                        if let Some(view) = self.view(*id) {
+                            scope.bind(other, view);
                         }
                     }
                 }
@@ -853,7 +856,6 @@ impl Runner {
                 let st = &mut self.steps[s as usize];
                 st.output = Some(success.output);
                 st.picked = success.picked;
-                self.finish_view(s);
                 self.record_step(
                     s,
                     StepStatus::Completed,
@@ -864,7 +866,6 @@ impl Runner {
             }
             Err(error) if outcome.aborted || self.aborting.is_some() => {
                 self.steps[s as usize].error = Some(error.clone());
-                self.finish_view(s);
                 self.record_step(s, StepStatus::Cancelled, "cancelled", json!({ "attempt": attempt, "error": error }));
                 self.settled += 1;
             }
@@ -917,7 +918,6 @@ impl Runner {
                 if on_failure == OnFailure::Fail && self.first_failure.is_none() {
                     self.first_failure = Some(format!("step {name} failed: {error}"));
                 }
-                self.finish_view(s);
                 self.record_step(s, StepStatus::Failed, "failed", json!({ "attempt": attempt, "error": error }));
                 work.push(s);
             }
@@ -935,15 +935,23 @@ impl Runner {
     }
 
     /// Builds the value expressions see as `STEP` once a step is terminal.
-    fn finish_view(&mut self, s: StepId) {
-        self.make_view(s);
-    }
-
-    fn make_view(&mut self, s: StepId) {
-        let st = &self.steps[s as usize];
-        let status = st.status.map(|x| x.as_str()).unwrap_or("pending");
-        let view = super::scope::step_view(status, st.attempts, st.output.as_ref(), st.cost, st.stdout.as_deref(), st.stderr.as_deref());
-        self.steps[s as usize].view = Some(view);
+    /// The value expressions see as `STEP`, built when first needed (most
+    /// steps are never referenced, and a view costs more memory than the
+    /// step's other state) and cached. Only terminal steps have one.
+    fn view(&mut self, s: StepId) -> Option<cel::Value> {
+        let st = &mut self.steps[s as usize];
+        let status = st.status.filter(|x| x.is_terminal())?;
+        if st.view.is_none() {
+            st.view = Some(super::scope::step_view(
+                status.as_str(),
+                st.attempts,
+                st.output.as_ref(),
+                st.cost,
+                st.stdout.as_deref(),
+                st.stderr.as_deref(),
+            ));
+        }
+        st.view.clone()
     }
 
     // ----------------------------------------------------------- lifecycle
@@ -970,7 +978,6 @@ impl Runner {
             }
             self.steps[s].retry_waiting = false;
             self.steps[s].decided = true;
-            self.finish_view(s as u32);
             self.record_step(s as u32, StepStatus::Cancelled, "cancelled", json!({ "reason": reason }));
             self.settled += 1;
         }
@@ -1138,19 +1145,16 @@ impl Runner {
         }
     }
 
-    fn outputs(&self) -> Result<Value, String> {
-        let wf = self.wf_plan();
-        let loaded = &self.sh.plan.workflows[self.wf];
-        let ev = super::scope::Evaluator { env: &self.sh.plan.cel, programs: &loaded.programs, exprs: &wf.exprs };
-        let mut scope = Scope::default();
-        scope.bind("inputs", self.inputs_cel.clone());
-        for (i, st) in self.steps.iter().enumerate() {
-            if let Some(view) = &st.view {
-                scope.bind(wf.steps[i].name.clone(), view.clone());
-            }
-        }
+    fn outputs(&mut self) -> Result<Value, String> {
+        let sh = self.sh.clone();
+        let wf = &sh.plan.plan.workflows[self.wf];
+        let loaded = &sh.plan.workflows[self.wf];
+        let ev = super::scope::Evaluator { env: &sh.plan.cel, programs: &loaded.programs, exprs: &wf.exprs };
         let mut out = serde_json::Map::new();
         for o in &wf.outputs {
+            let refs: Vec<String> =
+                loaded.programs[o.expr as usize].references().variables().into_iter().map(String::from).collect();
+            let scope = self.scope_of(&refs);
             let value = ev.eval(o.expr, &scope).map_err(|e| format!("output {}: {e}", o.name))?;
             out.insert(o.name.clone(), value);
         }
