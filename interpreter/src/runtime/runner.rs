@@ -388,7 +388,27 @@ impl Runner {
 
     fn flush(&mut self) -> Result<(), Error> {
         if !self.ops.is_empty() {
-            let ops = std::mem::take(&mut self.ops);
+            let mut ops = std::mem::take(&mut self.ops);
+            // A step that started and finished within one batch needs only
+            // its last state row: the rows replace each other, and the
+            // events (which are all kept) record every transition.
+            let mut last = std::collections::HashMap::new();
+            for (i, op) in ops.iter().enumerate() {
+                if let Op::StepState(s) = op {
+                    last.insert(s.step_id, i);
+                }
+            }
+            if last.len() < ops.iter().filter(|op| matches!(op, Op::StepState(_))).count() {
+                let mut i = 0;
+                ops.retain(|op| {
+                    let keep = match op {
+                        Op::StepState(s) => last.get(&s.step_id) == Some(&i),
+                        _ => true,
+                    };
+                    i += 1;
+                    keep
+                });
+            }
             self.sh.store.borrow_mut().apply(&ops)?;
         }
         self.last_flush = Instant::now();
