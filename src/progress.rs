@@ -75,11 +75,10 @@ impl Progress {
         if let Some(handle) = self.thread.lock().ok().and_then(|mut t| t.take()) {
             let _ = handle.join();
         }
-        if self.live {
-            if let Ok(mut s) = self.state.lock() {
+        if self.live
+            && let Ok(mut s) = self.state.lock() {
                 clear(&mut s);
             }
-        }
     }
 
     fn paint(&self, text: &str, code: &str) -> String {

@@ -242,11 +242,10 @@ fn load_workflow(plan: &Plan, wf: &Workflow, env: &cel::Env) -> Result<LoadedWor
         if let Some(when) = step.when {
             expr_ok(when, &format!("step `{}`: when", step.name))?;
         }
-        if let Some(g) = step.group {
-            if g as usize >= wf.groups.len() {
+        if let Some(g) = step.group
+            && g as usize >= wf.groups.len() {
                 return Err(at(format!("is in group {g}, but the workflow has {} groups", wf.groups.len())));
             }
-        }
         if let Some(Compensate::Template(t)) = &step.compensate {
             template_ok(*t, &format!("step `{}`: compensate", step.name))?;
         }
@@ -299,11 +298,10 @@ fn load_workflow(plan: &Plan, wf: &Workflow, env: &cel::Env) -> Result<LoadedWor
                     expr_ok(*expr, &format!("step `{}`", step.name))?;
                     used_exprs.push(*expr);
                 }
-                Instr::Agent { agent, .. } => {
-                    if *agent as usize >= plan.agents.len() {
+                Instr::Agent { agent, .. }
+                    if *agent as usize >= plan.agents.len() => {
                         return Err(at_pc(format!("agent {agent} is not in the plan's {} agents", plan.agents.len())));
                     }
-                }
                 Instr::ParseOutput { ty: Some(t), .. } if *t as usize >= wf.types.len() => {
                     return Err(at_pc(format!("type#{t} is not in the workflow's {} types", wf.types.len())));
                 }
@@ -330,11 +328,10 @@ fn load_workflow(plan: &Plan, wf: &Workflow, env: &cel::Env) -> Result<LoadedWor
                         }
                     }
                 }
-                Instr::Call { workflow, .. } => {
-                    if plan.workflow(workflow).is_none() {
+                Instr::Call { workflow, .. }
+                    if plan.workflow(workflow).is_none() => {
                         return Err(at_pc(format!("calls workflow `{workflow}`, which is not in the plan")));
                     }
-                }
                 _ => {}
             }
         }
@@ -430,23 +427,21 @@ fn check_call_graph(plan: &Plan) -> Result<(), PlanError> {
                 cycle.push(w);
                 return Some(cycle);
             }
-            if state[w] == 0 {
-                if let Some(c) = visit(w, calls, state, path) {
+            if state[w] == 0
+                && let Some(c) = visit(w, calls, state, path) {
                     return Some(c);
                 }
-            }
         }
         path.pop();
         state[v] = 2;
         None
     }
     for v in 0..calls.len() {
-        if state[v] == 0 {
-            if let Some(cycle) = visit(v, &calls, &mut state, &mut Vec::new()) {
+        if state[v] == 0
+            && let Some(cycle) = visit(v, &calls, &mut state, &mut Vec::new()) {
                 let names: Vec<&str> = cycle.iter().map(|i| plan.workflows[*i].name.as_str()).collect();
                 return Err(err(format!("workflows call each other in a loop: {}", names.join(" -> "))));
             }
-        }
     }
     Ok(())
 }

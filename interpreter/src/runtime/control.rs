@@ -163,11 +163,10 @@ pub fn cancel(run: &str, options: &RunOptions) -> Result<ControlOutcome, Error> 
 pub(crate) fn cancel_locked(store: &mut SqliteStore, run: &str) -> Result<(), Error> {
     let mut ops = Vec::new();
     for a in store.attempts(run)?.into_iter().filter(|a| a.status == StepStatus::Running) {
-        if let Some(pid) = a.pid {
-            if super::process::is_attempt_process(pid, run, &a.step) {
+        if let Some(pid) = a.pid
+            && super::process::is_attempt_process(pid, run, &a.step) {
                 super::process::signal_group(pid as i32, libc::SIGKILL);
             }
-        }
         ops.push(Op::AttemptFinished {
             run: run.to_string(),
             step_id: a.step_id,

@@ -179,11 +179,10 @@ async fn run_code(ctx: &AttemptCtx, out: &mut Outcome) -> Result<Success, String
                     let ty = &wf.types[*ty as usize];
                     ty.validate(&output, "output").map_err(|e| format!("the output does not match its declared type {ty}: {e}"))?;
                 }
-                if agent_cost.is_some() {
-                    if let Some(reported) = output.get("cost_usd").and_then(Value::as_f64).filter(|c| c.is_finite() && *c >= 0.0) {
+                if agent_cost.is_some()
+                    && let Some(reported) = output.get("cost_usd").and_then(Value::as_f64).filter(|c| c.is_finite() && *c >= 0.0) {
                         out.cost = reported;
                     }
-                }
             }
             Instr::Notify { channel, message } => {
                 let channel = channel.as_ref().map(|c| regs.get(&c.0).text());

@@ -87,13 +87,12 @@ pub(crate) fn deliver(sh: &Rc<Shared>, run: &str, step: &str, channel: Option<&s
                     },
                     Err(e) => Some(e.to_string()),
                 };
-                if let Some(problem) = problem {
-                    if let Ok(l) = process::open_log(&log) {
+                if let Some(problem) = problem
+                    && let Ok(l) = process::open_log(&log) {
                         process::log_line(&l, "---", &format!("notify sink failed: {problem}"));
                         use std::io::Write;
                         let _ = l.borrow_mut().flush();
                     }
-                }
             });
             sh.background.borrow_mut().push(handle);
         }

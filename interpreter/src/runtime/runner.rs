@@ -493,11 +493,10 @@ impl Runner {
         // may have outlived flowc. End them (only if they are still the
         // processes we started), then re-run the steps with a new attempt.
         for a in attempts.iter().filter(|a| a.status == StepStatus::Running) {
-            if let Some(pid) = a.pid {
-                if super::process::is_attempt_process(pid, &self.run, &a.step) {
+            if let Some(pid) = a.pid
+                && super::process::is_attempt_process(pid, &self.run, &a.step) {
                     super::process::signal_group(pid as i32, libc::SIGKILL);
                 }
-            }
             self.ops.push(Op::AttemptFinished {
                 run: self.run.clone(),
                 step_id: a.step_id,
@@ -732,11 +731,10 @@ impl Runner {
                     ]),
                 ),
                 other => {
-                    if let Some(id) = sh.plan.workflows[self.wf].names.get(other) {
-                        if let Some(view) = self.view(*id) {
+                    if let Some(id) = sh.plan.workflows[self.wf].names.get(other)
+                        && let Some(view) = self.view(*id) {
                             scope.bind(other, view);
                         }
-                    }
                 }
             }
         }
@@ -755,15 +753,14 @@ impl Runner {
         env.extend(self.input_env.iter().cloned());
         for dep in &step.after {
             let st = &self.steps[*dep as usize];
-            if st.status == Some(StepStatus::Completed) {
-                if let Some(output) = &st.output {
+            if st.status == Some(StepStatus::Completed)
+                && let Some(output) = &st.output {
                     let text = crate::plan::table::render_value(output);
                     if text.len() <= MAX_ENV_VALUE {
                         let name = &self.wf_plan().steps[*dep as usize].name;
                         env.push((format!("FLOW_STEP_{}_OUTPUT", env_name(name)), text));
                     }
                 }
-            }
         }
         env
     }
@@ -945,13 +942,12 @@ impl Runner {
     }
 
     fn check_budget(&mut self) {
-        if let Some(budget) = self.wf_plan().defaults.budget_usd {
-            if self.cost > budget + 1e-9 && self.aborting.is_none() {
+        if let Some(budget) = self.wf_plan().defaults.budget_usd
+            && self.cost > budget + 1e-9 && self.aborting.is_none() {
                 let msg = format!("the run spent ${:.4}, over its budget of ${budget:.2}", self.cost);
                 self.event(None, "budget_exceeded", json!({ "cost_usd": self.cost, "budget_usd": budget }));
                 self.abort(Abort::Budget(msg));
             }
-        }
     }
 
     /// Builds the value expressions see as `STEP` once a step is terminal.
@@ -990,10 +986,10 @@ impl Runner {
             Abort::Budget(msg) => msg.clone(),
         };
         // Steps not running now will never run in this run.
-        let compensation: Vec<bool> = self.sh.plan.workflows[self.wf].steps.iter().map(|s| s.compensation_only).collect();
-        for s in 0..self.steps.len() {
+        let sh = self.sh.clone();
+        for (s, info) in sh.plan.workflows[self.wf].steps.iter().enumerate() {
             let st = &self.steps[s];
-            if compensation[s] || st.in_flight || st.status.is_some_and(StepStatus::is_terminal) {
+            if info.compensation_only || st.in_flight || st.status.is_some_and(StepStatus::is_terminal) {
                 continue;
             }
             self.steps[s].retry_waiting = false;
