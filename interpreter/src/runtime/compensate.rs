@@ -172,13 +172,17 @@ fn observe(sh: &Shared, run: &str, workflow: &str, step: Option<&str>, event: &s
 
 async fn run_command(sh: &Shared, run: &str, step: &str, command: &str, env: &[(String, String)]) -> Result<(), String> {
     let log = process::log_path(&sh.options.runs_dir(), run, step);
-    if let Ok(l) = process::open_log(&log) {
-        process::log_line(&l, "---", &format!("compensate: {command}"));
-        use std::io::Write;
-        let _ = l.borrow_mut().flush();
-    }
     let (_keep, never) = watch::channel(false);
-    let spec = process::Spec { command, stdin: None, env, cwd: &sh.options.project_dir, log: &log, deadline: None };
+    let header = format!("compensate: {command}");
+    let spec = process::Spec {
+        command,
+        stdin: None,
+        env,
+        cwd: &sh.options.project_dir,
+        log: &log,
+        header: Some(&header),
+        deadline: None,
+    };
     let finished = process::run(spec, never, |_| {}).await.map_err(|e| format!("cannot start `sh -c`: {e}"))?;
     match finished.ending {
         process::Ending::Exited(0) => Ok(()),

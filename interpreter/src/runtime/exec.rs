@@ -226,17 +226,13 @@ async fn spawn(
     log: &std::path::Path,
     header: &str,
 ) -> Result<process::Finished, String> {
-    if let Ok(l) = process::open_log(log) {
-        process::log_line(&l, "---", header);
-        use std::io::Write;
-        let _ = l.borrow_mut().flush();
-    }
     let spec = process::Spec {
         command,
         stdin,
         env,
         cwd: &ctx.sh.options.project_dir,
         log,
+        header: Some(header),
         deadline: ctx.deadline,
     };
     let tx = ctx.tx.clone();

@@ -77,6 +77,7 @@ pub(crate) fn deliver(sh: &Rc<Shared>, run: &str, step: &str, channel: Option<&s
                     env: &env,
                     cwd: &cwd,
                     log: &log,
+                    header: None,
                     deadline: Some(tokio::time::Instant::now() + std::time::Duration::from_secs(30)),
                 };
                 let result = process::run(spec, never, |_| {}).await;

@@ -33,6 +33,8 @@ pub struct Spec<'a> {
     pub env: &'a [(String, String)],
     pub cwd: &'a Path,
     pub log: &'a Path,
+    /// A line written to the log before the command starts.
+    pub header: Option<&'a str>,
     pub deadline: Option<Instant>,
 }
 
@@ -131,6 +133,9 @@ pub async fn run(
     on_spawn: impl FnOnce(u32),
 ) -> std::io::Result<Finished> {
     let log = open_log(spec.log)?;
+    if let Some(header) = spec.header {
+        log_line(&log, "---", header);
+    }
     let mut cmd = tokio::process::Command::new("sh");
     cmd.arg("-c")
         .arg(spec.command)

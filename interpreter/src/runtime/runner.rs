@@ -1067,7 +1067,11 @@ impl Runner {
             }
             // Instant steps report within this tick: wait for them to batch
             // their writes, unless the batch is getting old.
-            if self.inline_in_flight == 0 || self.last_flush.elapsed() >= FLUSH_EVERY {
+            // A batch holding only process ids can wait for the next one:
+            // a pid matters only if flowc dies while that process runs.
+            let only_pids = self.ops.iter().all(|op| matches!(op, Op::AttemptPid { .. }));
+            let idle = self.inline_in_flight == 0 && !only_pids;
+            if idle || self.last_flush.elapsed() >= FLUSH_EVERY {
                 self.flush()?;
             }
             let deadline = async {
