@@ -125,6 +125,8 @@ pub struct Measured {
     pub wall: Duration,
     /// Peak resident set of the child, in KiB.
     pub max_rss_kib: i64,
+    /// User + system CPU of the child and the processes it waited for.
+    pub cpu: Duration,
     pub success: bool,
 }
 
@@ -139,7 +141,9 @@ pub fn measure(cmd: &mut Command) -> Measured {
     let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let wall = start.elapsed();
     let _ = child.try_wait();
-    Measured { wall, max_rss_kib: if rc > 0 { usage.ru_maxrss } else { -1 }, success: rc > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 }
+    let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
+    let cpu = tv(usage.ru_utime) + tv(usage.ru_stime);
+    Measured { wall, cpu, max_rss_kib: if rc > 0 { usage.ru_maxrss } else { -1 }, success: rc > 0 && libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0 }
 }
 
 /// `flowc run DIR/plan.json -q --notify none` against a fresh state database.

@@ -21,13 +21,16 @@ fn main() {
     let mut flow = Vec::new();
     let mut make_sh = Vec::new();
     let mut make_exec = Vec::new();
+    let (mut flow_cpu, mut make_cpu) = (Vec::new(), Vec::new());
     for _ in 0..runs {
         let m = flowc_run(&flowc, &dir);
         assert!(m.success, "flowc run failed");
         flow.push(m.wall.as_secs_f64());
+        flow_cpu.push(m.cpu.as_secs_f64());
         let m = measure(Command::new("make").current_dir(&dir).args(["-s", "-j2", "-f", "Makefile.sh"]));
         assert!(m.success, "make failed");
         make_sh.push(m.wall.as_secs_f64());
+        make_cpu.push(m.cpu.as_secs_f64());
         let m = measure(Command::new("make").current_dir(&dir).args(["-s", "-j2", "-f", "Makefile.exec"]));
         make_exec.push(m.wall.as_secs_f64());
     }
@@ -36,5 +39,7 @@ fn main() {
     println!("flowc run:                  {:.3} s", f);
     println!("make -j2 (recipe via sh):   {:.3} s   ratio flowc/make = {:.2}x", ms, f / ms);
     println!("make -j2 (recipe exec'd):   {:.3} s   ratio flowc/make = {:.2}x", me, f / me);
+    let (fc, mc) = (median(flow_cpu), median(make_cpu));
+    println!("CPU (user+sys, shells included): flowc {fc:.3} s, make (via sh) {mc:.3} s, ratio {:.2}x", fc / mc);
     let _ = std::fs::remove_dir_all(&dir);
 }
