@@ -1,6 +1,7 @@
 //! The `flowc` command line. This crate only parses arguments, reads files,
 //! and renders what the library crates return; it holds no language logic.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -8,8 +9,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 mod check;
 mod explain;
 mod fmt;
+mod progress;
 mod project;
 mod render;
+mod runs;
 
 /// Compiler, checker and local interpreter for the .flow workflow language.
 #[derive(Parser, Debug)]
@@ -24,6 +27,12 @@ pub struct Cli {
     /// Print more about what is happening.
     #[arg(short, long, global = true)]
     pub verbose: bool,
+    /// The SQLite state database (default: `.flow/state.db` under the project root).
+    #[arg(long, global = true, env = "FLOW_STATE", value_name = "PATH")]
+    pub state: Option<PathBuf>,
+    /// Run as if flowc was started in DIR (the project root).
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    pub directory: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -57,6 +66,33 @@ pub enum Command {
     ///
     /// Example: flowc fmt --check     (in CI: exit 1 and list what would change)
     Fmt(fmt::FmtArgs),
+    /// Start a run of a compiled plan and follow it to its end.
+    ///
+    /// Steps' commands run in the project root. Exit code 0 when the run
+    /// completed, 1 when it failed or was cancelled, 3 when it paused.
+    ///
+    /// Example: flowc run plan.json -i company=Acme -i deal_value=75000 --json
+    Run(runs::RunArgs),
+    /// Continue a paused or interrupted (killed) run; completed steps are not run again.
+    ///
+    /// Example: flowc resume 20261121-100000-3f2a
+    Resume(runs::RunIdArgs),
+    /// Pause a run: no new steps start, running ones finish.
+    ///
+    /// Example: flowc pause 20261121-100000-3f2a
+    Pause(runs::RunIdArgs),
+    /// Cancel a run: running steps are stopped, nothing more runs, no compensation.
+    ///
+    /// Example: flowc cancel 20261121-100000-3f2a
+    Cancel(runs::RunIdArgs),
+    /// Run the `compensate` of every completed step, newest first.
+    ///
+    /// Example: flowc compensate 20261121-100000-3f2a
+    Compensate(runs::RunIdArgs),
+    /// Inspect runs: list, show, events, logs, stats.
+    ///
+    /// Example: flowc runs events 20261121-100000-3f2a --json
+    Runs(runs::RunsArgs),
 }
 
 /// How a command failed, which decides the exit code.
@@ -66,6 +102,8 @@ pub enum Failure {
     Errors,
     /// A usage or IO error: exit 2, with the message on stderr.
     Usage(String),
+    /// The run is waiting on a person or an event (paused, blocked): exit 3.
+    Blocked,
 }
 
 impl Failure {
@@ -80,10 +118,17 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(&cli, args),
         Command::Explain(args) => explain::run(&cli, args),
         Command::Fmt(args) => fmt::run(&cli, args),
+        Command::Run(args) => runs::run(&cli, args),
+        Command::Resume(args) => runs::resume(&cli, args),
+        Command::Pause(args) => runs::pause(&cli, args),
+        Command::Cancel(args) => runs::cancel(&cli, args),
+        Command::Compensate(args) => runs::compensate(&cli, args),
+        Command::Runs(args) => runs::runs(&cli, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Errors) => ExitCode::from(1),
+        Err(Failure::Blocked) => ExitCode::from(3),
         Err(Failure::Usage(msg)) => {
             eprintln!("error: {msg}");
             ExitCode::from(2)
@@ -92,6 +137,21 @@ fn main() -> ExitCode {
 }
 
 impl Cli {
+    /// The project root: `-C DIR`, else the current directory.
+    pub fn project_dir(&self) -> PathBuf {
+        let dir = self.directory.clone().unwrap_or_else(|| PathBuf::from("."));
+        std::fs::canonicalize(&dir).unwrap_or(dir)
+    }
+
+    /// `--state`/`FLOW_STATE`, else `.flow/state.db` under the project root.
+    pub fn state_path(&self) -> PathBuf {
+        match &self.state {
+            Some(p) if p.is_relative() && self.directory.is_some() => self.project_dir().join(p),
+            Some(p) => p.clone(),
+            None => self.project_dir().join(".flow").join("state.db"),
+        }
+    }
+
     /// Whether human output on stderr should be colored.
     pub fn stderr_color(&self) -> bool {
         use std::io::IsTerminal;

@@ -1,0 +1,144 @@
+//! The instruction set: what a step does, in order.
+//!
+//! A step's `code` is a short list executed top to bottom once per attempt.
+//! Instructions communicate through named registers (`%cmd`, `%prompt`):
+//! `RENDER` and `EVAL` write one, the others read. Registers live for one
+//! attempt. The step's *output* is a separate slot, set by `PARSE_OUTPUT`,
+//! `NOTIFY`, `BRANCH` or `CALL`; a step that sets none has output `null`.
+//!
+//! | op | operands | does |
+//! |---|---|---|
+//! | `RENDER` | `template`, `dst` | renders a template (holes evaluated, shell-quoted where flagged) into a string register |
+//! | `EVAL` | `expr`, `dst` | evaluates a CEL expression into a value register (e.g. `with` data) |
+//! | `EXEC` | `cmd` | runs the string in `cmd` through `sh -c` in the project dir, in its own process group; captures stdout/stderr; a non-zero exit fails the attempt |
+//! | `AGENT` | `agent`, `prompt` | runs the agent's command with the prompt on stdin and in `FLOW_PROMPT`; charges its cost |
+//! | `PARSE_OUTPUT` | `mode`, `type?` | turns the last captured stdout into the output: `text`, `json` (must parse; validated against `type` when given) or `auto` (JSON when it parses, else the text) |
+//! | `NOTIFY` | `channel?`, `message` | sends the message to the notify sink; never fails the step |
+//! | `BRANCH` | `arms` | picks the first arm whose `when` is true (an arm without `when` is `else`); output `{"picked": NAME\|null}` |
+//! | `CALL` | `workflow`, `inputs?` | runs another workflow of the plan as a child run; its outputs object is the output; a failed child fails the step |
+//! | `END` | | the last instruction of every step |
+//!
+//! Later work adds (and defines here) `READ_STORE`, `STORE_PUT`, `SPAWN`,
+//! `APPROVAL`, `WAIT`, `CHECK_POLICY`, `SELECT`, `GATE`, `CHECK_INVARIANT`.
+
+use serde::{Deserialize, Serialize};
+
+use super::{AgentId, ExprId, StepId, TemplateId, TypeId};
+
+/// A register name, written without the `%` in JSON and with it in the disassembly.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Reg(pub String);
+
+impl std::fmt::Display for Reg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "%{}", self.0)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "SCREAMING_SNAKE_CASE", deny_unknown_fields)]
+pub enum Instr {
+    Render {
+        template: TemplateId,
+        dst: Reg,
+    },
+    Eval {
+        expr: ExprId,
+        dst: Reg,
+    },
+    Exec {
+        cmd: Reg,
+    },
+    Agent {
+        agent: AgentId,
+        prompt: Reg,
+    },
+    ParseOutput {
+        mode: OutputMode,
+        #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+        ty: Option<TypeId>,
+    },
+    Notify {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channel: Option<Reg>,
+        message: Reg,
+    },
+    Branch {
+        arms: Vec<Arm>,
+    },
+    Call {
+        workflow: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        inputs: Option<Reg>,
+    },
+    End,
+}
+
+impl Instr {
+    pub fn opcode(&self) -> &'static str {
+        match self {
+            Instr::Render { .. } => "RENDER",
+            Instr::Eval { .. } => "EVAL",
+            Instr::Exec { .. } => "EXEC",
+            Instr::Agent { .. } => "AGENT",
+            Instr::ParseOutput { .. } => "PARSE_OUTPUT",
+            Instr::Notify { .. } => "NOTIFY",
+            Instr::Branch { .. } => "BRANCH",
+            Instr::Call { .. } => "CALL",
+            Instr::End => "END",
+        }
+    }
+
+    /// The register this instruction writes, if any.
+    pub fn writes(&self) -> Option<&Reg> {
+        match self {
+            Instr::Render { dst, .. } | Instr::Eval { dst, .. } => Some(dst),
+            _ => None,
+        }
+    }
+
+    /// The registers this instruction reads.
+    pub fn reads(&self) -> Vec<&Reg> {
+        match self {
+            Instr::Exec { cmd } => vec![cmd],
+            Instr::Agent { prompt, .. } => vec![prompt],
+            Instr::Notify { channel, message } => channel.iter().chain(std::iter::once(message)).collect(),
+            Instr::Call { inputs, .. } => inputs.iter().collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether the instruction waits on something outside the interpreter (a
+    /// process or a child run). Steps holding one take a `concurrency` slot.
+    pub fn is_external(&self) -> bool {
+        matches!(self, Instr::Exec { .. } | Instr::Agent { .. } | Instr::Call { .. })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputMode {
+    Text,
+    Json,
+    Auto,
+}
+
+impl OutputMode {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            OutputMode::Text => "text",
+            OutputMode::Json => "json",
+            OutputMode::Auto => "auto",
+        }
+    }
+}
+
+/// One arm of a `branch`: `when` absent means `else`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Arm {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<ExprId>,
+    pub target: StepId,
+}

@@ -1,0 +1,101 @@
+//! The SQLite schema and its versioned migrations.
+//!
+//! `PRAGMA user_version` is the schema version: migration `i` (0-based) takes
+//! the database from version `i` to `i + 1`, inside one transaction.
+//! `PRAGMA application_id` marks the file as flowc's, so an unrelated SQLite
+//! database is refused rather than written into. A database whose version is
+//! above [`SCHEMA_VERSION`] comes from a newer flowc and is refused untouched.
+//! Migrations are append-only: never edit one that has shipped.
+
+/// `flow` in ASCII.
+pub const APPLICATION_ID: i32 = 0x666c_6f77;
+
+pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: runs, steps, attempts, the event log, control requests.
+    r#"
+CREATE TABLE plans (
+    id             INTEGER PRIMARY KEY,
+    format_version INTEGER NOT NULL,
+    body           TEXT NOT NULL,
+    created_at     TEXT NOT NULL
+);
+
+CREATE TABLE workflow_runs (
+    id          TEXT PRIMARY KEY,
+    plan_id     INTEGER NOT NULL REFERENCES plans(id),
+    workflow    TEXT NOT NULL,
+    parent_run  TEXT,
+    parent_step TEXT,
+    depth       INTEGER NOT NULL DEFAULT 0,
+    status      TEXT NOT NULL,
+    inputs      TEXT NOT NULL,
+    outputs     TEXT,
+    cost_usd    REAL NOT NULL DEFAULT 0,
+    error       TEXT,
+    project_dir TEXT NOT NULL,
+    created_at  TEXT NOT NULL,
+    started_at  TEXT,
+    finished_at TEXT
+);
+CREATE INDEX workflow_runs_parent ON workflow_runs(parent_run, parent_step);
+
+-- The current state of each step of a run: one row per (run, step).
+CREATE TABLE step_states (
+    run_id      TEXT NOT NULL,
+    step_id     INTEGER NOT NULL,
+    step        TEXT NOT NULL,
+    status      TEXT NOT NULL,
+    attempts    INTEGER NOT NULL DEFAULT 0,
+    output      TEXT,
+    stdout      TEXT,
+    stderr      TEXT,
+    cost_usd    REAL NOT NULL DEFAULT 0,
+    error       TEXT,
+    started_at  TEXT,
+    finished_at TEXT,
+    PRIMARY KEY (run_id, step_id)
+) WITHOUT ROWID;
+
+-- One row per attempt of a step.
+CREATE TABLE step_runs (
+    run_id      TEXT NOT NULL,
+    step_id     INTEGER NOT NULL,
+    step        TEXT NOT NULL,
+    attempt     INTEGER NOT NULL,
+    status      TEXT NOT NULL,
+    pid         INTEGER,
+    exit_code   INTEGER,
+    error       TEXT,
+    started_at  TEXT NOT NULL,
+    finished_at TEXT,
+    duration_ms INTEGER,
+    PRIMARY KEY (run_id, step_id, attempt)
+) WITHOUT ROWID;
+
+-- The event log: append-only, numbered per run.
+CREATE TABLE step_events (
+    run_id  TEXT NOT NULL,
+    seq     INTEGER NOT NULL,
+    step    TEXT,
+    event   TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    at      TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+CREATE TRIGGER step_events_no_update BEFORE UPDATE ON step_events
+BEGIN SELECT RAISE(ABORT, 'step_events is append-only'); END;
+CREATE TRIGGER step_events_no_delete BEFORE DELETE ON step_events
+BEGIN SELECT RAISE(ABORT, 'step_events is append-only'); END;
+
+-- Lifecycle requests from other processes; the process executing the run polls them.
+CREATE TABLE run_controls (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id       TEXT NOT NULL,
+    action       TEXT NOT NULL,
+    requested_at TEXT NOT NULL
+);
+CREATE INDEX run_controls_run ON run_controls(run_id, id);
+"#,
+];
