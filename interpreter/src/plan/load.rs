@@ -10,27 +10,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use super::{Compensate, Instr, Part, Plan, Retry, StepId, Workflow, DEFAULT_CONCURRENCY};
+use super::{Compensate, Instr, Part, Plan, PlanError, Retry, StepId, Workflow, DEFAULT_CONCURRENCY};
 
 /// A plan that cannot be executed, with a message for a person.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PlanError {
-    pub message: String,
-}
-
-impl PlanError {
-    pub fn new(message: impl Into<String>) -> Self {
-        PlanError { message: message.into() }
-    }
-}
-
-impl std::fmt::Display for PlanError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for PlanError {}
 
 /// Names a step's expressions may use that are not step names.
 pub const RESERVED_NAMES: &[&str] = &["inputs", "run", "item", "items", "event", "env", "self", "input"];
