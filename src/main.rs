@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod build;
 mod check;
 mod explain;
 mod fmt;
@@ -66,7 +67,15 @@ pub enum Command {
     ///
     /// Example: flowc fmt --check     (in CI: exit 1 and list what would change)
     Fmt(fmt::FmtArgs),
-    /// Start a run of a compiled plan and follow it to its end.
+    /// Compile workflows to plans: a readable disassembly, or JSON for `flowc run`.
+    ///
+    /// Example: flowc build examples/outbound_sdr --workflow outbound_sdr --emit json -o plan.json
+    Build(build::BuildArgs),
+    /// Draw a workflow's step graph, with trigger rules and branch arms on the edges.
+    ///
+    /// Example: flowc -C examples/approvals graph change_review --format mermaid
+    Graph(build::GraphArgs),
+    /// Start a run of a workflow and follow it to its end.
     ///
     /// Steps' commands run in the project root. Exit code 0 when the run
     /// completed, 1 when it failed or was cancelled, 3 when it paused.
@@ -118,6 +127,8 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(&cli, args),
         Command::Explain(args) => explain::run(&cli, args),
         Command::Fmt(args) => fmt::run(&cli, args),
+        Command::Build(args) => build::build(&cli, args),
+        Command::Graph(args) => build::graph(&cli, args),
         Command::Run(args) => runs::run(&cli, args),
         Command::Resume(args) => runs::resume(&cli, args),
         Command::Pause(args) => runs::pause(&cli, args),

@@ -8,7 +8,6 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use clap::{Args, Subcommand};
-use flowc_interpreter::plan::Plan;
 use flowc_interpreter::runtime::{self, NotifySink, Resumed, RunOptions, RunReport};
 use flowc_interpreter::state::{RunStatus, SqliteStore, Store};
 use serde_json::json;
@@ -18,8 +17,10 @@ use crate::{Cli, Failure};
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// A compiled plan (`flowc build --emit json`, or written by hand).
-    pub plan: PathBuf,
+    /// What to run: a workflow of the project (`-C DIR`, default `.`),
+    /// `FILE.flow:WORKFLOW`, a `.flow` file with one workflow, or a plan
+    /// `FILE.json` from `flowc build --emit json`.
+    pub target: String,
     /// An input, `NAME=VALUE`, read as the input's declared type (repeatable).
     #[arg(short = 'i', long = "input", value_name = "NAME=VALUE")]
     pub inputs: Vec<String>,
@@ -131,10 +132,7 @@ fn finish(cli: &Cli, report: &RunReport, json: bool, progress: Option<&Progress>
 }
 
 pub fn run(cli: &Cli, args: &RunArgs) -> Result<(), Failure> {
-    let text = std::fs::read_to_string(&args.plan)
-        .map_err(|e| Failure::usage(format!("cannot read the plan {}: {e}", args.plan.display())))?;
-    let plan = Plan::from_json(&text).map_err(|e| Failure::usage(format!("{}: {e}", args.plan.display())))?;
-    drop(text);
+    let plan = crate::build::plan_for(cli, &args.target)?;
     let entry = plan
         .workflow(&plan.entry)
         .ok_or_else(|| Failure::usage(format!("the plan's entry workflow `{}` is not in the plan", plan.entry)))?;

@@ -11,6 +11,7 @@ pub mod db;
 pub mod diagnostic;
 pub mod graph;
 pub mod line_index;
+pub mod lower;
 pub mod model;
 pub mod pending;
 mod queries;

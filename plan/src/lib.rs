@@ -59,6 +59,7 @@
 //! - **Durations** are integer milliseconds; money is USD as a float.
 
 pub mod disasm;
+pub mod graph;
 pub mod instr;
 pub mod table;
 pub mod types;

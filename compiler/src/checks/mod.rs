@@ -78,6 +78,11 @@ pub fn check_decl<'db>(db: &'db dyn Db, project: Project, decl: OtherDef<'db>) -
     out
 }
 
+/// A data literal as JSON, when it has no computed parts.
+pub(crate) fn value_json(v: &ast::Value) -> Option<serde_json::Value> {
+    schemas::to_json(v).ok()
+}
+
 /// " (did you mean `x`?)" help for an unknown name, if a close one exists.
 pub(crate) fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
     let list: Vec<&str> = candidates.into_iter().collect();
