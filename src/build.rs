@@ -103,6 +103,11 @@ impl Checked {
         })
     }
 
+    /// The project's workflows, by name.
+    pub fn workflows(&self) -> &[String] {
+        &self.workflows
+    }
+
     /// The workflow to use when none was named: the only one there is.
     pub fn only_workflow(&self) -> Result<String, Failure> {
         match self.workflows.as_slice() {

@@ -8,12 +8,16 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 mod build;
 mod check;
+mod events;
 mod explain;
 mod fmt;
+mod people;
 mod progress;
 mod project;
 mod render;
 mod runs;
+mod serve;
+mod versions;
 
 /// Compiler, checker and local interpreter for the .flow workflow language.
 #[derive(Parser, Debug)]
@@ -34,6 +38,10 @@ pub struct Cli {
     /// Run as if flowc was started in DIR (the project root).
     #[arg(short = 'C', global = true, value_name = "DIR")]
     pub directory: Option<PathBuf>,
+    /// Publish lifecycle changes as CloudEvents: `none` (default),
+    /// `file:PATH` (JSON lines) or `command:CMD` (each event on stdin).
+    #[arg(long = "events-sink", global = true, env = "FLOW_EVENTS_SINK", value_name = "SINK")]
+    pub events_sink: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -85,7 +93,7 @@ pub enum Command {
     /// Continue a paused or interrupted (killed) run; completed steps are not run again.
     ///
     /// Example: flowc resume 20261121-100000-3f2a
-    Resume(runs::RunIdArgs),
+    Resume(runs::ResumeArgs),
     /// Pause a run: no new steps start, running ones finish.
     ///
     /// Example: flowc pause 20261121-100000-3f2a
@@ -102,6 +110,35 @@ pub enum Command {
     ///
     /// Example: flowc runs events 20261121-100000-3f2a --json
     Runs(runs::RunsArgs),
+    /// Approve a blocked approval step (or the approval a policy required);
+    /// who and why go in the event log, and the run continues.
+    ///
+    /// Example: flowc approve 20261121-100000-3f2a sign_off --as tech-lead --comment "ship it"
+    Approve(people::DecideArgs),
+    /// Reject a blocked approval step: the step fails (its `on_failure` applies).
+    ///
+    /// Example: flowc reject 20261121-100000-3f2a sign_off --as security --comment "needs a threat model"
+    Reject(people::DecideArgs),
+    /// Finish a human task with its result, checked against the step's `output` type.
+    ///
+    /// Example: flowc complete 20261121-100000-3f2a review --output '{"ok": true}'
+    Complete(people::CompleteArgs),
+    /// Deliver events: to waiting `wait` steps and to `on event` triggers.
+    ///
+    /// Example: flowc event send email.reply --subject leads/L-1 --data '{"text": "Interested"}'
+    Event(events::EventArgs),
+    /// Run schedules, accept CloudEvents and webhooks over HTTP, resume runs as things arrive.
+    ///
+    /// Example: flowc -C examples/approvals serve --listen 127.0.0.1:8750
+    Serve(serve::ServeArgs),
+    /// Store each workflow of the project as a new version when its compiled plan changed.
+    ///
+    /// Example: flowc publish examples/outbound_sdr --as dana
+    Publish(versions::PublishArgs),
+    /// List the published versions of a workflow.
+    ///
+    /// Example: flowc versions outbound_sdr --json
+    Versions(versions::VersionsArgs),
 }
 
 /// How a command failed, which decides the exit code.
@@ -135,6 +172,13 @@ fn main() -> ExitCode {
         Command::Cancel(args) => runs::cancel(&cli, args),
         Command::Compensate(args) => runs::compensate(&cli, args),
         Command::Runs(args) => runs::runs(&cli, args),
+        Command::Approve(args) => people::approve(&cli, args),
+        Command::Reject(args) => people::reject(&cli, args),
+        Command::Complete(args) => people::complete(&cli, args),
+        Command::Event(args) => events::event(&cli, args),
+        Command::Serve(args) => serve::serve(&cli, args),
+        Command::Publish(args) => versions::publish(&cli, args),
+        Command::Versions(args) => versions::versions(&cli, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -160,6 +204,18 @@ impl Cli {
             Some(p) if p.is_relative() && self.directory.is_some() => self.project_dir().join(p),
             Some(p) => p.clone(),
             None => self.project_dir().join(".flow").join("state.db"),
+        }
+    }
+
+    /// The events sink of `--events-sink`/`FLOW_EVENTS_SINK` (relative
+    /// file paths from the current directory).
+    pub fn events_sink(&self) -> Result<Option<flowc_interpreter::cloudevents::EventSink>, Failure> {
+        match &self.events_sink {
+            None => Ok(None),
+            Some(text) => {
+                let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+                flowc_interpreter::cloudevents::EventSink::parse(text, &cwd).map_err(Failure::usage)
+            }
         }
     }
 

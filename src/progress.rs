@@ -159,7 +159,7 @@ impl Observer for Progress {
         if let Ok(mut s) = self.state.lock() {
             if e.event == "started" {
                 s.running.push((label.clone(), Instant::now()));
-            } else if terminal || matches!(e.event, "retried" | "interrupted") {
+            } else if terminal || matches!(e.event, "retried" | "interrupted" | "blocked") {
                 s.running.retain(|(n, _)| n != &label);
             }
             if terminal && e.depth == 0 && e.event != "compensated" {
@@ -190,6 +190,18 @@ impl Observer for Progress {
             "upstream_failed" => format!("{} {label} upstream_failed", self.paint("✗", "31")),
             "cancelled" => format!("{} {label} cancelled", self.paint("■", "33")),
             "notified" => return,
+            "blocked" => {
+                let what = match e.payload.get("gate").and_then(|v| v.as_str()) {
+                    Some("approval") => "waiting for an approval".to_string(),
+                    Some("human") => "waiting for a person to complete the task".to_string(),
+                    Some("wait") => format!(
+                        "waiting for an event {}",
+                        e.payload.get("event").and_then(|v| v.as_str()).unwrap_or("")
+                    ),
+                    _ => "waiting for a child run".to_string(),
+                };
+                format!("{} {label} blocked: {what}", self.paint("⏸", "36"))
+            }
             other => format!("step {label} {other}"),
         };
         self.line(text);

@@ -32,6 +32,23 @@ pub struct RunArgs {
     pub json: bool,
     #[command(flatten)]
     pub notify: NotifyArg,
+    /// Keep waiting in this process while steps are blocked on people or
+    /// events, instead of returning (exit 3) with the run blocked.
+    #[arg(long)]
+    pub wait: bool,
+    /// Who starts the run (default: FLOW_USER, else $USER); gates marked
+    /// `distinct_from_initiator` refuse this person's approval.
+    #[arg(long = "as", value_name = "NAME")]
+    pub initiator: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ResumeArgs {
+    #[command(flatten)]
+    pub id: RunIdArgs,
+    /// Keep waiting in this process while steps are blocked on people or events.
+    #[arg(long)]
+    pub wait: bool,
 }
 
 #[derive(Args, Debug)]
@@ -101,27 +118,39 @@ fn usage(e: impl std::fmt::Display) -> Failure {
     Failure::usage(e.to_string())
 }
 
-fn options(cli: &Cli, notify: &NotifyArg, progress: Option<Rc<Progress>>) -> Result<RunOptions, Failure> {
+pub(crate) fn options(cli: &Cli, notify: &NotifyArg, progress: Option<Rc<Progress>>) -> Result<RunOptions, Failure> {
     let mut options = RunOptions::new(cli.state_path(), cli.project_dir());
     options.notify = NotifySink::parse(&notify.sink).map_err(Failure::usage)?;
+    options.events = cli.events_sink()?;
     options.observer = progress.map(|p| p as Rc<dyn runtime::Observer>);
     Ok(options)
 }
 
 /// Prints the summary and turns the run's status into the exit code.
-fn finish(cli: &Cli, report: &RunReport, json: bool, progress: Option<&Progress>) -> Result<(), Failure> {
+pub(crate) fn finish(cli: &Cli, report: &RunReport, json: bool, progress: Option<&Progress>) -> Result<(), Failure> {
     if let Some(p) = progress {
         p.stop();
     }
+    let blocked = (report.status == RunStatus::Blocked).then(|| SqliteStore::open(&cli.state_path()).ok()).flatten();
     if json {
-        println!("{}", serde_json::to_string_pretty(&report.to_json()).unwrap_or_default());
+        let mut doc = report.to_json();
+        if let Some(store) = &blocked {
+            doc["blocked"] = crate::people::blocked_json(store, &report.run);
+        }
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     }
     if !cli.quiet {
         progress::print_summary(report);
     }
     match report.status {
         RunStatus::Completed | RunStatus::Compensated => Ok(()),
-        RunStatus::Paused | RunStatus::Blocked | RunStatus::Pending | RunStatus::Running => {
+        RunStatus::Blocked => {
+            if let (false, Some(store)) = (cli.quiet, &blocked) {
+                crate::people::print_blocked(store, report);
+            }
+            Err(Failure::Blocked)
+        }
+        RunStatus::Paused | RunStatus::Pending | RunStatus::Running => {
             if !cli.quiet {
                 eprintln!("continue it with `flowc resume {}`", report.run);
             }
@@ -150,14 +179,18 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<(), Failure> {
     };
     let inputs = flowc_interpreter::inputs::from_cli(entry, file_inputs, &args.inputs).map_err(Failure::usage)?;
     let progress = (!cli.quiet).then(|| Progress::new(cli));
-    let options = options(cli, &args.notify, progress.clone())?;
+    let mut options = options(cli, &args.notify, progress.clone())?;
+    options.wait_blocked = args.wait;
+    options.origin.initiator = crate::people::identity(args.initiator.as_deref());
     let report = runtime::run(plan, inputs, &options).map_err(usage)?;
     finish(cli, &report, args.json, progress.as_deref())
 }
 
-pub fn resume(cli: &Cli, args: &RunIdArgs) -> Result<(), Failure> {
+pub fn resume(cli: &Cli, args: &ResumeArgs) -> Result<(), Failure> {
+    let (wait, args) = (args.wait, &args.id);
     let progress = (!cli.quiet).then(|| Progress::new(cli));
-    let options = options(cli, &args.notify, progress.clone())?;
+    let mut options = options(cli, &args.notify, progress.clone())?;
+    options.wait_blocked = wait;
     match runtime::resume(&args.run, &options).map_err(usage)? {
         Resumed::Here(report) => finish(cli, &report, args.json, progress.as_deref()),
         Resumed::Elsewhere(message) => {
@@ -261,6 +294,7 @@ pub fn runs(cli: &Cli, args: &RunsArgs) -> Result<(), Failure> {
                             "run": r.id, "workflow": r.workflow, "status": r.status, "parent_run": r.parent_run,
                             "created_at": r.created_at, "started_at": r.started_at, "finished_at": r.finished_at,
                             "cost_usd": r.cost_usd,
+                            "version": flowc_interpreter::state::PeopleStore::origin(&store, &r.id).ok().flatten().and_then(|o| o.version),
                         })
                     })
                     .collect();
@@ -290,6 +324,10 @@ pub fn runs(cli: &Cli, args: &RunsArgs) -> Result<(), Failure> {
                 doc["started_at"] = json!(record.started_at);
                 doc["finished_at"] = json!(record.finished_at);
                 doc["attempts"] = json!(attempts);
+                doc["origin"] = json!(flowc_interpreter::state::PeopleStore::origin(&store, &run).map_err(usage)?);
+                if record.status == RunStatus::Blocked {
+                    doc["blocked"] = crate::people::blocked_json(&store, &run);
+                }
                 print_json(&doc);
             } else {
                 println!("run       {}", record.id);
@@ -308,6 +346,11 @@ pub fn runs(cli: &Cli, args: &RunsArgs) -> Result<(), Failure> {
                 if let Some(e) = &record.error {
                     println!("error     {e}");
                 }
+                if let Some(o) = flowc_interpreter::state::PeopleStore::origin(&store, &run).map_err(usage)? {
+                    let who = o.initiator.as_deref().map(|i| format!(" by {i}")).unwrap_or_default();
+                    let version = o.version.map(|v| format!("version {v}")).unwrap_or_else(|| "unpublished".into());
+                    println!("origin    {}{who}; {version} ({})", o.trigger, o.plan_hash);
+                }
                 println!();
                 println!("{:<24} {:<16} {:>8}  OUTPUT", "STEP", "STATUS", "ATTEMPTS");
                 for s in &report.steps {
@@ -319,6 +362,10 @@ pub fn runs(cli: &Cli, args: &RunsArgs) -> Result<(), Failure> {
                     if let Some(e) = &s.error {
                         println!("{:<24} error: {e}", "");
                     }
+                }
+                if record.status == RunStatus::Blocked {
+                    println!();
+                    crate::people::print_blocked(&store, &report);
                 }
             }
         }

@@ -14,6 +14,7 @@
 //! println!("{}", report.to_json());
 //! ```
 
+pub mod cloudevents;
 pub mod inputs;
 pub mod plan;
 pub mod runtime;

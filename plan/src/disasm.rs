@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::{Compensate, Instr, Part, Plan, Retry, Step, Workflow};
+use super::{Compensate, Instr, Part, Plan, Policy, Retry, Step, Template, Workflow};
 
 /// `2000` → `2s`, `90000` → `1m30s`, `500` → `500ms`.
 pub fn format_duration(ms: u64) -> String {
@@ -42,6 +42,44 @@ fn quoted(text: &str) -> String {
     serde_json::to_string(text).unwrap_or_default()
 }
 
+fn quoted_list(items: &[String]) -> String {
+    format!("[{}]", items.iter().map(|i| quoted(i)).collect::<Vec<_>>().join(", "))
+}
+
+fn template_text(t: &Template) -> String {
+    let parts: Vec<String> = t
+        .parts
+        .iter()
+        .map(|p| match p {
+            Part::Text(text) => quoted(text),
+            Part::Hole(h) if h.shell => format!("${{e{}:sh}}", h.expr),
+            Part::Hole(h) if h.glob => format!("${{e{}:glob}}", h.expr),
+            Part::Hole(h) => format!("${{e{}}}", h.expr),
+        })
+        .collect();
+    parts.join(" ")
+}
+
+fn disassemble_policy(i: usize, policy: &Policy, out: &mut String) {
+    let _ = writeln!(out, "policy {i} {}", policy.name);
+    if let Some(desc) = &policy.description {
+        let _ = writeln!(out, "  description {}", quoted(desc));
+    }
+    for (e, text) in policy.exprs.iter().enumerate() {
+        let _ = writeln!(out, "  e{e}  {text}");
+    }
+    for (t, template) in policy.templates.iter().enumerate() {
+        let _ = writeln!(out, "  t{t}  {}", template_text(template));
+    }
+    for rule in &policy.rules {
+        let _ = write!(out, "  {:<16} when e{}", rule.effect.keyword(), rule.when);
+        if let Some(t) = rule.because {
+            let _ = write!(out, " because t{t}");
+        }
+        out.push('\n');
+    }
+}
+
 impl Plan {
     /// A readable listing of the whole plan.
     pub fn disassemble(&self) -> String {
@@ -56,6 +94,10 @@ impl Plan {
                 let _ = write!(out, "  env {}={}", e.name, quoted(&e.value));
             }
             out.push('\n');
+        }
+        for (i, policy) in self.policies.iter().enumerate() {
+            out.push('\n');
+            disassemble_policy(i, policy, &mut out);
         }
         for wf in &self.workflows {
             out.push('\n');
@@ -107,17 +149,11 @@ impl Plan {
         for (i, e) in wf.exprs.iter().enumerate() {
             let _ = writeln!(out, "  e{i}  {e}");
         }
+        for trigger in &wf.triggers {
+            let _ = writeln!(out, "  {}", trigger.describe());
+        }
         for (i, t) in wf.templates.iter().enumerate() {
-            let parts: Vec<String> = t
-                .parts
-                .iter()
-                .map(|p| match p {
-                    Part::Text(text) => quoted(text),
-                    Part::Hole(h) if h.shell => format!("${{e{}:sh}}", h.expr),
-                    Part::Hole(h) => format!("${{e{}}}", h.expr),
-                })
-                .collect();
-            let _ = writeln!(out, "  t{i}  {}", parts.join(" "));
+            let _ = writeln!(out, "  t{i}  {}", template_text(t));
         }
         for (i, t) in wf.types.iter().enumerate() {
             let _ = writeln!(out, "  type#{i}  {t}");
@@ -201,6 +237,43 @@ impl Plan {
                     None => workflow.clone(),
                 },
                 Instr::End => String::new(),
+                Instr::CheckPolicy { policy, input } => {
+                    let name = self.policies.get(*policy as usize).map_or("?", |p| p.name.as_str());
+                    format!("{name} {input}")
+                }
+                Instr::Approval { message, approvers, distinct_from_initiator, implicit } => {
+                    let mut parts = Vec::new();
+                    if *implicit {
+                        parts.push("implicit".to_string());
+                    }
+                    if let Some(m) = message {
+                        parts.push(m.to_string());
+                    }
+                    if !approvers.is_empty() {
+                        parts.push(format!("approvers {}", quoted_list(approvers)));
+                    }
+                    if *distinct_from_initiator {
+                        parts.push("distinct_from_initiator".to_string());
+                    }
+                    parts.join(" ")
+                }
+                Instr::Human { message, ty, approvers } => {
+                    let mut parts = Vec::new();
+                    if let Some(m) = message {
+                        parts.push(m.to_string());
+                    }
+                    if let Some(t) = ty {
+                        parts.push(format!("type#{t}"));
+                    }
+                    if !approvers.is_empty() {
+                        parts.push(format!("approvers {}", quoted_list(approvers)));
+                    }
+                    parts.join(" ")
+                }
+                Instr::Wait { event, subject } => match subject {
+                    Some(s) => format!("{event} {s}"),
+                    None => event.to_string(),
+                },
             };
             let line = format!("  {pc} {:<12} {operands}", instr.opcode());
             let _ = writeln!(out, "{}", line.trim_end());

@@ -17,13 +17,22 @@
 //! | `BRANCH` | `arms` | picks the first arm whose `when` is true (an arm without `when` is `else`); output `{"picked": NAME\|null}` |
 //! | `CALL` | `workflow`, `inputs?` | runs another workflow of the plan as a child run; its outputs object is the output; a failed child fails the step |
 //! | `END` | | the last instruction of every step |
+//! | `CHECK_POLICY` | `policy`, `input` | evaluates a policy with `input` (a value register) bound to `input`: deny fails the step (no retry) with the rule's reason; require_approval arms the `implicit` `APPROVAL` that follows; allow passes. Output `{"policy", "decision", "reason"?}` |
+//! | `APPROVAL` | `message?`, `approvers`, `distinct_from_initiator`, `implicit` | blocks the step until `flowc approve` (output `{"approved": true, "by", "comment", "at"}`, merged into a check's output as `approval`) or `flowc reject` (the step fails); `implicit` approvals block only when the preceding `CHECK_POLICY` required approval |
+//! | `HUMAN` | `message?`, `type?`, `approvers` | blocks until `flowc complete RUN STEP --output JSON`; that JSON, validated against `type`, is the output |
+//! | `WAIT` | `event`, `subject?` | blocks until an inbound event whose type matches the glob in `event` (and whose subject matches `subject`) arrives after the run started; the event (CloudEvents JSON) is the output |
+//!
+//! The blocking instructions (`APPROVAL`, `HUMAN`, `WAIT`) come last, just
+//! before `END`: what resolves them decides the step's outcome, so a blocked
+//! step never executes instructions after it is resolved. A blocked step's
+//! `timeout` bounds how long it may stay blocked.
 //!
 //! Later work adds (and defines here) `READ_STORE`, `STORE_PUT`, `SPAWN`,
-//! `APPROVAL`, `WAIT`, `CHECK_POLICY`, `SELECT`, `GATE`, `CHECK_INVARIANT`.
+//! `SELECT`, `GATE`, `CHECK_INVARIANT`.
 
 use serde::{Deserialize, Serialize};
 
-use super::{AgentId, ExprId, StepId, TemplateId, TypeId};
+use super::{AgentId, ExprId, PolicyId, StepId, TemplateId, TypeId};
 
 /// A register name, written without the `%` in JSON and with it in the disassembly.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -73,6 +82,37 @@ pub enum Instr {
         inputs: Option<Reg>,
     },
     End,
+    CheckPolicy {
+        policy: PolicyId,
+        input: Reg,
+    },
+    Approval {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<Reg>,
+        /// Who may approve; anyone when empty.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        approvers: Vec<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        distinct_from_initiator: bool,
+        /// Inserted by a policy's `require_approval`: blocks only when the
+        /// preceding `CHECK_POLICY` asked for it.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        implicit: bool,
+    },
+    Human {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<Reg>,
+        #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+        ty: Option<TypeId>,
+        /// Who may complete the task; anyone when empty.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        approvers: Vec<String>,
+    },
+    Wait {
+        event: Reg,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        subject: Option<Reg>,
+    },
 }
 
 impl Instr {
@@ -87,6 +127,10 @@ impl Instr {
             Instr::Branch { .. } => "BRANCH",
             Instr::Call { .. } => "CALL",
             Instr::End => "END",
+            Instr::CheckPolicy { .. } => "CHECK_POLICY",
+            Instr::Approval { .. } => "APPROVAL",
+            Instr::Human { .. } => "HUMAN",
+            Instr::Wait { .. } => "WAIT",
         }
     }
 
@@ -105,6 +149,9 @@ impl Instr {
             Instr::Agent { prompt, .. } => vec![prompt],
             Instr::Notify { channel, message } => channel.iter().chain(std::iter::once(message)).collect(),
             Instr::Call { inputs, .. } => inputs.iter().collect(),
+            Instr::CheckPolicy { input, .. } => vec![input],
+            Instr::Approval { message, .. } | Instr::Human { message, .. } => message.iter().collect(),
+            Instr::Wait { event, subject } => std::iter::once(event).chain(subject.iter()).collect(),
             _ => Vec::new(),
         }
     }
@@ -113,6 +160,12 @@ impl Instr {
     /// process or a child run). Steps holding one take a `concurrency` slot.
     pub fn is_external(&self) -> bool {
         matches!(self, Instr::Exec { .. } | Instr::Agent { .. } | Instr::Call { .. })
+    }
+
+    /// Whether the instruction may leave the step `blocked` on a person or an
+    /// event. It must be the step's last instruction before `END`.
+    pub fn is_blocking(&self) -> bool {
+        matches!(self, Instr::Approval { .. } | Instr::Human { .. } | Instr::Wait { .. })
     }
 }
 

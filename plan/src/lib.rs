@@ -11,7 +11,7 @@
 //! # Shape
 //!
 //! ```text
-//! Plan { format_version: 1, entry: "main", workflows: [Workflow…], agents: [Agent…] }
+//! Plan { format_version: 1, entry: "main", workflows: [Workflow…], agents: [Agent…], policies: [Policy…] }
 //! Workflow {
 //!   name, description?,
 //!   inputs:  [{ name, type: Type, default?: JSON }],
@@ -22,9 +22,11 @@
 //!   exprs:   ["CEL text", …],                   // ExprId = index
 //!   templates: [{ parts: [{ text: "…" } | { hole: { expr: ExprId, shell: bool } }] }],
 //!   types:   [Type…],                           // TypeId = index, used by PARSE_OUTPUT
+//!   triggers: [{ on: event, type, subject?, filter?: ExprId } | { on: webhook, provider, entity, action }
+//!             | { on: schedule, cron }],
 //! }
 //! Step {
-//!   id, name, kind: run|agent|notify|branch|call, line,
+//!   id, name, kind: run|agent|notify|branch|call|approval|check|wait|human, line,
 //!   after: [StepId…], trigger: all_success|one_success|all_done,
 //!   when?: ExprId, retry?: Retry, timeout_ms?, on_failure: fail|pause|continue,
 //!   group?: GroupId, compensate?: { template: TemplateId } | { step: StepId },
@@ -33,6 +35,8 @@
 //! }
 //! Retry { count, backoff: fixed|exponential, delay_ms, max_ms? }
 //! Agent { name, command, cost_per_call?, env: [{ name, value }] }
+//! Policy { name, description?, exprs: [CEL…], templates: [Template…],
+//!          rules: [{ effect: deny|require_approval|allow, when: ExprId, because?: TemplateId }] }
 //! ```
 //!
 //! # Choices the lowering must follow
@@ -57,16 +61,27 @@
 //! - **Templates** are pre-split; a hole's `shell` flag says its rendered value
 //!   is shell-quoted (set it for `command` and `compensate` templates).
 //! - **Durations** are integer milliseconds; money is USD as a float.
+//! - **People and events** (`people`): a step that waits on a person or the
+//!   outside world ends its code with `APPROVAL`, `HUMAN` or `WAIT` just
+//!   before `END` (a `check` step: `CHECK_POLICY`, then an `APPROVAL` marked
+//!   `implicit` that only blocks when the policy required approval). The
+//!   step's `timeout` is how long it may stay blocked. Holes of a `wait`
+//!   step's type and subject templates are `glob`-escaped, so a rendered
+//!   value matches only itself. Policies have their own `exprs` and
+//!   `templates` tables (over `input`); trigger filters live in the
+//!   workflow's `exprs` (over `event`).
 
 pub mod disasm;
 pub mod graph;
 pub mod instr;
+pub mod people;
 pub mod table;
 pub mod types;
 
 use serde::{Deserialize, Serialize};
 
 pub use instr::{Arm, Instr, OutputMode, Reg};
+pub use people::{Policy, PolicyEffect, PolicyRule, Trigger};
 pub use table::{Part, Template};
 pub use types::Type;
 
@@ -84,6 +99,7 @@ pub type TemplateId = u32;
 pub type TypeId = u32;
 pub type GroupId = u32;
 pub type AgentId = u32;
+pub type PolicyId = u32;
 
 /// One or more workflows: the entry workflow and every workflow it `call`s.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -95,6 +111,9 @@ pub struct Plan {
     pub workflows: Vec<Workflow>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub agents: Vec<Agent>,
+    /// Governance policies the plan's `check` steps evaluate (`CHECK_POLICY`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<Policy>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -138,6 +157,10 @@ pub struct Workflow {
     pub templates: Vec<Template>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub types: Vec<Type>,
+    /// `on event|webhook|schedule`: what starts runs of this workflow (`flowc serve`,
+    /// `flowc event send`). Not part of a run's execution.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<Trigger>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -255,6 +278,10 @@ pub enum StepKind {
     Notify,
     Branch,
     Call,
+    Approval,
+    Check,
+    Wait,
+    Human,
 }
 
 impl StepKind {
@@ -265,6 +292,10 @@ impl StepKind {
             StepKind::Notify => "notify",
             StepKind::Branch => "branch",
             StepKind::Call => "call",
+            StepKind::Approval => "approval",
+            StepKind::Check => "check",
+            StepKind::Wait => "wait",
+            StepKind::Human => "human",
         }
     }
 }

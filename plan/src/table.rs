@@ -29,6 +29,10 @@ pub struct Hole {
     pub expr: ExprId,
     #[serde(default)]
     pub shell: bool,
+    /// The rendered value is escaped for a glob pattern (`wait` types and
+    /// subjects), so it matches only itself: [`glob_escape`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub glob: bool,
 }
 
 impl Template {
@@ -69,6 +73,19 @@ pub fn shell_quote(value: &str) -> String {
         }
     }
     out.push('\'');
+    out
+}
+
+/// Escapes the characters a glob pattern treats specially (`*`, `?`, `[`,
+/// `]`, `\`) with a backslash.
+pub fn glob_escape(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for ch in value.chars() {
+        if matches!(ch, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
     out
 }
 

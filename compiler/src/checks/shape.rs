@@ -34,7 +34,9 @@ fn allowed(kind: &StepKind) -> (&'static [&'static str], bool) {
     match kind {
         StepKind::Run | StepKind::Use(_) => (&["command"], true),
         StepKind::Agent(_) => (&["prompt"], true),
-        StepKind::Check(_) | StepKind::Call(_) => (&["with"], true),
+        // A check's approval statements configure its implicit approval gate.
+        StepKind::Check(_) => (&["with", "approvers", "distinct_from_initiator", "message"], true),
+        StepKind::Call(_) => (&["with"], true),
         StepKind::Wait => (&["event"], true),
         StepKind::Approval => (
             &["description", "when", "timeout", "approvers", "distinct_from_initiator", "message", "on_failure", "compensate"],

@@ -15,6 +15,9 @@
 //!   lines (a statement the step writes replaces the template's).
 //! - Agent defaults (`timeout`, `retry`) apply to steps that set none.
 //! - `with` data becomes one CEL map literal, evaluated when the step runs.
+//! - Approval, human, check and wait steps, policies and triggers: `people`.
+
+mod people;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -77,14 +80,16 @@ pub fn lower(db: &dyn Db, project: Project, entry: &str) -> Result<plan::Plan, V
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(plan::Plan { format_version: plan::FORMAT_VERSION, entry: entry.to_string(), workflows, agents: agents.list })
+    let policies = std::mem::take(&mut agents.policies.list);
+    Ok(plan::Plan { format_version: plan::FORMAT_VERSION, entry: entry.to_string(), workflows, agents: agents.list, policies })
 }
 
-/// The plan's agent table, filled as steps name agents.
+/// The plan's agent table, filled as steps name agents (and its policy table).
 #[derive(Default)]
 struct Agents {
     list: Vec<plan::Agent>,
     ids: HashMap<String, u32>,
+    policies: people::Policies,
 }
 
 struct WorkflowLowerer<'a, 'db> {
@@ -152,6 +157,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
         let mut defaults = plan::Defaults::default();
         let mut description = None;
         let mut wf_env: Vec<(String, ast::EnvValue)> = Vec::new();
+        let mut triggers = Vec::new();
         for (_, stmt) in self.wf.header(db).iter() {
             match &stmt.kind {
                 WorkflowStmtKind::Description(d) => description = Some(d.value.clone()),
@@ -169,7 +175,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
                 WorkflowStmtKind::Concurrency(n) => defaults.concurrency = Some(n.value.clamp(1, u32::MAX as i64) as u32),
                 WorkflowStmtKind::Budget(b) => defaults.budget_usd = Some(b.value.value),
                 WorkflowStmtKind::Env(env) => wf_env.extend(self.flatten_env(None, env)),
-                WorkflowStmtKind::On(_) => {} // triggers start runs; they are not part of a run
+                WorkflowStmtKind::On(t) => triggers.push(people::trigger(&mut self, t)),
                 WorkflowStmtKind::Safety(_) | WorkflowStmtKind::Invariant(_) => {
                     self.error(None, "`safety` limits and invariants are not executed by `flowc run` yet");
                 }
@@ -214,6 +220,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
             exprs: self.exprs,
             templates: self.templates,
             types: self.types,
+            triggers,
         })
     }
 
@@ -234,7 +241,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
             .iter()
             .map(|p| match p {
                 TemplatePart::Text { text, .. } => plan::Part::Text(text.clone()),
-                TemplatePart::Hole(h) => plan::Part::Hole(plan::table::Hole { expr: self.expr(&h.expr.text), shell }),
+                TemplatePart::Hole(h) => plan::Part::Hole(plan::table::Hole { expr: self.expr(&h.expr.text), shell, glob: false }),
             })
             .collect();
         self.templates.push(plan::Template { parts });
@@ -453,6 +460,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
                 code.push(plan::Instr::Call { workflow: callee.text.clone(), inputs });
                 (plan::StepKind::Call, code)
             }
+            other if people::handles(other) => people::step_code(self, &name, other, &body, output_type.as_ref())?,
             other => {
                 self.error(Some(&name), format!("`{}` steps are not executed by `flowc run` yet", other.keyword()));
                 return None;

@@ -22,6 +22,8 @@ pub struct LoadedPlan {
     pub plan: Plan,
     pub workflows: Vec<LoadedWorkflow>,
     pub cel: Arc<cel::Env>,
+    /// The plan's policies, same indices.
+    pub policies: Vec<super::LoadedPolicy>,
 }
 
 pub struct LoadedWorkflow {
@@ -88,7 +90,8 @@ impl LoadedPlan {
             .map(|wf| load_workflow(&plan, wf, &env).map_err(|e| PlanError::new(format!("workflow `{}`: {}", wf.name, e.message))))
             .collect::<Result<Vec<_>, _>>()?;
         check_call_graph(&plan)?;
-        Ok(LoadedPlan { plan, workflows, cel: env })
+        let policies = super::load_people::load_policies(&plan, &env)?;
+        Ok(LoadedPlan { plan, workflows, cel: env, policies })
     }
 
     pub fn workflow_index(&self, name: &str) -> Option<usize> {
@@ -271,6 +274,7 @@ fn load_workflow(plan: &Plan, wf: &Workflow, env: &cel::Env) -> Result<LoadedWor
                 written.insert(reg.0.as_str());
             }
             info.external |= instr.is_external();
+            super::load_people::check_instr(plan, wf, step, pc, instr).map_err(at_pc)?;
             match instr {
                 Instr::Render { template, .. } => {
                     template_ok(*template, &format!("step `{}`", step.name))?;
@@ -345,6 +349,7 @@ fn load_workflow(plan: &Plan, wf: &Workflow, env: &cel::Env) -> Result<LoadedWor
     // A compensation step's own compensate command refers to nothing else; its
     // references are checked like any step's.
 
+    super::load_people::check_triggers(wf)?;
     let topo = topological_order(wf, &dependents)?;
     Ok(LoadedWorkflow {
         programs,

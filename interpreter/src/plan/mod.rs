@@ -5,5 +5,7 @@
 pub use flowc_plan::*;
 
 pub mod load;
+pub mod load_people;
 
 pub use load::{LoadedPlan, LoadedWorkflow};
+pub use load_people::LoadedPolicy;

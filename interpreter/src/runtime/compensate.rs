@@ -25,7 +25,7 @@ use crate::state::{Control, Op, RunStatus, SqliteStore, StepStatus, Store};
 use crate::time;
 
 pub fn compensate(run: &str, options: &RunOptions) -> Result<RunReport, Error> {
-    let mut store = SqliteStore::open(&options.state_path)?;
+    let mut store = super::open_store(options)?;
     let record = store.run(run)?.ok_or_else(|| Error::Run(format!("there is no run `{run}`")))?;
     if let Some(parent) = &record.parent_run {
         return Err(Error::Run(format!("run `{run}` is a child run of `{parent}`; compensate `{parent}`")));

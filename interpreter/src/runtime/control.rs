@@ -71,7 +71,7 @@ impl ControlOutcome {
 }
 
 fn open(options: &RunOptions, run: &str) -> Result<(SqliteStore, RunRecord), Error> {
-    let store = SqliteStore::open(&options.state_path)?;
+    let store = super::open_store(options)?;
     let record = store.run(run)?.ok_or_else(|| Error::Run(format!("there is no run `{run}`")))?;
     Ok((store, record))
 }

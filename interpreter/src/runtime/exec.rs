@@ -47,6 +47,13 @@ pub(crate) struct Outcome {
     /// The `notified` event payload, for a NOTIFY.
     pub notified: Option<Value>,
     pub duration_ms: i64,
+    /// The step waits on a person or an event (`people`); the result holds
+    /// its output so far.
+    pub blocked: Option<super::people::Gate>,
+    /// Events to record before the step's outcome (a policy's decision).
+    pub events: Vec<(&'static str, Value)>,
+    /// The failure is final: retrying cannot change it (a policy's deny).
+    pub no_retry: bool,
 }
 
 enum RegVal {
@@ -96,6 +103,9 @@ pub(crate) async fn execute(ctx: AttemptCtx) {
         exit_code: None,
         notified: None,
         duration_ms: 0,
+        blocked: None,
+        events: Vec::new(),
+        no_retry: false,
     };
     outcome.result = run_code(&ctx, &mut outcome).await;
     outcome.duration_ms = started.elapsed().as_millis() as i64;
@@ -127,6 +137,7 @@ async fn run_code(ctx: &AttemptCtx, out: &mut Outcome) -> Result<Success, String
     let mut last_stdout: Option<String> = None;
     // An agent's declared cost, unless its parsed output reports `cost_usd`.
     let mut agent_cost: Option<f64> = None;
+    let mut people = super::people::AttemptState::default();
 
     let mut env = ctx.env.clone();
     for binding in &step.env {
@@ -209,6 +220,13 @@ async fn run_code(ctx: &AttemptCtx, out: &mut Outcome) -> Result<Success, String
                 output = call(ctx, workflow, inputs, out).await?;
             }
             Instr::End => break,
+            Instr::CheckPolicy { .. } | Instr::Approval { .. } | Instr::Human { .. } | Instr::Wait { .. } => {
+                let read = |r: &crate::plan::Reg| regs.get(&r.0).value();
+                if let Some(gate) = super::people::execute(ctx, instr, &read, &mut people, &mut output, out)? {
+                    out.blocked = Some(gate);
+                    break;
+                }
+            }
         }
     }
     Ok(Success { output, picked })
@@ -307,6 +325,11 @@ async fn call(ctx: &AttemptCtx, workflow: &str, inputs: Value, out: &mut Outcome
     }
     match report.status {
         crate::state::RunStatus::Completed => Ok(report.outputs),
+        // The child waits on a person or an event: so does this step.
+        crate::state::RunStatus::Blocked => {
+            out.blocked = Some(super::people::Gate { gate: "call".into(), child_run: Some(report.run.clone()), ..Default::default() });
+            Ok(Value::Null)
+        }
         status => Err(format!(
             "child run {} of `{workflow}` ended {status}{}",
             report.run,

@@ -25,10 +25,14 @@
 pub mod control;
 mod compensate;
 mod exec;
+pub mod inbox;
 mod notify;
+pub mod people;
 pub mod process;
 mod runner;
 pub mod scope;
+pub mod triggers;
+pub mod versions;
 
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
@@ -41,6 +45,7 @@ use crate::state::{RunStatus, StateError, StepStatus, Store};
 pub use compensate::compensate;
 pub use control::{cancel, pause, resume, ControlOutcome, Resumed};
 pub use notify::NotifySink;
+pub use people::{resolve, Gate, Resolved};
 
 /// Why an operation on a run could not be carried out (exit 2 in the CLI).
 #[derive(Debug)]
@@ -105,17 +110,38 @@ pub struct RunOptions {
     pub project_dir: PathBuf,
     pub notify: NotifySink,
     pub observer: Option<Rc<dyn Observer>>,
+    /// Keep waiting in this process while steps are blocked on people or
+    /// events (`--wait`, `flowc serve`), instead of returning with the run
+    /// `blocked`.
+    pub wait_blocked: bool,
+    /// Who starts runs (`--as`, `FLOW_USER`, `$USER`) and what triggered them.
+    pub origin: crate::state::RunOrigin,
+    /// Where committed events are published as CloudEvents.
+    pub events: Option<crate::cloudevents::EventSink>,
 }
 
 impl RunOptions {
     pub fn new(state_path: impl Into<PathBuf>, project_dir: impl Into<PathBuf>) -> Self {
-        RunOptions { state_path: state_path.into(), project_dir: project_dir.into(), notify: NotifySink::Stderr, observer: None }
+        RunOptions {
+            state_path: state_path.into(),
+            project_dir: project_dir.into(),
+            notify: NotifySink::Stderr,
+            observer: None,
+            wait_blocked: false,
+            origin: crate::state::RunOrigin::manual(None),
+            events: None,
+        }
     }
 
     /// Step logs and run locks live beside the database: `DIR/runs/RUN/`.
     pub fn runs_dir(&self) -> PathBuf {
         runs_dir_for(&self.state_path)
     }
+}
+
+/// Opens the state database with the options' events sink attached.
+pub fn open_store(options: &RunOptions) -> Result<crate::state::SqliteStore, StateError> {
+    Ok(crate::state::SqliteStore::open(&options.state_path)?.with_sink(options.events.clone()))
 }
 
 pub fn runs_dir_for(state_path: &Path) -> PathBuf {

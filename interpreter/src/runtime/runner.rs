@@ -27,6 +27,10 @@ use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
 use super::exec::{self, AttemptCtx, Outcome};
+
+// People and events: blocked steps, their gates and resolutions (issue 5).
+#[path = "gates.rs"]
+mod gates;
 use super::scope::{cel_map, to_cel, Scope};
 use super::{control, env_name, Error, Observed, RunOptions, RunReport};
 use crate::plan::{LoadedPlan, OnFailure, StepId, TriggerRule, Workflow};
@@ -123,11 +127,12 @@ pub(crate) struct Runner {
     total: usize,
     first_failure: Option<String>,
     _lock: Option<control::RunLock>,
+    people: gates::GateRt,
 }
 
 /// Opens the store and starts a new top-level run.
 pub(crate) fn start(plan: LoadedPlan, wf: usize, inputs: Value, options: &RunOptions) -> Result<RunReport, Error> {
-    let mut store = SqliteStore::open(&options.state_path)?;
+    let mut store = super::open_store(options)?;
     let plan_id = store.put_plan(plan.plan.format_version, &plan.plan.to_json_compact())?;
     let workflow = plan.plan.workflows[wf].name.clone();
     let run = store.create_run(&NewRun {
@@ -139,6 +144,7 @@ pub(crate) fn start(plan: LoadedPlan, wf: usize, inputs: Value, options: &RunOpt
         inputs: inputs.clone(),
         project_dir: options.project_dir.display().to_string(),
     })?;
+    gates::record_top_origin(&mut store, &plan.plan, &plan.plan.workflows[wf].name, &run, &options.origin)?;
     let lock = control::try_lock(&options.runs_dir(), &run)?
         .ok_or_else(|| Error::Run(format!("run `{run}` is locked by another process")))?;
     let sh = Rc::new(Shared {
@@ -237,6 +243,7 @@ pub(crate) async fn child_run(
                     project_dir: sh.options.project_dir.display().to_string(),
                 })
                 .map_err(|e| e.to_string())?;
+            gates::record_child_origin(&sh, &run, parent, parent_step)?;
             (run, false, inputs)
         }
     };
@@ -307,8 +314,9 @@ impl Runner {
             total,
             first_failure: None,
             _lock: lock,
+            people: Default::default(),
         };
-        if resuming {
+        if resuming && !runner.never_started()? {
             runner.restore()?;
         } else {
             runner.begin();
@@ -428,7 +436,9 @@ impl Runner {
             finished_at: None,
         });
         let steps = self.total;
-        self.event(None, "started", json!({ "workflow": self.workflow, "steps": steps }));
+        let mut payload = json!({ "workflow": self.workflow, "steps": steps });
+        self.add_origin(&mut payload);
+        self.event(None, "started", payload);
         for s in 0..self.steps.len() {
             if self.sh.plan.workflows[self.wf].steps[s].compensation_only {
                 continue;
@@ -511,9 +521,13 @@ impl Runner {
         let sh = self.sh.clone();
         let names = &sh.plan.workflows[self.wf].names;
         let mut interrupted = Vec::new();
+        self.restore_gates()?;
         for state in &states {
             let s = state.step_id as usize;
             if s >= self.steps.len() {
+                continue;
+            }
+            if state.status == StepStatus::Blocked && self.restore_gate(state) {
                 continue;
             }
             let st = &mut self.steps[s];
@@ -537,7 +551,11 @@ impl Runner {
                 st.status = Some(StepStatus::Pending);
             }
         }
-        let after = if previous == RunStatus::Paused { "paused" } else { "interrupted" };
+        let after = match previous {
+            RunStatus::Paused => "paused",
+            RunStatus::Blocked => "blocked",
+            _ => "interrupted",
+        };
         self.ops.push(Op::RunStatus {
             run: self.run.clone(),
             status: RunStatus::Running,
@@ -574,6 +592,7 @@ impl Runner {
             }
         }
         self.propagate(work);
+        self.redispatch_calls();
         Ok(())
     }
 
@@ -728,6 +747,7 @@ impl Runner {
                         ("started_at", to_cel(&json!(time::rfc3339_ms(self.started_ms)))),
                         ("cost_usd", cel::Value::Float(self.cost)),
                         ("depth", cel::Value::Int(self.depth as i64)),
+                        ("version", self.people.version.map_or(cel::Value::Null, cel::Value::Int)),
                     ]),
                 ),
                 other => {
@@ -830,7 +850,7 @@ impl Runner {
         }
     }
 
-    fn finished(&mut self, s: StepId, attempt: u32, outcome: Outcome) {
+    fn finished(&mut self, s: StepId, attempt: u32, mut outcome: Outcome) {
         let external = self.sh.plan.workflows[self.wf].steps[s as usize].external;
         self.in_flight -= 1;
         if external {
@@ -853,6 +873,20 @@ impl Runner {
         if let Some(notice) = &outcome.notified {
             self.event(Some(s), "notified", notice.clone());
         }
+        for (event, payload) in std::mem::take(&mut outcome.events) {
+            self.event(Some(s), event, payload);
+        }
+        if let Some(gate) = outcome.blocked.take() {
+            if outcome.result.is_ok() && !outcome.aborted && self.aborting.is_none() {
+                self.block(s, attempt, gate, outcome);
+                return;
+            }
+            if outcome.result.is_ok() {
+                outcome.result = Err("the run was stopped before the step could wait".into());
+                outcome.aborted = true;
+            }
+        }
+        let no_retry = outcome.no_retry;
         let (status, error) = match &outcome.result {
             Ok(_) => (StepStatus::Completed, None),
             Err(e) => (if outcome.aborted { StepStatus::Cancelled } else { StepStatus::Failed }, Some(e.clone())),
@@ -890,7 +924,7 @@ impl Runner {
                 self.steps[s as usize].error = Some(error.clone());
                 let retry = self.sh.plan.workflows[self.wf].steps[s as usize].retry.clone();
                 match retry {
-                    Some(r) if attempt <= r.count => {
+                    Some(r) if attempt <= r.count && !no_retry => {
                         let delay = r.delay_before(attempt + 1);
                         self.steps[s as usize].retry_waiting = true;
                         self.record_step(
@@ -1004,9 +1038,10 @@ impl Runner {
         for (id, control) in controls {
             self.last_control = id;
             match control {
-                crate::state::Control::Pause if !self.paused && self.aborting.is_none() => {
+                crate::state::Control::Pause | crate::state::Control::Shutdown if !self.paused && self.aborting.is_none() => {
                     self.paused = true;
-                    self.record_run(RunStatus::Paused, "paused", json!({ "reason": "requested" }), None, None);
+                    let reason = if control == crate::state::Control::Shutdown { "shutdown" } else { "requested" };
+                    self.record_run(RunStatus::Paused, "paused", json!({ "reason": reason }), None, None);
                 }
                 crate::state::Control::Resume if self.paused && self.aborting.is_none() => {
                     self.paused = false;
@@ -1044,7 +1079,7 @@ impl Runner {
         if self.in_flight > 0 {
             return false;
         }
-        self.aborting.is_some() || self.paused || self.settled >= self.total
+        self.aborting.is_some() || self.paused || self.settled >= self.total || self.only_gates_left()
     }
 
     pub(crate) async fn drive(mut self) -> Result<RunStatus, Error> {
@@ -1060,9 +1095,13 @@ impl Runner {
             Deadline(u64),
             ParentAbort,
         }
+        self.poll_gates()?;
         loop {
             self.dispatch();
             if self.done() {
+                if self.last_look()? {
+                    continue;
+                }
                 break;
             }
             // Instant steps report within this tick: wait for them to batch
@@ -1111,7 +1150,10 @@ impl Runner {
                     }
                 }
                 Wake::Msg(None) => {}
-                Wake::Poll => self.poll_controls()?,
+                Wake::Poll => {
+                    self.poll_controls()?;
+                    self.poll_gates()?;
+                }
                 Wake::Deadline(ms) => self.abort(Abort::Timeout(ms)),
                 Wake::ParentAbort => self.abort(Abort::Cancel),
             }
@@ -1141,6 +1183,9 @@ impl Runner {
         }
         if self.paused {
             return RunStatus::Paused;
+        }
+        if self.conclude_blocked() {
+            return RunStatus::Blocked;
         }
         if let Some(msg) = self.first_failure.clone() {
             self.record_run(RunStatus::Failed, "failed", json!({ "error": msg }), Some(msg), None);

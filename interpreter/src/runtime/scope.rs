@@ -112,7 +112,10 @@ impl Evaluator<'_> {
             match part {
                 Part::Text(text) => out.push_str(text),
                 Part::Hole(hole) => {
-                    let value = render_value(&self.eval(hole.expr, scope)?);
+                    let mut value = render_value(&self.eval(hole.expr, scope)?);
+                    if hole.glob {
+                        value = crate::plan::table::glob_escape(&value);
+                    }
                     if hole.shell {
                         out.push_str(&shell_quote(&value));
                     } else {
@@ -141,7 +144,7 @@ mod tests {
         scope.bind("a", to_cel(&json!({"output": {"n": 3}})));
         assert_eq!(ev.eval(0, &scope), Ok(json!(true)));
         let t = Template {
-            parts: vec![Part::Text("echo ".into()), Part::Hole(crate::plan::table::Hole { expr: 1, shell: true })],
+            parts: vec![Part::Text("echo ".into()), Part::Hole(crate::plan::table::Hole { expr: 1, shell: true, glob: false })],
         };
         assert_eq!(ev.render(&t, &scope).unwrap(), "echo x");
         let err = ev.eval(0, &Scope::default()).unwrap_err();

@@ -12,11 +12,13 @@
 //! A second backend (PostgreSQL, for workers on several machines) implements
 //! [`Store`]; nothing above this module names SQLite.
 
+pub mod people;
 pub mod schema;
 pub mod sqlite;
 
 use serde::Serialize;
 
+pub use people::{BlockedGate, GateAction, GateRequest, InboundEvent, PeopleStore, RunOrigin};
 pub use sqlite::SqliteStore;
 
 /// A state-database problem, said for a person (exit 2 in the CLI).
@@ -137,6 +139,12 @@ pub enum Op {
         at: String,
         duration_ms: i64,
     },
+    /// The attempt left its step blocked on a person or an event (`people`).
+    AttemptBlocked { run: String, step_id: u32, attempt: u32 },
+    /// A gate request was applied or refused (`applied` / `refused: why`).
+    GateRequestHandled { id: i64, result: String, at: String },
+    /// An inbound event satisfied a `wait` step.
+    EventDelivered { run: String, step: String, event_seq: i64, at: String },
 }
 
 /// The current state of one step of a run (`step_states`).
@@ -217,6 +225,9 @@ pub enum Control {
     Pause,
     Resume,
     Cancel,
+    /// `flowc serve` is stopping: pause like `Pause`, recorded with reason
+    /// `shutdown`, so the next `flowc serve` resumes the run.
+    Shutdown,
 }
 
 impl Control {
@@ -225,6 +236,7 @@ impl Control {
             Control::Pause => "pause",
             Control::Resume => "resume",
             Control::Cancel => "cancel",
+            Control::Shutdown => "shutdown",
         }
     }
     pub fn parse(text: &str) -> Option<Control> {
@@ -232,6 +244,7 @@ impl Control {
             "pause" => Some(Control::Pause),
             "resume" => Some(Control::Resume),
             "cancel" => Some(Control::Cancel),
+            "shutdown" => Some(Control::Shutdown),
             _ => None,
         }
     }
@@ -249,7 +262,7 @@ pub struct WorkflowStats {
 }
 
 /// The state store: what the runtime and the CLI need, backend-neutral.
-pub trait Store {
+pub trait Store: PeopleStore {
     /// Stores a serialised plan and returns its id.
     fn put_plan(&mut self, format_version: u32, body: &str) -> Result<i64, StateError>;
     fn plan(&self, plan_id: i64) -> Result<String, StateError>;

@@ -98,4 +98,74 @@ CREATE TABLE run_controls (
 );
 CREATE INDEX run_controls_run ON run_controls(run_id, id);
 "#,
+    // people & events (issue 5): who and what started each run and from which
+    // definition, approvals and task completions filed by other processes,
+    // inbound CloudEvents and which wait step each one satisfied, published
+    // workflow versions.
+    r#"
+CREATE TABLE run_origins (
+    run_id           TEXT PRIMARY KEY,
+    initiator        TEXT,
+    trigger          TEXT NOT NULL,
+    trigger_detail   TEXT,
+    workflow_version INTEGER,
+    plan_hash        TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- flowc approve / reject / complete: applied by the process executing the run.
+CREATE TABLE gate_requests (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id       TEXT NOT NULL,
+    step         TEXT NOT NULL,
+    action       TEXT NOT NULL,
+    actor        TEXT NOT NULL,
+    comment      TEXT,
+    output       TEXT,
+    requested_at TEXT NOT NULL,
+    handled_at   TEXT,
+    result       TEXT
+);
+CREATE INDEX gate_requests_run ON gate_requests(run_id, id);
+
+-- Inbound CloudEvents (flowc event send, POST /events, POST /webhooks/…).
+CREATE TABLE inbound_events (
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    id          TEXT NOT NULL,
+    source      TEXT NOT NULL,
+    type        TEXT NOT NULL,
+    subject     TEXT,
+    received_at TEXT NOT NULL,
+    body        TEXT NOT NULL,
+    UNIQUE (source, id)
+);
+CREATE INDEX inbound_events_received ON inbound_events(received_at);
+
+-- Which inbound event satisfied which wait step (one per step and run).
+CREATE TABLE event_deliveries (
+    run_id    TEXT NOT NULL,
+    step      TEXT NOT NULL,
+    event_seq INTEGER NOT NULL,
+    at        TEXT NOT NULL,
+    PRIMARY KEY (run_id, step)
+) WITHOUT ROWID;
+
+CREATE TABLE workflow_definitions (
+    name           TEXT PRIMARY KEY,
+    description    TEXT,
+    latest_version INTEGER NOT NULL,
+    created_at     TEXT NOT NULL,
+    updated_at     TEXT NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE workflow_versions (
+    workflow   TEXT NOT NULL,
+    version    INTEGER NOT NULL,
+    plan_hash  TEXT NOT NULL,
+    plan_id    INTEGER NOT NULL REFERENCES plans(id),
+    author     TEXT,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (workflow, version)
+) WITHOUT ROWID;
+CREATE INDEX workflow_versions_hash ON workflow_versions(workflow, plan_hash);
+"#,
 ];

@@ -18,11 +18,15 @@ use super::*;
 use crate::time;
 
 pub struct SqliteStore {
-    conn: Connection,
+    pub(super) conn: Connection,
     path: PathBuf,
+    /// Where committed events are published as CloudEvents, if anywhere.
+    sink: Option<crate::cloudevents::EventSink>,
+    /// Workflow names of runs, for the CloudEvents of the sink.
+    workflows: std::collections::HashMap<String, String>,
 }
 
-fn describe(path: &Path, e: rusqlite::Error) -> StateError {
+pub(super) fn describe(path: &Path, e: rusqlite::Error) -> StateError {
     use rusqlite::ffi::ErrorCode;
     let shown = path.display();
     match &e {
@@ -55,13 +59,23 @@ impl SqliteStore {
                 .map_err(|e| StateError(format!("cannot create the state directory {}: {e}", dir.display())))?;
         }
         let conn = Connection::open(path).map_err(|e| describe(path, e))?;
-        let mut store = SqliteStore { conn, path: path.to_path_buf() };
+        let mut store = SqliteStore { conn, path: path.to_path_buf(), sink: None, workflows: Default::default() };
         store.prepare().map_err(|e| describe(path, e)).and_then(|r| r)?;
         Ok(store)
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Publishes every event this store commits to `sink` (after the commit).
+    pub fn with_sink(mut self, sink: Option<crate::cloudevents::EventSink>) -> Self {
+        self.sink = sink;
+        self
+    }
+
+    pub fn sink(&self) -> Option<&crate::cloudevents::EventSink> {
+        self.sink.as_ref()
     }
 
     fn prepare(&mut self) -> rusqlite::Result<Result<(), StateError>> {
@@ -99,11 +113,11 @@ impl SqliteStore {
         Ok(Ok(()))
     }
 
-    fn err(&self, e: rusqlite::Error) -> StateError {
+    pub(super) fn err(&self, e: rusqlite::Error) -> StateError {
         describe(&self.path, e)
     }
 
-    fn run_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
+    pub(super) fn run_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
         let status: String = row.get(6)?;
         Ok(RunRecord {
             id: row.get(0)?,
@@ -124,7 +138,7 @@ impl SqliteStore {
         })
     }
 
-    const RUN_COLUMNS: &'static str = "id, plan_id, workflow, parent_run, parent_step, depth, status, inputs, outputs, \
+    pub(super) const RUN_COLUMNS: &'static str = "id, plan_id, workflow, parent_run, parent_step, depth, status, inputs, outputs, \
          cost_usd, error, project_dir, created_at, started_at, finished_at";
 
     fn apply_one(tx: &rusqlite::Transaction<'_>, op: &Op) -> rusqlite::Result<()> {
@@ -190,6 +204,9 @@ impl SqliteStore {
                      WHERE run_id = ?1 AND step_id = ?2 AND attempt = ?3",
                 )?
                 .execute(params![run, step_id, attempt, status.as_str(), exit_code, error, at, duration_ms])?;
+            }
+            Op::AttemptBlocked { .. } | Op::GateRequestHandled { .. } | Op::EventDelivered { .. } => {
+                super::people::apply_op(tx, op)?;
             }
         }
         Ok(())
@@ -259,10 +276,34 @@ impl Store for SqliteStore {
         }
         let path = self.path.clone();
         let tx = self.conn.transaction().map_err(|e| describe(&path, e))?;
+        // With a sink, remember each event's sequence number to publish it after the commit.
+        let mut published = Vec::new();
         for op in ops {
             Self::apply_one(&tx, op).map_err(|e| describe(&path, e))?;
+            if let (Some(_), Op::Event { run, .. }) = (&self.sink, op) {
+                let seq: i64 = tx
+                    .query_row("SELECT MAX(seq) FROM step_events WHERE run_id = ?1", [run], |r| r.get(0))
+                    .map_err(|e| describe(&path, e))?;
+                published.push((op, seq));
+            }
         }
-        tx.commit().map_err(|e| describe(&path, e))
+        tx.commit().map_err(|e| describe(&path, e))?;
+        if let Some(sink) = &self.sink {
+            for (op, seq) in published {
+                if let Op::Event { run, step, event, payload, at } = op {
+                    if !self.workflows.contains_key(run) {
+                        let name: String = self
+                            .conn
+                            .query_row("SELECT workflow FROM workflow_runs WHERE id = ?1", [run], |r| r.get(0))
+                            .unwrap_or_default();
+                        self.workflows.insert(run.clone(), name);
+                    }
+                    let workflow = self.workflows.get(run).map(String::as_str).unwrap_or("");
+                    sink.publish(crate::cloudevents::run_event(run, workflow, step.as_deref(), event, payload, at, seq));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn run(&self, id: &str) -> Result<Option<RunRecord>, StateError> {

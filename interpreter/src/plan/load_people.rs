@@ -1,0 +1,103 @@
+//! The loader's checks for people and events: policies (their CEL compiled
+//! once), the blocking instructions' placement, triggers.
+
+use super::{Instr, Plan, PlanError, Step, Trigger, Workflow};
+
+/// A policy with its CEL compiled.
+pub struct LoadedPolicy {
+    pub programs: Vec<cel::Program>,
+}
+
+fn err(msg: impl Into<String>) -> PlanError {
+    PlanError::new(msg)
+}
+
+pub(super) fn load_policies(plan: &Plan, env: &cel::Env) -> Result<Vec<LoadedPolicy>, PlanError> {
+    let mut names = std::collections::HashSet::new();
+    let mut out = Vec::with_capacity(plan.policies.len());
+    for policy in &plan.policies {
+        let at = |msg: String| err(format!("policy `{}`: {msg}", policy.name));
+        if !names.insert(policy.name.as_str()) {
+            return Err(err(format!("the plan has two policies named `{}`", policy.name)));
+        }
+        let mut programs = Vec::with_capacity(policy.exprs.len());
+        for (i, text) in policy.exprs.iter().enumerate() {
+            programs.push(env.compile(text).map_err(|e| at(format!("expr e{i} `{text}` is not valid CEL: {e}")))?);
+        }
+        let n = policy.exprs.len() as u32;
+        for (i, t) in policy.templates.iter().enumerate() {
+            if let Some(h) = t.holes().find(|h| h.expr >= n) {
+                return Err(at(format!("template t{i} refers to expr e{}, but the policy has {n} exprs", h.expr)));
+            }
+        }
+        for (i, rule) in policy.rules.iter().enumerate() {
+            if rule.when >= n {
+                return Err(at(format!("rule {i} refers to expr e{}, but the policy has {n} exprs", rule.when)));
+            }
+            if let Some(t) = rule.because
+                && t as usize >= policy.templates.len()
+            {
+                return Err(at(format!("rule {i} refers to template t{t}, but the policy has {} templates", policy.templates.len())));
+            }
+        }
+        out.push(LoadedPolicy { programs });
+    }
+    Ok(out)
+}
+
+/// Checks one instruction's operands and its place in the step's code.
+pub(super) fn check_instr(plan: &Plan, wf: &Workflow, step: &Step, pc: usize, instr: &Instr) -> Result<(), String> {
+    let last_before_end = pc + 2 == step.code.len();
+    match instr {
+        Instr::CheckPolicy { policy, .. } => {
+            if *policy as usize >= plan.policies.len() {
+                return Err(format!("policy {policy} is not in the plan's {} policies", plan.policies.len()));
+            }
+            let rest = &step.code[pc + 1..];
+            let only_gate = rest.iter().all(|i| matches!(i, Instr::End | Instr::Approval { implicit: true, .. }));
+            if !only_gate {
+                return Err("only an implicit APPROVAL may follow CHECK_POLICY".into());
+            }
+        }
+        Instr::Approval { implicit, .. } => {
+            if *implicit && !step.code[..pc].iter().any(|i| matches!(i, Instr::CheckPolicy { .. })) {
+                return Err("an implicit APPROVAL needs a CHECK_POLICY before it".into());
+            }
+        }
+        Instr::Human { ty: Some(t), .. } if *t as usize >= wf.types.len() => {
+            return Err(format!("type#{t} is not in the workflow's {} types", wf.types.len()));
+        }
+        _ => {}
+    }
+    if instr.is_blocking() && !last_before_end {
+        return Err(format!("{} must be the last instruction before END", instr.opcode()));
+    }
+    Ok(())
+}
+
+pub(super) fn check_triggers(wf: &Workflow) -> Result<(), PlanError> {
+    for (i, t) in wf.triggers.iter().enumerate() {
+        let at = |msg: String| err(format!("trigger {i}: {msg}"));
+        match t {
+            Trigger::Event { event_type, filter, .. } => {
+                if event_type.is_empty() {
+                    return Err(at("the event type is empty".into()));
+                }
+                if let Some(f) = filter
+                    && *f as usize >= wf.exprs.len()
+                {
+                    return Err(at(format!("filter e{f} is not in the workflow's {} exprs", wf.exprs.len())));
+                }
+            }
+            Trigger::Webhook { provider, entity, action } => {
+                if [provider, entity, action].iter().any(|p| p.is_empty()) {
+                    return Err(at("a webhook trigger needs a provider, an entity and an action".into()));
+                }
+            }
+            Trigger::Schedule { cron } => {
+                crate::runtime::triggers::parse_cron(cron).map_err(|e| at(format!("`{cron}`: {e}")))?;
+            }
+        }
+    }
+    Ok(())
+}
