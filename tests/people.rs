@@ -447,7 +447,7 @@ fn the_events_sink_receives_lifecycle_cloudevents_in_order() {
     let approved = lines.iter().find(|e| e["type"] == "flow.step.approved").unwrap();
     assert_eq!(approved["subject"], "sign_off");
     assert_eq!(approved["data"]["payload"]["by"], "boss");
-    let out = flowc(&p, &["--events-sink", "smtp:x", "runs"]);
+    let out = flowc(&p, &["--events-sink", "smtp:x", "run", "gate"]);
     assert_eq!(code(&out), 2, "a bad sink is a usage error");
 }
 

@@ -21,7 +21,7 @@ use super::runner::{Msg, Shared};
 use super::scope::{step_view, to_cel, Evaluator, Scope};
 use super::{env_name, process, Error, RunOptions, RunReport};
 use crate::plan::{Compensate, StepId};
-use crate::state::{Control, Op, RunStatus, SqliteStore, StepStatus, Store};
+use crate::state::{Control, Op, RunStatus, StepStatus, Store};
 use crate::time;
 
 pub fn compensate(run: &str, options: &RunOptions) -> Result<RunReport, Error> {
