@@ -131,10 +131,16 @@ fn send(cli: &Cli, args: &SendArgs) -> Result<(), Failure> {
         drop(store);
         for root in roots {
             let record = runtime::open_store(&options).ok().and_then(|s| s.run(&root).ok().flatten());
-            if record.is_none_or(|r| r.status != RunStatus::Blocked) {
-                // Running elsewhere (it picks the event up) or paused (resume applies it).
-                continued.push(json!({ "run": root, "status": "waiting", "message": "the run applies the event when it runs next" }));
-                continue;
+            match record.map(|r| r.status) {
+                Some(RunStatus::Blocked) => {}
+                Some(RunStatus::Paused) => {
+                    continued.push(json!({ "run": root, "status": "paused", "message": format!("`flowc resume {root}` applies the event") }));
+                    continue;
+                }
+                _ => {
+                    continued.push(json!({ "run": root, "status": "running", "message": "the process executing the run applies the event" }));
+                    continue;
+                }
             }
             match runtime::resume(&root, &options) {
                 Ok(Resumed::Here(report)) => continued.push(status_of(&report)),

@@ -187,6 +187,7 @@ fn shell_word(text: &str) -> String {
 pub fn print_blocked(store: &SqliteStore, report: &RunReport) {
     let gates = runtime::people::blocked_in_tree(store, &report.run).unwrap_or_default();
     for (run, step, gate) in &gates {
+        eprintln!();
         let mut what = match gate.gate.as_str() {
             "approval" => {
                 let mut w = "waits for an approval".to_string();

@@ -190,6 +190,23 @@ impl Observer for Progress {
             "upstream_failed" => format!("{} {label} upstream_failed", self.paint("✗", "31")),
             "cancelled" => format!("{} {label} cancelled", self.paint("■", "33")),
             "notified" => return,
+            "decided" => {
+                let policy = e.payload.get("policy").and_then(|v| v.as_str()).unwrap_or("?");
+                let decision = e.payload.get("decision").and_then(|v| v.as_str()).unwrap_or("?");
+                match e.payload.get("reason").and_then(|v| v.as_str()) {
+                    Some(r) => format!("step {label}: policy {policy} decided {decision}: {r}"),
+                    None => format!("step {label}: policy {policy} decided {decision}"),
+                }
+            }
+            "approved" | "rejected" | "refused" => {
+                let by = e.payload.get("by").and_then(|v| v.as_str()).unwrap_or("?");
+                let why = e.payload.get("comment").or_else(|| e.payload.get("reason")).and_then(|v| v.as_str());
+                let verb = if e.event == "refused" { "refused a decision by" } else { e.event };
+                match why {
+                    Some(w) => format!("step {label} {verb} {by}: {w}"),
+                    None => format!("step {label} {verb} {by}"),
+                }
+            }
             "blocked" => {
                 let what = match e.payload.get("gate").and_then(|v| v.as_str()) {
                     Some("approval") => "waiting for an approval".to_string(),

@@ -329,6 +329,7 @@ fn a_wait_is_satisfied_by_event_send_from_another_process() {
     let (out, sent) = flowc_json(&p, &["event", "send", "email.reply", "--subject", "leads/L-1", "--data", r#"{"text": "Interested"}"#]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(sent["duplicate"], false);
+    assert_eq!(sent["continued"][0]["status"], "running", "the --wait process applies it");
     let (status, stdout, err) = wait_exit(&mut child);
     assert_eq!(status, 0, "{err}");
     let summary: Value = serde_json::from_str(&stdout).unwrap();

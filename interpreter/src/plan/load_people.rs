@@ -101,3 +101,75 @@ pub(super) fn check_triggers(wf: &Workflow) -> Result<(), PlanError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use crate::plan::{LoadedPlan, Plan};
+
+    fn base() -> Value {
+        json!({
+            "format_version": 1,
+            "entry": "w",
+            "policies": [{ "name": "p", "exprs": ["input.n > 1"], "rules": [{ "effect": "deny", "when": 0 }] }],
+            "workflows": [{
+                "name": "w",
+                "exprs": ["{}"],
+                "templates": [{ "parts": [{ "text": "t" }] }],
+                "steps": [
+                    { "id": 0, "name": "c", "kind": "check", "code": [
+                        { "op": "EVAL", "expr": 0, "dst": "input" },
+                        { "op": "CHECK_POLICY", "policy": 0, "input": "input" },
+                        { "op": "APPROVAL", "implicit": true },
+                        { "op": "END" } ] },
+                    { "id": 1, "name": "w8", "kind": "wait", "after": [0], "code": [
+                        { "op": "RENDER", "template": 0, "dst": "event" },
+                        { "op": "WAIT", "event": "event" },
+                        { "op": "END" } ] }
+                ],
+                "triggers": [{ "on": "schedule", "cron": "0 9 * * MON-FRI" }]
+            }]
+        })
+    }
+
+    fn load_err(mutate: impl FnOnce(&mut Value)) -> String {
+        let mut v = base();
+        mutate(&mut v);
+        let plan: Plan = serde_json::from_value(v).unwrap();
+        LoadedPlan::load(plan).err().map(|e| e.message).unwrap_or_default()
+    }
+
+    #[test]
+    fn the_base_plan_loads() {
+        assert_eq!(load_err(|_| {}), "");
+    }
+
+    #[test]
+    fn blocking_instructions_come_last() {
+        assert_eq!(
+            load_err(|v| {
+                let code = v["workflows"][0]["steps"][1]["code"].as_array_mut().unwrap();
+                code.insert(2, json!({ "op": "RENDER", "template": 0, "dst": "x" }));
+            }),
+            "workflow `w`: step `w8`, instruction 1 (WAIT): WAIT must be the last instruction before END"
+        );
+        assert_eq!(
+            load_err(|v| v["workflows"][0]["steps"][0]["code"][1] = json!({ "op": "RENDER", "template": 0, "dst": "x" })),
+            "workflow `w`: step `c`, instruction 2 (APPROVAL): an implicit APPROVAL needs a CHECK_POLICY before it"
+        );
+    }
+
+    #[test]
+    fn policies_and_triggers_are_checked() {
+        assert_eq!(
+            load_err(|v| v["workflows"][0]["steps"][0]["code"][1]["policy"] = json!(3)),
+            "workflow `w`: step `c`, instruction 1 (CHECK_POLICY): policy 3 is not in the plan's 1 policies"
+        );
+        assert_eq!(load_err(|v| v["policies"][0]["rules"][0]["when"] = json!(9)), "policy `p`: rule 0 refers to expr e9, but the policy has 1 exprs");
+        let err = load_err(|v| v["workflows"][0]["triggers"][0]["cron"] = json!("0 9 * *"));
+        assert!(err.starts_with("workflow `w`: trigger 0: `0 9 * *`: expected 5 fields"), "{err}");
+        let err = load_err(|v| v["policies"][0]["exprs"][0] = json!("input.n >"));
+        assert!(err.starts_with("policy `p`: expr e0 `input.n >` is not valid CEL"), "{err}");
+    }
+}
