@@ -172,6 +172,15 @@ workflow t {
 }
 
 #[test]
+fn a_waiting_run_fails_a_gate_at_its_deadline() {
+    let p = project("timeout-wait", &[("t.flow", "workflow t {\n  step ask: human { timeout 1s }\n}\n")]);
+    let (out, summary) = flowc_json(&p, &["run", "t", "--wait"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(summary["steps"]["ask"]["status"], "failed");
+    assert!(summary["error"].as_str().unwrap().contains("nobody completed the task within 1s"), "{summary}");
+}
+
+#[test]
 fn run_wait_keeps_waiting_and_another_process_approves() {
     let p = project("wait-approve", &[("gate.flow", GATE)]);
     let child = cmd(&p, &["run", "gate", "--wait", "--json", "--as", "alice"]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
@@ -454,7 +463,7 @@ fn the_events_sink_receives_lifecycle_cloudevents_in_order() {
 
 #[test]
 fn publish_stores_a_version_only_when_the_plan_changes_and_runs_record_it() {
-    let v1 = "workflow pub {\n  step a { command \"echo one\" }\n}\n";
+    let v1 = "workflow pub {\n  step a { command \"echo one v${run.version}\" }\n}\n";
     let p = project("publish", &[("pub.flow", v1)]);
     let (out, first) = flowc_json(&p, &["--events-sink", "file:defs.jsonl", "publish", "--as", "dana"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -479,6 +488,8 @@ fn publish_stores_a_version_only_when_the_plan_changes_and_runs_record_it() {
     let (_, run3) = flowc_json(&p, &["run", "pub"]);
 
     assert_eq!(show(&p, run1["run"].as_str().unwrap())["origin"]["version"], 1);
+    assert_eq!(run1["steps"]["a"]["output"], "one v1", "expressions see run.version");
+    assert_eq!(run3["steps"]["a"]["output"], "three v0");
     assert_eq!(show(&p, run2["run"].as_str().unwrap())["origin"]["version"], 2);
     let unpublished = show(&p, run3["run"].as_str().unwrap())["origin"].clone();
     assert_eq!(unpublished["version"], Value::Null);

@@ -747,7 +747,8 @@ impl Runner {
                         ("started_at", to_cel(&json!(time::rfc3339_ms(self.started_ms)))),
                         ("cost_usd", cel::Value::Float(self.cost)),
                         ("depth", cel::Value::Int(self.depth as i64)),
-                        ("version", self.people.version.map_or(cel::Value::Null, cel::Value::Int)),
+                        // 0 for a run of unpublished source (the checker types it `int`).
+                        ("version", cel::Value::Int(self.people.version.unwrap_or(0))),
                     ]),
                 ),
                 other => {
