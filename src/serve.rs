@@ -99,10 +99,10 @@ impl Workers {
 
     /// Starts or continues a run on a thread of its own.
     fn start(&self, run: String, config: &RunConfig, why: &str) {
-        if let Ok(mut active) = self.active.lock() {
-            if !active.insert(run.clone()) {
-                return;
-            }
+        if let Ok(mut active) = self.active.lock()
+            && !active.insert(run.clone())
+        {
+            return;
         }
         log(&format!("run {run}: {why}"));
         let config = config.clone();

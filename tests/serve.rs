@@ -53,10 +53,10 @@ impl Server {
         let start = std::time::Instant::now();
         while port == 0 {
             assert!(start.elapsed() < Duration::from_secs(60), "flowc serve did not start");
-            if let Ok(line) = rx.recv_timeout(Duration::from_secs(1)) {
-                if let Some(addr) = line.strip_prefix("flowc serve listening on http://") {
-                    port = addr.rsplit(':').next().unwrap().parse().unwrap();
-                }
+            if let Ok(line) = rx.recv_timeout(Duration::from_secs(1))
+                && let Some(addr) = line.strip_prefix("flowc serve listening on http://")
+            {
+                port = addr.rsplit(':').next().unwrap().parse().unwrap();
             }
         }
         Server { child, port, lines: rx }

@@ -59,10 +59,8 @@ pub(super) fn check_instr(plan: &Plan, wf: &Workflow, step: &Step, pc: usize, in
                 return Err("only an implicit APPROVAL may follow CHECK_POLICY".into());
             }
         }
-        Instr::Approval { implicit, .. } => {
-            if *implicit && !step.code[..pc].iter().any(|i| matches!(i, Instr::CheckPolicy { .. })) {
-                return Err("an implicit APPROVAL needs a CHECK_POLICY before it".into());
-            }
+        Instr::Approval { implicit: true, .. } if !step.code[..pc].iter().any(|i| matches!(i, Instr::CheckPolicy { .. })) => {
+            return Err("an implicit APPROVAL needs a CHECK_POLICY before it".into());
         }
         Instr::Human { ty: Some(t), .. } if *t as usize >= wf.types.len() => {
             return Err(format!("type#{t} is not in the workflow's {} types", wf.types.len()));

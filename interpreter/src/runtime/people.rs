@@ -206,7 +206,7 @@ pub(crate) fn execute(
 }
 
 /// The declared output type of a human step, if any.
-pub(crate) fn human_type<'a>(plan: &'a LoadedPlan, wf: usize, step: u32) -> Option<&'a crate::plan::Type> {
+pub(crate) fn human_type(plan: &LoadedPlan, wf: usize, step: u32) -> Option<&crate::plan::Type> {
     let w = &plan.plan.workflows[wf];
     w.steps[step as usize].code.iter().find_map(|i| match i {
         Instr::Human { ty: Some(t), .. } => w.types.get(*t as usize),

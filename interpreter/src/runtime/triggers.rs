@@ -181,10 +181,13 @@ pub fn create_run(plan: &Plan, inputs: Map<String, Value>, origin: &RunOrigin, o
     Ok(Created { run, workflow: wf.name.clone(), error })
 }
 
+/// A workflow a trigger fired (its plan's index) and the run's inputs.
+pub type Fired = (usize, Map<String, Value>);
+
 /// The runs an event starts: every workflow of `plans` with an `on event`
 /// trigger that fires. Returns the workflows and their inputs, plus the
 /// filters that could not be evaluated.
-pub fn fired_by_event(plans: &[LoadedPlan], event: &Value) -> (Vec<(usize, Map<String, Value>)>, Vec<String>) {
+pub fn fired_by_event(plans: &[LoadedPlan], event: &Value) -> (Vec<Fired>, Vec<String>) {
     let mut fired = Vec::new();
     let mut problems = Vec::new();
     let data = data_fields(event);
