@@ -18,8 +18,9 @@ use crate::{Cli, Failure};
 #[derive(Args, Debug)]
 pub struct RunArgs {
     /// What to run: a workflow of the project (`-C DIR`, default `.`),
-    /// `FILE.flow:WORKFLOW`, a `.flow` file with one workflow, or a plan
-    /// `FILE.json` from `flowc build --emit json`.
+    /// `FILE.flow:WORKFLOW`, a `.flow` file with one workflow, a plan
+    /// `FILE.json` from `flowc build --emit json`, or `WORKFLOW@N`, the
+    /// published version N (`flowc versions WORKFLOW`).
     pub target: String,
     /// An input, `NAME=VALUE`, read as the input's declared type (repeatable).
     #[arg(short = 'i', long = "input", value_name = "NAME=VALUE")]
@@ -161,7 +162,10 @@ pub(crate) fn finish(cli: &Cli, report: &RunReport, json: bool, progress: Option
 }
 
 pub fn run(cli: &Cli, args: &RunArgs) -> Result<(), Failure> {
-    let plan = crate::build::plan_for(cli, &args.target)?;
+    let plan = match crate::versions::published_plan(cli, &args.target) {
+        Some(plan) => plan?,
+        None => crate::build::plan_for(cli, &args.target)?,
+    };
     let entry = plan
         .workflow(&plan.entry)
         .ok_or_else(|| Failure::usage(format!("the plan's entry workflow `{}` is not in the plan", plan.entry)))?;

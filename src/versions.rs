@@ -30,6 +30,24 @@ pub struct VersionsArgs {
     pub json: bool,
 }
 
+/// `WORKFLOW@N`: the plan of a published version, if the target names one.
+pub fn published_plan(cli: &Cli, target: &str) -> Option<Result<flowc_plan::Plan, Failure>> {
+    let (workflow, version) = target.rsplit_once('@')?;
+    let version: i64 = version.parse().ok()?;
+    Some((|| {
+        let path = cli.state_path();
+        let store = if path.exists() { Some(SqliteStore::open(&path).map_err(|e| Failure::usage(e.to_string()))?) } else { None };
+        let body = match &store {
+            Some(s) => s.version_plan(workflow, version).map_err(|e| Failure::usage(e.to_string()))?,
+            None => None,
+        };
+        let body = body.ok_or_else(|| {
+            Failure::usage(format!("workflow {workflow} has no published version {version} (see `flowc versions {workflow}`)"))
+        })?;
+        flowc_plan::Plan::from_json(&body).map_err(|e| Failure::usage(format!("{target}: {e}")))
+    })())
+}
+
 fn short(hash: &str) -> &str {
     let hex = hash.strip_prefix("sha256:").unwrap_or(hash);
     hex.get(..12).unwrap_or(hex)

@@ -495,11 +495,18 @@ fn publish_stores_a_version_only_when_the_plan_changes_and_runs_record_it() {
     assert_eq!(unpublished["version"], Value::Null);
     assert!(unpublished["plan_hash"].as_str().unwrap().starts_with("sha256:"));
 
+    // A published version runs as it was published, whatever the source says now.
+    let (out, old) = flowc_json(&p, &["run", "pub@1"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(old["steps"]["a"]["output"], "one v1");
+    let out = flowc(&p, &["run", "pub@7"]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("workflow pub has no published version 7"), "{}", stderr(&out));
     let (out, versions) = flowc_json(&p, &["versions", "pub"]);
     assert_eq!(code(&out), 0);
     assert_eq!(versions.as_array().unwrap().len(), 2);
     assert_eq!(versions[0]["author"], "dana");
-    assert_eq!(versions[0]["runs"], 1);
+    assert_eq!(versions[0]["runs"], 2);
     let out = flowc(&p, &["versions", "pub"]);
     assert!(stdout(&out).contains("(latest)"), "{}", stdout(&out));
 }

@@ -276,9 +276,13 @@ impl Runner {
                 );
                 let approval = json!({ "approved": true, "by": req.actor, "comment": req.comment, "at": at });
                 let output = if blocked.gate.implicit {
-                    let mut partial = self.steps[s as usize].output.clone().unwrap_or_else(|| json!({}));
-                    partial["approval"] = approval;
-                    partial
+                    match self.steps[s as usize].output.clone() {
+                        Some(Value::Object(mut partial)) => {
+                            partial.insert("approval".into(), approval);
+                            Value::Object(partial)
+                        }
+                        _ => json!({ "approval": approval }),
+                    }
                 } else {
                     approval
                 };

@@ -107,6 +107,9 @@ pub fn event_fires(plan: &LoadedPlan, wf: usize, trigger: &Trigger, event: &Valu
     let w = &plan.plan.workflows[wf];
     let ev = Evaluator { env: &plan.cel, programs: &plan.workflows[wf].programs, exprs: &w.exprs };
     let mut scope = Scope::default();
+    if !event.is_object() {
+        return Ok(false);
+    }
     let mut view = event.clone();
     if view.get("data").is_none() {
         view["data"] = Value::Null;
