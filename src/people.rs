@@ -179,8 +179,23 @@ pub fn how_to(run: &str, step: &str, gate: &Gate) -> String {
     }
 }
 
-fn shell_word(text: &str) -> String {
-    flowc_plan::table::shell_quote(text)
+/// A glob as the text to send: escapes removed when the pattern has no
+/// wildcard left (`leads/L\*` is sent as `leads/L*`), else the pattern.
+fn shell_word(glob: &str) -> String {
+    let mut literal = String::new();
+    let mut chars = glob.chars();
+    let mut wild = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => literal.extend(chars.next()),
+            '*' | '?' | '[' => {
+                wild = true;
+                literal.push(c);
+            }
+            c => literal.push(c),
+        }
+    }
+    flowc_plan::table::shell_quote(if wild { glob } else { &literal })
 }
 
 /// "How to continue" lines for a blocked run, on stderr.

@@ -391,6 +391,7 @@ fn wait_subjects_match_rendered_values_literally() {
     let p = project("glob", &[("reply.flow", WAIT)]);
     let (out, summary) = flowc_json(&p, &["run", "reply", "-i", "lead=L*"]);
     assert_eq!(code(&out), 3);
+    assert!(stderr(&out).contains("flowc event send email.reply --subject 'leads/L*'"), "{}", stderr(&out));
     let run = summary["run"].as_str().unwrap().to_string();
     let (_, sent) = flowc_json(&p, &["event", "send", "email.reply", "--subject", "leads/L-7"]);
     assert_eq!(sent["continued"], json!([]), "`*` in an input is not a wildcard");

@@ -309,3 +309,32 @@ workflow tick {
     assert_eq!(shown["origin"]["detail"]["cron"], "* * * * *");
     server.terminate();
 }
+
+#[test]
+fn serve_enforces_the_deadline_of_a_gate_nobody_resolved() {
+    let flow = "workflow t {\n  step ask: approval { timeout 1s }\n  step after_ask after all_done(ask) { command \"echo done\" }\n}\n";
+    let p = project("deadline", &[("t.flow", flow)]);
+    let out = p.cmd(&["run", "t", "--json"]).output().unwrap();
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let run = serde_json::from_slice::<Value>(&out.stdout).unwrap()["run"].as_str().unwrap().to_string();
+    let server = Server::start(&p, &[]);
+    let done = server.wait_status(&run, "failed");
+    assert_eq!(done["steps"]["ask"]["status"], "failed");
+    assert_eq!(done["steps"]["after_ask"]["output"], "done");
+    server.terminate();
+}
+
+#[test]
+fn a_decision_filed_while_serve_runs_continues_the_run() {
+    let flow = "workflow t {\n  step ask: approval { approvers [\"boss\"] }\n  step next after ask { command \"echo next\" }\n}\n";
+    let p = project("decision", &[("t.flow", flow)]);
+    let out = p.cmd(&["run", "t", "--json"]).output().unwrap();
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let run = serde_json::from_slice::<Value>(&out.stdout).unwrap()["run"].as_str().unwrap().to_string();
+    let server = Server::start(&p, &[]);
+    // Whoever takes the run's lock first (this command or the server) applies it.
+    let out = p.cmd(&["approve", &run, "ask", "--as", "boss"]).output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(server.wait_status(&run, "completed")["steps"]["next"]["output"], "next");
+    server.terminate();
+}
