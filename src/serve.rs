@@ -407,8 +407,16 @@ impl Signals {
     }
 }
 
-/// Runs paused by a previous `flowc serve`'s shutdown continue.
+/// Runs paused by a previous `flowc serve`'s shutdown continue, and runs a
+/// trigger created but nobody started (a server that died) start.
 fn resume_after_shutdown(server: &Server) {
+    let pending = server.store.borrow().runs_with_status(&[RunStatus::Pending]).unwrap_or_default();
+    for run in pending.into_iter().filter(|r| r.parent_run.is_none() && r.started_at.is_none()) {
+        let runs_dir = runtime::runs_dir_for(&server.config.state_path);
+        if matches!(runtime::control::try_lock(&runs_dir, &run.id), Ok(Some(_))) {
+            server.workers.start(run.id, &server.config, "starting a run that was created but never started");
+        }
+    }
     let runs = server.store.borrow().runs_with_status(&[RunStatus::Paused]).unwrap_or_default();
     for run in runs.into_iter().filter(|r| r.parent_run.is_none()) {
         let events = server.store.borrow().events(&run.id).unwrap_or_default();
