@@ -162,6 +162,41 @@ pub fn blocked_json(store: &SqliteStore, run: &str) -> Value {
     )
 }
 
+/// `flowc runs waiting`: every blocked step of every run that is not over.
+pub fn print_waiting(store: &SqliteStore, json: bool) -> Result<(), runtime::Error> {
+    use flowc_interpreter::state::{PeopleStore, RunStatus};
+    let runs = store.runs_with_status(&[RunStatus::Blocked, RunStatus::Running, RunStatus::Paused, RunStatus::Pending])?;
+    let mut all = Vec::new();
+    for run in runs.iter().filter(|r| r.parent_run.is_none()) {
+        if let Value::Array(list) = blocked_json(store, &run.id) {
+            for mut item in list {
+                item["workflow_run"] = json!(run.id);
+                item["workflow"] = json!(run.workflow);
+                all.push(item);
+            }
+        }
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&Value::Array(all)).unwrap_or_default());
+        return Ok(());
+    }
+    if all.is_empty() {
+        eprintln!("no step is waiting on a person or an event");
+        return Ok(());
+    }
+    for item in &all {
+        let text = |k: &str| item[k].as_str().unwrap_or("").to_string();
+        let what = match text("gate").as_str() {
+            "approval" => "approval".to_string(),
+            "human" => "task".to_string(),
+            _ => format!("event {}", text("event")),
+        };
+        println!("{}  {}/{}  {what}  {}", text("run"), text("workflow"), text("step"), text("message"));
+        println!("    {}", text("command"));
+    }
+    Ok(())
+}
+
 /// The command that continues a gate.
 pub fn how_to(run: &str, step: &str, gate: &Gate) -> String {
     match gate.gate.as_str() {

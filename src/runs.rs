@@ -113,6 +113,12 @@ pub enum RunsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Every step waiting on a person or an event, across runs, with the
+    /// command that continues it.
+    Waiting {
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn usage(e: impl std::fmt::Display) -> Failure {
@@ -285,6 +291,7 @@ pub fn runs(cli: &Cli, args: &RunsArgs) -> Result<(), Failure> {
         RunsCommand::Events { run, json } => RunsCommand::Events { run: run.clone(), json: *json },
         RunsCommand::Logs { run, step, json } => RunsCommand::Logs { run: run.clone(), step: step.clone(), json: *json },
         RunsCommand::Stats { json } => RunsCommand::Stats { json: *json },
+        RunsCommand::Waiting { json } => RunsCommand::Waiting { json: *json },
     });
     let store = open_store(cli)?;
     match command {
@@ -419,6 +426,7 @@ pub fn runs(cli: &Cli, args: &RunsArgs) -> Result<(), Failure> {
                 print_json(&json!(docs));
             }
         }
+        RunsCommand::Waiting { json } => crate::people::print_waiting(&store, json).map_err(usage)?,
         RunsCommand::Stats { json } => {
             let stats = store.stats().map_err(usage)?;
             if json {

@@ -90,6 +90,10 @@ fn an_approval_blocks_the_run_with_exit_3_and_approve_from_another_process_compl
     let err = stderr(&out);
     assert!(err.contains(&format!("flowc approve {run} sign_off --as NAME")), "{err}");
 
+    let (_, waiting) = flowc_json(&p, &["runs", "waiting"]);
+    assert_eq!(waiting[0]["run"], run.as_str());
+    assert_eq!(waiting[0]["step"], "sign_off");
+    assert_eq!(waiting[0]["gate"], "approval");
     let (out, done) = flowc_json(&p, &["approve", &run, "sign_off", "--as", "boss", "--comment", "looks good"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(done["status"], "completed");
