@@ -561,12 +561,22 @@ async fn handle(server: &Rc<Server>, req: Request<Incoming>) -> Reply {
                 Err(r) => r,
             }
         }
-        (_, ["health"]) | (_, ["events"]) | (_, ["webhooks", ..]) | (_, ["runs", _]) => {
+        (&Method::POST, ["runs", run, "steps", step, action]) => {
+            let (run, step, action) = (run.to_string(), step.to_string(), action.to_string());
+            match body_of(req).await {
+                Ok(body) => post_decision(server, &run, &step, &action, body),
+                Err(r) => r,
+            }
+        }
+        (_, ["health"]) | (_, ["events"]) | (_, ["webhooks", ..]) | (_, ["runs", _]) | (_, ["runs", _, "steps", _, _]) => {
             reply(StatusCode::METHOD_NOT_ALLOWED, json!({ "error": format!("{method} is not allowed on {path}") }))
         }
         _ => reply(
             StatusCode::NOT_FOUND,
-            json!({ "error": format!("no such endpoint: {method} {path}; see POST /events, POST /webhooks/PROVIDER, GET /runs/RUN, GET /health") }),
+            json!({ "error": format!(
+                "no such endpoint: {method} {path}; see POST /events, POST /webhooks/PROVIDER, \
+                 POST /runs/RUN/steps/STEP/approve|reject|complete, GET /runs/RUN, GET /health"
+            ) }),
         ),
     }
 }
@@ -701,6 +711,43 @@ fn accept(server: &Rc<Server>, events: Vec<Value>, webhook: Option<(&str, &str, 
     }
     server.scan_now.notify_one();
     reply(StatusCode::ACCEPTED, json!({ "accepted": accepted }))
+}
+
+/// `POST /runs/RUN/steps/STEP/approve|reject|complete` with
+/// `{"as": NAME, "comment"?: TEXT, "output"?: JSON}`: the decision is
+/// checked and filed as `flowc approve|reject|complete` would, and the run
+/// continues on a worker. 202 when filed, 409 when the gate refuses it.
+fn post_decision(server: &Rc<Server>, run: &str, step: &str, action: &str, body: Bytes) -> Reply {
+    let Some(action) = flowc_interpreter::state::GateAction::parse(action) else {
+        return reply(StatusCode::NOT_FOUND, json!({ "error": format!("`{action}` is not a decision; use approve, reject or complete") }));
+    };
+    let doc: Value = match serde_json::from_slice(&body) {
+        Ok(v @ Value::Object(_)) => v,
+        Ok(_) => return bad("the body must be a JSON object: {\"as\": NAME, \"comment\": TEXT, \"output\": JSON}"),
+        Err(e) => return bad(format!("the body is not JSON: {e}")),
+    };
+    let Some(actor) = doc.get("as").and_then(Value::as_str).filter(|a| !a.is_empty()) else {
+        return bad("say who decides: {\"as\": NAME}");
+    };
+    let comment = match doc.get("comment") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(c)) => Some(c.as_str()),
+        Some(_) => return bad("`comment` must be a string"),
+    };
+    let output = doc.get("output");
+    if action == flowc_interpreter::state::GateAction::Complete && output.is_none() {
+        return bad("a completion needs the task's `output`");
+    }
+    let filed = runtime::people::file(&mut server.store.borrow_mut(), run, step, action, actor, comment, output);
+    match filed {
+        Ok(f) => {
+            server.scan_now.notify_one();
+            reply(StatusCode::ACCEPTED, json!({ "request": f.id, "run": run, "root": f.root, "step": step, "action": action, "by": actor }))
+        }
+        Err(runtime::Error::Run(msg)) if msg.starts_with("there is no run") => reply(StatusCode::NOT_FOUND, json!({ "error": msg })),
+        Err(runtime::Error::Run(msg)) => reply(StatusCode::CONFLICT, json!({ "error": msg })),
+        Err(e) => reply(StatusCode::INTERNAL_SERVER_ERROR, json!({ "error": e.to_string() })),
+    }
 }
 
 /// `POST /webhooks/PROVIDER[/ENTITY/ACTION]`: the entity and action come from

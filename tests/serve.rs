@@ -311,6 +311,27 @@ workflow tick {
 }
 
 #[test]
+fn approvals_and_completions_arrive_over_http() {
+    let flow = "workflow t {\n  step ask: approval { approvers [\"boss\"] }\n  step task: human after ask { output { ok: bool } }\n}\n";
+    let p = project("http-decide", &[("t.flow", flow)]);
+    let out = p.cmd(&["run", "t", "--json"]).output().unwrap();
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let run = serde_json::from_slice::<Value>(&out.stdout).unwrap()["run"].as_str().unwrap().to_string();
+    let server = Server::start(&p, &[]);
+    let (status, body) = server.post(&format!("/runs/{run}/steps/ask/approve"), &[], r#"{"as": "boss", "comment": "via chat"}"#);
+    assert_eq!(status, 202, "{body}");
+    wait_until("the task to block", || server.request("GET", &format!("/runs/{run}"), &[], "").1["steps"]["task"]["status"] == "blocked");
+    let (status, body) = server.post(&format!("/runs/{run}/steps/task/complete"), &[], r#"{"as": "dana", "output": {"ok": "yes"}}"#);
+    assert_eq!(status, 409, "the output is checked: {body}");
+    let (status, _) = server.post(&format!("/runs/{run}/steps/task/complete"), &[], r#"{"as": "dana", "output": {"ok": true}}"#);
+    assert_eq!(status, 202);
+    let done = server.wait_status(&run, "completed");
+    assert_eq!(done["steps"]["ask"]["output"]["comment"], "via chat");
+    assert_eq!(done["steps"]["task"]["output"], json!({ "ok": true }));
+    server.terminate();
+}
+
+#[test]
 fn serve_enforces_the_deadline_of_a_gate_nobody_resolved() {
     let flow = "workflow t {\n  step ask: approval { timeout 1s }\n  step after_ask after all_done(ask) { command \"echo done\" }\n}\n";
     let p = project("deadline", &[("t.flow", flow)]);
@@ -332,6 +353,13 @@ fn a_decision_filed_while_serve_runs_continues_the_run() {
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     let run = serde_json::from_slice::<Value>(&out.stdout).unwrap()["run"].as_str().unwrap().to_string();
     let server = Server::start(&p, &[]);
+    // Over HTTP: refused decisions are 409 and change nothing; bad bodies are 400.
+    let (status, body) = server.post(&format!("/runs/{run}/steps/ask/approve"), &[], r#"{"as": "mallory"}"#);
+    assert_eq!(status, 409, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("not among the approvers"), "{body}");
+    assert_eq!(server.post(&format!("/runs/{run}/steps/ask/approve"), &[], r#"{"comment": "who?"}"#).0, 400);
+    assert_eq!(server.post("/runs/nope/steps/ask/approve", &[], r#"{"as": "boss"}"#).0, 404);
+    assert_eq!(server.post(&format!("/runs/{run}/steps/ask/bless"), &[], r#"{"as": "boss"}"#).0, 404);
     // Whoever takes the run's lock first (this command or the server) applies it.
     let out = p.cmd(&["approve", &run, "ask", "--as", "boss"]).output().unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));

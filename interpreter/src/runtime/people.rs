@@ -250,25 +250,32 @@ pub enum Resolved {
     Recorded(String),
 }
 
-/// `flowc approve|reject|complete RUN STEP`: checks the decision, files it,
-/// and continues the run here when nobody else is executing it.
-pub fn resolve(
+/// A decision checked and filed: the request's id and the top-level run
+/// that must run to apply it.
+pub struct Filed {
+    pub id: i64,
+    pub root: String,
+}
+
+/// Checks a decision against the step's gate (it is blocked, the action
+/// fits, the actor may decide, a task's output has its type) and files it.
+/// Nothing is filed when the check fails.
+pub fn file(
+    store: &mut SqliteStore,
     run: &str,
     step: &str,
     action: GateAction,
     actor: &str,
     comment: Option<&str>,
     output: Option<&Value>,
-    options: &RunOptions,
-) -> Result<Resolved, Error> {
-    let mut store = super::open_store(options)?;
+) -> Result<Filed, Error> {
     let record = store.run(run)?.ok_or_else(|| Error::Run(format!("there is no run `{run}`")))?;
     if record.status.is_terminal() {
         return Err(Error::Run(format!("run `{run}` is {}; there is nothing to decide", record.status)));
     }
     let state = store.step_states(run)?.into_iter().find(|s| s.step == step);
     let Some(state) = state else {
-        let plan = super::load_stored_plan(&store, record.plan_id)?;
+        let plan = super::load_stored_plan(&*store, record.plan_id)?;
         let known = plan.plan.workflow(&record.workflow).is_some_and(|w| w.steps.iter().any(|s| s.name == step));
         return Err(Error::Run(if known {
             format!("step `{step}` of run `{run}` has not started; it is not waiting for anything yet")
@@ -286,14 +293,30 @@ pub fn resolve(
         .and_then(|g| serde_json::from_value(g.gate).ok())
         .ok_or_else(|| Error::Run(format!("step `{step}` of run `{run}` is blocked, but its gate is not recorded")))?;
     let initiator = store.origin(run)?.and_then(|o| o.initiator);
-    let plan = super::load_stored_plan(&store, record.plan_id)?;
+    let plan = super::load_stored_plan(&*store, record.plan_id)?;
     let wf = plan.workflow_index(&record.workflow).ok_or_else(|| Error::Run(format!("the stored plan has no workflow `{}`", record.workflow)))?;
     let ty = human_type(&plan, wf, state.step_id);
     check_request(&gate, action, actor, initiator.as_deref(), output, ty)
         .map_err(|why| Error::Run(format!("cannot {} step `{step}` of run `{run}`: {why}", action.as_str())))?;
 
     let id = store.file_gate_request(run, step, action, actor, comment, output)?;
-    let root = super::inbox::root_of(&store, run)?;
+    let root = super::inbox::root_of(store, run)?;
+    Ok(Filed { id, root })
+}
+
+/// `flowc approve|reject|complete RUN STEP`: checks the decision, files it,
+/// and continues the run here when nobody else is executing it.
+pub fn resolve(
+    run: &str,
+    step: &str,
+    action: GateAction,
+    actor: &str,
+    comment: Option<&str>,
+    output: Option<&Value>,
+    options: &RunOptions,
+) -> Result<Resolved, Error> {
+    let mut store = super::open_store(options)?;
+    let Filed { id, root } = file(&mut store, run, step, action, actor, comment, output)?;
     let root_record = store.run(&root)?.ok_or_else(|| Error::Run(format!("there is no run `{root}`")))?;
     let runs_dir = options.runs_dir();
     if root_record.status == RunStatus::Paused {
