@@ -93,9 +93,17 @@ impl Server {
         last
     }
 
-    fn terminate(mut self) -> (i32, Vec<String>) {
+    fn sigterm(&self) {
         // SAFETY: signalling a child process we started.
         unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+    }
+
+    fn terminate(self) -> (i32, Vec<String>) {
+        self.sigterm();
+        self.wait_exit()
+    }
+
+    fn wait_exit(mut self) -> (i32, Vec<String>) {
         let start = std::time::Instant::now();
         let status = loop {
             if let Some(s) = self.child.try_wait().unwrap() {
@@ -241,7 +249,7 @@ fn serve_pauses_runs_still_executing_after_the_grace_period_and_resumes_them_nex
     let flow = r#"
 workflow slow {
   on event "go"
-  step work { command "sleep 2; echo finished" }
+  step work { command "while [ ! -f release ]; do sleep 0.05; done; echo finished" }
   step more after work { command "echo more" }
 }
 "#;
@@ -253,10 +261,18 @@ workflow slow {
         let shown = p.cmd(&["runs", "show", &run, "--json"]).output().unwrap();
         serde_json::from_slice::<Value>(&shown.stdout).map(|v| v["steps"]["work"]["status"] == "running").unwrap_or(false)
     });
-    let (code, _) = server.terminate();
+    // The run is paused at once; its running step finishes when released, then serve exits.
+    server.sigterm();
+    let status_of = |p: &Project| -> Value { serde_json::from_slice(&p.cmd(&["runs", "show", &run, "--json"]).output().unwrap().stdout).unwrap() };
+    wait_until("the run to pause", || status_of(&p)["status"] == "paused");
+    std::fs::write(p.path("release"), "").unwrap();
+    let (code, _) = server.wait_exit();
     assert_eq!(code, 0);
-    let shown: Value = serde_json::from_slice(&p.cmd(&["runs", "show", &run, "--json"]).output().unwrap().stdout).unwrap();
+    let shown = status_of(&p);
     assert_eq!(shown["status"], "paused");
+    let events = p.events(&run);
+    let paused = events.iter().find(|e| e["event"] == "paused").unwrap();
+    assert_eq!(paused["payload"]["reason"], "shutdown");
     assert_eq!(shown["steps"]["work"]["status"], "completed", "the running step finished");
     let server = Server::start(&p, &[]);
     assert_eq!(server.wait_status(&run, "completed")["steps"]["more"]["output"], "more");

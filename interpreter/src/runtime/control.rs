@@ -215,7 +215,14 @@ pub fn resume(run: &str, options: &RunOptions) -> Result<Resumed, Error> {
         )));
     }
     match try_lock(&options.runs_dir(), run)? {
-        Some(lock) => super::runner::resume_locked(store, record, lock, options).map(Resumed::Here),
+        Some(lock) => {
+            // Another process may have finished the run since it was read.
+            let record = store.run(run)?.ok_or_else(|| Error::Run(format!("there is no run `{run}`")))?;
+            if record.status.is_terminal() {
+                return Err(Error::Run(format!("run `{run}` is {}; it ended while this command started", record.status)));
+            }
+            super::runner::resume_locked(store, record, lock, options).map(Resumed::Here)
+        }
         None if record.status == RunStatus::Paused => {
             store.request_control(run, Control::Resume)?;
             let runs_dir = options.runs_dir();

@@ -325,11 +325,7 @@ pub fn resolve(
         )));
     }
     match super::control::try_lock(&runs_dir, &root)? {
-        Some(lock) => {
-            drop(store);
-            let store = super::open_store(options)?;
-            super::runner::resume_locked(store, root_record, lock, options).map(Resolved::Here)
-        }
+        Some(lock) => continue_here(store, &root, lock, options),
         None => {
             let mut result = None;
             super::control::wait_for(
@@ -351,17 +347,23 @@ pub fn resolve(
                 ))),
                 Some(r) => Err(Error::Run(format!("the process executing run {root} refused the decision: {r}"))),
                 None => match super::control::try_lock(&runs_dir, &root)? {
-                    Some(lock) => {
-                        drop(store);
-                        let store = super::open_store(options)?;
-                        let root_record = store.run(&root)?.ok_or_else(|| Error::Run(format!("there is no run `{root}`")))?;
-                        super::runner::resume_locked(store, root_record, lock, options).map(Resolved::Here)
-                    }
+                    Some(lock) => continue_here(store, &root, lock, options),
                     None => Ok(Resolved::Recorded(format!("recorded; run {root} applies it when it is resumed"))),
                 },
             }
         }
     }
+}
+
+/// Continues the run in this process, holding its lock; the record is read
+/// again under the lock, since another process may have applied the
+/// decision and finished the run meanwhile.
+fn continue_here(store: SqliteStore, root: &str, lock: super::control::RunLock, options: &RunOptions) -> Result<Resolved, Error> {
+    let record = store.run(root)?.ok_or_else(|| Error::Run(format!("there is no run `{root}`")))?;
+    if record.status.is_terminal() {
+        return Ok(Resolved::Elsewhere(format!("run {root} is already {}", record.status)));
+    }
+    super::runner::resume_locked(store, record, lock, options).map(Resolved::Here)
 }
 
 /// The blocked gates of a run and of its child runs, for "how to continue" lines.
