@@ -103,6 +103,14 @@ impl Checked {
         })
     }
 
+    /// Whether the workflow has `on …` triggers.
+    pub fn has_triggers(&self, workflow: &str) -> bool {
+        let index = flowc_compiler::model::item_index(&self.db, self.project);
+        index.workflow(workflow).is_some_and(|wf| {
+            wf.header(&self.db).iter().any(|(_, s)| matches!(s.kind, flowc_grammar::ast::WorkflowStmtKind::On(_)))
+        })
+    }
+
     /// The project's workflows, by name.
     pub fn workflows(&self) -> &[String] {
         &self.workflows

@@ -63,7 +63,7 @@ pub fn trigger_plans(cli: &Cli) -> Result<Vec<Plan>, Failure> {
     }
     let checked = crate::build::checked(cli, &dir)?;
     let mut plans = Vec::new();
-    for w in checked.workflows() {
+    for w in checked.workflows().iter().filter(|w| checked.has_triggers(w)) {
         match checked.lower(w) {
             Ok(plan) if plan.workflow(w).is_some_and(|wf| !wf.triggers.is_empty()) => plans.push(plan),
             Ok(_) => {}

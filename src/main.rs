@@ -106,7 +106,7 @@ pub enum Command {
     ///
     /// Example: flowc compensate 20261121-100000-3f2a
     Compensate(runs::RunIdArgs),
-    /// Inspect runs: list, show, events, logs, stats.
+    /// Inspect runs: list, show, events, logs, stats, waiting.
     ///
     /// Example: flowc runs events 20261121-100000-3f2a --json
     Runs(runs::RunsArgs),
