@@ -105,7 +105,14 @@ impl SqliteStore {
         }
         conn.execute_batch("PRAGMA synchronous = NORMAL;")?;
         for (i, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
-            let tx = conn.transaction()?;
+            // Two processes may open a new database at once: take the write
+            // lock first and skip a migration the other one applied meanwhile.
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let current: i32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if current > i as i32 {
+                tx.commit()?;
+                continue;
+            }
             tx.execute_batch(migration)?;
             tx.execute_batch(&format!("PRAGMA user_version = {}; PRAGMA application_id = {APPLICATION_ID};", i + 1))?;
             tx.commit()?;
