@@ -12,6 +12,17 @@
 //! processes steer it through the `run_controls` table, which the executing
 //! process polls.
 //!
+//! # People and events
+//!
+//! Steps that wait on people or the outside world block instead of holding
+//! a task: `people` executes their instructions and resolves gates from
+//! other processes' commands, `runner/gates` (a child of the runner) keeps
+//! the blocked steps and applies decisions, events and deadlines, `inbox`
+//! stores inbound CloudEvents and matches waits, `triggers` matches
+//! `on event|webhook|schedule` and creates triggered runs, and `versions`
+//! hashes and publishes plans. Lifecycle CloudEvents go out from the store
+//! after each commit (`crate::cloudevents`).
+//!
 //! # Environment of step processes
 //!
 //! Besides the caller's environment and the step's `env` bindings, every
