@@ -38,8 +38,8 @@ use crate::{Cli, Failure};
 
 /// Request bodies above this are refused (413).
 const MAX_BODY: usize = 1 << 20;
-/// How often blocked runs are looked at.
-const SCAN_EVERY: Duration = Duration::from_millis(500);
+/// How often blocked runs are looked at (an HTTP event or decision wakes the scan at once).
+const SCAN_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
