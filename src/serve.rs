@@ -252,8 +252,8 @@ fn dry_run(args: &ServeArgs, plans: &[Plan], addr: SocketAddr) -> Result<(), Fai
         let wf = plan.workflow(&plan.entry);
         for (t, d) in wf.map(|w| w.triggers.as_slice()).unwrap_or_default().iter().zip(doc["triggers"].as_array().into_iter().flatten()) {
             let mut line = format!("  {}", t.describe());
-            if let (Trigger::Event { filter: Some(_), .. }, Some(f)) = (t, d["filter"].as_str()) {
-                line = line.replace(&format!(" where e{}", d_filter_id(t)), &format!(" where `{f}`"));
+            if let (Trigger::Event { filter: Some(id), .. }, Some(f)) = (t, d["filter"].as_str()) {
+                line = line.replace(&format!(" where e{id}"), &format!(" where `{f}`"));
             }
             println!("{line}");
             for next in d["next"].as_array().into_iter().flatten() {
@@ -262,13 +262,6 @@ fn dry_run(args: &ServeArgs, plans: &[Plan], addr: SocketAddr) -> Result<(), Fai
         }
     }
     Ok(())
-}
-
-fn d_filter_id(t: &Trigger) -> u32 {
-    match t {
-        Trigger::Event { filter: Some(f), .. } => *f,
-        _ => 0,
-    }
 }
 
 async fn run_server(server: Rc<Server>, addr: SocketAddr, grace: Duration) -> Result<(), Failure> {
