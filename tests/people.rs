@@ -554,3 +554,38 @@ workflow child {
     assert_eq!(done["steps"]["after_sub"]["output"], "got 4");
     assert_eq!(done["steps"]["sub"]["attempts"], 1);
 }
+
+#[test]
+fn a_child_run_approved_while_its_caller_still_runs_continues_in_the_callers_process() {
+    let flow = r#"
+workflow parent {
+  step sub: call child {}
+  step slow { command "while [ ! -f release ]; do sleep 0.05; done; echo released" }
+}
+workflow child {
+  step ok: approval {}
+}
+"#;
+    let p = project("call-running", &[("call.flow", flow)]);
+    let mut parent = cmd(&p, &["run", "parent", "--json"]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = String::new();
+    wait_until("the child run to block", || {
+        let (_, waiting) = flowc_json(&p, &["runs", "waiting"]);
+        match waiting.get(0).and_then(|w| w["run"].as_str()) {
+            Some(r) => {
+                child = r.to_string();
+                true
+            }
+            None => false,
+        }
+    });
+    let out = flowc(&p, &["approve", &child, "ok", "--as", "lead"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stderr(&out).contains("continues it"), "{}", stderr(&out));
+    std::fs::write(p.path("release"), "").unwrap();
+    let (status, stdout, err) = wait_exit(&mut parent);
+    assert_eq!(status, 0, "{err}");
+    let summary: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["steps"]["sub"]["status"], "completed");
+    assert_eq!(summary["steps"]["slow"]["output"], "released");
+}

@@ -48,6 +48,8 @@ pub(super) struct GateRt {
     recorded: HashMap<String, Gate>,
     /// Call steps whose child run was blocked: dispatched again on resume.
     redispatch: Vec<StepId>,
+    /// When blocked child runs were last looked at (milliseconds).
+    children_polled: i64,
 }
 
 /// Records the origin of a new top-level run: plan hash and published version.
@@ -224,6 +226,7 @@ impl Runner {
                 }
             }
         }
+        self.poll_children()?;
         let now = time::now_ms();
         let expired: Vec<StepId> =
             self.people.gates.iter().filter(|(_, b)| b.deadline_ms.is_some_and(|d| d <= now)).map(|(s, _)| *s).collect();
@@ -243,6 +246,79 @@ impl Runner {
             self.flush()?;
         }
         Ok(resolved)
+    }
+
+    /// A call step whose child run is blocked runs again (continuing the
+    /// child) once the child has something to act on: a decision, an expired
+    /// gate or an event one of its waits matches. Looked at once a second.
+    fn poll_children(&mut self) -> Result<(), Error> {
+        let now = time::now_ms();
+        if now - self.people.children_polled < 1000 {
+            return Ok(());
+        }
+        self.people.children_polled = now;
+        let calls: Vec<(StepId, String)> = self
+            .people
+            .gates
+            .iter()
+            .filter_map(|(s, b)| b.gate.child_run.clone().filter(|_| b.gate.gate == "call").map(|c| (*s, c)))
+            .collect();
+        for (s, child) in calls {
+            if !self.child_has_news(&child)? {
+                continue;
+            }
+            if let Some(blocked) = self.people.gates.remove(&s) {
+                // The same attempt continues: CALL resumes the existing child run.
+                let st = &mut self.steps[s as usize];
+                st.attempts = blocked.attempt.saturating_sub(1);
+                st.status = Some(StepStatus::Pending);
+                self.redispatch_one(s);
+            }
+        }
+        Ok(())
+    }
+
+    fn child_has_news(&self, child: &str) -> Result<bool, Error> {
+        let store = self.sh.store.borrow();
+        let mut tree = vec![child.to_string()];
+        let mut i = 0;
+        let now = time::now();
+        while i < tree.len() {
+            let run = tree[i].clone();
+            i += 1;
+            if !store.pending_gate_requests(&run, 0)?.is_empty() {
+                return Ok(true);
+            }
+            let gates = store.blocked_gates(&run)?;
+            if gates.iter().any(|g| g.gate.get("deadline").and_then(Value::as_str).is_some_and(|d| d <= now.as_str())) {
+                return Ok(true);
+            }
+            let waits: Vec<&Value> = gates.iter().filter(|g| g.gate.get("gate").and_then(Value::as_str) == Some("wait")).map(|g| &g.gate).collect();
+            if !waits.is_empty()
+                && let Some(record) = store.run(&run)?
+            {
+                let delivered = store.deliveries(&run)?;
+                let since = record.started_at.unwrap_or_default();
+                for event in store.inbound_events_after(0, &since)? {
+                    let hit = waits.iter().any(|g| {
+                        inbox::wait_matches(g.get("event").and_then(Value::as_str).unwrap_or(""), g.get("subject").and_then(Value::as_str), &event.event)
+                    });
+                    if hit && !delivered.contains(&event.seq) {
+                        return Ok(true);
+                    }
+                }
+            }
+            tree.extend(store.child_runs(&run)?.into_iter().filter(|c| !c.status.is_terminal()).map(|c| c.id));
+        }
+        Ok(false)
+    }
+
+    fn redispatch_one(&mut self, s: StepId) {
+        if self.sh.plan.workflows[self.wf].steps[s as usize].external {
+            self.ready_external.push_back(s);
+        } else {
+            self.ready_inline.push_back(s);
+        }
     }
 
     fn apply_request(&mut self, req: GateRequest) {
@@ -396,11 +472,7 @@ impl Runner {
     /// After the replay: call steps whose child run was blocked run again.
     pub(super) fn redispatch_calls(&mut self) {
         for s in std::mem::take(&mut self.people.redispatch) {
-            if self.sh.plan.workflows[self.wf].steps[s as usize].external {
-                self.ready_external.push_back(s);
-            } else {
-                self.ready_inline.push_back(s);
-            }
+            self.redispatch_one(s);
         }
     }
 }
