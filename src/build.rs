@@ -89,6 +89,14 @@ fn analyse(loaded: &LoadedProject) -> (Database, Project, Vec<Diagnostic>, Sourc
 }
 
 impl Checked {
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+
+    pub fn project(&self) -> Project {
+        self.project
+    }
+
     pub fn lower(&self, workflow: &str) -> Result<Plan, Failure> {
         if !self.workflows.iter().any(|w| w == workflow) {
             let known: Vec<String> = self.workflows.iter().map(|w| format!("`{w}`")).collect();
