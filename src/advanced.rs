@@ -143,7 +143,7 @@ pub fn store(cli: &Cli, args: &StoreArgs) -> Result<(), Failure> {
     let name = match &args.command {
         StoreCommand::Put { store, .. } | StoreCommand::Get { store, .. } | StoreCommand::List { store, .. } | StoreCommand::Delete { store, .. } => store,
     };
-    let checked = crate::build::checked(cli, &cli.project_dir())?;
+    let checked = crate::build::checked_with(cli, &cli.project_dir(), false)?;
     let Some(def) = flowc_compiler::lower::store_def(checked.db(), checked.project(), name) else {
         let known: Vec<String> =
             flowc_compiler::lower::project_stores(checked.db(), checked.project()).into_iter().map(|s| format!("`{}`", s.name)).collect();
@@ -221,7 +221,7 @@ fn kind_of(cli: &Cli, checked: &crate::build::Checked, word: &str) -> Result<flo
 }
 
 pub fn get(cli: &Cli, args: &GetArgs) -> Result<(), Failure> {
-    let checked = crate::build::checked(cli, &cli.project_dir())?;
+    let checked = crate::build::checked_with(cli, &cli.project_dir(), false)?;
     let kind = kind_of(cli, &checked, &args.kind)?;
     let list = flowc_compiler::manifests::manifests(checked.db(), checked.project(), Some(&kind));
     if args.json {
@@ -244,7 +244,7 @@ pub fn get(cli: &Cli, args: &GetArgs) -> Result<(), Failure> {
 }
 
 pub fn describe(cli: &Cli, args: &DescribeArgs) -> Result<(), Failure> {
-    let checked = crate::build::checked(cli, &cli.project_dir())?;
+    let checked = crate::build::checked_with(cli, &cli.project_dir(), false)?;
     let kind = kind_of(cli, &checked, &args.kind)?;
     let list = flowc_compiler::manifests::manifests(checked.db(), checked.project(), Some(&kind));
     let Some(m) = list.iter().find(|m| m["metadata"]["name"] == args.name.as_str()) else {
@@ -265,7 +265,7 @@ pub fn describe(cli: &Cli, args: &DescribeArgs) -> Result<(), Failure> {
 }
 
 pub fn export(cli: &Cli, args: &ExportArgs) -> Result<(), Failure> {
-    let checked = crate::build::checked(cli, &cli.project_dir())?;
+    let checked = crate::build::checked_with(cli, &cli.project_dir(), false)?;
     let list = flowc_compiler::manifests::manifests(checked.db(), checked.project(), None);
     let text = match args.format {
         ExportFormat::Json => serde_json::to_string_pretty(&list).unwrap_or_default() + "\n",
