@@ -134,7 +134,7 @@ mod tests {
         });
         assert_eq!(
             to_yaml(&v),
-            "apiVersion: orchestrator.dev/v2\nmetadata:\n  labels:\n    team: platform\n  name: qa_prompts\nspec:\n  empty: []\n  n: 3\n  prompts:\n  - name: code-review\n    tags:\n    - qa\n    - review\n  t: \"a: b\"\n  \"yes\": \"yes\"\n"
+            "apiVersion: orchestrator.dev/v2\nmetadata:\n  labels:\n    team: platform\n  name: qa_prompts\nspec:\n  empty: []\n  \"n\": 3\n  prompts:\n  - name: code-review\n    tags:\n    - qa\n    - review\n  t: \"a: b\"\n  \"yes\": \"yes\"\n"
         );
     }
 }

@@ -30,7 +30,10 @@ fn copy_dir(from: &Path, to: &Path) {
 fn project(name: &str, from_examples: bool) -> Project {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let src = if from_examples { root.join("examples").join(name) } else { root.join("tests/fixtures/advanced").join(name) };
-    let p = Project::new(&format!("adv-{name}"));
+    // Tests run in parallel and share fixtures: one scratch directory each.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let p = Project::new(&format!("adv-{name}-{n}"));
     copy_dir(&src, &p.dir);
     p
 }
@@ -561,4 +564,39 @@ fn example_plans_match_their_golden_disassembly() {
         }
     }
     assert!(mismatches.is_empty(), "disassembly changed (FLOWC_BLESS=1 to accept):\n{}", mismatches.join("\n"));
+}
+
+#[test]
+fn a_spawned_child_resumes_by_itself_or_with_its_parent() {
+    let p = project("spawn", false);
+    let (out, _) = run(&p, "fragile_parent", &[], &[]);
+    assert_eq!(code(&out), 0, "the parent does not wait for its child's fate: {}", stderr(&out));
+    let child = runs_of(&p, "fragile_child")[0].clone();
+    assert_eq!(child["status"], "paused");
+    std::fs::write(p.path("go"), "").unwrap();
+    let out = p.flowc(&["resume", child["run"].as_str().unwrap(), "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    std::fs::remove_file(p.path("go")).unwrap();
+
+    // kill -9 while parent and child both run; resume the parent.
+    let quiet = |args: &[&str]| {
+        p.cmd(args).stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap()
+    };
+    let mut flowc = quiet(&["run", "durable_parent", "--json"]);
+    wait_until("both steps to start", || p.read("b.started").lines().count() == 1 && p.read("c.started").lines().count() == 1);
+    // SAFETY: signalling the child process this test spawned.
+    unsafe {
+        libc::kill(flowc.id() as i32, libc::SIGKILL);
+    }
+    let _ = flowc.wait();
+    let parent = runs_of(&p, "durable_parent")[0]["run"].as_str().unwrap().to_string();
+    let mut resume = quiet(&["resume", &parent, "--json"]);
+    wait_until("both steps to run again", || p.read("b.started").lines().count() == 2 && p.read("c.started").lines().count() == 2);
+    std::fs::write(p.path("go"), "").unwrap();
+    let (exit, stdout, stderr) = wait_exit(&mut resume);
+    assert_eq!(exit, 0, "{stderr}");
+    let summary: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["status"], "completed");
+    assert_eq!(runs_of(&p, "durable_child")[0]["status"], "completed", "the child was resumed with its parent");
+    assert_eq!(p.read("child_done"), "c\n", "the orphaned attempt was stopped before it could finish");
 }
