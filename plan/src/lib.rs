@@ -35,6 +35,10 @@
 //! Agent { name, command, cost_per_call?, env: [{ name, value }] }
 //! ```
 //!
+//! The advanced primitives (stores, secrets, safety, invariants, items,
+//! select, gates) add optional fields and instructions, documented in
+//! [`advanced`].
+//!
 //! # Choices the lowering must follow
 //!
 //! - **Defaults.** A step without `retry` takes `defaults.retry`; without

@@ -234,11 +234,10 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
     pub(super) fn wrap_code(&mut self, step: &str, parts: StepParts, code: Vec<plan::Instr>) -> Vec<plan::Instr> {
         let mut out = Vec::with_capacity(code.len() + parts.reads.len() + parts.posts.len() + 1);
         for r in &parts.reads {
-            if let StepStmtKind::Reads { key, alias } = r {
-                if let Some(store) = self.store_id(step, &key.store.text) {
+            if let StepStmtKind::Reads { key, alias } = r
+                && let Some(store) = self.store_id(step, &key.store.text) {
                     out.push(plan::Instr::ReadStore { store, key: key.key.text.clone(), name: alias.text.clone() });
                 }
-            }
         }
         out.extend(code);
         for p in &parts.posts {

@@ -119,10 +119,8 @@ pub(super) fn check_step(plan: &Plan, wf: &Workflow, step: &Step, exprs: &mut Ve
                     return Err(at_pc(format!("its type is not in the workflow's {} types", wf.types.len())));
                 }
             }
-            Instr::Gate { checks } => {
-                if checks.is_empty() {
-                    return Err(at_pc("a gate needs at least one check".into()));
-                }
+            Instr::Gate { checks } if checks.is_empty() => {
+                return Err(at_pc("a gate needs at least one check".into()));
             }
             _ => {}
         }

@@ -229,7 +229,7 @@ async fn run_step(sh: &Rc<Shared>, wf: usize, run: &str, c: StepId, base: &Scope
     while let Some(msg) = rx.recv().await {
         match msg {
             Msg::Spawned { pid, .. } => {
-                let _ = apply_redacted(&sh, vec![Op::AttemptPid { run: run.to_string(), step_id: c, attempt, pid: pid as i64 }]);
+                let _ = apply_redacted(sh, vec![Op::AttemptPid { run: run.to_string(), step_id: c, attempt, pid: pid as i64 }]);
             }
             Msg::Finished { outcome, .. } => {
                 let (status, error, output) = match &outcome.result {
@@ -270,7 +270,7 @@ async fn run_step(sh: &Rc<Shared>, wf: usize, run: &str, c: StepId, base: &Scope
             }
             Msg::RetryDue { .. } => {}
             Msg::Event { event, payload, .. } => {
-                let _ = apply_redacted(&sh, vec![Op::Event { run: run.to_string(), step: Some(name.clone()), event, payload, at: time::now() }]);
+                let _ = apply_redacted(sh, vec![Op::Event { run: run.to_string(), step: Some(name.clone()), event, payload, at: time::now() }]);
             }
         }
     }
