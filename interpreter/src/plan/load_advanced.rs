@@ -235,3 +235,73 @@ pub(super) fn index_workflow(wf: &Workflow, loaded: &mut LoadedWorkflow) -> Resu
     loaded.topo_index = topo_index;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use crate::plan::{LoadedPlan, Plan};
+
+    fn plan(steps: Value) -> Value {
+        json!({
+            "format_version": 1,
+            "entry": "w",
+            "workflows": [{
+                "name": "w",
+                "exprs": ["output", "[1, 2]"],
+                "templates": [{ "parts": [{ "text": "true" }] }],
+                "steps": steps
+            }]
+        })
+    }
+
+    fn load_err(v: Value) -> String {
+        let plan: Plan = serde_json::from_value(v).unwrap();
+        LoadedPlan::load(plan).err().map(|e| e.message).unwrap_or_default()
+    }
+
+    #[test]
+    fn post_actions_come_last() {
+        let err = load_err(plan(json!([
+            { "id": 0, "name": "a", "kind": "run", "code": [
+                { "op": "ITEMS", "expr": 1 }, { "op": "RENDER", "template": 0, "dst": "cmd" }, { "op": "END" } ] }
+        ])));
+        assert_eq!(
+            err,
+            "workflow `w`: step `a`, instruction 1 (RENDER): post actions (STORE_PUT, SPAWN, SPAWN_EACH, ITEMS) must come after every other instruction"
+        );
+    }
+
+    #[test]
+    fn item_lists_need_a_source_upstream() {
+        let err = load_err(plan(json!([
+            { "id": 0, "name": "a", "kind": "run", "code": [{ "op": "END" }] },
+            { "id": 1, "name": "b", "kind": "run", "after": [0], "for_each": true, "code": [{ "op": "END" }] }
+        ])));
+        assert_eq!(err, "workflow `w`: step `b` uses the item list, but no step before it sets one (`items` or a `select`)");
+        let ok = load_err(plan(json!([
+            { "id": 0, "name": "a", "kind": "run", "code": [{ "op": "ITEMS", "expr": 1 }, { "op": "END" }] },
+            { "id": 1, "name": "b", "kind": "run", "after": [0], "for_each": true, "code": [{ "op": "END" }] }
+        ])));
+        assert_eq!(ok, "");
+    }
+
+    #[test]
+    fn fix_steps_run_before_their_gate_and_loops_are_indexed() {
+        let gate = |fix: u32| {
+            json!({ "id": 2, "name": "g", "kind": "gate", "after": [1], "gate": { "fix": [fix], "fix_retries": 2, "on_fail": "fail" },
+                    "code": [{ "op": "GATE", "checks": [{ "template": 0 }] }, { "op": "END" }] })
+        };
+        let steps = |fix: u32| {
+            json!([
+                { "id": 0, "name": "a", "kind": "run", "code": [{ "op": "END" }] },
+                { "id": 1, "name": "b", "kind": "run", "after": [0], "code": [{ "op": "END" }] },
+                gate(fix),
+                { "id": 3, "name": "c", "kind": "run", "code": [{ "op": "END" }] }
+            ])
+        };
+        assert_eq!(load_err(plan(steps(3))), "workflow `w`: step `g`: its fix step `c` does not run before the gate");
+        let loaded = LoadedPlan::load(serde_json::from_value(plan(steps(0))).unwrap()).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(loaded.workflows[0].steps[2].fix_loop, [0, 1, 2]);
+    }
+}

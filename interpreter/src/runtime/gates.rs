@@ -144,6 +144,11 @@ impl Runner {
         let loaded = &sh.plan.workflows[self.wf];
         for &s in set {
             let st = &mut self.steps[s as usize];
+            // A step still running (a `one_success` gate need not wait for
+            // it) finishes and informs its dependents as usual.
+            if st.in_flight {
+                continue;
+            }
             if st.status.is_some_and(StepStatus::is_terminal) {
                 self.settled = self.settled.saturating_sub(1);
             }

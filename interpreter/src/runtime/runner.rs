@@ -875,7 +875,11 @@ impl Runner {
                 }
             }
             Msg::Finished { step, attempt, outcome } => self.finished(step, attempt, *outcome),
-            Msg::Event { step, event, payload } => self.event(Some(step), event, payload),
+            Msg::Event { step, event, mut payload } => {
+                // Reported mid-attempt (instance errors): mask before anyone sees it.
+                self.sh.secrets.redact_value(&mut payload);
+                self.event(Some(step), event, payload)
+            }
         }
     }
 
