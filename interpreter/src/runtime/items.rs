@@ -11,8 +11,9 @@
 //! one slot like any step). Each instance binds `item`, gets `FLOW_ITEM` and
 //! `FLOW_ITEM_INDEX`, and is in the event log as `item_started` /
 //! `item_completed` / `item_failed` with its index. After the first failure
-//! no new instance starts; the attempt fails naming the item. A retry (or a
-//! resume after a pause) runs only the instances that did not complete. The
+//! no new instance starts; the attempt fails naming the item. A retry runs
+//! only the instances that did not complete (the outputs of the others are
+//! kept in memory, so a resumed run in another process runs them all). The
 //! step's output is the list of the instances' outputs, in item order.
 
 use std::rc::Rc;
