@@ -480,6 +480,9 @@ fn the_advanced_example_runs_to_completion_offline() {
     assert_eq!(p.json(&["store", "get", "context", "plan_result", "--json"])["value"]["summary"], "two goals: model, then API");
     let log = p.json(&["runs", "logs", run_id, "implement", "--json"]);
     assert!(log[0]["log"].as_str().unwrap().contains("invariant config_intact: sh bin/check-config.sh"), "checked `at implement`");
+    let child = children.iter().find(|c| c["workflow"] == "child_workflow").unwrap()["run"].as_str().unwrap().to_string();
+    let log = p.json(&["runs", "logs", &child, "work", "--json"]);
+    assert!(log[0]["log"].as_str().unwrap().contains("invariant config_intact"), "a spawned child inherits the pinned invariant");
     let mut files = Vec::new();
     all_files(&p.path(".flow"), &mut files);
     for f in files {
