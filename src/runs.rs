@@ -101,7 +101,7 @@ fn usage(e: impl std::fmt::Display) -> Failure {
     Failure::usage(e.to_string())
 }
 
-fn options(cli: &Cli, notify: &NotifyArg, progress: Option<Rc<Progress>>) -> Result<RunOptions, Failure> {
+pub(crate) fn options(cli: &Cli, notify: &NotifyArg, progress: Option<Rc<Progress>>) -> Result<RunOptions, Failure> {
     let mut options = RunOptions::new(cli.state_path(), cli.project_dir());
     options.notify = NotifySink::parse(&notify.sink).map_err(Failure::usage)?;
     options.observer = progress.map(|p| p as Rc<dyn runtime::Observer>);
@@ -109,7 +109,7 @@ fn options(cli: &Cli, notify: &NotifyArg, progress: Option<Rc<Progress>>) -> Res
 }
 
 /// Prints the summary and turns the run's status into the exit code.
-fn finish(cli: &Cli, report: &RunReport, json: bool, progress: Option<&Progress>) -> Result<(), Failure> {
+pub(crate) fn finish(cli: &Cli, report: &RunReport, json: bool, progress: Option<&Progress>) -> Result<(), Failure> {
     if let Some(p) = progress {
         p.stop();
     }
@@ -157,7 +157,8 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<(), Failure> {
 
 pub fn resume(cli: &Cli, args: &RunIdArgs) -> Result<(), Failure> {
     let progress = (!cli.quiet).then(|| Progress::new(cli));
-    let options = options(cli, &args.notify, progress.clone())?;
+    let mut options = options(cli, &args.notify, progress.clone())?;
+    crate::advanced::note_pinned(cli, &args.run, &mut options);
     match runtime::resume(&args.run, &options).map_err(usage)? {
         Resumed::Here(report) => finish(cli, &report, args.json, progress.as_deref()),
         Resumed::Elsewhere(message) => {
@@ -290,6 +291,7 @@ pub fn runs(cli: &Cli, args: &RunsArgs) -> Result<(), Failure> {
                 doc["started_at"] = json!(record.started_at);
                 doc["finished_at"] = json!(record.finished_at);
                 doc["attempts"] = json!(attempts);
+                crate::advanced::show_extras(&store, &run, Some(&mut doc))?;
                 print_json(&doc);
             } else {
                 println!("run       {}", record.id);
@@ -320,6 +322,7 @@ pub fn runs(cli: &Cli, args: &RunsArgs) -> Result<(), Failure> {
                         println!("{:<24} error: {e}", "");
                     }
                 }
+                crate::advanced::show_extras(&store, &run, None)?;
             }
         }
         RunsCommand::Events { run, json } => {
@@ -371,7 +374,9 @@ pub fn runs(cli: &Cli, args: &RunsArgs) -> Result<(), Failure> {
         RunsCommand::Stats { json } => {
             let stats = store.stats().map_err(usage)?;
             if json {
-                print_json(&json!(stats));
+                let mut doc = json!(stats);
+                crate::advanced::stats_extras(&store, Some(&mut doc))?;
+                print_json(&doc);
             } else if stats.is_empty() {
                 eprintln!("no runs yet");
             } else {
@@ -389,6 +394,9 @@ pub fn runs(cli: &Cli, args: &RunsArgs) -> Result<(), Failure> {
                         format!("${:.4}", s.cost_usd)
                     );
                 }
+            }
+            if !json {
+                crate::advanced::stats_extras(&store, None)?;
             }
         }
     }

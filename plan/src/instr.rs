@@ -17,12 +17,19 @@
 //! | `BRANCH` | `arms` | picks the first arm whose `when` is true (an arm without `when` is `else`); output `{"picked": NAME\|null}` |
 //! | `CALL` | `workflow`, `inputs?` | runs another workflow of the plan as a child run; its outputs object is the output; a failed child fails the step |
 //! | `END` | | the last instruction of every step |
+//! | `READ_STORE` | `store`, `key`, `name` | reads a store value before the step's work and binds it as `name` for the expressions after it (`null` when the key is absent or expired) |
+//! | `STORE_PUT` | `store`, `key`, `expr` | post action: evaluates `expr` (`output` bound), validates it against the store's schema and writes it |
+//! | `SPAWN` | `workflow`, `inputs?` | post action: starts a child run that outlives the step; safety limits apply |
+//! | `SPAWN_EACH` | `list`, `workflow`, `inputs?` | post action: one child run per element of `list` (`item` bound in `inputs`), all or none |
+//! | `ITEMS` | `expr` | post action: the list becomes the item list of the steps downstream |
+//! | `SELECT` | `strategy`, `metric?`, `top_k?`, `threshold?`, `weights` | keeps the best items of the current item list; the kept items are the output and the new item list |
+//! | `GATE` | `checks` | runs every check (a command, and the stdout it must print); fails unless all pass |
 //!
-//! Later work adds (and defines here) `READ_STORE`, `STORE_PUT`, `SPAWN`,
-//! `APPROVAL`, `WAIT`, `CHECK_POLICY`, `SELECT`, `GATE`, `CHECK_INVARIANT`.
+//! Later work adds (and defines here) `APPROVAL`, `WAIT`, `CHECK_POLICY`.
 
 use serde::{Deserialize, Serialize};
 
+use super::advanced::{GateCheck, Select, StoreId};
 use super::{AgentId, ExprId, StepId, TemplateId, TypeId};
 
 /// A register name, written without the `%` in JSON and with it in the disassembly.
@@ -73,6 +80,34 @@ pub enum Instr {
         inputs: Option<Reg>,
     },
     End,
+    ReadStore {
+        store: StoreId,
+        key: String,
+        name: String,
+    },
+    StorePut {
+        store: StoreId,
+        key: String,
+        expr: ExprId,
+    },
+    Spawn {
+        workflow: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        inputs: Option<ExprId>,
+    },
+    SpawnEach {
+        list: ExprId,
+        workflow: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        inputs: Option<ExprId>,
+    },
+    Items {
+        expr: ExprId,
+    },
+    Select(Select),
+    Gate {
+        checks: Vec<GateCheck>,
+    },
 }
 
 impl Instr {
@@ -87,6 +122,13 @@ impl Instr {
             Instr::Branch { .. } => "BRANCH",
             Instr::Call { .. } => "CALL",
             Instr::End => "END",
+            Instr::ReadStore { .. } => "READ_STORE",
+            Instr::StorePut { .. } => "STORE_PUT",
+            Instr::Spawn { .. } => "SPAWN",
+            Instr::SpawnEach { .. } => "SPAWN_EACH",
+            Instr::Items { .. } => "ITEMS",
+            Instr::Select(_) => "SELECT",
+            Instr::Gate { .. } => "GATE",
         }
     }
 
@@ -112,7 +154,7 @@ impl Instr {
     /// Whether the instruction waits on something outside the interpreter (a
     /// process or a child run). Steps holding one take a `concurrency` slot.
     pub fn is_external(&self) -> bool {
-        matches!(self, Instr::Exec { .. } | Instr::Agent { .. } | Instr::Call { .. })
+        matches!(self, Instr::Exec { .. } | Instr::Agent { .. } | Instr::Call { .. } | Instr::Gate { .. })
     }
 }
 

@@ -35,6 +35,10 @@
 //! Agent { name, command, cost_per_call?, env: [{ name, value }] }
 //! ```
 //!
+//! The advanced primitives (stores, secrets, safety, invariants, items,
+//! select, gates) add optional fields and instructions, documented in
+//! [`advanced`].
+//!
 //! # Choices the lowering must follow
 //!
 //! - **Defaults.** A step without `retry` takes `defaults.retry`; without
@@ -58,6 +62,7 @@
 //!   is shell-quoted (set it for `command` and `compensate` templates).
 //! - **Durations** are integer milliseconds; money is USD as a float.
 
+pub mod advanced;
 pub mod disasm;
 pub mod graph;
 pub mod instr;
@@ -95,6 +100,12 @@ pub struct Plan {
     pub workflows: Vec<Workflow>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub agents: Vec<Agent>,
+    /// Persistent stores the steps read and write (`StoreId` = index).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stores: Vec<advanced::StoreDef>,
+    /// Where secrets come from (`SecretId` = index); never their values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<advanced::Secret>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -108,6 +119,9 @@ pub struct Agent {
     pub cost_per_call: Option<f64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<AgentEnv>,
+    /// Environment variables holding secrets, resolved when a step runs the agent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_env: Vec<advanced::SecretEnv>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -138,6 +152,12 @@ pub struct Workflow {
     pub templates: Vec<Template>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub types: Vec<Type>,
+    /// Spawn limits, enforced when a step spawns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safety: Option<advanced::Safety>,
+    /// Checked after steps; pinned when a run starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub invariants: Vec<advanced::Invariant>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -243,6 +263,16 @@ pub struct Step {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<EnvBinding>,
     pub code: Vec<Instr>,
+    /// `for each item`: the code before the post actions runs once per item
+    /// of the current item list.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub for_each: bool,
+    /// Environment variables holding secrets, resolved when the step starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_env: Vec<advanced::SecretEnv>,
+    /// A gate's failure policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<advanced::Gate>,
 }
 
 /// What a step is, for people: progress, logs, disassembly. Behaviour comes
@@ -255,6 +285,8 @@ pub enum StepKind {
     Notify,
     Branch,
     Call,
+    Select,
+    Gate,
 }
 
 impl StepKind {
@@ -265,6 +297,8 @@ impl StepKind {
             StepKind::Notify => "notify",
             StepKind::Branch => "branch",
             StepKind::Call => "call",
+            StepKind::Select => "select",
+            StepKind::Gate => "gate",
         }
     }
 }

@@ -16,6 +16,8 @@
 //! - Agent defaults (`timeout`, `retry`) apply to steps that set none.
 //! - `with` data becomes one CEL map literal, evaluated when the step runs.
 
+mod advanced;
+
 use std::collections::{BTreeMap, HashMap};
 
 use flowc_grammar::ast::{
@@ -63,6 +65,7 @@ pub fn lower(db: &dyn Db, project: Project, entry: &str) -> Result<plan::Plan, V
             if let StepKind::Call(callee) = &step.ast(db).kind {
                 queue.push(callee.text.clone());
             }
+            queue.extend(advanced::spawned_workflows(step.ast(db)));
         }
     }
     let mut agents = Agents::default();
@@ -77,14 +80,25 @@ pub fn lower(db: &dyn Db, project: Project, entry: &str) -> Result<plan::Plan, V
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(plan::Plan { format_version: plan::FORMAT_VERSION, entry: entry.to_string(), workflows, agents: agents.list })
+    Ok(plan::Plan {
+        format_version: plan::FORMAT_VERSION,
+        entry: entry.to_string(),
+        workflows,
+        agents: agents.list,
+        stores: agents.adv.stores,
+        secrets: agents.adv.secrets,
+    })
 }
+
+pub use advanced::{project_stores, store_def};
 
 /// The plan's agent table, filled as steps name agents.
 #[derive(Default)]
 struct Agents {
     list: Vec<plan::Agent>,
     ids: HashMap<String, u32>,
+    /// Stores and secrets, filled the same way.
+    adv: advanced::Tables,
 }
 
 struct WorkflowLowerer<'a, 'db> {
@@ -151,6 +165,8 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
         let mut outputs = Vec::new();
         let mut defaults = plan::Defaults::default();
         let mut description = None;
+        let mut safety = None;
+        let mut invariants = Vec::new();
         let mut wf_env: Vec<(String, ast::EnvValue)> = Vec::new();
         for (_, stmt) in self.wf.header(db).iter() {
             match &stmt.kind {
@@ -170,9 +186,8 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
                 WorkflowStmtKind::Budget(b) => defaults.budget_usd = Some(b.value.value),
                 WorkflowStmtKind::Env(env) => wf_env.extend(self.flatten_env(None, env)),
                 WorkflowStmtKind::On(_) => {} // triggers start runs; they are not part of a run
-                WorkflowStmtKind::Safety(_) | WorkflowStmtKind::Invariant(_) => {
-                    self.error(None, "`safety` limits and invariants are not executed by `flowc run` yet");
-                }
+                WorkflowStmtKind::Safety(s) => safety = Some(self.safety(s)),
+                WorkflowStmtKind::Invariant(inv) => invariants.push(self.invariant(inv)),
                 WorkflowStmtKind::Step(_) | WorkflowStmtKind::Group(_) => {}
             }
         }
@@ -214,6 +229,8 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
             exprs: self.exprs,
             templates: self.templates,
             types: self.types,
+            safety,
+            invariants,
         })
     }
 
@@ -314,7 +331,11 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
         let mut compensate = None;
         let mut output_type = None;
         let mut env: Vec<(String, EnvValue)> = wf_env.to_vec();
+        let mut parts = advanced::StepParts::default();
         for stmt in &body {
+            if parts.take(&stmt.kind) {
+                continue;
+            }
             match &stmt.kind {
                 StepStmtKind::Timeout(d) => step_timeout = Some(d.millis),
                 StepStmtKind::Retry(r) => retry = Some(plan_retry(r)),
@@ -340,18 +361,8 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
                         env.push((k, v));
                     }
                 }
-                StepStmtKind::Reads { .. }
-                | StepStmtKind::Put { .. }
-                | StepStmtKind::Spawn { .. }
-                | StepStmtKind::SpawnEach { .. }
-                | StepStmtKind::Items(_) => {
-                    self.error(Some(&name), format!("`{}` is not executed by `flowc run` yet", stmt.kind.keyword()));
-                }
                 _ => {}
             }
-        }
-        if ast.for_each.is_some() {
-            self.error(Some(&name), "`for each item` steps are not executed by `flowc run` yet");
         }
         if let StepKind::Agent(agent) = &kind {
             if let Some((t, r)) = self.agent_defaults(&agent.text) {
@@ -359,26 +370,34 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
                 retry = retry.or(r);
             }
         }
-        let env_bindings = env
-            .into_iter()
-            .map(|(k, v)| {
-                let template = match v {
-                    EnvValue::Template(t) => self.template(&t, false),
-                    EnvValue::Value(v) => {
-                        let text = crate::checks::value_json(&v).map(|j| match j {
-                            serde_json::Value::String(s) => s,
-                            other => other.to_string(),
-                        });
-                        self.literal(text.unwrap_or_default())
-                    }
-                    EnvValue::Ref { .. } | EnvValue::Source(_) => {
-                        // `flatten_env` resolved plain env-set values and reported secrets.
-                        self.literal(String::new())
-                    }
-                };
-                plan::EnvBinding { name: k, template }
-            })
-            .collect();
+        let mut env_bindings = Vec::new();
+        let mut secret_env = Vec::new();
+        for (k, v) in env {
+            if let Some(runtime) = advanced::runtime_value(db, self.project, &v) {
+                if let Some(secret) = self.runtime_value(Some(&name), runtime) {
+                    secret_env.push(plan::advanced::SecretEnv { name: k, secret });
+                }
+                continue;
+            }
+            let template = match v {
+                EnvValue::Template(t) => self.template(&t, false),
+                EnvValue::Value(v) => {
+                    let text = crate::checks::value_json(&v).map(|j| match j {
+                        serde_json::Value::String(s) => s,
+                        other => other.to_string(),
+                    });
+                    self.literal(text.unwrap_or_default())
+                }
+                EnvValue::Ref { set, key } => {
+                    // `flatten_env` resolved every key of an env set.
+                    self.error(Some(&name), format!("`{}.{}` is not a key of an env or secrets set", set.text, key.text));
+                    continue;
+                }
+                EnvValue::Source(_) => continue, // a run-time value, handled above
+            };
+            env_bindings.push(plan::EnvBinding { name: k, template });
+        }
+        let mut gate = None;
 
         let parse = |me: &mut Self| -> plan::Instr {
             match &output_type {
@@ -453,13 +472,24 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
                 code.push(plan::Instr::Call { workflow: callee.text.clone(), inputs });
                 (plan::StepKind::Call, code)
             }
+            StepKind::Select => (plan::StepKind::Select, self.select_code(&name, &body)?),
+            StepKind::Gate => {
+                let (code, policy) = self.gate_code(&name, &body)?;
+                gate = Some(policy);
+                (plan::StepKind::Gate, code)
+            }
             other => {
                 self.error(Some(&name), format!("`{}` steps are not executed by `flowc run` yet", other.keyword()));
                 return None;
             }
         };
-        let mut code = code;
+        let mut code = self.wrap_code(&name, parts, code);
         code.push(plan::Instr::End);
+        // A gate with `on_fail` loops on its own terms: the workflow's
+        // default retry does not apply to it (its own `retry` does).
+        if gate.as_ref().is_some_and(|g| g.on_fail.is_some()) && retry.is_none() {
+            retry = Some(plan::Retry { count: 0, backoff: plan::Backoff::Fixed, delay_ms: 0, max_ms: None });
+        }
         let group = def.groups(db).last().and_then(|g| group_index.get(g.as_str()).copied());
         Some(plan::Step {
             id,
@@ -476,6 +506,9 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
             compensate,
             env: env_bindings,
             code,
+            for_each: ast.for_each.is_some(),
+            secret_env,
+            gate,
         })
     }
 
@@ -495,11 +528,12 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
                 EnvEntryKind::Assign { key, value: EnvValue::Ref { set, key: k } } => {
                     match env_set_values(db, index, &set.text).and_then(|vals| vals.into_iter().find(|(n, _)| *n == k.text)) {
                         Some((_, v)) => out.push((key.text.clone(), v)),
-                        None => self.error(step, format!("secrets (`{}.{}`) are not resolved by `flowc run` yet", set.text, k.text)),
+                        // A key of a `secrets` set: resolved when the step runs.
+                        None if index.other(DeclKind::Secrets, &set.text).is_some() => {
+                            out.push((key.text.clone(), EnvValue::Ref { set: set.clone(), key: k.clone() }))
+                        }
+                        None => self.error(step, format!("`{}.{}` is not a key of an env or secrets set", set.text, k.text)),
                     }
-                }
-                EnvEntryKind::Assign { value: EnvValue::Source(_), key } => {
-                    self.error(step, format!("`{}` reads a secret source, which `flowc run` does not resolve yet", key.text));
                 }
                 EnvEntryKind::Assign { key, value } => out.push((key.text.clone(), value.clone())),
             }
@@ -533,6 +567,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
         let mut command = None;
         let mut cost = None;
         let mut env = Vec::new();
+        let mut secret_env = Vec::new();
         for s in &agent.body {
             match &s.kind {
                 AgentStmtKind::Command(t) => match t.as_literal() {
@@ -542,6 +577,12 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
                 AgentStmtKind::CostPerCall(c) => cost = Some(c.value.value),
                 AgentStmtKind::Env(block) => {
                     for (k, v) in self.flatten_env(None, block) {
+                        if let Some(runtime) = advanced::runtime_value(db, self.project, &v) {
+                            if let Some(secret) = self.runtime_value(None, runtime) {
+                                secret_env.push(plan::advanced::SecretEnv { name: k, secret });
+                            }
+                            continue;
+                        }
                         let value = match v {
                             EnvValue::Template(t) => t.as_literal().unwrap_or_default(),
                             EnvValue::Value(v) => crate::checks::value_json(&v)
@@ -559,7 +600,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
             }
         }
         let id = self.agents.list.len() as u32;
-        self.agents.list.push(plan::Agent { name: name.to_string(), command: command.unwrap_or_default(), cost_per_call: cost, env });
+        self.agents.list.push(plan::Agent { name: name.to_string(), command: command.unwrap_or_default(), cost_per_call: cost, env, secret_env });
         self.agents.ids.insert(name.to_string(), id);
         Some(id)
     }

@@ -5,5 +5,6 @@
 pub use flowc_plan::*;
 
 pub mod load;
+mod load_advanced;
 
 pub use load::{LoadedPlan, LoadedWorkflow};

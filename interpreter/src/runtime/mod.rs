@@ -39,6 +39,15 @@ use crate::plan::{LoadedPlan, Plan, PlanError};
 use crate::state::{RunStatus, StateError, StepStatus, Store};
 
 pub use compensate::compensate;
+pub use runner::checkpoints::{restore, skip, skipped_output};
+pub use runner::items::select_items;
+pub use runner::secrets::Redactor;
+pub use runner::stores;
+
+/// The hash a run that pinned nothing is compared under.
+pub fn empty_invariants_hash() -> String {
+    runner::invariants::empty_hash()
+}
 pub use control::{cancel, pause, resume, ControlOutcome, Resumed};
 pub use notify::NotifySink;
 
@@ -105,11 +114,21 @@ pub struct RunOptions {
     pub project_dir: PathBuf,
     pub notify: NotifySink,
     pub observer: Option<Rc<dyn Observer>>,
+    /// The hash of the invariants the project's source declares now for
+    /// the run's workflow, when known (`flowc resume` compiles it): a resumed
+    /// run whose pinned invariants differ records that it keeps its own.
+    pub source_invariants_hash: Option<String>,
 }
 
 impl RunOptions {
     pub fn new(state_path: impl Into<PathBuf>, project_dir: impl Into<PathBuf>) -> Self {
-        RunOptions { state_path: state_path.into(), project_dir: project_dir.into(), notify: NotifySink::Stderr, observer: None }
+        RunOptions {
+            state_path: state_path.into(),
+            project_dir: project_dir.into(),
+            notify: NotifySink::Stderr,
+            observer: None,
+            source_invariants_hash: None,
+        }
     }
 
     /// Step logs and run locks live beside the database: `DIR/runs/RUN/`.

@@ -22,7 +22,7 @@ pub struct SqliteStore {
     path: PathBuf,
 }
 
-fn describe(path: &Path, e: rusqlite::Error) -> StateError {
+pub(crate) fn describe(path: &Path, e: rusqlite::Error) -> StateError {
     use rusqlite::ffi::ErrorCode;
     let shown = path.display();
     match &e {
@@ -64,6 +64,14 @@ impl SqliteStore {
         &self.path
     }
 
+    pub(super) fn conn(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    pub(super) fn conn_ref(&self) -> &Connection {
+        &self.conn
+    }
+
     fn prepare(&mut self) -> rusqlite::Result<Result<(), StateError>> {
         let conn = &mut self.conn;
         conn.busy_timeout(std::time::Duration::from_secs(10))?;
@@ -103,7 +111,7 @@ impl SqliteStore {
         describe(&self.path, e)
     }
 
-    fn run_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
+    pub(super) fn run_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
         let status: String = row.get(6)?;
         Ok(RunRecord {
             id: row.get(0)?,
@@ -124,7 +132,7 @@ impl SqliteStore {
         })
     }
 
-    const RUN_COLUMNS: &'static str = "id, plan_id, workflow, parent_run, parent_step, depth, status, inputs, outputs, \
+    pub(super) const RUN_COLUMNS: &'static str = "id, plan_id, workflow, parent_run, parent_step, depth, status, inputs, outputs, \
          cost_usd, error, project_dir, created_at, started_at, finished_at";
 
     fn apply_one(tx: &rusqlite::Transaction<'_>, op: &Op) -> rusqlite::Result<()> {
@@ -191,6 +199,7 @@ impl SqliteStore {
                 )?
                 .execute(params![run, step_id, attempt, status.as_str(), exit_code, error, at, duration_ms])?;
             }
+            other => super::advanced::apply_op(tx, other)?,
         }
         Ok(())
     }
