@@ -58,10 +58,16 @@ pub struct Checked {
 
 /// Loads and checks a project; prints its diagnostics and fails on errors.
 pub fn checked(cli: &Cli, path: &Path) -> Result<Checked, Failure> {
+    checked_with(cli, path, true)
+}
+
+/// `checked`, printing warnings only when asked (commands that read the
+/// project's data, such as `flowc get`, print diagnostics only on errors).
+pub fn checked_with(cli: &Cli, path: &Path, warnings: bool) -> Result<Checked, Failure> {
     let loaded = project::load(path)?;
     let (db, project, diagnostics, sources) = analyse(&loaded);
     let errors = diagnostics.iter().filter(|d| d.severity == Severity::Error).count();
-    if errors > 0 || (!cli.quiet && !diagnostics.is_empty()) {
+    if errors > 0 || (warnings && !cli.quiet && !diagnostics.is_empty()) {
         crate::render::human::print(cli, &diagnostics, &sources, loaded.files.len());
     }
     if errors > 0 {
@@ -89,6 +95,14 @@ fn analyse(loaded: &LoadedProject) -> (Database, Project, Vec<Diagnostic>, Sourc
 }
 
 impl Checked {
+    pub fn db(&self) -> &Database {
+        &self.db
+    }
+
+    pub fn project(&self) -> Project {
+        self.project
+    }
+
     pub fn lower(&self, workflow: &str) -> Result<Plan, Failure> {
         if !self.workflows.iter().any(|w| w == workflow) {
             let known: Vec<String> = self.workflows.iter().map(|w| format!("`{w}`")).collect();

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod advanced;
 mod build;
 mod check;
 mod events;
@@ -13,11 +14,13 @@ mod explain;
 mod fmt;
 mod people;
 mod progress;
+mod progress_advanced;
 mod project;
 mod render;
 mod runs;
 mod serve;
 mod versions;
+mod yaml;
 
 /// Compiler, checker and local interpreter for the .flow workflow language.
 #[derive(Parser, Debug)]
@@ -139,6 +142,30 @@ pub enum Command {
     ///
     /// Example: flowc versions outbound_sdr --json
     Versions(versions::VersionsArgs),
+    /// Go back to a step's checkpoint: the steps completed after it run again.
+    ///
+    /// Example: flowc restore 20261121-100000-3f2a --to scope
+    Restore(advanced::RestoreArgs),
+    /// Pass a step that paused the run (a `skippable` gate, or `on_failure pause`), then resume.
+    ///
+    /// Example: flowc skip 20261121-100000-3f2a pre_deploy
+    Skip(advanced::SkipArgs),
+    /// Read and write the persistent stores: put, get, list, delete.
+    ///
+    /// Example: flowc store put context plan_result '{"summary": "…", "goals": []}'
+    Store(advanced::StoreArgs),
+    /// List the instances of a kind (a resource's plural or short name, or workflows, agents, stores, crds, …).
+    ///
+    /// Example: flowc -C examples/advanced get pl
+    Get(advanced::GetArgs),
+    /// Show one instance or declaration as a manifest.
+    ///
+    /// Example: flowc -C examples/advanced describe promptlibrary qa_prompts
+    Describe(advanced::DescribeArgs),
+    /// The project's declarations as manifests (custom resource definitions included).
+    ///
+    /// Example: flowc -C examples/advanced export --format yaml
+    Export(advanced::ExportArgs),
 }
 
 /// How a command failed, which decides the exit code.
@@ -179,6 +206,12 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::serve(&cli, args),
         Command::Publish(args) => versions::publish(&cli, args),
         Command::Versions(args) => versions::versions(&cli, args),
+        Command::Restore(args) => advanced::restore(&cli, args),
+        Command::Skip(args) => advanced::skip(&cli, args),
+        Command::Store(args) => advanced::store(&cli, args),
+        Command::Get(args) => advanced::get(&cli, args),
+        Command::Describe(args) => advanced::describe(&cli, args),
+        Command::Export(args) => advanced::export(&cli, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -81,6 +81,14 @@ impl Progress {
             }
     }
 
+    pub fn is_live(&self) -> bool {
+        self.live
+    }
+
+    pub fn paint_pub(&self, text: &str, code: &str) -> String {
+        self.paint(text, code)
+    }
+
     fn paint(&self, text: &str, code: &str) -> String {
         if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
     }
@@ -159,7 +167,7 @@ impl Observer for Progress {
         if let Ok(mut s) = self.state.lock() {
             if e.event == "started" {
                 s.running.push((label.clone(), Instant::now()));
-            } else if terminal || matches!(e.event, "retried" | "interrupted" | "blocked") {
+            } else if terminal || matches!(e.event, "retried" | "interrupted" | "blocked" | "rolled_back" | "gate_fix") {
                 s.running.retain(|(n, _)| n != &label);
             }
             if terminal && e.depth == 0 && e.event != "compensated" {
@@ -219,7 +227,10 @@ impl Observer for Progress {
                 };
                 format!("{} {label} blocked: {what}", self.paint("⏸", "36"))
             }
-            other => format!("step {label} {other}"),
+            other => match crate::progress_advanced::line(self, &label, other, e.payload) {
+                Some(text) => text,
+                None => return,
+            },
         };
         self.line(text);
     }

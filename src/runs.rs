@@ -201,6 +201,7 @@ pub fn resume(cli: &Cli, args: &ResumeArgs) -> Result<(), Failure> {
     let progress = (!cli.quiet).then(|| Progress::new(cli));
     let mut options = options(cli, &args.notify, progress.clone())?;
     options.wait_blocked = wait;
+    crate::advanced::note_pinned(cli, &args.run, &mut options);
     match runtime::resume(&args.run, &options).map_err(usage)? {
         Resumed::Here(report) => finish(cli, &report, args.json, progress.as_deref()),
         Resumed::Elsewhere(message) => {
@@ -339,6 +340,7 @@ pub fn runs(cli: &Cli, args: &RunsArgs) -> Result<(), Failure> {
                 if record.status == RunStatus::Blocked {
                     doc["blocked"] = crate::people::blocked_json(&store, &run);
                 }
+                crate::advanced::show_extras(&store, &run, Some(&mut doc))?;
                 print_json(&doc);
             } else {
                 println!("run       {}", record.id);
@@ -378,6 +380,7 @@ pub fn runs(cli: &Cli, args: &RunsArgs) -> Result<(), Failure> {
                     println!();
                     crate::people::print_blocked(&store, &report);
                 }
+                crate::advanced::show_extras(&store, &run, None)?;
             }
         }
         RunsCommand::Events { run, json } => {
@@ -430,7 +433,9 @@ pub fn runs(cli: &Cli, args: &RunsArgs) -> Result<(), Failure> {
         RunsCommand::Stats { json } => {
             let stats = store.stats().map_err(usage)?;
             if json {
-                print_json(&json!(stats));
+                let mut doc = json!(stats);
+                crate::advanced::stats_extras(&store, Some(&mut doc))?;
+                print_json(&doc);
             } else if stats.is_empty() {
                 eprintln!("no runs yet");
             } else {
@@ -448,6 +453,9 @@ pub fn runs(cli: &Cli, args: &RunsArgs) -> Result<(), Failure> {
                         format!("${:.4}", s.cost_usd)
                     );
                 }
+            }
+            if !json {
+                crate::advanced::stats_extras(&store, None)?;
             }
         }
     }

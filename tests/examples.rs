@@ -1,6 +1,5 @@
 //! The examples whose runs wait on people and events, run end to end offline
-//! with the commands their READMEs give, and the golden disassembly of their
-//! plans (`FLOWC_BLESS=1 cargo test --test examples` rewrites the golden files).
+//! with the commands their READMEs give.
 
 mod support;
 
@@ -36,32 +35,6 @@ fn flowc_in(example: &str, scratch: &Project, args: &[&str]) -> Output {
 
 fn json_of(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(out), stderr(out)))
-}
-
-#[test]
-fn example_plans_match_their_golden_disassembly() {
-    let bless = std::env::var_os("FLOWC_BLESS").is_some();
-    let mut mismatches = Vec::new();
-    for example in ["outbound_sdr", "approvals"] {
-        let out = Command::new(flowc_bin())
-            .current_dir(root())
-            .args(["build", &format!("examples/{example}"), "--emit", "plan"])
-            .output()
-            .unwrap();
-        assert_eq!(code(&out), 0, "{}", stderr(&out));
-        let actual = stdout(&out);
-        let golden = root().join(format!("tests/golden/{example}.golden"));
-        if bless {
-            std::fs::create_dir_all(golden.parent().unwrap()).unwrap();
-            std::fs::write(&golden, &actual).unwrap();
-            continue;
-        }
-        let expected = std::fs::read_to_string(&golden).unwrap_or_default();
-        if expected != actual {
-            mismatches.push(format!("--- {}\n{actual}", golden.display()));
-        }
-    }
-    assert!(mismatches.is_empty(), "disassembly changed (FLOWC_BLESS=1 to accept):\n{}", mismatches.join("\n"));
 }
 
 #[test]

@@ -1196,17 +1196,15 @@ impl Builder {
                     })
                     .collect(),
             ),
-            _ => {
-                let name = self.name(kids(p).next());
-                match name.text.as_str() {
-                    "string" => TypeKind::String,
-                    "number" => TypeKind::Number,
-                    "int" => TypeKind::Int,
-                    "bool" => TypeKind::Bool,
-                    "any" => TypeKind::Any,
-                    _ => TypeKind::Unknown(name),
-                }
-            }
+            // Match the text before allocating a name: almost every type is a primitive.
+            _ => match p.as_str().trim() {
+                "string" => TypeKind::String,
+                "number" => TypeKind::Number,
+                "int" => TypeKind::Int,
+                "bool" => TypeKind::Bool,
+                "any" => TypeKind::Any,
+                _ => TypeKind::Unknown(self.name(kids(p).next())),
+            },
         };
         TypeExpr { kind, span: sp }
     }

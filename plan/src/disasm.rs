@@ -93,12 +93,16 @@ impl Plan {
             for e in &agent.env {
                 let _ = write!(out, "  env {}={}", e.name, quoted(&e.value));
             }
+            for e in &agent.secret_env {
+                let _ = write!(out, "  env {}=secret#{}", e.name, e.secret);
+            }
             out.push('\n');
         }
         for (i, policy) in self.policies.iter().enumerate() {
             out.push('\n');
             disassemble_policy(i, policy, &mut out);
         }
+        crate::advanced::disasm::plan_tables(self, &mut out);
         for wf in &self.workflows {
             out.push('\n');
             self.disassemble_workflow(wf, &mut out);
@@ -158,6 +162,7 @@ impl Plan {
         for (i, t) in wf.types.iter().enumerate() {
             let _ = writeln!(out, "  type#{i}  {t}");
         }
+        crate::advanced::disasm::workflow_extras(wf, out);
         for step in &wf.steps {
             out.push('\n');
             self.disassemble_step(wf, step, out);
@@ -201,6 +206,7 @@ impl Plan {
         for b in &step.env {
             let _ = writeln!(out, "  env {} = t{}", b.name, b.template);
         }
+        crate::advanced::disasm::step_extras(self, wf, step, out);
         for (pc, instr) in step.code.iter().enumerate() {
             let operands = match instr {
                 Instr::Render { template, dst } => {
@@ -274,6 +280,7 @@ impl Plan {
                     Some(s) => format!("{event} {s}"),
                     None => event.to_string(),
                 },
+                other => crate::advanced::disasm::operands(self, wf, other),
             };
             let line = format!("  {pc} {:<12} {operands}", instr.opcode());
             let _ = writeln!(out, "{}", line.trim_end());

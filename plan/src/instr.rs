@@ -21,17 +21,23 @@
 //! | `APPROVAL` | `message?`, `approvers`, `distinct_from_initiator`, `implicit` | blocks the step until `flowc approve` (output `{"approved": true, "by", "comment", "at"}`, merged into a check's output as `approval`) or `flowc reject` (the step fails); `implicit` approvals block only when the preceding `CHECK_POLICY` required approval |
 //! | `HUMAN` | `message?`, `type?`, `approvers` | blocks until `flowc complete RUN STEP --output JSON`; that JSON, validated against `type`, is the output |
 //! | `WAIT` | `event`, `subject?` | blocks until an inbound event whose type matches the glob in `event` (and whose subject matches `subject`) arrives after the run started; the event (CloudEvents JSON) is the output |
+//! | `READ_STORE` | `store`, `key`, `name` | reads a store value before the step's work and binds it as `name` for the expressions after it (`null` when the key is absent or expired) |
+//! | `STORE_PUT` | `store`, `key`, `expr` | post action: evaluates `expr` (`output` bound), validates it against the store's schema and writes it |
+//! | `SPAWN` | `workflow`, `inputs?` | post action: starts a child run that outlives the step; safety limits apply |
+//! | `SPAWN_EACH` | `list`, `workflow`, `inputs?` | post action: one child run per element of `list` (`item` bound in `inputs`), all or none |
+//! | `ITEMS` | `expr` | post action: the list becomes the item list of the steps downstream |
+//! | `SELECT` | `strategy`, `metric?`, `top_k?`, `threshold?`, `weights` | keeps the best items of the current item list; the kept items are the output and the new item list |
+//! | `GATE` | `checks` | runs every check (a command, and the stdout it must print); fails unless all pass |
 //!
-//! The blocking instructions (`APPROVAL`, `HUMAN`, `WAIT`) come last, just
-//! before `END`: what resolves them decides the step's outcome, so a blocked
-//! step never executes instructions after it is resolved. A blocked step's
-//! `timeout` bounds how long it may stay blocked.
-//!
-//! Later work adds (and defines here) `READ_STORE`, `STORE_PUT`, `SPAWN`,
-//! `SELECT`, `GATE`, `CHECK_INVARIANT`.
+//! The blocking instructions (`APPROVAL`, `HUMAN`, `WAIT`) end a step's work:
+//! what resolves them decides the step's outcome, so a blocked step never
+//! executes work instructions after it is resolved (the compiler refuses post
+//! actions on such steps). A blocked step's `timeout` bounds how long it may
+//! stay blocked.
 
 use serde::{Deserialize, Serialize};
 
+use super::advanced::{GateCheck, Select, StoreId};
 use super::{AgentId, ExprId, PolicyId, StepId, TemplateId, TypeId};
 
 /// A register name, written without the `%` in JSON and with it in the disassembly.
@@ -113,6 +119,34 @@ pub enum Instr {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         subject: Option<Reg>,
     },
+    ReadStore {
+        store: StoreId,
+        key: String,
+        name: String,
+    },
+    StorePut {
+        store: StoreId,
+        key: String,
+        expr: ExprId,
+    },
+    Spawn {
+        workflow: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        inputs: Option<ExprId>,
+    },
+    SpawnEach {
+        list: ExprId,
+        workflow: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        inputs: Option<ExprId>,
+    },
+    Items {
+        expr: ExprId,
+    },
+    Select(Select),
+    Gate {
+        checks: Vec<GateCheck>,
+    },
 }
 
 impl Instr {
@@ -131,6 +165,13 @@ impl Instr {
             Instr::Approval { .. } => "APPROVAL",
             Instr::Human { .. } => "HUMAN",
             Instr::Wait { .. } => "WAIT",
+            Instr::ReadStore { .. } => "READ_STORE",
+            Instr::StorePut { .. } => "STORE_PUT",
+            Instr::Spawn { .. } => "SPAWN",
+            Instr::SpawnEach { .. } => "SPAWN_EACH",
+            Instr::Items { .. } => "ITEMS",
+            Instr::Select(_) => "SELECT",
+            Instr::Gate { .. } => "GATE",
         }
     }
 
@@ -159,7 +200,7 @@ impl Instr {
     /// Whether the instruction waits on something outside the interpreter (a
     /// process or a child run). Steps holding one take a `concurrency` slot.
     pub fn is_external(&self) -> bool {
-        matches!(self, Instr::Exec { .. } | Instr::Agent { .. } | Instr::Call { .. })
+        matches!(self, Instr::Exec { .. } | Instr::Agent { .. } | Instr::Call { .. } | Instr::Gate { .. })
     }
 
     /// Whether the instruction may leave the step `blocked` on a person or an

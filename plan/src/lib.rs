@@ -39,6 +39,10 @@
 //!          rules: [{ effect: deny|require_approval|allow, when: ExprId, because?: TemplateId }] }
 //! ```
 //!
+//! The advanced primitives (stores, secrets, safety, invariants, items,
+//! select, gates) add optional fields and instructions, documented in
+//! [`advanced`].
+//!
 //! # Choices the lowering must follow
 //!
 //! - **Defaults.** A step without `retry` takes `defaults.retry`; without
@@ -71,6 +75,7 @@
 //!   `templates` tables (over `input`); trigger filters live in the
 //!   workflow's `exprs` (over `event`).
 
+pub mod advanced;
 pub mod disasm;
 pub mod graph;
 pub mod instr;
@@ -114,6 +119,12 @@ pub struct Plan {
     /// Governance policies the plan's `check` steps evaluate (`CHECK_POLICY`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub policies: Vec<Policy>,
+    /// Persistent stores the steps read and write (`StoreId` = index).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stores: Vec<advanced::StoreDef>,
+    /// Where secrets come from (`SecretId` = index); never their values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<advanced::Secret>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -127,6 +138,9 @@ pub struct Agent {
     pub cost_per_call: Option<f64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<AgentEnv>,
+    /// Environment variables holding secrets, resolved when a step runs the agent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_env: Vec<advanced::SecretEnv>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -161,6 +175,12 @@ pub struct Workflow {
     /// `flowc event send`). Not part of a run's execution.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub triggers: Vec<Trigger>,
+    /// Spawn limits, enforced when a step spawns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safety: Option<advanced::Safety>,
+    /// Checked after steps; pinned when a run starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub invariants: Vec<advanced::Invariant>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -266,6 +286,16 @@ pub struct Step {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<EnvBinding>,
     pub code: Vec<Instr>,
+    /// `for each item`: the code before the post actions runs once per item
+    /// of the current item list.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub for_each: bool,
+    /// Environment variables holding secrets, resolved when the step starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_env: Vec<advanced::SecretEnv>,
+    /// A gate's failure policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<advanced::Gate>,
 }
 
 /// What a step is, for people: progress, logs, disassembly. Behaviour comes
@@ -282,6 +312,8 @@ pub enum StepKind {
     Check,
     Wait,
     Human,
+    Select,
+    Gate,
 }
 
 impl StepKind {
@@ -296,6 +328,8 @@ impl StepKind {
             StepKind::Check => "check",
             StepKind::Wait => "wait",
             StepKind::Human => "human",
+            StepKind::Select => "select",
+            StepKind::Gate => "gate",
         }
     }
 }

@@ -79,8 +79,8 @@ fn out_of_context(name: &str) -> Option<Binding> {
         ),
         "event" => (
             Code::EventOutOfContext,
-            "`event` is only available in an `on event … where` filter and in `wait` steps".to_string(),
-            "after a `wait` step, read the event as `STEP.output`".to_string(),
+            "`event` is only available in the `where` filter of an `on event` trigger".to_string(),
+            "a `wait` step's event is its output: read it as `STEP.output` in a step after it; a triggered run gets the event's `data` fields as its inputs".to_string(),
         ),
         "self" => (
             Code::SelfOutOfContext,
@@ -113,7 +113,6 @@ struct StepScope<'a> {
     output: Option<Ty>,
     item: Option<Ty>,
     items: bool,
-    event: bool,
     reads: BTreeMap<String, Ty>,
     /// How to add a missing `after` (relative to the step's anchor): a title
     /// per step and the edit.
@@ -129,7 +128,6 @@ impl Scope for StepScope<'_> {
             "output" if self.output.is_some() => return self.output.clone().map(Binding::Value),
             "item" if self.item.is_some() => return self.item.clone().map(Binding::Value),
             "items" if self.items => return Some(Binding::Value(Ty::list(self.item.clone().unwrap_or(Ty::Dyn)))),
-            "event" if self.event => return Some(Binding::Value(event_ty())),
             _ => {}
         }
         if let Some(t) = self.reads.get(name) {
@@ -160,9 +158,6 @@ impl Scope for StepScope<'_> {
         }
         if self.items {
             names.push("items".into());
-        }
-        if self.event {
-            names.push("event".into());
         }
         names.extend(self.reads.keys().cloned());
         for (i, n) in self.graph.nodes.iter().take(self.graph.steps).enumerate() {
@@ -309,7 +304,6 @@ pub(super) fn step_references<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut
         output: None,
         item: if step.for_each.is_some() { Some(item.clone().unwrap_or(Ty::Dyn)) } else { None },
         items,
-        event: matches!(step.kind, StepKind::Wait),
         reads,
         add_after: &add_after,
     };
@@ -388,7 +382,6 @@ fn clone_scope<'a>(s: &StepScope<'a>) -> StepScope<'a> {
         output: s.output.clone(),
         item: s.item.clone(),
         items: s.items,
-        event: s.event,
         reads: s.reads.clone(),
         add_after: s.add_after,
     }

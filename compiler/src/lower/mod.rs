@@ -19,6 +19,8 @@
 
 mod people;
 
+mod advanced;
+
 use std::collections::{BTreeMap, HashMap};
 
 use flowc_grammar::ast::{
@@ -66,6 +68,7 @@ pub fn lower(db: &dyn Db, project: Project, entry: &str) -> Result<plan::Plan, V
             if let StepKind::Call(callee) = &step.ast(db).kind {
                 queue.push(callee.text.clone());
             }
+            queue.extend(advanced::spawned_workflows(step.ast(db)));
         }
     }
     let mut agents = Agents::default();
@@ -81,15 +84,28 @@ pub fn lower(db: &dyn Db, project: Project, entry: &str) -> Result<plan::Plan, V
         return Err(errors);
     }
     let policies = std::mem::take(&mut agents.policies.list);
-    Ok(plan::Plan { format_version: plan::FORMAT_VERSION, entry: entry.to_string(), workflows, agents: agents.list, policies })
+    Ok(plan::Plan {
+        format_version: plan::FORMAT_VERSION,
+        entry: entry.to_string(),
+        workflows,
+        agents: agents.list,
+        policies,
+        stores: agents.adv.stores,
+        secrets: agents.adv.secrets,
+    })
 }
 
-/// The plan's agent table, filled as steps name agents (and its policy table).
+pub use advanced::{project_stores, store_def};
+
+/// The plan's agent table, filled as steps name agents (and its policy,
+/// store and secret tables).
 #[derive(Default)]
 struct Agents {
     list: Vec<plan::Agent>,
     ids: HashMap<String, u32>,
     policies: people::Policies,
+    /// Stores and secrets, filled the same way.
+    adv: advanced::Tables,
 }
 
 struct WorkflowLowerer<'a, 'db> {
@@ -156,6 +172,8 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
         let mut outputs = Vec::new();
         let mut defaults = plan::Defaults::default();
         let mut description = None;
+        let mut safety = None;
+        let mut invariants = Vec::new();
         let mut wf_env: Vec<(String, ast::EnvValue)> = Vec::new();
         let mut triggers = Vec::new();
         for (_, stmt) in self.wf.header(db).iter() {
@@ -176,9 +194,8 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
                 WorkflowStmtKind::Budget(b) => defaults.budget_usd = Some(b.value.value),
                 WorkflowStmtKind::Env(env) => wf_env.extend(self.flatten_env(None, env)),
                 WorkflowStmtKind::On(t) => triggers.push(people::trigger(&mut self, t)),
-                WorkflowStmtKind::Safety(_) | WorkflowStmtKind::Invariant(_) => {
-                    self.error(None, "`safety` limits and invariants are not executed by `flowc run` yet");
-                }
+                WorkflowStmtKind::Safety(s) => safety = Some(self.safety(s)),
+                WorkflowStmtKind::Invariant(inv) => invariants.push(self.invariant(inv)),
                 WorkflowStmtKind::Step(_) | WorkflowStmtKind::Group(_) => {}
             }
         }
@@ -221,6 +238,8 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
             templates: self.templates,
             types: self.types,
             triggers,
+            safety,
+            invariants,
         })
     }
 
@@ -321,7 +340,11 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
         let mut compensate = None;
         let mut output_type = None;
         let mut env: Vec<(String, EnvValue)> = wf_env.to_vec();
+        let mut parts = advanced::StepParts::default();
         for stmt in &body {
+            if parts.take(&stmt.kind) {
+                continue;
+            }
             match &stmt.kind {
                 StepStmtKind::Timeout(d) => step_timeout = Some(d.millis),
                 StepStmtKind::Retry(r) => retry = Some(plan_retry(r)),
@@ -347,18 +370,8 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
                         env.push((k, v));
                     }
                 }
-                StepStmtKind::Reads { .. }
-                | StepStmtKind::Put { .. }
-                | StepStmtKind::Spawn { .. }
-                | StepStmtKind::SpawnEach { .. }
-                | StepStmtKind::Items(_) => {
-                    self.error(Some(&name), format!("`{}` is not executed by `flowc run` yet", stmt.kind.keyword()));
-                }
                 _ => {}
             }
-        }
-        if ast.for_each.is_some() {
-            self.error(Some(&name), "`for each item` steps are not executed by `flowc run` yet");
         }
         if let StepKind::Agent(agent) = &kind {
             if let Some((t, r)) = self.agent_defaults(&agent.text) {
@@ -366,26 +379,34 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
                 retry = retry.or(r);
             }
         }
-        let env_bindings = env
-            .into_iter()
-            .map(|(k, v)| {
-                let template = match v {
-                    EnvValue::Template(t) => self.template(&t, false),
-                    EnvValue::Value(v) => {
-                        let text = crate::checks::value_json(&v).map(|j| match j {
-                            serde_json::Value::String(s) => s,
-                            other => other.to_string(),
-                        });
-                        self.literal(text.unwrap_or_default())
-                    }
-                    EnvValue::Ref { .. } | EnvValue::Source(_) => {
-                        // `flatten_env` resolved plain env-set values and reported secrets.
-                        self.literal(String::new())
-                    }
-                };
-                plan::EnvBinding { name: k, template }
-            })
-            .collect();
+        let mut env_bindings = Vec::new();
+        let mut secret_env = Vec::new();
+        for (k, v) in env {
+            if let Some(runtime) = advanced::runtime_value(db, self.project, &v) {
+                if let Some(secret) = self.runtime_value(Some(&name), runtime) {
+                    secret_env.push(plan::advanced::SecretEnv { name: k, secret });
+                }
+                continue;
+            }
+            let template = match v {
+                EnvValue::Template(t) => self.template(&t, false),
+                EnvValue::Value(v) => {
+                    let text = crate::checks::value_json(&v).map(|j| match j {
+                        serde_json::Value::String(s) => s,
+                        other => other.to_string(),
+                    });
+                    self.literal(text.unwrap_or_default())
+                }
+                EnvValue::Ref { set, key } => {
+                    // `flatten_env` resolved every key of an env set.
+                    self.error(Some(&name), format!("`{}.{}` is not a key of an env or secrets set", set.text, key.text));
+                    continue;
+                }
+                EnvValue::Source(_) => continue, // a run-time value, handled above
+            };
+            env_bindings.push(plan::EnvBinding { name: k, template });
+        }
+        let mut gate = None;
 
         let parse = |me: &mut Self| -> plan::Instr {
             match &output_type {
@@ -460,14 +481,29 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
                 code.push(plan::Instr::Call { workflow: callee.text.clone(), inputs });
                 (plan::StepKind::Call, code)
             }
-            other if people::handles(other) => people::step_code(self, &name, other, &body, output_type.as_ref())?,
-            other => {
-                self.error(Some(&name), format!("`{}` steps are not executed by `flowc run` yet", other.keyword()));
+            StepKind::Select => (plan::StepKind::Select, self.select_code(&name, &body)?),
+            StepKind::Gate => {
+                let (code, policy) = self.gate_code(&name, &body)?;
+                gate = Some(policy);
+                (plan::StepKind::Gate, code)
+            }
+            StepKind::Approval | StepKind::Human | StepKind::Check(_) | StepKind::Wait => {
+                people::step_code(self, &name, &kind, &body, output_type.as_ref())?
+            }
+            // The checker refuses a template whose kind is another template
+            // (templates do not chain); a plan is never built past it.
+            StepKind::Use(t) => {
+                self.error(Some(&name), format!("templates do not chain: the template's kind is `use {}`", t.text));
                 return None;
             }
         };
-        let mut code = code;
+        let mut code = self.wrap_code(&name, parts, code);
         code.push(plan::Instr::End);
+        // A gate with `on_fail` loops on its own terms: the workflow's
+        // default retry does not apply to it (its own `retry` does).
+        if gate.as_ref().is_some_and(|g| g.on_fail.is_some()) && retry.is_none() {
+            retry = Some(plan::Retry { count: 0, backoff: plan::Backoff::Fixed, delay_ms: 0, max_ms: None });
+        }
         let group = def.groups(db).last().and_then(|g| group_index.get(g.as_str()).copied());
         Some(plan::Step {
             id,
@@ -484,6 +520,9 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
             compensate,
             env: env_bindings,
             code,
+            for_each: ast.for_each.is_some(),
+            secret_env,
+            gate,
         })
     }
 
@@ -503,11 +542,12 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
                 EnvEntryKind::Assign { key, value: EnvValue::Ref { set, key: k } } => {
                     match env_set_values(db, index, &set.text).and_then(|vals| vals.into_iter().find(|(n, _)| *n == k.text)) {
                         Some((_, v)) => out.push((key.text.clone(), v)),
-                        None => self.error(step, format!("secrets (`{}.{}`) are not resolved by `flowc run` yet", set.text, k.text)),
+                        // A key of a `secrets` set: resolved when the step runs.
+                        None if index.other(DeclKind::Secrets, &set.text).is_some() => {
+                            out.push((key.text.clone(), EnvValue::Ref { set: set.clone(), key: k.clone() }))
+                        }
+                        None => self.error(step, format!("`{}.{}` is not a key of an env or secrets set", set.text, k.text)),
                     }
-                }
-                EnvEntryKind::Assign { value: EnvValue::Source(_), key } => {
-                    self.error(step, format!("`{}` reads a secret source, which `flowc run` does not resolve yet", key.text));
                 }
                 EnvEntryKind::Assign { key, value } => out.push((key.text.clone(), value.clone())),
             }
@@ -541,6 +581,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
         let mut command = None;
         let mut cost = None;
         let mut env = Vec::new();
+        let mut secret_env = Vec::new();
         for s in &agent.body {
             match &s.kind {
                 AgentStmtKind::Command(t) => match t.as_literal() {
@@ -550,6 +591,12 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
                 AgentStmtKind::CostPerCall(c) => cost = Some(c.value.value),
                 AgentStmtKind::Env(block) => {
                     for (k, v) in self.flatten_env(None, block) {
+                        if let Some(runtime) = advanced::runtime_value(db, self.project, &v) {
+                            if let Some(secret) = self.runtime_value(None, runtime) {
+                                secret_env.push(plan::advanced::SecretEnv { name: k, secret });
+                            }
+                            continue;
+                        }
                         let value = match v {
                             EnvValue::Template(t) => t.as_literal().unwrap_or_default(),
                             EnvValue::Value(v) => crate::checks::value_json(&v)
@@ -567,7 +614,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
             }
         }
         let id = self.agents.list.len() as u32;
-        self.agents.list.push(plan::Agent { name: name.to_string(), command: command.unwrap_or_default(), cost_per_call: cost, env });
+        self.agents.list.push(plan::Agent { name: name.to_string(), command: command.unwrap_or_default(), cost_per_call: cost, env, secret_env });
         self.agents.ids.insert(name.to_string(), id);
         Some(id)
     }

@@ -30,10 +30,6 @@ pub(super) struct Policies {
 }
 
 /// Whether this module lowers steps of the kind.
-pub(super) fn handles(kind: &StepKind) -> bool {
-    matches!(kind, StepKind::Approval | StepKind::Human | StepKind::Check(_) | StepKind::Wait)
-}
-
 fn reg(name: &str) -> plan::Reg {
     plan::Reg(name.to_string())
 }
@@ -124,7 +120,7 @@ pub(super) fn step_code(
             plan::StepKind::Wait
         }
         other => {
-            lw.error(Some(name), format!("`{}` steps are not executed by `flowc run` yet", other.keyword()));
+            lw.error(Some(name), format!("`{}` steps do not wait for people or events", other.keyword()));
             return None;
         }
     };

@@ -37,6 +37,8 @@ pub struct LoadedWorkflow {
     pub concurrency: u32,
     /// Step names to ids.
     pub names: HashMap<String, StepId>,
+    /// Each step's position in `topo`.
+    pub topo_index: Vec<usize>,
 }
 
 /// What the runtime needs to know about a step beyond its plan entry.
@@ -54,6 +56,11 @@ pub struct StepInfo {
     /// The effective retry policy and timeout (step's own, else the defaults).
     pub retry: Option<Retry>,
     pub timeout_ms: Option<u64>,
+    /// The step whose item list this step sees (`items`/`select`), if any.
+    pub items_from: Option<StepId>,
+    /// For a gate with `on_fail fix`: the steps a fix round re-runs, the
+    /// gate included, in topological order.
+    pub fix_loop: Vec<StepId>,
 }
 
 impl LoadedPlan {
@@ -90,6 +97,7 @@ impl LoadedPlan {
             .map(|wf| load_workflow(&plan, wf, &env).map_err(|e| PlanError::new(format!("workflow `{}`: {}", wf.name, e.message))))
             .collect::<Result<Vec<_>, _>>()?;
         check_call_graph(&plan)?;
+        super::load_advanced::check_plan(&plan)?;
         let policies = super::load_people::load_policies(&plan, &env)?;
         Ok(LoadedPlan { plan, workflows, cel: env, policies })
     }
@@ -321,6 +329,8 @@ fn load_workflow(plan: &Plan, wf: &Workflow, env: &cel::Env) -> Result<LoadedWor
                 _ => {}
             }
         }
+        super::load_advanced::check_step(plan, wf, step, &mut used_exprs, &mut used_templates)
+            .map_err(|e| err(e.message))?;
         let branches = step.code.iter().filter(|i| matches!(i, Instr::Branch { .. })).count();
         if branches > 1 {
             return Err(at("has more than one BRANCH".into()));
@@ -351,14 +361,17 @@ fn load_workflow(plan: &Plan, wf: &Workflow, env: &cel::Env) -> Result<LoadedWor
 
     super::load_people::check_triggers(wf)?;
     let topo = topological_order(wf, &dependents)?;
-    Ok(LoadedWorkflow {
+    let mut loaded = LoadedWorkflow {
         programs,
         dependents,
         topo,
         steps: infos,
         concurrency: wf.defaults.concurrency.unwrap_or(DEFAULT_CONCURRENCY),
         names: wf.steps.iter().map(|s| (s.name.clone(), s.id)).collect(),
-    })
+        topo_index: Vec::new(),
+    };
+    super::load_advanced::index_workflow(wf, &mut loaded)?;
+    Ok(loaded)
 }
 
 /// Kahn's algorithm; on a cycle, names the steps that are on it or behind it.

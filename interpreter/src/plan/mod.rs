@@ -6,6 +6,7 @@ pub use flowc_plan::*;
 
 pub mod load;
 pub mod load_people;
+mod load_advanced;
 
 pub use load::{LoadedPlan, LoadedWorkflow};
 pub use load_people::LoadedPolicy;

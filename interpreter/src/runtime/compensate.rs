@@ -58,6 +58,8 @@ pub fn compensate(run: &str, options: &RunOptions) -> Result<RunReport, Error> {
         plan_id: record.plan_id,
         options,
         background: Default::default(),
+        secrets: Default::default(),
+        spawned: Default::default(),
     });
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -129,7 +131,7 @@ async fn walk(sh: Rc<Shared>, wf: usize, run: &str, inputs: &serde_json::Value) 
                 let mut row = state;
                 row.status = StepStatus::Compensated;
                 row.finished_at = Some(at.clone());
-                sh.store.borrow_mut().apply(&[
+                apply_redacted(&sh, vec![
                     Op::StepState(row),
                     Op::Event { run: run.to_string(), step: Some(step.name.clone()), event: "compensated", payload, at },
                 ])?;
@@ -137,7 +139,7 @@ async fn walk(sh: Rc<Shared>, wf: usize, run: &str, inputs: &serde_json::Value) 
                 done.push(step.name.clone());
             }
             Err(error) => {
-                sh.store.borrow_mut().apply(&[Op::Event {
+                apply_redacted(&sh, vec![Op::Event {
                     run: run.to_string(),
                     step: Some(step.name.clone()),
                     event: "compensation_failed",
@@ -149,7 +151,7 @@ async fn walk(sh: Rc<Shared>, wf: usize, run: &str, inputs: &serde_json::Value) 
             }
         }
     }
-    sh.store.borrow_mut().apply(&[
+    apply_redacted(&sh, vec![
         Op::RunStatus {
             run: run.to_string(),
             status: RunStatus::Compensated,
@@ -182,6 +184,7 @@ async fn run_command(sh: &Shared, run: &str, step: &str, command: &str, env: &[(
         log: &log,
         header: Some(&header),
         deadline: None,
+        redact: Some(sh.secrets.clone()),
     };
     let finished = process::run(spec, never, |_| {}).await.map_err(|e| format!("cannot start `sh -c`: {e}"))?;
     match finished.ending {
@@ -198,9 +201,7 @@ async fn run_step(sh: &Rc<Shared>, wf: usize, run: &str, c: StepId, base: &Scope
     let previous = sh.store.borrow().attempts(run).map_err(|e| e.to_string())?;
     let attempt = previous.iter().filter(|a| a.step_id == c).map(|a| a.attempt).max().unwrap_or(0) + 1;
     let started = time::now();
-    sh.store
-        .borrow_mut()
-        .apply(&[Op::AttemptStarted { run: run.to_string(), step_id: c, step: name.clone(), attempt, at: started.clone() }])
+    apply_redacted(sh, vec![Op::AttemptStarted { run: run.to_string(), step_id: c, step: name.clone(), attempt, at: started.clone() }])
         .map_err(|e| e.to_string())?;
     let (tx, mut rx) = mpsc::unbounded_channel();
     let (_abort_tx, abort) = watch::channel(false);
@@ -211,6 +212,7 @@ async fn run_step(sh: &Rc<Shared>, wf: usize, run: &str, c: StepId, base: &Scope
     }
     let ctx = AttemptCtx {
         sh: sh.clone(),
+        adv: Default::default(),
         wf,
         step: c,
         attempt,
@@ -227,16 +229,14 @@ async fn run_step(sh: &Rc<Shared>, wf: usize, run: &str, c: StepId, base: &Scope
     while let Some(msg) = rx.recv().await {
         match msg {
             Msg::Spawned { pid, .. } => {
-                let _ = sh.store.borrow_mut().apply(&[Op::AttemptPid { run: run.to_string(), step_id: c, attempt, pid: pid as i64 }]);
+                let _ = apply_redacted(sh, vec![Op::AttemptPid { run: run.to_string(), step_id: c, attempt, pid: pid as i64 }]);
             }
             Msg::Finished { outcome, .. } => {
                 let (status, error, output) = match &outcome.result {
                     Ok(s) => (StepStatus::Completed, None, Some(s.output.clone())),
                     Err(e) => (StepStatus::Failed, Some(e.clone()), None),
                 };
-                sh.store
-                    .borrow_mut()
-                    .apply(&[
+                apply_redacted(sh, vec![
                         Op::AttemptFinished {
                             run: run.to_string(),
                             step_id: c,
@@ -269,7 +269,16 @@ async fn run_step(sh: &Rc<Shared>, wf: usize, run: &str, c: StepId, base: &Scope
                 };
             }
             Msg::RetryDue { .. } => {}
+            Msg::Event { event, payload, .. } => {
+                let _ = apply_redacted(sh, vec![Op::Event { run: run.to_string(), step: Some(name.clone()), event, payload, at: time::now() }]);
+            }
         }
     }
     Err(format!("compensation step {name} ended without a result"))
+}
+
+/// Writes ops with secret values masked, as the runner does.
+fn apply_redacted(sh: &Shared, mut ops: Vec<Op>) -> Result<(), crate::state::StateError> {
+    sh.secrets.redact_ops(&mut ops);
+    sh.store.borrow_mut().apply(&ops)
 }

@@ -209,11 +209,13 @@ pub fn resume(run: &str, options: &RunOptions) -> Result<Resumed, Error> {
             record.status
         )));
     }
-    if let Some(parent) = &record.parent_run {
-        return Err(Error::Run(format!(
-            "run `{run}` is a child run of `{parent}`; resume `{parent}`, which resumes its children"
-        )));
-    }
+    // A spawned child is a run of its own; a called child belongs to its parent's step.
+    if let Some(parent) = &record.parent_run
+        && crate::state::StateExt::spawn_key(&store, run)?.is_none() {
+            return Err(Error::Run(format!(
+                "run `{run}` is a child run of `{parent}`; resume `{parent}`, which resumes its children"
+            )));
+        }
     match try_lock(&options.runs_dir(), run)? {
         Some(lock) => {
             // Another process may have finished the run since it was read.

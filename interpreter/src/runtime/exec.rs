@@ -18,6 +18,8 @@ use crate::plan::{Instr, OutputMode, StepId};
 
 pub(crate) struct AttemptCtx {
     pub sh: Rc<Shared>,
+    /// The advanced primitives' part of the attempt (items, pins, …).
+    pub adv: super::runner::items::AttemptExtras,
     pub wf: usize,
     pub step: StepId,
     pub attempt: u32,
@@ -54,9 +56,11 @@ pub(crate) struct Outcome {
     pub events: Vec<(&'static str, Value)>,
     /// The failure is final: retrying cannot change it (a policy's deny).
     pub no_retry: bool,
+    /// What the advanced primitives report (items, gate results, violations…).
+    pub adv: super::runner::items::OutcomeExtras,
 }
 
-enum RegVal {
+pub(crate) enum RegVal {
     Text(String),
     Value(Value),
 }
@@ -76,7 +80,7 @@ impl RegVal {
     }
 }
 
-struct Regs(Vec<(String, RegVal)>);
+pub(crate) struct Regs(pub(crate) Vec<(String, RegVal)>);
 
 impl Regs {
     fn set(&mut self, name: &str, value: RegVal) {
@@ -92,9 +96,8 @@ impl Regs {
     }
 }
 
-pub(crate) async fn execute(ctx: AttemptCtx) {
-    let started = Instant::now();
-    let mut outcome = Outcome {
+pub(crate) fn new_outcome() -> Outcome {
+    Outcome {
         result: Err(String::new()),
         aborted: false,
         stdout: String::new(),
@@ -106,7 +109,14 @@ pub(crate) async fn execute(ctx: AttemptCtx) {
         blocked: None,
         events: Vec::new(),
         no_retry: false,
-    };
+        adv: Default::default(),
+    }
+}
+
+pub(crate) async fn execute(ctx: AttemptCtx) {
+    let started = Instant::now();
+    let ctx = Rc::new(ctx);
+    let mut outcome = new_outcome();
     outcome.result = run_code(&ctx, &mut outcome).await;
     outcome.duration_ms = started.elapsed().as_millis() as i64;
     let _ = ctx.tx.send(Msg::Finished { step: ctx.step, attempt: ctx.attempt, outcome: Box::new(outcome) });
@@ -124,7 +134,50 @@ fn describe_ending(ending: &Ending, timeout_ms: Option<u64>) -> String {
     }
 }
 
-async fn run_code(ctx: &AttemptCtx, out: &mut Outcome) -> Result<Success, String> {
+async fn run_code(ctx: &Rc<AttemptCtx>, out: &mut Outcome) -> Result<Success, String> {
+    let sh = &ctx.sh;
+    let wf = &sh.plan.plan.workflows[ctx.wf];
+    let loaded = &sh.plan.workflows[ctx.wf];
+    let step = &wf.steps[ctx.step as usize];
+    let ev = Evaluator { env: &sh.plan.cel, programs: &loaded.programs, exprs: &wf.exprs };
+
+    let mut env = ctx.env.clone();
+    for binding in &step.env {
+        let value = ev.render(&wf.templates[binding.template as usize], &ctx.scope).map_err(|e| format!("env {}: {e}", binding.name))?;
+        env.push((binding.name.clone(), value));
+    }
+    // Secrets resolve before anything runs: a missing one fails the step here.
+    env.extend(super::runner::secrets::resolve_env(&step.secret_env, &sh.plan.plan.secrets, &sh.options.project_dir, &sh.secrets)?);
+
+    // Post actions are a suffix of the code (the loader checks it).
+    let split = step.code.iter().position(crate::plan::advanced::is_post_action).unwrap_or(step.code.len());
+    let (work, post) = step.code.split_at(split);
+    let work_out = if step.for_each {
+        super::runner::items::run_instances(ctx, work, &env, out).await?
+    } else {
+        let mut scope = ctx.scope.clone();
+        run_instrs(ctx, work, &mut scope, &env, None, out).await?
+    };
+    if out.blocked.is_some() {
+        // Waiting on a person or an event: the step has not succeeded yet.
+        return Ok(work_out);
+    }
+    let mut scope = ctx.scope.clone();
+    super::runner::items::run_posts(ctx, post, &mut scope, &work_out.output, out).await?;
+    super::runner::invariants::check_after_step(ctx, &env, out).await;
+    Ok(work_out)
+}
+
+/// Runs instructions top to bottom (one instance of a `for each` step, or
+/// the whole work of any other step). `scope` gains the names `READ_STORE` binds.
+pub(crate) async fn run_instrs(
+    ctx: &AttemptCtx,
+    code: &[Instr],
+    scope: &mut Scope,
+    env: &[(String, String)],
+    item: Option<usize>,
+    out: &mut Outcome,
+) -> Result<Success, String> {
     let sh = &ctx.sh;
     let wf = &sh.plan.plan.workflows[ctx.wf];
     let loaded = &sh.plan.workflows[ctx.wf];
@@ -138,37 +191,41 @@ async fn run_code(ctx: &AttemptCtx, out: &mut Outcome) -> Result<Success, String
     // An agent's declared cost, unless its parsed output reports `cost_usd`.
     let mut agent_cost: Option<f64> = None;
     let mut people = super::people::AttemptState::default();
+    let label = match item {
+        Some(i) => format!("attempt {}, item {i}", ctx.attempt),
+        None => format!("attempt {}", ctx.attempt),
+    };
 
-    let mut env = ctx.env.clone();
-    for binding in &step.env {
-        let value = ev.render(&wf.templates[binding.template as usize], &ctx.scope).map_err(|e| format!("env {}: {e}", binding.name))?;
-        env.push((binding.name.clone(), value));
-    }
-
-    for instr in &step.code {
+    for instr in code {
         match instr {
             Instr::Render { template, dst } => {
-                let text = ev.render(&wf.templates[*template as usize], &ctx.scope)?;
+                let text = ev.render(&wf.templates[*template as usize], scope)?;
                 regs.set(&dst.0, RegVal::Text(text));
             }
             Instr::Eval { expr, dst } => {
-                let value = ev.eval(*expr, &ctx.scope)?;
+                let value = ev.eval(*expr, scope)?;
                 regs.set(&dst.0, RegVal::Value(value));
             }
             Instr::Exec { cmd } => {
                 let command = regs.get(&cmd.0).text();
-                let header = format!("attempt {}: {command}", ctx.attempt);
-                let finished = spawn(ctx, &command, None, &env, &log, &header).await?;
+                let header = format!("{label}: {command}");
+                let finished = spawn(ctx, &command, None, env, &log, &header).await?;
                 let stdout = settle_process(out, finished, ctx.timeout_ms)?;
                 last_stdout = Some(stdout);
             }
             Instr::Agent { agent, prompt } => {
                 let agent = &sh.plan.plan.agents[*agent as usize];
                 let prompt = regs.get(&prompt.0).text();
-                let mut agent_env = env.clone();
+                let mut agent_env = env.to_vec();
                 agent_env.extend(agent.env.iter().map(|e| (e.name.clone(), e.value.clone())));
+                agent_env.extend(super::runner::secrets::resolve_env(
+                    &agent.secret_env,
+                    &sh.plan.plan.secrets,
+                    &sh.options.project_dir,
+                    &sh.secrets,
+                )?);
                 agent_env.push(("FLOW_PROMPT".into(), prompt.clone()));
-                let header = format!("attempt {}: agent {}: {}", ctx.attempt, agent.name, agent.command);
+                let header = format!("{label}: agent {}: {}", agent.name, agent.command);
                 let finished = spawn(ctx, &agent.command, Some(prompt), &agent_env, &log, &header).await?;
                 // The call was made: its declared cost is spent even if it failed.
                 let declared = agent.cost_per_call.unwrap_or(0.0);
@@ -205,7 +262,7 @@ async fn run_code(ctx: &AttemptCtx, out: &mut Outcome) -> Result<Success, String
             Instr::Branch { arms } => {
                 for arm in arms {
                     let hit = match arm.when {
-                        Some(expr) => ev.eval_bool(expr, &ctx.scope)?,
+                        Some(expr) => ev.eval_bool(expr, scope)?,
                         None => true,
                     };
                     if hit {
@@ -219,6 +276,14 @@ async fn run_code(ctx: &AttemptCtx, out: &mut Outcome) -> Result<Success, String
                 let inputs = inputs.as_ref().map(|r| regs.get(&r.0).value()).unwrap_or(Value::Null);
                 output = call(ctx, workflow, inputs, out).await?;
             }
+            Instr::ReadStore { store, key, name } => {
+                let value = super::runner::stores::read(sh, *store, key).await?;
+                scope.set(name, super::scope::to_cel(&value));
+            }
+            Instr::Select(select) => output = super::runner::items::run_select(ctx, select, out)?,
+            Instr::Gate { checks } => output = super::runner::gates::run_checks(ctx, checks, scope, env, &log, out).await?,
+            // Post actions run after the work, in `items::run_posts`.
+            Instr::StorePut { .. } | Instr::Spawn { .. } | Instr::SpawnEach { .. } | Instr::Items { .. } => {}
             Instr::End => break,
             Instr::CheckPolicy { .. } | Instr::Approval { .. } | Instr::Human { .. } | Instr::Wait { .. } => {
                 let read = |r: &crate::plan::Reg| regs.get(&r.0).value();
@@ -236,7 +301,7 @@ fn trim_newline(text: &str) -> String {
     text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(text).to_string()
 }
 
-async fn spawn(
+pub(crate) async fn spawn(
     ctx: &AttemptCtx,
     command: &str,
     stdin: Option<String>,
@@ -252,6 +317,7 @@ async fn spawn(
         log,
         header: Some(header),
         deadline: ctx.deadline,
+        redact: Some(ctx.sh.secrets.clone()),
     };
     let tx = ctx.tx.clone();
     let (step, attempt) = (ctx.step, ctx.attempt);
@@ -263,7 +329,7 @@ async fn spawn(
 }
 
 /// Turns a finished process into its stdout, or the attempt's error.
-fn settle_process(out: &mut Outcome, finished: process::Finished, timeout_ms: Option<u64>) -> Result<String, String> {
+pub(crate) fn settle_process(out: &mut Outcome, finished: process::Finished, timeout_ms: Option<u64>) -> Result<String, String> {
     out.stdout = finished.stdout.clone();
     out.stderr = finished.stderr;
     match finished.ending {

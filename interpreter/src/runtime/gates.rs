@@ -1,478 +1,204 @@
-//! The runner's side of steps blocked on people and events (a child module
-//! of `runner`, so it shares the scheduler's state).
+//! Quality gates and their adaptive loops.
 //!
-//! A step whose attempt ends at `APPROVAL`, `HUMAN` or `WAIT` becomes
-//! `blocked`: the attempt row is marked blocked and the `blocked` event
-//! records the gate (who may decide, what event, the deadline). The runner
-//! then looks, on every control poll, for gate requests filed by
-//! `flowc approve|reject|complete`, for inbound events that match a `wait`,
-//! and for gates past their deadline, and resolves the step: the decision's
-//! event, the step's new status and the request's result go in one batch.
+//! A `gate` step runs each `check` command in order, all of them even after
+//! one fails (so the event says everything that is wrong). A check passes
+//! when its command exits 0 and, with `expect`, prints that text (surrounding
+//! whitespace trimmed). Every evaluation is a `gate_passed` or `gate_failed`
+//! event carrying each check's result; `flowc runs stats` counts them.
 //!
-//! When nothing but blocked steps is left, a runner that may not wait
-//! (`flowc run` without `--wait`) records the run `blocked` and returns;
-//! `resume` (or the command that resolves a gate) rebuilds the gates from
-//! the event log and continues.
-
-use std::collections::{BTreeMap, HashMap, HashSet};
+//! When the gate fails for good (after its own `retry`, if any):
+//! - `on_fail fix STEP retry N`: while fewer than N fix rounds ran, the fix
+//!   step and every step between it and the gate (downstream of the fix
+//!   step and upstream of the gate, the gate included — the loader computes
+//!   the set) are reset to pending with a `reset` event, the gate records a
+//!   `gate_fix` event, and they run again. Steps downstream of the fix step
+//!   that the gate does not depend on keep their results.
+//! - after the rounds, or with `on_fail pause|fail`: the gate pauses the run
+//!   (like `on_failure pause`: `flowc resume` checks again, `flowc skip`
+//!   passes a `skippable` gate) or fails.
+//! - without `on_fail`: the step's `on_failure` applies.
 
 use serde_json::{json, Value};
 
-use super::{Runner, Shared};
-use crate::plan::{Plan, StepId};
-use crate::runtime::exec::Outcome;
-use crate::runtime::inbox;
-use crate::runtime::people::{check_request, human_type, Gate};
-use crate::runtime::Error;
-use crate::state::{GateAction, GateRequest, InboundEvent, Op, PeopleStore, RunOrigin, RunStatus, SqliteStore, StepState, StepStatus};
-use crate::time;
+use super::Runner;
+use crate::plan::advanced::{FailMode, GateCheck};
+use crate::plan::{OnFailure, StepId};
+use crate::runtime::exec::{self, AttemptCtx, Outcome};
+use crate::runtime::process::Ending;
+use crate::runtime::scope::{Evaluator, Scope};
+use crate::state::StepStatus;
 
-pub(super) struct Blocked {
-    gate: Gate,
-    attempt: u32,
-    deadline_ms: Option<i64>,
-    /// Inbound events up to this sequence number were looked at (waits).
-    scanned: i64,
+fn excerpt(text: &str) -> String {
+    let t = text.trim();
+    if t.chars().count() > 200 { format!("{}…", t.chars().take(199).collect::<String>()) } else { t.to_string() }
 }
 
-#[derive(Default)]
-pub(super) struct GateRt {
-    gates: BTreeMap<StepId, Blocked>,
-    last_request: i64,
-    /// Inbound events consumed by this run's steps.
-    delivered: HashSet<i64>,
-    origin_loaded: bool,
-    initiator: Option<String>,
-    pub(super) version: Option<i64>,
-    /// Gates recorded in the event log, by step name, while restoring.
-    recorded: HashMap<String, Gate>,
-    /// Call steps whose child run was blocked: dispatched again on resume.
-    redispatch: Vec<StepId>,
-    /// When blocked child runs were last looked at (milliseconds).
-    children_polled: i64,
-}
-
-/// Records the origin of a new top-level run: plan hash and published version.
-pub(super) fn record_top_origin(store: &mut SqliteStore, plan: &Plan, workflow: &str, run: &str, origin: &RunOrigin) -> Result<(), Error> {
-    let mut origin = origin.clone();
-    origin.plan_hash = super::super::versions::plan_hash(plan);
-    origin.version = store.version_of(workflow, &origin.plan_hash)?;
-    store.put_origin(run, &origin)?;
-    Ok(())
-}
-
-/// A child run inherits its parent's initiator and plan hash.
-pub(super) fn record_child_origin(sh: &Shared, run: &str, parent: &str, parent_step: &str) -> Result<(), String> {
-    let mut store = sh.store.borrow_mut();
-    let parent_origin = store.origin(parent).map_err(|e| e.to_string())?;
-    let origin = RunOrigin {
-        initiator: parent_origin.as_ref().and_then(|o| o.initiator.clone()),
-        trigger: "call".into(),
-        detail: json!({ "parent_run": parent, "parent_step": parent_step }),
-        version: None,
-        plan_hash: parent_origin.map(|o| o.plan_hash).unwrap_or_default(),
-    };
-    store.put_origin(run, &origin).map_err(|e| e.to_string())
-}
-
-fn duration_since(started: Option<&str>) -> i64 {
-    started.and_then(time::parse_rfc3339).map_or(0, |s| (time::now_ms() - s).max(0))
+/// `GATE`: runs every check; the output lists their results.
+pub(crate) async fn run_checks(
+    ctx: &AttemptCtx,
+    checks: &[GateCheck],
+    scope: &Scope,
+    env: &[(String, String)],
+    log: &std::path::Path,
+    out: &mut Outcome,
+) -> Result<Value, String> {
+    let sh = &ctx.sh;
+    let wf = &sh.plan.plan.workflows[ctx.wf];
+    let loaded = &sh.plan.workflows[ctx.wf];
+    let ev = Evaluator { env: &sh.plan.cel, programs: &loaded.programs, exprs: &wf.exprs };
+    let mut results = Vec::with_capacity(checks.len());
+    let mut failures = Vec::new();
+    let mut stdout = String::new();
+    for (i, check) in checks.iter().enumerate() {
+        let command = ev.render(&wf.templates[check.template as usize], scope)?;
+        let header = format!("attempt {}: check {}: {command}", ctx.attempt, i + 1);
+        let finished = exec::spawn(ctx, &command, None, env, log, &header).await?;
+        stdout.push_str(&finished.stdout);
+        out.stderr = finished.stderr.clone();
+        let (passed, reason, code) = match &finished.ending {
+            Ending::Exited(0) => match &check.expect {
+                Some(e) if finished.stdout.trim() != e.trim() => {
+                    (false, Some(format!("printed {:?}, expected {:?}", excerpt(&finished.stdout), e.trim())), Some(0))
+                }
+                _ => (true, None, Some(0)),
+            },
+            Ending::Exited(code) => {
+                let last = finished.stderr.lines().rev().find(|l| !l.trim().is_empty()).map(|l| format!(": {}", l.trim())).unwrap_or_default();
+                (false, Some(format!("exited with status {code}{last}")), Some(*code))
+            }
+            Ending::Signalled(sig) => (false, Some(format!("was killed by signal {sig}")), None),
+            Ending::TimedOut => (false, Some("did not finish before the step's timeout".to_string()), None),
+            Ending::Aborted => {
+                out.aborted = true;
+                out.stdout = stdout;
+                return Err("the run was stopped while the gate's checks ran".into());
+            }
+        };
+        if let Some(reason) = &reason {
+            failures.push(format!("`{command}` {reason}"));
+            out.exit_code = code;
+        }
+        results.push(json!({ "command": command, "passed": passed, "exit_code": code, "reason": reason, "stdout": excerpt(&finished.stdout) }));
+        if matches!(finished.ending, Ending::TimedOut) {
+            break;
+        }
+    }
+    out.stdout = stdout;
+    let report = json!({ "passed": failures.is_empty(), "checks": results });
+    out.adv.gate = Some(report.clone());
+    if failures.is_empty() {
+        Ok(report)
+    } else {
+        Err(format!("{} of {} checks failed: {}", failures.len(), checks.len(), failures.join("; ")))
+    }
 }
 
 impl Runner {
-    fn load_origin(&mut self) {
-        if self.people.origin_loaded {
-            return;
-        }
-        self.people.origin_loaded = true;
-        if let Ok(Some(origin)) = self.sh.store.borrow().origin(&self.run) {
-            self.people.initiator = origin.initiator;
-            self.people.version = origin.version;
-        }
-    }
-
-    /// The origin's fields for the `started` event.
-    pub(super) fn add_origin(&mut self, payload: &mut Value) {
-        self.load_origin();
-        if let Ok(Some(origin)) = self.sh.store.borrow().origin(&self.run) {
-            payload["initiator"] = json!(origin.initiator);
-            payload["trigger"] = json!(origin.trigger);
-            if !origin.detail.is_null() {
-                payload["trigger_detail"] = origin.detail;
-            }
-            payload["version"] = json!(origin.version);
-            payload["plan_hash"] = json!(origin.plan_hash);
+    /// A gate's `on_fail pause|fail` (and the mode after its fix rounds)
+    /// takes the place of the step's `on_failure`.
+    pub(super) fn on_failure_of(&self, s: StepId) -> OnFailure {
+        let step = &self.wf_plan().steps[s as usize];
+        match step.gate.as_ref().and_then(|g| g.on_fail) {
+            Some(FailMode::Pause) => OnFailure::Pause,
+            Some(FailMode::Fail) => OnFailure::Fail,
+            None => step.on_failure,
         }
     }
 
-    /// A run that was created (by a trigger) but never started.
-    pub(super) fn never_started(&self) -> Result<bool, Error> {
-        let record = self.sh.store.borrow().run(&self.run)?;
-        Ok(record.is_some_and(|r| r.status == RunStatus::Pending && r.started_at.is_none()))
+    /// Records a gate evaluation (`gate_passed` / `gate_failed`).
+    pub(super) fn gate_event(&mut self, s: StepId, attempt: u32, report: Option<Value>) {
+        let Some(mut report) = report else { return };
+        let passed = report.get("passed").and_then(Value::as_bool).unwrap_or(false);
+        report["attempt"] = json!(attempt);
+        report["round"] = json!(self.adv.fix_rounds.get(&s).copied().unwrap_or(0));
+        self.event(Some(s), if passed { "gate_passed" } else { "gate_failed" }, report);
     }
 
-    fn since(&self) -> String {
-        time::rfc3339_ms(self.started_ms)
-    }
-
-    /// The attempt of step `s` ended at a blocking instruction.
-    pub(super) fn block(&mut self, s: StepId, attempt: u32, mut gate: Gate, outcome: Outcome) {
-        let output = match outcome.result {
-            Ok(success) => success.output,
-            Err(_) => Value::Null,
-        };
-        self.steps[s as usize].output = Some(output);
-        gate.attempt = attempt;
-        let timeout = self.sh.plan.workflows[self.wf].steps[s as usize].timeout_ms;
-        let deadline_ms = match gate.gate.as_str() {
-            "call" => None,
-            _ => timeout.map(|t| time::now_ms() + t as i64),
-        };
-        gate.deadline = deadline_ms.map(time::rfc3339_ms);
-        let mut blocked = Blocked { gate, attempt, deadline_ms, scanned: 0 };
-        // An event that arrived since the run started satisfies a wait at once.
-        if blocked.gate.gate == "wait" {
-            match self.next_match(&mut blocked) {
-                Ok(Some(event)) => {
-                    self.ops.push(Op::AttemptBlocked { run: self.run.clone(), step_id: s, attempt });
-                    self.resolve_event(s, blocked, event);
-                    return;
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    self.steps[s as usize].error = Some(e.to_string());
-                    let mut work = Vec::new();
-                    self.fail_for_good(s, attempt, format!("cannot read inbound events: {e}"), &mut work);
-                    self.propagate(work);
-                    return;
-                }
-            }
-        }
-        self.ops.push(Op::AttemptBlocked { run: self.run.clone(), step_id: s, attempt });
-        let payload = serde_json::to_value(&blocked.gate).unwrap_or(Value::Null);
-        self.record_step(s, StepStatus::Blocked, "blocked", payload);
-        self.people.gates.insert(s, blocked);
-    }
-
-    /// The next inbound event since the run started that the wait matches.
-    fn next_match(&mut self, blocked: &mut Blocked) -> Result<Option<InboundEvent>, Error> {
-        if !self.people.origin_loaded {
-            self.load_origin();
-            let delivered = self.sh.store.borrow().deliveries(&self.run)?;
-            self.people.delivered.extend(delivered);
-        }
-        let since = self.since();
-        let events = self.sh.store.borrow().inbound_events_after(blocked.scanned, &since)?;
-        let glob = blocked.gate.event.clone().unwrap_or_default();
-        for event in events {
-            blocked.scanned = event.seq;
-            if !self.people.delivered.contains(&event.seq)
-                && inbox::wait_matches(&glob, blocked.gate.subject.as_deref(), &event.event)
-            {
-                return Ok(Some(event));
-            }
-        }
-        Ok(None)
-    }
-
-    /// Only blocked steps are left and this runner may not wait for them.
-    pub(super) fn only_gates_left(&self) -> bool {
-        !self.sh.options.wait_blocked
-            && !self.people.gates.is_empty()
-            && self.in_flight == 0
-            && self.ready_inline.is_empty()
-            && self.ready_external.is_empty()
-            && !self.steps.iter().any(|st| st.retry_waiting)
-    }
-
-    /// Before returning blocked: one more look for decisions that arrived.
-    /// True when something was resolved (the scheduler goes on).
-    pub(super) fn last_look(&mut self) -> Result<bool, Error> {
-        if !self.only_gates_left() || self.paused || self.aborting.is_some() {
-            return Ok(false);
-        }
-        self.poll_gates()
-    }
-
-    /// Records the run `blocked` when only gates are left.
-    pub(super) fn conclude_blocked(&mut self) -> bool {
-        if !self.only_gates_left() {
+    /// A gate failed for good: start a fix round if one is left. Returns
+    /// `true` when it did (the failure is then not final).
+    pub(super) fn gate_fix(&mut self, g: StepId, error: &str) -> bool {
+        let sh = self.sh.clone();
+        let Some(policy) = &sh.plan.plan.workflows[self.wf].steps[g as usize].gate else { return false };
+        if policy.fix.is_empty() || self.aborting.is_some() {
             return false;
         }
-        let steps: Vec<String> = self.people.gates.keys().map(|s| self.wf_plan().steps[*s as usize].name.clone()).collect();
-        self.record_run(RunStatus::Blocked, "blocked", json!({ "steps": steps }), None, None);
+        let used = self.adv.fix_rounds.get(&g).copied().unwrap_or(0);
+        if used >= policy.fix_retries {
+            return false;
+        }
+        let round = used + 1;
+        self.adv.fix_rounds.insert(g, round);
+        let set = sh.plan.workflows[self.wf].steps[g as usize].fix_loop.clone();
+        let names: Vec<String> = set.iter().map(|s| self.wf_plan().steps[*s as usize].name.clone()).collect();
+        self.steps[g as usize].error = Some(error.to_string());
+        self.event(Some(g), "gate_fix", json!({ "round": round, "of": policy.fix_retries, "error": error, "rerun": names }));
+        let by = format!("gate {} fix round {round}", self.wf_plan().steps[g as usize].name);
+        self.reset_steps(&set, &by);
         true
     }
 
-    /// Applies gate requests, matching events and expired deadlines. True
-    /// when a gate was resolved.
-    pub(super) fn poll_gates(&mut self) -> Result<bool, Error> {
-        if self.people.gates.is_empty() || self.aborting.is_some() {
-            return Ok(false);
-        }
-        let before = self.people.gates.len();
-        let requests = self.sh.store.borrow().pending_gate_requests(&self.run, self.people.last_request)?;
-        for req in requests {
-            self.people.last_request = req.id;
-            self.apply_request(req);
-        }
-        let waits: Vec<StepId> = self.people.gates.iter().filter(|(_, b)| b.gate.gate == "wait").map(|(s, _)| *s).collect();
-        for s in waits {
-            let Some(mut blocked) = self.people.gates.remove(&s) else { continue };
-            match self.next_match(&mut blocked)? {
-                Some(event) => self.resolve_event(s, blocked, event),
-                None => {
-                    self.people.gates.insert(s, blocked);
-                }
-            }
-        }
-        self.poll_children()?;
-        let now = time::now_ms();
-        let expired: Vec<StepId> =
-            self.people.gates.iter().filter(|(_, b)| b.deadline_ms.is_some_and(|d| d <= now)).map(|(s, _)| *s).collect();
-        for s in expired {
-            if let Some(blocked) = self.people.gates.remove(&s) {
-                let after = crate::plan::disasm::format_duration(self.sh.plan.workflows[self.wf].steps[s as usize].timeout_ms.unwrap_or(0));
-                let what = match blocked.gate.gate.as_str() {
-                    "approval" => format!("nobody approved or rejected it within {after}"),
-                    "human" => format!("nobody completed the task within {after}"),
-                    _ => format!("no matching event arrived within {after}"),
-                };
-                self.finish_gate(s, blocked, Err(what), json!({ "timed_out": true }));
-            }
-        }
-        let resolved = self.people.gates.len() < before;
-        if resolved {
-            self.flush()?;
-        }
-        Ok(resolved)
-    }
-
-    /// A call step whose child run is blocked runs again (continuing the
-    /// child) once the child has something to act on: a decision, an expired
-    /// gate or an event one of its waits matches. Looked at once a second.
-    fn poll_children(&mut self) -> Result<(), Error> {
-        let now = time::now_ms();
-        if now - self.people.children_polled < 1000 {
-            return Ok(());
-        }
-        self.people.children_polled = now;
-        let calls: Vec<(StepId, String)> = self
-            .people
-            .gates
-            .iter()
-            .filter_map(|(s, b)| b.gate.child_run.clone().filter(|_| b.gate.gate == "call").map(|c| (*s, c)))
-            .collect();
-        for (s, child) in calls {
-            if !self.child_has_news(&child)? {
+    /// Makes steps pending again and lets the trigger rules decide them anew
+    /// (fix rounds). Every step depending on one of them is recounted.
+    pub(super) fn reset_steps(&mut self, set: &[StepId], by: &str) {
+        let sh = self.sh.clone();
+        let loaded = &sh.plan.workflows[self.wf];
+        for &s in set {
+            let st = &mut self.steps[s as usize];
+            // A step still running (a `one_success` gate need not wait for
+            // it) finishes and informs its dependents as usual.
+            if st.in_flight {
                 continue;
             }
-            if let Some(blocked) = self.people.gates.remove(&s) {
-                // The same attempt continues: CALL resumes the existing child run.
-                let st = &mut self.steps[s as usize];
-                st.attempts = blocked.attempt.saturating_sub(1);
-                st.status = Some(StepStatus::Pending);
-                self.redispatch_one(s);
+            if st.status.is_some_and(StepStatus::is_terminal) {
+                self.settled = self.settled.saturating_sub(1);
             }
+            st.decided = false;
+            st.output = None;
+            st.view = None;
+            st.picked = None;
+            st.retry_waiting = false;
+            st.stdout = None;
+            st.stderr = None;
+            self.adv.item_lists.remove(&s);
+            self.adv.instances.remove(&s);
+            self.record_step(s, StepStatus::Pending, "reset", json!({ "by": by }));
         }
-        Ok(())
-    }
-
-    fn child_has_news(&self, child: &str) -> Result<bool, Error> {
-        let store = self.sh.store.borrow();
-        let mut tree = vec![child.to_string()];
-        let mut i = 0;
-        let now = time::now();
-        while i < tree.len() {
-            let run = tree[i].clone();
-            i += 1;
-            if !store.pending_gate_requests(&run, 0)?.is_empty() {
-                return Ok(true);
-            }
-            let gates = store.blocked_gates(&run)?;
-            if gates.iter().any(|g| g.gate.get("deadline").and_then(Value::as_str).is_some_and(|d| d <= now.as_str())) {
-                return Ok(true);
-            }
-            let waits: Vec<&Value> = gates.iter().filter(|g| g.gate.get("gate").and_then(Value::as_str) == Some("wait")).map(|g| &g.gate).collect();
-            if !waits.is_empty()
-                && let Some(record) = store.run(&run)?
-            {
-                let delivered = store.deliveries(&run)?;
-                let since = record.started_at.unwrap_or_default();
-                for event in store.inbound_events_after(0, &since)? {
-                    let hit = waits.iter().any(|g| {
-                        inbox::wait_matches(g.get("event").and_then(Value::as_str).unwrap_or(""), g.get("subject").and_then(Value::as_str), &event.event)
-                    });
-                    if hit && !delivered.contains(&event.seq) {
-                        return Ok(true);
-                    }
-                }
-            }
-            tree.extend(store.child_runs(&run)?.into_iter().filter(|c| !c.status.is_terminal()).map(|c| c.id));
+        let mut affected: Vec<StepId> = set.to_vec();
+        for &s in set {
+            affected.extend(loaded.dependents[s as usize].iter().copied());
         }
-        Ok(false)
-    }
-
-    fn redispatch_one(&mut self, s: StepId) {
-        if self.sh.plan.workflows[self.wf].steps[s as usize].external {
-            self.ready_external.push_back(s);
-        } else {
-            self.ready_inline.push_back(s);
-        }
-    }
-
-    fn apply_request(&mut self, req: GateRequest) {
-        let refuse = |me: &mut Runner, why: String| {
-            me.ops.push(Op::GateRequestHandled { id: req.id, result: format!("refused: {why}"), at: time::now() });
-            if let Some(s) = me.sh.plan.workflows[me.wf].names.get(&req.step).copied() {
-                me.event(Some(s), "refused", json!({ "action": req.action, "by": req.actor, "reason": why }));
+        affected.sort_unstable_by_key(|s| loaded.topo_index[*s as usize]);
+        affected.dedup();
+        let mut work = Vec::new();
+        for &x in &affected {
+            if self.steps[x as usize].decided {
+                continue;
             }
-        };
-        let Some(s) = self.sh.plan.workflows[self.wf].names.get(&req.step).copied() else {
-            return refuse(self, format!("the run has no step `{}`", req.step));
-        };
-        self.load_origin();
-        let Some(blocked) = self.people.gates.get(&s) else {
-            let status = self.steps[s as usize].status.map_or("pending", |st| st.as_str());
-            return refuse(self, format!("step `{}` is {status}, not blocked", req.step));
-        };
-        let ty = human_type(&self.sh.plan, self.wf, s);
-        if let Err(why) = check_request(&blocked.gate, req.action, &req.actor, self.people.initiator.as_deref(), req.output.as_ref(), ty) {
-            return refuse(self, why);
-        }
-        let Some(blocked) = self.people.gates.remove(&s) else { return };
-        self.ops.push(Op::GateRequestHandled { id: req.id, result: "applied".into(), at: time::now() });
-        let at = time::now();
-        match req.action {
-            GateAction::Approve => {
-                self.event(
-                    Some(s),
-                    "approved",
-                    json!({ "by": req.actor, "comment": req.comment, "implicit": blocked.gate.implicit, "policy": blocked.gate.policy }),
-                );
-                let approval = json!({ "approved": true, "by": req.actor, "comment": req.comment, "at": at });
-                let output = if blocked.gate.implicit {
-                    match self.steps[s as usize].output.clone() {
-                        Some(Value::Object(mut partial)) => {
-                            partial.insert("approval".into(), approval);
-                            Value::Object(partial)
-                        }
-                        _ => json!({ "approval": approval }),
+            let deps = self.wf_plan().steps[x as usize].after.clone();
+            let (mut pending, mut success, mut failed, mut skipped) = (0, false, false, false);
+            for d in deps {
+                if self.steps[d as usize].status.is_some_and(StepStatus::is_terminal) {
+                    match self.effective(d, x) {
+                        super::Eff::Success => success = true,
+                        super::Eff::Failed => failed = true,
+                        super::Eff::Skipped => skipped = true,
                     }
                 } else {
-                    approval
-                };
-                self.finish_gate(s, blocked, Ok(output), json!({ "by": req.actor }));
-            }
-            GateAction::Reject => {
-                self.event(Some(s), "rejected", json!({ "by": req.actor, "comment": req.comment, "implicit": blocked.gate.implicit }));
-                let why = match &req.comment {
-                    Some(c) => format!("rejected by {}: {c}", req.actor),
-                    None => format!("rejected by {}", req.actor),
-                };
-                self.finish_gate(s, blocked, Err(why), json!({ "by": req.actor }));
-            }
-            GateAction::Complete => {
-                let output = req.output.clone().unwrap_or(Value::Null);
-                self.finish_gate(s, blocked, Ok(output), json!({ "by": req.actor, "comment": req.comment }));
-            }
-        }
-    }
-
-    fn resolve_event(&mut self, s: StepId, blocked: Blocked, event: InboundEvent) {
-        self.people.delivered.insert(event.seq);
-        let step = self.wf_plan().steps[s as usize].name.clone();
-        self.ops.push(Op::EventDelivered { run: self.run.clone(), step, event_seq: event.seq, at: time::now() });
-        let summary = json!({
-            "seq": event.seq,
-            "id": event.event.get("id"),
-            "type": event.event.get("type"),
-            "subject": event.event.get("subject"),
-            "source": event.event.get("source"),
-        });
-        self.finish_gate(s, blocked, Ok(event.event), json!({ "event": summary }));
-    }
-
-    /// A gate was resolved: the step completes with `result`'s output or
-    /// fails with its message (gates are not retried; `on_failure` applies).
-    fn finish_gate(&mut self, s: StepId, blocked: Blocked, result: Result<Value, String>, extra: Value) {
-        let attempt = blocked.attempt;
-        let duration_ms = duration_since(self.steps[s as usize].started_at.as_deref());
-        let (status, error) = match &result {
-            Ok(_) => (StepStatus::Completed, None),
-            Err(e) => (StepStatus::Failed, Some(e.clone())),
-        };
-        self.ops.push(Op::AttemptFinished {
-            run: self.run.clone(),
-            step_id: s,
-            attempt,
-            status,
-            exit_code: None,
-            error,
-            at: time::now(),
-            duration_ms,
-        });
-        let mut work = Vec::new();
-        match result {
-            Ok(output) => {
-                self.steps[s as usize].output = Some(output);
-                let mut payload = json!({ "attempt": attempt, "duration_ms": duration_ms });
-                if let (Value::Object(p), Value::Object(x)) = (&mut payload, extra) {
-                    p.extend(x);
+                    pending += 1;
                 }
-                self.record_step(s, StepStatus::Completed, "completed", payload);
-                work.push(s);
             }
-            Err(error) => {
-                self.steps[s as usize].error = Some(error.clone());
-                self.fail_for_good(s, attempt, error, &mut work);
+            let st = &mut self.steps[x as usize];
+            st.pending_deps = pending;
+            st.any_success = success;
+            st.any_failed = failed;
+            st.any_skipped = skipped;
+            if self.wf_plan().steps[x as usize].after.is_empty() {
+                self.steps[x as usize].decided = true;
+                self.make_ready(x, &mut work);
+            } else {
+                self.decide(x, &mut work);
             }
         }
         self.propagate(work);
-        self.check_budget();
-    }
-
-    // ------------------------------------------------------------ restoring
-
-    /// Reads the gates recorded for the run's blocked steps.
-    pub(super) fn restore_gates(&mut self) -> Result<(), Error> {
-        let gates = self.sh.store.borrow().blocked_gates(&self.run)?;
-        for g in gates {
-            if let Ok(gate) = serde_json::from_value::<Gate>(g.gate) {
-                self.people.recorded.insert(g.step, gate);
-            }
-        }
-        Ok(())
-    }
-
-    /// Keeps a blocked step blocked (or, for a call whose child was blocked,
-    /// dispatches it again). False when no gate was recorded for it.
-    pub(super) fn restore_gate(&mut self, state: &StepState) -> bool {
-        let Some(gate) = self.people.recorded.remove(&state.step) else { return false };
-        let s = state.step_id;
-        let st = &mut self.steps[s as usize];
-        st.attempts = state.attempts;
-        st.started_at = state.started_at.clone();
-        st.output = state.output.clone();
-        st.decided = true;
-        if gate.gate == "call" {
-            // The same attempt continues: CALL resumes the existing child run.
-            st.attempts = state.attempts.saturating_sub(1);
-            st.status = Some(StepStatus::Pending);
-            self.people.redispatch.push(s);
-            return true;
-        }
-        st.status = Some(StepStatus::Blocked);
-        let deadline_ms = gate.deadline.as_deref().and_then(time::parse_rfc3339);
-        let attempt = if gate.attempt > 0 { gate.attempt } else { state.attempts };
-        self.people.gates.insert(s, Blocked { gate, attempt, deadline_ms, scanned: 0 });
-        true
-    }
-
-    /// After the replay: call steps whose child run was blocked run again.
-    pub(super) fn redispatch_calls(&mut self) {
-        for s in std::mem::take(&mut self.people.redispatch) {
-            self.redispatch_one(s);
-        }
     }
 }

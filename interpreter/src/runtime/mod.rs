@@ -54,6 +54,15 @@ use crate::plan::{LoadedPlan, Plan, PlanError};
 use crate::state::{RunStatus, StateError, StepStatus, Store};
 
 pub use compensate::compensate;
+pub use runner::checkpoints::{restore, skip, skipped_output};
+pub use runner::items::select_items;
+pub use runner::secrets::Redactor;
+pub use runner::stores;
+
+/// The hash a run that pinned nothing is compared under.
+pub fn empty_invariants_hash() -> String {
+    runner::invariants::empty_hash()
+}
 pub use control::{cancel, pause, resume, ControlOutcome, Resumed};
 pub use notify::NotifySink;
 pub use people::{resolve, Gate, Resolved};
@@ -129,6 +138,10 @@ pub struct RunOptions {
     pub origin: crate::state::RunOrigin,
     /// Where committed events are published as CloudEvents.
     pub events: Option<crate::cloudevents::EventSink>,
+    /// The hash of the invariants the project's source declares now for
+    /// the run's workflow, when known (`flowc resume` compiles it): a resumed
+    /// run whose pinned invariants differ records that it keeps its own.
+    pub source_invariants_hash: Option<String>,
 }
 
 impl RunOptions {
@@ -141,6 +154,7 @@ impl RunOptions {
             wait_blocked: false,
             origin: crate::state::RunOrigin::manual(None),
             events: None,
+            source_invariants_hash: None,
         }
     }
 

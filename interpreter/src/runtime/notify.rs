@@ -67,6 +67,7 @@ pub(crate) fn deliver(sh: &Rc<Shared>, run: &str, step: &str, channel: Option<&s
             let message = format!("{message}\n");
             let cwd = sh.options.project_dir.clone();
             let log = log.to_path_buf();
+            let redact = sh.secrets.clone();
             let handle = tokio::task::spawn_local(async move {
                 // Deliveries are not cancelled with the run: they are short and
                 // the message was already recorded as sent.
@@ -79,6 +80,7 @@ pub(crate) fn deliver(sh: &Rc<Shared>, run: &str, step: &str, channel: Option<&s
                     log: &log,
                     header: None,
                     deadline: Some(tokio::time::Instant::now() + std::time::Duration::from_secs(30)),
+                    redact: Some(redact),
                 };
                 let result = process::run(spec, never, |_| {}).await;
                 let problem = match result {

@@ -36,6 +36,9 @@ pub struct Spec<'a> {
     /// A line written to the log before the command starts.
     pub header: Option<&'a str>,
     pub deadline: Option<Instant>,
+    /// Secret values to mask in the log (stdout and stderr are kept as
+    /// printed; the runner redacts them when the attempt finishes).
+    pub redact: Option<super::runner::secrets::Redactor>,
 }
 
 #[derive(Debug)]
@@ -97,7 +100,14 @@ pub fn log_line(log: &Log, stream: &str, text: &str) {
     let _ = writeln!(w, "{} {stream} | {text}", time::now());
 }
 
-async fn pump<R: AsyncRead + Unpin>(reader: R, stream: &'static str, log: Log, keep: usize, tail: bool) -> (Vec<u8>, bool) {
+async fn pump<R: AsyncRead + Unpin>(
+    reader: R,
+    stream: &'static str,
+    log: Log,
+    keep: usize,
+    tail: bool,
+    redact: Option<super::runner::secrets::Redactor>,
+) -> (Vec<u8>, bool) {
     let mut reader = BufReader::new(reader);
     let mut kept = Vec::new();
     let mut overflow = false;
@@ -109,7 +119,11 @@ async fn pump<R: AsyncRead + Unpin>(reader: R, stream: &'static str, log: Log, k
             Ok(_) => {}
         }
         let text = String::from_utf8_lossy(&line);
-        log_line(&log, stream, text.trim_end_matches(['\n', '\r']));
+        let text = text.trim_end_matches(['\n', '\r']);
+        match &redact {
+            Some(r) if !r.is_empty() => log_line(&log, stream, &r.redact_str(text)),
+            _ => log_line(&log, stream, text),
+        }
         if tail {
             kept.extend_from_slice(&line);
             if kept.len() > keep {
@@ -134,7 +148,10 @@ pub async fn run(
 ) -> std::io::Result<Finished> {
     let log = open_log(spec.log)?;
     if let Some(header) = spec.header {
-        log_line(&log, "---", header);
+        match &spec.redact {
+            Some(r) if !r.is_empty() => log_line(&log, "---", &r.redact_str(header)),
+            _ => log_line(&log, "---", header),
+        }
     }
     let mut cmd = tokio::process::Command::new("sh");
     cmd.arg("-c")
@@ -157,8 +174,8 @@ pub async fn run(
             let _ = stdin.shutdown().await;
         });
     }
-    let out = tokio::task::spawn_local(pump(child.stdout.take().expect("piped"), "out", log.clone(), MAX_STDOUT, false));
-    let err = tokio::task::spawn_local(pump(child.stderr.take().expect("piped"), "err", log.clone(), STDERR_TAIL, true));
+    let out = tokio::task::spawn_local(pump(child.stdout.take().expect("piped"), "out", log.clone(), MAX_STDOUT, false, spec.redact.clone()));
+    let err = tokio::task::spawn_local(pump(child.stderr.take().expect("piped"), "err", log.clone(), STDERR_TAIL, true, spec.redact.clone()));
 
     let deadline = async {
         match spec.deadline {

@@ -28,14 +28,34 @@ use tokio::time::Instant;
 
 use super::exec::{self, AttemptCtx, Outcome};
 
-// People and events: blocked steps, their gates and resolutions (issue 5).
-#[path = "gates.rs"]
-mod gates;
 use super::scope::{cel_map, to_cel, Scope};
 use super::{control, env_name, Error, Observed, RunOptions, RunReport};
 use crate::plan::{LoadedPlan, OnFailure, StepId, TriggerRule, Workflow};
 use crate::state::{NewRun, Op, RunStatus, SqliteStore, StepState, StepStatus, Store};
 use crate::time;
+
+// The advanced primitives (issue 6). Each file extends the runner with its
+// part; `advanced` holds the state they keep and the hooks called below.
+#[path = "advanced.rs"]
+mod advanced;
+#[path = "checkpoints.rs"]
+pub(crate) mod checkpoints;
+#[path = "gates.rs"]
+pub(crate) mod gates;
+#[path = "invariants.rs"]
+pub(crate) mod invariants;
+#[path = "items.rs"]
+pub(crate) mod items;
+#[path = "secrets.rs"]
+pub(crate) mod secrets;
+#[path = "spawn.rs"]
+pub(crate) mod spawn;
+#[path = "stores.rs"]
+pub mod stores;
+
+// People and events: blocked steps, their gates and resolutions (issue 5).
+#[path = "blocked.rs"]
+mod blocked;
 
 /// Under a steady stream of instant steps, commit at least this often.
 const FLUSH_EVERY: Duration = Duration::from_millis(25);
@@ -52,12 +72,18 @@ pub(crate) struct Shared {
     pub options: RunOptions,
     /// Notify deliveries still running; waited for (bounded) before returning.
     pub background: std::cell::RefCell<Vec<tokio::task::JoinHandle<()>>>,
+    /// Secret values to mask in everything recorded.
+    pub secrets: secrets::Redactor,
+    /// Spawned child runs executing in this process; waited for before returning.
+    pub spawned: std::cell::RefCell<Vec<tokio::task::JoinHandle<()>>>,
 }
 
 pub(crate) enum Msg {
     Spawned { step: StepId, attempt: u32, pid: u32 },
     Finished { step: StepId, attempt: u32, outcome: Box<Outcome> },
     RetryDue { step: StepId },
+    /// An event an attempt reports while it runs (`for each` instances).
+    Event { step: StepId, event: &'static str, payload: Value },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -65,6 +91,8 @@ enum Abort {
     Cancel,
     Timeout(u64),
     Budget(String),
+    /// The run must stop and fail (an invariant was violated), with why.
+    Failed(String),
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -127,7 +155,8 @@ pub(crate) struct Runner {
     total: usize,
     first_failure: Option<String>,
     _lock: Option<control::RunLock>,
-    people: gates::GateRt,
+    adv: advanced::AdvState,
+    people: blocked::GateRt,
 }
 
 /// Opens the store and starts a new top-level run.
@@ -144,7 +173,7 @@ pub(crate) fn start(plan: LoadedPlan, wf: usize, inputs: Value, options: &RunOpt
         inputs: inputs.clone(),
         project_dir: options.project_dir.display().to_string(),
     })?;
-    gates::record_top_origin(&mut store, &plan.plan, &plan.plan.workflows[wf].name, &run, &options.origin)?;
+    blocked::record_top_origin(&mut store, &plan.plan, &plan.plan.workflows[wf].name, &run, &options.origin)?;
     let lock = control::try_lock(&options.runs_dir(), &run)?
         .ok_or_else(|| Error::Run(format!("run `{run}` is locked by another process")))?;
     let sh = Rc::new(Shared {
@@ -153,6 +182,8 @@ pub(crate) fn start(plan: LoadedPlan, wf: usize, inputs: Value, options: &RunOpt
         plan_id,
         options: options.clone(),
         background: Default::default(),
+        secrets: Default::default(),
+        spawned: Default::default(),
     });
     drive_to_end(sh, move |sh| Runner::new(sh, wf, run, 0, inputs, None, Some(lock), false))
 }
@@ -177,6 +208,8 @@ pub(crate) fn resume_locked(
         plan_id: record.plan_id,
         options,
         background: Default::default(),
+        secrets: Default::default(),
+        spawned: Default::default(),
     });
     let depth = record.depth;
     drive_to_end(sh, move |sh| Runner::new(sh, wf, record.id, depth, record.inputs, None, Some(lock), true))
@@ -195,6 +228,8 @@ fn drive_to_end(
         let runner = make(sh.clone())?;
         let run = runner.run.clone();
         runner.drive().await?;
+        // Spawned children outlive their steps; the process waits for them.
+        spawn::wait_all(&sh).await;
         // Let notify deliveries finish, within reason.
         let pending: Vec<_> = sh.background.borrow_mut().drain(..).collect();
         for handle in pending {
@@ -243,7 +278,7 @@ pub(crate) async fn child_run(
                     project_dir: sh.options.project_dir.display().to_string(),
                 })
                 .map_err(|e| e.to_string())?;
-            gates::record_child_origin(&sh, &run, parent, parent_step)?;
+            blocked::record_child_origin(&sh, &run, parent, parent_step)?;
             (run, false, inputs)
         }
     };
@@ -314,6 +349,7 @@ impl Runner {
             total,
             first_failure: None,
             _lock: lock,
+            adv: Default::default(),
             people: Default::default(),
         };
         if resuming && !runner.never_started()? {
@@ -397,6 +433,7 @@ impl Runner {
     fn flush(&mut self) -> Result<(), Error> {
         if !self.ops.is_empty() {
             let mut ops = std::mem::take(&mut self.ops);
+            self.sh.secrets.redact_ops(&mut ops);
             // A step that started and finished within one batch needs only
             // its last state row: the rows replace each other, and the
             // events (which are all kept) record every transition.
@@ -468,6 +505,7 @@ impl Runner {
             self.make_ready(s, &mut work);
         }
         self.propagate(work);
+        self.adv_begin();
     }
 
     fn roots(&self) -> Vec<StepId> {
@@ -592,6 +630,7 @@ impl Runner {
             }
         }
         self.propagate(work);
+        self.adv_restore()?;
         self.redispatch_calls();
         Ok(())
     }
@@ -605,6 +644,8 @@ impl Runner {
                 let targets = &self.sh.plan.workflows[self.wf].steps[dep as usize].arm_targets;
                 if targets.contains(&dependent) && st.picked != Some(dependent) { Eff::Skipped } else { Eff::Success }
             }
+            // Passed by a person (`flowc skip`): its dependents go on.
+            Some(StepStatus::Skipped) if checkpoints::passed_by_person(st.output.as_ref()) => Eff::Success,
             Some(StepStatus::Skipped) => Eff::Skipped,
             _ => Eff::Failed,
         }
@@ -632,52 +673,58 @@ impl Runner {
                 Eff::Failed => st.any_failed = true,
                 Eff::Skipped => st.any_skipped = true,
             }
-            let rule = self.sh.plan.plan.workflows[self.wf].steps[d as usize].trigger;
-            let st = &self.steps[d as usize];
-            let done = st.pending_deps == 0;
-            enum Decision {
-                Run,
-                Skip(&'static str),
-                UpstreamFailed,
+            self.decide(d, work);
+        }
+    }
+
+    /// Applies `d`'s trigger rule to its dependency counters: run it, skip
+    /// it, mark it upstream_failed, or wait for more dependencies.
+    fn decide(&mut self, d: StepId, work: &mut Vec<StepId>) {
+        let rule = self.sh.plan.plan.workflows[self.wf].steps[d as usize].trigger;
+        let st = &self.steps[d as usize];
+        let done = st.pending_deps == 0;
+        enum Decision {
+            Run,
+            Skip(&'static str),
+            UpstreamFailed,
+        }
+        let decision = match rule {
+            TriggerRule::OneSuccess if st.any_success => Some(Decision::Run),
+            TriggerRule::OneSuccess if done => Some(Decision::Skip("no upstream step succeeded")),
+            TriggerRule::AllSuccess if done && st.any_failed => Some(Decision::UpstreamFailed),
+            TriggerRule::AllSuccess if done && st.any_skipped => Some(Decision::Skip("an upstream step was skipped")),
+            TriggerRule::AllSuccess | TriggerRule::AllDone if done => Some(Decision::Run),
+            _ => None,
+        };
+        let Some(decision) = decision else { return };
+        self.steps[d as usize].decided = true;
+        if self.aborting.is_some() {
+            return;
+        }
+        match decision {
+            Decision::Run => self.make_ready(d, work),
+            Decision::Skip(reason) => {
+                // Say which branch decided, when one did.
+                let by_branch = self.wf_plan().steps[d as usize].after.iter().find(|dep| {
+                    self.steps[**dep as usize].status == Some(StepStatus::Completed) && self.effective(**dep, d) == Eff::Skipped
+                });
+                let reason = match by_branch {
+                    Some(b) => format!("branch {} picked another arm", self.wf_plan().steps[*b as usize].name),
+                    None => reason.to_string(),
+                };
+                self.record_step(d, StepStatus::Skipped, "skipped", json!({ "reason": reason }));
+                work.push(d);
             }
-            let decision = match rule {
-                TriggerRule::OneSuccess if st.any_success => Some(Decision::Run),
-                TriggerRule::OneSuccess if done => Some(Decision::Skip("no upstream step succeeded")),
-                TriggerRule::AllSuccess if done && st.any_failed => Some(Decision::UpstreamFailed),
-                TriggerRule::AllSuccess if done && st.any_skipped => Some(Decision::Skip("an upstream step was skipped")),
-                TriggerRule::AllSuccess | TriggerRule::AllDone if done => Some(Decision::Run),
-                _ => None,
-            };
-            let Some(decision) = decision else { continue };
-            self.steps[d as usize].decided = true;
-            if self.aborting.is_some() {
-                continue;
-            }
-            match decision {
-                Decision::Run => self.make_ready(d, work),
-                Decision::Skip(reason) => {
-                    // Say which branch decided, when one did.
-                    let by_branch = self.wf_plan().steps[d as usize].after.iter().find(|dep| {
-                        self.steps[**dep as usize].status == Some(StepStatus::Completed) && self.effective(**dep, d) == Eff::Skipped
-                    });
-                    let reason = match by_branch {
-                        Some(b) => format!("branch {} picked another arm", self.wf_plan().steps[*b as usize].name),
-                        None => reason.to_string(),
-                    };
-                    self.record_step(d, StepStatus::Skipped, "skipped", json!({ "reason": reason }));
-                    work.push(d);
-                }
-                Decision::UpstreamFailed => {
-                    let failed: Vec<String> = self.wf_plan().steps[d as usize]
-                        .after
-                        .iter()
-                        .filter(|dep| self.steps[**dep as usize].status.is_some_and(StepStatus::is_terminal))
-                        .filter(|dep| self.effective(**dep, d) == Eff::Failed)
-                        .map(|dep| self.wf_plan().steps[*dep as usize].name.clone())
-                        .collect();
-                    self.record_step(d, StepStatus::UpstreamFailed, "upstream_failed", json!({ "failed": failed }));
-                    work.push(d);
-                }
+            Decision::UpstreamFailed => {
+                let failed: Vec<String> = self.wf_plan().steps[d as usize]
+                    .after
+                    .iter()
+                    .filter(|dep| self.steps[**dep as usize].status.is_some_and(StepStatus::is_terminal))
+                    .filter(|dep| self.effective(**dep, d) == Eff::Failed)
+                    .map(|dep| self.wf_plan().steps[*dep as usize].name.clone())
+                    .collect();
+                self.record_step(d, StepStatus::UpstreamFailed, "upstream_failed", json!({ "failed": failed }));
+                work.push(d);
             }
         }
     }
@@ -729,7 +776,9 @@ impl Runner {
     /// The names a step's expressions reference, bound to their values.
     fn scope_for(&mut self, s: StepId) -> Scope {
         let sh = self.sh.clone();
-        self.scope_of(&sh.plan.workflows[self.wf].steps[s as usize].refs)
+        let mut scope = self.scope_of(&sh.plan.workflows[self.wf].steps[s as usize].refs);
+        self.bind_items(s, &mut scope);
+        scope
     }
 
     fn scope_of<S: AsRef<str>>(&mut self, refs: &[S]) -> Scope {
@@ -805,6 +854,7 @@ impl Runner {
         let timeout = self.sh.plan.workflows[self.wf].steps[s as usize].timeout_ms;
         let ctx = AttemptCtx {
             sh: self.sh.clone(),
+            adv: self.attempt_extras(s),
             wf: self.wf,
             step: s,
             attempt,
@@ -848,10 +898,16 @@ impl Runner {
                 }
             }
             Msg::Finished { step, attempt, outcome } => self.finished(step, attempt, *outcome),
+            Msg::Event { step, event, mut payload } => {
+                // Reported mid-attempt (instance errors): mask before anyone sees it.
+                self.sh.secrets.redact_value(&mut payload);
+                self.event(Some(step), event, payload)
+            }
         }
     }
 
     fn finished(&mut self, s: StepId, attempt: u32, mut outcome: Outcome) {
+        self.redact_outcome(&mut outcome);
         let external = self.sh.plan.workflows[self.wf].steps[s as usize].external;
         self.in_flight -= 1;
         if external {
@@ -904,6 +960,7 @@ impl Runner {
         });
         let mut work = Vec::new();
         match outcome.result {
+            Ok(_) if self.adv_before_complete(s, attempt, &mut outcome.adv) => {}
             Ok(success) => {
                 let st = &mut self.steps[s as usize];
                 st.output = Some(success.output);
@@ -914,6 +971,7 @@ impl Runner {
                     "completed",
                     json!({ "attempt": attempt, "duration_ms": duration_ms, "cost_usd": outcome.cost }),
                 );
+                self.adv_after_complete(s, attempt, &mut outcome.adv);
                 work.push(s);
             }
             Err(error) if outcome.aborted || self.aborting.is_some() => {
@@ -923,6 +981,7 @@ impl Runner {
             }
             Err(error) => {
                 self.steps[s as usize].error = Some(error.clone());
+                self.adv_on_error(s, attempt, &mut outcome.adv);
                 let retry = self.sh.plan.workflows[self.wf].steps[s as usize].retry.clone();
                 match retry {
                     Some(r) if attempt <= r.count && !no_retry => {
@@ -940,6 +999,7 @@ impl Runner {
                             let _ = tx.send(Msg::RetryDue { step: s });
                         });
                     }
+                    _ if self.gate_fix(s, &error) => {}
                     _ => self.fail_for_good(s, attempt, error, &mut work),
                 }
             }
@@ -950,8 +1010,8 @@ impl Runner {
 
     /// The last attempt failed: apply `on_failure`.
     fn fail_for_good(&mut self, s: StepId, attempt: u32, error: String, work: &mut Vec<StepId>) {
-        let step = &self.sh.plan.plan.workflows[self.wf].steps[s as usize];
-        let (name, on_failure) = (step.name.clone(), step.on_failure);
+        let name = self.sh.plan.plan.workflows[self.wf].steps[s as usize].name.clone();
+        let on_failure = self.on_failure_of(s);
         match on_failure {
             OnFailure::Pause => {
                 self.record_step(s, StepStatus::Paused, "failed", json!({ "attempt": attempt, "error": error, "on_failure": "pause" }));
@@ -1018,7 +1078,7 @@ impl Runner {
         let reason = match &why {
             Abort::Cancel => "the run was cancelled".to_string(),
             Abort::Timeout(ms) => format!("the run exceeded its timeout of {}", crate::plan::disasm::format_duration(*ms)),
-            Abort::Budget(msg) => msg.clone(),
+            Abort::Budget(msg) | Abort::Failed(msg) => msg.clone(),
         };
         // Steps not running now will never run in this run.
         let sh = self.sh.clone();
@@ -1176,7 +1236,7 @@ impl Runner {
                     self.record_run(RunStatus::Failed, "failed", json!({ "error": msg }), Some(msg.clone()), None);
                     RunStatus::Failed
                 }
-                Abort::Budget(msg) => {
+                Abort::Budget(msg) | Abort::Failed(msg) => {
                     self.record_run(RunStatus::Failed, "failed", json!({ "error": msg }), Some(msg.clone()), None);
                     RunStatus::Failed
                 }

@@ -71,6 +71,14 @@ impl Scope {
     pub fn bind(&mut self, name: impl Into<String>, value: cel::Value) {
         self.vars.push((name.into(), value));
     }
+
+    /// Binds `name`, replacing an earlier binding of it.
+    pub fn set(&mut self, name: &str, value: cel::Value) {
+        match self.vars.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.vars.push((name.to_string(), value)),
+        }
+    }
 }
 
 impl cel::context::VariableResolver for Scope {

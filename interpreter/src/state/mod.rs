@@ -13,12 +13,14 @@
 //! [`Store`]; nothing above this module names SQLite.
 
 pub mod people;
+pub mod advanced;
 pub mod schema;
 pub mod sqlite;
 
 use serde::Serialize;
 
 pub use people::{BlockedGate, GateAction, GateRequest, InboundEvent, PeopleStore, RunOrigin};
+pub use advanced::{Checkpoint, ChildRun, GateStats, KvEntry, RunPin, StateExt};
 pub use sqlite::SqliteStore;
 
 /// A state-database problem, said for a person (exit 2 in the CLI).
@@ -145,6 +147,16 @@ pub enum Op {
     GateRequestHandled { id: i64, result: String, at: String },
     /// An inbound event satisfied a `wait` step.
     EventDelivered { run: String, step: String, event_seq: i64, at: String },
+    /// What a run pinned when it started (issue 6, see [`advanced`]).
+    Pin(RunPin),
+    /// The item list a step produced.
+    StepItems { run: String, step_id: u32, items: serde_json::Value },
+    /// A checkpoint, numbered after the run's last.
+    Checkpoint { run: String, step_id: u32, step: String, attempt: u32, files: serde_json::Value, at: String },
+    /// The content of a protected file, by fingerprint.
+    Blob { hash: String, content: Vec<u8> },
+    /// Clears a run's error, outputs and end time (it runs again from a checkpoint).
+    RunReset { run: String },
 }
 
 /// The current state of one step of a run (`step_states`).
@@ -262,7 +274,7 @@ pub struct WorkflowStats {
 }
 
 /// The state store: what the runtime and the CLI need, backend-neutral.
-pub trait Store: PeopleStore {
+pub trait Store: PeopleStore + StateExt {
     /// Stores a serialised plan and returns its id.
     fn put_plan(&mut self, format_version: u32, body: &str) -> Result<i64, StateError>;
     fn plan(&self, plan_id: i64) -> Result<String, StateError>;

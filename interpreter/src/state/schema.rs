@@ -98,6 +98,65 @@ CREATE TABLE run_controls (
 );
 CREATE INDEX run_controls_run ON run_controls(run_id, id);
 "#,
+    // stores, spawns, checkpoints (issue 6)
+    r#"
+-- Persistent stores with `backend local`: one row per (store, key). `seq`
+-- orders writes (eviction takes the lowest); `written_ms` dates them (ttl).
+CREATE TABLE store_entries (
+    store      TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    value      TEXT NOT NULL,
+    seq        INTEGER NOT NULL,
+    written_ms INTEGER NOT NULL,
+    written_at TEXT NOT NULL,
+    run_id     TEXT,
+    PRIMARY KEY (store, key)
+) WITHOUT ROWID;
+CREATE INDEX store_entries_seq ON store_entries(store, seq);
+
+-- A spawned child run carries the key of its spawn in the parent (`STEP#N`),
+-- so a step that runs again does not spawn the same child twice.
+ALTER TABLE workflow_runs ADD COLUMN spawn_key TEXT;
+CREATE UNIQUE INDEX workflow_runs_spawn ON workflow_runs(parent_run, spawn_key) WHERE spawn_key IS NOT NULL;
+
+-- What a run pinned when it started: its invariants (and their hash), its
+-- spawn limits, and the fingerprints of its protected files.
+CREATE TABLE run_pins (
+    run_id     TEXT PRIMARY KEY,
+    hash       TEXT NOT NULL,
+    invariants TEXT NOT NULL,
+    safety     TEXT NOT NULL,
+    files      TEXT NOT NULL,
+    pinned_at  TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- The item list an `items` or `select` step produced.
+CREATE TABLE step_items (
+    run_id  TEXT NOT NULL,
+    step_id INTEGER NOT NULL,
+    items   TEXT NOT NULL,
+    PRIMARY KEY (run_id, step_id)
+) WITHOUT ROWID;
+
+-- One checkpoint per completed step, in completion order, with the
+-- fingerprints of the protected files at that moment.
+CREATE TABLE checkpoints (
+    run_id  TEXT NOT NULL,
+    seq     INTEGER NOT NULL,
+    step_id INTEGER NOT NULL,
+    step    TEXT NOT NULL,
+    attempt INTEGER NOT NULL,
+    files   TEXT NOT NULL,
+    at      TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+
+-- The content of protected files, by fingerprint (rollback and restore put it back).
+CREATE TABLE file_blobs (
+    hash    TEXT PRIMARY KEY,
+    content BLOB NOT NULL
+) WITHOUT ROWID;
+"#,
     // people & events (issue 5): who and what started each run and from which
     // definition, approvals and task completions filed by other processes,
     // inbound CloudEvents and which wait step each one satisfied, published

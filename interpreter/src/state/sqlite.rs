@@ -26,7 +26,7 @@ pub struct SqliteStore {
     workflows: std::collections::HashMap<String, String>,
 }
 
-pub(super) fn describe(path: &Path, e: rusqlite::Error) -> StateError {
+pub(crate) fn describe(path: &Path, e: rusqlite::Error) -> StateError {
     use rusqlite::ffi::ErrorCode;
     let shown = path.display();
     match &e {
@@ -76,6 +76,14 @@ impl SqliteStore {
 
     pub fn sink(&self) -> Option<&crate::cloudevents::EventSink> {
         self.sink.as_ref()
+    }
+
+    pub(super) fn conn(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    pub(super) fn conn_ref(&self) -> &Connection {
+        &self.conn
     }
 
     fn prepare(&mut self) -> rusqlite::Result<Result<(), StateError>> {
@@ -215,6 +223,7 @@ impl SqliteStore {
             Op::AttemptBlocked { .. } | Op::GateRequestHandled { .. } | Op::EventDelivered { .. } => {
                 super::people::apply_op(tx, op)?;
             }
+            other => super::advanced::apply_op(tx, other)?,
         }
         Ok(())
     }
