@@ -1,15 +1,26 @@
 //! The `flowc` command line. This crate only parses arguments, reads files,
 //! and renders what the library crates return; it holds no language logic.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
+mod advanced;
+mod build;
 mod check;
+mod events;
 mod explain;
 mod fmt;
+mod people;
+mod progress;
+mod progress_advanced;
 mod project;
 mod render;
+mod runs;
+mod serve;
+mod versions;
+mod yaml;
 
 /// Compiler, checker and local interpreter for the .flow workflow language.
 #[derive(Parser, Debug)]
@@ -24,6 +35,16 @@ pub struct Cli {
     /// Print more about what is happening.
     #[arg(short, long, global = true)]
     pub verbose: bool,
+    /// The SQLite state database (default: `.flow/state.db` under the project root).
+    #[arg(long, global = true, env = "FLOW_STATE", value_name = "PATH")]
+    pub state: Option<PathBuf>,
+    /// Run as if flowc was started in DIR (the project root).
+    #[arg(short = 'C', global = true, value_name = "DIR")]
+    pub directory: Option<PathBuf>,
+    /// Publish lifecycle changes as CloudEvents: `none` (default),
+    /// `file:PATH` (JSON lines) or `command:CMD` (each event on stdin).
+    #[arg(long = "events-sink", global = true, env = "FLOW_EVENTS_SINK", value_name = "SINK")]
+    pub events_sink: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -57,6 +78,94 @@ pub enum Command {
     ///
     /// Example: flowc fmt --check     (in CI: exit 1 and list what would change)
     Fmt(fmt::FmtArgs),
+    /// Compile workflows to plans: a readable disassembly, or JSON for `flowc run`.
+    ///
+    /// Example: flowc build examples/outbound_sdr --workflow outbound_sdr --emit json -o plan.json
+    Build(build::BuildArgs),
+    /// Draw a workflow's step graph, with trigger rules and branch arms on the edges.
+    ///
+    /// Example: flowc -C examples/approvals graph change_review --format mermaid
+    Graph(build::GraphArgs),
+    /// Start a run of a workflow and follow it to its end.
+    ///
+    /// Steps' commands run in the project root. Exit code 0 when the run
+    /// completed, 1 when it failed or was cancelled, 3 when it paused.
+    ///
+    /// Example: flowc run plan.json -i company=Acme -i deal_value=75000 --json
+    Run(runs::RunArgs),
+    /// Continue a paused or interrupted (killed) run; completed steps are not run again.
+    ///
+    /// Example: flowc resume 20261121-100000-3f2a
+    Resume(runs::ResumeArgs),
+    /// Pause a run: no new steps start, running ones finish.
+    ///
+    /// Example: flowc pause 20261121-100000-3f2a
+    Pause(runs::RunIdArgs),
+    /// Cancel a run: running steps are stopped, nothing more runs, no compensation.
+    ///
+    /// Example: flowc cancel 20261121-100000-3f2a
+    Cancel(runs::RunIdArgs),
+    /// Run the `compensate` of every completed step, newest first.
+    ///
+    /// Example: flowc compensate 20261121-100000-3f2a
+    Compensate(runs::RunIdArgs),
+    /// Inspect runs: list, show, events, logs, stats, waiting.
+    ///
+    /// Example: flowc runs events 20261121-100000-3f2a --json
+    Runs(runs::RunsArgs),
+    /// Approve a blocked approval step (or the approval a policy required);
+    /// who and why go in the event log, and the run continues.
+    ///
+    /// Example: flowc approve 20261121-100000-3f2a sign_off --as tech-lead --comment "ship it"
+    Approve(people::DecideArgs),
+    /// Reject a blocked approval step: the step fails (its `on_failure` applies).
+    ///
+    /// Example: flowc reject 20261121-100000-3f2a sign_off --as security --comment "needs a threat model"
+    Reject(people::DecideArgs),
+    /// Finish a human task with its result, checked against the step's `output` type.
+    ///
+    /// Example: flowc complete 20261121-100000-3f2a review --output '{"ok": true}'
+    Complete(people::CompleteArgs),
+    /// Deliver events: to waiting `wait` steps and to `on event` triggers.
+    ///
+    /// Example: flowc event send email.reply --subject leads/L-1 --data '{"text": "Interested"}'
+    Event(events::EventArgs),
+    /// Run schedules, accept CloudEvents and webhooks over HTTP, resume runs as things arrive.
+    ///
+    /// Example: flowc -C examples/approvals serve --listen 127.0.0.1:8750
+    Serve(serve::ServeArgs),
+    /// Store each workflow of the project as a new version when its compiled plan changed.
+    ///
+    /// Example: flowc publish examples/outbound_sdr --as dana
+    Publish(versions::PublishArgs),
+    /// List the published versions of a workflow.
+    ///
+    /// Example: flowc versions outbound_sdr --json
+    Versions(versions::VersionsArgs),
+    /// Go back to a step's checkpoint: the steps completed after it run again.
+    ///
+    /// Example: flowc restore 20261121-100000-3f2a --to scope
+    Restore(advanced::RestoreArgs),
+    /// Pass a step that paused the run (a `skippable` gate, or `on_failure pause`), then resume.
+    ///
+    /// Example: flowc skip 20261121-100000-3f2a pre_deploy
+    Skip(advanced::SkipArgs),
+    /// Read and write the persistent stores: put, get, list, delete.
+    ///
+    /// Example: flowc store put context plan_result '{"summary": "…", "goals": []}'
+    Store(advanced::StoreArgs),
+    /// List the instances of a kind (a resource's plural or short name, or workflows, agents, stores, crds, …).
+    ///
+    /// Example: flowc -C examples/advanced get pl
+    Get(advanced::GetArgs),
+    /// Show one instance or declaration as a manifest.
+    ///
+    /// Example: flowc -C examples/advanced describe promptlibrary qa_prompts
+    Describe(advanced::DescribeArgs),
+    /// The project's declarations as manifests (custom resource definitions included).
+    ///
+    /// Example: flowc -C examples/advanced export --format yaml
+    Export(advanced::ExportArgs),
     /// Run the language server on stdin/stdout (for editors).
     ///
     /// The project is every `*.flow` file below each workspace folder the
@@ -75,6 +184,8 @@ pub enum Failure {
     Errors,
     /// A usage or IO error: exit 2, with the message on stderr.
     Usage(String),
+    /// The run is waiting on a person or an event (paused, blocked): exit 3.
+    Blocked,
 }
 
 impl Failure {
@@ -89,11 +200,33 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(&cli, args),
         Command::Explain(args) => explain::run(&cli, args),
         Command::Fmt(args) => fmt::run(&cli, args),
+        Command::Build(args) => build::build(&cli, args),
+        Command::Graph(args) => build::graph(&cli, args),
+        Command::Run(args) => runs::run(&cli, args),
+        Command::Resume(args) => runs::resume(&cli, args),
+        Command::Pause(args) => runs::pause(&cli, args),
+        Command::Cancel(args) => runs::cancel(&cli, args),
+        Command::Compensate(args) => runs::compensate(&cli, args),
+        Command::Runs(args) => runs::runs(&cli, args),
+        Command::Approve(args) => people::approve(&cli, args),
+        Command::Reject(args) => people::reject(&cli, args),
+        Command::Complete(args) => people::complete(&cli, args),
+        Command::Event(args) => events::event(&cli, args),
+        Command::Serve(args) => serve::serve(&cli, args),
+        Command::Publish(args) => versions::publish(&cli, args),
+        Command::Versions(args) => versions::versions(&cli, args),
+        Command::Restore(args) => advanced::restore(&cli, args),
+        Command::Skip(args) => advanced::skip(&cli, args),
+        Command::Store(args) => advanced::store(&cli, args),
+        Command::Get(args) => advanced::get(&cli, args),
+        Command::Describe(args) => advanced::describe(&cli, args),
+        Command::Export(args) => advanced::export(&cli, args),
         Command::Lsp => lsp(),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(Failure::Errors) => ExitCode::from(1),
+        Err(Failure::Blocked) => ExitCode::from(3),
         Err(Failure::Usage(msg)) => {
             eprintln!("error: {msg}");
             ExitCode::from(2)
@@ -112,6 +245,33 @@ fn lsp() -> Result<(), Failure> {
 }
 
 impl Cli {
+    /// The project root: `-C DIR`, else the current directory.
+    pub fn project_dir(&self) -> PathBuf {
+        let dir = self.directory.clone().unwrap_or_else(|| PathBuf::from("."));
+        std::fs::canonicalize(&dir).unwrap_or(dir)
+    }
+
+    /// `--state`/`FLOW_STATE`, else `.flow/state.db` under the project root.
+    pub fn state_path(&self) -> PathBuf {
+        match &self.state {
+            Some(p) if p.is_relative() && self.directory.is_some() => self.project_dir().join(p),
+            Some(p) => p.clone(),
+            None => self.project_dir().join(".flow").join("state.db"),
+        }
+    }
+
+    /// The events sink of `--events-sink`/`FLOW_EVENTS_SINK` (relative
+    /// file paths from the current directory).
+    pub fn events_sink(&self) -> Result<Option<flowc_interpreter::cloudevents::EventSink>, Failure> {
+        match &self.events_sink {
+            None => Ok(None),
+            Some(text) => {
+                let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+                flowc_interpreter::cloudevents::EventSink::parse(text, &cwd).map_err(Failure::usage)
+            }
+        }
+    }
+
     /// Whether human output on stderr should be colored.
     pub fn stderr_color(&self) -> bool {
         use std::io::IsTerminal;

@@ -8,6 +8,10 @@
 
 use std::fmt::Write;
 
+/// Plans, DAGs and measurements for the interpreter benchmarks.
+pub mod interp;
+pub use interp::*;
+
 /// The files of a generated project, as (file name, text).
 pub fn project(steps: usize) -> Vec<(String, String)> {
     vec![("agents.flow".to_string(), AGENTS.to_string()), ("pipeline.flow".to_string(), workflow(steps))]
@@ -92,7 +96,7 @@ pub fn workflow(steps: usize) -> String {
                 let _ = writeln!(out, "      else -> s{}", i + 2);
                 out.push_str("    }\n");
                 for arm in [i + 1, i + 2] {
-                    run_step(&mut out, arm, &after(&[i]), data);
+                    write_run_step(&mut out, arm, &after(&[i]), data);
                 }
                 let _ =
                     writeln!(out, "    step s{}: agent reviewer after one_success(s{}, s{}) {{", i + 3, i + 1, i + 2);
@@ -140,7 +144,7 @@ pub fn workflow(steps: usize) -> String {
                 if let Some(d) = data.filter(|d| i % 3 == 0 && Some(*d) != prev && d / PHASE_SIZE == i / PHASE_SIZE) {
                     deps.push(d);
                 }
-                run_step(&mut out, i, &after(&deps), data.unwrap_or(usize::MAX));
+                write_run_step(&mut out, i, &after(&deps), data.unwrap_or(usize::MAX));
                 last_data = Some(i);
             }
         }
@@ -156,7 +160,7 @@ pub fn workflow(steps: usize) -> String {
 
 /// A `run` step producing a record; `data` is the step it reads from
 /// (`usize::MAX` for none: it reads the run's inputs).
-fn run_step(out: &mut String, i: usize, after: &str, data: usize) {
+fn write_run_step(out: &mut String, i: usize, after: &str, data: usize) {
     let _ = writeln!(out, "    step s{i}{after} {{");
     if data == usize::MAX {
         let _ = writeln!(

@@ -39,10 +39,12 @@ pub struct Edge {
     pub from: usize,
     pub to: usize,
     pub kind: EdgeKind,
-    /// The name that creates the edge, as written (in the dependent's `after`,
-    /// in the branch's arm): what a cycle report labels. Relative to `item` of `at`.
+    /// The node whose text creates the edge (the dependent for `after`, the
+    /// branch for an arm, the member for membership).
     pub at: usize,
-    pub span: Span,
+    /// Where, relative to that node's item; `None` for an arm, whose position
+    /// is in the branch's body (see `checks::graph_checks::arm_span`).
+    pub span: Option<Span>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -76,6 +78,8 @@ pub struct WorkflowGraph {
     pub sigs: Vec<Arc<StepSig>>,
     /// Steps that set the run's item list (`items`, or a `select`).
     pub item_sources: FixedBitSet,
+    /// What each step looks like from an expression (`.output`, `.status`, …).
+    pub value_tys: Vec<crate::types::Ty>,
 }
 
 impl WorkflowGraph {
@@ -89,7 +93,7 @@ impl WorkflowGraph {
 
 #[salsa::tracked(returns(ref))]
 pub fn workflow_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>) -> WorkflowGraph {
-    let arcs: Vec<Arc<StepSig>> = wf.steps(db).iter().map(|s| s.sig(db).clone()).collect();
+    let arcs: Vec<Arc<StepSig>> = wf.steps(db).iter().map(|s| crate::model::step_sig(db, *s).clone()).collect();
     let sigs: Vec<(&StepSig, u32)> = wf.steps(db).iter().zip(&arcs).map(|(s, a)| (&**a, s.item(db))).collect();
     let mut graph = build(&sigs, wf.groups(db));
     graph.item_sources = FixedBitSet::with_capacity(arcs.len());
@@ -98,6 +102,7 @@ pub fn workflow_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>) -> WorkflowGra
             graph.item_sources.insert(i);
         }
     }
+    graph.value_tys = arcs.iter().map(|s| crate::checks::step_value_ty(s)).collect();
     graph.sigs = arcs;
     graph
 }
@@ -118,7 +123,7 @@ pub fn build(sigs: &[(&StepSig, u32)], groups: &[crate::model::GroupSig]) -> Wor
         if let Some(deps) = deps {
             for dep in &deps.names {
                 if let Some(&from) = by_name.get(&dep.text) {
-                    edges.push(Edge { from, to, kind: EdgeKind::After, at: to, span: dep.span });
+                    edges.push(Edge { from, to, kind: EdgeKind::After, at: to, span: Some(dep.span) });
                 }
             }
         }
@@ -131,13 +136,13 @@ pub fn build(sigs: &[(&StepSig, u32)], groups: &[crate::model::GroupSig]) -> Wor
     }
     for (i, (sig, _)) in sigs.iter().enumerate() {
         for arm in &sig.arms {
-            if let Some(&to) = by_name.get(&arm.text) {
-                edges.push(Edge { from: i, to, kind: EdgeKind::Arm, at: i, span: arm.span });
+            if let Some(&to) = by_name.get(arm) {
+                edges.push(Edge { from: i, to, kind: EdgeKind::Arm, at: i, span: None });
             }
         }
         if let Some(group) = sig.groups.last() {
             if let Some(&to) = by_name.get(group) {
-                edges.push(Edge { from: i, to, kind: EdgeKind::Member, at: i, span: sig.name.span });
+                edges.push(Edge { from: i, to, kind: EdgeKind::Member, at: i, span: Some(sig.name.span) });
             }
         }
     }
@@ -145,7 +150,7 @@ pub fn build(sigs: &[(&StepSig, u32)], groups: &[crate::model::GroupSig]) -> Wor
         if let Some(outer) = g.groups.last() {
             if let Some(&to) = by_name.get(outer) {
                 let from = sigs.len() + gi;
-                edges.push(Edge { from, to, kind: EdgeKind::Member, at: from, span: g.name.span });
+                edges.push(Edge { from, to, kind: EdgeKind::Member, at: from, span: Some(g.name.span) });
             }
         }
     }
@@ -162,21 +167,23 @@ pub fn build(sigs: &[(&StepSig, u32)], groups: &[crate::model::GroupSig]) -> Wor
     let cycles = find_cycles(&graph, &edges);
     let steps = sigs.len();
     let (order, upstream) = if cycles.is_empty() { upstream_sets(&graph, &nodes, steps, groups, &by_name) } else { (Vec::new(), Vec::new()) };
-    WorkflowGraph { nodes, steps, edges, by_name, cycles, upstream, order, sigs: Vec::new(), item_sources: FixedBitSet::new() }
+    WorkflowGraph { nodes, steps, edges, by_name, cycles, upstream, order, sigs: Vec::new(), item_sources: FixedBitSet::new(), value_tys: Vec::new() }
 }
 
 /// Every loop, as the list of its edges in order.
 fn find_cycles(graph: &DiGraph<(), usize>, edges: &[Edge]) -> Vec<Vec<usize>> {
     let mut cycles = Vec::new();
+    // Self-loops, found once (a per-component scan of all edges is quadratic).
+    let self_loops: HashMap<usize, usize> =
+        edges.iter().enumerate().filter(|(_, e)| e.from == e.to).map(|(i, e)| (e.from, i)).collect();
     for scc in petgraph::algo::tarjan_scc(graph) {
-        let members: BTreeSet<usize> = scc.iter().map(|n| n.index()).collect();
-        if members.len() == 1 {
-            let n = *members.iter().next().unwrap_or(&0);
-            if let Some(ei) = edges.iter().position(|e| e.from == n && e.to == n) {
+        if scc.len() == 1 {
+            if let Some(&ei) = self_loops.get(&scc[0].index()) {
                 cycles.push(vec![ei]);
             }
             continue;
         }
+        let members: BTreeSet<usize> = scc.iter().map(|n| n.index()).collect();
         // Walk one simple loop through the component, starting at its smallest
         // node, always taking the first edge that stays inside it and leads back.
         if let Some(cycle) = walk_cycle(edges, &members) {
@@ -232,19 +239,30 @@ fn upstream_sets(
     let Ok(topo) = petgraph::algo::toposort(graph, None) else { return (Vec::new(), Vec::new()) };
     let n = nodes.len();
     let mut up: Vec<FixedBitSet> = (0..n).map(|_| FixedBitSet::with_capacity(steps)).collect();
-    // Group deps: members inherit them (added as extra predecessors below).
-    let mut inherited: Vec<Vec<usize>> = vec![Vec::new(); n];
+    // Each node's enclosing group node, and every group a node is inside
+    // (transitively): members inherit their groups' dependencies.
+    let mut parent: Vec<Option<usize>> = vec![None; n];
     for (gi, g) in groups.iter().enumerate() {
-        let gnode = steps + gi;
-        let mut stack: Vec<usize> = g.members.iter().filter_map(|m| by_name.get(m).copied()).collect();
-        while let Some(m) = stack.pop() {
-            inherited[m].push(gnode);
-            if m >= steps {
-                let inner = &groups[m - steps];
-                stack.extend(inner.members.iter().filter_map(|x| by_name.get(x).copied()));
+        for m in &g.members {
+            if let Some(&node) = by_name.get(m) {
+                parent[node] = Some(steps + gi);
             }
         }
     }
+    let inherited: Vec<Vec<usize>> = (0..n)
+        .map(|i| {
+            let mut chain = Vec::new();
+            let mut cur = parent[i];
+            while let Some(g) = cur {
+                if chain.contains(&g) {
+                    break; // membership loop: reported as a cycle elsewhere
+                }
+                chain.push(g);
+                cur = parent[g];
+            }
+            chain
+        })
+        .collect();
     for node in &topo {
         let i = node.index();
         let mut acc = FixedBitSet::with_capacity(steps);
@@ -257,21 +275,15 @@ fn upstream_sets(
         }
         up[i] = acc;
     }
-    // Second pass for inherited group deps: a member sees what is upstream of
-    // its groups' deps. Groups come after their members in topological order,
-    // so compute each group's dep-closure from its incoming After edges.
+    // What is upstream of a group's own dependencies (its `after`), not of its
+    // members: edges from the group's members are membership, not deps.
     let group_dep_up: Vec<FixedBitSet> = (0..groups.len())
         .map(|gi| {
             let gnode = NodeIndex::new(steps + gi);
             let mut acc = FixedBitSet::with_capacity(steps);
             for e in graph.edges_directed(gnode, petgraph::Direction::Incoming) {
-                if graph[petgraph::visit::EdgeRef::id(&e)] == usize::MAX {
-                    continue;
-                }
                 let from = petgraph::visit::EdgeRef::source(&e).index();
-                // Member edges come from inside the group: not deps.
-                let is_member = groups[gi].members.iter().any(|m| by_name.get(m) == Some(&from));
-                if is_member {
+                if parent[from] == Some(steps + gi) {
                     continue;
                 }
                 acc.union_with(&up[from]);

@@ -11,6 +11,8 @@ pub mod db;
 pub mod diagnostic;
 pub mod graph;
 pub mod line_index;
+pub mod lower;
+pub mod manifests;
 pub mod model;
 pub mod pending;
 mod queries;

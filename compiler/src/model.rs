@@ -14,7 +14,7 @@
 //! [`FileModel`] knows where each piece starts, and only the final
 //! per-file diagnostics query turns relative spans into absolute ones.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use flowc_grammar::ast::{self, Decl, DeclKind, Span, Step, WorkflowStmt, WorkflowStmtKind};
@@ -32,13 +32,26 @@ pub struct PieceText<'db> {
     pub text: String,
 }
 
-/// The parse of one piece, shared by every piece with the same text:
-/// its tree, whether it parsed clean, and (for a workflow item) its steps.
+/// The parse of one piece, shared by every piece with the same text.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ParsedText {
+    pub ast: Arc<PieceAst>,
+    /// Parsed without recovering from a syntax error.
+    pub clean: bool,
+    /// When the piece is one step: that step, in its own `Arc`, so that every
+    /// revision hands the same pointer to the step's tracked struct (equal by
+    /// pointer, no deep comparison).
+    pub step: Option<Arc<Step>>,
+}
+
 #[salsa::tracked(returns(ref))]
-pub fn parse_piece<'db>(db: &'db dyn Db, piece: PieceText<'db>) -> Option<(Arc<PieceAst>, bool, Arc<PieceSteps>)> {
+pub fn parse_piece<'db>(db: &'db dyn Db, piece: PieceText<'db>) -> Option<ParsedText> {
     let (ast, clean) = flowc_grammar::parse_piece(piece.kind(db), piece.text(db))?;
-    let steps = Arc::new(piece_steps(&ast));
-    Some((Arc::new(ast), clean, steps))
+    let step = match &ast {
+        PieceAst::Item(WorkflowStmt { kind: WorkflowStmtKind::Step(step), .. }) => Some(Arc::new(step.clone())),
+        _ => None,
+    };
+    Some(ParsedText { ast: Arc::new(ast), clean, step })
 }
 
 /// Where a relative span belongs.
@@ -89,11 +102,10 @@ pub struct StepDef<'db> {
     #[tracked]
     #[returns(ref)]
     pub ast: Arc<Step>,
-    /// What the graph needs to know about the step: it changes only when the
-    /// header, the arms or the declared output change.
+    /// The groups the step is nested in, outermost first.
     #[tracked]
     #[returns(ref)]
-    pub sig: Arc<StepSig>,
+    pub groups: Arc<Vec<String>>,
     /// The workflow item the step is in.
     #[tracked]
     #[returns(copy)]
@@ -121,6 +133,12 @@ pub struct OtherDef<'db> {
 }
 
 /// The graph-relevant part of a step.
+///
+/// Spans appear only for the header (name, kind, `after`), which precedes the
+/// body: an edit inside the body leaves the signature equal, so the graph and
+/// the checks of other steps are not recomputed. Facts from the body (arms,
+/// output type, spawns) are kept without positions; checks that report on
+/// them find the position in the step's AST.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct StepSig {
     pub name: ast::Name,
@@ -128,20 +146,21 @@ pub struct StepSig {
     pub deps: Option<ast::Deps>,
     pub for_each: bool,
     /// Branch arm targets, in order (`else` last if present).
-    pub arms: Vec<ast::Name>,
-    /// `on_fail fix STEP` and `compensate STEP` targets.
-    pub fix_target: Option<ast::Name>,
-    pub compensate_step: Option<ast::Name>,
+    pub arms: Vec<String>,
+    /// The `on_fail fix STEP` target.
+    pub fix_target: Option<String>,
+    /// The `compensate STEP` target.
+    pub compensate_step: Option<String>,
     /// The groups the step is nested in, outermost first.
     pub groups: Vec<String>,
     /// The declared output type, if any.
-    pub output: Option<ast::TypeExpr>,
+    pub output: Option<crate::types::Ty>,
     pub has_items: bool,
     /// Every declaration the step names: its agent, policy, template, called
     /// and spawned workflows, stores, env and secret sets.
     pub uses: Vec<(DeclKind, String)>,
     /// Workflows this step starts: `(name, is_spawn)`.
-    pub starts: Vec<(ast::Name, bool)>,
+    pub starts: Vec<(String, bool)>,
 }
 
 /// A `parallel`/`phase` group: its name, members and dependencies.
@@ -210,39 +229,16 @@ impl FileModel<'_> {
 struct ParsedPiece {
     offset: u32,
     ast: Arc<PieceAst>,
+    step: Option<Arc<Step>>,
     clean: bool,
-    steps: Arc<PieceSteps>,
+    /// The group header (an index into the same item list) this piece is a member of.
+    parent: Option<u32>,
+    kind: PieceKind,
 }
 
 enum PieceDecl {
     Workflow { name: ast::Name, offset: u32, items: Vec<ParsedPiece> },
     Other(ParsedPiece),
-}
-
-/// The steps and groups of one workflow item, built once per piece text
-/// (in [`parse_piece`]).
-/// Re-splitting a file after an edit hands every unchanged piece's steps
-/// the very same `Arc`s, so the tracked structs compare their fields by
-/// pointer instead of cloning and comparing every step of the file: the
-/// cost of an edit stays with the piece that changed.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
-pub struct PieceSteps {
-    /// Each step (those in groups too, in source order) with its signature.
-    pub steps: Vec<(Arc<Step>, Arc<StepSig>)>,
-    /// The groups, with `item` still 0: the piece does not know its index.
-    pub groups: Vec<GroupSig>,
-}
-
-fn piece_steps(ast: &PieceAst) -> PieceSteps {
-    let mut out = PieceSteps::default();
-    if let PieceAst::Item(stmt) = ast {
-        match &stmt.kind {
-            WorkflowStmtKind::Step(step) => out.steps.push((Arc::new(step.clone()), Arc::new(step_sig(step, &[])))),
-            WorkflowStmtKind::Group(group) => collect_group(group, 0, &[], &mut out),
-            _ => {}
-        }
-    }
-    out
 }
 
 /// Whether a file has syntax errors: a narrow question, so that queries that
@@ -274,7 +270,9 @@ fn split_and_parse(db: &dyn Db, text: &str) -> Option<Vec<PieceDecl>> {
             OutlineDecl::Workflow(w) => {
                 let mut items = Vec::with_capacity(w.items.len());
                 for piece in &w.items {
-                    items.push(parse_one(db, text, piece.kind, piece.span, true)?);
+                    let mut parsed = parse_one(db, text, piece.kind, piece.span, true)?;
+                    parsed.parent = piece.parent;
+                    items.push(parsed);
                 }
                 let name = ast::Name { text: w.name, span: Span::new(w.name_span.start - w.span.start, w.name_span.end - w.span.start) };
                 out.push(PieceDecl::Workflow { name, offset: w.span.start, items });
@@ -288,10 +286,16 @@ fn split_and_parse(db: &dyn Db, text: &str) -> Option<Vec<PieceDecl>> {
 /// Parses one piece through the cache; `clean` refuses a piece that needed
 /// recovery (the fast path then falls back to the whole file).
 fn parse_one(db: &dyn Db, text: &str, kind: PieceKind, span: Span, clean: bool) -> Option<ParsedPiece> {
-    // Looked up by `&str`: the text is copied only for a piece never seen.
-    let key = PieceText::new(db, kind, &text[span.range()]);
-    let (ast, was_clean, steps) = parse_piece(db, key).clone()?;
-    (was_clean || !clean).then_some(ParsedPiece { offset: span.start, ast, clean: was_clean, steps })
+    let key = PieceText::new(db, kind, text[span.range()].to_string());
+    let parsed = parse_piece(db, key).as_ref()?;
+    (parsed.clean || !clean).then(|| ParsedPiece {
+        offset: span.start,
+        ast: parsed.ast.clone(),
+        step: parsed.step.clone(),
+        clean: parsed.clean,
+        parent: None,
+        kind,
+    })
 }
 
 /// The slow path: parse the whole file (with recovery and real syntax
@@ -322,6 +326,11 @@ fn whole_file_pieces(db: &dyn Db, file: SourceFile) -> (Vec<PieceDecl>, Vec<Synt
     (out, parsed.errors.clone())
 }
 
+/// Whether a parsed piece is a group header (its members are separate pieces).
+fn is_header(item: &ParsedPiece) -> bool {
+    item.kind == PieceKind::GroupHeader
+}
+
 fn build_model<'db>(db: &'db dyn Db, file: SourceFile, pieces: Vec<PieceDecl>, syntax_errors: Vec<SyntaxError>) -> FileModel<'db> {
     let mut decls = Vec::with_capacity(pieces.len());
     let mut decl_offsets = Vec::with_capacity(pieces.len());
@@ -331,20 +340,49 @@ fn build_model<'db>(db: &'db dyn Db, file: SourceFile, pieces: Vec<PieceDecl>, s
             PieceDecl::Workflow { name, offset, items } => {
                 let mut header = Vec::new();
                 let mut steps = Vec::new();
-                let mut groups = Vec::new();
+                let mut groups: Vec<GroupSig> = Vec::new();
                 let mut offsets = Vec::with_capacity(items.len());
+                // Group headers seen so far: item index -> (index in `groups`, path).
+                let mut group_of: HashMap<u32, (usize, Vec<String>)> = HashMap::new();
                 for (index, item) in items.iter().enumerate() {
                     offsets.push(item.offset);
                     let PieceAst::Item(stmt) = &*item.ast else { continue };
                     let index = index as u32;
+                    // A member of a split group: its path, and the group to list it in.
+                    let (path, owner) = match item.parent.and_then(|p| group_of.get(&p)) {
+                        Some((g, path)) => (path.clone(), Some(*g)),
+                        None => (Vec::new(), None),
+                    };
                     match &stmt.kind {
-                        WorkflowStmtKind::Step(_) | WorkflowStmtKind::Group(_) => {
-                            let prepared = &item.steps;
-                            for (step, sig) in &prepared.steps {
-                                let (name_text, step_name) = (name.text.clone(), step.name.text.clone());
-                                steps.push(StepDef::new(db, name_text, step_name, step.clone(), sig.clone(), index, !item.clean));
+                        WorkflowStmtKind::Step(step) => {
+                            if let Some(g) = owner {
+                                groups[g].members.push(step.name.text.clone());
                             }
-                            groups.extend(prepared.groups.iter().map(|g| GroupSig { item: index, ..g.clone() }));
+                            let ast = item.step.clone().unwrap_or_else(|| Arc::new(step.clone()));
+                            steps.push(StepDef::new(db, name.text.clone(), step.name.text.clone(), ast, Arc::new(path), index, !item.clean));
+                        }
+                        WorkflowStmtKind::Group(group) if is_header(item) => {
+                            // A split group's header: its members follow as pieces of their own.
+                            if let Some(g) = owner {
+                                groups[g].members.push(group.name.text.clone());
+                            }
+                            let mut inner = path.clone();
+                            inner.push(group.name.text.clone());
+                            group_of.insert(index, (groups.len(), inner));
+                            groups.push(GroupSig {
+                                item: index,
+                                kind: group.kind,
+                                name: group.name.clone(),
+                                deps: group.deps.clone(),
+                                members: Vec::new(),
+                                groups: path,
+                            });
+                        }
+                        WorkflowStmtKind::Group(group) => {
+                            if let Some(g) = owner {
+                                groups[g].members.push(group.name.text.clone());
+                            }
+                            collect_group(db, &name.text, group, index, &path, &mut steps, &mut groups, !item.clean);
                         }
                         _ => header.push((index, stmt.clone())),
                     }
@@ -366,7 +404,16 @@ fn build_model<'db>(db: &'db dyn Db, file: SourceFile, pieces: Vec<PieceDecl>, s
     FileModel { decls, decl_offsets, item_offsets, syntax_errors }
 }
 
-fn collect_group(group: &ast::Group, item: u32, outer: &[String], out: &mut PieceSteps) {
+fn collect_group<'db>(
+    db: &'db dyn Db,
+    workflow: &str,
+    group: &ast::Group,
+    item: u32,
+    outer: &[String],
+    steps: &mut Vec<StepDef<'db>>,
+    groups: &mut Vec<GroupSig>,
+    recovered: bool,
+) {
     let mut path = outer.to_vec();
     path.push(group.name.text.clone());
     let members = group
@@ -377,7 +424,7 @@ fn collect_group(group: &ast::Group, item: u32, outer: &[String], out: &mut Piec
             ast::GroupMember::Group(g) => g.name.text.clone(),
         })
         .collect();
-    out.groups.push(GroupSig {
+    groups.push(GroupSig {
         item,
         kind: group.kind,
         name: group.name.clone(),
@@ -387,13 +434,25 @@ fn collect_group(group: &ast::Group, item: u32, outer: &[String], out: &mut Piec
     });
     for m in &group.members {
         match m {
-            ast::GroupMember::Step(s) => out.steps.push((Arc::new(s.clone()), Arc::new(step_sig(s, &path)))),
-            ast::GroupMember::Group(g) => collect_group(g, item, &path, out),
+            ast::GroupMember::Step(s) => steps.push(step_def(db, workflow, s, item, &path, recovered)),
+            ast::GroupMember::Group(g) => collect_group(db, workflow, g, item, &path, steps, groups, recovered),
         }
     }
 }
 
-fn step_sig(step: &Step, groups: &[String]) -> StepSig {
+fn step_def<'db>(db: &'db dyn Db, workflow: &str, step: &Step, item: u32, groups: &[String], recovered: bool) -> StepDef<'db> {
+    StepDef::new(db, workflow.to_string(), step.name.text.clone(), Arc::new(step.clone()), Arc::new(groups.to_vec()), item, recovered)
+}
+
+/// What the graph and the checks of other steps need to know about a step.
+/// A query of its own: it re-runs when the step changes, and when the result
+/// is equal (a body edit), nothing that reads it re-runs.
+#[salsa::tracked(returns(ref))]
+pub fn step_sig<'db>(db: &'db dyn Db, step: StepDef<'db>) -> Arc<StepSig> {
+    Arc::new(compute_sig(step.ast(db), step.groups(db)))
+}
+
+fn compute_sig(step: &Step, groups: &[String]) -> StepSig {
     use ast::{Compensate, OnFail, StepStmtKind as K};
     let mut arms = Vec::new();
     let mut fix_target = None;
@@ -408,7 +467,7 @@ fn step_sig(step: &Step, groups: &[String]) -> StepSig {
         ast::StepKind::Use(n) => uses.push((DeclKind::Template, n.text.clone())),
         ast::StepKind::Call(n) => {
             uses.push((DeclKind::Workflow, n.text.clone()));
-            starts.push((n.clone(), false));
+            starts.push((n.text.clone(), false));
         }
         _ => {}
     }
@@ -417,7 +476,7 @@ fn step_sig(step: &Step, groups: &[String]) -> StepSig {
             K::Reads { key, .. } | K::Put { key, .. } => uses.push((DeclKind::Store, key.store.text.clone())),
             K::Spawn { workflow, .. } | K::SpawnEach { workflow, .. } => {
                 uses.push((DeclKind::Workflow, workflow.text.clone()));
-                starts.push((workflow.clone(), true));
+                starts.push((workflow.text.clone(), true));
             }
             K::Env(env) => uses.extend(env_uses(env)),
             _ => {}
@@ -425,10 +484,10 @@ fn step_sig(step: &Step, groups: &[String]) -> StepSig {
     }
     for stmt in &step.body {
         match &stmt.kind {
-            K::Arm { target, .. } => arms.push(target.clone()),
-            K::OnFail(OnFail::Fix { step, .. }) => fix_target = Some(step.clone()),
-            K::Compensate(Compensate::Step(s)) => compensate_step = Some(s.clone()),
-            K::Output(t) => output = Some(type_shape(t)),
+            K::Arm { target, .. } => arms.push(target.text.clone()),
+            K::OnFail(OnFail::Fix { step, .. }) => fix_target = Some(step.text.clone()),
+            K::Compensate(Compensate::Step(s)) => compensate_step = Some(s.text.clone()),
+            K::Output(t) => output = Some(crate::types::Ty::from_type_expr(t)),
             K::Items(_) => has_items = true,
             _ => {}
         }
@@ -447,31 +506,6 @@ fn step_sig(step: &Step, groups: &[String]) -> StepSig {
         uses,
         starts,
     }
-}
-
-/// A type with its spans cleared. The signature keeps only the shape of the
-/// declared output (every reader wants its type, none its position), so an
-/// edit earlier in the step's body, which moves the `output` statement,
-/// leaves the signature, and so the graph and every other step, alone.
-fn type_shape(t: &ast::TypeExpr) -> ast::TypeExpr {
-    use ast::{TypeField, TypeKind};
-    let kind = match &t.kind {
-        TypeKind::List(elem) => TypeKind::List(Box::new(type_shape(elem))),
-        TypeKind::Object(fields) => TypeKind::Object(
-            fields
-                .iter()
-                .map(|f| TypeField {
-                    name: ast::Name { text: f.name.text.clone(), span: Span::default() },
-                    optional: f.optional,
-                    ty: type_shape(&f.ty),
-                    span: Span::default(),
-                })
-                .collect(),
-        ),
-        TypeKind::Unknown(n) => TypeKind::Unknown(ast::Name { text: n.text.clone(), span: Span::default() }),
-        other => other.clone(),
-    };
-    ast::TypeExpr { kind, span: Span::default() }
 }
 
 /// The env and secret sets an env block draws on.

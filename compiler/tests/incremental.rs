@@ -147,3 +147,32 @@ fn an_edit_before_a_steps_output_declaration_leaves_the_graph_alone() {
     assert!(named(&log, "workflow_graph").is_empty(), "{log:#?}");
     assert_eq!(named(&log, "check_step").len(), 1, "{log:#?}");
 }
+
+#[test]
+fn editing_a_step_inside_a_group_reparses_only_that_step() {
+    let text = r#"workflow lifecycle {
+  phase design {
+    step schema { command "echo schema" }
+    step api after schema { command "echo api" }
+  }
+  phase development after design {
+    parallel build {
+      step backend { command "echo backend" }
+      step frontend { command "echo frontend" }
+    }
+    step integrate after build { command "echo ${backend.stdout}" }
+  }
+}
+"#;
+    let mut h = Harness::new(text);
+    h.check();
+    assert!(h.diagnostics().is_empty(), "{:?}", h.diagnostics());
+    let log = h.edit("echo frontend", "echo frontend, edited");
+    assert_eq!(named(&log, "parse_piece").len(), 1, "only the edited member is re-parsed: {log:#?}");
+    assert_eq!(named(&log, "check_step").len(), 1, "{log:#?}");
+    assert!(named(&log, "workflow_graph").is_empty(), "{log:#?}");
+    // Membership still holds: `integrate` sees `backend` as upstream through the group.
+    let log = h.edit("echo ${backend.stdout}", "echo ${backend.stdout} ${schema.stdout}");
+    assert!(named(&log, "workflow_graph").is_empty(), "{log:#?}");
+    assert!(h.diagnostics().is_empty(), "{:?}", h.diagnostics());
+}

@@ -16,14 +16,20 @@ use crate::lexer::{Lexed, TokenKind};
 pub enum PieceKind {
     /// A whole top-level declaration other than a workflow.
     Declaration,
-    /// One statement of a workflow body.
+    /// One statement of a workflow body, or one member of a group.
     WorkflowItem,
+    /// The header of a `parallel`/`phase` group, up to and including its `{`;
+    /// its members are pieces of their own. Parsed as the header followed by `}`.
+    GroupHeader,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Piece {
     pub kind: PieceKind,
     pub span: Span,
+    /// The index (in the workflow's item list) of the group header this piece
+    /// is a member of.
+    pub parent: Option<u32>,
 }
 
 /// A workflow declaration: its name and the pieces of its body.
@@ -104,7 +110,7 @@ pub fn outline(src: &str, lexed: &Lexed) -> Option<Vec<OutlineDecl>> {
                 items,
             }));
         } else {
-            decls.push(OutlineDecl::Other(Piece { kind: PieceKind::Declaration, span }));
+            decls.push(OutlineDecl::Other(Piece { kind: PieceKind::Declaration, span, parent: None }));
         }
         pos = end;
     }
@@ -113,46 +119,102 @@ pub fn outline(src: &str, lexed: &Lexed) -> Option<Vec<OutlineDecl>> {
 
 /// Splits a workflow body (`body_start..body_end`, inside the braces) into items.
 fn workflow_items(src: &str, body_start: usize, body_end: usize, braces: &[(u32, bool)], opaque: &[Span]) -> Option<Vec<Piece>> {
-    // Depth (relative to the body) at each brace; an offset is at depth 1 of the
-    // workflow when no brace opened after the body start is still open.
+    let mut out = Vec::new();
+    split_items(src, body_start, body_end, braces, opaque, WORKFLOW_KEYWORDS, None, &mut out)?;
+    Some(out)
+}
+
+const GROUP_KEYWORDS: &[&str] = &["step", "parallel", "phase"];
+
+/// Splits a region into items: each starts on a line whose first word (at the
+/// region's own brace depth, outside strings and comments) is one of
+/// `keywords`. A `parallel`/`phase` item becomes a header piece and its
+/// members, recursively, so an edit in a group re-parses one member.
+#[allow(clippy::too_many_arguments)]
+fn split_items(
+    src: &str,
+    start: usize,
+    end: usize,
+    braces: &[(u32, bool)],
+    opaque: &[Span],
+    keywords: &[&str],
+    parent: Option<u32>,
+    out: &mut Vec<Piece>,
+) -> Option<()> {
+    let starts = item_starts(src, start, end, braces, opaque, keywords);
+    for (k, &s) in starts.iter().enumerate() {
+        let e = starts.get(k + 1).copied().unwrap_or(end);
+        let word = first_word(src, s, e);
+        if word == "parallel" || word == "phase" {
+            // The group's `{` is the first brace of the item; its block must
+            // close inside the item, with nothing but trivia after it.
+            let first = braces.partition_point(|b| (b.0 as usize) < s);
+            let &(open, is_open) = braces.get(first)?;
+            if !is_open || open as usize >= e {
+                return None;
+            }
+            let close = matching(braces, first)?;
+            if close >= e || skip_trivia(src, close + 1, opaque) < e {
+                return None;
+            }
+            let index = out.len() as u32;
+            out.push(Piece { kind: PieceKind::GroupHeader, span: Span::from_range(s..open as usize + 1), parent });
+            split_items(src, open as usize + 1, close, braces, opaque, GROUP_KEYWORDS, Some(index), out)?;
+        } else {
+            out.push(Piece { kind: PieceKind::WorkflowItem, span: Span::from_range(s..e), parent });
+        }
+    }
+    Some(())
+}
+
+/// Where items start in `start..end`: the first non-trivia offset, and every
+/// line start at depth 0 (relative to the region) whose first word is a keyword.
+fn item_starts(src: &str, start: usize, end: usize, braces: &[(u32, bool)], opaque: &[Span], keywords: &[&str]) -> Vec<usize> {
     let mut starts = Vec::new();
-    let mut depth = 0i32;
-    let mut bi = 1; // braces[0] is the workflow's own `{`
-    let pos = skip_trivia(src, body_start, opaque);
-    if pos < body_end {
+    let pos = skip_trivia(src, start, opaque);
+    if pos < end {
         starts.push(pos);
     }
-    // Walk line starts; a line whose first word (at depth 0 of the body, not in
-    // a string or comment) is a workflow keyword starts a new item.
     let bytes = src.as_bytes();
+    let mut depth = 0i32;
+    let mut bi = braces.partition_point(|b| (b.0 as usize) < start);
     let mut i = pos;
-    while i < body_end {
+    while i < end {
         if bytes[i] == b'\n' {
             let mut j = i + 1;
-            while j < body_end && (bytes[j] == b' ' || bytes[j] == b'\t' || bytes[j] == b'\r') {
+            while j < end && (bytes[j] == b' ' || bytes[j] == b'\t' || bytes[j] == b'\r') {
                 j += 1;
             }
             while bi < braces.len() && (braces[bi].0 as usize) < j {
                 depth += if braces[bi].1 { 1 } else { -1 };
                 bi += 1;
             }
-            if depth == 0 && j < body_end && !inside(opaque, j) {
-                let word_end = src[j..body_end].find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map_or(body_end, |k| j + k);
-                if word_end > j && WORKFLOW_KEYWORDS.contains(&&src[j..word_end]) && starts.last() != Some(&j) {
-                    starts.push(j);
-                }
+            if depth == 0 && j < end && !inside(opaque, j) && keywords.contains(&first_word(src, j, end)) && starts.last() != Some(&j) {
+                starts.push(j);
             }
             i = j;
             continue;
         }
         i += 1;
     }
-    let mut items = Vec::with_capacity(starts.len());
-    for (k, s) in starts.iter().enumerate() {
-        let e = starts.get(k + 1).copied().unwrap_or(body_end);
-        items.push(Piece { kind: PieceKind::WorkflowItem, span: Span::from_range(*s..e) });
+    starts
+}
+
+fn first_word(src: &str, at: usize, end: usize) -> &str {
+    let stop = src[at..end].find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map_or(end, |k| at + k);
+    &src[at..stop]
+}
+
+/// The offset of the `}` matching the `{` at `braces[open]`.
+fn matching(braces: &[(u32, bool)], open: usize) -> Option<usize> {
+    let mut depth = 0i32;
+    for &(at, is_open) in &braces[open..] {
+        depth += if is_open { 1 } else { -1 };
+        if depth == 0 {
+            return Some(at as usize);
+        }
     }
-    Some(items)
+    None
 }
 
 fn is_ident(s: &str) -> bool {

@@ -142,16 +142,23 @@ pub enum PieceAst {
 /// pieces and falls back to the whole file for real messages otherwise.
 pub fn parse_piece(kind: crate::outline::PieceKind, text: &str) -> Option<(PieceAst, bool)> {
     use crate::outline::PieceKind;
-    let rule = match kind {
-        PieceKind::Declaration => Rule::piece_declaration,
-        PieceKind::WorkflowItem => Rule::piece_workflow_item,
+    // A group header is the group up to its `{`: closed here, it parses as a
+    // group without members, with the same spans.
+    let closed;
+    let (rule, text) = match kind {
+        PieceKind::Declaration => (Rule::piece_declaration, text),
+        PieceKind::WorkflowItem => (Rule::piece_workflow_item, text),
+        PieceKind::GroupHeader => {
+            closed = format!("{text}}}");
+            (Rule::piece_workflow_item, closed.as_str())
+        }
     };
     let top = FlowParser::parse(rule, text).ok()?.next()?;
     let mut b = Builder { errors: Vec::new(), chunks: Vec::new() };
     let inner = top.into_inner().next()?;
     let piece = match kind {
         PieceKind::Declaration => PieceAst::Decl(b.decl(inner.into_inner().next()?)),
-        PieceKind::WorkflowItem => PieceAst::Item(b.workflow_stmt(inner.into_inner().next()?)),
+        PieceKind::WorkflowItem | PieceKind::GroupHeader => PieceAst::Item(b.workflow_stmt(inner.into_inner().next()?)),
     };
     Some((piece, b.errors.is_empty() && b.chunks.is_empty()))
 }
@@ -1189,17 +1196,15 @@ impl Builder {
                     })
                     .collect(),
             ),
-            _ => {
-                let name = self.name(kids(p).next());
-                match name.text.as_str() {
-                    "string" => TypeKind::String,
-                    "number" => TypeKind::Number,
-                    "int" => TypeKind::Int,
-                    "bool" => TypeKind::Bool,
-                    "any" => TypeKind::Any,
-                    _ => TypeKind::Unknown(name),
-                }
-            }
+            // Match the text before allocating a name: almost every type is a primitive.
+            _ => match p.as_str().trim() {
+                "string" => TypeKind::String,
+                "number" => TypeKind::Number,
+                "int" => TypeKind::Int,
+                "bool" => TypeKind::Bool,
+                "any" => TypeKind::Any,
+                _ => TypeKind::Unknown(self.name(kids(p).next())),
+            },
         };
         TypeExpr { kind, span: sp }
     }

@@ -109,8 +109,45 @@ fn depth(root: &Node) -> usize {
     max
 }
 
+/// Bracket depth or operator chain beyond which the slow path runs on a
+/// thread of its own (see [`parse_with_crate`]).
+const DEEP_INPUT: usize = 8;
+/// Stack for that thread: address space reserved, not memory committed.
+const DEEP_STACK: usize = 64 << 20;
+
 /// The slow path: the `cel` crate's parser, then [`convert`].
+///
+/// The crate's parser is generated ANTLR code: each bracket level costs a
+/// dozen recursive rule frames, tens of KiB in an unoptimised build. So deep
+/// input (rare in real files) is parsed on a scoped thread with a stack sized
+/// well above what [`MAX_NESTING`] and [`MAX_CHAIN`] allow, and the caller's
+/// stack (2 MiB on a spawned thread, 1 MiB in our tests) never decides
+/// whether a check overflows.
 pub(super) fn parse_with_crate(text: &str, lexed: &Lexed, base: u32) -> Result<Node, ParseFailure> {
+    let deep = lexed.max_depth > DEEP_INPUT || chain_depth(lexed).is_some_and(|(links, _)| links > DEEP_INPUT);
+    if !deep {
+        return parse_with_crate_here(text, lexed, base);
+    }
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("flowc-cel-parse".into())
+            .stack_size(DEEP_STACK)
+            .spawn_scoped(scope, || parse_with_crate_here(text, lexed, base))
+            .ok()
+            .and_then(|handle| handle.join().ok())
+    })
+    // The thread could not start (or the parser panicked, which it does not
+    // on any input our tests generate): refuse the expression, never crash.
+    .unwrap_or_else(|| {
+        Err(ParseFailure {
+            span: Span::new(base, base + text.len() as u32),
+            message: "expression too deeply nested to check".to_string(),
+            help: Some("split the expression into smaller ones".into()),
+        })
+    })
+}
+
+fn parse_with_crate_here(text: &str, lexed: &Lexed, base: u32) -> Result<Node, ParseFailure> {
     let fail = |start: usize, end: usize, message: String, help: Option<String>| ParseFailure {
         span: Span::new(base + start as u32, base + end as u32),
         message,

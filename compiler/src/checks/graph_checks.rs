@@ -15,6 +15,10 @@ pub(super) fn check_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &mut 
     let graph = workflow_graph(db, wf);
     let steps = wf.steps(db);
     let loc = |node: usize, span: Span| -> Loc<'db> { node_loc(db, wf, steps, graph, node, span) };
+    // Where an edge is written: its own span, or for an arm, the target's name in the branch body.
+    let edge_span = |e: &crate::graph::Edge| -> Span {
+        e.span.unwrap_or_else(|| arm_span(&steps[e.from].ast(db), &graph.nodes[e.to].name).unwrap_or(graph.nodes[e.from].name_span))
+    };
 
     for cycle in &graph.cycles {
         let names: Vec<&str> = cycle.iter().map(|e| graph.nodes[graph.edges[*e].from].name.as_str()).collect();
@@ -23,7 +27,7 @@ pub(super) fn check_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &mut 
         let first = &graph.edges[cycle[0]];
         let mut p = Pending::new(
             Code::Cycle,
-            loc(first.at, first.span),
+            loc(first.at, edge_span(first)),
             if cycle.len() == 1 {
                 format!("`{}` depends on itself", names[0])
             } else {
@@ -34,7 +38,7 @@ pub(super) fn check_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &mut 
         .help("a workflow runs as a DAG; write a bounded loop as `retry` or a gate's `on_fail fix STEP retry N`, and remove one of these dependencies");
         for e in &cycle[1..] {
             let edge = &graph.edges[*e];
-            p = p.related(loc(edge.at, edge.span), edge_label(graph, edge));
+            p = p.related(loc(edge.at, edge_span(edge)), edge_label(graph, edge));
         }
         out.push(p);
     }
@@ -42,10 +46,10 @@ pub(super) fn check_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &mut 
     // Compensation steps: named by some `compensate STEP`; they run only when
     // the run is compensated, so they take no part in the graph.
     let compensators: BTreeSet<&str> =
-        steps.iter().filter_map(|s| s.sig(db).compensate_step.as_ref().map(|n| n.text.as_str())).collect();
+        graph.sigs.iter().filter_map(|s| s.compensate_step.as_deref()).collect();
 
     for (i, step) in steps.iter().enumerate() {
-        let sig = step.sig(db);
+        let sig = crate::model::step_sig(db, *step);
         if let Some(deps) = &sig.deps {
             if deps.rule != TriggerRule::AllSuccess && deps.names.len() == 1 {
                 out.push(
@@ -97,19 +101,20 @@ pub(super) fn check_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &mut 
         // Arms: each target must depend on the branch, or the branch decides nothing.
         if matches!(sig.kind, StepKind::Branch) {
             for arm in &sig.arms {
-                let Some(t) = graph.step_index(&arm.text) else { continue };
-                let target = steps[t].sig(db);
+                let Some(t) = graph.step_index(arm) else { continue };
+                let target = &graph.sigs[t];
                 let depends = target.deps.as_ref().is_some_and(|d| d.names.iter().any(|n| n.text == sig.name.text));
                 if !depends {
+                    let span = arm_span(&step.ast(db), arm).unwrap_or(sig.name.span);
                     out.push(
-                        Pending::new(Code::ArmTargetNotDependent, loc(i, arm.span), format!(
-                            "the arm routes to `{}`, but `{}` does not run after `{}`",
-                            arm.text, arm.text, sig.name.text
+                        Pending::new(Code::ArmTargetNotDependent, loc(i, span), format!(
+                            "the arm routes to `{arm}`, but `{arm}` does not run after `{}`",
+                            sig.name.text
                         ))
                         .label("this target ignores the branch")
                         .help(format!(
-                            "add `after {}` to step `{}` (or `after one_success({}, …)` when another path also leads there)",
-                            sig.name.text, arm.text, sig.name.text
+                            "add `after {}` to step `{arm}` (or `after one_success({}, …)` when another path also leads there)",
+                            sig.name.text, sig.name.text
                         )),
                     );
                 }
@@ -130,7 +135,7 @@ pub(super) fn check_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &mut 
             let exclusive: Vec<&str> = deps
                 .names
                 .iter()
-                .filter(|d| bsig.arms.iter().any(|a| a.text == d.text) && only_after(db, steps, graph, &d.text, &bsig.name.text))
+                .filter(|d| bsig.arms.iter().any(|a| *a == d.text) && only_after(graph, &d.text, &bsig.name.text))
                 .map(|d| d.text.as_str())
                 .collect();
             if exclusive.len() >= 2 && b != i {
@@ -165,9 +170,9 @@ pub(super) fn check_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &mut 
 }
 
 /// Whether step `name` depends on exactly `branch` with all_success.
-fn only_after(db: &dyn Db, steps: &[StepDef<'_>], graph: &WorkflowGraph, name: &str, branch: &str) -> bool {
+fn only_after(graph: &WorkflowGraph, name: &str, branch: &str) -> bool {
     let Some(i) = graph.step_index(name) else { return false };
-    let sig = steps[i].sig(db);
+    let sig = &graph.sigs[i];
     sig.deps.as_ref().is_some_and(|d| d.rule == TriggerRule::AllSuccess && d.names.iter().any(|n| n.text == branch))
 }
 
@@ -175,12 +180,20 @@ fn only_after(db: &dyn Db, steps: &[StepDef<'_>], graph: &WorkflowGraph, name: &
 fn member_of<'db>(graph: &WorkflowGraph, wf: WorkflowDef<'db>, db: &'db dyn Db, name: &str, group: &str) -> bool {
     let Some(&i) = graph.by_name.get(name) else { return false };
     match graph.nodes[i].kind {
-        NodeKind::Step => wf.steps(db).get(i).is_some_and(|s| s.sig(db).groups.iter().any(|g| g == group)),
+        NodeKind::Step => wf.steps(db).get(i).is_some_and(|s| crate::model::step_sig(db, *s).groups.iter().any(|g| g == group)),
         NodeKind::Group => {
             let groups = wf.groups(db);
             groups.get(i - graph.steps).is_some_and(|g| g.groups.iter().any(|o| o == group))
         }
     }
+}
+
+/// The span of the arm targeting `target` in a branch's body.
+pub(crate) fn arm_span(step: &flowc_grammar::ast::Step, target: &str) -> Option<Span> {
+    step.body.iter().find_map(|s| match &s.kind {
+        flowc_grammar::ast::StepStmtKind::Arm { target: t, .. } if t.text == target => Some(t.span),
+        _ => None,
+    })
 }
 
 fn node_loc<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, steps: &[StepDef<'db>], graph: &WorkflowGraph, node: usize, span: Span) -> Loc<'db> {

@@ -22,6 +22,7 @@ use crate::pending::{Anchor, Loc, Pending};
 
 pub use project::check_project_wide;
 pub use references::{step_expression_scope, workflow_output_scope};
+pub(crate) use references::step_value_ty;
 
 /// Everything a step check needs to know about where it is.
 pub(crate) struct StepCx<'db> {
@@ -76,6 +77,11 @@ pub fn check_decl<'db>(db: &'db dyn Db, project: Project, decl: OtherDef<'db>) -
     schemas::decl_schemas(db, project, decl, &mut out);
     references::decl_references(db, decl, &mut out);
     out
+}
+
+/// A data literal as JSON, when it has no computed parts.
+pub(crate) fn value_json(v: &ast::Value) -> Option<serde_json::Value> {
+    schemas::to_json(v).ok()
 }
 
 /// " (did you mean `x`?)" help for an unknown name, if a close one exists.

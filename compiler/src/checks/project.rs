@@ -72,7 +72,7 @@ fn used_names<'db>(db: &'db dyn Db, project: Project) -> BTreeSet<(DeclKind, Str
                 match &loc.def {
                     DeclDef::Workflow(w) => {
                         for step in w.steps(db) {
-                            used.extend(step.sig(db).uses.iter().cloned());
+                            used.extend(crate::model::step_sig(db, *step).uses.iter().cloned());
                         }
                         for (_, stmt) in w.header(db).iter() {
                             if let WorkflowStmtKind::Env(env) = &stmt.kind {
@@ -181,9 +181,9 @@ fn recursion<'db>(db: &'db dyn Db, project: Project, out: &mut Vec<Pending<'db>>
     }
     for (i, w) in workflows.iter().enumerate() {
         for step in w.steps(db) {
-            for (target, spawn) in &step.sig(db).starts {
-                if let Some(&j) = pos.get(target.text.as_str()) {
-                    let loc = Loc::new(Anchor::Step(*w, *step), target.span);
+            for (target, spawn) in &crate::model::step_sig(db, *step).starts {
+                if let Some(&j) = pos.get(target.as_str()) {
+                    let loc = Loc::new(Anchor::Step(*w, *step), start_span(&step.ast(db), target));
                     graph.add_edge(NodeIndex::new(i), NodeIndex::new(j), (*spawn, loc, step.name(db).clone()));
                 }
             }
@@ -236,4 +236,21 @@ fn recursion<'db>(db: &'db dyn Db, project: Project, out: &mut Vec<Pending<'db>>
         }
         out.push(p);
     }
+}
+
+/// Where a step names the workflow it starts: its `call` kind or a spawn.
+fn start_span(step: &flowc_grammar::ast::Step, target: &str) -> Span {
+    use flowc_grammar::ast::StepKind;
+    if let StepKind::Call(n) = &step.kind {
+        if n.text == target {
+            return n.span;
+        }
+    }
+    step.body
+        .iter()
+        .find_map(|s| match &s.kind {
+            StepStmtKind::Spawn { workflow, .. } | StepStmtKind::SpawnEach { workflow, .. } if workflow.text == target => Some(workflow.span),
+            _ => None,
+        })
+        .unwrap_or(step.name.span)
 }

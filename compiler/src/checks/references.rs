@@ -25,7 +25,7 @@ use crate::types::{FieldTy, ObjectTy, Ty};
 
 /// What a step looks like from an expression: `.output` and its run facts.
 pub(crate) fn step_value_ty(sig: &StepSig) -> Ty {
-    let output = sig.output.as_ref().map(Ty::from_type_expr).unwrap_or(Ty::Dyn);
+    let output = sig.output.clone().unwrap_or(Ty::Dyn);
     Ty::object(ObjectTy::closed([
         ("output".to_string(), FieldTy::required(output)),
         ("status".to_string(), FieldTy::required(Ty::String)),
@@ -36,8 +36,10 @@ pub(crate) fn step_value_ty(sig: &StepSig) -> Ty {
     ]))
 }
 
-/// The type of the `inputs` object of a workflow.
-pub(crate) fn inputs_ty(db: &dyn Db, wf: WorkflowDef<'_>) -> Ty {
+/// The type of the `inputs` object of a workflow (memoised: every step's
+/// scope holds it).
+#[salsa::tracked(returns(clone))]
+pub(crate) fn inputs_ty<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>) -> Ty {
     let fields = wf.header(db).iter().filter_map(|(_, s)| match &s.kind {
         WorkflowStmtKind::Input(i) => Some((i.name.text.clone(), FieldTy::required(Ty::from_type_expr(&i.ty)))),
         _ => None,
@@ -77,8 +79,8 @@ fn out_of_context(name: &str) -> Option<Binding> {
         ),
         "event" => (
             Code::EventOutOfContext,
-            "`event` is only available in an `on event … where` filter and in `wait` steps".to_string(),
-            "after a `wait` step, read the event as `STEP.output`".to_string(),
+            "`event` is only available in the `where` filter of an `on event` trigger".to_string(),
+            "a `wait` step's event is its output: read it as `STEP.output` in a step after it; a triggered run gets the event's `data` fields as its inputs".to_string(),
         ),
         "self" => (
             Code::SelfOutOfContext,
@@ -111,7 +113,6 @@ struct StepScope<'a> {
     output: Option<Ty>,
     item: Option<Ty>,
     items: bool,
-    event: bool,
     reads: BTreeMap<String, Ty>,
     /// How to add a missing `after` (relative to the step's anchor): a title
     /// per step and the edit.
@@ -127,7 +128,6 @@ impl Scope for StepScope<'_> {
             "output" if self.output.is_some() => return self.output.clone().map(Binding::Value),
             "item" if self.item.is_some() => return self.item.clone().map(Binding::Value),
             "items" if self.items => return Some(Binding::Value(Ty::list(self.item.clone().unwrap_or(Ty::Dyn)))),
-            "event" if self.event => return Some(Binding::Value(event_ty())),
             _ => {}
         }
         if let Some(t) = self.reads.get(name) {
@@ -135,7 +135,7 @@ impl Scope for StepScope<'_> {
         }
         if let Some(i) = self.graph.step_index(name) {
             if i != self.this && (self.graph.upstream.is_empty() || self.graph.is_upstream(self.this, i)) {
-                return Some(Binding::Value(step_value_ty(&self.sigs[i])));
+                return Some(Binding::Value(self.graph.value_tys.get(i).cloned().unwrap_or_else(|| step_value_ty(&self.sigs[i]))));
             }
             let (help, fix) = (self.add_after)(name);
             let help = if i == self.this {
@@ -158,9 +158,6 @@ impl Scope for StepScope<'_> {
         }
         if self.items {
             names.push("items".into());
-        }
-        if self.event {
-            names.push("event".into());
         }
         names.extend(self.reads.keys().cloned());
         for (i, n) in self.graph.nodes.iter().take(self.graph.steps).enumerate() {
@@ -237,7 +234,7 @@ fn store_ty(db: &dyn Db, index: &ItemIndex<'_>, store: &str) -> Ty {
 /// produces, when it is the step's declared output or a field path of it.
 fn item_ty_from(sig: &StepSig, items_expr: Option<&Expr>) -> Ty {
     let (Some(out), Some(e)) = (&sig.output, items_expr) else { return Ty::Dyn };
-    let mut ty = Ty::from_type_expr(out);
+    let mut ty = out.clone();
     let text = e.text.trim();
     let Some(path) = text.strip_prefix("output") else { return Ty::Dyn };
     for field in path.split('.').filter(|s| !s.is_empty()) {
@@ -258,7 +255,11 @@ fn item_list<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, graph: &WorkflowGraph, 
     let mut items = false;
     let mut item = None;
     if let Some(up) = graph.upstream.get(this) {
-        for i in up.intersection(&graph.item_sources) {
+        // Word-wise AND: iterating `up`'s set bits would be linear in the
+        // number of upstream steps, for every step.
+        let mut sources = up.clone();
+        sources.intersect_with(&graph.item_sources);
+        for i in sources.ones() {
             items = true;
             if graph.sigs[i].has_items {
                 let source = wf.steps(db)[i];
@@ -295,7 +296,7 @@ pub fn step_expression_scope<'db>(db: &'db dyn Db, project: Project, wf: Workflo
     let index = item_index(db, project);
     let (items, item) = item_list(db, wf, graph, this);
     let no_fix = |_: &str| (String::new(), None);
-    let own_output = graph.sigs[this].output.as_ref().map(Ty::from_type_expr).unwrap_or(Ty::Dyn);
+    let own_output = graph.sigs[this].output.clone().unwrap_or(Ty::Dyn);
     let scope = StepScope {
         graph,
         sigs: &graph.sigs,
@@ -304,7 +305,6 @@ pub fn step_expression_scope<'db>(db: &'db dyn Db, project: Project, wf: Workflo
         output: post.then_some(own_output),
         item: if ast.for_each.is_some() { Some(item.unwrap_or(Ty::Dyn)) } else { None },
         items,
-        event: matches!(ast.kind, StepKind::Wait),
         reads: read_aliases(db, index, ast),
         add_after: &no_fix,
     };
@@ -322,7 +322,7 @@ pub fn step_expression_scope<'db>(db: &'db dyn Db, project: Project, wf: Workflo
 /// and every step.
 pub fn workflow_output_scope<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>) -> Vec<(String, Ty)> {
     let mut names = vec![("inputs".to_string(), inputs_ty(db, wf)), ("run".to_string(), run_ty())];
-    names.extend(wf.steps(db).iter().map(|s| (s.name(db).clone(), step_value_ty(s.sig(db)))));
+    names.extend(wf.steps(db).iter().map(|s| (s.name(db).clone(), step_value_ty(crate::model::step_sig(db, *s)))));
     names
 }
 
@@ -355,11 +355,10 @@ pub(super) fn step_references<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut
         output: None,
         item: if step.for_each.is_some() { Some(item.clone().unwrap_or(Ty::Dyn)) } else { None },
         items,
-        event: matches!(step.kind, StepKind::Wait),
         reads,
         add_after: &add_after,
     };
-    let own_output = sigs[this].output.as_ref().map(Ty::from_type_expr).unwrap_or(Ty::Dyn);
+    let own_output = sigs[this].output.clone().unwrap_or(Ty::Dyn);
     body_references(&step.body, &base, &own_output, anchor, out);
     // A template's lines are checked where they are used, in the step's scope.
     if let StepKind::Use(t) = &step.kind {
@@ -434,7 +433,6 @@ fn clone_scope<'a>(s: &StepScope<'a>) -> StepScope<'a> {
         output: s.output.clone(),
         item: s.item.clone(),
         items: s.items,
-        event: s.event,
         reads: s.reads.clone(),
         add_after: s.add_after,
     }
@@ -478,7 +476,7 @@ pub(super) fn workflow_references<'db>(db: &'db dyn Db, _project: Project, wf: W
                 scope.insert("inputs".to_string(), inputs.clone());
                 scope.insert("run".to_string(), run_ty());
                 for s in wf.steps(db) {
-                    scope.insert(s.name(db).clone(), step_value_ty(s.sig(db)));
+                    scope.insert(s.name(db).clone(), step_value_ty(crate::model::step_sig(db, *s)));
                 }
                 check_one(&o.expr, Expect::Any, &FixedScope(scope), anchor, out);
             }

@@ -34,7 +34,9 @@ fn allowed(kind: &StepKind) -> (&'static [&'static str], bool) {
     match kind {
         StepKind::Run | StepKind::Use(_) => (&["command"], true),
         StepKind::Agent(_) => (&["prompt"], true),
-        StepKind::Check(_) | StepKind::Call(_) => (&["with"], true),
+        // A check's approval statements configure its implicit approval gate.
+        StepKind::Check(_) => (&["with", "approvers", "distinct_from_initiator", "message"], true),
+        StepKind::Call(_) => (&["with"], true),
         StepKind::Wait => (&["event"], true),
         StepKind::Approval => (
             &["description", "when", "timeout", "approvers", "distinct_from_initiator", "message", "on_failure", "compensate"],
@@ -55,8 +57,21 @@ fn allowed(kind: &StepKind) -> (&'static [&'static str], bool) {
 }
 
 fn is_allowed(kind: &StepKind, key: &str) -> bool {
+    if waits(kind) && POST_ACTIONS.contains(&key) {
+        return false;
+    }
     let (own, common) = allowed(kind);
     own.contains(&key) || (common && COMMON.contains(&key)) || POST.contains(&key)
+}
+
+/// What runs once a step's work has succeeded.
+const POST_ACTIONS: &[&str] = &["then put", "then spawn", "then spawn each", "items"];
+
+/// A step that waits for a person or an event (a `check` may, when its
+/// policy requires approval) is ended by the decision or the event itself:
+/// it has no "after the work" for post actions to run in.
+fn waits(kind: &StepKind) -> bool {
+    matches!(kind, StepKind::Approval | StepKind::Human | StepKind::Wait | StepKind::Check(_))
 }
 
 /// What a step of this kind cannot do without.
@@ -144,6 +159,10 @@ fn body_shape<'db>(
         if !is_allowed(kind, key) {
             let shown = if key == "when ->" { "a branch arm" } else { stmt.kind.keyword() };
             let help = match kind_for(key) {
+                _ if waits(kind) && POST_ACTIONS.contains(&key) => format!(
+                    "a `{}` step ends when its decision or event arrives, so it takes no post actions: move `{shown}` to a `run` step `after` it that reads its `output`",
+                    kind.keyword()
+                ),
                 Some(k) => format!("{shown} belongs in a `{k}` step; {}", kind_phrase(kind)),
                 None => kind_phrase(kind),
             };
@@ -233,7 +252,7 @@ pub(super) fn workflow_shape<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &m
     // Step and group names share one namespace per workflow.
     let mut names: HashMap<&str, Loc<'db>> = HashMap::new();
     for step in wf.steps(db) {
-        let sig = step.sig(db);
+        let sig = crate::model::step_sig(db, *step);
         let at = Loc::new(Anchor::Step(wf, *step), sig.name.span);
         if let Some(first) = names.get(sig.name.text.as_str()) {
             out.push(duplicate_step(&sig.name.text, "step", at, *first));

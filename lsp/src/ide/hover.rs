@@ -74,7 +74,7 @@ fn step_hover(cx: &FileCx<'_>, workflow: &str, name: &str) -> Option<String> {
     }
     let (_, step) = cx.step(workflow, name)?;
     let ast = step.ast(db);
-    let sig = step.sig(db);
+    let sig = flowc_compiler::model::step_sig(db, step);
     let kind = match ast.kind.target() {
         Some(target) => format!("{} {}", ast.kind.keyword(), target.text),
         None => ast.kind.keyword().to_string(),
@@ -88,7 +88,7 @@ fn step_hover(cx: &FileCx<'_>, workflow: &str, name: &str) -> Option<String> {
         out.push_str("\n\nruns for each item");
     }
     match &sig.output {
-        Some(t) => out.push_str(&format!("\n\noutput: `{}`", type_text(t))),
+        Some(t) => out.push_str(&format!("\n\noutput: `{t}`")),
         None => out.push_str("\n\noutput: not declared (`dyn`)"),
     }
     if let Some(desc) = ast.body.iter().find_map(|s| match &s.kind {

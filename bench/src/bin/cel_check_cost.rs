@@ -1,7 +1,7 @@
 //! What checking an expression costs: a micro-benchmark, not a test.
 //!
 //! ```text
-//! cargo run --release -p flowc-compiler --example cel_check_cost
+//! cargo run --release -p flowc-bench --bin cel_check_cost
 //! ```
 //!
 //! Prints, per expression, the `cel` crate's parse alone and the whole of

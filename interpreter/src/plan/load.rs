@@ -1,0 +1,534 @@
+//! Loading a plan: every structural check, then CEL compiled once.
+//!
+//! After [`LoadedPlan::load`] succeeds the runtime may index every table
+//! without checking: ids are in range, the step graph and the call graph are
+//! acyclic, registers are written before they are read, every step ends with
+//! `END`, every arm target depends on its branch. No user input reaches the
+//! runtime without passing through here, which is what lets the runtime
+//! promise never to panic on a bad plan.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use super::{Compensate, Instr, Part, Plan, PlanError, Retry, StepId, Workflow, DEFAULT_CONCURRENCY};
+
+/// A plan that cannot be executed, with a message for a person.
+
+/// Names a step's expressions may use that are not step names.
+pub const RESERVED_NAMES: &[&str] = &["inputs", "run", "item", "items", "event", "env", "self", "input"];
+
+/// A validated plan with its CEL compiled and its graphs indexed.
+pub struct LoadedPlan {
+    pub plan: Plan,
+    pub workflows: Vec<LoadedWorkflow>,
+    pub cel: Arc<cel::Env>,
+    /// The plan's policies, same indices.
+    pub policies: Vec<super::LoadedPolicy>,
+}
+
+pub struct LoadedWorkflow {
+    /// Compiled `exprs`, same indices.
+    pub programs: Vec<cel::Program>,
+    /// Per step: the steps that list it in `after`.
+    pub dependents: Vec<Vec<StepId>>,
+    /// Every step in a topological order (deps first).
+    pub topo: Vec<StepId>,
+    pub steps: Vec<StepInfo>,
+    pub concurrency: u32,
+    /// Step names to ids.
+    pub names: HashMap<String, StepId>,
+    /// Each step's position in `topo`.
+    pub topo_index: Vec<usize>,
+}
+
+/// What the runtime needs to know about a step beyond its plan entry.
+#[derive(Clone, Debug, Default)]
+pub struct StepInfo {
+    /// Takes a `concurrency` slot (runs a process or a child run).
+    pub external: bool,
+    /// Runs only during compensation (named by another step's `compensate`).
+    pub compensation_only: bool,
+    /// Variables referenced by any expression the step evaluates, including
+    /// its compensation command; the runtime binds only these.
+    pub refs: Vec<String>,
+    /// For a branch: its arm targets.
+    pub arm_targets: Vec<StepId>,
+    /// The effective retry policy and timeout (step's own, else the defaults).
+    pub retry: Option<Retry>,
+    pub timeout_ms: Option<u64>,
+    /// The step whose item list this step sees (`items`/`select`), if any.
+    pub items_from: Option<StepId>,
+    /// For a gate with `on_fail fix`: the steps a fix round re-runs, the
+    /// gate included, in topological order.
+    pub fix_loop: Vec<StepId>,
+}
+
+impl LoadedPlan {
+    pub fn load(plan: Plan) -> Result<LoadedPlan, PlanError> {
+        if plan.format_version != super::FORMAT_VERSION {
+            return Err(PlanError::new(format!(
+                "the plan has format_version {}, but this flowc reads format_version {}",
+                plan.format_version,
+                super::FORMAT_VERSION
+            )));
+        }
+        let env = Arc::new(cel::Env::stdlib());
+        let mut names = HashSet::new();
+        for wf in &plan.workflows {
+            if !names.insert(wf.name.as_str()) {
+                return Err(PlanError::new(format!("the plan has two workflows named `{}`", wf.name)));
+            }
+        }
+        if plan.workflow(&plan.entry).is_none() {
+            return Err(PlanError::new(format!("the plan's entry workflow `{}` is not in the plan", plan.entry)));
+        }
+        let mut agent_names = HashSet::new();
+        for agent in &plan.agents {
+            if !agent_names.insert(agent.name.as_str()) {
+                return Err(PlanError::new(format!("the plan has two agents named `{}`", agent.name)));
+            }
+            if agent.cost_per_call.is_some_and(|c| !c.is_finite() || c < 0.0) {
+                return Err(PlanError::new(format!("agent `{}`: cost_per_call must be a non-negative number", agent.name)));
+            }
+        }
+        let workflows = plan
+            .workflows
+            .iter()
+            .map(|wf| load_workflow(&plan, wf, &env).map_err(|e| PlanError::new(format!("workflow `{}`: {}", wf.name, e.message))))
+            .collect::<Result<Vec<_>, _>>()?;
+        check_call_graph(&plan)?;
+        super::load_advanced::check_plan(&plan)?;
+        let policies = super::load_people::load_policies(&plan, &env)?;
+        Ok(LoadedPlan { plan, workflows, cel: env, policies })
+    }
+
+    pub fn workflow_index(&self, name: &str) -> Option<usize> {
+        self.plan.workflows.iter().position(|w| w.name == name)
+    }
+}
+
+fn is_identifier(name: &str) -> bool {
+    let mut chars = name.chars();
+    matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+fn err(msg: impl Into<String>) -> PlanError {
+    PlanError::new(msg)
+}
+
+fn load_workflow(plan: &Plan, wf: &Workflow, env: &cel::Env) -> Result<LoadedWorkflow, PlanError> {
+    let n = wf.steps.len();
+    let expr_ok = |e: u32, what: &str| -> Result<(), PlanError> {
+        if (e as usize) < wf.exprs.len() {
+            Ok(())
+        } else {
+            Err(err(format!("{what} refers to expr e{e}, but the workflow has {} exprs", wf.exprs.len())))
+        }
+    };
+    let template_ok = |t: u32, what: &str| -> Result<(), PlanError> {
+        if (t as usize) < wf.templates.len() {
+            Ok(())
+        } else {
+            Err(err(format!("{what} refers to template t{t}, but the workflow has {} templates", wf.templates.len())))
+        }
+    };
+
+    // Tables first: everything below indexes them.
+    let mut programs = Vec::with_capacity(wf.exprs.len());
+    for (i, text) in wf.exprs.iter().enumerate() {
+        let program = env.compile(text).map_err(|e| err(format!("expr e{i} `{text}` is not valid CEL: {e}")))?;
+        programs.push(program);
+    }
+    for (i, t) in wf.templates.iter().enumerate() {
+        for hole in t.holes() {
+            expr_ok(hole.expr, &format!("template t{i}"))?;
+        }
+    }
+    let mut input_names = HashSet::new();
+    for input in &wf.inputs {
+        if !input_names.insert(input.name.as_str()) {
+            return Err(err(format!("two inputs are named `{}`", input.name)));
+        }
+        if let Some(default) = &input.default {
+            input.ty.validate(default, &format!("the default of input `{}`", input.name)).map_err(err)?;
+        }
+    }
+    let mut output_names = HashSet::new();
+    for output in &wf.outputs {
+        if !output_names.insert(output.name.as_str()) {
+            return Err(err(format!("two outputs are named `{}`", output.name)));
+        }
+        expr_ok(output.expr, &format!("output `{}`", output.name))?;
+    }
+    let d = &wf.defaults;
+    if d.concurrency == Some(0) {
+        return Err(err("concurrency must be at least 1"));
+    }
+    if d.budget_usd.is_some_and(|b| !b.is_finite() || b < 0.0) {
+        return Err(err("budget_usd must be a non-negative number"));
+    }
+    for (i, g) in wf.groups.iter().enumerate() {
+        if g.parent.is_some_and(|p| p as usize >= wf.groups.len() || p as usize == i) {
+            return Err(err(format!("group `{}` has an invalid parent", g.name)));
+        }
+        if let Some(s) = g.steps.iter().find(|s| **s as usize >= n) {
+            return Err(err(format!("group `{}` lists step {s}, but the workflow has {n} steps", g.name)));
+        }
+    }
+
+    // Steps.
+    let mut step_names = HashSet::new();
+    let mut compensation_only = vec![false; n];
+    for (i, step) in wf.steps.iter().enumerate() {
+        if step.id as usize != i {
+            return Err(err(format!("step `{}` has id {} but is at index {i}; ids are the step's index", step.name, step.id)));
+        }
+        if !is_identifier(&step.name) {
+            return Err(err(format!("step name `{}` is not an identifier", step.name)));
+        }
+        if RESERVED_NAMES.contains(&step.name.as_str()) {
+            return Err(err(format!("step name `{}` is reserved for expressions", step.name)));
+        }
+        if !step_names.insert(step.name.as_str()) {
+            return Err(err(format!("two steps are named `{}`", step.name)));
+        }
+        if let Some(Compensate::Step(c)) = &step.compensate {
+            if *c as usize >= n || *c as usize == i {
+                return Err(err(format!("step `{}`: compensate names an invalid step {c}", step.name)));
+            }
+            compensation_only[*c as usize] = true;
+        }
+    }
+
+    let mut dependents = vec![Vec::new(); n];
+    let mut infos = Vec::with_capacity(n);
+    for step in &wf.steps {
+        let at = |msg: String| err(format!("step `{}`: {msg}", step.name));
+        let mut seen = HashSet::new();
+        for dep in &step.after {
+            if *dep as usize >= n {
+                return Err(at(format!("depends on step {dep}, but the workflow has {n} steps")));
+            }
+            if *dep == step.id {
+                return Err(at("depends on itself".into()));
+            }
+            if !seen.insert(*dep) {
+                return Err(at(format!("lists `{}` twice in after", wf.steps[*dep as usize].name)));
+            }
+            if compensation_only[*dep as usize] {
+                return Err(at(format!(
+                    "depends on `{}`, which is a compensation step and never runs in the run itself",
+                    wf.steps[*dep as usize].name
+                )));
+            }
+            dependents[*dep as usize].push(step.id);
+        }
+        if compensation_only[step.id as usize] {
+            if !step.after.is_empty() {
+                return Err(at("is a compensation step, so it cannot have dependencies".into()));
+            }
+            if step.compensate.is_some() {
+                return Err(at("is a compensation step, so it cannot have its own compensate".into()));
+            }
+        }
+        if let Some(when) = step.when {
+            expr_ok(when, &format!("step `{}`: when", step.name))?;
+        }
+        if let Some(g) = step.group
+            && g as usize >= wf.groups.len() {
+                return Err(at(format!("is in group {g}, but the workflow has {} groups", wf.groups.len())));
+            }
+        if let Some(Compensate::Template(t)) = &step.compensate {
+            template_ok(*t, &format!("step `{}`: compensate", step.name))?;
+        }
+        let mut env_names = HashSet::new();
+        for binding in &step.env {
+            if binding.name.is_empty() || binding.name.contains('=') || binding.name.contains('\0') {
+                return Err(at(format!("`{}` is not an environment variable name", binding.name)));
+            }
+            if !env_names.insert(binding.name.as_str()) {
+                return Err(at(format!("sets the environment variable `{}` twice", binding.name)));
+            }
+            template_ok(binding.template, &format!("step `{}`: env {}", step.name, binding.name))?;
+        }
+        if step.timeout_ms == Some(0) {
+            return Err(at("timeout_ms must be positive".into()));
+        }
+
+        // The code: registers written before read, END last and only last.
+        match step.code.last() {
+            Some(Instr::End) => {}
+            _ => return Err(at("its code must end with END".into())),
+        }
+        let mut written: HashSet<&str> = HashSet::new();
+        let mut info = StepInfo::default();
+        let mut used_exprs: Vec<u32> = step.when.into_iter().collect();
+        let mut used_templates: Vec<u32> = step.env.iter().map(|b| b.template).collect();
+        if let Some(Compensate::Template(t)) = &step.compensate {
+            used_templates.push(*t);
+        }
+        for (pc, instr) in step.code.iter().enumerate() {
+            let at_pc = |msg: String| err(format!("step `{}`, instruction {pc} ({}): {msg}", step.name, instr.opcode()));
+            if matches!(instr, Instr::End) && pc + 1 != step.code.len() {
+                return Err(at_pc("END must be the last instruction".into()));
+            }
+            for reg in instr.reads() {
+                if !written.contains(reg.0.as_str()) {
+                    return Err(at_pc(format!("reads {reg} before any instruction writes it")));
+                }
+            }
+            if let Some(reg) = instr.writes() {
+                written.insert(reg.0.as_str());
+            }
+            info.external |= instr.is_external();
+            super::load_people::check_instr(plan, wf, step, pc, instr).map_err(at_pc)?;
+            match instr {
+                Instr::Render { template, .. } => {
+                    template_ok(*template, &format!("step `{}`", step.name))?;
+                    used_templates.push(*template);
+                }
+                Instr::Eval { expr, .. } => {
+                    expr_ok(*expr, &format!("step `{}`", step.name))?;
+                    used_exprs.push(*expr);
+                }
+                Instr::Agent { agent, .. }
+                    if *agent as usize >= plan.agents.len() => {
+                        return Err(at_pc(format!("agent {agent} is not in the plan's {} agents", plan.agents.len())));
+                    }
+                Instr::ParseOutput { ty: Some(t), .. } if *t as usize >= wf.types.len() => {
+                    return Err(at_pc(format!("type#{t} is not in the workflow's {} types", wf.types.len())));
+                }
+                Instr::Branch { arms } => {
+                    if arms.is_empty() {
+                        return Err(at_pc("a branch needs at least one arm".into()));
+                    }
+                    for arm in arms {
+                        if let Some(when) = arm.when {
+                            expr_ok(when, &format!("step `{}`: branch arm", step.name))?;
+                            used_exprs.push(when);
+                        }
+                        let Some(target) = wf.steps.get(arm.target as usize) else {
+                            return Err(at_pc(format!("arm target {} is not a step", arm.target)));
+                        };
+                        if !target.after.contains(&step.id) {
+                            return Err(at_pc(format!(
+                                "arm target `{}` must list `{}` in its after",
+                                target.name, step.name
+                            )));
+                        }
+                        if !info.arm_targets.contains(&arm.target) {
+                            info.arm_targets.push(arm.target);
+                        }
+                    }
+                }
+                Instr::Call { workflow, .. }
+                    if plan.workflow(workflow).is_none() => {
+                        return Err(at_pc(format!("calls workflow `{workflow}`, which is not in the plan")));
+                    }
+                _ => {}
+            }
+        }
+        super::load_advanced::check_step(plan, wf, step, &mut used_exprs, &mut used_templates)
+            .map_err(|e| err(e.message))?;
+        let branches = step.code.iter().filter(|i| matches!(i, Instr::Branch { .. })).count();
+        if branches > 1 {
+            return Err(at("has more than one BRANCH".into()));
+        }
+        for t in used_templates {
+            for part in &wf.templates[t as usize].parts {
+                if let Part::Hole(h) = part {
+                    used_exprs.push(h.expr);
+                }
+            }
+        }
+        let mut refs: Vec<String> = Vec::new();
+        for e in used_exprs {
+            for var in programs[e as usize].references().variables() {
+                if !refs.iter().any(|r| r == var) {
+                    refs.push(var.to_string());
+                }
+            }
+        }
+        info.refs = refs;
+        info.retry = step.retry.clone().or_else(|| wf.defaults.retry.clone());
+        info.timeout_ms = step.timeout_ms.or(wf.defaults.step_timeout_ms);
+        info.compensation_only = compensation_only[step.id as usize];
+        infos.push(info);
+    }
+    // A compensation step's own compensate command refers to nothing else; its
+    // references are checked like any step's.
+
+    super::load_people::check_triggers(wf)?;
+    let topo = topological_order(wf, &dependents)?;
+    let mut loaded = LoadedWorkflow {
+        programs,
+        dependents,
+        topo,
+        steps: infos,
+        concurrency: wf.defaults.concurrency.unwrap_or(DEFAULT_CONCURRENCY),
+        names: wf.steps.iter().map(|s| (s.name.clone(), s.id)).collect(),
+        topo_index: Vec::new(),
+    };
+    super::load_advanced::index_workflow(wf, &mut loaded)?;
+    Ok(loaded)
+}
+
+/// Kahn's algorithm; on a cycle, names the steps that are on it or behind it.
+fn topological_order(wf: &Workflow, dependents: &[Vec<StepId>]) -> Result<Vec<StepId>, PlanError> {
+    let n = wf.steps.len();
+    let mut indegree: Vec<usize> = wf.steps.iter().map(|s| s.after.len()).collect();
+    let mut order: Vec<StepId> = (0..n as u32).filter(|i| indegree[*i as usize] == 0).collect();
+    let mut next = 0;
+    while next < order.len() {
+        let s = order[next];
+        next += 1;
+        for &d in &dependents[s as usize] {
+            indegree[d as usize] -= 1;
+            if indegree[d as usize] == 0 {
+                order.push(d);
+            }
+        }
+    }
+    if order.len() != n {
+        let stuck: Vec<&str> =
+            (0..n).filter(|i| indegree[*i] > 0).map(|i| wf.steps[i].name.as_str()).take(10).collect();
+        return Err(err(format!("the step graph has a cycle through {}", stuck.join(", "))));
+    }
+    Ok(order)
+}
+
+/// `call` must not recurse: a child run of a workflow that calls itself would never end.
+fn check_call_graph(plan: &Plan) -> Result<(), PlanError> {
+    let index: HashMap<&str, usize> = plan.workflows.iter().enumerate().map(|(i, w)| (w.name.as_str(), i)).collect();
+    let calls: Vec<Vec<usize>> = plan
+        .workflows
+        .iter()
+        .map(|w| {
+            w.steps
+                .iter()
+                .flat_map(|s| s.code.iter())
+                .filter_map(|i| match i {
+                    Instr::Call { workflow, .. } => index.get(workflow.as_str()).copied(),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect();
+    // 0 = unvisited, 1 = on the stack, 2 = done.
+    let mut state = vec![0u8; calls.len()];
+    fn visit(v: usize, calls: &[Vec<usize>], state: &mut [u8], path: &mut Vec<usize>) -> Option<Vec<usize>> {
+        state[v] = 1;
+        path.push(v);
+        for &w in &calls[v] {
+            if state[w] == 1 {
+                let start = path.iter().position(|p| *p == w).unwrap_or(0);
+                let mut cycle = path[start..].to_vec();
+                cycle.push(w);
+                return Some(cycle);
+            }
+            if state[w] == 0
+                && let Some(c) = visit(w, calls, state, path) {
+                    return Some(c);
+                }
+        }
+        path.pop();
+        state[v] = 2;
+        None
+    }
+    for v in 0..calls.len() {
+        if state[v] == 0
+            && let Some(cycle) = visit(v, &calls, &mut state, &mut Vec::new()) {
+                let names: Vec<&str> = cycle.iter().map(|i| plan.workflows[*i].name.as_str()).collect();
+                return Err(err(format!("workflows call each other in a loop: {}", names.join(" -> "))));
+            }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    fn base() -> Value {
+        json!({
+            "format_version": 1,
+            "entry": "w",
+            "workflows": [{
+                "name": "w",
+                "exprs": ["true"],
+                "templates": [{ "parts": [{ "text": "true" }] }],
+                "steps": [
+                    { "id": 0, "name": "a", "kind": "run", "code": [
+                        { "op": "RENDER", "template": 0, "dst": "cmd" }, { "op": "EXEC", "cmd": "cmd" }, { "op": "END" } ] },
+                    { "id": 1, "name": "b", "kind": "branch", "after": [0], "code": [
+                        { "op": "BRANCH", "arms": [{ "when": 0, "target": 2 }] }, { "op": "END" } ] },
+                    { "id": 2, "name": "c", "kind": "run", "after": [1], "code": [ { "op": "END" } ] }
+                ]
+            }]
+        })
+    }
+
+    fn load_err(mutate: impl FnOnce(&mut Value)) -> String {
+        let mut v = base();
+        mutate(&mut v);
+        let plan: Plan = serde_json::from_value(v).unwrap();
+        LoadedPlan::load(plan).err().map(|e| e.message).unwrap_or_default()
+    }
+
+    #[test]
+    fn the_base_plan_loads() {
+        assert_eq!(load_err(|_| {}), "");
+    }
+
+    #[test]
+    fn structural_errors_are_named() {
+        assert_eq!(
+            load_err(|v| v["workflows"][0]["steps"][0]["code"][1] = json!({ "op": "EXEC", "cmd": "nope" })),
+            "workflow `w`: step `a`, instruction 1 (EXEC): reads %nope before any instruction writes it"
+        );
+        assert_eq!(
+            load_err(|v| v["workflows"][0]["steps"][2]["code"] = json!([])),
+            "workflow `w`: step `c`: its code must end with END"
+        );
+        assert_eq!(
+            load_err(|v| v["workflows"][0]["steps"][2]["after"] = json!([0])),
+            "workflow `w`: step `b`, instruction 0 (BRANCH): arm target `c` must list `b` in its after"
+        );
+        let err = load_err(|v| v["workflows"][0]["exprs"][0] = json!("1 +"));
+        assert!(err.starts_with("workflow `w`: expr e0 `1 +` is not valid CEL: "), "{err}");
+        assert_eq!(
+            load_err(|v| v["workflows"][0]["steps"][1]["name"] = json!("a")),
+            "workflow `w`: two steps are named `a`"
+        );
+        assert_eq!(
+            load_err(|v| v["workflows"][0]["steps"][0]["name"] = json!("inputs")),
+            "workflow `w`: step name `inputs` is reserved for expressions"
+        );
+        assert_eq!(load_err(|v| v["entry"] = json!("x")), "the plan's entry workflow `x` is not in the plan");
+    }
+
+    #[test]
+    fn calls_must_not_recurse() {
+        let err = load_err(|v| {
+            v["workflows"][0]["steps"][2]["code"] = json!([{ "op": "CALL", "workflow": "w" }, { "op": "END" }]);
+        });
+        assert_eq!(err, "workflows call each other in a loop: w -> w");
+    }
+
+    #[test]
+    fn compensation_steps_stay_out_of_the_graph() {
+        let err = load_err(|v| v["workflows"][0]["steps"][1]["compensate"] = json!({ "step": 0 }));
+        assert_eq!(err, "workflow `w`: step `b`: depends on `a`, which is a compensation step and never runs in the run itself");
+    }
+
+    #[test]
+    fn retry_delays_back_off() {
+        let r = Retry { count: 5, backoff: crate::plan::Backoff::Exponential, delay_ms: 100, max_ms: Some(350) };
+        assert_eq!((2..=5).map(|n| r.delay_before(n)).collect::<Vec<_>>(), [100, 200, 350, 350]);
+        let f = Retry { count: 2, backoff: crate::plan::Backoff::Fixed, delay_ms: 100, max_ms: None };
+        assert_eq!(f.delay_before(3), 100);
+    }
+}

@@ -1,0 +1,480 @@
+//! The runner's side of steps blocked on people and events (a child module
+//! of `runner`, so it shares the scheduler's state).
+//!
+//! A step whose attempt ends at `APPROVAL`, `HUMAN` or `WAIT` becomes
+//! `blocked`: the attempt row is marked blocked and the `blocked` event
+//! records the gate (who may decide, what event, the deadline). The runner
+//! then looks, on every control poll, for gate requests filed by
+//! `flowc approve|reject|complete`, for inbound events that match a `wait`,
+//! and for gates past their deadline, and resolves the step: the decision's
+//! event, the step's new status and the request's result go in one batch.
+//!
+//! When nothing but blocked steps is left, a runner that may not wait
+//! (`flowc run` without `--wait`) records the run `blocked` and returns;
+//! `resume` (or the command that resolves a gate) rebuilds the gates from
+//! the event log and continues.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use serde_json::{json, Value};
+
+use super::{Runner, Shared};
+use crate::plan::{Plan, StepId};
+use crate::runtime::exec::Outcome;
+use crate::runtime::inbox;
+use crate::runtime::people::{check_request, human_type, Gate};
+use crate::runtime::Error;
+use crate::state::{GateAction, GateRequest, InboundEvent, Op, PeopleStore, RunOrigin, RunStatus, SqliteStore, StepState, StepStatus};
+use crate::time;
+
+pub(super) struct Blocked {
+    gate: Gate,
+    attempt: u32,
+    deadline_ms: Option<i64>,
+    /// Inbound events up to this sequence number were looked at (waits).
+    scanned: i64,
+}
+
+#[derive(Default)]
+pub(super) struct GateRt {
+    gates: BTreeMap<StepId, Blocked>,
+    last_request: i64,
+    /// Inbound events consumed by this run's steps.
+    delivered: HashSet<i64>,
+    origin_loaded: bool,
+    initiator: Option<String>,
+    pub(super) version: Option<i64>,
+    /// Gates recorded in the event log, by step name, while restoring.
+    recorded: HashMap<String, Gate>,
+    /// Call steps whose child run was blocked: dispatched again on resume.
+    redispatch: Vec<StepId>,
+    /// When blocked child runs were last looked at (milliseconds).
+    children_polled: i64,
+}
+
+/// Records the origin of a new top-level run: plan hash and published version.
+pub(super) fn record_top_origin(store: &mut SqliteStore, plan: &Plan, workflow: &str, run: &str, origin: &RunOrigin) -> Result<(), Error> {
+    let mut origin = origin.clone();
+    origin.plan_hash = super::super::versions::plan_hash(plan);
+    origin.version = store.version_of(workflow, &origin.plan_hash)?;
+    store.put_origin(run, &origin)?;
+    Ok(())
+}
+
+/// A child run inherits its parent's initiator and plan hash.
+pub(super) fn record_child_origin(sh: &Shared, run: &str, parent: &str, parent_step: &str) -> Result<(), String> {
+    let mut store = sh.store.borrow_mut();
+    let parent_origin = store.origin(parent).map_err(|e| e.to_string())?;
+    let origin = RunOrigin {
+        initiator: parent_origin.as_ref().and_then(|o| o.initiator.clone()),
+        trigger: "call".into(),
+        detail: json!({ "parent_run": parent, "parent_step": parent_step }),
+        version: None,
+        plan_hash: parent_origin.map(|o| o.plan_hash).unwrap_or_default(),
+    };
+    store.put_origin(run, &origin).map_err(|e| e.to_string())
+}
+
+fn duration_since(started: Option<&str>) -> i64 {
+    started.and_then(time::parse_rfc3339).map_or(0, |s| (time::now_ms() - s).max(0))
+}
+
+impl Runner {
+    fn load_origin(&mut self) {
+        if self.people.origin_loaded {
+            return;
+        }
+        self.people.origin_loaded = true;
+        if let Ok(Some(origin)) = self.sh.store.borrow().origin(&self.run) {
+            self.people.initiator = origin.initiator;
+            self.people.version = origin.version;
+        }
+    }
+
+    /// The origin's fields for the `started` event.
+    pub(super) fn add_origin(&mut self, payload: &mut Value) {
+        self.load_origin();
+        if let Ok(Some(origin)) = self.sh.store.borrow().origin(&self.run) {
+            payload["initiator"] = json!(origin.initiator);
+            payload["trigger"] = json!(origin.trigger);
+            if !origin.detail.is_null() {
+                payload["trigger_detail"] = origin.detail;
+            }
+            payload["version"] = json!(origin.version);
+            payload["plan_hash"] = json!(origin.plan_hash);
+        }
+    }
+
+    /// A run that was created (by a trigger) but never started.
+    pub(super) fn never_started(&self) -> Result<bool, Error> {
+        let record = self.sh.store.borrow().run(&self.run)?;
+        Ok(record.is_some_and(|r| r.status == RunStatus::Pending && r.started_at.is_none()))
+    }
+
+    fn since(&self) -> String {
+        time::rfc3339_ms(self.started_ms)
+    }
+
+    /// The attempt of step `s` ended at a blocking instruction.
+    pub(super) fn block(&mut self, s: StepId, attempt: u32, mut gate: Gate, outcome: Outcome) {
+        let output = match outcome.result {
+            Ok(success) => success.output,
+            Err(_) => Value::Null,
+        };
+        self.steps[s as usize].output = Some(output);
+        gate.attempt = attempt;
+        let timeout = self.sh.plan.workflows[self.wf].steps[s as usize].timeout_ms;
+        let deadline_ms = match gate.gate.as_str() {
+            "call" => None,
+            _ => timeout.map(|t| time::now_ms() + t as i64),
+        };
+        gate.deadline = deadline_ms.map(time::rfc3339_ms);
+        let mut blocked = Blocked { gate, attempt, deadline_ms, scanned: 0 };
+        // An event that arrived since the run started satisfies a wait at once.
+        if blocked.gate.gate == "wait" {
+            match self.next_match(&mut blocked) {
+                Ok(Some(event)) => {
+                    self.ops.push(Op::AttemptBlocked { run: self.run.clone(), step_id: s, attempt });
+                    self.resolve_event(s, blocked, event);
+                    return;
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    self.steps[s as usize].error = Some(e.to_string());
+                    let mut work = Vec::new();
+                    self.fail_for_good(s, attempt, format!("cannot read inbound events: {e}"), &mut work);
+                    self.propagate(work);
+                    return;
+                }
+            }
+        }
+        self.ops.push(Op::AttemptBlocked { run: self.run.clone(), step_id: s, attempt });
+        let payload = serde_json::to_value(&blocked.gate).unwrap_or(Value::Null);
+        self.record_step(s, StepStatus::Blocked, "blocked", payload);
+        self.people.gates.insert(s, blocked);
+    }
+
+    /// The next inbound event since the run started that the wait matches.
+    fn next_match(&mut self, blocked: &mut Blocked) -> Result<Option<InboundEvent>, Error> {
+        if !self.people.origin_loaded {
+            self.load_origin();
+            let delivered = self.sh.store.borrow().deliveries(&self.run)?;
+            self.people.delivered.extend(delivered);
+        }
+        let since = self.since();
+        let events = self.sh.store.borrow().inbound_events_after(blocked.scanned, &since)?;
+        let glob = blocked.gate.event.clone().unwrap_or_default();
+        for event in events {
+            blocked.scanned = event.seq;
+            if !self.people.delivered.contains(&event.seq)
+                && inbox::wait_matches(&glob, blocked.gate.subject.as_deref(), &event.event)
+            {
+                return Ok(Some(event));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Only blocked steps are left and this runner may not wait for them.
+    pub(super) fn only_gates_left(&self) -> bool {
+        !self.sh.options.wait_blocked
+            && !self.people.gates.is_empty()
+            && self.in_flight == 0
+            && self.ready_inline.is_empty()
+            && self.ready_external.is_empty()
+            && !self.steps.iter().any(|st| st.retry_waiting)
+    }
+
+    /// Before returning blocked: one more look for decisions that arrived.
+    /// True when something was resolved (the scheduler goes on).
+    pub(super) fn last_look(&mut self) -> Result<bool, Error> {
+        if !self.only_gates_left() || self.paused || self.aborting.is_some() {
+            return Ok(false);
+        }
+        self.poll_gates()
+    }
+
+    /// Records the run `blocked` when only gates are left.
+    pub(super) fn conclude_blocked(&mut self) -> bool {
+        if !self.only_gates_left() {
+            return false;
+        }
+        let steps: Vec<String> = self.people.gates.keys().map(|s| self.wf_plan().steps[*s as usize].name.clone()).collect();
+        self.record_run(RunStatus::Blocked, "blocked", json!({ "steps": steps }), None, None);
+        true
+    }
+
+    /// Applies gate requests, matching events and expired deadlines. True
+    /// when a gate was resolved.
+    pub(super) fn poll_gates(&mut self) -> Result<bool, Error> {
+        if self.people.gates.is_empty() || self.aborting.is_some() {
+            return Ok(false);
+        }
+        let before = self.people.gates.len();
+        let requests = self.sh.store.borrow().pending_gate_requests(&self.run, self.people.last_request)?;
+        for req in requests {
+            self.people.last_request = req.id;
+            self.apply_request(req);
+        }
+        let waits: Vec<StepId> = self.people.gates.iter().filter(|(_, b)| b.gate.gate == "wait").map(|(s, _)| *s).collect();
+        for s in waits {
+            let Some(mut blocked) = self.people.gates.remove(&s) else { continue };
+            match self.next_match(&mut blocked)? {
+                Some(event) => self.resolve_event(s, blocked, event),
+                None => {
+                    self.people.gates.insert(s, blocked);
+                }
+            }
+        }
+        self.poll_children()?;
+        let now = time::now_ms();
+        let expired: Vec<StepId> =
+            self.people.gates.iter().filter(|(_, b)| b.deadline_ms.is_some_and(|d| d <= now)).map(|(s, _)| *s).collect();
+        for s in expired {
+            if let Some(blocked) = self.people.gates.remove(&s) {
+                let after = crate::plan::disasm::format_duration(self.sh.plan.workflows[self.wf].steps[s as usize].timeout_ms.unwrap_or(0));
+                let what = match blocked.gate.gate.as_str() {
+                    "approval" => format!("nobody approved or rejected it within {after}"),
+                    "human" => format!("nobody completed the task within {after}"),
+                    _ => format!("no matching event arrived within {after}"),
+                };
+                self.finish_gate(s, blocked, Err(what), json!({ "timed_out": true }));
+            }
+        }
+        let resolved = self.people.gates.len() < before;
+        if resolved {
+            self.flush()?;
+        }
+        Ok(resolved)
+    }
+
+    /// A call step whose child run is blocked runs again (continuing the
+    /// child) once the child has something to act on: a decision, an expired
+    /// gate or an event one of its waits matches. Looked at once a second.
+    fn poll_children(&mut self) -> Result<(), Error> {
+        let now = time::now_ms();
+        if now - self.people.children_polled < 1000 {
+            return Ok(());
+        }
+        self.people.children_polled = now;
+        let calls: Vec<(StepId, String)> = self
+            .people
+            .gates
+            .iter()
+            .filter_map(|(s, b)| b.gate.child_run.clone().filter(|_| b.gate.gate == "call").map(|c| (*s, c)))
+            .collect();
+        for (s, child) in calls {
+            if !self.child_has_news(&child)? {
+                continue;
+            }
+            if let Some(blocked) = self.people.gates.remove(&s) {
+                // The same attempt continues: CALL resumes the existing child run.
+                let st = &mut self.steps[s as usize];
+                st.attempts = blocked.attempt.saturating_sub(1);
+                st.status = Some(StepStatus::Pending);
+                self.redispatch_one(s);
+            }
+        }
+        Ok(())
+    }
+
+    fn child_has_news(&self, child: &str) -> Result<bool, Error> {
+        let store = self.sh.store.borrow();
+        let mut tree = vec![child.to_string()];
+        let mut i = 0;
+        let now = time::now();
+        while i < tree.len() {
+            let run = tree[i].clone();
+            i += 1;
+            if !store.pending_gate_requests(&run, 0)?.is_empty() {
+                return Ok(true);
+            }
+            let gates = store.blocked_gates(&run)?;
+            if gates.iter().any(|g| g.gate.get("deadline").and_then(Value::as_str).is_some_and(|d| d <= now.as_str())) {
+                return Ok(true);
+            }
+            let waits: Vec<&Value> = gates.iter().filter(|g| g.gate.get("gate").and_then(Value::as_str) == Some("wait")).map(|g| &g.gate).collect();
+            if !waits.is_empty()
+                && let Some(record) = store.run(&run)?
+            {
+                let delivered = store.deliveries(&run)?;
+                let since = record.started_at.unwrap_or_default();
+                for event in store.inbound_events_after(0, &since)? {
+                    let hit = waits.iter().any(|g| {
+                        inbox::wait_matches(g.get("event").and_then(Value::as_str).unwrap_or(""), g.get("subject").and_then(Value::as_str), &event.event)
+                    });
+                    if hit && !delivered.contains(&event.seq) {
+                        return Ok(true);
+                    }
+                }
+            }
+            tree.extend(store.child_runs(&run)?.into_iter().filter(|c| !c.status.is_terminal()).map(|c| c.id));
+        }
+        Ok(false)
+    }
+
+    fn redispatch_one(&mut self, s: StepId) {
+        if self.sh.plan.workflows[self.wf].steps[s as usize].external {
+            self.ready_external.push_back(s);
+        } else {
+            self.ready_inline.push_back(s);
+        }
+    }
+
+    fn apply_request(&mut self, req: GateRequest) {
+        let refuse = |me: &mut Runner, why: String| {
+            me.ops.push(Op::GateRequestHandled { id: req.id, result: format!("refused: {why}"), at: time::now() });
+            if let Some(s) = me.sh.plan.workflows[me.wf].names.get(&req.step).copied() {
+                me.event(Some(s), "refused", json!({ "action": req.action, "by": req.actor, "reason": why }));
+            }
+        };
+        let Some(s) = self.sh.plan.workflows[self.wf].names.get(&req.step).copied() else {
+            return refuse(self, format!("the run has no step `{}`", req.step));
+        };
+        self.load_origin();
+        let Some(blocked) = self.people.gates.get(&s) else {
+            let status = self.steps[s as usize].status.map_or("pending", |st| st.as_str());
+            return refuse(self, format!("step `{}` is {status}, not blocked", req.step));
+        };
+        let ty = human_type(&self.sh.plan, self.wf, s);
+        if let Err(why) = check_request(&blocked.gate, req.action, &req.actor, self.people.initiator.as_deref(), req.output.as_ref(), ty) {
+            return refuse(self, why);
+        }
+        let Some(blocked) = self.people.gates.remove(&s) else { return };
+        self.ops.push(Op::GateRequestHandled { id: req.id, result: "applied".into(), at: time::now() });
+        let at = time::now();
+        match req.action {
+            GateAction::Approve => {
+                self.event(
+                    Some(s),
+                    "approved",
+                    json!({ "by": req.actor, "comment": req.comment, "implicit": blocked.gate.implicit, "policy": blocked.gate.policy }),
+                );
+                let approval = json!({ "approved": true, "by": req.actor, "comment": req.comment, "at": at });
+                let output = if blocked.gate.implicit {
+                    match self.steps[s as usize].output.clone() {
+                        Some(Value::Object(mut partial)) => {
+                            partial.insert("approval".into(), approval);
+                            Value::Object(partial)
+                        }
+                        _ => json!({ "approval": approval }),
+                    }
+                } else {
+                    approval
+                };
+                self.finish_gate(s, blocked, Ok(output), json!({ "by": req.actor }));
+            }
+            GateAction::Reject => {
+                self.event(Some(s), "rejected", json!({ "by": req.actor, "comment": req.comment, "implicit": blocked.gate.implicit }));
+                let why = match &req.comment {
+                    Some(c) => format!("rejected by {}: {c}", req.actor),
+                    None => format!("rejected by {}", req.actor),
+                };
+                self.finish_gate(s, blocked, Err(why), json!({ "by": req.actor }));
+            }
+            GateAction::Complete => {
+                let output = req.output.clone().unwrap_or(Value::Null);
+                self.finish_gate(s, blocked, Ok(output), json!({ "by": req.actor, "comment": req.comment }));
+            }
+        }
+    }
+
+    fn resolve_event(&mut self, s: StepId, blocked: Blocked, event: InboundEvent) {
+        self.people.delivered.insert(event.seq);
+        let step = self.wf_plan().steps[s as usize].name.clone();
+        self.ops.push(Op::EventDelivered { run: self.run.clone(), step, event_seq: event.seq, at: time::now() });
+        let summary = json!({
+            "seq": event.seq,
+            "id": event.event.get("id"),
+            "type": event.event.get("type"),
+            "subject": event.event.get("subject"),
+            "source": event.event.get("source"),
+        });
+        self.finish_gate(s, blocked, Ok(event.event), json!({ "event": summary }));
+    }
+
+    /// A gate was resolved: the step completes with `result`'s output or
+    /// fails with its message (gates are not retried; `on_failure` applies).
+    fn finish_gate(&mut self, s: StepId, blocked: Blocked, result: Result<Value, String>, extra: Value) {
+        let attempt = blocked.attempt;
+        let duration_ms = duration_since(self.steps[s as usize].started_at.as_deref());
+        let (status, error) = match &result {
+            Ok(_) => (StepStatus::Completed, None),
+            Err(e) => (StepStatus::Failed, Some(e.clone())),
+        };
+        self.ops.push(Op::AttemptFinished {
+            run: self.run.clone(),
+            step_id: s,
+            attempt,
+            status,
+            exit_code: None,
+            error,
+            at: time::now(),
+            duration_ms,
+        });
+        let mut work = Vec::new();
+        match result {
+            Ok(output) => {
+                self.steps[s as usize].output = Some(output);
+                let mut payload = json!({ "attempt": attempt, "duration_ms": duration_ms });
+                if let (Value::Object(p), Value::Object(x)) = (&mut payload, extra) {
+                    p.extend(x);
+                }
+                self.record_step(s, StepStatus::Completed, "completed", payload);
+                // Its checkpoint, in the same batch, as for any completed step.
+                self.adv_after_complete(s, attempt, &mut super::items::OutcomeExtras::default());
+                work.push(s);
+            }
+            Err(error) => {
+                self.steps[s as usize].error = Some(error.clone());
+                self.fail_for_good(s, attempt, error, &mut work);
+            }
+        }
+        self.propagate(work);
+        self.check_budget();
+    }
+
+    // ------------------------------------------------------------ restoring
+
+    /// Reads the gates recorded for the run's blocked steps.
+    pub(super) fn restore_gates(&mut self) -> Result<(), Error> {
+        let gates = self.sh.store.borrow().blocked_gates(&self.run)?;
+        for g in gates {
+            if let Ok(gate) = serde_json::from_value::<Gate>(g.gate) {
+                self.people.recorded.insert(g.step, gate);
+            }
+        }
+        Ok(())
+    }
+
+    /// Keeps a blocked step blocked (or, for a call whose child was blocked,
+    /// dispatches it again). False when no gate was recorded for it.
+    pub(super) fn restore_gate(&mut self, state: &StepState) -> bool {
+        let Some(gate) = self.people.recorded.remove(&state.step) else { return false };
+        let s = state.step_id;
+        let st = &mut self.steps[s as usize];
+        st.attempts = state.attempts;
+        st.started_at = state.started_at.clone();
+        st.output = state.output.clone();
+        st.decided = true;
+        if gate.gate == "call" {
+            // The same attempt continues: CALL resumes the existing child run.
+            st.attempts = state.attempts.saturating_sub(1);
+            st.status = Some(StepStatus::Pending);
+            self.people.redispatch.push(s);
+            return true;
+        }
+        st.status = Some(StepStatus::Blocked);
+        let deadline_ms = gate.deadline.as_deref().and_then(time::parse_rfc3339);
+        let attempt = if gate.attempt > 0 { gate.attempt } else { state.attempts };
+        self.people.gates.insert(s, Blocked { gate, attempt, deadline_ms, scanned: 0 });
+        true
+    }
+
+    /// After the replay: call steps whose child run was blocked run again.
+    pub(super) fn redispatch_calls(&mut self) {
+        for s in std::mem::take(&mut self.people.redispatch) {
+            self.redispatch_one(s);
+        }
+    }
+}

@@ -1,0 +1,284 @@
+//! `flowc compensate RUN`: undo what a run did, newest first.
+//!
+//! Walks the run's completed steps in reverse topological order and runs each
+//! one's `compensate` — a command template, or a compensation step's code.
+//! A compensated step's status becomes `compensated` (with a `compensated`
+//! event) in one transaction, so compensating again after a failure or a
+//! crash resumes where it stopped and never undoes a step twice. The first
+//! failing compensation stops the walk (later ones may depend on it), is
+//! recorded as `compensation_failed`, and leaves the run's status as it was.
+//! A run still executing is cancelled first.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::sync::{mpsc, watch};
+
+use super::control::{self, try_lock};
+use super::exec::{self, AttemptCtx};
+use super::runner::{Msg, Shared};
+use super::scope::{step_view, to_cel, Evaluator, Scope};
+use super::{env_name, process, Error, RunOptions, RunReport};
+use crate::plan::{Compensate, StepId};
+use crate::state::{Control, Op, RunStatus, StepStatus, Store};
+use crate::time;
+
+pub fn compensate(run: &str, options: &RunOptions) -> Result<RunReport, Error> {
+    let mut store = super::open_store(options)?;
+    let record = store.run(run)?.ok_or_else(|| Error::Run(format!("there is no run `{run}`")))?;
+    if let Some(parent) = &record.parent_run {
+        return Err(Error::Run(format!("run `{run}` is a child run of `{parent}`; compensate `{parent}`")));
+    }
+    if record.status == RunStatus::Compensated {
+        return Err(Error::Run(format!("run `{run}` is already compensated")));
+    }
+    let runs_dir = options.runs_dir();
+    let lock = match try_lock(&runs_dir, run)? {
+        Some(lock) => lock,
+        None => {
+            store.request_control(run, Control::Cancel)?;
+            control::wait_for(|| Ok(try_lock(&runs_dir, run)?.is_some()), "stop")?;
+            try_lock(&runs_dir, run)?.ok_or_else(|| Error::Run(format!("run `{run}` is locked by another process")))?
+        }
+    };
+    let record = store.run(run)?.ok_or_else(|| Error::Run(format!("there is no run `{run}`")))?;
+    if !record.status.is_terminal() {
+        control::cancel_locked(&mut store, run)?;
+    }
+    let plan = super::load_stored_plan(&store, record.plan_id)?;
+    let wf = plan
+        .workflow_index(&record.workflow)
+        .ok_or_else(|| Error::Run(format!("the stored plan has no workflow `{}`", record.workflow)))?;
+    let mut options = options.clone();
+    options.project_dir = record.project_dir.clone().into();
+    let sh = Rc::new(Shared {
+        store: std::cell::RefCell::new(Box::new(store)),
+        plan,
+        plan_id: record.plan_id,
+        options,
+        background: Default::default(),
+        secrets: Default::default(),
+        spawned: Default::default(),
+    });
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Io(format!("cannot start the async runtime: {e}")))?;
+    let local = tokio::task::LocalSet::new();
+    let failure = local.block_on(&rt, walk(sh.clone(), wf, run, &record.inputs))?;
+    drop(lock);
+    let store = sh.store.borrow();
+    let mut report = RunReport::load(store.as_ref(), run)?;
+    report.error = failure;
+    Ok(report)
+}
+
+/// Compensates every completed step that has a `compensate`; returns the
+/// failure that stopped the walk, if any.
+async fn walk(sh: Rc<Shared>, wf: usize, run: &str, inputs: &serde_json::Value) -> Result<Option<String>, Error> {
+    let plan = &sh.plan.plan.workflows[wf];
+    let loaded = &sh.plan.workflows[wf];
+    let states = sh.store.borrow().step_states(run)?;
+    let mut by_id: Vec<Option<crate::state::StepState>> = vec![None; plan.steps.len()];
+    for s in states {
+        if (s.step_id as usize) < by_id.len() {
+            let id = s.step_id as usize;
+            by_id[id] = Some(s);
+        }
+    }
+    let mut base = Scope::default();
+    base.bind("inputs", to_cel(inputs));
+    for (i, st) in by_id.iter().enumerate() {
+        if let Some(st) = st.as_ref().filter(|s| s.status.is_terminal()) {
+            let view = step_view(st.status.as_str(), st.attempts, st.output.as_ref(), st.cost_usd, st.stdout.as_deref(), st.stderr.as_deref());
+            base.bind(plan.steps[i].name.clone(), view);
+        }
+    }
+    let input_env: Vec<(String, String)> = match inputs {
+        serde_json::Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| (format!("FLOW_INPUT_{}", env_name(k)), crate::plan::table::render_value(v)))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut done = Vec::new();
+    for &s in loaded.topo.iter().rev() {
+        let step = &plan.steps[s as usize];
+        let Some(comp) = &step.compensate else { continue };
+        let Some(state) = by_id[s as usize].clone().filter(|st| st.status == StepStatus::Completed) else { continue };
+        let mut env = vec![
+            ("FLOW_RUN_ID".to_string(), run.to_string()),
+            ("FLOW_WORKFLOW".to_string(), plan.name.clone()),
+            ("FLOW_STEP".to_string(), step.name.clone()),
+            ("FLOW_COMPENSATING".to_string(), "1".to_string()),
+            ("FLOW_PROJECT_DIR".to_string(), sh.options.project_dir.display().to_string()),
+        ];
+        env.extend(input_env.iter().cloned());
+        let result = match comp {
+            Compensate::Template(t) => {
+                let ev = Evaluator { env: &sh.plan.cel, programs: &loaded.programs, exprs: &plan.exprs };
+                match ev.render(&plan.templates[*t as usize], &base) {
+                    Ok(command) => run_command(&sh, run, &step.name, &command, &env).await.map(|()| json!({ "command": command })),
+                    Err(e) => Err(e),
+                }
+            }
+            Compensate::Step(c) => run_step(&sh, wf, run, *c, &base, env).await.map(|()| json!({ "step": plan.steps[*c as usize].name })),
+        };
+        let at = time::now();
+        match result {
+            Ok(payload) => {
+                let mut row = state;
+                row.status = StepStatus::Compensated;
+                row.finished_at = Some(at.clone());
+                apply_redacted(&sh, vec![
+                    Op::StepState(row),
+                    Op::Event { run: run.to_string(), step: Some(step.name.clone()), event: "compensated", payload, at },
+                ])?;
+                observe(&sh, run, &plan.name, Some(&step.name), "compensated");
+                done.push(step.name.clone());
+            }
+            Err(error) => {
+                apply_redacted(&sh, vec![Op::Event {
+                    run: run.to_string(),
+                    step: Some(step.name.clone()),
+                    event: "compensation_failed",
+                    payload: json!({ "error": error }),
+                    at,
+                }])?;
+                observe(&sh, run, &plan.name, Some(&step.name), "compensation_failed");
+                return Ok(Some(format!("compensating step {} failed: {error}; fix it and run `flowc compensate {run}` again", step.name)));
+            }
+        }
+    }
+    apply_redacted(&sh, vec![
+        Op::RunStatus {
+            run: run.to_string(),
+            status: RunStatus::Compensated,
+            error: None,
+            outputs: None,
+            started_at: None,
+            finished_at: Some(time::now()),
+        },
+        Op::Event { run: run.to_string(), step: None, event: "compensated", payload: json!({ "steps": done }), at: time::now() },
+    ])?;
+    observe(&sh, run, &plan.name, None, "compensated");
+    Ok(None)
+}
+
+fn observe(sh: &Shared, run: &str, workflow: &str, step: Option<&str>, event: &str) {
+    if let Some(o) = &sh.options.observer {
+        o.observe(&super::Observed { run, workflow, depth: 0, step, group: None, event, payload: &json!({}) });
+    }
+}
+
+async fn run_command(sh: &Shared, run: &str, step: &str, command: &str, env: &[(String, String)]) -> Result<(), String> {
+    let log = process::log_path(&sh.options.runs_dir(), run, step);
+    let (_keep, never) = watch::channel(false);
+    let header = format!("compensate: {command}");
+    let spec = process::Spec {
+        command,
+        stdin: None,
+        env,
+        cwd: &sh.options.project_dir,
+        log: &log,
+        header: Some(&header),
+        deadline: None,
+        redact: Some(sh.secrets.clone()),
+    };
+    let finished = process::run(spec, never, |_| {}).await.map_err(|e| format!("cannot start `sh -c`: {e}"))?;
+    match finished.ending {
+        process::Ending::Exited(0) => Ok(()),
+        process::Ending::Exited(code) => Err(format!("`{command}` exited with status {code}")),
+        other => Err(format!("`{command}` ended: {other:?}")),
+    }
+}
+
+/// Runs a compensation step's code as an attempt of that step.
+async fn run_step(sh: &Rc<Shared>, wf: usize, run: &str, c: StepId, base: &Scope, env: Vec<(String, String)>) -> Result<(), String> {
+    let plan = &sh.plan.plan.workflows[wf];
+    let name = plan.steps[c as usize].name.clone();
+    let previous = sh.store.borrow().attempts(run).map_err(|e| e.to_string())?;
+    let attempt = previous.iter().filter(|a| a.step_id == c).map(|a| a.attempt).max().unwrap_or(0) + 1;
+    let started = time::now();
+    apply_redacted(sh, vec![Op::AttemptStarted { run: run.to_string(), step_id: c, step: name.clone(), attempt, at: started.clone() }])
+        .map_err(|e| e.to_string())?;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (_abort_tx, abort) = watch::channel(false);
+    let timeout = sh.plan.workflows[wf].steps[c as usize].timeout_ms;
+    let mut env = env;
+    if let Some(e) = env.iter_mut().find(|(k, _)| k == "FLOW_STEP") {
+        e.1 = name.clone();
+    }
+    let ctx = AttemptCtx {
+        sh: sh.clone(),
+        adv: Default::default(),
+        wf,
+        step: c,
+        attempt,
+        run: run.to_string(),
+        depth: 0,
+        scope: base.clone(),
+        env,
+        abort,
+        tx,
+        deadline: timeout.map(|ms| tokio::time::Instant::now() + Duration::from_millis(ms)),
+        timeout_ms: timeout,
+    };
+    tokio::task::spawn_local(exec::execute(ctx));
+    while let Some(msg) = rx.recv().await {
+        match msg {
+            Msg::Spawned { pid, .. } => {
+                let _ = apply_redacted(sh, vec![Op::AttemptPid { run: run.to_string(), step_id: c, attempt, pid: pid as i64 }]);
+            }
+            Msg::Finished { outcome, .. } => {
+                let (status, error, output) = match &outcome.result {
+                    Ok(s) => (StepStatus::Completed, None, Some(s.output.clone())),
+                    Err(e) => (StepStatus::Failed, Some(e.clone()), None),
+                };
+                apply_redacted(sh, vec![
+                        Op::AttemptFinished {
+                            run: run.to_string(),
+                            step_id: c,
+                            attempt,
+                            status,
+                            exit_code: outcome.exit_code,
+                            error: error.clone(),
+                            at: time::now(),
+                            duration_ms: outcome.duration_ms,
+                        },
+                        Op::StepState(crate::state::StepState {
+                            run: run.to_string(),
+                            step_id: c,
+                            step: name.clone(),
+                            status,
+                            attempts: attempt,
+                            output,
+                            stdout: Some(outcome.stdout.clone()),
+                            stderr: Some(outcome.stderr.clone()),
+                            cost_usd: outcome.cost,
+                            error: error.clone(),
+                            started_at: Some(started.clone()),
+                            finished_at: Some(time::now()),
+                        }),
+                    ])
+                    .map_err(|e| e.to_string())?;
+                return match error {
+                    None => Ok(()),
+                    Some(e) => Err(format!("compensation step {name}: {e}")),
+                };
+            }
+            Msg::RetryDue { .. } => {}
+            Msg::Event { event, payload, .. } => {
+                let _ = apply_redacted(sh, vec![Op::Event { run: run.to_string(), step: Some(name.clone()), event, payload, at: time::now() }]);
+            }
+        }
+    }
+    Err(format!("compensation step {name} ended without a result"))
+}
+
+/// Writes ops with secret values masked, as the runner does.
+fn apply_redacted(sh: &Shared, mut ops: Vec<Op>) -> Result<(), crate::state::StateError> {
+    sh.secrets.redact_ops(&mut ops);
+    sh.store.borrow_mut().apply(&ops)
+}

@@ -1,0 +1,249 @@
+//! Lifecycle commands from any process: pause, resume, cancel.
+//!
+//! Whoever executes a run holds an exclusive `flock` on `RUNS_DIR/RUN/.lock`
+//! (the kernel drops it when that process dies, even by `kill -9`; the file
+//! is opened close-on-exec so step processes never inherit it). A command
+//! that can take the lock knows nobody is executing the run and changes the
+//! state itself, under the lock. Otherwise it files a request in
+//! `run_controls`, which the executing process polls, and waits until the
+//! effect is visible in the database — so when `flowc pause` returns, the run
+//! *is* paused.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::{Error, RunOptions, RunReport};
+use crate::state::{Control, Op, RunRecord, RunStatus, SqliteStore, StepStatus, Store};
+use crate::time;
+
+/// How long a command waits for the executing process to act on a request.
+const ACK_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Held while a process executes (or changes) a run.
+pub struct RunLock {
+    _file: std::fs::File,
+}
+
+/// Takes the run's lock if nobody holds it.
+pub fn try_lock(runs_dir: &Path, run: &str) -> Result<Option<RunLock>, Error> {
+    let dir = runs_dir.join(run);
+    std::fs::create_dir_all(&dir).map_err(|e| Error::Io(format!("cannot create {}: {e}", dir.display())))?;
+    let path = dir.join(".lock");
+    // std opens files with O_CLOEXEC.
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| Error::Io(format!("cannot open {}: {e}", path.display())))?;
+    use std::os::fd::AsRawFd;
+    // SAFETY: flock on a descriptor we own; no memory is involved.
+    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    if rc == 0 {
+        Ok(Some(RunLock { _file: file }))
+    } else {
+        let err = std::io::Error::last_os_error();
+        if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
+            Ok(None)
+        } else {
+            Err(Error::Io(format!("cannot lock {}: {err}", path.display())))
+        }
+    }
+}
+
+/// What a lifecycle command did.
+#[derive(Debug)]
+pub enum ControlOutcome {
+    /// Nobody was executing the run; the state was changed directly.
+    Applied(String),
+    /// The executing process acted on the request.
+    Acknowledged(String),
+}
+
+impl ControlOutcome {
+    pub fn message(&self) -> &str {
+        match self {
+            ControlOutcome::Applied(m) | ControlOutcome::Acknowledged(m) => m,
+        }
+    }
+}
+
+fn open(options: &RunOptions, run: &str) -> Result<(SqliteStore, RunRecord), Error> {
+    let store = super::open_store(options)?;
+    let record = store.run(run)?.ok_or_else(|| Error::Run(format!("there is no run `{run}`")))?;
+    Ok((store, record))
+}
+
+pub(crate) fn wait_for(mut done: impl FnMut() -> Result<bool, Error>, what: &str) -> Result<(), Error> {
+    let start = Instant::now();
+    while start.elapsed() < ACK_TIMEOUT {
+        if done()? {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(30));
+    }
+    Err(Error::Run(format!("the process executing the run did not {what} within {}s", ACK_TIMEOUT.as_secs())))
+}
+
+fn event(run: &str, step: Option<String>, event: &'static str, payload: serde_json::Value) -> Op {
+    Op::Event { run: run.to_string(), step, event, payload, at: time::now() }
+}
+
+fn run_status(run: &str, status: RunStatus) -> Op {
+    Op::RunStatus {
+        run: run.to_string(),
+        status,
+        error: None,
+        outputs: None,
+        started_at: None,
+        finished_at: status.is_terminal().then(time::now),
+    }
+}
+
+/// `flowc pause RUN`: no new steps start; running ones finish.
+pub fn pause(run: &str, options: &RunOptions) -> Result<ControlOutcome, Error> {
+    let (mut store, record) = open(options, run)?;
+    match record.status {
+        s if s.is_terminal() => return Err(Error::Run(format!("run `{run}` is {s}; there is nothing to pause"))),
+        RunStatus::Paused => return Ok(ControlOutcome::Applied(format!("run {run} is already paused"))),
+        _ => {}
+    }
+    match try_lock(&options.runs_dir(), run)? {
+        Some(_lock) => {
+            store.apply(&[run_status(run, RunStatus::Paused), event(run, None, "paused", json!({ "reason": "requested" }))])?;
+            Ok(ControlOutcome::Applied(format!("run {run} paused; continue it with `flowc resume {run}`")))
+        }
+        None => {
+            store.request_control(run, Control::Pause)?;
+            wait_for(
+                || {
+                    let status = store.run(run)?.map(|r| r.status);
+                    Ok(status.is_none_or(|s| s != RunStatus::Running && s != RunStatus::Pending))
+                },
+                "pause",
+            )?;
+            let status = store.run(run)?.map(|r| r.status).unwrap_or(RunStatus::Paused);
+            Ok(ControlOutcome::Acknowledged(match status {
+                RunStatus::Paused => format!(
+                    "run {run} paused: no new steps start, running ones finish; continue it with `flowc resume {run}`"
+                ),
+                other => format!("run {run} ended {other} before it could pause"),
+            }))
+        }
+    }
+}
+
+/// `flowc cancel RUN`: running steps are stopped (their process groups
+/// signalled), nothing more runs, no compensation.
+pub fn cancel(run: &str, options: &RunOptions) -> Result<ControlOutcome, Error> {
+    let (mut store, record) = open(options, run)?;
+    if record.status.is_terminal() {
+        return Err(Error::Run(format!("run `{run}` is already {}", record.status)));
+    }
+    match try_lock(&options.runs_dir(), run)? {
+        Some(_lock) => {
+            cancel_locked(&mut store, run)?;
+            Ok(ControlOutcome::Applied(format!("run {run} cancelled")))
+        }
+        None => {
+            store.request_control(run, Control::Cancel)?;
+            // Done when the executing process has let go of the run.
+            let runs_dir = options.runs_dir();
+            wait_for(|| Ok(try_lock(&runs_dir, run)?.is_some()), "stop")?;
+            let status = store.run(run)?.map(|r| r.status).unwrap_or(RunStatus::Cancelled);
+            Ok(ControlOutcome::Acknowledged(format!("run {run} {status}")))
+        }
+    }
+}
+
+/// Cancels a run nobody is executing (the caller holds its lock): attempts
+/// left running by a killed flowc are ended, every undecided step cancelled.
+pub(crate) fn cancel_locked(store: &mut SqliteStore, run: &str) -> Result<(), Error> {
+    let mut ops = Vec::new();
+    for a in store.attempts(run)?.into_iter().filter(|a| matches!(a.status, StepStatus::Running | StepStatus::Blocked)) {
+        if let Some(pid) = a.pid
+            && super::process::is_attempt_process(pid, run, &a.step) {
+                super::process::signal_group(pid as i32, libc::SIGKILL);
+            }
+        ops.push(Op::AttemptFinished {
+            run: run.to_string(),
+            step_id: a.step_id,
+            attempt: a.attempt,
+            status: StepStatus::Cancelled,
+            exit_code: None,
+            error: Some("the run was cancelled".into()),
+            at: time::now(),
+            duration_ms: 0,
+        });
+    }
+    for mut s in store.step_states(run)?.into_iter().filter(|s| !s.status.is_terminal()) {
+        s.status = StepStatus::Cancelled;
+        s.finished_at = Some(time::now());
+        let name = s.step.clone();
+        ops.push(Op::StepState(s));
+        ops.push(event(run, Some(name), "cancelled", json!({ "reason": "the run was cancelled" })));
+    }
+    ops.push(run_status(run, RunStatus::Cancelled));
+    ops.push(event(run, None, "cancelled", json!({})));
+    Ok(store.apply(&ops)?)
+}
+
+/// What `flowc resume` did.
+pub enum Resumed {
+    /// The run was continued in this process, to its end (or next pause).
+    Here(RunReport),
+    /// The process still executing the run was told to continue.
+    Elsewhere(String),
+}
+
+/// `flowc resume RUN`: continues a paused or interrupted run here; completed
+/// steps are not run again. A run paused while its process is still
+/// finishing running steps is resumed in that process.
+pub fn resume(run: &str, options: &RunOptions) -> Result<Resumed, Error> {
+    let (mut store, record) = open(options, run)?;
+    if record.status.is_terminal() {
+        return Err(Error::Run(format!(
+            "run `{run}` is {}; only a paused or interrupted run can be resumed",
+            record.status
+        )));
+    }
+    // A spawned child is a run of its own; a called child belongs to its parent's step.
+    if let Some(parent) = &record.parent_run
+        && crate::state::StateExt::spawn_key(&store, run)?.is_none() {
+            return Err(Error::Run(format!(
+                "run `{run}` is a child run of `{parent}`; resume `{parent}`, which resumes its children"
+            )));
+        }
+    match try_lock(&options.runs_dir(), run)? {
+        Some(lock) => {
+            // Another process may have finished the run since it was read.
+            let record = store.run(run)?.ok_or_else(|| Error::Run(format!("there is no run `{run}`")))?;
+            if record.status.is_terminal() {
+                return Err(Error::Run(format!("run `{run}` is {}; it ended while this command started", record.status)));
+            }
+            super::runner::resume_locked(store, record, lock, options).map(Resumed::Here)
+        }
+        None if record.status == RunStatus::Paused => {
+            store.request_control(run, Control::Resume)?;
+            let runs_dir = options.runs_dir();
+            wait_for(
+                || {
+                    let status = store.run(run)?.map(|r| r.status);
+                    // Either the executing process resumed it, or it exited first.
+                    Ok(status != Some(RunStatus::Paused) || try_lock(&runs_dir, run)?.is_some())
+                },
+                "resume",
+            )?;
+            match try_lock(&options.runs_dir(), run)? {
+                Some(lock) if store.run(run)?.is_some_and(|r| r.status == RunStatus::Paused) => {
+                    let record = store.run(run)?.ok_or_else(|| Error::Run(format!("there is no run `{run}`")))?;
+                    super::runner::resume_locked(store, record, lock, options).map(Resumed::Here)
+                }
+                _ => Ok(Resumed::Elsewhere(format!("run {run} resumed in the process that is executing it"))),
+            }
+        }
+        None => Err(Error::Run(format!("run `{run}` is being executed by another flowc process"))),
+    }
+}

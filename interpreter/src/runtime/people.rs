@@ -1,0 +1,388 @@
+//! Steps that wait on people and the outside world: what a blocked step
+//! waits for ([`Gate`]), executing `CHECK_POLICY`/`APPROVAL`/`HUMAN`/`WAIT`,
+//! and the commands that resolve a gate from any process
+//! (`flowc approve|reject|complete`).
+//!
+//! A blocked step's gate is recorded in the payload of its `blocked` event,
+//! which is what `resume` rebuilds it from: the event log is the record of
+//! who may approve and until when. Decisions are filed as gate requests and
+//! applied by the process executing the run (`runner::gates`), which checks
+//! them again there; the command checks them first so that a person hears at
+//! once why a decision is refused.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::exec::{AttemptCtx, Outcome};
+use super::scope::{to_cel, Evaluator, Scope};
+use super::{Error, RunOptions, RunReport};
+use crate::plan::{Instr, LoadedPlan, PolicyEffect, Reg};
+use crate::state::{GateAction, PeopleStore, RunStatus, SqliteStore, StepStatus, Store};
+
+/// What a blocked step waits for.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Gate {
+    /// `approval`, `human`, `wait`, or `call` (a child run is blocked).
+    pub gate: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvers: Vec<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub distinct_from_initiator: bool,
+    /// An approval a policy required (`check` steps).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub implicit: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// For a human task: the declared output type, as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_type: Option<String>,
+    /// For a wait: the type and subject globs, rendered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// For a call: the blocked child run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child_run: Option<String>,
+    /// When the step fails if nobody resolved it (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<String>,
+    /// The attempt that blocked.
+    #[serde(default)]
+    pub attempt: u32,
+}
+
+impl Gate {
+    pub fn action_word(&self) -> &'static str {
+        match self.gate.as_str() {
+            "approval" => "approval",
+            "human" => "task",
+            "wait" => "event",
+            _ => "child run",
+        }
+    }
+
+    /// Whether `actor` may resolve this gate (approve, reject or complete).
+    pub fn check_actor(&self, actor: &str, initiator: Option<&str>) -> Result<(), String> {
+        if !self.approvers.is_empty() && !self.approvers.iter().any(|a| a == actor) {
+            return Err(format!("`{actor}` is not among the approvers ({})", self.approvers.join(", ")));
+        }
+        if self.distinct_from_initiator && initiator == Some(actor) {
+            return Err(format!("`{actor}` started this run, and the gate requires someone else (distinct_from_initiator)"));
+        }
+        Ok(())
+    }
+}
+
+/// A blocking step's state within one attempt: what `CHECK_POLICY` decided.
+#[derive(Default)]
+pub(crate) struct AttemptState {
+    /// (policy, reason) when the policy requires approval.
+    required: Option<(String, Option<String>)>,
+}
+
+/// What a policy decided for an input.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    pub effect: PolicyEffect,
+    /// The index of the deciding rule (none for an allow no rule matched).
+    pub rule: Option<usize>,
+    pub reason: Option<String>,
+}
+
+/// Deny if any deny rule matches (the first one's reason), else
+/// require_approval if one matches, else allow.
+pub fn evaluate_policy(plan: &LoadedPlan, policy: u32, input: &Value) -> Result<Decision, String> {
+    let p = &plan.plan.policies[policy as usize];
+    let ev = Evaluator { env: &plan.cel, programs: &plan.policies[policy as usize].programs, exprs: &p.exprs };
+    let mut scope = Scope::default();
+    scope.bind("input", to_cel(input));
+    let mut first: [Option<usize>; 3] = [None; 3];
+    for (i, rule) in p.rules.iter().enumerate() {
+        let slot = match rule.effect {
+            PolicyEffect::Deny => 0,
+            PolicyEffect::RequireApproval => 1,
+            PolicyEffect::Allow => 2,
+        };
+        if first[slot].is_some() {
+            continue;
+        }
+        let hit = ev.eval_bool(rule.when, &scope).map_err(|e| format!("policy {} rule {}: {e}", p.name, i + 1))?;
+        if hit {
+            first[slot] = Some(i);
+        }
+    }
+    let (effect, rule) = match first {
+        [Some(i), _, _] => (PolicyEffect::Deny, Some(i)),
+        [None, Some(i), _] => (PolicyEffect::RequireApproval, Some(i)),
+        [None, None, r] => (PolicyEffect::Allow, r),
+    };
+    let reason = match rule.and_then(|i| p.rules[i].because) {
+        Some(t) => Some(ev.render(&p.templates[t as usize], &scope).map_err(|e| format!("policy {}: {e}", p.name))?),
+        None => None,
+    };
+    Ok(Decision { effect, rule, reason })
+}
+
+/// Executes one of the people instructions. Returns the gate when the step
+/// must block; an error fails the attempt.
+pub(crate) fn execute(
+    ctx: &AttemptCtx,
+    instr: &Instr,
+    read: &dyn Fn(&Reg) -> Value,
+    st: &mut AttemptState,
+    output: &mut Value,
+    out: &mut Outcome,
+) -> Result<Option<Gate>, String> {
+    let sh = &ctx.sh;
+    let wf = &sh.plan.plan.workflows[ctx.wf];
+    let text = |r: &Option<Reg>| r.as_ref().map(|r| crate::plan::table::render_value(&read(r)));
+    match instr {
+        Instr::CheckPolicy { policy, input } => {
+            let input = read(input);
+            let name = sh.plan.plan.policies[*policy as usize].name.clone();
+            let decision = evaluate_policy(&sh.plan, *policy, &input)?;
+            let word = decision.effect.keyword();
+            out.events.push((
+                "decided",
+                json!({ "policy": name, "decision": word, "rule": decision.rule.map(|r| r + 1), "reason": decision.reason, "input": input }),
+            ));
+            *output = json!({ "policy": name, "decision": word });
+            if let Some(r) = &decision.reason {
+                output["reason"] = json!(r);
+            }
+            match decision.effect {
+                PolicyEffect::Deny => {
+                    out.no_retry = true;
+                    Err(format!(
+                        "policy {name} denied it: {}",
+                        decision.reason.unwrap_or_else(|| format!("rule {} matched", decision.rule.map_or(0, |r| r + 1)))
+                    ))
+                }
+                PolicyEffect::RequireApproval => {
+                    st.required = Some((name, decision.reason));
+                    Ok(None)
+                }
+                PolicyEffect::Allow => Ok(None),
+            }
+        }
+        Instr::Approval { message, approvers, distinct_from_initiator, implicit } => {
+            let (policy, reason) = match (implicit, &st.required) {
+                (true, None) => return Ok(None),
+                (true, Some((p, r))) => (Some(p.clone()), r.clone()),
+                (false, _) => (None, None),
+            };
+            let message = text(message).or_else(|| reason.clone());
+            Ok(Some(Gate {
+                gate: "approval".into(),
+                message,
+                approvers: approvers.clone(),
+                distinct_from_initiator: *distinct_from_initiator,
+                implicit: *implicit,
+                policy,
+                reason,
+                ..Gate::default()
+            }))
+        }
+        Instr::Human { message, ty, approvers } => Ok(Some(Gate {
+            gate: "human".into(),
+            message: text(message),
+            approvers: approvers.clone(),
+            output_type: ty.map(|t| wf.types[t as usize].to_string()),
+            ..Gate::default()
+        })),
+        Instr::Wait { event, subject } => Ok(Some(Gate {
+            gate: "wait".into(),
+            event: text(&Some(event.clone())),
+            subject: text(subject),
+            ..Gate::default()
+        })),
+        _ => Ok(None),
+    }
+}
+
+/// The declared output type of a human step, if any.
+pub(crate) fn human_type(plan: &LoadedPlan, wf: usize, step: u32) -> Option<&crate::plan::Type> {
+    let w = &plan.plan.workflows[wf];
+    w.steps[step as usize].code.iter().find_map(|i| match i {
+        Instr::Human { ty: Some(t), .. } => w.types.get(*t as usize),
+        _ => None,
+    })
+}
+
+/// Checks a request against a gate: the action fits the gate, the actor may
+/// decide, a task's output has the declared type.
+pub(crate) fn check_request(
+    gate: &Gate,
+    action: GateAction,
+    actor: &str,
+    initiator: Option<&str>,
+    output: Option<&Value>,
+    ty: Option<&crate::plan::Type>,
+) -> Result<(), String> {
+    match (gate.gate.as_str(), action) {
+        ("approval", GateAction::Approve | GateAction::Reject) | ("human", GateAction::Complete) => {}
+        ("approval", GateAction::Complete) => return Err("it waits for an approval: use `flowc approve` or `flowc reject`".into()),
+        ("human", _) => return Err("it is a human task: finish it with `flowc complete RUN STEP --output JSON`".into()),
+        ("wait", _) => return Err("it waits for an event, not a person: deliver one with `flowc event send`".into()),
+        _ => return Err("it waits for a child run; resolve the step blocked in that run".into()),
+    }
+    gate.check_actor(actor, initiator)?;
+    if action == GateAction::Complete
+        && let Some(ty) = ty
+    {
+        ty.validate(output.unwrap_or(&Value::Null), "output").map_err(|e| format!("the output does not match the task's type {ty}: {e}"))?;
+    }
+    Ok(())
+}
+
+/// What a resolving command did.
+pub enum Resolved {
+    /// The run was continued in this process, to its end or its next block.
+    Here(RunReport),
+    /// The process executing the run applied the decision.
+    Elsewhere(String),
+    /// The decision is recorded; the run continues when it is resumed.
+    Recorded(String),
+}
+
+/// A decision checked and filed: the request's id and the top-level run
+/// that must run to apply it.
+pub struct Filed {
+    pub id: i64,
+    pub root: String,
+}
+
+/// Checks a decision against the step's gate (it is blocked, the action
+/// fits, the actor may decide, a task's output has its type) and files it.
+/// Nothing is filed when the check fails.
+pub fn file(
+    store: &mut SqliteStore,
+    run: &str,
+    step: &str,
+    action: GateAction,
+    actor: &str,
+    comment: Option<&str>,
+    output: Option<&Value>,
+) -> Result<Filed, Error> {
+    let record = store.run(run)?.ok_or_else(|| Error::Run(format!("there is no run `{run}`")))?;
+    if record.status.is_terminal() {
+        return Err(Error::Run(format!("run `{run}` is {}; there is nothing to decide", record.status)));
+    }
+    let state = store.step_states(run)?.into_iter().find(|s| s.step == step);
+    let Some(state) = state else {
+        let plan = super::load_stored_plan(&*store, record.plan_id)?;
+        let known = plan.plan.workflow(&record.workflow).is_some_and(|w| w.steps.iter().any(|s| s.name == step));
+        return Err(Error::Run(if known {
+            format!("step `{step}` of run `{run}` has not started; it is not waiting for anything yet")
+        } else {
+            format!("run `{run}` has no step `{step}`")
+        }));
+    };
+    if state.status != StepStatus::Blocked {
+        return Err(Error::Run(format!("step `{step}` of run `{run}` is {}, not blocked", state.status)));
+    }
+    let gate: Gate = store
+        .blocked_gates(run)?
+        .into_iter()
+        .find(|g| g.step == step)
+        .and_then(|g| serde_json::from_value(g.gate).ok())
+        .ok_or_else(|| Error::Run(format!("step `{step}` of run `{run}` is blocked, but its gate is not recorded")))?;
+    let initiator = store.origin(run)?.and_then(|o| o.initiator);
+    let plan = super::load_stored_plan(&*store, record.plan_id)?;
+    let wf = plan.workflow_index(&record.workflow).ok_or_else(|| Error::Run(format!("the stored plan has no workflow `{}`", record.workflow)))?;
+    let ty = human_type(&plan, wf, state.step_id);
+    check_request(&gate, action, actor, initiator.as_deref(), output, ty)
+        .map_err(|why| Error::Run(format!("cannot {} step `{step}` of run `{run}`: {why}", action.as_str())))?;
+
+    let id = store.file_gate_request(run, step, action, actor, comment, output)?;
+    let root = super::inbox::root_of(store, run)?;
+    Ok(Filed { id, root })
+}
+
+/// `flowc approve|reject|complete RUN STEP`: checks the decision, files it,
+/// and continues the run here when nobody else is executing it.
+pub fn resolve(
+    run: &str,
+    step: &str,
+    action: GateAction,
+    actor: &str,
+    comment: Option<&str>,
+    output: Option<&Value>,
+    options: &RunOptions,
+) -> Result<Resolved, Error> {
+    let mut store = super::open_store(options)?;
+    let Filed { id, root } = file(&mut store, run, step, action, actor, comment, output)?;
+    let root_record = store.run(&root)?.ok_or_else(|| Error::Run(format!("there is no run `{root}`")))?;
+    let runs_dir = options.runs_dir();
+    if root_record.status == RunStatus::Paused {
+        return Ok(Resolved::Recorded(format!(
+            "recorded; run {root} is paused: `flowc resume {root}` continues it and applies the decision"
+        )));
+    }
+    match super::control::try_lock(&runs_dir, &root)? {
+        Some(lock) => continue_here(store, &root, lock, options),
+        None => {
+            let mut result = None;
+            super::control::wait_for(
+                || {
+                    result = store.gate_request(id)?.and_then(|r| r.result);
+                    // Nobody will apply it if the executing process let go of the run first.
+                    Ok(result.is_some() || super::control::try_lock(&runs_dir, &root)?.is_some())
+                },
+                "apply the decision",
+            )?;
+            match result {
+                Some(r) if r == "applied" => Ok(Resolved::Elsewhere(format!(
+                    "{} recorded; the process executing run {root} continues it",
+                    match action {
+                        GateAction::Approve => "approval",
+                        GateAction::Reject => "rejection",
+                        GateAction::Complete => "completion",
+                    }
+                ))),
+                Some(r) => Err(Error::Run(format!("the process executing run {root} refused the decision: {r}"))),
+                None => match super::control::try_lock(&runs_dir, &root)? {
+                    Some(lock) => continue_here(store, &root, lock, options),
+                    None => Ok(Resolved::Recorded(format!("recorded; run {root} applies it when it is resumed"))),
+                },
+            }
+        }
+    }
+}
+
+/// Continues the run in this process, holding its lock; the record is read
+/// again under the lock, since another process may have applied the
+/// decision and finished the run meanwhile.
+fn continue_here(store: SqliteStore, root: &str, lock: super::control::RunLock, options: &RunOptions) -> Result<Resolved, Error> {
+    let record = store.run(root)?.ok_or_else(|| Error::Run(format!("there is no run `{root}`")))?;
+    if record.status.is_terminal() {
+        return Ok(Resolved::Elsewhere(format!("run {root} is already {}", record.status)));
+    }
+    super::runner::resume_locked(store, record, lock, options).map(Resolved::Here)
+}
+
+/// The blocked gates of a run and of its child runs, for "how to continue" lines.
+pub fn blocked_in_tree(store: &SqliteStore, run: &str) -> Result<Vec<(String, String, Gate)>, Error> {
+    let mut out = Vec::new();
+    let mut queue = vec![run.to_string()];
+    while let Some(r) = queue.pop() {
+        for g in store.blocked_gates(&r)? {
+            if let Ok(gate) = serde_json::from_value::<Gate>(g.gate)
+                && gate.gate != "call"
+            {
+                out.push((r.clone(), g.step, gate));
+            }
+        }
+        for child in store.child_runs(&r)? {
+            if !child.status.is_terminal() {
+                queue.push(child.id);
+            }
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,248 @@
+//! Running one command: `sh -c` in its own process group, output captured.
+//!
+//! Owns child processes and nothing else. Every process starts as the leader
+//! of a new process group, so a timeout or a cancel signals the whole tree a
+//! command started (`kill(-pgid)`), and a step's background processes do not
+//! outlive it. Both output streams go, line by line with a timestamp, to the
+//! step's log file; stdout is also kept whole (it becomes the output) and
+//! stderr's tail is kept for `STEP.stderr`.
+
+use std::cell::RefCell;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::rc::Rc;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::sync::watch;
+use tokio::time::Instant;
+
+use crate::time;
+
+/// Past this, stdout stops being kept (it is still logged) and the attempt fails.
+pub const MAX_STDOUT: usize = 64 << 20;
+/// The tail of stderr kept in memory and in the database.
+pub const STDERR_TAIL: usize = 64 << 10;
+/// After a polite SIGTERM, how long a process group gets before SIGKILL.
+const KILL_GRACE: Duration = Duration::from_secs(2);
+
+pub struct Spec<'a> {
+    pub command: &'a str,
+    pub stdin: Option<String>,
+    pub env: &'a [(String, String)],
+    pub cwd: &'a Path,
+    pub log: &'a Path,
+    /// A line written to the log before the command starts.
+    pub header: Option<&'a str>,
+    pub deadline: Option<Instant>,
+    /// Secret values to mask in the log (stdout and stderr are kept as
+    /// printed; the runner redacts them when the attempt finishes).
+    pub redact: Option<super::runner::secrets::Redactor>,
+}
+
+#[derive(Debug)]
+pub enum Ending {
+    Exited(i32),
+    Signalled(i32),
+    TimedOut,
+    Aborted,
+}
+
+#[derive(Debug)]
+pub struct Finished {
+    pub ending: Ending,
+    pub stdout: String,
+    pub stderr: String,
+    pub stdout_overflow: bool,
+}
+
+/// Sends `signal` to the process group `pgid`.
+pub fn signal_group(pgid: i32, signal: i32) {
+    if pgid > 1 {
+        // SAFETY: kill(2) has no memory-safety preconditions; a stale pgid
+        // only yields ESRCH.
+        unsafe {
+            libc::kill(-pgid, signal);
+        }
+    }
+}
+
+/// Whether process `pid` exists and carries `FLOW_RUN_ID=run` and
+/// `FLOW_STEP=step` in its environment: how a resumed run recognises the
+/// orphaned processes of the attempt it is replacing, without trusting a pid
+/// that may have been reused.
+pub fn is_attempt_process(pid: i64, run: &str, step: &str) -> bool {
+    let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else { return false };
+    let want_run = format!("FLOW_RUN_ID={run}");
+    let want_step = format!("FLOW_STEP={step}");
+    let mut has_run = false;
+    let mut has_step = false;
+    for var in environ.split(|b| *b == 0) {
+        has_run |= var == want_run.as_bytes();
+        has_step |= var == want_step.as_bytes();
+    }
+    has_run && has_step
+}
+
+pub type Log = Rc<RefCell<std::io::BufWriter<std::fs::File>>>;
+
+pub fn open_log(path: &Path) -> std::io::Result<Log> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+    Ok(Rc::new(RefCell::new(std::io::BufWriter::new(file))))
+}
+
+pub fn log_line(log: &Log, stream: &str, text: &str) {
+    let mut w = log.borrow_mut();
+    let _ = writeln!(w, "{} {stream} | {text}", time::now());
+}
+
+async fn pump<R: AsyncRead + Unpin>(
+    reader: R,
+    stream: &'static str,
+    log: Log,
+    keep: usize,
+    tail: bool,
+    redact: Option<super::runner::secrets::Redactor>,
+) -> (Vec<u8>, bool) {
+    let mut reader = BufReader::new(reader);
+    let mut kept = Vec::new();
+    let mut overflow = false;
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let text = String::from_utf8_lossy(&line);
+        let text = text.trim_end_matches(['\n', '\r']);
+        match &redact {
+            Some(r) if !r.is_empty() => log_line(&log, stream, &r.redact_str(text)),
+            _ => log_line(&log, stream, text),
+        }
+        if tail {
+            kept.extend_from_slice(&line);
+            if kept.len() > keep {
+                let cut = kept.len() - keep;
+                kept.drain(..cut);
+            }
+        } else if kept.len() + line.len() <= keep {
+            kept.extend_from_slice(&line);
+        } else {
+            overflow = true;
+        }
+    }
+    (kept, overflow)
+}
+
+/// Runs `spec.command` to its end, its deadline, or an abort signal.
+/// `on_spawn` receives the process id (which is also its process group id).
+pub async fn run(
+    spec: Spec<'_>,
+    mut abort: watch::Receiver<bool>,
+    on_spawn: impl FnOnce(u32),
+) -> std::io::Result<Finished> {
+    let log = open_log(spec.log)?;
+    if let Some(header) = spec.header {
+        match &spec.redact {
+            Some(r) if !r.is_empty() => log_line(&log, "---", &r.redact_str(header)),
+            _ => log_line(&log, "---", header),
+        }
+    }
+    let mut cmd = tokio::process::Command::new("sh");
+    cmd.arg("-c")
+        .arg(spec.command)
+        .current_dir(spec.cwd)
+        .envs(spec.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .stdin(if spec.stdin.is_some() { Stdio::piped() } else { Stdio::null() })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0);
+    let mut child = cmd.spawn()?;
+    let pid = child.id().unwrap_or(0);
+    on_spawn(pid);
+    let pgid = pid as i32;
+
+    if let (Some(text), Some(mut stdin)) = (spec.stdin, child.stdin.take()) {
+        tokio::task::spawn_local(async move {
+            // A command that does not read its stdin closes the pipe: not an error.
+            let _ = stdin.write_all(text.as_bytes()).await;
+            let _ = stdin.shutdown().await;
+        });
+    }
+    let out = tokio::task::spawn_local(pump(child.stdout.take().expect("piped"), "out", log.clone(), MAX_STDOUT, false, spec.redact.clone()));
+    let err = tokio::task::spawn_local(pump(child.stderr.take().expect("piped"), "err", log.clone(), STDERR_TAIL, true, spec.redact.clone()));
+
+    let deadline = async {
+        match spec.deadline {
+            Some(d) => tokio::time::sleep_until(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    let aborted = async {
+        loop {
+            if *abort.borrow_and_update() {
+                return;
+            }
+            if abort.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    let ending = tokio::select! {
+        status = child.wait() => {
+            let status = status?;
+            use std::os::unix::process::ExitStatusExt;
+            match (status.code(), status.signal()) {
+                (Some(code), _) => Ending::Exited(code),
+                (None, Some(sig)) => Ending::Signalled(sig),
+                (None, None) => Ending::Exited(-1),
+            }
+        }
+        _ = deadline => Ending::TimedOut,
+        _ = aborted => Ending::Aborted,
+    };
+    if matches!(ending, Ending::TimedOut | Ending::Aborted) {
+        signal_group(pgid, libc::SIGTERM);
+        if tokio::time::timeout(KILL_GRACE, child.wait()).await.is_err() {
+            signal_group(pgid, libc::SIGKILL);
+            let _ = child.wait().await;
+        }
+        // Members of the group that ignored SIGTERM.
+        signal_group(pgid, libc::SIGKILL);
+    }
+
+    // The pipes close when every process holding them is gone. Background
+    // processes left behind by the command keep them open: give them a
+    // moment, then end the group.
+    let readers = async { (out.await, err.await) };
+    tokio::pin!(readers);
+    let (out, err) = match tokio::time::timeout(Duration::from_millis(200), &mut readers).await {
+        Ok(r) => r,
+        Err(_) => {
+            signal_group(pgid, libc::SIGKILL);
+            match tokio::time::timeout(Duration::from_secs(1), &mut readers).await {
+                Ok(r) => r,
+                Err(_) => (Ok((Vec::new(), false)), Ok((Vec::new(), false))),
+            }
+        }
+    };
+    let (stdout, stdout_overflow) = out.unwrap_or_default();
+    let (stderr, _) = err.unwrap_or_default();
+    let _ = log.borrow_mut().flush();
+    Ok(Finished {
+        ending,
+        stdout: String::from_utf8_lossy(&stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&stderr).into_owned(),
+        stdout_overflow,
+    })
+}
+
+/// The log file of a step: `RUNS_DIR/RUN/STEP.log`.
+pub fn log_path(runs_dir: &Path, run: &str, step: &str) -> PathBuf {
+    runs_dir.join(run).join(format!("{step}.log"))
+}

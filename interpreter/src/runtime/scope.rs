@@ -1,0 +1,161 @@
+//! What a CEL expression sees, and evaluating it.
+//!
+//! A [`Scope`] binds only the names a step's expressions reference (found at
+//! load time), so building one costs nothing for steps that reference
+//! nothing — the scheduler builds one per dispatched step. Values are
+//! `cel::Value`s, whose compound variants share their contents through `Arc`,
+//! so binding a large upstream output is a reference-count bump.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cel::common::value::CowVal;
+use cel::objects::{Key, Map};
+
+use crate::plan::table::{render_value, shell_quote};
+use crate::plan::{Part, Template};
+
+/// serde_json → CEL: integral numbers become `int` (LANGUAGE.md §2), others `double`.
+pub fn to_cel(value: &serde_json::Value) -> cel::Value {
+    match value {
+        serde_json::Value::Null => cel::Value::Null,
+        serde_json::Value::Bool(b) => cel::Value::Bool(*b),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => cel::Value::Int(i),
+            None => match n.as_u64() {
+                Some(u) => cel::Value::UInt(u),
+                None => cel::Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+            },
+        },
+        serde_json::Value::String(s) => cel::Value::String(Arc::new(s.clone())),
+        serde_json::Value::Array(items) => cel::Value::List(Arc::new(items.iter().map(to_cel).collect())),
+        serde_json::Value::Object(map) => {
+            let map: HashMap<Key, cel::Value> =
+                map.iter().map(|(k, v)| (Key::String(Arc::new(k.clone())), to_cel(v))).collect();
+            cel::Value::Map(Map { map: Arc::new(map) })
+        }
+    }
+}
+
+/// CEL → serde_json, for outputs, `with` data and rendering.
+pub fn from_cel(value: &cel::Value) -> Result<serde_json::Value, String> {
+    value.json().map_err(|e| format!("the value cannot be represented as JSON: {e:?}"))
+}
+
+pub fn cel_map<'a>(entries: impl IntoIterator<Item = (&'a str, cel::Value)>) -> cel::Value {
+    let map: HashMap<Key, cel::Value> = entries.into_iter().map(|(k, v)| (Key::String(Arc::new(k.to_string())), v)).collect();
+    cel::Value::Map(Map { map: Arc::new(map) })
+}
+
+/// The value expressions see as `STEP`: `output`, `status`, `attempts`,
+/// `cost_usd`, `stdout`, `stderr`.
+pub fn step_view(status: &str, attempts: u32, output: Option<&serde_json::Value>, cost: f64, stdout: Option<&str>, stderr: Option<&str>) -> cel::Value {
+    let text = |t: Option<&str>| cel::Value::String(Arc::new(t.unwrap_or_default().to_string()));
+    cel_map([
+        ("output", output.map(to_cel).unwrap_or(cel::Value::Null)),
+        ("status", cel::Value::String(Arc::new(status.to_string()))),
+        ("attempts", cel::Value::Int(attempts as i64)),
+        ("cost_usd", cel::Value::Float(cost)),
+        ("stdout", text(stdout)),
+        ("stderr", text(stderr)),
+    ])
+}
+
+/// The names bound for one evaluation.
+#[derive(Clone, Default)]
+pub struct Scope {
+    vars: Vec<(String, cel::Value)>,
+}
+
+impl Scope {
+    pub fn bind(&mut self, name: impl Into<String>, value: cel::Value) {
+        self.vars.push((name.into(), value));
+    }
+
+    /// Binds `name`, replacing an earlier binding of it.
+    pub fn set(&mut self, name: &str, value: cel::Value) {
+        match self.vars.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.vars.push((name.to_string(), value)),
+        }
+    }
+}
+
+impl cel::context::VariableResolver for Scope {
+    fn resolve<'b>(&'b self, variable: &str) -> Option<CowVal<'b, 'b>> {
+        self.vars
+            .iter()
+            .find(|(name, _)| name == variable)
+            .and_then(|(_, v)| v.clone().try_into().ok())
+            .map(CowVal::Owned)
+    }
+}
+
+/// An evaluator: the shared CEL environment and a workflow's compiled programs.
+pub struct Evaluator<'a> {
+    pub env: &'a Arc<cel::Env>,
+    pub programs: &'a [cel::Program],
+    pub exprs: &'a [String],
+}
+
+impl Evaluator<'_> {
+    pub fn eval(&self, expr: u32, scope: &Scope) -> Result<serde_json::Value, String> {
+        let mut ctx = cel::Context::with_env(self.env.clone());
+        ctx.set_variable_resolver(scope);
+        let program = &self.programs[expr as usize];
+        let value = program.execute(&ctx).map_err(|e| format!("`{}`: {e}", self.exprs[expr as usize]))?;
+        from_cel(&value).map_err(|e| format!("`{}`: {e}", self.exprs[expr as usize]))
+    }
+
+    pub fn eval_bool(&self, expr: u32, scope: &Scope) -> Result<bool, String> {
+        match self.eval(expr, scope)? {
+            serde_json::Value::Bool(b) => Ok(b),
+            other => Err(format!("`{}` should be a bool but is {other}", self.exprs[expr as usize])),
+        }
+    }
+
+    pub fn render(&self, template: &Template, scope: &Scope) -> Result<String, String> {
+        let mut out = String::new();
+        for part in &template.parts {
+            match part {
+                Part::Text(text) => out.push_str(text),
+                Part::Hole(hole) => {
+                    let mut value = render_value(&self.eval(hole.expr, scope)?);
+                    if hole.glob {
+                        value = crate::plan::table::glob_escape(&value);
+                    }
+                    if hole.shell {
+                        out.push_str(&shell_quote(&value));
+                    } else {
+                        out.push_str(&value);
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn evaluates_against_bound_names() {
+        let env = Arc::new(cel::Env::stdlib());
+        let exprs = vec!["a.output.n > 2 && inputs.who == 'x'".to_string(), "inputs.who".to_string()];
+        let programs: Vec<cel::Program> = exprs.iter().map(|e| env.compile(e).unwrap()).collect();
+        let ev = Evaluator { env: &env, programs: &programs, exprs: &exprs };
+        let mut scope = Scope::default();
+        scope.bind("inputs", to_cel(&json!({"who": "x"})));
+        scope.bind("a", to_cel(&json!({"output": {"n": 3}})));
+        assert_eq!(ev.eval(0, &scope), Ok(json!(true)));
+        let t = Template {
+            parts: vec![Part::Text("echo ".into()), Part::Hole(crate::plan::table::Hole { expr: 1, shell: true, glob: false })],
+        };
+        assert_eq!(ev.render(&t, &scope).unwrap(), "echo x");
+        let err = ev.eval(0, &Scope::default()).unwrap_err();
+        assert!(err.contains("Undeclared reference"), "{err}");
+    }
+}

@@ -1,0 +1,196 @@
+//! Secrets: resolved when a step starts, redacted from everything recorded.
+//!
+//! A plan names where a secret comes from (`from_env("VAR")`, or
+//! `from_file("path")` relative to the project dir), never its value. The
+//! value is read when a step that uses it starts; a missing variable or an
+//! unreadable file fails the step before it runs anything, naming the secret.
+//!
+//! Every value of a `redact`ed secret resolved in this process joins the
+//! [`Redactor`] shared by all runs of the process. Whatever the runtime
+//! records goes through it: step log lines (as they are written), a step's
+//! output, stdout, stderr and error (when its attempt finishes, so later
+//! steps never see the value through them either), and every op of every
+//! batch written to the state database. A secret can therefore only reach
+//! a step's process through its environment. Values are replaced by `***`;
+//! a multi-line value's lines are redacted one by one too, since logs are
+//! written by the line.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use serde_json::Value;
+
+use crate::plan::advanced::{Secret, SecretEnv, SecretFrom};
+use crate::state::Op;
+
+pub const MASK: &str = "***";
+
+/// The secret values to hide, shared by every run of the process.
+#[derive(Clone, Default)]
+pub struct Redactor(Rc<RefCell<Vec<String>>>);
+
+impl Redactor {
+    pub fn is_empty(&self) -> bool {
+        self.0.borrow().is_empty()
+    }
+
+    /// Adds a value (and, for multi-line values, each non-blank line).
+    pub fn add(&self, value: &str) {
+        let mut list = self.0.borrow_mut();
+        let mut add = |v: &str| {
+            if !v.is_empty() && !list.iter().any(|x| x == v) {
+                list.push(v.to_string());
+            }
+        };
+        add(value);
+        if value.contains('\n') {
+            for line in value.lines().map(str::trim_end).filter(|l| !l.trim().is_empty()) {
+                add(line);
+            }
+        }
+        // Longest first, so a value that contains another is replaced whole.
+        list.sort_by_key(|v| std::cmp::Reverse(v.len()));
+    }
+
+    pub fn redact_str(&self, text: &str) -> String {
+        let list = self.0.borrow();
+        let mut out = text.to_string();
+        for secret in list.iter() {
+            if out.contains(secret.as_str()) {
+                out = out.replace(secret.as_str(), MASK);
+            }
+        }
+        out
+    }
+
+    pub fn redact_string(&self, text: &mut String) {
+        if !self.is_empty() {
+            *text = self.redact_str(text);
+        }
+    }
+
+    /// Redacts every string (keys included) inside a JSON value.
+    pub fn redact_value(&self, value: &mut Value) {
+        if self.is_empty() {
+            return;
+        }
+        match value {
+            Value::String(s) => *s = self.redact_str(s),
+            Value::Array(items) => items.iter_mut().for_each(|v| self.redact_value(v)),
+            Value::Object(map) => {
+                let entries: Vec<(String, Value)> = std::mem::take(map).into_iter().collect();
+                for (k, mut v) in entries {
+                    self.redact_value(&mut v);
+                    map.insert(self.redact_str(&k), v);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn opt(&self, s: &mut Option<String>) {
+        if let Some(s) = s {
+            self.redact_string(s);
+        }
+    }
+
+    /// Redacts what an op writes to the state database.
+    pub fn redact_op(&self, op: &mut Op) {
+        match op {
+            Op::Event { payload, .. } => self.redact_value(payload),
+            Op::RunStatus { error, outputs, .. } => {
+                self.opt(error);
+                if let Some(o) = outputs {
+                    self.redact_value(o);
+                }
+            }
+            Op::StepState(s) => {
+                if let Some(o) = &mut s.output {
+                    self.redact_value(o);
+                }
+                self.opt(&mut s.stdout);
+                self.opt(&mut s.stderr);
+                self.opt(&mut s.error);
+            }
+            Op::AttemptFinished { error, .. } => self.opt(error),
+            Op::StepItems { items, .. } => self.redact_value(items),
+            _ => {}
+        }
+    }
+
+    pub fn redact_ops(&self, ops: &mut [Op]) {
+        if !self.is_empty() {
+            ops.iter_mut().for_each(|op| self.redact_op(op));
+        }
+    }
+}
+
+/// Reads one secret's value now. A file's value loses one trailing newline.
+pub fn resolve(secret: &Secret, project_dir: &std::path::Path) -> Result<String, String> {
+    match secret.from {
+        SecretFrom::Env => match std::env::var(&secret.arg) {
+            Ok(v) => Ok(v),
+            Err(std::env::VarError::NotPresent) => {
+                Err(format!("secret `{}`: the environment variable {} is not set", secret.name, secret.arg))
+            }
+            Err(std::env::VarError::NotUnicode(_)) => {
+                Err(format!("secret `{}`: the environment variable {} is not valid UTF-8", secret.name, secret.arg))
+            }
+        },
+        SecretFrom::File => {
+            let path = project_dir.join(&secret.arg);
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                let reason = e.to_string();
+                let reason = reason.split(" (os error").next().unwrap_or(&reason).to_string();
+                format!("secret `{}`: cannot read {}: {reason}", secret.name, path.display())
+            })?;
+            let text = text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(&text);
+            Ok(text.to_string())
+        }
+    }
+}
+
+/// Resolves environment bindings of secrets into `(NAME, value)` pairs,
+/// registering redacted values. The first failure names the secret.
+pub fn resolve_env(
+    bindings: &[SecretEnv],
+    secrets: &[Secret],
+    project_dir: &std::path::Path,
+    redactor: &Redactor,
+) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::with_capacity(bindings.len());
+    for b in bindings {
+        // The loader checked the id.
+        let Some(secret) = secrets.get(b.secret as usize) else { continue };
+        let value = resolve(secret, project_dir)?;
+        if secret.redact {
+            redactor.add(&value);
+        }
+        out.push((b.name.clone(), value));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn values_and_lines_are_masked() {
+        let r = Redactor::default();
+        r.add("s3cr3t-token");
+        r.add("line-one\nline-two\n");
+        assert_eq!(r.redact_str("auth s3cr3t-token ok"), "auth *** ok");
+        assert_eq!(r.redact_str("got line-two"), "got ***");
+        let mut v = json!({"s3cr3t-token": ["x s3cr3t-token", 1]});
+        r.redact_value(&mut v);
+        assert_eq!(v, json!({"***": ["x ***", 1]}));
+    }
+
+    #[test]
+    fn missing_secrets_are_named() {
+        let s = Secret { name: "keys.API".into(), from: SecretFrom::Env, arg: "FLOWC_TEST_SURELY_UNSET_VAR".into(), redact: true };
+        assert_eq!(resolve(&s, std::path::Path::new(".")).unwrap_err(), "secret `keys.API`: the environment variable FLOWC_TEST_SURELY_UNSET_VAR is not set");
+    }
+}

@@ -1,0 +1,599 @@
+//! The embedded SQLite backend of [`Store`].
+//!
+//! WAL mode with `synchronous = NORMAL`: a commit is durable against a crash
+//! of the process (`kill -9`), which is what resume needs; only a power loss
+//! can drop the last commits, and then the affected steps simply run again.
+//! Several processes share the file (the one executing a run, and a second
+//! terminal's `flowc pause`/`runs show`); `busy_timeout` makes them wait for
+//! each other instead of failing.
+
+use std::collections::BTreeMap;
+use std::hash::{BuildHasher, Hasher};
+use std::path::{Path, PathBuf};
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::schema::{APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION};
+use super::*;
+use crate::time;
+
+pub struct SqliteStore {
+    pub(super) conn: Connection,
+    path: PathBuf,
+    /// Where committed events are published as CloudEvents, if anywhere.
+    sink: Option<crate::cloudevents::EventSink>,
+    /// Workflow names of runs, for the CloudEvents of the sink.
+    workflows: std::collections::HashMap<String, String>,
+}
+
+pub(crate) fn describe(path: &Path, e: rusqlite::Error) -> StateError {
+    use rusqlite::ffi::ErrorCode;
+    let shown = path.display();
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::NotADatabase => {
+            StateError(format!("{shown} is not a flowc state database (the file is not an SQLite database)"))
+        }
+        rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::DatabaseCorrupt => {
+            StateError(format!("the state database {shown} is corrupt ({e}); move it aside to start afresh"))
+        }
+        rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::DatabaseBusy => {
+            StateError(format!("the state database {shown} stayed locked by another process for too long"))
+        }
+        _ => StateError(format!("state database {shown}: {e}")),
+    }
+}
+
+fn json_text(value: &serde_json::Value) -> String {
+    value.to_string()
+}
+
+fn parse_json(text: Option<String>) -> Option<serde_json::Value> {
+    text.map(|t| serde_json::from_str(&t).unwrap_or(serde_json::Value::String(t)))
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the database at `path`.
+    pub fn open(path: &Path) -> Result<SqliteStore, StateError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| StateError(format!("cannot create the state directory {}: {e}", dir.display())))?;
+        }
+        let conn = Connection::open(path).map_err(|e| describe(path, e))?;
+        let mut store = SqliteStore { conn, path: path.to_path_buf(), sink: None, workflows: Default::default() };
+        store.prepare().map_err(|e| describe(path, e)).and_then(|r| r)?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Publishes every event this store commits to `sink` (after the commit).
+    pub fn with_sink(mut self, sink: Option<crate::cloudevents::EventSink>) -> Self {
+        self.sink = sink;
+        self
+    }
+
+    pub fn sink(&self) -> Option<&crate::cloudevents::EventSink> {
+        self.sink.as_ref()
+    }
+
+    pub(super) fn conn(&mut self) -> &mut Connection {
+        &mut self.conn
+    }
+
+    pub(super) fn conn_ref(&self) -> &Connection {
+        &self.conn
+    }
+
+    fn prepare(&mut self) -> rusqlite::Result<Result<(), StateError>> {
+        let conn = &mut self.conn;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        let app_id: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+        let version: i32 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let shown = self.path.display();
+        if version > SCHEMA_VERSION {
+            return Ok(Err(StateError(format!(
+                "the state database {shown} has schema version {version}, written by a newer flowc; \
+                 this flowc understands up to version {SCHEMA_VERSION}. Use the newer flowc, or --state for another database"
+            ))));
+        }
+        if app_id != APPLICATION_ID {
+            let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+            if app_id != 0 || version != 0 || tables != 0 {
+                return Ok(Err(StateError(format!(
+                    "{shown} is an SQLite database, but not a flowc state database; use --state for another path"
+                ))));
+            }
+        }
+        // WAL must be set outside a transaction; it persists in the file.
+        let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
+        if mode != "wal" && mode != "memory" {
+            return Ok(Err(StateError(format!("cannot switch {shown} to WAL mode (got {mode})"))));
+        }
+        conn.execute_batch("PRAGMA synchronous = NORMAL;")?;
+        for (i, migration) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+            // Two processes may open a new database at once: take the write
+            // lock first and skip a migration the other one applied meanwhile.
+            let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let current: i32 = tx.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+            if current > i as i32 {
+                tx.commit()?;
+                continue;
+            }
+            tx.execute_batch(migration)?;
+            tx.execute_batch(&format!("PRAGMA user_version = {}; PRAGMA application_id = {APPLICATION_ID};", i + 1))?;
+            tx.commit()?;
+        }
+        Ok(Ok(()))
+    }
+
+    pub(super) fn err(&self, e: rusqlite::Error) -> StateError {
+        describe(&self.path, e)
+    }
+
+    pub(super) fn run_from_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<RunRecord> {
+        let status: String = row.get(6)?;
+        Ok(RunRecord {
+            id: row.get(0)?,
+            plan_id: row.get(1)?,
+            workflow: row.get(2)?,
+            parent_run: row.get(3)?,
+            parent_step: row.get(4)?,
+            depth: row.get(5)?,
+            status: RunStatus::parse(&status).unwrap_or(RunStatus::Failed),
+            inputs: parse_json(row.get(7)?).unwrap_or(serde_json::Value::Null),
+            outputs: parse_json(row.get(8)?),
+            cost_usd: row.get(9)?,
+            error: row.get(10)?,
+            project_dir: row.get(11)?,
+            created_at: row.get(12)?,
+            started_at: row.get(13)?,
+            finished_at: row.get(14)?,
+        })
+    }
+
+    pub(super) const RUN_COLUMNS: &'static str = "id, plan_id, workflow, parent_run, parent_step, depth, status, inputs, outputs, \
+         cost_usd, error, project_dir, created_at, started_at, finished_at";
+
+    fn apply_one(tx: &rusqlite::Transaction<'_>, op: &Op) -> rusqlite::Result<()> {
+        match op {
+            Op::Event { run, step, event, payload, at } => {
+                tx.prepare_cached(
+                    "INSERT INTO step_events (run_id, seq, step, event, payload, at) VALUES \
+                     (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM step_events WHERE run_id = ?1), ?2, ?3, ?4, ?5)",
+                )?
+                .execute(params![run, step, event, json_text(payload), at])?;
+            }
+            Op::RunStatus { run, status, error, outputs, started_at, finished_at } => {
+                tx.prepare_cached(
+                    "UPDATE workflow_runs SET status = ?2, error = COALESCE(?3, error), outputs = COALESCE(?4, outputs), \
+                     started_at = COALESCE(?5, started_at), finished_at = ?6 WHERE id = ?1",
+                )?
+                .execute(params![
+                    run,
+                    status.as_str(),
+                    error,
+                    outputs.as_ref().map(json_text),
+                    started_at,
+                    finished_at
+                ])?;
+            }
+            Op::RunCost { run, cost_usd } => {
+                tx.prepare_cached("UPDATE workflow_runs SET cost_usd = ?2 WHERE id = ?1")?.execute(params![run, cost_usd])?;
+            }
+            Op::StepState(s) => {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO step_states (run_id, step_id, step, status, attempts, output, stdout, stderr, \
+                     cost_usd, error, started_at, finished_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                )?
+                .execute(params![
+                    s.run,
+                    s.step_id,
+                    s.step,
+                    s.status.as_str(),
+                    s.attempts,
+                    s.output.as_ref().map(json_text),
+                    s.stdout,
+                    s.stderr,
+                    s.cost_usd,
+                    s.error,
+                    s.started_at,
+                    s.finished_at
+                ])?;
+            }
+            Op::AttemptStarted { run, step_id, step, attempt, at } => {
+                tx.prepare_cached(
+                    "INSERT OR REPLACE INTO step_runs (run_id, step_id, step, attempt, status, started_at) \
+                     VALUES (?1, ?2, ?3, ?4, 'running', ?5)",
+                )?
+                .execute(params![run, step_id, step, attempt, at])?;
+            }
+            Op::AttemptPid { run, step_id, attempt, pid } => {
+                tx.prepare_cached("UPDATE step_runs SET pid = ?4 WHERE run_id = ?1 AND step_id = ?2 AND attempt = ?3")?
+                    .execute(params![run, step_id, attempt, pid])?;
+            }
+            Op::AttemptFinished { run, step_id, attempt, status, exit_code, error, at, duration_ms } => {
+                tx.prepare_cached(
+                    "UPDATE step_runs SET status = ?4, exit_code = ?5, error = ?6, finished_at = ?7, duration_ms = ?8 \
+                     WHERE run_id = ?1 AND step_id = ?2 AND attempt = ?3",
+                )?
+                .execute(params![run, step_id, attempt, status.as_str(), exit_code, error, at, duration_ms])?;
+            }
+            Op::AttemptBlocked { .. } | Op::GateRequestHandled { .. } | Op::EventDelivered { .. } => {
+                super::people::apply_op(tx, op)?;
+            }
+            other => super::advanced::apply_op(tx, other)?,
+        }
+        Ok(())
+    }
+}
+
+/// A short, sortable, unique-enough run id: `20261121-100000-3f2a`.
+fn new_run_id() -> String {
+    let now = time::rfc3339_ms(time::now_ms());
+    let stamp: String = now[..19].chars().filter(|c| c.is_ascii_digit() || *c == 'T').collect::<String>().replace('T', "-");
+    // RandomState is seeded from the OS per process; mixing in the clock and
+    // the pid keeps ids from two processes in the same second apart.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_i64(time::now_ms());
+    h.write_u32(std::process::id());
+    format!("{stamp}-{:04x}", h.finish() & 0xffff)
+}
+
+impl Store for SqliteStore {
+    fn put_plan(&mut self, format_version: u32, body: &str) -> Result<i64, StateError> {
+        self.conn
+            .execute(
+                "INSERT INTO plans (format_version, body, created_at) VALUES (?1, ?2, ?3)",
+                params![format_version, body, time::now()],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn plan(&self, plan_id: i64) -> Result<String, StateError> {
+        self.conn
+            .query_row("SELECT body FROM plans WHERE id = ?1", [plan_id], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
+    fn create_run(&mut self, new: &NewRun) -> Result<String, StateError> {
+        for _ in 0..20 {
+            let id = new_run_id();
+            let inserted = self
+                .conn
+                .execute(
+                    "INSERT OR IGNORE INTO workflow_runs (id, plan_id, workflow, parent_run, parent_step, depth, status, \
+                     inputs, project_dir, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, ?8, ?9)",
+                    params![
+                        id,
+                        new.plan_id,
+                        new.workflow,
+                        new.parent_run,
+                        new.parent_step,
+                        new.depth,
+                        json_text(&new.inputs),
+                        new.project_dir,
+                        time::now()
+                    ],
+                )
+                .map_err(|e| self.err(e))?;
+            if inserted == 1 {
+                return Ok(id);
+            }
+        }
+        Err(StateError("could not find a free run id".into()))
+    }
+
+    fn apply(&mut self, ops: &[Op]) -> Result<(), StateError> {
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let path = self.path.clone();
+        let tx = self.conn.transaction().map_err(|e| describe(&path, e))?;
+        // With a sink, remember each event's sequence number to publish it after the commit.
+        let mut published = Vec::new();
+        for op in ops {
+            Self::apply_one(&tx, op).map_err(|e| describe(&path, e))?;
+            if let (Some(_), Op::Event { run, .. }) = (&self.sink, op) {
+                let seq: i64 = tx
+                    .query_row("SELECT MAX(seq) FROM step_events WHERE run_id = ?1", [run], |r| r.get(0))
+                    .map_err(|e| describe(&path, e))?;
+                published.push((op, seq));
+            }
+        }
+        tx.commit().map_err(|e| describe(&path, e))?;
+        if let Some(sink) = &self.sink {
+            for (op, seq) in published {
+                if let Op::Event { run, step, event, payload, at } = op {
+                    if !self.workflows.contains_key(run) {
+                        let name: String = self
+                            .conn
+                            .query_row("SELECT workflow FROM workflow_runs WHERE id = ?1", [run], |r| r.get(0))
+                            .unwrap_or_default();
+                        self.workflows.insert(run.clone(), name);
+                    }
+                    let workflow = self.workflows.get(run).map(String::as_str).unwrap_or("");
+                    sink.publish(crate::cloudevents::run_event(run, workflow, step.as_deref(), event, payload, at, seq));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn run(&self, id: &str) -> Result<Option<RunRecord>, StateError> {
+        self.conn
+            .query_row(&format!("SELECT {} FROM workflow_runs WHERE id = ?1", Self::RUN_COLUMNS), [id], Self::run_from_row)
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    fn runs(&self, limit: usize) -> Result<Vec<RunRecord>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {} FROM workflow_runs ORDER BY created_at DESC, rowid DESC LIMIT ?1",
+                Self::RUN_COLUMNS
+            ))
+            .map_err(|e| self.err(e))?;
+        let rows = stmt.query_map([limit as i64], Self::run_from_row).map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(e))
+    }
+
+    fn child_run(&self, parent: &str, step: &str) -> Result<Option<RunRecord>, StateError> {
+        self.conn
+            .query_row(
+                &format!(
+                    "SELECT {} FROM workflow_runs WHERE parent_run = ?1 AND parent_step = ?2 \
+                     ORDER BY created_at DESC, rowid DESC LIMIT 1",
+                    Self::RUN_COLUMNS
+                ),
+                [parent, step],
+                Self::run_from_row,
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    fn step_states(&self, run: &str) -> Result<Vec<StepState>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT step_id, step, status, attempts, output, stdout, stderr, cost_usd, error, started_at, finished_at \
+                 FROM step_states WHERE run_id = ?1 ORDER BY step_id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([run], |r| {
+                let status: String = r.get(2)?;
+                Ok(StepState {
+                    run: run.to_string(),
+                    step_id: r.get(0)?,
+                    step: r.get(1)?,
+                    status: StepStatus::parse(&status).unwrap_or(StepStatus::Pending),
+                    attempts: r.get(3)?,
+                    output: parse_json(r.get(4)?),
+                    stdout: r.get(5)?,
+                    stderr: r.get(6)?,
+                    cost_usd: r.get(7)?,
+                    error: r.get(8)?,
+                    started_at: r.get(9)?,
+                    finished_at: r.get(10)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(e))
+    }
+
+    fn attempts(&self, run: &str) -> Result<Vec<AttemptRecord>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT step_id, step, attempt, status, pid, exit_code, error, started_at, finished_at, duration_ms \
+                 FROM step_runs WHERE run_id = ?1 ORDER BY started_at, step_id, attempt",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([run], |r| {
+                let status: String = r.get(3)?;
+                Ok(AttemptRecord {
+                    step_id: r.get(0)?,
+                    step: r.get(1)?,
+                    attempt: r.get(2)?,
+                    status: StepStatus::parse(&status).unwrap_or(StepStatus::Pending),
+                    pid: r.get(4)?,
+                    exit_code: r.get(5)?,
+                    error: r.get(6)?,
+                    started_at: r.get(7)?,
+                    finished_at: r.get(8)?,
+                    duration_ms: r.get(9)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(e))
+    }
+
+    fn events(&self, run: &str) -> Result<Vec<EventRecord>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT seq, step, event, payload, at FROM step_events WHERE run_id = ?1 ORDER BY seq")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([run], |r| {
+                Ok(EventRecord {
+                    seq: r.get(0)?,
+                    step: r.get(1)?,
+                    event: r.get(2)?,
+                    payload: parse_json(r.get(3)?).unwrap_or(serde_json::Value::Null),
+                    at: r.get(4)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(e))
+    }
+
+    fn request_control(&mut self, run: &str, control: Control) -> Result<i64, StateError> {
+        self.conn
+            .execute(
+                "INSERT INTO run_controls (run_id, action, requested_at) VALUES (?1, ?2, ?3)",
+                params![run, control.as_str(), time::now()],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    fn controls_after(&self, run: &str, after: i64) -> Result<Vec<(i64, Control)>, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, action FROM run_controls WHERE run_id = ?1 AND id > ?2 ORDER BY id")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![run, after], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, action) = row.map_err(|e| self.err(e))?;
+            if let Some(c) = Control::parse(&action) {
+                out.push((id, c));
+            }
+        }
+        Ok(out)
+    }
+
+    fn last_control_id(&self, run: &str) -> Result<i64, StateError> {
+        self.conn
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM run_controls WHERE run_id = ?1", [run], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
+    fn stats(&self) -> Result<Vec<WorkflowStats>, StateError> {
+        let mut by_workflow: BTreeMap<String, (WorkflowStats, Vec<i64>)> = BTreeMap::new();
+        let mut stmt = self
+            .conn
+            .prepare("SELECT workflow, status, cost_usd, started_at, finished_at FROM workflow_runs")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, f64>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, Option<String>>(4)?,
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        for row in rows {
+            let (workflow, status, cost, started, finished) = row.map_err(|e| self.err(e))?;
+            let entry = by_workflow.entry(workflow.clone()).or_insert_with(|| {
+                (
+                    WorkflowStats {
+                        workflow,
+                        runs: 0,
+                        by_status: BTreeMap::new(),
+                        avg_duration_ms: None,
+                        retries: 0,
+                        cost_usd: 0.0,
+                    },
+                    Vec::new(),
+                )
+            });
+            entry.0.runs += 1;
+            *entry.0.by_status.entry(status).or_insert(0) += 1;
+            entry.0.cost_usd += cost;
+            if let (Some(s), Some(f)) = (started.and_then(|s| time::parse_rfc3339(&s)), finished.and_then(|f| time::parse_rfc3339(&f))) {
+                entry.1.push(f - s);
+            }
+        }
+        let mut retries = self
+            .conn
+            .prepare(
+                "SELECT r.workflow, count(*) FROM step_runs s JOIN workflow_runs r ON r.id = s.run_id \
+                 WHERE s.attempt > 1 GROUP BY r.workflow",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = retries
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(|e| self.err(e))?;
+        for row in rows {
+            let (workflow, n) = row.map_err(|e| self.err(e))?;
+            if let Some(entry) = by_workflow.get_mut(&workflow) {
+                entry.0.retries = n;
+            }
+        }
+        Ok(by_workflow
+            .into_values()
+            .map(|(mut stats, durations)| {
+                if !durations.is_empty() {
+                    stats.avg_duration_ms = Some(durations.iter().sum::<i64>() as f64 / durations.len() as f64);
+                }
+                stats
+            })
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("flowc-state-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join("state.db")
+    }
+
+    #[test]
+    fn events_are_append_only() {
+        let path = temp("append");
+        let mut store = SqliteStore::open(&path).unwrap();
+        let plan = store.put_plan(1, "{}").unwrap();
+        let run = store
+            .create_run(&NewRun {
+                plan_id: plan,
+                workflow: "w".into(),
+                parent_run: None,
+                parent_step: None,
+                depth: 0,
+                inputs: serde_json::json!({}),
+                project_dir: ".".into(),
+            })
+            .unwrap();
+        let event = |e: &'static str| Op::Event { run: run.clone(), step: None, event: e, payload: serde_json::json!({}), at: time::now() };
+        store.apply(&[event("started"), event("completed")]).unwrap();
+        let events = store.events(&run).unwrap();
+        assert_eq!(events.iter().map(|e| (e.seq, e.event.as_str())).collect::<Vec<_>>(), vec![(1, "started"), (2, "completed")]);
+        let err = store.conn.execute("UPDATE step_events SET event = 'x'", []).unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{err}");
+        let err = store.conn.execute("DELETE FROM step_events", []).unwrap_err();
+        assert!(err.to_string().contains("append-only"), "{err}");
+    }
+
+    #[test]
+    fn newer_schema_is_refused() {
+        let path = temp("newer");
+        drop(SqliteStore::open(&path).unwrap());
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("PRAGMA user_version = 99").unwrap();
+        drop(conn);
+        let err = SqliteStore::open(&path).err().unwrap();
+        assert!(err.0.contains("newer flowc"), "{err}");
+    }
+
+    #[test]
+    fn foreign_and_corrupt_files_are_refused() {
+        let path = temp("foreign");
+        let conn = Connection::open(&path).unwrap();
+        conn.execute_batch("CREATE TABLE other (x)").unwrap();
+        drop(conn);
+        let err = SqliteStore::open(&path).err().unwrap();
+        assert!(err.0.contains("not a flowc state database"), "{err}");
+
+        let path = temp("corrupt");
+        std::fs::write(&path, vec![0x42u8; 8192]).unwrap();
+        let err = SqliteStore::open(&path).err().unwrap();
+        assert!(err.0.contains("not a flowc state database"), "{err}");
+    }
+}

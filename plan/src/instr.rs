@@ -1,0 +1,238 @@
+//! The instruction set: what a step does, in order.
+//!
+//! A step's `code` is a short list executed top to bottom once per attempt.
+//! Instructions communicate through named registers (`%cmd`, `%prompt`):
+//! `RENDER` and `EVAL` write one, the others read. Registers live for one
+//! attempt. The step's *output* is a separate slot, set by `PARSE_OUTPUT`,
+//! `NOTIFY`, `BRANCH` or `CALL`; a step that sets none has output `null`.
+//!
+//! | op | operands | does |
+//! |---|---|---|
+//! | `RENDER` | `template`, `dst` | renders a template (holes evaluated, shell-quoted where flagged) into a string register |
+//! | `EVAL` | `expr`, `dst` | evaluates a CEL expression into a value register (e.g. `with` data) |
+//! | `EXEC` | `cmd` | runs the string in `cmd` through `sh -c` in the project dir, in its own process group; captures stdout/stderr; a non-zero exit fails the attempt |
+//! | `AGENT` | `agent`, `prompt` | runs the agent's command with the prompt on stdin and in `FLOW_PROMPT`; charges its cost |
+//! | `PARSE_OUTPUT` | `mode`, `type?` | turns the last captured stdout into the output: `text`, `json` (must parse; validated against `type` when given) or `auto` (JSON when it parses, else the text) |
+//! | `NOTIFY` | `channel?`, `message` | sends the message to the notify sink; never fails the step |
+//! | `BRANCH` | `arms` | picks the first arm whose `when` is true (an arm without `when` is `else`); output `{"picked": NAME\|null}` |
+//! | `CALL` | `workflow`, `inputs?` | runs another workflow of the plan as a child run; its outputs object is the output; a failed child fails the step |
+//! | `END` | | the last instruction of every step |
+//! | `CHECK_POLICY` | `policy`, `input` | evaluates a policy with `input` (a value register) bound to `input`: deny fails the step (no retry) with the rule's reason; require_approval arms the `implicit` `APPROVAL` that follows; allow passes. Output `{"policy", "decision", "reason"?}` |
+//! | `APPROVAL` | `message?`, `approvers`, `distinct_from_initiator`, `implicit` | blocks the step until `flowc approve` (output `{"approved": true, "by", "comment", "at"}`, merged into a check's output as `approval`) or `flowc reject` (the step fails); `implicit` approvals block only when the preceding `CHECK_POLICY` required approval |
+//! | `HUMAN` | `message?`, `type?`, `approvers` | blocks until `flowc complete RUN STEP --output JSON`; that JSON, validated against `type`, is the output |
+//! | `WAIT` | `event`, `subject?` | blocks until an inbound event whose type matches the glob in `event` (and whose subject matches `subject`) arrives after the run started; the event (CloudEvents JSON) is the output |
+//! | `READ_STORE` | `store`, `key`, `name` | reads a store value before the step's work and binds it as `name` for the expressions after it (`null` when the key is absent or expired) |
+//! | `STORE_PUT` | `store`, `key`, `expr` | post action: evaluates `expr` (`output` bound), validates it against the store's schema and writes it |
+//! | `SPAWN` | `workflow`, `inputs?` | post action: starts a child run that outlives the step; safety limits apply |
+//! | `SPAWN_EACH` | `list`, `workflow`, `inputs?` | post action: one child run per element of `list` (`item` bound in `inputs`), all or none |
+//! | `ITEMS` | `expr` | post action: the list becomes the item list of the steps downstream |
+//! | `SELECT` | `strategy`, `metric?`, `top_k?`, `threshold?`, `weights` | keeps the best items of the current item list; the kept items are the output and the new item list |
+//! | `GATE` | `checks` | runs every check (a command, and the stdout it must print); fails unless all pass |
+//!
+//! The blocking instructions (`APPROVAL`, `HUMAN`, `WAIT`) end a step's work:
+//! what resolves them decides the step's outcome, so a blocked step never
+//! executes work instructions after it is resolved (the compiler refuses post
+//! actions on such steps). A blocked step's `timeout` bounds how long it may
+//! stay blocked.
+
+use serde::{Deserialize, Serialize};
+
+use super::advanced::{GateCheck, Select, StoreId};
+use super::{AgentId, ExprId, PolicyId, StepId, TemplateId, TypeId};
+
+/// A register name, written without the `%` in JSON and with it in the disassembly.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Reg(pub String);
+
+impl std::fmt::Display for Reg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "%{}", self.0)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "SCREAMING_SNAKE_CASE", deny_unknown_fields)]
+pub enum Instr {
+    Render {
+        template: TemplateId,
+        dst: Reg,
+    },
+    Eval {
+        expr: ExprId,
+        dst: Reg,
+    },
+    Exec {
+        cmd: Reg,
+    },
+    Agent {
+        agent: AgentId,
+        prompt: Reg,
+    },
+    ParseOutput {
+        mode: OutputMode,
+        #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+        ty: Option<TypeId>,
+    },
+    Notify {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channel: Option<Reg>,
+        message: Reg,
+    },
+    Branch {
+        arms: Vec<Arm>,
+    },
+    Call {
+        workflow: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        inputs: Option<Reg>,
+    },
+    End,
+    CheckPolicy {
+        policy: PolicyId,
+        input: Reg,
+    },
+    Approval {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<Reg>,
+        /// Who may approve; anyone when empty.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        approvers: Vec<String>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        distinct_from_initiator: bool,
+        /// Inserted by a policy's `require_approval`: blocks only when the
+        /// preceding `CHECK_POLICY` asked for it.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        implicit: bool,
+    },
+    Human {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<Reg>,
+        #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
+        ty: Option<TypeId>,
+        /// Who may complete the task; anyone when empty.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        approvers: Vec<String>,
+    },
+    Wait {
+        event: Reg,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        subject: Option<Reg>,
+    },
+    ReadStore {
+        store: StoreId,
+        key: String,
+        name: String,
+    },
+    StorePut {
+        store: StoreId,
+        key: String,
+        expr: ExprId,
+    },
+    Spawn {
+        workflow: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        inputs: Option<ExprId>,
+    },
+    SpawnEach {
+        list: ExprId,
+        workflow: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        inputs: Option<ExprId>,
+    },
+    Items {
+        expr: ExprId,
+    },
+    Select(Select),
+    Gate {
+        checks: Vec<GateCheck>,
+    },
+}
+
+impl Instr {
+    pub fn opcode(&self) -> &'static str {
+        match self {
+            Instr::Render { .. } => "RENDER",
+            Instr::Eval { .. } => "EVAL",
+            Instr::Exec { .. } => "EXEC",
+            Instr::Agent { .. } => "AGENT",
+            Instr::ParseOutput { .. } => "PARSE_OUTPUT",
+            Instr::Notify { .. } => "NOTIFY",
+            Instr::Branch { .. } => "BRANCH",
+            Instr::Call { .. } => "CALL",
+            Instr::End => "END",
+            Instr::CheckPolicy { .. } => "CHECK_POLICY",
+            Instr::Approval { .. } => "APPROVAL",
+            Instr::Human { .. } => "HUMAN",
+            Instr::Wait { .. } => "WAIT",
+            Instr::ReadStore { .. } => "READ_STORE",
+            Instr::StorePut { .. } => "STORE_PUT",
+            Instr::Spawn { .. } => "SPAWN",
+            Instr::SpawnEach { .. } => "SPAWN_EACH",
+            Instr::Items { .. } => "ITEMS",
+            Instr::Select(_) => "SELECT",
+            Instr::Gate { .. } => "GATE",
+        }
+    }
+
+    /// The register this instruction writes, if any.
+    pub fn writes(&self) -> Option<&Reg> {
+        match self {
+            Instr::Render { dst, .. } | Instr::Eval { dst, .. } => Some(dst),
+            _ => None,
+        }
+    }
+
+    /// The registers this instruction reads.
+    pub fn reads(&self) -> Vec<&Reg> {
+        match self {
+            Instr::Exec { cmd } => vec![cmd],
+            Instr::Agent { prompt, .. } => vec![prompt],
+            Instr::Notify { channel, message } => channel.iter().chain(std::iter::once(message)).collect(),
+            Instr::Call { inputs, .. } => inputs.iter().collect(),
+            Instr::CheckPolicy { input, .. } => vec![input],
+            Instr::Approval { message, .. } | Instr::Human { message, .. } => message.iter().collect(),
+            Instr::Wait { event, subject } => std::iter::once(event).chain(subject.iter()).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Whether the instruction waits on something outside the interpreter (a
+    /// process or a child run). Steps holding one take a `concurrency` slot.
+    pub fn is_external(&self) -> bool {
+        matches!(self, Instr::Exec { .. } | Instr::Agent { .. } | Instr::Call { .. } | Instr::Gate { .. })
+    }
+
+    /// Whether the instruction may leave the step `blocked` on a person or an
+    /// event. It must be the step's last instruction before `END`.
+    pub fn is_blocking(&self) -> bool {
+        matches!(self, Instr::Approval { .. } | Instr::Human { .. } | Instr::Wait { .. })
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OutputMode {
+    Text,
+    Json,
+    Auto,
+}
+
+impl OutputMode {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            OutputMode::Text => "text",
+            OutputMode::Json => "json",
+            OutputMode::Auto => "auto",
+        }
+    }
+}
+
+/// One arm of a `branch`: `when` absent means `else`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Arm {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<ExprId>,
+    pub target: StepId,
+}

@@ -1,0 +1,475 @@
+//! The plan: the compiled form of a workflow, which the runtime executes.
+//!
+//! This crate owns the plan *format* — plain serde data with a
+//! [`FORMAT_VERSION`] — and its disassembly. It is its own crate so that the
+//! compiler (which lowers workflows to plans) and the interpreter (which
+//! loads and runs them) share it without the compiler pulling in the runtime
+//! (tokio, SQLite) or the runtime pulling in the compiler. It never runs
+//! anything and never parses `.flow` source; the interpreter's
+//! `LoadedPlan::load` validates a plan and compiles its CEL once.
+//!
+//! # Shape
+//!
+//! ```text
+//! Plan { format_version: 1, entry: "main", workflows: [Workflow…], agents: [Agent…], policies: [Policy…] }
+//! Workflow {
+//!   name, description?,
+//!   inputs:  [{ name, type: Type, default?: JSON }],
+//!   outputs: [{ name, expr: ExprId }],          // the run's outputs, and a `call` step's output
+//!   defaults: { retry?: Retry, step_timeout_ms?, run_timeout_ms?, concurrency?, budget_usd? },
+//!   steps:   [Step…],                           // step.id == its index
+//!   groups:  [{ name, kind: parallel|phase, parent?: GroupId, steps: [StepId…] }],
+//!   exprs:   ["CEL text", …],                   // ExprId = index
+//!   templates: [{ parts: [{ text: "…" } | { hole: { expr: ExprId, shell: bool } }] }],
+//!   types:   [Type…],                           // TypeId = index, used by PARSE_OUTPUT
+//!   triggers: [{ on: event, type, subject?, filter?: ExprId } | { on: webhook, provider, entity, action }
+//!             | { on: schedule, cron }],
+//! }
+//! Step {
+//!   id, name, kind: run|agent|notify|branch|call|approval|check|wait|human, line,
+//!   after: [StepId…], trigger: all_success|one_success|all_done,
+//!   when?: ExprId, retry?: Retry, timeout_ms?, on_failure: fail|pause|continue,
+//!   group?: GroupId, compensate?: { template: TemplateId } | { step: StepId },
+//!   env: [{ name, template: TemplateId }],
+//!   code: [Instr…],                            // see `instr`
+//! }
+//! Retry { count, backoff: fixed|exponential, delay_ms, max_ms? }
+//! Agent { name, command, cost_per_call?, env: [{ name, value }] }
+//! Policy { name, description?, exprs: [CEL…], templates: [Template…],
+//!          rules: [{ effect: deny|require_approval|allow, when: ExprId, because?: TemplateId }] }
+//! ```
+//!
+//! The advanced primitives (stores, secrets, safety, invariants, items,
+//! select, gates) add optional fields and instructions, documented in
+//! [`advanced`].
+//!
+//! # Choices the lowering must follow
+//!
+//! - **Defaults.** A step without `retry` takes `defaults.retry`; without
+//!   `timeout_ms` it takes `defaults.step_timeout_ms` (none: no limit).
+//!   `run_timeout_ms` bounds the whole run (wall time from its start).
+//!   `concurrency` defaults to [`DEFAULT_CONCURRENCY`]; no `budget_usd`, no limit.
+//! - **Groups are lowered to dependencies.** `parallel`/`phase` blocks are
+//!   kept in `groups` only for display (progress lines, events); the
+//!   scheduler never looks at them. The lowering gives every member the
+//!   group's own `after` deps, and turns `after GROUP` into a dependency on
+//!   every step of the group (nested groups included) with the written rule.
+//! - **Branches.** A `branch` step's `BRANCH` instruction lists its arms; each
+//!   arm target must have the branch in its `after`. To the picked target the
+//!   branch counts as completed, to the other arm targets as skipped, to any
+//!   other dependent as completed (LANGUAGE.md §3).
+//! - **Compensation steps.** A step named by another step's
+//!   `compensate: { step }` only runs during compensation: it must have no
+//!   deps, and no step may depend on it.
+//! - **`with` data** is one CEL expression (a map literal), evaluated by `EVAL`.
+//! - **Templates** are pre-split; a hole's `shell` flag says its rendered value
+//!   is shell-quoted (set it for `command` and `compensate` templates).
+//! - **Durations** are integer milliseconds; money is USD as a float.
+//! - **People and events** (`people`): a step that waits on a person or the
+//!   outside world ends its code with `APPROVAL`, `HUMAN` or `WAIT` just
+//!   before `END` (a `check` step: `CHECK_POLICY`, then an `APPROVAL` marked
+//!   `implicit` that only blocks when the policy required approval). The
+//!   step's `timeout` is how long it may stay blocked. Holes of a `wait`
+//!   step's type and subject templates are `glob`-escaped, so a rendered
+//!   value matches only itself. Policies have their own `exprs` and
+//!   `templates` tables (over `input`); trigger filters live in the
+//!   workflow's `exprs` (over `event`).
+
+pub mod advanced;
+pub mod disasm;
+pub mod graph;
+pub mod instr;
+pub mod people;
+pub mod table;
+pub mod types;
+
+use serde::{Deserialize, Serialize};
+
+pub use instr::{Arm, Instr, OutputMode, Reg};
+pub use people::{Policy, PolicyEffect, PolicyRule, Trigger};
+pub use table::{Part, Template};
+pub use types::Type;
+
+/// The plan format this build reads and writes. A plan with another number
+/// is refused with a message naming both.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Steps running at once when a workflow says nothing (Airflow's default).
+pub const DEFAULT_CONCURRENCY: u32 = 16;
+
+/// Indices into a workflow's tables and step list.
+pub type StepId = u32;
+pub type ExprId = u32;
+pub type TemplateId = u32;
+pub type TypeId = u32;
+pub type GroupId = u32;
+pub type AgentId = u32;
+pub type PolicyId = u32;
+
+/// One or more workflows: the entry workflow and every workflow it `call`s.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    pub format_version: u32,
+    /// The workflow `run` starts.
+    pub entry: String,
+    pub workflows: Vec<Workflow>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub agents: Vec<Agent>,
+    /// Governance policies the plan's `check` steps evaluate (`CHECK_POLICY`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<Policy>,
+    /// Persistent stores the steps read and write (`StoreId` = index).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stores: Vec<advanced::StoreDef>,
+    /// Where secrets come from (`SecretId` = index); never their values.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secrets: Vec<advanced::Secret>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Agent {
+    pub name: String,
+    /// Run through `sh -c`; the prompt arrives on stdin and in `FLOW_PROMPT`.
+    pub command: String,
+    /// Charged per call unless the agent's output reports `cost_usd`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_per_call: Option<f64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<AgentEnv>,
+    /// Environment variables holding secrets, resolved when a step runs the agent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_env: Vec<advanced::SecretEnv>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentEnv {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workflow {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<InputDecl>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<OutputDecl>,
+    #[serde(default)]
+    pub defaults: Defaults,
+    pub steps: Vec<Step>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<Group>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exprs: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub templates: Vec<Template>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub types: Vec<Type>,
+    /// `on event|webhook|schedule`: what starts runs of this workflow (`flowc serve`,
+    /// `flowc event send`). Not part of a run's execution.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<Trigger>,
+    /// Spawn limits, enforced when a step spawns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub safety: Option<advanced::Safety>,
+    /// Checked after steps; pinned when a run starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub invariants: Vec<advanced::Invariant>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputDecl {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: Type,
+    /// Absent: the input is required.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default: Option<serde_json::Value>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputDecl {
+    pub name: String,
+    pub expr: ExprId,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Defaults {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<Retry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_timeout_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_timeout_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub concurrency: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_usd: Option<f64>,
+}
+
+/// `retry N backoff fixed|exponential D [max D]`: up to `count` retries after
+/// the first attempt, so at most `count + 1` attempts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retry {
+    pub count: u32,
+    #[serde(default)]
+    pub backoff: Backoff,
+    #[serde(default)]
+    pub delay_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_ms: Option<u64>,
+}
+
+impl Retry {
+    /// The wait before attempt `next` (2, 3, …): `delay` for fixed backoff,
+    /// `delay · 2^(next-2)` for exponential, capped at `max`.
+    pub fn delay_before(&self, next: u32) -> u64 {
+        let raw = match self.backoff {
+            Backoff::Fixed => self.delay_ms,
+            Backoff::Exponential => {
+                let shift = next.saturating_sub(2).min(40);
+                self.delay_ms.saturating_mul(1u64 << shift)
+            }
+        };
+        match self.max_ms {
+            Some(max) => raw.min(max),
+            None => raw,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backoff {
+    #[default]
+    Fixed,
+    Exponential,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Step {
+    pub id: StepId,
+    pub name: String,
+    pub kind: StepKind,
+    /// The source line of the step header (0: unknown).
+    #[serde(default)]
+    pub line: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after: Vec<StepId>,
+    #[serde(default)]
+    pub trigger: TriggerRule,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub when: Option<ExprId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry: Option<Retry>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub on_failure: OnFailure,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<GroupId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compensate: Option<Compensate>,
+    /// Extra environment variables for the step's processes; the templates are
+    /// rendered without shell quoting.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub env: Vec<EnvBinding>,
+    pub code: Vec<Instr>,
+    /// `for each item`: the code before the post actions runs once per item
+    /// of the current item list.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub for_each: bool,
+    /// Environment variables holding secrets, resolved when the step starts.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub secret_env: Vec<advanced::SecretEnv>,
+    /// A gate's failure policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<advanced::Gate>,
+}
+
+/// What a step is, for people: progress, logs, disassembly. Behaviour comes
+/// from the step's instructions alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    Run,
+    Agent,
+    Notify,
+    Branch,
+    Call,
+    Approval,
+    Check,
+    Wait,
+    Human,
+    Select,
+    Gate,
+}
+
+impl StepKind {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            StepKind::Run => "run",
+            StepKind::Agent => "agent",
+            StepKind::Notify => "notify",
+            StepKind::Branch => "branch",
+            StepKind::Call => "call",
+            StepKind::Approval => "approval",
+            StepKind::Check => "check",
+            StepKind::Wait => "wait",
+            StepKind::Human => "human",
+            StepKind::Select => "select",
+            StepKind::Gate => "gate",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriggerRule {
+    #[default]
+    AllSuccess,
+    OneSuccess,
+    AllDone,
+}
+
+impl TriggerRule {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            TriggerRule::AllSuccess => "all_success",
+            TriggerRule::OneSuccess => "one_success",
+            TriggerRule::AllDone => "all_done",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnFailure {
+    #[default]
+    Fail,
+    Pause,
+    Continue,
+}
+
+impl OnFailure {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            OnFailure::Fail => "fail",
+            OnFailure::Pause => "pause",
+            OnFailure::Continue => "continue",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Compensate {
+    /// `compensate "cmd"`: a command template (holes shell-quoted).
+    Template(TemplateId),
+    /// `compensate STEP`: run that step's instructions.
+    Step(StepId),
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvBinding {
+    pub name: String,
+    pub template: TemplateId,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Group {
+    pub name: String,
+    pub kind: GroupKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<GroupId>,
+    pub steps: Vec<StepId>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GroupKind {
+    Parallel,
+    Phase,
+}
+
+impl GroupKind {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            GroupKind::Parallel => "parallel",
+            GroupKind::Phase => "phase",
+        }
+    }
+}
+
+impl Plan {
+    /// Parses a serialised plan. The format version is checked before the
+    /// rest, so a plan from another flowc gets that message rather than a
+    /// field error.
+    pub fn from_json(text: &str) -> Result<Plan, PlanError> {
+        // Only the version first (serde skips the rest cheaply), so a plan
+        // from another flowc gets that message rather than a field error.
+        #[derive(Deserialize)]
+        struct Version {
+            format_version: Option<serde_json::Value>,
+        }
+        let version: Version =
+            serde_json::from_str(text).map_err(|e| PlanError::new(format!("the plan is not valid JSON: {e}")))?;
+        match version.format_version.as_ref().and_then(|v| v.as_u64()) {
+            Some(v) if v == u64::from(FORMAT_VERSION) => {}
+            Some(v) => {
+                return Err(PlanError::new(format!(
+                    "the plan has format_version {v}, but this flowc reads format_version {FORMAT_VERSION}; \
+                     rebuild the plan with this flowc"
+                )));
+            }
+            None => return Err(PlanError::new("the plan has no numeric `format_version` field")),
+        }
+        serde_json::from_str(text).map_err(|e| PlanError::new(format!("the plan is malformed: {e}")))
+    }
+
+    /// Compact JSON, as stored with each run.
+    pub fn to_json_compact(&self) -> String {
+        serde_json::to_string(self).expect("a plan always serialises")
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::to_string_pretty(self).expect("a plan always serialises")
+    }
+
+    pub fn workflow(&self, name: &str) -> Option<&Workflow> {
+        self.workflows.iter().find(|w| w.name == name)
+    }
+}
+
+/// A plan that cannot be read or run, with a message saying why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlanError {
+    pub message: String,
+}
+
+impl PlanError {
+    pub fn new(message: impl Into<String>) -> Self {
+        PlanError { message: message.into() }
+    }
+}
+
+impl std::fmt::Display for PlanError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for PlanError {}

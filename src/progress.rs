@@ -1,0 +1,260 @@
+//! Progress of a run on stderr.
+//!
+//! On a terminal: finished steps scroll by as lines, and below them a live
+//! block shows each running step with its elapsed time and `done/total`,
+//! redrawn by a small thread. Elsewhere (CI logs, pipes): one plain
+//! timestamped line per event, `[2026-11-21T10:00:00Z] step research started`.
+
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use flowc_interpreter::runtime::{Observed, Observer, RunReport};
+use flowc_interpreter::time;
+
+use crate::Cli;
+
+pub fn format_ms(ms: i64) -> String {
+    if ms < 1000 {
+        format!("{ms}ms")
+    } else if ms < 60_000 {
+        format!("{:.1}s", ms as f64 / 1000.0)
+    } else {
+        format!("{}m{:02}s", ms / 60_000, ms % 60_000 / 1000)
+    }
+}
+
+#[derive(Default)]
+struct Live {
+    running: Vec<(String, Instant)>,
+    done: usize,
+    total: usize,
+    drawn: usize,
+}
+
+pub struct Progress {
+    live: bool,
+    color: bool,
+    state: Arc<Mutex<Live>>,
+    stop: Arc<AtomicBool>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+impl Progress {
+    pub fn new(cli: &Cli) -> std::rc::Rc<Progress> {
+        let live = std::io::stderr().is_terminal();
+        let progress = std::rc::Rc::new(Progress {
+            live,
+            color: cli.stderr_color(),
+            state: Arc::new(Mutex::new(Live::default())),
+            stop: Arc::new(AtomicBool::new(false)),
+            thread: Mutex::new(None),
+        });
+        if live {
+            let state = progress.state.clone();
+            let stop = progress.stop.clone();
+            let handle = std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    if let Ok(mut s) = state.lock() {
+                        redraw(&mut s);
+                    }
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+            });
+            if let Ok(mut t) = progress.thread.lock() {
+                *t = Some(handle);
+            }
+        }
+        progress
+    }
+
+    /// Ends the live block (before the summary is printed).
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(handle) = self.thread.lock().ok().and_then(|mut t| t.take()) {
+            let _ = handle.join();
+        }
+        if self.live
+            && let Ok(mut s) = self.state.lock() {
+                clear(&mut s);
+            }
+    }
+
+    pub fn is_live(&self) -> bool {
+        self.live
+    }
+
+    pub fn paint_pub(&self, text: &str, code: &str) -> String {
+        self.paint(text, code)
+    }
+
+    fn paint(&self, text: &str, code: &str) -> String {
+        if self.color { format!("\x1b[{code}m{text}\x1b[0m") } else { text.to_string() }
+    }
+
+    fn line(&self, text: String) {
+        if self.live {
+            if let Ok(mut s) = self.state.lock() {
+                clear(&mut s);
+                eprintln!("{text}");
+                redraw(&mut s);
+            }
+        } else {
+            eprintln!("[{}] {text}", time::rfc3339_s(time::now_ms()));
+        }
+    }
+}
+
+fn clear(s: &mut Live) {
+    if s.drawn > 0 {
+        eprint!("\x1b[{}A\x1b[J", s.drawn);
+        s.drawn = 0;
+    }
+}
+
+fn redraw(s: &mut Live) {
+    clear(s);
+    let mut out = String::new();
+    let mut lines = 0;
+    for (name, since) in s.running.iter().take(12) {
+        out.push_str(&format!("  ⠿ {name}  {}\n", format_ms(since.elapsed().as_millis() as i64)));
+        lines += 1;
+    }
+    if s.running.len() > 12 {
+        out.push_str(&format!("  … and {} more running\n", s.running.len() - 12));
+        lines += 1;
+    }
+    if s.total > 0 {
+        out.push_str(&format!("  {}/{} steps done\n", s.done, s.total));
+        lines += 1;
+    }
+    eprint!("{out}");
+    let _ = std::io::stderr().flush();
+    s.drawn = lines;
+}
+
+impl Observer for Progress {
+    fn observe(&self, e: &Observed<'_>) {
+        let prefix = if e.depth > 0 { format!("{}/", e.workflow) } else { String::new() };
+        let Some(step) = e.step else {
+            let text = match e.event {
+                "started" if e.depth == 0 => {
+                    if let Ok(mut s) = self.state.lock() {
+                        s.total = e.payload.get("steps").and_then(|v| v.as_u64()).unwrap_or(0) as usize;
+                    }
+                    format!("run {} started: workflow {}", e.run, e.workflow)
+                }
+                "started" => format!("child run {} started: workflow {}", e.run, e.workflow),
+                "budget_exceeded" => format!("run {} is over its budget", e.run),
+                other => {
+                    let detail = e.payload.get("error").or_else(|| e.payload.get("reason")).and_then(|v| v.as_str());
+                    match detail {
+                        Some(d) => format!("run {} {other}: {d}", e.run),
+                        None => format!("run {} {other}", e.run),
+                    }
+                }
+            };
+            self.line(text);
+            return;
+        };
+        let label = match e.group {
+            Some(g) => format!("{prefix}{step} [{g}]"),
+            None => format!("{prefix}{step}"),
+        };
+        let attempt = e.payload.get("attempt").and_then(|v| v.as_u64()).unwrap_or(1);
+        let terminal = matches!(e.event, "completed" | "failed" | "skipped" | "upstream_failed" | "cancelled" | "compensated");
+        if let Ok(mut s) = self.state.lock() {
+            if e.event == "started" {
+                s.running.push((label.clone(), Instant::now()));
+            } else if terminal || matches!(e.event, "retried" | "interrupted" | "blocked" | "rolled_back" | "gate_fix") {
+                s.running.retain(|(n, _)| n != &label);
+            }
+            if terminal && e.depth == 0 && e.event != "compensated" {
+                s.done += 1;
+            }
+        }
+        let text = match e.event {
+            "started" if self.live => return,
+            "started" if attempt > 1 => format!("step {label} started (attempt {attempt})"),
+            "started" => format!("step {label} started"),
+            "completed" => {
+                let ms = e.payload.get("duration_ms").and_then(|v| v.as_i64()).unwrap_or(0);
+                format!("{} {label} completed in {}", self.paint("✓", "32"), format_ms(ms))
+            }
+            "failed" => {
+                let err = e.payload.get("error").and_then(|v| v.as_str()).unwrap_or("");
+                format!("{} {label} failed: {err}", self.paint("✗", "31"))
+            }
+            "retried" => {
+                let err = e.payload.get("error").and_then(|v| v.as_str()).unwrap_or("");
+                let delay = e.payload.get("delay_ms").and_then(|v| v.as_i64()).unwrap_or(0);
+                format!("{} {label} attempt {attempt} failed ({err}); retrying in {}", self.paint("↻", "33"), format_ms(delay))
+            }
+            "skipped" => {
+                let why = e.payload.get("reason").and_then(|v| v.as_str()).unwrap_or("");
+                format!("{} {label} skipped: {why}", self.paint("-", "2"))
+            }
+            "upstream_failed" => format!("{} {label} upstream_failed", self.paint("✗", "31")),
+            "cancelled" => format!("{} {label} cancelled", self.paint("■", "33")),
+            "notified" => return,
+            "decided" => {
+                let policy = e.payload.get("policy").and_then(|v| v.as_str()).unwrap_or("?");
+                let decision = e.payload.get("decision").and_then(|v| v.as_str()).unwrap_or("?");
+                match e.payload.get("reason").and_then(|v| v.as_str()) {
+                    Some(r) => format!("step {label}: policy {policy} decided {decision}: {r}"),
+                    None => format!("step {label}: policy {policy} decided {decision}"),
+                }
+            }
+            "approved" | "rejected" | "refused" => {
+                let by = e.payload.get("by").and_then(|v| v.as_str()).unwrap_or("?");
+                let why = e.payload.get("comment").or_else(|| e.payload.get("reason")).and_then(|v| v.as_str());
+                let verb = if e.event == "refused" { "refused a decision by" } else { e.event };
+                match why {
+                    Some(w) => format!("step {label} {verb} {by}: {w}"),
+                    None => format!("step {label} {verb} {by}"),
+                }
+            }
+            "blocked" => {
+                let what = match e.payload.get("gate").and_then(|v| v.as_str()) {
+                    Some("approval") => "waiting for an approval".to_string(),
+                    Some("human") => "waiting for a person to complete the task".to_string(),
+                    Some("wait") => format!(
+                        "waiting for an event {}",
+                        e.payload.get("event").and_then(|v| v.as_str()).unwrap_or("")
+                    ),
+                    _ => "waiting for a child run".to_string(),
+                };
+                format!("{} {label} blocked: {what}", self.paint("⏸", "36"))
+            }
+            other => match crate::progress_advanced::line(self, &label, other, e.payload) {
+                Some(text) => text,
+                None => return,
+            },
+        };
+        self.line(text);
+    }
+}
+
+/// The table printed when a run ends.
+pub fn print_summary(report: &RunReport) {
+    let width = report.steps.iter().map(|s| s.name.len()).max().unwrap_or(4).max(4);
+    eprintln!();
+    eprintln!("run {} {}  cost ${:.4}", report.run, report.status, report.cost_usd);
+    if let Some(e) = &report.error {
+        eprintln!("  {e}");
+    }
+    if report.steps.len() <= 200 {
+        eprintln!("  {:<width$}  {:<16} {:>8}", "STEP", "STATUS", "ATTEMPTS");
+        for s in &report.steps {
+            eprintln!("  {:<width$}  {:<16} {:>8}", s.name, s.status.as_str(), s.attempts);
+        }
+    } else {
+        let mut counts = std::collections::BTreeMap::new();
+        for s in &report.steps {
+            *counts.entry(s.status.as_str()).or_insert(0) += 1;
+        }
+        let parts: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        eprintln!("  {} steps: {}", report.steps.len(), parts.join(", "));
+    }
+}

@@ -1,0 +1,64 @@
+//! Progress lines for the events of the advanced primitives (items, gates,
+//! invariants, spawns, selection, checkpoints).
+
+use serde_json::Value;
+
+use crate::progress::Progress;
+
+fn text<'a>(payload: &'a Value, key: &str) -> &'a str {
+    payload.get(key).and_then(Value::as_str).unwrap_or("")
+}
+
+/// The line for a step event, `None` to print nothing.
+pub fn line(p: &Progress, label: &str, event: &str, payload: &Value) -> Option<String> {
+    let item = payload.get("item").and_then(Value::as_u64).unwrap_or(0);
+    Some(match event {
+        "item_started" if p.is_live() => return None,
+        "item_started" => format!("step {label} item {item} started"),
+        "item_completed" => format!("{} {label} item {item} completed", p.paint_pub("✓", "32")),
+        "item_failed" => format!("{} {label} item {item} failed: {}", p.paint_pub("✗", "31"), text(payload, "error")),
+        "gate_passed" => format!("{} gate {label} passed", p.paint_pub("✓", "32")),
+        "gate_failed" => {
+            let failing: Vec<String> = payload
+                .get("checks")
+                .and_then(Value::as_array)
+                .map(|c| {
+                    c.iter()
+                        .filter(|x| x.get("passed") == Some(&Value::Bool(false)))
+                        .map(|x| format!("`{}` {}", text(x, "command"), text(x, "reason")))
+                        .collect()
+                })
+                .unwrap_or_default();
+            format!("{} gate {label} failed: {}", p.paint_pub("✗", "31"), failing.join("; "))
+        }
+        "gate_fix" => {
+            let rerun: Vec<&str> = payload.get("rerun").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+            format!(
+                "{} gate {label}: fix round {} of {}, running again: {}",
+                p.paint_pub("↻", "33"),
+                payload.get("round").and_then(Value::as_u64).unwrap_or(0),
+                payload.get("of").and_then(Value::as_u64).unwrap_or(0),
+                rerun.join(", ")
+            )
+        }
+        "reset" => return None,
+        "invariant_violated" => format!(
+            "{} {label}: invariant {} violated ({}): {}",
+            p.paint_pub("!", "31"),
+            text(payload, "invariant"),
+            text(payload, "action"),
+            text(payload, "reason")
+        ),
+        "rolled_back" => format!("{} {label} rolled back: {}", p.paint_pub("↺", "33"), text(payload, "error")),
+        "spawned" => {
+            let children: Vec<String> = payload
+                .get("children")
+                .and_then(Value::as_array)
+                .map(|a| a.iter().map(|c| format!("{} ({})", text(c, "run"), text(c, "workflow"))).collect())
+                .unwrap_or_default();
+            format!("step {label} spawned {}", children.join(", "))
+        }
+        "selected" => format!("step {label} kept items {}", payload.get("kept").cloned().unwrap_or(Value::Null)),
+        other => format!("step {label} {other}"),
+    })
+}

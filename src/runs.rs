@@ -1,0 +1,463 @@
+//! `flowc run`, `resume`, `pause`, `cancel`, `compensate` and `flowc runs …`.
+//!
+//! Everything about executing runs is `flowc_interpreter`'s; this module reads
+//! arguments and files, picks the progress display, and prints results
+//! (JSON on stdout with `--json`, human text on stderr).
+
+use std::path::PathBuf;
+use std::rc::Rc;
+
+use clap::{Args, Subcommand};
+use flowc_interpreter::runtime::{self, NotifySink, Resumed, RunOptions, RunReport};
+use flowc_interpreter::state::{RunStatus, SqliteStore, Store};
+use serde_json::json;
+
+use crate::progress::{self, Progress};
+use crate::{Cli, Failure};
+
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// What to run: a workflow of the project (`-C DIR`, default `.`),
+    /// `FILE.flow:WORKFLOW`, a `.flow` file with one workflow, a plan
+    /// `FILE.json` from `flowc build --emit json`, or `WORKFLOW@N`, the
+    /// published version N (`flowc versions WORKFLOW`).
+    pub target: String,
+    /// An input, `NAME=VALUE`, read as the input's declared type (repeatable).
+    #[arg(short = 'i', long = "input", value_name = "NAME=VALUE")]
+    pub inputs: Vec<String>,
+    /// A JSON object of inputs; `-i` values win over it.
+    #[arg(long, value_name = "FILE")]
+    pub input_file: Option<PathBuf>,
+    /// Print the run summary as one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub notify: NotifyArg,
+    /// Keep waiting in this process while steps are blocked on people or
+    /// events, instead of returning (exit 3) with the run blocked.
+    #[arg(long)]
+    pub wait: bool,
+    /// Who starts the run (default: FLOW_USER, else $USER); gates marked
+    /// `distinct_from_initiator` refuse this person's approval.
+    #[arg(long = "as", value_name = "NAME")]
+    pub initiator: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct ResumeArgs {
+    #[command(flatten)]
+    pub id: RunIdArgs,
+    /// Keep waiting in this process while steps are blocked on people or events.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct NotifyArg {
+    /// Where `notify` steps send messages: `stderr`, `none`, or `command:CMD`
+    /// (CMD gets the message on stdin and in FLOW_NOTIFY_MESSAGE).
+    #[arg(long = "notify", env = "FLOW_NOTIFY", value_name = "SINK", default_value = "stderr")]
+    pub sink: String,
+}
+
+#[derive(Args, Debug)]
+pub struct RunIdArgs {
+    /// The run id (see `flowc runs list`).
+    pub run: String,
+    /// Print the result as one JSON document on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub notify: NotifyArg,
+}
+
+#[derive(Args, Debug)]
+pub struct RunsArgs {
+    #[command(subcommand)]
+    pub command: Option<RunsCommand>,
+    /// Print JSON on stdout (for `flowc runs` without a subcommand).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum RunsCommand {
+    /// The most recent runs, newest first.
+    List {
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One run: status, steps, attempts, outputs.
+    Show {
+        run: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The run's event log, in order.
+    Events {
+        run: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Step logs (stdout and stderr, timestamped): one step, or all.
+    Logs {
+        run: String,
+        step: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Per workflow: runs by status, mean duration, retries, cost.
+    Stats {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every step waiting on a person or an event, across runs, with the
+    /// command that continues it.
+    Waiting {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn usage(e: impl std::fmt::Display) -> Failure {
+    Failure::usage(e.to_string())
+}
+
+pub(crate) fn options(cli: &Cli, notify: &NotifyArg, progress: Option<Rc<Progress>>) -> Result<RunOptions, Failure> {
+    let mut options = RunOptions::new(cli.state_path(), cli.project_dir());
+    options.notify = NotifySink::parse(&notify.sink).map_err(Failure::usage)?;
+    options.events = cli.events_sink()?;
+    options.observer = progress.map(|p| p as Rc<dyn runtime::Observer>);
+    Ok(options)
+}
+
+/// Prints the summary and turns the run's status into the exit code.
+pub(crate) fn finish(cli: &Cli, report: &RunReport, json: bool, progress: Option<&Progress>) -> Result<(), Failure> {
+    if let Some(p) = progress {
+        p.stop();
+    }
+    let blocked = (report.status == RunStatus::Blocked).then(|| SqliteStore::open(&cli.state_path()).ok()).flatten();
+    if json {
+        let mut doc = report.to_json();
+        if let Some(store) = &blocked {
+            doc["blocked"] = crate::people::blocked_json(store, &report.run);
+        }
+        println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
+    }
+    if !cli.quiet {
+        progress::print_summary(report);
+    }
+    match report.status {
+        RunStatus::Completed | RunStatus::Compensated => Ok(()),
+        RunStatus::Blocked => {
+            if let (false, Some(store)) = (cli.quiet, &blocked) {
+                crate::people::print_blocked(store, report);
+            }
+            Err(Failure::Blocked)
+        }
+        RunStatus::Paused | RunStatus::Pending | RunStatus::Running => {
+            if !cli.quiet {
+                eprintln!("continue it with `flowc resume {}`", report.run);
+            }
+            Err(Failure::Blocked)
+        }
+        RunStatus::Failed | RunStatus::Cancelled => Err(Failure::Errors),
+    }
+}
+
+pub fn run(cli: &Cli, args: &RunArgs) -> Result<(), Failure> {
+    let plan = match crate::versions::published_plan(cli, &args.target) {
+        Some(plan) => plan?,
+        None => crate::build::plan_for(cli, &args.target)?,
+    };
+    let entry = plan
+        .workflow(&plan.entry)
+        .ok_or_else(|| Failure::usage(format!("the plan's entry workflow `{}` is not in the plan", plan.entry)))?;
+    let file_inputs = match &args.input_file {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| Failure::usage(format!("cannot read the input file {}: {e}", path.display())))?;
+            match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(serde_json::Value::Object(map)) => Some(map),
+                Ok(_) => return Err(Failure::usage(format!("{} should hold a JSON object of inputs", path.display()))),
+                Err(e) => return Err(Failure::usage(format!("{} is not JSON: {e}", path.display()))),
+            }
+        }
+    };
+    let inputs = flowc_interpreter::inputs::from_cli(entry, file_inputs, &args.inputs).map_err(Failure::usage)?;
+    let progress = (!cli.quiet).then(|| Progress::new(cli));
+    let mut options = options(cli, &args.notify, progress.clone())?;
+    options.wait_blocked = args.wait;
+    options.origin.initiator = crate::people::identity(args.initiator.as_deref());
+    let report = runtime::run(plan, inputs, &options).map_err(usage)?;
+    finish(cli, &report, args.json, progress.as_deref())
+}
+
+pub fn resume(cli: &Cli, args: &ResumeArgs) -> Result<(), Failure> {
+    let (wait, args) = (args.wait, &args.id);
+    let progress = (!cli.quiet).then(|| Progress::new(cli));
+    let mut options = options(cli, &args.notify, progress.clone())?;
+    options.wait_blocked = wait;
+    crate::advanced::note_pinned(cli, &args.run, &mut options);
+    match runtime::resume(&args.run, &options).map_err(usage)? {
+        Resumed::Here(report) => finish(cli, &report, args.json, progress.as_deref()),
+        Resumed::Elsewhere(message) => {
+            if let Some(p) = &progress {
+                p.stop();
+            }
+            if args.json {
+                println!("{}", json!({ "run": args.run, "status": "running", "message": message }));
+            }
+            eprintln!("{message}");
+            Ok(())
+        }
+    }
+}
+
+fn control(
+    cli: &Cli,
+    args: &RunIdArgs,
+    f: fn(&str, &RunOptions) -> Result<runtime::ControlOutcome, runtime::Error>,
+) -> Result<(), Failure> {
+    let options = options(cli, &args.notify, None)?;
+    let outcome = f(&args.run, &options).map_err(usage)?;
+    if args.json {
+        let store = SqliteStore::open(&options.state_path).map_err(usage)?;
+        let status = store.run(&args.run).map_err(usage)?.map(|r| r.status.as_str()).unwrap_or("unknown");
+        println!("{}", json!({ "run": args.run, "status": status, "message": outcome.message() }));
+    }
+    if !cli.quiet {
+        eprintln!("{}", outcome.message());
+    }
+    Ok(())
+}
+
+pub fn pause(cli: &Cli, args: &RunIdArgs) -> Result<(), Failure> {
+    control(cli, args, runtime::pause)
+}
+
+pub fn cancel(cli: &Cli, args: &RunIdArgs) -> Result<(), Failure> {
+    control(cli, args, runtime::cancel)
+}
+
+pub fn compensate(cli: &Cli, args: &RunIdArgs) -> Result<(), Failure> {
+    let progress = (!cli.quiet).then(|| Progress::new(cli));
+    let options = options(cli, &args.notify, progress.clone())?;
+    let report = runtime::compensate(&args.run, &options).map_err(usage)?;
+    if let Some(p) = &progress {
+        p.stop();
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report.to_json()).unwrap_or_default());
+    }
+    match &report.error {
+        Some(e) if report.status != RunStatus::Compensated => {
+            eprintln!("error: {e}");
+            Err(Failure::Errors)
+        }
+        _ => {
+            if !cli.quiet {
+                eprintln!("run {} compensated", report.run);
+            }
+            Ok(())
+        }
+    }
+}
+
+fn open_store(cli: &Cli) -> Result<SqliteStore, Failure> {
+    let path = cli.state_path();
+    if !path.exists() {
+        return Err(Failure::usage(format!("there is no state database at {} (no run has been started here)", path.display())));
+    }
+    SqliteStore::open(&path).map_err(usage)
+}
+
+fn print_json(value: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
+}
+
+fn duration(started: Option<&str>, finished: Option<&str>) -> Option<i64> {
+    let s = flowc_interpreter::time::parse_rfc3339(started?)?;
+    let f = flowc_interpreter::time::parse_rfc3339(finished?)?;
+    Some(f - s)
+}
+
+pub fn runs(cli: &Cli, args: &RunsArgs) -> Result<(), Failure> {
+    let command = args.command.as_ref().map_or(RunsCommand::List { limit: 50, json: args.json }, |c| match c {
+        RunsCommand::List { limit, json } => RunsCommand::List { limit: *limit, json: *json },
+        RunsCommand::Show { run, json } => RunsCommand::Show { run: run.clone(), json: *json },
+        RunsCommand::Events { run, json } => RunsCommand::Events { run: run.clone(), json: *json },
+        RunsCommand::Logs { run, step, json } => RunsCommand::Logs { run: run.clone(), step: step.clone(), json: *json },
+        RunsCommand::Stats { json } => RunsCommand::Stats { json: *json },
+        RunsCommand::Waiting { json } => RunsCommand::Waiting { json: *json },
+    });
+    let store = open_store(cli)?;
+    match command {
+        RunsCommand::List { limit, json } => {
+            let runs = store.runs(limit).map_err(usage)?;
+            if json {
+                let list: Vec<_> = runs
+                    .iter()
+                    .map(|r| {
+                        json!({
+                            "run": r.id, "workflow": r.workflow, "status": r.status, "parent_run": r.parent_run,
+                            "created_at": r.created_at, "started_at": r.started_at, "finished_at": r.finished_at,
+                            "cost_usd": r.cost_usd,
+                            "version": flowc_interpreter::state::PeopleStore::origin(&store, &r.id).ok().flatten().and_then(|o| o.version),
+                        })
+                    })
+                    .collect();
+                print_json(&json!(list));
+            } else if runs.is_empty() {
+                eprintln!("no runs yet");
+            } else {
+                println!("{:<22} {:<20} {:<12} {:<20} {:>9} {:>9}", "RUN", "WORKFLOW", "STATUS", "STARTED", "DURATION", "COST");
+                for r in &runs {
+                    let dur = duration(r.started_at.as_deref(), r.finished_at.as_deref())
+                        .map(progress::format_ms)
+                        .unwrap_or_else(|| "-".into());
+                    let started = r.started_at.as_deref().map(|s| s.get(..19).unwrap_or(s).replace('T', " ")).unwrap_or_default();
+                    println!("{:<22} {:<20} {:<12} {:<20} {:>9} {:>9}", r.id, r.workflow, r.status.as_str(), started, dur, format!("${:.4}", r.cost_usd));
+                }
+            }
+        }
+        RunsCommand::Show { run, json } => {
+            let record = store.run(&run).map_err(usage)?.ok_or_else(|| Failure::usage(format!("there is no run `{run}`")))?;
+            let report = RunReport::load(&store, &run).map_err(usage)?;
+            let attempts = store.attempts(&run).map_err(usage)?;
+            if json {
+                let mut doc = report.to_json();
+                doc["inputs"] = record.inputs.clone();
+                doc["parent_run"] = json!(record.parent_run);
+                doc["created_at"] = json!(record.created_at);
+                doc["started_at"] = json!(record.started_at);
+                doc["finished_at"] = json!(record.finished_at);
+                doc["attempts"] = json!(attempts);
+                doc["origin"] = json!(flowc_interpreter::state::PeopleStore::origin(&store, &run).map_err(usage)?);
+                if record.status == RunStatus::Blocked {
+                    doc["blocked"] = crate::people::blocked_json(&store, &run);
+                }
+                crate::advanced::show_extras(&store, &run, Some(&mut doc))?;
+                print_json(&doc);
+            } else {
+                println!("run       {}", record.id);
+                println!("workflow  {}", record.workflow);
+                println!("status    {}", record.status);
+                if let Some(p) = &record.parent_run {
+                    println!("parent    {p} (step {})", record.parent_step.clone().unwrap_or_default());
+                }
+                println!("inputs    {}", record.inputs);
+                println!("started   {}", record.started_at.clone().unwrap_or_else(|| "-".into()));
+                println!("finished  {}", record.finished_at.clone().unwrap_or_else(|| "-".into()));
+                println!("cost      ${:.4}", record.cost_usd);
+                if let Some(outputs) = &record.outputs {
+                    println!("outputs   {outputs}");
+                }
+                if let Some(e) = &record.error {
+                    println!("error     {e}");
+                }
+                if let Some(o) = flowc_interpreter::state::PeopleStore::origin(&store, &run).map_err(usage)? {
+                    let who = o.initiator.as_deref().map(|i| format!(" by {i}")).unwrap_or_default();
+                    let version = o.version.map(|v| format!("version {v}")).unwrap_or_else(|| "unpublished".into());
+                    println!("origin    {}{who}; {version} ({})", o.trigger, o.plan_hash);
+                }
+                println!();
+                println!("{:<24} {:<16} {:>8}  OUTPUT", "STEP", "STATUS", "ATTEMPTS");
+                for s in &report.steps {
+                    let mut out = s.output.to_string();
+                    if out.len() > 60 {
+                        out = format!("{}…", out.chars().take(59).collect::<String>());
+                    }
+                    println!("{:<24} {:<16} {:>8}  {out}", s.name, s.status.as_str(), s.attempts);
+                    if let Some(e) = &s.error {
+                        println!("{:<24} error: {e}", "");
+                    }
+                }
+                if record.status == RunStatus::Blocked {
+                    println!();
+                    crate::people::print_blocked(&store, &report);
+                }
+                crate::advanced::show_extras(&store, &run, None)?;
+            }
+        }
+        RunsCommand::Events { run, json } => {
+            if store.run(&run).map_err(usage)?.is_none() {
+                return Err(Failure::usage(format!("there is no run `{run}`")));
+            }
+            let events = store.events(&run).map_err(usage)?;
+            if json {
+                print_json(&json!(events));
+            } else {
+                for e in &events {
+                    println!("{:>5} {} {:<16} {:<18} {}", e.seq, e.at, e.step.clone().unwrap_or_else(|| "-".into()), e.event, e.payload);
+                }
+            }
+        }
+        RunsCommand::Logs { run, step, json } => {
+            let report = RunReport::load(&store, &run).map_err(usage)?;
+            let runs_dir = runtime::runs_dir_for(&cli.state_path());
+            let names: Vec<String> = match &step {
+                Some(s) => {
+                    if !report.steps.iter().any(|x| &x.name == s) {
+                        return Err(Failure::usage(format!("run `{run}` has no step `{s}`")));
+                    }
+                    vec![s.clone()]
+                }
+                None => report.steps.iter().map(|s| s.name.clone()).collect(),
+            };
+            let mut docs = Vec::new();
+            for name in names {
+                let path = runtime::process::log_path(&runs_dir, &run, &name);
+                let text = match std::fs::read_to_string(&path) {
+                    Ok(t) => t,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+                    Err(e) => return Err(Failure::usage(format!("cannot read {}: {e}", path.display()))),
+                };
+                if json {
+                    docs.push(json!({ "step": name, "log": text }));
+                } else if step.is_some() {
+                    print!("{text}");
+                } else if !text.is_empty() {
+                    println!("==> {name} <==");
+                    print!("{text}");
+                }
+            }
+            if json {
+                print_json(&json!(docs));
+            }
+        }
+        RunsCommand::Waiting { json } => crate::people::print_waiting(&store, json).map_err(usage)?,
+        RunsCommand::Stats { json } => {
+            let stats = store.stats().map_err(usage)?;
+            if json {
+                let mut doc = json!(stats);
+                crate::advanced::stats_extras(&store, Some(&mut doc))?;
+                print_json(&doc);
+            } else if stats.is_empty() {
+                eprintln!("no runs yet");
+            } else {
+                println!("{:<24} {:>6} {:>10} {:>8} {:>10} {:>8} {:>10}", "WORKFLOW", "RUNS", "COMPLETED", "FAILED", "MEAN TIME", "RETRIES", "COST");
+                for s in &stats {
+                    let get = |k: &str| s.by_status.get(k).copied().unwrap_or(0);
+                    println!(
+                        "{:<24} {:>6} {:>10} {:>8} {:>10} {:>8} {:>10}",
+                        s.workflow,
+                        s.runs,
+                        get("completed"),
+                        get("failed"),
+                        s.avg_duration_ms.map(|d| progress::format_ms(d as i64)).unwrap_or_else(|| "-".into()),
+                        s.retries,
+                        format!("${:.4}", s.cost_usd)
+                    );
+                }
+            }
+            if !json {
+                crate::advanced::stats_extras(&store, None)?;
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,108 @@
+//! `flowc build`, `flowc graph` and running from source, end to end.
+//!
+//! Golden files (`tests/golden/`) pin the disassembly of every example's plan
+//! and the drawn graphs; `FLOWC_BLESS=1` rewrites them after a deliberate
+//! change (review the diff).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn flowc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_flowc")).args(args).output().expect("flowc runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Compares with a golden file, or writes it under `FLOWC_BLESS=1`.
+fn golden(name: &str, actual: &str) {
+    let path = PathBuf::from("tests/golden").join(name);
+    if std::env::var_os("FLOWC_BLESS").is_some() {
+        std::fs::create_dir_all(path.parent().expect("a parent")).expect("golden dir");
+        std::fs::write(&path, actual).expect("write golden");
+        return;
+    }
+    let expected = std::fs::read_to_string(&path)
+        .unwrap_or_else(|_| panic!("no golden file {}; run with FLOWC_BLESS=1 to create it", path.display()));
+    assert_eq!(expected, actual, "{} changed; run with FLOWC_BLESS=1 if the change is right", path.display());
+}
+
+#[test]
+fn the_disassembly_of_every_example_is_pinned() {
+    let mut examples: Vec<PathBuf> = std::fs::read_dir("examples")
+        .expect("examples/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.is_dir())
+        .collect();
+    examples.sort();
+    assert!(examples.len() >= 5);
+    for dir in examples {
+        let name = dir.file_name().expect("name").to_string_lossy().into_owned();
+        let out = flowc(&["build", dir.to_str().expect("UTF-8"), "--emit", "plan"]);
+        assert!(out.status.success(), "{name} does not build:\n{}", text(&out.stderr));
+        golden(&format!("examples/{name}.golden"), &text(&out.stdout));
+    }
+}
+
+#[test]
+fn graphs_are_drawn_with_rules_and_arms_on_the_edges() {
+    for format in ["dot", "mermaid"] {
+        let out = flowc(&["graph", "tests/fixtures/graph/release.flow:release", "--format", format]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let drawn = text(&out.stdout);
+        assert!(drawn.contains("one_success") && drawn.contains("all_done") && drawn.contains("else"), "{drawn}");
+        golden(&format!("graph/release.{format}"), &drawn);
+    }
+}
+
+fn temp_state(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("flowc-build-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir.join("state.db")
+}
+
+#[test]
+fn a_workflow_runs_from_source() {
+    let state = temp_state("source");
+    let out = flowc(&["-C", "examples/hello", "--state", state.to_str().expect("UTF-8"), "run", "hello", "-i", "name=Ada", "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary: Value = serde_json::from_str(&text(&out.stdout)).expect("one JSON document");
+    assert_eq!(summary["status"], "completed");
+    assert_eq!(summary["workflow"], "hello");
+    assert_eq!(summary["steps"]["greet"]["output"]["greeting"], "hello");
+    assert_eq!(summary["steps"]["report"]["output"], "hello, Ada");
+}
+
+#[test]
+fn a_built_plan_runs_like_the_source() {
+    let state = temp_state("plan");
+    let plan = state.with_file_name("hello.plan.json");
+    let out = flowc(&["build", "examples/hello", "--emit", "json", "-o", plan.to_str().expect("UTF-8")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = flowc(&["-C", "examples/hello", "--state", state.to_str().expect("UTF-8"), "run", plan.to_str().expect("UTF-8"), "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary: Value = serde_json::from_str(&text(&out.stdout)).expect("JSON");
+    assert_eq!(summary["steps"]["report"]["output"], "hello, world");
+}
+
+#[test]
+fn a_project_with_errors_is_not_run() {
+    let dir = temp_state("errors").with_file_name("project");
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("bad.flow"), "workflow w {\n  step a after nope { command \"true\" }\n}\n").expect("write");
+    let out = flowc(&["-C", dir.to_str().expect("UTF-8"), "run", "w"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("E0203"), "{}", text(&out.stderr));
+    assert!(!Path::new(&dir).join(".flow").join("state.db").exists(), "nothing ran, so no state was written");
+}
+
+#[test]
+fn running_an_unknown_workflow_names_the_ones_there_are() {
+    let out = flowc(&["-C", "examples/hello", "run", "helo"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("there is no workflow `helo`") && text(&out.stderr).contains("`hello`"), "{}", text(&out.stderr));
+}

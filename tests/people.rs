@@ -1,0 +1,591 @@
+//! End-to-end tests of runs that wait on people and the outside world:
+//! approvals, human tasks, governance checks, waits, triggers, the events
+//! sink and versions. Each test writes a small `.flow` project and drives
+//! the `flowc` binary, often from two processes at once.
+
+mod support;
+
+use std::process::{Command, Output, Stdio};
+
+use serde_json::{json, Value};
+use support::*;
+
+/// A project with these files (paths relative to its root).
+fn project(name: &str, files: &[(&str, &str)]) -> Project {
+    let p = Project::new(&format!("people-{name}"));
+    for (path, text) in files {
+        let full = p.path(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, text).unwrap();
+    }
+    p
+}
+
+fn cmd(p: &Project, args: &[&str]) -> Command {
+    let mut c = p.cmd(args);
+    c.env_remove("FLOW_USER").env_remove("FLOW_EVENTS_SINK").env("USER", "tester");
+    c
+}
+
+fn flowc(p: &Project, args: &[&str]) -> Output {
+    cmd(p, args).stdin(Stdio::null()).output().unwrap()
+}
+
+/// Runs flowc with `--json` and parses stdout.
+fn flowc_json(p: &Project, args: &[&str]) -> (Output, Value) {
+    let mut all = args.to_vec();
+    all.push("--json");
+    let out = flowc(p, &all);
+    let v = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    (out, v)
+}
+
+fn show(p: &Project, run: &str) -> Value {
+    let (out, v) = flowc_json(p, &["runs", "show", run]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    v
+}
+
+fn events(p: &Project, run: &str) -> Vec<Value> {
+    p.events(run)
+}
+
+fn event<'a>(events: &'a [Value], step: &str, name: &str) -> &'a Value {
+    events
+        .iter()
+        .find(|e| e["step"] == step && e["event"] == name)
+        .unwrap_or_else(|| panic!("no {name} event for {step} in {events:#?}"))
+}
+
+fn step_status(p: &Project, run: &str, step: &str) -> String {
+    show(p, run)["steps"][step]["status"].as_str().unwrap_or("").to_string()
+}
+
+const GATE: &str = r#"
+workflow gate {
+  input who: string = "v2"
+  step prepare { command "echo ready" }
+  step sign_off: approval after prepare {
+    approvers ["boss", "carol"]
+    distinct_from_initiator
+    message "Ship ${inputs.who}?"
+  }
+  step ship after sign_off { command "echo shipped" }
+}
+"#;
+
+#[test]
+fn an_approval_blocks_the_run_with_exit_3_and_approve_from_another_process_completes_it() {
+    let p = project("approve", &[("gate.flow", GATE)]);
+    let (out, summary) = flowc_json(&p, &["run", "gate", "--as", "alice"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let run = summary["run"].as_str().unwrap().to_string();
+    assert_eq!(summary["status"], "blocked");
+    assert_eq!(summary["steps"]["sign_off"]["status"], "blocked");
+    assert_eq!(summary["steps"]["ship"]["status"], "pending");
+    let blocked = &summary["blocked"][0];
+    assert_eq!(blocked["step"], "sign_off");
+    assert_eq!(blocked["message"], "Ship v2?");
+    assert_eq!(blocked["approvers"], json!(["boss", "carol"]));
+    let err = stderr(&out);
+    assert!(err.contains(&format!("flowc approve {run} sign_off --as NAME")), "{err}");
+
+    let (_, waiting) = flowc_json(&p, &["runs", "waiting"]);
+    assert_eq!(waiting[0]["run"], run.as_str());
+    assert_eq!(waiting[0]["step"], "sign_off");
+    assert_eq!(waiting[0]["gate"], "approval");
+    let (out, done) = flowc_json(&p, &["approve", &run, "sign_off", "--as", "boss", "--comment", "looks good"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(done["status"], "completed");
+    assert_eq!(done["steps"]["ship"]["output"], "shipped");
+    assert_eq!(done["steps"]["sign_off"]["output"]["by"], "boss");
+    let ev = events(&p, &run);
+    assert_eq!(event(&ev, "sign_off", "approved")["payload"]["by"], "boss");
+    assert_eq!(event(&ev, "sign_off", "approved")["payload"]["comment"], "looks good");
+    let blocked_event = event(&ev, "sign_off", "blocked");
+    assert_eq!(blocked_event["payload"]["gate"], "approval");
+    assert!(ev.iter().any(|e| e["step"].is_null() && e["event"] == "blocked"), "the run was recorded blocked");
+    assert_eq!(show(&p, &run)["origin"]["initiator"], "alice");
+}
+
+#[test]
+fn reject_fails_the_step_and_records_who_and_why() {
+    let p = project("reject", &[("gate.flow", GATE)]);
+    let (out, summary) = flowc_json(&p, &["run", "gate", "--as", "alice"]);
+    assert_eq!(code(&out), 3);
+    let run = summary["run"].as_str().unwrap().to_string();
+    let (out, done) = flowc_json(&p, &["reject", &run, "sign_off", "--as", "carol", "--comment", "not this week"]);
+    assert_eq!(code(&out), 1, "the run fails: {}", stderr(&out));
+    assert_eq!(done["steps"]["sign_off"]["status"], "failed");
+    assert_eq!(done["steps"]["ship"]["status"], "upstream_failed");
+    assert!(done["error"].as_str().unwrap().contains("rejected by carol: not this week"), "{done}");
+    let ev = events(&p, &run);
+    let rejected = event(&ev, "sign_off", "rejected");
+    assert_eq!(rejected["payload"]["by"], "carol");
+    assert_eq!(rejected["payload"]["comment"], "not this week");
+}
+
+#[test]
+fn approvers_and_distinct_from_initiator_are_enforced() {
+    let p = project("who", &[("gate.flow", GATE)]);
+    let (_, summary) = flowc_json(&p, &["run", "gate", "--as", "carol"]);
+    let run = summary["run"].as_str().unwrap().to_string();
+    let out = flowc(&p, &["approve", &run, "sign_off", "--as", "mallory"]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("`mallory` is not among the approvers (boss, carol)"), "{}", stderr(&out));
+    let out = flowc(&p, &["approve", &run, "sign_off", "--as", "carol"]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("started this run"), "{}", stderr(&out));
+    assert_eq!(step_status(&p, &run, "sign_off"), "blocked", "a refused decision changes nothing");
+    // FLOW_USER names the approver when --as is absent.
+    let out = cmd(&p, &["approve", &run, "sign_off"]).env("FLOW_USER", "boss").output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(step_status(&p, &run, "sign_off"), "completed");
+    let out = flowc(&p, &["approve", &run, "sign_off", "--as", "boss"]);
+    assert_eq!(code(&out), 2, "a finished run has nothing to approve");
+}
+
+#[test]
+fn a_gate_nobody_resolves_fails_at_its_timeout_on_resume() {
+    let p = project(
+        "timeout",
+        &[(
+            "t.flow",
+            r#"
+workflow t {
+  step ask: approval { message "ok?" timeout 1s }
+  step after_ask after ask { command "echo no" }
+  step cleanup after all_done(ask) { command "echo cleaned" }
+}
+"#,
+        )],
+    );
+    let (out, summary) = flowc_json(&p, &["run", "t"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let run = summary["run"].as_str().unwrap().to_string();
+    let deadline = summary["blocked"][0]["deadline"].as_str().unwrap().to_string();
+    wait_until("the gate's deadline", || flowc_interpreter::time::now() > deadline);
+    let (out, done) = flowc_json(&p, &["resume", &run]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(done["steps"]["ask"]["status"], "failed");
+    assert_eq!(done["steps"]["after_ask"]["status"], "upstream_failed");
+    assert_eq!(done["steps"]["cleanup"]["status"], "completed");
+    let ev = events(&p, &run);
+    let failed = event(&ev, "ask", "failed");
+    assert!(failed["payload"]["error"].as_str().unwrap().contains("nobody approved or rejected it within 1s"), "{failed}");
+}
+
+#[test]
+fn a_waiting_run_fails_a_gate_at_its_deadline() {
+    let p = project("timeout-wait", &[("t.flow", "workflow t {\n  step ask: human { timeout 1s }\n}\n")]);
+    let (out, summary) = flowc_json(&p, &["run", "t", "--wait"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(summary["steps"]["ask"]["status"], "failed");
+    assert!(summary["error"].as_str().unwrap().contains("nobody completed the task within 1s"), "{summary}");
+}
+
+#[test]
+fn run_wait_keeps_waiting_and_another_process_approves() {
+    let p = project("wait-approve", &[("gate.flow", GATE)]);
+    let child = cmd(&p, &["run", "gate", "--wait", "--json", "--as", "alice"]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = child;
+    let mut run = String::new();
+    wait_until("the run to block", || {
+        let (_, list) = flowc_json(&p, &["runs", "list"]);
+        if let Some(r) = list.get(0).and_then(|r| r["run"].as_str()) {
+            run = r.to_string();
+            return step_status(&p, &run, "sign_off") == "blocked";
+        }
+        false
+    });
+    assert_eq!(show(&p, &run)["status"], "running", "a --wait run is not recorded blocked");
+    let out = flowc(&p, &["approve", &run, "sign_off", "--as", "boss", "--comment", "go"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stderr(&out).contains("continues it"), "{}", stderr(&out));
+    let (status, stdout, err) = wait_exit(&mut child);
+    assert_eq!(status, 0, "{err}");
+    let summary: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["status"], "completed");
+    assert_eq!(summary["steps"]["sign_off"]["output"]["comment"], "go");
+}
+
+const TASK: &str = r#"
+workflow review {
+  step triage: human {
+    message "Triage the incident"
+    output { severity: int, owner: string, notes?: string }
+    approvers ["oncall"]
+  }
+  step page after triage { command "echo paging ${triage.output.owner} at ${triage.output.severity}" }
+}
+"#;
+
+#[test]
+fn a_human_task_completes_with_output_checked_against_its_type() {
+    let p = project("human", &[("review.flow", TASK)]);
+    let (out, summary) = flowc_json(&p, &["run", "review"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let run = summary["run"].as_str().unwrap().to_string();
+    assert_eq!(summary["blocked"][0]["output_type"], "{ severity: int, owner: string, notes?: string }");
+    assert!(stderr(&out).contains(&format!("flowc complete {run} triage --output JSON")), "{}", stderr(&out));
+
+    let out = flowc(&p, &["complete", &run, "triage", "--as", "oncall", "--output", r#"{"severity": "high", "owner": "dana"}"#]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("output.severity should be int but is a string"), "{}", stderr(&out));
+    let out = flowc(&p, &["complete", &run, "triage", "--as", "oncall", "--output", "{not json"]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("--output is not JSON"), "{}", stderr(&out));
+    let out = flowc(&p, &["complete", &run, "triage", "--as", "intern", "--output", r#"{"severity": 2, "owner": "dana"}"#]);
+    assert_eq!(code(&out), 2, "only the listed people may complete it");
+
+    let (out, done) = flowc_json(&p, &["complete", &run, "triage", "--as", "oncall", "--output", r#"{"severity": 2, "owner": "dana"}"#]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(done["steps"]["triage"]["output"], json!({ "severity": 2, "owner": "dana" }));
+    assert_eq!(done["steps"]["page"]["output"], "paging dana at 2");
+    assert_eq!(event(&events(&p, &run), "triage", "completed")["payload"]["by"], "oncall");
+}
+
+const POLICY: &str = r#"
+policy spend {
+  deny when `input.amount > 1000` because "too much: ${input.amount} is over 1000"
+  require_approval when `input.amount > 100` because "over 100 needs finance"
+  allow when `true`
+}
+
+workflow buy {
+  input amount: int
+  retry 2
+  step guard: check spend {
+    with { amount: `inputs.amount` }
+    approvers ["finance"]
+  }
+  step pay after guard { command "echo paid ${inputs.amount}" }
+}
+"#;
+
+#[test]
+fn a_policy_allows_denies_or_requires_an_implicit_approval() {
+    let p = project("policy", &[("buy.flow", POLICY)]);
+
+    let (out, allowed) = flowc_json(&p, &["run", "buy", "-i", "amount=50"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(allowed["steps"]["guard"]["output"]["decision"], "allow");
+    let run = allowed["run"].as_str().unwrap();
+    let decided = event(&events(&p, run), "guard", "decided").clone();
+    assert_eq!(decided["payload"]["decision"], "allow");
+    assert_eq!(decided["payload"]["input"], json!({ "amount": 50 }));
+
+    let (out, denied) = flowc_json(&p, &["run", "buy", "-i", "amount=5000"]);
+    assert_eq!(code(&out), 1);
+    assert_eq!(denied["steps"]["guard"]["status"], "failed");
+    assert_eq!(denied["steps"]["guard"]["attempts"], 1, "a deny is not retried");
+    assert!(denied["error"].as_str().unwrap().contains("policy spend denied it: too much: 5000 is over 1000"), "{denied}");
+    let run = denied["run"].as_str().unwrap();
+    assert_eq!(event(&events(&p, run), "guard", "decided")["payload"]["decision"], "deny");
+
+    let (out, gated) = flowc_json(&p, &["run", "buy", "-i", "amount=500"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let run = gated["run"].as_str().unwrap().to_string();
+    let gate = &gated["blocked"][0];
+    assert_eq!(gate["implicit"], true);
+    assert_eq!(gate["policy"], "spend");
+    assert_eq!(gate["message"], "over 100 needs finance");
+    let out = flowc(&p, &["approve", &run, "guard", "--as", "bob"]);
+    assert_eq!(code(&out), 2, "the check's approvers apply to the implicit gate");
+    let (out, done) = flowc_json(&p, &["approve", &run, "guard", "--as", "finance", "--comment", "budgeted"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(done["steps"]["guard"]["output"]["decision"], "require_approval");
+    assert_eq!(done["steps"]["guard"]["output"]["approval"]["by"], "finance");
+    assert_eq!(done["steps"]["pay"]["output"], "paid 500");
+    let ev = events(&p, &run);
+    assert_eq!(event(&ev, "guard", "approved")["payload"]["implicit"], true);
+    assert_eq!(event(&ev, "guard", "blocked")["payload"]["implicit"], true);
+}
+
+const WAIT: &str = r#"
+workflow reply {
+  input lead: string
+  step send { command "echo sent" }
+  step wait_reply: wait after send {
+    event "email.reply" subject "leads/${inputs.lead}"
+    timeout 1h
+  }
+  output text = `wait_reply.output.data.text`
+}
+"#;
+
+#[test]
+fn a_wait_is_satisfied_by_event_send_from_another_process() {
+    let p = project("wait-send", &[("reply.flow", WAIT)]);
+    let mut child = cmd(&p, &["run", "reply", "-i", "lead=L-1", "--wait", "--json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut run = String::new();
+    wait_until("the wait to block", || {
+        let (_, list) = flowc_json(&p, &["runs", "list"]);
+        match list.get(0).and_then(|r| r["run"].as_str()) {
+            Some(r) => {
+                run = r.to_string();
+                step_status(&p, &run, "wait_reply") == "blocked"
+            }
+            None => false,
+        }
+    });
+    // Another lead's reply, and another type, do not match.
+    let out = flowc(&p, &["event", "send", "email.reply", "--subject", "leads/L-2", "--data", r#"{"text": "wrong lead"}"#]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let out = flowc(&p, &["event", "send", "email.bounce", "--subject", "leads/L-1"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let (out, sent) = flowc_json(&p, &["event", "send", "email.reply", "--subject", "leads/L-1", "--data", r#"{"text": "Interested"}"#]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(sent["duplicate"], false);
+    assert_eq!(sent["continued"][0]["status"], "running", "the --wait process applies it");
+    let (status, stdout, err) = wait_exit(&mut child);
+    assert_eq!(status, 0, "{err}");
+    let summary: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["outputs"]["text"], "Interested");
+    assert_eq!(summary["steps"]["wait_reply"]["output"]["type"], "email.reply");
+    assert_eq!(summary["steps"]["wait_reply"]["output"]["subject"], "leads/L-1");
+}
+
+#[test]
+fn event_send_continues_a_blocked_run_that_nobody_is_executing() {
+    let p = project("wait-resume", &[("reply.flow", WAIT)]);
+    let (out, summary) = flowc_json(&p, &["run", "reply", "-i", "lead=L-9"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let run = summary["run"].as_str().unwrap().to_string();
+    assert_eq!(summary["blocked"][0]["event"], "email.reply");
+    assert_eq!(summary["blocked"][0]["subject"], "leads/L-9");
+    assert!(stderr(&out).contains("flowc event send email.reply --subject leads/L-9 --data JSON"), "{}", stderr(&out));
+    let (out, sent) = flowc_json(&p, &["event", "send", "email.reply", "--subject", "leads/L-9", "--data", r#"{"text": "yes"}"#, "--id", "m-1"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(sent["continued"][0]["run"], run.as_str());
+    assert_eq!(sent["continued"][0]["status"], "completed");
+    assert_eq!(show(&p, &run)["outputs"]["text"], "yes");
+    // The same source and id again is a duplicate.
+    let (_, again) = flowc_json(&p, &["event", "send", "email.reply", "--subject", "leads/L-9", "--id", "m-1"]);
+    assert_eq!(again["duplicate"], true);
+}
+
+#[test]
+fn events_that_arrive_after_the_run_starts_but_before_the_wait_are_not_lost() {
+    let flowc = flowc_bin();
+    let flow = format!(
+        r#"
+workflow early {{
+  step announce {{ command "{flowc} --state .flow/state.db event send build.done --subject b/1 --data '{{\"ok\": true}}' -q" }}
+  step wait_build: wait after announce {{ event "build.*" subject "b/1" }}
+}}
+"#
+    );
+    let p = project("early", &[("early.flow", &flow)]);
+    // An event from before the run started does not count.
+    let out = flowc_json(&p, &["event", "send", "build.done", "--subject", "b/1", "--data", r#"{"ok": false}"#]).0;
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let (out, summary) = flowc_json(&p, &["run", "early"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(summary["steps"]["wait_build"]["output"]["data"], json!({ "ok": true }));
+}
+
+#[test]
+fn wait_subjects_match_rendered_values_literally() {
+    let p = project("glob", &[("reply.flow", WAIT)]);
+    let (out, summary) = flowc_json(&p, &["run", "reply", "-i", "lead=L*"]);
+    assert_eq!(code(&out), 3);
+    assert!(stderr(&out).contains("flowc event send email.reply --subject 'leads/L*'"), "{}", stderr(&out));
+    let run = summary["run"].as_str().unwrap().to_string();
+    let (_, sent) = flowc_json(&p, &["event", "send", "email.reply", "--subject", "leads/L-7"]);
+    assert_eq!(sent["continued"], json!([]), "`*` in an input is not a wildcard");
+    assert_eq!(step_status(&p, &run, "wait_reply"), "blocked");
+    let (_, sent) = flowc_json(&p, &["event", "send", "email.reply", "--subject", "leads/L*", "--data", r#"{"text": "star"}"#]);
+    assert_eq!(sent["continued"][0]["status"], "completed");
+}
+
+const TRIGGERED: &str = r#"
+workflow intake {
+  input lead_id: string
+  input score: int = 0
+  on event "crm.lead.*" subject "leads.*" where `event.data.score > 50`
+  on webhook github.pull_request.opened
+  on schedule "*/5 * * * *"
+  step note { command "echo lead ${inputs.lead_id} scored ${inputs.score}" }
+}
+"#;
+
+#[test]
+fn event_send_starts_runs_whose_trigger_and_filter_match() {
+    let p = project("trigger", &[("intake.flow", TRIGGERED)]);
+    let (out, sent) = flowc_json(&p, &["event", "send", "crm.lead.qualified", "--subject", "leads.L-3", "--data", r#"{"lead_id": "L-3", "score": 80}"#]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(sent["started"][0]["workflow"], "intake");
+    assert_eq!(sent["started"][0]["status"], "completed");
+    let run = sent["started"][0]["run"].as_str().unwrap();
+    let s = show(&p, run);
+    assert_eq!(s["steps"]["note"]["output"], "lead L-3 scored 80");
+    assert_eq!(s["origin"]["trigger"], "event");
+    assert_eq!(s["origin"]["detail"]["type"], "crm.lead.qualified");
+    let (_, low) = flowc_json(&p, &["event", "send", "crm.lead.qualified", "--subject", "leads.L-4", "--data", r#"{"lead_id": "L-4", "score": 10}"#]);
+    assert_eq!(low["started"], json!([]), "the where filter is false");
+    let (_, other) = flowc_json(&p, &["event", "send", "crm.lead.qualified", "--subject", "accounts.A", "--data", r#"{"lead_id": "L-5", "score": 90}"#]);
+    assert_eq!(other["started"], json!([]), "the subject glob does not match");
+    // A missing required input fails the triggered run at once, visibly.
+    let (_, bad) = flowc_json(&p, &["event", "send", "crm.lead.new", "--subject", "leads.L-6", "--data", r#"{"score": 99}"#]);
+    assert_eq!(bad["started"][0]["status"], "failed");
+    assert!(bad["started"][0]["error"].as_str().unwrap().contains("missing input `lead_id`"), "{bad}");
+}
+
+#[test]
+fn the_events_sink_receives_lifecycle_cloudevents_in_order() {
+    let p = project("sink", &[("gate.flow", GATE)]);
+    let (out, summary) = flowc_json(&p, &["--events-sink", "file:out/events.jsonl", "run", "gate", "--as", "alice"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let run = summary["run"].as_str().unwrap().to_string();
+    let out = cmd(&p, &["approve", &run, "sign_off", "--as", "boss"]).env("FLOW_EVENTS_SINK", "command:cat >> out/events.jsonl").output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let lines: Vec<Value> = p.read("out/events.jsonl").lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let types: Vec<&str> = lines.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    for t in ["flow.run.started", "flow.step.completed", "flow.step.blocked", "flow.run.blocked", "flow.run.resumed", "flow.step.approved", "flow.run.completed"] {
+        assert!(types.contains(&t), "{t} missing from {types:?}");
+    }
+    let pos = |t: &str| types.iter().position(|x| *x == t).unwrap();
+    assert!(pos("flow.run.started") < pos("flow.step.blocked") && pos("flow.step.approved") < pos("flow.run.completed"));
+    for e in &lines {
+        assert_eq!(e["specversion"], "1.0");
+        assert_eq!(e["source"], format!("/flowc/runs/{run}"));
+        assert_eq!(e["flowworkflow"], "gate");
+    }
+    let ids: std::collections::HashSet<&str> = lines.iter().map(|e| e["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len(), lines.len(), "ids are unique");
+    let approved = lines.iter().find(|e| e["type"] == "flow.step.approved").unwrap();
+    assert_eq!(approved["subject"], "sign_off");
+    assert_eq!(approved["data"]["payload"]["by"], "boss");
+    let out = flowc(&p, &["--events-sink", "smtp:x", "run", "gate"]);
+    assert_eq!(code(&out), 2, "a bad sink is a usage error");
+}
+
+#[test]
+fn publish_stores_a_version_only_when_the_plan_changes_and_runs_record_it() {
+    let v1 = "workflow pub {\n  step a { command \"echo one v${run.version}\" }\n}\n";
+    let p = project("publish", &[("pub.flow", v1)]);
+    let (out, first) = flowc_json(&p, &["--events-sink", "file:defs.jsonl", "publish", "--as", "dana"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(first[0]["version"], 1);
+    assert_eq!(first[0]["new"], true);
+    let defs: Vec<Value> = p.read("defs.jsonl").lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(defs[0]["type"], "flow.definition.published");
+    assert_eq!(defs[0]["data"]["version"], 1);
+    // A comment and a blank line move the step but change nothing that runs.
+    std::fs::write(p.path("pub.flow"), format!("// moved\n\n{v1}")).unwrap();
+    let (_, same) = flowc_json(&p, &["publish"]);
+    assert_eq!(same[0]["new"], false);
+    assert_eq!(same[0]["version"], 1);
+    let (out, run1) = flowc_json(&p, &["run", "pub"]);
+    assert_eq!(code(&out), 0);
+    std::fs::write(p.path("pub.flow"), v1.replace("one", "two")).unwrap();
+    let (_, second) = flowc_json(&p, &["publish"]);
+    assert_eq!(second[0]["version"], 2);
+    assert_ne!(second[0]["plan_hash"], first[0]["plan_hash"]);
+    let (_, run2) = flowc_json(&p, &["run", "pub"]);
+    std::fs::write(p.path("pub.flow"), v1.replace("one", "three")).unwrap();
+    let (_, run3) = flowc_json(&p, &["run", "pub"]);
+
+    assert_eq!(show(&p, run1["run"].as_str().unwrap())["origin"]["version"], 1);
+    assert_eq!(run1["steps"]["a"]["output"], "one v1", "expressions see run.version");
+    assert_eq!(run3["steps"]["a"]["output"], "three v0");
+    assert_eq!(show(&p, run2["run"].as_str().unwrap())["origin"]["version"], 2);
+    let unpublished = show(&p, run3["run"].as_str().unwrap())["origin"].clone();
+    assert_eq!(unpublished["version"], Value::Null);
+    assert!(unpublished["plan_hash"].as_str().unwrap().starts_with("sha256:"));
+
+    // A published version runs as it was published, whatever the source says now.
+    let (out, old) = flowc_json(&p, &["run", "pub@1"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(old["steps"]["a"]["output"], "one v1");
+    let out = flowc(&p, &["run", "pub@7"]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("workflow pub has no published version 7"), "{}", stderr(&out));
+    let (out, versions) = flowc_json(&p, &["versions", "pub"]);
+    assert_eq!(code(&out), 0);
+    assert_eq!(versions.as_array().unwrap().len(), 2);
+    assert_eq!(versions[0]["author"], "dana");
+    assert_eq!(versions[0]["runs"], 2);
+    let out = flowc(&p, &["versions", "pub"]);
+    assert!(stdout(&out).contains("(latest)"), "{}", stdout(&out));
+}
+
+#[test]
+fn publish_refuses_a_project_with_errors_and_stores_nothing() {
+    let cyclic = "workflow loop {\n  step a after b { command \"true\" }\n  step b after a { command \"true\" }\n}\n";
+    let p = project("cyclic", &[("loop.flow", cyclic)]);
+    let out = flowc(&p, &["publish"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let (_, versions) = flowc_json(&p, &["versions", "loop"]);
+    assert_eq!(versions, json!([]));
+}
+
+#[test]
+fn an_approval_inside_a_called_workflow_blocks_the_caller_until_approved() {
+    let flow = r#"
+workflow parent {
+  step sub: call child { with { n: 2 } }
+  step after_sub after sub { command "echo got ${sub.output.doubled}" }
+}
+workflow child {
+  input n: int
+  step ok: approval { approvers ["lead"] }
+  step double after ok { command "echo $(( ${inputs.n} * 2 ))" }
+  output doubled = `double.output`
+}
+"#;
+    let p = project("call", &[("call.flow", flow)]);
+    let (out, summary) = flowc_json(&p, &["run", "parent"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let parent = summary["run"].as_str().unwrap().to_string();
+    let gate = &summary["blocked"][0];
+    assert_eq!(gate["step"], "ok");
+    let child = gate["run"].as_str().unwrap().to_string();
+    assert_ne!(child, parent);
+    let (out, done) = flowc_json(&p, &["approve", &child, "ok", "--as", "lead"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(done["run"], parent.as_str(), "the caller continues");
+    assert_eq!(done["steps"]["after_sub"]["output"], "got 4");
+    assert_eq!(done["steps"]["sub"]["attempts"], 1);
+}
+
+#[test]
+fn a_child_run_approved_while_its_caller_still_runs_continues_in_the_callers_process() {
+    let flow = r#"
+workflow parent {
+  step sub: call child {}
+  step slow { command "while [ ! -f release ]; do sleep 0.05; done; echo released" }
+}
+workflow child {
+  step ok: approval {}
+}
+"#;
+    let p = project("call-running", &[("call.flow", flow)]);
+    let mut parent = cmd(&p, &["run", "parent", "--json"]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut child = String::new();
+    wait_until("the child run to block", || {
+        let (_, waiting) = flowc_json(&p, &["runs", "waiting"]);
+        match waiting.get(0).and_then(|w| w["run"].as_str()) {
+            Some(r) => {
+                child = r.to_string();
+                true
+            }
+            None => false,
+        }
+    });
+    let out = flowc(&p, &["approve", &child, "ok", "--as", "lead"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stderr(&out).contains("continues it"), "{}", stderr(&out));
+    std::fs::write(p.path("release"), "").unwrap();
+    let (status, stdout, err) = wait_exit(&mut parent);
+    assert_eq!(status, 0, "{err}");
+    let summary: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["steps"]["sub"]["status"], "completed");
+    assert_eq!(summary["steps"]["slow"]["output"], "released");
+}

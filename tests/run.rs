@@ -1,0 +1,662 @@
+//! End-to-end tests of `flowc run` and the run lifecycle, one behaviour each.
+//! Plans are built in each test (see `support::Wf`) and run by the binary.
+
+mod support;
+
+use serde_json::{json, Value};
+use support::*;
+
+fn events_of<'a>(events: &'a [Value], step: &str) -> Vec<&'a str> {
+    events.iter().filter(|e| e["step"] == step).map(|e| e["event"].as_str().unwrap()).collect()
+}
+
+#[test]
+fn run_json_summary_has_the_documented_shape() {
+    let p = Project::new("shape");
+    let mut wf = Wf::new("hello");
+    wf.input("who", "string", None);
+    wf.run("greet", r#"printf '{"text": "hi %s"}' ${inputs.who}"#, json!({}));
+    wf.output("greeting", "greet.output.text");
+    let (out, summary) = p.run(&plan(vec![wf]), &["-i", "who=Ada"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let keys: Vec<&String> = summary.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["cost_usd", "outputs", "run", "status", "steps", "workflow"]);
+    assert_eq!(summary["status"], "completed");
+    assert_eq!(summary["workflow"], "hello");
+    assert_eq!(summary["outputs"], json!({ "greeting": "hi Ada" }));
+    assert_eq!(summary["steps"]["greet"], json!({ "status": "completed", "attempts": 1, "output": { "text": "hi Ada" } }));
+    assert_eq!(summary["cost_usd"], json!(0.0));
+}
+
+#[test]
+fn all_success_propagates_failure_and_skips() {
+    let p = Project::new("trigger");
+    let mut wf = Wf::new("t");
+    wf.run("bad", "exit 3", json!({}));
+    wf.run("after_bad", "echo no", json!({ "after": ["bad"] }));
+    wf.run("after_after_bad", "echo no", json!({ "after": ["after_bad"] }));
+    wf.run("off", "echo no", json!({ "when": "1 > 2" }));
+    wf.run("after_off", "echo no", json!({ "after": ["off"] }));
+    wf.run("after_after_off", "echo no", json!({ "after": ["after_off"] }));
+    wf.run("cleanup", "echo yes", json!({ "after": ["bad", "off"], "trigger": "all_done" }));
+    wf.run("either", "echo yes", json!({ "after": ["bad", "cleanup"], "trigger": "one_success" }));
+    wf.run("neither", "echo no", json!({ "after": ["bad", "off"], "trigger": "one_success" }));
+    let (out, s) = p.run(&plan(vec![wf]), &[]);
+    assert_eq!(code(&out), 1, "a failed step fails the run");
+    assert_eq!(status(&s, "bad"), "failed");
+    assert_eq!(status(&s, "after_bad"), "upstream_failed");
+    assert_eq!(status(&s, "after_after_bad"), "upstream_failed");
+    assert_eq!(status(&s, "off"), "skipped");
+    assert_eq!(status(&s, "after_off"), "skipped");
+    assert_eq!(status(&s, "after_after_off"), "skipped");
+    assert_eq!(status(&s, "cleanup"), "completed");
+    assert_eq!(status(&s, "either"), "completed");
+    assert_eq!(status(&s, "neither"), "skipped");
+    assert_eq!(s["status"], "failed");
+    let events = p.events(s["run"].as_str().unwrap());
+    let upstream = events.iter().find(|e| e["step"] == "after_bad" && e["event"] == "upstream_failed").unwrap();
+    assert_eq!(upstream["payload"]["failed"], json!(["bad"]));
+}
+
+#[test]
+fn all_success_with_a_failed_and_a_skipped_dep_is_upstream_failed() {
+    let p = Project::new("mixed");
+    let mut wf = Wf::new("t");
+    wf.run("bad", "false", json!({ "on_failure": "continue" }));
+    wf.run("off", "true", json!({ "when": "false" }));
+    wf.run("join", "true", json!({ "after": ["bad", "off"] }));
+    let (out, s) = p.run(&plan(vec![wf]), &[]);
+    assert_eq!(status(&s, "join"), "upstream_failed");
+    assert_eq!(code(&out), 0, "on_failure continue does not fail the run: {}", stderr(&out));
+    assert_eq!(s["status"], "completed");
+}
+
+#[test]
+fn branch_runs_the_picked_arm_and_skips_the_others() {
+    let p = Project::new("branch");
+    let mut wf = Wf::new("sdr");
+    wf.input("deal", "number", None);
+    wf.branch("route", &[(Some("inputs.deal > 50000.0"), "manager"), (None, "auto")], json!({}));
+    wf.run("manager", "echo manager", json!({ "after": ["route"] }));
+    wf.run("auto", "echo auto", json!({ "after": ["route"] }));
+    wf.run("send", "echo sent", json!({ "after": ["manager", "route"], "trigger": "one_success" }));
+    wf.run("audit", "echo audit", json!({ "after": ["route"] }));
+    wf.run("after_auto", "echo x", json!({ "after": ["auto"] }));
+    let plan = plan(vec![wf]);
+
+    let (_, big) = p.run(&plan, &["-i", "deal=75000"]);
+    assert_eq!(big["steps"]["route"]["output"], json!({ "picked": "manager" }));
+    assert_eq!(status(&big, "manager"), "completed");
+    assert_eq!(status(&big, "auto"), "skipped");
+    assert_eq!(status(&big, "after_auto"), "skipped");
+    assert_eq!(status(&big, "send"), "completed");
+    assert_eq!(status(&big, "audit"), "completed", "a non-arm dependent sees the branch as completed");
+
+    let (_, small) = p.run(&plan, &["-i", "deal=10"]);
+    assert_eq!(status(&small, "manager"), "skipped");
+    assert_eq!(status(&small, "auto"), "completed");
+    assert_eq!(status(&small, "send"), "completed", "the one_success join runs through the branch itself");
+    let events = p.events(small["run"].as_str().unwrap());
+    let skip = events.iter().find(|e| e["step"] == "manager" && e["event"] == "skipped").unwrap();
+    assert_eq!(skip["payload"]["reason"], "branch route picked another arm");
+}
+
+#[test]
+fn when_false_skips_and_when_true_runs() {
+    let p = Project::new("when");
+    let mut wf = Wf::new("w");
+    wf.input("flag", "bool", None);
+    wf.run("maybe", "echo ran", json!({ "when": "inputs.flag" }));
+    let plan = plan(vec![wf]);
+    let (_, off) = p.run(&plan, &["-i", "flag=false"]);
+    assert_eq!(status(&off, "maybe"), "skipped");
+    assert_eq!(off["steps"]["maybe"]["attempts"], 0);
+    let (_, on) = p.run(&plan, &["-i", "flag=true"]);
+    assert_eq!(on["steps"]["maybe"]["output"], "ran");
+}
+
+#[test]
+fn hostile_values_reach_commands_as_one_literal_argument() {
+    let p = Project::new("quote");
+    let mut wf = Wf::new("q");
+    wf.input("name", "string", None);
+    wf.run("echo_it", r#"printf '%s|' ${inputs.name}; touch marker"#, json!({}));
+    let hostile = "'; touch pwned #";
+    let (out, s) = p.run(&plan(vec![wf]), &["-i", &format!("name={hostile}")]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(s["steps"]["echo_it"]["output"], format!("{hostile}|"));
+    assert!(p.path("marker").exists());
+    assert!(!p.path("pwned").exists(), "the value was interpreted by the shell");
+}
+
+#[test]
+fn inputs_and_upstream_outputs_are_in_the_environment() {
+    let p = Project::new("env");
+    let mut wf = Wf::new("e");
+    wf.input("lead-id", "string", None);
+    wf.run("first", r#"echo '{"n": 1}'"#, json!({}));
+    wf.run("second", r#"printf '%s %s %s %s' "$FLOW_INPUT_LEAD_ID" "$FLOW_STEP_FIRST_OUTPUT" "$FLOW_STEP" "$FLOW_ATTEMPT""#, json!({ "after": ["first"] }));
+    let (_, s) = p.run(&plan(vec![wf]), &["-i", "lead-id=L7"]);
+    assert_eq!(s["steps"]["second"]["output"], r#"L7 {"n":1} second 1"#);
+}
+
+#[test]
+fn retries_record_every_attempt() {
+    let p = Project::new("retry");
+    let mut wf = Wf::new("r");
+    wf.run(
+        "flaky",
+        "echo x >> tries; [ $(wc -l < tries) -ge 3 ] && echo ok || { echo 'not yet' >&2; exit 1; }",
+        json!({ "retry": { "count": 3, "backoff": "exponential", "delay_ms": 10, "max_ms": 20 } }),
+    );
+    let (out, s) = p.run(&plan(vec![wf]), &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(s["steps"]["flaky"]["attempts"], 3);
+    let run = s["run"].as_str().unwrap();
+    let events = p.events(run);
+    assert_eq!(events_of(&events, "flaky"), ["started", "retried", "started", "retried", "started", "completed"]);
+    let retried: Vec<&Value> = events.iter().filter(|e| e["event"] == "retried").collect();
+    assert_eq!(retried[0]["payload"]["delay_ms"], 10);
+    assert_eq!(retried[1]["payload"]["delay_ms"], 20);
+    assert!(retried[0]["payload"]["error"].as_str().unwrap().contains("not yet"));
+    let show = p.json(&["runs", "show", run, "--json"]);
+    let attempts: Vec<(u64, &str)> = show["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["attempt"].as_u64().unwrap(), a["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(attempts, [(1, "failed"), (2, "failed"), (3, "completed")]);
+}
+
+#[test]
+fn retries_run_out() {
+    let p = Project::new("retry-out");
+    let mut wf = Wf::new("r");
+    wf.run("never", "exit 1", json!({ "retry": { "count": 1 } }));
+    let (out, s) = p.run(&plan(vec![wf]), &[]);
+    assert_eq!(code(&out), 1);
+    assert_eq!(s["steps"]["never"]["attempts"], 2);
+    assert_eq!(s["steps"]["never"]["status"], "failed");
+}
+
+#[test]
+fn a_step_timeout_kills_the_whole_process_group() {
+    let p = Project::new("timeout");
+    let mut wf = Wf::new("t");
+    wf.run("slow", "sleep 30 & echo $! > bg.pid; wait", json!({ "timeout_ms": 300 }));
+    let (out, s) = p.run(&plan(vec![wf]), &[]);
+    assert_eq!(code(&out), 1);
+    assert_eq!(status(&s, "slow"), "failed");
+    let events = p.events(s["run"].as_str().unwrap());
+    let failed = events.iter().find(|e| e["event"] == "failed" && e["step"] == "slow").unwrap();
+    assert!(failed["payload"]["error"].as_str().unwrap().contains("timed out after 300ms"), "{failed}");
+    let pid: i64 = p.read("bg.pid").trim().parse().unwrap();
+    wait_until("the background sleep to die", || process_gone(pid));
+}
+
+#[test]
+fn concurrency_bounds_running_steps() {
+    let p = Project::new("concurrency");
+    let mut wf = Wf::new("c");
+    wf.defaults = json!({ "concurrency": 2 });
+    // Each step marks itself running, records how many are running, waits
+    // until a second one runs (or 10 s), and unmarks itself.
+    let body = "touch running.$FLOW_STEP; ls running.* | wc -l >> counts; \
+                i=0; while [ $(ls running.* | wc -l) -lt 2 ] && [ $i -lt 500 ] && [ ! -f finished ]; do sleep 0.02; i=$((i+1)); done; \
+                rm running.$FLOW_STEP";
+    for i in 0..6 {
+        wf.run(&format!("s{i}"), body, json!({}));
+    }
+    wf.run("last", "touch finished", json!({ "after": ["s0", "s1", "s2", "s3", "s4", "s5"] }));
+    let (out, _) = p.run(&plan(vec![wf]), &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let counts: Vec<u32> = p.read("counts").lines().map(|l| l.trim().parse().unwrap()).collect();
+    assert_eq!(counts.len(), 6);
+    assert!(counts.iter().all(|c| *c <= 2), "more than 2 steps ran at once: {counts:?}");
+    assert_eq!(counts.iter().max(), Some(&2), "two steps should have run together: {counts:?}");
+}
+
+#[test]
+fn output_type_mismatch_fails_the_step_clearly() {
+    let p = Project::new("types");
+    let mut wf = Wf::new("t");
+    let ty = json!({ "type": "object", "fields": [
+        { "name": "summary", "ty": { "type": "string" } },
+        { "name": "deal_value", "ty": { "type": "number" } }
+    ]});
+    wf.run_typed("research", r#"echo '{"summary": 3, "deal_value": 10}'"#, ty.clone(), json!({}));
+    wf.run_typed("good", r#"echo '{"summary": "ok", "deal_value": 1.5, "extra": true}'"#, ty.clone(), json!({}));
+    wf.run_typed("not_json", "echo hello", ty, json!({}));
+    let (out, s) = p.run(&plan(vec![wf]), &[]);
+    assert_eq!(code(&out), 1);
+    assert_eq!(status(&s, "research"), "failed");
+    assert_eq!(status(&s, "good"), "completed");
+    let events = p.events(s["run"].as_str().unwrap());
+    let err = |step: &str| {
+        events.iter().find(|e| e["event"] == "failed" && e["step"] == step).unwrap()["payload"]["error"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(
+        err("research"),
+        "the output does not match its declared type { summary: string, deal_value: number }: output.summary should be string but is a number"
+    );
+    assert!(err("not_json").starts_with("the output is not JSON"), "{}", err("not_json"));
+}
+
+fn agents() -> Value {
+    json!([
+        { "name": "echoer", "command": "read p; printf '{\"answer\": \"%s\", \"env\": \"%s\", \"cost_usd\": 0.25}' \"$p\" \"$FLOW_PROMPT\"" },
+        { "name": "flat", "command": "cat >/dev/null; echo '{\"answer\": 42}'", "cost_per_call": 0.1 },
+        { "name": "pricey", "command": "cat >/dev/null; echo '{}'", "cost_per_call": 0.6 }
+    ])
+}
+
+#[test]
+fn agents_get_the_prompt_and_charge_their_cost() {
+    let p = Project::new("agent");
+    let mut wf = Wf::new("a");
+    wf.input("company", "string", None);
+    wf.agent("research", 0, "Research ${inputs.company}", json!({}));
+    wf.agent("qualify", 1, "Qualify ${research.output.answer}", json!({ "after": ["research"] }));
+    let (out, s) = p.run(&plan_with_agents(vec![wf], agents()), &["-i", "company=Acme"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(s["steps"]["research"]["output"]["answer"], "Research Acme");
+    assert_eq!(s["steps"]["research"]["output"]["env"], "Research Acme");
+    assert_eq!(s["steps"]["qualify"]["output"]["answer"], 42);
+    assert_eq!(s["cost_usd"], json!(0.35));
+}
+
+#[test]
+fn budget_exceeded_fails_the_run() {
+    let p = Project::new("budget");
+    let mut wf = Wf::new("b");
+    wf.defaults = json!({ "budget_usd": 1.0 });
+    wf.agent("one", 2, "x", json!({}));
+    wf.agent("two", 2, "x", json!({ "after": ["one"] }));
+    wf.agent("three", 2, "x", json!({ "after": ["two"] }));
+    let (out, s) = p.run(&plan_with_agents(vec![wf], agents()), &[]);
+    assert_eq!(code(&out), 1);
+    assert_eq!(s["status"], "failed");
+    assert_eq!(status(&s, "two"), "completed");
+    assert_eq!(status(&s, "three"), "cancelled");
+    assert_eq!(s["error"], "the run spent $1.2000, over its budget of $1.00");
+    let events = p.events(s["run"].as_str().unwrap());
+    assert!(events.iter().any(|e| e["event"] == "budget_exceeded"));
+}
+
+#[test]
+fn call_runs_a_child_whose_outputs_are_the_step_output() {
+    let p = Project::new("call");
+    let mut parent = Wf::new("parent");
+    parent.call("double", "doubler", "{'x': 21}", json!({}));
+    parent.run("show", "echo ${double.output.y}", json!({ "after": ["double"] }));
+    let mut child = Wf::new("doubler");
+    child.input("x", "int", None);
+    child.run("calc", "echo $((${inputs.x} * 2))", json!({}));
+    child.output("y", "calc.output");
+    let (out, s) = p.run(&plan(vec![parent, child]), &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(s["steps"]["double"]["output"], json!({ "y": 42 }));
+    assert_eq!(s["steps"]["show"]["output"], 42);
+    let runs = p.json(&["runs", "list", "--json"]);
+    let child_run = runs.as_array().unwrap().iter().find(|r| r["workflow"] == "doubler").unwrap();
+    assert_eq!(child_run["parent_run"], s["run"]);
+    assert_eq!(child_run["status"], "completed");
+}
+
+#[test]
+fn notify_goes_to_stderr_by_default_and_to_a_command_sink() {
+    let p = Project::new("notify");
+    let mut wf = Wf::new("n");
+    wf.input("company", "string", None);
+    wf.notify("tell", "slack:#sales", "Outreach sent to ${inputs.company}", json!({}));
+    let plan = plan(vec![wf]);
+    let (out, s) = p.run(&plan, &["-i", "company=Acme"]);
+    assert_eq!(code(&out), 0);
+    assert!(stderr(&out).contains("notify slack:#sales: Outreach sent to Acme"), "{}", stderr(&out));
+    let events = p.events(s["run"].as_str().unwrap());
+    let notified = events.iter().find(|e| e["event"] == "notified").unwrap();
+    assert_eq!(notified["payload"], json!({ "channel": "slack:#sales", "message": "Outreach sent to Acme", "sink": "stderr" }));
+
+    let (out, _) = p.run(&plan, &["-i", "company=Acme", "--notify", "command:cat >> sent.txt; echo \"$FLOW_NOTIFY_CHANNEL\" >> sent.txt"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(p.read("sent.txt"), "Outreach sent to Acme\nslack:#sales\n");
+    assert!(!stderr(&out).contains("notify slack"));
+}
+
+#[test]
+fn notify_sink_failure_never_fails_the_run() {
+    let p = Project::new("notify-fail");
+    let mut wf = Wf::new("n");
+    wf.notify("tell", "c", "m", json!({}));
+    let (out, s) = p.run(&plan(vec![wf]), &["--notify", "command:exit 9"]);
+    assert_eq!(code(&out), 0);
+    assert_eq!(status(&s, "tell"), "completed");
+}
+
+#[test]
+fn pause_and_resume_from_a_second_process() {
+    let p = Project::new("pause");
+    let mut wf = Wf::new("p");
+    wf.run("a", "touch a.started; while [ ! -f go ]; do sleep 0.02; done; echo a >> ran", json!({}));
+    wf.run("b", "echo b >> ran", json!({ "after": ["a"] }));
+    let mut child = p.spawn_run(&plan(vec![wf]), &[]);
+    wait_until("step a to start", || p.path("a.started").exists());
+    let run = p.last_run();
+    let out = p.flowc(&["pause", &run]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(p.json(&["runs", "show", &run, "--json"])["status"], "paused");
+    std::fs::write(p.path("go"), "").unwrap();
+    let (exit, stdout, _) = wait_exit(&mut child);
+    assert_eq!(exit, 3, "a paused run exits 3");
+    let summary: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(status(&summary, "a"), "completed", "the running step finished");
+    assert_eq!(status(&summary, "b"), "pending", "no new step started");
+
+    let out = p.flowc(&["resume", &run, "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["status"], "completed");
+    assert_eq!(p.read("ran"), "a\nb\n");
+    let events = p.events(&run);
+    let run_events: Vec<&str> = events.iter().filter(|e| e["step"].is_null()).map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(run_events, ["started", "paused", "resumed", "completed"]);
+}
+
+#[test]
+fn cancel_from_a_second_process_kills_running_steps() {
+    let p = Project::new("cancel");
+    let mut wf = Wf::new("c");
+    wf.run("long", "echo $$ > long.pid; sleep 30", json!({}));
+    wf.run("next", "echo no", json!({ "after": ["long"] }));
+    let mut child = p.spawn_run(&plan(vec![wf]), &[]);
+    wait_until("the step to start", || !p.read("long.pid").trim().is_empty());
+    let pid: i64 = p.read("long.pid").trim().parse().unwrap();
+    let run = p.last_run();
+    let out = p.flowc(&["cancel", &run]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let (exit, stdout, _) = wait_exit(&mut child);
+    assert_eq!(exit, 1);
+    let summary: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["status"], "cancelled");
+    assert_eq!(status(&summary, "long"), "cancelled");
+    assert_eq!(status(&summary, "next"), "cancelled");
+    wait_until("the step's process to die", || process_gone(pid));
+    let out = p.flowc(&["resume", &run]);
+    assert_eq!(code(&out), 2, "a cancelled run cannot be resumed");
+}
+
+#[test]
+fn compensate_walks_completed_steps_in_reverse_order() {
+    let p = Project::new("compensate");
+    let mut wf = Wf::new("saga");
+    wf.input("lead", "string", None);
+    let undo = |wf: &mut Wf, name: &str| json!({ "template": wf.template(&format!("echo undo-{name} ${{inputs.lead}} >> undo.log"), true) });
+    let c = undo(&mut wf, "book");
+    wf.run("book", "echo booked", json!({ "compensate": c }));
+    let c = undo(&mut wf, "charge");
+    wf.run("charge", "echo charged", json!({ "after": ["book"], "compensate": c }));
+    wf.run("note", "echo no-undo", json!({ "after": ["charge"] }));
+    let c = undo(&mut wf, "email");
+    wf.run("email", "echo mailed", json!({ "after": ["note"], "compensate": c }));
+    let c = undo(&mut wf, "never");
+    wf.run("never", "exit 1", json!({ "after": ["email"], "compensate": c }));
+    let (_, s) = p.run(&plan(vec![wf]), &["-i", "lead=L1"]);
+    assert_eq!(s["status"], "failed");
+    let run = s["run"].as_str().unwrap();
+    let out = p.flowc(&["compensate", run, "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(p.read("undo.log"), "undo-email L1\nundo-charge L1\nundo-book L1\n");
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["status"], "compensated");
+    assert_eq!(status(&summary, "book"), "compensated");
+    assert_eq!(status(&summary, "note"), "completed");
+    assert_eq!(status(&summary, "never"), "failed");
+    let events = p.events(run);
+    let compensated: Vec<&str> =
+        events.iter().filter(|e| e["event"] == "compensated").map(|e| e["step"].as_str().unwrap_or("(run)")).collect();
+    assert_eq!(compensated, ["email", "charge", "book", "(run)"]);
+    assert_eq!(code(&p.flowc(&["compensate", run])), 2, "compensating twice is refused");
+}
+
+#[test]
+fn compensation_can_be_a_step() {
+    let p = Project::new("compensate-step");
+    let mut wf = Wf::new("saga");
+    wf.run("undo_book", "echo undone-by-step >> undo.log", json!({}));
+    wf.run("book", "echo booked", json!({ "compensate": { "step": 0 } }));
+    let (out, s) = p.run(&plan(vec![wf]), &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(s["steps"].get("undo_book").is_none(), "a compensation step does not run in the run");
+    let run = s["run"].as_str().unwrap();
+    assert_eq!(code(&p.flowc(&["compensate", run])), 0);
+    assert_eq!(p.read("undo.log"), "undone-by-step\n");
+}
+
+#[test]
+fn kill_9_then_resume_does_not_rerun_completed_steps() {
+    let p = Project::new("kill9");
+    let mut wf = Wf::new("k");
+    wf.run("a", "echo a >> count", json!({}));
+    wf.run("b", "echo b >> count; touch b.started; while [ ! -f go ]; do sleep 0.02; done", json!({ "after": ["a"] }));
+    wf.run("c", "echo c >> count", json!({ "after": ["b"] }));
+    let mut child = p.spawn_run(&plan(vec![wf]), &[]);
+    wait_until("step b to start", || p.path("b.started").exists());
+    let run = p.last_run();
+    // SAFETY: signalling the child process this test spawned.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGKILL);
+    }
+    let _ = child.wait();
+    std::fs::write(p.path("go"), "").unwrap();
+    let out = p.flowc(&["resume", &run, "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["status"], "completed");
+    let count = p.read("count");
+    assert_eq!(count.matches('a').count(), 1, "a completed before the kill and must not run again: {count}");
+    assert_eq!(count.matches('b').count(), 2, "b was in flight: it runs again: {count}");
+    assert_eq!(count.matches('c').count(), 1);
+    assert_eq!(summary["steps"]["b"]["attempts"], 2);
+    let events = p.events(&run);
+    assert_eq!(events_of(&events, "b"), ["started", "interrupted", "started", "completed"]);
+    assert!(events.iter().any(|e| e["step"].is_null() && e["event"] == "resumed" && e["payload"]["after"] == "interrupted"));
+}
+
+#[test]
+fn on_failure_pause_pauses_the_run_and_resume_reruns_the_step() {
+    let p = Project::new("pause-on-failure");
+    let mut wf = Wf::new("p");
+    wf.run("fragile", "[ -f fixed ] && echo ok || exit 1", json!({ "on_failure": "pause" }));
+    wf.run("after", "echo after", json!({ "after": ["fragile"] }));
+    let (out, s) = p.run(&plan(vec![wf]), &[]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert_eq!(s["status"], "paused");
+    assert_eq!(status(&s, "fragile"), "paused");
+    assert_eq!(status(&s, "after"), "pending");
+    std::fs::write(p.path("fixed"), "").unwrap();
+    let run = s["run"].as_str().unwrap();
+    let out = p.flowc(&["resume", run, "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(status(&s, "fragile"), "completed");
+    assert_eq!(s["steps"]["fragile"]["attempts"], 2);
+    assert_eq!(status(&s, "after"), "completed");
+}
+
+#[test]
+fn run_timeout_fails_the_run() {
+    let p = Project::new("run-timeout");
+    let mut wf = Wf::new("t");
+    wf.defaults = json!({ "run_timeout_ms": 300 });
+    wf.run("slow", "sleep 30", json!({}));
+    wf.run("later", "echo no", json!({ "after": ["slow"] }));
+    let (out, s) = p.run(&plan(vec![wf]), &[]);
+    assert_eq!(code(&out), 1);
+    assert_eq!(s["status"], "failed");
+    assert_eq!(s["error"], "the run exceeded its timeout of 300ms");
+    assert_eq!(status(&s, "slow"), "cancelled");
+    assert_eq!(status(&s, "later"), "cancelled");
+}
+
+#[test]
+fn groups_show_in_progress_lines() {
+    let p = Project::new("groups");
+    let mut wf = Wf::new("g");
+    wf.run("a", "true", json!({ "group": 0 }));
+    wf.run("b", "true", json!({ "group": 0 }));
+    wf.run("after_group", "true", json!({ "after": ["a", "b"] }));
+    wf.groups = vec![json!({ "name": "design", "kind": "phase", "steps": [0, 1] })];
+    let (out, _) = p.run(&plan(vec![wf]), &[]);
+    assert_eq!(code(&out), 0);
+    let err = stderr(&out);
+    assert!(err.contains("] step a [design] started"), "{err}");
+    assert!(err.contains("after_group completed"), "{err}");
+}
+
+#[test]
+fn missing_and_mistyped_inputs_are_usage_errors() {
+    let p = Project::new("inputs");
+    let mut wf = Wf::new("i");
+    wf.input("company", "string", None);
+    wf.input("deal_value", "number", Some(json!(0)));
+    wf.run("x", "true", json!({}));
+    let plan = plan(vec![wf]);
+    let (out, _) = p.run(&plan, &[]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("missing input `company` (string)"), "{}", stderr(&out));
+    let (out, _) = p.run(&plan, &["-i", "company=A", "-i", "deal_value=lots"]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("input `deal_value` (number): `lots` is not a number"), "{}", stderr(&out));
+    let (out, _) = p.run(&plan, &["-i", "company=A", "-i", "nope=1"]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("has no input `nope`"), "{}", stderr(&out));
+    std::fs::write(p.path("in.json"), r#"{"company": "FromFile", "deal_value": 5}"#).unwrap();
+    let (out, s) = p.run(&plan, &["--input-file", "in.json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(s["status"], "completed");
+}
+
+#[test]
+fn bad_plans_are_usage_errors() {
+    let p = Project::new("bad-plans");
+    std::fs::write(p.path("broken.json"), "{ not json").unwrap();
+    let out = p.flowc(&["run", "broken.json"]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("the plan is not valid JSON"), "{}", stderr(&out));
+    std::fs::write(p.path("future.json"), r#"{"format_version": 99, "entry": "x", "workflows": []}"#).unwrap();
+    let out = p.flowc(&["run", "future.json"]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("format_version 99, but this flowc reads format_version 1"), "{}", stderr(&out));
+    let mut wf = Wf::new("cyc");
+    wf.run("a", "true", json!({}));
+    wf.run("b", "true", json!({ "after": ["a"] }));
+    let mut plan = plan(vec![wf]);
+    plan["workflows"][0]["steps"][0]["after"] = json!([1]);
+    p.write_plan(&plan);
+    let out = p.flowc(&["run", "plan.json"]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("the step graph has a cycle through a, b"), "{}", stderr(&out));
+    let out = p.flowc(&["run", "missing.json"]);
+    assert_eq!(code(&out), 2);
+}
+
+#[test]
+fn corrupt_and_newer_state_databases_are_refused() {
+    let p = Project::new("bad-db");
+    let mut wf = Wf::new("x");
+    wf.run("a", "true", json!({}));
+    let plan = plan(vec![wf]);
+    std::fs::create_dir_all(p.path(".flow")).unwrap();
+    std::fs::write(p.path(".flow/state.db"), vec![7u8; 4096]).unwrap();
+    let (out, _) = p.run(&plan, &[]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("is not a flowc state database"), "{}", stderr(&out));
+
+    std::fs::remove_file(p.path(".flow/state.db")).unwrap();
+    let (out, _) = p.run(&plan, &[]);
+    assert_eq!(code(&out), 0);
+    // Pretend a newer flowc migrated the file: the schema version is the
+    // big-endian `user_version` at byte 60 of the SQLite header.
+    let db = p.path(".flow/state.db");
+    let _ = std::fs::remove_file(p.path(".flow/state.db-wal"));
+    let _ = std::fs::remove_file(p.path(".flow/state.db-shm"));
+    let mut bytes = std::fs::read(&db).unwrap();
+    bytes[60..64].copy_from_slice(&99u32.to_be_bytes());
+    std::fs::write(&db, bytes).unwrap();
+    let (out, _) = p.run(&plan, &[]);
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("has schema version 99, written by a newer flowc"), "{}", stderr(&out));
+    let out = p.flowc(&["runs", "list"]);
+    assert_eq!(code(&out), 2);
+}
+
+#[test]
+fn state_path_follows_the_flag_and_the_environment() {
+    let p = Project::new("state-path");
+    let mut wf = Wf::new("x");
+    wf.run("a", "true", json!({}));
+    let (out, _) = p.run(&plan(vec![wf]), &["--state", "elsewhere/s.db"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(p.path("elsewhere/s.db").exists());
+    assert!(!p.path(".flow/state.db").exists());
+    let out = p.cmd(&["runs", "list", "--json"]).env("FLOW_STATE", "elsewhere/s.db").output().unwrap();
+    let list: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+}
+
+#[test]
+fn runs_commands_print_the_documented_json() {
+    let p = Project::new("runs-json");
+    let mut wf = Wf::new("report");
+    wf.run("first", "echo one; echo oops >&2", json!({}));
+    wf.run("second", r#"echo '{"k": 1}'"#, json!({ "after": ["first"] }));
+    let (_, s) = p.run(&plan(vec![wf]), &[]);
+    let run = s["run"].as_str().unwrap();
+
+    let events = p.events(run);
+    assert_eq!(events[0]["seq"], 1);
+    for (i, e) in events.iter().enumerate() {
+        let keys: Vec<&String> = e.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["at", "event", "payload", "seq", "step"]);
+        assert_eq!(e["seq"], i as u64 + 1, "seq numbers the run's events in order");
+        assert!(e["at"].as_str().unwrap().ends_with('Z'));
+    }
+    let flow: Vec<(Option<&str>, &str)> = events.iter().map(|e| (e["step"].as_str(), e["event"].as_str().unwrap())).collect();
+    assert_eq!(
+        flow,
+        [
+            (None, "started"),
+            (Some("first"), "started"),
+            (Some("first"), "completed"),
+            (Some("second"), "started"),
+            (Some("second"), "completed"),
+            (None, "completed")
+        ]
+    );
+
+    let list = p.json(&["runs", "list", "--json"]);
+    assert_eq!(list[0]["run"], run);
+    assert_eq!(list[0]["status"], "completed");
+
+    let show = p.json(&["runs", "show", run, "--json"]);
+    assert_eq!(show["steps"]["second"]["output"], json!({ "k": 1 }));
+    assert_eq!(show["run"], run);
+
+    let logs = p.json(&["runs", "logs", run, "first", "--json"]);
+    let log = logs[0]["log"].as_str().unwrap();
+    assert!(log.contains(" out | one"), "{log}");
+    assert!(log.contains(" err | oops"), "{log}");
+    let out = p.flowc(&["runs", "logs", run]);
+    assert!(stdout(&out).contains("==> second <=="));
+
+    let stats = p.json(&["runs", "stats", "--json"]);
+    assert_eq!(stats[0]["workflow"], "report");
+    assert_eq!(stats[0]["runs"], 1);
+    assert_eq!(stats[0]["by_status"]["completed"], 1);
+
+    assert_eq!(code(&p.flowc(&["runs", "show", "no-such-run"])), 2);
+}
