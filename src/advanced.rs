@@ -287,7 +287,7 @@ pub fn export(cli: &Cli, args: &ExportArgs) -> Result<(), Failure> {
 /// `workflow`, if the project compiles cleanly (quietly: no diagnostics).
 fn source_invariants_hash(project_dir: &std::path::Path, workflow: &str) -> Option<String> {
     let loaded = crate::project::load(project_dir).ok()?;
-    let db = flowc_compiler::Database::default();
+    let db = flowc_compiler::Database::batch();
     let files: Vec<flowc_compiler::SourceFile> =
         loaded.files.iter().map(|f| flowc_compiler::SourceFile::new(&db, f.path.clone(), f.text.clone())).collect();
     let project = flowc_compiler::Project::new(&db, files);

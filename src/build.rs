@@ -79,7 +79,7 @@ pub fn checked_with(cli: &Cli, path: &Path, warnings: bool) -> Result<Checked, F
 }
 
 fn analyse(loaded: &LoadedProject) -> (Database, Project, Vec<Diagnostic>, Sources) {
-    let db = Database::default();
+    let db = Database::batch();
     let mut sources = Sources::new();
     let files: Vec<SourceFile> = loaded
         .files

@@ -6,6 +6,10 @@
 //! their branch), so it keeps measuring the whole of `flowc check` as the
 //! checker grows, not just the parser.
 
+// Every benchmark binary runs on the allocator `flowc` runs on.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::fmt::Write;
 
 /// Plans, DAGs and measurements for the interpreter benchmarks.

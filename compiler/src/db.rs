@@ -5,6 +5,11 @@
 //! inputs; a deleted file is removed from the [`Project`]'s list, never read
 //! from disk here.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use flowc_grammar::outline::PieceKind;
+
 /// One `.flow` file: its path (as the user should see it) and its text.
 #[salsa::input(debug)]
 pub struct SourceFile {
@@ -23,20 +28,48 @@ pub struct Project {
 }
 
 #[salsa::db]
-pub trait Db: salsa::Database {}
+pub trait Db: salsa::Database {
+    /// Whether a file's pieces are parsed ahead, on every core, when the
+    /// file's model is first built ([`Database::batch`]).
+    fn parses_ahead(&self) -> bool {
+        false
+    }
+    /// Keeps parses done ahead of [`crate::model::parse_piece`].
+    fn put_parsed(&self, _parsed: Vec<(PieceKind, String, ParseResult)>) {}
+    /// Takes the parse done ahead for this piece, if any.
+    fn take_parsed(&self, _kind: PieceKind, _text: &str) -> Option<ParseResult> {
+        None
+    }
+}
+
+/// A piece parsed ahead: what [`crate::model::parse_piece`] returns.
+pub type ParseResult = Option<crate::model::ParsedText>;
 
 /// The one concrete database.
 #[salsa::db]
 #[derive(Clone, Default)]
 pub struct Database {
     storage: salsa::Storage<Self>,
+    /// Set for a one-shot command (`flowc check`, `build`, `run`): see
+    /// [`Database::batch`].
+    ahead: Option<Arc<Mutex<HashMap<(PieceKind, String), ParseResult>>>>,
 }
 
 impl Database {
     /// A database that reports every salsa event to `on_event` (tests use this
     /// to prove which queries re-executed after an edit).
     pub fn with_event_hook(on_event: impl Fn(salsa::Event) + Send + Sync + 'static) -> Self {
-        Database { storage: salsa::Storage::new(Some(Box::new(on_event))) }
+        Database { storage: salsa::Storage::new(Some(Box::new(on_event))), ahead: None }
+    }
+
+    /// A database for a command that checks a project once: when a file's
+    /// model is built, its pieces are parsed ahead on every core, and
+    /// `parse_piece` takes those parses instead of parsing again. Parsing is
+    /// a pure function of a piece's text, so the results are the ones
+    /// `parse_piece` would compute; only the work is spread. The language
+    /// server does not use it: after an edit, it parses one piece.
+    pub fn batch() -> Self {
+        Database { storage: salsa::Storage::default(), ahead: Some(Arc::default()) }
     }
 }
 
@@ -44,4 +77,24 @@ impl Database {
 impl salsa::Database for Database {}
 
 #[salsa::db]
-impl Db for Database {}
+impl Db for Database {
+    fn parses_ahead(&self) -> bool {
+        self.ahead.is_some()
+    }
+
+    fn put_parsed(&self, parsed: Vec<(PieceKind, String, ParseResult)>) {
+        if let Some(ahead) = &self.ahead {
+            let mut map = ahead.lock().unwrap_or_else(|e| e.into_inner());
+            map.extend(parsed.into_iter().map(|(kind, text, result)| ((kind, text), result)));
+        }
+    }
+
+    fn take_parsed(&self, kind: PieceKind, text: &str) -> Option<ParseResult> {
+        let ahead = self.ahead.as_ref()?;
+        let mut map = ahead.lock().unwrap_or_else(|e| e.into_inner());
+        if map.is_empty() {
+            return None;
+        }
+        map.remove(&(kind, text.to_string()))
+    }
+}

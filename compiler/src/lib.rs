@@ -22,5 +22,5 @@ pub use codes::Code;
 pub use db::{Database, Db, Project, SourceFile};
 pub use diagnostic::{Diagnostic, Edit, Fix, Related, Severity};
 pub use line_index::LineIndex;
-pub use queries::{check_files, check_project, file_diagnostics, parse};
+pub use queries::{check_files, check_project, check_project_on_all_cores, file_diagnostics, parse};
 pub use types::{FieldTy, ObjectTy, Ty};

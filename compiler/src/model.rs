@@ -46,7 +46,13 @@ pub struct ParsedText {
 
 #[salsa::tracked(returns(ref))]
 pub fn parse_piece<'db>(db: &'db dyn Db, piece: PieceText<'db>) -> Option<ParsedText> {
-    let (ast, clean) = flowc_grammar::parse_piece(piece.kind(db), piece.text(db))?;
+    let (kind, text) = (piece.kind(db), piece.text(db));
+    db.take_parsed(kind, text).unwrap_or_else(|| parsed_text(kind, text))
+}
+
+/// Parses a piece's text (what [`parse_piece`] memoises).
+pub(crate) fn parsed_text(kind: PieceKind, text: &str) -> Option<ParsedText> {
+    let (ast, clean) = flowc_grammar::parse_piece(kind, text)?;
     let step = match &ast {
         PieceAst::Item(WorkflowStmt { kind: WorkflowStmtKind::Step(step), .. }) => Some(Arc::new(step.clone())),
         _ => None,
@@ -264,6 +270,9 @@ pub fn file_model<'db>(db: &'db dyn Db, file: SourceFile) -> FileModel<'db> {
 fn split_and_parse(db: &dyn Db, text: &str) -> Option<Vec<PieceDecl>> {
     let lexed = flowc_grammar::lexer::lex(text);
     let decls = outline::outline(text, &lexed)?;
+    if db.parses_ahead() {
+        parse_ahead(db, text, &decls);
+    }
     let mut out = Vec::with_capacity(decls.len());
     for decl in decls {
         match decl {
@@ -281,6 +290,55 @@ fn split_and_parse(db: &dyn Db, text: &str) -> Option<Vec<PieceDecl>> {
         }
     }
     Some(out)
+}
+
+/// Parses every piece of an outline on every core, for `parse_piece` to take
+/// ([`crate::db::Database::batch`]). Pieces are dealt out in contiguous runs
+/// of about equal size in bytes.
+fn parse_ahead(db: &dyn Db, text: &str, decls: &[OutlineDecl]) {
+    let mut pieces: Vec<(PieceKind, Span)> = Vec::new();
+    for decl in decls {
+        match decl {
+            OutlineDecl::Workflow(w) => pieces.extend(w.items.iter().map(|p| (p.kind, p.span))),
+            OutlineDecl::Other(p) => pieces.push((p.kind, p.span)),
+        }
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    // Below this, a thread costs more than it saves.
+    if threads < 2 || text.len() < 64 * 1024 {
+        return;
+    }
+    let share = text.len() / threads + 1;
+    let mut runs: Vec<&[(PieceKind, Span)]> = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, (_, span)) in pieces.iter().enumerate() {
+        bytes += span.len() as usize;
+        if bytes >= share {
+            runs.push(&pieces[start..=i]);
+            (start, bytes) = (i + 1, 0);
+        }
+    }
+    runs.push(&pieces[start..]);
+    let parse_run = |run: &[(PieceKind, Span)]| -> Vec<(PieceKind, String, crate::db::ParseResult)> {
+        run.iter()
+            .map(|(kind, span)| {
+                let piece = &text[span.range()];
+                (*kind, piece.to_string(), parsed_text(*kind, piece))
+            })
+            .collect()
+    };
+    let parsed: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = runs[1..].iter().map(|run| scope.spawn(move || parse_run(run))).collect();
+        let mut parsed = parse_run(runs[0]);
+        for handle in handles {
+            // A thread that panicked leaves its pieces to `parse_piece`.
+            if let Ok(more) = handle.join() {
+                parsed.extend(more);
+            }
+        }
+        parsed
+    });
+    db.put_parsed(parsed);
 }
 
 /// Parses one piece through the cache; `clean` refuses a piece that needed

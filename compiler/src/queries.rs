@@ -53,6 +53,44 @@ pub fn check_project(db: &dyn Db, project: Project) -> Vec<Diagnostic> {
     out
 }
 
+/// [`check_project`], with the per-step checks spread over every core: for
+/// a command that checks a whole project once (`flowc check`). The steps'
+/// checks are run ahead on clones of the database, one contiguous run of
+/// steps per thread, so `check_project` finds them memoised; salsa makes
+/// the clones share every result. The diagnostics are the same.
+pub fn check_project_on_all_cores(db: &crate::db::Database, project: Project) -> &Vec<Diagnostic> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get()).min(8);
+    let mut steps = Vec::new();
+    for file in project.files(db) {
+        for def in &file_model(db, *file).decls {
+            if let DeclDef::Workflow(w) = def {
+                // Shared by every step's checks: computed once, before the threads.
+                let _ = crate::graph::workflow_graph(db, *w);
+                steps.extend(w.steps(db).iter().map(|s| (*w, *s)));
+            }
+        }
+    }
+    // Below this, a thread costs more than it saves.
+    if threads > 1 && steps.len() >= 256 {
+        let _ = crate::model::item_index(db, project);
+        let per = steps.len().div_ceil(threads);
+        std::thread::scope(|scope| {
+            for run in steps.chunks(per).skip(1) {
+                let db = db.clone();
+                scope.spawn(move || {
+                    for (wf, step) in run {
+                        let _ = crate::checks::check_step(&db, project, *wf, *step);
+                    }
+                });
+            }
+            for (wf, step) in steps.chunks(per).next().unwrap_or(&[]) {
+                let _ = crate::checks::check_step(db, project, *wf, *step);
+            }
+        });
+    }
+    check_project(db, project)
+}
+
 /// Checks files as one project in a fresh database: the convenience entry
 /// point for tests and one-shot tools.
 pub fn check_files(files: &[(&str, &str)]) -> Vec<Diagnostic> {

@@ -173,7 +173,7 @@ fn measure(opts: &Options, flowc: &Path, dir: &Path) -> Result<bool, String> {
     if cpu_times.len() == times.len() {
         cpu_times.sort();
         println!(
-            "        median CPU time (user + system) {:.0} ms, close to the wall time on an idle machine",
+            "        median CPU time (user + system) {:.0} ms (above the wall time: parsing and the step checks use every core)",
             ms(cpu_times[cpu_times.len() / 2])
         );
     }
