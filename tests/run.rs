@@ -467,6 +467,32 @@ fn kill_9_then_resume_does_not_rerun_completed_steps() {
 }
 
 #[test]
+fn resume_stops_an_orphaned_attempt_whose_pid_was_never_recorded() {
+    let p = Project::new("kill9-orphan");
+    let mut wf = Wf::new("k");
+    wf.run("b", "echo b >> count; while [ ! -f go ]; do sleep 0.02; done; echo $$ >> finished", json!({}));
+    let mut child = p.spawn_run(&plan(vec![wf]), &[]);
+    wait_until("step b to start", || p.read("count").contains('b'));
+    // SAFETY: signalling the child process this test spawned.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGKILL);
+    }
+    let _ = child.wait();
+    // As if flowc died before the batch holding the pid was written.
+    let db = rusqlite::Connection::open(p.path(".flow/state.db")).unwrap();
+    db.execute("UPDATE step_runs SET pid = NULL", []).unwrap();
+    drop(db);
+    let run = p.last_run();
+    let mut resume = p.cmd(&["resume", &run, "--json"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    wait_until("step b to run again", || p.read("count").matches('b').count() == 2);
+    std::fs::write(p.path("go"), "").unwrap();
+    let out = resume.wait_with_output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    assert_eq!(p.read("finished").lines().count(), 1, "only the new attempt finished: the orphan was stopped");
+}
+
+#[test]
 fn on_failure_pause_pauses_the_run_and_resume_reruns_the_step() {
     let p = Project::new("pause-on-failure");
     let mut wf = Wf::new("p");

@@ -163,10 +163,7 @@ pub fn cancel(run: &str, options: &RunOptions) -> Result<ControlOutcome, Error> 
 pub(crate) fn cancel_locked(store: &mut SqliteStore, run: &str) -> Result<(), Error> {
     let mut ops = Vec::new();
     for a in store.attempts(run)?.into_iter().filter(|a| matches!(a.status, StepStatus::Running | StepStatus::Blocked)) {
-        if let Some(pid) = a.pid
-            && super::process::is_attempt_process(pid, run, &a.step) {
-                super::process::signal_group(pid as i32, libc::SIGKILL);
-            }
+        super::process::stop_orphans(a.pid, run, &a.step);
         ops.push(Op::AttemptFinished {
             run: run.to_string(),
             step_id: a.step_id,

@@ -85,6 +85,40 @@ pub fn is_attempt_process(pid: i64, run: &str, step: &str) -> bool {
     has_run && has_step
 }
 
+/// Ends the processes of an attempt that outlived the flowc that started it:
+/// the process group of `recorded` (the pid in the state database), and the
+/// group of every process whose environment carries the attempt's run and
+/// step. The scan matters because a pid is written with the next batch, a
+/// moment after the spawn: a flowc killed in between recorded none. Our own
+/// process group is never signalled.
+pub fn stop_orphans(recorded: Option<i64>, run: &str, step: &str) {
+    // SAFETY: getpgid(2) has no memory-safety preconditions.
+    let own = unsafe { libc::getpgid(0) };
+    let mut groups: Vec<i32> = Vec::new();
+    let mut add = |pid: i64| {
+        // SAFETY: as above; a process that is gone yields -1.
+        let pgid = unsafe { libc::getpgid(pid as i32) };
+        if pgid > 1 && pgid != own && !groups.contains(&pgid) {
+            groups.push(pgid);
+        }
+    };
+    if let Some(pid) = recorded.filter(|pid| is_attempt_process(*pid, run, step)) {
+        add(pid);
+    }
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            if let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i64>().ok())
+                && is_attempt_process(pid, run, step)
+            {
+                add(pid);
+            }
+        }
+    }
+    for group in groups {
+        signal_group(group, libc::SIGKILL);
+    }
+}
+
 pub type Log = Rc<RefCell<std::io::BufWriter<std::fs::File>>>;
 
 pub fn open_log(path: &Path) -> std::io::Result<Log> {

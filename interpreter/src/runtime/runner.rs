@@ -541,10 +541,7 @@ impl Runner {
         // may have outlived flowc. End them (only if they are still the
         // processes we started), then re-run the steps with a new attempt.
         for a in attempts.iter().filter(|a| a.status == StepStatus::Running) {
-            if let Some(pid) = a.pid
-                && super::process::is_attempt_process(pid, &self.run, &a.step) {
-                    super::process::signal_group(pid as i32, libc::SIGKILL);
-                }
+            super::process::stop_orphans(a.pid, &self.run, &a.step);
             self.ops.push(Op::AttemptFinished {
                 run: self.run.clone(),
                 step_id: a.step_id,
