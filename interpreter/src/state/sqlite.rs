@@ -291,7 +291,13 @@ impl Store for SqliteStore {
             return Ok(());
         }
         let path = self.path.clone();
-        let tx = self.conn.transaction().map_err(|e| describe(&path, e))?;
+        // IMMEDIATE: the write lock is taken (waiting out `busy_timeout`) before
+        // the batch reads anything. A deferred transaction that reads and then
+        // writes fails at once with SQLITE_BUSY when another connection wrote
+        // in between (in WAL mode its snapshot is stale), which `flowc serve`,
+        // running several runs at once, hit under load. Every write
+        // transaction of the state database is IMMEDIATE for that reason.
+        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(|e| describe(&path, e))?;
         // With a sink, remember each event's sequence number to publish it after the commit.
         let mut published = Vec::new();
         for op in ops {
