@@ -517,6 +517,14 @@ fn dev_lifecycle_runs_its_gates_and_fix_loops() {
     let show = p.json(&["runs", "show", s["run"].as_str().unwrap(), "--json"]);
     assert_eq!(show["checkpoints"].as_array().unwrap().len(), 22, "one checkpoint per completed step");
 
+    // Without a deployment, the release steps are skipped and the outputs say so.
+    // (The monitor and iterate phases come after the deployment: skipped too.)
+    let (out, s) = run(&p, "dev_lifecycle", &["-i", "feature=feature flags", "-i", "deploy=false", "--notify", "none"], &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(s["steps"]["release"]["status"], "skipped");
+    assert_eq!(s["steps"]["feedback"]["status"], "skipped");
+    assert_eq!(s["outputs"], json!({ "version": "not released", "dashboard": "no deployment to watch" }));
+
     // Failing tests: the fix → test loop runs three rounds, then pauses.
     let (out, s) = run(&p, "dev_lifecycle", &["-i", "feature=feature flags", "--notify", "none"], &[("FLOW_EXAMPLE_FAIL_TESTS", "1")]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));

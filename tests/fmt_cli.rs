@@ -185,3 +185,10 @@ fn a_file_named_twice_is_formatted_once() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(stdout(&out), "a.flow\n");
 }
+
+#[test]
+fn every_example_is_formatted() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = flowc(root, &["fmt", "--check", "examples"], None);
+    assert_eq!(out.status.code(), Some(0), "run `flowc fmt examples`:\n{}{}", stdout(&out), stderr(&out));
+}
