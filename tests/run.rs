@@ -483,7 +483,7 @@ fn resume_stops_an_orphaned_attempt_whose_pid_was_never_recorded() {
     db.execute("UPDATE step_runs SET pid = NULL", []).unwrap();
     drop(db);
     let run = p.last_run();
-    let mut resume = p.cmd(&["resume", &run, "--json"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let resume = p.cmd(&["resume", &run, "--json"]).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
     wait_until("step b to run again", || p.read("count").matches('b').count() == 2);
     std::fs::write(p.path("go"), "").unwrap();
     let out = resume.wait_with_output().unwrap();

@@ -45,6 +45,9 @@ pub trait Db: salsa::Database {
 /// A piece parsed ahead: what [`crate::model::parse_piece`] returns.
 pub type ParseResult = Option<crate::model::ParsedText>;
 
+/// Parses done ahead, by piece kind and text.
+type Ahead = Arc<Mutex<HashMap<(PieceKind, String), ParseResult>>>;
+
 /// The one concrete database.
 #[salsa::db]
 #[derive(Clone, Default)]
@@ -52,7 +55,7 @@ pub struct Database {
     storage: salsa::Storage<Self>,
     /// Set for a one-shot command (`flowc check`, `build`, `run`): see
     /// [`Database::batch`].
-    ahead: Option<Arc<Mutex<HashMap<(PieceKind, String), ParseResult>>>>,
+    ahead: Option<Ahead>,
 }
 
 impl Database {

@@ -140,19 +140,17 @@ pub fn build(sigs: &[(&StepSig, u32)], groups: &[crate::model::GroupSig]) -> Wor
                 edges.push(Edge { from: i, to, kind: EdgeKind::Arm, at: i, span: None });
             }
         }
-        if let Some(group) = sig.groups.last() {
-            if let Some(&to) = by_name.get(group) {
+        if let Some(group) = sig.groups.last()
+            && let Some(&to) = by_name.get(group) {
                 edges.push(Edge { from: i, to, kind: EdgeKind::Member, at: i, span: Some(sig.name.span) });
             }
-        }
     }
     for (gi, g) in groups.iter().enumerate() {
-        if let Some(outer) = g.groups.last() {
-            if let Some(&to) = by_name.get(outer) {
+        if let Some(outer) = g.groups.last()
+            && let Some(&to) = by_name.get(outer) {
                 let from = sigs.len() + gi;
                 edges.push(Edge { from, to, kind: EdgeKind::Member, at: from, span: Some(g.name.span) });
             }
-        }
     }
     // Members inherit the group's own deps: a group `after x` holds its
     // members back until x is done. (Not an edge of the cycle check: it would

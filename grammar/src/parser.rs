@@ -244,8 +244,8 @@ fn chunk_error(src: &str, chunk: &Chunk, lexed: &lexer::Lexed) -> SyntaxError {
             ),
         };
     }
-    if at >= src.len() && positives.contains(&Rule::close_brace) {
-        if let Some(open) = lexer::unclosed_brace(src, &lexed.tokens) {
+    if at >= src.len() && positives.contains(&Rule::close_brace)
+        && let Some(open) = lexer::unclosed_brace(src, &lexed.tokens) {
             return SyntaxError {
                 kind: SyntaxErrorKind::UnclosedBrace,
                 span: open,
@@ -254,7 +254,6 @@ fn chunk_error(src: &str, chunk: &Chunk, lexed: &lexer::Lexed) -> SyntaxError {
                 help: Some("add the matching `}`".into()),
             };
         }
-    }
     if let Some(err) = unknown_trigger_rule(src, at) {
         return err;
     }
@@ -1434,13 +1433,12 @@ pub fn unescape(raw: &str) -> String {
     let mut i = 0;
     while i < raw.len() {
         let rest = &raw[i..];
-        if rest.starts_with('\\') {
-            if let Some((c, len)) = lexer::decode_escape(rest) {
+        if rest.starts_with('\\')
+            && let Some((c, len)) = lexer::decode_escape(rest) {
                 out.push(c);
                 i += len;
                 continue;
             }
-        }
         let c = rest.chars().next().unwrap_or('\\');
         out.push(c);
         i += c.len_utf8();

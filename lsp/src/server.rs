@@ -120,11 +120,10 @@ struct CancelOnDrop {
 
 impl Drop for CancelOnDrop {
     fn drop(&mut self) {
-        if self.armed {
-            if let Ok(Some(token)) = self.token.lock().as_deref() {
+        if self.armed
+            && let Ok(Some(token)) = self.token.lock().as_deref() {
                 token.cancel();
             }
-        }
     }
 }
 
@@ -146,11 +145,10 @@ fn workspace_roots(params: &lsp::InitializeParams) -> Vec<PathBuf> {
         .filter_map(|f| f.uri.to_file_path().map(|p| p.into_owned()))
         .collect();
     #[allow(deprecated)]
-    if roots.is_empty() {
-        if let Some(root) = params.root_uri.as_ref().and_then(|u| u.to_file_path()) {
+    if roots.is_empty()
+        && let Some(root) = params.root_uri.as_ref().and_then(|u| u.to_file_path()) {
             roots.push(root.into_owned());
         }
-    }
     roots
 }
 

@@ -304,11 +304,10 @@ impl State {
     /// database ran until the next publish, requests included; traces are
     /// for benchmarks and tests, which do not interleave requests.)
     fn before_edit(&mut self) {
-        if self.first_change.is_none() {
-            if let Some(Ok(mut counts)) = self.trace.as_ref().map(|c| c.lock()) {
+        if self.first_change.is_none()
+            && let Some(Ok(mut counts)) = self.trace.as_ref().map(|c| c.lock()) {
                 counts.clear();
             }
-        }
     }
 
     // ------------------------------------------------------------- editing

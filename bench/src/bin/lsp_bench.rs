@@ -136,11 +136,10 @@ async fn read_frames(mut read: ReadHalf<DuplexStream>, tx: tokio::sync::mpsc::Un
                 break;
             }
             let body: Vec<u8> = buf.drain(..end + 4 + len).skip(end + 4).collect();
-            if let Ok(v) = serde_json::from_slice(&body) {
-                if tx.send(v).is_err() {
+            if let Ok(v) = serde_json::from_slice(&body)
+                && tx.send(v).is_err() {
                     return;
                 }
-            }
         }
         match read.read(&mut chunk).await {
             Ok(0) | Err(_) => return,

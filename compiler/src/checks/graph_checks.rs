@@ -17,7 +17,7 @@ pub(super) fn check_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &mut 
     let loc = |node: usize, span: Span| -> Loc<'db> { node_loc(db, wf, steps, graph, node, span) };
     // Where an edge is written: its own span, or for an arm, the target's name in the branch body.
     let edge_span = |e: &crate::graph::Edge| -> Span {
-        e.span.unwrap_or_else(|| arm_span(&steps[e.from].ast(db), &graph.nodes[e.to].name).unwrap_or(graph.nodes[e.from].name_span))
+        e.span.unwrap_or_else(|| arm_span(steps[e.from].ast(db), &graph.nodes[e.to].name).unwrap_or(graph.nodes[e.from].name_span))
     };
 
     for cycle in &graph.cycles {
@@ -86,8 +86,8 @@ pub(super) fn check_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &mut 
                 }
             }
         }
-        if compensators.contains(sig.name.text.as_str()) {
-            if let Some(deps) = &sig.deps {
+        if compensators.contains(sig.name.text.as_str())
+            && let Some(deps) = &sig.deps {
                 out.push(
                     Pending::new(Code::CompensationStepInGraph, loc(i, deps.span), format!(
                         "`{}` is a compensation step, so it cannot have dependencies",
@@ -97,7 +97,6 @@ pub(super) fn check_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &mut 
                     .help("compensation steps have no deps and run only during `flowc compensate`, in reverse order of the steps they undo"),
                 );
             }
-        }
         // Arms: each target must depend on the branch, or the branch decides nothing.
         if matches!(sig.kind, StepKind::Branch) {
             for arm in &sig.arms {
@@ -105,7 +104,7 @@ pub(super) fn check_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &mut 
                 let target = &graph.sigs[t];
                 let depends = target.deps.as_ref().is_some_and(|d| d.names.iter().any(|n| n.text == sig.name.text));
                 if !depends {
-                    let span = arm_span(&step.ast(db), arm).unwrap_or(sig.name.span);
+                    let span = arm_span(step.ast(db), arm).unwrap_or(sig.name.span);
                     out.push(
                         Pending::new(Code::ArmTargetNotDependent, loc(i, span), format!(
                             "the arm routes to `{arm}`, but `{arm}` does not run after `{}`",
@@ -135,7 +134,7 @@ pub(super) fn check_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &mut 
             let exclusive: Vec<&str> = deps
                 .names
                 .iter()
-                .filter(|d| bsig.arms.iter().any(|a| *a == d.text) && only_after(graph, &d.text, &bsig.name.text))
+                .filter(|d| bsig.arms.contains(&d.text) && only_after(graph, &d.text, &bsig.name.text))
                 .map(|d| d.text.as_str())
                 .collect();
             if exclusive.len() >= 2 && b != i {

@@ -44,16 +44,14 @@ pub(super) fn step_names<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut Vec<
             StepStmtKind::Reads { key, .. } | StepStmtKind::Put { key, .. } => {
                 decl_ref(index, DeclKind::Store, &key.store, &|s| cx.at(s), out);
             }
-            StepStmtKind::Spawn { workflow, inputs } => {
-                if decl_ref(index, DeclKind::Workflow, workflow, &|s| cx.at(s), out) {
+            StepStmtKind::Spawn { workflow, inputs }
+                if decl_ref(index, DeclKind::Workflow, workflow, &|s| cx.at(s), out) => {
                     call_inputs(db, index, workflow, inputs.as_ref(), &|s| cx.at(s), out);
                 }
-            }
-            StepStmtKind::SpawnEach { workflow, inputs, .. } => {
-                if decl_ref(index, DeclKind::Workflow, workflow, &|s| cx.at(s), out) {
+            StepStmtKind::SpawnEach { workflow, inputs, .. }
+                if decl_ref(index, DeclKind::Workflow, workflow, &|s| cx.at(s), out) => {
                     call_inputs(db, index, workflow, inputs.as_ref(), &|s| cx.at(s), out);
                 }
-            }
             StepStmtKind::Env(env) => env_refs(db, index, env, &|s| cx.at(s), out),
             _ => {}
         }
@@ -68,15 +66,14 @@ pub(super) fn step_names<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut Vec<
         StepKind::Use(n) => {
             decl_ref(index, DeclKind::Template, n, &|s| cx.at(s), out);
         }
-        StepKind::Call(n) => {
-            if decl_ref(index, DeclKind::Workflow, n, &|s| cx.at(s), out) {
+        StepKind::Call(n)
+            if decl_ref(index, DeclKind::Workflow, n, &|s| cx.at(s), out) => {
                 let with = step.body.iter().find_map(|s| match &s.kind {
                     StepStmtKind::With(v) => Some(v),
                     _ => None,
                 });
                 call_inputs(db, index, n, with, &|s| cx.at(s), out);
             }
-        }
         _ => {}
     }
 }
@@ -323,8 +320,8 @@ pub(super) fn decl_names<'db>(db: &'db dyn Db, project: Project, decl: OtherDef<
                 }
             }
         }
-        Decl::Instance(inst) => {
-            if index.get(DeclKind::Resource, &inst.kind.text).is_none() {
+        Decl::Instance(inst)
+            if index.get(DeclKind::Resource, &inst.kind.text).is_none() => {
                 let p = Pending::new(Code::UnknownResourceKind, at(inst.kind.span), format!("there is no resource kind `{}`", inst.kind.text))
                     .label("unknown kind")
                     .help(suggest(&inst.kind.text, index.names(DeclKind::Resource)).unwrap_or_else(|| {
@@ -332,7 +329,6 @@ pub(super) fn decl_names<'db>(db: &'db dyn Db, project: Project, decl: OtherDef<
                     }));
                 out.push(replace_fix(p, at(inst.kind.span), &inst.kind.text, index.names(DeclKind::Resource)));
             }
-        }
         _ => {}
     }
 }

@@ -25,7 +25,7 @@ pub fn check_project_wide<'db>(db: &'db dyn Db, project: Project) -> Vec<Pending
 pub(crate) fn name_loc<'db>(db: &'db dyn Db, def: &DeclDef<'db>) -> Loc<'db> {
     match def {
         DeclDef::Workflow(w) => Loc::new(Anchor::Workflow(*w), w.name_span(db)),
-        DeclDef::Other(o) => Loc::new(Anchor::Decl(*o), name_span(&o.ast(db))),
+        DeclDef::Other(o) => Loc::new(Anchor::Decl(*o), name_span(o.ast(db))),
     }
 }
 
@@ -63,7 +63,7 @@ fn article(noun: &str) -> String {
 }
 
 /// Every declaration some step, agent, template, env set or workflow names.
-fn used_names<'db>(db: &'db dyn Db, project: Project) -> BTreeSet<(DeclKind, String)> {
+fn used_names(db: &dyn Db, project: Project) -> BTreeSet<(DeclKind, String)> {
     let index = item_index(db, project);
     let mut used = BTreeSet::new();
     for (_, names) in index.iter() {
@@ -183,7 +183,7 @@ fn recursion<'db>(db: &'db dyn Db, project: Project, out: &mut Vec<Pending<'db>>
         for step in w.steps(db) {
             for (target, spawn) in &crate::model::step_sig(db, *step).starts {
                 if let Some(&j) = pos.get(target.as_str()) {
-                    let loc = Loc::new(Anchor::Step(*w, *step), start_span(&step.ast(db), target));
+                    let loc = Loc::new(Anchor::Step(*w, *step), start_span(step.ast(db), target));
                     graph.add_edge(NodeIndex::new(i), NodeIndex::new(j), (*spawn, loc, step.name(db).clone()));
                 }
             }
@@ -241,11 +241,10 @@ fn recursion<'db>(db: &'db dyn Db, project: Project, out: &mut Vec<Pending<'db>>
 /// Where a step names the workflow it starts: its `call` kind or a spawn.
 fn start_span(step: &flowc_grammar::ast::Step, target: &str) -> Span {
     use flowc_grammar::ast::StepKind;
-    if let StepKind::Call(n) = &step.kind {
-        if n.text == target {
+    if let StepKind::Call(n) = &step.kind
+        && n.text == target {
             return n.span;
         }
-    }
     step.body
         .iter()
         .find_map(|s| match &s.kind {

@@ -361,15 +361,13 @@ pub(super) fn step_references<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut
     let own_output = sigs[this].output.clone().unwrap_or(Ty::Dyn);
     body_references(&step.body, &base, &own_output, anchor, out);
     // A template's lines are checked where they are used, in the step's scope.
-    if let StepKind::Use(t) = &step.kind {
-        if let Some(def) = index.other(DeclKind::Template, &t.text) {
-            if let Decl::Template(tpl) = &**def.ast(db) {
+    if let StepKind::Use(t) = &step.kind
+        && let Some(def) = index.other(DeclKind::Template, &t.text)
+            && let Decl::Template(tpl) = &**def.ast(db) {
                 let own: Vec<&str> = step.body.iter().map(|s| s.kind.keyword()).collect();
                 let inherited: Vec<ast::StepStmt> = tpl.body.iter().filter(|s| !own.contains(&s.kind.keyword())).cloned().collect();
                 body_references(&inherited, &base, &own_output, Anchor::Decl(def), out);
             }
-        }
-    }
 }
 
 fn body_references<'db>(body: &[ast::StepStmt], base: &StepScope<'_>, own_output: &Ty, anchor: Anchor<'db>, out: &mut Vec<Pending<'db>>) {
@@ -405,11 +403,9 @@ fn body_references<'db>(body: &[ast::StepStmt], base: &StepScope<'_>, own_output
                 let post = StepScope { output: Some(own_output.clone()), ..clone_scope(base) };
                 check_one(value, Expect::Any, &post, anchor, out);
             }
-            StepStmtKind::Spawn { inputs, .. } => {
-                if let Some(v) = inputs {
-                    let post = StepScope { output: Some(own_output.clone()), ..clone_scope(base) };
-                    check_value(v, &post, anchor, out);
-                }
+            StepStmtKind::Spawn { inputs: Some(v), .. } => {
+                let post = StepScope { output: Some(own_output.clone()), ..clone_scope(base) };
+                check_value(v, &post, anchor, out);
             }
             StepStmtKind::SpawnEach { list, inputs, .. } => {
                 let post = StepScope { output: Some(own_output.clone()), ..clone_scope(base) };

@@ -234,7 +234,7 @@ pub(super) fn store_puts<'db>(cx: &super::StepCx<'db>, step: &ast::Step, out: &m
 /// The value of a CEL expression that needs no names (a literal), as JSON.
 pub(crate) fn constant_json(text: &str) -> Option<serde_json::Value> {
     let program = cel::Program::compile(text).ok()?;
-    if program.references().variables().iter().next().is_some() {
+    if !program.references().variables().is_empty() {
         return None;
     }
     let value = program.execute(&cel::Context::default()).ok()?;

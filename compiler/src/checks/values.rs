@@ -23,16 +23,14 @@ fn check_retry<'db>(r: &ast::Retry, at: &dyn Fn(Span) -> Loc<'db>, out: &mut Vec
     if r.count.value < 0 {
         out.push(out_of_range(at(r.count.span), "`retry`", "must be 0 or more").help("`retry 0` means one attempt and no retries"));
     }
-    if let Some(b) = &r.backoff {
-        if let Some(max) = &b.max {
-            if max.millis < b.delay.millis {
+    if let Some(b) = &r.backoff
+        && let Some(max) = &b.max
+            && max.millis < b.delay.millis {
                 out.push(
                     out_of_range(at(max.span), "the backoff `max`", "is shorter than its first delay")
                         .help("`max` caps the growing delay; make it at least the first delay"),
                 );
             }
-        }
-    }
 }
 
 fn positive_duration<'db>(d: &ast::DurationLit, what: &str, at: &dyn Fn(Span) -> Loc<'db>, out: &mut Vec<Pending<'db>>) {
@@ -128,8 +126,8 @@ pub(super) fn step_values<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut Vec
                     .help("add `threshold 0.7`: items whose metric reaches it are kept"),
             );
         }
-        if let Some(w) = weights_at {
-            if s != Strategy::Weighted {
+        if let Some(w) = weights_at
+            && s != Strategy::Weighted {
                 out.push(
                     Pending::new(Code::SelectOptionMismatch, at(w), format!("`weights` has no meaning with `strategy {}`", s.keyword()))
                         .label("ignored")
@@ -137,7 +135,6 @@ pub(super) fn step_values<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut Vec
                         .help("use `strategy weighted`, or remove `weights`"),
                 );
             }
-        }
         if matches!(s, Strategy::Min | Strategy::Max | Strategy::Threshold) && !has_metric {
             out.push(
                 Pending::new(Code::MissingStatement, at(span), format!("`strategy {}` needs a `metric`", s.keyword()))
@@ -191,8 +188,8 @@ fn spawn_limits<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut Vec<Pending<'
             _ => {}
         }
     }
-    if count > max {
-        if let Some(span) = last {
+    if count > max
+        && let Some(span) = last {
             out.push(
                 Pending::new(Code::SpawnLimitExceeded, cx.at(span), format!(
                     "step `{}` spawns {count} tasks, more than `max_spawned_tasks {max}` allows",
@@ -202,7 +199,6 @@ fn spawn_limits<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut Vec<Pending<'
                 .help("raise `max_spawned_tasks` in the workflow's `safety` block, or spawn fewer tasks"),
             );
         }
-    }
 }
 
 /// The length of a CEL list literal `[a, b, c]` (top-level commas), if it is one.
@@ -345,8 +341,8 @@ pub(super) fn workflow_values<'db>(db: &'db dyn Db, _project: Project, wf: Workf
                     inputs.insert(&input.name.text, at(input.name.span));
                 }
                 type_well_formed(&input.ty, &at, out);
-                if let Some(default) = &input.default {
-                    if let Err((span, why)) = value_fits(default, &input.ty) {
+                if let Some(default) = &input.default
+                    && let Err((span, why)) = value_fits(default, &input.ty) {
                         out.push(
                             Pending::new(Code::DefaultTypeMismatch, at(span), format!("the default of `{}` does not fit its type: {why}", input.name.text))
                                 .label("does not fit")
@@ -354,7 +350,6 @@ pub(super) fn workflow_values<'db>(db: &'db dyn Db, _project: Project, wf: Workf
                                 .help("change the default or the type"),
                         );
                     }
-                }
             }
             WorkflowStmtKind::Output(o) => {
                 if let Some(first) = outputs.get(o.name.text.as_str()) {
@@ -379,11 +374,10 @@ pub(super) fn workflow_values<'db>(db: &'db dyn Db, _project: Project, wf: Workf
             }
             WorkflowStmtKind::Safety(s) => {
                 for item in &s.items {
-                    if let SafetyItem::MaxSpawnedTasks(n) | SafetyItem::MaxSpawnDepth(n) = item {
-                        if n.value < 1 {
+                    if let SafetyItem::MaxSpawnedTasks(n) | SafetyItem::MaxSpawnDepth(n) = item
+                        && n.value < 1 {
                             out.push(out_of_range(at(n.span), &format!("`{}`", item.keyword()), "must be at least 1").help("a limit of 0 would forbid spawning: remove the spawns instead"));
                         }
-                    }
                 }
             }
             WorkflowStmtKind::Invariant(inv) => invariant_values(inv, &at, out),
@@ -485,15 +479,14 @@ fn invariant_values<'db>(inv: &ast::Invariant, at: &dyn Fn(Span) -> Loc<'db>, ou
             _ => {}
         }
     }
-    if let Some(span) = then_at {
-        if !rollback {
+    if let Some(span) = then_at
+        && !rollback {
             out.push(
                 Pending::new(Code::StatementNotAllowed, at(span), "`then pause|fail` only follows `on_violation rollback`")
                     .label("not after abort or warn")
                     .help("abort fails the run and warn continues; only rollback then pauses or fails"),
             );
         }
-    }
     if !has_check && !has_protect {
         out.push(
             Pending::new(Code::MissingStatement, at(inv.name.span), format!("invariant `{}` checks nothing", inv.name.text))

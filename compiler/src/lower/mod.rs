@@ -182,7 +182,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
                 WorkflowStmtKind::Input(i) => inputs.push(plan::InputDecl {
                     name: i.name.text.clone(),
                     ty: plan_type(&i.ty),
-                    default: i.default.as_ref().and_then(|v| crate::checks::value_json(v)),
+                    default: i.default.as_ref().and_then(crate::checks::value_json),
                 }),
                 WorkflowStmtKind::Output(o) => {
                     let expr = self.expr(&o.expr.text);
@@ -373,12 +373,11 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
                 _ => {}
             }
         }
-        if let StepKind::Agent(agent) = &kind {
-            if let Some((t, r)) = self.agent_defaults(&agent.text) {
+        if let StepKind::Agent(agent) = &kind
+            && let Some((t, r)) = self.agent_defaults(&agent.text) {
                 step_timeout = step_timeout.or(t);
                 retry = retry.or(r);
             }
-        }
         let mut env_bindings = Vec::new();
         let mut secret_env = Vec::new();
         for (k, v) in env {

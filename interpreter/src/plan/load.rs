@@ -12,8 +12,6 @@ use std::sync::Arc;
 
 use super::{Compensate, Instr, Part, Plan, PlanError, Retry, StepId, Workflow, DEFAULT_CONCURRENCY};
 
-/// A plan that cannot be executed, with a message for a person.
-
 /// Names a step's expressions may use that are not step names.
 pub const RESERVED_NAMES: &[&str] = &["inputs", "run", "item", "items", "event", "env", "self", "input"];
 

@@ -29,16 +29,14 @@ pub fn code_actions(snap: &Snapshot, uri: &lsp::Uri, range: lsp::Range) -> Optio
                 out.push(action(fix.title.clone(), &shown, edit, out.is_empty()));
             }
         }
-        if let Some((title, edit)) = suggestion_from_help(&cx, d) {
-            if !d.fixes.iter().any(|f| f.edits.len() == 1 && f.edits[0].span == d.span) {
+        if let Some((title, edit)) = suggestion_from_help(&cx, d)
+            && !d.fixes.iter().any(|f| f.edits.len() == 1 && f.edits[0].span == d.span) {
                 out.push(action(title, &shown, edit, out.is_empty()));
             }
-        }
-        if d.code == Code::UnknownStep {
-            if let Some((title, edit)) = step_stub(&cx, d) {
+        if d.code == Code::UnknownStep
+            && let Some((title, edit)) = step_stub(&cx, d) {
                 out.push(action(title, &shown, edit, false));
             }
-        }
     }
     Some(out.into_iter().map(lsp::CodeActionOrCommand::CodeAction).collect())
 }

@@ -216,8 +216,8 @@ fn key_hover(cx: &FileCx<'_>, set: &str, key: &str) -> String {
     let index = item_index(db, cx.project);
     let mut out = format!("```flow\n{set}.{key}\n```");
     if let Some(def) = index.other(DeclKind::Secrets, set) {
-        if let Decl::Secrets(s) = &**def.ast(db) {
-            if let Some(e) = s.entries.iter().find(|e| e.key.text == key) {
+        if let Decl::Secrets(s) = &**def.ast(db)
+            && let Some(e) = s.entries.iter().find(|e| e.key.text == key) {
                 // Where the secret comes from, never a value.
                 if let SecretValue::Source(src) = &e.value {
                     let f = match src.kind {
@@ -227,10 +227,9 @@ fn key_hover(cx: &FileCx<'_>, set: &str, key: &str) -> String {
                     out.push_str(&format!("\n\na secret, {f}(\"{}\")", src.arg.value));
                 }
             }
-        }
-    } else if let Some(def) = index.other(DeclKind::Env, set) {
-        if let Decl::Env(e) = &**def.ast(db) {
-            if let Some(EnvEntryKind::Assign { value, .. }) =
+    } else if let Some(def) = index.other(DeclKind::Env, set)
+        && let Decl::Env(e) = &**def.ast(db)
+            && let Some(EnvEntryKind::Assign { value, .. }) =
                 e.body.entries.iter().map(|e| &e.kind).find(|k| matches!(k, EnvEntryKind::Assign { key: k, .. } if k.text == key))
             {
                 let what = match value {
@@ -240,8 +239,6 @@ fn key_hover(cx: &FileCx<'_>, set: &str, key: &str) -> String {
                 };
                 out.push_str(&format!("\n\nan env key, {what}"));
             }
-        }
-    }
     out
 }
 
