@@ -45,8 +45,17 @@ pub trait Db: salsa::Database {
 /// A piece parsed ahead: what [`crate::model::parse_piece`] returns.
 pub type ParseResult = Option<crate::model::ParsedText>;
 
-/// Parses done ahead, by piece kind and text.
-type Ahead = Arc<Mutex<HashMap<(PieceKind, String), ParseResult>>>;
+/// Parses done ahead, by piece text, one map per piece kind ([`slot`]), so a
+/// lookup borrows the text instead of copying it into a key.
+type Ahead = Arc<Mutex<[HashMap<String, ParseResult>; 3]>>;
+
+fn slot(kind: PieceKind) -> usize {
+    match kind {
+        PieceKind::Declaration => 0,
+        PieceKind::WorkflowItem => 1,
+        PieceKind::GroupHeader => 2,
+    }
+}
 
 /// The one concrete database.
 #[salsa::db]
@@ -87,17 +96,16 @@ impl Db for Database {
 
     fn put_parsed(&self, parsed: Vec<(PieceKind, String, ParseResult)>) {
         if let Some(ahead) = &self.ahead {
-            let mut map = ahead.lock().unwrap_or_else(|e| e.into_inner());
-            map.extend(parsed.into_iter().map(|(kind, text, result)| ((kind, text), result)));
+            let mut maps = ahead.lock().unwrap_or_else(|e| e.into_inner());
+            for (kind, text, result) in parsed {
+                maps[slot(kind)].insert(text, result);
+            }
         }
     }
 
     fn take_parsed(&self, kind: PieceKind, text: &str) -> Option<ParseResult> {
         let ahead = self.ahead.as_ref()?;
-        let mut map = ahead.lock().unwrap_or_else(|e| e.into_inner());
-        if map.is_empty() {
-            return None;
-        }
-        map.remove(&(kind, text.to_string()))
+        let mut maps = ahead.lock().unwrap_or_else(|e| e.into_inner());
+        maps[slot(kind)].remove(text)
     }
 }

@@ -162,8 +162,9 @@ pub fn cancel(run: &str, options: &RunOptions) -> Result<ControlOutcome, Error> 
 /// left running by a killed flowc are ended, every undecided step cancelled.
 pub(crate) fn cancel_locked(store: &mut SqliteStore, run: &str) -> Result<(), Error> {
     let mut ops = Vec::new();
-    for a in store.attempts(run)?.into_iter().filter(|a| matches!(a.status, StepStatus::Running | StepStatus::Blocked)) {
-        super::process::stop_orphans(a.pid, run, &a.step);
+    let live: Vec<_> = store.attempts(run)?.into_iter().filter(|a| matches!(a.status, StepStatus::Running | StepStatus::Blocked)).collect();
+    super::process::stop_orphans(run, &live.iter().map(|a| a.step.as_str()).collect::<Vec<_>>());
+    for a in live {
         ops.push(Op::AttemptFinished {
             run: run.to_string(),
             step_id: a.step_id,

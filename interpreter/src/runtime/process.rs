@@ -68,49 +68,46 @@ pub fn signal_group(pgid: i32, signal: i32) {
     }
 }
 
-/// Whether process `pid` exists and carries `FLOW_RUN_ID=run` and
-/// `FLOW_STEP=step` in its environment: how a resumed run recognises the
-/// orphaned processes of the attempt it is replacing, without trusting a pid
-/// that may have been reused.
-pub fn is_attempt_process(pid: i64, run: &str, step: &str) -> bool {
-    let Ok(environ) = std::fs::read(format!("/proc/{pid}/environ")) else { return false };
+/// The `FLOW_STEP` of process `pid`, if its environment carries
+/// `FLOW_RUN_ID=run`: how a resumed run recognises the orphaned processes of
+/// the attempts it is replacing, without trusting a pid that may have been
+/// reused.
+fn attempt_step(pid: i64, run: &str) -> Option<String> {
+    let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
     let want_run = format!("FLOW_RUN_ID={run}");
-    let want_step = format!("FLOW_STEP={step}");
     let mut has_run = false;
-    let mut has_step = false;
+    let mut step = None;
     for var in environ.split(|b| *b == 0) {
         has_run |= var == want_run.as_bytes();
-        has_step |= var == want_step.as_bytes();
+        if let Some(name) = var.strip_prefix(b"FLOW_STEP=") {
+            step = Some(String::from_utf8_lossy(name).into_owned());
+        }
     }
-    has_run && has_step
+    step.filter(|_| has_run)
 }
 
-/// Ends the processes of an attempt that outlived the flowc that started it:
-/// the process group of `recorded` (the pid in the state database), and the
-/// group of every process whose environment carries the attempt's run and
-/// step. The scan matters because a pid is written with the next batch, a
-/// moment after the spawn: a flowc killed in between recorded none. Our own
-/// process group is never signalled.
-pub fn stop_orphans(recorded: Option<i64>, run: &str, step: &str) {
+/// Ends the processes of attempts that outlived the flowc that started
+/// them: the process group of every process whose environment carries the
+/// run and one of `steps`. One scan of `/proc` serves every attempt, and it
+/// finds processes whose pid was never recorded (a pid is written with the
+/// next batch, a moment after the spawn: a flowc killed in between recorded
+/// none). Our own process group is never signalled.
+pub fn stop_orphans(run: &str, steps: &[&str]) {
+    if steps.is_empty() {
+        return;
+    }
     // SAFETY: getpgid(2) has no memory-safety preconditions.
     let own = unsafe { libc::getpgid(0) };
     let mut groups: Vec<i32> = Vec::new();
-    let mut add = |pid: i64| {
-        // SAFETY: as above; a process that is gone yields -1.
-        let pgid = unsafe { libc::getpgid(pid as i32) };
-        if pgid > 1 && pgid != own && !groups.contains(&pgid) {
-            groups.push(pgid);
-        }
-    };
-    if let Some(pid) = recorded.filter(|pid| is_attempt_process(*pid, run, step)) {
-        add(pid);
-    }
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for entry in entries.flatten() {
-            if let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i64>().ok())
-                && is_attempt_process(pid, run, step)
-            {
-                add(pid);
+            let Some(pid) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else { continue };
+            if attempt_step(pid.into(), run).is_some_and(|step| steps.contains(&step.as_str())) {
+                // SAFETY: as above; a process that is gone yields -1.
+                let pgid = unsafe { libc::getpgid(pid) };
+                if pgid > 1 && pgid != own && !groups.contains(&pgid) {
+                    groups.push(pgid);
+                }
             }
         }
     }

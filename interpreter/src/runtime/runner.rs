@@ -540,8 +540,9 @@ impl Runner {
         // Attempts that were in flight when the run stopped: their processes
         // may have outlived flowc. End them (only if they are still the
         // processes we started), then re-run the steps with a new attempt.
+        let in_flight: Vec<&str> = attempts.iter().filter(|a| a.status == StepStatus::Running).map(|a| a.step.as_str()).collect();
+        super::process::stop_orphans(&self.run, &in_flight);
         for a in attempts.iter().filter(|a| a.status == StepStatus::Running) {
-            super::process::stop_orphans(a.pid, &self.run, &a.step);
             self.ops.push(Op::AttemptFinished {
                 run: self.run.clone(),
                 step_id: a.step_id,
@@ -1164,8 +1165,9 @@ impl Runner {
             }
             // Instant steps report within this tick: wait for them to batch
             // their writes, unless the batch is getting old.
-            // A batch holding only process ids can wait for the next one:
-            // a pid matters only if flowc dies while that process runs.
+            // A batch holding only process ids can wait for the next one: a
+            // pid is a record for people (`step_runs.pid`); orphans are found
+            // by their environment (`process::stop_orphans`).
             let only_pids = self.ops.iter().all(|op| matches!(op, Op::AttemptPid { .. }));
             let idle = self.inline_in_flight == 0 && !only_pids;
             if idle || self.last_flush.elapsed() >= FLUSH_EVERY {
