@@ -198,39 +198,33 @@ pub fn print_waiting(store: &SqliteStore, json: bool) -> Result<(), runtime::Err
 }
 
 /// The command that continues a gate.
+/// A command that continues the gate, ready to paste: placeholders are
+/// values that work (the first approver's name, the operating-system user,
+/// a skeleton of the declared output, an event type the glob matches).
 pub fn how_to(run: &str, step: &str, gate: &Gate) -> String {
+    use flowc_plan::table::shell_quote;
+    let who = match gate.approvers.first() {
+        Some(a) => shell_quote(a),
+        None => "\"$(id -un)\"".to_string(),
+    };
     match gate.gate.as_str() {
-        "approval" => format!("flowc approve {run} {step} --as NAME --comment TEXT   (or: flowc reject {run} {step} --as NAME --comment TEXT)"),
-        "human" => format!("flowc complete {run} {step} --output JSON"),
+        "approval" => format!(
+            "flowc approve {run} {step} --as {who} --comment 'looks good'   (or: flowc reject {run} {step} --as {who} --comment 'why not')"
+        ),
+        "human" => {
+            let example = gate.output_example.clone().unwrap_or(serde_json::Value::Object(Default::default()));
+            format!("flowc complete {run} {step} --as {who} --output {}", shell_quote(&example.to_string()))
+        }
         "wait" => {
-            let mut cmd = format!("flowc event send {}", shell_word(gate.event.as_deref().unwrap_or("TYPE")));
+            let mut cmd = format!("flowc event send {}", shell_quote(&flowc_interpreter::runtime::inbox::glob_example(gate.event.as_deref().unwrap_or("example"))));
             if let Some(s) = &gate.subject {
-                cmd.push_str(&format!(" --subject {}", shell_word(s)));
+                cmd.push_str(&format!(" --subject {}", shell_quote(&flowc_interpreter::runtime::inbox::glob_example(s))));
             }
-            cmd.push_str(" --data JSON");
+            cmd.push_str(" --data '{}'");
             cmd
         }
         _ => format!("flowc resume {run}"),
     }
-}
-
-/// A glob as the text to send: escapes removed when the pattern has no
-/// wildcard left (`leads/L\*` is sent as `leads/L*`), else the pattern.
-fn shell_word(glob: &str) -> String {
-    let mut literal = String::new();
-    let mut chars = glob.chars();
-    let mut wild = false;
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => literal.extend(chars.next()),
-            '*' | '?' | '[' => {
-                wild = true;
-                literal.push(c);
-            }
-            c => literal.push(c),
-        }
-    }
-    flowc_plan::table::shell_quote(if wild { glob } else { &literal })
 }
 
 /// "How to continue" lines for a blocked run, on stderr.

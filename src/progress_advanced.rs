@@ -16,6 +16,7 @@ pub fn line(p: &Progress, label: &str, event: &str, payload: &Value) -> Option<S
         "item_started" if p.is_live() => return None,
         "item_started" => format!("step {label} item {item} started"),
         "item_completed" => format!("{} {label} item {item} completed", p.paint_pub("✓", "32")),
+        "item_blocked" => format!("step {label} item {item} waits for its child run"),
         "item_failed" => format!("{} {label} item {item} failed: {}", p.paint_pub("✗", "31"), text(payload, "error")),
         "gate_passed" => format!("{} gate {label} passed", p.paint_pub("✓", "32")),
         "gate_failed" => {

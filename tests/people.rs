@@ -40,6 +40,27 @@ fn flowc_json(p: &Project, args: &[&str]) -> (Output, Value) {
     (out, v)
 }
 
+/// Runs the "continue with:" hint of a blocked run's stderr as a person
+/// pasting it would: through `sh`, with `flowc` on the PATH and no `$USER`.
+fn paste_hint(p: &Project, stderr: &str) -> Output {
+    let line = stderr.lines().find_map(|l| l.trim().strip_prefix("continue with: ")).expect("a hint");
+    let command = line.split("   (or: ").next().unwrap();
+    let bin_dir = std::path::Path::new(flowc_bin()).parent().unwrap();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    Command::new("sh")
+        .arg("-c")
+        .arg(format!("{command} --json"))
+        .current_dir(&p.dir)
+        .env("PATH", path)
+        .env_remove("USER")
+        .env_remove("FLOW_USER")
+        .env_remove("FLOW_STATE")
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
 fn show(p: &Project, run: &str) -> Value {
     let (out, v) = flowc_json(p, &["runs", "show", run]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
@@ -88,7 +109,7 @@ fn an_approval_blocks_the_run_with_exit_3_and_approve_from_another_process_compl
     assert_eq!(blocked["message"], "Ship v2?");
     assert_eq!(blocked["approvers"], json!(["boss", "carol"]));
     let err = stderr(&out);
-    assert!(err.contains(&format!("flowc approve {run} sign_off --as NAME")), "{err}");
+    assert!(err.contains(&format!("flowc approve {run} sign_off --as boss")), "{err}");
 
     let (_, waiting) = flowc_json(&p, &["runs", "waiting"]);
     assert_eq!(waiting[0]["run"], run.as_str());
@@ -227,7 +248,11 @@ fn a_human_task_completes_with_output_checked_against_its_type() {
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     let run = summary["run"].as_str().unwrap().to_string();
     assert_eq!(summary["blocked"][0]["output_type"], "{ severity: int, owner: string, notes?: string }");
-    assert!(stderr(&out).contains(&format!("flowc complete {run} triage --output JSON")), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(r#"flowc complete {run} triage --as oncall --output '{{"owner":"","severity":0}}'"#)),
+        "{}",
+        stderr(&out)
+    );
 
     let out = flowc(&p, &["complete", &run, "triage", "--as", "oncall", "--output", r#"{"severity": "high", "owner": "dana"}"#]);
     assert_eq!(code(&out), 2);
@@ -359,7 +384,7 @@ fn event_send_continues_a_blocked_run_that_nobody_is_executing() {
     let run = summary["run"].as_str().unwrap().to_string();
     assert_eq!(summary["blocked"][0]["event"], "email.reply");
     assert_eq!(summary["blocked"][0]["subject"], "leads/L-9");
-    assert!(stderr(&out).contains("flowc event send email.reply --subject leads/L-9 --data JSON"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("flowc event send email.reply --subject leads/L-9 --data '{}'"), "{}", stderr(&out));
     let (out, sent) = flowc_json(&p, &["event", "send", "email.reply", "--subject", "leads/L-9", "--data", r#"{"text": "yes"}"#, "--id", "m-1"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(sent["continued"][0]["run"], run.as_str());
@@ -395,7 +420,7 @@ fn wait_subjects_match_rendered_values_literally() {
     let p = project("glob", &[("reply.flow", WAIT)]);
     let (out, summary) = flowc_json(&p, &["run", "reply", "-i", "lead=L*"]);
     assert_eq!(code(&out), 3);
-    assert!(stderr(&out).contains("flowc event send email.reply --subject 'leads/L*'"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("flowc event send email.reply --subject 'leads/L*' --data '{}'"), "{}", stderr(&out));
     let run = summary["run"].as_str().unwrap().to_string();
     let (_, sent) = flowc_json(&p, &["event", "send", "email.reply", "--subject", "leads/L-7"]);
     assert_eq!(sent["continued"], json!([]), "`*` in an input is not a wildcard");
@@ -588,4 +613,33 @@ workflow child {
     let summary: Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(summary["steps"]["sub"]["status"], "completed");
     assert_eq!(summary["steps"]["slow"]["output"], "released");
+}
+
+/// Every hint a blocked run prints is a command that works when pasted,
+/// with no `$USER` set: approvals, human tasks, and waits on a glob.
+#[test]
+fn the_hints_of_blocked_runs_work_when_pasted() {
+    let flow = r#"
+workflow gates {
+  step ok: approval { message "Ship it?" approvers ["release-manager"] }
+  step task: human after ok {
+    message "Fill this in"
+    output { score: int, notes: string, tags: [string], extra?: bool }
+  }
+  step done: wait after task { event "deploy.*" subject "svc/[a-c]?" }
+}
+"#;
+    let p = project("hints", &[("gates.flow", flow)]);
+    let (out, summary) = flowc_json(&p, &["run", "gates"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let run = summary["run"].as_str().unwrap().to_string();
+    // Each command that continues the run prints the next hint.
+    let mut hint = stderr(&out);
+    for step in ["ok", "task", "done"] {
+        let pasted = paste_hint(&p, &hint);
+        assert!(matches!(code(&pasted), 0 | 3), "the hint for {step} failed when pasted:\n{hint}\n{}", stderr(&pasted));
+        assert_eq!(show(&p, &run)["steps"][step]["status"], "completed", "{step}:\n{hint}\n{}", stderr(&pasted));
+        hint = stderr(&pasted);
+    }
+    assert_eq!(show(&p, &run)["status"], "completed");
 }

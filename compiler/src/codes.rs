@@ -109,7 +109,7 @@ catalogue! {
     Unused = "W0101", Warning, "a declaration is never used";
     NoEffect = "W0102", Warning, "a step has no effect";
     NotifyWithoutChannel = "W0103", Warning, "a notify step has no channel";
-    SingleDepTriggerRule = "W0104", Warning, "a trigger rule over a single dependency";
+    SingleDepTriggerRule = "W0104", Warning, "`one_success` over a single dependency";
     HoleInPlainString = "W0105", Warning, "`${…}` in a data string is not substituted";
 }
 

@@ -159,7 +159,8 @@ pub struct StepSig {
     pub compensate_step: Option<String>,
     /// The groups the step is nested in, outermost first.
     pub groups: Vec<String>,
-    /// The declared output type, if any.
+    /// The type of the step's output, if declared; for a `for each item`
+    /// step, always the list of its instances' (declared) outputs.
     pub output: Option<crate::types::Ty>,
     pub has_items: bool,
     /// Every declaration the step names: its agent, policy, template, called
@@ -549,6 +550,12 @@ fn compute_sig(step: &Step, groups: &[String]) -> StepSig {
             K::Items(_) => has_items = true,
             _ => {}
         }
+    }
+    // `output T` on a `for each item` step declares each instance's output;
+    // the step's output (downstream, and in its own post actions) is the
+    // list of them.
+    if step.for_each.is_some() {
+        output = Some(crate::types::Ty::list(output.unwrap_or(crate::types::Ty::Dyn)));
     }
     StepSig {
         name: step.name.clone(),

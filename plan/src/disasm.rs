@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::{Compensate, Instr, Part, Plan, Policy, Retry, Step, Template, Workflow};
+use super::{Compensate, Instr, Part, Plan, Policy, Retry, Step, StepId, Template, Workflow};
 
 /// `2000` → `2s`, `90000` → `1m30s`, `500` → `500ms`.
 pub fn format_duration(ms: u64) -> String {
@@ -172,7 +172,15 @@ impl Plan {
     fn disassemble_step(&self, wf: &Workflow, step: &Step, out: &mut String) {
         let mut header = format!("step {} {}  {}", step.id, step.name, step.kind.keyword());
         if !step.after.is_empty() {
-            let deps: Vec<String> = step.after.iter().map(|d| format!("{d} {}", wf.steps[*d as usize].name)).collect();
+            // A group dependency is shown as the group; its members are implied.
+            let in_groups: Vec<StepId> = step.after_groups.iter().flat_map(|g| wf.group_members(*g)).collect();
+            let mut deps: Vec<String> = step
+                .after
+                .iter()
+                .filter(|d| !in_groups.contains(d))
+                .map(|d| format!("{d} {}", wf.steps[*d as usize].name))
+                .collect();
+            deps.extend(step.after_groups.iter().map(|g| format!("group {g} {}", wf.groups[*g as usize].name)));
             let _ = write!(header, "  after [{}] {}", deps.join(", "), step.trigger.keyword());
         }
         if let Some(r) = &step.retry {
@@ -229,7 +237,11 @@ impl Plan {
                     let arms: Vec<String> = arms
                         .iter()
                         .map(|a| {
-                            let target = format!("{} {}", a.target, wf.steps[a.target as usize].name);
+                            let target = match a.picks() {
+                                Some(crate::ArmTarget::Step(s)) => format!("{s} {}", wf.arm_name(a)),
+                                Some(crate::ArmTarget::Group(g)) => format!("group {g} {}", wf.arm_name(a)),
+                                None => "?".to_string(),
+                            };
                             match a.when {
                                 Some(e) => format!("e{e} -> {target}"),
                                 None => format!("else -> {target}"),

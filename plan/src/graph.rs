@@ -27,8 +27,10 @@ fn edges(wf: &Workflow) -> Vec<Edge> {
                         Some(e) => wf.exprs.get(e as usize).cloned().unwrap_or_default(),
                         None => "else".to_string(),
                     };
-                    arm_pairs.push((step.id, arm.target));
-                    out.push(Edge { from: step.id, to: arm.target, label: Some(label), arm: true });
+                    for target in wf.arm_steps(step.id, arm) {
+                        arm_pairs.push((step.id, target));
+                        out.push(Edge { from: step.id, to: target, label: Some(label.clone()), arm: true });
+                    }
                 }
             }
         }

@@ -228,11 +228,43 @@ impl OutputMode {
     }
 }
 
-/// One arm of a `branch`: `when` absent means `else`.
+/// One arm of a `branch`: `when` absent means `else`. An arm picks a step
+/// (`target`) or a group (`group`): exactly one of the two.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Arm {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub when: Option<ExprId>,
-    pub target: StepId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<StepId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<crate::GroupId>,
+}
+
+/// What an arm picks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ArmTarget {
+    Step(StepId),
+    /// Every member of the group that runs after the branch.
+    Group(crate::GroupId),
+}
+
+impl Arm {
+    pub fn step(when: Option<ExprId>, target: StepId) -> Self {
+        Arm { when, target: Some(target), group: None }
+    }
+
+    pub fn group(when: Option<ExprId>, group: crate::GroupId) -> Self {
+        Arm { when, target: None, group: Some(group) }
+    }
+
+    /// The arm's target; `None` for a malformed arm (both or neither set),
+    /// which the plan loader rejects.
+    pub fn picks(&self) -> Option<ArmTarget> {
+        match (self.target, self.group) {
+            (Some(s), None) => Some(ArmTarget::Step(s)),
+            (None, Some(g)) => Some(ArmTarget::Group(g)),
+            _ => None,
+        }
+    }
 }

@@ -27,7 +27,7 @@
 //! }
 //! Step {
 //!   id, name, kind: run|agent|notify|branch|call|approval|check|wait|human, line,
-//!   after: [StepId…], trigger: all_success|one_success|all_done,
+//!   after: [StepId…], after_groups?: [GroupId…], trigger: all_success|one_success|all_done,
 //!   when?: ExprId, retry?: Retry, timeout_ms?, on_failure: fail|pause|continue,
 //!   group?: GroupId, compensate?: { template: TemplateId } | { step: StepId },
 //!   env: [{ name, template: TemplateId }],
@@ -50,14 +50,21 @@
 //!   `run_timeout_ms` bounds the whole run (wall time from its start).
 //!   `concurrency` defaults to [`DEFAULT_CONCURRENCY`]; no `budget_usd`, no limit.
 //! - **Groups are lowered to dependencies.** `parallel`/`phase` blocks are
-//!   kept in `groups` only for display (progress lines, events); the
-//!   scheduler never looks at them. The lowering gives every member the
+//!   kept in `groups` for display (progress lines, events), for arms that
+//!   pick a group and for `after_groups`. The lowering gives every member the
 //!   group's own `after` deps, and turns `after GROUP` into a dependency on
 //!   every step of the group (nested groups included) with the written rule.
-//! - **Branches.** A `branch` step's `BRANCH` instruction lists its arms; each
-//!   arm target must have the branch in its `after`. To the picked target the
-//!   branch counts as completed, to the other arm targets as skipped, to any
-//!   other dependent as completed (LANGUAGE.md §3).
+//! - **Branches.** A `branch` step's `BRANCH` instruction lists its arms; an
+//!   arm picks a step, which must have the branch in its `after`, or a group,
+//!   whose members with the branch in their `after` are the arm's steps (the
+//!   lowering gives every member the group's deps). To the picked arm's steps
+//!   the branch counts as completed, to the other arms' steps as skipped, to
+//!   any other dependent as completed (LANGUAGE.md §3).
+//! - **Groups as dependencies.** `after GROUP` lists every step of the group
+//!   in `after` (for ordering) and the group in `after_groups`: the trigger
+//!   rule counts the group as one dependency, decided once every member is
+//!   terminal — failed if a member failed (not `on_failure continue`) or was
+//!   upstream_failed, skipped if every member was skipped, else completed.
 //! - **Compensation steps.** A step named by another step's
 //!   `compensate: { step }` only runs during compensation: it must have no
 //!   deps, and no step may depend on it.
@@ -85,7 +92,7 @@ pub mod types;
 
 use serde::{Deserialize, Serialize};
 
-pub use instr::{Arm, Instr, OutputMode, Reg};
+pub use instr::{Arm, ArmTarget, Instr, OutputMode, Reg};
 pub use people::{Policy, PolicyEffect, PolicyRule, Trigger};
 pub use table::{Part, Template};
 pub use types::Type;
@@ -267,6 +274,11 @@ pub struct Step {
     pub line: u32,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub after: Vec<StepId>,
+    /// Groups this step depends on as a whole: each counts as one dependency
+    /// of the trigger rule, with the group's outcome ([`Workflow::group_members`]
+    /// are all in `after` too, so the order of steps needs no groups).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub after_groups: Vec<GroupId>,
     #[serde(default)]
     pub trigger: TriggerRule,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -396,6 +408,55 @@ pub struct Group {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<GroupId>,
     pub steps: Vec<StepId>,
+}
+
+impl Workflow {
+    /// Every step of group `g`, nested groups included, in id order. Groups
+    /// whose parent chain is broken or cyclic count only their own steps.
+    pub fn group_members(&self, g: GroupId) -> Vec<StepId> {
+        let mut out: Vec<StepId> = self
+            .steps
+            .iter()
+            .filter(|s| {
+                let mut at = s.group;
+                // Bounded walk: a plan is untrusted until loaded.
+                for _ in 0..=self.groups.len() {
+                    match at {
+                        Some(x) if x == g => return true,
+                        Some(x) => at = self.groups.get(x as usize).and_then(|gr| gr.parent),
+                        None => return false,
+                    }
+                }
+                false
+            })
+            .map(|s| s.id)
+            .collect();
+        out.sort_unstable();
+        out
+    }
+
+    /// The steps an arm of branch `branch` picks: its step, or the members
+    /// of its group that run after the branch (the others follow them).
+    pub fn arm_steps(&self, branch: StepId, arm: &Arm) -> Vec<StepId> {
+        match arm.picks() {
+            Some(ArmTarget::Step(s)) => vec![s],
+            Some(ArmTarget::Group(g)) => self
+                .group_members(g)
+                .into_iter()
+                .filter(|m| self.steps.get(*m as usize).is_some_and(|s| s.after.contains(&branch)))
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// The name of what an arm picks (a step's or a group's).
+    pub fn arm_name(&self, arm: &Arm) -> &str {
+        match arm.picks() {
+            Some(ArmTarget::Step(s)) => self.steps.get(s as usize).map_or("?", |s| s.name.as_str()),
+            Some(ArmTarget::Group(g)) => self.groups.get(g as usize).map_or("?", |g| g.name.as_str()),
+            None => "?",
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

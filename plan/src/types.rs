@@ -68,6 +68,23 @@ fn is_integral(n: &serde_json::Number) -> bool {
 }
 
 impl Type {
+    /// The simplest value of the type (empty strings and lists, zeros,
+    /// `false`, every required field): a skeleton a person fills in.
+    pub fn example(&self) -> serde_json::Value {
+        use serde_json::Value;
+        match self {
+            Type::String => Value::String(String::new()),
+            Type::Number => serde_json::json!(0.0),
+            Type::Int => serde_json::json!(0),
+            Type::Bool => Value::Bool(false),
+            Type::Any => Value::Null,
+            Type::List { .. } => Value::Array(Vec::new()),
+            Type::Object { fields } => {
+                Value::Object(fields.iter().filter(|f| !f.optional).map(|f| (f.name.clone(), f.ty.example())).collect())
+            }
+        }
+    }
+
     /// Checks `value` against the type. The error names the path of the first
     /// mismatch (`output.goals[2].description`) and what was found there.
     pub fn validate(&self, value: &serde_json::Value, path: &str) -> Result<(), String> {

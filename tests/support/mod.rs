@@ -57,6 +57,19 @@ impl Project {
         (out, summary)
     }
 
+    /// Writes `main.flow`, checks it (it must be clean) and runs
+    /// `flowc run WORKFLOW --json ARGS`: the output and the parsed summary.
+    pub fn run_source(&self, source: &str, workflow: &str, args: &[&str]) -> (Output, Value) {
+        std::fs::write(self.path("main.flow"), source).unwrap();
+        let check = self.flowc(&["check", "--deny-warnings"]);
+        assert!(check.status.success(), "the source must check clean:\n{}{}", stdout(&check), stderr(&check));
+        let mut all = vec!["run", workflow, "--json"];
+        all.extend_from_slice(args);
+        let out = self.flowc(&all);
+        let summary = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (out, summary)
+    }
+
     pub fn spawn_run(&self, plan: &Value, args: &[&str]) -> Child {
         self.write_plan(plan);
         let mut all = vec!["run", "plan.json", "--json"];

@@ -51,26 +51,18 @@ pub(super) fn check_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &mut 
     for (i, step) in steps.iter().enumerate() {
         let sig = crate::model::step_sig(db, *step);
         if let Some(deps) = &sig.deps {
-            if deps.rule != TriggerRule::AllSuccess && deps.names.len() == 1 {
+            // Only `one_success` over one dependency is redundant: `all_done(a)`
+            // runs after `a` whatever its outcome (the exit-handler pattern).
+            if deps.rule == TriggerRule::OneSuccess && deps.names.len() == 1 {
+                let dep = &deps.names[0].text;
                 out.push(
-                    Pending::new(Code::SingleDepTriggerRule, loc(i, deps.rule_span.unwrap_or(deps.span)), match deps.rule {
-                        TriggerRule::OneSuccess => format!(
-                            "`one_success` over the single dependency `{}` is a plain `after {}`",
-                            deps.names[0].text, deps.names[0].text
-                        ),
-                        _ => format!("`all_done` over the single dependency `{}` joins nothing", deps.names[0].text),
-                    })
+                    Pending::new(
+                        Code::SingleDepTriggerRule,
+                        loc(i, deps.rule_span.unwrap_or(deps.span)),
+                        format!("`one_success` over the single dependency `{dep}` is a plain `after {dep}`"),
+                    )
                     .label("only one dependency")
-                    .help(match deps.rule {
-                        TriggerRule::AllDone => format!(
-                            "`all_done` is for cleanup joins: list every step this one cleans up or reports after, e.g. `all_done({}, …)`",
-                            deps.names[0].text
-                        ),
-                        _ => format!(
-                            "write `after {}`, or list the other steps this one may start after: `one_success({}, …)`",
-                            deps.names[0].text, deps.names[0].text
-                        ),
-                    }),
+                    .help(format!("write `after {dep}`, or list the other steps this one may start after: `one_success({dep}, …)`")),
                 );
             }
             for dep in &deps.names {
@@ -100,9 +92,15 @@ pub(super) fn check_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &mut 
         // Arms: each target must depend on the branch, or the branch decides nothing.
         if matches!(sig.kind, StepKind::Branch) {
             for arm in &sig.arms {
-                let Some(t) = graph.step_index(arm) else { continue };
-                let target = &graph.sigs[t];
-                let depends = target.deps.as_ref().is_some_and(|d| d.names.iter().any(|n| n.text == sig.name.text));
+                let what = if graph.step_index(arm).is_some() { "step" } else { "group" };
+                let depends = match graph.step_index(arm) {
+                    Some(t) => graph.sigs[t].deps.as_ref().is_some_and(|d| d.names.iter().any(|n| n.text == sig.name.text)),
+                    // A group: it, or a group it is in, runs after the branch.
+                    None => match graph.by_name.get(arm) {
+                        Some(&g) => group_runs_after(graph, g, i),
+                        None => continue,
+                    },
+                };
                 if !depends {
                     let span = arm_span(step.ast(db), arm).unwrap_or(sig.name.span);
                     out.push(
@@ -112,7 +110,7 @@ pub(super) fn check_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &mut 
                         ))
                         .label("this target ignores the branch")
                         .help(format!(
-                            "add `after {}` to step `{arm}` (or `after one_success({}, …)` when another path also leads there)",
+                            "add `after {}` to {what} `{arm}` (or `after one_success({}, …)` when another path also leads there)",
                             sig.name.text, sig.name.text
                         )),
                     );
@@ -185,6 +183,21 @@ fn member_of<'db>(graph: &WorkflowGraph, wf: WorkflowDef<'db>, db: &'db dyn Db, 
             groups.get(i - graph.steps).is_some_and(|g| g.groups.iter().any(|o| o == group))
         }
     }
+}
+
+/// Whether group node `g`, or a group enclosing it, lists step `branch` in
+/// its `after` (its members then do too).
+fn group_runs_after(graph: &crate::graph::WorkflowGraph, g: usize, branch: usize) -> bool {
+    let mut at = Some(g);
+    // Bounded: nesting is acyclic once parsed, but the walk never trusts it.
+    for _ in 0..graph.nodes.len() {
+        let Some(node) = at else { return false };
+        if graph.edges.iter().any(|e| e.kind == EdgeKind::After && e.from == branch && e.to == node) {
+            return true;
+        }
+        at = graph.edges.iter().find(|e| e.kind == EdgeKind::Member && e.from == node).map(|e| e.to);
+    }
+    false
 }
 
 /// The span of the arm targeting `target` in a branch's body.

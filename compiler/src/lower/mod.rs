@@ -120,6 +120,8 @@ struct WorkflowLowerer<'a, 'db> {
     step_ids: HashMap<String, u32>,
     /// Every step id of each group, nested groups included.
     group_steps: HashMap<String, Vec<u32>>,
+    /// Each group's index in the plan's `groups`.
+    group_ids: HashMap<String, u32>,
     errors: Vec<LowerError>,
     lines: LineIndex,
     text: &'db str,
@@ -139,6 +141,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
             types: Vec::new(),
             step_ids: HashMap::new(),
             group_steps: HashMap::new(),
+            group_ids: HashMap::new(),
             errors: Vec::new(),
             lines: LineIndex::new(text),
             text,
@@ -166,6 +169,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
             self.group_steps.insert(g.name.text.clone(), ids);
         }
         let group_index: HashMap<&str, u32> = groups.iter().enumerate().map(|(i, g)| (g.name.text.as_str(), i as u32)).collect();
+        self.group_ids = groups.iter().enumerate().map(|(i, g)| (g.name.text.clone(), i as u32)).collect();
 
         // The workflow's own statements.
         let mut inputs = Vec::new();
@@ -312,10 +316,23 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
             k => (k.clone(), ast.body.clone()),
         };
 
-        // Dependencies: written ones, then those inherited from groups.
-        let (mut trigger, mut after) = match &ast.deps {
-            Some(d) => (plan_trigger(d.rule), d.names.iter().flat_map(|n| self.dep_ids(&n.text)).collect::<Vec<_>>()),
-            None => (plan::TriggerRule::AllSuccess, Vec::new()),
+        // Dependencies: written ones, then those inherited from groups. A
+        // group named as a dependency is one dependency (`after_groups`).
+        let group_deps = |names: &[ast::Name]| -> Vec<u32> {
+            // An empty group adds no step to `after`, so it is no dependency.
+            names
+                .iter()
+                .filter(|n| self.group_steps.get(&n.text).is_some_and(|m| !m.is_empty()))
+                .filter_map(|n| self.group_ids.get(&n.text).copied())
+                .collect()
+        };
+        let (mut trigger, mut after, mut after_groups) = match &ast.deps {
+            Some(d) => (
+                plan_trigger(d.rule),
+                d.names.iter().flat_map(|n| self.dep_ids(&n.text)).collect::<Vec<_>>(),
+                group_deps(&d.names),
+            ),
+            None => (plan::TriggerRule::AllSuccess, Vec::new(), Vec::new()),
         };
         for g in def.groups(db).iter() {
             let Some(sig) = groups.iter().find(|s| &s.name.text == g) else { continue };
@@ -324,13 +341,17 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
             if ast.deps.is_none() && after.is_empty() {
                 trigger = plan_trigger(gdeps.rule);
                 after.extend(ids);
+                after_groups.extend(group_deps(&gdeps.names));
             } else if trigger == plan::TriggerRule::AllSuccess && gdeps.rule == ast::TriggerRule::AllSuccess {
                 after.extend(ids);
+                after_groups.extend(group_deps(&gdeps.names));
             }
         }
         after.retain(|d| *d != id);
         after.sort_unstable();
         after.dedup();
+        after_groups.sort_unstable();
+        after_groups.dedup();
 
         // Options, with the agent's defaults under the step's own.
         let mut step_timeout = None;
@@ -460,8 +481,10 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
                 for stmt in &body {
                     if let StepStmtKind::Arm { condition, target } = &stmt.kind {
                         let when = condition.as_ref().map(|c| self.expr(&c.text));
-                        if let Some(t) = self.step_ids.get(&target.text) {
-                            arms.push(plan::Arm { when, target: *t });
+                        if let Some(g) = self.group_ids.get(&target.text) {
+                            arms.push(plan::Arm::group(when, *g));
+                        } else if let Some(t) = self.step_ids.get(&target.text) {
+                            arms.push(plan::Arm::step(when, *t));
                         }
                     }
                 }
@@ -510,6 +533,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
             kind: plan_kind,
             line,
             after,
+            after_groups,
             trigger,
             when,
             retry,

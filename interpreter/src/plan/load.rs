@@ -49,8 +49,13 @@ pub struct StepInfo {
     /// Variables referenced by any expression the step evaluates, including
     /// its compensation command; the runtime binds only these.
     pub refs: Vec<String>,
-    /// For a branch: its arm targets.
+    /// For a branch: every step some arm picks.
     pub arm_targets: Vec<StepId>,
+    /// For a branch, per arm: the name of what it picks, and its steps.
+    pub arms: Vec<(String, Vec<StepId>)>,
+    /// Per entry of the step's `after_groups`: the group's members. Each is
+    /// one dependency of the trigger rule; the other `after` steps one each.
+    pub group_deps: Vec<Vec<StepId>>,
     /// The effective retry policy and timeout (step's own, else the defaults).
     pub retry: Option<Retry>,
     pub timeout_ms: Option<u64>,
@@ -222,6 +227,29 @@ fn load_workflow(plan: &Plan, wf: &Workflow, env: &cel::Env) -> Result<LoadedWor
             }
             dependents[*dep as usize].push(step.id);
         }
+        let mut group_deps = Vec::with_capacity(step.after_groups.len());
+        for g in &step.after_groups {
+            let Some(group) = wf.groups.get(*g as usize) else {
+                return Err(at(format!("depends on group {g}, but the workflow has {} groups", wf.groups.len())));
+            };
+            let members = wf.group_members(*g);
+            if members.is_empty() {
+                return Err(at(format!("depends on group `{}`, which has no steps", group.name)));
+            }
+            if members.contains(&step.id) {
+                return Err(at(format!("depends on group `{}`, which it is a member of", group.name)));
+            }
+            if let Some(m) = members.iter().find(|m| !step.after.contains(m)) {
+                return Err(at(format!(
+                    "depends on group `{}` but not on its member `{}`",
+                    group.name, wf.steps[*m as usize].name
+                )));
+            }
+            if group_deps.contains(&members) {
+                return Err(at(format!("lists group `{}` twice in after_groups", group.name)));
+            }
+            group_deps.push(members);
+        }
         if compensation_only[step.id as usize] {
             if !step.after.is_empty() {
                 return Err(at("is a compensation step, so it cannot have dependencies".into()));
@@ -260,7 +288,7 @@ fn load_workflow(plan: &Plan, wf: &Workflow, env: &cel::Env) -> Result<LoadedWor
             _ => return Err(at("its code must end with END".into())),
         }
         let mut written: HashSet<&str> = HashSet::new();
-        let mut info = StepInfo::default();
+        let mut info = StepInfo { group_deps, ..StepInfo::default() };
         let mut used_exprs: Vec<u32> = step.when.into_iter().collect();
         let mut used_templates: Vec<u32> = step.env.iter().map(|b| b.template).collect();
         if let Some(Compensate::Template(t)) = &step.compensate {
@@ -306,18 +334,38 @@ fn load_workflow(plan: &Plan, wf: &Workflow, env: &cel::Env) -> Result<LoadedWor
                             expr_ok(when, &format!("step `{}`: branch arm", step.name))?;
                             used_exprs.push(when);
                         }
-                        let Some(target) = wf.steps.get(arm.target as usize) else {
-                            return Err(at_pc(format!("arm target {} is not a step", arm.target)));
-                        };
-                        if !target.after.contains(&step.id) {
-                            return Err(at_pc(format!(
-                                "arm target `{}` must list `{}` in its after",
-                                target.name, step.name
-                            )));
+                        match arm.picks() {
+                            Some(super::ArmTarget::Step(t)) => {
+                                let Some(target) = wf.steps.get(t as usize) else {
+                                    return Err(at_pc(format!("arm target {t} is not a step")));
+                                };
+                                if !target.after.contains(&step.id) {
+                                    return Err(at_pc(format!(
+                                        "arm target `{}` must list `{}` in its after",
+                                        target.name, step.name
+                                    )));
+                                }
+                            }
+                            Some(super::ArmTarget::Group(g)) => {
+                                let Some(group) = wf.groups.get(g as usize) else {
+                                    return Err(at_pc(format!("arm group {g} is not a group")));
+                                };
+                                if wf.arm_steps(step.id, arm).is_empty() {
+                                    return Err(at_pc(format!(
+                                        "no member of arm group `{}` lists `{}` in its after",
+                                        group.name, step.name
+                                    )));
+                                }
+                            }
+                            None => return Err(at_pc("an arm needs exactly one of `target` and `group`".into())),
                         }
-                        if !info.arm_targets.contains(&arm.target) {
-                            info.arm_targets.push(arm.target);
+                        let targets = wf.arm_steps(step.id, arm);
+                        for t in &targets {
+                            if !info.arm_targets.contains(t) {
+                                info.arm_targets.push(*t);
+                            }
                         }
+                        info.arms.push((wf.arm_name(arm).to_string(), targets));
                     }
                 }
                 Instr::Call { workflow, .. }

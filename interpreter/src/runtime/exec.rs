@@ -35,7 +35,8 @@ pub(crate) struct AttemptCtx {
 
 pub(crate) struct Success {
     pub output: Value,
-    pub picked: Option<StepId>,
+    /// For a branch: the index of the arm it picked, if one matched.
+    pub picked: Option<u32>,
 }
 
 pub(crate) struct Outcome {
@@ -243,6 +244,16 @@ pub(crate) async fn run_instrs(
                         format!("the output is not JSON ({e}); it starts with {:?}", text.chars().take(80).collect::<String>())
                     })?,
                 };
+                // A text output reaches other steps' environments (FLOW_OUTPUT_…),
+                // which cannot hold NUL: fail here, naming the byte, rather
+                // than fail every dependent with a message that names nothing.
+                if let Value::String(s) = &output
+                    && let Some(at) = s.find('\0') {
+                        return Err(format!(
+                            "the output holds a NUL byte (byte {at} of its text); a text output must not contain NUL, \
+                             because other steps receive it in their environment: encode binary data (base64) or write it to a file"
+                        ));
+                    }
                 if let Some(ty) = ty {
                     let ty = &wf.types[*ty as usize];
                     ty.validate(&output, "output").map_err(|e| format!("the output does not match its declared type {ty}: {e}"))?;
@@ -260,21 +271,21 @@ pub(crate) async fn run_instrs(
                 out.notified = Some(json!({ "channel": channel, "message": message, "sink": sink }));
             }
             Instr::Branch { arms } => {
-                for arm in arms {
+                for (i, arm) in arms.iter().enumerate() {
                     let hit = match arm.when {
                         Some(expr) => ev.eval_bool(expr, scope)?,
                         None => true,
                     };
                     if hit {
-                        picked = Some(arm.target);
+                        picked = Some(i as u32);
                         break;
                     }
                 }
-                output = json!({ "picked": picked.map(|t| wf.steps[t as usize].name.clone()) });
+                output = json!({ "picked": picked.map(|i| wf.arm_name(&arms[i as usize]).to_string()) });
             }
             Instr::Call { workflow, inputs } => {
                 let inputs = inputs.as_ref().map(|r| regs.get(&r.0).value()).unwrap_or(Value::Null);
-                output = call(ctx, workflow, inputs, out).await?;
+                output = call(ctx, workflow, inputs, item, out).await?;
             }
             Instr::ReadStore { store, key, name } => {
                 let value = super::runner::stores::read(sh, *store, key).await?;
@@ -351,8 +362,15 @@ pub(crate) fn settle_process(out: &mut Outcome, finished: process::Finished, tim
     }
 }
 
-async fn call(ctx: &AttemptCtx, workflow: &str, inputs: Value, out: &mut Outcome) -> Result<Value, String> {
-    let step_name = ctx.sh.plan.plan.workflows[ctx.wf].steps[ctx.step as usize].name.clone();
+/// Runs (or continues) the child run of a `call`. The child is found again
+/// by its parent and key: the step's name, and for a `for each item` step
+/// the item's index too (`step[2]`), so each item has a child run of its own.
+async fn call(ctx: &AttemptCtx, workflow: &str, inputs: Value, item: Option<usize>, out: &mut Outcome) -> Result<Value, String> {
+    let name = &ctx.sh.plan.plan.workflows[ctx.wf].steps[ctx.step as usize].name;
+    let step_name = match item {
+        Some(i) => format!("{name}[{i}]"),
+        None => name.clone(),
+    };
     let (child_tx, child_rx) = watch::channel(false);
     let child = super::runner::child_run(ctx.sh.clone(), workflow, inputs, &ctx.run, &step_name, ctx.depth + 1, child_rx);
     tokio::pin!(child);

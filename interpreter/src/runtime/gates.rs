@@ -174,24 +174,7 @@ impl Runner {
             if self.steps[x as usize].decided {
                 continue;
             }
-            let deps = self.wf_plan().steps[x as usize].after.clone();
-            let (mut pending, mut success, mut failed, mut skipped) = (0, false, false, false);
-            for d in deps {
-                if self.steps[d as usize].status.is_some_and(StepStatus::is_terminal) {
-                    match self.effective(d, x) {
-                        super::Eff::Success => success = true,
-                        super::Eff::Failed => failed = true,
-                        super::Eff::Skipped => skipped = true,
-                    }
-                } else {
-                    pending += 1;
-                }
-            }
-            let st = &mut self.steps[x as usize];
-            st.pending_deps = pending;
-            st.any_success = success;
-            st.any_failed = failed;
-            st.any_skipped = skipped;
+            self.recount(x);
             if self.wf_plan().steps[x as usize].after.is_empty() {
                 self.steps[x as usize].decided = true;
                 self.make_ready(x, &mut work);

@@ -13,6 +13,65 @@ use serde_json::{json, Map, Value};
 use super::Error;
 use crate::state::{PeopleStore, RunStatus, SqliteStore, Store};
 
+/// A text the glob matches: escapes dropped, `*` as `example`, `?` as `x`,
+/// a class as a character it accepts. (The pattern itself would match, as
+/// `*` matches any text, but it is never the event anyone means to send.)
+pub fn glob_example(glob: &str) -> String {
+    let mut out = String::new();
+    let mut chars = glob.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => out.extend(chars.next()),
+            '*' => {
+                while chars.peek() == Some(&'*') {
+                    chars.next();
+                }
+                out.push_str("example");
+            }
+            '?' => out.push('x'),
+            '[' => {
+                let mut class = Vec::new();
+                let negated = matches!(chars.peek(), Some('!') | Some('^'));
+                if negated {
+                    chars.next();
+                }
+                let mut closed = false;
+                for c in chars.by_ref() {
+                    if c == ']' && !class.is_empty() {
+                        closed = true;
+                        break;
+                    }
+                    class.push(c);
+                }
+                if !closed {
+                    // Not a class: the `[` and the rest are literal.
+                    out.push('[');
+                    out.extend(class);
+                    continue;
+                }
+                let accepts = |x: char| {
+                    let mut i = 0;
+                    let mut hit = false;
+                    while i < class.len() {
+                        if i + 2 < class.len() && class[i + 1] == '-' {
+                            hit |= class[i] <= x && x <= class[i + 2];
+                            i += 3;
+                        } else {
+                            hit |= class[i] == x;
+                            i += 1;
+                        }
+                    }
+                    hit != negated
+                };
+                let pick = class.iter().copied().chain("xyz0123456789abcdefghijklmnopqrstuvw_-".chars()).find(|x| accepts(*x));
+                out.push(pick.unwrap_or('x'));
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 /// `*` any run of characters (separators included), `?` one character,
 /// `[abc]`, `[a-z]`, `[!abc]` one of (or none of) a set, `\x` the character x.
 pub fn glob_match(pattern: &str, text: &str) -> bool {
@@ -275,5 +334,22 @@ mod tests {
         );
         assert_eq!(validate_event(&json!({"specversion": "1.0", "id": "1", "source": "s"})).unwrap_err(), "the event has no `type`");
         assert!(validate_event(&json!({"specversion": "1.0", "id": "1", "source": "s", "type": "t", "Bad": 1})).is_err());
+    }
+}
+
+#[cfg(test)]
+mod glob_example_tests {
+    use super::{glob_example, glob_match};
+
+    #[test]
+    fn the_example_of_a_glob_matches_it() {
+        for glob in [
+            "deploy.*", "leads/L\\*", "a?c", "v[0-9].*", "x[!abc]y", "x[^a-x]y", "[", "a[b", "**", "", "a[]]b", "[-a]", "é*ü",
+        ] {
+            let example = glob_example(glob);
+            assert!(glob_match(glob, &example), "{glob:?} does not match its example {example:?}");
+        }
+        assert_eq!(glob_example("deploy.*"), "deploy.example");
+        assert_eq!(glob_example("leads/L\\*"), "leads/L*");
     }
 }

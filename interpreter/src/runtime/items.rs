@@ -126,6 +126,15 @@ pub(crate) async fn run_instances(
         }
         stdouts[i] = o.stdout;
         match r {
+            // The item's child run waits on a person or an event: the step
+            // blocks; when it is continued, completed items' children are
+            // found again (not re-run) and the waiting one goes on.
+            Ok(_) if o.blocked.is_some() => {
+                let _ = ctx.tx.send(Msg::Event { step: ctx.step, event: "item_blocked", payload: json!({ "item": i, "attempt": ctx.attempt }) });
+                if out.blocked.is_none() {
+                    out.blocked = o.blocked;
+                }
+            }
             Ok(success) => {
                 let _ = ctx.tx.send(Msg::Event { step: ctx.step, event: "item_completed", payload: json!({ "item": i, "attempt": ctx.attempt }) });
                 results[i] = Some(success.output);

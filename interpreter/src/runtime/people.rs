@@ -40,6 +40,9 @@ pub struct Gate {
     /// For a human task: the declared output type, as written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_type: Option<String>,
+    /// For a human task: the simplest value of the declared type, for hints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_example: Option<serde_json::Value>,
     /// For a wait: the type and subject globs, rendered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
@@ -193,6 +196,7 @@ pub(crate) fn execute(
             message: text(message),
             approvers: approvers.clone(),
             output_type: ty.map(|t| wf.types[t as usize].to_string()),
+            output_example: ty.map(|t| wf.types[t as usize].example()),
             ..Gate::default()
         })),
         Instr::Wait { event, subject } => Ok(Some(Gate {

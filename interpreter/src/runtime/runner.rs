@@ -106,7 +106,11 @@ enum Eff {
 struct StepRt {
     status: Option<StepStatus>,
     attempts: u32,
+    /// Dependencies not yet decided: each step of `after` outside the
+    /// `after_groups`, plus one per group.
     pending_deps: u32,
+    /// Per entry of `after_groups`: its members not yet terminal.
+    group_pending: Vec<u32>,
     any_success: bool,
     any_failed: bool,
     any_skipped: bool,
@@ -117,7 +121,8 @@ struct StepRt {
     output: Option<Value>,
     /// The `STEP` value expressions see, once the step is terminal.
     view: Option<cel::Value>,
-    picked: Option<StepId>,
+    /// For a completed branch: the index of the arm it picked.
+    picked: Option<u32>,
     cost: f64,
     started_at: Option<String>,
     error: Option<String>,
@@ -517,9 +522,58 @@ impl Runner {
     }
 
     fn init_counters(&mut self) {
-        for (i, step) in self.sh.plan.plan.workflows[self.wf].steps.iter().enumerate() {
-            self.steps[i].pending_deps = step.after.len() as u32;
+        let sh = self.sh.clone();
+        let loaded = &sh.plan.workflows[self.wf];
+        for (i, step) in sh.plan.plan.workflows[self.wf].steps.iter().enumerate() {
+            let units = &loaded.steps[i].group_deps;
+            let singles = step.after.iter().filter(|d| !units.iter().any(|m| m.binary_search(d).is_ok())).count();
+            let st = &mut self.steps[i];
+            st.pending_deps = (singles + units.len()) as u32;
+            st.group_pending = units.iter().map(|m| m.len() as u32).collect();
         }
+    }
+
+    /// Counts `x`'s dependencies anew from the current statuses (a fix round
+    /// made some of them pending again).
+    pub(super) fn recount(&mut self, x: StepId) {
+        let sh = self.sh.clone();
+        let units = &sh.plan.workflows[self.wf].steps[x as usize].group_deps;
+        let after = &sh.plan.plan.workflows[self.wf].steps[x as usize].after;
+        let terminal = |me: &Self, d: StepId| me.steps[d as usize].status.is_some_and(StepStatus::is_terminal);
+        let mut effs = Vec::new();
+        let mut pending = 0;
+        for &d in after.iter().filter(|d| !units.iter().any(|m| m.binary_search(d).is_ok())) {
+            if terminal(self, d) { effs.push(self.effective(d, x)) } else { pending += 1 }
+        }
+        let mut group_pending = Vec::with_capacity(units.len());
+        for members in units {
+            let left = members.iter().filter(|m| !terminal(self, **m)).count() as u32;
+            if left == 0 { effs.push(self.group_effective(members, x)) } else { pending += 1 }
+            group_pending.push(left);
+        }
+        let st = &mut self.steps[x as usize];
+        st.pending_deps = pending;
+        st.group_pending = group_pending;
+        st.any_success = effs.contains(&Eff::Success);
+        st.any_failed = effs.contains(&Eff::Failed);
+        st.any_skipped = effs.contains(&Eff::Skipped);
+    }
+
+    /// A group's outcome as one dependency of `dependent`, once every member
+    /// is terminal: failed if a member failed (and was not `on_failure
+    /// continue`) or was upstream_failed; skipped if every member was
+    /// skipped; completed otherwise.
+    fn group_effective(&self, members: &[StepId], dependent: StepId) -> Eff {
+        let mut all_skipped = true;
+        for &m in members {
+            let continued = self.steps[m as usize].status == Some(StepStatus::Failed) && self.on_failure_of(m) == OnFailure::Continue;
+            match if continued { Eff::Success } else { self.effective(m, dependent) } {
+                Eff::Failed => return Eff::Failed,
+                Eff::Success => all_skipped = false,
+                Eff::Skipped => {}
+            }
+        }
+        if all_skipped { Eff::Skipped } else { Eff::Success }
     }
 
     /// Rebuilds the scheduler's state from the store, after a crash or a pause.
@@ -555,7 +609,6 @@ impl Runner {
             });
         }
         let sh = self.sh.clone();
-        let names = &sh.plan.workflows[self.wf].names;
         let mut interrupted = Vec::new();
         self.restore_gates()?;
         for state in &states {
@@ -578,7 +631,8 @@ impl Runner {
                 st.stderr = state.stderr.clone();
                 st.decided = true;
                 if let Some(Value::String(name)) = state.output.as_ref().and_then(|o| o.get("picked")) {
-                    st.picked = names.get(name).copied();
+                    let arms = &sh.plan.workflows[self.wf].steps[s].arms;
+                    st.picked = arms.iter().position(|(n, _)| n == name).map(|i| i as u32);
                 }
             } else {
                 if matches!(state.status, StepStatus::Running | StepStatus::Paused) {
@@ -639,8 +693,9 @@ impl Runner {
         let st = &self.steps[dep as usize];
         match st.status {
             Some(StepStatus::Completed) => {
-                let targets = &self.sh.plan.workflows[self.wf].steps[dep as usize].arm_targets;
-                if targets.contains(&dependent) && st.picked != Some(dependent) { Eff::Skipped } else { Eff::Success }
+                let info = &self.sh.plan.workflows[self.wf].steps[dep as usize];
+                let picked = st.picked.and_then(|i| info.arms.get(i as usize)).is_some_and(|(_, steps)| steps.contains(&dependent));
+                if info.arm_targets.contains(&dependent) && !picked { Eff::Skipped } else { Eff::Success }
             }
             // Passed by a person (`flowc skip`): its dependents go on.
             Some(StepStatus::Skipped) if checkpoints::passed_by_person(st.output.as_ref()) => Eff::Success,
@@ -659,19 +714,41 @@ impl Runner {
 
     fn inform_dependents(&mut self, s: StepId, work: &mut Vec<StepId>) {
         let sh = self.sh.clone();
-        for &d in sh.plan.workflows[self.wf].dependents[s as usize].iter() {
+        let loaded = &sh.plan.workflows[self.wf];
+        for &d in loaded.dependents[s as usize].iter() {
             if self.steps[d as usize].decided {
                 continue;
             }
-            let eff = self.effective(s, d);
-            let st = &mut self.steps[d as usize];
-            st.pending_deps -= 1;
-            match eff {
-                Eff::Success => st.any_success = true,
-                Eff::Failed => st.any_failed = true,
-                Eff::Skipped => st.any_skipped = true,
+            // `s` counts alone, or towards the groups of `d`'s deps it is in:
+            // a group counts once, when its last member is terminal.
+            let mut in_group = false;
+            for (u, members) in loaded.steps[d as usize].group_deps.iter().enumerate() {
+                if members.binary_search(&s).is_err() {
+                    continue;
+                }
+                in_group = true;
+                let left = &mut self.steps[d as usize].group_pending[u];
+                *left = left.saturating_sub(1);
+                if *left == 0 {
+                    let eff = self.group_effective(members, d);
+                    self.count_dep(d, eff);
+                }
+            }
+            if !in_group {
+                let eff = self.effective(s, d);
+                self.count_dep(d, eff);
             }
             self.decide(d, work);
+        }
+    }
+
+    fn count_dep(&mut self, d: StepId, eff: Eff) {
+        let st = &mut self.steps[d as usize];
+        st.pending_deps = st.pending_deps.saturating_sub(1);
+        match eff {
+            Eff::Success => st.any_success = true,
+            Eff::Failed => st.any_failed = true,
+            Eff::Skipped => st.any_skipped = true,
         }
     }
 
@@ -687,8 +764,11 @@ impl Runner {
             UpstreamFailed,
         }
         let decision = match rule {
+            // Airflow's `one_success`: skipped only when every dependency was
+            // skipped; with none succeeded and one failed, upstream_failed.
             TriggerRule::OneSuccess if st.any_success => Some(Decision::Run),
-            TriggerRule::OneSuccess if done => Some(Decision::Skip("no upstream step succeeded")),
+            TriggerRule::OneSuccess if done && st.any_failed => Some(Decision::UpstreamFailed),
+            TriggerRule::OneSuccess if done => Some(Decision::Skip("every upstream step was skipped")),
             TriggerRule::AllSuccess if done && st.any_failed => Some(Decision::UpstreamFailed),
             TriggerRule::AllSuccess if done && st.any_skipped => Some(Decision::Skip("an upstream step was skipped")),
             TriggerRule::AllSuccess | TriggerRule::AllDone if done => Some(Decision::Run),
@@ -707,7 +787,14 @@ impl Runner {
                     self.steps[**dep as usize].status == Some(StepStatus::Completed) && self.effective(**dep, d) == Eff::Skipped
                 });
                 let reason = match by_branch {
-                    Some(b) => format!("branch {} picked another arm", self.wf_plan().steps[*b as usize].name),
+                    Some(b) => {
+                        let branch = &self.sh.plan.workflows[self.wf].steps[*b as usize];
+                        let name = &self.wf_plan().steps[*b as usize].name;
+                        match self.steps[*b as usize].picked.and_then(|i| branch.arms.get(i as usize)) {
+                            Some((picked, _)) => format!("branch {name} picked {picked}"),
+                            None => format!("no arm of branch {name} matched"),
+                        }
+                    }
                     None => reason.to_string(),
                 };
                 self.record_step(d, StepStatus::Skipped, "skipped", json!({ "reason": reason }));

@@ -1,0 +1,285 @@
+//! What `flowc check` accepts runs exactly as written: branch arms, groups as
+//! dependencies and trigger rules, end to end from `.flow` source.
+
+mod support;
+
+use serde_json::Value;
+use support::*;
+
+fn run(p: &Project, source: &str, args: &[&str]) -> Value {
+    let (out, s) = p.run_source(source, "w", args);
+    assert!(s.is_object(), "no summary: {}", stderr(&out));
+    s
+}
+
+const ARM_TO_GROUP: &str = r#"workflow w {
+  input go_a: bool = true
+  step pick: branch {
+    when `inputs.go_a` -> group_a
+    else -> task_b
+  }
+  parallel group_a after pick {
+    step a1 { command "echo a1" }
+    step a2 { command "echo a2" }
+  }
+  step task_b after pick { command "echo b" }
+  step after_a after group_a { command "echo after" }
+}
+"#;
+
+#[test]
+fn a_branch_arm_can_pick_a_group() {
+    let p = Project::new("arm-group");
+    let s = run(&p, ARM_TO_GROUP, &[]);
+    assert_eq!(s["steps"]["pick"]["output"]["picked"], "group_a");
+    assert_eq!(status(&s, "a1"), "completed");
+    assert_eq!(status(&s, "a2"), "completed");
+    assert_eq!(status(&s, "task_b"), "skipped");
+    assert_eq!(status(&s, "after_a"), "completed");
+
+    let s = run(&p, ARM_TO_GROUP, &["-i", "go_a=false"]);
+    assert_eq!(s["steps"]["pick"]["output"]["picked"], "task_b");
+    assert_eq!(status(&s, "a1"), "skipped", "the whole group is skipped");
+    assert_eq!(status(&s, "a2"), "skipped");
+    assert_eq!(status(&s, "task_b"), "completed");
+    assert_eq!(status(&s, "after_a"), "skipped", "a skipped group skips what runs after it");
+    let events = p.events(s["run"].as_str().unwrap());
+    let skip = events.iter().find(|e| e["step"] == "a1" && e["event"] == "skipped").unwrap();
+    assert_eq!(skip["payload"]["reason"], "branch pick picked task_b");
+}
+
+#[test]
+fn a_branch_whose_arms_all_miss_says_so() {
+    let p = Project::new("arm-none");
+    let src = r#"workflow w {
+  input n: int = 1
+  step pick: branch {
+    when `inputs.n > 5` -> big
+  }
+  step big after pick { command "echo big" }
+}
+"#;
+    let s = run(&p, src, &[]);
+    assert_eq!(status(&s, "big"), "skipped");
+    let events = p.events(s["run"].as_str().unwrap());
+    let skip = events.iter().find(|e| e["step"] == "big" && e["event"] == "skipped").unwrap();
+    assert_eq!(skip["payload"]["reason"], "no arm of branch pick matched");
+}
+
+/// A resumed run knows which arm the branch picked, group arms included.
+#[test]
+fn a_picked_group_arm_survives_resume() {
+    let p = Project::new("arm-group-resume");
+    let src = r#"workflow w {
+  step pick: branch {
+    when `true` -> group_a
+    else -> task_b
+  }
+  parallel group_a after pick {
+    step a1 { command "echo a1" }
+    step hold after a1 { command "test -f go || exit 7" on_failure pause }
+  }
+  step task_b after pick { command "echo b" }
+}
+"#;
+    let (out, s) = p.run_source(src, "w", &[]);
+    assert_eq!(s["status"], "paused", "{}", stderr(&out));
+    std::fs::write(p.path("go"), "").unwrap();
+    let run = s["run"].as_str().unwrap();
+    let out = p.flowc(&["resume", run, "--json"]);
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    assert_eq!(s["status"], "completed", "{}", stderr(&out));
+    assert_eq!(status(&s, "hold"), "completed");
+    assert_eq!(status(&s, "task_b"), "skipped");
+}
+
+const GROUP_RULES: &str = r#"workflow w {
+  input fail_a2: bool = true
+  parallel group_a {
+    step a1 { command "echo a1" }
+    step a2 { command "test ${inputs.fail_a2} = false" }
+  }
+  step x { command "echo x" }
+  step y { command "exit 1" on_failure continue }
+  step any after one_success(group_a, x) { command "echo any" }
+  step any_group after one_success(group_a, y) { command "echo any" }
+  step all after group_a { command "echo all" }
+  step done after all_done(group_a) { command "echo done" }
+}
+"#;
+
+/// A group in a dependency list is one dependency with the group's outcome,
+/// whatever the rule: a partly failed group is failed for `one_success` too.
+#[test]
+fn a_group_is_one_dependency_in_every_trigger_rule() {
+    let p = Project::new("group-rules");
+    let s = run(&p, GROUP_RULES, &[]);
+    assert_eq!(status(&s, "a1"), "completed");
+    assert_eq!(status(&s, "a2"), "failed");
+    assert_eq!(status(&s, "any"), "completed", "x succeeded");
+    assert_eq!(status(&s, "any_group"), "upstream_failed", "the group failed as a whole, though a1 succeeded");
+    assert_eq!(status(&s, "all"), "upstream_failed");
+    assert_eq!(status(&s, "done"), "completed");
+
+    let s = run(&p, GROUP_RULES, &["-i", "fail_a2=false"]);
+    assert_eq!(status(&s, "any_group"), "completed");
+    assert_eq!(status(&s, "all"), "completed");
+}
+
+#[test]
+fn a_member_that_fails_with_on_failure_continue_does_not_fail_its_group() {
+    let p = Project::new("group-continue");
+    let src = r#"workflow w {
+  parallel group_a {
+    step a1 { command "echo a1" }
+    step a2 { command "exit 1" on_failure continue }
+  }
+  step all after group_a { command "echo all" }
+}
+"#;
+    let s = run(&p, src, &[]);
+    assert_eq!(status(&s, "a2"), "failed");
+    assert_eq!(status(&s, "all"), "completed");
+    assert_eq!(s["status"], "completed");
+}
+
+/// Airflow's `one_success`: upstream_failed when nothing succeeded and
+/// something failed; skipped only when every dependency was skipped.
+#[test]
+fn one_success_follows_airflow() {
+    let p = Project::new("one-success");
+    let src = r#"workflow w {
+  input on: bool = false
+  step bad1 { command "exit 1" on_failure continue }
+  step bad2 { command "exit 1" on_failure continue }
+  step off1 { command "true" when `inputs.on` }
+  step off2 { command "true" when `inputs.on` }
+  step all_failed after one_success(bad1, bad2) { command "true" }
+  step mixed after one_success(bad1, off1) { command "true" }
+  step all_skipped after one_success(off1, off2) { command "true" }
+}
+"#;
+    let s = run(&p, src, &[]);
+    assert_eq!(status(&s, "all_failed"), "upstream_failed");
+    assert_eq!(status(&s, "mixed"), "upstream_failed");
+    assert_eq!(status(&s, "all_skipped"), "skipped");
+}
+
+#[test]
+fn an_arm_to_a_group_that_ignores_the_branch_is_an_error() {
+    let p = Project::new("arm-group-check");
+    std::fs::write(
+        p.path("main.flow"),
+        r#"workflow w {
+  step pick: branch {
+    when `true` -> group_a
+    else -> task_b
+  }
+  parallel group_a { step a1 { command "echo a1" } }
+  step task_b after pick { command "echo b" }
+}
+"#,
+    )
+    .unwrap();
+    let out = p.flowc(&["check", "--format", "json"]);
+    assert_eq!(code(&out), 1);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let codes: Vec<&str> = report.as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["E0302"], "{report}");
+}
+
+const CALL_EACH: &str = r#"workflow child {
+  input n: int
+  output doubled = `twice.output.v`
+  step twice {
+    command "printf '{\"v\": %s}' $(($FLOW_INPUT_N * 2))"
+    output { v: int }
+  }
+}
+workflow w {
+  step list {
+    command "echo '[1, 2, 3]'"
+    output [int]
+    items `output`
+  }
+  step each: call child after list for each item {
+    with { n: `item` }
+  }
+  step add_one after list for each item {
+    command "echo $(($FLOW_ITEM + 1))"
+    output int
+  }
+  step count after add_one { command "echo ${size(add_one.output)}" output int }
+  output all = `each.output`
+  output plus = `add_one.output`
+}
+"#;
+
+/// One child run per item, each with its own item's inputs, the outputs in
+/// item order; a `for each` step's `output T` types each instance.
+#[test]
+fn call_for_each_item_starts_one_child_per_item() {
+    let p = Project::new("call-each");
+    for concurrency in ["", "  concurrency 1\n"] {
+        let src = CALL_EACH.replacen("workflow w {\n", &format!("workflow w {{\n{concurrency}"), 1);
+        let s = run(&p, &src, &[]);
+        assert_eq!(s["status"], "completed", "{s}");
+        assert_eq!(s["outputs"]["all"], serde_json::json!([{ "doubled": 2 }, { "doubled": 4 }, { "doubled": 6 }]), "{concurrency}");
+        assert_eq!(s["outputs"]["plus"], serde_json::json!([2, 3, 4]));
+        assert_eq!(s["steps"]["count"]["output"], 3);
+        let children = p.json(&["runs", "list", "--json"]);
+        let parent = s["run"].as_str().unwrap();
+        let mine: Vec<&Value> = children.as_array().unwrap().iter().filter(|r| r["parent_run"] == parent).collect();
+        assert_eq!(mine.len(), 3, "one child run per item: {children}");
+    }
+}
+
+#[test]
+fn a_for_each_steps_output_is_typed_as_the_list() {
+    let p = Project::new("each-type");
+    std::fs::write(
+        p.path("main.flow"),
+        r#"workflow w {
+  step list {
+    command "echo '[1, 2]'"
+    items `output`
+  }
+  step add_one after list for each item {
+    command "echo 1"
+    output int
+  }
+  step bad after add_one { command "echo ${add_one.output + 1}" }
+}
+"#,
+    )
+    .unwrap();
+    let out = p.flowc(&["check", "--format", "json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let codes: Vec<&str> = report.as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
+    assert_eq!(codes.len(), 1, "{report}");
+    assert!(report[0]["message"].as_str().unwrap().contains("list"), "{report}");
+}
+
+/// A NUL byte in a text output fails the step that printed it, clearly;
+/// nothing downstream starts with a value it cannot receive.
+#[test]
+fn a_nul_byte_in_an_output_fails_the_producing_step() {
+    let p = Project::new("nul-output");
+    let src = r#"workflow w {
+  step a { command "printf 'x\\000y'" }
+  step b after a { command "echo b" }
+  step c { command "printf '{\"v\": \"x\\\\u0000y\"}'" }
+  step d after c { command "echo d" }
+}
+"#;
+    let (out, s) = p.run_source(src, "w", &[]);
+    assert_eq!(status(&s, "a"), "failed", "{}", stderr(&out));
+    assert_eq!(status(&s, "b"), "upstream_failed");
+    let events = p.events(s["run"].as_str().unwrap());
+    let failed = events.iter().find(|e| e["step"] == "a" && e["event"] == "failed").unwrap();
+    assert!(failed["payload"]["error"].as_str().unwrap().contains("NUL byte (byte 1"), "{failed}");
+    // In JSON the NUL is escaped: the value is whole and reaches nobody raw.
+    assert_eq!(status(&s, "c"), "completed", "{}", stderr(&out));
+    assert_eq!(s["steps"]["c"]["output"]["v"], "x\u{0}y");
+    assert_eq!(status(&s, "d"), "completed");
+}
