@@ -72,7 +72,12 @@ pub fn check_projects(projects: &[LoadedProject]) -> (Vec<Diagnostic>, Sources, 
             .collect();
         file_count += files.len();
         let project = Project::new(&db, files);
-        diagnostics.extend(flowc_compiler::check_project_on_all_cores(&db, project).iter().cloned());
+        diagnostics.extend(
+            flowc_compiler::check_project_on_all_cores(&db, project)
+                .iter()
+                .filter(|d| !(d.severity == Severity::Warning && loaded.settings.allow.contains(&d.code)))
+                .cloned(),
+        );
     }
     // Freeing every memoised tree and query result one allocation at a time
     // is a sixth of the time of checking a large project, and the process

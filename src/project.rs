@@ -8,6 +8,23 @@ use crate::Failure;
 /// The files of one project, read into memory.
 pub struct LoadedProject {
     pub files: Vec<LoadedFile>,
+    /// `flowc.toml` in the project directory (for a single file: its
+    /// directory), or the defaults.
+    pub settings: flowc_compiler::ProjectSettings,
+}
+
+/// The project settings file, beside the `.flow` files.
+pub const SETTINGS_FILE: &str = "flowc.toml";
+
+/// Reads `flowc.toml` in `dir`, if there is one.
+pub fn settings(dir: &Path) -> Result<flowc_compiler::ProjectSettings, Failure> {
+    let path = dir.join(SETTINGS_FILE);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => flowc_compiler::ProjectSettings::parse(&text)
+            .map_err(|e| Failure::usage(format!("{}: {e}", path.display()))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Default::default()),
+        Err(e) => Err(Failure::usage(format!("cannot read {}: {}", path.display(), io_reason(&e)))),
+    }
 }
 
 pub struct LoadedFile {
@@ -23,7 +40,8 @@ const SKIPPED_DIRS: &[&str] = &[".flow", ".git", "target", "node_modules"];
 pub fn load(path: &Path) -> Result<LoadedProject, Failure> {
     let paths = find(path)?;
     let files = paths.iter().map(|p| read(p)).collect::<Result<Vec<_>, _>>()?;
-    Ok(LoadedProject { files })
+    let dir = if path.is_dir() { path } else { path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")) };
+    Ok(LoadedProject { files, settings: settings(dir)? })
 }
 
 /// The files a path names: every `*.flow` below a directory (sorted, skipping

@@ -283,3 +283,61 @@ fn a_nul_byte_in_an_output_fails_the_producing_step() {
     assert_eq!(s["steps"]["c"]["output"]["v"], "x\u{0}y");
     assert_eq!(status(&s, "d"), "completed");
 }
+
+const ONE_SUCCESS_OF_ONE: &str = r#"workflow w {
+  step a { command "true" }
+  step b after one_success(a) { command "true" }
+}
+"#;
+
+fn check_codes(p: &Project, args: &[&str]) -> (i32, Vec<String>) {
+    let mut all = vec!["check", "--format", "json"];
+    all.extend_from_slice(args);
+    let out = p.flowc(&all);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    let codes = report.as_array().map(|a| a.iter().map(|d| d["code"].as_str().unwrap().to_string()).collect()).unwrap_or_default();
+    (code(&out), codes)
+}
+
+/// A warning can be silenced where it is wrong: by a comment on its line or
+/// the line before, or for the project in `flowc.toml`; `--deny-warnings`
+/// respects both, and errors are never silenced.
+#[test]
+fn warnings_can_be_allowed_by_a_comment_or_the_project() {
+    let p = Project::new("allow");
+    std::fs::write(p.path("main.flow"), ONE_SUCCESS_OF_ONE).unwrap();
+    assert_eq!(check_codes(&p, &["--deny-warnings"]), (1, vec!["W0104".to_string()]));
+
+    let trailing = ONE_SUCCESS_OF_ONE.replace("{ command \"true\" }\n}", "{ command \"true\" } // flowc: allow W0104\n}");
+    std::fs::write(p.path("main.flow"), &trailing).unwrap();
+    assert_eq!(check_codes(&p, &["--deny-warnings"]), (0, vec![]));
+
+    let before = ONE_SUCCESS_OF_ONE.replace("  step b", "  // flowc: allow W0104 (a join we will widen)\n  step b");
+    std::fs::write(p.path("main.flow"), &before).unwrap();
+    assert_eq!(check_codes(&p, &["--deny-warnings"]), (0, vec![]));
+
+    // Another code, or the comment two lines up, silences nothing.
+    let other = ONE_SUCCESS_OF_ONE.replace("  step b", "  // flowc: allow W0101\n  step b");
+    std::fs::write(p.path("main.flow"), &other).unwrap();
+    assert_eq!(check_codes(&p, &[]), (0, vec!["W0104".to_string()]));
+
+    std::fs::write(p.path("main.flow"), ONE_SUCCESS_OF_ONE).unwrap();
+    std::fs::write(p.path("flowc.toml"), "[check]\nallow = [\"W0104\"]\n").unwrap();
+    assert_eq!(check_codes(&p, &["--deny-warnings"]), (0, vec![]));
+
+    // A setting that would silence an error, or names no code, is refused.
+    for bad in ["allow = [\"E0401\"]", "allow = [\"W0999\"]", "alow = []"] {
+        std::fs::write(p.path("flowc.toml"), bad).unwrap();
+        let out = p.flowc(&["check"]);
+        assert_eq!(code(&out), 2, "{bad}: {}", stderr(&out));
+        assert!(stderr(&out).contains("flowc.toml"), "{}", stderr(&out));
+    }
+    std::fs::remove_file(p.path("flowc.toml")).unwrap();
+
+    // Errors stay.
+    let error = "workflow w {\n  step a after nope { command \"true\" } // flowc: allow E0401\n}\n";
+    std::fs::write(p.path("main.flow"), error).unwrap();
+    let (exit, codes) = check_codes(&p, &[]);
+    assert_eq!(exit, 1);
+    assert!(!codes.is_empty(), "errors are never silenced");
+}

@@ -4,6 +4,7 @@
 //! diagnostics are returned as values. See ARCHITECTURE.md for the layering
 //! and the invariants this crate keeps.
 
+pub mod allow;
 pub mod cel_check;
 pub mod checks;
 pub mod codes;
@@ -18,6 +19,7 @@ pub mod pending;
 mod queries;
 pub mod types;
 
+pub use allow::ProjectSettings;
 pub use codes::Code;
 pub use db::{Database, Db, Project, SourceFile};
 pub use diagnostic::{Diagnostic, Edit, Fix, Related, Severity};
