@@ -341,3 +341,82 @@ fn warnings_can_be_allowed_by_a_comment_or_the_project() {
     assert_eq!(exit, 1);
     assert!(!codes.is_empty(), "errors are never silenced");
 }
+
+const CALL_EACH_SLOW: &str = r#"workflow child {
+  input n: int
+  output n = `work.output`
+  step work {
+    command "echo $FLOW_INPUT_N >> count; if [ $FLOW_INPUT_N = 3 ]; then touch started3; while [ ! -f go ]; do sleep 0.02; done; fi; echo $FLOW_INPUT_N"
+    output int
+  }
+}
+workflow w {
+  concurrency 1
+  step list {
+    command "echo '[1, 2, 3]'"
+    items `output`
+  }
+  step each: call child after list for each item {
+    with { n: `item` }
+  }
+  output all = `each.output`
+}
+"#;
+
+fn spawn(p: &Project, source: &str) -> std::process::Child {
+    std::fs::write(p.path("main.flow"), source).unwrap();
+    p.cmd(&["run", "w", "--json"])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+/// kill -9 while the third item's child runs: resume finds the first two
+/// children completed (not re-run) and continues the third.
+#[test]
+fn resume_of_call_for_each_reruns_no_completed_child() {
+    let p = Project::new("call-each-kill");
+    let mut child = spawn(&p, CALL_EACH_SLOW);
+    wait_until("the third child to start", || p.path("started3").exists());
+    let run = p.json(&["runs", "list", "--json"]).as_array().unwrap().iter().find(|r| r["parent_run"].is_null()).unwrap()["run"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // SAFETY: signalling the child process this test spawned.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGKILL);
+    }
+    let _ = child.wait();
+    std::fs::write(p.path("go"), "").unwrap();
+    let out = p.flowc(&["resume", &run, "--json"]);
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    assert_eq!(s["status"], "completed", "{}", stderr(&out));
+    assert_eq!(s["outputs"]["all"], serde_json::json!([{ "n": 1 }, { "n": 2 }, { "n": 3 }]));
+    let count = p.read("count");
+    assert_eq!(count.lines().collect::<Vec<_>>(), ["1", "2", "3", "3"], "only the interrupted child's step runs again");
+    let runs = p.json(&["runs", "list", "--json"]);
+    assert_eq!(runs.as_array().unwrap().iter().filter(|r| r["parent_run"] == run.as_str()).count(), 3);
+}
+
+/// Cancelling the parent cancels the child of the running item.
+#[test]
+fn cancel_of_call_for_each_cancels_the_running_child() {
+    let p = Project::new("call-each-cancel");
+    let mut child = spawn(&p, CALL_EACH_SLOW);
+    wait_until("the third child to start", || p.path("started3").exists());
+    let runs = p.json(&["runs", "list", "--json"]);
+    let run = runs.as_array().unwrap().iter().find(|r| r["parent_run"].is_null()).unwrap()["run"].as_str().unwrap().to_string();
+    let out = p.flowc(&["cancel", &run]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let (_, stdout, stderr_text) = wait_exit(&mut child);
+    let s: Value = serde_json::from_str(&stdout).unwrap_or(Value::Null);
+    assert_eq!(s["status"], "cancelled", "{stderr_text}");
+    let runs = p.json(&["runs", "list", "--json"]);
+    let children: Vec<&Value> = runs.as_array().unwrap().iter().filter(|r| r["parent_run"] == run.as_str()).collect();
+    assert_eq!(children.len(), 3);
+    let statuses: Vec<&str> = children.iter().map(|r| r["status"].as_str().unwrap()).collect();
+    assert_eq!(statuses.iter().filter(|s| **s == "completed").count(), 2, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == "cancelled").count(), 1, "{statuses:?}");
+}
