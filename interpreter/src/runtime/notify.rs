@@ -93,7 +93,6 @@ pub(crate) fn deliver(sh: &Rc<Shared>, run: &str, step: &str, channel: Option<&s
                 if let Some(problem) = problem
                     && let Ok(l) = process::open_log(&log) {
                         process::log_line(&l, "---", &format!("notify sink failed: {problem}"));
-                        use std::io::Write;
                         let _ = l.borrow_mut().flush();
                     }
             });

@@ -116,21 +116,85 @@ pub fn stop_orphans(run: &str, steps: &[&str]) {
     }
 }
 
-pub type Log = Rc<RefCell<std::io::BufWriter<std::fs::File>>>;
+pub type Log = Rc<RefCell<LogFile>>;
+
+/// A step's log file, bounded: past [`log_limit`] bytes one line says the
+/// log was cut and nothing more is written (the output and the stderr tail
+/// are still kept as usual).
+pub struct LogFile {
+    w: std::io::BufWriter<std::fs::File>,
+    written: u64,
+    limit: u64,
+    capped: bool,
+}
+
+impl LogFile {
+    pub fn flush(&mut self) -> std::io::Result<()> {
+        self.w.flush()
+    }
+}
+
+/// The default cap of one step's log file.
+pub const DEFAULT_LOG_LIMIT: u64 = 32 << 20;
+
+/// The cap of a step's log file: `FLOW_LOG_LIMIT` (bytes, or with a `K`,
+/// `M` or `G` suffix), else [`DEFAULT_LOG_LIMIT`].
+pub fn log_limit() -> u64 {
+    static LIMIT: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    *LIMIT.get_or_init(|| std::env::var("FLOW_LOG_LIMIT").ok().and_then(|v| parse_size(&v)).unwrap_or(DEFAULT_LOG_LIMIT))
+}
+
+fn parse_size(text: &str) -> Option<u64> {
+    let t = text.trim();
+    let (digits, unit) = match t.char_indices().find(|(_, c)| !c.is_ascii_digit()) {
+        Some((i, _)) => (&t[..i], t[i..].trim_end_matches(['i', 'B', 'b']).to_ascii_uppercase()),
+        None => (t, String::new()),
+    };
+    let n: u64 = digits.parse().ok()?;
+    let shift = match unit.as_str() {
+        "" => 0,
+        "K" => 10,
+        "M" => 20,
+        "G" => 30,
+        _ => return None,
+    };
+    n.checked_mul(1 << shift)
+}
 
 pub fn open_log(path: &Path) -> std::io::Result<Log> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
+        crate::state::files::private_dir(dir)?;
     }
-    let file = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
-    Ok(Rc::new(RefCell::new(std::io::BufWriter::new(file))))
+    let file = crate::state::files::append_private(path)?;
+    let written = file.metadata().map(|m| m.len()).unwrap_or(0);
+    Ok(Rc::new(RefCell::new(LogFile { w: std::io::BufWriter::new(file), written, limit: log_limit(), capped: false })))
 }
 
 pub fn log_line(log: &Log, stream: &str, text: &str) {
-    let mut w = log.borrow_mut();
-    let _ = writeln!(w, "{} {stream} | {text}", time::now());
+    let mut log = log.borrow_mut();
+    if log.capped {
+        return;
+    }
+    let line = format!("{} {stream} | {text}\n", time::now());
+    if log.written + line.len() as u64 > log.limit {
+        log.capped = true;
+        let limit = log.limit;
+        let _ = writeln!(log.w, "{} --- | the log reached its limit of {limit} bytes (FLOW_LOG_LIMIT); later lines are not logged", time::now());
+        return;
+    }
+    log.written += line.len() as u64;
+    let _ = log.w.write_all(line.as_bytes());
 }
 
+/// The longest piece of a line logged (and kept) at once: a longer line is
+/// logged in pieces, so memory stays bounded whatever a command prints.
+const MAX_LINE: usize = 64 << 10;
+
+/// Reads a stream to its end: each line (or piece of a long line) redacted
+/// and logged; stdout kept whole up to `keep` bytes (`tail` false: past it,
+/// `overflow`), or stderr's last `keep` bytes (`tail` true). The tail is
+/// kept redacted: masking comes before every cut, and a cut through a
+/// secret masks its fragment ([`super::runner::secrets::Redactor::redact_cut`]).
 async fn pump<R: AsyncRead + Unpin>(
     reader: R,
     stream: &'static str,
@@ -139,35 +203,74 @@ async fn pump<R: AsyncRead + Unpin>(
     tail: bool,
     redact: Option<super::runner::secrets::Redactor>,
 ) -> (Vec<u8>, bool) {
-    let mut reader = BufReader::new(reader);
-    let mut kept = Vec::new();
+    let mut reader = BufReader::with_capacity(MAX_LINE, reader);
+    let mut kept: Vec<u8> = Vec::new();
+    let mut tail_text = String::new();
     let mut overflow = false;
-    let mut line = Vec::new();
+    let mut line: Vec<u8> = Vec::new();
+    // Whether the current line is the continuation of a piece already logged.
+    let mut continued = false;
     loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => {}
+        let (complete, eof) = {
+            let buf = match reader.fill_buf().await {
+                Ok(b) => b,
+                Err(_) => &[][..],
+            };
+            if buf.is_empty() {
+                (false, true)
+            } else {
+                let (end, newline) = match buf.iter().position(|b| *b == b'\n') {
+                    Some(i) => (i + 1, true),
+                    None => (buf.len(), false),
+                };
+                let take = end.min(MAX_LINE - line.len());
+                line.extend_from_slice(&buf[..take]);
+                reader.consume(take);
+                (newline && take == end, false)
+            }
+        };
+        let full = line.len() >= MAX_LINE;
+        if !(complete || full || (eof && !line.is_empty())) {
+            if eof {
+                break;
+            }
+            continue;
         }
+        let cut_after = !complete && !eof;
         let text = String::from_utf8_lossy(&line);
         let text = text.trim_end_matches(['\n', '\r']);
-        match &redact {
-            Some(r) if !r.is_empty() => log_line(&log, stream, &r.redact_str(text)),
-            _ => log_line(&log, stream, text),
-        }
+        let shown = match &redact {
+            Some(r) if !r.is_empty() => r.redact_cut(text, continued, cut_after),
+            _ => text.to_string(),
+        };
+        log_line(&log, stream, &shown);
         if tail {
-            kept.extend_from_slice(&line);
-            if kept.len() > keep {
-                let cut = kept.len() - keep;
-                kept.drain(..cut);
+            tail_text.push_str(&shown);
+            if complete {
+                tail_text.push('\n');
+            }
+            if tail_text.len() > keep {
+                let mut cut = tail_text.len() - keep;
+                while !tail_text.is_char_boundary(cut) {
+                    cut += 1;
+                }
+                tail_text.drain(..cut);
+                if let Some(r) = redact.as_ref().filter(|r| !r.is_empty()) {
+                    tail_text = r.redact_cut(&tail_text, true, false);
+                }
             }
         } else if kept.len() + line.len() <= keep {
             kept.extend_from_slice(&line);
         } else {
             overflow = true;
         }
+        continued = cut_after;
+        line.clear();
+        if eof {
+            break;
+        }
     }
-    (kept, overflow)
+    if tail { (tail_text.into_bytes(), overflow) } else { (kept, overflow) }
 }
 
 /// Runs `spec.command` to its end, its deadline, or an abort signal.

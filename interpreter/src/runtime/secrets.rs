@@ -25,6 +25,9 @@ use crate::state::Op;
 
 pub const MASK: &str = "***";
 
+/// The shortest piece of a secret masked where a text was cut through it.
+pub const MIN_FRAGMENT: usize = 3;
+
 /// The secret values to hide, shared by every run of the process.
 #[derive(Clone, Default)]
 pub struct Redactor(Rc<RefCell<Vec<String>>>);
@@ -58,6 +61,43 @@ impl Redactor {
         for secret in list.iter() {
             if out.contains(secret.as_str()) {
                 out = out.replace(secret.as_str(), MASK);
+            }
+        }
+        out
+    }
+
+    /// [`Self::redact_str`] for a piece of a longer text that was cut: at a
+    /// cut before the piece, a start that may be the end of a secret whose
+    /// beginning is on the other side is masked too, and at a cut after it,
+    /// an end that may be a secret's beginning. Fragments shorter than
+    /// [`MIN_FRAGMENT`] bytes are left: they cannot be told from ordinary text.
+    pub fn redact_cut(&self, text: &str, cut_before: bool, cut_after: bool) -> String {
+        let mut out = self.redact_str(text);
+        if !cut_before && !cut_after {
+            return out;
+        }
+        let list = self.0.borrow();
+        if cut_before {
+            let longest = list
+                .iter()
+                .flat_map(|s| (1..s.len()).filter(|k| s.is_char_boundary(*k)).map(move |k| &s[k..]))
+                .filter(|frag| frag.len() >= MIN_FRAGMENT && out.starts_with(*frag))
+                .map(str::len)
+                .max();
+            if let Some(n) = longest {
+                out.replace_range(..n, MASK);
+            }
+        }
+        if cut_after {
+            let longest = list
+                .iter()
+                .flat_map(|s| (1..s.len()).filter(|k| s.is_char_boundary(*k)).map(move |k| &s[..k]))
+                .filter(|frag| frag.len() >= MIN_FRAGMENT && out.ends_with(*frag))
+                .map(str::len)
+                .max();
+            if let Some(n) = longest {
+                let at = out.len() - n;
+                out.replace_range(at.., MASK);
             }
         }
         out

@@ -178,7 +178,7 @@ impl StateExt for SqliteStore {
     ) -> Result<(), StateError> {
         let path = self.path().to_path_buf();
         let describe = |e| super::sqlite::describe(&path, e);
-        let tx = self.conn().transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(describe)?;
+        let tx = self.write_tx()?;
         let now = time::now_ms();
         tx.execute(
             "INSERT OR REPLACE INTO store_entries (store, key, value, seq, written_ms, written_at, run_id) VALUES \

@@ -12,6 +12,7 @@
 //! A second backend (PostgreSQL, for workers on several machines) implements
 //! [`Store`]; nothing above this module names SQLite.
 
+pub mod files;
 pub mod people;
 pub mod advanced;
 pub mod schema;

@@ -275,7 +275,7 @@ impl PeopleStore for SqliteStore {
 
     fn put_inbound_events(&mut self, events: &[Value]) -> Result<Vec<(i64, bool)>, StateError> {
         let path = self.path().to_path_buf();
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(|e| describe(&path, e))?;
+        let tx = self.write_tx()?;
         let mut out = Vec::with_capacity(events.len());
         for event in events {
             let text = |k: &str| event.get(k).and_then(Value::as_str).map(str::to_string);
@@ -376,7 +376,7 @@ impl PeopleStore for SqliteStore {
 
     fn publish(&mut self, versions: &[NewVersion], author: Option<&str>) -> Result<Vec<Published>, StateError> {
         let path = self.path().to_path_buf();
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(|e| describe(&path, e))?;
+        let tx = self.write_tx()?;
         let now = time::now();
         let mut out = Vec::new();
         for v in versions {

@@ -20,6 +20,11 @@ use crate::time;
 pub struct SqliteStore {
     pub(super) conn: Connection,
     path: PathBuf,
+    /// The database file's (device, inode) when opened: a write checks the
+    /// file is still there and still the same, so a run whose state
+    /// directory was removed (or replaced) fails instead of writing to a
+    /// file nobody can see.
+    identity: Option<(u64, u64)>,
     /// Where committed events are published as CloudEvents, if anywhere.
     sink: Option<crate::cloudevents::EventSink>,
     /// Workflow names of runs, for the CloudEvents of the sink.
@@ -31,16 +36,72 @@ pub(crate) fn describe(path: &Path, e: rusqlite::Error) -> StateError {
     let shown = path.display();
     match &e {
         rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::NotADatabase => {
-            StateError(format!("{shown} is not a flowc state database (the file is not an SQLite database)"))
+            mark_damaged(path);
+            StateError(format!("{shown} is not a flowc state database (the file is not an SQLite database); {RECOVER}"))
         }
         rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::DatabaseCorrupt => {
-            StateError(format!("the state database {shown} is corrupt ({e}); move it aside to start afresh"))
+            mark_damaged(path);
+            StateError(format!("the state database {shown} is damaged ({e}); flowc will not write to it. {RECOVER}"))
+        }
+        // A commit the commit hook refused.
+        rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_COMMITHOOK => {
+            refusal(path, None).unwrap_or_else(|| {
+                StateError(format!(
+                    "the state database {shown} was removed or replaced while flowc was using it; \
+                     nothing more can be recorded, and what the run did since then is lost"
+                ))
+            })
         }
         rusqlite::Error::SqliteFailure(f, _) if f.code == ErrorCode::DatabaseBusy => {
             StateError(format!("the state database {shown} stayed locked by another process for too long"))
         }
         _ => StateError(format!("state database {shown}: {e}")),
     }
+}
+
+/// How to recover a damaged database, in every message that reports one.
+pub(super) const RECOVER: &str = "To recover: restore a backup of the file, or copy what is readable into a new \
+database with `sqlite3 state.db .recover | sqlite3 recovered.db` and use that (`--state recovered.db`), \
+or move the file aside to start afresh";
+
+/// State databases that reported damage in this process: nothing is written
+/// to them again, whichever connection asks.
+static DAMAGED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+
+fn mark_damaged(path: &Path) {
+    let mut damaged = DAMAGED.lock().unwrap_or_else(|e| e.into_inner());
+    if !damaged.iter().any(|p| p == path) {
+        damaged.push(path.to_path_buf());
+    }
+}
+
+fn is_damaged(path: &Path) -> bool {
+    DAMAGED.lock().unwrap_or_else(|e| e.into_inner()).iter().any(|p| p == path)
+}
+
+/// Why nothing may be written to the database at `path` any more, if so.
+fn refusal(path: &Path, identity: Option<(u64, u64)>) -> Option<StateError> {
+    let shown = path.display();
+    if is_damaged(path) {
+        return Some(StateError(format!("the state database {shown} is damaged; flowc will not write to it. {RECOVER}")));
+    }
+    if let Some(id) = identity
+        && file_identity(path) != Some(id) {
+            return Some(StateError(format!(
+                "the state database {shown} was removed or replaced while flowc was using it; \
+                 nothing more can be recorded, and what the run did since then is lost"
+            )));
+        }
+    None
+}
+
+fn tables_exist(conn: &Connection) -> rusqlite::Result<bool> {
+    conn.query_row("SELECT count(*) > 0 FROM sqlite_master", [], |r| r.get(0))
+}
+
+fn file_identity(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 fn json_text(value: &serde_json::Value) -> String {
@@ -54,14 +115,28 @@ fn parse_json(text: Option<String>) -> Option<serde_json::Value> {
 impl SqliteStore {
     /// Opens (creating if needed) and migrates the database at `path`.
     pub fn open(path: &Path) -> Result<SqliteStore, StateError> {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| StateError(format!("cannot create the state directory {}: {e}", dir.display())))?;
-        }
+        super::files::check_before_open(path)?;
         let conn = Connection::open(path).map_err(|e| describe(path, e))?;
-        let mut store = SqliteStore { conn, path: path.to_path_buf(), sink: None, workflows: Default::default() };
+        let mut store = SqliteStore { conn, path: path.to_path_buf(), identity: None, sink: None, workflows: Default::default() };
         store.prepare().map_err(|e| describe(path, e)).and_then(|r| r)?;
+        super::files::make_private(path);
+        store.identity = file_identity(path);
+        // Every commit, whoever makes it (a batch of ops, a single
+        // statement), is refused once the database is known to be damaged or
+        // its file is gone: SQLite then rolls it back.
+        let (p, id) = (path.to_path_buf(), store.identity);
+        store.conn.commit_hook(Some(move || refusal(&p, id).is_some()));
         Ok(store)
+    }
+
+    /// Begins a write transaction (IMMEDIATE: see [`Store::apply`]) unless
+    /// the database is known to be damaged or its file is gone or replaced.
+    pub(super) fn write_tx(&mut self) -> Result<rusqlite::Transaction<'_>, StateError> {
+        if let Some(refused) = refusal(&self.path, self.identity) {
+            return Err(refused);
+        }
+        let path = self.path.clone();
+        self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(|e| describe(&path, e))
     }
 
     pub fn path(&self) -> &Path {
@@ -103,6 +178,18 @@ impl SqliteStore {
             if app_id != 0 || version != 0 || tables != 0 {
                 return Ok(Err(StateError(format!(
                     "{shown} is an SQLite database, but not a flowc state database; use --state for another path"
+                ))));
+            }
+        }
+        // Damage is found on open, before anything writes: `quick_check`
+        // reads every page once (about a millisecond per megabyte here),
+        // without the index cross-checks of `integrity_check`.
+        if tables_exist(conn)? {
+            let verdict: String = conn.query_row("PRAGMA quick_check(1)", [], |r| r.get(0))?;
+            if verdict != "ok" {
+                mark_damaged(&self.path);
+                return Ok(Err(StateError(format!(
+                    "the state database {shown} is damaged ({verdict}); flowc will not write to it. {RECOVER}"
                 ))));
             }
         }
@@ -297,12 +384,13 @@ impl Store for SqliteStore {
         // in between (in WAL mode its snapshot is stale), which `flowc serve`,
         // running several runs at once, hit under load. Every write
         // transaction of the state database is IMMEDIATE for that reason.
-        let tx = self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(|e| describe(&path, e))?;
+        let with_sink = self.sink.is_some();
+        let tx = self.write_tx()?;
         // With a sink, remember each event's sequence number to publish it after the commit.
         let mut published = Vec::new();
         for op in ops {
             Self::apply_one(&tx, op).map_err(|e| describe(&path, e))?;
-            if let (Some(_), Op::Event { run, .. }) = (&self.sink, op) {
+            if let (true, Op::Event { run, .. }) = (with_sink, op) {
                 let seq: i64 = tx
                     .query_row("SELECT MAX(seq) FROM step_events WHERE run_id = ?1", [run], |r| r.get(0))
                     .map_err(|e| describe(&path, e))?;
