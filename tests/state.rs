@@ -210,3 +210,39 @@ fn a_step_log_stops_at_its_limit() {
     let s: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(s["steps"]["loud"]["output"], "done");
 }
+
+/// A process that continues a run (here `flowc approve`) masks every secret
+/// of the run from before it records anything, even one that only an
+/// earlier step, run by another process, read.
+#[test]
+fn a_process_continuing_a_run_masks_its_secrets() {
+    let p = Project::new("secret-continue");
+    std::fs::write(
+        p.path("main.flow"),
+        r#"secrets keys { TOKEN = from_env("FLOWC_TEST_TOKEN") }
+workflow w {
+  step stash {
+    env { TOKEN = keys.TOKEN }
+    command "printf '%s' \"$TOKEN\" > stash.txt"
+  }
+  step ok: approval after stash { message "go?" }
+  step spill after ok { command "echo \"it was $(cat stash.txt)\"; echo \"err $(cat stash.txt)\" >&2" }
+}
+"#,
+    )
+    .unwrap();
+    let out = p.cmd(&["run", "w", "--json"]).env("FLOWC_TEST_TOKEN", SECRET).output().unwrap();
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let run = p.last_run();
+    let out = p.cmd(&["approve", &run, "ok", "--as", "me", "--json"]).env("FLOWC_TEST_TOKEN", SECRET).output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(SECRET) && !stderr(&out).contains(SECRET), "the terminal");
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["steps"]["spill"]["output"], "it was ***");
+    for args in [vec!["runs", "show", &run, "--json"], vec!["runs", "events", &run, "--json"], vec!["runs", "logs", &run]] {
+        let out = p.flowc(&args);
+        assert!(!String::from_utf8_lossy(&out.stdout).contains(SECRET), "{args:?} shows the secret");
+    }
+    let leaked = leaked_pieces(&p);
+    assert!(leaked.is_empty(), "{leaked:?}");
+}

@@ -52,13 +52,14 @@ pub fn compensate(run: &str, options: &RunOptions) -> Result<RunReport, Error> {
         .ok_or_else(|| Error::Run(format!("the stored plan has no workflow `{}`", record.workflow)))?;
     let mut options = options.clone();
     options.project_dir = record.project_dir.clone().into();
+    let secrets = super::runner::secrets::redactor_for(&plan.plan.secrets, &options.project_dir);
     let sh = Rc::new(Shared {
         store: std::cell::RefCell::new(Box::new(store)),
         plan,
         plan_id: record.plan_id,
         options,
         background: Default::default(),
-        secrets: Default::default(),
+        secrets,
         spawned: Default::default(),
     });
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -181,13 +181,14 @@ pub(crate) fn start(plan: LoadedPlan, wf: usize, inputs: Value, options: &RunOpt
     blocked::record_top_origin(&mut store, &plan.plan, &plan.plan.workflows[wf].name, &run, &options.origin)?;
     let lock = control::try_lock(&options.runs_dir(), &run)?
         .ok_or_else(|| Error::Run(format!("run `{run}` is locked by another process")))?;
+    let secrets = secrets::redactor_for(&plan.plan.secrets, &options.project_dir);
     let sh = Rc::new(Shared {
         store: std::cell::RefCell::new(Box::new(store)),
         plan,
         plan_id,
         options: options.clone(),
         background: Default::default(),
-        secrets: Default::default(),
+        secrets,
         spawned: Default::default(),
     });
     drive_to_end(sh, move |sh| Runner::new(sh, wf, run, 0, inputs, None, Some(lock), false))
@@ -207,13 +208,14 @@ pub(crate) fn resume_locked(
     // Commands run where the run started, wherever `resume` is typed.
     let mut options = options.clone();
     options.project_dir = record.project_dir.clone().into();
+    let secrets = secrets::redactor_for(&plan.plan.secrets, &options.project_dir);
     let sh = Rc::new(Shared {
         store: std::cell::RefCell::new(Box::new(store)),
         plan,
         plan_id: record.plan_id,
         options,
         background: Default::default(),
-        secrets: Default::default(),
+        secrets,
         spawned: Default::default(),
     });
     let depth = record.depth;

@@ -190,6 +190,23 @@ pub fn resolve(secret: &Secret, project_dir: &std::path::Path) -> Result<String,
     }
 }
 
+/// A redactor that knows every secret of the plan this process can resolve.
+/// Built by every process that starts or continues a run, before it records
+/// anything: a step may print a secret that another step (run by another
+/// process, before an approval or a crash) wrote somewhere, and masking must
+/// not depend on which process resolved the secret first. A secret that
+/// cannot be resolved here is skipped: the step that needs it fails before
+/// it runs, naming it.
+pub fn redactor_for(secrets: &[Secret], project_dir: &std::path::Path) -> Redactor {
+    let redactor = Redactor::default();
+    for secret in secrets.iter().filter(|s| s.redact) {
+        if let Ok(value) = resolve(secret, project_dir) {
+            redactor.add(&value);
+        }
+    }
+    redactor
+}
+
 /// Resolves environment bindings of secrets into `(NAME, value)` pairs,
 /// registering redacted values. The first failure names the secret.
 pub fn resolve_env(
