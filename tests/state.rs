@@ -246,3 +246,68 @@ workflow w {
     let leaked = leaked_pieces(&p);
     assert!(leaked.is_empty(), "{leaked:?}");
 }
+
+/// Four processes decide one gate at once: exactly one decision is recorded
+/// and its command alone succeeds; every other says who decided. After a
+/// restore, the new attempt of the gate waits again: no stale request
+/// decides it.
+#[test]
+fn concurrent_decisions_have_one_winner_bound_to_one_attempt() {
+    let p = Project::new("decisions");
+    std::fs::write(
+        p.path("main.flow"),
+        r#"workflow w {
+  step prepare { command "echo ready" }
+  step ok: approval after prepare { message "ship?" }
+  step ship after ok { command "echo shipped" }
+}
+"#,
+    )
+    .unwrap();
+    let out = p.flowc(&["run", "w", "--json"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let run = p.last_run();
+    let deciders: Vec<(&str, &str)> = vec![("approve", "ann"), ("reject", "bob"), ("approve", "cy"), ("reject", "dee")];
+    let children: Vec<_> = deciders
+        .iter()
+        .map(|(verb, who)| {
+            p.cmd(&[verb, &run, "ok", "--as", who, "--comment", "mine", "-q"])
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let results: Vec<(i32, String)> = children
+        .into_iter()
+        .map(|c| {
+            let out = c.wait_with_output().unwrap();
+            (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+        })
+        .collect();
+    // The winner exits as the run it continued ends (0, or 1 when its
+    // rejection failed the run); a loser exits 2, saying so.
+    let winners: Vec<usize> = (0..4).filter(|i| !results[*i].1.contains("your decision was not applied")).collect();
+    assert_eq!(winners.len(), 1, "exactly one decision wins: {results:?}");
+    assert!(matches!(results[winners[0]].0, 0 | 1), "{results:?}");
+    let events = p.events(&run);
+    let decisions: Vec<&Value> = events.iter().filter(|e| e["step"] == "ok" && (e["event"] == "approved" || e["event"] == "rejected")).collect();
+    assert_eq!(decisions.len(), 1, "{decisions:?}");
+    let (verb, who) = deciders[winners[0]];
+    assert_eq!(decisions[0]["payload"]["by"], who);
+    assert_eq!(decisions[0]["event"], if verb == "approve" { "approved" } else { "rejected" });
+    for (i, (exit, err)) in results.iter().enumerate() {
+        if i != winners[0] {
+            assert_eq!(*exit, 2, "{err}");
+            assert!(err.contains("your decision was not applied"), "{err}");
+            assert!(err.contains(who) || err.contains("already"), "a loser learns who decided: {err}");
+        }
+    }
+    // A request filed for the first attempt never decides the second.
+    let out = p.flowc(&["restore", &run, "--to", "prepare", "--json"]);
+    assert!(matches!(code(&out), 0 | 3), "{}", stderr(&out));
+    let show = p.json(&["runs", "show", &run, "--json"]);
+    assert_eq!(show["steps"]["ok"]["status"], "blocked", "the new attempt waits: {show}");
+    assert_eq!(show["steps"]["ok"]["attempts"], 2);
+}

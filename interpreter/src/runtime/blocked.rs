@@ -332,9 +332,13 @@ impl Runner {
             return refuse(self, format!("the run has no step `{}`", req.step));
         };
         self.load_origin();
+        let attempt = self.steps[s as usize].attempts;
+        if let Some(a) = req.attempt
+            && a != attempt {
+                return refuse(self, format!("it was for attempt {a} of step `{}`, which is now at attempt {attempt}", req.step));
+            }
         let Some(blocked) = self.people.gates.get(&s) else {
-            let status = self.steps[s as usize].status.map_or("pending", |st| st.as_str());
-            return refuse(self, format!("step `{}` is {status}, not blocked", req.step));
+            return refuse(self, self.decided_text(s, &req.step));
         };
         let ty = human_type(&self.sh.plan, self.wf, s);
         if let Err(why) = check_request(&blocked.gate, req.action, &req.actor, self.people.initiator.as_deref(), req.output.as_ref(), ty) {
@@ -376,6 +380,25 @@ impl Runner {
                 let output = req.output.clone().unwrap_or(Value::Null);
                 self.finish_gate(s, blocked, Ok(output), json!({ "by": req.actor, "comment": req.comment }));
             }
+        }
+    }
+
+    /// Why a request for step `s`, no longer blocked, comes too late: who
+    /// decided what, and when, as far as the step's state tells.
+    fn decided_text(&self, s: StepId, name: &str) -> String {
+        let st = &self.steps[s as usize];
+        let field = |k: &str| st.output.as_ref().and_then(|o| o.get(k).or_else(|| o.get("approval").and_then(|a| a.get(k)))).and_then(Value::as_str).map(str::to_string);
+        match st.status {
+            Some(StepStatus::Completed) => match (field("by"), field("at")) {
+                (Some(by), Some(at)) => format!("step `{name}` was already approved by {by} at {at}"),
+                (Some(by), None) => format!("step `{name}` was already decided by {by}"),
+                _ => format!("step `{name}` is already completed"),
+            },
+            Some(StepStatus::Failed) => match &st.error {
+                Some(e) => format!("step `{name}` already failed: {e}"),
+                None => format!("step `{name}` already failed"),
+            },
+            other => format!("step `{name}` is {}, not blocked", other.map_or("pending", |x| x.as_str())),
         }
     }
 

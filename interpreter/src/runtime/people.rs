@@ -274,10 +274,13 @@ pub fn file(
     output: Option<&Value>,
 ) -> Result<Filed, Error> {
     let record = store.run(run)?.ok_or_else(|| Error::Run(format!("there is no run `{run}`")))?;
-    if record.status.is_terminal() {
-        return Err(Error::Run(format!("run `{run}` is {}; there is nothing to decide", record.status)));
-    }
     let state = store.step_states(run)?.into_iter().find(|s| s.step == step);
+    if record.status.is_terminal() {
+        return Err(Error::Run(match &state {
+            Some(s) if s.status.is_terminal() => format!("your decision was not applied: {}", decided_why(s)),
+            _ => format!("run `{run}` is {}; there is nothing to decide", record.status),
+        }));
+    }
     let Some(state) = state else {
         let plan = super::load_stored_plan(&*store, record.plan_id)?;
         let known = plan.plan.workflow(&record.workflow).is_some_and(|w| w.steps.iter().any(|s| s.name == step));
@@ -288,7 +291,11 @@ pub fn file(
         }));
     };
     if state.status != StepStatus::Blocked {
-        return Err(Error::Run(format!("step `{step}` of run `{run}` is {}, not blocked", state.status)));
+        return Err(Error::Run(if state.status.is_terminal() {
+            format!("your decision was not applied: {}", decided_why(&state))
+        } else {
+            format!("step `{step}` of run `{run}` is {}, not blocked", state.status)
+        }));
     }
     let gate: Gate = store
         .blocked_gates(run)?
@@ -303,9 +310,30 @@ pub fn file(
     check_request(&gate, action, actor, initiator.as_deref(), output, ty)
         .map_err(|why| Error::Run(format!("cannot {} step `{step}` of run `{run}`: {why}", action.as_str())))?;
 
-    let id = store.file_gate_request(run, step, action, actor, comment, output)?;
+    let id = store.file_gate_request(run, step, state.attempts, action, actor, comment, output)?;
     let root = super::inbox::root_of(store, run)?;
     Ok(Filed { id, root })
+}
+
+/// Who decided a step that is no longer blocked, and when, from its state.
+fn decided_why(s: &crate::state::StepState) -> String {
+    let step = &s.step;
+    let at = s.finished_at.clone().unwrap_or_default();
+    match s.status {
+        StepStatus::Completed => {
+            let by = s
+                .output
+                .as_ref()
+                .and_then(|o| o.get("by").or_else(|| o.get("approval").and_then(|a| a.get("by"))))
+                .and_then(Value::as_str);
+            match by {
+                Some(by) => format!("step `{step}` was already approved by {by} at {at}"),
+                None => format!("step `{step}` was already completed at {at}"),
+            }
+        }
+        StepStatus::Failed => format!("step `{step}` already failed at {at}: {}", s.error.clone().unwrap_or_default()),
+        other => format!("step `{step}` is {other}, not blocked"),
+    }
 }
 
 /// `flowc approve|reject|complete RUN STEP`: checks the decision, files it,
@@ -321,6 +349,33 @@ pub fn resolve(
 ) -> Result<Resolved, Error> {
     let mut store = super::open_store(options)?;
     let Filed { id, root } = file(&mut store, run, step, action, actor, comment, output)?;
+    let outcome = apply_filed(store, id, &root, action, options)?;
+    // The command succeeds only if its own decision was applied: a request
+    // that lost a race (another decision came first) is refused, and one
+    // left pending while its gate was decided by someone else is closed.
+    let mut store = super::open_store(options)?;
+    let request = store.gate_request(id)?.ok_or_else(|| Error::Run(format!("the request {id} disappeared")))?;
+    match request.result.as_deref() {
+        Some("applied") => Ok(outcome),
+        Some(r) => Err(Error::Run(format!("your decision was not applied: {}", r.strip_prefix("refused: ").unwrap_or(r)))),
+        None => {
+            let state = store.step_states(run)?.into_iter().find(|s| s.step == step);
+            let still_waiting = state.as_ref().is_some_and(|s| s.status == StepStatus::Blocked && Some(s.attempts) == request.attempt);
+            if still_waiting {
+                return Ok(outcome);
+            }
+            let why = match state {
+                Some(s) => decided_why(&s),
+                None => format!("step `{step}` is no longer waiting"),
+            };
+            store.apply(&[crate::state::Op::GateRequestHandled { id, result: format!("refused: {why}"), at: crate::time::now() }])?;
+            Err(Error::Run(format!("your decision was not applied: {why}")))
+        }
+    }
+}
+
+fn apply_filed(store: SqliteStore, id: i64, root: &str, action: GateAction, options: &RunOptions) -> Result<Resolved, Error> {
+    let root = root.to_string();
     let root_record = store.run(&root)?.ok_or_else(|| Error::Run(format!("there is no run `{root}`")))?;
     let runs_dir = options.runs_dir();
     if root_record.status == RunStatus::Paused {
@@ -349,7 +404,8 @@ pub fn resolve(
                         GateAction::Complete => "completion",
                     }
                 ))),
-                Some(r) => Err(Error::Run(format!("the process executing run {root} refused the decision: {r}"))),
+                // Refused: the caller says why, from the request.
+                Some(_) => Ok(Resolved::Elsewhere(String::new())),
                 None => match super::control::try_lock(&runs_dir, &root)? {
                     Some(lock) => continue_here(store, &root, lock, options),
                     None => Ok(Resolved::Recorded(format!("recorded; run {root} applies it when it is resumed"))),

@@ -81,6 +81,8 @@ pub struct GateRequest {
     pub requested_at: String,
     /// `applied`, or `refused: why`; none while pending.
     pub result: Option<String>,
+    /// The attempt of the gate the request decides; it applies to no other.
+    pub attempt: Option<u32>,
 }
 
 /// An inbound CloudEvent as stored.
@@ -148,7 +150,17 @@ pub trait PeopleStore {
     fn put_origin(&mut self, run: &str, origin: &RunOrigin) -> Result<(), StateError>;
     fn origin(&self, run: &str) -> Result<Option<RunOrigin>, StateError>;
     /// Files a gate request and returns its id.
-    fn file_gate_request(&mut self, run: &str, step: &str, action: GateAction, actor: &str, comment: Option<&str>, output: Option<&Value>) -> Result<i64, StateError>;
+    #[allow(clippy::too_many_arguments)]
+    fn file_gate_request(
+        &mut self,
+        run: &str,
+        step: &str,
+        attempt: u32,
+        action: GateAction,
+        actor: &str,
+        comment: Option<&str>,
+        output: Option<&Value>,
+    ) -> Result<i64, StateError>;
     /// Unhandled requests of a run with an id above `after`, oldest first.
     fn pending_gate_requests(&self, run: &str, after: i64) -> Result<Vec<GateRequest>, StateError>;
     fn gate_request(&self, id: i64) -> Result<Option<GateRequest>, StateError>;
@@ -209,10 +221,11 @@ fn request_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GateRequest> {
         output: parse_json(r.get(6)?),
         requested_at: r.get(7)?,
         result: r.get(8)?,
+        attempt: r.get(9)?,
     })
 }
 
-const REQUEST_COLUMNS: &str = "id, run_id, step, action, actor, comment, output, requested_at, result";
+const REQUEST_COLUMNS: &str = "id, run_id, step, action, actor, comment, output, requested_at, result, attempt";
 
 impl PeopleStore for SqliteStore {
     fn put_origin(&mut self, run: &str, origin: &RunOrigin) -> Result<(), StateError> {
@@ -245,11 +258,21 @@ impl PeopleStore for SqliteStore {
             .map_err(|e| self.err(e))
     }
 
-    fn file_gate_request(&mut self, run: &str, step: &str, action: GateAction, actor: &str, comment: Option<&str>, output: Option<&Value>) -> Result<i64, StateError> {
+    fn file_gate_request(
+        &mut self,
+        run: &str,
+        step: &str,
+        attempt: u32,
+        action: GateAction,
+        actor: &str,
+        comment: Option<&str>,
+        output: Option<&Value>,
+    ) -> Result<i64, StateError> {
         self.conn
             .execute(
-                "INSERT INTO gate_requests (run_id, step, action, actor, comment, output, requested_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![run, step, action.as_str(), actor, comment, output.map(Value::to_string), time::now()],
+                "INSERT INTO gate_requests (run_id, step, action, actor, comment, output, requested_at, attempt) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                params![run, step, action.as_str(), actor, comment, output.map(Value::to_string), time::now(), attempt],
             )
             .map_err(|e| self.err(e))?;
         Ok(self.conn.last_insert_rowid())

@@ -227,4 +227,9 @@ CREATE TABLE workflow_versions (
 ) WITHOUT ROWID;
 CREATE INDEX workflow_versions_hash ON workflow_versions(workflow, plan_hash);
 "#,
+    // 5: a decision is bound to one attempt of one gate (NULL: filed by an
+    // older flowc, for whichever attempt is blocked).
+    r#"
+ALTER TABLE gate_requests ADD COLUMN attempt INTEGER;
+"#,
 ];
