@@ -420,3 +420,42 @@ fn cancel_of_call_for_each_cancels_the_running_child() {
     assert_eq!(statuses.iter().filter(|s| **s == "completed").count(), 2, "{statuses:?}");
     assert_eq!(statuses.iter().filter(|s| **s == "cancelled").count(), 1, "{statuses:?}");
 }
+
+/// What the checker accepts, the evaluator evaluates: `matches`,
+/// `timestamp`, `duration`, `run.started_at` as a timestamp, `has()` of a
+/// field a declared output does not declare.
+#[test]
+fn time_regex_and_presence_work_at_run_time() {
+    let p = Project::new("cel-runtime");
+    let src = r#"workflow w {
+  input branch: string = "release/1.2"
+  step rel {
+    when `inputs.branch.matches('^release/[0-9.]+$')`
+    command "echo release"
+  }
+  step recent {
+    when `run.started_at > timestamp('2020-01-01T00:00:00Z') && duration('1h') > duration('30m')`
+    command "echo ${run.started_at.getFullYear() >= 2026} ${string(duration('90s'))}"
+  }
+  step old {
+    when `run.started_at < timestamp('2020-01-01T00:00:00Z')`
+    command "echo old"
+  }
+  step info {
+    command "echo '{\"a\": 1, \"extra\": 2}'"
+    output { a: int }
+  }
+  step extra after info {
+    when `has(info.output.extra) && !has(info.output.missing)`
+    command "echo has-extra"
+  }
+}
+"#;
+    let s = run(&p, src, &[]);
+    assert_eq!(status(&s, "rel"), "completed");
+    assert_eq!(s["steps"]["recent"]["output"], "true 90s");
+    assert_eq!(status(&s, "old"), "skipped");
+    assert_eq!(status(&s, "extra"), "completed", "{s}");
+    let s = run(&p, src, &["-i", "branch=main"]);
+    assert_eq!(status(&s, "rel"), "skipped");
+}

@@ -275,6 +275,12 @@ impl Checker<'_> {
             Ty::Dyn => Ty::Dyn,
             Ty::Object(o) => match o.fields.get(field) {
                 Some(f) => f.ty.clone(),
+                // Values of declared object types are open at run time (a
+                // value may carry fields its type does not declare): `has()`
+                // is how such a field is tested, so it is no error. Only the
+                // records flowc builds itself (`inputs`, `run`, `event`, a
+                // step's view: a bare name) are closed for `has()` too.
+                None if presence && !operand.as_path().is_some_and(|(_, fields)| fields.is_empty()) => Ty::Dyn,
                 None if o.closed => {
                     self.no_field(t, Some(o), operand, field, field_span, presence);
                     Ty::Dyn

@@ -8,8 +8,10 @@
 //! or expressions using it are reported as unknown (E0411). Note what that
 //! takes of the crate: `duration`, `timestamp` and their accessors need its
 //! `chrono` feature, `matches` its `regex` feature (the workspace depends on
-//! it with default features off), and `max`/`min` are not in `Env::stdlib`:
-//! the interpreter registers `cel::functions::max` and `min` itself.
+//! it with default features off; the interpreter turns both on, and
+//! `tests/semantics.rs` runs them), and `max`/`min` are not in
+//! `Env::stdlib`: the interpreter registers `cel::functions::max` and `min`
+//! itself.
 
 use flowc_grammar::ast::Span;
 

@@ -880,7 +880,10 @@ impl Runner {
                     cel_map([
                         ("id", to_cel(&json!(self.run))),
                         ("workflow", to_cel(&json!(self.workflow))),
-                        ("started_at", to_cel(&json!(time::rfc3339_ms(self.started_ms)))),
+                        ("started_at", {
+                            let text = time::rfc3339_ms(self.started_ms);
+                            super::scope::timestamp(&text).unwrap_or_else(|| to_cel(&json!(text)))
+                        }),
                         ("cost_usd", cel::Value::Float(self.cost)),
                         ("depth", cel::Value::Int(self.depth as i64)),
                         // 0 for a run of unpublished source (the checker types it `int`).

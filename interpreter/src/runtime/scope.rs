@@ -42,6 +42,12 @@ pub fn from_cel(value: &cel::Value) -> Result<serde_json::Value, String> {
     value.json().map_err(|e| format!("the value cannot be represented as JSON: {e:?}"))
 }
 
+/// An RFC 3339 text as a CEL timestamp (`run.started_at`, `event.time`);
+/// `None` when it is not one.
+pub fn timestamp(text: &str) -> Option<cel::Value> {
+    chrono::DateTime::parse_from_rfc3339(text).ok().map(cel::Value::Timestamp)
+}
+
 pub fn cel_map<'a>(entries: impl IntoIterator<Item = (&'a str, cel::Value)>) -> cel::Value {
     let map: HashMap<Key, cel::Value> = entries.into_iter().map(|(k, v)| (Key::String(Arc::new(k.to_string())), v)).collect();
     cel::Value::Map(Map { map: Arc::new(map) })

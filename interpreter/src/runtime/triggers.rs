@@ -114,12 +114,17 @@ pub fn event_fires(plan: &LoadedPlan, wf: usize, trigger: &Trigger, event: &Valu
     if view.get("data").is_none() {
         view["data"] = Value::Null;
     }
-    for key in ["subject", "time"] {
-        if view.get(key).is_none() {
-            view[key] = Value::String(String::new());
-        }
+    if view.get("subject").is_none() {
+        view["subject"] = Value::String(String::new());
     }
-    scope.bind("event", to_cel(&view));
+    // `event.time` is a timestamp: the event's own, else when it arrived.
+    let time = view.get("time").and_then(Value::as_str).and_then(super::scope::timestamp);
+    let mut event_cel = to_cel(&view);
+    if let cel::Value::Map(map) = &mut event_cel {
+        let time = time.unwrap_or_else(|| super::scope::timestamp(&crate::time::now()).unwrap_or(cel::Value::Null));
+        std::sync::Arc::make_mut(&mut map.map).insert(cel::objects::Key::String(std::sync::Arc::new("time".into())), time);
+    }
+    scope.bind("event", event_cel);
     ev.eval_bool(*f, &scope)
 }
 
