@@ -254,6 +254,11 @@ fn airflow_example_branch_operator() {
 }
 
 #[test]
+fn airflow_example_latest_only_with_trigger() {
+    port("airflow_example_latest_only_with_trigger")
+}
+
+#[test]
 fn airflow_example_nested_branch_dag() {
     port("airflow_example_nested_branch_dag")
 }
@@ -386,4 +391,9 @@ fn argo_steps() {
 #[test]
 fn argo_suspend_template() {
     port("argo_suspend_template")
+}
+
+#[test]
+fn gha_rust_analyzer_ci() {
+    port("gha_rust_analyzer_ci")
 }
