@@ -334,6 +334,11 @@ fn argo_exit_handlers() {
 }
 
 #[test]
+fn argo_intermediate_parameters() {
+    port("argo_intermediate_parameters")
+}
+
+#[test]
 fn argo_loops() {
     port("argo_loops")
 }
@@ -391,6 +396,11 @@ fn argo_steps() {
 #[test]
 fn argo_suspend_template() {
     port("argo_suspend_template")
+}
+
+#[test]
+fn argo_timeouts_workflow() {
+    port("argo_timeouts_workflow")
 }
 
 #[test]
