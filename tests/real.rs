@@ -407,3 +407,8 @@ fn argo_timeouts_workflow() {
 fn gha_rust_analyzer_ci() {
     port("gha_rust_analyzer_ci")
 }
+
+#[test]
+fn sfn_saga_pattern() {
+    port("sfn_saga_pattern")
+}
