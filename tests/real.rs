@@ -43,6 +43,10 @@ const KNOWN_DEFECTS: &[(&str, &str)] = &[
         "argo_conditionals_complex",
         "matches() is missing at run time: the `when` of heads_regex and tails_regex fails the step instead of deciding it",
     ),
+    (
+        "argo_parameter_aggregation",
+        "NEW: a `when` over `item` on a `for each item` step passes the checker, but the run fails the step (\"Undeclared reference to 'item'\") instead of deciding per item",
+    ),
     ("argo_parallelism_nested", "`call … for each item` starts one child for all items instead of one per item"),
     (
         "argo_parameter_aggregation_dag",
@@ -366,6 +370,11 @@ fn argo_parallelism_limit() {
 #[test]
 fn argo_parallelism_nested() {
     port("argo_parallelism_nested")
+}
+
+#[test]
+fn argo_parameter_aggregation() {
+    port("argo_parameter_aggregation")
 }
 
 #[test]
