@@ -17,7 +17,7 @@
 //!   "scenarios": [{ "name": "…", "inputs": { "k": "v" }, "exit": 0,
 //!                   "status": "completed", "steps": { "STEP": "STATUS" },
 //!                   "attempts": { "STEP": 3 }, "outputs": { … },
-//!                   "step_outputs": { "STEP": … },
+//!                   "step_outputs": { "STEP": … }, "max_running_items": 2,
 //!                   "then": [{ "command": ["approve", "{run}", "STEP", "--as", "x"],
 //!                              "exit": 0, "status": "…", "steps": { … } }] }],
 //!   "defect_symptom": "text one of the mismatches contains (KNOWN_DEFECTS only)" }
@@ -31,7 +31,7 @@ mod support;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 use support::{code, flowc_bin, stderr, stdout, Project};
 
 /// Ported workflows that hit a defect of flowc: (directory, defect). Their
@@ -130,6 +130,21 @@ fn compare_run(what: &str, shown: &Value, expect: &Map<String, Value>, wrong: &m
     }
 }
 
+/// The most `for each` instances running at once, from the event log
+/// (`item_started` up to `item_completed` / `item_failed`).
+fn max_running_items(events: &[Value]) -> i64 {
+    let (mut running, mut most) = (0i64, 0i64);
+    for event in events {
+        match event["event"].as_str() {
+            Some("item_started") => running += 1,
+            Some("item_completed" | "item_failed") => running -= 1,
+            _ => {}
+        }
+        most = most.max(running);
+    }
+    most
+}
+
 /// Runs a flowc command of a scenario and compares its exit code and the run
 /// it leaves with `expect`.
 fn step_of_scenario(dir: &Path, scratch: &Project, what: &str, args: &[&str], run: Option<&str>, expect: &Map<String, Value>, wrong: &mut Vec<String>) -> Option<String> {
@@ -152,6 +167,18 @@ fn step_of_scenario(dir: &Path, scratch: &Project, what: &str, args: &[&str], ru
     match json_of(&shown, what) {
         Ok(shown) => compare_run(what, &shown, expect, wrong),
         Err(e) => wrong.push(e),
+    }
+    if let Some(limit) = expect.get("max_running_items") {
+        let events = flowc(dir, scratch, &["runs", "events", &run, "--json"]);
+        match json_of(&events, what) {
+            Ok(events) => {
+                let most = max_running_items(events.as_array().map(Vec::as_slice).unwrap_or_default());
+                if json!(most) != *limit {
+                    wrong.push(format!("{what}: at most {most} `for each` instances ran at once, expected {limit}"));
+                }
+            }
+            Err(e) => wrong.push(e),
+        }
     }
     Some(run)
 }
