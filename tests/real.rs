@@ -92,10 +92,8 @@ fn input_arg(name: &str, value: &Value) -> String {
 /// `status`, `attempts`, `outputs`, `step_outputs`), adding a line to
 /// `wrong` for every difference.
 fn compare_run(what: &str, shown: &Value, expect: &Map<String, Value>, wrong: &mut Vec<String>) {
-    if let Some(status) = expect.get("status") {
-        if &shown["status"] != status {
-            wrong.push(format!("{what}: run status is {}, expected {status}", shown["status"]));
-        }
+    if let Some(status) = expect.get("status").filter(|status| &shown["status"] != *status) {
+        wrong.push(format!("{what}: run status is {}, expected {status}", shown["status"]));
     }
     let steps = shown["steps"].as_object().cloned().unwrap_or_default();
     let want = expect["steps"].as_object().expect("`steps` is an object");
@@ -123,10 +121,8 @@ fn compare_run(what: &str, shown: &Value, expect: &Map<String, Value>, wrong: &m
             wrong.push(format!("{what}: step {step} output {got}, expected {output}"));
         }
     }
-    if let Some(outputs) = expect.get("outputs") {
-        if &shown["outputs"] != outputs {
-            wrong.push(format!("{what}: run outputs {}, expected {outputs}", shown["outputs"]));
-        }
+    if let Some(outputs) = expect.get("outputs").filter(|outputs| &shown["outputs"] != *outputs) {
+        wrong.push(format!("{what}: run outputs {}, expected {outputs}", shown["outputs"]));
     }
 }
 
