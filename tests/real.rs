@@ -453,3 +453,8 @@ fn gha_rust_analyzer_ci() {
 fn sfn_saga_pattern() {
     port("sfn_saga_pattern")
 }
+
+#[test]
+fn sfn_human_in_the_loop() {
+    port("sfn_human_in_the_loop")
+}
