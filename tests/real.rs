@@ -40,21 +40,12 @@ use support::{code, flowc_bin, stderr, stdout, Project};
 /// says. When a fix lands, the test fails: remove the entry.
 const KNOWN_DEFECTS: &[(&str, &str)] = &[
     (
-        "argo_conditionals_complex",
-        "matches() is missing at run time: the `when` of heads_regex and tails_regex fails the step instead of deciding it",
-    ),
-    (
         "argo_parameter_aggregation",
         "NEW: a `when` over `item` on a `for each item` step passes the checker, but the run fails the step (\"Undeclared reference to 'item'\") instead of deciding per item",
     ),
     (
         "argo_expression_fallback",
         "NEW: a skipped step's output is null at run time though the checker types it as the declared object; `has(producer.output.msg)` in a workflow output fails the run",
-    ),
-    ("argo_parallelism_nested", "`call … for each item` starts one child for all items instead of one per item"),
-    (
-        "argo_parameter_aggregation_dag",
-        "NEW: the checker types a `for each item` step's output as one instance's declared output, not the list of them (E0407 on `output.filter(r, r.evenness …)`)",
     ),
 ];
 
