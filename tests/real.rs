@@ -40,10 +40,6 @@ use support::{code, flowc_bin, stderr, stdout, Project};
 /// says. When a fix lands, the test fails: remove the entry.
 const KNOWN_DEFECTS: &[(&str, &str)] = &[
     (
-        "argo_parameter_aggregation",
-        "NEW: a `when` over `item` on a `for each item` step passes the checker, but the run fails the step (\"Undeclared reference to 'item'\") instead of deciding per item",
-    ),
-    (
         "argo_expression_fallback",
         "NEW: a skipped step's output is null at run time though the checker types it as the declared object; `has(producer.output.msg)` in a workflow output fails the run",
     ),

@@ -459,3 +459,23 @@ fn time_regex_and_presence_work_at_run_time() {
     let s = run(&p, src, &["-i", "branch=main"]);
     assert_eq!(status(&s, "rel"), "skipped");
 }
+
+/// The checker reserves exactly the names the interpreter binds.
+#[test]
+fn reserved_step_names_agree_with_the_interpreter() {
+    assert_eq!(flowc_compiler::checks::names::RESERVED_STEP_NAMES, flowc_interpreter::plan::load::RESERVED_NAMES);
+}
+
+#[test]
+fn item_in_the_when_of_a_for_each_step_is_an_error_with_the_filter_as_fix() {
+    let p = Project::new("each-when");
+    std::fs::write(
+        p.path("main.flow"),
+        "workflow w {\n  step nums { command \"echo '[1,2,3]'\" items `output` }\n  step even after nums for each item { when `item % 2 == 0` command \"echo ${item}\" }\n}\n",
+    )
+    .unwrap();
+    let out = p.flowc(&["check", "--format", "json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report[0]["code"], "E0403", "{report}");
+    assert!(report[0]["help"].as_str().unwrap().contains("filter"), "{report}");
+}

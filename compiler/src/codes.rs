@@ -67,6 +67,7 @@ catalogue! {
     DuplicateInput = "E0211", Error, "a workflow declares an input or output twice";
     UnknownInput = "E0212", Error, "a call or spawn passes an input the workflow does not have";
     MissingInput = "E0213", Error, "a call or spawn leaves out a required input";
+    ReservedStepName = "E0214", Error, "a step is named like a name expressions use";
 
     Cycle = "E0301", Error, "the step graph has a cycle";
     ArmTargetNotDependent = "E0302", Error, "a branch arm targets a step that does not run after the branch";

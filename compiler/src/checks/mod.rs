@@ -6,7 +6,7 @@
 //! project-wide checks look only at names and signatures.
 
 mod graph_checks;
-mod names;
+pub mod names;
 mod project;
 mod references;
 mod schemas;

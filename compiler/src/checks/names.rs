@@ -17,6 +17,10 @@ use crate::graph::workflow_graph;
 use crate::model::{ItemIndex, OtherDef, WorkflowDef, item_index};
 use crate::pending::{Anchor, Loc, Pending};
 
+/// Names expressions bind (`inputs.x`, `run.id`, `item`, …): the same list
+/// as the interpreter's `RESERVED_NAMES`.
+pub const RESERVED_STEP_NAMES: &[&str] = &["inputs", "run", "item", "items", "event", "env", "self", "input"];
+
 pub(super) fn step_names<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut Vec<Pending<'db>>) {
     let db = cx.db;
     let graph = workflow_graph(db, cx.wf);
@@ -31,6 +35,19 @@ pub(super) fn step_names<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut Vec<
             .help(suggest(&name.text, all_names()).unwrap_or_else(|| known_list("steps", all_names())));
         out.push(replace_fix(p, cx.at(name.span), &name.text, all_names()));
     };
+    // Expressions bind these names themselves; a step of that name could
+    // never be read (the interpreter refuses such a plan).
+    if RESERVED_STEP_NAMES.contains(&step.name.text.as_str()) {
+        let name = &step.name.text;
+        out.push(
+            Pending::new(Code::ReservedStepName, cx.at(step.name.span), format!("`{name}` is a name expressions use, so it cannot name a step"))
+                .label("reserved")
+                .help(format!(
+                    "rename the step, e.g. `{name}_step`; reserved: {}",
+                    RESERVED_STEP_NAMES.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+                )),
+        );
+    }
     if let Some(deps) = &step.deps {
         for dep in &deps.names {
             unknown_step(dep, "dependency", out);

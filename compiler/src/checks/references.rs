@@ -373,6 +373,19 @@ pub(super) fn step_references<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut
 fn body_references<'db>(body: &[ast::StepStmt], base: &StepScope<'_>, own_output: &Ty, anchor: Anchor<'db>, out: &mut Vec<Pending<'db>>) {
     for stmt in body {
         match &stmt.kind {
+            StepStmtKind::When(e) if base.item.is_some() => {
+                // A `for each item` step's `when` decides the whole step,
+                // before any instance exists: `item` is not bound there.
+                let whole = StepScope { item: None, ..clone_scope(base) };
+                let from = out.len();
+                check_one(e, Expect::Bool, &whole, anchor, out);
+                for p in &mut out[from..] {
+                    if p.code == Code::ItemOutOfContext && p.message.starts_with("`item`") {
+                        p.message = "`item` is not bound in the `when` of a `for each item` step: the condition decides the whole step, before any item runs".into();
+                        p.help = Some("to run only some items, filter the list where it is set, e.g. items `output.filter(x, x % 2 == 0)`, or test the item inside the command".into());
+                    }
+                }
+            }
             StepStmtKind::When(e) => {
                 check_one(e, Expect::Bool, base, anchor, out);
             }
