@@ -38,7 +38,7 @@ pub enum Format {
 pub type Sources = HashMap<String, String>;
 
 pub fn run(cli: &Cli, args: &CheckArgs) -> Result<(), Failure> {
-    let paths = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths.clone() };
+    let paths = cli.paths_or_root(&args.paths);
     let projects = paths.iter().map(|p| project::load(p)).collect::<Result<Vec<_>, _>>()?;
     let (diagnostics, sources, file_count) = check_projects(&projects);
 

@@ -38,7 +38,7 @@ pub fn run(cli: &Cli, args: &FmtArgs) -> Result<(), Failure> {
         }
         return stdin(cli, args.check);
     }
-    let roots = if args.paths.is_empty() { vec![PathBuf::from(".")] } else { args.paths.clone() };
+    let roots = cli.paths_or_root(&args.paths);
     let mut seen = HashSet::new();
     let mut files = Vec::new();
     for root in &roots {

@@ -257,6 +257,22 @@ impl Cli {
         std::fs::canonicalize(&dir).unwrap_or(dir)
     }
 
+    /// The paths a command was given, as `-C DIR` means them (relative ones
+    /// under DIR, as `git -C` does), or DIR itself (else `.`) when none.
+    pub fn paths_or_root(&self, given: &[PathBuf]) -> Vec<PathBuf> {
+        let base = self.directory.clone();
+        if given.is_empty() {
+            return vec![base.unwrap_or_else(|| PathBuf::from("."))];
+        }
+        given
+            .iter()
+            .map(|p| match &base {
+                Some(b) if p.is_relative() && p.as_os_str() != "-" => b.join(p),
+                _ => p.clone(),
+            })
+            .collect()
+    }
+
     /// `--state`/`FLOW_STATE`, else `.flow/state.db` under the project root.
     pub fn state_path(&self) -> PathBuf {
         match &self.state {

@@ -479,3 +479,47 @@ fn item_in_the_when_of_a_for_each_step_is_an_error_with_the_filter_as_fix() {
     assert_eq!(report[0]["code"], "E0403", "{report}");
     assert!(report[0]["help"].as_str().unwrap().contains("filter"), "{report}");
 }
+
+/// An arm may target a step whose group runs after the branch: members
+/// inherit their group's `after` (a false E0302 before).
+#[test]
+fn an_arm_to_a_step_in_a_group_after_the_branch_checks_and_runs() {
+    let p = Project::new("arm-in-group");
+    let src = r#"workflow w {
+  input a: bool = true
+  step pick: branch {
+    when `inputs.a` -> a_first
+    else -> b
+  }
+  parallel a_group after pick {
+    step a_first { command "echo a" }
+  }
+  step b after pick { command "echo b" }
+}
+"#;
+    let s = run(&p, src, &[]);
+    assert_eq!(status(&s, "a_first"), "completed");
+    assert_eq!(status(&s, "b"), "skipped");
+    let s = run(&p, src, &["-i", "a=false"]);
+    assert_eq!(status(&s, "a_first"), "skipped");
+    assert_eq!(status(&s, "b"), "completed");
+}
+
+/// `-C DIR` is the project for `check` and `fmt` too, as for `run`.
+#[test]
+fn check_and_fmt_honour_dash_c() {
+    let p = Project::new("dash-c");
+    std::fs::create_dir_all(p.path("proj")).unwrap();
+    std::fs::write(p.path("proj/main.flow"), "workflow w {\n  step a after nope { command \"true\" }\n}\n").unwrap();
+    let out = p.flowc(&["-C", "proj", "check", "--format", "json"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert!(stdout(&out).contains("E0203"), "{}", stdout(&out));
+    let out = p.flowc(&["-C", "proj", "check", "main.flow"]);
+    assert_eq!(code(&out), 1, "a relative path is under DIR: {}", stderr(&out));
+    std::fs::write(p.path("proj/main.flow"), "workflow w {\nstep a { command \"true\" }\n}\n").unwrap();
+    let out = p.flowc(&["-C", "proj", "fmt", "--check"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let out = p.flowc(&["-C", "proj", "fmt"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(p.path("proj/main.flow")).unwrap(), "workflow w {\n  step a {\n    command \"true\"\n  }\n}\n");
+}

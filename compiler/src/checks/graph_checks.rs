@@ -94,7 +94,12 @@ pub(super) fn check_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &mut 
             for arm in &sig.arms {
                 let what = if graph.step_index(arm).is_some() { "step" } else { "group" };
                 let depends = match graph.step_index(arm) {
-                    Some(t) => graph.sigs[t].deps.as_ref().is_some_and(|d| d.names.iter().any(|n| n.text == sig.name.text)),
+                    // A step: it, or a group it is in (whose deps its
+                    // members inherit), runs after the branch.
+                    Some(t) => {
+                        graph.sigs[t].deps.as_ref().is_some_and(|d| d.names.iter().any(|n| n.text == sig.name.text))
+                            || graph.sigs[t].groups.iter().any(|g| graph.by_name.get(g).is_some_and(|&g| group_runs_after(graph, g, i)))
+                    }
                     // A group: it, or a group it is in, runs after the branch.
                     None => match graph.by_name.get(arm) {
                         Some(&g) => group_runs_after(graph, g, i),
