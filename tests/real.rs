@@ -445,3 +445,10 @@ fn sfn_saga_pattern() {
 fn sfn_human_in_the_loop() {
     port("sfn_human_in_the_loop")
 }
+
+/// The ported workflows stay in the formatter's layout.
+#[test]
+fn every_port_is_formatted() {
+    let out = Command::new(flowc_bin()).arg("fmt").arg("--check").arg(root()).stdin(Stdio::null()).output().unwrap();
+    assert_eq!(code(&out), 0, "{}{}", stdout(&out), stderr(&out));
+}
