@@ -145,6 +145,11 @@ pub fn parse_piece(kind: crate::outline::PieceKind, text: &str) -> Option<(Piece
     // A group header is the group up to its `{`: closed here, it parses as a
     // group without members, with the same spans.
     let closed;
+    // The compiler splits only files the lexer passed (`outline`), but a piece
+    // is input too: nesting beyond the bound would exhaust pest's stack.
+    if lexer::lex(text).too_deep.is_some() {
+        return None;
+    }
     let (rule, text) = match kind {
         PieceKind::Declaration => (Rule::piece_declaration, text),
         PieceKind::WorkflowItem => (Rule::piece_workflow_item, text),
