@@ -40,7 +40,7 @@ fn is_syntax(code: Code) -> bool {
 /// and the characters that have tripped the splitter before.
 const INSERTS: &[&str] = &[
     "{", "}", "[", "]", "(", ")", "\"", "`", "'", "${", "$", ":", ",", "-", "->", "=", "\n", " ", "//", "/*", "*/",
-    "\u{FEFF}", "step x {}", "timeout 5s", "retry 3", "parallel p {", "gate", "\\", "#", "0", "x",
+    "\u{FEFF}", "step x {}", "timeout 5s", "retry 3", "parallel p {", "gate", "\\", "#", "0", "x", "→", "é-",
 ];
 
 /// One random edit of `text`, on a char boundary.
@@ -160,4 +160,19 @@ fn a_dashed_name_gets_a_fix() {
     let edit = &d.fixes[0].edits[0];
     let fixed = format!("{}{}{}", &text[..edit.span.start as usize], edit.new_text, &text[edit.span.end as usize..]);
     assert!(check(&fixed).is_empty(), "the fix fixes it: {fixed}");
+}
+
+#[test]
+fn a_bracket_after_a_wide_character_is_an_error_not_a_panic() {
+    // `flowc fmt -` panicked (exit 101): the error's look-back for a trigger
+    // rule's name cut the text inside the `→` of the comment before the `(`.
+    for text in [
+        "// →\n(\n",
+        "workflow w {\n  // research → qualify\n  (x\n  step a {\n    command \"echo\"\n  }\n}\n",
+        "workflow w {\n  step a after b /* → */ (c) {\n    command \"echo\"\n  }\n}\n",
+        "workflow w {\n  step a \"é\"b-c {\n    command \"echo\"\n  }\n}\n",
+    ] {
+        assert_eq!(agree(text), Ok(()), "{text:?}");
+        assert!(check(text).iter().any(|d| is_syntax(d.code)), "{text:?}");
+    }
 }

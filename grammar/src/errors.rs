@@ -473,7 +473,7 @@ fn misplaced_help(word: &str, rules: &[Rule]) -> Option<String> {
 /// `-` and offer the name with `_` instead.
 fn dashed_name(src: &str, at: usize) -> Option<SyntaxError> {
     let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    let start = src[..at].rfind(|c: char| !is_ident(c)).map_or(0, |i| i + 1);
+    let start = src[..at].char_indices().rev().find(|(_, c)| !is_ident(*c)).map_or(0, |(i, c)| i + c.len_utf8());
     if !src[start..at].starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
         return None;
     }

@@ -281,7 +281,12 @@ fn unknown_trigger_rule(src: &str, at: usize) -> Option<SyntaxError> {
         return None;
     }
     let before = src[..at].trim_end();
-    let word_start = before.rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map_or(0, |i| i + 1);
+    // After the char that ends the word, which may take several bytes.
+    let word_start = before
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_'))
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let word = &before[word_start..];
     let head = before[..word_start].trim_end();
     let after_keyword = head.strip_suffix("after").is_some_and(|rest| {

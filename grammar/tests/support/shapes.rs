@@ -40,7 +40,7 @@ pub fn shapes(n: usize) -> Vec<(&'static str, String)> {
         ("quotes", in_step(&r("\""))),
         ("arrows", in_step(&r("-> "))),
         ("statements", in_step(&r("timeout 5s\n    "))),
-        ("recover [ on every line", in_step(&r("x [\n    "))),
+        ("recover on every line", in_step(&r("x ] )\n    "))),
     ]
 }
 
