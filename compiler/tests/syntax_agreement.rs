@@ -176,3 +176,15 @@ fn a_bracket_after_a_wide_character_is_an_error_not_a_panic() {
         assert!(check(text).iter().any(|d| is_syntax(d.code)), "{text:?}");
     }
 }
+
+#[test]
+fn empty_blocks_are_fine_for_both() {
+    for text in [
+        "store memo {\n  schema {}\n}\n",
+        "workflow w {\n  step s: select {\n    items `[1]`\n    weights {}\n  }\n}\n",
+        "workflow w {\n  step s {\n    command \"echo\"\n    with {}\n  }\n}\n",
+    ] {
+        assert_eq!(agree(text), Ok(()), "{text:?}");
+        assert!(flowc_grammar::format(text).is_ok(), "{text:?}");
+    }
+}
