@@ -27,6 +27,14 @@ pub fn file_diagnostics(db: &dyn Db, file: SourceFile) -> Vec<Diagnostic> {
         .map(|e| {
             let mut d = Diagnostic::new(Code::from_syntax(e.kind), path.clone(), e.span, e.message.clone()).with_label(e.label.clone());
             d.help = e.help.clone();
+            d.fixes = e
+                .fix
+                .iter()
+                .map(|f| crate::diagnostic::Fix {
+                    title: f.title.clone(),
+                    edits: vec![crate::diagnostic::Edit { path: path.clone(), span: f.span, new_text: f.new_text.clone() }],
+                })
+                .collect();
             d
         })
         .collect()

@@ -58,6 +58,16 @@ pub struct SyntaxError {
     /// The label under the primary span.
     pub label: String,
     pub help: Option<String>,
+    /// An edit that fixes it, for an editor to offer.
+    pub fix: Option<SyntaxFix>,
+}
+
+/// A replacement of the text at `span` by `new_text`, titled for a menu.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct SyntaxFix {
+    pub title: String,
+    pub span: Span,
+    pub new_text: String,
 }
 
 /// How a rule reads in "expected …". Exhaustive on purpose: a new rule must
@@ -416,8 +426,22 @@ pub fn unexpected(src: &str, at: usize, expected: &[Rule]) -> SyntaxError {
         None
     };
     let help = help.or_else(|| misplaced_help(word, &rules)).or_else(|| context_help(&rules));
+    let help = if word == "\u{FEFF}" {
+        Some("a byte-order mark may only start the file; delete this one (most editors show it as nothing)".to_string())
+    } else {
+        help
+    };
+    if let Some(err) = misplaced_in_group(word, found_span, &rules) {
+        return err;
+    }
+    if word == "-"
+        && let Some(err) = dashed_name(src, at)
+    {
+        return err;
+    }
     let expected = join_alternatives(&phrases);
     SyntaxError {
+        fix: None,
         kind: SyntaxErrorKind::Unexpected,
         span: found_span,
         label: if expected.is_empty() || expected.len() > 60 {
@@ -443,6 +467,58 @@ fn misplaced_help(word: &str, rules: &[Rule]) -> Option<String> {
     } else {
         None
     }
+}
+
+/// `step foo-bar {`: the grammar stops at the `-`; say that names take no
+/// `-` and offer the name with `_` instead.
+fn dashed_name(src: &str, at: usize) -> Option<SyntaxError> {
+    let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+    let start = src[..at].char_indices().rev().find(|(_, c)| !is_ident(*c)).map_or(0, |(i, c)| i + c.len_utf8());
+    if !src[start..at].starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+        return None;
+    }
+    let rest = &src[at..];
+    let len = rest.find(|c: char| !(is_ident(c) || c == '-')).unwrap_or(rest.len());
+    let name = src[start..at + len].trim_end_matches('-');
+    if name.len() <= at - start + 1 {
+        return None; // nothing after the `-`: not a dashed name
+    }
+    let fixed = name.replace('-', "_");
+    let span = Span::from_range(start..start + name.len());
+    Some(SyntaxError {
+        kind: SyntaxErrorKind::Unexpected,
+        span,
+        message: format!("`-` is not allowed in names: `{name}`"),
+        label: "not a name".into(),
+        help: Some(format!("names take letters, digits and `_`: write `{fixed}`")),
+        fix: Some(SyntaxFix { title: format!("rename to `{fixed}`"), span, new_text: fixed }),
+    })
+}
+
+/// A statement of a workflow or a step written inside a `parallel`/`phase`
+/// group, which holds only steps and groups: say where it belongs.
+fn misplaced_in_group(word: &str, span: Span, rules: &[Rule]) -> Option<SyntaxError> {
+    use Rule::*;
+    if !rules.iter().any(|r| matches!(r, group_item | group_items_strict)) || matches!(word, "step" | "parallel" | "phase") {
+        return None;
+    }
+    let (owner, help) = match (WORKFLOW_KEYWORDS.contains(&word), STEP_KEYWORDS.contains(&word)) {
+        (true, true) => (
+            "a workflow or a step",
+            format!("move `{word}` out of the group to the workflow's body for the whole workflow, or into the steps it is meant for"),
+        ),
+        (true, false) => ("a workflow", format!("move `{word}` out of the group, to the workflow's body")),
+        (false, true) => ("a step", format!("move `{word}` into the steps of the group it is meant for")),
+        (false, false) => return None,
+    };
+    Some(SyntaxError {
+        fix: None,
+        kind: SyntaxErrorKind::Unexpected,
+        span,
+        message: format!("`{word}` belongs to {owner}, not to a group"),
+        label: "not allowed in a group".into(),
+        help: Some(format!("a group holds only steps and groups; {help}")),
+    })
 }
 
 /// A hint naming what a block accepts, when no close keyword was found.
@@ -480,6 +556,7 @@ pub fn found_token(src: &str, at: usize) -> (String, Span) {
         '"' => "a string".to_string(),
         '`' => "an expression".to_string(),
         '\n' | '\r' => "end of line".to_string(),
+        '\u{FEFF}' => "a byte-order mark (U+FEFF)".to_string(),
         _ => format!("`{text}`"),
     };
     (found, span)

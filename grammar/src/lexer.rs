@@ -85,7 +85,7 @@ pub fn lex(src: &str) -> Lexed {
                 depth = depth.saturating_sub(1);
                 i += 1;
             }
-            b'"' => i = lex_string(src, i, &mut out),
+            b'"' => i = lex_string(src, i, depth, &mut out),
             b'`' => {
                 let start = i;
                 match memchr(b'`', &bytes[i + 1..]) {
@@ -153,7 +153,9 @@ fn memchr(needle: u8, haystack: &[u8]) -> Option<usize> {
 }
 
 /// Scans a string starting at the opening quote; returns the offset after it.
-fn lex_string(src: &str, start: usize, out: &mut Lexed) -> usize {
+/// `depth` is the bracket nesting outside the string: the braces of a `${…}`
+/// hole nest on top of it in the grammar (`hole_atom`), so they count too.
+fn lex_string(src: &str, start: usize, depth: usize, out: &mut Lexed) -> usize {
     let bytes = src.as_bytes();
     let mut i = start + 1;
     let mut bad_escapes = Vec::new();
@@ -161,6 +163,7 @@ fn lex_string(src: &str, start: usize, out: &mut Lexed) -> usize {
         match bytes[i] {
             b'"' => {
                 let token = Span::from_range(start..i + 1);
+                hole_depth(bytes, start + 1..i, depth, out);
                 out.tokens.push(Token { kind: TokenKind::String, span: token });
                 for span in bad_escapes {
                     out.errors.push(LexError { kind: LexErrorKind::InvalidEscape, span, token });
@@ -181,12 +184,75 @@ fn lex_string(src: &str, start: usize, out: &mut Lexed) -> usize {
             _ => i += 1,
         }
     }
+    hole_depth(bytes, start + 1..bytes.len(), depth, out);
     out.errors.push(LexError {
         kind: LexErrorKind::UnterminatedString,
         span: Span::from_range(start..start + 1),
         token: Span::from_range(start..bytes.len()),
     });
     bytes.len()
+}
+
+/// Records in `out.too_deep` a brace in a `${…}` hole of the string body
+/// `range` that nests deeper than [`MAX_NESTING`] on top of `outer`.
+fn hole_depth(bytes: &[u8], range: std::ops::Range<usize>, outer: usize, out: &mut Lexed) {
+    if out.too_deep.is_some() {
+        return;
+    }
+    let mut hole = HoleDepth::default();
+    for i in range {
+        if hole.step(bytes, i, outer) {
+            out.too_deep = Some(Span::from_range(i..i + 1));
+            return;
+        }
+    }
+}
+
+/// The brace nesting inside the `${…}` holes of a string, followed the way the
+/// grammar reads a hole (`hole_expr`): `{` opens, `}` closes, a line break
+/// ends the hole, and braces in a single-quoted CEL string do not count. It
+/// only measures depth, erring on the deep side; where the string ends is
+/// the caller's business.
+#[derive(Default)]
+struct HoleDepth {
+    depth: usize,
+    in_quote: bool,
+    escaped: bool,
+}
+
+impl HoleDepth {
+    /// Looks at the byte at `i`; true when it opens a brace deeper than
+    /// [`MAX_NESTING`] (counting the `outer` depth around the string).
+    fn step(&mut self, bytes: &[u8], i: usize, outer: usize) -> bool {
+        let b = bytes[i];
+        if self.depth == 0 {
+            if b == b'$' && bytes.get(i + 1) == Some(&b'{') && !self.escaped {
+                self.depth = 1;
+                // The `{` of `${` is looked at next and must not count twice.
+                self.escaped = true;
+                return outer + 1 > MAX_NESTING;
+            }
+            // `$$` is a literal dollar and `\$` an escaped one: neither opens a hole.
+            self.escaped = (b == b'$' || b == b'\\') && !self.escaped;
+            return false;
+        }
+        if std::mem::take(&mut self.escaped) {
+            return false;
+        }
+        match b {
+            b'\n' => *self = HoleDepth::default(),
+            b'\\' if self.in_quote => self.escaped = true,
+            b'\'' => self.in_quote = !self.in_quote,
+            _ if self.in_quote => {}
+            b'{' => {
+                self.depth += 1;
+                return outer + self.depth > MAX_NESTING;
+            }
+            b'}' => self.depth -= 1,
+            _ => {}
+        }
+        false
+    }
 }
 
 /// The length of a valid escape at the start of `s` (which begins with `\`).

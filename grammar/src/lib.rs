@@ -12,6 +12,6 @@ pub mod lexer;
 pub mod outline;
 pub mod parser;
 
-pub use errors::{SyntaxError, SyntaxErrorKind};
+pub use errors::{SyntaxError, SyntaxErrorKind, SyntaxFix};
 pub use format::format;
 pub use parser::{Parse, PieceAst, parse, parse_piece};

@@ -145,6 +145,12 @@ fn split_items(
     for (k, &s) in starts.iter().enumerate() {
         let e = starts.get(k + 1).copied().unwrap_or(end);
         let word = first_word(src, s, e);
+        // A group holds steps and groups only: anything else parsed as a
+        // workflow item would be moved to the whole workflow (a `timeout` in
+        // a `parallel`). The whole-file parse says what is wrong instead.
+        if parent.is_some() && !GROUP_KEYWORDS.contains(&word) {
+            return None;
+        }
         if word == "parallel" || word == "phase" {
             // The group's `{` is the first brace of the item; its block must
             // close inside the item, with nothing but trivia after it.
@@ -242,7 +248,10 @@ fn skip_trivia(src: &str, mut pos: usize, opaque: &[Span]) -> usize {
                 Some(s) => pos = s.end as usize,
                 None => return pos,
             }
-        } else if pos < bytes.len() && bytes[pos] == 0xEF && src[pos..].starts_with('\u{FEFF}') {
+        } else if pos == 0 && src.starts_with('\u{FEFF}') {
+            // A byte-order mark only at the start of the file, as in the
+            // grammar (`file`); anywhere else it is a syntax error, which the
+            // whole-file parse reports.
             pos += 3;
         } else {
             return pos;

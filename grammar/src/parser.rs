@@ -32,6 +32,7 @@ pub(crate) fn parse_lexed(src: &str) -> (Parse, lexer::Lexed) {
         let parse = Parse {
             file: SourceFile::default(),
             errors: vec![SyntaxError {
+                fix: None,
                 kind: SyntaxErrorKind::NestingTooDeep,
                 span: at,
                 message: format!("brackets nest more than {} deep here", lexer::MAX_NESTING),
@@ -55,6 +56,7 @@ pub(crate) fn parse_lexed(src: &str) -> (Parse, lexer::Lexed) {
                 pest::error::InputLocation::Span((s, _)) => s,
             };
             b.errors.push(SyntaxError {
+                fix: None,
                 kind: SyntaxErrorKind::NestingTooDeep,
                 span: errors::found_token(src, at).1,
                 message: "this file nests too deeply to parse".into(),
@@ -95,6 +97,7 @@ fn lex_errors(lexed: &lexer::Lexed) -> Vec<SyntaxError> {
         .iter()
         .map(|e| match e.kind {
             LexErrorKind::UnterminatedString => SyntaxError {
+                fix: None,
                 kind: SyntaxErrorKind::UnterminatedString,
                 span: e.span,
                 message: "this string is never closed".into(),
@@ -102,6 +105,7 @@ fn lex_errors(lexed: &lexer::Lexed) -> Vec<SyntaxError> {
                 help: Some("add the closing `\"`".into()),
             },
             LexErrorKind::UnterminatedBacktick => SyntaxError {
+                fix: None,
                 kind: SyntaxErrorKind::UnterminatedExpression,
                 span: e.span,
                 message: "this expression is never closed".into(),
@@ -109,6 +113,7 @@ fn lex_errors(lexed: &lexer::Lexed) -> Vec<SyntaxError> {
                 help: Some("add the closing backtick".into()),
             },
             LexErrorKind::UnterminatedComment => SyntaxError {
+                fix: None,
                 kind: SyntaxErrorKind::UnterminatedComment,
                 span: e.span,
                 message: "this block comment is never closed".into(),
@@ -116,6 +121,7 @@ fn lex_errors(lexed: &lexer::Lexed) -> Vec<SyntaxError> {
                 help: Some("add the closing `*/`".into()),
             },
             LexErrorKind::InvalidEscape => SyntaxError {
+                fix: None,
                 kind: SyntaxErrorKind::InvalidEscape,
                 span: e.span,
                 message: "unknown escape sequence in a string".into(),
@@ -145,6 +151,11 @@ pub fn parse_piece(kind: crate::outline::PieceKind, text: &str) -> Option<(Piece
     // A group header is the group up to its `{`: closed here, it parses as a
     // group without members, with the same spans.
     let closed;
+    // The compiler splits only files the lexer passed (`outline`), but a piece
+    // is input too: nesting beyond the bound would exhaust pest's stack.
+    if lexer::lex(text).too_deep.is_some() {
+        return None;
+    }
     let (rule, text) = match kind {
         PieceKind::Declaration => (Rule::piece_declaration, text),
         PieceKind::WorkflowItem => (Rule::piece_workflow_item, text),
@@ -234,6 +245,7 @@ fn chunk_error(src: &str, chunk: &Chunk, lexed: &lexer::Lexed) -> SyntaxError {
     if positives.contains(&Rule::hole_close) {
         let open = src[..at].rfind("${").unwrap_or(at);
         return SyntaxError {
+            fix: None,
             kind: SyntaxErrorKind::UnclosedHole,
             span: Span::from_range(open..open + 2),
             message: "this `${` hole is never closed".into(),
@@ -247,6 +259,7 @@ fn chunk_error(src: &str, chunk: &Chunk, lexed: &lexer::Lexed) -> SyntaxError {
     if at >= src.len() && positives.contains(&Rule::close_brace)
         && let Some(open) = lexer::unclosed_brace(src, &lexed.tokens) {
             return SyntaxError {
+                fix: None,
                 kind: SyntaxErrorKind::UnclosedBrace,
                 span: open,
                 message: "this `{` is never closed".into(),
@@ -268,7 +281,12 @@ fn unknown_trigger_rule(src: &str, at: usize) -> Option<SyntaxError> {
         return None;
     }
     let before = src[..at].trim_end();
-    let word_start = before.rfind(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).map_or(0, |i| i + 1);
+    // After the char that ends the word, which may take several bytes.
+    let word_start = before
+        .char_indices()
+        .rev()
+        .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_'))
+        .map_or(0, |(i, c)| i + c.len_utf8());
     let word = &before[word_start..];
     let head = before[..word_start].trim_end();
     let after_keyword = head.strip_suffix("after").is_some_and(|rest| {
@@ -281,6 +299,7 @@ fn unknown_trigger_rule(src: &str, at: usize) -> Option<SyntaxError> {
     let suggestion = errors::did_you_mean(word, &["one_success", "all_done", "all_success"]);
     let rules = "trigger rules are `all_success` (the default), `one_success` and `all_done`";
     Some(SyntaxError {
+        fix: None,
         kind: SyntaxErrorKind::Unexpected,
         span: Span::from_range(word_start..word_start + word.len()),
         message: format!("`{word}` is not a trigger rule"),
@@ -1268,6 +1287,7 @@ impl Builder {
         let value = raw.parse::<f64>().unwrap_or(0.0);
         if !value.is_finite() {
             self.errors.push(SyntaxError {
+                fix: None,
                 kind: SyntaxErrorKind::NumberOutOfRange,
                 span: sp,
                 message: "this number is too large".into(),
@@ -1287,6 +1307,7 @@ impl Builder {
             Ok(value) => IntLit { value, span: sp },
             Err(_) => {
                 self.errors.push(SyntaxError {
+                    fix: None,
                     kind: SyntaxErrorKind::NumberOutOfRange,
                     span: sp,
                     message: "this whole number does not fit in 64 bits".into(),
@@ -1304,6 +1325,7 @@ impl Builder {
             Some(millis) => DurationLit { millis, span: sp },
             None => {
                 self.errors.push(SyntaxError {
+                    fix: None,
                     kind: SyntaxErrorKind::DurationOutOfRange,
                     span: sp,
                     message: "this duration is too long".into(),

@@ -566,6 +566,17 @@ fn code_action_escapes_a_dollar_meant_for_the_shell() {
     assert!(apply_action(&text, &uri, fix).contains("echo $${HOME}"));
 }
 
+#[test]
+fn code_action_renames_a_dashed_name() {
+    let mut server = project();
+    let text = PIPELINE.replacen("step research", "step re-search", 1);
+    let uri = server.open("pipeline.flow", &text);
+    assert_eq!(codes(&server.diagnostics(&uri)).first().map(|c| c.to_string()), Some("E0101".to_string()));
+    let all = actions(&mut server, &uri, &text, "re-search");
+    let fix = all.iter().find(|a| a["title"] == "rename to `re_search`").unwrap_or_else(|| panic!("{all:#?}"));
+    assert!(apply_action(&text, &uri, fix).contains("step re_search"));
+}
+
 // ------------------------------------------------ symbols, tokens, format
 
 #[test]
