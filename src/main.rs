@@ -201,6 +201,7 @@ impl Failure {
 }
 
 fn main() -> ExitCode {
+    quiet_on_closed_output();
     let cli = Cli::parse();
     let result = match &cli.command {
         Command::Check(args) => check::run(&cli, args),
@@ -238,6 +239,37 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// `flowc check … | head`: when the reader of stdout (or stderr) goes away,
+/// the process ends as a Unix filter does, killed by SIGPIPE (exit status
+/// 141 in a shell), with no panic message.
+///
+/// One mechanism for every command: Rust ignores SIGPIPE, so a write to a
+/// closed pipe fails with EPIPE and `print!` panics with "failed printing
+/// to stdout". The panic hook recognises exactly that panic and re-raises
+/// SIGPIPE with its default action. SIGPIPE is not simply restored at
+/// startup because `run`, `serve` and the events sink also write to step
+/// processes' and sinks' pipes and to sockets, where a reader that went
+/// away is an error to handle, not a reason for flowc to die.
+fn quiet_on_closed_output() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info.payload().downcast_ref::<String>().map(String::as_str).or_else(|| info.payload().downcast_ref::<&str>().copied());
+        let broken_pipe = std::io::Error::from_raw_os_error(libc::EPIPE).to_string();
+        if let Some(message) = message
+            && (message.starts_with("failed printing to stdout") || message.starts_with("failed printing to stderr"))
+            && message.ends_with(&broken_pipe)
+        {
+            // SAFETY: signal(2) and raise(3) are async-signal-safe and take
+            // no pointers; SIG_DFL for SIGPIPE terminates the process.
+            unsafe {
+                libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+                libc::raise(libc::SIGPIPE);
+            }
+        }
+        default(info);
+    }));
 }
 
 /// `flowc lsp`: exit 0 after `shutdown` then `exit`, 1 after an `exit`

@@ -314,14 +314,15 @@ pub fn runs(cli: &Cli, args: &RunsArgs) -> Result<(), Failure> {
             } else if runs.is_empty() {
                 eprintln!("no runs yet");
             } else {
-                println!("{:<22} {:<20} {:<12} {:<20} {:>9} {:>9}", "RUN", "WORKFLOW", "STATUS", "STARTED", "DURATION", "COST");
+                let mut table = Table::new(&[("RUN", Left), ("WORKFLOW", Left), ("STATUS", Left), ("STARTED", Left), ("DURATION", Right), ("COST", Right)]);
                 for r in &runs {
                     let dur = duration(r.started_at.as_deref(), r.finished_at.as_deref())
                         .map(progress::format_ms)
                         .unwrap_or_else(|| "-".into());
                     let started = r.started_at.as_deref().map(|s| s.get(..19).unwrap_or(s).replace('T', " ")).unwrap_or_default();
-                    println!("{:<22} {:<20} {:<12} {:<20} {:>9} {:>9}", r.id, r.workflow, r.status.as_str(), started, dur, format!("${:.4}", r.cost_usd));
+                    table.row(vec![r.id.clone(), r.workflow.clone(), r.status.as_str().to_string(), started, dur, format!("${:.4}", r.cost_usd)]);
                 }
+                table.print();
             }
         }
         RunsCommand::Show { run, json } => {
@@ -365,15 +366,22 @@ pub fn runs(cli: &Cli, args: &RunsArgs) -> Result<(), Failure> {
                     println!("origin    {}{who}; {version} ({})", o.trigger, o.plan_hash);
                 }
                 println!();
-                println!("{:<24} {:<16} {:>8}  OUTPUT", "STEP", "STATUS", "ATTEMPTS");
+                let mut table = Table::new(&[("STEP", Left), ("STATUS", Left), ("ATTEMPTS", Right), ("OUTPUT", Left)]);
+                let mut errors = Vec::new();
                 for s in &report.steps {
                     let mut out = s.output.to_string();
-                    if out.len() > 60 {
+                    if out.chars().count() > 60 {
                         out = format!("{}…", out.chars().take(59).collect::<String>());
                     }
-                    println!("{:<24} {:<16} {:>8}  {out}", s.name, s.status.as_str(), s.attempts);
-                    if let Some(e) = &s.error {
-                        println!("{:<24} error: {e}", "");
+                    table.row(vec![s.name.clone(), s.status.as_str().to_string(), s.attempts.to_string(), out]);
+                    errors.push(s.error.clone());
+                }
+                // A step's error goes on the line below it, under STATUS.
+                let indent = " ".repeat(table.width(0) + 1);
+                for (line, error) in table.lines().into_iter().zip(std::iter::once(None).chain(errors)) {
+                    println!("{line}");
+                    if let Some(e) = error {
+                        println!("{indent}error: {e}");
                     }
                 }
                 if record.status == RunStatus::Blocked {
@@ -439,20 +447,28 @@ pub fn runs(cli: &Cli, args: &RunsArgs) -> Result<(), Failure> {
             } else if stats.is_empty() {
                 eprintln!("no runs yet");
             } else {
-                println!("{:<24} {:>6} {:>10} {:>8} {:>10} {:>8} {:>10}", "WORKFLOW", "RUNS", "COMPLETED", "FAILED", "MEAN TIME", "RETRIES", "COST");
+                let mut table = Table::new(&[
+                    ("WORKFLOW", Left),
+                    ("RUNS", Right),
+                    ("COMPLETED", Right),
+                    ("FAILED", Right),
+                    ("MEAN TIME", Right),
+                    ("RETRIES", Right),
+                    ("COST", Right),
+                ]);
                 for s in &stats {
                     let get = |k: &str| s.by_status.get(k).copied().unwrap_or(0);
-                    println!(
-                        "{:<24} {:>6} {:>10} {:>8} {:>10} {:>8} {:>10}",
-                        s.workflow,
-                        s.runs,
-                        get("completed"),
-                        get("failed"),
+                    table.row(vec![
+                        s.workflow.clone(),
+                        s.runs.to_string(),
+                        get("completed").to_string(),
+                        get("failed").to_string(),
                         s.avg_duration_ms.map(|d| progress::format_ms(d as i64)).unwrap_or_else(|| "-".into()),
-                        s.retries,
-                        format!("${:.4}", s.cost_usd)
-                    );
+                        s.retries.to_string(),
+                        format!("${:.4}", s.cost_usd),
+                    ]);
                 }
+                table.print();
             }
             if !json {
                 crate::advanced::stats_extras(&store, None)?;
@@ -460,4 +476,70 @@ pub fn runs(cli: &Cli, args: &RunsArgs) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+#[derive(Clone, Copy)]
+enum Align {
+    Left,
+    Right,
+}
+use Align::{Left, Right};
+
+/// A table for the terminal whose columns are as wide as their widest cell
+/// (in characters), one space apart, so long workflow and step names never
+/// run into the next column. Hand-written: `comfy-table` and `tabled` draw
+/// boxes, wrap and detect terminals, and these tables need none of it.
+struct Table {
+    columns: Vec<(&'static str, Align)>,
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    fn new(columns: &[(&'static str, Align)]) -> Table {
+        Table { columns: columns.to_vec(), rows: Vec::new() }
+    }
+
+    fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    fn width(&self, column: usize) -> usize {
+        let header = self.columns.get(column).map_or(0, |(h, _)| h.chars().count());
+        self.rows.iter().filter_map(|r| r.get(column)).map(|c| c.chars().count()).fold(header, usize::max)
+    }
+
+    /// The header line, then one line per row, without trailing blanks.
+    fn lines(&self) -> Vec<String> {
+        let widths: Vec<usize> = (0..self.columns.len()).map(|i| self.width(i)).collect();
+        let header: Vec<String> = self.columns.iter().map(|(h, _)| h.to_string()).collect();
+        std::iter::once(&header)
+            .chain(&self.rows)
+            .map(|cells| {
+                let mut line = String::new();
+                for (i, cell) in cells.iter().enumerate() {
+                    if i > 0 {
+                        line.push(' ');
+                    }
+                    let pad = widths[i].saturating_sub(cell.chars().count());
+                    match self.columns[i].1 {
+                        Left => {
+                            line.push_str(cell);
+                            line.push_str(&" ".repeat(pad));
+                        }
+                        Right => {
+                            line.push_str(&" ".repeat(pad));
+                            line.push_str(cell);
+                        }
+                    }
+                }
+                line.trim_end().to_string()
+            })
+            .collect()
+    }
+
+    fn print(&self) {
+        for line in self.lines() {
+            println!("{line}");
+        }
+    }
 }

@@ -23,6 +23,13 @@
 //! `RequestCancelled` by tower-lsp-server, and its worker is stopped through
 //! its snapshot's salsa cancellation token.
 //!
+//! A worker only stops at a query boundary, and a setter waits for every
+//! clone: a parse stuck on a pathological text would hold every edit and
+//! request behind it. So an edit never waits long for stale work: after
+//! [`state::GRACE`] the state thread leaves the stale snapshots on the old
+//! database and continues on a fresh one with the same inputs, and a
+//! request whose snapshot an edit made stale answers `ContentModified`.
+//!
 //! **Versions.** Every edit bumps a generation. A diagnostics job is
 //! stamped with the generation it started at, and its result is published
 //! only if no edit came since; otherwise a newer job is already running and

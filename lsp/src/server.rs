@@ -94,17 +94,19 @@ impl Backend {
             if tx.is_closed() {
                 return;
             }
-            let _ = tx.send(run_cancellable(|| f(&snapshot)));
+            // Stale: an edit came while it ran (and left it behind if it
+            // would not stop), so the answer is for a text that is gone.
+            let _ = tx.send(run_cancellable(|| f(&snapshot)).ok().filter(|_| !snapshot.is_stale()));
         });
         self.send(Event::Request(job));
         let mut guard = CancelOnDrop { token, armed: true };
         let result = rx.await;
         guard.armed = false;
         match result {
-            Ok(Ok(value)) => Ok(value),
+            Ok(Some(value)) => Ok(value),
             // An edit came while the request ran: its answer would describe
             // a text that no longer exists.
-            Ok(Err(_cancelled)) => Err(Error::content_modified()),
+            Ok(None) => Err(Error::content_modified()),
             // The worker panicked: a bug, answered as one.
             Err(_) => Err(Error::internal_error()),
         }

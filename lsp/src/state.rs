@@ -5,6 +5,16 @@
 //! applied here; everything that reads (requests, diagnostics) runs on a
 //! worker thread with a [`Snapshot`] taken at its place in the stream.
 //!
+//! **Stale work is abandoned, never waited for.** A setter blocks until
+//! every clone of the database is dropped, and a worker stops only at its
+//! next query boundary: a parse that takes minutes (a pathological text)
+//! would hold every later edit and request behind it. So before an edit
+//! this thread cancels the snapshots still out, waits for them at most
+//! [`GRACE`], and if one is still out then, moves to a fresh database with
+//! the same inputs ([`State::fork`]): the old snapshot finishes (or not) on
+//! its own, its diagnostics are dropped by generation, and nothing waits
+//! for it. The fresh database recomputes what it needs once.
+//!
 //! What this thread must never do: run a query. A query here would hold up
 //! every edit behind it; worse, a setter waits for every database clone to
 //! be dropped, so a query here waiting on a worker could deadlock.
@@ -12,11 +22,12 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, mpsc};
-use std::time::Instant;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
+use std::time::{Duration, Instant};
 
 use flowc_compiler::{Database, Diagnostic, LineIndex, Project, SourceFile};
-use salsa::Setter;
+use salsa::{Database as _, Setter};
 use tokio::sync::mpsc::UnboundedSender;
 use tower_lsp_server::ls_types as lsp;
 
@@ -77,9 +88,46 @@ pub struct Snapshot {
     pub files: Arc<BTreeMap<lsp::Uri, FileEntry>>,
     pub paths: Arc<HashMap<String, lsp::Uri>>,
     pub projects: Arc<Vec<ProjectEntry>>,
+    /// Returned when the snapshot is dropped, after `db` (fields drop in
+    /// order), so a returned lease means the clone is gone.
+    _lease: Lease,
+}
+
+/// How long an edit waits for the snapshots still out to stop after it
+/// cancelled them, before it leaves them behind on a fork. Queries stop at
+/// their next boundary, which is far sooner for any text a person writes.
+pub const GRACE: Duration = Duration::from_millis(200);
+
+/// The snapshots handed out and not yet dropped, with their cancellation
+/// tokens and stale flags.
+#[derive(Default)]
+struct Leases {
+    out: Mutex<BTreeMap<u64, (salsa::CancellationToken, Arc<AtomicBool>)>>,
+    returned: Condvar,
+}
+
+struct Lease {
+    id: u64,
+    leases: Arc<Leases>,
+    /// Set when an edit came after the snapshot was taken.
+    stale: Arc<AtomicBool>,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        if let Ok(mut out) = self.leases.out.lock() {
+            out.remove(&self.id);
+        }
+        self.leases.returned.notify_all();
+    }
 }
 
 impl Snapshot {
+    /// Whether an edit came after this snapshot was taken: what was
+    /// computed on it describes a text that is gone.
+    pub fn is_stale(&self) -> bool {
+        self._lease.stale.load(Ordering::SeqCst)
+    }
     pub fn file(&self, uri: &lsp::Uri) -> Option<&FileEntry> {
         self.files.get(uri)
     }
@@ -125,26 +173,16 @@ pub struct State {
     out: UnboundedSender<Outgoing>,
     events: mpsc::Sender<Event>,
     trace: Option<QueryCounts>,
+    leases: Arc<Leases>,
+    next_lease: u64,
+    /// How many times stale snapshots were left behind on a fork.
+    forks: u64,
 }
 
 impl State {
     pub fn new(out: UnboundedSender<Outgoing>, events: mpsc::Sender<Event>, trace: bool) -> State {
-        let (db, trace) = if trace {
-            let counts: QueryCounts = Arc::default();
-            let sink = counts.clone();
-            let db = Database::with_event_hook(move |event| {
-                if let salsa::EventKind::WillExecute { database_key } = event.kind {
-                    let key = format!("{database_key:?}");
-                    let name = key.split('(').next().unwrap_or_default().to_string();
-                    if let Ok(mut counts) = sink.lock() {
-                        *counts.entry(name).or_default() += 1;
-                    }
-                }
-            });
-            (db, Some(counts))
-        } else {
-            (Database::default(), None)
-        };
+        let trace = trace.then(QueryCounts::default);
+        let db = new_database(trace.as_ref());
         State {
             db,
             files: Arc::default(),
@@ -158,6 +196,9 @@ impl State {
             out,
             events,
             trace,
+            leases: Arc::default(),
+            next_lease: 0,
+            forks: 0,
         }
     }
 
@@ -177,8 +218,68 @@ impl State {
         }
     }
 
-    fn snapshot(&self) -> Snapshot {
-        Snapshot { db: self.db.clone(), files: self.files.clone(), paths: self.paths.clone(), projects: self.projects.clone() }
+    fn snapshot(&mut self) -> Snapshot {
+        let db = self.db.clone();
+        self.next_lease += 1;
+        let id = self.next_lease;
+        let stale = Arc::new(AtomicBool::new(false));
+        if let Ok(mut out) = self.leases.out.lock() {
+            out.insert(id, (db.cancellation_token(), stale.clone()));
+        }
+        let _lease = Lease { id, leases: self.leases.clone(), stale };
+        Snapshot { db, files: self.files.clone(), paths: self.paths.clone(), projects: self.projects.clone(), _lease }
+    }
+
+    /// Makes the database writable without waiting on stale work (see the
+    /// module's docs): cancels the snapshots still out, gives them
+    /// [`GRACE`] to go, and forks if one stays.
+    fn before_write(&mut self) {
+        let leases = self.leases.clone();
+        let Ok(mut out) = leases.out.lock() else { return self.fork() };
+        if out.is_empty() {
+            return;
+        }
+        for (token, stale) in out.values() {
+            stale.store(true, Ordering::SeqCst);
+            token.cancel();
+        }
+        let deadline = Instant::now() + GRACE;
+        let stuck = loop {
+            if out.is_empty() {
+                break false;
+            }
+            let Some(left) = deadline.checked_duration_since(Instant::now()) else { break true };
+            out = match leases.returned.wait_timeout(out, left) {
+                Ok((out, _)) => out,
+                Err(_) => break true,
+            };
+        };
+        if stuck {
+            self.fork();
+        }
+    }
+
+    /// Moves to a fresh database holding the same inputs. The snapshots
+    /// still out keep the old one alive until they end; nothing here waits
+    /// for them.
+    fn fork(&mut self) {
+        let old = std::mem::replace(&mut self.db, new_database(self.trace.as_ref()));
+        let mut sources = HashMap::new();
+        for entry in Arc::make_mut(&mut self.files).values_mut() {
+            let fresh = SourceFile::new(&self.db, entry.path.clone(), entry.source.text(&old).clone());
+            sources.insert(entry.source, fresh);
+            entry.source = fresh;
+        }
+        for entry in Arc::make_mut(&mut self.projects).iter_mut() {
+            let files = entry.project.files(&old).iter().filter_map(|f| sources.get(f).copied()).collect();
+            entry.project = Project::new(&self.db, files);
+        }
+        // Every project is re-checked on the fresh database; what the
+        // client shows is compared as before, so only changes are sent.
+        self.dirty.extend(0..self.projects.len());
+        self.changed = true;
+        self.forks += 1;
+        let _ = self.out.send(Outgoing::Log(format!("flowc lsp: left a stale analysis behind (fork {})", self.forks)));
     }
 
     fn handle(&mut self, event: Event) {
@@ -199,6 +300,7 @@ impl State {
     // ------------------------------------------------------------ projects
 
     fn initialize(&mut self, roots: Vec<PathBuf>) {
+        self.before_write();
         for root in roots {
             if self.projects.iter().any(|p| p.root.as_deref() == Some(root.as_path())) {
                 continue;
@@ -304,6 +406,7 @@ impl State {
     /// database ran until the next publish, requests included; traces are
     /// for benchmarks and tests, which do not interleave requests.)
     fn before_edit(&mut self) {
+        self.before_write();
         if self.first_change.is_none()
             && let Some(Ok(mut counts)) = self.trace.as_ref().map(|c| c.lock()) {
                 counts.clear();
@@ -319,11 +422,13 @@ impl State {
     }
 
     fn change(&mut self, uri: lsp::Uri, version: i32, changes: Vec<lsp::TextDocumentContentChangeEvent>, received: Instant) {
-        let Some((source, index)) = self.files.get(&uri).map(|e| (e.source, e.index.clone())) else {
+        if !self.files.contains_key(&uri) {
             let _ = self.out.send(Outgoing::Log(format!("didChange for {} which is not open; ignored", uri.as_str())));
             return;
-        };
+        }
+        // First: it may move to a fresh database, with fresh inputs.
         self.before_edit();
+        let Some((source, index)) = self.files.get(&uri).map(|e| (e.source, e.index.clone())) else { return };
         let mut text = source.text(&self.db).clone();
         for (i, change) in changes.iter().enumerate() {
             convert::apply_change(&mut text, (i == 0).then_some(&*index), change);
@@ -432,6 +537,20 @@ impl State {
             )));
         }
     }
+}
+
+fn new_database(trace: Option<&QueryCounts>) -> Database {
+    let Some(counts) = trace else { return Database::default() };
+    let sink = counts.clone();
+    Database::with_event_hook(move |event| {
+        if let salsa::EventKind::WillExecute { database_key } = event.kind {
+            let key = format!("{database_key:?}");
+            let name = key.split('(').next().unwrap_or_default().to_string();
+            if let Ok(mut counts) = sink.lock() {
+                *counts.entry(name).or_default() += 1;
+            }
+        }
+    })
 }
 
 /// Runs `f`, turning salsa's cancellation into an `Err`. The one place the

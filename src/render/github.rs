@@ -5,12 +5,14 @@ use std::fmt::Write;
 
 use flowc_compiler::{Diagnostic, Severity};
 
+use super::Files;
 use crate::check::Sources;
 
 pub fn render(diags: &[Diagnostic], sources: &Sources) -> String {
+    let files = Files::new(sources);
     let mut out = String::new();
     for d in diags {
-        let ((line, col), (end_line, end_col)) = super::positions(d, sources);
+        let ((line, col), (end_line, end_col)) = files.positions(d);
         let level = match d.severity {
             Severity::Error => "error",
             Severity::Warning => "warning",

@@ -1,9 +1,15 @@
 //! `--format human`: miette reports with source snippets, on stderr.
+//!
+//! **Long lines.** miette pads with `{:width$}` up to a label's column, and
+//! Rust refuses widths past 65,535 (a panic), and a snippet of a
+//! 70,000-character line helps nobody anyway. So the source handed to miette
+//! ([`Source`]) shows only a window of a long line around each label, and
+//! reports the true line and column in the `[file:line:col]` header.
 
 use std::fmt;
 
-use flowc_compiler::{Diagnostic, Severity};
-use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, SourceSpan};
+use flowc_compiler::{Diagnostic, LineIndex, Severity};
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanContents};
 
 use crate::Cli;
 use crate::check::Sources;
@@ -61,28 +67,28 @@ struct Report {
     severity: miette::Severity,
     message: String,
     help: Option<String>,
-    source: NamedSource<String>,
+    source: Source,
     labels: Vec<LabeledSpan>,
     related: Vec<Report>,
 }
 
 impl Report {
     fn new(d: &Diagnostic, sources: &Sources) -> Report {
-        let text = sources.get(&d.path).cloned().unwrap_or_default();
-        let mut labels = vec![LabeledSpan::new_primary_with_span(d.label.clone(), to_span(d.span, &text))];
+        let source = Source::new(&d.path, sources.get(&d.path).cloned().unwrap_or_default());
+        let mut labels = vec![LabeledSpan::new_primary_with_span(d.label.clone(), source.to_span(d.span))];
         let mut related = Vec::new();
         for r in &d.related {
             if r.path == d.path {
-                labels.push(LabeledSpan::new_with_span(Some(r.message.clone()), to_span(r.span, &text)));
+                labels.push(LabeledSpan::new_with_span(Some(r.message.clone()), source.to_span(r.span)));
             } else {
-                let other = sources.get(&r.path).cloned().unwrap_or_default();
+                let other = Source::new(&r.path, sources.get(&r.path).cloned().unwrap_or_default());
                 related.push(Report {
                     code: d.code.as_str(),
                     severity: miette::Severity::Advice,
                     message: r.message.clone(),
                     help: None,
-                    labels: vec![LabeledSpan::new_primary_with_span(None, to_span(r.span, &other))],
-                    source: NamedSource::new(&r.path, other),
+                    labels: vec![LabeledSpan::new_primary_with_span(None, other.to_span(r.span))],
+                    source: other,
                     related: Vec::new(),
                 });
             }
@@ -95,18 +101,102 @@ impl Report {
             },
             message: d.message.clone(),
             help: d.help.clone(),
-            source: NamedSource::new(&d.path, text),
+            source,
             labels,
             related,
         }
     }
 }
 
-/// A byte span clamped to the text, so a stale span can never make miette panic.
-fn to_span(span: flowc_grammar::ast::Span, text: &str) -> SourceSpan {
-    let start = (span.start as usize).min(text.len());
-    let end = (span.end as usize).clamp(start, text.len());
-    SourceSpan::from(start..end)
+/// Lines longer than this (in bytes) are shown as a window around a label.
+const LONG_LINE: usize = 400;
+/// How much of a long line is shown before and after a label.
+const CONTEXT: usize = 60;
+/// How much of a label on a long line is underlined.
+const LONG_LABEL: usize = 200;
+
+/// A file's text for miette, showing long lines as windows (module docs).
+struct Source {
+    name: String,
+    text: String,
+    index: LineIndex,
+}
+
+impl Source {
+    fn new(name: &str, text: String) -> Source {
+        let index = LineIndex::new(&text);
+        Source { name: name.to_string(), text, index }
+    }
+
+    /// The end of a line, before its `\n`.
+    fn line_end(&self, line: usize) -> usize {
+        if line + 1 < self.index.line_count() { self.index.line_start(line + 1) as usize - 1 } else { self.text.len() }
+    }
+
+    fn is_long(&self, line: usize) -> bool {
+        self.line_end(line) - self.index.line_start(line) as usize > LONG_LINE
+    }
+
+    /// A span as miette gets it: clamped to the text and to character
+    /// boundaries, so a stale span can never make miette panic; on a long
+    /// line, cut to that line and to [`LONG_LABEL`] bytes.
+    fn to_span(&self, span: flowc_grammar::ast::Span) -> SourceSpan {
+        let text = &self.text;
+        let start = floor(text, span.start as usize);
+        let mut end = ceil(text, (span.end as usize).max(start));
+        let (first, last) = (self.index.line(start as u32), self.index.line(end as u32));
+        // With the context line either side, as miette reads them.
+        let shown = first.saturating_sub(1)..=(last + 1).min(self.index.line_count() - 1);
+        if shown.into_iter().any(|l| self.is_long(l)) {
+            end = floor(text, end.min(self.line_end(first)).min(start + LONG_LABEL)).max(start);
+        }
+        SourceSpan::from(start..end)
+    }
+}
+
+/// `at` clamped to the text, moved back to a character boundary.
+fn floor(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+/// `at` clamped to the text, moved on to a character boundary.
+fn ceil(text: &str, at: usize) -> usize {
+    let mut at = at.min(text.len());
+    while !text.is_char_boundary(at) {
+        at += 1;
+    }
+    at
+}
+
+impl SourceCode for Source {
+    fn read_span<'a>(&'a self, span: &SourceSpan, before: usize, after: usize) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let text = &self.text;
+        let start = span.offset().min(text.len());
+        let end = (span.offset() + span.len()).min(text.len());
+        let (first, last) = (self.index.line(start as u32), self.index.line(end as u32));
+        let shown = first.saturating_sub(before)..=(last + after).min(self.index.line_count() - 1);
+        if !shown.clone().any(|l| self.is_long(l)) {
+            let c = text.read_span(span, before, after)?;
+            return Ok(Box::new(MietteSpanContents::new_named(self.name.clone(), c.data(), *c.span(), c.line(), c.column(), c.line_count())));
+        }
+        // A window of one line, no context lines. Labels on long lines are
+        // single-line and short (`to_span`); a span covering several lines
+        // or labels far apart is miette merging two contexts, which it does
+        // only if this succeeds: refusing keeps them apart.
+        let line_start = self.index.line_start(first) as usize;
+        if first != last || end - start > 2 * LONG_LABEL {
+            return Err(MietteError::OutOfBounds);
+        }
+        let from = if before == 0 { start } else { floor(text, start.saturating_sub(CONTEXT).max(line_start)) };
+        let to = if after == 0 { end } else { ceil(text, (end + CONTEXT).min(self.line_end(first))) };
+        // miette's column is in bytes; keep its unit on every line.
+        let column = from - line_start;
+        Ok(Box::new(MietteSpanContents::new_named(self.name.clone(), &text.as_bytes()[from..to], SourceSpan::from(from..to), first, column, last)))
+    }
 }
 
 impl fmt::Debug for Report {
@@ -133,7 +223,7 @@ impl miette::Diagnostic for Report {
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
-    fn source_code(&self) -> Option<&dyn miette::SourceCode> {
+    fn source_code(&self) -> Option<&dyn SourceCode> {
         Some(&self.source)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = LabeledSpan> + '_>> {

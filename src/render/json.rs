@@ -3,23 +3,22 @@
 use flowc_compiler::Diagnostic;
 use serde_json::{Value, json};
 
+use super::Files;
 use crate::check::Sources;
 
 pub fn render(diags: &[Diagnostic], sources: &Sources) -> String {
-    let items: Vec<Value> = diags.iter().map(|d| to_json(d, sources)).collect();
+    let files = Files::new(sources);
+    let items: Vec<Value> = diags.iter().map(|d| to_json(d, &files)).collect();
     serde_json::to_string_pretty(&items).unwrap_or_else(|_| "[]".into())
 }
 
-pub fn to_json(d: &Diagnostic, sources: &Sources) -> Value {
-    let ((line, column), (end_line, end_column)) = super::positions(d, sources);
+pub fn to_json(d: &Diagnostic, files: &Files<'_>) -> Value {
+    let ((line, column), (end_line, end_column)) = files.positions(d);
     let related: Vec<Value> = d
         .related
         .iter()
         .map(|r| {
-            let (l, c) = {
-                let text = sources.get(&r.path).map(String::as_str).unwrap_or("");
-                flowc_compiler::LineIndex::new(text).line_col(text, r.span.start)
-            };
+            let (l, c) = files.line_col(&r.path, r.span.start);
             json!({"file": r.path, "span": {"start": r.span.start, "end": r.span.end}, "line": l, "column": c, "message": r.message})
         })
         .collect();

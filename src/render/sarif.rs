@@ -2,13 +2,15 @@
 
 use std::collections::BTreeMap;
 
-use flowc_compiler::{Diagnostic, LineIndex, Severity};
+use flowc_compiler::{Diagnostic, Severity};
 use flowc_grammar::ast::Span;
 use serde_json::{Value, json};
 
+use super::Files;
 use crate::check::Sources;
 
 pub fn render(diags: &[Diagnostic], sources: &Sources) -> String {
+    let files = Files::new(sources);
     // One rule per code that occurs, in code order; results point at them by index.
     let codes: BTreeMap<&str, &Diagnostic> = diags.iter().map(|d| (d.code.as_str(), d)).collect();
     let index_of: BTreeMap<&str, usize> = codes.keys().enumerate().map(|(i, c)| (*c, i)).collect();
@@ -40,7 +42,7 @@ pub fn render(diags: &[Diagnostic], sources: &Sources) -> String {
                 .map(|(i, r)| {
                     json!({
                         "id": i,
-                        "physicalLocation": physical(&r.path, r.span, sources),
+                        "physicalLocation": physical(&r.path, r.span, &files),
                         "message": {"text": r.message},
                     })
                 })
@@ -50,7 +52,7 @@ pub fn render(diags: &[Diagnostic], sources: &Sources) -> String {
                 "ruleIndex": index_of[d.code.as_str()],
                 "level": level(d.severity),
                 "message": {"text": text},
-                "locations": [{"physicalLocation": physical(&d.path, d.span, sources)}],
+                "locations": [{"physicalLocation": physical(&d.path, d.span, &files)}],
             });
             if !related.is_empty() {
                 result["relatedLocations"] = Value::Array(related);
@@ -82,11 +84,8 @@ fn level(s: Severity) -> &'static str {
     }
 }
 
-fn physical(path: &str, span: Span, sources: &Sources) -> Value {
-    let text = sources.get(path).map(String::as_str).unwrap_or("");
-    let index = LineIndex::new(text);
-    let (start_line, start_column) = index.line_col(text, span.start);
-    let (end_line, end_column) = index.line_col(text, span.end);
+fn physical(path: &str, span: Span, files: &Files<'_>) -> Value {
+    let ((start_line, start_column), (end_line, end_column)) = files.span(path, span);
     json!({
         "artifactLocation": {"uri": path.replace('\\', "/")},
         "region": {
@@ -95,7 +94,7 @@ fn physical(path: &str, span: Span, sources: &Sources) -> Value {
             "endLine": end_line,
             "endColumn": end_column,
             "byteOffset": span.start,
-            "byteLength": span.len(),
+            "byteLength": span.end.saturating_sub(span.start),
         },
     })
 }

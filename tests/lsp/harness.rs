@@ -139,6 +139,33 @@ impl Server {
         }
     }
 
+    /// The responses to several requests sent without waiting, in the
+    /// order of `ids`; notifications in between are kept.
+    pub fn responses(&mut self, ids: &[i64]) -> Vec<Value> {
+        let mut got: std::collections::HashMap<i64, Value> = std::collections::HashMap::new();
+        let deadline = Instant::now() + TIMEOUT;
+        while got.len() < ids.len() {
+            let message = self.next(deadline).unwrap_or_else(|| panic!("no response to {} of {} requests", ids.len() - got.len(), ids.len()));
+            match message.get("id").and_then(Value::as_i64) {
+                Some(id) if message.get("method").is_none() && ids.contains(&id) => {
+                    got.insert(id, message);
+                }
+                _ => self.notifications.push(message),
+            }
+        }
+        ids.iter().map(|id| got.remove(id).expect("collected above")).collect()
+    }
+
+    /// Replaces a range (UTF-16 positions) of a document.
+    pub fn edit(&mut self, uri: &str, version: i64, range: Value, text: &str) {
+        self.notify("textDocument/didChange", json!({"textDocument": {"uri": uri, "version": version}, "contentChanges": [{"range": range, "text": text}]}));
+    }
+
+    /// Whether the server process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().map(|s| s.is_none()).unwrap_or(false)
+    }
+
     /// Sends a request and returns its result; fails on an error response.
     pub fn request(&mut self, method: &str, params: Value) -> Value {
         let id = self.send_request(method, params);

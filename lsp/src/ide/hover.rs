@@ -284,11 +284,38 @@ fn code_text(code: Code) -> String {
     format!("**{}**: {}\n\n{}\n\n[{} in the catalogue]({})", code.as_str(), code.title(), code.summary(), code.as_str(), docs_url(code.as_str()))
 }
 
-/// The identifier-like word around an offset.
+/// The identifier-like word around an offset. The character before the
+/// word may be any width (`naïve`, an emoji), so the word starts after it,
+/// not one byte after its start.
 pub fn word_at(text: &str, offset: u32) -> Option<(Span, &str)> {
     let offset = (offset as usize).min(text.len());
+    if !text.is_char_boundary(offset) {
+        return None;
+    }
     let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    let start = text[..offset].rfind(|c: char| !is_word(c)).map_or(0, |i| i + 1);
+    let start = text[..offset].char_indices().rev().find(|(_, c)| !is_word(*c)).map_or(0, |(i, c)| i + c.len_utf8());
     let end = text[offset..].find(|c: char| !is_word(c)).map_or(text.len(), |i| offset + i);
     (start < end).then(|| (Span::new(start as u32, end as u32), &text[start..end]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::word_at;
+
+    #[test]
+    fn words_after_multi_byte_characters() {
+        // Every offset of a text with two- and four-byte characters and a
+        // combining accent: never a panic, and a word is all ASCII.
+        let text = "// naïve e\u{301}x 😀ab_c é";
+        for offset in 0..=text.len() as u32 + 2 {
+            if let Some((span, word)) = word_at(text, offset) {
+                assert_eq!(&text[span.range()], word);
+                assert!(word.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'), "{word:?}");
+            }
+        }
+        let at = text.find("ab_c").unwrap() as u32;
+        assert_eq!(word_at(text, at + 1).map(|(_, w)| w), Some("ab_c"));
+        let ve = text.find("ve").unwrap() as u32;
+        assert_eq!(word_at(text, ve + 1).map(|(_, w)| w), Some("ve"));
+    }
 }
