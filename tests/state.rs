@@ -311,3 +311,44 @@ fn concurrent_decisions_have_one_winner_bound_to_one_attempt() {
     assert_eq!(show["steps"]["ok"]["status"], "blocked", "the new attempt waits: {show}");
     assert_eq!(show["steps"]["ok"]["attempts"], 2);
 }
+
+/// Invariants hold after steps a person or an event completes too: an
+/// approval after which the invariant's check fails fails the run.
+#[test]
+fn invariants_are_checked_after_an_approval() {
+    let p = Project::new("gate-invariant");
+    std::fs::write(
+        p.path("main.flow"),
+        r#"workflow w {
+  invariant intact {
+    check "test ! -f broken && echo ok" expect "ok"
+  }
+  step prepare { command "echo ready" }
+  step ok: approval after prepare { message "ship?" }
+  step ship after ok { command "touch shipped" }
+}
+"#,
+    )
+    .unwrap();
+    let out = p.flowc(&["run", "w", "--json"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let run = p.last_run();
+    // Something breaks the invariant while the run waits for the person.
+    std::fs::write(p.path("broken"), "").unwrap();
+    let out = p.flowc(&["approve", &run, "ok", "--as", "me", "--json"]);
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    assert_eq!(s["status"], "failed", "{}", stderr(&out));
+    assert_ne!(s["steps"]["ship"]["status"], "completed");
+    assert!(!p.path("shipped").exists(), "nothing ran after the violation");
+    let events = p.events(&run);
+    assert!(events.iter().any(|e| e["step"] == "ok" && e["event"] == "invariant_violated"), "{events:?}");
+
+    // Unbroken, the approval completes the run.
+    std::fs::remove_file(p.path("broken")).unwrap();
+    let out = p.flowc(&["run", "w", "--json"]);
+    assert_eq!(code(&out), 3);
+    let run = p.last_run();
+    let out = p.flowc(&["approve", &run, "ok", "--as", "me", "--json"]);
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    assert_eq!(s["status"], "completed", "{}", stderr(&out));
+}

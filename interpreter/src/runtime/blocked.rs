@@ -438,15 +438,18 @@ impl Runner {
         let mut work = Vec::new();
         match result {
             Ok(output) => {
-                self.steps[s as usize].output = Some(output);
                 let mut payload = json!({ "attempt": attempt, "duration_ms": duration_ms });
                 if let (Value::Object(p), Value::Object(x)) = (&mut payload, extra) {
                     p.extend(x);
                 }
-                self.record_step(s, StepStatus::Completed, "completed", payload);
-                // Its checkpoint, in the same batch, as for any completed step.
-                self.adv_after_complete(s, attempt, &mut super::items::OutcomeExtras::default());
-                work.push(s);
+                // The run's invariants hold after a step a person or an
+                // event completed too: checked (their commands run) before
+                // the step counts as completed.
+                if self.check_gate_invariants(s, attempt, &output, &payload) {
+                    return;
+                }
+                self.complete_gate(s, attempt, output, payload, &mut super::items::OutcomeExtras::default());
+                return;
             }
             Err(error) => {
                 self.steps[s as usize].error = Some(error.clone());
@@ -455,6 +458,56 @@ impl Runner {
         }
         self.propagate(work);
         self.check_budget();
+    }
+
+    /// Records a resolved gate completed (unless an invariant it broke says
+    /// otherwise), with its checkpoint in the same batch as for any step.
+    pub(super) fn complete_gate(&mut self, s: StepId, attempt: u32, output: Value, payload: Value, adv: &mut super::items::OutcomeExtras) {
+        let mut work = Vec::new();
+        if !self.adv_before_complete(s, attempt, adv) {
+            self.steps[s as usize].output = Some(output);
+            self.record_step(s, StepStatus::Completed, "completed", payload);
+            self.adv_after_complete(s, attempt, adv);
+            work.push(s);
+        }
+        self.propagate(work);
+        self.check_budget();
+    }
+
+    /// Starts the invariant checks that apply after gate `s`, if any; their
+    /// result arrives as `Msg::GateChecked`. False when none applies.
+    fn check_gate_invariants(&mut self, s: StepId, attempt: u32, output: &Value, payload: &Value) -> bool {
+        let extras = self.attempt_extras(s);
+        let name = self.wf_plan().steps[s as usize].name.clone();
+        let applies = extras.pin.as_ref().is_some_and(|p| p.invariants.iter().any(|i| i.applies_to(&name)));
+        if !applies {
+            return false;
+        }
+        let ctx = std::rc::Rc::new(super::exec::AttemptCtx {
+            sh: self.sh.clone(),
+            adv: extras,
+            wf: self.wf,
+            step: s,
+            attempt,
+            run: self.run.clone(),
+            depth: self.depth,
+            scope: self.scope_for(s),
+            env: self.env_for(s, attempt),
+            abort: self.abort_tx.subscribe(),
+            tx: self.tx.clone(),
+            deadline: None,
+            timeout_ms: None,
+        });
+        self.in_flight += 1;
+        self.inline_in_flight += 1;
+        self.steps[s as usize].in_flight = true;
+        let (output, payload) = (output.clone(), payload.clone());
+        tokio::task::spawn_local(async move {
+            let mut out = super::exec::new_outcome();
+            super::invariants::check_after_step(&ctx, &ctx.env, &mut out).await;
+            let _ = ctx.tx.send(super::Msg::GateChecked { step: s, attempt, output, payload, adv: Box::new(out.adv) });
+        });
+        true
     }
 
     // ------------------------------------------------------------ restoring

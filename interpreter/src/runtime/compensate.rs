@@ -269,7 +269,7 @@ async fn run_step(sh: &Rc<Shared>, wf: usize, run: &str, c: StepId, base: &Scope
                     Some(e) => Err(format!("compensation step {name}: {e}")),
                 };
             }
-            Msg::RetryDue { .. } => {}
+            Msg::RetryDue { .. } | Msg::GateChecked { .. } => {}
             Msg::Event { event, payload, .. } => {
                 let _ = apply_redacted(sh, vec![Op::Event { run: run.to_string(), step: Some(name.clone()), event, payload, at: time::now() }]);
             }

@@ -73,7 +73,7 @@ pub(crate) struct PinnedInvariant {
 impl PinnedInvariant {
     /// Inherited invariants apply after every step: their `at` names the
     /// steps of another workflow.
-    fn applies_to(&self, step: &str) -> bool {
+    pub(crate) fn applies_to(&self, step: &str) -> bool {
         self.from_run.is_some() || self.at.is_empty() || self.at.iter().any(|s| s == step)
     }
 }
