@@ -222,24 +222,44 @@ struct Chunk {
     from: u32,
 }
 
+/// How far past a chunk its strict re-parse reads before trying the rest of the file.
+const STRICT_WINDOW: usize = 256;
+
+/// Where a strict parse of `text` fails, and what it expected there.
+fn strict_failure(rule: Rule, text: &str) -> Option<(usize, Vec<Rule>)> {
+    let e = FlowParser::parse(rule, text).err()?;
+    let at = match e.location {
+        pest::error::InputLocation::Pos(p) => p,
+        pest::error::InputLocation::Span((s, _)) => s,
+    };
+    let positives = match e.variant {
+        pest::error::ErrorVariant::ParsingError { positives, .. } => positives,
+        pest::error::ErrorVariant::CustomError { .. } => Vec::new(),
+    };
+    Some((at, positives))
+}
+
 /// Re-parses from the statement before the chunk without recovery: pest's
 /// furthest failure then says exactly what was expected.
 fn chunk_error(src: &str, chunk: &Chunk, lexed: &lexer::Lexed) -> SyntaxError {
     let from = chunk.from as usize;
-    let (at, positives) = match FlowParser::parse(chunk.block.strict_rule(), &src[from..]) {
-        Err(e) => {
-            let at = match e.location {
-                pest::error::InputLocation::Pos(p) => p,
-                pest::error::InputLocation::Span((s, _)) => s,
-            };
-            let positives = match e.variant {
-                pest::error::ErrorVariant::ParsingError { positives, .. } => positives,
-                pest::error::ErrorVariant::CustomError { .. } => Vec::new(),
-            };
-            (from + at, positives)
-        }
+    // pest's error finds the line of its position by scanning from the end
+    // of the input, so a re-parse over the rest of the file costs the rest
+    // of the file: with a chunk on every line, the file's length squared.
+    // The failure is almost always within the chunk, so try a window past
+    // it first, and the whole rest only when the window ran out.
+    let mut window = (chunk.span.end as usize).saturating_add(STRICT_WINDOW).min(src.len());
+    while !src.is_char_boundary(window) {
+        window -= 1;
+    }
+    let mut failure = strict_failure(chunk.block.strict_rule(), &src[from..window]);
+    if window < src.len() && failure.as_ref().is_none_or(|(at, _)| from + at >= window) {
+        failure = strict_failure(chunk.block.strict_rule(), &src[from..]);
+    }
+    let (at, positives) = match failure {
+        Some((at, positives)) => (from + at, positives),
         // Cannot happen (the recovering parse failed here), but never panic on input.
-        Ok(_) => (chunk.span.start as usize, Vec::new()),
+        None => (chunk.span.start as usize, Vec::new()),
     };
     let at = at.max(chunk.span.start as usize).min(src.len());
     if positives.contains(&Rule::hole_close) {
