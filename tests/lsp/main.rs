@@ -990,10 +990,10 @@ fn random_edits_and_requests_never_break_the_server() {
         "textDocument/documentSymbol",
     ];
     let started = std::time::Instant::now();
-    for seed in 0..8u64 {
+    for seed in 0..24u64 {
         let mut rng = Rng(seed);
         let mut ids = Vec::new();
-        for step in 0..25 {
+        for step in 0..40 {
             let version = (seed * 100 + step + 2) as i64;
             // A random position: a line (sometimes past the last) and a
             // UTF-16 column (sometimes past the line's end).
