@@ -173,7 +173,9 @@ impl Wf {
             }
             let end = rest[start..].find('}').unwrap() + start;
             let e = self.expr(&rest[start + 2..end]);
-            parts.push(json!({ "hole": { "expr": e, "shell": shell } }));
+            // Hand-built plans put shell holes unquoted: the `word` context.
+            let hole = if shell { json!({ "expr": e, "shell": "word" }) } else { json!({ "expr": e }) };
+            parts.push(json!({ "hole": hole }));
             rest = &rest[end + 1..];
         }
         if !rest.is_empty() {
@@ -355,7 +357,7 @@ pub fn plan(workflows: Vec<Wf>) -> Value {
 pub fn plan_with_agents(workflows: Vec<Wf>, agents: Value) -> Value {
     let entry = workflows[0].name.clone();
     json!({
-        "format_version": 1,
+        "format_version": 2,
         "entry": entry,
         "workflows": workflows.into_iter().map(Wf::build).collect::<Vec<_>>(),
         "agents": agents,
