@@ -143,6 +143,15 @@ pub fn heredoc_breaks(command: &str, range: std::ops::Range<usize>, delimiter: &
         if body == delimiter {
             return Some(format!("makes a line `{delimiter}`, which would end the here-document early"));
         }
+        // dash (0.5.12) drops a non-ASCII byte that follows the start of
+        // the delimiter at the start of a line (`EOé` reads as `EO` and a
+        // stray byte), so such a line would not arrive as written.
+        let common = body.bytes().zip(delimiter.bytes()).take_while(|(a, b)| a == b).count();
+        if common > 0 && body.as_bytes().get(common).is_some_and(|b| !b.is_ascii()) {
+            return Some(format!(
+                "starts a here-document line with the start of its delimiter `{delimiter}` and then a non-ASCII character, which dash misreads"
+            ));
+        }
         start = end + 1;
     }
     None
@@ -227,6 +236,10 @@ mod tests {
         let (c, r) = cmd("x\n\ty");
         assert_eq!(heredoc_breaks(&c, r.clone(), "EOF", false), None);
         assert!(heredoc_breaks(&c, r, "EOF", true).unwrap().contains("tabs"));
+        let (c, r) = cmd("x\nEO\u{e9}");
+        assert!(heredoc_breaks(&c, r, "EOF", false).unwrap().contains("dash misreads"));
+        let (c, r) = cmd("x\n\u{e9}EOF");
+        assert_eq!(heredoc_breaks(&c, r, "EOF", false), None);
         // Tabs the author wrote, before a value that has none, are the author's.
         let c = "cat <<-EOF\n\tx\n\tEOF";
         assert_eq!(heredoc_breaks(c, 12..13, "EOF", true), None);
