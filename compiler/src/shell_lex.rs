@@ -85,7 +85,8 @@ enum Frame {
     List(List),
     Double,
     Single,
-    DollarSingle,
+    /// `$'…'`; `true` while a `\` that ended the text awaits its character.
+    DollarSingle(bool),
     /// `${…}`, with its brace depth.
     Param(u32),
     /// `$((…))`, `((…))` or `$[…]`, with its paren depth.
@@ -121,13 +122,16 @@ enum Kind {
     Eval(&'static str),
     /// `sh`, `bash`…: options (a value there could be `-c`), then with `-c`
     /// the script, then `$0` and the arguments (data).
-    Shell { name: String, c: bool, state: ShellArgs },
+    Shell { name: String, c: bool, stdin: bool, state: ShellArgs },
     /// `ssh`: the words after the host run in the remote shell.
     Ssh { host_seen: bool, skip_next: bool },
     /// `env`, `sudo`, `nohup`…: options, then a command of its own.
     Wrapper { skip_next: bool, operands: u32 },
     /// `[[ … ]]` (bash): operands of arithmetic comparisons are evaluated.
     Test,
+    /// `declare`, `typeset`, `local`, `export`, `readonly`; `true` after a
+    /// `-i` option, which makes bash evaluate the values as arithmetic.
+    Declare(bool),
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -252,10 +256,13 @@ impl Lexer {
                 h.line_has_hole = true;
                 Ok(ShellContext::Heredoc { delimiter: h.delimiter.clone(), quoted: h.quoted, strip_tabs: h.strip_tabs })
             }
-            Frame::Single | Frame::DollarSingle | Frame::Double | Frame::List(_) => {
+            Frame::DollarSingle(true) => {
+                Err(Refusal::new("it comes right after a `\\`, which would escape the value's first character"))
+            }
+            Frame::Single | Frame::DollarSingle(false) | Frame::Double | Frame::List(_) => {
                 let ctx = match top {
                     Frame::Single => ShellContext::Single,
-                    Frame::DollarSingle => ShellContext::DollarSingle,
+                    Frame::DollarSingle(_) => ShellContext::DollarSingle,
                     Frame::Double => ShellContext::Double,
                     _ => ShellContext::Word,
                 };
@@ -309,9 +316,17 @@ impl Lexer {
                 }
                 1
             }
-            Some(Frame::DollarSingle) => {
+            Some(Frame::DollarSingle(escape)) => {
+                if *escape {
+                    *escape = false;
+                    return 1;
+                }
                 if ch == '\\' {
-                    return if next.is_some() { 2 } else { 1 };
+                    if next.is_some() {
+                        return 2;
+                    }
+                    *escape = true;
+                    return 1;
                 }
                 if ch == '\'' {
                     self.frames.pop();
@@ -449,7 +464,7 @@ impl Lexer {
                 2
             }
             (Some('\''), _) if !in_double => {
-                self.frames.push(Frame::DollarSingle);
+                self.frames.push(Frame::DollarSingle(false));
                 self.mark_started();
                 2
             }
@@ -513,6 +528,11 @@ impl Lexer {
             return 1;
         }
         l.word.dollar = false;
+        if l.kind == Kind::Test && matches!(ch, '&' | '|' | '(' | ')' | '<' | '>' | '!') {
+            // Inside `[[ … ]]` these are the test's own operators, not the shell's.
+            self.end_word();
+            return if matches!(ch, '&' | '|') && next == Some(ch) { 2 } else { 1 };
+        }
         match ch {
             '\\' => {
                 l.word.lead_quoted |= !l.word.started;
@@ -670,8 +690,9 @@ impl Lexer {
 
     fn end_command(&mut self) {
         let Some(l) = self.list() else { return };
+        // A shell with no `-c` and no script file (or with `-s`) reads its script from stdin.
         let evaluated = match &l.kind {
-            Kind::Shell { state: ShellArgs::Options | ShellArgs::OptionArg, c: false, .. } => true,
+            Kind::Shell { c: false, stdin, state, .. } => *stdin || matches!(state, ShellArgs::Options | ShellArgs::OptionArg),
             Kind::Ssh { .. } => true,
             _ => false,
         };
@@ -714,39 +735,41 @@ fn next_kind(kind: Kind, text: Option<&str>, w: &Word) -> Kind {
             if t == "[[" {
                 return Kind::Test;
             }
+            if matches!(t, "declare" | "typeset" | "local" | "export" | "readonly") {
+                return Kind::Declare(false);
+            }
             let name = shell_name(t);
             if let Some(e) = EVAL.iter().find(|e| **e == name) {
                 return Kind::Eval(e);
             }
             if SHELLS.contains(&name) {
-                return Kind::Shell { name: name.to_string(), c: false, state: ShellArgs::Options };
+                return Kind::Shell { name: name.to_string(), c: false, stdin: false, state: ShellArgs::Options };
             }
             if name == "ssh" {
                 return Kind::Ssh { host_seen: false, skip_next: false };
             }
             if WRAPPERS.contains(&name) {
                 if name == "su" {
-                    return Kind::Shell { name: "su".into(), c: false, state: ShellArgs::Options };
+                    return Kind::Shell { name: "su".into(), c: false, stdin: false, state: ShellArgs::Options };
                 }
                 return Kind::Wrapper { skip_next: false, operands: if name == "timeout" { 1 } else { 0 } };
             }
             Kind::Plain
         }
-        Kind::Shell { name, c, state } => {
+        Kind::Shell { name, c, stdin, state } => {
             let t = text.unwrap_or("");
+            let next = |c, stdin, state| Kind::Shell { name, c, stdin, state };
             match state {
-                ShellArgs::OptionArg => Kind::Shell { name, c, state: ShellArgs::Options },
-                ShellArgs::Options if text.is_some() && t == "--" => {
-                    Kind::Shell { name, c, state: if c { ShellArgs::Script } else { ShellArgs::Data } }
-                }
+                ShellArgs::OptionArg => next(c, stdin, ShellArgs::Options),
+                ShellArgs::Options if text.is_some() && t == "--" => next(c, stdin, if c { ShellArgs::Script } else { ShellArgs::Data }),
                 ShellArgs::Options if text.is_some() && (t.starts_with('-') || t.starts_with('+')) && t.len() > 1 => {
                     let short = !t.starts_with("--");
                     let c = c || (short && t[1..].contains('c')) || t == "--command" || t.starts_with("--command=");
+                    let stdin = stdin || (short && t.starts_with('-') && t[1..].contains('s'));
                     let takes_arg = short && (t.ends_with('o') || t.ends_with('O'));
-                    Kind::Shell { name, c, state: if takes_arg { ShellArgs::OptionArg } else { ShellArgs::Options } }
+                    next(c, stdin, if takes_arg { ShellArgs::OptionArg } else { ShellArgs::Options })
                 }
-                ShellArgs::Options if c => Kind::Shell { name, c, state: ShellArgs::Data },
-                ShellArgs::Options | ShellArgs::Script | ShellArgs::Data => Kind::Shell { name, c, state: ShellArgs::Data },
+                ShellArgs::Options | ShellArgs::Script | ShellArgs::Data => next(c, stdin, ShellArgs::Data),
             }
         }
         Kind::Ssh { host_seen, skip_next } => {
@@ -785,6 +808,10 @@ fn next_kind(kind: Kind, text: Option<&str>, w: &Word) -> Kind {
             // The wrapped command's name.
             next_kind(Kind::Start, text, w)
         }
+        Kind::Declare(int) => {
+            let int = int || text.is_some_and(|t| t.starts_with('-') && t[1..].contains('i'));
+            Kind::Declare(int)
+        }
         other => other,
     }
 }
@@ -805,7 +832,7 @@ fn is_assignment(t: &str) -> bool {
 fn argument_refusal(kind: &Kind, word: &Word) -> Option<String> {
     match kind {
         Kind::Eval(name) => Some(format!("it is an argument of `{name}`, which runs its arguments as shell code")),
-        Kind::Shell { name, c, state } => match state {
+        Kind::Shell { name, c, state, .. } => match state {
             ShellArgs::Options if *c && !word.text.starts_with('-') => {
                 Some(format!("it is the script of `{name} -c`, which the shell runs as code"))
             }
@@ -816,6 +843,7 @@ fn argument_refusal(kind: &Kind, word: &Word) -> Option<String> {
             ShellArgs::Script => Some(format!("it is the script of `{name} -c`, which the shell runs as code")),
             _ => None,
         },
+        Kind::Declare(true) => Some("it is assigned by `declare -i`, which bash evaluates as arithmetic".to_string()),
         Kind::Ssh { host_seen: true, .. } => {
             Some("it is part of the command `ssh` sends, which the remote shell runs as code".to_string())
         }
@@ -884,6 +912,8 @@ mod tests {
         refused("cat <<E@\nx\n", "delimiter");
         refused("sh <<EOF\necho @\nEOF", "runs as a script");
         refused("bash -s <<'EOF'\necho @\nEOF", "runs as a script");
+        refused("bash -s arg <<'EOF'\necho @\nEOF", "runs as a script");
+        assert_eq!(one("bash script.sh <<EOF\n@\nEOF"), Ok(here("EOF", false, false)));
         assert_eq!(one("sh -c 'cat' <<EOF\n@\nEOF"), Ok(here("EOF", false, false)));
         refused("cat <<EOF\n$(echo @)\nEOF", "command substitution");
         refused("cat <<EOF\n\\@\nEOF", "`\\`");
@@ -912,8 +942,14 @@ mod tests {
         refused("echo $@", "`$`");
         refused(r#"echo "$@""#, "`$`");
         refused("a[@]=1", "subscript");
-        assert_eq!(ctx("[[ @ -eq 1 ]]")[0].as_ref().unwrap_err().contains("arithmetic"), true);
-        assert_eq!(ctx("[[ 1 -eq @ ]]")[0].as_ref().unwrap_err().contains("arithmetic"), true);
+        assert!(ctx("[[ @ -eq 1 ]]")[0].as_ref().unwrap_err().contains("arithmetic"));
+        assert!(ctx("[[ 1 -eq @ ]]")[0].as_ref().unwrap_err().contains("arithmetic"));
+        assert_eq!(ctx("[[ @ == 1 ]]"), vec![Ok(ShellContext::Word)]);
+        assert!(ctx("[[ -n a && @ -gt 1 ]]")[0].as_ref().unwrap_err().contains("arithmetic"));
+        assert!(ctx("[[ (1 -lt @) ]]")[0].as_ref().unwrap_err().contains("arithmetic"));
+        refused("declare -i n=@", "`declare -i`");
+        assert_eq!(one("local n=@"), Ok(ShellContext::Word));
+        refused("printf '%s' $'a\\@'", "`\\`");
     }
 
     #[test]

@@ -31,6 +31,8 @@ const CASES: &[Case] = &[
         expect: |v, sh| if sh == "bash" { format!("a {} b", v[0]) } else { format!("$a {}$ b", v[0]) },
     },
     Case { template: "X=@; printf '%s' \"$X\"", expect: |v, _| v[0].clone() },
+    Case { template: "printf '%s' ~@ a=~@", expect: |v, _| format!("~{}a=~{}", v[0], v[1]) },
+    Case { template: "[[ @ == \"@\" ]] && printf '%s' same", expect: |v, sh| if sh == "bash" && v[0] == v[1] { "same".into() } else { String::new() } },
     Case { template: "sh -c 'printf \"%s\" \"$1\"' sh @", expect: |v, _| v[0].clone() },
     Case { template: "cat <<EOF\n<@> $HOME\nEOF", expect: |v, _| format!("<{}> {}\n", v[0], home()) },
     Case { template: "cat <<'EOF'\n<@> $HOME\nEOF\n", expect: |v, _| format!("<{}> $HOME\n", v[0]) },

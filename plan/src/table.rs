@@ -63,7 +63,8 @@ impl Template {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum ShellContext {
-    /// Unquoted: the value becomes a single-quoted piece of the word.
+    /// Unquoted: the value becomes a single-quoted piece of the word (always
+    /// quoted: bare, `root` after `~` would be a home directory).
     Word,
     /// Inside `"…"`: `\`, `"`, `$` and `` ` `` are backslash-escaped.
     Double,
@@ -105,7 +106,9 @@ pub fn shell_escape(ctx: &ShellContext, value: &str) -> Result<String, String> {
         return Err("contains a NUL byte, which no shell command can hold".into());
     }
     Ok(match ctx {
-        ShellContext::Word => shell_quote(value),
+        // Always quoted: a bare value could still be a reserved word, an
+        // assignment or a `~user` prefix where it lands.
+        ShellContext::Word => shell_quote_always(value),
         ShellContext::Double => backslash_escape(value, &['\\', '"', '$', '`']),
         ShellContext::Single => value.replace('\'', "'\\''"),
         ShellContext::DollarSingle => format!("'{}$'", shell_quote_always(value)),
@@ -213,6 +216,7 @@ mod tests {
     fn escaping_per_context() {
         let v = r#"a'b"c$d`e\f"#;
         assert_eq!(shell_escape(&ShellContext::Word, v).unwrap(), r#"'a'\''b"c$d`e\f'"#);
+        assert_eq!(shell_escape(&ShellContext::Word, "root").unwrap(), "'root'");
         assert_eq!(shell_escape(&ShellContext::Double, v).unwrap(), r#"a'b\"c\$d\`e\\f"#);
         assert_eq!(shell_escape(&ShellContext::Single, v).unwrap(), r#"a'\''b"c$d`e\f"#);
         assert_eq!(shell_escape(&ShellContext::DollarSingle, "x'y").unwrap(), r"''x'\''y'$'");

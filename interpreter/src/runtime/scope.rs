@@ -175,7 +175,7 @@ mod tests {
         let t = Template {
             parts: vec![Part::Text("echo ".into()), Part::Hole(crate::plan::table::Hole { expr: 1, shell: Some(ShellContext::Word), glob: false })],
         };
-        assert_eq!(ev.render(&t, &scope).unwrap(), "echo x");
+        assert_eq!(ev.render(&t, &scope).unwrap(), "echo 'x'");
         scope.set("inputs", to_cel(&json!({"who": "a\u{0}b"})));
         assert_eq!(
             ev.render(&t, &scope).unwrap_err(),
