@@ -72,3 +72,22 @@ fn a_value_that_would_end_a_here_document_fails_the_step() {
     assert!(format!("{s}").contains("makes a line `EOF`"), "{s}");
     assert!(!p.path("PWNED").exists());
 }
+
+#[test]
+fn arithmetic_takes_only_integers() {
+    let p = Project::new("shell-arith");
+    let source = "workflow arith {\n  input n: string\n  step add { command \"echo $(( ${inputs.n} + 1 ))\" }\n}\n";
+    std::fs::write(p.path("arith.flow"), source).unwrap();
+    let (out, s) = {
+        let out = p.flowc(&["run", "arith.flow", "--json", "-i", "n=41"]);
+        (out.clone(), serde_json::from_slice::<Value>(&out.stdout).unwrap_or(Value::Null))
+    };
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(s["steps"]["add"]["output"], 42);
+    // bash would run the `$(…)` of an array subscript inside arithmetic.
+    let out = p.flowc(&["run", "arith.flow", "--json", "-i", "n=a[$(touch PWNED)]"]);
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    assert_eq!(s["steps"]["add"]["status"], "failed", "{s}");
+    assert!(format!("{s}").contains("`${inputs.n}` is not an integer"), "{s}");
+    assert!(!p.path("PWNED").exists());
+}

@@ -205,7 +205,6 @@ const SHELLS: &[&str] = &["sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "ya
 const EVAL: &[&str] = &["eval", "let", "alias", "trap", "watch"];
 const WRAPPERS: &[&str] =
     &["env", "sudo", "doas", "nohup", "exec", "command", "builtin", "nice", "time", "timeout", "xargs", "setsid", "stdbuf", "busybox", "su"];
-const ARITH_TEST: &str = "it is an operand of an arithmetic comparison in `[[ … ]]`, which bash evaluates";
 const ARITH_OPS: &[&str] = &["-eq", "-ne", "-lt", "-le", "-gt", "-ge"];
 
 fn shell_name(word: &str) -> &str {
@@ -228,6 +227,7 @@ impl Lexer {
 
     /// The context at a hole, looking at every enclosing frame.
     fn hole_context(&mut self) -> Result<ShellContext, Refusal> {
+        let mut arith = false;
         for f in &self.frames {
             match f {
                 Frame::List(l) if l.closer.is_some() => {
@@ -235,7 +235,7 @@ impl Lexer {
                 }
                 Frame::Backtick => return Err(Refusal::new("it is inside backticks, whose text is run as a command")),
                 Frame::Param(_) => return Err(Refusal::new("it is inside a parameter expansion `${…}`")),
-                Frame::Arith(_) => return Err(Refusal::new("it is inside an arithmetic expression, which evaluates the value")),
+                Frame::Arith(_) => arith = true,
                 Frame::Comment => return Err(Refusal::new("it is inside a shell comment, which a newline in the value would end")),
                 Frame::Heredoc(h) if h.evaluated => {
                     return Err(Refusal::new("it is inside a here-document that a shell runs as a script"));
@@ -244,6 +244,14 @@ impl Lexer {
             }
         }
         let index = self.out.len();
+        if arith {
+            // Arithmetic evaluates names and `a[$(…)]` in its text: only an
+            // integer may go there, which the runtime checks.
+            if self.list().is_some_and(|l| l.word.dollar) {
+                return Err(Refusal::new("it comes right after a `$`, which would join the value into an expansion"));
+            }
+            return Ok(ShellContext::Number);
+        }
         let Some(top) = self.frames.last_mut() else { return Ok(ShellContext::Word) };
         match top {
             Frame::Heredoc(h) => {
@@ -279,16 +287,16 @@ impl Lexer {
                 if let Some(Redirect::Heredoc { .. }) = list.redirect {
                     return Err(Refusal::new("it is part of a here-document's delimiter, which must be the author's text"));
                 }
+                let mut ctx = ctx;
                 if list.redirect.is_none() {
                     if let Some(why) = argument_refusal(&list.kind, &list.word) {
                         return Err(Refusal::new(why));
                     }
-                    if list.kind == Kind::Test && list.prev_word_arith_op {
-                        return Err(Refusal::new(ARITH_TEST));
-                    }
-                    if list.kind == Kind::Start && list.word.text.contains('[') && !list.word.text.contains('=') {
-                        // `a[${x}]=1`: bash evaluates an array subscript as arithmetic.
-                        return Err(Refusal::new("it is inside an array subscript, which bash evaluates as arithmetic"));
+                    // bash evaluates these as arithmetic: `[[ a -eq ${x} ]]`,
+                    // `declare -i n=${x}`, an array subscript `a[${x}]=1`.
+                    let subscript = list.kind == Kind::Start && list.word.text.contains('[') && !list.word.text.contains('=');
+                    if (list.kind == Kind::Test && list.prev_word_arith_op) || list.kind == Kind::Declare(true) || subscript {
+                        ctx = ShellContext::Number;
                     }
                 }
                 list.word.holes.push(index);
@@ -300,6 +308,9 @@ impl Lexer {
 
     fn after_hole(&mut self) {
         self.mark_dynamic();
+        if let Some(l) = self.list() {
+            l.word.dollar = false;
+        }
     }
 
     /// Reads from `c` (the rest of a text piece); returns how many chars it took.
@@ -678,8 +689,8 @@ impl Lexer {
             }
             if is_op {
                 for h in prev {
-                    if let Some(slot) = self.out.get_mut(h) {
-                        *slot = Err(Refusal::new(ARITH_TEST));
+                    if let Some(slot @ Ok(_)) = self.out.get_mut(h) {
+                        *slot = Ok(ShellContext::Number);
                     }
                 }
             }
@@ -843,7 +854,6 @@ fn argument_refusal(kind: &Kind, word: &Word) -> Option<String> {
             ShellArgs::Script => Some(format!("it is the script of `{name} -c`, which the shell runs as code")),
             _ => None,
         },
-        Kind::Declare(true) => Some("it is assigned by `declare -i`, which bash evaluates as arithmetic".to_string()),
         Kind::Ssh { host_seen: true, .. } => {
             Some("it is part of the command `ssh` sends, which the remote shell runs as code".to_string())
         }
@@ -924,8 +934,8 @@ mod tests {
         refused("echo $(echo @)", "command substitution");
         refused(r#"echo "$(echo "@")""#, "command substitution");
         refused("echo `echo @`", "backticks");
-        refused("echo $((1 + @))", "arithmetic");
-        refused("(( n = @ ))", "arithmetic");
+        refused("echo $(( $(echo @) ))", "command substitution");
+        refused("echo $(( $@ ))", "`$`");
         refused("echo ${x:-@}", "parameter expansion");
         refused("eval echo @", "`eval`");
         refused("eval \"echo @\"", "`eval`");
@@ -941,15 +951,23 @@ mod tests {
         refused("echo \\@", "`\\`");
         refused("echo $@", "`$`");
         refused(r#"echo "$@""#, "`$`");
-        refused("a[@]=1", "subscript");
-        assert!(ctx("[[ @ -eq 1 ]]")[0].as_ref().unwrap_err().contains("arithmetic"));
-        assert!(ctx("[[ 1 -eq @ ]]")[0].as_ref().unwrap_err().contains("arithmetic"));
-        assert_eq!(ctx("[[ @ == 1 ]]"), vec![Ok(ShellContext::Word)]);
-        assert!(ctx("[[ -n a && @ -gt 1 ]]")[0].as_ref().unwrap_err().contains("arithmetic"));
-        assert!(ctx("[[ (1 -lt @) ]]")[0].as_ref().unwrap_err().contains("arithmetic"));
-        refused("declare -i n=@", "`declare -i`");
         assert_eq!(one("local n=@"), Ok(ShellContext::Word));
         refused("printf '%s' $'a\\@'", "`\\`");
+    }
+
+    #[test]
+    fn arithmetic_takes_integers_only() {
+        use ShellContext::*;
+        assert_eq!(one("echo $((1 + @))"), Ok(Number));
+        assert_eq!(ctx("echo \"$(( @ * @ ))\""), vec![Ok(Number), Ok(Number)]);
+        assert_eq!(one("(( n = @ ))"), Ok(Number));
+        assert_eq!(one("a[@]=1"), Ok(Number));
+        assert_eq!(one("declare -i n=@"), Ok(Number));
+        assert_eq!(ctx("[[ @ -eq 1 ]]"), vec![Ok(Number)]);
+        assert_eq!(ctx("[[ 1 -eq \"@\" ]]"), vec![Ok(Number)]);
+        assert_eq!(ctx("[[ @ == 1 ]]"), vec![Ok(Word)]);
+        assert_eq!(ctx("[[ -n a && @ -gt 1 ]]"), vec![Ok(Number)]);
+        assert_eq!(ctx("[[ (1 -lt @) ]] && echo @"), vec![Ok(Number), Ok(Word)]);
     }
 
     #[test]

@@ -38,6 +38,7 @@ const CASES: &[Case] = &[
     Case { template: "cat <<'EOF'\n<@> $HOME\nEOF\n", expect: |v, _| format!("<{}> $HOME\n", v[0]) },
     Case { template: "cat <<-EOF\n\t@\n\tEOF", expect: |v, _| format!("{}\n", v[0]) },
     Case { template: "cat <<-'E O'\n\t@\n\tE O", expect: |v, _| format!("{}\n", v[0]) },
+    Case { template: "printf '%s' \"$(( @ + 0 ))\"", expect: |v, _| v[0].parse::<i64>().unwrap_or_default().to_string() },
     Case { template: "if true; then printf '%s' \"@\"; fi # done", expect: |v, _| v[0].clone() },
 ];
 
@@ -94,7 +95,10 @@ fn value() -> impl Strategy<Value = String> {
         .prop_map(str::to_string),
         1 => any::<char>().prop_filter("no NUL", |c| *c != '\0').prop_map(|c| c.to_string()),
     ];
-    prop::collection::vec(piece, 0..10).prop_map(|p| p.concat())
+    prop_oneof![
+        6 => prop::collection::vec(piece, 0..10).prop_map(|p| p.concat()),
+        1 => any::<i32>().prop_map(|n| n.to_string()),
+    ]
 }
 
 proptest! {
@@ -105,6 +109,11 @@ proptest! {
         let case = &CASES[case];
         let values = [a, b];
         match render(case.template, &values) {
+            Err(why) if why.contains("not an integer") => {
+                prop_assert!(case.template.contains("$(("), "{}", why);
+                let canonical = values[0].parse::<i64>().map(|n| n.to_string());
+                prop_assert!(canonical != Ok(values[0].clone()), "{}", why);
+            }
             Err(why) => {
                 // Only a here-document value that would end the body, lose
                 // its tabs or meet dash's non-ASCII slip may be refused.

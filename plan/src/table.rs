@@ -74,6 +74,10 @@ pub enum ShellContext {
     /// and `$'` reopened (dash, which reads `$'…'` as `$` and `'…'`, still
     /// gets the value literally).
     DollarSingle,
+    /// Where the shell evaluates arithmetic (`$((…))`, `((…))`, `-eq` in
+    /// `[[ ]]`, `declare -i`, an array subscript), which would expand names
+    /// and `a[$(…)]` in the value: it must be an integer, written bare.
+    Number,
     /// A line of a here-document's body. With an unquoted delimiter `\`,
     /// `$` and `` ` `` are backslash-escaped; with a quoted one nothing can
     /// be escaped. Either way, a rendered value that would make a line equal
@@ -90,6 +94,7 @@ impl ShellContext {
             ShellContext::Double => "sh\"".into(),
             ShellContext::Single => "sh'".into(),
             ShellContext::DollarSingle => "sh$'".into(),
+            ShellContext::Number => "sh#".into(),
             ShellContext::Heredoc { delimiter, quoted, strip_tabs } => {
                 let dash = if *strip_tabs { "-" } else { "" };
                 if *quoted { format!("sh<<{dash}'{delimiter}'") } else { format!("sh<<{dash}{delimiter}") }
@@ -112,6 +117,16 @@ pub fn shell_escape(ctx: &ShellContext, value: &str) -> Result<String, String> {
         ShellContext::Double => backslash_escape(value, &['\\', '"', '$', '`']),
         ShellContext::Single => value.replace('\'', "'\\''"),
         ShellContext::DollarSingle => format!("'{}$'", shell_quote_always(value)),
+        ShellContext::Number => {
+            let digits = value.strip_prefix('-').unwrap_or(value);
+            if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) || value.parse::<i64>().is_err() {
+                return Err("is not an integer (64-bit), and shell arithmetic reads its text as an expression".into());
+            }
+            if digits.len() > 1 && digits.starts_with('0') {
+                return Err("is not an integer without leading zeros, which shell arithmetic would read as octal".into());
+            }
+            value.to_string()
+        }
         ShellContext::Heredoc { quoted: true, .. } => value.to_string(),
         ShellContext::Heredoc { quoted: false, .. } => backslash_escape(value, &['\\', '$', '`']),
     })
@@ -223,6 +238,10 @@ mod tests {
         let here = |quoted| ShellContext::Heredoc { delimiter: "EOF".into(), quoted, strip_tabs: false };
         assert_eq!(shell_escape(&here(false), v).unwrap(), r#"a'b"c\$d\`e\\f"#);
         assert_eq!(shell_escape(&here(true), v).unwrap(), v);
+        assert_eq!(shell_escape(&ShellContext::Number, "-12").unwrap(), "-12");
+        for bad in ["", "-", "+1", "1.5", "a[$(id)]", "1 + 1", "012", "99999999999999999999"] {
+            assert!(shell_escape(&ShellContext::Number, bad).unwrap_err().contains("not an integer"), "{bad}");
+        }
         let nul = shell_escape(&ShellContext::Word, "a\0b").unwrap_err();
         assert!(nul.contains("NUL"), "{nul}");
     }
