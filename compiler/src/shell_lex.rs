@@ -118,6 +118,9 @@ enum Kind {
     Start,
     /// A command whose arguments are plain data.
     Plain,
+    /// A command whose name comes from a hole: the value could make it
+    /// `eval` or `sh -c`, so its arguments take no holes.
+    Dynamic,
     /// `eval`, `let`, `alias`, `trap`, `watch`: every argument is code.
     Eval(&'static str),
     /// `sh`, `bash`…: options (a value there could be `-c`), then with `-c`
@@ -739,6 +742,9 @@ fn next_kind(kind: Kind, text: Option<&str>, w: &Word) -> Kind {
             if !w.lead_quoted && is_assignment(&w.text) {
                 return Kind::Start;
             }
+            if !w.holes.is_empty() {
+                return Kind::Dynamic;
+            }
             let Some(t) = text else { return Kind::Plain };
             if !w.quoted && matches!(t, "if" | "then" | "else" | "elif" | "do" | "while" | "until" | "{" | "!" | "}" | "fi" | "done") {
                 return Kind::Start;
@@ -805,13 +811,12 @@ fn next_kind(kind: Kind, text: Option<&str>, w: &Word) -> Kind {
             if !w.lead_quoted && is_assignment(&w.text) {
                 return Kind::Wrapper { skip_next: false, operands };
             }
-            let Some(t) = text else { return Kind::Plain };
-            if t.starts_with('-') && t.len() > 1 {
+            if let Some(t) = text
+                && t.starts_with('-')
+                && t.len() > 1
+            {
                 let takes = t.len() == 2 && "nugCDhprtUIdELPsaki".contains(&t[1..]);
                 return Kind::Wrapper { skip_next: takes, operands };
-            }
-            if is_assignment(t) {
-                return Kind::Wrapper { skip_next: false, operands };
             }
             if operands > 0 {
                 return Kind::Wrapper { skip_next: false, operands: operands - 1 };
@@ -854,6 +859,10 @@ fn argument_refusal(kind: &Kind, word: &Word) -> Option<String> {
             ShellArgs::Script => Some(format!("it is the script of `{name} -c`, which the shell runs as code")),
             _ => None,
         },
+        Kind::Dynamic => Some(
+            "it is an argument of a command whose name comes from a hole, and a value could make that command `eval` or `sh -c`"
+                .to_string(),
+        ),
         Kind::Ssh { host_seen: true, .. } => {
             Some("it is part of the command `ssh` sends, which the remote shell runs as code".to_string())
         }
@@ -952,6 +961,11 @@ mod tests {
         refused("echo $@", "`$`");
         refused(r#"echo "$@""#, "`$`");
         assert_eq!(one("local n=@"), Ok(ShellContext::Word));
+        assert_eq!(ctx("ev@ @")[1], Err("it is an argument of a command whose name comes from a hole, and a value could make that command `eval` or `sh -c`".into()));
+        assert!(ctx("sudo @ -c @")[1].is_err());
+        assert_eq!(ctx("timeout @ curl @"), vec![Ok(ShellContext::Word), Ok(ShellContext::Word)]);
+        assert_eq!(ctx("@ --version; echo @"), vec![Ok(ShellContext::Word), Ok(ShellContext::Word)]);
+        assert_eq!(one("\"$EDITOR\" @"), Ok(ShellContext::Word));
         refused("printf '%s' $'a\\@'", "`\\`");
     }
 
