@@ -164,22 +164,33 @@ impl Wf {
         (self.exprs.len() - 1) as u32
     }
 
+    /// A template from `text` with `${…}` holes; `shell`: run by `sh -c`,
+    /// so each hole gets the quoting context the compiler's lexer finds.
     pub fn template(&mut self, text: &str, shell: bool) -> u32 {
         let mut parts = vec![];
+        let mut segs = vec![];
         let mut rest = text;
         while let Some(start) = rest.find("${") {
             if start > 0 {
                 parts.push(json!({ "text": &rest[..start] }));
+                segs.push(flowc_compiler::shell_lex::Seg::Text(&rest[..start]));
             }
             let end = rest[start..].find('}').unwrap() + start;
             let e = self.expr(&rest[start + 2..end]);
-            // Hand-built plans put shell holes unquoted: the `word` context.
-            let hole = if shell { json!({ "expr": e, "shell": "word" }) } else { json!({ "expr": e }) };
-            parts.push(json!({ "hole": hole }));
+            parts.push(json!({ "hole": { "expr": e } }));
+            segs.push(flowc_compiler::shell_lex::Seg::Hole);
             rest = &rest[end + 1..];
         }
         if !rest.is_empty() {
             parts.push(json!({ "text": rest }));
+            segs.push(flowc_compiler::shell_lex::Seg::Text(rest));
+        }
+        if shell {
+            let mut contexts = flowc_compiler::shell_lex::hole_contexts(&segs).into_iter();
+            for part in parts.iter_mut().filter(|p| p.get("hole").is_some()) {
+                let ctx = contexts.next().unwrap().unwrap_or_else(|r| panic!("{text:?}: {}", r.reason));
+                part["hole"]["shell"] = serde_json::to_value(ctx).unwrap();
+            }
         }
         self.templates.push(json!({ "parts": parts }));
         (self.templates.len() - 1) as u32
