@@ -331,12 +331,16 @@ impl Lexer {
                 1
             }
             Some(Frame::DollarSingle(escape)) => {
+                // The word's text keeps escaped characters as written (`\x`
+                // as `x`): enough to recognise `$'eval'` as a command name.
                 if *escape {
                     *escape = false;
+                    self.word_text(ch);
                     return 1;
                 }
                 if ch == '\\' {
-                    if next.is_some() {
+                    if let Some(n) = next {
+                        self.word_text(n);
                         return 2;
                     }
                     *escape = true;
@@ -344,6 +348,8 @@ impl Lexer {
                 }
                 if ch == '\'' {
                     self.frames.pop();
+                } else {
+                    self.word_text(ch);
                 }
                 1
             }
@@ -588,6 +594,14 @@ impl Lexer {
                 self.start_heredocs();
                 1
             }
+            '&' if next == Some('>') => {
+                // bash's `&>FILE` / `&>>FILE`: a redirection, not a separator.
+                self.end_word();
+                if let Some(l) = self.list() {
+                    l.redirect = Some(Redirect::File);
+                }
+                if c.get(2) == Some(&'>') { 3 } else { 2 }
+            }
             ';' | '&' | '|' => {
                 self.end_word();
                 self.end_command();
@@ -824,6 +838,8 @@ fn next_kind(kind: Kind, text: Option<&str>, w: &Word) -> Kind {
             // The wrapped command's name.
             next_kind(Kind::Start, text, w)
         }
+        // `find … -exec CMD …`: CMD is a command of its own.
+        Kind::Plain if matches!(text, Some("-exec" | "-execdir" | "-ok" | "-okdir")) => Kind::Start,
         Kind::Declare(int) => {
             let int = int || text.is_some_and(|t| t.starts_with('-') && t[1..].contains('i'));
             Kind::Declare(int)
@@ -963,6 +979,10 @@ mod tests {
         assert_eq!(one("local n=@"), Ok(ShellContext::Word));
         assert_eq!(ctx("ev@ @")[1], Err("it is an argument of a command whose name comes from a hole, and a value could make that command `eval` or `sh -c`".into()));
         assert!(ctx("sudo @ -c @")[1].is_err());
+        refused("$'eval' @", "`eval`");
+        refused("eval x &> /dev/null @", "`eval`");
+        refused("find . -exec sh -c 'echo @' \\;", "script of `sh -c`");
+        assert_eq!(one("find . -name @ -exec rm {} +"), Ok(ShellContext::Word));
         assert_eq!(ctx("timeout @ curl @"), vec![Ok(ShellContext::Word), Ok(ShellContext::Word)]);
         assert_eq!(ctx("@ --version; echo @"), vec![Ok(ShellContext::Word), Ok(ShellContext::Word)]);
         assert_eq!(one("\"$EDITOR\" @"), Ok(ShellContext::Word));
