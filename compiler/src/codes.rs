@@ -107,6 +107,8 @@ catalogue! {
     RepeatedStatement = "E0603", Error, "a statement that takes one value is given twice";
     ArmAfterElse = "E0604", Error, "a branch arm comes after `else`";
 
+    UnsafeShellHole = "E0701", Error, "a command hole sits where the shell would run its value as code";
+
     Unused = "W0101", Warning, "a declaration is never used";
     NoEffect = "W0102", Warning, "a step has no effect";
     NotifyWithoutChannel = "W0103", Warning, "a notify step has no channel";

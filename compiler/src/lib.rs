@@ -13,6 +13,7 @@ pub mod diagnostic;
 pub mod graph;
 pub mod line_index;
 pub mod lower;
+pub mod shell_lex;
 pub mod manifests;
 pub mod model;
 pub mod pending;

@@ -5,6 +5,7 @@
 use std::fmt::Write;
 
 use super::{Compensate, Instr, Part, Plan, Policy, Retry, Step, StepId, Template, Workflow};
+use super::table::Hole;
 
 /// `2000` → `2s`, `90000` → `1m30s`, `500` → `500ms`.
 pub fn format_duration(ms: u64) -> String {
@@ -52,7 +53,7 @@ fn template_text(t: &Template) -> String {
         .iter()
         .map(|p| match p {
             Part::Text(text) => quoted(text),
-            Part::Hole(h) if h.shell => format!("${{e{}:sh}}", h.expr),
+            Part::Hole(Hole { expr, shell: Some(ctx), .. }) => format!("${{e{expr}:{}}}", ctx.label()),
             Part::Hole(h) if h.glob => format!("${{e{}:glob}}", h.expr),
             Part::Hole(h) => format!("${{e{}}}", h.expr),
         })

@@ -11,7 +11,7 @@
 //! # Shape
 //!
 //! ```text
-//! Plan { format_version: 1, entry: "main", workflows: [Workflow…], agents: [Agent…], policies: [Policy…] }
+//! Plan { format_version: 2, entry: "main", workflows: [Workflow…], agents: [Agent…], policies: [Policy…] }
 //! Workflow {
 //!   name, description?,
 //!   inputs:  [{ name, type: Type, default?: JSON }],
@@ -20,7 +20,7 @@
 //!   steps:   [Step…],                           // step.id == its index
 //!   groups:  [{ name, kind: parallel|phase, parent?: GroupId, steps: [StepId…] }],
 //!   exprs:   ["CEL text", …],                   // ExprId = index
-//!   templates: [{ parts: [{ text: "…" } | { hole: { expr: ExprId, shell: bool } }] }],
+//!   templates: [{ parts: [{ text: "…" } | { hole: { expr: ExprId, shell?: ShellContext } }] }],
 //!   types:   [Type…],                           // TypeId = index, used by PARSE_OUTPUT
 //!   triggers: [{ on: event, type, subject?, filter?: ExprId } | { on: webhook, provider, entity, action }
 //!             | { on: schedule, cron }],
@@ -69,8 +69,11 @@
 //!   `compensate: { step }` only runs during compensation: it must have no
 //!   deps, and no step may depend on it.
 //! - **`with` data** is one CEL expression (a map literal), evaluated by `EVAL`.
-//! - **Templates** are pre-split; a hole's `shell` flag says its rendered value
-//!   is shell-quoted (set it for `command` and `compensate` templates).
+//! - **Templates** are pre-split; a hole's `shell` context says where in the
+//!   shell syntax of its command it sits, and so how its value is escaped
+//!   (set it on every hole of a template run by `sh -c`: `command`,
+//!   `compensate`, gate and invariant `check`s). The compiler's shell lexer
+//!   computes it; contexts it cannot make safe never reach a plan.
 //! - **Durations** are integer milliseconds; money is USD as a float.
 //! - **People and events** (`people`): a step that waits on a person or the
 //!   outside world ends its code with `APPROVAL`, `HUMAN` or `WAIT` just
@@ -99,7 +102,8 @@ pub use types::Type;
 
 /// The plan format this build reads and writes. A plan with another number
 /// is refused with a message naming both.
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: a hole's `shell` is its quoting context, no longer a flag.
+pub const FORMAT_VERSION: u32 = 2;
 
 /// Steps running at once when a workflow says nothing (Airflow's default).
 pub const DEFAULT_CONCURRENCY: u32 = 16;

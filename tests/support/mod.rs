@@ -177,20 +177,33 @@ impl Wf {
         (self.exprs.len() - 1) as u32
     }
 
+    /// A template from `text` with `${…}` holes; `shell`: run by `sh -c`,
+    /// so each hole gets the quoting context the compiler's lexer finds.
     pub fn template(&mut self, text: &str, shell: bool) -> u32 {
         let mut parts = vec![];
+        let mut segs = vec![];
         let mut rest = text;
         while let Some(start) = rest.find("${") {
             if start > 0 {
                 parts.push(json!({ "text": &rest[..start] }));
+                segs.push(flowc_compiler::shell_lex::Seg::Text(&rest[..start]));
             }
             let end = rest[start..].find('}').unwrap() + start;
             let e = self.expr(&rest[start + 2..end]);
-            parts.push(json!({ "hole": { "expr": e, "shell": shell } }));
+            parts.push(json!({ "hole": { "expr": e } }));
+            segs.push(flowc_compiler::shell_lex::Seg::Hole);
             rest = &rest[end + 1..];
         }
         if !rest.is_empty() {
             parts.push(json!({ "text": rest }));
+            segs.push(flowc_compiler::shell_lex::Seg::Text(rest));
+        }
+        if shell {
+            let mut contexts = flowc_compiler::shell_lex::hole_contexts(&segs).into_iter();
+            for part in parts.iter_mut().filter(|p| p.get("hole").is_some()) {
+                let ctx = contexts.next().unwrap().unwrap_or_else(|r| panic!("{text:?}: {}", r.reason));
+                part["hole"]["shell"] = serde_json::to_value(ctx).unwrap();
+            }
         }
         self.templates.push(json!({ "parts": parts }));
         (self.templates.len() - 1) as u32
@@ -368,7 +381,7 @@ pub fn plan(workflows: Vec<Wf>) -> Value {
 pub fn plan_with_agents(workflows: Vec<Wf>, agents: Value) -> Value {
     let entry = workflows[0].name.clone();
     json!({
-        "format_version": 1,
+        "format_version": 2,
         "entry": entry,
         "workflows": workflows.into_iter().map(Wf::build).collect::<Vec<_>>(),
         "agents": agents,

@@ -11,6 +11,7 @@ mod project;
 mod references;
 mod schemas;
 mod shape;
+mod shell_holes;
 mod values;
 
 use flowc_grammar::ast::{self, Span};
@@ -47,6 +48,7 @@ pub fn check_step<'db>(db: &'db dyn Db, project: Project, wf: WorkflowDef<'db>, 
     names::step_names(&cx, ast, &mut out);
     shape::step_shape(&cx, ast, &mut out);
     values::step_values(&cx, ast, &mut out);
+    shell_holes::step_shell_holes(&cx, ast, &mut out);
     schemas::store_puts(&cx, ast, &mut out);
     references::step_references(&cx, ast, &mut out);
     out
@@ -59,6 +61,7 @@ pub fn check_workflow<'db>(db: &'db dyn Db, project: Project, wf: WorkflowDef<'d
     shape::workflow_shape(db, wf, &mut out);
     names::workflow_names(db, project, wf, &mut out);
     values::workflow_values(db, project, wf, &mut out);
+    shell_holes::workflow_shell_holes(db, wf, &mut out);
     references::workflow_references(db, project, wf, &mut out);
     graph_checks::check_graph(db, wf, &mut out);
     for step in wf.steps(db) {
@@ -74,6 +77,7 @@ pub fn check_decl<'db>(db: &'db dyn Db, project: Project, decl: OtherDef<'db>) -
     names::decl_names(db, project, decl, &mut out);
     shape::decl_shape(db, decl, &mut out);
     values::decl_values(db, decl, &mut out);
+    shell_holes::decl_shell_holes(db, decl, &mut out);
     schemas::decl_schemas(db, project, decl, &mut out);
     references::decl_references(db, decl, &mut out);
     out

@@ -258,15 +258,28 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
         id
     }
 
+    /// A template; `shell`: it runs through `sh -c`, so each hole records
+    /// its quoting context (`crate::shell_lex`). `flowc check` refuses the
+    /// contexts that cannot be made safe (E0701) before lowering runs.
     fn template(&mut self, t: &TemplateStr, shell: bool) -> u32 {
-        let parts = t
-            .parts
-            .iter()
-            .map(|p| match p {
+        let mut contexts = if shell { crate::shell_lex::template_contexts(t) } else { Vec::new() }.into_iter();
+        let mut parts = Vec::with_capacity(t.parts.len());
+        for p in &t.parts {
+            parts.push(match p {
                 TemplatePart::Text { text, .. } => plan::Part::Text(text.clone()),
-                TemplatePart::Hole(h) => plan::Part::Hole(plan::table::Hole { expr: self.expr(&h.expr.text), shell, glob: false }),
-            })
-            .collect();
+                TemplatePart::Hole(h) => {
+                    let shell = match contexts.next() {
+                        Some(Ok(ctx)) => Some(ctx),
+                        Some(Err(refusal)) => {
+                            self.error(None, format!("the command hole `${{{}}}` cannot be made safe: {}", h.expr.text.trim(), refusal.reason));
+                            Some(plan::table::ShellContext::Word)
+                        }
+                        None => None,
+                    };
+                    plan::Part::Hole(plan::table::Hole { expr: self.expr(&h.expr.text), shell, glob: false })
+                }
+            });
+        }
         self.templates.push(plan::Template { parts });
         (self.templates.len() - 1) as u32
     }

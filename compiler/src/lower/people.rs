@@ -144,7 +144,7 @@ fn glob_template(lw: &mut WorkflowLowerer<'_, '_>, t: &TemplateStr) -> u32 {
         .map(|p| match p {
             TemplatePart::Text { text, .. } => plan::Part::Text(text.clone()),
             TemplatePart::Hole(h) => {
-                plan::Part::Hole(plan::table::Hole { expr: lw.expr(&h.expr.text), shell: false, glob: true })
+                plan::Part::Hole(plan::table::Hole { expr: lw.expr(&h.expr.text), shell: None, glob: true })
             }
         })
         .collect();
@@ -188,7 +188,7 @@ fn policy_id(lw: &mut WorkflowLowerer<'_, '_>, name: &str) -> Option<u32> {
                             TemplatePart::Text { text, .. } => plan::Part::Text(text.clone()),
                             TemplatePart::Hole(h) => plan::Part::Hole(plan::table::Hole {
                                 expr: expr(&mut out, &h.expr.text),
-                                shell: false,
+                                shell: None,
                                 glob: false,
                             }),
                         })

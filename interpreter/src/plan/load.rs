@@ -146,6 +146,13 @@ fn load_workflow(plan: &Plan, wf: &Workflow, env: &cel::Env) -> Result<LoadedWor
     for (i, t) in wf.templates.iter().enumerate() {
         for hole in t.holes() {
             expr_ok(hole.expr, &format!("template t{i}"))?;
+            if let Some(crate::plan::table::ShellContext::Heredoc { delimiter, .. }) = &hole.shell
+                && (delimiter.is_empty() || delimiter.contains('\n'))
+            {
+                return Err(err(format!(
+                    "template t{i}: a here-document hole's delimiter {delimiter:?} must be one non-empty line"
+                )));
+            }
         }
     }
     let mut input_names = HashSet::new();
@@ -500,7 +507,7 @@ mod tests {
 
     fn base() -> Value {
         json!({
-            "format_version": 1,
+            "format_version": 2,
             "entry": "w",
             "workflows": [{
                 "name": "w",
@@ -554,6 +561,31 @@ mod tests {
             "workflow `w`: step name `inputs` is reserved for expressions"
         );
         assert_eq!(load_err(|v| v["entry"] = json!("x")), "the plan's entry workflow `x` is not in the plan");
+    }
+
+    #[test]
+    fn shell_hole_contexts_are_checked() {
+        let heredoc = |delimiter: &'static str| {
+            move |v: &mut Value| {
+                v["workflows"][0]["templates"][0] = json!({ "parts": [
+                    { "text": "cat <<EOF\n" },
+                    { "hole": { "expr": 0, "shell": { "heredoc": { "delimiter": delimiter, "quoted": false, "strip_tabs": false } } } },
+                    { "text": "\nEOF" } ] })
+            }
+        };
+        assert_eq!(load_err(heredoc("EOF")), "");
+        assert_eq!(
+            load_err(heredoc("")),
+            "workflow `w`: template t0: a here-document hole's delimiter \"\" must be one non-empty line"
+        );
+        // Plans from before contexts (format 1) said `"shell": true`.
+        let mut v = base();
+        v["workflows"][0]["templates"][0] = json!({ "parts": [{ "hole": { "expr": 0, "shell": true } }] });
+        let err = serde_json::from_value::<Plan>(v).unwrap_err().to_string();
+        assert!(err.contains("invalid type: boolean"), "{err}");
+        let old = r#"{ "format_version": 1, "entry": "w", "workflows": [] }"#;
+        let err = Plan::from_json(old).unwrap_err().message;
+        assert!(err.contains("format_version 1, but this flowc reads format_version 2"), "{err}");
     }
 
     #[test]

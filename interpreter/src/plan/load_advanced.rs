@@ -244,7 +244,7 @@ mod tests {
 
     fn plan(steps: Value) -> Value {
         json!({
-            "format_version": 1,
+            "format_version": 2,
             "entry": "w",
             "workflows": [{
                 "name": "w",

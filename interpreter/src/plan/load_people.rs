@@ -108,7 +108,7 @@ mod tests {
 
     fn base() -> Value {
         json!({
-            "format_version": 1,
+            "format_version": 2,
             "entry": "w",
             "policies": [{ "name": "p", "exprs": ["input.n > 1"], "rules": [{ "effect": "deny", "when": 0 }] }],
             "workflows": [{

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use cel::common::value::CowVal;
 use cel::objects::{Key, Map};
 
-use crate::plan::table::{render_value, shell_quote};
+use crate::plan::table::{ShellContext, heredoc_breaks, render_value, shell_escape};
 use crate::plan::{Part, Template};
 
 /// serde_json → CEL: integral numbers become `int` (LANGUAGE.md §2), others `double`.
@@ -120,8 +120,13 @@ impl Evaluator<'_> {
         }
     }
 
+    /// Renders a template. A shell hole's value is escaped for the quoting
+    /// context the compiler found it in, so the command receives exactly its
+    /// text; a value that cannot be (a NUL, a here-document line equal to the
+    /// delimiter) fails the render with a message naming the hole.
     pub fn render(&self, template: &Template, scope: &Scope) -> Result<String, String> {
         let mut out = String::new();
+        let mut heredoc_values = Vec::new();
         for part in &template.parts {
             match part {
                 Part::Text(text) => out.push_str(text),
@@ -130,15 +135,31 @@ impl Evaluator<'_> {
                     if hole.glob {
                         value = crate::plan::table::glob_escape(&value);
                     }
-                    if hole.shell {
-                        out.push_str(&shell_quote(&value));
-                    } else {
-                        out.push_str(&value);
+                    match &hole.shell {
+                        Some(ctx) => {
+                            let escaped = shell_escape(ctx, &value).map_err(|why| self.refused(hole.expr, &why))?;
+                            let start = out.len();
+                            out.push_str(&escaped);
+                            if let ShellContext::Heredoc { delimiter, strip_tabs, .. } = ctx {
+                                heredoc_values.push((hole.expr, start..out.len(), delimiter, *strip_tabs));
+                            }
+                        }
+                        None => out.push_str(&value),
                     }
                 }
             }
         }
+        // Lines are only whole once every hole is in.
+        for (expr, range, delimiter, strip_tabs) in heredoc_values {
+            if let Some(why) = heredoc_breaks(&out, range, delimiter, strip_tabs) {
+                return Err(self.refused(expr, &why));
+            }
+        }
         Ok(out)
+    }
+
+    fn refused(&self, expr: u32, why: &str) -> String {
+        format!("the value of `${{{}}}` {why}, so the command was not run", self.exprs[expr as usize])
     }
 }
 
@@ -158,9 +179,30 @@ mod tests {
         scope.bind("a", to_cel(&json!({"output": {"n": 3}})));
         assert_eq!(ev.eval(0, &scope), Ok(json!(true)));
         let t = Template {
-            parts: vec![Part::Text("echo ".into()), Part::Hole(crate::plan::table::Hole { expr: 1, shell: true, glob: false })],
+            parts: vec![Part::Text("echo ".into()), Part::Hole(crate::plan::table::Hole { expr: 1, shell: Some(ShellContext::Word), glob: false })],
         };
-        assert_eq!(ev.render(&t, &scope).unwrap(), "echo x");
+        assert_eq!(ev.render(&t, &scope).unwrap(), "echo 'x'");
+        scope.set("inputs", to_cel(&json!({"who": "a\u{0}b"})));
+        assert_eq!(
+            ev.render(&t, &scope).unwrap_err(),
+            "the value of `${inputs.who}` contains a NUL byte, which no shell command can hold, so the command was not run"
+        );
+        let here = |quoted| Template {
+            parts: vec![
+                Part::Text("cat <<EOF\n".into()),
+                Part::Hole(crate::plan::table::Hole {
+                    expr: 1,
+                    shell: Some(ShellContext::Heredoc { delimiter: "EOF".into(), quoted, strip_tabs: false }),
+                    glob: false,
+                }),
+                Part::Text("\nEOF".into()),
+            ],
+        };
+        scope.set("inputs", to_cel(&json!({"who": "x\nEOF\ntouch pwned"})));
+        let err = ev.render(&here(true), &scope).unwrap_err();
+        assert!(err.contains("`${inputs.who}` makes a line `EOF`"), "{err}");
+        scope.set("inputs", to_cel(&json!({"who": "$HOME"})));
+        assert_eq!(ev.render(&here(false), &scope).unwrap(), "cat <<EOF\n\\$HOME\nEOF");
         let err = ev.eval(0, &Scope::default()).unwrap_err();
         assert!(err.contains("Undeclared reference"), "{err}");
     }
