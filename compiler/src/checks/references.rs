@@ -52,7 +52,7 @@ fn run_ty() -> Ty {
         ("id".to_string(), FieldTy::required(Ty::String)),
         ("workflow".to_string(), FieldTy::required(Ty::String)),
         ("version".to_string(), FieldTy::required(Ty::Int)),
-        ("started_at".to_string(), FieldTy::required(Ty::String)),
+        ("started_at".to_string(), FieldTy::required(Ty::Timestamp)),
         ("cost_usd".to_string(), FieldTy::required(Ty::Double)),
         ("depth".to_string(), FieldTy::required(Ty::Int)),
     ]))

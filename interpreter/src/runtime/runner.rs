@@ -880,7 +880,7 @@ impl Runner {
                     cel_map([
                         ("id", to_cel(&json!(self.run))),
                         ("workflow", to_cel(&json!(self.workflow))),
-                        ("started_at", to_cel(&json!(time::rfc3339_ms(self.started_ms)))),
+                        ("started_at", super::scope::timestamp_ms(self.started_ms)),
                         ("cost_usd", cel::Value::Float(self.cost)),
                         ("depth", cel::Value::Int(self.depth as i64)),
                         // 0 for a run of unpublished source (the checker types it `int`).

@@ -42,6 +42,13 @@ pub fn from_cel(value: &cel::Value) -> Result<serde_json::Value, String> {
     value.json().map_err(|e| format!("the value cannot be represented as JSON: {e:?}"))
 }
 
+/// A CEL timestamp (UTC) for milliseconds since the epoch; the epoch itself
+/// for a time chrono cannot represent (beyond ±262,000 years).
+pub fn timestamp_ms(ms: i64) -> cel::Value {
+    let at = chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default();
+    cel::Value::Timestamp(at.fixed_offset())
+}
+
 pub fn cel_map<'a>(entries: impl IntoIterator<Item = (&'a str, cel::Value)>) -> cel::Value {
     let map: HashMap<Key, cel::Value> = entries.into_iter().map(|(k, v)| (Key::String(Arc::new(k.to_string())), v)).collect();
     cel::Value::Map(Map { map: Arc::new(map) })
@@ -59,6 +66,29 @@ pub fn step_view(status: &str, attempts: u32, output: Option<&serde_json::Value>
         ("stdout", text(stdout)),
         ("stderr", text(stderr)),
     ])
+}
+
+/// The CEL environment every plan's expressions run in: the crate's
+/// standard library (with `timestamp`, `duration` and `matches`, from its
+/// `chrono` and `regex` features) and its strings extension. Together with
+/// `max`/`min`, which [`Evaluator::eval`] adds to each context, these are
+/// the overloads of `flowc_plan::cel_functions::FUNCTIONS`, the table the
+/// checker reads (`tests/cel_functions.rs` proves it overload by overload).
+pub fn cel_env() -> cel::Env {
+    let mut env = cel::Env::stdlib();
+    // Registering a crate extension on a fresh stdlib cannot conflict.
+    env.add_extension(cel::extensions::strings).expect("the strings extension registers on the stdlib");
+    env
+}
+
+/// A context for one evaluation: `env` plus the variadic `max` and `min`,
+/// which the crate offers only as context functions.
+pub fn cel_context<'p, 'v>(env: &Arc<cel::Env>) -> cel::Context<'p, 'v> {
+    let mut ctx = cel::Context::with_env(env.clone());
+    // `max`/`min` are no overloads of the stdlib: adding them cannot conflict.
+    ctx.add_function("max", cel::functions::max).expect("max is free in the stdlib");
+    ctx.add_function("min", cel::functions::min).expect("min is free in the stdlib");
+    ctx
 }
 
 /// The names bound for one evaluation.
@@ -100,7 +130,7 @@ pub struct Evaluator<'a> {
 
 impl Evaluator<'_> {
     pub fn eval(&self, expr: u32, scope: &Scope) -> Result<serde_json::Value, String> {
-        let mut ctx = cel::Context::with_env(self.env.clone());
+        let mut ctx = cel_context(self.env);
         ctx.set_variable_resolver(scope);
         let program = &self.programs[expr as usize];
         let value = program.execute(&ctx).map_err(|e| format!("`{}`: {e}", self.exprs[expr as usize]))?;
@@ -143,7 +173,7 @@ mod tests {
 
     #[test]
     fn evaluates_against_bound_names() {
-        let env = Arc::new(cel::Env::stdlib());
+        let env = Arc::new(cel_env());
         let exprs = vec!["a.output.n > 2 && inputs.who == 'x'".to_string(), "inputs.who".to_string()];
         let programs: Vec<cel::Program> = exprs.iter().map(|e| env.compile(e).unwrap()).collect();
         let ev = Evaluator { env: &env, programs: &programs, exprs: &exprs };
