@@ -37,9 +37,57 @@ pub fn to_cel(value: &serde_json::Value) -> cel::Value {
     }
 }
 
-/// CEL → serde_json, for outputs, `with` data and rendering.
+/// CEL → serde_json, for outputs, `with` data and rendering. Timestamps
+/// and durations become the text CEL's `string()` gives them
+/// (`2024-01-02T03:04:05Z`, `90s`), not the crate's JSON forms (a local
+/// offset; nanoseconds), so `${run.started_at}` reads as `string(…)` does.
 pub fn from_cel(value: &cel::Value) -> Result<serde_json::Value, String> {
+    let plain;
+    let value = if has_time(value) {
+        plain = time_as_text(value);
+        &plain
+    } else {
+        value
+    };
     value.json().map_err(|e| format!("the value cannot be represented as JSON: {e:?}"))
+}
+
+fn has_time(value: &cel::Value) -> bool {
+    match value {
+        cel::Value::Timestamp(_) | cel::Value::Duration(_) => true,
+        cel::Value::List(items) => items.iter().any(has_time),
+        cel::Value::Map(m) => m.map.values().any(has_time),
+        _ => false,
+    }
+}
+
+fn time_as_text(value: &cel::Value) -> cel::Value {
+    match value {
+        cel::Value::Timestamp(t) => {
+            let utc = t.with_timezone(&chrono::Utc);
+            let base = utc.format("%Y-%m-%dT%H:%M:%S");
+            cel::Value::String(Arc::new(format!("{base}{}Z", fraction(utc.timestamp_subsec_nanos()))))
+        }
+        cel::Value::Duration(d) => {
+            let (secs, nanos) = (d.num_seconds(), d.subsec_nanos());
+            let sign = if secs == 0 && nanos < 0 { "-" } else { "" };
+            cel::Value::String(Arc::new(format!("{sign}{secs}{}s", fraction(nanos.unsigned_abs()))))
+        }
+        cel::Value::List(items) => cel::Value::List(Arc::new(items.iter().map(time_as_text).collect())),
+        cel::Value::Map(m) => {
+            cel::Value::Map(Map { map: Arc::new(m.map.iter().map(|(k, v)| (k.clone(), time_as_text(v))).collect()) })
+        }
+        other => other.clone(),
+    }
+}
+
+/// `.25` for 250,000,000 ns; nothing for 0.
+fn fraction(nanos: u32) -> String {
+    if nanos == 0 {
+        return String::new();
+    }
+    let digits = format!("{:09}", nanos % 1_000_000_000);
+    format!(".{}", digits.trim_end_matches('0'))
 }
 
 /// A CEL timestamp (UTC) for milliseconds since the epoch; the epoch itself
