@@ -53,3 +53,29 @@ fn every_overload_the_checker_knows_evaluates() {
     }
     assert!(failures.is_empty(), "overloads the checker accepts but the evaluator does not:\n{}", failures.join("\n"));
 }
+
+/// The optional syntax the checker accepts (`x.?f`, `m[?k]`, `optional.of`,
+/// `optional.none`, `.hasValue()`, `.value()`, `.orValue()`, `.or()`)
+/// evaluates.
+#[test]
+fn optional_syntax_evaluates() {
+    let env = Arc::new(cel_env());
+    let cases = [
+        ("{'a': 1}.?a.orValue(5)", Value::Int(1)),
+        ("{'a': 1}.?b.orValue(5)", Value::Int(5)),
+        ("{'a': 1}[?'a'].hasValue()", Value::Bool(true)),
+        ("{'a': 1}[?'b'].hasValue()", Value::Bool(false)),
+        ("[1, 2][?1].value()", Value::Int(2)),
+        ("[1, 2][?5].orValue(0)", Value::Int(0)),
+        ("optional.of(3).value()", Value::Int(3)),
+        ("optional.none().orValue('d')", Value::String(Arc::new("d".into()))),
+        ("optional.none().or(optional.of(2)).value()", Value::Int(2)),
+        ("{'a': {'b': 1}}.?a.?b.orValue(0)", Value::Int(1)),
+        ("{'a': {'b': 1}}.?x.?b.orValue(0)", Value::Int(0)),
+    ];
+    for (text, want) in cases {
+        let program = env.compile(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+        let got = program.execute(&cel_context(&env));
+        assert_eq!(got, Ok(want), "{text}");
+    }
+}
