@@ -86,6 +86,7 @@
 //!   workflow's `exprs` (over `event`).
 
 pub mod advanced;
+pub mod cel_functions;
 pub mod disasm;
 pub mod graph;
 pub mod instr;

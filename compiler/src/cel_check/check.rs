@@ -275,27 +275,24 @@ impl Checker<'_> {
             Ty::Dyn => Ty::Dyn,
             Ty::Object(o) => match o.fields.get(field) {
                 Some(f) => f.ty.clone(),
-                // Values of declared object types are open at run time (a
-                // value may carry fields its type does not declare): `has()`
-                // is how such a field is tested, so it is no error. Only the
-                // records flowc builds itself (`inputs`, `run`, `event`, a
-                // step's view: a bare name) are closed for `has()` too.
-                None if presence && !operand.as_path().is_some_and(|(_, fields)| fields.is_empty()) => Ty::Dyn,
-                None if o.closed => {
-                    self.no_field(t, Some(o), operand, field, field_span, presence);
+                // `has()` of an undeclared field is no error: a value may
+                // carry more than its type declares (`{"a":1,"extra":2}`),
+                // and then `has(x.extra)` is true at run time.
+                None if o.closed && !presence => {
+                    self.no_field(t, Some(o), operand, field, field_span);
                     Ty::Dyn
                 }
                 None => Ty::Dyn,
             },
             Ty::Map(k, v) if matches!(**k, Ty::String | Ty::Dyn) => (**v).clone(),
             _ => {
-                self.no_field(t, None, operand, field, field_span, presence);
+                self.no_field(t, None, operand, field, field_span);
                 Ty::Dyn
             }
         }
     }
 
-    fn no_field(&mut self, t: &Ty, obj: Option<&ObjectTy>, operand: &Node, field: &str, span: Span, presence: bool) {
+    fn no_field(&mut self, t: &Ty, obj: Option<&ObjectTy>, operand: &Node, field: &str, span: Span) {
         let owner = self.text(operand).to_string();
         let label = if operand.as_path().is_some() && !owner.is_empty() {
             format!("not a field of `{owner}`")
@@ -313,9 +310,6 @@ impl Checker<'_> {
                     help.push("this object has no fields".to_string());
                 } else {
                     help.push(format!("its fields: {}", list_names(&fields)));
-                }
-                if presence {
-                    help.push("`has()` of a field that is not declared is always false".to_string());
                 }
             }
             None => match t {

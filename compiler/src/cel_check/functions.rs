@@ -1,62 +1,20 @@
-//! The functions an expression can call: CEL's standard library as the
-//! `cel` crate declares it (`Env::stdlib`: conversions, `size`, the string
-//! tests, the timestamp and duration accessors) plus `max` and `min`, which
-//! the crate provides as `cel::functions::{max, min}`.
-//!
-//! This list is the contract with the interpreter: a function named here
-//! must be registered in its CEL context, and one it adds must be added here,
-//! or expressions using it are reported as unknown (E0411). Note what that
-//! takes of the crate: `duration`, `timestamp` and their accessors need its
-//! `chrono` feature, `matches` its `regex` feature (the workspace depends on
-//! it with default features off; the interpreter turns both on, and
-//! `tests/semantics.rs` runs them), and `max`/`min` are not in
-//! `Env::stdlib`: the interpreter registers `cel::functions::max` and `min`
-//! itself.
+//! The functions an expression can call, checked against
+//! `flowc_plan::cel_functions::FUNCTIONS`: the one table of overloads that
+//! the interpreter's CEL environment is proved against
+//! (`interpreter/tests/cel_functions.rs`). Names come from the table; the
+//! conversions, `size`, the string tests, the timestamp accessors and
+//! `max`/`min` keep rules of their own here for sharper messages, every
+//! other function (the strings extension: `lowerAscii`, `split`, `format`,
+//! …) is resolved from the table's overloads alone.
 
 use flowc_grammar::ast::Span;
+use flowc_plan::cel_functions::{self, CelTy, Overload};
 
 use super::check::{Checker, did_you_mean};
 use super::syntax::Node;
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::types::Ty;
-
-/// Called as `name(x, …)`.
-pub const GLOBAL: &[&str] = &[
-    "bool",
-    "bytes",
-    "double",
-    "duration",
-    "dyn",
-    "int",
-    "matches",
-    "max",
-    "min",
-    "size",
-    "string",
-    "timestamp",
-    "type",
-    "uint",
-];
-
-/// Called as `x.name(…)`.
-pub const MEMBER: &[&str] = &[
-    "contains",
-    "endsWith",
-    "getDate",
-    "getDayOfMonth",
-    "getDayOfWeek",
-    "getDayOfYear",
-    "getFullYear",
-    "getHours",
-    "getMilliseconds",
-    "getMinutes",
-    "getMonth",
-    "getSeconds",
-    "matches",
-    "size",
-    "startsWith",
-];
 
 /// Macros reach here only when called the wrong way (a macro call with the
 /// right shape is a `Macro` node).
@@ -166,11 +124,12 @@ fn global(c: &mut Checker<'_>, name: &str, name_span: Span, args: &[Node], tys: 
             Ty::Bool
         }
         "max" | "min" => extremum(c, name, name_span, args, tys),
+        _ if cel_functions::overloads(name, false).next().is_some() => from_table(c, None, name, name_span, args, tys),
         _ => {
-            let hint = if MEMBER.contains(&name) {
-                Some(format!("`{name}` is a method: write `x.{name}(…)`"))
+            let hint = if !cel_functions::names(true).contains(&name) {
+                did_you_mean(name, &cel_functions::names(false)).map(|s| format!("did you mean `{s}`?"))
             } else {
-                did_you_mean(name, GLOBAL).map(|s| format!("did you mean `{s}`?"))
+                Some(format!("`{name}` is a method: write `x.{name}(…)`"))
             };
             unknown(c, name_span, format!("unknown function `{name}`"), hint.or_else(|| Some(available())));
             Ty::Dyn
@@ -226,16 +185,121 @@ fn member(
             }
             Ty::Int
         }
+        _ if cel_functions::overloads(name, true).next().is_some() => {
+            from_table(c, Some((recv, recv_ty)), name, name_span, args, tys)
+        }
         _ => {
-            let hint = if GLOBAL.contains(&name) {
+            let hint = if cel_functions::names(false).contains(&name) {
                 Some(format!("`{name}` is a function: write `{name}({})`", c.text(recv)))
             } else {
-                did_you_mean(name, MEMBER).map(|s| format!("did you mean `{s}`?"))
+                did_you_mean(name, &cel_functions::names(true)).map(|s| format!("did you mean `{s}`?"))
             };
             unknown(c, name_span, format!("unknown method `{name}`"), hint.or_else(|| Some(available())));
             Ty::Dyn
         }
     }
+}
+
+/// Whether a value of type `t` can be passed where the table says `want`.
+fn accepts(want: CelTy, t: &Ty) -> bool {
+    if t.is_dyn() {
+        return true;
+    }
+    match want {
+        CelTy::Dyn => true,
+        CelTy::Bool => matches!(t, Ty::Bool),
+        CelTy::Int => matches!(t, Ty::Int),
+        CelTy::Uint => matches!(t, Ty::Uint),
+        CelTy::Double => matches!(t, Ty::Double),
+        CelTy::String => matches!(t, Ty::String),
+        CelTy::Bytes => matches!(t, Ty::Bytes),
+        CelTy::Duration => matches!(t, Ty::Duration),
+        CelTy::Timestamp => matches!(t, Ty::Timestamp),
+        CelTy::List => matches!(t, Ty::List(_)),
+        CelTy::ListString => matches!(t, Ty::List(e) if matches!(**e, Ty::String | Ty::Dyn)),
+        CelTy::Map => matches!(t, Ty::Map(..) | Ty::Object(_)),
+    }
+}
+
+fn ty_of(t: CelTy) -> Ty {
+    match t {
+        CelTy::Dyn => Ty::Dyn,
+        CelTy::Bool => Ty::Bool,
+        CelTy::Int => Ty::Int,
+        CelTy::Uint => Ty::Uint,
+        CelTy::Double => Ty::Double,
+        CelTy::String => Ty::String,
+        CelTy::Bytes => Ty::Bytes,
+        CelTy::Duration => Ty::Duration,
+        CelTy::Timestamp => Ty::Timestamp,
+        CelTy::List => Ty::list(Ty::Dyn),
+        CelTy::ListString => Ty::list(Ty::String),
+        CelTy::Map => Ty::map(Ty::Dyn, Ty::Dyn),
+    }
+}
+
+fn described(t: CelTy) -> &'static str {
+    match t {
+        CelTy::Dyn => "a value",
+        CelTy::Bool => "a bool",
+        CelTy::Int => "an int",
+        CelTy::Uint => "a uint",
+        CelTy::Double => "a double",
+        CelTy::String => "a string",
+        CelTy::Bytes => "bytes",
+        CelTy::Duration => "a duration",
+        CelTy::Timestamp => "a timestamp",
+        CelTy::List => "a list",
+        CelTy::ListString => "a list of strings",
+        CelTy::Map => "a map",
+    }
+}
+
+/// A call resolved from the table's overloads alone: the arity first, then
+/// the receiver, then each argument, reporting the first that fits no
+/// overload. The result is the matching overloads' common result type.
+fn from_table(c: &mut Checker<'_>, recv: Option<(&Node, &Ty)>, name: &str, name_span: Span, args: &[Node], tys: &[Ty]) -> Ty {
+    let all: Vec<&Overload> = cel_functions::overloads(name, recv.is_some()).collect();
+    let min = all.iter().map(|o| o.args.len()).min().unwrap_or(0);
+    let max = all.iter().map(|o| o.args.len()).max().unwrap_or(0);
+    let mut fit: Vec<&Overload> = all.iter().copied().filter(|o| o.args.len() == args.len()).collect();
+    if fit.is_empty() {
+        arity(c, name, name_span, args.len(), min, max);
+        return Ty::Dyn;
+    }
+    if let Some((node, t)) = recv {
+        let on: Vec<&Overload> = fit.iter().copied().filter(|o| o.receiver.is_some_and(|r| accepts(r, t))).collect();
+        if on.is_empty() {
+            let mut whats: Vec<&str> = fit.iter().filter_map(|o| o.receiver).map(described).collect();
+            whats.dedup();
+            let text = c.text(node).to_string();
+            c.mismatch(
+                node.span,
+                format!("`{name}` applies to {}, found {}", whats.join(" or "), t.brief()),
+                format!("`{text}` is {}", t.brief()),
+                None,
+            );
+            return Ty::Dyn;
+        }
+        fit = on;
+    }
+    for (i, (arg, t)) in args.iter().zip(tys).enumerate() {
+        let ok: Vec<&Overload> = fit.iter().copied().filter(|o| accepts(o.args[i], t)).collect();
+        if ok.is_empty() {
+            let mut whats: Vec<&str> = fit.iter().map(|o| described(o.args[i])).collect();
+            whats.dedup();
+            c.mismatch(
+                arg.span,
+                format!("`{name}` needs {}, found {}", whats.join(" or "), t.brief()),
+                format!("this is {}", t.brief()),
+                None,
+            );
+            return Ty::Dyn;
+        }
+        fit = ok;
+    }
+    let first = fit[0].result;
+    if fit.iter().all(|o| o.result == first) { ty_of(first) } else { Ty::Dyn }
 }
 
 /// `max(a, b, …)` / `max(list)`: the common type of what is compared.
@@ -297,11 +361,17 @@ fn unknown(c: &mut Checker<'_>, span: Span, message: String, help: Option<String
 }
 
 fn available() -> String {
-    let functions: Vec<String> =
-        GLOBAL.iter().filter(|n| !matches!(**n, "dyn" | "type")).map(|n| format!("`{n}`")).collect();
+    let functions: Vec<String> = cel_functions::names(false)
+        .into_iter()
+        .filter(|n| !matches!(*n, "dyn" | "type"))
+        .map(|n| format!("`{n}`"))
+        .collect();
+    let methods: Vec<String> =
+        cel_functions::names(true).into_iter().filter(|n| !n.starts_with("get")).map(|n| format!("`{n}`")).collect();
     format!(
-        "the functions are {}; the methods are `contains`, `startsWith`, `endsWith`, `matches`, `size` and the timestamp accessors (`getHours()`, …)",
-        functions.join(", ")
+        "the functions are {}; the methods are {} and the timestamp accessors (`getHours()`, …)",
+        functions.join(", "),
+        methods.join(", ")
     )
 }
 

@@ -75,7 +75,7 @@ impl LoadedPlan {
                 super::FORMAT_VERSION
             )));
         }
-        let env = Arc::new(cel::Env::stdlib());
+        let env = Arc::new(crate::runtime::scope::cel_env());
         let mut names = HashSet::new();
         for wf in &plan.workflows {
             if !names.insert(wf.name.as_str()) {

@@ -84,8 +84,6 @@ pub(crate) enum Msg {
     RetryDue { step: StepId },
     /// An event an attempt reports while it runs (`for each` instances).
     Event { step: StepId, event: &'static str, payload: Value },
-    /// The invariants checked after a gate a person or an event resolved.
-    GateChecked { step: StepId, attempt: u32, output: Value, payload: Value, adv: Box<items::OutcomeExtras> },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -882,10 +880,7 @@ impl Runner {
                     cel_map([
                         ("id", to_cel(&json!(self.run))),
                         ("workflow", to_cel(&json!(self.workflow))),
-                        ("started_at", {
-                            let text = time::rfc3339_ms(self.started_ms);
-                            super::scope::timestamp(&text).unwrap_or_else(|| to_cel(&json!(text)))
-                        }),
+                        ("started_at", super::scope::timestamp_ms(self.started_ms)),
                         ("cost_usd", cel::Value::Float(self.cost)),
                         ("depth", cel::Value::Int(self.depth as i64)),
                         // 0 for a run of unpublished source (the checker types it `int`).
@@ -990,12 +985,6 @@ impl Runner {
                 }
             }
             Msg::Finished { step, attempt, outcome } => self.finished(step, attempt, *outcome),
-            Msg::GateChecked { step, attempt, output, payload, mut adv } => {
-                self.in_flight -= 1;
-                self.inline_in_flight -= 1;
-                self.steps[step as usize].in_flight = false;
-                self.complete_gate(step, attempt, output, payload, &mut adv);
-            }
             Msg::Event { step, event, mut payload } => {
                 // Reported mid-attempt (instance errors): mask before anyone sees it.
                 self.sh.secrets.redact_value(&mut payload);

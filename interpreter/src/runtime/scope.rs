@@ -37,9 +37,64 @@ pub fn to_cel(value: &serde_json::Value) -> cel::Value {
     }
 }
 
-/// CEL → serde_json, for outputs, `with` data and rendering.
+/// CEL → serde_json, for outputs, `with` data and rendering. Timestamps
+/// and durations become the text CEL's `string()` gives them
+/// (`2024-01-02T03:04:05Z`, `90s`), not the crate's JSON forms (a local
+/// offset; nanoseconds), so `${run.started_at}` reads as `string(…)` does.
 pub fn from_cel(value: &cel::Value) -> Result<serde_json::Value, String> {
+    let plain;
+    let value = if has_time(value) {
+        plain = time_as_text(value);
+        &plain
+    } else {
+        value
+    };
     value.json().map_err(|e| format!("the value cannot be represented as JSON: {e:?}"))
+}
+
+fn has_time(value: &cel::Value) -> bool {
+    match value {
+        cel::Value::Timestamp(_) | cel::Value::Duration(_) => true,
+        cel::Value::List(items) => items.iter().any(has_time),
+        cel::Value::Map(m) => m.map.values().any(has_time),
+        _ => false,
+    }
+}
+
+fn time_as_text(value: &cel::Value) -> cel::Value {
+    match value {
+        cel::Value::Timestamp(t) => {
+            let utc = t.with_timezone(&chrono::Utc);
+            let base = utc.format("%Y-%m-%dT%H:%M:%S");
+            cel::Value::String(Arc::new(format!("{base}{}Z", fraction(utc.timestamp_subsec_nanos()))))
+        }
+        cel::Value::Duration(d) => {
+            let (secs, nanos) = (d.num_seconds(), d.subsec_nanos());
+            let sign = if secs == 0 && nanos < 0 { "-" } else { "" };
+            cel::Value::String(Arc::new(format!("{sign}{secs}{}s", fraction(nanos.unsigned_abs()))))
+        }
+        cel::Value::List(items) => cel::Value::List(Arc::new(items.iter().map(time_as_text).collect())),
+        cel::Value::Map(m) => {
+            cel::Value::Map(Map { map: Arc::new(m.map.iter().map(|(k, v)| (k.clone(), time_as_text(v))).collect()) })
+        }
+        other => other.clone(),
+    }
+}
+
+/// `.25` for 250,000,000 ns; nothing for 0.
+fn fraction(nanos: u32) -> String {
+    if nanos == 0 {
+        return String::new();
+    }
+    let digits = format!("{:09}", nanos % 1_000_000_000);
+    format!(".{}", digits.trim_end_matches('0'))
+}
+
+/// A CEL timestamp (UTC) for milliseconds since the epoch; the epoch itself
+/// for a time chrono cannot represent (beyond ±262,000 years).
+pub fn timestamp_ms(ms: i64) -> cel::Value {
+    let at = chrono::DateTime::from_timestamp_millis(ms).unwrap_or_default();
+    cel::Value::Timestamp(at.fixed_offset())
 }
 
 /// An RFC 3339 text as a CEL timestamp (`run.started_at`, `event.time`);
@@ -65,6 +120,29 @@ pub fn step_view(status: &str, attempts: u32, output: Option<&serde_json::Value>
         ("stdout", text(stdout)),
         ("stderr", text(stderr)),
     ])
+}
+
+/// The CEL environment every plan's expressions run in: the crate's
+/// standard library (with `timestamp`, `duration` and `matches`, from its
+/// `chrono` and `regex` features) and its strings extension. Together with
+/// `max`/`min`, which [`Evaluator::eval`] adds to each context, these are
+/// the overloads of `flowc_plan::cel_functions::FUNCTIONS`, the table the
+/// checker reads (`tests/cel_functions.rs` proves it overload by overload).
+pub fn cel_env() -> cel::Env {
+    let mut env = cel::Env::stdlib();
+    // Registering a crate extension on a fresh stdlib cannot conflict.
+    env.add_extension(cel::extensions::strings).expect("the strings extension registers on the stdlib");
+    env
+}
+
+/// A context for one evaluation: `env` plus the variadic `max` and `min`,
+/// which the crate offers only as context functions.
+pub fn cel_context<'p, 'v>(env: &Arc<cel::Env>) -> cel::Context<'p, 'v> {
+    let mut ctx = cel::Context::with_env(env.clone());
+    // `max`/`min` are no overloads of the stdlib: adding them cannot conflict.
+    ctx.add_function("max", cel::functions::max).expect("max is free in the stdlib");
+    ctx.add_function("min", cel::functions::min).expect("min is free in the stdlib");
+    ctx
 }
 
 /// The names bound for one evaluation.
@@ -106,7 +184,7 @@ pub struct Evaluator<'a> {
 
 impl Evaluator<'_> {
     pub fn eval(&self, expr: u32, scope: &Scope) -> Result<serde_json::Value, String> {
-        let mut ctx = cel::Context::with_env(self.env.clone());
+        let mut ctx = cel_context(self.env);
         ctx.set_variable_resolver(scope);
         let program = &self.programs[expr as usize];
         let value = program.execute(&ctx).map_err(|e| format!("`{}`: {e}", self.exprs[expr as usize]))?;
@@ -170,7 +248,7 @@ mod tests {
 
     #[test]
     fn evaluates_against_bound_names() {
-        let env = Arc::new(cel::Env::stdlib());
+        let env = Arc::new(cel_env());
         let exprs = vec!["a.output.n > 2 && inputs.who == 'x'".to_string(), "inputs.who".to_string()];
         let programs: Vec<cel::Program> = exprs.iter().map(|e| env.compile(e).unwrap()).collect();
         let ev = Evaluator { env: &env, programs: &programs, exprs: &exprs };
