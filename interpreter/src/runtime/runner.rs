@@ -84,6 +84,8 @@ pub(crate) enum Msg {
     RetryDue { step: StepId },
     /// An event an attempt reports while it runs (`for each` instances).
     Event { step: StepId, event: &'static str, payload: Value },
+    /// The invariants checked after a gate a person or an event resolved.
+    GateChecked { step: StepId, attempt: u32, output: Value, payload: Value, adv: Box<items::OutcomeExtras> },
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -985,6 +987,12 @@ impl Runner {
                 }
             }
             Msg::Finished { step, attempt, outcome } => self.finished(step, attempt, *outcome),
+            Msg::GateChecked { step, attempt, output, payload, mut adv } => {
+                self.in_flight -= 1;
+                self.inline_in_flight -= 1;
+                self.steps[step as usize].in_flight = false;
+                self.complete_gate(step, attempt, output, payload, &mut adv);
+            }
             Msg::Event { step, event, mut payload } => {
                 // Reported mid-attempt (instance errors): mask before anyone sees it.
                 self.sh.secrets.redact_value(&mut payload);
