@@ -182,7 +182,7 @@ impl SqliteStore {
             }
         }
         // Damage is found on open, before anything writes: `quick_check`
-        // reads every page once (about a millisecond per megabyte here),
+        // reads every page once (1–3 ms per megabyte here: docs/runs.md),
         // without the index cross-checks of `integrity_check`.
         if tables_exist(conn)? {
             let verdict: String = conn.query_row("PRAGMA quick_check(1)", [], |r| r.get(0))?;
