@@ -259,10 +259,13 @@ async fn pump<R: AsyncRead + Unpin>(
                     tail_text = r.redact_cut(&tail_text, true, false);
                 }
             }
-        } else if kept.len() + line.len() <= keep {
+        } else if !overflow && kept.len() + line.len() <= keep {
             kept.extend_from_slice(&line);
-        } else {
+        } else if !overflow {
+            // Too big to be the output: the attempt fails, so nothing of it
+            // is kept (memory is not held for a value that will not be used).
             overflow = true;
+            kept = Vec::new();
         }
         continued = cut_after;
         line.clear();
