@@ -75,7 +75,7 @@ pub fn check_projects(projects: &[LoadedProject]) -> (Vec<Diagnostic>, Sources, 
         diagnostics.extend(
             flowc_compiler::check_project_on_all_cores(&db, project)
                 .iter()
-                .filter(|d| !(d.severity == Severity::Warning && loaded.settings.allow.contains(&d.code)))
+                .filter(|d| !loaded.settings.silences(d))
                 .cloned(),
         );
     }

@@ -82,11 +82,16 @@ impl ProjectSettings {
         }
         Ok(ProjectSettings { allow })
     }
+
+    /// Whether the settings silence `d` (only warnings can be silenced).
+    pub fn silences(&self, d: &Diagnostic) -> bool {
+        d.severity == Severity::Warning && self.allow.contains(&d.code)
+    }
 }
 
-/// Drops the warnings a project setting or an allow comment silences.
-/// `line_of` gives a diagnostic's 0-based line.
-pub fn apply(db: &dyn Db, files: &[SourceFile], settings: &ProjectSettings, diags: &mut Vec<Diagnostic>) {
+/// Drops the warnings an allow comment silences (on the line it ends, or
+/// the next). The project's settings are the caller's: [`ProjectSettings::silences`].
+pub fn apply(db: &dyn Db, files: &[SourceFile], diags: &mut Vec<Diagnostic>) {
     if diags.iter().all(|d| d.severity != Severity::Warning) {
         return;
     }
@@ -94,9 +99,6 @@ pub fn apply(db: &dyn Db, files: &[SourceFile], settings: &ProjectSettings, diag
     diags.retain(|d| {
         if d.severity != Severity::Warning {
             return true;
-        }
-        if settings.allow.contains(&d.code) {
-            return false;
         }
         let Some(file) = by_path.get(d.path.as_str()) else { return true };
         let allows = file_allows(db, *file);

@@ -57,7 +57,7 @@ pub fn check_project(db: &dyn Db, project: Project) -> Vec<Diagnostic> {
     pending.extend(check_project_wide(db, project));
     out.extend(pending.into_iter().map(|p| pending::resolve(db, p)));
     // `// flowc: allow CODE` comments; project settings are the caller's.
-    crate::allow::apply(db, project.files(db), &crate::allow::ProjectSettings::default(), &mut out);
+    crate::allow::apply(db, project.files(db), &mut out);
     diagnostic::sort(&mut out);
     out.dedup();
     out

@@ -338,7 +338,9 @@ impl Runner {
                 return refuse(self, format!("it was for attempt {a} of step `{}`, which is now at attempt {attempt}", req.step));
             }
         let Some(blocked) = self.people.gates.get(&s) else {
-            return refuse(self, self.decided_text(s, &req.step));
+            let st = &self.steps[s as usize];
+            let why = crate::runtime::people::decided_why(&req.step, st.status, st.output.as_ref(), st.error.as_deref(), None);
+            return refuse(self, why);
         };
         let ty = human_type(&self.sh.plan, self.wf, s);
         if let Err(why) = check_request(&blocked.gate, req.action, &req.actor, self.people.initiator.as_deref(), req.output.as_ref(), ty) {
@@ -380,25 +382,6 @@ impl Runner {
                 let output = req.output.clone().unwrap_or(Value::Null);
                 self.finish_gate(s, blocked, Ok(output), json!({ "by": req.actor, "comment": req.comment }));
             }
-        }
-    }
-
-    /// Why a request for step `s`, no longer blocked, comes too late: who
-    /// decided what, and when, as far as the step's state tells.
-    fn decided_text(&self, s: StepId, name: &str) -> String {
-        let st = &self.steps[s as usize];
-        let field = |k: &str| st.output.as_ref().and_then(|o| o.get(k).or_else(|| o.get("approval").and_then(|a| a.get(k)))).and_then(Value::as_str).map(str::to_string);
-        match st.status {
-            Some(StepStatus::Completed) => match (field("by"), field("at")) {
-                (Some(by), Some(at)) => format!("step `{name}` was already approved by {by} at {at}"),
-                (Some(by), None) => format!("step `{name}` was already decided by {by}"),
-                _ => format!("step `{name}` is already completed"),
-            },
-            Some(StepStatus::Failed) => match &st.error {
-                Some(e) => format!("step `{name}` already failed: {e}"),
-                None => format!("step `{name}` already failed"),
-            },
-            other => format!("step `{name}` is {}, not blocked", other.map_or("pending", |x| x.as_str())),
         }
     }
 
@@ -477,27 +460,13 @@ impl Runner {
     /// Starts the invariant checks that apply after gate `s`, if any; their
     /// result arrives as `Msg::GateChecked`. False when none applies.
     fn check_gate_invariants(&mut self, s: StepId, attempt: u32, output: &Value, payload: &Value) -> bool {
-        let extras = self.attempt_extras(s);
-        let name = self.wf_plan().steps[s as usize].name.clone();
-        let applies = extras.pin.as_ref().is_some_and(|p| p.invariants.iter().any(|i| i.applies_to(&name)));
+        let name = &self.wf_plan().steps[s as usize].name;
+        let applies = self.adv.pin.as_ref().is_some_and(|p| p.invariants.iter().any(|i| i.applies_to(name)));
         if !applies {
             return false;
         }
-        let ctx = std::rc::Rc::new(super::exec::AttemptCtx {
-            sh: self.sh.clone(),
-            adv: extras,
-            wf: self.wf,
-            step: s,
-            attempt,
-            run: self.run.clone(),
-            depth: self.depth,
-            scope: self.scope_for(s),
-            env: self.env_for(s, attempt),
-            abort: self.abort_tx.subscribe(),
-            tx: self.tx.clone(),
-            deadline: None,
-            timeout_ms: None,
-        });
+        let env = self.env_for(s, attempt);
+        let ctx = std::rc::Rc::new(self.attempt_ctx(s, attempt, env, None));
         self.in_flight += 1;
         self.inline_in_flight += 1;
         self.steps[s as usize].in_flight = true;

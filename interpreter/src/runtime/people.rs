@@ -277,7 +277,7 @@ pub fn file(
     let state = store.step_states(run)?.into_iter().find(|s| s.step == step);
     if record.status.is_terminal() {
         return Err(Error::Run(match &state {
-            Some(s) if s.status.is_terminal() => format!("your decision was not applied: {}", decided_why(s)),
+            Some(s) if s.status.is_terminal() => format!("your decision was not applied: {}", decided_why_state(s)),
             _ => format!("run `{run}` is {}; there is nothing to decide", record.status),
         }));
     }
@@ -292,7 +292,7 @@ pub fn file(
     };
     if state.status != StepStatus::Blocked {
         return Err(Error::Run(if state.status.is_terminal() {
-            format!("your decision was not applied: {}", decided_why(&state))
+            format!("your decision was not applied: {}", decided_why_state(&state))
         } else {
             format!("step `{step}` of run `{run}` is {}, not blocked", state.status)
         }));
@@ -315,25 +315,26 @@ pub fn file(
     Ok(Filed { id, root })
 }
 
-/// Who decided a step that is no longer blocked, and when, from its state.
-fn decided_why(s: &crate::state::StepState) -> String {
-    let step = &s.step;
-    let at = s.finished_at.clone().unwrap_or_default();
-    match s.status {
-        StepStatus::Completed => {
-            let by = s
-                .output
-                .as_ref()
-                .and_then(|o| o.get("by").or_else(|| o.get("approval").and_then(|a| a.get("by"))))
-                .and_then(Value::as_str);
-            match by {
-                Some(by) => format!("step `{step}` was already approved by {by} at {at}"),
-                None => format!("step `{step}` was already completed at {at}"),
-            }
-        }
-        StepStatus::Failed => format!("step `{step}` already failed at {at}: {}", s.error.clone().unwrap_or_default()),
-        other => format!("step `{step}` is {other}, not blocked"),
+/// Who decided a step that is no longer blocked, and when, from its state
+/// (the run's process and `flowc approve` both say it this way).
+pub(crate) fn decided_why(step: &str, status: Option<StepStatus>, output: Option<&Value>, error: Option<&str>, finished_at: Option<&str>) -> String {
+    let field = |k: &str| output.and_then(|o| o.get(k).or_else(|| o.get("approval").and_then(|a| a.get(k)))).and_then(Value::as_str);
+    let at = field("at").or(finished_at).map(|t| format!(" at {t}")).unwrap_or_default();
+    match status {
+        Some(StepStatus::Completed) => match field("by") {
+            Some(by) => format!("step `{step}` was already approved by {by}{at}"),
+            None => format!("step `{step}` was already completed{at}"),
+        },
+        Some(StepStatus::Failed) => match error {
+            Some(e) => format!("step `{step}` already failed{at}: {e}"),
+            None => format!("step `{step}` already failed{at}"),
+        },
+        other => format!("step `{step}` is {}, not blocked", other.map_or("pending", |x| x.as_str())),
     }
+}
+
+fn decided_why_state(s: &crate::state::StepState) -> String {
+    decided_why(&s.step, Some(s.status), s.output.as_ref(), s.error.as_deref(), s.finished_at.as_deref())
 }
 
 /// `flowc approve|reject|complete RUN STEP`: checks the decision, files it,
@@ -365,7 +366,7 @@ pub fn resolve(
                 return Ok(outcome);
             }
             let why = match state {
-                Some(s) => decided_why(&s),
+                Some(s) => decided_why_state(&s),
                 None => format!("step `{step}` is no longer waiting"),
             };
             store.apply(&[crate::state::Op::GateRequestHandled { id, result: format!("refused: {why}"), at: crate::time::now() }])?;

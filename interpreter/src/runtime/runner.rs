@@ -941,7 +941,20 @@ impl Runner {
         self.ops.push(Op::AttemptStarted { run: self.run.clone(), step_id: s, step: name, attempt, at: now });
         self.record_step(s, StepStatus::Running, "started", json!({ "attempt": attempt }));
         let timeout = self.sh.plan.workflows[self.wf].steps[s as usize].timeout_ms;
-        let ctx = AttemptCtx {
+        let env = if external { self.env_for(s, attempt) } else { Vec::new() };
+        let ctx = self.attempt_ctx(s, attempt, env, timeout);
+        self.in_flight += 1;
+        if external {
+            self.running_external += 1;
+        } else {
+            self.inline_in_flight += 1;
+        }
+        tokio::task::spawn_local(exec::execute(ctx));
+    }
+
+    /// What an attempt of `s` (or a gate's invariant check) runs with.
+    pub(super) fn attempt_ctx(&mut self, s: StepId, attempt: u32, env: Vec<(String, String)>, timeout: Option<u64>) -> AttemptCtx {
+        AttemptCtx {
             sh: self.sh.clone(),
             adv: self.attempt_extras(s),
             wf: self.wf,
@@ -950,19 +963,12 @@ impl Runner {
             run: self.run.clone(),
             depth: self.depth,
             scope: self.scope_for(s),
-            env: if external { self.env_for(s, attempt) } else { Vec::new() },
+            env,
             abort: self.abort_tx.subscribe(),
             tx: self.tx.clone(),
             deadline: timeout.map(|ms| Instant::now() + Duration::from_millis(ms)),
             timeout_ms: timeout,
-        };
-        self.in_flight += 1;
-        if external {
-            self.running_external += 1;
-        } else {
-            self.inline_in_flight += 1;
         }
-        tokio::task::spawn_local(exec::execute(ctx));
     }
 
     // ------------------------------------------------------------ outcomes

@@ -121,7 +121,7 @@ pub fn event_fires(plan: &LoadedPlan, wf: usize, trigger: &Trigger, event: &Valu
     let time = view.get("time").and_then(Value::as_str).and_then(super::scope::timestamp);
     let mut event_cel = to_cel(&view);
     if let cel::Value::Map(map) = &mut event_cel {
-        let time = time.unwrap_or_else(|| super::scope::timestamp(&crate::time::now()).unwrap_or(cel::Value::Null));
+        let time = time.unwrap_or_else(|| super::scope::timestamp_ms(crate::time::now_ms()));
         std::sync::Arc::make_mut(&mut map.map).insert(cel::objects::Key::String(std::sync::Arc::new("time".into())), time);
     }
     scope.bind("event", event_cel);

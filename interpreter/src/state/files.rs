@@ -11,7 +11,6 @@
 //! a new database.
 
 use std::fs::{DirBuilder, OpenOptions};
-use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
@@ -89,10 +88,4 @@ pub(super) fn make_private(path: &Path) {
                 let _ = std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600));
             }
     }
-}
-
-/// Writes `bytes` to a new private file (a sink, an export).
-pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut f = OpenOptions::new().create(true).write(true).truncate(true).mode(0o600).open(path)?;
-    f.write_all(bytes)
 }

@@ -75,6 +75,21 @@ fn mark_damaged(path: &Path) {
     }
 }
 
+/// Whether this process has opened (and so checked) the file at `path`
+/// before — the same file: a new one put at the path is checked again.
+/// Remembers it.
+fn opened_before(path: &Path) -> bool {
+    type Seen = Vec<(PathBuf, Option<(u64, u64)>)>;
+    static CHECKED: std::sync::Mutex<Seen> = std::sync::Mutex::new(Vec::new());
+    let key = (path.to_path_buf(), file_identity(path));
+    let mut checked = CHECKED.lock().unwrap_or_else(|e| e.into_inner());
+    if checked.contains(&key) {
+        return true;
+    }
+    checked.push(key);
+    false
+}
+
 fn is_damaged(path: &Path) -> bool {
     DAMAGED.lock().unwrap_or_else(|e| e.into_inner()).iter().any(|p| p == path)
 }
@@ -183,8 +198,11 @@ impl SqliteStore {
         }
         // Damage is found on open, before anything writes: `quick_check`
         // reads every page once (1–3 ms per megabyte here: docs/runs.md),
-        // without the index cross-checks of `integrity_check`.
-        if tables_exist(conn)? {
+        // without the index cross-checks of `integrity_check`. Once per
+        // database and process: `flowc serve` and `approve` open the store
+        // again per run they continue, and damage found later poisons the
+        // path anyway (`mark_damaged`).
+        if !opened_before(&self.path) && tables_exist(conn)? {
             let verdict: String = conn.query_row("PRAGMA quick_check(1)", [], |r| r.get(0))?;
             if verdict != "ok" {
                 mark_damaged(&self.path);
