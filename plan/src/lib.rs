@@ -87,6 +87,7 @@
 
 pub mod advanced;
 pub mod cel_functions;
+pub mod directory;
 pub mod disasm;
 pub mod graph;
 pub mod instr;

@@ -56,7 +56,7 @@ use crate::state::{RunStatus, StateError, StepStatus, Store};
 pub use compensate::compensate;
 pub use runner::checkpoints::{restore, skip, skipped_output};
 pub use runner::items::select_items;
-pub use runner::secrets::Redactor;
+pub use runner::secrets::{resolve as resolve_secret, Redactor};
 pub use runner::stores;
 
 /// The hash a run that pinned nothing is compared under.

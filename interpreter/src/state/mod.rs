@@ -15,7 +15,9 @@
 pub mod files;
 pub mod people;
 pub mod advanced;
+pub mod auth;
 pub mod schema;
+pub mod schedules;
 pub mod sqlite;
 
 use serde::Serialize;

@@ -232,4 +232,8 @@ CREATE INDEX workflow_versions_hash ON workflow_versions(workflow, plan_hash);
     r#"
 ALTER TABLE gate_requests ADD COLUMN attempt INTEGER;
 "#,
+    // 6: when `flowc serve` last handled each schedule's fire times.
+    super::schedules::MIGRATION,
+    // 7: API tokens (hashes only), and who decided in full.
+    super::auth::MIGRATION,
 ];
