@@ -268,17 +268,21 @@ impl Checker<'_> {
             NodeKind::Macro { kind, target, var, args, .. } => self.macro_call(*kind, target, var, args),
             NodeKind::List(items) => {
                 let mut elem: Option<Ty> = None;
+                let mut optional = false;
                 for item in items {
                     // `?x` adds the value `x` holds.
                     let t = self.infer(item);
+                    optional |= t.contains_optional();
                     elem = Some(match elem {
                         None => t,
                         Some(e) => e.join(&t),
                     });
                 }
-                Ty::list(elem.unwrap_or(Ty::Dyn))
+                let elem = elem.unwrap_or(Ty::Dyn);
+                self.hidden_optionals(optional, &elem, node);
+                Ty::list(elem)
             }
-            NodeKind::Map(entries) => self.map_literal(entries),
+            NodeKind::Map(entries) => self.map_literal(node, entries),
             NodeKind::Message { type_name } => {
                 let d = Diagnostic::new(
                     Code::InvalidExpression,
@@ -305,6 +309,20 @@ impl Checker<'_> {
         let qualified = format!("optional.{name}");
         flowc_plan::cel_functions::overloads(&qualified, false).next().is_some()
             || (!self.locals.iter().any(|(n, _)| n == "optional") && self.scope.lookup("optional").is_none())
+    }
+
+    /// Elements that are optionals joined with others that are not give
+    /// `dyn`, which would hide the optionals from the check that an
+    /// expression's value holds none: reported here instead.
+    fn hidden_optionals(&mut self, any_optional: bool, joined: &Ty, node: &Node) {
+        if any_optional && !joined.contains_optional() {
+            self.mismatch(
+                node.span,
+                "this literal mixes optionals and other values".to_string(),
+                "optionals mixed with values".into(),
+                Some("unwrap the optionals (`….orValue(…)`), or add them as optional entries: `[?o]`, `{?'k': o}`".into()),
+            );
+        }
     }
 
     /// The `?value` of a list or map literal: the type of what it adds.
@@ -695,7 +713,7 @@ impl Checker<'_> {
         Ty::Dyn
     }
 
-    fn map_literal(&mut self, entries: &[(Node, Node)]) -> Ty {
+    fn map_literal(&mut self, node: &Node, entries: &[(Node, Node)]) -> Ty {
         // All keys string literals: an object whose fields are known.
         if !entries.is_empty() && entries.iter().all(|(k, _)| matches!(k.kind, NodeKind::Literal(Literal::String(_)))) {
             let mut obj = ObjectTy { fields: Default::default(), closed: true };
@@ -711,6 +729,7 @@ impl Checker<'_> {
         }
         let mut key: Option<Ty> = None;
         let mut value: Option<Ty> = None;
+        let mut optional = false;
         for (k, v) in entries {
             let kt = self.infer(k);
             if !matches!(kt, Ty::Int | Ty::Uint | Ty::String | Ty::Bool | Ty::Dyn) {
@@ -722,10 +741,13 @@ impl Checker<'_> {
                 );
             }
             let vt = self.infer(v);
+            optional |= vt.contains_optional();
             key = Some(key.map_or(kt.clone(), |t| t.join(&kt)));
             value = Some(value.map_or(vt.clone(), |t| t.join(&vt)));
         }
-        Ty::map(key.unwrap_or(Ty::Dyn), value.unwrap_or(Ty::Dyn))
+        let value = value.unwrap_or(Ty::Dyn);
+        self.hidden_optionals(optional, &value, node);
+        Ty::map(key.unwrap_or(Ty::Dyn), value)
     }
 
     fn macro_call(&mut self, kind: MacroKind, target: &Node, var: &str, args: &[Node]) -> Ty {

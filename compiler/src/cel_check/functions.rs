@@ -108,7 +108,16 @@ fn global(c: &mut Checker<'_>, name: &str, name_span: Span, args: &[Node], tys: 
     }
     match name {
         "dyn" => {
-            arity(c, name, name_span, args.len(), 1, 1);
+            if arity(c, name, name_span, args.len(), 1, 1) && tys[0].contains_optional() {
+                // `dyn()` hides the type, not the optional: it would reach
+                // JSON as `null`.
+                c.mismatch(
+                    args[0].span,
+                    format!("`dyn` does not unwrap an optional, found {}", tys[0].brief()),
+                    format!("this is {}", tys[0].brief()),
+                    Some("unwrap it first: `….orValue(default)`, or `….value()` where `….hasValue()`".into()),
+                );
+            }
             Ty::Dyn
         }
         "type" => {
@@ -284,6 +293,11 @@ fn optional_method(
 fn accepts(want: CelTy, t: &Ty) -> bool {
     if t.is_dyn() {
         return true;
+    }
+    // A list or map holding optionals is no data the library works on
+    // (`'%s'.format([o])` fails at run time).
+    if matches!(want, CelTy::List | CelTy::ListString | CelTy::Map) && t.contains_optional() {
+        return false;
     }
     match want {
         CelTy::Dyn => true,
