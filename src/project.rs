@@ -13,13 +13,10 @@ pub struct LoadedProject {
     pub settings: flowc_compiler::ProjectSettings,
 }
 
-/// The project settings file, beside the `.flow` files.
-pub const SETTINGS_FILE: &str = "flowc.toml";
-
-/// Reads `flowc.toml` in `dir`, if there is one.
-pub fn settings(dir: &Path) -> Result<flowc_compiler::ProjectSettings, Failure> {
-    let path = dir.join(SETTINGS_FILE);
-    match std::fs::read_to_string(&path) {
+/// Reads the project's `flowc.toml` (where [`flowc_compiler::settings_path`]
+/// says, as the language server finds it), if there is one.
+pub fn settings(path: &Path) -> Result<flowc_compiler::ProjectSettings, Failure> {
+    match std::fs::read_to_string(path) {
         Ok(text) => flowc_compiler::ProjectSettings::parse(&text)
             .map_err(|e| Failure::usage(format!("{}: {e}", path.display()))),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Default::default()),
@@ -40,8 +37,7 @@ const SKIPPED_DIRS: &[&str] = &[".flow", ".git", "target", "node_modules"];
 pub fn load(path: &Path) -> Result<LoadedProject, Failure> {
     let paths = find(path)?;
     let files = paths.iter().map(|p| read(p)).collect::<Result<Vec<_>, _>>()?;
-    let dir = if path.is_dir() { path } else { path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new(".")) };
-    Ok(LoadedProject { files, settings: settings(dir)? })
+    Ok(LoadedProject { files, settings: settings(&flowc_compiler::settings_path(path, path.is_dir()))? })
 }
 
 /// The files a path names: every `*.flow` below a directory (sorted, skipping

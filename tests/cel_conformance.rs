@@ -34,6 +34,9 @@ fn kind_matches(ty: &Ty, v: &Value) -> bool {
         Ty::String | Ty::Bytes | Ty::Timestamp | Ty::Duration | Ty::Type => v.is_string(),
         Ty::List(_) => v.is_array(),
         Ty::Map(..) | Ty::Object(_) => v.is_object(),
+        // The checker refuses an expression whose value is an optional
+        // (it has no JSON): one that got here is a checker bug.
+        Ty::Optional(_) => false,
     }
 }
 

@@ -44,6 +44,8 @@ fn leaf(ty: CelTy) -> BoxedStrategy<String> {
         CelTy::ListString => vec!["['a', 'b']", "inputs.tags"],
         CelTy::Map => vec!["{'k': 1}", "{1: 'a'}"],
         CelTy::Dyn => vec!["dyn(1)", "dyn('s')"],
+        // Optionals of int, the only kind `opt_int` builds.
+        CelTy::Optional => vec!["optional.of(1)", "optional.none()", "{'a': 2}.?a", "{'a': 2}.?b", "[3][?0]", "inputs.?n"],
     };
     prop::sample::select(options).prop_map(str::to_string).boxed()
 }
@@ -61,7 +63,12 @@ fn expr(ty: CelTy, depth: u32) -> BoxedStrategy<String> {
         return prop::sample::select(TYPES).prop_flat_map(move |t| expr(t, depth - 1)).boxed();
     }
     let mut options: Vec<BoxedStrategy<String>> = vec![leaf(ty)];
-    let calls: Vec<_> = FUNCTIONS.iter().filter(|o| o.result == ty).collect();
+    // The table types optionals loosely (`orValue` takes any default, `or`
+    // any optional); `opt_int` builds well-typed ones instead.
+    let optional = |o: &&flowc_plan::cel_functions::Overload| {
+        o.receiver == Some(CelTy::Optional) || o.result == CelTy::Optional || o.args.contains(&CelTy::Optional)
+    };
+    let calls: Vec<_> = FUNCTIONS.iter().filter(|o| o.result == ty && !optional(o)).collect();
     if !calls.is_empty() {
         options.push(
             prop::sample::select(calls)
@@ -81,6 +88,11 @@ fn expr(ty: CelTy, depth: u32) -> BoxedStrategy<String> {
     }
     match ty {
         CelTy::Int => {
+            options.push(
+                (opt_int(depth - 1), expr(CelTy::Int, depth - 1))
+                    .prop_map(|(o, d)| format!("({o}).orValue({d})"))
+                    .boxed(),
+            );
             options.push(binary(CelTy::Int, "+", depth));
             options.push(binary(CelTy::Int, "*", depth));
             options.push(binary(CelTy::Int, "%", depth));
@@ -97,6 +109,7 @@ fn expr(ty: CelTy, depth: u32) -> BoxedStrategy<String> {
                 .boxed(),
         ),
         CelTy::Bool => {
+            options.push(opt_int(depth - 1).prop_map(|o| format!("({o}).hasValue()")).boxed());
             options.push(binary(CelTy::Bool, "&&", depth));
             options.push(binary(CelTy::String, "<", depth));
             options.push(binary(CelTy::Timestamp, ">=", depth));
@@ -120,6 +133,24 @@ fn expr(ty: CelTy, depth: u32) -> BoxedStrategy<String> {
         _ => {}
     }
     prop::strategy::Union::new(options).boxed()
+}
+
+/// An expression of type `optional(int)`.
+fn opt_int(depth: u32) -> BoxedStrategy<String> {
+    if depth == 0 {
+        return leaf(CelTy::Optional);
+    }
+    let d = depth - 1;
+    prop::strategy::Union::new(vec![
+        leaf(CelTy::Optional),
+        expr(CelTy::Int, d).prop_map(|i| format!("optional.of({i})")).boxed(),
+        expr(CelTy::Int, d).prop_map(|i| format!("optional.ofNonZeroValue({i})")).boxed(),
+        (opt_int(d), opt_int(d)).prop_map(|(a, b)| format!("({a}).or({b})")).boxed(),
+        expr(CelTy::Int, d).prop_map(|i| format!("{{'k': {i}}}.?k")).boxed(),
+        (opt_int(d), expr(CelTy::Int, d)).prop_map(|(o, i)| format!("[?({o}), {i}][?0]")).boxed(),
+        (opt_int(d), expr(CelTy::Int, d)).prop_map(|(o, i)| format!("{{?'k': ({o}), 'j': {i}}}[?'k']")).boxed(),
+    ])
+    .boxed()
 }
 
 fn typed() -> impl Strategy<Value = (CelTy, String)> {

@@ -45,6 +45,31 @@ fn allows_in(text: &str) -> Vec<(u32, Code)> {
     out
 }
 
+/// The project settings file.
+pub const SETTINGS_FILE: &str = "flowc.toml";
+
+/// Where the settings of a project are: `flowc.toml` in the project's
+/// directory, or, for a project of one file (`flowc check FILE`, a file
+/// outside every workspace folder), in that file's directory. `flowc check`
+/// and the language server both find it so; each reads it itself (the
+/// compiler reads no file).
+pub fn settings_path(project: &std::path::Path, is_dir: bool) -> std::path::PathBuf {
+    let dir = if is_dir {
+        project
+    } else {
+        project.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."))
+    };
+    dir.join(SETTINGS_FILE)
+}
+
+/// Why a `flowc.toml` was refused: the message, and the bytes of the file
+/// it is about when known.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SettingsError {
+    pub message: String,
+    pub span: Option<std::ops::Range<usize>>,
+}
+
 /// Project-wide settings that change what `check` reports.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ProjectSettings {
@@ -57,6 +82,11 @@ impl ProjectSettings {
     /// `[check]`). Unknown keys, unknown codes and error codes are errors:
     /// a typo must not silence nothing quietly.
     pub fn parse(text: &str) -> Result<ProjectSettings, String> {
+        Self::parse_located(text).map_err(|e| e.message)
+    }
+
+    /// [`parse`](Self::parse), saying where in the text the problem is.
+    pub fn parse_located(text: &str) -> Result<ProjectSettings, SettingsError> {
         #[derive(serde::Deserialize)]
         #[serde(deny_unknown_fields)]
         struct File {
@@ -71,12 +101,22 @@ impl ProjectSettings {
             #[serde(default)]
             allow: Vec<String>,
         }
-        let file: File = toml::from_str(text).map_err(|e| e.message().to_string())?;
+        let file: File =
+            toml::from_str(text).map_err(|e| SettingsError { message: e.message().to_string(), span: e.span() })?;
+        // The codes are plain strings: their place is found in the text.
+        let at = |name: &str| {
+            let quoted = format!("\"{name}\"");
+            text.find(&quoted).or_else(|| text.find(&format!("'{name}'"))).map(|i| i..i + quoted.len())
+        };
         let mut allow = Vec::new();
         for name in file.allow.iter().chain(file.check.iter().flat_map(|c| c.allow.iter())) {
-            let code = Code::parse(name).ok_or_else(|| format!("`{name}` is not a diagnostic code (see `flowc explain --list`)"))?;
+            let Some(code) = Code::parse(name) else {
+                let message = format!("`{name}` is not a diagnostic code (see `flowc explain --list`)");
+                return Err(SettingsError { message, span: at(name) });
+            };
             if code.severity() != Severity::Warning {
-                return Err(format!("`{name}` is an error: only warnings can be allowed"));
+                let message = format!("`{name}` is an error: only warnings can be allowed");
+                return Err(SettingsError { message, span: at(name) });
             }
             allow.push(code);
         }
@@ -130,5 +170,23 @@ mod tests {
         assert!(ProjectSettings::parse("allow = [\"E0101\"]").unwrap_err().contains("only warnings"));
         assert!(ProjectSettings::parse("allow = [\"W9999\"]").unwrap_err().contains("not a diagnostic code"));
         assert!(ProjectSettings::parse("alow = []").is_err());
+    }
+
+    #[test]
+    fn settings_errors_say_where() {
+        let text = "[check]\nallow = [\"W0104\", \"W9999\"]\n";
+        let e = ProjectSettings::parse_located(text).unwrap_err();
+        assert_eq!(&text[e.span.unwrap()], "\"W9999\"");
+        let text = "[check]\nalow = []\n";
+        let e = ProjectSettings::parse_located(text).unwrap_err();
+        assert!(text[e.span.clone().unwrap()].contains("alow"), "{e:?}");
+    }
+
+    #[test]
+    fn the_settings_file_is_in_the_project_directory_or_beside_the_file() {
+        use std::path::Path;
+        assert_eq!(settings_path(Path::new("proj"), true), Path::new("proj/flowc.toml"));
+        assert_eq!(settings_path(Path::new("proj/a.flow"), false), Path::new("proj/flowc.toml"));
+        assert_eq!(settings_path(Path::new("a.flow"), false), Path::new("./flowc.toml"));
     }
 }

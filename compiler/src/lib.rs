@@ -20,7 +20,7 @@ pub mod pending;
 mod queries;
 pub mod types;
 
-pub use allow::ProjectSettings;
+pub use allow::{ProjectSettings, SETTINGS_FILE, SettingsError, settings_path};
 pub use codes::Code;
 pub use db::{Database, Db, Project, SourceFile};
 pub use diagnostic::{Diagnostic, Edit, Fix, Related, Severity};

@@ -37,6 +37,12 @@ pub enum Ty {
     List(Arc<Ty>),
     Map(Arc<Ty>, Arc<Ty>),
     Object(Arc<ObjectTy>),
+    /// A CEL optional (`x.?f`, `m[?k]`, `optional.of(v)`): a value of the
+    /// inner type, or none. Written `optional(T)`. It is no JSON value: an
+    /// expression's result must not be (or hold) one, and it has no
+    /// operators; its methods (`hasValue()`, `value()`, `orValue(d)`,
+    /// `or(o)`) unwrap it.
+    Optional(Arc<Ty>),
     /// A type value: what `type(x)` returns and what `int`, `string`, …
     /// name when written as identifiers (`type(x) == string`).
     Type,
@@ -84,6 +90,21 @@ impl Ty {
     }
     pub fn object(obj: ObjectTy) -> Ty {
         Ty::Object(Arc::new(obj))
+    }
+    pub fn optional(inner: Ty) -> Ty {
+        Ty::Optional(Arc::new(inner))
+    }
+
+    /// Whether a value of this type is, or holds, an optional: something
+    /// the evaluator cannot turn into JSON.
+    pub fn contains_optional(&self) -> bool {
+        match self {
+            Ty::Optional(_) => true,
+            Ty::List(e) => e.contains_optional(),
+            Ty::Map(k, v) => k.contains_optional() || v.contains_optional(),
+            Ty::Object(o) => o.fields.values().any(|f| f.ty.contains_optional()),
+            _ => false,
+        }
     }
     /// A closed object whose fields are all required.
     pub fn record<'a>(fields: impl IntoIterator<Item = (&'a str, Ty)>) -> Ty {
@@ -178,6 +199,7 @@ impl Ty {
         match self {
             Ty::List(e) => Ty::list(e.opened()),
             Ty::Map(k, v) => Ty::map((**k).clone(), v.opened()),
+            Ty::Optional(t) => Ty::optional(t.opened()),
             Ty::Object(o) => Ty::object(ObjectTy {
                 fields: o
                     .fields
@@ -196,6 +218,9 @@ impl Ty {
     pub fn join(&self, other: &Ty) -> Ty {
         match (self, other) {
             (a, b) if a == b => a.clone(),
+            // An optional is never null: `null` does not join it.
+            (Ty::Optional(a), Ty::Optional(b)) => Ty::optional(a.join(b)),
+            (Ty::Optional(_), _) | (_, Ty::Optional(_)) => Ty::Dyn,
             (Ty::Null, t) | (t, Ty::Null) => t.clone(),
             (Ty::List(a), Ty::List(b)) => Ty::list(a.join(b)),
             (Ty::Map(ka, va), Ty::Map(kb, vb)) => Ty::map(ka.join(kb), va.join(vb)),
@@ -224,7 +249,12 @@ impl Ty {
     /// their parts do, objects meet objects and maps.
     pub fn compatible(&self, other: &Ty) -> bool {
         match (self, other) {
-            (Ty::Dyn, _) | (_, Ty::Dyn) | (Ty::Null, _) | (_, Ty::Null) => true,
+            (Ty::Dyn, _) | (_, Ty::Dyn) => true,
+            // An optional equals only an optional (`optional.none() == null`
+            // is false), so it meets nothing else, `null` included.
+            (Ty::Optional(a), Ty::Optional(b)) => a.compatible(b),
+            (Ty::Optional(_), _) | (_, Ty::Optional(_)) => false,
+            (Ty::Null, _) | (_, Ty::Null) => true,
             (Ty::List(a), Ty::List(b)) => a.compatible(b),
             (Ty::Map(ka, va), Ty::Map(kb, vb)) => ka.compatible(kb) && va.compatible(vb),
             (Ty::Object(_), Ty::Object(_)) | (Ty::Object(_), Ty::Map(..)) | (Ty::Map(..), Ty::Object(_)) => true,
@@ -265,6 +295,7 @@ impl Ty {
             }
             Ty::List(_) => "list(…)".to_string(),
             Ty::Map(..) => "map(…)".to_string(),
+            Ty::Optional(t) => format!("optional({})", t.brief()),
             _ => full,
         }
     }
@@ -285,6 +316,7 @@ impl Ty {
             Ty::List(_) => "list",
             Ty::Map(..) => "map",
             Ty::Object(_) => "object",
+            Ty::Optional(_) => "optional",
             Ty::Type => "type",
         }
     }
@@ -418,6 +450,7 @@ impl fmt::Display for Ty {
         match self {
             Ty::List(e) => write!(f, "list({e})"),
             Ty::Map(k, v) => write!(f, "map({k}, {v})"),
+            Ty::Optional(t) => write!(f, "optional({t})"),
             Ty::Object(o) => {
                 f.write_str("{")?;
                 for (i, (name, field)) in o.fields.iter().enumerate() {
@@ -538,6 +571,12 @@ impl TyParser<'_> {
                 self.expect(")")?;
                 Ty::list(e)
             }
+            "optional" => {
+                self.expect("(")?;
+                let t = self.ty()?;
+                self.expect(")")?;
+                Ty::optional(t)
+            }
             "map" => {
                 self.expect("(")?;
                 let k = self.ty()?;
@@ -581,6 +620,8 @@ mod tests {
             "{...}",
             "{}",
             "list({description: string})",
+            "optional(int)",
+            "list(optional({a?: string}))",
         ] {
             assert_eq!(ty(text).to_string(), text);
         }

@@ -19,6 +19,7 @@ fn has_type(value: &Value, ty: CelTy) -> bool {
         (CelTy::Duration, Value::Duration(_)) | (CelTy::Timestamp, Value::Timestamp(_)) => true,
         (CelTy::List, Value::List(_)) | (CelTy::Map, Value::Map(_)) => true,
         (CelTy::ListString, Value::List(items)) => items.iter().all(|v| matches!(v, Value::String(_))),
+        (CelTy::Optional, Value::Opaque(o)) => o.runtime_type_name() == "optional_type",
         _ => false,
     }
 }

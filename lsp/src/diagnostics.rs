@@ -1,6 +1,7 @@
 //! The diagnostics job: `check_project` for each project an edit touched,
 //! split by file, compared with what the client shows, and converted for
-//! the files whose list or version changed.
+//! the files whose list or version changed. Warnings the project's
+//! `flowc.toml` allows are left out, as `flowc check` leaves them out.
 //!
 //! This is the hot path after every keystroke. It calls only
 //! `check_project`, which reads the piecewise model (an edit inside one step
@@ -40,7 +41,8 @@ pub fn run(snapshot: &Snapshot, job: Job) -> Checked {
         let Some(entry) = snapshot.projects.get(p) else { continue };
         let all = check_project(&snapshot.db, entry.project);
         let mut by_path: HashMap<&str, Vec<Diagnostic>> = HashMap::new();
-        for d in all {
+        // The project's `flowc.toml` silences warnings as for `flowc check`.
+        for d in all.iter().filter(|d| !entry.settings.silences(d)) {
             by_path.entry(d.path.as_str()).or_default().push(d.clone());
         }
         for uri in &entry.members {

@@ -200,7 +200,11 @@ impl LanguageServer for Backend {
         // Files created, changed or deleted outside the editor (a `git
         // checkout`, another tool) must reach the project too.
         let options = lsp::DidChangeWatchedFilesRegistrationOptions {
-            watchers: vec![lsp::FileSystemWatcher { glob_pattern: lsp::GlobPattern::String("**/*.flow".into()), kind: None }],
+            // `flowc.toml` too: its `allow` list changes what is published.
+            watchers: vec![
+                lsp::FileSystemWatcher { glob_pattern: lsp::GlobPattern::String("**/*.flow".into()), kind: None },
+                lsp::FileSystemWatcher { glob_pattern: lsp::GlobPattern::String("**/flowc.toml".into()), kind: None },
+            ],
         };
         let registration = lsp::Registration {
             id: "flowc-watch-flow-files".into(),

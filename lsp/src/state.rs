@@ -26,7 +26,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use flowc_compiler::{Database, Diagnostic, LineIndex, Project, SourceFile};
+use flowc_compiler::{Database, Diagnostic, LineIndex, Project, ProjectSettings, SourceFile};
 use salsa::{Database as _, Setter};
 use tokio::sync::mpsc::UnboundedSender;
 use tower_lsp_server::ls_types as lsp;
@@ -79,6 +79,11 @@ pub struct ProjectEntry {
     pub root: Option<PathBuf>,
     pub project: Project,
     pub members: BTreeSet<lsp::Uri>,
+    /// Where its `flowc.toml` is (`flowc_compiler::settings_path`, the rule
+    /// `flowc check` follows), when the project is on disk.
+    pub settings_path: Option<PathBuf>,
+    /// What that file says (the defaults when it is missing or refused).
+    pub settings: ProjectSettings,
 }
 
 /// What a worker sees: the database and the tables as they were when its
@@ -177,6 +182,8 @@ pub struct State {
     next_lease: u64,
     /// How many times stale snapshots were left behind on a fork.
     forks: u64,
+    /// The `flowc.toml` files whose refusal is published on them.
+    settings_errors: BTreeSet<lsp::Uri>,
 }
 
 impl State {
@@ -199,6 +206,7 @@ impl State {
             leases: Arc::default(),
             next_lease: 0,
             forks: 0,
+            settings_errors: BTreeSet::new(),
         }
     }
 
@@ -306,7 +314,14 @@ impl State {
                 continue;
             }
             let project = Project::new(&self.db, Vec::new());
-            Arc::make_mut(&mut self.projects).push(ProjectEntry { root: Some(root.clone()), project, members: BTreeSet::new() });
+            Arc::make_mut(&mut self.projects).push(ProjectEntry {
+                root: Some(root.clone()),
+                project,
+                members: BTreeSet::new(),
+                settings_path: Some(flowc_compiler::settings_path(&root, true)),
+                settings: ProjectSettings::default(),
+            });
+            self.load_settings(self.projects.len() - 1);
             for path in workspace::find_flow_files(&root) {
                 if let (Some(text), Some(uri)) = (workspace::read_text(&path), lsp::Uri::from_file_path(&path)) {
                     self.upsert(uri, text, None, false);
@@ -336,8 +351,74 @@ impl State {
         }
         let project = Project::new(&self.db, Vec::new());
         let projects = Arc::make_mut(&mut self.projects);
-        projects.push(ProjectEntry { root: None, project, members: BTreeSet::from([uri.clone()]) });
-        projects.len() - 1
+        projects.push(ProjectEntry {
+            root: None,
+            project,
+            members: BTreeSet::from([uri.clone()]),
+            settings_path: path.map(|p| flowc_compiler::settings_path(p, false)),
+            settings: ProjectSettings::default(),
+        });
+        let i = projects.len() - 1;
+        self.load_settings(i);
+        i
+    }
+
+    // ------------------------------------------------------------ settings
+
+    /// (Re-)reads a project's `flowc.toml`. A file that cannot be read or is
+    /// refused gets a diagnostic of its own and the defaults apply (nothing
+    /// silenced), so a typo never silences anything quietly; `flowc check`
+    /// refuses such a project outright.
+    fn load_settings(&mut self, project: usize) {
+        let Some(path) = self.projects[project].settings_path.clone() else { return };
+        let (settings, problem) = match workspace::read_settings(&path) {
+            Ok(None) => (ProjectSettings::default(), None),
+            Ok(Some(text)) => match ProjectSettings::parse_located(&text) {
+                Ok(settings) => (settings, None),
+                Err(e) => {
+                    let index = LineIndex::new(&text);
+                    let at = TextRef { text: &text, index: &index };
+                    let span = e.span.map_or(flowc_grammar::ast::Span::new(0, 0), |r| {
+                        flowc_grammar::ast::Span::new(r.start as u32, r.end as u32)
+                    });
+                    (ProjectSettings::default(), Some((e.message, at.range(span))))
+                }
+            },
+            Err(message) => (ProjectSettings::default(), Some((message, lsp::Range::default()))),
+        };
+        if self.projects[project].settings != settings {
+            Arc::make_mut(&mut self.projects)[project].settings = settings;
+            self.dirty.insert(project);
+        }
+        let Some(uri) = lsp::Uri::from_file_path(&path) else { return };
+        match problem {
+            Some((message, range)) => {
+                let diagnostic = lsp::Diagnostic {
+                    range,
+                    severity: Some(lsp::DiagnosticSeverity::ERROR),
+                    source: Some("flowc".into()),
+                    message: format!("{message}\nthe project's settings are ignored until this is fixed (`flowc check` refuses the project)"),
+                    ..Default::default()
+                };
+                self.settings_errors.insert(uri.clone());
+                let _ = self.out.send(Outgoing::Publish { uri, diagnostics: vec![diagnostic], version: None });
+            }
+            None => {
+                if self.settings_errors.remove(&uri) {
+                    let _ = self.out.send(Outgoing::Publish { uri, diagnostics: Vec::new(), version: None });
+                }
+            }
+        }
+    }
+
+    /// Re-reads the settings of every project a changed `flowc.toml` is for.
+    fn settings_changed(&mut self, path: &Path) {
+        let affected: Vec<usize> = (0..self.projects.len())
+            .filter(|i| self.projects[*i].settings_path.as_deref() == Some(path))
+            .collect();
+        for i in affected {
+            self.load_settings(i);
+        }
     }
 
     /// Sets a file's text (and version), adding the file if it is new.
@@ -417,6 +498,13 @@ impl State {
 
     fn open(&mut self, uri: lsp::Uri, version: i32, text: String) {
         self.before_edit();
+        // A `flowc.toml` opened in the editor is no `.flow` file: its saved
+        // text is re-read (edits reach the server through the watcher).
+        if let Some(path) = uri.to_file_path().filter(|p| workspace::is_settings_file(p)) {
+            self.settings_changed(&path);
+            self.mark_changed(None);
+            return;
+        }
         self.upsert(uri, text, Some(version), true);
         self.mark_changed(None);
     }
@@ -462,6 +550,11 @@ impl State {
         for change in changes {
             let uri = change.uri;
             let Some(path) = uri.to_file_path().map(|p| p.into_owned()) else { continue };
+            // Created, changed or deleted alike: read it again.
+            if workspace::is_settings_file(&path) {
+                self.settings_changed(&path);
+                continue;
+            }
             if change.typ == lsp::FileChangeType::DELETED {
                 // A deleted folder takes every closed file below it.
                 let gone: Vec<lsp::Uri> = self

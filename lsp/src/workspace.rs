@@ -52,3 +52,18 @@ pub fn read_text(path: &Path) -> Option<String> {
     let bytes = std::fs::read(path).ok()?;
     String::from_utf8(bytes).ok()
 }
+
+/// Whether a path names a project settings file (`flowc.toml`).
+pub fn is_settings_file(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| n == flowc_compiler::SETTINGS_FILE)
+}
+
+/// A `flowc.toml`'s text: `Ok(None)` when there is none (the defaults
+/// apply), `Err` when it is there but cannot be read as text.
+pub fn read_settings(path: &Path) -> Result<Option<String>, String> {
+    match std::fs::read(path) {
+        Ok(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| "flowc.toml is not valid UTF-8".to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(format!("cannot read flowc.toml: {e}")),
+    }
+}

@@ -28,6 +28,8 @@ pub enum CelTy {
     /// A list of strings.
     ListString,
     Map,
+    /// An optional (`optional.of(x)`, `m.?f`) of anything.
+    Optional,
     /// Anything.
     Dyn,
 }
@@ -47,6 +49,7 @@ impl CelTy {
             CelTy::List => "[1, 'x']",
             CelTy::ListString => "['a', 'b']",
             CelTy::Map => "{'k': 1}",
+            CelTy::Optional => "optional.of(1)",
             CelTy::Dyn => "dyn(1)",
         }
     }
@@ -184,6 +187,17 @@ pub const FUNCTIONS: &[Overload] = &[
     member(String, "format", &[List], String),
     member(ListString, "join", &[], String),
     member(ListString, "join", &[String], String),
+    // Optionals (the crate's `optional` library, on by default in its
+    // environment; the syntax `a.?b`, `a[?b]`, `[?a]`, `{?k: v}` goes with
+    // it). The checker types these more precisely than the table can say
+    // (`optional(T)`, `value()` is `T`).
+    global("optional.of", &[Dyn], Optional),
+    global("optional.ofNonZeroValue", &[Dyn], Optional),
+    global("optional.none", &[], Optional),
+    member(Optional, "hasValue", &[], Bool),
+    member(Optional, "value", &[], Dyn),
+    member(Optional, "orValue", &[Dyn], Dyn),
+    member(Optional, "or", &[Optional], Optional),
 ];
 
 /// The overloads named `name`, called as a method or not.

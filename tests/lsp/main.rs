@@ -203,6 +203,65 @@ fn a_file_deleted_on_disk_leaves_the_project() {
     assert_eq!(codes(&server.diagnostics_where(&pipeline, |p| p["diagnostics"].as_array().is_some_and(Vec::is_empty))), Vec::<String>::new());
 }
 
+const SINGLE_DEP: &str = r#"workflow build {
+  step compile { command "make" }
+  step package after one_success(compile) { command "make dist" }
+}
+"#;
+
+fn settings_changed(server: &mut Server) {
+    let toml = server.uri("flowc.toml");
+    server.notify("workspace/didChangeWatchedFiles", json!({"changes": [{"uri": toml, "type": 2}]}));
+}
+
+/// `flowc.toml`'s `allow` silences warnings in the editor as `flowc check`
+/// does, and the server follows the file as it changes on disk (the watcher
+/// it registers); a refused `flowc.toml` gets a diagnostic of its own and
+/// silences nothing.
+#[test]
+fn flowc_toml_allows_are_applied_and_followed() {
+    let root = workspace(&[("build.flow", SINGLE_DEP), ("flowc.toml", "[check]\nallow = [\"W0104\"]\n")]);
+    let mut server = Server::start(&root, &[]);
+    let build = server.uri("build.flow");
+    let toml = server.uri("flowc.toml");
+    assert_eq!(codes(&server.diagnostics(&build)), Vec::<String>::new());
+
+    std::fs::write(root.join("flowc.toml"), "# nothing allowed\n").expect("write");
+    settings_changed(&mut server);
+    assert_eq!(codes(&server.diagnostics(&build)), vec!["W0104"]);
+
+    let bad = "[check]\nallow = [\"W0104\", \"W9999\"]\n";
+    std::fs::write(root.join("flowc.toml"), bad).expect("write");
+    settings_changed(&mut server);
+    let refused = server.diagnostics(&toml);
+    let d = &refused["diagnostics"][0];
+    assert!(d["message"].as_str().unwrap_or("").contains("`W9999` is not a diagnostic code"), "{refused}");
+    assert_eq!(d["severity"], 1);
+    assert_eq!(text_at(bad, &d["range"]), "\"W9999\"");
+
+    std::fs::write(root.join("flowc.toml"), "allow = [\"W0104\"]\n").expect("write");
+    settings_changed(&mut server);
+    assert_eq!(server.diagnostics(&toml)["diagnostics"], json!([]));
+    assert_eq!(codes(&server.diagnostics(&build)), Vec::<String>::new());
+
+    // Deleted: nothing is silenced any more.
+    std::fs::remove_file(root.join("flowc.toml")).expect("delete");
+    server.notify("workspace/didChangeWatchedFiles", json!({"changes": [{"uri": toml, "type": 3}]}));
+    assert_eq!(codes(&server.diagnostics(&build)), vec!["W0104"]);
+}
+
+/// A file outside every workspace folder is a project of its own, with the
+/// `flowc.toml` beside it, as `flowc check FILE` reads it.
+#[test]
+fn a_lone_file_takes_the_flowc_toml_beside_it() {
+    let mut server = project();
+    let elsewhere = workspace(&[("flowc.toml", "allow = [\"W0104\"]\n"), ("b.flow", "")]);
+    let uri = harness::uri(&elsewhere.join("b.flow"));
+    server.notify("textDocument/didOpen", json!({"textDocument": {"uri": uri, "languageId": "flow", "version": 1, "text": SINGLE_DEP}}));
+    assert_eq!(codes(&server.diagnostics(&uri)), Vec::<String>::new());
+    let _ = std::fs::remove_dir_all(&elsewhere);
+}
+
 /// Closing a file makes the disk's text the truth again; a file outside the
 /// workspace folder is a project of its own, as `flowc check FILE` reads it.
 #[test]

@@ -29,6 +29,7 @@ const TYPE_NAMES: &[&str] = &[
     "list",
     "map",
     "null_type",
+    "optional_type",
     "string",
     "timestamp",
     "type",
@@ -45,6 +46,24 @@ pub fn check(
 ) -> (Ty, Vec<Diagnostic>) {
     let mut c = Checker { path, scope, site, expr, locals: Vec::new(), diags: Vec::new(), seen: HashSet::new() };
     let ty = c.infer(node);
+    if expect == Expect::Any && ty.contains_optional() {
+        // The evaluator has no JSON for an optional: it would become `null`.
+        let whole = matches!(ty, Ty::Optional(_));
+        c.mismatch(
+            node.span,
+            if whole {
+                format!("the value of an expression cannot be an optional, found {}", ty.brief())
+            } else {
+                format!("the value of an expression cannot hold optionals, found {}", ty.brief())
+            },
+            format!("this is {}", ty.brief()),
+            Some(
+                "unwrap it: `….orValue(default)`, or `….value()` where `….hasValue()` is true; \
+                 an optional has no JSON value"
+                    .to_string(),
+            ),
+        );
+    }
     if expect == Expect::Bool && !matches!(ty, Ty::Bool | Ty::Dyn) {
         let help = condition_help(&ty);
         c.report(
@@ -87,6 +106,7 @@ fn condition_help(ty: &Ty) -> String {
         Ty::String => "compare it, e.g. `… == 'yes'` or `… != ''`".to_string(),
         Ty::List(_) | Ty::Map(..) | Ty::Object(_) => "test its size, e.g. `size(…) > 0`".to_string(),
         Ty::Null => "a condition is `true` or `false`, never `null`".to_string(),
+        Ty::Optional(_) => "test it with `….hasValue()`, or unwrap it with `….orValue(false)`".to_string(),
         _ => "a condition is a comparison or a test that gives `true` or `false`".to_string(),
     }
 }
@@ -135,7 +155,12 @@ impl Checker<'_> {
             NodeKind::Ident(name) => self.ident(name, node.span),
             NodeKind::Select { operand, field, field_span } => {
                 let t = self.infer(operand);
-                self.select(&t, operand, field, *field_span, false)
+                match t {
+                    // Selecting on an optional selects on its value, and
+                    // gives an optional (none if the field is absent).
+                    Ty::Optional(inner) => Ty::optional(self.select(&inner, operand, field, *field_span, false)),
+                    t => self.select(&t, operand, field, *field_span, false),
+                }
             }
             NodeKind::Has { operand, field, field_span } => {
                 let t = self.infer(operand);
@@ -145,7 +170,42 @@ impl Checker<'_> {
             NodeKind::Index { operand, index } => {
                 let t = self.infer(operand);
                 let i = self.infer(index);
-                self.index(&t, operand, &i, index, node.span)
+                match t {
+                    // Indexing an optional indexes its value, and gives an optional.
+                    Ty::Optional(inner) => Ty::optional(self.index(&inner, operand, &i, index, node.span)),
+                    t => self.index(&t, operand, &i, index, node.span),
+                }
+            }
+            NodeKind::OptSelect { operand, field, field_span } => {
+                let t = self.infer(operand);
+                let t = match t {
+                    Ty::Optional(inner) => (*inner).clone(),
+                    t => t,
+                };
+                // A presence test, like `has()`: an undeclared field is none,
+                // not an error.
+                Ty::optional(self.select(&t, operand, field, *field_span, true))
+            }
+            NodeKind::OptIndex { operand, index } => {
+                let t = self.infer(operand);
+                let t = match t {
+                    Ty::Optional(inner) => (*inner).clone(),
+                    t => t,
+                };
+                let i = self.infer(index);
+                match (&t, &index.kind) {
+                    // `o[?'f']` is `o.?f`: a presence test.
+                    (Ty::Object(_), NodeKind::Literal(Literal::String(field))) => {
+                        Ty::optional(self.select(&t, operand, field, index.span, true))
+                    }
+                    _ => Ty::optional(self.index(&t, operand, &i, index, node.span)),
+                }
+            }
+            NodeKind::OptionalEntry(value) => {
+                // Only reached through a list or map literal (which unwrap
+                // it); the value must be an optional.
+                let t = self.infer(value);
+                self.optional_entry(&t, value)
             }
             NodeKind::Unary { op, op_span, operand } => {
                 let t = self.infer(operand);
@@ -170,6 +230,30 @@ impl Checker<'_> {
                 let b = self.infer(otherwise);
                 self.branches(&a, &b, node.span)
             }
+            NodeKind::Call { target: Some(target), name, name_span, args } if self.is_optional_namespace(target, name) => {
+                // `optional.of(x)`: a function of the `optional` namespace,
+                // whatever `optional` names in scope (as the evaluator
+                // resolves it), never a method on a value.
+                let qualified = format!("optional.{name}");
+                let arg_tys: Vec<Ty> = args.iter().map(|a| self.infer(a)).collect();
+                functions::call(self, None, &qualified, target.span.cover(*name_span), args, &arg_tys)
+            }
+            NodeKind::Call { target: Some(_), name, name_span, .. } if matches!(name.as_str(), "optMap" | "optFlatMap") => {
+                // The evaluator expands these macros; the checker does not
+                // type them (yet): refused rather than accepted unchecked.
+                let d = Diagnostic::new(
+                    Code::UnknownFunction,
+                    self.path,
+                    *name_span,
+                    format!("`{name}` is not supported in `.flow` expressions"),
+                )
+                .with_label("not supported")
+                .with_help(
+                    "write it with `?:`: `o.hasValue() ? optional.of(f(o.value())) : optional.none()`".to_string(),
+                );
+                self.report(d);
+                Ty::Dyn
+            }
             NodeKind::Call { target, name, name_span, args } => {
                 let target_ty = target.as_deref().map(|t| (t, self.infer(t)));
                 if functions::is_macro(name) {
@@ -184,16 +268,21 @@ impl Checker<'_> {
             NodeKind::Macro { kind, target, var, args, .. } => self.macro_call(*kind, target, var, args),
             NodeKind::List(items) => {
                 let mut elem: Option<Ty> = None;
+                let mut optional = false;
                 for item in items {
+                    // `?x` adds the value `x` holds.
                     let t = self.infer(item);
+                    optional |= t.contains_optional();
                     elem = Some(match elem {
                         None => t,
                         Some(e) => e.join(&t),
                     });
                 }
-                Ty::list(elem.unwrap_or(Ty::Dyn))
+                let elem = elem.unwrap_or(Ty::Dyn);
+                self.hidden_optionals(optional, &elem, node);
+                Ty::list(elem)
             }
-            NodeKind::Map(entries) => self.map_literal(entries),
+            NodeKind::Map(entries) => self.map_literal(node, entries),
             NodeKind::Message { type_name } => {
                 let d = Diagnostic::new(
                     Code::InvalidExpression,
@@ -204,6 +293,55 @@ impl Checker<'_> {
                 .with_label("not supported")
                 .with_help("`.flow` has no message types; write a map instead: `{'field': value}`");
                 self.report(d);
+                Ty::Dyn
+            }
+        }
+    }
+
+    /// Whether `target.name(…)` calls a function of the `optional` namespace:
+    /// one that exists is called whatever `optional` names (the evaluator
+    /// resolves it so); another is one only when `optional` names nothing.
+    fn is_optional_namespace(&self, target: &Node, name: &str) -> bool {
+        let NodeKind::Ident(root) = &target.kind else { return false };
+        if root != "optional" {
+            return false;
+        }
+        let qualified = format!("optional.{name}");
+        flowc_plan::cel_functions::overloads(&qualified, false).next().is_some()
+            || (!self.locals.iter().any(|(n, _)| n == "optional") && self.scope.lookup("optional").is_none())
+    }
+
+    /// Elements that are optionals joined with others that are not give
+    /// `dyn`, which would hide the optionals from the check that an
+    /// expression's value holds none: reported here instead.
+    fn hidden_optionals(&mut self, any_optional: bool, joined: &Ty, node: &Node) {
+        if any_optional && !joined.contains_optional() {
+            self.mismatch(
+                node.span,
+                "this literal mixes optionals and other values".to_string(),
+                "optionals mixed with values".into(),
+                Some("unwrap the optionals (`….orValue(…)`), or add them as optional entries: `[?o]`, `{?'k': o}`".into()),
+            );
+        }
+    }
+
+    /// The `?value` of a list or map literal: the type of what it adds.
+    fn optional_entry(&mut self, t: &Ty, value: &Node) -> Ty {
+        match t {
+            Ty::Optional(inner) => (**inner).clone(),
+            Ty::Dyn => Ty::Dyn,
+            _ => {
+                let text = self.text(value).to_string();
+                self.mismatch(
+                    value.span,
+                    format!("an optional entry (`?…`) needs an optional, found {}", t.brief()),
+                    format!("`{text}` is {}", t.brief()),
+                    Some(
+                        "drop the `?` to always include it, or give an optional: `x.?field`, `m[?key]`, \
+                         `optional.of(…)`"
+                            .to_string(),
+                    ),
+                );
                 Ty::Dyn
             }
         }
@@ -534,7 +672,9 @@ impl Checker<'_> {
             Div => format!("cannot divide {a} by {b}"),
             _ => format!("`%` does not apply to {a} and {b}"),
         };
-        let help = if l.is_numeric() && r.is_numeric() && l != r {
+        let help = if matches!(l, Ty::Optional(_)) || matches!(r, Ty::Optional(_)) {
+            Some(optional_hint())
+        } else if l.is_numeric() && r.is_numeric() && l != r {
             Some(format!(
                 "arithmetic needs matching types: convert one side, e.g. `{}(…)`",
                 if matches!(l, Ty::Double) || matches!(r, Ty::Double) { "double" } else { "int" }
@@ -573,20 +713,23 @@ impl Checker<'_> {
         Ty::Dyn
     }
 
-    fn map_literal(&mut self, entries: &[(Node, Node)]) -> Ty {
+    fn map_literal(&mut self, node: &Node, entries: &[(Node, Node)]) -> Ty {
         // All keys string literals: an object whose fields are known.
         if !entries.is_empty() && entries.iter().all(|(k, _)| matches!(k.kind, NodeKind::Literal(Literal::String(_)))) {
             let mut obj = ObjectTy { fields: Default::default(), closed: true };
             for (k, v) in entries {
                 let t = self.infer(v);
                 if let NodeKind::Literal(Literal::String(name)) = &k.kind {
-                    obj.fields.insert(name.clone(), crate::types::FieldTy::required(t));
+                    // `?'k': v` may leave the field out.
+                    let optional = matches!(v.kind, NodeKind::OptionalEntry(_));
+                    obj.fields.insert(name.clone(), crate::types::FieldTy { ty: t, optional });
                 }
             }
             return Ty::object(obj);
         }
         let mut key: Option<Ty> = None;
         let mut value: Option<Ty> = None;
+        let mut optional = false;
         for (k, v) in entries {
             let kt = self.infer(k);
             if !matches!(kt, Ty::Int | Ty::Uint | Ty::String | Ty::Bool | Ty::Dyn) {
@@ -598,10 +741,13 @@ impl Checker<'_> {
                 );
             }
             let vt = self.infer(v);
+            optional |= vt.contains_optional();
             key = Some(key.map_or(kt.clone(), |t| t.join(&kt)));
             value = Some(value.map_or(vt.clone(), |t| t.join(&vt)));
         }
-        Ty::map(key.unwrap_or(Ty::Dyn), value.unwrap_or(Ty::Dyn))
+        let value = value.unwrap_or(Ty::Dyn);
+        self.hidden_optionals(optional, &value, node);
+        Ty::map(key.unwrap_or(Ty::Dyn), value)
     }
 
     fn macro_call(&mut self, kind: MacroKind, target: &Node, var: &str, args: &[Node]) -> Ty {
@@ -691,8 +837,20 @@ pub(super) fn list_names(names: &[&str]) -> String {
     out.join(", ")
 }
 
+/// For an optional where a plain value is needed.
+fn optional_hint() -> String {
+    "an optional has no operators: unwrap it first, e.g. `….orValue(0)`, or `….value()` where `….hasValue()`".to_string()
+}
+
 fn convert_hint(l: &Ty, r: &Ty) -> String {
     match (l, r) {
+        (Ty::Optional(_), Ty::Null) | (Ty::Null, Ty::Optional(_)) => {
+            "; an optional is never null: test it with `….hasValue()`".to_string()
+        }
+        (Ty::Optional(_), _) | (_, Ty::Optional(_)) => {
+            "; an optional equals only an optional: unwrap it (`….orValue(…)`) or compare with `optional.of(…)`"
+                .to_string()
+        }
         (Ty::String, t) | (t, Ty::String) if t.is_numeric() => {
             "; convert one side, e.g. `string(…)` or `int(…)`".to_string()
         }
@@ -702,6 +860,7 @@ fn convert_hint(l: &Ty, r: &Ty) -> String {
 
 fn ordering_help(l: &Ty, r: &Ty) -> Option<String> {
     match (l, r) {
+        (Ty::Optional(_), _) | (_, Ty::Optional(_)) => Some(optional_hint()),
         (Ty::String, t) | (t, Ty::String) if t.is_numeric() => {
             Some("convert the string to a number first, e.g. `double(…)`".to_string())
         }

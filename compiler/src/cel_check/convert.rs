@@ -138,7 +138,19 @@ impl Conv<'_> {
 
     fn list(&self, e: &IdedExpr, list: &ListExpr) -> Option<Node> {
         let (open, close) = self.bracketed(e.id, Tok::LBracket)?;
-        let items = list.elements.iter().map(|x| self.node(x)).collect::<Option<Vec<_>>>()?;
+        let mut items = Vec::with_capacity(list.elements.len());
+        for (i, x) in list.elements.iter().enumerate() {
+            let item = self.node(x)?;
+            items.push(if list.optional_indices.contains(&i) {
+                // `?item`: the `?` is the token before the item.
+                let at = self.lexed.starting_at(item.span.start - self.base)?;
+                let question = at.checked_sub(1).filter(|q| self.lexed.tokens[*q].kind == Tok::Question)?;
+                let span = self.tok_span(question)?.cover(item.span);
+                Node { kind: NodeKind::OptionalEntry(Box::new(item)), span }
+            } else {
+                item
+            });
+        }
         Some(Node { kind: NodeKind::List(items), span: self.tok_span(open)?.cover(self.tok_span(close)?) })
     }
 
@@ -147,7 +159,14 @@ impl Conv<'_> {
         let mut entries = Vec::with_capacity(map.entries.len());
         for entry in &map.entries {
             let EntryExpr::MapEntry(m) = &entry.expr else { return None };
-            entries.push((self.node(&m.key)?, self.node(&m.value)?));
+            let value = self.node(&m.value)?;
+            let value = if m.optional {
+                let span = value.span;
+                Node { kind: NodeKind::OptionalEntry(Box::new(value)), span }
+            } else {
+                value
+            };
+            entries.push((self.node(&m.key)?, value));
         }
         Some(Node { kind: NodeKind::Map(entries), span: self.tok_span(open)?.cover(self.tok_span(close)?) })
     }
@@ -178,7 +197,9 @@ impl Conv<'_> {
             "_?_:_" => self.ternary(args),
             "!_" => self.unary(UnaryOp::Not, args, token),
             "-_" => self.unary(UnaryOp::Neg, args, token),
-            "_[_]" => self.index(e, args),
+            "_[_]" => self.index(e, args, false),
+            "_[?_]" => self.index(e, args, true),
+            "_?._" => self.opt_select(e, args),
             _ if name.starts_with('@') || name.starts_with('_') => None,
             _ => self.function(e, name, target, args),
         }
@@ -206,12 +227,30 @@ impl Conv<'_> {
         Some(Node { kind: NodeKind::Unary { op, op_span, operand: Box::new(operand) }, span })
     }
 
-    fn index(&self, e: &IdedExpr, args: &[IdedExpr]) -> Option<Node> {
+    /// `a[i]`, or `a[?i]` when `optional`.
+    fn index(&self, e: &IdedExpr, args: &[IdedExpr], optional: bool) -> Option<Node> {
         let [operand, index] = args else { return None };
         let (_, close) = self.bracketed(e.id, Tok::LBracket)?;
-        let (operand, index) = (self.node(operand)?, self.node(index)?);
+        let (operand, index) = (Box::new(self.node(operand)?), Box::new(self.node(index)?));
         let span = operand.span.cover(self.tok_span(close)?);
-        Some(Node { kind: NodeKind::Index { operand: Box::new(operand), index: Box::new(index) }, span })
+        let kind = if optional { NodeKind::OptIndex { operand, index } } else { NodeKind::Index { operand, index } };
+        Some(Node { kind, span })
+    }
+
+    /// `a.?f`: recorded at the `.`, followed by `?` and the field's name.
+    fn opt_select(&self, e: &IdedExpr, args: &[IdedExpr]) -> Option<Node> {
+        let [operand, field] = args else { return None };
+        let Expr::Literal(LiteralValue::String(field)) = &field.expr else { return None };
+        let dot = self.anchor(e.id)?;
+        let kinds = (self.lexed.tokens.get(dot)?.kind, self.lexed.tokens.get(dot + 1)?.kind);
+        (kinds == (Tok::Dot, Tok::Question)).then_some(())?;
+        let field_span = self.tok_span(dot + 2)?;
+        let operand = self.node(operand)?;
+        let span = operand.span.cover(field_span);
+        Some(Node {
+            kind: NodeKind::OptSelect { operand: Box::new(operand), field: field.inner().to_string(), field_span },
+            span,
+        })
     }
 
     fn function(&self, e: &IdedExpr, name: &str, target: Option<&IdedExpr>, args: &[IdedExpr]) -> Option<Node> {

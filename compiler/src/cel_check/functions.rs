@@ -108,7 +108,16 @@ fn global(c: &mut Checker<'_>, name: &str, name_span: Span, args: &[Node], tys: 
     }
     match name {
         "dyn" => {
-            arity(c, name, name_span, args.len(), 1, 1);
+            if arity(c, name, name_span, args.len(), 1, 1) && tys[0].contains_optional() {
+                // `dyn()` hides the type, not the optional: it would reach
+                // JSON as `null`.
+                c.mismatch(
+                    args[0].span,
+                    format!("`dyn` does not unwrap an optional, found {}", tys[0].brief()),
+                    format!("this is {}", tys[0].brief()),
+                    Some("unwrap it first: `….orValue(default)`, or `….value()` where `….hasValue()`".into()),
+                );
+            }
             Ty::Dyn
         }
         "type" => {
@@ -124,6 +133,14 @@ fn global(c: &mut Checker<'_>, name: &str, name_span: Span, args: &[Node], tys: 
             Ty::Bool
         }
         "max" | "min" => extremum(c, name, name_span, args, tys),
+        "optional.of" | "optional.ofNonZeroValue" => {
+            arity(c, name, name_span, args.len(), 1, 1);
+            Ty::optional(tys.first().cloned().unwrap_or(Ty::Dyn))
+        }
+        "optional.none" => {
+            arity(c, name, name_span, args.len(), 0, 0);
+            Ty::optional(Ty::Dyn)
+        }
         _ if cel_functions::overloads(name, false).next().is_some() => from_table(c, None, name, name_span, args, tys),
         _ => {
             let hint = if !cel_functions::names(true).contains(&name) {
@@ -185,6 +202,7 @@ fn member(
             }
             Ty::Int
         }
+        "hasValue" | "value" | "orValue" | "or" => optional_method(c, recv, recv_ty, name, name_span, args, tys),
         _ if cel_functions::overloads(name, true).next().is_some() => {
             from_table(c, Some((recv, recv_ty)), name, name_span, args, tys)
         }
@@ -200,10 +218,86 @@ fn member(
     }
 }
 
+/// The methods of an optional: `hasValue()`, `value()`, `orValue(d)`, `or(o)`.
+fn optional_method(
+    c: &mut Checker<'_>,
+    recv: &Node,
+    recv_ty: &Ty,
+    name: &str,
+    name_span: Span,
+    args: &[Node],
+    tys: &[Ty],
+) -> Ty {
+    let inner = match recv_ty {
+        Ty::Optional(t) => (**t).clone(),
+        Ty::Dyn => Ty::Dyn,
+        _ => {
+            let text = c.text(recv).to_string();
+            let help = match recv_ty {
+                Ty::Map(..) | Ty::Object(_) => {
+                    Some("select a field as an optional first: `m.?field`, or `m[?key]`".to_string())
+                }
+                Ty::List(_) => Some("index it as an optional first: `l[?0]`".to_string()),
+                _ => None,
+            };
+            c.mismatch(
+                recv.span,
+                format!("`{name}` applies to an optional, found {}", recv_ty.brief()),
+                format!("`{text}` is {}", recv_ty.brief()),
+                help,
+            );
+            return Ty::Dyn;
+        }
+    };
+    let (min, max) = if matches!(name, "hasValue" | "value") { (0, 0) } else { (1, 1) };
+    if !arity(c, name, name_span, args.len(), min, max) {
+        return if name == "hasValue" { Ty::Bool } else { Ty::Dyn };
+    }
+    match name {
+        "hasValue" => Ty::Bool,
+        "value" => inner,
+        "orValue" => {
+            let d = &tys[0];
+            if inner.is_dyn() || d.is_dyn() {
+                Ty::Dyn
+            } else if inner.compatible(d) {
+                inner.join(d)
+            } else {
+                c.mismatch(
+                    args[0].span,
+                    format!("the default of `orValue` must be {}, like the optional's value, found {}", inner.brief(), d.brief()),
+                    format!("this is {}", d.brief()),
+                    None,
+                );
+                Ty::Dyn
+            }
+        }
+        _ => match &tys[0] {
+            Ty::Dyn => Ty::optional(Ty::Dyn),
+            Ty::Optional(other) if inner.compatible(other) => Ty::optional(inner.join(other)),
+            other => {
+                c.mismatch(
+                    args[0].span,
+                    format!("`or` needs an optional of {}, found {}", inner.brief(), other.brief()),
+                    format!("this is {}", other.brief()),
+                    (!matches!(other, Ty::Optional(_)))
+                        .then(|| "to fall back on a plain value, write `….orValue(…)`".to_string()),
+                );
+                Ty::Dyn
+            }
+        },
+    }
+}
+
 /// Whether a value of type `t` can be passed where the table says `want`.
 fn accepts(want: CelTy, t: &Ty) -> bool {
     if t.is_dyn() {
         return true;
+    }
+    // A list or map holding optionals is no data the library works on
+    // (`'%s'.format([o])` fails at run time).
+    if matches!(want, CelTy::List | CelTy::ListString | CelTy::Map) && t.contains_optional() {
+        return false;
     }
     match want {
         CelTy::Dyn => true,
@@ -218,6 +312,7 @@ fn accepts(want: CelTy, t: &Ty) -> bool {
         CelTy::List => matches!(t, Ty::List(_)),
         CelTy::ListString => matches!(t, Ty::List(e) if matches!(**e, Ty::String | Ty::Dyn)),
         CelTy::Map => matches!(t, Ty::Map(..) | Ty::Object(_)),
+        CelTy::Optional => matches!(t, Ty::Optional(_)),
     }
 }
 
@@ -235,6 +330,7 @@ fn ty_of(t: CelTy) -> Ty {
         CelTy::List => Ty::list(Ty::Dyn),
         CelTy::ListString => Ty::list(Ty::String),
         CelTy::Map => Ty::map(Ty::Dyn, Ty::Dyn),
+        CelTy::Optional => Ty::optional(Ty::Dyn),
     }
 }
 
@@ -252,6 +348,7 @@ fn described(t: CelTy) -> &'static str {
         CelTy::List => "a list",
         CelTy::ListString => "a list of strings",
         CelTy::Map => "a map",
+        CelTy::Optional => "an optional",
     }
 }
 

@@ -153,7 +153,10 @@ fn parse_with_crate_here(text: &str, lexed: &Lexed, base: u32) -> Result<Node, P
         message,
         help,
     };
-    match Parser::new().max_recursion_depth(PARSER_RECURSION_LIMIT).parse_with_source_info(text) {
+    // Optional syntax (`a.?b`, `a[?b]`, `[?a]`, `{?k: v}`) is on, as in the
+    // interpreter's environment (`cel::Env` enables it by default).
+    let parser = Parser::new().enable_optional_syntax(true).max_recursion_depth(PARSER_RECURSION_LIMIT);
+    match parser.parse_with_source_info(text) {
         Ok((expr, info)) => convert::convert(&expr, &info, text, lexed, base)
             .ok_or_else(|| fail(0, text.len(), "cannot check this expression".to_string(), None)),
         Err(errors) => {
@@ -451,12 +454,6 @@ fn describe(msg: &str, found: &str, found_text: &str) -> (String, Option<String>
         return (
             "expected a variable name".to_string(),
             Some("the first argument of `all`, `exists`, `exists_one`, `map` and `filter` names the element: `list.all(x, x > 0)`".into()),
-        );
-    }
-    if msg.starts_with("unsupported syntax '") {
-        return (
-            "optional syntax (`?`) is not supported".to_string(),
-            Some("test presence with `has(x.field)`".into()),
         );
     }
     if msg.starts_with("unsupported syntax: '`'") {

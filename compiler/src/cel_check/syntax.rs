@@ -42,6 +42,22 @@ pub enum NodeKind {
         operand: Box<Node>,
         index: Box<Node>,
     },
+    /// `operand.?field`: an optional, none when the field is absent.
+    OptSelect {
+        operand: Box<Node>,
+        field: String,
+        field_span: Span,
+    },
+    /// `operand[?index]`: an optional, none when there is no such element.
+    OptIndex {
+        operand: Box<Node>,
+        index: Box<Node>,
+    },
+    /// An optional entry of a literal: the `?value` of a list (`[?a, b]`,
+    /// spanning the `?`) or the value of a `?key: value` map entry (spanning
+    /// the value). The optional's value is included, or nothing when it is
+    /// none. Found only as a list item or a map entry's value.
+    OptionalEntry(Box<Node>),
     Unary {
         op: UnaryOp,
         op_span: Span,
@@ -223,10 +239,12 @@ impl Node {
     pub fn for_each_child<'a>(&'a self, mut f: impl FnMut(&'a Node)) {
         match &self.kind {
             NodeKind::Literal(_) | NodeKind::Ident(_) | NodeKind::Message { .. } => {}
-            NodeKind::Select { operand, .. } | NodeKind::Has { operand, .. } | NodeKind::Unary { operand, .. } => {
-                f(operand)
-            }
-            NodeKind::Index { operand, index } => {
+            NodeKind::Select { operand, .. }
+            | NodeKind::Has { operand, .. }
+            | NodeKind::Unary { operand, .. }
+            | NodeKind::OptSelect { operand, .. }
+            | NodeKind::OptionalEntry(operand) => f(operand),
+            NodeKind::Index { operand, index } | NodeKind::OptIndex { operand, index } => {
                 f(operand);
                 f(index)
             }

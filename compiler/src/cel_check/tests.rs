@@ -94,7 +94,7 @@ fn gen_expr(r: &mut Rng, depth: usize, out: &mut String) {
         }
         2 => {
             gen_expr(r, d, out);
-            out.push('.');
+            out.push_str(r.pick(&[".", ".", ".", ".?"]));
             out.push_str(r.pick(FIELDS));
         }
         3 => {
@@ -117,18 +117,18 @@ fn gen_expr(r: &mut Rng, depth: usize, out: &mut String) {
         }
         6 => {
             gen_expr(r, d, out);
-            out.push('[');
+            out.push_str(r.pick(&["[", "[", "[", "[?"]));
             gen_expr(r, d, out);
             out.push(']');
         }
         7 => {
-            out.push_str(r.pick(&["size", "int", "string", "f", "has", "max"]));
+            out.push_str(r.pick(&["size", "int", "string", "f", "has", "max", "optional.of", "optional.none"]));
             args(r, d, out);
         }
         8 => {
             gen_expr(r, d, out);
             out.push('.');
-            out.push_str(r.pick(&["startsWith", "size", "contains", "f", "all", "map"]));
+            out.push_str(r.pick(&["startsWith", "size", "contains", "f", "all", "map", "orValue", "hasValue"]));
             args(r, d, out);
         }
         9 => {
@@ -161,6 +161,7 @@ fn gen_expr(r: &mut Rng, depth: usize, out: &mut String) {
                 if i > 0 {
                     out.push_str(", ");
                 }
+                out.push_str(r.pick(&["", "", "", "?"]));
                 gen_expr(r, d, out);
             }
             if r.below(3) == 0 {
@@ -175,6 +176,7 @@ fn gen_expr(r: &mut Rng, depth: usize, out: &mut String) {
                 if i > 0 {
                     out.push_str(", ");
                 }
+                out.push_str(r.pick(&["", "", "", "?"]));
                 gen_expr(r, d, out);
                 out.push_str(": ");
                 gen_expr(r, d, out);

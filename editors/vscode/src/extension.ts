@@ -16,7 +16,13 @@ function createClient(): LanguageClient {
     documentSelector: [{ scheme: "file", language: "flow" }, { scheme: "untitled", language: "flow" }],
     // Files changed outside the editor (a checkout, another tool) reach the
     // server too; it also registers this watcher itself.
-    synchronize: { fileEvents: vscode.workspace.createFileSystemWatcher("**/*.flow") },
+    synchronize: {
+      fileEvents: [
+        vscode.workspace.createFileSystemWatcher("**/*.flow"),
+        // Its `allow` list changes which warnings are shown.
+        vscode.workspace.createFileSystemWatcher("**/flowc.toml"),
+      ],
+    },
   };
   return new LanguageClient("flowc", "flowc", serverOptions, clientOptions);
 }

@@ -131,7 +131,8 @@ fn collect_paths(node: &Node, bound: &mut Vec<String>, out: &mut Vec<Path>) {
 fn path_of(node: &Node) -> Option<Path> {
     match &node.kind {
         NodeKind::Ident(name) => Some(vec![(name.clone(), node.span)]),
-        NodeKind::Select { operand, field, field_span } => {
+        // `a.?b` reads the path `a.b` as `a.b` does.
+        NodeKind::Select { operand, field, field_span } | NodeKind::OptSelect { operand, field, field_span } => {
             let mut path = path_of(operand)?;
             path.push((field.clone(), *field_span));
             Some(path)
