@@ -78,6 +78,9 @@ pub fn check_projects(projects: &[LoadedProject]) -> (Vec<Diagnostic>, Sources, 
                 .filter(|d| !loaded.settings.silences(d))
                 .cloned(),
         );
+        // Gates against flowc.toml's principals and groups.
+        let approvers = flowc_compiler::check_approvers(&db, project, &loaded.settings.directory);
+        diagnostics.extend(approvers.into_iter().filter(|d| !loaded.settings.silences(d)));
     }
     // Freeing every memoised tree and query result one allocation at a time
     // is a sixth of the time of checking a large project, and the process

@@ -25,6 +25,7 @@ mod project;
 mod render;
 mod runs;
 mod serve;
+mod auth;
 mod versions;
 mod yaml;
 
@@ -122,11 +123,13 @@ pub enum Command {
     /// Approve a blocked approval step (or the approval a policy required);
     /// who and why go in the event log, and the run continues.
     ///
-    /// Example: flowc approve 20261121-100000-3f2a sign_off --as tech-lead --comment "ship it"
+    /// Who decides is you, the operating-system user; `--as NAME` records "on behalf of".
+    ///
+    /// Example: flowc approve 20261121-100000-3f2a sign_off --comment "ship it"
     Approve(people::DecideArgs),
     /// Reject a blocked approval step: the step fails (its `on_failure` applies).
     ///
-    /// Example: flowc reject 20261121-100000-3f2a sign_off --as security --comment "needs a threat model"
+    /// Example: flowc reject 20261121-100000-3f2a sign_off --comment "needs a threat model"
     Reject(people::DecideArgs),
     /// Finish a human task with its result, checked against the step's `output` type.
     ///
@@ -140,6 +143,10 @@ pub enum Command {
     ///
     /// Example: flowc -C examples/approvals serve --listen 127.0.0.1:8750
     Serve(serve::ServeArgs),
+    /// API tokens for `flowc serve`, and the principals of flowc.toml they belong to.
+    ///
+    /// Example: flowc auth token create ci-bot --role trigger --expires 90d
+    Auth(auth::AuthArgs),
     /// Store each workflow of the project as a new version when its compiled plan changed.
     ///
     /// Example: flowc publish examples/outbound_sdr --as dana
@@ -220,6 +227,7 @@ fn main() -> ExitCode {
         Command::Complete(args) => people::complete(&cli, args),
         Command::Event(args) => events::event(&cli, args),
         Command::Serve(args) => serve::serve(&cli, args),
+        Command::Auth(args) => auth::auth(&cli, args),
         Command::Publish(args) => versions::publish(&cli, args),
         Command::Versions(args) => versions::versions(&cli, args),
         Command::Restore(args) => advanced::restore(&cli, args),

@@ -1,14 +1,16 @@
 //! `flowc approve`, `flowc reject`, `flowc complete`, and the lines that
 //! tell a person how to continue a blocked run.
 //!
-//! Identity is asserted, not authenticated: `--as NAME` (else `FLOW_USER`,
-//! else `$USER`) names who decides, and a gate's `approvers` list is
-//! compared with that name. This is a local tool; whoever can write the
-//! state database can decide.
+//! Who decides is the operating-system user running the command
+//! ([`Actor::cli`]), matched against a gate's `approvers` (principals or
+//! groups of the project's flowc.toml). `--as NAME` records "on behalf of
+//! NAME" and changes nothing else. Whoever can write the state database can
+//! decide: docs/security.md says what that means.
 
 use std::path::PathBuf;
 
 use clap::Args;
+use flowc_interpreter::runtime::people::Actor;
 use flowc_interpreter::runtime::{self, Gate, Resolved, RunReport};
 use flowc_interpreter::state::{GateAction, SqliteStore};
 use serde_json::{json, Value};
@@ -23,7 +25,7 @@ pub struct DecideArgs {
     pub run: String,
     /// The blocked approval step.
     pub step: String,
-    /// Who decides (default: FLOW_USER, else $USER).
+    /// On behalf of whom (recorded; you, the operating-system user, decide).
     #[arg(long = "as", value_name = "NAME")]
     pub actor: Option<String>,
     /// Why: recorded in the event log with the decision.
@@ -51,7 +53,7 @@ pub struct CompleteArgs {
     /// Read the result from a file instead.
     #[arg(long, value_name = "FILE", conflicts_with = "output")]
     pub output_file: Option<PathBuf>,
-    /// Who completes the task (default: FLOW_USER, else $USER).
+    /// On behalf of whom (recorded; you, the operating-system user, complete it).
     #[arg(long = "as", value_name = "NAME")]
     pub actor: Option<String>,
     /// A note recorded with the completion.
@@ -67,13 +69,6 @@ pub struct CompleteArgs {
     pub notify: NotifyArg,
 }
 
-/// `--as`, else `FLOW_USER`, else `$USER`.
-pub fn identity(given: Option<&str>) -> Option<String> {
-    given
-        .map(str::to_string)
-        .or_else(|| std::env::var("FLOW_USER").ok().filter(|s| !s.is_empty()))
-        .or_else(|| std::env::var("USER").ok().filter(|s| !s.is_empty()))
-}
 
 pub fn approve(cli: &Cli, args: &DecideArgs) -> Result<(), Failure> {
     decide(cli, args, GateAction::Approve)
@@ -84,14 +79,12 @@ pub fn reject(cli: &Cli, args: &DecideArgs) -> Result<(), Failure> {
 }
 
 fn decide(cli: &Cli, args: &DecideArgs, action: GateAction) -> Result<(), Failure> {
-    let actor = identity(args.actor.as_deref())
-        .ok_or_else(|| Failure::usage("say who decides with --as NAME (or set FLOW_USER)"))?;
+    let actor = Actor::cli(args.actor.as_deref());
     resolve(cli, &args.run, &args.step, action, &actor, args.comment.as_deref(), None, args.wait, args.json, &args.notify)
 }
 
 pub fn complete(cli: &Cli, args: &CompleteArgs) -> Result<(), Failure> {
-    let actor = identity(args.actor.as_deref())
-        .ok_or_else(|| Failure::usage("say who completes the task with --as NAME (or set FLOW_USER)"))?;
+    let actor = Actor::cli(args.actor.as_deref());
     let text = match (&args.output, &args.output_file) {
         (Some(t), _) => t.clone(),
         (None, Some(path)) => std::fs::read_to_string(path)
@@ -108,7 +101,7 @@ fn resolve(
     run: &str,
     step: &str,
     action: GateAction,
-    actor: &str,
+    actor: &Actor,
     comment: Option<&str>,
     output: Option<&Value>,
     wait: bool,
@@ -135,7 +128,7 @@ fn resolve(
                 p.stop();
             }
             if json {
-                println!("{}", json!({ "run": run, "step": step, "action": action, "by": actor, "message": message }));
+                println!("{}", json!({ "run": run, "step": step, "action": action, "by": actor.principal, "on_behalf_of": actor.on_behalf_of, "message": message }));
             }
             if !cli.quiet {
                 eprintln!("{message}");
@@ -197,23 +190,18 @@ pub fn print_waiting(store: &SqliteStore, json: bool) -> Result<(), runtime::Err
     Ok(())
 }
 
-/// The command that continues a gate.
-/// A command that continues the gate, ready to paste: placeholders are
-/// values that work (the first approver's name, the operating-system user,
-/// a skeleton of the declared output, an event type the glob matches).
+/// A command that continues the gate, ready to paste by one of its
+/// approvers (whoever runs it decides): placeholders are values that work
+/// (a skeleton of the declared output, an event type the glob matches).
 pub fn how_to(run: &str, step: &str, gate: &Gate) -> String {
     use flowc_plan::table::shell_quote;
-    let who = match gate.approvers.first() {
-        Some(a) => shell_quote(a),
-        None => "\"$(id -un)\"".to_string(),
-    };
     match gate.gate.as_str() {
         "approval" => format!(
-            "flowc approve {run} {step} --as {who} --comment 'looks good'   (or: flowc reject {run} {step} --as {who} --comment 'why not')"
+            "flowc approve {run} {step} --comment 'looks good'   (or: flowc reject {run} {step} --comment 'why not')"
         ),
         "human" => {
             let example = gate.output_example.clone().unwrap_or(serde_json::Value::Object(Default::default()));
-            format!("flowc complete {run} {step} --as {who} --output {}", shell_quote(&example.to_string()))
+            format!("flowc complete {run} {step} --output {}", shell_quote(&example.to_string()))
         }
         "wait" => {
             let mut cmd = format!("flowc event send {}", shell_quote(&flowc_interpreter::runtime::inbox::glob_example(gate.event.as_deref().unwrap_or("example"))));

@@ -37,8 +37,9 @@ pub struct RunArgs {
     /// events, instead of returning (exit 3) with the run blocked.
     #[arg(long)]
     pub wait: bool,
-    /// Who starts the run (default: FLOW_USER, else $USER); gates marked
-    /// `distinct_from_initiator` refuse this person's approval.
+    /// On behalf of whom the run starts (recorded). The initiator — whose
+    /// approval `distinct_from_initiator` gates refuse — is you, the
+    /// operating-system user.
     #[arg(long = "as", value_name = "NAME")]
     pub initiator: Option<String>,
 }
@@ -191,7 +192,11 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<(), Failure> {
     let progress = (!cli.quiet).then(|| Progress::new(cli));
     let mut options = options(cli, &args.notify, progress.clone())?;
     options.wait_blocked = args.wait;
-    options.origin.initiator = crate::people::identity(args.initiator.as_deref());
+    let actor = flowc_interpreter::runtime::people::Actor::cli(args.initiator.as_deref());
+    options.origin.initiator = Some(actor.principal.clone());
+    if let Some(b) = &actor.on_behalf_of {
+        options.origin.detail = serde_json::json!({ "on_behalf_of": b });
+    }
     let report = runtime::run(plan, inputs, &options).map_err(usage)?;
     finish(cli, &report, args.json, progress.as_deref())
 }

@@ -13,7 +13,7 @@ use crate::{Cli, Failure};
 pub struct PublishArgs {
     /// The project directory or a `.flow` file (default: the project root, `-C`).
     pub path: Option<PathBuf>,
-    /// The author recorded with new versions (default: FLOW_USER, else $USER).
+    /// On behalf of whom the versions are published (the author recorded is you, the operating-system user).
     #[arg(long = "as", value_name = "NAME")]
     pub author: Option<String>,
     /// Print what was published as one JSON document on stdout.
@@ -66,7 +66,7 @@ pub fn publish(cli: &Cli, args: &PublishArgs) -> Result<(), Failure> {
     let plans = workflows.iter().map(|w| checked.lower(w)).collect::<Result<Vec<_>, _>>()?;
     let mut options = RunOptions::new(cli.state_path(), cli.project_dir());
     options.events = cli.events_sink()?;
-    let author = crate::people::identity(args.author.as_deref());
+    let author = Some(flowc_interpreter::runtime::people::Actor::cli(args.author.as_deref()).describe());
     let published = runtime::versions::publish(&plans, author.as_deref(), &options).map_err(|e| Failure::usage(e.to_string()))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&json!(published)).unwrap_or_default());

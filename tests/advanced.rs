@@ -499,12 +499,13 @@ fn the_advanced_example_runs_to_completion_offline() {
 #[test]
 fn dev_lifecycle_runs_its_gates_and_fix_loops() {
     let p = project("dev_lifecycle", true);
+    p.me_in(&["release-manager"]);
     // The run stops at the release approval, then at the feedback task.
     let (out, s) = run(&p, "dev_lifecycle", &["-i", "feature=feature flags", "--notify", "none"], &[]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     assert_eq!(s["steps"]["release_approval"]["status"], "blocked");
     let run_id = s["run"].as_str().unwrap().to_string();
-    let out = p.flowc(&["approve", &run_id, "release_approval", "--as", "release-manager", "--json", "--notify", "none"]);
+    let out = p.flowc(&["approve", &run_id, "release_approval", "--json", "--notify", "none"]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     let out = p.flowc(&["complete", &run_id, "feedback", "--as", "dana", "--output", r#"{"rating": 4, "notes": "more toggles"}"#, "--json", "--notify", "none"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));

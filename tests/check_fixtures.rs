@@ -26,14 +26,30 @@ const DIR: &str = "tests/fixtures/check";
 /// (line, first column, last column + 1, code); lines and columns are 1-based, in characters.
 type Expectation = (usize, usize, usize, String);
 
+/// The fixtures: `DIR/*.flow`, and `DIR/*/*.flow` — a folder with its own
+/// flowc.toml (as `flowc check FILE` reads the one beside the file).
 fn fixtures() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(DIR)
-        .expect("the fixture directory")
-        .map(|e| e.expect("an entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "flow"))
-        .collect();
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(DIR).expect("the fixture directory") {
+        let path = entry.expect("an entry").path();
+        if path.is_dir() {
+            let inner = std::fs::read_dir(&path).expect("a fixture folder").map(|e| e.expect("an entry").path());
+            files.extend(inner.filter(|p| p.extension().is_some_and(|e| e == "flow")));
+        } else if path.extension().is_some_and(|e| e == "flow") {
+            files.push(path);
+        }
+    }
     files.sort();
     files
+}
+
+/// A fixture's snapshot name: its file name, prefixed by its folder's.
+fn snapshot_name(path: &Path) -> String {
+    let stem = path.file_stem().expect("a name").to_string_lossy().into_owned();
+    match path.parent().filter(|p| *p != Path::new(DIR)).and_then(|p| p.file_name()) {
+        Some(folder) => format!("{}-{stem}", folder.to_string_lossy()),
+        None => stem,
+    }
 }
 
 /// Markers of a fixture, resolved to the line they point at.
@@ -109,7 +125,7 @@ fn every_fixture_reports_exactly_what_its_markers_say() {
 fn every_fixture_matches_its_snapshot() {
     for path in fixtures() {
         let source = std::fs::read_to_string(&path).expect("readable fixture");
-        let name = path.file_stem().expect("a name").to_string_lossy().into_owned();
+        let name = snapshot_name(&path);
         let (_, stderr) = flowc(&["check", path.to_str().expect("UTF-8"), "--color", "never"]);
         let mut settings = insta::Settings::clone_current();
         settings.set_snapshot_path("snapshots/check");

@@ -13,13 +13,34 @@ fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// `flowc -C examples/NAME --state SCRATCH/state.db ARGS`.
+/// `flowc -C SCRATCH/NAME --state SCRATCH/state.db ARGS`, on a copy of
+/// examples/NAME (made once) whose flowc.toml puts the test's user in the
+/// example's approver groups.
 fn flowc_in(example: &str, scratch: &Project, args: &[&str]) -> Output {
     let state = scratch.path("state.db");
+    let copy = scratch.path(example);
+    if !copy.exists() {
+        fn copy_dir(from: &Path, to: &Path) {
+            std::fs::create_dir_all(to).unwrap();
+            for e in std::fs::read_dir(from).unwrap().flatten() {
+                let (src, dst) = (e.path(), to.join(e.file_name()));
+                if e.file_name() == ".flow" {
+                    continue;
+                }
+                if src.is_dir() {
+                    copy_dir(&src, &dst);
+                } else {
+                    std::fs::copy(&src, &dst).unwrap();
+                }
+            }
+        }
+        copy_dir(&root().join("examples").join(example), &copy);
+        std::fs::write(copy.join("flowc.toml"), directory_with_me_in(&["sales-manager", "tech-lead", "security"])).unwrap();
+    }
     Command::new(flowc_bin())
         .current_dir(root())
         .arg("-C")
-        .arg(format!("examples/{example}"))
+        .arg(&copy)
         .arg("--state")
         .arg(&state)
         .args(args)
@@ -33,6 +54,13 @@ fn flowc_in(example: &str, scratch: &Project, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// Records the run as started by `dana`, as if another person had run it
+/// (one test process is one operating-system user).
+fn started_by_someone_else(scratch: &Project, run: &str) {
+    let db = rusqlite::Connection::open(scratch.path("state.db")).unwrap();
+    assert_eq!(db.execute("UPDATE run_origins SET initiator = 'dana' WHERE run_id = ?1", [run]).unwrap(), 1);
+}
+
 fn json_of(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", stdout(out), stderr(out)))
 }
@@ -40,16 +68,22 @@ fn json_of(out: &Output) -> Value {
 #[test]
 fn outbound_sdr_blocks_for_approval_is_approved_and_completes_on_the_reply() {
     let scratch = Project::new("example-sdr");
-    let out = flowc_in("outbound_sdr", &scratch, &["run", "outbound_sdr", "-i", "company=Globex", "-i", "lead_id=L-1", "--as", "alice", "--json"]);
+    let out = flowc_in("outbound_sdr", &scratch, &["run", "outbound_sdr", "-i", "company=Globex", "-i", "lead_id=L-1", "--json"]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     let summary = json_of(&out);
     let run = summary["run"].as_str().unwrap().to_string();
+    // distinct_from_initiator: the test's user started it and may not approve it…
+    let refused = flowc_in("outbound_sdr", &scratch, &["approve", &run, "manager_approval"]);
+    assert_eq!(code(&refused), 2, "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("started this run"), "{}", stderr(&refused));
+    // …so let someone else have started it.
+    started_by_someone_else(&scratch, &run);
     assert_eq!(summary["steps"]["governance"]["output"]["decision"], "allow");
     assert_eq!(summary["steps"]["route"]["output"]["picked"], "manager_approval");
     assert_eq!(summary["steps"]["manager_approval"]["status"], "blocked");
     assert!(stderr(&out).contains(&format!("flowc approve {run} manager_approval")), "{}", stderr(&out));
 
-    let out = flowc_in("outbound_sdr", &scratch, &["approve", &run, "manager_approval", "--as", "sales-manager", "--comment", "Go ahead", "--json"]);
+    let out = flowc_in("outbound_sdr", &scratch, &["approve", &run, "manager_approval", "--comment", "Go ahead", "--json"]);
     assert_eq!(code(&out), 3, "blocks again at the reply wait: {}", stderr(&out));
     let summary = json_of(&out);
     assert_eq!(summary["steps"]["send_outreach"]["output"]["message_id"], "msg-L-1");
@@ -83,15 +117,16 @@ fn outbound_sdr_small_deals_skip_the_approval() {
 #[test]
 fn approvals_example_blocks_at_sign_off_and_completes_when_approved() {
     let scratch = Project::new("example-approvals");
-    let out = flowc_in("approvals", &scratch, &["run", "change_review", "--as", "dana", "--json"]);
+    let out = flowc_in("approvals", &scratch, &["run", "change_review", "--json"]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     let summary = json_of(&out);
     let run = summary["run"].as_str().unwrap().to_string();
     assert_eq!(summary["steps"]["sign_off"]["status"], "blocked");
     assert_eq!(summary["blocked"][0]["message"], "Merge 'Retry webhooks with backoff (#42)' into acme/api? CI is green and the AI review approves with two minor comments.");
-    let out = flowc_in("approvals", &scratch, &["approve", &run, "sign_off", "--as", "dana"]);
-    assert_eq!(code(&out), 2, "the initiator may not approve: {}", stderr(&out));
-    let out = flowc_in("approvals", &scratch, &["approve", &run, "sign_off", "--as", "tech-lead", "--comment", "LGTM", "--json"]);
+    let out = flowc_in("approvals", &scratch, &["approve", &run, "sign_off", "--as", "tech-lead"]);
+    assert_eq!(code(&out), 2, "the initiator may not approve, on anyone's behalf: {}", stderr(&out));
+    started_by_someone_else(&scratch, &run);
+    let out = flowc_in("approvals", &scratch, &["approve", &run, "sign_off", "--comment", "LGTM", "--json"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let done = json_of(&out);
     assert_eq!(done["status"], "completed");

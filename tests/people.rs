@@ -88,8 +88,17 @@ workflow gate {
   step prepare { command "echo ready" }
   step sign_off: approval after prepare {
     approvers ["boss", "carol"]
-    distinct_from_initiator
     message "Ship ${inputs.who}?"
+  }
+  step ship after sign_off { command "echo shipped" }
+}
+"#;
+
+const GATE_DISTINCT: &str = r#"
+workflow gate {
+  step sign_off: approval {
+    approvers ["boss", "carol"]
+    distinct_from_initiator
   }
   step ship after sign_off { command "echo shipped" }
 }
@@ -98,6 +107,8 @@ workflow gate {
 #[test]
 fn an_approval_blocks_the_run_with_exit_3_and_approve_from_another_process_completes_it() {
     let p = project("approve", &[("gate.flow", GATE)]);
+    p.me_in(&["boss"]);
+    let me = os_user();
     let (out, summary) = flowc_json(&p, &["run", "gate", "--as", "alice"]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     let run = summary["run"].as_str().unwrap().to_string();
@@ -109,60 +120,90 @@ fn an_approval_blocks_the_run_with_exit_3_and_approve_from_another_process_compl
     assert_eq!(blocked["message"], "Ship v2?");
     assert_eq!(blocked["approvers"], json!(["boss", "carol"]));
     let err = stderr(&out);
-    assert!(err.contains(&format!("flowc approve {run} sign_off --as boss")), "{err}");
+    assert!(err.contains(&format!("flowc approve {run} sign_off --comment")), "{err}");
+    assert!(err.contains("from boss or carol"), "{err}");
 
     let (_, waiting) = flowc_json(&p, &["runs", "waiting"]);
     assert_eq!(waiting[0]["run"], run.as_str());
     assert_eq!(waiting[0]["step"], "sign_off");
     assert_eq!(waiting[0]["gate"], "approval");
-    let (out, done) = flowc_json(&p, &["approve", &run, "sign_off", "--as", "boss", "--comment", "looks good"]);
+    let (out, done) = flowc_json(&p, &["approve", &run, "sign_off", "--comment", "looks good"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(done["status"], "completed");
     assert_eq!(done["steps"]["ship"]["output"], "shipped");
-    assert_eq!(done["steps"]["sign_off"]["output"]["by"], "boss");
+    assert_eq!(done["steps"]["sign_off"]["output"]["by"], me.as_str());
     let ev = events(&p, &run);
-    assert_eq!(event(&ev, "sign_off", "approved")["payload"]["by"], "boss");
+    assert_eq!(event(&ev, "sign_off", "approved")["payload"]["by"], me.as_str());
+    assert_eq!(event(&ev, "sign_off", "approved")["payload"]["via"], "cli");
     assert_eq!(event(&ev, "sign_off", "approved")["payload"]["comment"], "looks good");
     let blocked_event = event(&ev, "sign_off", "blocked");
     assert_eq!(blocked_event["payload"]["gate"], "approval");
     assert!(ev.iter().any(|e| e["step"].is_null() && e["event"] == "blocked"), "the run was recorded blocked");
-    assert_eq!(show(&p, &run)["origin"]["initiator"], "alice");
+    // The initiator is the operating-system user; `--as` is recorded as on behalf of.
+    assert_eq!(show(&p, &run)["origin"]["initiator"], me.as_str());
+    assert_eq!(show(&p, &run)["origin"]["detail"]["on_behalf_of"], "alice");
 }
 
 #[test]
 fn reject_fails_the_step_and_records_who_and_why() {
     let p = project("reject", &[("gate.flow", GATE)]);
-    let (out, summary) = flowc_json(&p, &["run", "gate", "--as", "alice"]);
+    p.me_in(&["carol"]);
+    let me = os_user();
+    let (out, summary) = flowc_json(&p, &["run", "gate"]);
     assert_eq!(code(&out), 3);
     let run = summary["run"].as_str().unwrap().to_string();
-    let (out, done) = flowc_json(&p, &["reject", &run, "sign_off", "--as", "carol", "--comment", "not this week"]);
+    let (out, done) = flowc_json(&p, &["reject", &run, "sign_off", "--as", "Carol Danvers", "--comment", "not this week"]);
     assert_eq!(code(&out), 1, "the run fails: {}", stderr(&out));
     assert_eq!(done["steps"]["sign_off"]["status"], "failed");
     assert_eq!(done["steps"]["ship"]["status"], "upstream_failed");
-    assert!(done["error"].as_str().unwrap().contains("rejected by carol: not this week"), "{done}");
+    assert!(done["error"].as_str().unwrap().contains(&format!("rejected by {me}: not this week")), "{done}");
     let ev = events(&p, &run);
     let rejected = event(&ev, "sign_off", "rejected");
-    assert_eq!(rejected["payload"]["by"], "carol");
+    assert_eq!(rejected["payload"]["by"], me.as_str());
+    assert_eq!(rejected["payload"]["on_behalf_of"], "Carol Danvers");
     assert_eq!(rejected["payload"]["comment"], "not this week");
 }
 
 #[test]
 fn approvers_and_distinct_from_initiator_are_enforced() {
-    let p = project("who", &[("gate.flow", GATE)]);
-    let (_, summary) = flowc_json(&p, &["run", "gate", "--as", "carol"]);
+    let p = project("who", &[("gate.flow", GATE_DISTINCT)]);
+    let me = os_user();
+    let (_, summary) = flowc_json(&p, &["run", "gate"]);
     let run = summary["run"].as_str().unwrap().to_string();
-    let out = flowc(&p, &["approve", &run, "sign_off", "--as", "mallory"]);
+    // Not an approver: neither `--as` nor the environment makes one.
+    let out = flowc(&p, &["approve", &run, "sign_off"]);
     assert_eq!(code(&out), 2);
-    assert!(stderr(&out).contains("`mallory` is not among the approvers (boss, carol)"), "{}", stderr(&out));
-    let out = flowc(&p, &["approve", &run, "sign_off", "--as", "carol"]);
+    assert!(stderr(&out).contains(&format!("`{me}` is not among the approvers (boss, carol)")), "{}", stderr(&out));
+    for (k, v) in [("FLOW_USER", "boss"), ("USER", "boss"), ("LOGNAME", "boss")] {
+        let out = cmd(&p, &["approve", &run, "sign_off"]).env(k, v).output().unwrap();
+        assert_eq!(code(&out), 2, "{k}={v} changed nothing: {}", stderr(&out));
+    }
+    let out = flowc(&p, &["approve", &run, "sign_off", "--as", "boss"]);
+    assert_eq!(code(&out), 2, "--as is on behalf of, not an identity");
+    assert!(stderr(&out).contains(&format!("`{me}` is not among the approvers")), "{}", stderr(&out));
+    // In the group `boss` (flowc.toml): an approver — but the initiator, which the gate refuses.
+    p.me_in(&["boss"]);
+    let out = flowc(&p, &["approve", &run, "sign_off"]);
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("started this run"), "{}", stderr(&out));
     assert_eq!(step_status(&p, &run, "sign_off"), "blocked", "a refused decision changes nothing");
-    // FLOW_USER names the approver when --as is absent.
-    let out = cmd(&p, &["approve", &run, "sign_off"]).env("FLOW_USER", "boss").output().unwrap();
+    // Principals are compared after normalisation: a run recorded as started by
+    // the same name in other case or width is still this user's.
+    let db = rusqlite::Connection::open(p.path(".flow/state.db")).unwrap();
+    let fullwidth: String = me.chars().map(|c| if c.is_ascii_alphanumeric() { char::from_u32(c as u32 + 0xFEE0).unwrap() } else { c }).collect();
+    for variant in [me.to_uppercase(), fullwidth, format!(" {me} ")] {
+        db.execute("UPDATE run_origins SET initiator = ?1 WHERE run_id = ?2", rusqlite::params![variant, run]).unwrap();
+        let out = flowc(&p, &["approve", &run, "sign_off"]);
+        assert_eq!(code(&out), 2, "initiator {variant:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains("started this run"), "{}", stderr(&out));
+    }
+    // Someone else started it: the approval is accepted.
+    db.execute("UPDATE run_origins SET initiator = 'alice' WHERE run_id = ?1", [&run]).unwrap();
+    drop(db);
+    let out = flowc(&p, &["approve", &run, "sign_off"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(step_status(&p, &run, "sign_off"), "completed");
-    let out = flowc(&p, &["approve", &run, "sign_off", "--as", "boss"]);
+    let out = flowc(&p, &["approve", &run, "sign_off"]);
     assert_eq!(code(&out), 2, "a finished run has nothing to approve");
 }
 
@@ -208,6 +249,7 @@ fn a_waiting_run_fails_a_gate_at_its_deadline() {
 #[test]
 fn run_wait_keeps_waiting_and_another_process_approves() {
     let p = project("wait-approve", &[("gate.flow", GATE)]);
+    p.me_in(&["boss"]);
     let child = cmd(&p, &["run", "gate", "--wait", "--json", "--as", "alice"]).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
     let mut child = child;
     let mut run = String::new();
@@ -220,7 +262,7 @@ fn run_wait_keeps_waiting_and_another_process_approves() {
         false
     });
     assert_eq!(show(&p, &run)["status"], "running", "a --wait run is not recorded blocked");
-    let out = flowc(&p, &["approve", &run, "sign_off", "--as", "boss", "--comment", "go"]);
+    let out = flowc(&p, &["approve", &run, "sign_off", "--comment", "go"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(stderr(&out).contains("continues it"), "{}", stderr(&out));
     let (status, stdout, err) = wait_exit(&mut child);
@@ -244,30 +286,32 @@ workflow review {
 #[test]
 fn a_human_task_completes_with_output_checked_against_its_type() {
     let p = project("human", &[("review.flow", TASK)]);
+    let me = os_user();
     let (out, summary) = flowc_json(&p, &["run", "review"]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     let run = summary["run"].as_str().unwrap().to_string();
     assert_eq!(summary["blocked"][0]["output_type"], "{ severity: int, owner: string, notes?: string }");
     assert!(
-        stderr(&out).contains(&format!(r#"flowc complete {run} triage --as oncall --output '{{"owner":"","severity":0}}'"#)),
+        stderr(&out).contains(&format!(r#"flowc complete {run} triage --output '{{"owner":"","severity":0}}'"#)),
         "{}",
         stderr(&out)
     );
 
-    let out = flowc(&p, &["complete", &run, "triage", "--as", "oncall", "--output", r#"{"severity": "high", "owner": "dana"}"#]);
+    let out = flowc(&p, &["complete", &run, "triage", "--as", "oncall", "--output", r#"{"severity": 2, "owner": "dana"}"#]);
+    assert_eq!(code(&out), 2, "only the listed people may complete it: {}", stderr(&out));
+    p.me_in(&["oncall"]);
+    let out = flowc(&p, &["complete", &run, "triage", "--output", r#"{"severity": "high", "owner": "dana"}"#]);
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("output.severity should be int but is a string"), "{}", stderr(&out));
-    let out = flowc(&p, &["complete", &run, "triage", "--as", "oncall", "--output", "{not json"]);
+    let out = flowc(&p, &["complete", &run, "triage", "--output", "{not json"]);
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("--output is not JSON"), "{}", stderr(&out));
-    let out = flowc(&p, &["complete", &run, "triage", "--as", "intern", "--output", r#"{"severity": 2, "owner": "dana"}"#]);
-    assert_eq!(code(&out), 2, "only the listed people may complete it");
 
-    let (out, done) = flowc_json(&p, &["complete", &run, "triage", "--as", "oncall", "--output", r#"{"severity": 2, "owner": "dana"}"#]);
+    let (out, done) = flowc_json(&p, &["complete", &run, "triage", "--output", r#"{"severity": 2, "owner": "dana"}"#]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(done["steps"]["triage"]["output"], json!({ "severity": 2, "owner": "dana" }));
     assert_eq!(done["steps"]["page"]["output"], "paging dana at 2");
-    assert_eq!(event(&events(&p, &run), "triage", "completed")["payload"]["by"], "oncall");
+    assert_eq!(event(&events(&p, &run), "triage", "completed")["payload"]["by"], me.as_str());
 }
 
 const POLICY: &str = r#"
@@ -315,12 +359,13 @@ fn a_policy_allows_denies_or_requires_an_implicit_approval() {
     assert_eq!(gate["implicit"], true);
     assert_eq!(gate["policy"], "spend");
     assert_eq!(gate["message"], "over 100 needs finance");
-    let out = flowc(&p, &["approve", &run, "guard", "--as", "bob"]);
+    let out = flowc(&p, &["approve", &run, "guard"]);
     assert_eq!(code(&out), 2, "the check's approvers apply to the implicit gate");
-    let (out, done) = flowc_json(&p, &["approve", &run, "guard", "--as", "finance", "--comment", "budgeted"]);
+    p.me_in(&["finance"]);
+    let (out, done) = flowc_json(&p, &["approve", &run, "guard", "--comment", "budgeted"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(done["steps"]["guard"]["output"]["decision"], "require_approval");
-    assert_eq!(done["steps"]["guard"]["output"]["approval"]["by"], "finance");
+    assert_eq!(done["steps"]["guard"]["output"]["approval"]["by"], os_user().as_str());
     assert_eq!(done["steps"]["pay"]["output"], "paid 500");
     let ev = events(&p, &run);
     assert_eq!(event(&ev, "guard", "approved")["payload"]["implicit"], true);
@@ -465,10 +510,11 @@ fn event_send_starts_runs_whose_trigger_and_filter_match() {
 #[test]
 fn the_events_sink_receives_lifecycle_cloudevents_in_order() {
     let p = project("sink", &[("gate.flow", GATE)]);
+    p.me_in(&["boss"]);
     let (out, summary) = flowc_json(&p, &["--events-sink", "file:out/events.jsonl", "run", "gate", "--as", "alice"]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     let run = summary["run"].as_str().unwrap().to_string();
-    let out = cmd(&p, &["approve", &run, "sign_off", "--as", "boss"]).env("FLOW_EVENTS_SINK", "command:cat >> out/events.jsonl").output().unwrap();
+    let out = cmd(&p, &["approve", &run, "sign_off"]).env("FLOW_EVENTS_SINK", "command:cat >> out/events.jsonl").output().unwrap();
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     let lines: Vec<Value> = p.read("out/events.jsonl").lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let types: Vec<&str> = lines.iter().map(|e| e["type"].as_str().unwrap()).collect();
@@ -486,7 +532,7 @@ fn the_events_sink_receives_lifecycle_cloudevents_in_order() {
     assert_eq!(ids.len(), lines.len(), "ids are unique");
     let approved = lines.iter().find(|e| e["type"] == "flow.step.approved").unwrap();
     assert_eq!(approved["subject"], "sign_off");
-    assert_eq!(approved["data"]["payload"]["by"], "boss");
+    assert_eq!(approved["data"]["payload"]["by"], os_user().as_str());
     let out = flowc(&p, &["--events-sink", "smtp:x", "run", "gate"]);
     assert_eq!(code(&out), 2, "a bad sink is a usage error");
 }
@@ -535,7 +581,7 @@ fn publish_stores_a_version_only_when_the_plan_changes_and_runs_record_it() {
     let (out, versions) = flowc_json(&p, &["versions", "pub"]);
     assert_eq!(code(&out), 0);
     assert_eq!(versions.as_array().unwrap().len(), 2);
-    assert_eq!(versions[0]["author"], "dana");
+    assert_eq!(versions[0]["author"], format!("{} (on behalf of dana)", os_user()));
     assert_eq!(versions[0]["runs"], 2);
     let out = flowc(&p, &["versions", "pub"]);
     assert!(stdout(&out).contains("(latest)"), "{}", stdout(&out));
@@ -566,6 +612,7 @@ workflow child {
 }
 "#;
     let p = project("call", &[("call.flow", flow)]);
+    p.me_in(&["lead"]);
     let (out, summary) = flowc_json(&p, &["run", "parent"]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     let parent = summary["run"].as_str().unwrap().to_string();
@@ -573,7 +620,7 @@ workflow child {
     assert_eq!(gate["step"], "ok");
     let child = gate["run"].as_str().unwrap().to_string();
     assert_ne!(child, parent);
-    let (out, done) = flowc_json(&p, &["approve", &child, "ok", "--as", "lead"]);
+    let (out, done) = flowc_json(&p, &["approve", &child, "ok"]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(done["run"], parent.as_str(), "the caller continues");
     assert_eq!(done["steps"]["after_sub"]["output"], "got 4");
@@ -605,6 +652,7 @@ workflow child {
         }
     });
     let out = flowc(&p, &["approve", &child, "ok", "--as", "lead"]);
+    // (the gate has no approvers: anyone may approve, `--as` is only recorded)
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert!(stderr(&out).contains("continues it"), "{}", stderr(&out));
     std::fs::write(p.path("release"), "").unwrap();
@@ -630,6 +678,7 @@ workflow gates {
 }
 "#;
     let p = project("hints", &[("gates.flow", flow)]);
+    p.me_in(&["release-manager"]);
     let (out, summary) = flowc_json(&p, &["run", "gates"]);
     assert_eq!(code(&out), 3, "{}", stderr(&out));
     let run = summary["run"].as_str().unwrap().to_string();

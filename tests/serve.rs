@@ -147,7 +147,10 @@ impl Server {
     }
 
     fn start_env(p: &Project, extra: &[&str], admin: String, envs: &[(&str, &str)]) -> Server {
-        let mut args = vec!["serve", "--listen", "127.0.0.1:0", "--notify", "none"];
+        let mut args = vec!["serve", "--notify", "none"];
+        if !extra.contains(&"--listen") {
+            args.extend_from_slice(&["--listen", "127.0.0.1:0"]);
+        }
         args.extend_from_slice(extra);
         let mut child = p
             .cmd(&args)
@@ -170,10 +173,17 @@ impl Server {
         });
         let mut port = 0;
         let start = std::time::Instant::now();
+        let mut seen = Vec::new();
         while port == 0 {
-            assert!(start.elapsed() < Duration::from_secs(60), "flowc serve did not start");
-            if let Ok(line) = rx.recv_timeout(Duration::from_secs(1))
-                && let Some(addr) = line.strip_prefix("flowc serve listening on ").and_then(|l| l.split_once("://")).map(|(_, a)| a.to_string())
+            assert!(start.elapsed() < Duration::from_secs(60), "flowc serve did not start: {seen:?}");
+            if let Ok(Some(status)) = child.try_wait() {
+                std::thread::sleep(Duration::from_millis(100));
+                seen.extend(rx.try_iter());
+                panic!("flowc serve exited ({status}): {seen:?}");
+            }
+            let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) else { continue };
+            seen.push(line.clone());
+            if let Some(addr) = line.strip_prefix("flowc serve listening on ").and_then(|l| l.split_once("://")).map(|(_, a)| a.to_string())
             {
                 port = addr.rsplit(':').next().unwrap().parse().unwrap();
             }
@@ -1033,5 +1043,34 @@ workflow never {
     assert_eq!(every.last().copied(), Some(due));
     every.dedup();
     assert_eq!(every.len(), of("every").len(), "one run per missed fire time");
+    server.terminate();
+}
+
+#[test]
+fn distinct_from_initiator_holds_for_runs_an_event_started() {
+    let flow = r#"
+workflow gated {
+  on event "go"
+  step ok: approval { approvers ["boss"] distinct_from_initiator }
+  step done after ok { command "echo done" }
+}
+"#;
+    let p = project("distinct", &[("gated.flow", flow)]);
+    let (ann, bob) = (token(&p, "ann", &[]), token(&p, "bob", &[]));
+    let server = Server::start(&p, &[]);
+    let (status, body) = server.post_with(&ann, "/events", &cloudevent("go", "x", "d-1", json!({})));
+    assert_eq!(status, 202, "{body}");
+    let run = body["accepted"][0]["started"][0]["run"].as_str().unwrap().to_string();
+    wait_until("the run to block", || server.request("GET", &format!("/runs/{run}"), &[], "").1["status"] == "blocked");
+    let shown: Value = serde_json::from_slice(&p.cmd(&["runs", "show", &run, "--json"]).output().unwrap().stdout).unwrap();
+    assert_eq!(shown["origin"]["initiator"], "ann", "the token's principal started it");
+    let (status, body) = server.post_with(&ann, &format!("/runs/{run}/steps/ok/approve"), "{}");
+    assert_eq!(status, 409, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("started this run"), "{body}");
+    let (status, body) = server.post_with(&ann, &format!("/runs/{run}/steps/ok/approve"), r#"{"on_behalf_of": "bob"}"#);
+    assert_eq!(status, 409, "on behalf of someone else is still ann: {body}");
+    let (status, body) = server.post_with(&bob, &format!("/runs/{run}/steps/ok/approve"), "{}");
+    assert_eq!(status, 202, "{body}");
+    assert_eq!(server.wait_status(&run, "completed")["steps"]["done"]["output"], "done");
     server.terminate();
 }

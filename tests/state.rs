@@ -295,7 +295,9 @@ fn concurrent_decisions_have_one_winner_bound_to_one_attempt() {
     let decisions: Vec<&Value> = events.iter().filter(|e| e["step"] == "ok" && (e["event"] == "approved" || e["event"] == "rejected")).collect();
     assert_eq!(decisions.len(), 1, "{decisions:?}");
     let (verb, who) = deciders[winners[0]];
-    assert_eq!(decisions[0]["payload"]["by"], who);
+    // One operating-system user runs them all: `--as` tells them apart (on behalf of).
+    assert_eq!(decisions[0]["payload"]["by"], support::os_user().as_str());
+    assert_eq!(decisions[0]["payload"]["on_behalf_of"], who);
     assert_eq!(decisions[0]["event"], if verb == "approve" { "approved" } else { "rejected" });
     for (i, (exit, err)) in results.iter().enumerate() {
         if i != winners[0] {

@@ -75,6 +75,8 @@ pub struct SettingsError {
 pub struct ProjectSettings {
     /// Warning codes silenced everywhere in the project.
     pub allow: Vec<Code>,
+    /// `[principals]` and `[groups]`: who may decide (see `flowc_plan::directory`).
+    pub directory: flowc_plan::directory::Directory,
 }
 
 impl ProjectSettings {
@@ -94,6 +96,11 @@ impl ProjectSettings {
             allow: Vec<String>,
             #[serde(default)]
             check: Option<Check>,
+            // Read by `Directory::parse` below.
+            #[serde(default)]
+            principals: Option<toml::Value>,
+            #[serde(default)]
+            groups: Option<toml::Value>,
         }
         #[derive(serde::Deserialize)]
         #[serde(deny_unknown_fields)]
@@ -120,7 +127,13 @@ impl ProjectSettings {
             }
             allow.push(code);
         }
-        Ok(ProjectSettings { allow })
+        let directory = flowc_plan::directory::Directory::parse(text).map_err(|message| {
+            // Point at the table the message names, if it can be found.
+            let span = ["[principals", "[groups"].iter().find_map(|k| text.find(k)).map(|i| i..i + text[i..].find(']').map_or(1, |e| e + 1));
+            SettingsError { message, span }
+        })?;
+        let _ = (&file.principals, &file.groups);
+        Ok(ProjectSettings { allow, directory })
     }
 
     /// Whether the settings silence `d` (only warnings can be silenced).

@@ -68,6 +68,8 @@ catalogue! {
     UnknownInput = "E0212", Error, "a call or spawn passes an input the workflow does not have";
     MissingInput = "E0213", Error, "a call or spawn leaves out a required input";
     ReservedStepName = "E0214", Error, "a step is named like a name expressions use";
+    UnknownApprover = "E0215", Error, "an approver is neither a principal nor a group of flowc.toml";
+    UnsatisfiableGate = "E0216", Error, "no approver of a gate holds the role `decide`";
 
     Cycle = "E0301", Error, "the step graph has a cycle";
     ArmTargetNotDependent = "E0302", Error, "a branch arm targets a step that does not run after the branch";
@@ -114,6 +116,7 @@ catalogue! {
     NotifyWithoutChannel = "W0103", Warning, "a notify step has no channel";
     SingleDepTriggerRule = "W0104", Warning, "`one_success` over a single dependency";
     HoleInPlainString = "W0105", Warning, "`${…}` in a data string is not substituted";
+    SoleApproverDistinct = "W0106", Warning, "one approver, and the gate refuses whoever started the run";
 }
 
 impl Code {

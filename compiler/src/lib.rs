@@ -21,9 +21,10 @@ mod queries;
 pub mod types;
 
 pub use allow::{ProjectSettings, SETTINGS_FILE, SettingsError, settings_path};
+pub use checks::approvers::check_approvers;
 pub use codes::Code;
 pub use db::{Database, Db, Project, SourceFile};
 pub use diagnostic::{Diagnostic, Edit, Fix, Related, Severity};
 pub use line_index::LineIndex;
-pub use queries::{check_files, check_project, check_project_on_all_cores, file_diagnostics, parse};
+pub use queries::{check_files, check_files_with, check_project, check_project_on_all_cores, file_diagnostics, parse};
 pub use types::{FieldTy, ObjectTy, Ty};

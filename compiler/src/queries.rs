@@ -104,9 +104,20 @@ pub fn check_project_on_all_cores(db: &crate::db::Database, project: Project) ->
 /// Checks files as one project in a fresh database: the convenience entry
 /// point for tests and one-shot tools.
 pub fn check_files(files: &[(&str, &str)]) -> Vec<Diagnostic> {
+    check_files_with(files, &crate::allow::ProjectSettings::default())
+}
+
+/// [`check_files`] for a project with these settings (flowc.toml): its
+/// directory checks the gates' approvers, its allow list silences warnings,
+/// as `flowc check` does.
+pub fn check_files_with(files: &[(&str, &str)], settings: &crate::allow::ProjectSettings) -> Vec<Diagnostic> {
     let db = crate::db::Database::default();
     let files: Vec<SourceFile> =
         files.iter().map(|(path, text)| SourceFile::new(&db, path.to_string(), text.to_string())).collect();
     let project = Project::new(&db, files);
-    check_project(&db, project).clone()
+    let mut out = check_project(&db, project).clone();
+    out.extend(crate::checks::approvers::check_approvers(&db, project, &settings.directory));
+    out.retain(|d| !settings.silences(d));
+    diagnostic::sort(&mut out);
+    out
 }

@@ -39,7 +39,9 @@ pub fn run(snapshot: &Snapshot, job: Job) -> Checked {
     let mut files = Vec::new();
     for p in job.projects {
         let Some(entry) = snapshot.projects.get(p) else { continue };
-        let all = check_project(&snapshot.db, entry.project);
+        let mut all = check_project(&snapshot.db, entry.project).clone();
+        // Gates against the directory of the project's flowc.toml, as `flowc check` does.
+        all.extend(flowc_compiler::check_approvers(&snapshot.db, entry.project, &entry.settings.directory));
         let mut by_path: HashMap<&str, Vec<Diagnostic>> = HashMap::new();
         // The project's `flowc.toml` silences warnings as for `flowc check`.
         for d in all.iter().filter(|d| !entry.settings.silences(d)) {

@@ -245,7 +245,7 @@ impl Bucket {
     }
 }
 
-pub(super) use super::shim::{Directory, Role};
+pub(super) use flowc_plan::directory::{Directory, Role};
 
 /// The project's directory (flowc.toml), re-read when the file changes, so
 /// a principal removed from it loses access without a restart.

@@ -12,7 +12,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use flowc_interpreter::plan::Trigger;
-use super::shim::{SignatureScheme, Actor, Tok};
+use super::shim::SignatureScheme;
+use flowc_interpreter::runtime::people::Actor;
 use flowc_interpreter::runtime::{self, inbox, triggers};
 use flowc_interpreter::state::{GateAction, RunOrigin, RunStatus, SqliteStore, Store};
 use flowc_interpreter::time;
@@ -327,7 +328,7 @@ fn route_list() -> Vec<String> {
 }
 
 fn authenticate(server: &Server, store: &mut SqliteStore, token: &str, ip: std::net::IpAddr) -> Result<Principal, Reply> {
-    use super::shim::TokenCheck;
+    use flowc_interpreter::state::auth::TokenCheck;
     let now = time::now_ms();
     let check = store.verify_token(token, now).map_err(|e| reply(StatusCode::INTERNAL_SERVER_ERROR, json!({ "error": e.to_string() })))?;
     let info = match check {
@@ -617,9 +618,13 @@ fn post_decision(
         on_behalf_of,
         token: Some(by.token.clone()),
         address: Some(ip.to_string()),
-        via: "http",
+        via: "http".into(),
     };
-    match runtime::people::file(store, run, step, action, &actor.principal, comment.as_deref(), output) {
+    let dir = match server.guard.directory() {
+        Ok(d) => d,
+        Err(e) => return reply(StatusCode::INTERNAL_SERVER_ERROR, json!({ "error": e })),
+    };
+    match runtime::people::file(store, run, step, action, &actor, comment.as_deref(), output, &dir) {
         Ok(f) => {
             server.scan_now.notify_one();
             reply(

@@ -396,3 +396,32 @@ pub fn status(summary: &Value, step: &str) -> String {
 pub fn as_path(p: &Path) -> &str {
     p.to_str().unwrap()
 }
+
+/// The operating-system user running the tests: the principal of every
+/// `flowc approve|reject|complete` they run.
+pub fn os_user() -> String {
+    // SAFETY: getpwuid returns a pointer into static storage, read at once.
+    unsafe {
+        let pw = libc::getpwuid(libc::geteuid());
+        assert!(!pw.is_null(), "the test user has no passwd entry");
+        std::ffi::CStr::from_ptr((*pw).pw_name).to_string_lossy().into_owned()
+    }
+}
+
+/// flowc.toml for a directory where the test's user (see [`os_user`])
+/// belongs to each of `groups`: `flowc approve` then acts as one of them.
+pub fn directory_with_me_in(groups: &[&str]) -> String {
+    let me = os_user();
+    let mut text = format!("[principals.\"{me}\"]\nroles = [\"decide\", \"read\"]\n[groups]\n");
+    for g in groups {
+        text.push_str(&format!("\"{g}\" = [\"{me}\"]\n"));
+    }
+    text
+}
+
+impl Project {
+    /// Writes flowc.toml making the test's user a member of `groups`.
+    pub fn me_in(&self, groups: &[&str]) {
+        std::fs::write(self.path("flowc.toml"), directory_with_me_in(groups)).unwrap();
+    }
+}

@@ -5,6 +5,7 @@
 //! index; a workflow's checks aggregate its steps' (memoised) results; the
 //! project-wide checks look only at names and signatures.
 
+pub mod approvers;
 mod graph_checks;
 pub mod names;
 mod project;

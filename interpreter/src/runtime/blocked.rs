@@ -43,6 +43,9 @@ pub(super) struct GateRt {
     delivered: HashSet<i64>,
     origin_loaded: bool,
     initiator: Option<String>,
+    /// The project's principals and groups (flowc.toml), read with the origin.
+    /// A flowc.toml that cannot be read expands no group: decisions fail closed.
+    directory: crate::plan::directory::Directory,
     pub(super) version: Option<i64>,
     /// Gates recorded in the event log, by step name, while restoring.
     recorded: HashMap<String, Gate>,
@@ -75,6 +78,14 @@ pub(super) fn record_child_origin(sh: &Shared, run: &str, parent: &str, parent_s
     store.put_origin(run, &origin).map_err(|e| e.to_string())
 }
 
+/// Adds what the request recorded about who decided (on behalf of, token
+/// id, address, channel) to an event's payload.
+fn add_actor(payload: &mut Value, req: &GateRequest) {
+    if let (Some(detail), Value::Object(map)) = (&req.actor_detail, payload) {
+        map.extend(detail.detail());
+    }
+}
+
 fn duration_since(started: Option<&str>) -> i64 {
     started.and_then(time::parse_rfc3339).map_or(0, |s| (time::now_ms() - s).max(0))
 }
@@ -89,6 +100,7 @@ impl Runner {
             self.people.initiator = origin.initiator;
             self.people.version = origin.version;
         }
+        self.people.directory = crate::plan::directory::Directory::load(&self.sh.options.project_dir).unwrap_or_default();
     }
 
     /// The origin's fields for the `started` event.
@@ -325,7 +337,9 @@ impl Runner {
         let refuse = |me: &mut Runner, why: String| {
             me.ops.push(Op::GateRequestHandled { id: req.id, result: format!("refused: {why}"), at: time::now() });
             if let Some(s) = me.sh.plan.workflows[me.wf].names.get(&req.step).copied() {
-                me.event(Some(s), "refused", json!({ "action": req.action, "by": req.actor, "reason": why }));
+                let mut payload = json!({ "action": req.action, "by": req.actor, "reason": why });
+                add_actor(&mut payload, &req);
+                me.event(Some(s), "refused", payload);
             }
         };
         let Some(s) = self.sh.plan.workflows[self.wf].names.get(&req.step).copied() else {
@@ -343,7 +357,8 @@ impl Runner {
             return refuse(self, why);
         };
         let ty = human_type(&self.sh.plan, self.wf, s);
-        if let Err(why) = check_request(&blocked.gate, req.action, &req.actor, self.people.initiator.as_deref(), req.output.as_ref(), ty) {
+        let dir = &self.people.directory;
+        if let Err(why) = check_request(&blocked.gate, req.action, &req.actor, self.people.initiator.as_deref(), req.output.as_ref(), ty, dir) {
             return refuse(self, why);
         }
         let Some(blocked) = self.people.gates.remove(&s) else { return };
@@ -351,12 +366,13 @@ impl Runner {
         let at = time::now();
         match req.action {
             GateAction::Approve => {
-                self.event(
-                    Some(s),
-                    "approved",
-                    json!({ "by": req.actor, "comment": req.comment, "implicit": blocked.gate.implicit, "policy": blocked.gate.policy }),
-                );
-                let approval = json!({ "approved": true, "by": req.actor, "comment": req.comment, "at": at });
+                let mut payload = json!({ "by": req.actor, "comment": req.comment, "implicit": blocked.gate.implicit, "policy": blocked.gate.policy });
+                add_actor(&mut payload, &req);
+                self.event(Some(s), "approved", payload);
+                let mut approval = json!({ "approved": true, "by": req.actor, "comment": req.comment, "at": at });
+                if let Some(b) = req.actor_detail.as_ref().and_then(|a| a.on_behalf_of.as_ref()) {
+                    approval["on_behalf_of"] = json!(b);
+                }
                 let output = if blocked.gate.implicit {
                     match self.steps[s as usize].output.clone() {
                         Some(Value::Object(mut partial)) => {
@@ -371,7 +387,9 @@ impl Runner {
                 self.finish_gate(s, blocked, Ok(output), json!({ "by": req.actor }));
             }
             GateAction::Reject => {
-                self.event(Some(s), "rejected", json!({ "by": req.actor, "comment": req.comment, "implicit": blocked.gate.implicit }));
+                let mut payload = json!({ "by": req.actor, "comment": req.comment, "implicit": blocked.gate.implicit });
+                add_actor(&mut payload, &req);
+                self.event(Some(s), "rejected", payload);
                 let why = match &req.comment {
                     Some(c) => format!("rejected by {}: {c}", req.actor),
                     None => format!("rejected by {}", req.actor),
@@ -380,7 +398,9 @@ impl Runner {
             }
             GateAction::Complete => {
                 let output = req.output.clone().unwrap_or(Value::Null);
-                self.finish_gate(s, blocked, Ok(output), json!({ "by": req.actor, "comment": req.comment }));
+                let mut payload = json!({ "by": req.actor, "comment": req.comment });
+                add_actor(&mut payload, &req);
+                self.finish_gate(s, blocked, Ok(output), payload);
             }
         }
     }

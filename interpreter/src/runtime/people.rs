@@ -16,8 +16,48 @@ use serde_json::{json, Value};
 use super::exec::{AttemptCtx, Outcome};
 use super::scope::{to_cel, Evaluator, Scope};
 use super::{Error, RunOptions, RunReport};
+use crate::plan::directory::{normalize, Directory};
 use crate::plan::{Instr, LoadedPlan, PolicyEffect, Reg};
+pub use crate::state::Actor;
 use crate::state::{GateAction, PeopleStore, RunStatus, SqliteStore, StepStatus, Store};
+
+/// The operating-system user this process runs as (its effective uid, from
+/// the user database): the principal of the command line. Not `$USER`:
+/// an environment variable is whatever the caller says.
+pub fn os_user() -> String {
+    // SAFETY: getpwuid_r writes into `pw` and `buf`, both ours and large
+    // enough (it reports ERANGE otherwise, and we grow the buffer).
+    unsafe {
+        let uid = libc::geteuid();
+        let mut buf = vec![0u8; 1024];
+        loop {
+            let mut pw: libc::passwd = std::mem::zeroed();
+            let mut out: *mut libc::passwd = std::ptr::null_mut();
+            let rc = libc::getpwuid_r(uid, &mut pw, buf.as_mut_ptr().cast(), buf.len(), &mut out);
+            if rc == libc::ERANGE && buf.len() < 1 << 20 {
+                buf.resize(buf.len() * 4, 0);
+                continue;
+            }
+            if rc == 0 && !out.is_null() && !pw.pw_name.is_null() {
+                return std::ffi::CStr::from_ptr(pw.pw_name).to_string_lossy().into_owned();
+            }
+            return format!("uid:{uid}");
+        }
+    }
+}
+
+impl Actor {
+    /// The command line's actor: the OS user, `--as` recorded as on behalf of.
+    pub fn cli(on_behalf_of: Option<&str>) -> Actor {
+        Actor {
+            principal: os_user(),
+            on_behalf_of: on_behalf_of.map(str::trim).filter(|s| !s.is_empty()).map(str::to_string),
+            token: None,
+            address: None,
+            via: "cli".into(),
+        }
+    }
+}
 
 /// What a blocked step waits for.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -69,13 +109,24 @@ impl Gate {
         }
     }
 
-    /// Whether `actor` may resolve this gate (approve, reject or complete).
-    pub fn check_actor(&self, actor: &str, initiator: Option<&str>) -> Result<(), String> {
-        if !self.approvers.is_empty() && !self.approvers.iter().any(|a| a == actor) {
-            return Err(format!("`{actor}` is not among the approvers ({})", self.approvers.join(", ")));
+    /// Whether `principal` may resolve this gate (approve, reject or
+    /// complete): it is one of the approvers or in one of their groups, and
+    /// not the run's initiator when the gate says so (compared after
+    /// [`normalize`]).
+    pub fn check_actor(&self, principal: &str, initiator: Option<&str>, dir: &Directory) -> Result<(), String> {
+        if !self.approvers.is_empty() && !self.approvers.iter().any(|a| dir.may_act_as(principal, a)) {
+            let listed: Vec<String> = self
+                .approvers
+                .iter()
+                .map(|a| match dir.group_members(a) {
+                    Some(members) => format!("{a} ({})", members.join(", ")),
+                    None => a.clone(),
+                })
+                .collect();
+            return Err(format!("`{principal}` is not among the approvers ({})", listed.join(", ")));
         }
-        if self.distinct_from_initiator && initiator == Some(actor) {
-            return Err(format!("`{actor}` started this run, and the gate requires someone else (distinct_from_initiator)"));
+        if self.distinct_from_initiator && initiator.is_some_and(|i| normalize(i) == normalize(principal)) {
+            return Err(format!("`{principal}` started this run, and the gate requires someone else (distinct_from_initiator)"));
         }
         Ok(())
     }
@@ -223,10 +274,11 @@ pub(crate) fn human_type(plan: &LoadedPlan, wf: usize, step: u32) -> Option<&cra
 pub(crate) fn check_request(
     gate: &Gate,
     action: GateAction,
-    actor: &str,
+    principal: &str,
     initiator: Option<&str>,
     output: Option<&Value>,
     ty: Option<&crate::plan::Type>,
+    dir: &Directory,
 ) -> Result<(), String> {
     match (gate.gate.as_str(), action) {
         ("approval", GateAction::Approve | GateAction::Reject) | ("human", GateAction::Complete) => {}
@@ -235,7 +287,7 @@ pub(crate) fn check_request(
         ("wait", _) => return Err("it waits for an event, not a person: deliver one with `flowc event send`".into()),
         _ => return Err("it waits for a child run; resolve the step blocked in that run".into()),
     }
-    gate.check_actor(actor, initiator)?;
+    gate.check_actor(principal, initiator, dir)?;
     if action == GateAction::Complete
         && let Some(ty) = ty
     {
@@ -262,16 +314,19 @@ pub struct Filed {
 }
 
 /// Checks a decision against the step's gate (it is blocked, the action
-/// fits, the actor may decide, a task's output has its type) and files it.
-/// Nothing is filed when the check fails.
+/// fits, the actor may decide — `dir` expands the approvers' groups —, a
+/// task's output has its type) and files it. Nothing is filed when the
+/// check fails.
+#[allow(clippy::too_many_arguments)]
 pub fn file(
     store: &mut SqliteStore,
     run: &str,
     step: &str,
     action: GateAction,
-    actor: &str,
+    actor: &Actor,
     comment: Option<&str>,
     output: Option<&Value>,
+    dir: &Directory,
 ) -> Result<Filed, Error> {
     let record = store.run(run)?.ok_or_else(|| Error::Run(format!("there is no run `{run}`")))?;
     let state = store.step_states(run)?.into_iter().find(|s| s.step == step);
@@ -307,7 +362,7 @@ pub fn file(
     let plan = super::load_stored_plan(&*store, record.plan_id)?;
     let wf = plan.workflow_index(&record.workflow).ok_or_else(|| Error::Run(format!("the stored plan has no workflow `{}`", record.workflow)))?;
     let ty = human_type(&plan, wf, state.step_id);
-    check_request(&gate, action, actor, initiator.as_deref(), output, ty)
+    check_request(&gate, action, &actor.principal, initiator.as_deref(), output, ty, dir)
         .map_err(|why| Error::Run(format!("cannot {} step `{step}` of run `{run}`: {why}", action.as_str())))?;
 
     let id = store.file_gate_request(run, step, state.attempts, action, actor, comment, output)?;
@@ -343,13 +398,14 @@ pub fn resolve(
     run: &str,
     step: &str,
     action: GateAction,
-    actor: &str,
+    actor: &Actor,
     comment: Option<&str>,
     output: Option<&Value>,
     options: &RunOptions,
 ) -> Result<Resolved, Error> {
+    let dir = Directory::load(&options.project_dir).map_err(|e| Error::Input(format!("flowc.toml: {e}")))?;
     let mut store = super::open_store(options)?;
-    let Filed { id, root } = file(&mut store, run, step, action, actor, comment, output)?;
+    let Filed { id, root } = file(&mut store, run, step, action, actor, comment, output, &dir)?;
     let outcome = apply_filed(store, id, &root, action, options)?;
     // The command succeeds only if its own decision was applied: a request
     // that lost a race (another decision came first) is refused, and one

@@ -22,7 +22,7 @@ pub mod sqlite;
 
 use serde::Serialize;
 
-pub use people::{BlockedGate, GateAction, GateRequest, InboundEvent, PeopleStore, RunOrigin};
+pub use people::{Actor, BlockedGate, GateAction, GateRequest, InboundEvent, PeopleStore, RunOrigin};
 pub use advanced::{Checkpoint, ChildRun, GateStats, KvEntry, RunPin, StateExt};
 pub use sqlite::SqliteStore;
 

@@ -13,8 +13,8 @@
 use std::collections::HashMap;
 
 use rusqlite::{params, OptionalExtension};
-use serde::Serialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
 
 use super::sqlite::{describe, SqliteStore};
 use super::{Op, RunRecord, RunStatus, StateError};
@@ -67,6 +67,50 @@ impl GateAction {
     }
 }
 
+/// Who decides, and how they reached flowc: recorded with every decision.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// The operating-system user (command line) or the token's principal (HTTP).
+    pub principal: String,
+    /// `--as` / `on_behalf_of`: recorded, never checked against approvers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<String>,
+    /// The API token's id (never the token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// The client's address (HTTP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// `cli` or `http`.
+    pub via: String,
+}
+
+impl Actor {
+    /// "ann", or "ann (on behalf of bob)".
+    pub fn describe(&self) -> String {
+        match &self.on_behalf_of {
+            Some(b) => format!("{} (on behalf of {b})", self.principal),
+            None => self.principal.clone(),
+        }
+    }
+
+    /// The fields an event records about the actor besides `by`.
+    pub fn detail(&self) -> serde_json::Map<String, Value> {
+        let mut m = serde_json::Map::new();
+        if let Some(b) = &self.on_behalf_of {
+            m.insert("on_behalf_of".into(), json!(b));
+        }
+        if let Some(t) = &self.token {
+            m.insert("token".into(), json!(t));
+        }
+        if let Some(a) = &self.address {
+            m.insert("address".into(), json!(a));
+        }
+        m.insert("via".into(), json!(self.via));
+        m
+    }
+}
+
 /// A decision about a blocked step, filed by `flowc approve|reject|complete`.
 #[derive(Clone, Debug, Serialize)]
 pub struct GateRequest {
@@ -74,7 +118,10 @@ pub struct GateRequest {
     pub run: String,
     pub step: String,
     pub action: GateAction,
+    /// The principal.
     pub actor: String,
+    /// Everything recorded about who (none for requests of an older flowc).
+    pub actor_detail: Option<Actor>,
     pub comment: Option<String>,
     /// For `complete`: the task's output.
     pub output: Option<Value>,
@@ -157,7 +204,7 @@ pub trait PeopleStore {
         step: &str,
         attempt: u32,
         action: GateAction,
-        actor: &str,
+        actor: &Actor,
         comment: Option<&str>,
         output: Option<&Value>,
     ) -> Result<i64, StateError>;
@@ -222,10 +269,11 @@ fn request_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<GateRequest> {
         requested_at: r.get(7)?,
         result: r.get(8)?,
         attempt: r.get(9)?,
+        actor_detail: r.get::<_, Option<String>>(10)?.and_then(|t| serde_json::from_str(&t).ok()),
     })
 }
 
-const REQUEST_COLUMNS: &str = "id, run_id, step, action, actor, comment, output, requested_at, result, attempt";
+const REQUEST_COLUMNS: &str = "id, run_id, step, action, actor, comment, output, requested_at, result, attempt, actor_detail";
 
 impl PeopleStore for SqliteStore {
     fn put_origin(&mut self, run: &str, origin: &RunOrigin) -> Result<(), StateError> {
@@ -264,15 +312,16 @@ impl PeopleStore for SqliteStore {
         step: &str,
         attempt: u32,
         action: GateAction,
-        actor: &str,
+        actor: &Actor,
         comment: Option<&str>,
         output: Option<&Value>,
     ) -> Result<i64, StateError> {
+        let detail = serde_json::to_string(actor).unwrap_or_default();
         self.conn
             .execute(
-                "INSERT INTO gate_requests (run_id, step, action, actor, comment, output, requested_at, attempt) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![run, step, action.as_str(), actor, comment, output.map(Value::to_string), time::now(), attempt],
+                "INSERT INTO gate_requests (run_id, step, action, actor, comment, output, requested_at, attempt, actor_detail) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![run, step, action.as_str(), actor.principal, comment, output.map(Value::to_string), time::now(), attempt, detail],
             )
             .map_err(|e| self.err(e))?;
         Ok(self.conn.last_insert_rowid())
