@@ -120,7 +120,8 @@ fn send(cli: &Cli, args: &SendArgs) -> Result<(), Failure> {
         let mut created = Vec::new();
         for (i, inputs) in fired {
             let origin = RunOrigin {
-                initiator: None,
+                // Whoever sent the event started the run.
+                initiator: Some(flowc_interpreter::runtime::people::os_user()),
                 trigger: "event".into(),
                 detail: json!({ "id": stored.event["id"], "type": stored.event["type"], "subject": stored.event.get("subject"), "source": stored.event["source"] }),
                 version: None,

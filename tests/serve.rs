@@ -1074,3 +1074,50 @@ workflow gated {
     assert_eq!(server.wait_status(&run, "completed")["steps"]["done"]["output"], "done");
     server.terminate();
 }
+
+#[test]
+fn flowc_auth_manages_tokens_for_declared_principals_only() {
+    let p = project("auth-cli", &[("intake.flow", INTAKE)]);
+    let out = p.cmd(&["auth", "token", "create", "mallory"]).output().unwrap();
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("`mallory` is not a principal of flowc.toml"), "{}", stderr(&out));
+    let out = p.cmd(&["auth", "token", "create", "reader", "--role", "decide"]).output().unwrap();
+    assert_eq!(code(&out), 2);
+    assert!(stderr(&out).contains("does not hold the role decide"), "{}", stderr(&out));
+    let out = p.cmd(&["auth", "token", "create", "ann", "--role", "read", "--expires", "30d", "--note", "dashboard"]).output().unwrap();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let ann = stdout(&out).trim().to_string();
+    assert!(stderr(&out).contains("shown once"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains(&ann), "the token is printed once, on stdout");
+    let id = ann.split('_').nth(1).unwrap().to_string();
+    let list: Value = serde_json::from_slice(&p.cmd(&["auth", "token", "list", "--json"]).output().unwrap().stdout).unwrap();
+    assert_eq!(list[0]["id"], id.as_str());
+    assert_eq!((list[0]["principal"].as_str(), list[0]["state"].as_str(), list[0]["note"].as_str()), (Some("ann"), Some("active"), Some("dashboard")));
+    assert_eq!(list[0]["roles"], json!(["read"]));
+    // A read-only token of a principal who may decide still only reads.
+    let server = Server::start(&p, &[]);
+    assert_eq!(server.request_as(Some(&format!("Bearer {ann}")), "GET", "/runs/x", &[], "").0, 404);
+    assert_eq!(server.post_with(&ann, "/events", &cloudevent("crm.lead.new", "leads.L", "a-1", json!({}))).0, 403);
+    assert_eq!(code(&p.cmd(&["auth", "token", "expire", &id]).output().unwrap()), 0);
+    assert_eq!(server.request_as(Some(&format!("Bearer {ann}")), "GET", "/runs/x", &[], "").0, 401, "expired at once");
+    server.terminate();
+    let out = p.cmd(&["auth", "token", "revoke", &ann]).output().unwrap();
+    assert_eq!(code(&out), 0, "a whole token names its id: {}", stderr(&out));
+    let list: Value = serde_json::from_slice(&p.cmd(&["auth", "token", "list", "--json"]).output().unwrap().stdout).unwrap();
+    assert_eq!(list[0]["state"], "revoked");
+    assert_eq!(code(&p.cmd(&["auth", "token", "revoke", "000000000000"]).output().unwrap()), 2);
+    let principals: Value = serde_json::from_slice(&p.cmd(&["auth", "principals", "--json"]).output().unwrap().stdout).unwrap();
+    let listed = principals["principals"].as_array().unwrap().iter().find(|x| x["name"] == "ann").unwrap().clone();
+    assert_eq!(listed["groups"], json!(["boss"]));
+    // A principal removed from flowc.toml loses its roles at once, without a restart.
+    let bob = token(&p, "bob", &[]);
+    let server = Server::start(&p, &[]);
+    assert_eq!(server.request_as(Some(&format!("Bearer {bob}")), "GET", "/runs/x", &[], "").0, 404);
+    let toml = std::fs::read_to_string(p.path("flowc.toml")).unwrap().replace("[principals.bob]\nroles = [\"decide\", \"read\"]\n", "").replace("\"bob\", ", "");
+    std::thread::sleep(Duration::from_millis(20));
+    std::fs::write(p.path("flowc.toml"), toml).unwrap();
+    let (status, body) = server.request_as(Some(&format!("Bearer {bob}")), "GET", "/runs/x", &[], "");
+    assert_eq!(status, 403, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("not (or no longer) declared"), "{body}");
+    server.terminate();
+}

@@ -355,7 +355,10 @@ fn authenticate(server: &Server, store: &mut SqliteStore, token: &str, ip: std::
             retry_after: None,
         }));
     }
-    let _ = store.touch_token(&info.id, now);
+    // "Last used" to the minute: a write per request would make every read wait for the database lock.
+    if info.last_used_at.as_deref().and_then(time::parse_rfc3339).is_none_or(|t| now - t > 60_000) {
+        let _ = store.touch_token(&info.id, now);
+    }
     Ok(Principal { name: info.principal, token: info.id, roles })
 }
 
