@@ -157,7 +157,7 @@ fn schedules(plans: &[Plan]) -> Vec<Schedule> {
     let mut out = Vec::new();
     for (i, plan) in plans.iter().enumerate() {
         for t in plan.workflow(&plan.entry).map(|w| w.triggers.as_slice()).unwrap_or_default() {
-            if let Trigger::Schedule { cron } = t
+            if let Trigger::Schedule { cron, .. } = t
                 && let Ok(parsed) = triggers::parse_cron(cron)
             {
                 out.push(Schedule { plan: i, cron_text: cron.clone(), cron: parsed });
@@ -220,7 +220,7 @@ fn dry_run(args: &ServeArgs, plans: &[Plan], addr: SocketAddr) -> Result<(), Fai
             if let Trigger::Event { filter: Some(f), .. } = t {
                 doc["filter"] = json!(wf.exprs.get(*f as usize));
             }
-            if let Trigger::Schedule { cron } = t {
+            if let Trigger::Schedule { cron, .. } = t {
                 let parsed = triggers::parse_cron(cron).map_err(|e| Failure::usage(format!("{}: `{cron}`: {e}", wf.name)))?;
                 let mut next = Vec::new();
                 let mut at = now;
