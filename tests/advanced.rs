@@ -122,6 +122,50 @@ fn secrets_resolve_when_steps_start_and_are_redacted_everywhere() {
     assert!(!contains(&out.stdout, ENV_SECRET) && !contains(&out.stderr, ENV_SECRET));
 }
 
+const HOOK_SECRET: &str = "wh00k-SECRET-19";
+
+#[test]
+fn a_signed_webhook_lowers_to_its_plan_fields_and_its_secret_is_redacted_in_runs() {
+    let p = project("signed_webhook", false);
+    let plan = p.json(&["build", ".", "--workflow", "hooked", "--emit", "json"]);
+    let secrets = plan["secrets"].as_array().unwrap();
+    let secret_of = |name: &str| secrets.iter().position(|s| s["name"] == name).unwrap_or_else(|| panic!("no secret {name}: {secrets:?}"));
+    let (github, stripe, acme) = (secret_of("hooks.GITHUB"), secret_of("hooks.STRIPE"), secret_of("hooks.ACME"));
+    for i in [github, stripe, acme] {
+        assert_eq!(secrets[i]["redact"], true, "{:?}", secrets[i]);
+    }
+    assert_eq!(
+        plan["workflows"][0]["triggers"],
+        json!([
+            { "on": "webhook", "provider": "github", "entity": "push", "action": "*", "signature": { "scheme": "github", "secret": github } },
+            { "on": "webhook", "provider": "stripe", "entity": "invoice", "action": "paid",
+              "signature": { "scheme": "stripe", "secret": stripe, "tolerance_s": 300 } },
+            { "on": "webhook", "provider": "stripe", "entity": "invoice", "action": "failed",
+              "signature": { "scheme": "stripe", "secret": stripe, "tolerance_s": 90 } },
+            { "on": "webhook", "provider": "acme", "entity": "order", "action": "created",
+              "signature": { "scheme": "hmac", "secret": acme, "header": "x-acme-signature" } },
+            { "on": "webhook", "provider": "plain", "entity": "thing", "action": "done" },
+            { "on": "schedule", "cron": "0 9 * * *", "catchup": "all", "window_s": 7200 },
+            { "on": "schedule", "cron": "0 10 * * *", "catchup": "none" },
+            { "on": "schedule", "cron": "0 11 * * *" }
+        ])
+    );
+
+    // The step reads the signing secret's variable as a plain value: the run's
+    // redactor knows it from the trigger, so it is masked all the same.
+    std::fs::write(p.path("acme.key"), "acme-KEY-value\n").unwrap();
+    let (out, s) = run(&p, "hooked", &[], &[("FLOWC_TEST_HOOK_SECRET", HOOK_SECRET), ("FLOWC_TEST_STRIPE_SECRET", "stripe-KEY-value")]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(s["steps"]["show"]["output"], "got ***");
+    let mut files = Vec::new();
+    all_files(&p.path(".flow"), &mut files);
+    assert!(files.iter().any(|f| f.ends_with("state.db")));
+    for f in &files {
+        assert!(!contains(&std::fs::read(f).unwrap(), HOOK_SECRET), "{} holds the webhook secret", f.display());
+    }
+    assert!(!contains(&out.stdout, HOOK_SECRET) && !contains(&out.stderr, HOOK_SECRET));
+}
+
 #[test]
 fn a_missing_secret_fails_the_step_before_it_runs() {
     let p = project("secrets", false);

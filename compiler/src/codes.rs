@@ -103,6 +103,8 @@ catalogue! {
     DefaultTypeMismatch = "E0512", Error, "an input's default does not fit its type";
     SpawnLimitExceeded = "E0513", Error, "a step spawns more tasks than the safety limit allows";
     InvalidTriggerPattern = "E0514", Error, "a trigger's event type or webhook path is malformed";
+    TriggerOptionMismatch = "E0515", Error, "a trigger option does not fit the scheme or catch-up mode it is given with";
+    InvalidHeaderName = "E0516", Error, "a webhook signature's header is not a valid HTTP header name";
 
     StatementNotAllowed = "E0601", Error, "a statement does not belong in this kind of step or block";
     MissingStatement = "E0602", Error, "a step or declaration lacks a statement it needs";

@@ -417,8 +417,68 @@ pub struct Input {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Trigger {
     Event { event_type: StrLit, subject: Option<StrLit>, filter: Option<Expr> },
-    Webhook { path: Name },
-    Schedule { cron: StrLit },
+    Webhook { path: Name, signature: Option<Signature> },
+    Schedule { cron: StrLit, catchup: Option<CatchupClause> },
+}
+
+/// `signed SCHEME with SET.KEY [tolerance D]` after a webhook path.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Signature {
+    pub scheme: SignatureScheme,
+    /// The scheme's word (`github`, `stripe`, `hmac`).
+    pub scheme_span: Span,
+    /// `hmac "HEADER"`: the header's name as written.
+    pub header: Option<StrLit>,
+    /// The secrets set and key holding the shared secret.
+    pub set: Name,
+    pub key: Name,
+    pub tolerance: Option<DurationLit>,
+    /// From `signed` to the end of the clause.
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum SignatureScheme {
+    Github,
+    Stripe,
+    Hmac,
+}
+
+impl SignatureScheme {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            SignatureScheme::Github => "github",
+            SignatureScheme::Stripe => "stripe",
+            SignatureScheme::Hmac => "hmac",
+        }
+    }
+}
+
+/// `catchup MODE [within D]` after a schedule's cron.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CatchupClause {
+    pub mode: CatchupMode,
+    pub mode_span: Span,
+    pub within: Option<DurationLit>,
+    /// From `catchup` to the end of the clause.
+    pub span: Span,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum CatchupMode {
+    None,
+    Latest,
+    All,
+}
+
+impl CatchupMode {
+    pub fn keyword(self) -> &'static str {
+        match self {
+            CatchupMode::None => "none",
+            CatchupMode::Latest => "latest",
+            CatchupMode::All => "all",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

@@ -112,6 +112,12 @@ pub fn describe(rule: Rule) -> &'static str {
         kw_where => "`where`",
         kw_webhook => "`webhook`",
         kw_schedule => "`schedule`",
+        kw_signed => "`signed`",
+        // Read as the scheme it starts, so "expected" names the three once.
+        kw_hmac => "a signature scheme (`github`, `stripe` or `hmac \"HEADER\"`)",
+        kw_tolerance => "`tolerance`",
+        kw_catchup => "`catchup`",
+        kw_within => "`within`",
         kw_retry => "`retry`",
         kw_backoff => "`backoff`",
         kw_max => "`max`",
@@ -206,6 +212,12 @@ pub fn describe(rule: Rule) -> &'static str {
         on_webhook => "`webhook`",
         webhook_path => "a webhook path `provider.entity.action`",
         on_schedule => "`schedule`",
+        signed_clause => "`signed`",
+        signature_scheme | hmac_scheme => "a signature scheme (`github`, `stripe` or `hmac \"HEADER\"`)",
+        tolerance_clause => "`tolerance`",
+        catchup_clause => "`catchup`",
+        catchup_mode => "`none`, `latest` or `all`",
+        within_clause => "`within`",
         retry_stmt => "`retry`",
         backoff_clause => "`backoff`",
         backoff_kind => "`fixed` or `exponential`",
@@ -401,7 +413,13 @@ pub fn unexpected(src: &str, at: usize, expected: &[Rule]) -> SyntaxError {
     if rules.len() > 1 {
         rules.retain(|r| *r != Rule::EOI);
     }
-    let mut phrases: Vec<&str> = rules.iter().map(|r| describe(*r)).filter(|p| !p.is_empty()).collect();
+    let mut phrases: Vec<&str> = Vec::new();
+    // Two rules may read the same (`hmac` is one of the signature schemes).
+    for p in rules.iter().map(|r| describe(*r)).filter(|p| !p.is_empty()) {
+        if !phrases.contains(&p) {
+            phrases.push(p);
+        }
+    }
     // Say the block delimiters last: "expected `:`, `after` or `{`".
     phrases.sort_by_key(|p| matches!(*p, "`{`" | "`}`"));
     let (found, found_span) = found_token(src, at);

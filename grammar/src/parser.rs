@@ -561,7 +561,7 @@ impl Builder {
                 let trig = kids(p).next();
                 WorkflowStmtKind::On(match trig {
                     Some(t) => self.trigger(t),
-                    None => Trigger::Schedule { cron: StrLit { value: String::new(), span: sp } },
+                    None => Trigger::Schedule { cron: StrLit { value: String::new(), span: sp }, catchup: None },
                 })
             }
             Rule::retry_stmt => WorkflowStmtKind::Retry(self.retry(p)),
@@ -626,11 +626,81 @@ impl Builder {
                 }
             }
             Rule::on_webhook => {
-                let path = kids(p).next().map(|c| self.ident(c)).unwrap_or_else(|| missing(sp));
-                Trigger::Webhook { path }
+                let mut it = kids(p);
+                let path = it.next().map(|c| self.ident(c)).unwrap_or_else(|| missing(sp));
+                let signature = it.next().map(|c| self.signature(c));
+                Trigger::Webhook { path, signature }
             }
-            _ => Trigger::Schedule { cron: self.first_string(p) },
+            _ => {
+                let mut cron = None;
+                let mut catchup = None;
+                for c in kids(p) {
+                    match c.as_rule() {
+                        Rule::string => cron = Some(self.string(c)),
+                        Rule::catchup_clause => catchup = Some(self.catchup(c)),
+                        _ => {}
+                    }
+                }
+                Trigger::Schedule { cron: cron.unwrap_or_else(|| StrLit { value: String::new(), span: sp }), catchup }
+            }
         }
+    }
+
+    fn signature(&mut self, p: Pair<'_, Rule>) -> Signature {
+        let sp = span(&p);
+        let mut out = Signature {
+            scheme: SignatureScheme::Github,
+            scheme_span: sp,
+            header: None,
+            set: missing(sp),
+            key: missing(sp),
+            tolerance: None,
+            span: sp,
+        };
+        for c in kids(p) {
+            match c.as_rule() {
+                Rule::signature_scheme => {
+                    out.scheme_span = span(&c);
+                    out.scheme = if c.as_str() == "stripe" { SignatureScheme::Stripe } else { SignatureScheme::Github };
+                }
+                Rule::hmac_scheme => {
+                    out.scheme = SignatureScheme::Hmac;
+                    let mut inner = c.into_inner();
+                    if let Some(kw) = inner.next() {
+                        out.scheme_span = span(&kw);
+                    }
+                    out.header = inner.find(|h| h.as_rule() == Rule::string).map(|h| self.string(h));
+                }
+                Rule::key_ref => {
+                    let mut r = kids(c);
+                    out.set = self.name(r.next());
+                    out.key = self.name(r.next());
+                }
+                Rule::tolerance_clause => out.tolerance = Some(self.first_duration(c)),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    fn catchup(&mut self, p: Pair<'_, Rule>) -> CatchupClause {
+        let sp = span(&p);
+        let mut out = CatchupClause { mode: CatchupMode::Latest, mode_span: sp, within: None, span: sp };
+        for c in kids(p) {
+            match c.as_rule() {
+                Rule::catchup_mode => {
+                    out.mode_span = span(&c);
+                    out.mode = match c.as_str() {
+                        "none" => CatchupMode::None,
+                        "all" => CatchupMode::All,
+                        _ => CatchupMode::Latest,
+                    };
+                }
+                Rule::within_clause => out.within = Some(self.first_duration(c)),
+                _ => {}
+            }
+        }
+        out
     }
 
     fn retry(&mut self, p: Pair<'_, Rule>) -> Retry {
@@ -1541,5 +1611,75 @@ mod tests {
         let WorkflowStmtKind::Step(step) = &w.body[0].kind else { panic!("not a step") };
         let deps = step.deps.as_ref().map(|d| d.span).unwrap_or_default();
         assert_eq!(&src[deps.range()], "after a, b");
+    }
+
+    fn triggers(src: &str) -> Vec<Trigger> {
+        let parse = parse(src);
+        assert!(parse.errors.is_empty(), "{:?}", parse.errors);
+        let Decl::Workflow(w) = &parse.file.decls[0] else { panic!("not a workflow") };
+        w.body.iter().filter_map(|s| if let WorkflowStmtKind::On(t) = &s.kind { Some(t.clone()) } else { None }).collect()
+    }
+
+    #[test]
+    fn signed_webhooks_parse_with_their_scheme_secret_and_options() {
+        let src = concat!(
+            "workflow w {\n",
+            "  on webhook github.pull_request.* signed github with hooks.GITHUB\n",
+            "  on webhook stripe.invoice.paid signed stripe with hooks.STRIPE tolerance 10m\n",
+            "  on webhook acme.order.created signed hmac \"X-Acme-Signature\" with hooks.ACME // why\n",
+            "  on webhook plain.thing.done\n",
+            "}\n"
+        );
+        let t = triggers(src);
+        let sig = |t: &Trigger| match t {
+            Trigger::Webhook { signature, .. } => signature.clone(),
+            _ => panic!("not a webhook"),
+        };
+        let github = sig(&t[0]).expect("signed");
+        assert_eq!((github.scheme, github.set.text.as_str(), github.key.text.as_str()), (SignatureScheme::Github, "hooks", "GITHUB"));
+        assert_eq!(&src[github.scheme_span.range()], "github");
+        assert_eq!(&src[github.span.range()], "signed github with hooks.GITHUB");
+        assert!(github.header.is_none() && github.tolerance.is_none());
+        let stripe = sig(&t[1]).expect("signed");
+        assert_eq!(stripe.scheme, SignatureScheme::Stripe);
+        assert_eq!(stripe.tolerance.as_ref().map(|d| d.millis), Some(600_000));
+        let hmac = sig(&t[2]).expect("signed");
+        assert_eq!(hmac.scheme, SignatureScheme::Hmac);
+        assert_eq!(&src[hmac.scheme_span.range()], "hmac");
+        assert_eq!(hmac.header.as_ref().map(|h| h.value.as_str()), Some("X-Acme-Signature"));
+        assert_eq!(&src[hmac.span.range()], "signed hmac \"X-Acme-Signature\" with hooks.ACME");
+        assert!(sig(&t[3]).is_none());
+    }
+
+    #[test]
+    fn schedules_parse_with_their_catchup() {
+        let src = "workflow w {\n  on schedule \"0 9 * * *\" catchup all within 1d\n  on schedule \"0 9 * * *\" catchup none\n  on schedule \"0 9 * * *\"\n}\n";
+        let t = triggers(src);
+        let catchup = |t: &Trigger| match t {
+            Trigger::Schedule { catchup, .. } => catchup.clone(),
+            _ => panic!("not a schedule"),
+        };
+        let all = catchup(&t[0]).expect("catchup");
+        assert_eq!((all.mode, all.within.as_ref().map(|d| d.millis)), (CatchupMode::All, Some(86_400_000)));
+        assert_eq!(&src[all.mode_span.range()], "all");
+        assert_eq!(&src[all.span.range()], "catchup all within 1d");
+        let none = catchup(&t[1]).expect("catchup");
+        assert_eq!((none.mode, none.within), (CatchupMode::None, None));
+        assert!(catchup(&t[2]).is_none());
+    }
+
+    #[test]
+    fn a_misspelt_scheme_or_mode_names_the_alternatives() {
+        let e = parse("workflow w {\n  on webhook a.b.c signed gitlab with h.K\n}\n").errors;
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].message, "expected a signature scheme (`github`, `stripe` or `hmac \"HEADER\"`), found `gitlab`");
+        let e = parse("workflow w {\n  on webhook a.b.c signed hmac with h.K\n}\n").errors;
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].message.starts_with("expected a string"), "{}", e[0].message);
+        let e = parse("workflow w {\n  on schedule \"* * * * *\" catchup some\n}\n").errors;
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert_eq!(e[0].message, "expected `none`, `latest` or `all`, found `some`");
+        let e = parse("workflow w {\n  on schedule \"* * * * *\" within 1d\n}\n").errors;
+        assert_eq!(e.len(), 1, "{e:?}");
     }
 }

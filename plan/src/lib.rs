@@ -98,7 +98,7 @@ pub mod types;
 use serde::{Deserialize, Serialize};
 
 pub use instr::{Arm, ArmTarget, Instr, OutputMode, Reg};
-pub use people::{Policy, PolicyEffect, PolicyRule, Trigger};
+pub use people::{Catchup, Policy, PolicyEffect, PolicyRule, SignatureScheme, Trigger, WebhookSignature};
 pub use table::{Part, Template};
 pub use types::Type;
 

@@ -29,7 +29,6 @@ mod conn;
 mod guard;
 mod routes;
 mod schedules;
-mod shim;
 mod signatures;
 mod tls;
 

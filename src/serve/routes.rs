@@ -11,8 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
-use flowc_interpreter::plan::Trigger;
-use super::shim::SignatureScheme;
+use flowc_interpreter::plan::{SignatureScheme, Trigger};
 use flowc_interpreter::runtime::people::Actor;
 use flowc_interpreter::runtime::{self, inbox, triggers};
 use flowc_interpreter::state::{GateAction, RunOrigin, RunStatus, SqliteStore, Store};
@@ -754,8 +753,7 @@ fn verify_signatures(server: &Server, provider: &str, headers: &hyper::HeaderMap
     for (pi, plan) in server.plans.iter().enumerate() {
         let Some(wf) = plan.workflow(&plan.entry) else { continue };
         for (ti, t) in wf.triggers.iter().enumerate() {
-            let Trigger::Webhook { provider: p, .. } = t else { continue };
-            let sig: &super::shim::Sig = if p.is_empty() { continue } else { continue };
+            let Trigger::Webhook { provider: p, signature: Some(sig), .. } = t else { continue };
             if !inbox::glob_match(p, provider) {
                 continue;
             }

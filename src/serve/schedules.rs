@@ -12,8 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use flowc_interpreter::plan::{Plan, Trigger};
-use super::shim::Catchup;
+use flowc_interpreter::plan::{Catchup, Plan, Trigger};
 use flowc_interpreter::runtime::triggers;
 use flowc_interpreter::state::{RunOrigin, SqliteStore};
 use flowc_interpreter::time;
@@ -37,10 +36,9 @@ pub(super) fn schedules(plans: &[Plan]) -> Vec<Schedule> {
     let mut out = Vec::new();
     for (i, plan) in plans.iter().enumerate() {
         for t in plan.workflow(&plan.entry).map(|w| w.triggers.as_slice()).unwrap_or_default() {
-            if let Trigger::Schedule { cron } = t
+            if let Trigger::Schedule { cron, catchup, window_s } = t
                 && let Ok(parsed) = triggers::parse_cron(cron)
             {
-                let (catchup, window_s): (&Catchup, Option<u64>) = (&Catchup::Latest, None);
                 out.push(Schedule {
                     plan: i,
                     workflow: plan.entry.clone(),

@@ -294,8 +294,37 @@ pub(super) fn workflow_names<'db>(db: &'db dyn Db, project: Project, wf: Workflo
                 }
             }
             WorkflowStmtKind::Env(env) => env_refs(db, index, env, &at, out),
+            WorkflowStmtKind::On(ast::Trigger::Webhook { signature: Some(sig), .. }) => signature_ref(db, index, sig, &at, out),
             _ => {}
         }
+    }
+}
+
+/// `signed … with SET.KEY` must name a key of a `secrets` set: an env set's
+/// values are not redacted, and a signing secret must never be recorded.
+fn signature_ref<'db>(db: &'db dyn Db, index: &ItemIndex<'db>, sig: &ast::Signature, at: &dyn Fn(Span) -> Loc<'db>, out: &mut Vec<Pending<'db>>) {
+    let (set, key) = (&sig.set, &sig.key);
+    if index.get(DeclKind::Secrets, &set.text).is_none() {
+        let names: Vec<&str> = index.names(DeclKind::Secrets).collect();
+        let help = if index.get(DeclKind::Env, &set.text).is_some() {
+            format!("`{}` is an env set, whose values are not redacted: move the key into a `secrets` set, e.g. `secrets hooks {{ {} = from_env(\"…\") }}`", set.text, key.text)
+        } else {
+            suggest(&set.text, names.iter().copied()).unwrap_or_else(|| known_list("secrets sets", names.iter().copied()))
+        };
+        let p = Pending::new(Code::UnknownEnv, at(set.span), format!("there is no secrets set `{}`", set.text))
+            .label("unknown secrets set")
+            .help(help);
+        out.push(replace_fix(p, at(set.span), &set.text, names.iter().copied()));
+        return;
+    }
+    let Some(def) = index.other(DeclKind::Secrets, &set.text) else { return };
+    let Decl::Secrets(secrets) = &**def.ast(db) else { return };
+    let keys: BTreeSet<String> = secrets.entries.iter().map(|e| e.key.text.clone()).collect();
+    if !keys.contains(&key.text) {
+        let p = Pending::new(Code::UnknownEnv, at(key.span), format!("`{}` has no key `{}`", set.text, key.text))
+            .label("unknown key")
+            .help(suggest(&key.text, keys.iter().map(String::as_str)).unwrap_or_else(|| known_list("keys", keys.iter().map(String::as_str))));
+        out.push(replace_fix(p, at(key.span), &key.text, keys.iter().map(String::as_str)));
     }
 }
 

@@ -75,8 +75,12 @@ fn used_names(db: &dyn Db, project: Project) -> BTreeSet<(DeclKind, String)> {
                             used.extend(crate::model::step_sig(db, *step).uses.iter().cloned());
                         }
                         for (_, stmt) in w.header(db).iter() {
-                            if let WorkflowStmtKind::Env(env) = &stmt.kind {
-                                used.extend(env_uses(env));
+                            match &stmt.kind {
+                                WorkflowStmtKind::Env(env) => used.extend(env_uses(env)),
+                                WorkflowStmtKind::On(flowc_grammar::ast::Trigger::Webhook { signature: Some(sig), .. }) => {
+                                    used.insert((DeclKind::Secrets, sig.set.text.clone()));
+                                }
+                                _ => {}
                             }
                         }
                     }

@@ -388,7 +388,20 @@ pub(super) fn workflow_values<'db>(db: &'db dyn Db, _project: Project, wf: Workf
 
 fn trigger_values<'db>(trigger: &Trigger, at: &dyn Fn(Span) -> Loc<'db>, out: &mut Vec<Pending<'db>>) {
     match trigger {
-        Trigger::Schedule { cron } => {
+        Trigger::Schedule { cron, catchup } => {
+            if let Some(c) = catchup
+                && let Some(w) = &c.within
+            {
+                if c.mode == ast::CatchupMode::None {
+                    out.push(
+                        Pending::new(Code::TriggerOptionMismatch, at(w.span), "`within` with `catchup none`: nothing is caught up, so there is no window")
+                            .label("no catch-up to limit")
+                            .help("remove `within`, or catch up with `catchup latest within D` (one run) or `catchup all within D` (every missed time)"),
+                    );
+                } else if w.millis == 0 {
+                    out.push(out_of_range(at(w.span), "the catch-up window", "must be more than 0").help("a window of 0 would catch nothing up: write `catchup none` instead"));
+                }
+            }
             if let Err((offset, len, why)) = check_cron(&cron.value) {
                 // The cron text starts one byte into the literal (after the quote).
                 let span = if len == 0 { cron.span } else { Span::new(cron.span.start + 1 + offset as u32, cron.span.start + 1 + (offset + len) as u32) };
@@ -399,13 +412,16 @@ fn trigger_values<'db>(trigger: &Trigger, at: &dyn Fn(Span) -> Loc<'db>, out: &m
                 );
             }
         }
-        Trigger::Webhook { path } => {
+        Trigger::Webhook { path, signature } => {
             if path.text.split('.').count() != 3 {
                 out.push(
                     Pending::new(Code::InvalidTriggerPattern, at(path.span), format!("`{}` is not a webhook path", path.text))
                         .label("needs three parts")
                         .help("write `provider.entity.action`, e.g. `hubspot.contact.created` (`*` matches any entity or action)"),
                 );
+            }
+            if let Some(sig) = signature {
+                signature_values(sig, at, out);
             }
         }
         Trigger::Event { event_type, .. } => {
@@ -417,6 +433,46 @@ fn trigger_values<'db>(trigger: &Trigger, at: &dyn Fn(Span) -> Loc<'db>, out: &m
                 );
             }
         }
+    }
+}
+
+/// `signed …`: a tolerance only where a timestamp is signed (stripe), and
+/// not 0; an `hmac` header that is a valid HTTP header name.
+fn signature_values<'db>(sig: &ast::Signature, at: &dyn Fn(Span) -> Loc<'db>, out: &mut Vec<Pending<'db>>) {
+    if let Some(t) = &sig.tolerance {
+        if sig.scheme != ast::SignatureScheme::Stripe {
+            out.push(
+                Pending::new(
+                    Code::TriggerOptionMismatch,
+                    at(t.span),
+                    format!("`tolerance` with `signed {}`: only a stripe signature carries a timestamp to check", sig.scheme.keyword()),
+                )
+                .label("no timestamp to check")
+                .help("remove `tolerance` (it applies to `signed stripe` only)"),
+            );
+        } else if t.millis < 1000 {
+            out.push(out_of_range(at(t.span), "the signature `tolerance`", "must be at least 1s").help("Stripe's own default is `tolerance 5m`"));
+        }
+    }
+    if let Some(h) = &sig.header
+        && let Err(why) = check_header_name(&h.value)
+    {
+        out.push(
+            Pending::new(Code::InvalidHeaderName, at(h.span), format!("`{}` is not an HTTP header name: {why}", h.value.escape_debug()))
+                .label("not a header name")
+                .help("name the header the provider signs with, e.g. `hmac \"X-Acme-Signature\"`: letters, digits and `-` (no spaces or `:`)"),
+        );
+    }
+}
+
+/// An HTTP header name is a non-empty RFC 9110 token.
+fn check_header_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("it is empty".into());
+    }
+    match name.chars().find(|c| !(c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(*c))) {
+        Some(c) => Err(format!("`{}` may not appear in one", c.escape_debug())),
+        None => Ok(()),
     }
 }
 

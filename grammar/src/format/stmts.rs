@@ -42,13 +42,38 @@ impl Printer<'_> {
                             self.cel(f);
                         }
                     }
-                    Trigger::Webhook { path } => {
+                    Trigger::Webhook { path, signature } => {
                         self.kw_after(on_end, "webhook");
                         self.lit(path.span);
+                        if let Some(sig) = signature {
+                            self.kw_after(path.span.end, "signed");
+                            self.lit(sig.scheme_span);
+                            let mut end = sig.scheme_span.end;
+                            if let Some(h) = &sig.header {
+                                self.lit(h.span);
+                                end = h.span.end;
+                            }
+                            self.kw_after(end, "with");
+                            self.lit(sig.set.span);
+                            self.punct_after(sig.set.span.end, ".");
+                            self.verbatim(sig.key.span);
+                            if let Some(t) = &sig.tolerance {
+                                self.kw_after(sig.key.span.end, "tolerance");
+                                self.lit(t.span);
+                            }
+                        }
                     }
-                    Trigger::Schedule { cron } => {
+                    Trigger::Schedule { cron, catchup } => {
                         self.kw_after(on_end, "schedule");
                         self.lit(cron.span);
+                        if let Some(c) = catchup {
+                            self.kw_after(cron.span.end, "catchup");
+                            self.lit(c.mode_span);
+                            if let Some(w) = &c.within {
+                                self.kw_after(c.mode_span.end, "within");
+                                self.lit(w.span);
+                            }
+                        }
                     }
                 }
             }

@@ -143,3 +143,27 @@ fn deep_nesting_formats_without_overflowing() {
     assert_eq!(out.matches('[').count(), depth);
     assert_eq!(format(&out).unwrap(), out);
 }
+
+#[test]
+fn trigger_signatures_and_catchup_are_spaced_canonically() {
+    check(
+        concat!(
+            "workflow w {\n",
+            "  on   webhook github.pull_request.*   signed  github with hooks . GITHUB\n",
+            "  on webhook stripe.invoice.paid signed stripe with hooks.STRIPE   tolerance  5m\n",
+            "  on webhook acme.order.created signed hmac   \"X-Acme-Signature\" /* why */ with hooks.ACME // key\n",
+            "  on schedule \"0 9 * * *\"  catchup   latest within   1d\n",
+            "  on schedule \"0 10 * * *\" catchup all\n",
+            "}\n",
+        ),
+        concat!(
+            "workflow w {\n",
+            "  on webhook github.pull_request.* signed github with hooks.GITHUB\n",
+            "  on webhook stripe.invoice.paid signed stripe with hooks.STRIPE tolerance 5m\n",
+            "  on webhook acme.order.created signed hmac \"X-Acme-Signature\" /* why */ with hooks.ACME // key\n",
+            "  on schedule \"0 9 * * *\" catchup latest within 1d\n",
+            "  on schedule \"0 10 * * *\" catchup all\n",
+            "}\n",
+        ),
+    );
+}

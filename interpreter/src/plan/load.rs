@@ -412,7 +412,7 @@ fn load_workflow(plan: &Plan, wf: &Workflow, env: &cel::Env) -> Result<LoadedWor
     // A compensation step's own compensate command refers to nothing else; its
     // references are checked like any step's.
 
-    super::load_people::check_triggers(wf)?;
+    super::load_people::check_triggers(plan, wf)?;
     let topo = topological_order(wf, &dependents)?;
     let mut loaded = LoadedWorkflow {
         programs,

@@ -2,6 +2,7 @@
 //! once), the blocking instructions' placement, triggers.
 
 use super::{Instr, Plan, PlanError, Step, Trigger, Workflow};
+use super::{Catchup, SignatureScheme, WebhookSignature};
 
 /// A policy with its CEL compiled.
 pub struct LoadedPolicy {
@@ -73,7 +74,7 @@ pub(super) fn check_instr(plan: &Plan, wf: &Workflow, step: &Step, pc: usize, in
     Ok(())
 }
 
-pub(super) fn check_triggers(wf: &Workflow) -> Result<(), PlanError> {
+pub(super) fn check_triggers(plan: &Plan, wf: &Workflow) -> Result<(), PlanError> {
     for (i, t) in wf.triggers.iter().enumerate() {
         let at = |msg: String| err(format!("trigger {i}: {msg}"));
         match t {
@@ -87,17 +88,57 @@ pub(super) fn check_triggers(wf: &Workflow) -> Result<(), PlanError> {
                     return Err(at(format!("filter e{f} is not in the workflow's {} exprs", wf.exprs.len())));
                 }
             }
-            Trigger::Webhook { provider, entity, action } => {
+            Trigger::Webhook { provider, entity, action, signature } => {
                 if [provider, entity, action].iter().any(|p| p.is_empty()) {
                     return Err(at("a webhook trigger needs a provider, an entity and an action".into()));
                 }
+                if let Some(sig) = signature {
+                    check_signature(plan, sig).map_err(at)?;
+                }
             }
-            Trigger::Schedule { cron } => {
+            Trigger::Schedule { cron, catchup, window_s } => {
                 crate::runtime::triggers::parse_cron(cron).map_err(|e| at(format!("`{cron}`: {e}")))?;
+                if *window_s == Some(0) {
+                    return Err(at("a catch-up window of 0 seconds".into()));
+                }
+                if *catchup == Catchup::None && window_s.is_some() {
+                    return Err(at("a catch-up window with `catchup none`".into()));
+                }
             }
         }
     }
     Ok(())
+}
+
+/// A webhook signature names a redacted secret (so its value is masked in
+/// everything a run records) and carries exactly its scheme's options.
+fn check_signature(plan: &Plan, sig: &WebhookSignature) -> Result<(), String> {
+    let Some(secret) = plan.secrets.get(sig.secret as usize) else {
+        return Err(format!("signature secret#{} is not in the plan's {} secrets", sig.secret, plan.secrets.len()));
+    };
+    if !secret.redact {
+        return Err(format!("signature secret#{} (`{}`) is not redacted", sig.secret, secret.name));
+    }
+    match (sig.scheme, sig.tolerance_s, &sig.header) {
+        (SignatureScheme::Stripe, Some(0), _) => Err("a stripe signature with a tolerance of 0 seconds".into()),
+        (SignatureScheme::Stripe, None, _) => Err("a stripe signature needs `tolerance_s`".into()),
+        (SignatureScheme::Github | SignatureScheme::Hmac, Some(_), _) => {
+            Err(format!("`tolerance_s` on a {} signature (only stripe signs a timestamp)", sig.scheme.keyword()))
+        }
+        (SignatureScheme::Hmac, _, None) => Err("an hmac signature needs a `header`".into()),
+        (SignatureScheme::Github | SignatureScheme::Stripe, _, Some(_)) => {
+            Err(format!("`header` on a {} signature (its header is fixed)", sig.scheme.keyword()))
+        }
+        (SignatureScheme::Hmac, _, Some(h)) if h.is_empty() || h.bytes().any(|b| !is_header_byte(b)) => {
+            Err(format!("`{h}` is not a lower-case header name"))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A byte of a lower-case HTTP header name (an RFC 9110 token).
+fn is_header_byte(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 #[cfg(test)]
@@ -169,5 +210,46 @@ mod tests {
         assert!(err.starts_with("workflow `w`: trigger 0: `0 9 * *`: expected 5 fields"), "{err}");
         let err = load_err(|v| v["policies"][0]["exprs"][0] = json!("input.n >"));
         assert!(err.starts_with("policy `p`: expr e0 `input.n >` is not valid CEL"), "{err}");
+    }
+
+    #[test]
+    fn signatures_and_catchup_are_checked() {
+        let signed = |sig: Value| {
+            move |v: &mut Value| {
+                v["secrets"] = json!([
+                    { "name": "hooks.GITHUB", "from": "env", "arg": "GH", "redact": true },
+                    { "name": "from_env(\"GH\")", "from": "env", "arg": "GH" }
+                ]);
+                v["workflows"][0]["triggers"] =
+                    json!([{ "on": "webhook", "provider": "github", "entity": "*", "action": "*", "signature": sig }]);
+            }
+        };
+        assert_eq!(load_err(signed(json!({ "scheme": "github", "secret": 0 }))), "");
+        assert_eq!(load_err(signed(json!({ "scheme": "stripe", "secret": 0, "tolerance_s": 300 }))), "");
+        assert_eq!(load_err(signed(json!({ "scheme": "hmac", "secret": 0, "header": "x-acme-signature" }))), "");
+        let cases = [
+            (json!({ "scheme": "github", "secret": 2 }), "signature secret#2 is not in the plan's 2 secrets"),
+            (json!({ "scheme": "github", "secret": 1 }), "signature secret#1 (`from_env(\"GH\")`) is not redacted"),
+            (json!({ "scheme": "stripe", "secret": 0 }), "a stripe signature needs `tolerance_s`"),
+            (json!({ "scheme": "stripe", "secret": 0, "tolerance_s": 0 }), "a stripe signature with a tolerance of 0 seconds"),
+            (json!({ "scheme": "github", "secret": 0, "tolerance_s": 5 }), "`tolerance_s` on a github signature (only stripe signs a timestamp)"),
+            (json!({ "scheme": "hmac", "secret": 0 }), "an hmac signature needs a `header`"),
+            (json!({ "scheme": "github", "secret": 0, "header": "x" }), "`header` on a github signature (its header is fixed)"),
+            (json!({ "scheme": "hmac", "secret": 0, "header": "X-Acme" }), "`X-Acme` is not a lower-case header name"),
+            (json!({ "scheme": "hmac", "secret": 0, "header": "x acme" }), "`x acme` is not a lower-case header name"),
+        ];
+        for (sig, why) in cases {
+            assert_eq!(load_err(signed(sig)), format!("workflow `w`: trigger 0: {why}"));
+        }
+        let schedule = |t: Value| move |v: &mut Value| v["workflows"][0]["triggers"] = json!([t]);
+        assert_eq!(load_err(schedule(json!({ "on": "schedule", "cron": "0 9 * * *", "catchup": "all", "window_s": 3600 }))), "");
+        assert_eq!(
+            load_err(schedule(json!({ "on": "schedule", "cron": "0 9 * * *", "catchup": "none", "window_s": 3600 }))),
+            "workflow `w`: trigger 0: a catch-up window with `catchup none`"
+        );
+        assert_eq!(
+            load_err(schedule(json!({ "on": "schedule", "cron": "0 9 * * *", "window_s": 0 }))),
+            "workflow `w`: trigger 0: a catch-up window of 0 seconds"
+        );
     }
 }

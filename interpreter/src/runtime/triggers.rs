@@ -131,7 +131,7 @@ pub fn event_fires(plan: &LoadedPlan, wf: usize, trigger: &Trigger, event: &Valu
 /// Whether an `on webhook` trigger fires for a webhook (each part a glob).
 pub fn webhook_fires(trigger: &Trigger, provider: &str, entity: &str, action: &str) -> bool {
     match trigger {
-        Trigger::Webhook { provider: p, entity: e, action: a } => glob_match(p, provider) && glob_match(e, entity) && glob_match(a, action),
+        Trigger::Webhook { provider: p, entity: e, action: a, .. } => glob_match(p, provider) && glob_match(e, entity) && glob_match(a, action),
         _ => false,
     }
 }

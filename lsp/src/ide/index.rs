@@ -241,6 +241,10 @@ impl Walker {
                     self.expr(&o.expr, &ExprCx::WorkflowOutput { workflow: wf.name.clone() }, Some(&wf));
                 }
                 WorkflowStmtKind::On(Trigger::Event { filter: Some(f), .. }) => self.expr(f, &ExprCx::Other, None),
+                WorkflowStmtKind::On(Trigger::Webhook { signature: Some(sig), .. }) => {
+                    self.occ(&sig.set, Sym::Set(sig.set.text.clone()), false);
+                    self.occ(&sig.key, Sym::Key { set: sig.set.text.clone(), key: sig.key.text.clone() }, false);
+                }
                 WorkflowStmtKind::Invariant(inv) => {
                     for s in &inv.body {
                         match &s.kind {

@@ -14,6 +14,13 @@ pub fn doc(word: &str) -> Option<&'static str> {
         // Workflow statements.
         "input" => "`input NAME: TYPE [= DEFAULT]`: an input of the workflow, read as `inputs.NAME`",
         "on" => "`on event \"type\" …`, `on webhook NAME`, `on schedule \"cron\"`: what starts a run",
+        "webhook" => "`on webhook PROVIDER.ENTITY.ACTION [signed SCHEME with SET.KEY]`: start a run for each matching webhook",
+        "schedule" => "`on schedule \"CRON\" [catchup none|latest|all [within D]]`: start runs on a five-field UTC cron",
+        "signed" => "`signed github|stripe|hmac \"HEADER\" with SET.KEY`: `flowc serve` accepts the webhook only with a valid HMAC-SHA256 signature under that secret",
+        "hmac" => "`signed hmac \"HEADER\" with SET.KEY`: the header holds the hex HMAC-SHA256 of the raw body (optionally `sha256=`)",
+        "tolerance" => "`tolerance D` (after `signed stripe`): how old the signed timestamp may be; 5m by default",
+        "catchup" => "`catchup none|latest|all`: which fire times missed while nothing served start a run; `latest` (the default) runs once, for the most recent",
+        "within" => "`within D` (after `catchup latest|all`): missed fire times older than D are not caught up",
         "concurrency" => "`concurrency N`: at most N steps of a run at once",
         "budget" => "`budget USD`: the run fails once agents' costs pass it",
         "safety" => "`safety { max_spawned_tasks N max_spawn_depth N spawn_cooldown D }`: limits on spawning",
