@@ -375,6 +375,8 @@ async fn run_server(
     limits: conn::Limits,
     grace: Duration,
 ) -> Result<(), Failure> {
+    // First: a SIGTERM during the start (resuming, catching up) is then a clean stop.
+    let mut signals = Signals::new()?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| Failure::usage(format!("cannot listen on {addr}: {e}")))?;
@@ -428,7 +430,6 @@ async fn run_server(
     };
     let scheduler = tokio::task::spawn_local(schedules::run(server.clone(), schedules, now, stop_rx.clone()));
 
-    let mut signals = Signals::new()?;
     let connections = conn::Connections::new(limits);
     loop {
         tokio::select! {
