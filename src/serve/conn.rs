@@ -120,11 +120,12 @@ impl Connections {
             let _slot = slot;
             match tls {
                 None => serve_connection(stream, peer, server, limits, stop).await,
-                Some(acceptor) => match tokio::time::timeout(HANDSHAKE, acceptor.accept(stream)).await {
-                    Ok(Ok(stream)) => serve_connection(stream, peer, server, limits, stop).await,
+                Some(acceptor) => {
                     // A failed or slow handshake: nothing to answer.
-                    Ok(Err(_)) | Err(_) => {}
-                },
+                    if let Ok(Ok(stream)) = tokio::time::timeout(HANDSHAKE, acceptor.accept(stream)).await {
+                        serve_connection(stream, peer, server, limits, stop).await;
+                    }
+                }
             }
         });
     }
