@@ -315,6 +315,21 @@ fn definition_crosses_files() {
 }
 
 #[test]
+fn a_signed_webhooks_secret_and_the_trigger_keywords_are_known() {
+    let mut server = project();
+    let hooks = "workflow hooked {\n  on webhook github.push.* signed github with keys.TOKEN\n  on schedule \"0 9 * * *\" catchup all within 1d\n  step s { command \"echo hi\" }\n}\n";
+    let uri = server.open("hooks.flow", hooks);
+    let decls = server.uri("decls.flow");
+    let result = server.request("textDocument/definition", doc_pos(&uri, hooks, "keys.TOKEN", 6));
+    assert_eq!(result["uri"], decls, "{result}");
+    assert_eq!(result["range"]["start"], at(DECLS, "TOKEN = from_env", 0));
+    for (needle, start) in [("signed", "`signed github|stripe|hmac"), ("catchup", "`catchup none|latest|all`"), ("within", "`within D`")] {
+        let text = hover_text(&mut server, &uri, hooks, needle, 2);
+        assert!(text.contains(start), "{needle}: {text}");
+    }
+}
+
+#[test]
 fn references_find_every_use_across_files() {
     let mut server = project();
     let uri = server.open("pipeline.flow", PIPELINE);
