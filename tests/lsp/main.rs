@@ -327,6 +327,25 @@ fn a_signed_webhooks_secret_and_the_trigger_keywords_are_known() {
         let text = hover_text(&mut server, &uri, hooks, needle, 2);
         assert!(text.contains(start), "{needle}: {text}");
     }
+    // Completion walks the clauses word by word.
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    for (needle, delta, want) in [
+        ("on webhook", 3, vec!["event", "schedule", "webhook"]),
+        ("push.* signed", 7, vec!["signed"]),
+        ("signed github", 7, vec!["github", "hmac", "stripe"]),
+        ("github with", 7, vec!["with"]),
+        ("with keys", 5, vec!["keys"]),
+        ("keys.TOKEN", 5, vec!["TOKEN"]),
+        ("* * *\" catchup", 7, vec!["catchup"]),
+        ("catchup all", 8, vec!["all", "latest", "none"]),
+        ("all within", 4, vec!["within"]),
+    ] {
+        let got = sorted(complete(&mut server, &uri, hooks, needle, delta));
+        assert_eq!(got, want, "after `{}`", &needle[..delta]);
+    }
 }
 
 #[test]
