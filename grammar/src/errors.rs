@@ -353,6 +353,8 @@ pub fn keywords_of(rule: Rule) -> Option<&'static [&'static str]> {
         }
         step_kind | kind_simple | kind_clause => STEP_KINDS,
         backoff_kind => &["fixed", "exponential"],
+        signature_scheme | hmac_scheme => &["github", "stripe", "hmac"],
+        catchup_mode => &["none", "latest", "all"],
         strategy_kind => &["min", "max", "threshold", "weighted"],
         failure_mode => &["fail", "pause", "continue"],
         fail_mode => &["pause", "fail"],
@@ -413,13 +415,7 @@ pub fn unexpected(src: &str, at: usize, expected: &[Rule]) -> SyntaxError {
     if rules.len() > 1 {
         rules.retain(|r| *r != Rule::EOI);
     }
-    let mut phrases: Vec<&str> = Vec::new();
-    // Two rules may read the same (`hmac` is one of the signature schemes).
-    for p in rules.iter().map(|r| describe(*r)).filter(|p| !p.is_empty()) {
-        if !phrases.contains(&p) {
-            phrases.push(p);
-        }
-    }
+    let mut phrases: Vec<&str> = rules.iter().map(|r| describe(*r)).filter(|p| !p.is_empty()).collect();
     // Say the block delimiters last: "expected `:`, `after` or `{`".
     phrases.sort_by_key(|p| matches!(*p, "`{`" | "`}`"));
     let (found, found_span) = found_token(src, at);

@@ -1673,6 +1673,10 @@ mod tests {
         let e = parse("workflow w {\n  on webhook a.b.c signed gitlab with h.K\n}\n").errors;
         assert_eq!(e.len(), 1, "{e:?}");
         assert_eq!(e[0].message, "expected a signature scheme (`github`, `stripe` or `hmac \"HEADER\"`), found `gitlab`");
+        let e = parse("workflow w {\n  on webhook a.b.c signed githb with h.K\n}\n").errors;
+        assert_eq!(e[0].help.as_deref(), Some("did you mean `github`?"));
+        let e = parse("workflow w {\n  on schedule \"* * * * *\" catchup lastest\n}\n").errors;
+        assert_eq!(e[0].help.as_deref(), Some("did you mean `latest`?"));
         let e = parse("workflow w {\n  on webhook a.b.c signed hmac with h.K\n}\n").errors;
         assert_eq!(e.len(), 1, "{e:?}");
         assert!(e[0].message.starts_with("expected a string"), "{}", e[0].message);

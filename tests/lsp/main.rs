@@ -374,6 +374,40 @@ fn definition_crosses_files() {
 }
 
 #[test]
+fn a_signed_webhooks_secret_and_the_trigger_keywords_are_known() {
+    let mut server = project();
+    let hooks = "workflow hooked {\n  on webhook github.push.* signed github with keys.TOKEN\n  on schedule \"0 9 * * *\" catchup all within 1d\n  step s { command \"echo hi\" }\n}\n";
+    let uri = server.open("hooks.flow", hooks);
+    let decls = server.uri("decls.flow");
+    let result = server.request("textDocument/definition", doc_pos(&uri, hooks, "keys.TOKEN", 6));
+    assert_eq!(result["uri"], decls, "{result}");
+    assert_eq!(result["range"]["start"], at(DECLS, "TOKEN = from_env", 0));
+    for (needle, start) in [("signed", "`signed github|stripe|hmac"), ("catchup", "`catchup none|latest|all`"), ("within", "`within D`")] {
+        let text = hover_text(&mut server, &uri, hooks, needle, 2);
+        assert!(text.contains(start), "{needle}: {text}");
+    }
+    // Completion walks the clauses word by word.
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    for (needle, delta, want) in [
+        ("on webhook", 3, vec!["event", "schedule", "webhook"]),
+        ("push.* signed", 7, vec!["signed"]),
+        ("signed github", 7, vec!["github", "hmac", "stripe"]),
+        ("github with", 7, vec!["with"]),
+        ("with keys", 5, vec!["keys"]),
+        ("keys.TOKEN", 5, vec!["TOKEN"]),
+        ("* * *\" catchup", 7, vec!["catchup"]),
+        ("catchup all", 8, vec!["all", "latest", "none"]),
+        ("all within", 4, vec!["within"]),
+    ] {
+        let got = sorted(complete(&mut server, &uri, hooks, needle, delta));
+        assert_eq!(got, want, "after `{}`", &needle[..delta]);
+    }
+}
+
+#[test]
 fn references_find_every_use_across_files() {
     let mut server = project();
     let uri = server.open("pipeline.flow", PIPELINE);

@@ -263,6 +263,10 @@ fn statement(cx: &FileCx<'_>, offset: usize, line: &str, blocks: &[Block]) -> Ve
         return Vec::new();
     }
 
+    if done.first() == Some(&"on") && matches!(block, Block::Workflow(_)) {
+        return trigger_words(cx, done, typing.then(|| words.last().copied()).flatten());
+    }
+
     // Statements that name something.
     let step_items = || steps().into_iter().map(|(n, d)| item(&n, lsp::CompletionItemKind::FUNCTION, Some(d))).collect::<Vec<_>>();
     match done {
@@ -322,6 +326,38 @@ fn statement(cx: &FileCx<'_>, offset: usize, line: &str, blocks: &[Block]) -> Ve
         out.extend(index.names(DeclKind::Resource).map(|k| item(k, lsp::CompletionItemKind::CLASS, Some("resource kind".into()))));
     }
     out
+}
+
+/// The words of an `on` line after `done`: the trigger kinds, then a
+/// webhook's `signed SCHEME with SET.KEY [tolerance D]` or a schedule's
+/// `catchup MODE [within D]`.
+fn trigger_words(cx: &FileCx<'_>, done: &[&str], typing: Option<&str>) -> Vec<lsp::CompletionItem> {
+    let keywords = |ks: &[&str]| ks.iter().map(|k| keyword(k)).collect();
+    let at = |w: &str| done.iter().rposition(|d| *d == w);
+    match (done.get(1).copied(), done.last().copied()) {
+        (None, _) => keywords(&["event", "webhook", "schedule"]),
+        (Some("webhook"), Some("signed")) => keywords(&["github", "stripe", "hmac"]),
+        (Some("webhook"), Some("with")) => {
+            if let Some((set, _)) = typing.and_then(|w| w.split_once('.')) {
+                return set_keys(cx, set).into_iter().map(|k| item(&k, lsp::CompletionItemKind::ENUM_MEMBER, Some(format!("key of `{set}`")))).collect();
+            }
+            let index = item_index(&cx.snap.db, cx.project);
+            index.names(DeclKind::Secrets).map(|n| item(n, lsp::CompletionItemKind::ENUM, Some("secrets set".into()))).collect()
+        }
+        (Some("webhook"), _) if done.len() == 3 => keywords(&["signed"]),
+        (Some("webhook"), _)
+            if at("with").is_none()
+                && at("signed").is_some_and(|i| done.len() == if done.get(i + 1) == Some(&"hmac") { i + 3 } else { i + 2 }) =>
+        {
+            keywords(&["with"])
+        }
+        (Some("webhook"), _) if at("with").is_some_and(|i| done.len() == i + 2) && done.contains(&"stripe") => keywords(&["tolerance"]),
+        (Some("schedule"), Some("catchup")) => keywords(&["none", "latest", "all"]),
+        (Some("schedule"), Some("latest" | "all")) if at("catchup").is_some() => keywords(&["within"]),
+        // After the cron's closing quote (its fields are words too).
+        (Some("schedule"), Some(w)) if done.len() > 2 && w.ends_with('"') && at("catchup").is_none() => keywords(&["catchup"]),
+        _ => Vec::new(),
+    }
 }
 
 fn keyword(k: &str) -> lsp::CompletionItem {
