@@ -805,6 +805,10 @@ fn slow_and_many_connections_do_not_starve_others() {
             slow.push(s);
         }
     }
+    // The address over its cap is refused at once, with a well-formed answer.
+    let (status, body) = exchange(server.port, &raw_request("GET", "/health", &[], ""));
+    assert_eq!(status, 503, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("too many connections"), "{body}");
     // Another client address (all of 127/8 is loopback) is answered at once.
     let started = std::time::Instant::now();
     let mut s = connect_from([127, 0, 0, 2], server.port);

@@ -27,8 +27,23 @@ use super::{log, ServeArgs, Server};
 const MAX_HEAD: usize = 64 * 1024;
 /// The TLS handshake must finish within this.
 const HANDSHAKE: Duration = Duration::from_secs(10);
+/// The answer to a connection over a cap.
+const REFUSED: &str = concat!(
+    "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: 52\r\n\r\n",
+    "{\"error\": \"too many connections; try again shortly\"}"
+);
+
 /// After SIGTERM, requests in flight get this long to finish.
 const DRAIN: Duration = Duration::from_secs(10);
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_refusal_says_its_length() {
+        let (head, body) = super::REFUSED.split_once("\r\n\r\n").unwrap();
+        assert!(head.contains(&format!("content-length: {}\r\n", body.len())) || head.ends_with(&format!("content-length: {}", body.len())));
+    }
+}
 
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Limits {
@@ -133,10 +148,7 @@ impl Connections {
     fn refuse(&self, stream: TcpStream, plain: bool, ip: IpAddr) {
         if plain {
             // Best effort, never waits: the socket buffer of a new connection is empty.
-            let _ = stream.try_write(
-                b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nconnection: close\r\ncontent-length: 53\r\n\r\n\
-                  {\"error\": \"too many connections; try again shortly\"}",
-            );
+            let _ = stream.try_write(REFUSED.as_bytes());
         }
         let now = Instant::now();
         if self.refused_logged.get().is_none_or(|t| now.duration_since(t) > Duration::from_secs(10)) {
