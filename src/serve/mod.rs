@@ -522,69 +522,26 @@ fn resume_after_restart(server: &Server, store: &mut SqliteStore) {
     }
 }
 
-/// Continues blocked runs that have a decision, a matching event or an expired gate.
+/// Continues blocked runs that have a decision, a matching event or an
+/// expired gate ([`inbox::news`]).
 fn scan(server: &Server, store: &mut SqliteStore) {
     let Ok(blocked) = store.runs_with_status(&[RunStatus::Blocked]) else { return };
-    let now = time::now();
     let mut live = HashSet::new();
-    let Ok(mut scanned) = server.scanned.lock() else { return };
+    let Ok(mut seen) = server.scanned.lock() else { return };
     for run in blocked.into_iter().filter(|r| r.parent_run.is_none()) {
         if server.workers.is_active(&run.id) {
             live.insert(run.id.clone());
             continue;
         }
-        let mut tree = vec![run.clone()];
-        let mut i = 0;
-        while i < tree.len() {
-            let children = store.child_runs(&tree[i].id).unwrap_or_default();
-            tree.extend(children.into_iter().filter(|c| !c.status.is_terminal()));
-            i += 1;
-        }
-        live.extend(tree.iter().map(|r| r.id.clone()));
-        let mut why = None;
-        for r in &tree {
-            if !store.pending_gate_requests(&r.id, 0).unwrap_or_default().is_empty() {
-                why = Some("a decision arrived");
-                break;
-            }
-            let gates = store.blocked_gates(&r.id).unwrap_or_default();
-            if gates.iter().any(|g| g.gate.get("deadline").and_then(Value::as_str).is_some_and(|d| d <= now.as_str())) {
-                why = Some("a gate's deadline passed");
-                break;
-            }
-            let waits: Vec<_> = gates.iter().filter(|g| g.gate.get("gate").and_then(Value::as_str) == Some("wait")).collect();
-            if waits.is_empty() {
-                continue;
-            }
-            let since = r.started_at.clone().unwrap_or_default();
-            let after = scanned.get(&r.id).copied().unwrap_or(0);
-            let events = store.inbound_events_after(after, &since).unwrap_or_default();
-            let delivered = store.deliveries(&r.id).unwrap_or_default();
-            let hit = events.iter().any(|e| {
-                !delivered.contains(&e.seq)
-                    && waits.iter().any(|g| {
-                        inbox::wait_matches(
-                            g.gate.get("event").and_then(Value::as_str).unwrap_or(""),
-                            g.gate.get("subject").and_then(Value::as_str),
-                            &e.event,
-                        )
-                    })
-            });
-            if let Some(last) = events.last() {
-                scanned.insert(r.id.clone(), last.seq);
-            }
-            if hit {
-                why = Some("an event it waits for arrived");
-                break;
-            }
-        }
-        if let Some(why) = why {
+        let Ok((news, tree)) = inbox::news(store, &run.id, &mut seen) else { continue };
+        live.extend(tree.iter().cloned());
+        if let Some(news) = news {
             // Rescan from the start next time it blocks: it may wait for something else.
             for r in &tree {
-                scanned.remove(&r.id);
+                seen.remove(r);
             }
-            server.workers.start(run.id.clone(), &server.config, why);
+            server.workers.start(run.id.clone(), &server.config, news.describe());
         }
     }
-    scanned.retain(|k, _| live.contains(k));
+    seen.retain(|k, _| live.contains(k));
 }

@@ -292,37 +292,7 @@ impl Runner {
 
     fn child_has_news(&self, child: &str) -> Result<bool, Error> {
         let store = self.sh.store.borrow();
-        let mut tree = vec![child.to_string()];
-        let mut i = 0;
-        let now = time::now();
-        while i < tree.len() {
-            let run = tree[i].clone();
-            i += 1;
-            if !store.pending_gate_requests(&run, 0)?.is_empty() {
-                return Ok(true);
-            }
-            let gates = store.blocked_gates(&run)?;
-            if gates.iter().any(|g| g.gate.get("deadline").and_then(Value::as_str).is_some_and(|d| d <= now.as_str())) {
-                return Ok(true);
-            }
-            let waits: Vec<&Value> = gates.iter().filter(|g| g.gate.get("gate").and_then(Value::as_str) == Some("wait")).map(|g| &g.gate).collect();
-            if !waits.is_empty()
-                && let Some(record) = store.run(&run)?
-            {
-                let delivered = store.deliveries(&run)?;
-                let since = record.started_at.unwrap_or_default();
-                for event in store.inbound_events_after(0, &since)? {
-                    let hit = waits.iter().any(|g| {
-                        inbox::wait_matches(g.get("event").and_then(Value::as_str).unwrap_or(""), g.get("subject").and_then(Value::as_str), &event.event)
-                    });
-                    if hit && !delivered.contains(&event.seq) {
-                        return Ok(true);
-                    }
-                }
-            }
-            tree.extend(store.child_runs(&run)?.into_iter().filter(|c| !c.status.is_terminal()).map(|c| c.id));
-        }
-        Ok(false)
+        Ok(inbox::news(&**store, child, &mut HashMap::new())?.0.is_some())
     }
 
     fn redispatch_one(&mut self, s: StepId) {

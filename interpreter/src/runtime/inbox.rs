@@ -353,3 +353,70 @@ mod glob_example_tests {
         assert_eq!(glob_example("leads/L\\*"), "leads/L*");
     }
 }
+
+/// Why a blocked run can move on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum News {
+    /// A decision was filed for one of its gates.
+    Decision,
+    /// A gate is past its deadline.
+    DeadlinePassed,
+    /// An inbound event matches one of its waits.
+    EventArrived,
+}
+
+impl News {
+    pub fn describe(self) -> &'static str {
+        match self {
+            News::Decision => "a decision arrived",
+            News::DeadlinePassed => "a gate's deadline passed",
+            News::EventArrived => "an event it waits for arrived",
+        }
+    }
+}
+
+/// A blocked run and its live child runs, and whether any of them has
+/// something to act on: a decision filed, a gate past its deadline, or a
+/// stored event one of its waits matches and has not received. `seen` keeps,
+/// per run, the last inbound event already looked at, so that a caller that
+/// polls (`flowc serve`) reads each event once; a caller that asks once
+/// passes an empty map. Returns the runs looked at, the root first.
+pub fn news(store: &dyn Store, root: &str, seen: &mut std::collections::HashMap<String, i64>) -> Result<(Option<News>, Vec<String>), Error> {
+    let mut tree = vec![root.to_string()];
+    let mut i = 0;
+    while i < tree.len() {
+        let children = store.child_runs(&tree[i])?;
+        tree.extend(children.into_iter().filter(|c| !c.status.is_terminal()).map(|c| c.id));
+        i += 1;
+    }
+    let now = crate::time::now();
+    for run in &tree {
+        if !store.pending_gate_requests(run, 0)?.is_empty() {
+            return Ok((Some(News::Decision), tree));
+        }
+        let gates = store.blocked_gates(run)?;
+        if gates.iter().any(|g| g.gate.get("deadline").and_then(Value::as_str).is_some_and(|d| d <= now.as_str())) {
+            return Ok((Some(News::DeadlinePassed), tree));
+        }
+        let waits: Vec<&Value> = gates.iter().filter(|g| g.gate.get("gate").and_then(Value::as_str) == Some("wait")).map(|g| &g.gate).collect();
+        if waits.is_empty() {
+            continue;
+        }
+        let Some(record) = store.run(run)? else { continue };
+        let since = record.started_at.unwrap_or_default();
+        let after = seen.get(run).copied().unwrap_or(0);
+        let events = store.inbound_events_after(after, &since)?;
+        let delivered = store.deliveries(run)?;
+        let hit = events.iter().any(|e| {
+            !delivered.contains(&e.seq)
+                && waits.iter().any(|g| wait_matches(g.get("event").and_then(Value::as_str).unwrap_or(""), g.get("subject").and_then(Value::as_str), &e.event))
+        });
+        if let Some(last) = events.last() {
+            seen.insert(run.clone(), last.seq);
+        }
+        if hit {
+            return Ok((Some(News::EventArrived), tree));
+        }
+    }
+    Ok((None, tree))
+}
