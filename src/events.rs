@@ -4,7 +4,7 @@
 use clap::{Args, Subcommand};
 use flowc_interpreter::plan::{LoadedPlan, Plan};
 use flowc_interpreter::runtime::{self, inbox, triggers, Resumed, RunReport};
-use flowc_interpreter::state::{RunOrigin, RunStatus, Store};
+use flowc_interpreter::state::{RunStatus, Store};
 use serde_json::{json, Value};
 
 use crate::progress::Progress;
@@ -115,20 +115,11 @@ fn send(cli: &Cli, args: &SendArgs) -> Result<(), Failure> {
                 roots.push(w.root.clone());
             }
         }
-        let (fired, filter_problems) = triggers::fired_by_event(&loaded, &stored.event);
+        // Whoever sent the event started the runs it fires.
+        let origin = triggers::event_origin(&stored.event, &flowc_interpreter::runtime::people::os_user());
+        let (results, filter_problems) = triggers::create_for_event(&loaded, &stored.event, &origin, &options);
         problems.extend(filter_problems);
-        let mut created = Vec::new();
-        for (i, inputs) in fired {
-            let origin = RunOrigin {
-                // Whoever sent the event started the run.
-                initiator: Some(flowc_interpreter::runtime::people::os_user()),
-                trigger: "event".into(),
-                detail: json!({ "id": stored.event["id"], "type": stored.event["type"], "subject": stored.event.get("subject"), "source": stored.event["source"] }),
-                version: None,
-                plan_hash: String::new(),
-            };
-            created.push(triggers::create_run(&plans[i], inputs, &origin, &options).map_err(usage)?);
-        }
+        let created = results.into_iter().collect::<Result<Vec<_>, _>>().map_err(usage)?;
         drop(store);
         for root in roots {
             let record = runtime::open_store(&options).ok().and_then(|s| s.run(&root).ok().flatten());

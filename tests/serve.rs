@@ -1068,6 +1068,8 @@ workflow gated {
     wait_until("the run to block", || server.request("GET", &format!("/runs/{run}"), &[], "").1["status"] == "blocked");
     let shown: Value = serde_json::from_slice(&p.cmd(&["runs", "show", &run, "--json"]).output().unwrap().stdout).unwrap();
     assert_eq!(shown["origin"]["initiator"], "ann", "the token's principal started it");
+    assert_eq!(shown["origin"]["detail"]["token"], ann.split('_').nth(1).unwrap(), "with that token");
+    assert_eq!(shown["origin"]["detail"]["type"], "go");
     let (status, body) = server.post_with(&ann, &format!("/runs/{run}/steps/ok/approve"), "{}");
     assert_eq!(status, 409, "{body}");
     assert!(body["error"].as_str().unwrap().contains("started this run"), "{body}");

@@ -480,6 +480,14 @@ fn post_events(server: &Server, store: &mut SqliteStore, by: &Principal, headers
     accept(server, store, events, None, &by.name, Some(&by.token))
 }
 
+/// A run origin's detail with the id of the token that caused it.
+fn with_token(mut detail: Value, token: &str) -> Value {
+    if let Value::Object(m) = &mut detail {
+        m.insert("token".into(), json!(token));
+    }
+    detail
+}
+
 /// A webhook request, after its credentials checked out: which triggers it may fire.
 struct Hook<'a> {
     provider: &'a str,
@@ -535,21 +543,36 @@ fn accept(server: &Server, store: &mut SqliteStore, events: Vec<Value>, hook: Op
                 })
                 .collect(),
             None => {
-                let (fired, errors) = triggers::fired_by_event(&server.loaded, &s.event);
+                let origin = triggers::event_origin(&s.event, initiator);
+                let origin = match token {
+                    Some(t) => RunOrigin { detail: with_token(origin.detail, t), ..origin },
+                    None => origin,
+                };
+                let (results, errors) = triggers::create_for_event(&server.loaded, &s.event, &origin, &server.config.options());
                 problems = errors;
-                fired
+                for c in results {
+                    match c {
+                        Ok(c) => {
+                            if c.error.is_none() {
+                                server.workers.start(c.run.clone(), &server.config, &format!("started by event {} for {} ({initiator})", s.event["type"], c.workflow));
+                            }
+                            started.push(json!(c));
+                        }
+                        Err(e) => problems.push(e.to_string()),
+                    }
+                }
+                Vec::new()
             }
         };
-        let (trigger, mut detail) = match hook {
-            Some(h) => (
-                "webhook",
-                json!({ "id": s.event["id"], "provider": h.provider, "entity": h.entity, "action": h.action, "signed": h.signed.is_some(), "delivery": h.delivery }),
-            ),
-            None => ("event", json!({ "id": s.event["id"], "type": s.event["type"], "subject": s.event.get("subject"), "source": s.event["source"] })),
+        // Webhooks (the event path created its runs above).
+        let detail = hook.map(|h| {
+            json!({ "id": s.event["id"], "provider": h.provider, "entity": h.entity, "action": h.action, "signed": h.signed.is_some(), "delivery": h.delivery })
+        });
+        let detail = match token {
+            Some(t) => with_token(detail.unwrap_or(Value::Null), t),
+            None => detail.unwrap_or(Value::Null),
         };
-        if let Some(t) = token {
-            detail["token"] = json!(t);
-        }
+        let trigger = "webhook";
         for (i, inputs) in fired {
             let origin = RunOrigin { initiator: Some(initiator.to_string()), trigger: trigger.into(), detail: detail.clone(), version: None, plan_hash: String::new() };
             match triggers::create_run(&server.plans[i], inputs, &origin, &server.config.options()) {

@@ -216,6 +216,27 @@ pub fn fired_by_event(plans: &[LoadedPlan], event: &Value) -> (Vec<Fired>, Vec<S
     (fired, problems)
 }
 
+/// The origin of a run an inbound event started: its initiator is whoever
+/// sent the event (a token's principal, the operating-system user).
+pub fn event_origin(event: &Value, initiator: &str) -> RunOrigin {
+    RunOrigin {
+        initiator: Some(initiator.to_string()),
+        trigger: "event".into(),
+        detail: json!({ "id": event["id"], "type": event["type"], "subject": event.get("subject"), "source": event["source"] }),
+        version: None,
+        plan_hash: String::new(),
+    }
+}
+
+/// Creates (without starting) the runs a stored event's `on event` triggers
+/// fire, in plan order: each is the run, or why it could not be created.
+/// Also returns the filters that could not be evaluated.
+pub fn create_for_event(plans: &[LoadedPlan], event: &Value, origin: &RunOrigin, options: &RunOptions) -> (Vec<Result<Created, Error>>, Vec<String>) {
+    let (fired, problems) = fired_by_event(plans, event);
+    let created = fired.into_iter().map(|(i, inputs)| create_run(&plans[i].plan, inputs, origin, options)).collect();
+    (created, problems)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
