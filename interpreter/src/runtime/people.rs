@@ -352,12 +352,21 @@ pub fn file(
             format!("step `{step}` of run `{run}` is {}, not blocked", state.status)
         }));
     }
-    let gate: Gate = store
-        .blocked_gates(run)?
-        .into_iter()
-        .find(|g| g.step == step)
-        .and_then(|g| serde_json::from_value(g.gate).ok())
-        .ok_or_else(|| Error::Run(format!("step `{step}` of run `{run}` is blocked, but its gate is not recorded")))?;
+    let Some(gate) = store.blocked_gates(run)?.into_iter().find(|g| g.step == step) else {
+        // The state and the gate are two reads: a decision applied between
+        // them (another process won the race) unblocked the step. Say so
+        // from the state as it is now.
+        let now = store.step_states(run)?.into_iter().find(|s| s.step == step);
+        return Err(Error::Run(match now {
+            Some(s) if s.status.is_terminal() => format!("your decision was not applied: {}", decided_why_state(&s)),
+            Some(s) if s.status != StepStatus::Blocked => {
+                format!("your decision was not applied: step `{step}` is {} now, no longer blocked", s.status)
+            }
+            _ => format!("step `{step}` of run `{run}` is blocked, but its gate is not recorded"),
+        }));
+    };
+    let gate: Gate = serde_json::from_value(gate.gate)
+        .map_err(|e| Error::Run(format!("step `{step}` of run `{run}` is blocked, but its recorded gate is unreadable: {e}")))?;
     let initiator = store.origin(run)?.and_then(|o| o.initiator);
     let plan = super::load_stored_plan(&*store, record.plan_id)?;
     let wf = plan.workflow_index(&record.workflow).ok_or_else(|| Error::Run(format!("the stored plan has no workflow `{}`", record.workflow)))?;
