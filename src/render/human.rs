@@ -1,12 +1,21 @@
 //! `--format human`: miette reports with source snippets, on stderr.
 //!
+//! **Linear in the diagnostics.** Each file's text is borrowed and its
+//! [`LineIndex`] built once per [`Renderer`], and a snippet is read from a
+//! window of the lines it shows: miette's own reader for a `str` scans from
+//! the start of the file, which made 10,000 warnings in one file take
+//! seconds (the time grew with diagnostics × file size).
+//!
 //! **Long lines.** miette pads with `{:width$}` up to a label's column, and
 //! Rust refuses widths past 65,535 (a panic), and a snippet of a
 //! 70,000-character line helps nobody anyway. So the source handed to miette
 //! ([`Source`]) shows only a window of a long line around each label, and
 //! reports the true line and column in the `[file:line:col]` header.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use flowc_compiler::{Diagnostic, LineIndex, Severity};
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanContents};
@@ -16,12 +25,12 @@ use crate::check::Sources;
 
 /// Prints every diagnostic, then a one-line summary.
 pub fn print(cli: &Cli, diags: &[Diagnostic], sources: &Sources, file_count: usize) {
-    let color = cli.stderr_color();
+    let renderer = Renderer::new(sources, cli.stderr_color());
     for d in diags {
         if cli.quiet && d.severity == Severity::Warning {
             continue;
         }
-        eprint!("{}", render(d, sources, color));
+        eprint!("{}", renderer.render(d));
     }
     let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
     let warnings = diags.len() - errors;
@@ -50,38 +59,65 @@ fn plural(n: usize, word: &str) -> String {
 
 /// Renders one diagnostic as text.
 pub fn render(d: &Diagnostic, sources: &Sources, color: bool) -> String {
-    let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
-    let handler = GraphicalReportHandler::new_themed(theme).with_width(100).with_links(false);
-    let report = Report::new(d, sources);
-    let mut out = String::new();
-    if handler.render_report(&mut out, &report).is_err() {
-        out = format!("{}: {}\n", d.code.as_str(), d.message);
+    Renderer::new(sources, color).render(d)
+}
+
+/// Renders diagnostics against a set of files, indexing each file once.
+pub struct Renderer<'a> {
+    sources: &'a Sources,
+    handler: GraphicalReportHandler,
+    indexes: RefCell<HashMap<&'a str, Arc<LineIndex>>>,
+}
+
+impl<'a> Renderer<'a> {
+    pub fn new(sources: &'a Sources, color: bool) -> Renderer<'a> {
+        let theme = if color { GraphicalTheme::unicode() } else { GraphicalTheme::unicode_nocolor() };
+        let handler = GraphicalReportHandler::new_themed(theme).with_width(100).with_links(false);
+        Renderer { sources, handler, indexes: RefCell::new(HashMap::new()) }
     }
-    out.push('\n');
-    out
+
+    /// One diagnostic as text, with a blank line after it.
+    pub fn render(&self, d: &Diagnostic) -> String {
+        let report = Report::new(d, self);
+        let mut out = String::new();
+        if self.handler.render_report(&mut out, &report).is_err() {
+            out = format!("{}: {}\n", d.code.as_str(), d.message);
+        }
+        out.push('\n');
+        out
+    }
+
+    fn source(&self, path: &str) -> Source<'a> {
+        let (name, text) = match self.sources.get_key_value(path) {
+            Some((name, text)) => (name.as_str(), text.as_str()),
+            None => ("", ""),
+        };
+        let index = self.indexes.borrow_mut().entry(name).or_insert_with(|| Arc::new(LineIndex::new(text))).clone();
+        Source { name: if name.is_empty() { path.to_string() } else { name.to_string() }, text, index }
+    }
 }
 
 /// Adapts a diagnostic (and the related locations in other files) to miette.
-struct Report {
+struct Report<'a> {
     code: &'static str,
     severity: miette::Severity,
     message: String,
     help: Option<String>,
-    source: Source,
+    source: Source<'a>,
     labels: Vec<LabeledSpan>,
-    related: Vec<Report>,
+    related: Vec<Report<'a>>,
 }
 
-impl Report {
-    fn new(d: &Diagnostic, sources: &Sources) -> Report {
-        let source = Source::new(&d.path, sources.get(&d.path).cloned().unwrap_or_default());
+impl<'a> Report<'a> {
+    fn new(d: &Diagnostic, files: &Renderer<'a>) -> Report<'a> {
+        let source = files.source(&d.path);
         let mut labels = vec![LabeledSpan::new_primary_with_span(d.label.clone(), source.to_span(d.span))];
         let mut related = Vec::new();
         for r in &d.related {
             if r.path == d.path {
                 labels.push(LabeledSpan::new_with_span(Some(r.message.clone()), source.to_span(r.span)));
             } else {
-                let other = Source::new(&r.path, sources.get(&r.path).cloned().unwrap_or_default());
+                let other = files.source(&r.path);
                 related.push(Report {
                     code: d.code.as_str(),
                     severity: miette::Severity::Advice,
@@ -116,18 +152,13 @@ const CONTEXT: usize = 60;
 const LONG_LABEL: usize = 200;
 
 /// A file's text for miette, showing long lines as windows (module docs).
-struct Source {
+struct Source<'a> {
     name: String,
-    text: String,
-    index: LineIndex,
+    text: &'a str,
+    index: Arc<LineIndex>,
 }
 
-impl Source {
-    fn new(name: &str, text: String) -> Source {
-        let index = LineIndex::new(&text);
-        Source { name: name.to_string(), text, index }
-    }
-
+impl Source<'_> {
     /// The end of a line, before its `\n`.
     fn line_end(&self, line: usize) -> usize {
         if line + 1 < self.index.line_count() { self.index.line_start(line + 1) as usize - 1 } else { self.text.len() }
@@ -141,7 +172,7 @@ impl Source {
     /// boundaries, so a stale span can never make miette panic; on a long
     /// line, cut to that line and to [`LONG_LABEL`] bytes.
     fn to_span(&self, span: flowc_grammar::ast::Span) -> SourceSpan {
-        let text = &self.text;
+        let text = self.text;
         let start = floor(text, span.start as usize);
         let mut end = ceil(text, (span.end as usize).max(start));
         let (first, last) = (self.index.line(start as u32), self.index.line(end as u32));
@@ -172,16 +203,15 @@ fn ceil(text: &str, at: usize) -> usize {
     at
 }
 
-impl SourceCode for Source {
-    fn read_span<'a>(&'a self, span: &SourceSpan, before: usize, after: usize) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
-        let text = &self.text;
+impl SourceCode for Source<'_> {
+    fn read_span<'b>(&'b self, span: &SourceSpan, before: usize, after: usize) -> Result<Box<dyn SpanContents<'b> + 'b>, MietteError> {
+        let text = self.text;
         let start = span.offset().min(text.len());
         let end = (span.offset() + span.len()).min(text.len());
         let (first, last) = (self.index.line(start as u32), self.index.line(end as u32));
         let shown = first.saturating_sub(before)..=(last + after).min(self.index.line_count() - 1);
         if !shown.clone().any(|l| self.is_long(l)) {
-            let c = text.read_span(span, before, after)?;
-            return Ok(Box::new(MietteSpanContents::new_named(self.name.clone(), c.data(), *c.span(), c.line(), c.column(), c.line_count())));
+            return self.read_lines(span, before, after, *shown.start(), *shown.end());
         }
         // A window of one line, no context lines. Labels on long lines are
         // single-line and short (`to_span`); a span covering several lines
@@ -199,21 +229,39 @@ impl SourceCode for Source {
     }
 }
 
-impl fmt::Debug for Report {
+impl Source<'_> {
+    /// miette's own reading of a span with its context lines, done on the
+    /// lines `first..=last` (and one more) instead of the whole text, then
+    /// moved back to the file's offsets and lines: the same answer as
+    /// reading the whole text (a test compares them), in time that does not
+    /// grow with the file.
+    fn read_lines<'b>(&'b self, span: &SourceSpan, before: usize, after: usize, first: usize, last: usize) -> Result<Box<dyn SpanContents<'b> + 'b>, MietteError> {
+        let from = self.index.line_start(first) as usize;
+        let to = if last + 2 < self.index.line_count() { self.index.line_start(last + 2) as usize } else { self.text.len() };
+        let window = &self.text.as_bytes()[from..to];
+        let local = SourceSpan::from((span.offset().saturating_sub(from)).min(window.len())..(span.offset() + span.len()).saturating_sub(from).min(window.len()));
+        let c = window.read_span(&local, before, after)?;
+        let at = SourceSpan::from(c.span().offset() + from..c.span().offset() + from + c.span().len());
+        let data: &'b [u8] = &self.text.as_bytes()[at.offset()..at.offset() + at.len()];
+        Ok(Box::new(MietteSpanContents::new_named(self.name.clone(), data, at, c.line() + first, c.column(), c.line_count() + first)))
+    }
+}
+
+impl fmt::Debug for Report<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
     }
 }
 
-impl fmt::Display for Report {
+impl fmt::Display for Report<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
     }
 }
 
-impl std::error::Error for Report {}
+impl std::error::Error for Report<'_> {}
 
-impl miette::Diagnostic for Report {
+impl miette::Diagnostic for Report<'_> {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
         Some(Box::new(self.code))
     }
