@@ -231,11 +231,15 @@ impl SourceCode for Source<'_> {
 
 impl Source<'_> {
     /// miette's own reading of a span with its context lines, done on the
-    /// lines `first..=last` (and one more) instead of the whole text, then
+    /// lines `first..=last` (and one more either side) instead of the whole text, then
     /// moved back to the file's offsets and lines: the same answer as
     /// reading the whole text (a test compares them), in time that does not
     /// grow with the file.
     fn read_lines<'b>(&'b self, span: &SourceSpan, before: usize, after: usize, first: usize, last: usize) -> Result<Box<dyn SpanContents<'b> + 'b>, MietteError> {
+        // One line more before: miette treats a span at offset 0 apart
+        // (`len - 1` saturates), so the window must not start at the span's
+        // line unless the file does.
+        let first = first.saturating_sub(1);
         let from = self.index.line_start(first) as usize;
         let to = if last + 2 < self.index.line_count() { self.index.line_start(last + 2) as usize } else { self.text.len() };
         let window = &self.text.as_bytes()[from..to];
@@ -283,5 +287,57 @@ impl miette::Diagnostic for Report<'_> {
         } else {
             Some(Box::new(self.related.iter().map(|r| r as &dyn miette::Diagnostic)))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reading a window of lines gives miette exactly what reading the
+    /// whole text gives it: same bytes, offsets, line and column, for every
+    /// span and every number of context lines, with `\n` and `\r\n` lines,
+    /// empty lines and a text with or without a final newline.
+    #[test]
+    fn a_window_reads_like_the_whole_text() {
+        for text in ["ab\ncd\n\nefg\nh\n", "one\r\ntwo\r\n\r\nthree", "x", "\n\n\n", "α\nβγ\nδ"] {
+            let sources: Sources = [("f.flow".to_string(), text.to_string())].into();
+            let renderer = Renderer::new(&sources, false);
+            let source = renderer.source("f.flow");
+            let bounds: Vec<usize> = (0..=text.len()).filter(|i| text.is_char_boundary(*i)).collect();
+            for &start in &bounds {
+                for &end in bounds.iter().filter(|e| **e >= start) {
+                    for (before, after) in [(0, 0), (1, 1), (2, 3), (0, 2), (3, 0)] {
+                        let span = SourceSpan::from(start..end);
+                        let ours = source.read_span(&span, before, after);
+                        let whole = text.read_span(&span, before, after);
+                        match (ours, whole) {
+                            (Ok(a), Ok(b)) => {
+                                let what = format!("{text:?} {start}..{end} ±{before},{after}");
+                                assert_eq!(a.data(), b.data(), "{what}");
+                                assert_eq!(a.span(), b.span(), "{what}");
+                                assert_eq!((a.line(), a.column()), (b.line(), b.column()), "{what}");
+                            }
+                            (Err(_), Err(_)) => {}
+                            (a, b) => panic!("{text:?} {start}..{end}: {:?} vs {:?}", a.is_ok(), b.is_ok()),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// One index per file however many diagnostics point into it.
+    #[test]
+    fn a_file_is_indexed_once_for_all_its_diagnostics() {
+        let text = "workflow w {\n  step a { command \"x\" }\n}\n".repeat(50);
+        let sources: Sources = [("f.flow".to_string(), text)].into();
+        let renderer = Renderer::new(&sources, false);
+        let before = LineIndex::built_on_this_thread();
+        for i in 0..50u32 {
+            let d = Diagnostic::new(flowc_compiler::Code::parse("W0103").unwrap(), "f.flow", flowc_grammar::ast::Span::new(i * 40, i * 40 + 8), "m");
+            assert!(renderer.render(&d).contains("W0103"));
+        }
+        assert_eq!(LineIndex::built_on_this_thread() - before, 1);
     }
 }
