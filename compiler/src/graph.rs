@@ -10,7 +10,6 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
-use fixedbitset::FixedBitSet;
 use flowc_grammar::ast::{Name, Span, TriggerRule};
 use petgraph::graph::{DiGraph, NodeIndex};
 
@@ -67,19 +66,94 @@ pub struct WorkflowGraph {
     /// Each cycle (a strongly connected component with more than one node, or
     /// a self-loop), as the edges that form it, in walking order.
     pub cycles: Vec<Vec<usize>>,
-    /// For each step: the steps upstream of it (transitively), as a bitset
-    /// over step indices. Empty when the graph has cycles.
-    pub upstream: Vec<FixedBitSet>,
+    /// For each step: the steps upstream of it (transitively), as ranges of
+    /// step indices. Empty when the graph has cycles.
+    pub upstream: Vec<StepSet>,
     /// Topological order of step indices (empty when cyclic).
     pub order: Vec<usize>,
     /// The signature of every step, by index: step checks read them here (one
     /// dependency on this query) instead of from each step (one per step,
     /// which made checking quadratic).
     pub sigs: Vec<Arc<StepSig>>,
-    /// Steps that set the run's item list (`items`, or a `select`).
-    pub item_sources: FixedBitSet,
+    /// Steps that set the run's item list (`items`, or a `select`), in
+    /// increasing index order.
+    pub item_sources: Vec<usize>,
     /// What each step looks like from an expression (`.output`, `.status`, …).
     pub value_tys: Vec<crate::types::Ty>,
+}
+
+/// A set of step indices as sorted, disjoint, non-adjacent half-open
+/// ranges.
+///
+/// Why not a bitset per step: that is steps² bits, 1.25 GB for 100,000
+/// steps, and as much time to build. Upstream sets are mostly runs of
+/// neighbouring indices (a chain is one range, a layer after a dense join
+/// one range, steps written in the order they run a few), so ranges hold them
+/// in what they contain rather than in the size of the workflow.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct StepSet {
+    ranges: Vec<(u32, u32)>,
+}
+
+impl StepSet {
+    pub fn contains(&self, i: usize) -> bool {
+        let i = i as u32;
+        // The first range ending after `i`.
+        let at = self.ranges.partition_point(|&(_, end)| end <= i);
+        self.ranges.get(at).is_some_and(|&(start, _)| start <= i)
+    }
+
+    pub fn insert(&mut self, i: usize) {
+        let i = i as u32;
+        self.union_with(&StepSet { ranges: vec![(i, i + 1)] });
+    }
+
+    /// Adds every index of `other`: one merge of the two sorted lists.
+    pub fn union_with(&mut self, other: &StepSet) {
+        if other.ranges.is_empty() {
+            return;
+        }
+        if self.ranges.is_empty() {
+            self.ranges.clone_from(&other.ranges);
+            return;
+        }
+        let mut merged: Vec<(u32, u32)> = Vec::with_capacity(self.ranges.len() + other.ranges.len());
+        let (mut a, mut b) = (self.ranges.iter().peekable(), other.ranges.iter().peekable());
+        loop {
+            let next = match (a.peek(), b.peek()) {
+                (Some(x), Some(y)) => {
+                    if x.0 <= y.0 {
+                        a.next()
+                    } else {
+                        b.next()
+                    }
+                }
+                (Some(_), None) => a.next(),
+                (None, Some(_)) => b.next(),
+                (None, None) => break,
+            };
+            let &(start, end) = next.expect("peeked");
+            match merged.last_mut() {
+                Some(last) if start <= last.1 => last.1 = last.1.max(end),
+                _ => merged.push((start, end)),
+            }
+        }
+        self.ranges = merged;
+    }
+
+    /// Every index, in increasing order.
+    pub fn ones(&self) -> impl Iterator<Item = usize> + '_ {
+        self.ranges.iter().flat_map(|&(start, end)| (start as usize)..(end as usize))
+    }
+
+    /// The ranges, as `start..end`.
+    pub fn ranges(&self) -> impl Iterator<Item = std::ops::Range<usize>> + '_ {
+        self.ranges.iter().map(|&(start, end)| (start as usize)..(end as usize))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ranges.is_empty()
+    }
 }
 
 impl WorkflowGraph {
@@ -96,12 +170,9 @@ pub fn workflow_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>) -> WorkflowGra
     let arcs: Vec<Arc<StepSig>> = wf.steps(db).iter().map(|s| crate::model::step_sig(db, *s).clone()).collect();
     let sigs: Vec<(&StepSig, u32)> = wf.steps(db).iter().zip(&arcs).map(|(s, a)| (&**a, s.item(db))).collect();
     let mut graph = build(&sigs, wf.groups(db));
-    graph.item_sources = FixedBitSet::with_capacity(arcs.len());
-    for (i, sig) in arcs.iter().enumerate() {
-        if sig.has_items || matches!(sig.kind, flowc_grammar::ast::StepKind::Select) {
-            graph.item_sources.insert(i);
-        }
-    }
+    graph.item_sources = (0..arcs.len())
+        .filter(|i| arcs[*i].has_items || matches!(arcs[*i].kind, flowc_grammar::ast::StepKind::Select))
+        .collect();
     graph.value_tys = arcs.iter().map(|s| crate::checks::step_value_ty(s)).collect();
     graph.sigs = arcs;
     graph
@@ -165,7 +236,7 @@ pub fn build(sigs: &[(&StepSig, u32)], groups: &[crate::model::GroupSig]) -> Wor
     let cycles = find_cycles(&graph, &edges);
     let steps = sigs.len();
     let (order, upstream) = if cycles.is_empty() { upstream_sets(&graph, &nodes, steps, groups, &by_name) } else { (Vec::new(), Vec::new()) };
-    WorkflowGraph { nodes, steps, edges, by_name, cycles, upstream, order, sigs: Vec::new(), item_sources: FixedBitSet::new(), value_tys: Vec::new() }
+    WorkflowGraph { nodes, steps, edges, by_name, cycles, upstream, order, sigs: Vec::new(), item_sources: Vec::new(), value_tys: Vec::new() }
 }
 
 /// Every loop, as the list of its edges in order.
@@ -233,10 +304,10 @@ fn upstream_sets(
     steps: usize,
     groups: &[crate::model::GroupSig],
     by_name: &BTreeMap<String, usize>,
-) -> (Vec<usize>, Vec<FixedBitSet>) {
+) -> (Vec<usize>, Vec<StepSet>) {
     let Ok(topo) = petgraph::algo::toposort(graph, None) else { return (Vec::new(), Vec::new()) };
     let n = nodes.len();
-    let mut up: Vec<FixedBitSet> = (0..n).map(|_| FixedBitSet::with_capacity(steps)).collect();
+    let mut up: Vec<StepSet> = vec![StepSet::default(); n];
     // Each node's enclosing group node, and every group a node is inside
     // (transitively): members inherit their groups' dependencies.
     let mut parent: Vec<Option<usize>> = vec![None; n];
@@ -263,7 +334,7 @@ fn upstream_sets(
         .collect();
     for node in &topo {
         let i = node.index();
-        let mut acc = FixedBitSet::with_capacity(steps);
+        let mut acc = StepSet::default();
         for e in graph.edges_directed(*node, petgraph::Direction::Incoming) {
             let from = petgraph::visit::EdgeRef::source(&e).index();
             acc.union_with(&up[from]);
@@ -275,10 +346,10 @@ fn upstream_sets(
     }
     // What is upstream of a group's own dependencies (its `after`), not of its
     // members: edges from the group's members are membership, not deps.
-    let group_dep_up: Vec<FixedBitSet> = (0..groups.len())
+    let group_dep_up: Vec<StepSet> = (0..groups.len())
         .map(|gi| {
             let gnode = NodeIndex::new(steps + gi);
-            let mut acc = FixedBitSet::with_capacity(steps);
+            let mut acc = StepSet::default();
             for e in graph.edges_directed(gnode, petgraph::Direction::Incoming) {
                 let from = petgraph::visit::EdgeRef::source(&e).index();
                 if parent[from] == Some(steps + gi) {

@@ -160,10 +160,8 @@ impl Scope for StepScope<'_> {
             names.push("items".into());
         }
         names.extend(self.reads.keys().cloned());
-        for (i, n) in self.graph.nodes.iter().take(self.graph.steps).enumerate() {
-            if i != self.this && self.graph.is_upstream(self.this, i) {
-                names.push(n.name.clone());
-            }
+        if let Some(up) = self.graph.upstream.get(self.this) {
+            names.extend(up.ones().filter(|i| *i != self.this).map(|i| self.graph.nodes[i].name.clone()));
         }
         names
     }
@@ -255,20 +253,24 @@ fn item_list<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, graph: &WorkflowGraph, 
     let mut items = false;
     let mut item = None;
     if let Some(up) = graph.upstream.get(this) {
-        // Word-wise AND: iterating `up`'s set bits would be linear in the
-        // number of upstream steps, for every step.
-        let mut sources = up.clone();
-        sources.intersect_with(&graph.item_sources);
-        for i in sources.ones() {
-            items = true;
-            if graph.sigs[i].has_items {
-                let source = wf.steps(db)[i];
-                let expr = source.ast(db).body.iter().find_map(|s| match &s.kind {
-                    StepStmtKind::Items(e) => Some(e.clone()),
-                    _ => None,
-                });
-                item = Some(item_ty_from(&graph.sigs[i], expr.as_ref()));
-            }
+        // Each upstream range, looked up in the sorted item sources: never a
+        // walk over every upstream step, for every step.
+        let sources = &graph.item_sources;
+        let mut last = None;
+        for range in up.ranges() {
+            let from = sources.partition_point(|i| *i < range.start);
+            let to = sources.partition_point(|i| *i < range.end);
+            items |= from < to;
+            last = sources[from..to].iter().rev().find(|i| graph.sigs[**i].has_items).copied().or(last);
+        }
+        // The last upstream step with `items` sets the item type.
+        if let Some(i) = last {
+            let source = wf.steps(db)[i];
+            let expr = source.ast(db).body.iter().find_map(|s| match &s.kind {
+                StepStmtKind::Items(e) => Some(e.clone()),
+                _ => None,
+            });
+            item = Some(item_ty_from(&graph.sigs[i], expr.as_ref()));
         }
     }
     (items, item)

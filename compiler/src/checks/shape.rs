@@ -213,10 +213,10 @@ fn body_shape<'db>(
     if let Some((key, example)) = required(kind) {
         let has = |stmts: &[StepStmt]| stmts.iter().any(|s| shape_key(&s.kind) == key);
         if !has(body) && !has(inherited) {
-            let what = if key == "when ->" { "a branch arm".to_string() } else { format!("`{key}`") };
+            let (what, none) = if key == "when ->" { ("a branch arm".to_string(), "no branch arm".to_string()) } else { (format!("`{key}`"), format!("no `{key}`")) };
             out.push(
                 Pending::new(Code::MissingStatement, at(header), format!("a `{}` step needs {what}", kind.keyword()))
-                    .label(format!("no {what} in this step"))
+                    .label(format!("{none} in this step"))
                     .help(format!("add `{example}` to the step body")),
             );
         }
