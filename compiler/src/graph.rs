@@ -5,7 +5,9 @@
 //! dependent: `after` deps (a group name stands for the whole group), branch
 //! arms (branch → target), and group membership (member → group: the group
 //! completes after its members, so `after GROUP` waits for all of them).
-//! Acyclicity is one algorithm (`tarjan_scc`) reporting every loop whole.
+//! Acyclicity is one algorithm (`kosaraju_scc`, which unlike petgraph's
+//! `tarjan_scc` does not recurse once per node of a path) reporting every
+//! loop whole.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
@@ -245,7 +247,13 @@ fn find_cycles(graph: &DiGraph<(), usize>, edges: &[Edge]) -> Vec<Vec<usize>> {
     // Self-loops, found once (a per-component scan of all edges is quadratic).
     let self_loops: HashMap<usize, usize> =
         edges.iter().enumerate().filter(|(_, e)| e.from == e.to).map(|(i, e)| (e.from, i)).collect();
-    for scc in petgraph::algo::tarjan_scc(graph) {
+    // Each node's outgoing edges, in edge order: the walk reads them instead
+    // of every edge for every node it visits.
+    let mut by_from: Vec<Vec<usize>> = vec![Vec::new(); graph.node_count()];
+    for (i, e) in edges.iter().enumerate() {
+        by_from[e.from].push(i);
+    }
+    for scc in petgraph::algo::kosaraju_scc(graph) {
         if scc.len() == 1 {
             if let Some(&ei) = self_loops.get(&scc[0].index()) {
                 cycles.push(vec![ei]);
@@ -255,7 +263,7 @@ fn find_cycles(graph: &DiGraph<(), usize>, edges: &[Edge]) -> Vec<Vec<usize>> {
         let members: BTreeSet<usize> = scc.iter().map(|n| n.index()).collect();
         // Walk one simple loop through the component, starting at its smallest
         // node, always taking the first edge that stays inside it and leads back.
-        if let Some(cycle) = walk_cycle(edges, &members) {
+        if let Some(cycle) = walk_cycle(edges, &by_from, &members) {
             cycles.push(cycle);
         }
     }
@@ -265,14 +273,15 @@ fn find_cycles(graph: &DiGraph<(), usize>, edges: &[Edge]) -> Vec<Vec<usize>> {
 
 /// A simple loop through a strongly connected component: a breadth-first
 /// search from the start node back to itself (shortest loop, stable order).
-fn walk_cycle(edges: &[Edge], members: &BTreeSet<usize>) -> Option<Vec<usize>> {
+fn walk_cycle(edges: &[Edge], by_from: &[Vec<usize>], members: &BTreeSet<usize>) -> Option<Vec<usize>> {
     let start = *members.iter().next()?;
     let mut prev: HashMap<usize, usize> = HashMap::new(); // node -> edge index that reached it
     let mut queue = std::collections::VecDeque::from([start]);
     let mut seen = BTreeSet::from([start]);
     while let Some(n) = queue.pop_front() {
-        for (ei, e) in edges.iter().enumerate() {
-            if e.from != n || !members.contains(&e.to) {
+        for &ei in &by_from[n] {
+            let e = &edges[ei];
+            if !members.contains(&e.to) {
                 continue;
             }
             if e.to == start {

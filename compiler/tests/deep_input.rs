@@ -44,3 +44,28 @@ fn the_issue_s_hole_is_a_nesting_error() {
     let text = shapes::in_step(&format!("command \"${{{}", "{".repeat(7_500)));
     assert_eq!(check_on_small_stack("hole", text), vec![Code::NestingTooDeep]);
 }
+
+/// Long graphs: a chain of steps, a loop through all of them, and a chain of
+/// workflows each calling the next. The cycle searches walked them
+/// recursively (petgraph's Tarjan), one stack frame per node.
+#[test]
+fn long_chains_and_loops_are_checked_on_a_small_stack() {
+    let n = 20_000;
+    let chain: String = std::iter::once("workflow w {\n".to_string())
+        .chain((0..n).map(|i| if i == 0 { "  step s0 { command \"true\" }\n".to_string() } else { format!("  step s{i} after s{} {{ command \"true\" }}\n", i - 1) }))
+        .chain(std::iter::once("}\n".to_string()))
+        .collect();
+    assert_eq!(check_on_small_stack("chain", chain.clone()), Vec::<Code>::new());
+    let looped = chain.replacen("step s0 {", &format!("step s0 after s{} {{", n - 1), 1);
+    assert_eq!(check_on_small_stack("loop", looped), vec![Code::Cycle]);
+    let calls: String = (0..5_000)
+        .map(|i| {
+            if i == 0 {
+                "workflow w0 {\n  step s { command \"true\" }\n}\n".to_string()
+            } else {
+                format!("workflow w{i} {{\n  step s: call w{} {{ }}\n}}\n", i - 1)
+            }
+        })
+        .collect();
+    assert_eq!(check_on_small_stack("calls", calls), Vec::<Code>::new());
+}

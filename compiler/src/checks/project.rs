@@ -199,15 +199,19 @@ fn recursion<'db>(db: &'db dyn Db, project: Project, out: &mut Vec<Pending<'db>>
             _ => false,
         })
     };
-    for scc in petgraph::algo::tarjan_scc(&graph) {
+    // Kosaraju's algorithm, not Tarjan's: petgraph's Tarjan recurses once per
+    // node of a path, and a long chain of calls overflowed the stack.
+    for scc in petgraph::algo::kosaraju_scc(&graph) {
         let members: BTreeSet<usize> = scc.iter().map(|n| n.index()).collect();
-        let edges: Vec<_> = graph
-            .edge_indices()
-            .filter(|e| {
-                let (a, b) = graph.edge_endpoints(*e).unwrap_or((NodeIndex::new(0), NodeIndex::new(0)));
-                members.contains(&a.index()) && members.contains(&b.index())
-            })
+        // The edges inside the component, from its members' own edges (a scan
+        // of every edge per component was quadratic), in the graph's order.
+        let mut edges: Vec<_> = scc
+            .iter()
+            .flat_map(|n| graph.edges_directed(*n, petgraph::Direction::Outgoing))
+            .filter(|e| members.contains(&petgraph::visit::EdgeRef::target(e).index()))
+            .map(|e| petgraph::visit::EdgeRef::id(&e))
             .collect();
+        edges.sort();
         if edges.is_empty() {
             continue;
         }
