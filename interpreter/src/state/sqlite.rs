@@ -383,8 +383,10 @@ enum Merged {
 /// attempt (one statement in six of a step).
 fn merge_attempts(ops: &[Op]) -> HashMap<usize, Merged> {
     let mut merged = HashMap::new();
-    // Open attempts: key → (index of the AttemptStarted, its pid ops so far, the pid).
-    let mut open: HashMap<(&str, u32, u32), (usize, Vec<usize>, Option<i64>)> = HashMap::new();
+    /// An attempt started in the batch: the index of its `AttemptStarted`,
+    /// of its `AttemptPid`s so far, and the last pid.
+    type Open = (usize, Vec<usize>, Option<i64>);
+    let mut open: HashMap<(&str, u32, u32), Open> = HashMap::new();
     for (i, op) in ops.iter().enumerate() {
         match op {
             Op::AttemptStarted { run, step_id, attempt, .. } => {
@@ -492,7 +494,23 @@ impl Store for SqliteStore {
         // no other statement appends events, so the numbers are the ones a
         // `MAX(seq) + 1` per insert gives, without an index search per event.
         let mut last_seq: HashMap<&str, i64> = HashMap::new();
+        // The same for checkpoints, which are numbered per run too.
+        let mut last_checkpoint: HashMap<&str, i64> = HashMap::new();
         for (i, op) in ops.iter().enumerate() {
+            if let Op::Checkpoint { run, .. } = op {
+                let seq = match last_checkpoint.get_mut(run.as_str()) {
+                    Some(seq) => seq,
+                    None => {
+                        let max: i64 = tx
+                            .query_row("SELECT COALESCE(MAX(seq), 0) FROM checkpoints WHERE run_id = ?1", [run], |r| r.get(0))
+                            .map_err(|e| describe(&path, e))?;
+                        last_checkpoint.entry(run.as_str()).or_insert(max)
+                    }
+                };
+                *seq += 1;
+                super::advanced::insert_checkpoint(&tx, op, *seq).map_err(|e| describe(&path, e))?;
+                continue;
+            }
             if let Op::Event { run, .. } = op {
                 let seq = match last_seq.get_mut(run.as_str()) {
                     Some(seq) => seq,
@@ -810,10 +828,25 @@ mod tests {
         store.apply(&[event(&a, "a1")]).unwrap();
         store.apply(&[event(&b, "b1"), event(&a, "a2"), event(&b, "b2"), event(&a, "a3")]).unwrap();
         store.apply(&[event(&a, "a4"), event(&b, "b3")]).unwrap();
-        let seqs = |run: &str| store.events(run).unwrap().into_iter().map(|e| (e.seq, e.event)).collect::<Vec<_>>();
+        let seqs = |store: &SqliteStore, run: &str| store.events(run).unwrap().into_iter().map(|e| (e.seq, e.event)).collect::<Vec<_>>();
         let want = |p: &str, n: i64| (1..=n).map(|i| (i, format!("{p}{i}"))).collect::<Vec<_>>();
-        assert_eq!(seqs(&a), want("a", 4));
-        assert_eq!(seqs(&b), want("b", 3));
+        assert_eq!(seqs(&store, &a), want("a", 4));
+        assert_eq!(seqs(&store, &b), want("b", 3));
+        let checkpoint = |run: &str, step_id: u32| Op::Checkpoint {
+            run: run.to_string(),
+            step_id,
+            step: format!("s{step_id}"),
+            attempt: 1,
+            files: serde_json::json!({}),
+            at: time::now(),
+        };
+        store.apply(&[checkpoint(&a, 0)]).unwrap();
+        store.apply(&[checkpoint(&b, 0), checkpoint(&a, 1), event(&a, "a5"), checkpoint(&a, 2)]).unwrap();
+        store.apply(&[checkpoint(&b, 1)]).unwrap();
+        let numbered = |run: &str| store.checkpoints(run).unwrap().into_iter().map(|c| (c.seq, c.step_id)).collect::<Vec<_>>();
+        assert_eq!(numbered(&a), vec![(1, 0), (2, 1), (3, 2)]);
+        assert_eq!(numbered(&b), vec![(1, 0), (2, 1)]);
+        assert_eq!(seqs(&store, &a), want("a", 5));
     }
 
     #[test]
