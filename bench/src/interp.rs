@@ -46,9 +46,11 @@ impl Dag {
         let file = std::fs::File::create(dir.join("plan.json")).unwrap();
         let mut w = std::io::BufWriter::new(file);
         let (kind, code) = step;
+        // The plan format these step codes are written in (`flowc_plan::FORMAT_VERSION`;
+        // the bench does not depend on the plan crate). Templates here have no holes.
         write!(
             w,
-            r#"{{"format_version":1,"entry":"bench","workflows":[{{"name":"bench","defaults":{{"concurrency":{concurrency}}},"templates":{templates},"steps":["#
+            r#"{{"format_version":2,"entry":"bench","workflows":[{{"name":"bench","defaults":{{"concurrency":{concurrency}}},"templates":{templates},"steps":["#
         )
         .unwrap();
         for l in 0..self.layers {

@@ -22,11 +22,34 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 }
 
 /// `2026-11-21T10:00:00.123Z`.
+///
+/// Every event and state row carries one or two of these, so they are
+/// written digit by digit into a fixed buffer: `format!` with padded
+/// integers was 5% of a run of 10,000 instant steps.
 pub fn rfc3339_ms(ms: i64) -> String {
     let (secs, millis) = (ms.div_euclid(1000), ms.rem_euclid(1000));
     let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, d) = civil_from_days(days);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z", sod / 3600, sod % 3600 / 60, sod % 60)
+    if !(0..=9999).contains(&y) {
+        // Outside four-digit years the padded form is what `format!` gives.
+        return format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z", sod / 3600, sod % 3600 / 60, sod % 60);
+    }
+    let mut b = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut v: i64| {
+        for i in (at..at + width).rev() {
+            b[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, y);
+    put(5, 2, i64::from(m));
+    put(8, 2, i64::from(d));
+    put(11, 2, sod / 3600);
+    put(14, 2, sod % 3600 / 60);
+    put(17, 2, sod % 60);
+    put(20, 3, millis);
+    // Only ASCII digits and separators were written, so this is never empty.
+    std::str::from_utf8(&b).map(str::to_owned).unwrap_or_default()
 }
 
 /// `2026-11-21T10:00:00Z`, for human lines.
@@ -72,5 +95,28 @@ mod tests {
         assert_eq!(rfc3339_s(t), "2026-11-21T10:00:00Z");
         assert_eq!(parse_rfc3339("2026-11-21T10:00:00.123Z"), Some(t));
         assert_eq!(parse_rfc3339("2024-02-29T23:59:59Z"), Some(1_709_251_199_000));
+    }
+
+    #[test]
+    fn the_fast_form_is_the_padded_form() {
+        let padded = |ms: i64| {
+            let (secs, millis) = (ms.div_euclid(1000), ms.rem_euclid(1000));
+            let (days, sod) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+            let (y, m, d) = civil_from_days(days);
+            format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z", sod / 3600, sod % 3600 / 60, sod % 60)
+        };
+        // Leap days, ends of years and days, the epoch, before it, years past 9999.
+        let mut cases = vec![0, -1, 1, 999, 86_399_999, 951_782_400_000, 1_709_251_199_999, 253_402_300_799_999];
+        cases.extend([253_402_300_800_000, -62_167_219_200_001, i64::from(i32::MAX) * 1000]);
+        let mut t = -2_208_988_800_000; // 1900
+        while t < 4_102_444_800_000 {
+            // 2100, in steps of a little over 11 days
+            cases.push(t);
+            t += 987_654_321;
+        }
+        for ms in cases {
+            assert_eq!(rfc3339_ms(ms), padded(ms), "{ms}");
+        }
+        assert_eq!(parse_rfc3339(&rfc3339_ms(1_709_251_199_999)), Some(1_709_251_199_999));
     }
 }
