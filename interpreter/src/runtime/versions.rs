@@ -51,7 +51,6 @@ pub fn plan_hash(plan: &Plan) -> String {
     format!("sha256:{hex}")
 }
 
-
 /// Publishes each plan (whose entry is the workflow) that differs from its
 /// workflow's latest version, all in one transaction, and announces each new
 /// version on the events sink (`flow.definition.published`).

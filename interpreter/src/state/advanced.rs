@@ -123,14 +123,6 @@ pub(super) fn apply_op(tx: &rusqlite::Transaction<'_>, op: &Op) -> rusqlite::Res
             tx.prepare_cached("INSERT OR REPLACE INTO step_items (run_id, step_id, items) VALUES (?1, ?2, ?3)")?
                 .execute(params![run, step_id, items.to_string()])?;
         }
-        Op::Checkpoint { run, step_id, step, attempt, files, at } => {
-            // `SqliteStore::apply` numbers checkpoints itself (`insert_checkpoint`); this is the same number.
-            tx.prepare_cached(
-                "INSERT INTO checkpoints (run_id, seq, step_id, step, attempt, files, at) VALUES \
-                 (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM checkpoints WHERE run_id = ?1), ?2, ?3, ?4, ?5, ?6)",
-            )?
-            .execute(params![run, step_id, step, attempt, files.to_string(), at])?;
-        }
         Op::RunReset { run } => {
             tx.prepare_cached("UPDATE workflow_runs SET error = NULL, outputs = NULL, finished_at = NULL WHERE id = ?1")?.execute([run])?;
         }
@@ -139,16 +131,6 @@ pub(super) fn apply_op(tx: &rusqlite::Transaction<'_>, op: &Op) -> rusqlite::Res
         }
         _ => {}
     }
-    Ok(())
-}
-
-/// Appends a checkpoint as number `seq` of its run (numbered by `SqliteStore::apply`).
-pub(super) fn insert_checkpoint(tx: &rusqlite::Transaction<'_>, op: &Op, seq: i64) -> rusqlite::Result<()> {
-    let Op::Checkpoint { run, step_id, step, attempt, files, at } = op else {
-        return apply_op(tx, op);
-    };
-    tx.prepare_cached("INSERT INTO checkpoints (run_id, seq, step_id, step, attempt, files, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
-        .execute(params![run, seq, step_id, step, attempt, files.to_string(), at])?;
     Ok(())
 }
 

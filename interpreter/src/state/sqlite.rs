@@ -264,9 +264,15 @@ impl SqliteStore {
     /// An attempt that started and ended (or got its pid) within one batch:
     /// one row written whole instead of an insert and one or two updates.
     /// `started` is the `AttemptStarted` op, `finished` its `AttemptFinished`.
-    fn insert_attempt(tx: &rusqlite::Transaction<'_>, started: &Op, finished: Option<&Op>, pid: Option<i64>) -> rusqlite::Result<()> {
+    fn insert_attempt<'a>(
+        tx: &rusqlite::Transaction<'_>,
+        started: &'a Op,
+        finished: Option<&Op>,
+        pid: Option<i64>,
+        numbering: &mut Numbering<'a>,
+    ) -> rusqlite::Result<()> {
         let Op::AttemptStarted { run, step_id, step, attempt, at } = started else {
-            return Self::apply_one(tx, started);
+            return Self::apply_one(tx, started, numbering).map(|_| ());
         };
         let (status, exit_code, error, finished_at, duration_ms) = match finished {
             Some(Op::AttemptFinished { status, exit_code, error, at, duration_ms, .. }) => {
@@ -282,25 +288,19 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Appends an event as number `seq` of its run.
-    fn insert_event(tx: &rusqlite::Transaction<'_>, op: &Op, seq: i64) -> rusqlite::Result<()> {
-        let Op::Event { run, step, event, payload, at } = op else {
-            return Self::apply_one(tx, op);
-        };
-        tx.prepare_cached("INSERT INTO step_events (run_id, seq, step, event, payload, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
-            .execute(params![run, seq, step, event, json_text(payload), at])?;
-        Ok(())
-    }
-
-    fn apply_one(tx: &rusqlite::Transaction<'_>, op: &Op) -> rusqlite::Result<()> {
+    /// Writes one op; an event's sequence number is returned, for the sink.
+    fn apply_one<'a>(tx: &rusqlite::Transaction<'_>, op: &'a Op, numbering: &mut Numbering<'a>) -> rusqlite::Result<Option<i64>> {
         match op {
             Op::Event { run, step, event, payload, at } => {
-                // `apply` numbers events itself (`insert_event`); this is the same number.
-                tx.prepare_cached(
-                    "INSERT INTO step_events (run_id, seq, step, event, payload, at) VALUES \
-                     (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM step_events WHERE run_id = ?1), ?2, ?3, ?4, ?5)",
-                )?
-                .execute(params![run, step, event, json_text(payload), at])?;
+                let seq = numbering.next(tx, "step_events", run)?;
+                tx.prepare_cached("INSERT INTO step_events (run_id, seq, step, event, payload, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
+                    .execute(params![run, seq, step, event, json_text(payload), at])?;
+                return Ok(Some(seq));
+            }
+            Op::Checkpoint { run, step_id, step, attempt, files, at } => {
+                let seq = numbering.next(tx, "checkpoints", run)?;
+                tx.prepare_cached("INSERT INTO checkpoints (run_id, seq, step_id, step, attempt, files, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")?
+                    .execute(params![run, seq, step_id, step, attempt, files.to_string(), at])?;
             }
             Op::RunStatus { run, status, error, outputs, started_at, finished_at } => {
                 tx.prepare_cached(
@@ -362,7 +362,32 @@ impl SqliteStore {
             }
             other => super::advanced::apply_op(tx, other)?,
         }
-        Ok(())
+        Ok(None)
+    }
+}
+
+/// The last sequence number of each run's events and of its checkpoints
+/// that a batch appends to, read once per run and table and counted on: the
+/// batch's transaction holds the write lock, and nothing else appends to
+/// these tables, so the numbers are the ones a `MAX(seq) + 1` per insert
+/// gives, without an index search per row.
+#[derive(Default)]
+struct Numbering<'a> {
+    last: HashMap<(&'static str, &'a str), i64>,
+}
+
+impl<'a> Numbering<'a> {
+    /// The next number of `run` in `table` (`step_events` or `checkpoints`).
+    fn next(&mut self, tx: &rusqlite::Transaction<'_>, table: &'static str, run: &'a str) -> rusqlite::Result<i64> {
+        let seq = match self.last.entry((table, run)) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let max: i64 = tx.query_row(&format!("SELECT COALESCE(MAX(seq), 0) FROM {table} WHERE run_id = ?1"), [run], |r| r.get(0))?;
+                e.insert(max)
+            }
+        };
+        *seq += 1;
+        Ok(*seq)
     }
 }
 
@@ -489,52 +514,18 @@ impl Store for SqliteStore {
         // With a sink, remember each event's sequence number to publish it after the commit.
         let mut published = Vec::new();
         let merged = merge_attempts(ops);
-        // The last event number of each run this batch appends to, read once
-        // per run and counted on: the transaction holds the write lock, and
-        // no other statement appends events, so the numbers are the ones a
-        // `MAX(seq) + 1` per insert gives, without an index search per event.
-        let mut last_seq: HashMap<&str, i64> = HashMap::new();
-        // The same for checkpoints, which are numbered per run too.
-        let mut last_checkpoint: HashMap<&str, i64> = HashMap::new();
+        let mut numbering = Numbering::default();
         for (i, op) in ops.iter().enumerate() {
-            if let Op::Checkpoint { run, .. } = op {
-                let seq = match last_checkpoint.get_mut(run.as_str()) {
-                    Some(seq) => seq,
-                    None => {
-                        let max: i64 = tx
-                            .query_row("SELECT COALESCE(MAX(seq), 0) FROM checkpoints WHERE run_id = ?1", [run], |r| r.get(0))
-                            .map_err(|e| describe(&path, e))?;
-                        last_checkpoint.entry(run.as_str()).or_insert(max)
-                    }
-                };
-                *seq += 1;
-                super::advanced::insert_checkpoint(&tx, op, *seq).map_err(|e| describe(&path, e))?;
-                continue;
-            }
-            if let Op::Event { run, .. } = op {
-                let seq = match last_seq.get_mut(run.as_str()) {
-                    Some(seq) => seq,
-                    None => {
-                        let max: i64 = tx
-                            .query_row("SELECT COALESCE(MAX(seq), 0) FROM step_events WHERE run_id = ?1", [run], |r| r.get(0))
-                            .map_err(|e| describe(&path, e))?;
-                        last_seq.entry(run.as_str()).or_insert(max)
-                    }
-                };
-                *seq += 1;
-                let seq = *seq;
-                Self::insert_event(&tx, op, seq).map_err(|e| describe(&path, e))?;
-                if with_sink {
-                    published.push((op, seq));
-                }
-                continue;
-            }
-            match merged.get(&i) {
+            let seq = match merged.get(&i) {
                 Some(Merged::Into { finished, pid }) => {
-                    Self::insert_attempt(&tx, op, ops.get(*finished), *pid).map_err(|e| describe(&path, e))?
+                    Self::insert_attempt(&tx, op, ops.get(*finished), *pid, &mut numbering).map_err(|e| describe(&path, e))?;
+                    None
                 }
-                Some(Merged::Skip) => {}
-                None => Self::apply_one(&tx, op).map_err(|e| describe(&path, e))?,
+                Some(Merged::Skip) => None,
+                None => Self::apply_one(&tx, op, &mut numbering).map_err(|e| describe(&path, e))?,
+            };
+            if let (true, Some(seq)) = (with_sink, seq) {
+                published.push((op, seq));
             }
         }
         tx.commit().map_err(|e| describe(&path, e))?;
@@ -779,12 +770,10 @@ mod tests {
         dir.join("state.db")
     }
 
-    #[test]
-    fn events_are_append_only() {
-        let path = temp("append");
-        let mut store = SqliteStore::open(&path).unwrap();
+    /// A run of workflow `w` of a new empty plan.
+    fn new_run(store: &mut SqliteStore) -> String {
         let plan = store.put_plan(1, "{}").unwrap();
-        let run = store
+        store
             .create_run(&NewRun {
                 plan_id: plan,
                 workflow: "w".into(),
@@ -794,7 +783,14 @@ mod tests {
                 inputs: serde_json::json!({}),
                 project_dir: ".".into(),
             })
-            .unwrap();
+            .unwrap()
+    }
+
+    #[test]
+    fn events_are_append_only() {
+        let path = temp("append");
+        let mut store = SqliteStore::open(&path).unwrap();
+        let run = new_run(&mut store);
         let event = |e: &'static str| Op::Event { run: run.clone(), step: None, event: e, payload: serde_json::json!({}), at: time::now() };
         store.apply(&[event("started"), event("completed")]).unwrap();
         let events = store.events(&run).unwrap();
@@ -809,20 +805,6 @@ mod tests {
     fn events_of_several_runs_in_one_batch_are_numbered_per_run_across_batches() {
         let path = temp("seq");
         let mut store = SqliteStore::open(&path).unwrap();
-        let plan = store.put_plan(1, "{}").unwrap();
-        let new_run = |store: &mut SqliteStore| {
-            store
-                .create_run(&NewRun {
-                    plan_id: plan,
-                    workflow: "w".into(),
-                    parent_run: None,
-                    parent_step: None,
-                    depth: 0,
-                    inputs: serde_json::json!({}),
-                    project_dir: ".".into(),
-                })
-                .unwrap()
-        };
         let (a, b) = (new_run(&mut store), new_run(&mut store));
         let event = |run: &str, e: &'static str| Op::Event { run: run.to_string(), step: None, event: e, payload: serde_json::json!({}), at: time::now() };
         store.apply(&[event(&a, "a1")]).unwrap();
@@ -851,20 +833,6 @@ mod tests {
 
     #[test]
     fn attempts_merged_in_one_batch_leave_the_rows_applied_one_by_one() {
-        let run_in = |store: &mut SqliteStore| {
-            let plan = store.put_plan(1, "{}").unwrap();
-            store
-                .create_run(&NewRun {
-                    plan_id: plan,
-                    workflow: "w".into(),
-                    parent_run: None,
-                    parent_step: None,
-                    depth: 0,
-                    inputs: serde_json::json!({}),
-                    project_dir: ".".into(),
-                })
-                .unwrap()
-        };
         let batch = |run: &str| {
             let run = run.to_string();
             let started = |s: u32, a: u32| Op::AttemptStarted { run: run.clone(), step_id: s, step: format!("s{s}"), attempt: a, at: format!("t{s}.{a}") };
@@ -906,7 +874,7 @@ mod tests {
             ]
         };
         let mut whole = SqliteStore::open(&temp("merged-whole")).unwrap();
-        let run = run_in(&mut whole);
+        let run = new_run(&mut whole);
         let ops = batch(&run);
         let merged = merge_attempts(&ops);
         assert_eq!(merged.get(&0), Some(&Merged::Into { finished: 2, pid: Some(100) }));
@@ -926,7 +894,7 @@ mod tests {
         whole.apply(&late).unwrap();
 
         let mut single = SqliteStore::open(&temp("merged-single")).unwrap();
-        let run2 = run_in(&mut single);
+        let run2 = new_run(&mut single);
         let rename = |op: Op| match op {
             Op::AttemptFinished { step_id, attempt, status, exit_code, error, at, duration_ms, .. } => {
                 Op::AttemptFinished { run: run2.clone(), step_id, attempt, status, exit_code, error, at, duration_ms }
