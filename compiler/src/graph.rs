@@ -105,9 +105,27 @@ impl StepSet {
         self.ranges.get(at).is_some_and(|&(start, _)| start <= i)
     }
 
+    /// Adds one index in place (once per edge while the sets are built).
     pub fn insert(&mut self, i: usize) {
         let i = i as u32;
-        self.union_with(&StepSet { ranges: vec![(i, i + 1)] });
+        // The first range that ends at `i` or later.
+        let at = self.ranges.partition_point(|&(_, end)| end < i);
+        match self.ranges.get(at).copied() {
+            // Ends just before `i`: grow it, and join the next if that starts after `i`.
+            Some((_, end)) if end == i => {
+                let next = self.ranges.get(at + 1).copied();
+                match next {
+                    Some((start, next_end)) if start == i + 1 => {
+                        self.ranges[at].1 = next_end;
+                        self.ranges.remove(at + 1);
+                    }
+                    _ => self.ranges[at].1 = i + 1,
+                }
+            }
+            Some((start, _)) if start <= i => {}
+            Some((start, _)) if start == i + 1 => self.ranges[at].0 = i,
+            _ => self.ranges.insert(at, (i, i + 1)),
+        }
     }
 
     /// Adds every index of `other`: one merge of the two sorted lists.
@@ -397,5 +415,42 @@ pub fn deps_of(sig: &StepSig) -> (TriggerRule, &[Name]) {
     match &sig.deps {
         Some(d) => (d.rule, &d.names),
         None => (TriggerRule::AllSuccess, &[]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StepSet;
+    use std::collections::BTreeSet;
+
+    /// Inserts and unions agree with a plain set, and the ranges stay
+    /// sorted, disjoint and apart (two adjacent ranges would be one).
+    #[test]
+    fn step_sets_hold_what_a_plain_set_holds() {
+        let mut rng = fastrand::Rng::with_seed(7);
+        for _ in 0..300 {
+            let (mut ours, mut plain) = (StepSet::default(), BTreeSet::new());
+            for _ in 0..rng.usize(1..40) {
+                if rng.bool() {
+                    let i = rng.usize(0..64);
+                    ours.insert(i);
+                    plain.insert(i);
+                } else {
+                    let mut other = StepSet::default();
+                    for _ in 0..rng.usize(0..8) {
+                        let i = rng.usize(0..64);
+                        other.insert(i);
+                        plain.insert(i);
+                    }
+                    ours.union_with(&other);
+                }
+                assert_eq!(ours.ones().collect::<BTreeSet<_>>(), plain);
+                assert!(ours.ranges.windows(2).all(|w| w[0].1 < w[1].0), "{:?}", ours.ranges);
+                assert!(ours.ranges.iter().all(|r| r.0 < r.1), "{:?}", ours.ranges);
+                for i in 0..66 {
+                    assert_eq!(ours.contains(i), plain.contains(&i), "{i} in {:?}", ours.ranges);
+                }
+            }
+        }
     }
 }

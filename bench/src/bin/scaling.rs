@@ -133,7 +133,7 @@ fn check(flowc: &Path, dir: &Path) -> (f64, i64, bool) {
 }
 
 /// A project of about `n` steps of `kind` in `shape`.
-pub fn project(kind: &str, shape: &str, n: usize) -> String {
+fn project(kind: &str, shape: &str, n: usize) -> String {
     let width = match shape {
         "chain" | "reads" => 1,
         "wide" => 100,
