@@ -66,7 +66,9 @@ pub fn render(d: &Diagnostic, sources: &Sources, color: bool) -> String {
 pub struct Renderer<'a> {
     sources: &'a Sources,
     handler: GraphicalReportHandler,
-    indexes: RefCell<HashMap<&'a str, Arc<LineIndex>>>,
+    /// Each file's line index, and where it has a `\r` not followed by `\n`
+    /// (miette counts those as line breaks; the index does not).
+    indexes: RefCell<HashMap<&'a str, (Arc<LineIndex>, Arc<[u32]>)>>,
 }
 
 impl<'a> Renderer<'a> {
@@ -92,8 +94,17 @@ impl<'a> Renderer<'a> {
             Some((name, text)) => (name.as_str(), text.as_str()),
             None => ("", ""),
         };
-        let index = self.indexes.borrow_mut().entry(name).or_insert_with(|| Arc::new(LineIndex::new(text))).clone();
-        Source { name: if name.is_empty() { path.to_string() } else { name.to_string() }, text, index }
+        let (index, bare_cr) = self
+            .indexes
+            .borrow_mut()
+            .entry(name)
+            .or_insert_with(|| {
+                let bytes = text.as_bytes();
+                let bare_cr = (0..bytes.len()).filter(|&i| bytes[i] == b'\r' && bytes.get(i + 1) != Some(&b'\n')).map(|i| i as u32).collect();
+                (Arc::new(LineIndex::new(text)), bare_cr)
+            })
+            .clone();
+        Source { name: if name.is_empty() { path.to_string() } else { name.to_string() }, text, index, bare_cr }
     }
 }
 
@@ -156,6 +167,7 @@ struct Source<'a> {
     name: String,
     text: &'a str,
     index: Arc<LineIndex>,
+    bare_cr: Arc<[u32]>,
 }
 
 impl Source<'_> {
@@ -247,7 +259,10 @@ impl Source<'_> {
         let c = window.read_span(&local, before, after)?;
         let at = SourceSpan::from(c.span().offset() + from..c.span().offset() + from + c.span().len());
         let data: &'b [u8] = &self.text.as_bytes()[at.offset()..at.offset() + at.len()];
-        Ok(Box::new(MietteSpanContents::new_named(self.name.clone(), data, at, c.line() + first, c.column(), c.line_count() + first)))
+        // The lines before the window, as miette counts them: the index's,
+        // plus a lone `\r` each.
+        let before_window = first + self.bare_cr.partition_point(|&i| (i as usize) < from);
+        Ok(Box::new(MietteSpanContents::new_named(self.name.clone(), data, at, c.line() + before_window, c.column(), c.line_count() + before_window)))
     }
 }
 
@@ -296,11 +311,11 @@ mod tests {
 
     /// Reading a window of lines gives miette exactly what reading the
     /// whole text gives it: same bytes, offsets, line and column, for every
-    /// span and every number of context lines, with `\n` and `\r\n` lines,
+    /// span and every number of context lines, with `\n`, `\r\n` and lone `\r` lines,
     /// empty lines and a text with or without a final newline.
     #[test]
     fn a_window_reads_like_the_whole_text() {
-        for text in ["ab\ncd\n\nefg\nh\n", "one\r\ntwo\r\n\r\nthree", "x", "\n\n\n", "α\nβγ\nδ"] {
+        for text in ["ab\ncd\n\nefg\nh\n", "one\r\ntwo\r\n\r\nthree", "x", "\n\n\n", "α\nβγ\nδ", "a\rbc\r\nd\re\n\rf", "\r\r\n\r"] {
             let sources: Sources = [("f.flow".to_string(), text.to_string())].into();
             let renderer = Renderer::new(&sources, false);
             let source = renderer.source("f.flow");
