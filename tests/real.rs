@@ -38,12 +38,7 @@ use support::{code, flowc_bin, stderr, stdout, Project};
 /// expected.json keeps the statuses the original engine documents; the test
 /// asserts that flowc still gets them wrong, in the way `defect_symptom`
 /// says. When a fix lands, the test fails: remove the entry.
-const KNOWN_DEFECTS: &[(&str, &str)] = &[
-    (
-        "argo_expression_fallback",
-        "NEW: a skipped step's output is null at run time though the checker types it as the declared object; `has(producer.output.msg)` in a workflow output fails the run",
-    ),
-];
+const KNOWN_DEFECTS: &[(&str, &str)] = &[];
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/real")

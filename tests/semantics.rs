@@ -523,3 +523,81 @@ fn check_and_fmt_honour_dash_c() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(std::fs::read_to_string(p.path("proj/main.flow")).unwrap(), "workflow w {\n  step a {\n    command \"true\"\n  }\n}\n");
 }
+
+/// A step that did not complete has an empty output in its declared shape:
+/// `{}` for an object (so `has()` is false), `[]` for a for-each step or a
+/// list, null for a scalar. The expressions that test first run clean; the
+/// checker warns (W0107) about the untested read.
+#[test]
+fn a_step_that_did_not_complete_has_an_empty_output() {
+    let p = Project::new("empty-output");
+    let source = r#"workflow w {
+  input go: bool = false
+  output obj = `has(obj.output.msg) ? obj.output.msg : 'fallback'`
+  output obj_size = `size(obj.output)`
+  output list_size = `size(each.output)`
+  output text_is_null = `text.output == null`
+  output listed = `size(listed.output)`
+  output by_status = `obj.status`
+
+  step items_of { command "echo '[1, 2]'" items `output` }
+  step obj {
+    when `inputs.go`
+    command "echo '{\"msg\": \"real\"}'"
+    output { msg: string }
+  }
+  step each after items_of for each item {
+    when `inputs.go`
+    command "echo ${item}"
+  }
+  step text {
+    when `inputs.go`
+    command "echo '\"hi\"'"
+    output string
+  }
+  step listed {
+    command "exit 3"
+    output [int]
+    on_failure continue
+  }
+  step after_all after all_done(obj, listed) {
+    command "echo ${has(obj.output.msg) ? obj.output.msg : 'none'} ${listed.status}"
+  }
+}
+"#;
+    std::fs::write(p.path("main.flow"), source).unwrap();
+    let out = p.flowc(&["check", "--format", "json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report, serde_json::json!([]), "every read is tested or whole");
+
+    let s = run(&p, source, &[]);
+    assert_eq!(s["status"], "completed", "{s}");
+    assert_eq!(s["outputs"]["obj"], "fallback");
+    assert_eq!(s["outputs"]["obj_size"], 0);
+    assert_eq!(s["outputs"]["list_size"], 0);
+    assert_eq!(s["outputs"]["text_is_null"], true);
+    assert_eq!(s["outputs"]["listed"], 0);
+    assert_eq!(s["outputs"]["by_status"], "skipped");
+    assert_eq!(status(&s, "after_all"), "completed");
+    assert_eq!(status(&s, "listed"), "failed");
+    assert_eq!(s["steps"]["obj"]["output"], Value::Null, "nothing is recorded as its output");
+
+    let s = run(&p, source, &["-i", "go=true"]);
+    assert_eq!(s["status"], "completed", "{s}");
+    assert_eq!(s["outputs"]["obj"], "real");
+    assert_eq!(s["outputs"]["list_size"], 2);
+    assert_eq!(s["outputs"]["text_is_null"], false);
+
+    // The untested read: warned about, and it fails the run when the step
+    // was skipped.
+    let untested = source.replace("`has(obj.output.msg) ? obj.output.msg : 'fallback'`", "`obj.output.msg`");
+    std::fs::write(p.path("main.flow"), &untested).unwrap();
+    let out = p.flowc(&["check", "--format", "json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let codes: Vec<&str> = report.as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
+    assert_eq!(codes, ["W0107"], "{report}");
+    let out = p.flowc(&["run", "w", "--json"]);
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(s["status"], "failed", "{s}");
+    assert!(s["error"].as_str().unwrap().contains("obj.output.msg"), "{s}");
+}

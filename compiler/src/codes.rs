@@ -119,6 +119,7 @@ catalogue! {
     SingleDepTriggerRule = "W0104", Warning, "`one_success` over a single dependency";
     HoleInPlainString = "W0105", Warning, "`${…}` in a data string is not substituted";
     SoleApproverDistinct = "W0106", Warning, "one approver, and the gate refuses whoever started the run";
+    OutputMayBeEmpty = "W0107", Warning, "reads the output of a step that may not have completed";
 }
 
 impl Code {

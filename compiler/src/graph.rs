@@ -82,6 +82,59 @@ pub struct WorkflowGraph {
     pub item_sources: Vec<usize>,
     /// What each step looks like from an expression (`.output`, `.status`, …).
     pub value_tys: Vec<crate::types::Ty>,
+    /// What a finished node tells about its neighbours (empty when cyclic).
+    pub completion: Completion,
+}
+
+/// Why a step itself may end without completing while the run goes on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EndsEarly {
+    /// Its `when` can be false.
+    When,
+    /// `on_failure continue`: it can fail and let the run go on.
+    Continue,
+}
+
+/// Which steps may have no output when something reads it.
+///
+/// A step that did not complete (skipped, upstream_failed, failed under
+/// `on_failure continue`) has an empty output. Two facts per node (steps
+/// first, then groups), from one pass in dependency order:
+/// - `may_not_complete`: it can end without completing in a run that goes
+///   on: its own `when` or `on_failure continue`, a branch arm that may not
+///   pick it, a skip its trigger rule passes on (all_success: any dependency;
+///   one_success: every dependency), a group whose members may all be
+///   skipped;
+/// - `may_start_early`: it can start while some step upstream of it has not
+///   completed: a trigger rule other than all_success (`one_success` starts
+///   on the first success, `all_done` after failures), a group dependency
+///   with a member that may be skipped while the group completes (one
+///   that can end early other than with all the rest: see `Origins`), or
+///   such a step before it.
+///
+/// A step without `may_start_early` starts only after every step upstream
+/// of it completed, so everything it reads is there; for the others,
+/// [`WorkflowGraph::output_certain`] looks for a chain of completions.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Completion {
+    pub may_not_complete: Vec<bool>,
+    pub may_start_early: Vec<bool>,
+    /// It can start while some step upstream of it is still running: a
+    /// `one_success` starts on the first success, or such a step before it.
+    pub may_start_unfinished: Vec<bool>,
+    /// A group member whose completion its group's completion implies: it
+    /// cannot end early, or only when every member does (so the group is
+    /// skipped too).
+    held: Vec<bool>,
+    /// For each node, the branches with an arm to it.
+    arm_sources: BTreeMap<usize, Vec<usize>>,
+    /// Each node's dependency lists: its own `after` and those of the groups
+    /// around it, which hold it back too.
+    deps: Vec<Vec<(TriggerRule, Vec<usize>)>>,
+    /// Each group node's direct members.
+    members: BTreeMap<usize, Vec<usize>>,
+    /// Each node's groups, innermost first.
+    enclosing: Vec<Vec<usize>>,
 }
 
 /// A set of step indices as sorted, disjoint, non-adjacent half-open
@@ -256,7 +309,208 @@ pub fn build(sigs: &[(&StepSig, u32)], groups: &[crate::model::GroupSig]) -> Wor
     let cycles = find_cycles(&graph, &edges);
     let steps = sigs.len();
     let (order, upstream) = if cycles.is_empty() { upstream_sets(&graph, &nodes, steps, groups, &by_name) } else { (Vec::new(), Vec::new()) };
-    WorkflowGraph { nodes, steps, edges, by_name, cycles, upstream, order, sigs: Vec::new(), item_sources: Vec::new(), value_tys: Vec::new() }
+    let completion = if cycles.is_empty() { completion(sigs, groups, &nodes, &edges, &by_name) } else { Completion::default() };
+    WorkflowGraph {
+        nodes,
+        steps,
+        edges,
+        by_name,
+        cycles,
+        upstream,
+        order,
+        sigs: Vec::new(),
+        item_sources: Vec::new(),
+        value_tys: Vec::new(),
+        completion,
+    }
+}
+
+/// The [`Completion`] facts of an acyclic graph. Empty when the order they
+/// need (dependencies, arms, groups' dependencies and members before what
+/// they hold) has a loop; checks read empty facts as "nothing to say".
+fn completion(
+    sigs: &[(&StepSig, u32)],
+    groups: &[crate::model::GroupSig],
+    nodes: &[Node],
+    edges: &[Edge],
+    by_name: &BTreeMap<String, usize>,
+) -> Completion {
+    let n = nodes.len();
+    let steps = sigs.len();
+    let resolve = |deps: &Option<flowc_grammar::ast::Deps>| -> (TriggerRule, Vec<usize>) {
+        match deps {
+            Some(d) => (d.rule, d.names.iter().filter_map(|x| by_name.get(&x.text).copied()).collect()),
+            None => (TriggerRule::AllSuccess, Vec::new()),
+        }
+    };
+    let own: Vec<(TriggerRule, Vec<usize>)> =
+        sigs.iter().map(|(s, _)| resolve(&s.deps)).chain(groups.iter().map(|g| resolve(&g.deps))).collect();
+    let mut members: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    let mut parent: Vec<Option<usize>> = vec![None; n];
+    for (gi, g) in groups.iter().enumerate() {
+        for m in &g.members {
+            if let Some(&node) = by_name.get(m) {
+                parent[node] = Some(steps + gi);
+                members.entry(steps + gi).or_default().push(node);
+            }
+        }
+    }
+    let enclosing: Vec<Vec<usize>> = (0..n)
+        .map(|i| {
+            let mut chain = Vec::new();
+            let mut cur = parent[i];
+            while let Some(g) = cur {
+                if chain.contains(&g) {
+                    break;
+                }
+                chain.push(g);
+                cur = parent[g];
+            }
+            chain
+        })
+        .collect();
+    let deps: Vec<Vec<(TriggerRule, Vec<usize>)>> = (0..n)
+        .map(|i| std::iter::once(&own[i]).chain(enclosing[i].iter().map(|g| &own[*g])).filter(|(_, d)| !d.is_empty()).cloned().collect())
+        .collect();
+    let mut arm_sources: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for e in edges.iter().filter(|e| e.kind == EdgeKind::Arm) {
+        arm_sources.entry(e.to).or_default().push(e.from);
+    }
+    // The order: what a node's facts read comes first.
+    let mut order_graph: DiGraph<(), ()> = DiGraph::with_capacity(n, edges.len());
+    for _ in 0..n {
+        order_graph.add_node(());
+    }
+    let link = |g: &mut DiGraph<(), ()>, from: usize, to: usize| {
+        g.add_edge(NodeIndex::new(from), NodeIndex::new(to), ());
+    };
+    for (i, sets) in deps.iter().enumerate() {
+        for (_, ds) in sets {
+            for d in ds {
+                link(&mut order_graph, *d, i);
+            }
+        }
+        for g in std::iter::once(&i).chain(&enclosing[i]) {
+            for b in arm_sources.get(g).into_iter().flatten() {
+                link(&mut order_graph, *b, i);
+            }
+        }
+    }
+    for (g, ms) in &members {
+        for m in ms {
+            link(&mut order_graph, *m, *g);
+        }
+    }
+    let Ok(order) = petgraph::algo::toposort(&order_graph, None) else { return Completion::default() };
+    let mut may_not_complete = vec![false; n];
+    let mut may_start_early = vec![false; n];
+    let mut unfinished = vec![false; n];
+    let mut origins: Vec<Origins> = vec![Origins::none(); n];
+    let mut held = vec![false; n];
+    for node in order {
+        let i = node.index();
+        let mut skip = false;
+        let mut early = false;
+        let mut running = false;
+        let mut from = Origins::none();
+        let mut own = i < steps && sigs[i].0.ends_early.is_some();
+        for (rule, ds) in &deps[i] {
+            running |= ds.iter().any(|d| unfinished[*d]) || (*rule == TriggerRule::OneSuccess && ds.len() > 1);
+            match rule {
+                TriggerRule::AllSuccess => {
+                    for d in ds.iter().filter(|d| may_not_complete[**d]) {
+                        skip = true;
+                        from.union(&origins[*d]);
+                    }
+                    early |= ds.iter().any(|d| may_start_early[*d]);
+                }
+                TriggerRule::OneSuccess => {
+                    own |= ds.iter().all(|d| may_not_complete[*d]);
+                    early = true;
+                }
+                TriggerRule::AllDone => early = true,
+            }
+        }
+        for g in std::iter::once(&i).chain(&enclosing[i]) {
+            if let Some(branches) = arm_sources.get(g) {
+                own = true;
+                for b in branches {
+                    if may_not_complete[*b] {
+                        from.union(&origins[*b]);
+                    }
+                    early |= may_start_early[*b];
+                    running |= unfinished[*b];
+                }
+            }
+        }
+        if let Some(ms) = members.get(&i) {
+            // A member that ends early only when every member does cannot
+            // be missing from a completed group.
+            for m in ms {
+                held[*m] = !may_not_complete[*m] || ms.iter().all(|o| origins[*m].within(&origins[*o]));
+            }
+            own |= !ms.is_empty() && ms.iter().all(|m| may_not_complete[*m]);
+            early |= ms.iter().any(|m| !held[*m] || may_start_early[*m]);
+            running |= ms.iter().any(|m| unfinished[*m]);
+        }
+        if own {
+            skip = true;
+            from.insert(i);
+        }
+        may_not_complete[i] = skip;
+        may_start_early[i] = early;
+        unfinished[i] = running;
+        origins[i] = from;
+    }
+    Completion { may_not_complete, may_start_early, may_start_unfinished: unfinished, held, arm_sources, deps, members, enclosing }
+}
+
+/// The origins of a node's not completing: nodes that can end early of
+/// their own (a `when`, `on_failure continue`, an arm a branch may not pick,
+/// a one_success or a group over dependencies that may all end early), such
+/// that the node does not complete exactly when one of them does not (it
+/// can end early only through them, and each one's ending early skips it).
+/// Known for up to a few origins; past that, `None`, and nothing is
+/// concluded from them.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+struct Origins(Option<Vec<u32>>);
+
+impl Origins {
+    const MAX: usize = 16;
+
+    fn none() -> Self {
+        Origins(Some(Vec::new()))
+    }
+
+    fn insert(&mut self, node: usize) {
+        if let Some(v) = &mut self.0
+            && let Err(at) = v.binary_search(&(node as u32)) {
+                v.insert(at, node as u32);
+                if v.len() > Self::MAX {
+                    self.0 = None;
+                }
+            }
+    }
+
+    fn union(&mut self, other: &Origins) {
+        match &other.0 {
+            None => self.0 = None,
+            Some(o) => {
+                for x in o {
+                    self.insert(*x as usize);
+                }
+            }
+        }
+    }
+
+    /// Every origin of `self` is one of `other`'s (so whenever `self`'s node
+    /// ends early, `other`'s does too).
+    fn within(&self, other: &Origins) -> bool {
+        match (&self.0, &other.0) {
+            (Some(a), Some(b)) => a.iter().all(|x| b.binary_search(x).is_ok()),
+            _ => false,
+        }
+    }
 }
 
 /// Every loop, as the list of its edges in order.
@@ -408,6 +662,76 @@ fn upstream_sets(
     let order = topo.iter().map(|n| n.index()).filter(|i| *i < steps).collect();
     up.truncate(steps);
     (order, up)
+}
+
+impl WorkflowGraph {
+    /// Whether step `read` certainly completed whenever step `reader`
+    /// starts in a run that has not failed, so its output is there. `None` when the graph gives no facts
+    /// (it has a loop, reported elsewhere).
+    ///
+    /// A reader that cannot start early has every upstream step completed.
+    /// Otherwise the steps it certainly waits for are searched: the
+    /// dependencies of an all_success list (its own, its groups'), the
+    /// branches that picked it, and, for a group it waits for, the members
+    /// that cannot end early, each with what it waits for in turn. The
+    /// search stops at a step that cannot start early, whose whole upstream
+    /// completed; it only walks the part of the graph that can start early.
+    pub fn output_certain(&self, reader: usize, read: usize) -> Option<bool> {
+        let c = &self.completion;
+        if c.may_start_early.is_empty() {
+            return None;
+        }
+        // Only a step that can end early in a run that goes on, or one still
+        // running, has no output then (a failure that fails the run is
+        // beside the point: the run failed already).
+        if !c.may_start_early[reader] || !(c.may_not_complete[read] || c.may_start_unfinished[reader]) {
+            return Some(true);
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut queue: Vec<usize> = Vec::new();
+        let waits_for = |x: usize, queue: &mut Vec<usize>| {
+            for (rule, ds) in &c.deps[x] {
+                if *rule == TriggerRule::AllSuccess {
+                    queue.extend(ds);
+                }
+            }
+            for g in std::iter::once(&x).chain(&c.enclosing[x]) {
+                queue.extend(c.arm_sources.get(g).into_iter().flatten());
+            }
+        };
+        waits_for(reader, &mut queue);
+        while let Some(x) = queue.pop() {
+            if !seen.insert(x) {
+                continue;
+            }
+            if x == read {
+                return Some(true);
+            }
+            if x < self.steps && !c.may_start_early[x] {
+                if self.is_upstream(x, read) {
+                    return Some(true);
+                }
+                continue;
+            }
+            if let Some(ms) = c.members.get(&x) {
+                queue.extend(ms.iter().filter(|m| c.held[**m]));
+            }
+            waits_for(x, &mut queue);
+        }
+        Some(false)
+    }
+
+    /// Whether a branch has an arm to step `s` or to a group around it.
+    pub fn arm_targets(&self, s: usize) -> bool {
+        let c = &self.completion;
+        c.enclosing.get(s).is_some_and(|gs| std::iter::once(&s).chain(gs).any(|g| c.arm_sources.contains_key(g)))
+    }
+
+    /// Whether step `s` may end without completing in a run that goes on
+    /// (so a workflow output reading it may find its output empty).
+    pub fn may_not_complete(&self, s: usize) -> bool {
+        self.completion.may_not_complete.get(s).copied().unwrap_or(false)
+    }
 }
 
 /// The trigger rule and dependency names of a step, for checks.

@@ -163,6 +163,10 @@ pub struct StepSig {
     /// step, always the list of its instances' (declared) outputs.
     pub output: Option<crate::types::Ty>,
     pub has_items: bool,
+    /// Why the step itself may end without completing while the run goes
+    /// on (its `when`, or `on_failure continue`); `None` when nothing of its
+    /// own can (graph::Completion adds what its place in the graph can).
+    pub ends_early: Option<crate::graph::EndsEarly>,
     /// Every declaration the step names: its agent, policy, template, called
     /// and spawned workflows, stores, env and secret sets.
     pub uses: Vec<(DeclKind, String)>,
@@ -518,6 +522,7 @@ fn compute_sig(step: &Step, groups: &[String]) -> StepSig {
     let mut compensate_step = None;
     let mut output = None;
     let mut has_items = false;
+    let mut ends_early = None;
     let mut uses: Vec<(DeclKind, String)> = Vec::new();
     let mut starts = Vec::new();
     match &step.kind {
@@ -548,6 +553,10 @@ fn compute_sig(step: &Step, groups: &[String]) -> StepSig {
             K::Compensate(Compensate::Step(s)) => compensate_step = Some(s.text.clone()),
             K::Output(t) => output = Some(crate::types::Ty::from_type_expr(t)),
             K::Items(_) => has_items = true,
+            K::When(_) => ends_early = Some(crate::graph::EndsEarly::When),
+            K::OnFailure { mode: ast::OnFailure::Continue, .. } if ends_early.is_none() => {
+                ends_early = Some(crate::graph::EndsEarly::Continue)
+            }
             _ => {}
         }
     }
@@ -568,6 +577,7 @@ fn compute_sig(step: &Step, groups: &[String]) -> StepSig {
         groups: groups.to_vec(),
         output,
         has_items,
+        ends_early,
         uses,
         starts,
     }

@@ -54,6 +54,12 @@ pub trait Scope {
     fn lookup(&self, name: &str) -> Option<Binding>;
     /// Every name in scope, for "did you mean" (only called on an error).
     fn names(&self) -> Vec<String>;
+    /// Why step `name`'s output may be empty where the expression runs (the
+    /// step may not have completed then), as words for a warning; `None`
+    /// when it is certainly there or `name` is no step.
+    fn output_may_be_empty(&self, _name: &str) -> Option<String> {
+        None
+    }
 }
 
 /// A scope held in a map: for tests, and for callers that build scopes

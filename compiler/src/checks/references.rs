@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 
 use flowc_grammar::ast::{
     self, Decl, DeclKind, Expr, PolicyStmtKind, ResourceStmtKind, Span, StepKind, StepStmtKind, StoreStmtKind,
-    TemplatePart, TemplateStr, Trigger, WorkflowStmtKind,
+    TemplatePart, TemplateStr, Trigger, TriggerRule, WorkflowStmtKind,
 };
 
 use super::StepCx;
@@ -148,6 +148,27 @@ impl Scope for StepScope<'_> {
         out_of_context(name)
     }
 
+    fn output_may_be_empty(&self, name: &str) -> Option<String> {
+        if self.reads.contains_key(name) {
+            return None;
+        }
+        let i = self.graph.step_index(name)?;
+        if i == self.this || !self.graph.is_upstream(self.this, i) || self.graph.output_certain(self.this, i) != Some(false) {
+            return None;
+        }
+        let reader = &self.sigs[self.this].name.text;
+        let how = match self.sigs[self.this].deps.as_ref().map(|d| d.rule) {
+            Some(TriggerRule::AllDone) => "its `all_done` starts it whatever its dependencies ended as",
+            Some(TriggerRule::OneSuccess) => "its `one_success` starts it on the first dependency that succeeds",
+            _ => "something it waits for can go on without it (a trigger rule other than all_success, or a group that completes with members skipped)",
+        };
+        Some(if self.graph.may_not_complete(i) {
+            format!("`{name}` may end without completing ({}), and `{reader}` can still start: {how}", why_not_complete(self.graph, i))
+        } else {
+            format!("`{reader}` can start while `{name}` is still running: {how}")
+        })
+    }
+
     fn names(&self) -> Vec<String> {
         let mut names: Vec<String> = vec!["inputs".into(), "run".into(), "env".into()];
         if self.output.is_some() {
@@ -179,6 +200,39 @@ impl Scope for FixedScope {
     }
 }
 
+/// The scope of a workflow's `output` expressions: every step, read when
+/// the run completes.
+struct OutputScope<'a> {
+    names: FixedScope,
+    graph: &'a WorkflowGraph,
+}
+
+impl Scope for OutputScope<'_> {
+    fn lookup(&self, name: &str) -> Option<Binding> {
+        self.names.lookup(name)
+    }
+    fn names(&self) -> Vec<String> {
+        self.names.names()
+    }
+    fn output_may_be_empty(&self, name: &str) -> Option<String> {
+        let i = self.graph.step_index(name)?;
+        if !self.graph.may_not_complete(i) {
+            return None;
+        }
+        Some(format!("the run can complete without `{name}` completing ({})", why_not_complete(self.graph, i)))
+    }
+}
+
+/// Why step `i` may end without completing, in a few words.
+fn why_not_complete(graph: &WorkflowGraph, i: usize) -> &'static str {
+    match graph.sigs[i].ends_early {
+        Some(crate::graph::EndsEarly::When) => "its `when` can skip it",
+        Some(crate::graph::EndsEarly::Continue) => "`on_failure continue` lets the run go on when it fails",
+        None if graph.arm_targets(i) => "a branch may pick another arm",
+        None => "a step or group it waits for may end early, and it is skipped then",
+    }
+}
+
 /// Turns the checker's diagnostics (spans relative to the anchor) into pending ones.
 fn pend<'db>(anchor: Anchor<'db>, d: Diagnostic) -> Pending<'db> {
     let mut p = Pending::new(d.code, Loc::new(anchor, d.span), d.message);
@@ -198,6 +252,7 @@ fn check_template<'db>(t: &TemplateStr, scope: &dyn Scope, anchor: Anchor<'db>, 
     for part in &t.parts {
         if let TemplatePart::Hole(h) = part {
             let checked = check_expr("", &h.expr, ExprSite::Hole { short: h.short }, Expect::Any, scope);
+            empty_output_reads(&checked, scope, anchor, out);
             out.extend(checked.diagnostics.into_iter().map(|d| pend(anchor, d)));
         }
     }
@@ -205,8 +260,154 @@ fn check_template<'db>(t: &TemplateStr, scope: &dyn Scope, anchor: Anchor<'db>, 
 
 fn check_one<'db>(e: &Expr, expect: Expect, scope: &dyn Scope, anchor: Anchor<'db>, out: &mut Vec<Pending<'db>>) -> Ty {
     let checked = check_expr("", e, ExprSite::Backtick, expect, scope);
+    empty_output_reads(&checked, scope, anchor, out);
     out.extend(checked.diagnostics.into_iter().map(|d| pend(anchor, d)));
     checked.ty
+}
+
+/// W0107: an expression reads a field or an element of `STEP.output`
+/// where the step may not have completed, without testing first
+/// (`has(STEP.output.field)`, `STEP.status`, or an optional select
+/// `STEP.output.?field`). Such a step's output is empty (docs/language.md,
+/// "A step that did not complete"), so the read fails the run. Reading the
+/// whole `STEP.output` never fails (it is the empty value), so it is not
+/// warned about. One warning per step and expression, at its first read.
+fn empty_output_reads<'db>(checked: &crate::cel_check::Checked, scope: &dyn Scope, anchor: Anchor<'db>, out: &mut Vec<Pending<'db>>) {
+    let Some(ast) = &checked.ast else { return };
+    if checked.has_errors() || !checked.roots.iter().any(|r| r.path.first().is_some_and(|f| f == "output")) {
+        return;
+    }
+    let mut reads = OutputReads::default();
+    reads.walk(ast, &mut Vec::new());
+    let mut warned = std::collections::BTreeSet::new();
+    for (step, span) in reads.reads {
+        if reads.tested.contains(&step) || warned.contains(&step) {
+            continue;
+        }
+        let Some(why) = scope.output_may_be_empty(&step) else { continue };
+        warned.insert(step.clone());
+        out.push(
+            Pending::new(Code::OutputMayBeEmpty, Loc::new(anchor, span), format!("`{step}.output` may be empty here: {why}"))
+                .label("may be empty")
+                .help(format!(
+                    "test it first: `has({step}.output.FIELD) ? {step}.output.FIELD : …`, or `{step}.status == 'completed' ? … : …`; \
+                     a step that did not complete has an empty output (`{{}}`; `[]` for a for-each step or a list, null for a scalar)"
+                )),
+        );
+    }
+}
+
+/// What an expression does with step outputs: where it reads `STEP.output`,
+/// and which steps it tests first.
+#[derive(Default)]
+struct OutputReads {
+    reads: Vec<(String, Span)>,
+    tested: std::collections::BTreeSet<String>,
+}
+
+impl OutputReads {
+    fn walk(&mut self, node: &crate::cel_check::Node, bound: &mut Vec<String>) {
+        use crate::cel_check::syntax::NodeKind as K;
+        let free = |name: &str, bound: &[String]| !bound.iter().any(|b| b == name);
+        match &node.kind {
+            K::Select { operand, field, .. } => {
+                if let K::Ident(root) = &operand.kind
+                    && free(root, bound) {
+                        if field == "status" {
+                            self.tested.insert(root.clone());
+                        }
+                        return;
+                    }
+                match output_of(operand).filter(|r| free(r, bound)) {
+                    Some(root) => self.reads.push((root.to_string(), node.span)),
+                    None => self.walk(operand, bound),
+                }
+            }
+            // `has(S.output.f…)`, and optional selects under `S.output`, test for the field.
+            K::Has { operand, .. } | K::OptSelect { operand, .. } | K::OptIndex { operand, .. } => {
+                if let Some(root) = output_root(operand).filter(|r| free(r, bound)) {
+                    self.tested.insert(root.to_string());
+                }
+                if let K::OptIndex { index, .. } = &node.kind {
+                    self.walk(index, bound);
+                }
+                if !matches!(node.kind, K::Has { .. }) {
+                    self.walk(operand, bound);
+                }
+            }
+            K::Macro { target, var, args, .. } => {
+                self.walk(target, bound);
+                bound.push(var.clone());
+                for a in args {
+                    self.walk(a, bound);
+                }
+                bound.pop();
+            }
+            K::Index { operand, index } => {
+                match output_of(operand).filter(|r| free(r, bound)) {
+                    Some(root) => self.reads.push((root.to_string(), node.span)),
+                    None => self.walk(operand, bound),
+                }
+                self.walk(index, bound);
+            }
+            K::OptionalEntry(inner) => self.walk(inner, bound),
+            K::Unary { operand, .. } => self.walk(operand, bound),
+            K::Binary { lhs, rhs, .. } => {
+                self.walk(lhs, bound);
+                self.walk(rhs, bound);
+            }
+            K::Ternary { cond, then, otherwise } => {
+                self.walk(cond, bound);
+                self.walk(then, bound);
+                self.walk(otherwise, bound);
+            }
+            K::Call { target, args, .. } => {
+                if let Some(t) = target {
+                    self.walk(t, bound);
+                }
+                for a in args {
+                    self.walk(a, bound);
+                }
+            }
+            K::List(items) => {
+                for i in items {
+                    self.walk(i, bound);
+                }
+            }
+            K::Map(entries) => {
+                for (k, v) in entries {
+                    self.walk(k, bound);
+                    self.walk(v, bound);
+                }
+            }
+            K::Literal(_) | K::Ident(_) | K::Message { .. } => {}
+        }
+    }
+}
+
+/// `S` when `node` is `S.output`.
+fn output_of(node: &crate::cel_check::Node) -> Option<&str> {
+    use crate::cel_check::syntax::NodeKind as K;
+    match &node.kind {
+        K::Select { operand, field, .. } if field == "output" => match &operand.kind {
+            K::Ident(root) => Some(root),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// `S` when `node` is `S.output` or a field, index or optional path below it.
+fn output_root(node: &crate::cel_check::Node) -> Option<&str> {
+    use crate::cel_check::syntax::NodeKind as K;
+    match &node.kind {
+        K::Select { operand, field, .. } => match &operand.kind {
+            K::Ident(root) if field == "output" => Some(root),
+            _ => output_root(operand),
+        },
+        K::Index { operand, .. } | K::OptSelect { operand, .. } | K::OptIndex { operand, .. } => output_root(operand),
+        _ => None,
+    }
 }
 
 fn check_value<'db>(v: &ast::Value, scope: &dyn Scope, anchor: Anchor<'db>, out: &mut Vec<Pending<'db>>) {
@@ -489,7 +690,7 @@ pub(super) fn workflow_references<'db>(db: &'db dyn Db, _project: Project, wf: W
                 for s in wf.steps(db) {
                     scope.insert(s.name(db).clone(), step_value_ty(crate::model::step_sig(db, *s)));
                 }
-                check_one(&o.expr, Expect::Any, &FixedScope(scope), anchor, out);
+                check_one(&o.expr, Expect::Any, &OutputScope { names: FixedScope(scope), graph: workflow_graph(db, wf) }, anchor, out);
             }
             WorkflowStmtKind::On(Trigger::Event { filter: Some(f), .. }) => {
                 let scope = FixedScope(BTreeMap::from([("event".to_string(), event_ty())]));

@@ -18,7 +18,7 @@ use tokio::sync::{mpsc, watch};
 use super::control::{self, try_lock};
 use super::exec::{self, AttemptCtx};
 use super::runner::{Msg, Shared};
-use super::scope::{step_view, to_cel, Evaluator, Scope};
+use super::scope::{absent_output, step_view, to_cel, Evaluator, Scope};
 use super::{env_name, process, Error, RunOptions, RunReport};
 use crate::plan::{Compensate, StepId};
 use crate::state::{Control, Op, RunStatus, StepStatus, Store};
@@ -92,7 +92,8 @@ async fn walk(sh: Rc<Shared>, wf: usize, run: &str, inputs: &serde_json::Value) 
     base.bind("inputs", to_cel(inputs));
     for (i, st) in by_id.iter().enumerate() {
         if let Some(st) = st.as_ref().filter(|s| s.status.is_terminal()) {
-            let view = step_view(st.status.as_str(), st.attempts, st.output.as_ref(), st.cost_usd, st.stdout.as_deref(), st.stderr.as_deref());
+            let absent = || absent_output(&plan.steps[i], &plan.types);
+            let view = step_view(st.status.as_str(), st.attempts, st.output.as_ref(), absent, st.cost_usd, st.stdout.as_deref(), st.stderr.as_deref());
             base.bind(plan.steps[i].name.clone(), view);
         }
     }

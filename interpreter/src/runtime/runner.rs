@@ -1151,6 +1151,7 @@ impl Runner {
     /// steps are never referenced, and a view costs more memory than the
     /// step's other state) and cached. Only terminal steps have one.
     fn view(&mut self, s: StepId) -> Option<cel::Value> {
+        let wf = &self.sh.plan.plan.workflows[self.wf];
         let st = &mut self.steps[s as usize];
         let status = st.status.filter(|x| x.is_terminal())?;
         if st.view.is_none() {
@@ -1158,6 +1159,7 @@ impl Runner {
                 status.as_str(),
                 st.attempts,
                 st.output.as_ref(),
+                || super::scope::absent_output(&wf.steps[s as usize], &wf.types),
                 st.cost,
                 st.stdout.as_deref(),
                 st.stderr.as_deref(),

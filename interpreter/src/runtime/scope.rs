@@ -108,12 +108,48 @@ pub fn cel_map<'a>(entries: impl IntoIterator<Item = (&'a str, cel::Value)>) -> 
     cel::Value::Map(Map { map: Arc::new(map) })
 }
 
+/// What `STEP.output` is for a step that ended without completing (skipped,
+/// upstream_failed, or failed and let through by `on_failure continue`):
+/// empty, in the shape its output would have had. `[]` for a `for each`
+/// step or a declared list, `null` for a declared scalar, and otherwise
+/// `{}`, an object without fields, so `has(STEP.output.field)` is false
+/// (docs/language.md, "A step that did not complete").
+pub fn absent_output(step: &crate::plan::Step, types: &[crate::plan::Type]) -> cel::Value {
+    use crate::plan::{Instr, Type};
+    if step.for_each {
+        return cel::Value::List(Arc::new(Vec::new()));
+    }
+    let declared = step.code.iter().find_map(|i| match i {
+        Instr::ParseOutput { ty: Some(t), .. } => types.get(*t as usize),
+        _ => None,
+    });
+    match declared {
+        Some(Type::List { .. }) => cel::Value::List(Arc::new(Vec::new())),
+        Some(Type::String | Type::Number | Type::Int | Type::Bool) => cel::Value::Null,
+        Some(Type::Any | Type::Object { .. }) | None => cel_map([]),
+    }
+}
+
 /// The value expressions see as `STEP`: `output`, `status`, `attempts`,
-/// `cost_usd`, `stdout`, `stderr`.
-pub fn step_view(status: &str, attempts: u32, output: Option<&serde_json::Value>, cost: f64, stdout: Option<&str>, stderr: Option<&str>) -> cel::Value {
+/// `cost_usd`, `stdout`, `stderr`. `absent` is the output of a step that
+/// did not complete and recorded none ([`absent_output`]).
+pub fn step_view(
+    status: &str,
+    attempts: u32,
+    output: Option<&serde_json::Value>,
+    absent: impl FnOnce() -> cel::Value,
+    cost: f64,
+    stdout: Option<&str>,
+    stderr: Option<&str>,
+) -> cel::Value {
     let text = |t: Option<&str>| cel::Value::String(Arc::new(t.unwrap_or_default().to_string()));
+    let output = match output {
+        Some(o) => to_cel(o),
+        None if status != "completed" => absent(),
+        None => cel::Value::Null,
+    };
     cel_map([
-        ("output", output.map(to_cel).unwrap_or(cel::Value::Null)),
+        ("output", output),
         ("status", cel::Value::String(Arc::new(status.to_string()))),
         ("attempts", cel::Value::Int(attempts as i64)),
         ("cost_usd", cel::Value::Float(cost)),
