@@ -601,3 +601,157 @@ fn a_step_that_did_not_complete_has_an_empty_output() {
     assert_eq!(s["status"], "failed", "{s}");
     assert!(s["error"].as_str().unwrap().contains("obj.output.msg"), "{s}");
 }
+
+/// W0107 is sound: in random workflows (trigger rules, `when`s, failures
+/// let through by `on_failure continue`, groups) where every step reads a
+/// field of every step upstream of it and the workflow outputs read every
+/// step, guarding exactly the reads the checker warns about leaves no read
+/// that fails at run time, whatever the `when`s decide and whichever steps
+/// fail under `on_failure continue`.
+#[test]
+fn the_reads_w0107_leaves_alone_never_meet_an_empty_output() {
+    let mut seed: u64 = 0x5eed_0107;
+    let mut next = move |m: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % m
+    };
+    let p = Project::new("w0107-sound");
+    let mut warned_total = 0;
+    for case in 0..24 {
+        let n = 3 + next(5) as usize;
+        // A group of two consecutive steps, named in later steps' `after`.
+        let group = (next(3) == 0 && n >= 4).then(|| next(n as u64 - 3) as usize);
+        let in_group = |i: usize| group.is_some_and(|g| i == g || i == g + 1);
+        let mut deps: Vec<Vec<String>> = Vec::new();
+        let mut rules: Vec<&str> = Vec::new();
+        let mut up: Vec<std::collections::BTreeSet<usize>> = Vec::new();
+        for i in 0..n {
+            let mut ds: Vec<String> = Vec::new();
+            let mut u = std::collections::BTreeSet::new();
+            let candidates: Vec<usize> = (0..i).filter(|j| !in_group(i) || !in_group(*j)).collect();
+            for _ in 0..next(3) {
+                if candidates.is_empty() {
+                    break;
+                }
+                let j = candidates[next(candidates.len() as u64) as usize];
+                let name = if in_group(j) && !in_group(i) && next(2) == 0 { "g".to_string() } else { format!("s{j}") };
+                if ds.contains(&name) {
+                    continue;
+                }
+                if name == "g" {
+                    let g = group.unwrap();
+                    for m in [g, g + 1] {
+                        u.insert(m);
+                        u.extend(up[m].iter().copied());
+                    }
+                } else {
+                    u.insert(j);
+                    u.extend(up[j].iter().copied());
+                }
+                ds.push(name);
+            }
+            rules.push(match next(5) {
+                3 if ds.len() >= 2 => "one_success",
+                4 if !ds.is_empty() => "all_done",
+                _ => "all_success",
+            });
+            deps.push(ds);
+            up.push(u);
+        }
+        let when: Vec<bool> = (0..n).map(|_| next(3) == 0).collect();
+        let cont: Vec<bool> = (0..n).map(|_| next(3) == 0).collect();
+
+        // The source, with the byte offset of every read, so warned ones can
+        // be guarded.
+        let build = |guard: &dyn Fn(usize) -> bool| -> (String, Vec<(usize, usize)>) {
+            let mut src = String::from("workflow w {\n");
+            let mut reads = Vec::new();
+            for i in 0..n {
+                src += &format!("  input w{i}: bool = true\n  input f{i}: bool = false\n");
+            }
+            for i in 0..n {
+                src += &format!("  output o{i} = `");
+                reads.push((src.len(), reads.len()));
+                let k = reads.len() - 1;
+                src += &if guard(k) { format!("has(s{i}.output.v) ? s{i}.output.v : -1") } else { format!("s{i}.output.v") };
+                src += "`\n";
+            }
+            let step = |i: usize, src: &mut String, reads: &mut Vec<(usize, usize)>, indent: &str| {
+                let after = match (deps[i].is_empty(), rules[i]) {
+                    (true, _) => String::new(),
+                    (false, "all_success") => format!(" after {}", deps[i].join(", ")),
+                    (false, rule) => format!(" after {rule}({})", deps[i].join(", ")),
+                };
+                *src += &format!("{indent}step s{i}{after} {{\n");
+                if when[i] {
+                    *src += &format!("{indent}  when `inputs.w{i}`\n");
+                }
+                *src += &format!("{indent}  command \": ");
+                for s in &up[i] {
+                    *src += "${";
+                    reads.push((src.len(), reads.len()));
+                    let k = reads.len() - 1;
+                    *src += &if guard(k) { format!("has(s{s}.output.v) ? s{s}.output.v : -1") } else { format!("s{s}.output.v") };
+                    *src += "} ";
+                }
+                *src += &format!("; if [ ${{inputs.f{i}}} = true ]; then exit 1; fi; echo '{{\\\"v\\\": {i}}}'\"\n");
+                *src += &format!("{indent}  output {{ v: int }}\n");
+                if cont[i] {
+                    *src += &format!("{indent}  on_failure continue\n");
+                }
+                *src += &format!("{indent}}}\n");
+            };
+            for i in 0..n {
+                if group == Some(i) {
+                    src += "  parallel g {\n";
+                    step(i, &mut src, &mut reads, "    ");
+                    step(i + 1, &mut src, &mut reads, "    ");
+                    src += "  }\n";
+                } else if !(group.is_some_and(|g| i == g + 1)) {
+                    step(i, &mut src, &mut reads, "  ");
+                }
+            }
+            src += "}\n";
+            (src, reads)
+        };
+
+        let (plain, reads) = build(&|_| false);
+        std::fs::write(p.path("main.flow"), &plain).unwrap();
+        let out = p.flowc(&["check", "--format", "json"]);
+        let report: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("case {case}:\n{plain}\n{}", stderr(&out)));
+        let mut warned = std::collections::BTreeSet::new();
+        for d in report.as_array().unwrap() {
+            assert_eq!(d["code"], "W0107", "case {case}: only W0107 is expected:\n{plain}\n{d}");
+            let start = d["span"]["start"].as_u64().unwrap() as usize;
+            let k = reads.iter().find(|(at, _)| *at == start).unwrap_or_else(|| panic!("case {case}: a warning off any read: {d}\n{plain}")).1;
+            warned.insert(k);
+        }
+        warned_total += warned.len();
+        let (guarded, _) = build(&|k| warned.contains(&k));
+        for _ in 0..3 {
+            let mut args: Vec<String> = Vec::new();
+            let mut fails = Vec::new();
+            for i in 0..n {
+                args.push("-i".into());
+                args.push(format!("w{i}={}", next(2) == 0));
+                // Only failures the run goes on after: a failure that fails
+                // the run is beside the point (W0107 is about runs that go on).
+                let f = cont[i] && next(2) == 0;
+                fails.push(f);
+                args.push("-i".into());
+                args.push(format!("f{i}={f}"));
+            }
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let s = run(&p, &guarded, &args);
+            for i in 0..n {
+                if s["steps"][format!("s{i}")]["status"] == "failed" {
+                    assert!(fails[i], "case {case}: step s{i} failed though nothing made it fail ({args:?}):\n{guarded}\n{s}");
+                }
+            }
+            assert_eq!(s["status"], "completed", "case {case} ({args:?}):\n{guarded}\n{s}");
+        }
+    }
+    assert!(warned_total > 10, "the cases exercise the warning ({warned_total} warned reads)");
+}

@@ -890,10 +890,10 @@ impl Runner {
                     ]),
                 ),
                 other => {
-                    if let Some(id) = sh.plan.workflows[self.wf].names.get(other)
-                        && let Some(view) = self.view(*id) {
-                            scope.bind(other, view);
-                        }
+                    if let Some(id) = sh.plan.workflows[self.wf].names.get(other) {
+                        let view = self.view(*id);
+                        scope.bind(other, view);
+                    }
                 }
             }
         }
@@ -1146,26 +1146,34 @@ impl Runner {
             }
     }
 
-    /// Builds the value expressions see as `STEP` once a step is terminal.
     /// The value expressions see as `STEP`, built when first needed (most
     /// steps are never referenced, and a view costs more memory than the
-    /// step's other state) and cached. Only terminal steps have one.
-    fn view(&mut self, s: StepId) -> Option<cel::Value> {
+    /// step's other state) and cached once the step is terminal. A step not
+    /// finished yet (an upstream step a `one_success` did not wait for) is
+    /// seen with its status and an empty output, so `has(STEP.output.f)` and
+    /// `STEP.status` work on it (docs/language.md, "A step that did not
+    /// complete").
+    fn view(&mut self, s: StepId) -> cel::Value {
         let wf = &self.sh.plan.plan.workflows[self.wf];
         let st = &mut self.steps[s as usize];
-        let status = st.status.filter(|x| x.is_terminal())?;
-        if st.view.is_none() {
-            st.view = Some(super::scope::step_view(
-                status.as_str(),
-                st.attempts,
-                st.output.as_ref(),
-                || super::scope::absent_output(&wf.steps[s as usize], &wf.types),
-                st.cost,
-                st.stdout.as_deref(),
-                st.stderr.as_deref(),
-            ));
-        }
-        st.view.clone()
+        let Some(status) = st.status.filter(|x| x.is_terminal()) else {
+            let status = st.status.map_or("pending", |x| x.as_str());
+            let absent = || super::scope::absent_output(&wf.steps[s as usize], &wf.types);
+            return super::scope::step_view(status, st.attempts, None, absent, st.cost, None, None);
+        };
+        st.view
+            .get_or_insert_with(|| {
+                super::scope::step_view(
+                    status.as_str(),
+                    st.attempts,
+                    st.output.as_ref(),
+                    || super::scope::absent_output(&wf.steps[s as usize], &wf.types),
+                    st.cost,
+                    st.stdout.as_deref(),
+                    st.stderr.as_deref(),
+                )
+            })
+            .clone()
     }
 
     // ----------------------------------------------------------- lifecycle
