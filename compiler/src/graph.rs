@@ -117,24 +117,67 @@ pub enum EndsEarly {
 /// [`WorkflowGraph::output_certain`] looks for a chain of completions.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Completion {
-    pub may_not_complete: Vec<bool>,
-    pub may_start_early: Vec<bool>,
-    /// It can start while some step upstream of it is still running: a
-    /// `one_success` starts on the first success, or such a step before it.
-    pub may_start_unfinished: Vec<bool>,
-    /// A group member whose completion its group's completion implies: it
-    /// cannot end early, or only when every member does (so the group is
-    /// skipped too).
-    held: Vec<bool>,
-    /// For each node, the branches with an arm to it.
-    arm_sources: BTreeMap<usize, Vec<usize>>,
-    /// Each node's dependency lists: its own `after` and those of the groups
-    /// around it, which hold it back too.
-    deps: Vec<Vec<(TriggerRule, Vec<usize>)>>,
-    /// Each group node's direct members.
-    members: BTreeMap<usize, Vec<usize>>,
-    /// Each node's groups, innermost first.
-    enclosing: Vec<Vec<usize>>,
+    /// Per node, the `MAY_NOT_COMPLETE`, `MAY_START_EARLY`,
+    /// `MAY_START_UNFINISHED` and `HELD` bits; empty when there are no facts.
+    flags: Vec<u8>,
+    /// Each node's enclosing group node (`NO_GROUP` when none).
+    parent: Vec<u32>,
+    /// For each node a branch has an arm to, those branches.
+    arm_sources: BTreeMap<u32, Vec<u32>>,
+    /// Each group's `after` list, resolved, by group node.
+    group_deps: BTreeMap<u32, (TriggerRule, Vec<u32>)>,
+    /// Each group's direct members, by group node.
+    members: BTreeMap<u32, Vec<u32>>,
+}
+
+/// It can end without completing in a run that goes on.
+const MAY_NOT_COMPLETE: u8 = 1;
+/// It can start while a step upstream of it has not completed.
+const MAY_START_EARLY: u8 = 2;
+/// It can start while a step upstream of it is still running: a
+/// `one_success` starts on the first success, or such a step before it.
+const MAY_START_UNFINISHED: u8 = 4;
+/// A group member whose completion its group's completion implies: it
+/// cannot end early, or only when every member does (the group is skipped
+/// then too).
+const HELD: u8 = 8;
+const NO_GROUP: u32 = u32::MAX;
+
+impl Completion {
+    fn has(&self, node: usize, flag: u8) -> bool {
+        self.flags.get(node).is_some_and(|f| f & flag != 0)
+    }
+
+    /// The groups around `node`, innermost first.
+    fn enclosing(&self, node: usize) -> impl Iterator<Item = usize> + '_ {
+        let mut cur = self.parent.get(node).copied().unwrap_or(NO_GROUP);
+        let mut steps = 0;
+        std::iter::from_fn(move || {
+            // A membership loop is reported as a cycle (and then there are
+            // no facts); the bound keeps a walk finite regardless.
+            if cur == NO_GROUP || steps > self.parent.len() {
+                return None;
+            }
+            steps += 1;
+            let g = cur as usize;
+            cur = self.parent[g];
+            Some(g)
+        })
+    }
+
+    /// What `node` waits for, as (rule, nodes) lists: its own `after`
+    /// (`own`, resolved by the caller) and its groups'.
+    fn dep_lists<'a>(&'a self, node: usize, own: &'a (TriggerRule, Vec<u32>)) -> impl Iterator<Item = (TriggerRule, &'a [u32])> + 'a {
+        std::iter::once((own.0, own.1.as_slice()))
+            .chain(self.group_deps.get(&(node as u32)).map(|(r, d)| (*r, d.as_slice())))
+            .chain(self.enclosing(node).filter_map(|g| self.group_deps.get(&(g as u32)).map(|(r, d)| (*r, d.as_slice()))))
+            .filter(|(_, d)| !d.is_empty())
+    }
+
+    /// The branches with an arm to `node` or to a group around it.
+    fn arms_to(&self, node: usize) -> impl Iterator<Item = usize> + '_ {
+        std::iter::once(node).chain(self.enclosing(node)).flat_map(|g| self.arm_sources.get(&(g as u32)).into_iter().flatten().map(|b| *b as usize))
+    }
 }
 
 /// A set of step indices as sorted, disjoint, non-adjacent half-open
@@ -325,9 +368,19 @@ pub fn build(sigs: &[(&StepSig, u32)], groups: &[crate::model::GroupSig]) -> Wor
     }
 }
 
-/// The [`Completion`] facts of an acyclic graph. Empty when the order they
-/// need (dependencies, arms, groups' dependencies and members before what
-/// they hold) has a loop; checks read empty facts as "nothing to say".
+/// A step's own `after` list, resolved to nodes (groups are resolved by
+/// `completion`).
+fn own_deps(deps: &Option<flowc_grammar::ast::Deps>, by_name: &BTreeMap<String, usize>) -> (TriggerRule, Vec<u32>) {
+    match deps {
+        Some(d) => (d.rule, d.names.iter().filter_map(|x| by_name.get(&x.text).map(|i| *i as u32)).collect()),
+        None => (TriggerRule::AllSuccess, Vec::new()),
+    }
+}
+
+/// The [`Completion`] facts of an acyclic graph, from one depth-first
+/// walk over what each node's facts read (its dependencies and its groups',
+/// the branches with an arm to it or its groups, a group's members). Empty
+/// when that walk meets a loop; checks read empty facts as "nothing to say".
 fn completion(
     sigs: &[(&StepSig, u32)],
     groups: &[crate::model::GroupSig],
@@ -337,132 +390,111 @@ fn completion(
 ) -> Completion {
     let n = nodes.len();
     let steps = sigs.len();
-    let resolve = |deps: &Option<flowc_grammar::ast::Deps>| -> (TriggerRule, Vec<usize>) {
-        match deps {
-            Some(d) => (d.rule, d.names.iter().filter_map(|x| by_name.get(&x.text).copied()).collect()),
-            None => (TriggerRule::AllSuccess, Vec::new()),
-        }
-    };
-    let own: Vec<(TriggerRule, Vec<usize>)> =
-        sigs.iter().map(|(s, _)| resolve(&s.deps)).chain(groups.iter().map(|g| resolve(&g.deps))).collect();
-    let mut members: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
-    let mut parent: Vec<Option<usize>> = vec![None; n];
+    let mut c = Completion { flags: Vec::new(), parent: vec![NO_GROUP; n], ..Completion::default() };
     for (gi, g) in groups.iter().enumerate() {
+        let node = (steps + gi) as u32;
+        let (rule, ds) = own_deps(&g.deps, by_name);
+        if !ds.is_empty() {
+            c.group_deps.insert(node, (rule, ds));
+        }
         for m in &g.members {
-            if let Some(&node) = by_name.get(m) {
-                parent[node] = Some(steps + gi);
-                members.entry(steps + gi).or_default().push(node);
+            if let Some(&m) = by_name.get(m) {
+                c.parent[m] = node;
+                c.members.entry(node).or_default().push(m as u32);
             }
         }
     }
-    let enclosing: Vec<Vec<usize>> = (0..n)
-        .map(|i| {
-            let mut chain = Vec::new();
-            let mut cur = parent[i];
-            while let Some(g) = cur {
-                if chain.contains(&g) {
-                    break;
-                }
-                chain.push(g);
-                cur = parent[g];
-            }
-            chain
-        })
-        .collect();
-    let deps: Vec<Vec<(TriggerRule, Vec<usize>)>> = (0..n)
-        .map(|i| std::iter::once(&own[i]).chain(enclosing[i].iter().map(|g| &own[*g])).filter(|(_, d)| !d.is_empty()).cloned().collect())
-        .collect();
-    let mut arm_sources: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for e in edges.iter().filter(|e| e.kind == EdgeKind::Arm) {
-        arm_sources.entry(e.to).or_default().push(e.from);
+        c.arm_sources.entry(e.to as u32).or_default().push(e.from as u32);
     }
-    // The order: what a node's facts read comes first.
-    let mut order_graph: DiGraph<(), ()> = DiGraph::with_capacity(n, edges.len());
-    for _ in 0..n {
-        order_graph.add_node(());
-    }
-    let link = |g: &mut DiGraph<(), ()>, from: usize, to: usize| {
-        g.add_edge(NodeIndex::new(from), NodeIndex::new(to), ());
-    };
-    for (i, sets) in deps.iter().enumerate() {
-        for (_, ds) in sets {
-            for d in ds {
-                link(&mut order_graph, *d, i);
-            }
-        }
-        for g in std::iter::once(&i).chain(&enclosing[i]) {
-            for b in arm_sources.get(g).into_iter().flatten() {
-                link(&mut order_graph, *b, i);
-            }
-        }
-    }
-    for (g, ms) in &members {
-        for m in ms {
-            link(&mut order_graph, *m, *g);
-        }
-    }
-    let Ok(order) = petgraph::algo::toposort(&order_graph, None) else { return Completion::default() };
-    let mut may_not_complete = vec![false; n];
-    let mut may_start_early = vec![false; n];
-    let mut unfinished = vec![false; n];
+    let own = |i: usize| if i < steps { own_deps(&sigs[i].0.deps, by_name) } else { (TriggerRule::AllSuccess, Vec::new()) };
+    let mut flags = vec![0u8; n];
     let mut origins: Vec<Origins> = vec![Origins::none(); n];
-    let mut held = vec![false; n];
-    for node in order {
-        let i = node.index();
-        let mut skip = false;
-        let mut early = false;
-        let mut running = false;
+    // 0: not seen, 1: on the walk's path, 2: done.
+    let mut state = vec![0u8; n];
+    let mut stack: Vec<(usize, bool)> = (0..n).rev().map(|i| (i, false)).collect();
+    while let Some((i, expanded)) = stack.pop() {
+        if !expanded {
+            match state[i] {
+                2 => continue,
+                1 => return Completion::default(),
+                _ => {}
+            }
+            state[i] = 1;
+            stack.push((i, true));
+            let deps = own(i);
+            let reads: Vec<usize> = c
+                .dep_lists(i, &deps)
+                .flat_map(|(_, d)| d.iter().map(|x| *x as usize))
+                .chain(c.arms_to(i))
+                .chain(c.members.get(&(i as u32)).into_iter().flatten().map(|m| *m as usize))
+                .collect();
+            for r in reads {
+                match state[r] {
+                    0 => stack.push((r, false)),
+                    1 => return Completion::default(),
+                    _ => {}
+                }
+            }
+            continue;
+        }
+        state[i] = 2;
+        let is = |x: usize, f: u8| flags[x] & f != 0;
+        let (mut skip, mut early, mut running) = (false, false, false);
         let mut from = Origins::none();
-        let mut own = i < steps && sigs[i].0.ends_early.is_some();
-        for (rule, ds) in &deps[i] {
-            running |= ds.iter().any(|d| unfinished[*d]) || (*rule == TriggerRule::OneSuccess && ds.len() > 1);
+        let mut alone = i < steps && sigs[i].0.ends_early.is_some();
+        let deps = own(i);
+        for (rule, ds) in c.dep_lists(i, &deps) {
+            let ds = || ds.iter().map(|d| *d as usize);
+            running |= ds().any(|d| is(d, MAY_START_UNFINISHED)) || (rule == TriggerRule::OneSuccess && ds().count() > 1);
             match rule {
                 TriggerRule::AllSuccess => {
-                    for d in ds.iter().filter(|d| may_not_complete[**d]) {
+                    for d in ds().filter(|d| is(*d, MAY_NOT_COMPLETE)) {
                         skip = true;
-                        from.union(&origins[*d]);
+                        from.union(&origins[d]);
                     }
-                    early |= ds.iter().any(|d| may_start_early[*d]);
+                    early |= ds().any(|d| is(d, MAY_START_EARLY));
                 }
                 TriggerRule::OneSuccess => {
-                    own |= ds.iter().all(|d| may_not_complete[*d]);
+                    alone |= ds().all(|d| is(d, MAY_NOT_COMPLETE));
                     early = true;
                 }
                 TriggerRule::AllDone => early = true,
             }
         }
-        for g in std::iter::once(&i).chain(&enclosing[i]) {
-            if let Some(branches) = arm_sources.get(g) {
-                own = true;
-                for b in branches {
-                    if may_not_complete[*b] {
-                        from.union(&origins[*b]);
-                    }
-                    early |= may_start_early[*b];
-                    running |= unfinished[*b];
-                }
+        for b in c.arms_to(i) {
+            alone = true;
+            if is(b, MAY_NOT_COMPLETE) {
+                from.union(&origins[b]);
             }
+            early |= is(b, MAY_START_EARLY);
+            running |= is(b, MAY_START_UNFINISHED);
         }
-        if let Some(ms) = members.get(&i) {
+        if let Some(ms) = c.members.get(&(i as u32)) {
             // A member that ends early only when every member does cannot
             // be missing from a completed group.
-            for m in ms {
-                held[*m] = !may_not_complete[*m] || ms.iter().all(|o| origins[*m].within(&origins[*o]));
+            let held: Vec<usize> = ms
+                .iter()
+                .map(|m| *m as usize)
+                .filter(|m| !is(*m, MAY_NOT_COMPLETE) || ms.iter().all(|o| origins[*m].within(&origins[*o as usize])))
+                .collect();
+            alone |= !ms.is_empty() && ms.iter().all(|m| is(*m as usize, MAY_NOT_COMPLETE));
+            for m in held {
+                flags[m] |= HELD;
             }
-            own |= !ms.is_empty() && ms.iter().all(|m| may_not_complete[*m]);
-            early |= ms.iter().any(|m| !held[*m] || may_start_early[*m]);
-            running |= ms.iter().any(|m| unfinished[*m]);
+            let is = |x: usize, f: u8| flags[x] & f != 0;
+            early |= ms.iter().any(|m| !is(*m as usize, HELD) || is(*m as usize, MAY_START_EARLY));
+            running |= ms.iter().any(|m| is(*m as usize, MAY_START_UNFINISHED));
         }
-        if own {
+        if alone {
             skip = true;
             from.insert(i);
         }
-        may_not_complete[i] = skip;
-        may_start_early[i] = early;
-        unfinished[i] = running;
+        flags[i] |= if skip { MAY_NOT_COMPLETE } else { 0 } | if early { MAY_START_EARLY } else { 0 } | if running { MAY_START_UNFINISHED } else { 0 };
         origins[i] = from;
     }
-    Completion { may_not_complete, may_start_early, may_start_unfinished: unfinished, held, arm_sources, deps, members, enclosing }
+    c.flags = flags;
+    c
 }
 
 /// The origins of a node's not completing: nodes that can end early of
@@ -678,27 +710,27 @@ impl WorkflowGraph {
     /// completed; it only walks the part of the graph that can start early.
     pub fn output_certain(&self, reader: usize, read: usize) -> Option<bool> {
         let c = &self.completion;
-        if c.may_start_early.is_empty() {
+        if c.flags.is_empty() || self.sigs.len() != self.steps {
             return None;
         }
         // Only a step that can end early in a run that goes on, or one still
         // running, has no output then (a failure that fails the run is
         // beside the point: the run failed already).
-        if !c.may_start_early[reader] || !(c.may_not_complete[read] || c.may_start_unfinished[reader]) {
+        if !c.has(reader, MAY_START_EARLY) || !(c.has(read, MAY_NOT_COMPLETE) || c.has(reader, MAY_START_UNFINISHED)) {
             return Some(true);
         }
-        let mut seen = std::collections::HashSet::new();
-        let mut queue: Vec<usize> = Vec::new();
+        let own = |x: usize| if x < self.steps { own_deps(&self.sigs[x].deps, &self.by_name) } else { (TriggerRule::AllSuccess, Vec::new()) };
         let waits_for = |x: usize, queue: &mut Vec<usize>| {
-            for (rule, ds) in &c.deps[x] {
-                if *rule == TriggerRule::AllSuccess {
-                    queue.extend(ds);
+            let deps = own(x);
+            for (rule, ds) in c.dep_lists(x, &deps) {
+                if rule == TriggerRule::AllSuccess {
+                    queue.extend(ds.iter().map(|d| *d as usize));
                 }
             }
-            for g in std::iter::once(&x).chain(&c.enclosing[x]) {
-                queue.extend(c.arm_sources.get(g).into_iter().flatten());
-            }
+            queue.extend(c.arms_to(x));
         };
+        let mut seen = std::collections::HashSet::new();
+        let mut queue: Vec<usize> = Vec::new();
         waits_for(reader, &mut queue);
         while let Some(x) = queue.pop() {
             if !seen.insert(x) {
@@ -707,14 +739,14 @@ impl WorkflowGraph {
             if x == read {
                 return Some(true);
             }
-            if x < self.steps && !c.may_start_early[x] {
+            if x < self.steps && !c.has(x, MAY_START_EARLY) {
                 if self.is_upstream(x, read) {
                     return Some(true);
                 }
                 continue;
             }
-            if let Some(ms) = c.members.get(&x) {
-                queue.extend(ms.iter().filter(|m| c.held[**m]));
+            if let Some(ms) = c.members.get(&(x as u32)) {
+                queue.extend(ms.iter().map(|m| *m as usize).filter(|m| c.has(*m, HELD)));
             }
             waits_for(x, &mut queue);
         }
@@ -723,14 +755,13 @@ impl WorkflowGraph {
 
     /// Whether a branch has an arm to step `s` or to a group around it.
     pub fn arm_targets(&self, s: usize) -> bool {
-        let c = &self.completion;
-        c.enclosing.get(s).is_some_and(|gs| std::iter::once(&s).chain(gs).any(|g| c.arm_sources.contains_key(g)))
+        self.completion.arms_to(s).next().is_some()
     }
 
     /// Whether step `s` may end without completing in a run that goes on
     /// (so a workflow output reading it may find its output empty).
     pub fn may_not_complete(&self, s: usize) -> bool {
-        self.completion.may_not_complete.get(s).copied().unwrap_or(false)
+        self.completion.has(s, MAY_NOT_COMPLETE)
     }
 }
 
