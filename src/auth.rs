@@ -91,7 +91,7 @@ fn directory(cli: &Cli) -> Result<Directory, Failure> {
 
 fn store(cli: &Cli) -> Result<SqliteStore, Failure> {
     let options = flowc_interpreter::RunOptions::new(cli.state_path(), cli.project_dir());
-    flowc_interpreter::runtime::open_store(&options).map_err(|e| Failure::usage(e.to_string()))
+    flowc_interpreter::runtime::open_sqlite(&options).map_err(|e| Failure::usage(e.to_string()))
 }
 
 /// A token's id, as given: `ID`, or a whole token (only its id part is used).

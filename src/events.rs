@@ -4,7 +4,7 @@
 use clap::{Args, Subcommand};
 use flowc_interpreter::plan::{LoadedPlan, Plan};
 use flowc_interpreter::runtime::{self, inbox, triggers, Resumed, RunReport};
-use flowc_interpreter::state::{RunStatus, Store};
+use flowc_interpreter::state::RunStatus;
 use serde_json::{json, Value};
 
 use crate::progress::Progress;
@@ -101,14 +101,14 @@ fn send(cli: &Cli, args: &SendArgs) -> Result<(), Failure> {
     options.wait_blocked = args.wait;
     let usage = |e: runtime::Error| Failure::usage(e.to_string());
     let mut store = runtime::open_store(&options).map_err(|e| Failure::usage(e.to_string()))?;
-    let stored = inbox::store_events(&mut store, vec![event]).map_err(usage)?;
+    let stored = inbox::store_events(&mut *store, vec![event]).map_err(usage)?;
     let Some(stored) = stored.into_iter().next() else { return Ok(()) };
     let mut started = Vec::new();
     let mut continued = Vec::new();
     let mut problems = Vec::new();
     if !stored.duplicate {
         // Runs waiting for it first: they were there before the triggers' runs.
-        let waiting = inbox::waiting_for(&store, stored.seq, &stored.event).map_err(usage)?;
+        let waiting = inbox::waiting_for(&*store, stored.seq, &stored.event).map_err(usage)?;
         let mut roots: Vec<String> = Vec::new();
         for w in &waiting {
             if !roots.contains(&w.root) {

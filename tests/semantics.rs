@@ -709,7 +709,7 @@ fn the_reads_w0107_leaves_alone_never_meet_an_empty_output() {
                     step(i, &mut src, &mut reads, "    ");
                     step(i + 1, &mut src, &mut reads, "    ");
                     src += "  }\n";
-                } else if !(group.is_some_and(|g| i == g + 1)) {
+                } else if group.is_none_or(|g| i != g + 1) {
                     step(i, &mut src, &mut reads, "  ");
                 }
             }
@@ -733,12 +733,12 @@ fn the_reads_w0107_leaves_alone_never_meet_an_empty_output() {
         for _ in 0..3 {
             let mut args: Vec<String> = Vec::new();
             let mut fails = Vec::new();
-            for i in 0..n {
+            for (i, continues) in cont.iter().enumerate() {
                 args.push("-i".into());
                 args.push(format!("w{i}={}", next(2) == 0));
                 // Only failures the run goes on after: a failure that fails
                 // the run is beside the point (W0107 is about runs that go on).
-                let f = cont[i] && next(2) == 0;
+                let f = *continues && next(2) == 0;
                 fails.push(f);
                 args.push("-i".into());
                 args.push(format!("f{i}={f}"));

@@ -240,7 +240,7 @@ impl Server {
             let taken = server.db.free.lock().ok().and_then(|mut f| f.pop());
             let mut store = match taken {
                 Some(s) => s,
-                None => runtime::open_store(&server.config.options()).map_err(|e| Busy::Open(e.to_string()))?,
+                None => runtime::open_sqlite(&server.config.options()).map_err(|e| Busy::Open(e.to_string()))?,
             };
             let out = f(&server, &mut store);
             if let Ok(mut free) = server.db.free.lock() {
@@ -281,7 +281,7 @@ pub fn serve(cli: &Cli, args: &ServeArgs) -> Result<(), Failure> {
         events: cli.events_sink()?,
     };
     // Open (and create, migrate, check) the database once up front: a bad one stops here.
-    let store = runtime::open_store(&config.options()).map_err(|e| Failure::usage(e.to_string()))?;
+    let store = runtime::open_sqlite(&config.options()).map_err(|e| Failure::usage(e.to_string()))?;
     let server = Arc::new(Server {
         plans,
         loaded,

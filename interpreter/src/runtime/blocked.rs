@@ -24,7 +24,7 @@ use crate::runtime::exec::Outcome;
 use crate::runtime::inbox;
 use crate::runtime::people::{check_request, human_type, Gate};
 use crate::runtime::Error;
-use crate::state::{GateAction, GateRequest, InboundEvent, Op, PeopleStore, RunOrigin, RunStatus, SqliteStore, StepState, StepStatus};
+use crate::state::{GateAction, GateRequest, InboundEvent, Op, RunOrigin, RunStatus, StepState, StepStatus, Store};
 use crate::time;
 
 pub(super) struct Blocked {
@@ -56,7 +56,7 @@ pub(super) struct GateRt {
 }
 
 /// Records the origin of a new top-level run: plan hash and published version.
-pub(super) fn record_top_origin(store: &mut SqliteStore, plan: &Plan, workflow: &str, run: &str, origin: &RunOrigin) -> Result<(), Error> {
+pub(super) fn record_top_origin(store: &mut dyn Store, plan: &Plan, workflow: &str, run: &str, origin: &RunOrigin) -> Result<(), Error> {
     let mut origin = origin.clone();
     origin.plan_hash = super::super::versions::plan_hash(plan);
     origin.version = store.version_of(workflow, &origin.plan_hash)?;

@@ -26,7 +26,7 @@ use serde_json::{json, Value};
 use super::invariants::{restore_files, FileMap, Pinned};
 use crate::runtime::control::try_lock;
 use crate::runtime::{Error, RunOptions, RunReport};
-use crate::state::{Op, RunRecord, RunStatus, SqliteStore, StateExt, StepStatus, Store};
+use crate::state::{Op, RunRecord, RunStatus, StepStatus, Store};
 use crate::time;
 
 /// The output of a step passed with `flowc skip`.
@@ -39,8 +39,8 @@ pub(crate) fn passed_by_person(output: Option<&Value>) -> bool {
     output.is_some_and(|o| o.get("by").and_then(Value::as_str) == Some("flowc skip") && o.get("skipped") == Some(&Value::Bool(true)))
 }
 
-fn open_unlocked(run: &str, options: &RunOptions, what: &str) -> Result<(SqliteStore, RunRecord, crate::runtime::control::RunLock), Error> {
-    let store = SqliteStore::open(&options.state_path)?;
+fn open_unlocked(run: &str, options: &RunOptions, what: &str) -> Result<(Box<dyn Store>, RunRecord, crate::runtime::control::RunLock), Error> {
+    let store = crate::state::open(&options.state_path, None)?;
     let record = store.run(run)?.ok_or_else(|| Error::Run(format!("there is no run `{run}`")))?;
     if let Some(parent) = &record.parent_run
         && store.spawn_key(run)?.is_none() {
@@ -72,7 +72,7 @@ pub fn restore(run: &str, to: &str, options: &RunOptions) -> Result<RunReport, E
     for c in &checkpoints {
         latest.insert(c.step_id, c.seq);
     }
-    let plan = crate::runtime::load_stored_plan(&store, record.plan_id)?;
+    let plan = crate::runtime::load_stored_plan(&*store, record.plan_id)?;
     let wf = plan
         .workflow_index(&record.workflow)
         .ok_or_else(|| Error::Run(format!("the stored plan of run `{run}` has no workflow `{}`", record.workflow)))?;
@@ -132,7 +132,7 @@ pub fn skip(run: &str, step: &str, options: &RunOptions) -> Result<RunReport, Er
     if record.status.is_terminal() {
         return Err(Error::Run(format!("run `{run}` is {}; only a paused run's steps can be skipped", record.status)));
     }
-    let plan = crate::runtime::load_stored_plan(&store, record.plan_id)?;
+    let plan = crate::runtime::load_stored_plan(&*store, record.plan_id)?;
     let wf = plan
         .workflow_index(&record.workflow)
         .ok_or_else(|| Error::Run(format!("the stored plan of run `{run}` has no workflow `{}`", record.workflow)))?;

@@ -21,7 +21,7 @@ use super::runner::{Msg, Shared};
 use super::scope::{absent_output, step_view, to_cel, Evaluator, Scope};
 use super::{env_name, process, Error, RunOptions, RunReport};
 use crate::plan::{Compensate, StepId};
-use crate::state::{Control, Op, RunStatus, StepStatus, Store};
+use crate::state::{Control, Op, RunStatus, StepStatus};
 use crate::time;
 
 pub fn compensate(run: &str, options: &RunOptions) -> Result<RunReport, Error> {
@@ -44,9 +44,9 @@ pub fn compensate(run: &str, options: &RunOptions) -> Result<RunReport, Error> {
     };
     let record = store.run(run)?.ok_or_else(|| Error::Run(format!("there is no run `{run}`")))?;
     if !record.status.is_terminal() {
-        control::cancel_locked(&mut store, run)?;
+        control::cancel_locked(&mut *store, run)?;
     }
-    let plan = super::load_stored_plan(&store, record.plan_id)?;
+    let plan = super::load_stored_plan(&*store, record.plan_id)?;
     let wf = plan
         .workflow_index(&record.workflow)
         .ok_or_else(|| Error::Run(format!("the stored plan has no workflow `{}`", record.workflow)))?;
@@ -54,7 +54,7 @@ pub fn compensate(run: &str, options: &RunOptions) -> Result<RunReport, Error> {
     options.project_dir = record.project_dir.clone().into();
     let secrets = super::runner::secrets::redactor_for(&plan.plan.secrets, &options.project_dir);
     let sh = Rc::new(Shared {
-        store: std::cell::RefCell::new(Box::new(store)),
+        store: std::cell::RefCell::new(store),
         plan,
         plan_id: record.plan_id,
         options,

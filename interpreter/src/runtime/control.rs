@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::{Error, RunOptions, RunReport};
-use crate::state::{Control, Op, RunRecord, RunStatus, SqliteStore, StepStatus, Store};
+use crate::state::{Control, Op, RunRecord, RunStatus, StepStatus, Store};
 use crate::time;
 
 /// How long a command waits for the executing process to act on a request.
@@ -66,7 +66,7 @@ impl ControlOutcome {
     }
 }
 
-fn open(options: &RunOptions, run: &str) -> Result<(SqliteStore, RunRecord), Error> {
+fn open(options: &RunOptions, run: &str) -> Result<(Box<dyn Store>, RunRecord), Error> {
     let store = super::open_store(options)?;
     let record = store.run(run)?.ok_or_else(|| Error::Run(format!("there is no run `{run}`")))?;
     Ok((store, record))
@@ -140,7 +140,7 @@ pub fn cancel(run: &str, options: &RunOptions) -> Result<ControlOutcome, Error> 
     }
     match try_lock(&options.runs_dir(), run)? {
         Some(_lock) => {
-            cancel_locked(&mut store, run)?;
+            cancel_locked(&mut *store, run)?;
             Ok(ControlOutcome::Applied(format!("run {run} cancelled")))
         }
         None => {
@@ -156,7 +156,7 @@ pub fn cancel(run: &str, options: &RunOptions) -> Result<ControlOutcome, Error> 
 
 /// Cancels a run nobody is executing (the caller holds its lock): attempts
 /// left running by a killed flowc are ended, every undecided step cancelled.
-pub(crate) fn cancel_locked(store: &mut SqliteStore, run: &str) -> Result<(), Error> {
+pub(crate) fn cancel_locked(store: &mut dyn Store, run: &str) -> Result<(), Error> {
     let mut ops = Vec::new();
     let live: Vec<_> = store.attempts(run)?.into_iter().filter(|a| matches!(a.status, StepStatus::Running | StepStatus::Blocked)).collect();
     super::process::stop_orphans(run, &live.iter().map(|a| a.step.as_str()).collect::<Vec<_>>());
@@ -205,7 +205,7 @@ pub fn resume(run: &str, options: &RunOptions) -> Result<Resumed, Error> {
     }
     // A spawned child is a run of its own; a called child belongs to its parent's step.
     if let Some(parent) = &record.parent_run
-        && crate::state::StateExt::spawn_key(&store, run)?.is_none() {
+        && crate::state::StateExt::spawn_key(&*store, run)?.is_none() {
             return Err(Error::Run(format!(
                 "run `{run}` is a child run of `{parent}`; resume `{parent}`, which resumes its children"
             )));

@@ -11,7 +11,7 @@
 use serde_json::{json, Map, Value};
 
 use super::Error;
-use crate::state::{PeopleStore, RunStatus, SqliteStore, Store};
+use crate::state::{RunStatus, Store};
 
 /// A text the glob matches: escapes dropped, `*` as `example`, `?` as `x`,
 /// a class as a character it accepts. (The pattern itself would match, as
@@ -230,7 +230,7 @@ pub struct Stored {
 }
 
 /// Validates every event, then stores them all in one transaction (or none).
-pub fn store_events(store: &mut SqliteStore, events: Vec<Value>) -> Result<Vec<Stored>, Error> {
+pub fn store_events(store: &mut dyn Store, events: Vec<Value>) -> Result<Vec<Stored>, Error> {
     for (i, e) in events.iter().enumerate() {
         validate_event(e).map_err(|m| Error::Input(if events.len() > 1 { format!("event {i}: {m}") } else { m }))?;
     }
@@ -261,7 +261,7 @@ pub struct Waiting {
 
 /// The runs (not terminal) whose blocked `wait` steps match the event and
 /// have not consumed it yet.
-pub fn waiting_for(store: &SqliteStore, seq: i64, event: &Value) -> Result<Vec<Waiting>, Error> {
+pub fn waiting_for(store: &dyn Store, seq: i64, event: &Value) -> Result<Vec<Waiting>, Error> {
     let mut out = Vec::new();
     for run in store.runs_with_status(&[RunStatus::Blocked, RunStatus::Running, RunStatus::Paused])? {
         let gates = store.blocked_gates(&run.id)?;
@@ -284,7 +284,7 @@ pub fn waiting_for(store: &SqliteStore, seq: i64, event: &Value) -> Result<Vec<W
 }
 
 /// The top-level run of a `call` chain.
-pub fn root_of(store: &SqliteStore, run: &str) -> Result<String, Error> {
+pub fn root_of(store: &dyn Store, run: &str) -> Result<String, Error> {
     let mut current = run.to_string();
     for _ in 0..1000 {
         match store.run(&current)?.and_then(|r| r.parent_run) {

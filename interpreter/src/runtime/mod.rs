@@ -164,8 +164,15 @@ impl RunOptions {
     }
 }
 
-/// Opens the state database with the options' events sink attached.
-pub fn open_store(options: &RunOptions) -> Result<crate::state::SqliteStore, StateError> {
+/// Opens the state with the options' events sink attached, behind the
+/// backend-neutral [`Store`](crate::state::Store) the runtime works with.
+pub fn open_store(options: &RunOptions) -> Result<Box<dyn crate::state::Store>, StateError> {
+    crate::state::open(&options.state_path, options.events.clone())
+}
+
+/// Opens the SQLite state database with the options' events sink attached,
+/// for what only it stores (API tokens, schedule marks, webhook deliveries).
+pub fn open_sqlite(options: &RunOptions) -> Result<crate::state::SqliteStore, StateError> {
     Ok(crate::state::SqliteStore::open(&options.state_path)?.with_sink(options.events.clone()))
 }
 

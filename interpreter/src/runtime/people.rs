@@ -19,7 +19,7 @@ use super::{Error, RunOptions, RunReport};
 use crate::plan::directory::{normalize, Directory};
 use crate::plan::{Instr, LoadedPlan, PolicyEffect, Reg};
 pub use crate::state::Actor;
-use crate::state::{GateAction, PeopleStore, RunStatus, SqliteStore, StepStatus, Store};
+use crate::state::{GateAction, RunStatus, StepStatus, Store};
 
 /// The operating-system user this process runs as (its effective uid, from
 /// the user database): the principal of the command line. Not `$USER`:
@@ -319,7 +319,7 @@ pub struct Filed {
 /// check fails.
 #[allow(clippy::too_many_arguments)]
 pub fn file(
-    store: &mut SqliteStore,
+    store: &mut dyn Store,
     run: &str,
     step: &str,
     action: GateAction,
@@ -414,7 +414,7 @@ pub fn resolve(
 ) -> Result<Resolved, Error> {
     let dir = Directory::load(&options.project_dir).map_err(|e| Error::Input(format!("flowc.toml: {e}")))?;
     let mut store = super::open_store(options)?;
-    let Filed { id, root } = file(&mut store, run, step, action, actor, comment, output, &dir)?;
+    let Filed { id, root } = file(&mut *store, run, step, action, actor, comment, output, &dir)?;
     let outcome = apply_filed(store, id, &root, action, options)?;
     // The command succeeds only if its own decision was applied: a request
     // that lost a race (another decision came first) is refused, and one
@@ -440,7 +440,7 @@ pub fn resolve(
     }
 }
 
-fn apply_filed(store: SqliteStore, id: i64, root: &str, action: GateAction, options: &RunOptions) -> Result<Resolved, Error> {
+fn apply_filed(store: Box<dyn Store>, id: i64, root: &str, action: GateAction, options: &RunOptions) -> Result<Resolved, Error> {
     let root = root.to_string();
     let root_record = store.run(&root)?.ok_or_else(|| Error::Run(format!("there is no run `{root}`")))?;
     let runs_dir = options.runs_dir();
@@ -484,7 +484,7 @@ fn apply_filed(store: SqliteStore, id: i64, root: &str, action: GateAction, opti
 /// Continues the run in this process, holding its lock; the record is read
 /// again under the lock, since another process may have applied the
 /// decision and finished the run meanwhile.
-fn continue_here(store: SqliteStore, root: &str, lock: super::control::RunLock, options: &RunOptions) -> Result<Resolved, Error> {
+fn continue_here(store: Box<dyn Store>, root: &str, lock: super::control::RunLock, options: &RunOptions) -> Result<Resolved, Error> {
     let record = store.run(root)?.ok_or_else(|| Error::Run(format!("there is no run `{root}`")))?;
     if record.status.is_terminal() {
         return Ok(Resolved::Elsewhere(format!("run {root} is already {}", record.status)));
@@ -493,7 +493,7 @@ fn continue_here(store: SqliteStore, root: &str, lock: super::control::RunLock, 
 }
 
 /// The blocked gates of a run and of its child runs, for "how to continue" lines.
-pub fn blocked_in_tree(store: &SqliteStore, run: &str) -> Result<Vec<(String, String, Gate)>, Error> {
+pub fn blocked_in_tree(store: &dyn Store, run: &str) -> Result<Vec<(String, String, Gate)>, Error> {
     let mut out = Vec::new();
     let mut queue = vec![run.to_string()];
     while let Some(r) = queue.pop() {

@@ -31,7 +31,7 @@ use super::exec::{self, AttemptCtx, Outcome};
 use super::scope::{cel_map, to_cel, Scope};
 use super::{control, env_name, Error, Observed, RunOptions, RunReport};
 use crate::plan::{LoadedPlan, OnFailure, StepId, TriggerRule, Workflow};
-use crate::state::{NewRun, Op, RunStatus, SqliteStore, StepState, StepStatus, Store};
+use crate::state::{NewRun, Op, RunStatus, StepState, StepStatus, Store};
 use crate::time;
 
 // The advanced primitives (issue 6). Each file extends the runner with its
@@ -180,12 +180,12 @@ pub(crate) fn start(plan: LoadedPlan, wf: usize, inputs: Value, options: &RunOpt
         inputs: inputs.clone(),
         project_dir: options.project_dir.display().to_string(),
     })?;
-    blocked::record_top_origin(&mut store, &plan.plan, &plan.plan.workflows[wf].name, &run, &options.origin)?;
+    blocked::record_top_origin(&mut *store, &plan.plan, &plan.plan.workflows[wf].name, &run, &options.origin)?;
     let lock = control::try_lock(&options.runs_dir(), &run)?
         .ok_or_else(|| Error::Run(format!("run `{run}` is locked by another process")))?;
     let secrets = secrets::redactor_for(&plan.plan.secrets, &options.project_dir);
     let sh = Rc::new(Shared {
-        store: std::cell::RefCell::new(Box::new(store)),
+        store: std::cell::RefCell::new(store),
         plan,
         plan_id,
         options: options.clone(),
@@ -198,12 +198,12 @@ pub(crate) fn start(plan: LoadedPlan, wf: usize, inputs: Value, options: &RunOpt
 
 /// Resumes an existing top-level run in this process (the caller holds its lock).
 pub(crate) fn resume_locked(
-    store: SqliteStore,
+    store: Box<dyn Store>,
     record: crate::state::RunRecord,
     lock: control::RunLock,
     options: &RunOptions,
 ) -> Result<RunReport, Error> {
-    let plan = super::load_stored_plan(&store, record.plan_id)?;
+    let plan = super::load_stored_plan(&*store, record.plan_id)?;
     let wf = plan
         .workflow_index(&record.workflow)
         .ok_or_else(|| Error::Run(format!("the stored plan of run `{}` has no workflow `{}`", record.id, record.workflow)))?;
@@ -212,7 +212,7 @@ pub(crate) fn resume_locked(
     options.project_dir = record.project_dir.clone().into();
     let secrets = secrets::redactor_for(&plan.plan.secrets, &options.project_dir);
     let sh = Rc::new(Shared {
-        store: std::cell::RefCell::new(Box::new(store)),
+        store: std::cell::RefCell::new(store),
         plan,
         plan_id: record.plan_id,
         options,

@@ -30,7 +30,7 @@ use super::Shared;
 use crate::plan::advanced::{StoreBackend, StoreDef};
 use crate::plan::table::shell_quote;
 use crate::runtime::{Error, RunOptions};
-use crate::state::{KvEntry, SqliteStore, StateExt};
+use crate::state::{KvEntry, Store};
 
 /// How long a store command may take.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
@@ -146,8 +146,8 @@ fn block_on<T>(f: impl std::future::Future<Output = T>) -> Result<T, Error> {
     Ok(rt.block_on(f))
 }
 
-fn open(options: &RunOptions) -> Result<SqliteStore, Error> {
-    Ok(SqliteStore::open(&options.state_path)?)
+fn open(options: &RunOptions) -> Result<Box<dyn Store>, Error> {
+    Ok(crate::state::open(&options.state_path, None)?)
 }
 
 /// `flowc store get STORE KEY`.

@@ -16,7 +16,7 @@ use super::inbox::{data_fields, glob_match};
 use super::scope::{to_cel, Evaluator, Scope};
 use super::{Error, RunOptions};
 use crate::plan::{LoadedPlan, Plan, Trigger, Workflow};
-use crate::state::{NewRun, Op, PeopleStore, RunOrigin, RunStatus, Store};
+use crate::state::{NewRun, Op, RunOrigin, RunStatus};
 use crate::time;
 
 /// Parses a five-field cron expression (names allowed), as the checker does.

@@ -11,7 +11,6 @@ use sha2::{Digest, Sha256};
 use super::{Error, RunOptions};
 use crate::plan::Plan;
 use crate::state::people::{NewVersion, Published};
-use crate::state::PeopleStore;
 
 /// `sha256:<hex>` of the plan, line numbers cleared.
 ///

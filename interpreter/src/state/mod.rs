@@ -276,6 +276,13 @@ pub struct WorkflowStats {
     pub cost_usd: f64,
 }
 
+/// Opens the state at `path`, publishing committed events to `sink`: the
+/// one place that picks the backend (the embedded SQLite database, today).
+/// The runtime holds what this returns and nothing more specific.
+pub fn open(path: &std::path::Path, sink: Option<crate::cloudevents::EventSink>) -> Result<Box<dyn Store>, StateError> {
+    Ok(Box::new(SqliteStore::open(path)?.with_sink(sink)))
+}
+
 /// The state store: what the runtime and the CLI need, backend-neutral.
 pub trait Store: PeopleStore + StateExt {
     /// Stores a serialised plan and returns its id.
@@ -297,4 +304,6 @@ pub trait Store: PeopleStore + StateExt {
     fn controls_after(&self, run: &str, after: i64) -> Result<Vec<(i64, Control)>, StateError>;
     fn last_control_id(&self, run: &str) -> Result<i64, StateError>;
     fn stats(&self) -> Result<Vec<WorkflowStats>, StateError>;
+    /// Where committed events are published (CloudEvents), if anywhere.
+    fn sink(&self) -> Option<&crate::cloudevents::EventSink>;
 }

@@ -164,10 +164,6 @@ impl SqliteStore {
         self
     }
 
-    pub fn sink(&self) -> Option<&crate::cloudevents::EventSink> {
-        self.sink.as_ref()
-    }
-
     pub(super) fn conn(&mut self) -> &mut Connection {
         &mut self.conn
     }
@@ -690,6 +686,10 @@ impl Store for SqliteStore {
         self.conn
             .query_row("SELECT COALESCE(MAX(id), 0) FROM run_controls WHERE run_id = ?1", [run], |r| r.get(0))
             .map_err(|e| self.err(e))
+    }
+
+    fn sink(&self) -> Option<&crate::cloudevents::EventSink> {
+        self.sink.as_ref()
     }
 
     fn stats(&self) -> Result<Vec<WorkflowStats>, StateError> {
