@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use flowc_grammar::outline::PieceKind;
+use flowc_grammar::outline::{OutlineDecl, PieceKind};
 
 /// One `.flow` file: its path (as the user should see it) and its text.
 #[salsa::input(debug)]
@@ -40,6 +40,21 @@ pub trait Db: salsa::Database {
     fn take_parsed(&self, _kind: PieceKind, _text: &str) -> Option<ParseResult> {
         None
     }
+    /// The last outline of a file whose pieces all parsed cleanly, with the
+    /// text it is the outline of: [`crate::model::file_model`] splits the
+    /// next text of the file again only around what changed
+    /// (`outline::reoutline`).
+    fn last_outline(&self, _file: SourceFile) -> Option<Arc<KeptOutline>> {
+        None
+    }
+    /// Keeps a file's outline for [`Db::last_outline`].
+    fn keep_outline(&self, _file: SourceFile, _outline: KeptOutline) {}
+}
+
+/// A file's text and its outline.
+pub struct KeptOutline {
+    pub text: String,
+    pub decls: Vec<OutlineDecl>,
 }
 
 /// A piece parsed ahead: what [`crate::model::parse_piece`] returns.
@@ -65,13 +80,18 @@ pub struct Database {
     /// Set for a one-shot command (`flowc check`, `build`, `run`): see
     /// [`Database::batch`].
     ahead: Option<Ahead>,
+    /// The last outline of each file ([`Db::last_outline`]). Like the
+    /// parses done ahead, a cache of a pure function (the outline of a
+    /// text), so what a query computes from it is what it would compute
+    /// without it; shared by the clones of the database.
+    outlines: Arc<Mutex<HashMap<SourceFile, Arc<KeptOutline>>>>,
 }
 
 impl Database {
     /// A database that reports every salsa event to `on_event` (tests use this
     /// to prove which queries re-executed after an edit).
     pub fn with_event_hook(on_event: impl Fn(salsa::Event) + Send + Sync + 'static) -> Self {
-        Database { storage: salsa::Storage::new(Some(Box::new(on_event))), ahead: None }
+        Database { storage: salsa::Storage::new(Some(Box::new(on_event))), ahead: None, outlines: Arc::default() }
     }
 
     /// A database for a command that checks a project once: when a file's
@@ -81,7 +101,7 @@ impl Database {
     /// `parse_piece` would compute; only the work is spread. The language
     /// server does not use it: after an edit, it parses one piece.
     pub fn batch() -> Self {
-        Database { storage: salsa::Storage::default(), ahead: Some(Arc::default()) }
+        Database { storage: salsa::Storage::default(), ahead: Some(Arc::default()), outlines: Arc::default() }
     }
 }
 
@@ -107,5 +127,19 @@ impl Db for Database {
         let ahead = self.ahead.as_ref()?;
         let mut maps = ahead.lock().unwrap_or_else(|e| e.into_inner());
         maps[slot(kind)].remove(text)
+    }
+
+    fn last_outline(&self, file: SourceFile) -> Option<Arc<KeptOutline>> {
+        // A one-shot check splits each file once: nothing to keep.
+        if self.ahead.is_some() {
+            return None;
+        }
+        self.outlines.lock().unwrap_or_else(|e| e.into_inner()).get(&file).cloned()
+    }
+
+    fn keep_outline(&self, file: SourceFile, outline: KeptOutline) {
+        if self.ahead.is_none() {
+            self.outlines.lock().unwrap_or_else(|e| e.into_inner()).insert(file, Arc::new(outline));
+        }
     }
 }

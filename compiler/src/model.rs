@@ -263,7 +263,7 @@ pub fn has_syntax_errors(db: &dyn Db, file: SourceFile) -> bool {
 #[salsa::tracked(returns(ref))]
 pub fn file_model<'db>(db: &'db dyn Db, file: SourceFile) -> FileModel<'db> {
     let text = file.text(db);
-    let (pieces, syntax_errors) = match split_and_parse(db, text) {
+    let (pieces, syntax_errors) = match split_and_parse(db, file, text) {
         Some(pieces) => (pieces, Vec::new()),
         None => whole_file_pieces(db, file),
     };
@@ -272,14 +272,22 @@ pub fn file_model<'db>(db: &'db dyn Db, file: SourceFile) -> FileModel<'db> {
 
 /// The fast path: split with the outline and parse each piece through the
 /// interned cache. `None` if anything is off.
-fn split_and_parse(db: &dyn Db, text: &str) -> Option<Vec<PieceDecl>> {
-    let lexed = flowc_grammar::lexer::lex(text);
-    let decls = outline::outline(text, &lexed)?;
+///
+/// After an edit, the split is redone only around what changed
+/// (`outline::reoutline`, from the file's last outline whose pieces all
+/// parsed cleanly, which it requires): the whole text is compared with the
+/// old one, but only the items around the change are lexed and split.
+fn split_and_parse(db: &dyn Db, file: SourceFile, text: &str) -> Option<Vec<PieceDecl>> {
+    let kept = db.last_outline(file);
+    let decls = match kept.as_deref().and_then(|k| outline::reoutline(&k.text, &k.decls, text)) {
+        Some(decls) => decls,
+        None => outline::outline(text, &flowc_grammar::lexer::lex(text))?,
+    };
     if db.parses_ahead() {
         parse_ahead(db, text, &decls);
     }
     let mut out = Vec::with_capacity(decls.len());
-    for decl in decls {
+    for decl in &decls {
         match decl {
             OutlineDecl::Workflow(w) => {
                 let mut items = Vec::with_capacity(w.items.len());
@@ -288,12 +296,13 @@ fn split_and_parse(db: &dyn Db, text: &str) -> Option<Vec<PieceDecl>> {
                     parsed.parent = piece.parent;
                     items.push(parsed);
                 }
-                let name = ast::Name { text: w.name, span: Span::new(w.name_span.start - w.span.start, w.name_span.end - w.span.start) };
+                let name = ast::Name { text: w.name.clone(), span: Span::new(w.name_span.start - w.span.start, w.name_span.end - w.span.start) };
                 out.push(PieceDecl::Workflow { name, offset: w.span.start, items });
             }
             OutlineDecl::Other(piece) => out.push(PieceDecl::Other(parse_one(db, text, piece.kind, piece.span, true)?)),
         }
     }
+    db.keep_outline(file, crate::db::KeptOutline { text: text.to_string(), decls });
     Some(out)
 }
 
@@ -349,7 +358,8 @@ fn parse_ahead(db: &dyn Db, text: &str, decls: &[OutlineDecl]) {
 /// Parses one piece through the cache; `clean` refuses a piece that needed
 /// recovery (the fast path then falls back to the whole file).
 fn parse_one(db: &dyn Db, text: &str, kind: PieceKind, span: Span, clean: bool) -> Option<ParsedPiece> {
-    let key = PieceText::new(db, kind, text[span.range()].to_string());
+    // Looked up by `&str`: the text is copied only the first time it is seen.
+    let key = PieceText::new(db, kind, &text[span.range()]);
     let parsed = parse_piece(db, key).as_ref()?;
     (parsed.clean || !clean).then(|| ParsedPiece {
         offset: span.start,
@@ -407,6 +417,8 @@ fn build_model<'db>(db: &'db dyn Db, file: SourceFile, pieces: Vec<PieceDecl>, s
                 let mut offsets = Vec::with_capacity(items.len());
                 // Group headers seen so far: item index -> (index in `groups`, path).
                 let mut group_of: HashMap<u32, (usize, Vec<String>)> = HashMap::new();
+                // One shared path for the steps outside every group (most of them).
+                let top: Arc<Vec<String>> = Arc::default();
                 for (index, item) in items.iter().enumerate() {
                     offsets.push(item.offset);
                     let PieceAst::Item(stmt) = &*item.ast else { continue };
@@ -422,7 +434,8 @@ fn build_model<'db>(db: &'db dyn Db, file: SourceFile, pieces: Vec<PieceDecl>, s
                                 groups[g].members.push(step.name.text.clone());
                             }
                             let ast = item.step.clone().unwrap_or_else(|| Arc::new(step.clone()));
-                            steps.push(StepDef::new(db, name.text.clone(), step.name.text.clone(), ast, Arc::new(path), index, !item.clean));
+                            let path = if path.is_empty() { top.clone() } else { Arc::new(path) };
+                            steps.push(StepDef::new(db, name.text.clone(), step.name.text.clone(), ast, path, index, !item.clean));
                         }
                         WorkflowStmtKind::Group(group) if is_header(item) => {
                             // A split group's header: its members follow as pieces of their own.

@@ -176,3 +176,108 @@ fn editing_a_step_inside_a_group_reparses_only_that_step() {
     assert!(named(&log, "workflow_graph").is_empty(), "{log:#?}");
     assert!(h.diagnostics().is_empty(), "{:?}", h.diagnostics());
 }
+
+/// A file of `n` steps of every kind, chained, with the declarations they
+/// use: what an edit in a big file is measured against.
+fn big_file(n: usize) -> String {
+    let mut out = String::from(
+        "agent helper { command \"sh helper.sh\" }\n\npolicy rules {\n  deny when `input.size > 100000` because \"too big\"\n  allow when `true`\n}\n\n\
+         workflow child {\n  input note: string = \"\"\n  step only { command \"echo ${inputs.note}\" }\n}\n\nworkflow big {\n  input go: bool = true\n",
+    );
+    for i in 0..n {
+        let me = format!("s{i}");
+        let after = if i == 0 { String::new() } else { format!(" after s{}", i - 1) };
+        let step = match i % 11 {
+            0 => format!("step {me}{after} {{ command \"echo {me}\" }}"),
+            1 => format!("step {me}: notify{after} {{\n    channel \"c\"\n    message \"{me}\"\n  }}"),
+            2 => format!("step {me}: agent helper{after} {{ prompt \"do {me}\" }}"),
+            3 => format!("step {me}: approval{after} {{ message \"ship {me}?\" }}"),
+            4 => format!("step {me}: human{after} {{ message \"look at {me}\" }}"),
+            5 => format!("step {me}: wait{after} {{\n    event \"e.{me}\" subject \"s\"\n    timeout 1h\n  }}"),
+            6 => format!("step {me}: check rules{after} {{ with {{ size: {i} }} }}"),
+            7 => format!("step {me}: call child{after} {{ with {{ note: \"{me}\" }} }}"),
+            8 if i + 1 < n => format!("step {me}: branch{after} {{\n    when `inputs.go` -> s{}\n  }}", i + 1),
+            9 => format!("step {me}{after} {{\n    command \"echo '{{\\\"xs\\\": [1]}}'\"\n    output {{ xs: [int] }}\n    items `output.xs`\n  }}"),
+            10 => format!("step {me}{after} for each item {{ command \"echo ${{item}} {me}\" }}"),
+            _ => format!("step {me}{after} {{ command \"echo {me}\" }}"),
+        };
+        out.push_str("  ");
+        out.push_str(&step);
+        out.push('\n');
+    }
+    out.push_str("}\n");
+    out
+}
+
+#[test]
+fn a_one_character_edit_in_a_big_file_reruns_one_step_and_bounded_aggregation() {
+    let text = big_file(2_000);
+    let mut h = Harness::new(&text);
+    let cold = h.check();
+    assert_eq!(named(&cold, "check_step").len(), 2_001, "every step is checked once cold");
+    assert!(h.diagnostics().is_empty(), "{:?}", h.diagnostics());
+    // One character typed inside the message of a `notify` step in the middle.
+    for (from, to) in [("message \"s1002\"", "message \"xs1002\""), ("message \"xs1002\"", "message \"s1002\"")] {
+        let log = h.edit(from, to);
+        let checked = named(&log, "check_step");
+        assert_eq!(checked.len(), 1, "only the edited step is re-checked: {checked:#?}");
+        assert!(named(&log, "parse_piece").len() <= 1, "only the edited piece is re-parsed: {log:#?}");
+        assert!(named(&log, "step_sig").len() <= 1, "only the edited step's signature is recomputed: {log:#?}");
+        for query in ["workflow_graph", "check_workflow", "check_decl", "check_project_wide", "parse"] {
+            assert!(named(&log, query).is_empty(), "{query} must not re-run: {log:#?}");
+        }
+        // What is left is a bounded number of aggregation queries, whatever
+        // the size of the file: the file's model and the project's lists.
+        assert!(log.len() <= 12, "{} queries re-ran: {log:#?}", log.len());
+        assert!(h.diagnostics().is_empty(), "{:?}", h.diagnostics());
+    }
+}
+
+/// A small deterministic generator (no dependency, the same sequence on
+/// every run and machine).
+struct Lcg(u64);
+
+impl Lcg {
+    fn next(&mut self, below: usize) -> usize {
+        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((self.0 >> 33) as usize) % below.max(1)
+    }
+}
+
+/// Incremental diagnostics are exactly those of a fresh database, after
+/// every edit of a random series: characters that open and close strings,
+/// expressions, comments and blocks, line breaks, renames, deletions,
+/// including edits that break the file's split and edits that restore it.
+#[test]
+fn incremental_diagnostics_equal_a_fresh_check_after_random_edits() {
+    let base = format!("{}\n{TEXT}", big_file(40));
+    let mut h = Harness::new(&base);
+    h.check();
+    let mut rng = Lcg(0x5eed_f10c);
+    let inserts = ["x", "\"", "{", "}", "`", "\n", "$", "${", "//", "/*", "*/", " ", "step z { command \"echo\" }\n", "after s3", "s1", "\\q"];
+    for round in 0..160 {
+        let text = h.file.text(&h.db).clone();
+        let mut at = rng.next(text.len() + 1);
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        let edited = match rng.next(4) {
+            // Mostly insertions; a deletion of up to 12 bytes; every 40th
+            // round, back to the clean file so the fast path is exercised too.
+            _ if round % 40 == 39 => base.clone(),
+            0 => {
+                let mut end = (at + 1 + rng.next(12)).min(text.len());
+                while !text.is_char_boundary(end) {
+                    end += 1;
+                }
+                format!("{}{}", &text[..at], &text[end..])
+            }
+            _ => format!("{}{}{}", &text[..at], inserts[rng.next(inserts.len())], &text[at..]),
+        };
+        h.file.set_text(&mut h.db).to(edited.clone());
+        let incremental = check_project(&h.db, h.project).clone();
+        let fresh = flowc_compiler::check_files(&[("project.flow", edited.as_str())]);
+        assert_eq!(incremental, fresh, "round {round}: incremental and fresh diagnostics differ for:\n{edited}");
+        h.log.lock().unwrap().clear();
+    }
+}

@@ -68,10 +68,18 @@ impl Lexed {
 }
 
 pub fn lex(src: &str) -> Lexed {
+    lex_from(src, 0, 0)
+}
+
+/// What [`lex`] finds from `start` on, when `start` is outside every token
+/// and the bracket nesting there is `depth`. Spans are offsets in `src`.
+/// (To lex one region again, pass the text up to the region's end: a token
+/// that runs past it is then unterminated.)
+pub fn lex_from(src: &str, start: usize, depth: usize) -> Lexed {
     let bytes = src.as_bytes();
     let mut out = Lexed::default();
-    let mut i = 0;
-    let mut depth = 0usize;
+    let mut i = start;
+    let mut depth = depth;
     while i < bytes.len() {
         match bytes[i] {
             b'[' | b'(' => {
@@ -138,11 +146,40 @@ pub fn lex(src: &str) -> Lexed {
                 out.tokens.push(tok(TokenKind::CloseBrace, i, i + 1));
                 i += 1;
             }
-            _ => i += 1,
+            // Everything else is plain text: skip to the next byte that can
+            // start a token (a table lookup per byte, no match).
+            _ => {
+                i += 1;
+                while i < bytes.len() && !SPECIAL[bytes[i] as usize] {
+                    i += 1;
+                }
+            }
         }
     }
     out
 }
+
+/// The bytes [`lex`] looks at: brackets, quotes, backticks and `/`.
+const SPECIAL: [bool; 256] = {
+    let mut table = [false; 256];
+    let special = b"[]()\"`/{}";
+    let mut k = 0;
+    while k < special.len() {
+        table[special[k] as usize] = true;
+        k += 1;
+    }
+    table
+};
+
+/// The bytes that end a run of plain text inside a string: its closing
+/// quote, an escape, and a `$` (which may open a `${…}` hole).
+const STRING_SPECIAL: [bool; 256] = {
+    let mut table = [false; 256];
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table[b'$' as usize] = true;
+    table
+};
 
 fn tok(kind: TokenKind, start: usize, end: usize) -> Token {
     Token { kind, span: Span::from_range(start..end) }
@@ -159,11 +196,15 @@ fn lex_string(src: &str, start: usize, depth: usize, out: &mut Lexed) -> usize {
     let bytes = src.as_bytes();
     let mut i = start + 1;
     let mut bad_escapes = Vec::new();
+    // Whether the body has a `$`: without one it has no hole to measure.
+    let mut dollar = false;
     while i < bytes.len() {
         match bytes[i] {
             b'"' => {
                 let token = Span::from_range(start..i + 1);
-                hole_depth(bytes, start + 1..i, depth, out);
+                if dollar {
+                    hole_depth(bytes, start + 1..i, depth, out);
+                }
                 out.tokens.push(Token { kind: TokenKind::String, span: token });
                 for span in bad_escapes {
                     out.errors.push(LexError { kind: LexErrorKind::InvalidEscape, span, token });
@@ -181,7 +222,16 @@ fn lex_string(src: &str, start: usize, depth: usize, out: &mut Lexed) -> usize {
                     }
                 }
             }
-            _ => i += 1,
+            b'$' => {
+                dollar = true;
+                i += 1;
+            }
+            _ => {
+                i += 1;
+                while i < bytes.len() && !STRING_SPECIAL[bytes[i] as usize] {
+                    i += 1;
+                }
+            }
         }
     }
     hole_depth(bytes, start + 1..bytes.len(), depth, out);
@@ -200,11 +250,23 @@ fn hole_depth(bytes: &[u8], range: std::ops::Range<usize>, outer: usize, out: &m
         return;
     }
     let mut hole = HoleDepth::default();
-    for i in range {
+    let mut i = range.start;
+    while i < range.end {
+        if hole.depth == 0 && bytes[i] != b'$' && bytes[i] != b'\\' {
+            // Outside a hole only `$` and `\` matter, and any other byte
+            // clears a pending escape: skip to the next of them.
+            hole.escaped = false;
+            i += 1;
+            while i < range.end && bytes[i] != b'$' && bytes[i] != b'\\' {
+                i += 1;
+            }
+            continue;
+        }
         if hole.step(bytes, i, outer) {
             out.too_deep = Some(Span::from_range(i..i + 1));
             return;
         }
+        i += 1;
     }
 }
 
@@ -370,6 +432,21 @@ mod tests {
         assert_eq!(lexed.errors.len(), 1);
         assert_eq!(lexed.errors[0].kind, LexErrorKind::InvalidEscape);
         assert_eq!(lexed.errors[0].span, Span::new(2, 4));
+    }
+
+    #[test]
+    fn holes_nested_too_deep_are_found_after_plain_text_and_escapes() {
+        let deep = "{".repeat(MAX_NESTING);
+        // Plain text, a `$$` and a `\$` before the hole: skipped, not opened.
+        let src = format!("x \"plain $$ \\${{ text ${{{deep}\"");
+        let lexed = lex(&src);
+        let at = lexed.too_deep.expect("too deep").start as usize;
+        assert_eq!(at, src.rfind("${").unwrap() + 2 + MAX_NESTING - 1, "{src}");
+        // Escaped dollars open no hole, however many braces follow.
+        let src = format!("x \"$${deep} \\${deep}\"");
+        assert_eq!(lex(&src).too_deep, None);
+        // A string without `$` has no hole at all.
+        assert_eq!(lex(&format!("x \"{deep}\"")).too_deep, None);
     }
 
     #[test]

@@ -117,6 +117,149 @@ pub fn outline(src: &str, lexed: &Lexed) -> Option<Vec<OutlineDecl>> {
     Some(decls)
 }
 
+/// The outline of `new`, from `old_decls`, the outline [`outline`] gave for
+/// the text `old`: when the bytes that differ lie inside the body of one
+/// workflow, only the top-level items around them are lexed and split again
+/// (from the item before the change to the item after the one it ends in);
+/// every other piece is the old one, moved by the change in length. `None`
+/// when that cannot be done with confidence: the caller splits `new` whole.
+///
+/// When it is `Some`, it is what `outline(new, &lex(new))` returns, provided
+/// every top-level item of `old_decls` is balanced in its brackets (the
+/// compiler keeps only outlines whose pieces all parsed cleanly): then every
+/// top-level item starts at nesting 1 outside every token, the text outside
+/// the region lexes and splits as before, and the region, re-lexed on its
+/// own, must close every token and brace it opens. A property test compares
+/// the two on random edits.
+pub fn reoutline(old: &str, old_decls: &[OutlineDecl], new: &str) -> Option<Vec<OutlineDecl>> {
+    let (prefix, suffix) = common_ends(old, new);
+    let old_end = old.len() - suffix;
+    let delta = new.len() as i64 - old.len() as i64;
+    let moved = |at: u32| (at as i64 + delta) as u32;
+    let shift = |span: Span| Span::new(moved(span.start), moved(span.end));
+    let di = old_decls.iter().position(|d| match d {
+        OutlineDecl::Workflow(w) => w.span.start as usize <= prefix && old_end < w.span.end as usize,
+        OutlineDecl::Other(p) => p.span.start as usize <= prefix && old_end < p.span.end as usize,
+    })?;
+    let OutlineDecl::Workflow(w) = &old_decls[di] else { return None };
+    // The body: after the workflow's `{` (the first `{` after its name:
+    // only blanks come between) and before its closing `}`.
+    let open = w.name_span.end as usize + old[w.name_span.end as usize..].find('{')?;
+    let body_end = w.span.end as usize - 1;
+    if prefix <= open || old_end > body_end {
+        return None;
+    }
+    let tops: Vec<usize> = (0..w.items.len()).filter(|&i| w.items[i].parent.is_none()).collect();
+    // The last top-level item starting at or before the change, and the one
+    // before it: its first word is then untouched.
+    let before = tops.iter().rposition(|&i| w.items[i].span.start as usize <= prefix);
+    let (first, region_start) = match before {
+        Some(t) if t >= 1 => (tops[t - 1], w.items[tops[t - 1]].span.start as usize),
+        _ => (0, open + 1),
+    };
+    // The item the change ends in, and the one after it: the line break and
+    // indentation before the region's end are then untouched.
+    let end_in = tops.iter().rposition(|&i| w.items[i].span.start as usize <= old_end);
+    let after = end_in.map_or(1, |t| t + 2);
+    let (last, region_end) = match tops.get(after) {
+        Some(&i) => (i, w.items[i].span.start as usize),
+        None => (w.items.len(), body_end),
+    };
+    let new_end = (region_end as i64 + delta) as usize;
+    if new_end < region_start || new_end > new.len() || !new.is_char_boundary(new_end) {
+        return None;
+    }
+    let lexed = crate::lexer::lex_from(&new[..new_end], region_start, 1);
+    if !lexed.errors.is_empty() || lexed.too_deep.is_some() {
+        return None;
+    }
+    // A line comment ends at the end of the text it is given: one that ends
+    // at the region's end would, in the whole text, run on past it.
+    if lexed.tokens.last().is_some_and(|t| t.kind == TokenKind::LineComment && t.span.end as usize == new_end) {
+        return None;
+    }
+    let mut opaque = Vec::new();
+    let mut braces = Vec::new();
+    let mut depth = 0i32;
+    for t in &lexed.tokens {
+        match t.kind {
+            TokenKind::OpenBrace => {
+                depth += 1;
+                braces.push((t.span.start, true));
+            }
+            TokenKind::CloseBrace => {
+                depth -= 1;
+                if depth < 0 {
+                    return None;
+                }
+                braces.push((t.span.start, false));
+            }
+            _ => opaque.push(t.span),
+        }
+    }
+    if depth != 0 {
+        return None;
+    }
+    let mut items: Vec<Piece> = w.items[..first].to_vec();
+    split_items(new, region_start, new_end, &braces, &opaque, WORKFLOW_KEYWORDS, None, &mut items)?;
+    // Items after the region keep their group parents, which moved with them.
+    let renumber = items.len() as i64 - last as i64;
+    items.extend(w.items[last..].iter().map(|p| Piece {
+        kind: p.kind,
+        span: shift(p.span),
+        parent: p.parent.map(|g| (g as i64 + renumber) as u32),
+    }));
+    let mut out = Vec::with_capacity(old_decls.len());
+    out.extend(old_decls[..di].iter().cloned());
+    out.push(OutlineDecl::Workflow(WorkflowOutline {
+        name: w.name.clone(),
+        name_span: w.name_span,
+        span: Span::new(w.span.start, moved(w.span.end)),
+        items,
+    }));
+    out.extend(old_decls[di + 1..].iter().map(|d| match d {
+        OutlineDecl::Workflow(w) => OutlineDecl::Workflow(WorkflowOutline {
+            name: w.name.clone(),
+            name_span: shift(w.name_span),
+            span: shift(w.span),
+            items: w.items.iter().map(|p| Piece { kind: p.kind, span: shift(p.span), parent: p.parent }).collect(),
+        }),
+        OutlineDecl::Other(p) => OutlineDecl::Other(Piece { kind: p.kind, span: shift(p.span), parent: p.parent }),
+    }));
+    Some(out)
+}
+
+/// The lengths of the longest common prefix and suffix of two texts (not
+/// overlapping, on character boundaries of both).
+fn common_ends(a: &str, b: &str) -> (usize, usize) {
+    let (x, y) = (a.as_bytes(), b.as_bytes());
+    let max = x.len().min(y.len());
+    // Whole blocks first (compared as slices: a vectorised memcmp), then bytes.
+    const BLOCK: usize = 256;
+    let mut prefix = 0;
+    while prefix + BLOCK <= max && x[prefix..prefix + BLOCK] == y[prefix..prefix + BLOCK] {
+        prefix += BLOCK;
+    }
+    while prefix < max && x[prefix] == y[prefix] {
+        prefix += 1;
+    }
+    while !a.is_char_boundary(prefix) {
+        prefix -= 1;
+    }
+    let room = max - prefix;
+    let mut suffix = 0;
+    while suffix + BLOCK <= room && x[x.len() - suffix - BLOCK..x.len() - suffix] == y[y.len() - suffix - BLOCK..y.len() - suffix] {
+        suffix += BLOCK;
+    }
+    while suffix < room && x[x.len() - suffix - 1] == y[y.len() - suffix - 1] {
+        suffix += 1;
+    }
+    while !a.is_char_boundary(a.len() - suffix) || !b.is_char_boundary(b.len() - suffix) {
+        suffix -= 1;
+    }
+    (prefix, suffix)
+}
+
 /// Splits a workflow body (`body_start..body_end`, inside the braces) into items.
 fn workflow_items(src: &str, body_start: usize, body_end: usize, braces: &[(u32, bool)], opaque: &[Span]) -> Option<Vec<Piece>> {
     let mut out = Vec::new();
@@ -186,22 +329,22 @@ fn item_starts(src: &str, start: usize, end: usize, braces: &[(u32, bool)], opaq
     let mut bi = braces.partition_point(|b| (b.0 as usize) < start);
     let mut i = pos;
     while i < end {
-        if bytes[i] == b'\n' {
-            let mut j = i + 1;
-            while j < end && (bytes[j] == b' ' || bytes[j] == b'\t' || bytes[j] == b'\r') {
-                j += 1;
-            }
-            while bi < braces.len() && (braces[bi].0 as usize) < j {
-                depth += if braces[bi].1 { 1 } else { -1 };
-                bi += 1;
-            }
-            if depth == 0 && j < end && !inside(opaque, j) && keywords.contains(&first_word(src, j, end)) && starts.last() != Some(&j) {
-                starts.push(j);
-            }
-            i = j;
-            continue;
+        // The next line break (a vectorised search: this loop sees every
+        // byte of the file after each edit).
+        let Some(rel) = src[i..end].find('\n') else { break };
+        i += rel;
+        let mut j = i + 1;
+        while j < end && (bytes[j] == b' ' || bytes[j] == b'\t' || bytes[j] == b'\r') {
+            j += 1;
         }
-        i += 1;
+        while bi < braces.len() && (braces[bi].0 as usize) < j {
+            depth += if braces[bi].1 { 1 } else { -1 };
+            bi += 1;
+        }
+        if depth == 0 && j < end && !inside(opaque, j) && keywords.contains(&first_word(src, j, end)) && starts.last() != Some(&j) {
+            starts.push(j);
+        }
+        i = j;
     }
     starts
 }
