@@ -163,6 +163,11 @@ pub struct StepSig {
     /// step, always the list of its instances' (declared) outputs.
     pub output: Option<crate::types::Ty>,
     pub has_items: bool,
+    /// What follows `output` in the step's `items` expression when it starts
+    /// with `output` (`""` for `items \`output\``, `".list"` for
+    /// `output.list`): what types the items of the steps after it. Only the
+    /// text, so moving the statement within the step changes no signature.
+    pub items_path: Option<String>,
     /// Why the step itself may end without completing while the run goes
     /// on (its `when`, or `on_failure continue`); `None` when nothing of its
     /// own can (graph::Completion adds what its place in the graph can).
@@ -535,6 +540,7 @@ fn compute_sig(step: &Step, groups: &[String]) -> StepSig {
     let mut compensate_step = None;
     let mut output = None;
     let mut has_items = false;
+    let mut items_path = None;
     let mut ends_early = None;
     let mut uses: Vec<(DeclKind, String)> = Vec::new();
     let mut starts = Vec::new();
@@ -565,7 +571,10 @@ fn compute_sig(step: &Step, groups: &[String]) -> StepSig {
             K::OnFail(OnFail::Fix { step, .. }) => fix_target = Some(step.text.clone()),
             K::Compensate(Compensate::Step(s)) => compensate_step = Some(s.text.clone()),
             K::Output(t) => output = Some(crate::types::Ty::from_type_expr(t)),
-            K::Items(_) => has_items = true,
+            K::Items(e) => {
+                has_items = true;
+                items_path = e.text.trim().strip_prefix("output").map(str::to_string);
+            }
             K::When(_) => ends_early = Some(crate::graph::EndsEarly::When),
             K::OnFailure { mode: ast::OnFailure::Continue, .. } if ends_early.is_none() => {
                 ends_early = Some(crate::graph::EndsEarly::Continue)
@@ -590,6 +599,7 @@ fn compute_sig(step: &Step, groups: &[String]) -> StepSig {
         groups: groups.to_vec(),
         output,
         has_items,
+        items_path,
         ends_early,
         uses,
         starts,

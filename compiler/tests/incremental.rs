@@ -233,6 +233,23 @@ fn a_one_character_edit_in_a_big_file_reruns_one_step_and_bounded_aggregation() 
     }
 }
 
+/// An edit in the body of a step that sets `items` re-checks that step
+/// alone: the `for each` steps after it type `item` from its signature, not
+/// from its tree.
+#[test]
+fn an_edit_in_an_items_step_rechecks_it_alone() {
+    let text = big_file(1_100);
+    let mut h = Harness::new(&text);
+    h.check();
+    for (from, to) in [("step s999 after s998 {\n    command \"echo", "step s999 after s998 {\n    command \"echo "), ("command \"echo  '", "command \"echo '")] {
+        let log = h.edit(from, to);
+        let checked = named(&log, "check_step");
+        assert_eq!(checked.len(), 1, "only the edited step is re-checked: {checked:#?}");
+        assert!(named(&log, "workflow_graph").is_empty(), "{log:#?}");
+        assert!(h.diagnostics().is_empty(), "{:?}", h.diagnostics());
+    }
+}
+
 /// A small deterministic generator (no dependency, the same sequence on
 /// every run and machine).
 struct Lcg(u64);

@@ -389,12 +389,9 @@ async fn run(opts: &Options, kind: &str) -> Result<Row, String> {
         println!("  {name:<22} {min}..{max}");
     }
     let max_of = |q: &str| executed.get(q).and_then(|c| c.iter().max().copied()).unwrap_or(0);
-    // A `for each item` step types `item` from the `items` expression of its
-    // nearest upstream item source, which it reads from that step's tree: an
-    // edit in an items step re-checks it and the (at most two) steps whose
-    // nearest source it is. Every other edit re-checks the edited step alone.
-    let steps_rechecked = if kind == "foreach" { 3 } else { 1 };
-    let isolated = max_of("check_step") <= steps_rechecked && max_of("check_workflow") <= 1 && max_of("workflow_graph") == 0 && max_of("parse") == 0;
+    // Every edit re-checks the edited step alone (a `for each item` step
+    // types `item` from its item source's signature, not its tree).
+    let isolated = max_of("check_step") <= 1 && max_of("check_workflow") <= 1 && max_of("workflow_graph") == 0 && max_of("parse") == 0;
     println!(
         "\nother workflows re-checked: {} (check_workflow ran at most {} time(s) per edit, out of {} workflows)",
         if isolated { "none" } else { "YES" },

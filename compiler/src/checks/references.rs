@@ -431,11 +431,9 @@ fn store_ty(db: &dyn Db, index: &ItemIndex<'_>, store: &str) -> Ty {
 
 /// The element type of the list an `items` expression on an upstream step
 /// produces, when it is the step's declared output or a field path of it.
-fn item_ty_from(sig: &StepSig, items_expr: Option<&Expr>) -> Ty {
-    let (Some(out), Some(e)) = (&sig.output, items_expr) else { return Ty::Dyn };
+fn item_ty_from(sig: &StepSig) -> Ty {
+    let (Some(out), Some(path)) = (&sig.output, &sig.items_path) else { return Ty::Dyn };
     let mut ty = out.clone();
-    let text = e.text.trim();
-    let Some(path) = text.strip_prefix("output") else { return Ty::Dyn };
     for field in path.split('.').filter(|s| !s.is_empty()) {
         ty = match &ty {
             Ty::Object(o) => match o.fields.get(field) {
@@ -449,7 +447,7 @@ fn item_ty_from(sig: &StepSig, items_expr: Option<&Expr>) -> Ty {
 }
 
 /// Whether an upstream step sets the run's item list, and the type of an item.
-fn item_list<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, graph: &WorkflowGraph, this: usize) -> (bool, Option<Ty>) {
+fn item_list(graph: &WorkflowGraph, this: usize) -> (bool, Option<Ty>) {
     // The item list: set by an upstream step's `items`, or by an upstream select.
     let mut items = false;
     let mut item = None;
@@ -464,14 +462,11 @@ fn item_list<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, graph: &WorkflowGraph, 
             items |= from < to;
             last = sources[from..to].iter().rev().find(|i| graph.sigs[**i].has_items).copied().or(last);
         }
-        // The last upstream step with `items` sets the item type.
+        // The last upstream step with `items` sets the item type (from its
+        // signature: reading its tree would re-check every step after it
+        // whenever its body changes).
         if let Some(i) = last {
-            let source = wf.steps(db)[i];
-            let expr = source.ast(db).body.iter().find_map(|s| match &s.kind {
-                StepStmtKind::Items(e) => Some(e.clone()),
-                _ => None,
-            });
-            item = Some(item_ty_from(&graph.sigs[i], expr.as_ref()));
+            item = Some(item_ty_from(&graph.sigs[i]));
         }
     }
     (items, item)
@@ -497,7 +492,7 @@ pub fn step_expression_scope<'db>(db: &'db dyn Db, project: Project, wf: Workflo
     let ast = step.ast(db);
     let Some(this) = graph.step_index(&ast.name.text) else { return Vec::new() };
     let index = item_index(db, project);
-    let (items, item) = item_list(db, wf, graph, this);
+    let (items, item) = item_list(graph, this);
     let no_fix = |_: &str| (String::new(), None);
     let own_output = graph.sigs[this].output.clone().unwrap_or(Ty::Dyn);
     let scope = StepScope {
@@ -537,7 +532,7 @@ pub(super) fn step_references<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut
     let index = item_index(db, cx.project);
     let anchor = Anchor::Step(cx.wf, cx.step);
 
-    let (items, item) = item_list(db, cx.wf, graph, this);
+    let (items, item) = item_list(graph, this);
     if step.for_each.is_some() && !items {
         out.push(
             Pending::new(Code::ItemOutOfContext, cx.at(step.for_each.unwrap_or(step.name.span)), format!(
