@@ -77,7 +77,7 @@ pub fn describe(rule: Rule) -> &'static str {
     match rule {
         EOI => "end of file",
         // Silent rules: pest never reports them.
-        WHITESPACE | COMMENT | ident_char | hole_atom | rec_atom | rec_inner | rec_block | rec_paren
+        WHITESPACE | COMMENT | ident_char | hole_atom | hole_plain | tpl_plain | rec_atom | rec_inner | rec_block | rec_paren
         | rec_bracket | rec_string | rec_cel | rec_comment => "",
         ident => "a name",
         kind_name => "a resource kind (a PascalCase name)",

@@ -153,7 +153,11 @@ pub fn parse_piece(kind: crate::outline::PieceKind, text: &str) -> Option<(Piece
     let closed;
     // The compiler splits only files the lexer passed (`outline`), but a piece
     // is input too: nesting beyond the bound would exhaust pest's stack.
-    if lexer::lex(text).too_deep.is_some() {
+    // Only `[`, `(` and `{` deepen the lexer's count, so a piece with fewer of
+    // them than the bound (every ordinary piece) cannot be too deep, and is
+    // not lexed a second time just to learn that.
+    let openers = text.bytes().filter(|b| matches!(b, b'[' | b'(' | b'{')).count();
+    if openers > lexer::MAX_NESTING && lexer::lex(text).too_deep.is_some() {
         return None;
     }
     let (rule, text) = match kind {
@@ -1311,7 +1315,8 @@ impl Builder {
                 "int" => TypeKind::Int,
                 "bool" => TypeKind::Bool,
                 "any" => TypeKind::Any,
-                _ => TypeKind::Unknown(self.name(kids(p).next())),
+                // `named_type` is atomic: its own text is the name.
+                _ => TypeKind::Unknown(self.ident(p)),
             },
         };
         TypeExpr { kind, span: sp }
@@ -1601,6 +1606,35 @@ mod tests {
         assert!(parse.errors.is_empty(), "{:?}", parse.errors);
         let Decl::Workflow(w) = &parse.file.decls[0] else { panic!("not a workflow") };
         assert_eq!(&src[w.body[0].span.range()], "input a: string");
+    }
+
+    /// `tpl_plain` and `hole_plain` spell "any character but the stop
+    /// characters" as ranges: every other character must still be text.
+    #[test]
+    fn template_text_and_holes_take_every_character_but_their_stops() {
+        let text: String = (0u8..0x80)
+            .map(char::from)
+            .filter(|c| !matches!(c, '"' | '\\' | '$'))
+            .chain(['é', '→', '\u{10FFFF}'])
+            .collect();
+        let hole: String = (0u8..0x80)
+            .map(char::from)
+            .filter(|c| !matches!(c, '}' | '\n' | '"' | '\'' | '{' | '\\'))
+            .chain(['é', '\u{10FFFF}'])
+            .collect();
+        let src = format!("workflow w {{\n  step s {{\n    command \"{text}${{{hole}}}\"\n  }}\n}}\n");
+        let parse = parse(&src);
+        assert!(parse.errors.is_empty(), "{:?}", parse.errors);
+        let Decl::Workflow(w) = &parse.file.decls[0] else { panic!("not a workflow") };
+        let WorkflowStmtKind::Step(step) = &w.body[0].kind else { panic!("not a step") };
+        let StepStmtKind::Command(t) = &step.body[0].kind else { panic!("not a command") };
+        match &t.parts[..] {
+            [TemplatePart::Text { text: got, .. }, TemplatePart::Hole(h)] => {
+                assert_eq!(got, &text);
+                assert_eq!(h.expr.text, hole);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
