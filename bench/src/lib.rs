@@ -228,6 +228,38 @@ pub fn agents() -> &'static str {
     AGENTS
 }
 
+/// One step of `kind` named `me`, for the benchmarks that generate a file
+/// of one kind (`scaling`, `lsp_bench`): `after` is its ` after …` clause or
+/// empty, `reads` text put into its strings (holes that read other steps),
+/// `i` its number, `arms` a branch's arms. `items` is a step that sets the
+/// item list and anything else unknown a `for each item` step.
+pub fn kind_step(kind: &str, me: &str, after: &str, reads: &str, i: usize, arms: &str) -> String {
+    match kind {
+        "run" => format!("step {me}{after} {{ command \"echo {me}{reads}\" }}"),
+        "notify" => format!("step {me}: notify{after} {{\n    channel \"c\"\n    message \"{me}{reads}\"\n  }}"),
+        "agent" => format!("step {me}: agent helper{after} {{ prompt \"do {me}{reads}\" }}"),
+        "approval" => format!("step {me}: approval{after} {{ message \"ship {me}{reads}?\" }}"),
+        "human" => format!("step {me}: human{after} {{ message \"look at {me}{reads}\" }}"),
+        "wait" => format!("step {me}: wait{after} {{\n    event \"e.{me}\" subject \"s{reads}\"\n    timeout 1h\n  }}"),
+        "check" => format!("step {me}: check rules{after} {{ with {{ size: {i} }} }}"),
+        "call" => format!("step {me}: call child{after} {{ with {{ note: \"{me}{reads}\" }} }}"),
+        "branch" => format!("step {me}: branch{after} {{\n    {arms}\n  }}"),
+        "items" => format!("step {me}{after} {{\n    command \"echo '{{\\\"xs\\\": [1]}}'{reads}\"\n    output {{ xs: [int] }}\n    items `output.xs`\n  }}"),
+        _ => format!("step {me}{after} for each item {{ command \"echo ${{item}}{reads}\" }}"),
+    }
+}
+
+/// The declarations the steps of [`kind_step`]'s `kind` use (an agent, a
+/// policy, a child workflow), to append to the file.
+pub fn kind_decls(kind: &str) -> &'static str {
+    match kind {
+        "agent" => "\nagent helper {\n  command \"sh agents/helper.sh\"\n}\n",
+        "check" => "\npolicy rules {\n  deny when `input.size > 100000` because \"too big\"\n  allow when `true`\n}\n",
+        "call" => "\nworkflow child {\n  input note: string = \"\"\n  step only { command \"echo ${inputs.note}\" }\n}\n",
+        _ => "",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

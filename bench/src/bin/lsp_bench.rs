@@ -142,31 +142,15 @@ fn kind_file(kind: &str, workflows: usize, steps: usize) -> String {
                 "foreach" => "each",
                 k => k,
             };
-            let step = match body_kind {
-                "run" => format!("step {me}{after} {{ command \"echo {me}\" }}"),
-                "notify" => format!("step {me}: notify{after} {{\n    channel \"c\"\n    message \"{me}\"\n  }}"),
-                "agent" => format!("step {me}: agent helper{after} {{ prompt \"do {me}\" }}"),
-                "approval" => format!("step {me}: approval{after} {{ message \"ship {me}?\" }}"),
-                "human" => format!("step {me}: human{after} {{ message \"look at {me}\" }}"),
-                "wait" => format!("step {me}: wait{after} {{\n    event \"e.{me}\" subject \"s\"\n    timeout 1h\n  }}"),
-                "check" => format!("step {me}: check rules{after} {{ with {{ size: {i} }} }}"),
-                "call" => format!("step {me}: call child{after} {{ with {{ note: \"{me}\" }} }}"),
-                "branch" => format!("step {me}: branch{after} {{\n    when `inputs.go` -> w{w}s{}\n  }}", i + 1),
-                "items" => format!("step {me}{after} {{\n    command \"echo '{{\\\"xs\\\": [1]}}'\"\n    output {{ xs: [int] }}\n    items `output.xs`\n  }}"),
-                _ => format!("step {me}{after} for each item {{ command \"echo ${{item}}\" }}"),
-            };
+            let arms = format!("when `inputs.go` -> w{w}s{}", i + 1);
+            let step = flowc_bench::kind_step(body_kind, &me, &after, "", i, &arms);
             out.push_str("  ");
             out.push_str(&step);
             out.push('\n');
         }
         out.push_str("}\n");
     }
-    match kind {
-        "agent" => out.push_str("\nagent helper {\n  command \"sh agents/helper.sh\"\n}\n"),
-        "check" => out.push_str("\npolicy rules {\n  deny when `input.size > 100000` because \"too big\"\n  allow when `true`\n}\n"),
-        "call" => out.push_str("\nworkflow child {\n  input note: string = \"\"\n  step only { command \"echo ${inputs.note}\" }\n}\n"),
-        _ => {}
-    }
+    out.push_str(flowc_bench::kind_decls(kind));
     out
 }
 

@@ -178,32 +178,22 @@ fn project(kind: &str, shape: &str, n: usize) -> String {
                 _ => format!(" after {}", deps.join(", ")),
             };
             let me = name(l, i);
-            let step = match body_kind {
-                "run" => format!("step {me}{after} {{ command \"echo {me}{reads}\" }}"),
-                "notify" => format!("step {me}: notify{after} {{\n    channel \"c\"\n    message \"{me}{reads}\"\n  }}"),
-                "agent" => format!("step {me}: agent helper{after} {{ prompt \"do {me}{reads}\" }}"),
-                "approval" => format!("step {me}: approval{after} {{ message \"ship {me}{reads}?\" }}"),
-                "human" => format!("step {me}: human{after} {{ message \"look at {me}{reads}\" }}"),
-                "wait" => format!("step {me}: wait{after} {{\n    event \"e.{me}\" subject \"s{reads}\"\n    timeout 1h\n  }}"),
-                "check" => format!("step {me}: check rules{after} {{ with {{ size: {i} }} }}"),
-                "call" => format!("step {me}: call child{after} {{ with {{ note: \"{me}{reads}\" }} }}"),
-                "branch" => {
-                    // Two steps of the next layer that run after this one.
-                    let (a, b) = if shape == "wide" {
-                        (name(l + 1, i), name(l + 1, (i + width - 1) % width))
-                    } else if shape == "groups" {
-                        (name(l, i + 1), name(l, i + 1))
-                    } else if shape == "dense" {
-                        (name(l + 1, i), name(l + 1, (i + 1) % width))
-                    } else {
-                        (name(l + 1, i), name(l + 1, i))
-                    };
-                    let arms = if a == b { format!("when `inputs.go` -> {a}") } else { format!("when `inputs.go` -> {a}\n    else -> {b}") };
-                    format!("step {me}: branch{after} {{\n    {arms}\n  }}")
-                }
-                "items" => format!("step {me}{after} {{\n    command \"echo '{{\\\"xs\\\": [1]}}'{reads}\"\n    output {{ xs: [int] }}\n    items `output.xs`\n  }}"),
-                _ => format!("step {me}{after} for each item {{ command \"echo ${{item}}{reads}\" }}"),
+            let arms = if body_kind == "branch" {
+                // Two steps of the next layer that run after this one.
+                let (a, b) = if shape == "wide" {
+                    (name(l + 1, i), name(l + 1, (i + width - 1) % width))
+                } else if shape == "groups" {
+                    (name(l, i + 1), name(l, i + 1))
+                } else if shape == "dense" {
+                    (name(l + 1, i), name(l + 1, (i + 1) % width))
+                } else {
+                    (name(l + 1, i), name(l + 1, i))
+                };
+                if a == b { format!("when `inputs.go` -> {a}") } else { format!("when `inputs.go` -> {a}\n    else -> {b}") }
+            } else {
+                String::new()
             };
+            let step = flowc_bench::kind_step(body_kind, &me, &after, &reads, i, &arms);
             let indent = if shape == "groups" { "    " } else { "  " };
             out.push_str(indent);
             out.push_str(&step.replace("\n  ", &format!("\n{indent}")));
@@ -217,11 +207,6 @@ fn project(kind: &str, shape: &str, n: usize) -> String {
         out.push_str("  input go: bool = true\n");
     }
     out.push_str("}\n");
-    match kind {
-        "agent" => out.push_str("\nagent helper {\n  command \"sh agents/helper.sh\"\n}\n"),
-        "check" => out.push_str("\npolicy rules {\n  deny when `input.size > 1000` because \"too big\"\n  allow when `true`\n}\n"),
-        "call" => out.push_str("\nworkflow child {\n  input note: string = \"\"\n  step only { command \"echo ${inputs.note}\" }\n}\n"),
-        _ => {}
-    }
+    out.push_str(flowc_bench::kind_decls(kind));
     out
 }
