@@ -1,7 +1,7 @@
 //! End-to-end tests of the advanced primitives (issue 6), one per feature:
 //! secrets, stores, spawning, items and selection, invariants, gates,
 //! checkpoints, resources — plus the two examples. Each test copies a small
-//! project from `tests/fixtures/advanced/` (or `examples/`) into a scratch
+//! project from `tests/fixtures/projects/` (or `examples/`) into a scratch
 //! directory and runs the binary on it.
 
 mod support;
@@ -26,10 +26,10 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-/// A scratch copy of `tests/fixtures/advanced/NAME` (or of `examples/NAME`).
+/// A scratch copy of `tests/fixtures/projects/NAME` (or of `examples/NAME`).
 fn project(name: &str, from_examples: bool) -> Project {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let src = if from_examples { root.join("examples").join(name) } else { root.join("tests/fixtures/advanced").join(name) };
+    let src = if from_examples { root.join("examples").join(name) } else { root.join("tests/fixtures/projects").join(name) };
     // Tests run in parallel and share fixtures: one scratch directory each.
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
