@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::{Command, Output, Stdio};
 
 use serde_json::{json, Value};
+use support::copies::{self, all_files, contains, events_named};
 use support::*;
 
 fn root() -> &'static Path {
@@ -132,4 +133,78 @@ fn approvals_example_blocks_at_sign_off_and_completes_when_approved() {
     assert_eq!(done["status"], "completed");
     assert_eq!(done["outputs"]["merged_sha"], "3f9c2ab");
     assert_eq!(done["steps"]["report_failure"]["status"], "skipped");
+}
+
+#[test]
+fn the_advanced_example_runs_to_completion_offline() {
+    let p = copies::project("advanced", true);
+    let (out, s) = copies::run(&p, "build_feature", &["-i", "feature=saved searches"], &[("OPENAI_API_KEY", "dummy-api-key-0451")]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(s["outputs"], json!({ "chosen": "cache-layer", "plan": "two goals: model, then API" }));
+    assert_eq!(s["steps"]["adopt"]["output"], json!({ "chosen": "cache-layer", "considered": 2 }));
+    assert_eq!(s["steps"]["self_test"]["output"].as_array().unwrap().len(), 3);
+    let run_id = s["run"].as_str().unwrap();
+    let show = p.json(&["runs", "show", run_id, "--json"]);
+    let children = show["children"].as_array().unwrap();
+    assert_eq!(children.len(), 3, "verify_changes and one child_workflow per goal");
+    assert!(children.iter().all(|c| c["status"] == "completed"));
+    assert_eq!(p.json(&["store", "get", "context", "plan_result", "--json"])["value"]["summary"], "two goals: model, then API");
+    let log = p.json(&["runs", "logs", run_id, "implement", "--json"]);
+    assert!(log[0]["log"].as_str().unwrap().contains("invariant config_intact: sh bin/check-config.sh"), "checked `at implement`");
+    let child = children.iter().find(|c| c["workflow"] == "child_workflow").unwrap()["run"].as_str().unwrap().to_string();
+    let log = p.json(&["runs", "logs", &child, "work", "--json"]);
+    assert!(log[0]["log"].as_str().unwrap().contains("invariant config_intact"), "a spawned child inherits the pinned invariant");
+    let mut files = Vec::new();
+    all_files(&p.path(".flow"), &mut files);
+    for f in files {
+        assert!(!contains(&std::fs::read(&f).unwrap(), "dummy-api-key-0451"), "{} holds the API key", f.display());
+    }
+}
+
+/// dev_lifecycle with its `approval` and `human` steps stood in for by
+/// commands: those step kinds come with the approvals work.
+#[test]
+fn dev_lifecycle_runs_its_gates_and_fix_loops() {
+    let p = copies::project("dev_lifecycle", true);
+    p.me_in(&["release-manager"]);
+    // The run stops at the release approval, then at the feedback task.
+    let (out, s) = copies::run(&p, "dev_lifecycle", &["-i", "feature=feature flags", "--notify", "none"], &[]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert_eq!(s["steps"]["release_approval"]["status"], "blocked");
+    let run_id = s["run"].as_str().unwrap().to_string();
+    let out = p.flowc(&["approve", &run_id, "release_approval", "--json", "--notify", "none"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let out = p.flowc(&["complete", &run_id, "feedback", "--as", "dana", "--output", r#"{"rating": 4, "notes": "more toggles"}"#, "--json", "--notify", "none"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let s: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(s["status"], "completed");
+    assert_eq!(s["outputs"]["version"], "1.8.0");
+    for gate in ["pre_commit", "pre_push", "pre_deploy"] {
+        assert_eq!(s["steps"][gate]["status"], "completed", "{gate}");
+    }
+    let show = p.json(&["runs", "show", s["run"].as_str().unwrap(), "--json"]);
+    assert_eq!(show["checkpoints"].as_array().unwrap().len(), 22, "one checkpoint per completed step");
+
+    // Without a deployment, the release steps are skipped and the outputs say so.
+    // (The monitor and iterate phases come after the deployment: skipped too.)
+    let (out, s) = copies::run(&p, "dev_lifecycle", &["-i", "feature=feature flags", "-i", "deploy=false", "--notify", "none"], &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(s["steps"]["release"]["status"], "skipped");
+    assert_eq!(s["steps"]["feedback"]["status"], "skipped");
+    assert_eq!(s["outputs"], json!({ "version": "not released", "dashboard": "no deployment to watch" }));
+
+    // Failing tests: the fix → test loop runs three rounds, then pauses.
+    let (out, s) = copies::run(&p, "dev_lifecycle", &["-i", "feature=feature flags", "--notify", "none"], &[("FLOW_EXAMPLE_FAIL_TESTS", "1")]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert_eq!(s["steps"]["pre_push"]["status"], "paused");
+    assert_eq!(s["steps"]["backend"]["attempts"], 4);
+    let run_id = s["run"].as_str().unwrap().to_string();
+    assert_eq!(events_named(&p.events(&run_id), "gate_fix").len(), 3);
+    // The tests are fixed: resuming checks again, and the run goes on to the
+    // release approval.
+    let out = p.flowc(&["resume", &run_id, "--json", "--notify", "none"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    let s: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(s["steps"]["pre_push"]["status"], "completed");
+    assert_eq!(s["steps"]["release_approval"]["status"], "blocked");
 }
