@@ -1,11 +1,17 @@
 //! End-to-end tests of the `flowc` binary: output formats, exit codes, and
 //! how IO and usage errors are reported.
 //!
-//! Every command runs from the repository root with relative paths, so the
-//! paths in the output (and in the snapshots) are the same on every machine.
+//! Every command runs with relative paths from one scratch root laid out
+//! like the repository (`examples/` linked to the repository's, two sections
+//! of `tests/fixtures/syntax.flowtest` written to `tests/fixtures/syntax/`),
+//! so the paths in the output (and in the snapshots) are the same on every
+//! machine.
+
+mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
 use serde_json::Value;
 
@@ -18,9 +24,28 @@ struct Out {
     code: Option<i32>,
 }
 
+/// The scratch root every command runs from, made once per test process.
+fn root() -> &'static Path {
+    static ROOT: OnceLock<PathBuf> = OnceLock::new();
+    ROOT.get_or_init(|| {
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-root");
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).expect("a scratch root");
+        std::os::unix::fs::symlink(repo.join("examples"), root.join("examples")).expect("a link to examples/");
+        let syntax = support::fixture::load(&repo.join("tests/fixtures/syntax.flowtest"));
+        for path in [TYPO, MULTI] {
+            let name = path.rsplit('/').next().expect("a file name");
+            let case = syntax.iter().find(|c| c.flow_files().any(|(f, _)| f == name)).expect("a syntax case");
+            case.write_to(&root.join("tests/fixtures/syntax"));
+        }
+        root
+    })
+}
+
 fn flowc(args: &[&str]) -> Out {
     let out = Command::new(env!("CARGO_BIN_EXE_flowc"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .current_dir(root())
         .args(args)
         .env_remove("NO_COLOR")
         .output()
@@ -119,7 +144,7 @@ fn json_items_carry_every_field() {
     let items = diags.as_array().expect("an array");
     assert_eq!(items.len(), 1);
     let d = &items[0];
-    let source = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(TYPO)).expect("fixture");
+    let source = std::fs::read_to_string(root().join(TYPO)).expect("fixture");
     let start = source.find("comand").expect("the typo") as u64;
     assert_eq!(d["code"], "E0101");
     assert_eq!(d["severity"], "error");

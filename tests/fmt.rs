@@ -1,6 +1,7 @@
 //! The formatter's promises, checked over every `.flow` text the repository
-//! has: the examples, every test fixture that parses, and the `flow` code
-//! blocks of the docs.
+//! has: the examples, every test fixture that parses (the `.flow` files of
+//! the sections of `tests/fixtures/*.flowtest` included), and the `flow`
+//! code blocks of the docs.
 //!
 //! - idempotent: `fmt(fmt(x)) == fmt(x)`;
 //! - meaning kept: the tree of `fmt(x)` equals the tree of `x`, spans aside;
@@ -9,6 +10,8 @@
 //!
 //! and, for the fixtures of `tests/fixtures/fmt/`, the formatted text itself
 //! (snapshots in `tests/snapshots/`, source and output side by side).
+
+mod support;
 
 use std::path::{Path, PathBuf};
 
@@ -58,6 +61,13 @@ fn corpus() -> Vec<(String, String)> {
         for path in files(&root.join(dir), ".flow") {
             let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
             out.push((path.strip_prefix(&root).unwrap_or(&path).display().to_string(), text));
+        }
+    }
+    for path in support::fixture::files_in(&root.join("tests/fixtures"), "flowtest") {
+        for case in support::fixture::load(&path) {
+            for (file, text) in case.flow_files() {
+                out.push((format!("{} ({file})", case.origin), text.clone()));
+            }
         }
     }
     for path in files(&root.join("docs"), ".md") {

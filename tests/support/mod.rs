@@ -6,6 +6,7 @@
 
 pub mod blocking;
 pub mod copies;
+pub mod fixture;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
