@@ -1,48 +1,19 @@
 //! CEL end to end: what the checker accepts, `flowc run` evaluates —
 //! `matches`, timestamps (`run.started_at` is one) and the strings
-//! extension, in a `when`, a command's hole and a workflow output.
+//! extension, in a `when`, a command's hole and a workflow output. The cases
+//! are the sections of `tests/fixtures/cel_run.flowtest` (format:
+//! `tests/README.md`).
 
 mod support;
 
-use support::*;
+use std::path::Path;
 
-const RELEASE: &str = r#"workflow w {
-  input branch: string = "release/1.2"
-  output tag = `tag.status == 'completed' ? tag.output.trim() : 'none'`
-  output when = `string(run.started_at.getFullYear()) == string(run.started_at).substring(0, 4)`
-  step tag {
-    when `inputs.branch.matches('^release/') && run.started_at > timestamp('2020-01-01T00:00:00Z')`
-    command "echo ${inputs.branch.replace('release/', 'v').upperAscii()}-${'%d'.format([inputs.branch.split('/').size()])}"
-  }
-  step recent {
-    when `run.started_at - timestamp('2020-01-01T00:00:00Z') > duration('24h')`
-    command "echo recent"
-  }
-  step never {
-    when `inputs.branch.lowerAscii().startsWith('main') || inputs.branch.indexOf('/') < 0`
-    command "echo never"
-  }
-}
-"#;
+use support::fixture;
 
 #[test]
-fn matches_timestamps_and_string_functions_run_where_they_check() {
-    let p = Project::new("cel-run");
-    let (out, s) = p.run_source(RELEASE, "w", &[]);
-    assert_eq!(s["status"], "completed", "{}", stderr(&out));
-    assert_eq!(status(&s, "tag"), "completed");
-    assert_eq!(status(&s, "recent"), "completed");
-    assert_eq!(status(&s, "never"), "skipped");
-    assert_eq!(s["outputs"]["tag"], "V1.2-2", "{s}");
-    assert_eq!(s["outputs"]["when"], true, "{s}");
-}
-
-#[test]
-fn a_branch_that_does_not_match_skips_the_step() {
-    let p = Project::new("cel-run-main");
-    let (out, s) = p.run_source(RELEASE, "w", &["-i", "branch=main"]);
-    assert_eq!(s["status"], "completed", "{}", stderr(&out));
-    assert_eq!(status(&s, "tag"), "skipped");
-    assert_eq!(status(&s, "never"), "completed");
-    assert_eq!(s["outputs"]["tag"], "none", "{s}");
+fn every_case_checks_and_runs_as_expected() {
+    let cases = fixture::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/cel_run.flowtest"));
+    assert!(cases.len() >= 2, "{} cases", cases.len());
+    let failures: Vec<String> = cases.iter().filter_map(|c| fixture::run_case(c).err()).collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

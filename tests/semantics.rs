@@ -1,10 +1,23 @@
 //! What `flowc check` accepts runs exactly as written: branch arms, groups as
-//! dependencies and trigger rules, end to end from `.flow` source.
+//! dependencies and trigger rules, end to end from `.flow` source. The cases
+//! that are a source and the statuses and outputs its runs must end with are
+//! data, in `tests/fixtures/semantics.flowtest` (format: `tests/README.md`);
+//! what needs more (events, resume, kills, generated sources) is here.
 
 mod support;
 
+use std::path::Path;
+
 use serde_json::Value;
 use support::*;
+
+#[test]
+fn every_case_of_the_fixtures_checks_and_runs_as_expected() {
+    let cases = fixture::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/semantics.flowtest"));
+    assert!(cases.len() >= 6, "{} cases", cases.len());
+    let failures: Vec<String> = cases.iter().filter_map(|c| fixture::run_case(c).err()).collect();
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
 
 fn run(p: &Project, source: &str, args: &[&str]) -> Value {
     let (out, s) = p.run_source(source, "w", args);
@@ -91,101 +104,6 @@ fn a_picked_group_arm_survives_resume() {
     assert_eq!(s["status"], "completed", "{}", stderr(&out));
     assert_eq!(status(&s, "hold"), "completed");
     assert_eq!(status(&s, "task_b"), "skipped");
-}
-
-const GROUP_RULES: &str = r#"workflow w {
-  input fail_a2: bool = true
-  parallel group_a {
-    step a1 { command "echo a1" }
-    step a2 { command "test ${inputs.fail_a2} = false" }
-  }
-  step x { command "echo x" }
-  step y { command "exit 1" on_failure continue }
-  step any after one_success(group_a, x) { command "echo any" }
-  step any_group after one_success(group_a, y) { command "echo any" }
-  step all after group_a { command "echo all" }
-  step done after all_done(group_a) { command "echo done" }
-}
-"#;
-
-/// A group in a dependency list is one dependency with the group's outcome,
-/// whatever the rule: a partly failed group is failed for `one_success` too.
-#[test]
-fn a_group_is_one_dependency_in_every_trigger_rule() {
-    let p = Project::new("group-rules");
-    let s = run(&p, GROUP_RULES, &[]);
-    assert_eq!(status(&s, "a1"), "completed");
-    assert_eq!(status(&s, "a2"), "failed");
-    assert_eq!(status(&s, "any"), "completed", "x succeeded");
-    assert_eq!(status(&s, "any_group"), "upstream_failed", "the group failed as a whole, though a1 succeeded");
-    assert_eq!(status(&s, "all"), "upstream_failed");
-    assert_eq!(status(&s, "done"), "completed");
-
-    let s = run(&p, GROUP_RULES, &["-i", "fail_a2=false"]);
-    assert_eq!(status(&s, "any_group"), "completed");
-    assert_eq!(status(&s, "all"), "completed");
-}
-
-#[test]
-fn a_member_that_fails_with_on_failure_continue_does_not_fail_its_group() {
-    let p = Project::new("group-continue");
-    let src = r#"workflow w {
-  parallel group_a {
-    step a1 { command "echo a1" }
-    step a2 { command "exit 1" on_failure continue }
-  }
-  step all after group_a { command "echo all" }
-}
-"#;
-    let s = run(&p, src, &[]);
-    assert_eq!(status(&s, "a2"), "failed");
-    assert_eq!(status(&s, "all"), "completed");
-    assert_eq!(s["status"], "completed");
-}
-
-/// Airflow's `one_success`: upstream_failed when nothing succeeded and
-/// something failed; skipped only when every dependency was skipped.
-#[test]
-fn one_success_follows_airflow() {
-    let p = Project::new("one-success");
-    let src = r#"workflow w {
-  input on: bool = false
-  step bad1 { command "exit 1" on_failure continue }
-  step bad2 { command "exit 1" on_failure continue }
-  step off1 { command "true" when `inputs.on` }
-  step off2 { command "true" when `inputs.on` }
-  step all_failed after one_success(bad1, bad2) { command "true" }
-  step mixed after one_success(bad1, off1) { command "true" }
-  step all_skipped after one_success(off1, off2) { command "true" }
-}
-"#;
-    let s = run(&p, src, &[]);
-    assert_eq!(status(&s, "all_failed"), "upstream_failed");
-    assert_eq!(status(&s, "mixed"), "upstream_failed");
-    assert_eq!(status(&s, "all_skipped"), "skipped");
-}
-
-#[test]
-fn an_arm_to_a_group_that_ignores_the_branch_is_an_error() {
-    let p = Project::new("arm-group-check");
-    std::fs::write(
-        p.path("main.flow"),
-        r#"workflow w {
-  step pick: branch {
-    when `true` -> group_a
-    else -> task_b
-  }
-  parallel group_a { step a1 { command "echo a1" } }
-  step task_b after pick { command "echo b" }
-}
-"#,
-    )
-    .unwrap();
-    let out = p.flowc(&["check", "--format", "json"]);
-    assert_eq!(code(&out), 1);
-    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
-    let codes: Vec<&str> = report.as_array().unwrap().iter().map(|d| d["code"].as_str().unwrap()).collect();
-    assert_eq!(codes, ["E0302"], "{report}");
 }
 
 const CALL_EACH: &str = r#"workflow child {
@@ -421,45 +339,6 @@ fn cancel_of_call_for_each_cancels_the_running_child() {
     assert_eq!(statuses.iter().filter(|s| **s == "cancelled").count(), 1, "{statuses:?}");
 }
 
-/// What the checker accepts, the evaluator evaluates: `matches`,
-/// `timestamp`, `duration`, `run.started_at` as a timestamp, `has()` of a
-/// field a declared output does not declare.
-#[test]
-fn time_regex_and_presence_work_at_run_time() {
-    let p = Project::new("cel-runtime");
-    let src = r#"workflow w {
-  input branch: string = "release/1.2"
-  step rel {
-    when `inputs.branch.matches('^release/[0-9.]+$')`
-    command "echo release"
-  }
-  step recent {
-    when `run.started_at > timestamp('2020-01-01T00:00:00Z') && duration('1h') > duration('30m')`
-    command "echo ${run.started_at.getFullYear() >= 2026} ${string(duration('90s'))}"
-  }
-  step old {
-    when `run.started_at < timestamp('2020-01-01T00:00:00Z')`
-    command "echo old"
-  }
-  step info {
-    command "echo '{\"a\": 1, \"extra\": 2}'"
-    output { a: int }
-  }
-  step extra after info {
-    when `has(info.output.extra) && !has(info.output.missing)`
-    command "echo has-extra"
-  }
-}
-"#;
-    let s = run(&p, src, &[]);
-    assert_eq!(status(&s, "rel"), "completed");
-    assert_eq!(s["steps"]["recent"]["output"], "true 90s");
-    assert_eq!(status(&s, "old"), "skipped");
-    assert_eq!(status(&s, "extra"), "completed", "{s}");
-    let s = run(&p, src, &["-i", "branch=main"]);
-    assert_eq!(status(&s, "rel"), "skipped");
-}
-
 /// The checker reserves exactly the names the interpreter binds.
 #[test]
 fn reserved_step_names_agree_with_the_interpreter() {
@@ -478,31 +357,6 @@ fn item_in_the_when_of_a_for_each_step_is_an_error_with_the_filter_as_fix() {
     let report: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report[0]["code"], "E0403", "{report}");
     assert!(report[0]["help"].as_str().unwrap().contains("filter"), "{report}");
-}
-
-/// An arm may target a step whose group runs after the branch: members
-/// inherit their group's `after` (a false E0302 before).
-#[test]
-fn an_arm_to_a_step_in_a_group_after_the_branch_checks_and_runs() {
-    let p = Project::new("arm-in-group");
-    let src = r#"workflow w {
-  input a: bool = true
-  step pick: branch {
-    when `inputs.a` -> a_first
-    else -> b
-  }
-  parallel a_group after pick {
-    step a_first { command "echo a" }
-  }
-  step b after pick { command "echo b" }
-}
-"#;
-    let s = run(&p, src, &[]);
-    assert_eq!(status(&s, "a_first"), "completed");
-    assert_eq!(status(&s, "b"), "skipped");
-    let s = run(&p, src, &["-i", "a=false"]);
-    assert_eq!(status(&s, "a_first"), "skipped");
-    assert_eq!(status(&s, "b"), "completed");
 }
 
 /// `-C DIR` is the project for `check` and `fmt` too, as for `run`.

@@ -30,7 +30,8 @@ pub struct RunCase {
     pub args: Vec<String>,
     /// `STEP -> STATUS` rows, in order; the step `run` is the run's own status.
     pub statuses: Vec<(String, String)>,
-    /// `output NAME = JSON` rows.
+    /// `output NAME = JSON` rows (a workflow output) and `output STEP.output
+    /// = JSON` rows (what a step recorded as its output).
     pub outputs: Vec<(String, serde_json::Value)>,
     /// The fixture line of the block's header, for messages.
     pub line: usize,
@@ -113,6 +114,9 @@ pub fn parse(name: &str, text: &str) -> Result<Vec<Case>, String> {
             continue;
         }
         let Some(case) = cases.last_mut() else { continue };
+        if !matches!(block, Block::File) && line.starts_with('#') {
+            continue;
+        }
         match block {
             Block::File => {
                 let text = &mut case.files.last_mut().expect("a file block has a file").1;
@@ -290,4 +294,42 @@ pub fn markers(source: &str) -> Result<Vec<(usize, usize, usize, String)>, Strin
         }
     }
     Ok(out)
+}
+
+/// Checks a case in process ([`Case::assert_diagnostics`]: clean, unless it
+/// expects diagnostics), then runs its `--- run` blocks in order in one
+/// scratch project (so later runs see the state of earlier ones), through
+/// the `flowc` binary. `Err` lists every row of the tables that differs.
+pub fn run_case(case: &Case) -> Result<(), String> {
+    case.assert_diagnostics()?;
+    let p = super::Project::new(&format!("flowtest-{}", case.name));
+    case.write_to(&p.dir);
+    let mut wrong = Vec::new();
+    for run in &case.runs {
+        let mut args = vec!["run", run.workflow.as_str(), "--json"];
+        args.extend(run.args.iter().map(String::as_str));
+        let out = p.flowc(&args);
+        let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or(serde_json::Value::Null);
+        let at = format!("{} `{}`, the run of line {}", case.origin, case.name, run.line);
+        if !summary.is_object() {
+            wrong.push(format!("{at}: no summary; stderr:\n{}", super::stderr(&out)));
+            continue;
+        }
+        for (step, want) in &run.statuses {
+            let got = if step == "run" { summary["status"].as_str() } else { summary["steps"][step]["status"].as_str() };
+            if got != Some(want.as_str()) {
+                wrong.push(format!("{at}: {step} -> {want}, but it is {got:?}"));
+            }
+        }
+        for (name, want) in &run.outputs {
+            let got = match name.strip_suffix(".output") {
+                Some(step) => &summary["steps"][step]["output"],
+                None => &summary["outputs"][name],
+            };
+            if got != want {
+                wrong.push(format!("{at}: output {name} = {want}, but it is {got}"));
+            }
+        }
+    }
+    if wrong.is_empty() { Ok(()) } else { Err(wrong.join("\n")) }
 }
