@@ -1,8 +1,9 @@
 //! `flowc build`, `flowc graph` and running from source, end to end.
 //!
 //! Golden files (`tests/golden/`) pin the disassembly of every example's plan
-//! and the drawn graphs; `FLOWC_BLESS=1` rewrites them after a deliberate
-//! change (review the diff).
+//! and the drawn graphs; `FLOWC_BLESS=1 cargo test -p flowc --test build`
+//! rewrites them after a deliberate change (review the diff). Each starts
+//! with a line saying so, which the comparison skips.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -17,16 +18,34 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// Compares with a golden file, or writes it under `FLOWC_BLESS=1`.
+/// How to regenerate the goldens of this file: the first line of each, in
+/// the comment syntax of its format, which the comparison skips.
+const REGENERATE: &str = "regenerate: FLOWC_BLESS=1 cargo test -p flowc --test build";
+
+/// The header line of a golden file: [`REGENERATE`] as a comment of its format.
+fn header(path: &Path) -> String {
+    let comment = match path.extension().and_then(|e| e.to_str()) {
+        Some("dot") => "//",
+        Some("mermaid") => "%%",
+        _ => "#",
+    };
+    format!("{comment} {REGENERATE}\n")
+}
+
+/// Compares with a golden file (after its header line), or writes it under `FLOWC_BLESS=1`.
 fn golden(name: &str, actual: &str) {
     let path = PathBuf::from("tests/golden").join(name);
+    let header = header(&path);
     if std::env::var_os("FLOWC_BLESS").is_some() {
         std::fs::create_dir_all(path.parent().expect("a parent")).expect("golden dir");
-        std::fs::write(&path, actual).expect("write golden");
+        std::fs::write(&path, format!("{header}{actual}")).expect("write golden");
         return;
     }
-    let expected = std::fs::read_to_string(&path)
+    let file = std::fs::read_to_string(&path)
         .unwrap_or_else(|_| panic!("no golden file {}; run with FLOWC_BLESS=1 to create it", path.display()));
+    let expected = file
+        .strip_prefix(&header)
+        .unwrap_or_else(|| panic!("{} does not start with the line `{}`; run with FLOWC_BLESS=1", path.display(), header.trim_end()));
     assert_eq!(expected, actual, "{} changed; run with FLOWC_BLESS=1 if the change is right", path.display());
 }
 

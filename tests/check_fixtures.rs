@@ -61,6 +61,7 @@ fn every_case_matches_its_snapshot() {
         let mut settings = insta::Settings::clone_current();
         settings.set_snapshot_path("snapshots/check");
         settings.set_prepend_module_to_snapshot(false);
+        settings.set_description("regenerate: INSTA_UPDATE=always cargo test -p flowc --test check_fixtures");
         settings.bind(|| {
             insta::assert_snapshot!(case.name.clone(), format!("----- SOURCE CODE\n{source}\n----- ERROR\n{stderr}"));
         });

@@ -90,7 +90,7 @@ fn runs_show_and_list_size_columns_to_their_content() {
     let (p, run) = project_with_a_run("columns");
     let show = stdout(&p.flowc(&["runs", "show", &run]));
     let table: String = show.lines().skip_while(|l| !l.starts_with("STEP")).take(5).map(|l| format!("{l}\n")).collect();
-    insta::with_settings!({ snapshot_path => "snapshots/cli", prepend_module_to_snapshot => false, omit_expression => true }, {
+    insta::with_settings!({ snapshot_path => "snapshots/cli", prepend_module_to_snapshot => false, omit_expression => true, description => "regenerate: INSTA_UPDATE=always cargo test -p flowc --test cli_output" }, {
         insta::assert_snapshot!("runs_show_long_names", table);
     });
     // `runs list`: every cell starts where its header does.

@@ -374,6 +374,7 @@ fn fixtures_format_as_recorded() {
     let mut settings = insta::Settings::clone_current();
     settings.set_snapshot_path(root().join("tests/snapshots"));
     settings.set_prepend_module_to_snapshot(false);
+    settings.set_description("regenerate: INSTA_UPDATE=always cargo test -p flowc --test fmt");
     settings.bind(|| {
         for path in fixtures {
             let name = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();

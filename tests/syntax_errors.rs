@@ -93,7 +93,7 @@ fn every_case_matches_its_snapshot() {
         assert_eq!(codes, want, "{stem}: the binary reports other codes than the section expects\n{}", got.stderr);
 
         let text = format!("----- SOURCE CODE\n{}\n----- ERROR\n{}", got.source, got.stderr);
-        insta::with_settings!({ snapshot_path => "snapshots/syntax", prepend_module_to_snapshot => false, omit_expression => true }, {
+        insta::with_settings!({ snapshot_path => "snapshots/syntax", prepend_module_to_snapshot => false, omit_expression => true, description => "regenerate: INSTA_UPDATE=always cargo test -p flowc --test syntax_errors" }, {
             insta::assert_snapshot!(stem, text);
         });
     }

@@ -230,7 +230,9 @@ fn run_file(path: &Path) {
         writeln!(out).ok();
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
-    insta::assert_snapshot!(name, out);
+    insta::with_settings!({ description => "regenerate: INSTA_UPDATE=always cargo test -p flowc-compiler --test cel_check" }, {
+        insta::assert_snapshot!(name, out);
+    });
 }
 
 #[test]

@@ -1,11 +1,15 @@
 //! Golden tests of the plan disassembly, starlark-style: each
 //! `tests/golden/NAME.json` plan is loaded, disassembled and compared with
 //! `NAME.golden`. `FLOWC_BLESS=1 cargo test -p flowc-interpreter --test golden`
-//! rewrites the golden files; review the diff before committing it.
+//! rewrites the golden files; review the diff before committing it. Each
+//! golden file starts with a line saying so, which the comparison skips.
 
 use std::path::Path;
 
 use flowc_interpreter::plan::{LoadedPlan, Plan};
+
+/// The first line of every golden file.
+const HEADER: &str = "# regenerate: FLOWC_BLESS=1 cargo test -p flowc-interpreter --test golden\n";
 
 #[test]
 fn disassembly_matches_golden_files() {
@@ -29,10 +33,14 @@ fn disassembly_matches_golden_files() {
         let actual = plan.disassemble();
         let golden = path.with_extension("golden");
         if bless {
-            std::fs::write(&golden, &actual).unwrap();
+            std::fs::write(&golden, format!("{HEADER}{actual}")).unwrap();
             continue;
         }
-        let expected = std::fs::read_to_string(&golden).unwrap_or_default();
+        let file = std::fs::read_to_string(&golden).unwrap_or_default();
+        let Some(expected) = file.strip_prefix(HEADER) else {
+            mismatches.push(format!("--- {} does not start with `{}`", golden.display(), HEADER.trim_end()));
+            continue;
+        };
         if expected != actual {
             mismatches.push(format!("--- {}\n{actual}", golden.display()));
         }
