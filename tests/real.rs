@@ -1,4 +1,4 @@
-//! Published workflows, ported to `.flow`, run end to end (issue 11).
+//! Published workflows, ported to `.flow`, run end to end.
 //!
 //! Each directory of `tests/real/` is a flowc project holding one ported
 //! workflow, a README.md naming its source and the step statuses its
