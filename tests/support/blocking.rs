@@ -18,12 +18,14 @@ pub fn project(name: &str, files: &[(&str, &str)]) -> Project {
     p
 }
 
+/// The `flowc ARGS` command in the project, as the OS user `tester`, with no `FLOW_USER` or events sink.
 pub fn cmd(p: &Project, args: &[&str]) -> Command {
     let mut c = p.cmd(args);
     c.env_remove("FLOW_USER").env_remove("FLOW_EVENTS_SINK").env("USER", "tester");
     c
 }
 
+/// [`cmd`] run to its end, with no stdin.
 pub fn flowc(p: &Project, args: &[&str]) -> Output {
     cmd(p, args).stdin(Stdio::null()).output().unwrap()
 }
@@ -58,16 +60,19 @@ pub fn paste_hint(p: &Project, stderr: &str) -> Output {
         .unwrap()
 }
 
+/// `flowc runs show RUN --json`, which must succeed.
 pub fn show(p: &Project, run: &str) -> Value {
     let (out, v) = flowc_json(p, &["runs", "show", run]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     v
 }
 
+/// The events of a run, in order.
 pub fn events(p: &Project, run: &str) -> Vec<Value> {
     p.events(run)
 }
 
+/// The event `name` of `step` (panics, listing the events, when there is none).
 pub fn event<'a>(events: &'a [Value], step: &str, name: &str) -> &'a Value {
     events
         .iter()
@@ -75,10 +80,12 @@ pub fn event<'a>(events: &'a [Value], step: &str, name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no {name} event for {step} in {events:#?}"))
 }
 
+/// A step's status, as `runs show` reports it.
 pub fn step_status(p: &Project, run: &str, step: &str) -> String {
     show(p, run)["steps"][step]["status"].as_str().unwrap_or("").to_string()
 }
 
+/// A workflow whose `sign_off` approval (by `boss` or `carol`) sits between two commands.
 pub const GATE: &str = r#"
 workflow gate {
   input who: string = "v2"
@@ -91,6 +98,7 @@ workflow gate {
 }
 "#;
 
+/// An approval that its initiator may not give (`distinct_from_initiator`).
 pub const GATE_DISTINCT: &str = r#"
 workflow gate {
   step sign_off: approval {

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::Project;
 
+/// Copies `from` into `to`, recursively, leaving out `.flow/` (state).
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
@@ -47,16 +48,19 @@ pub fn run(p: &Project, workflow: &str, args: &[&str], env: &[(&str, &str)]) -> 
     (out, summary)
 }
 
+/// The error of a step's last attempt, or `""`.
 pub fn step_error(p: &Project, run: &str, step: &str) -> String {
     let show = p.json(&["runs", "show", run, "--json"]);
     let attempts = show["attempts"].as_array().unwrap();
     attempts.iter().rev().find(|a| a["step"] == step).and_then(|a| a["error"].as_str()).unwrap_or("").to_string()
 }
 
+/// The events of this name.
 pub fn events_named<'a>(events: &'a [Value], event: &str) -> Vec<&'a Value> {
     events.iter().filter(|e| e["event"] == event).collect()
 }
 
+/// The runs of a workflow, as `runs list` reports them.
 pub fn runs_of(p: &Project, workflow: &str) -> Vec<Value> {
     p.json(&["runs", "list", "--json"]).as_array().unwrap().iter().filter(|r| r["workflow"] == workflow).cloned().collect()
 }
@@ -72,6 +76,7 @@ pub fn all_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// Whether `needle` occurs in the bytes of `haystack`.
 pub fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
 }

@@ -4,8 +4,11 @@
 
 #![allow(dead_code)]
 
+/// Projects whose runs wait on people or events.
 pub mod blocking;
+/// Scratch copies of `tests/fixtures/projects/` and `examples/`.
 pub mod copies;
+/// The sectioned fixture format (`*.flowtest`).
 pub mod fixture;
 
 use std::path::{Path, PathBuf};
@@ -14,16 +17,19 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
+/// The `flowc` binary cargo built for this test.
 pub fn flowc_bin() -> &'static str {
     env!("CARGO_BIN_EXE_flowc")
 }
 
 /// A scratch project directory, removed when dropped.
 pub struct Project {
+    /// The project's directory.
     pub dir: PathBuf,
 }
 
 impl Project {
+    /// A fresh, empty scratch directory for this test process.
     pub fn new(name: &str) -> Project {
         let dir = std::env::temp_dir().join(format!("flowc-e2e-{}-{name}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -31,22 +37,26 @@ impl Project {
         Project { dir }
     }
 
+    /// A path inside the project.
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.join(rel)
     }
 
+    /// Writes `plan.json`; its path.
     pub fn write_plan(&self, plan: &Value) -> PathBuf {
         let path = self.path("plan.json");
         std::fs::write(&path, serde_json::to_string_pretty(plan).unwrap()).unwrap();
         path
     }
 
+    /// `flowc ARGS` in the project, with no state, notify or colour settings from the environment.
     pub fn cmd(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(flowc_bin());
         cmd.current_dir(&self.dir).args(args).env_remove("FLOW_STATE").env_remove("FLOW_NOTIFY").env("NO_COLOR", "1");
         cmd
     }
 
+    /// [`Project::cmd`] run to its end, with no stdin.
     pub fn flowc(&self, args: &[&str]) -> Output {
         self.cmd(args).stdin(Stdio::null()).output().unwrap()
     }
@@ -74,6 +84,7 @@ impl Project {
         (out, summary)
     }
 
+    /// `flowc run plan.json --json ARGS`, started in the background with piped output.
     pub fn spawn_run(&self, plan: &Value, args: &[&str]) -> Child {
         self.write_plan(plan);
         let mut all = vec!["run", "plan.json", "--json"];
@@ -81,6 +92,7 @@ impl Project {
         self.cmd(&all).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
     }
 
+    /// `flowc ARGS`, which must succeed and print JSON: the JSON.
     pub fn json(&self, args: &[&str]) -> Value {
         let out = self.flowc(args);
         assert!(out.status.success(), "flowc {args:?} failed: {}", stderr(&out));
@@ -93,10 +105,12 @@ impl Project {
         list[0]["run"].as_str().unwrap().to_string()
     }
 
+    /// The events of a run, in order (`runs events RUN --json`).
     pub fn events(&self, run: &str) -> Vec<Value> {
         self.json(&["runs", "events", run, "--json"]).as_array().unwrap().clone()
     }
 
+    /// The text of a file of the project, or `""`.
     pub fn read(&self, rel: &str) -> String {
         std::fs::read_to_string(self.path(rel)).unwrap_or_default()
     }
@@ -108,14 +122,17 @@ impl Drop for Project {
     }
 }
 
+/// A process's stderr, lossily decoded.
 pub fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
+/// A process's stdout, lossily decoded.
 pub fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// A process's exit code (-1 when a signal ended it).
 pub fn code(out: &Output) -> i32 {
     out.status.code().unwrap_or(-1)
 }
@@ -130,6 +147,7 @@ pub fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
     }
 }
 
+/// Waits for a spawned process: its exit code, stdout and stderr.
 pub fn wait_exit(child: &mut Child) -> (i32, String, String) {
     let out = std::mem::replace(child, Command::new("true").spawn().unwrap());
     let out = out.wait_with_output().unwrap();
@@ -147,18 +165,24 @@ pub fn process_gone(pid: i64) -> bool {
 /// A workflow under construction. Steps refer to each other by name;
 /// templates are written `"echo ${inputs.x}"` and split here.
 pub struct Wf {
+    /// The workflow's name.
     pub name: String,
     steps: Vec<Value>,
     exprs: Vec<String>,
     templates: Vec<Value>,
     types: Vec<Value>,
+    /// The declared inputs, as plan JSON.
     pub inputs: Vec<Value>,
+    /// The declared outputs, as plan JSON.
     pub outputs: Vec<Value>,
+    /// The workflow's step defaults (retry, timeout…), as plan JSON.
     pub defaults: Value,
+    /// The groups, as plan JSON.
     pub groups: Vec<Value>,
 }
 
 impl Wf {
+    /// An empty workflow.
     pub fn new(name: &str) -> Wf {
         Wf {
             name: name.into(),
@@ -173,6 +197,7 @@ impl Wf {
         }
     }
 
+    /// Interns a CEL expression; its index.
     pub fn expr(&mut self, text: &str) -> u32 {
         if let Some(i) = self.exprs.iter().position(|e| e == text) {
             return i as u32;
@@ -213,11 +238,13 @@ impl Wf {
         (self.templates.len() - 1) as u32
     }
 
+    /// Adds a type; its index.
     pub fn ty(&mut self, ty: Value) -> u32 {
         self.types.push(ty);
         (self.types.len() - 1) as u32
     }
 
+    /// Declares an input of a type, with an optional default.
     pub fn input(&mut self, name: &str, ty: &str, default: Option<Value>) {
         let mut i = json!({ "name": name, "type": { "type": ty } });
         if let Some(d) = default {
@@ -226,11 +253,13 @@ impl Wf {
         self.inputs.push(i);
     }
 
+    /// Declares an output computed by an expression.
     pub fn output(&mut self, name: &str, expr: &str) {
         let e = self.expr(expr);
         self.outputs.push(json!({ "name": name, "expr": e }));
     }
 
+    /// A step's index, by name.
     pub fn id(&self, name: &str) -> u32 {
         self.steps.iter().position(|s| s["name"] == name).unwrap_or_else(|| panic!("no step {name}")) as u32
     }
@@ -288,6 +317,7 @@ impl Wf {
         )
     }
 
+    /// Adds a `notify` step rendering its channel and message.
     pub fn notify(&mut self, name: &str, channel: &str, message: &str, extra: Value) -> u32 {
         let c = self.template(channel, false);
         let m = self.template(message, false);
@@ -304,6 +334,7 @@ impl Wf {
         )
     }
 
+    /// Adds an `agent` step calling agent number `agent` with a prompt.
     pub fn agent(&mut self, name: &str, agent: u32, prompt: &str, extra: Value) -> u32 {
         let p = self.template(prompt, false);
         self.step(
@@ -335,6 +366,7 @@ impl Wf {
         self.step(name, "branch", vec![json!({"op": "BRANCH", "arms": arms}), json!({"op": "END"})], extra)
     }
 
+    /// Adds a `call` step running `workflow` with the inputs `with` evaluates to.
     pub fn call(&mut self, name: &str, workflow: &str, with: &str, extra: Value) -> u32 {
         let e = self.expr(with);
         self.step(
@@ -349,6 +381,7 @@ impl Wf {
         )
     }
 
+    /// The workflow's plan JSON, branch arm targets resolved from names.
     pub fn build(mut self) -> Value {
         // Resolve branch arm targets written by name.
         let names: Vec<String> = self.steps.iter().map(|s| s["name"].as_str().unwrap().to_string()).collect();
@@ -378,10 +411,12 @@ impl Wf {
     }
 }
 
+/// A plan of these workflows (the first is the entry) and no agents.
 pub fn plan(workflows: Vec<Wf>) -> Value {
     plan_with_agents(workflows, json!([]))
 }
 
+/// A plan of these workflows (the first is the entry) and agents.
 pub fn plan_with_agents(workflows: Vec<Wf>, agents: Value) -> Value {
     let entry = workflows[0].name.clone();
     json!({
@@ -397,6 +432,7 @@ pub fn status(summary: &Value, step: &str) -> String {
     summary["steps"][step]["status"].as_str().unwrap_or("?").to_string()
 }
 
+/// A path as UTF-8 text.
 pub fn as_path(p: &Path) -> &str {
     p.to_str().unwrap()
 }

@@ -1,5 +1,6 @@
 //! Pathological inputs shared by the grammar's and the compiler's tests.
 
+/// A file whose one step has this body.
 pub fn in_step(body: &str) -> String {
     format!("workflow w {{\n  step s {{\n    {body}\n  }}\n}}\n")
 }
