@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use flowc_compiler::{Code, check_files};
 
-#[path = "../../grammar/tests/support/shapes.rs"]
-mod shapes;
+mod support;
+use support::shapes;
 
 /// A quarter of a spawned thread's default stack; what an unoptimised build
 /// needs for the nesting bound (the grammar's test says why).
@@ -40,7 +40,7 @@ fn deep_inputs_are_checked_on_a_small_stack() {
 }
 
 #[test]
-fn the_issue_s_hole_is_a_nesting_error() {
+fn a_hole_of_7500_open_braces_is_a_nesting_error() {
     let text = shapes::in_step(&format!("command \"${{{}", "{".repeat(7_500)));
     assert_eq!(check_on_small_stack("hole", text), vec![Code::NestingTooDeep]);
 }
@@ -68,4 +68,15 @@ fn long_chains_and_loops_are_checked_on_a_small_stack() {
         })
         .collect();
     assert_eq!(check_on_small_stack("calls", calls), Vec::<Code>::new());
+}
+
+/// `support/shapes.rs` is a copy of the grammar's (`grammar/tests/support/`;
+/// a test of one package cannot mount another's module): the copy is exact.
+#[test]
+fn the_shapes_are_the_grammars() {
+    assert_eq!(
+        include_str!("support/shapes.rs"),
+        include_str!("../../grammar/tests/support/shapes.rs"),
+        "copy grammar/tests/support/shapes.rs to compiler/tests/support/shapes.rs"
+    );
 }

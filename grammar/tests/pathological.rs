@@ -13,9 +13,8 @@ use flowc_grammar::{SyntaxErrorKind, format, lexer::MAX_NESTING, parse};
 /// bound needs in a debug build; a release build needs far less.
 const SMALL_STACK: usize = 512 * 1024;
 
-#[path = "support/shapes.rs"]
-mod shapes;
-use shapes::{in_step, shapes};
+mod support;
+use support::shapes::{in_step, shapes};
 
 /// Parses and formats `text` on a small stack, within `limit`.
 fn parse_and_format(name: &str, text: String, limit: Duration) -> Vec<SyntaxErrorKind> {
@@ -62,7 +61,7 @@ fn nesting_beyond_the_bound_is_a_coded_error() {
 
 #[test]
 fn braces_in_a_hole_count_toward_the_bound() {
-    // The issue's shape: the language server overflowed its stack on this.
+    // The shape that once overflowed the language server's stack.
     let text = in_step(&format!("command \"${{{}", "{".repeat(7_500)));
     let parsed = parse(&text);
     assert_eq!(parsed.errors.len(), 1);

@@ -1,0 +1,4 @@
+//! What the grammar's tests share.
+
+/// Pathological inputs (also read by the compiler's `deep_input` test).
+pub mod shapes;
