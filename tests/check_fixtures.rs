@@ -84,3 +84,30 @@ fn the_fixtures_cover_every_code() {
     let missing: Vec<&String> = all.iter().filter(|c| !seen.contains(*c)).collect();
     assert!(missing.is_empty(), "codes without a fixture: {missing:?}");
 }
+
+/// The reader of the format keeps a file's text byte for byte and refuses a
+/// malformed fixture, naming its line.
+#[test]
+fn the_fixture_reader_keeps_text_and_refuses_malformed_fixtures() {
+    let text = "# about\n=== one\n--- a.flow\nworkflow w {\n\n# not a comment here\n}\n--- expect\n# a comment\nE0203 2:3\n--- run w -i x=1\nrun -> completed\noutput a.output = {\"k\": 1}\n";
+    let cases = fixture::parse("t", text).expect("a well-formed fixture");
+    assert_eq!(cases.len(), 1);
+    assert_eq!(cases[0].file("a.flow"), "workflow w {\n\n# not a comment here\n}\n");
+    assert_eq!(cases[0].expect[0], fixture::Diag { file: "a.flow".into(), line: 2, col: 3, end: None, code: "E0203".into() });
+    assert_eq!(cases[0].runs[0].args, ["-i", "x=1"]);
+    assert_eq!(cases[0].runs[0].statuses, [("run".to_string(), "completed".to_string())]);
+    assert_eq!(cases[0].runs[0].outputs, [("a.output".to_string(), serde_json::json!({"k": 1}))]);
+    for (bad, line) in [
+        ("=== a\n=== a\n", "t:2"),
+        ("--- a.flow\n", "t:1"),
+        ("=== a\nstray text\n", "t:2"),
+        ("=== a\n--- a.flow\nx\n--- b.flow\ny\n--- expect\nE0101 1:1\n", "t:7"),
+        ("=== a\n--- a.flow\nx\n--- expect\nE0101 one:1\n", "t:5"),
+        ("=== a\n--- run\n", "t:2"),
+        ("=== a\n--- a.flow\n--- run w\nstep is done\n", "t:4"),
+        ("=== a\n--- a.flow\n--- a.flow\n", "t:3"),
+    ] {
+        let err = fixture::parse("t", bad).expect_err(bad);
+        assert!(err.starts_with(&format!("{line}:")), "{bad:?}: {err}");
+    }
+}
