@@ -296,7 +296,7 @@ fn source_invariants_hash(project_dir: &std::path::Path, workflow: &str) -> Opti
         return None;
     }
     let plan = flowc_compiler::lower::lower(&db, project, workflow).ok()?;
-    plan.workflow(workflow).map(flowc_plan::advanced::invariants_hash)
+    plan.workflow(workflow).map(flowc_plan::invariants_hash)
 }
 
 /// Before a resume: when the source's invariants differ from those the run

@@ -37,7 +37,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::advanced::{GateCheck, Select, StoreId};
+use crate::quality_gate::GateCheck;
+use crate::select::Select;
+use crate::store::StoreId;
 use super::{AgentId, ExprId, PolicyId, StepId, TemplateId, TypeId};
 
 /// A register name, written without the `%` in JSON and with it in the disassembly.
@@ -267,4 +269,23 @@ impl Arm {
             _ => None,
         }
     }
+}
+
+/// The expressions and templates a store, spawn, items or gate instruction uses (for the
+/// loader's reference analysis and the disassembly).
+pub fn instr_uses(instr: &crate::Instr) -> (Vec<ExprId>, Vec<TemplateId>) {
+    use crate::Instr;
+    match instr {
+        Instr::StorePut { expr, .. } | Instr::Items { expr } => (vec![*expr], vec![]),
+        Instr::Spawn { inputs, .. } => (inputs.iter().copied().collect(), vec![]),
+        Instr::SpawnEach { list, inputs, .. } => (std::iter::once(*list).chain(inputs.iter().copied()).collect(), vec![]),
+        Instr::Gate { checks } => (vec![], checks.iter().map(|c| c.template).collect()),
+        _ => (vec![], vec![]),
+    }
+}
+
+/// Whether the instruction is a post action (runs after the step's work).
+pub fn is_post_action(instr: &crate::Instr) -> bool {
+    use crate::Instr;
+    matches!(instr, Instr::StorePut { .. } | Instr::Spawn { .. } | Instr::SpawnEach { .. } | Instr::Items { .. })
 }

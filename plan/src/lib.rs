@@ -39,9 +39,21 @@
 //!          rules: [{ effect: deny|require_approval|allow, when: ExprId, because?: TemplateId }] }
 //! ```
 //!
-//! The advanced primitives (stores, secrets, safety, invariants, items,
-//! select, gates) add optional fields and instructions, documented in
-//! [`advanced`].
+//! Stores, secrets, spawn limits, invariants, items, selection and quality
+//! gates add optional fields (all optional in JSON):
+//!
+//! ```text
+//! Plan     { …, stores: [StoreDef…], secrets: [Secret…] }        // StoreId, SecretId = index
+//! Workflow { …, safety?: Safety, invariants: [Invariant…] }
+//! Step     { …, for_each: bool, secret_env: [SecretEnv…], gate?: QualityGate }
+//! Agent    { …, secret_env: [SecretEnv…] }
+//! StoreDef { name, backend: "local" | { "command": CMD }, schema?: JSON Schema, max_entries?, ttl_ms? }
+//! Secret   { name, from: env|file, arg, redact }
+//! Safety   { max_spawned_tasks?, max_spawn_depth?, spawn_cooldown_ms? }
+//! Invariant { name, description?, check?: { template, expect? }, on_violation: abort|warn|rollback,
+//!             then: pause|fail, protect: [glob…], at: [StepId…] }
+//! QualityGate { fix: [StepId…], fix_retries, on_fail?: pause|fail, skippable }
+//! ```
 //!
 //! # Choices the lowering must follow
 //!
@@ -59,7 +71,7 @@
 //!   whose members with the branch in their `after` are the arm's steps (the
 //!   lowering gives every member the group's deps). To the picked arm's steps
 //!   the branch counts as completed, to the other arms' steps as skipped, to
-//!   any other dependent as completed (LANGUAGE.md §3).
+//!   any other dependent as completed (docs/language.md).
 //! - **Groups as dependencies.** `after GROUP` lists every step of the group
 //!   in `after` (for ordering) and the group in `after_groups`: the trigger
 //!   rule counts the group as one dependency, decided once every member is
@@ -75,7 +87,26 @@
 //!   `compensate`, gate and invariant `check`s). The compiler's shell lexer
 //!   computes it; contexts it cannot make safe never reach a plan.
 //! - **Durations** are integer milliseconds; money is USD as a float.
-//! - **People and events** (`people`): a step that waits on a person or the
+//! - **Post actions are a suffix.** `STORE_PUT`, `SPAWN`, `SPAWN_EACH` and
+//!   `ITEMS` come after every other instruction (before `END`): they run once
+//!   the step's work succeeded, with `output` bound to the step's output. In
+//!   a `for_each` step the instructions before them run once per item and
+//!   `output` is the list of the instances' outputs, in item order.
+//! - **Reads come first.** `READ_STORE` binds a name for the expressions of
+//!   the instructions after it; the lowering puts them before everything else.
+//! - **Secrets are referenced, never inlined.** A plan holds where a secret
+//!   comes from (`from_env`/`from_file`), never its value; the runtime resolves
+//!   it when a step starts, and a `redact`ed value is replaced by `***` in
+//!   everything it records. Plain `from_env`/`from_file` values in `env`
+//!   blocks are `Secret`s with `redact: false`.
+//! - **Gates.** A `gate` step's checks are one `GATE` instruction; what a
+//!   failure does is the step's `gate` policy: `fix` lists the steps to re-run
+//!   (a fix group is lowered to its steps), `fix_retries` bounds the rounds,
+//!   `on_fail` says what happens after them (absent: the step's `on_failure`).
+//! - **Invariants** are checked after every completed step, or only after the
+//!   steps in `at`. Their check command is a template of the workflow.
+//! - **People and events** (`policy`, `trigger`, and the `APPROVAL`, `HUMAN`
+//!   and `WAIT` instructions): a step that waits on a person or the
 //!   outside world ends its code with `APPROVAL`, `HUMAN` or `WAIT` just
 //!   before `END` (a `check` step: `CHECK_POLICY`, then an `APPROVAL` marked
 //!   `implicit` that only blocks when the policy required approval). The
@@ -85,20 +116,34 @@
 //!   `templates` tables (over `input`); trigger filters live in the
 //!   workflow's `exprs` (over `event`).
 
-pub mod advanced;
 pub mod cel_functions;
 pub mod directory;
 pub mod disasm;
 pub mod graph;
 pub mod instr;
-pub mod people;
+pub mod invariant;
+pub mod policy;
+pub mod quality_gate;
+pub mod secret;
+pub mod select;
+pub mod spawn;
+pub mod store;
 pub mod table;
+pub mod trigger;
 pub mod types;
 
 use serde::{Deserialize, Serialize};
 
 pub use instr::{Arm, ArmTarget, Instr, OutputMode, Reg};
-pub use people::{Catchup, Policy, PolicyEffect, PolicyRule, SignatureScheme, Trigger, WebhookSignature};
+pub use instr::{instr_uses, is_post_action};
+pub use invariant::{fnv1a_hex, invariants_hash, template_text, FailMode, Invariant, InvariantCheck, ViolationAction};
+pub use policy::{Policy, PolicyEffect, PolicyRule};
+pub use quality_gate::{GateCheck, QualityGate};
+pub use secret::{Secret, SecretEnv, SecretFrom, SecretId};
+pub use select::{Select, Strategy};
+pub use spawn::Safety;
+pub use store::{StoreBackend, StoreDef, StoreId};
+pub use trigger::{Catchup, SignatureScheme, Trigger, WebhookSignature, STRIPE_DEFAULT_TOLERANCE_S};
 pub use table::{Part, Template};
 pub use types::Type;
 
@@ -134,10 +179,10 @@ pub struct Plan {
     pub policies: Vec<Policy>,
     /// Persistent stores the steps read and write (`StoreId` = index).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub stores: Vec<advanced::StoreDef>,
+    pub stores: Vec<StoreDef>,
     /// Where secrets come from (`SecretId` = index); never their values.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub secrets: Vec<advanced::Secret>,
+    pub secrets: Vec<Secret>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -153,7 +198,7 @@ pub struct Agent {
     pub env: Vec<AgentEnv>,
     /// Environment variables holding secrets, resolved when a step runs the agent.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub secret_env: Vec<advanced::SecretEnv>,
+    pub secret_env: Vec<SecretEnv>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -190,10 +235,10 @@ pub struct Workflow {
     pub triggers: Vec<Trigger>,
     /// Spawn limits, enforced when a step spawns.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub safety: Option<advanced::Safety>,
+    pub safety: Option<Safety>,
     /// Checked after steps; pinned when a run starts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub invariants: Vec<advanced::Invariant>,
+    pub invariants: Vec<Invariant>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -310,10 +355,10 @@ pub struct Step {
     pub for_each: bool,
     /// Environment variables holding secrets, resolved when the step starts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub secret_env: Vec<advanced::SecretEnv>,
+    pub secret_env: Vec<SecretEnv>,
     /// A gate's failure policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gate: Option<advanced::Gate>,
+    pub gate: Option<QualityGate>,
 }
 
 /// What a step is, for people: progress, logs, disassembly. Behaviour comes

@@ -5,7 +5,7 @@
 //! `shell` context says where in the shell's syntax the hole sits (the
 //! compiler's shell lexer finds it) and so how its rendered value is escaped
 //! to reach the command as exactly its own text: [`shell_escape`]. Rendering
-//! a value: a string as it is, anything else as compact JSON (LANGUAGE.md §2).
+//! a value: a string as it is, anything else as compact JSON (docs/language.md).
 
 use serde::{Deserialize, Serialize};
 

@@ -15,11 +15,19 @@
 //!   lines (a statement the step writes replaces the template's).
 //! - Agent defaults (`timeout`, `retry`) apply to steps that set none.
 //! - `with` data becomes one CEL map literal, evaluated when the step runs.
-//! - Approval, human, check and wait steps, policies and triggers: `people`.
+//! - Approval, human, check and wait steps: `inbox`; policies: `policy`;
+//!   triggers: `trigger`; the other constructs each in their own module.
 
-mod people;
-
-mod advanced;
+mod inbox;
+mod invariant;
+mod policy;
+mod post_actions;
+mod quality_gate;
+mod secret;
+mod select;
+mod spawn;
+mod store;
+mod trigger;
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -68,7 +76,7 @@ pub fn lower(db: &dyn Db, project: Project, entry: &str) -> Result<plan::Plan, V
             if let StepKind::Call(callee) = &step.ast(db).kind {
                 queue.push(callee.text.clone());
             }
-            queue.extend(advanced::spawned_workflows(step.ast(db)));
+            queue.extend(spawn::spawned_workflows(step.ast(db)));
         }
     }
     let mut agents = Agents::default();
@@ -95,7 +103,7 @@ pub fn lower(db: &dyn Db, project: Project, entry: &str) -> Result<plan::Plan, V
     })
 }
 
-pub use advanced::{project_stores, store_def};
+pub use store::{project_stores, store_def};
 
 /// The plan's agent table, filled as steps name agents (and its policy,
 /// store and secret tables).
@@ -103,9 +111,9 @@ pub use advanced::{project_stores, store_def};
 struct Agents {
     list: Vec<plan::Agent>,
     ids: HashMap<String, u32>,
-    policies: people::Policies,
+    policies: policy::Policies,
     /// Stores and secrets, filled the same way.
-    adv: advanced::Tables,
+    adv: store::Tables,
 }
 
 struct WorkflowLowerer<'a, 'db> {
@@ -197,7 +205,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
                 WorkflowStmtKind::Concurrency(n) => defaults.concurrency = Some(n.value.clamp(1, u32::MAX as i64) as u32),
                 WorkflowStmtKind::Budget(b) => defaults.budget_usd = Some(b.value.value),
                 WorkflowStmtKind::Env(env) => wf_env.extend(self.flatten_env(None, env)),
-                WorkflowStmtKind::On(t) => triggers.push(people::trigger(&mut self, t)),
+                WorkflowStmtKind::On(t) => triggers.push(trigger::trigger(&mut self, t)),
                 WorkflowStmtKind::Safety(s) => safety = Some(self.safety(s)),
                 WorkflowStmtKind::Invariant(inv) => invariants.push(self.invariant(inv)),
                 WorkflowStmtKind::Step(_) | WorkflowStmtKind::Group(_) => {}
@@ -374,7 +382,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
         let mut compensate = None;
         let mut output_type = None;
         let mut env: Vec<(String, EnvValue)> = wf_env.to_vec();
-        let mut parts = advanced::StepParts::default();
+        let mut parts = post_actions::StepParts::default();
         for stmt in &body {
             if parts.take(&stmt.kind) {
                 continue;
@@ -415,9 +423,9 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
         let mut env_bindings = Vec::new();
         let mut secret_env = Vec::new();
         for (k, v) in env {
-            if let Some(runtime) = advanced::runtime_value(db, self.project, &v) {
+            if let Some(runtime) = secret::runtime_value(db, self.project, &v) {
                 if let Some(secret) = self.runtime_value(Some(&name), runtime) {
-                    secret_env.push(plan::advanced::SecretEnv { name: k, secret });
+                    secret_env.push(plan::SecretEnv { name: k, secret });
                 }
                 continue;
             }
@@ -523,7 +531,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
                 (plan::StepKind::Gate, code)
             }
             StepKind::Approval | StepKind::Human | StepKind::Check(_) | StepKind::Wait => {
-                people::step_code(self, &name, &kind, &body, output_type.as_ref())?
+                inbox::step_code(self, &name, &kind, &body, output_type.as_ref())?
             }
             // The checker refuses a template whose kind is another template
             // (templates do not chain); a plan is never built past it.
@@ -627,9 +635,9 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
                 AgentStmtKind::CostPerCall(c) => cost = Some(c.value.value),
                 AgentStmtKind::Env(block) => {
                     for (k, v) in self.flatten_env(None, block) {
-                        if let Some(runtime) = advanced::runtime_value(db, self.project, &v) {
+                        if let Some(runtime) = secret::runtime_value(db, self.project, &v) {
                             if let Some(secret) = self.runtime_value(None, runtime) {
-                                secret_env.push(plan::advanced::SecretEnv { name: k, secret });
+                                secret_env.push(plan::SecretEnv { name: k, secret });
                             }
                             continue;
                         }

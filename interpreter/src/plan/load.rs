@@ -100,8 +100,9 @@ impl LoadedPlan {
             .map(|wf| load_workflow(&plan, wf, &env).map_err(|e| PlanError::new(format!("workflow `{}`: {}", wf.name, e.message))))
             .collect::<Result<Vec<_>, _>>()?;
         check_call_graph(&plan)?;
-        super::load_advanced::check_plan(&plan)?;
-        let policies = super::load_people::load_policies(&plan, &env)?;
+        super::check::store::check_stores(&plan)?;
+        super::check::secret::check_secrets(&plan)?;
+        let policies = super::check::policy::load_policies(&plan, &env)?;
         Ok(LoadedPlan { plan, workflows, cel: env, policies })
     }
 
@@ -315,7 +316,7 @@ fn load_workflow(plan: &Plan, wf: &Workflow, env: &cel::Env) -> Result<LoadedWor
                 written.insert(reg.0.as_str());
             }
             info.external |= instr.is_external();
-            super::load_people::check_instr(plan, wf, step, pc, instr).map_err(at_pc)?;
+            super::check::inbox::check_instr(plan, wf, step, pc, instr).map_err(at_pc)?;
             match instr {
                 Instr::Render { template, .. } => {
                     template_ok(*template, &format!("step `{}`", step.name))?;
@@ -382,8 +383,9 @@ fn load_workflow(plan: &Plan, wf: &Workflow, env: &cel::Env) -> Result<LoadedWor
                 _ => {}
             }
         }
-        super::load_advanced::check_step(plan, wf, step, &mut used_exprs, &mut used_templates)
-            .map_err(|e| err(e.message))?;
+        super::check::secret::check_secret_env(plan, step).map_err(|e| err(e.message))?;
+        super::check::quality_gate::check_gate(wf, step).map_err(|e| err(e.message))?;
+        super::check::step_code::check_step_code(plan, wf, step, &mut used_exprs, &mut used_templates).map_err(|e| err(e.message))?;
         let branches = step.code.iter().filter(|i| matches!(i, Instr::Branch { .. })).count();
         if branches > 1 {
             return Err(at("has more than one BRANCH".into()));
@@ -412,7 +414,7 @@ fn load_workflow(plan: &Plan, wf: &Workflow, env: &cel::Env) -> Result<LoadedWor
     // A compensation step's own compensate command refers to nothing else; its
     // references are checked like any step's.
 
-    super::load_people::check_triggers(plan, wf)?;
+    super::check::trigger::check_triggers(plan, wf)?;
     let topo = topological_order(wf, &dependents)?;
     let mut loaded = LoadedWorkflow {
         programs,
@@ -423,7 +425,14 @@ fn load_workflow(plan: &Plan, wf: &Workflow, env: &cel::Env) -> Result<LoadedWor
         names: wf.steps.iter().map(|s| (s.name.clone(), s.id)).collect(),
         topo_index: Vec::new(),
     };
-    super::load_advanced::index_workflow(wf, &mut loaded)?;
+    super::check::invariant::check_invariants(wf)?;
+    let mut topo_index = vec![0usize; wf.steps.len()];
+    for (i, s) in loaded.topo.iter().enumerate() {
+        topo_index[*s as usize] = i;
+    }
+    super::check::items::index_item_sources(wf, &mut loaded, &topo_index)?;
+    super::check::quality_gate::index_fix_loops(wf, &mut loaded, &topo_index)?;
+    loaded.topo_index = topo_index;
     Ok(loaded)
 }
 

@@ -4,9 +4,8 @@
 
 pub use flowc_plan::*;
 
+mod check;
 pub mod load;
-pub mod load_people;
-mod load_advanced;
 
 pub use load::{LoadedPlan, LoadedWorkflow};
-pub use load_people::LoadedPolicy;
+pub use check::policy::LoadedPolicy;

@@ -151,7 +151,7 @@ async fn run_code(ctx: &Rc<AttemptCtx>, out: &mut Outcome) -> Result<Success, St
     env.extend(super::runner::secrets::resolve_env(&step.secret_env, &sh.plan.plan.secrets, &sh.options.project_dir, &sh.secrets)?);
 
     // Post actions are a suffix of the code (the loader checks it).
-    let split = step.code.iter().position(crate::plan::advanced::is_post_action).unwrap_or(step.code.len());
+    let split = step.code.iter().position(crate::plan::is_post_action).unwrap_or(step.code.len());
     let (work, post) = step.code.split_at(split);
     let work_out = if step.for_each {
         super::runner::items::run_instances(ctx, work, &env, out).await?

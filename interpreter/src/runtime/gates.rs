@@ -21,7 +21,7 @@
 use serde_json::{json, Value};
 
 use super::Runner;
-use crate::plan::advanced::{FailMode, GateCheck};
+use crate::plan::{FailMode, GateCheck};
 use crate::plan::{OnFailure, StepId};
 use crate::runtime::exec::{self, AttemptCtx, Outcome};
 use crate::runtime::process::Ending;

@@ -3,7 +3,7 @@
 //! **Pinning.** When a run begins, its workflow's invariants are pinned in
 //! `run_pins`: each check command rendered (with the run's `inputs` and
 //! `run`), the `at` filter as step names, and the hash of their source
-//! definitions (`flowc_plan::advanced::invariants_hash`). A spawned child
+//! definitions (`flowc_plan::invariants_hash`). A spawned child
 //! pins its own invariants *and* every invariant its parent pinned, and the
 //! stricter of both `safety` limits: nothing a child's workflow says can
 //! weaken what its parent promised. A resumed run uses what it pinned, and
@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{Abort, Runner};
-use crate::plan::advanced::{fnv1a_hex, FailMode, Safety, ViolationAction};
+use crate::plan::{fnv1a_hex, FailMode, Safety, ViolationAction};
 use crate::plan::StepId;
 use crate::runtime::exec::{self, AttemptCtx, Outcome};
 use crate::runtime::process::Ending;
@@ -368,7 +368,7 @@ impl Runner {
                 }
             }
         }
-        let mut pinned = Pinned { hash: crate::plan::advanced::invariants_hash(wf), invariants, safety, baseline: FileMap::new() };
+        let mut pinned = Pinned { hash: crate::plan::invariants_hash(wf), invariants, safety, baseline: FileMap::new() };
         match fingerprint(&sh.options.project_dir, &pinned.globs()) {
             Ok((map, contents)) => {
                 for (hash, content) in contents {

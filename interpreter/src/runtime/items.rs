@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 
 use super::invariants::{FileMap, Pinned, Violation};
 use super::Msg;
-use crate::plan::advanced::{Select, Strategy};
+use crate::plan::{Select, Strategy};
 use crate::plan::Instr;
 use crate::runtime::exec::{self, AttemptCtx, Outcome, Success};
 use crate::runtime::scope::{to_cel, Evaluator, Scope};
@@ -162,7 +162,7 @@ pub(crate) async fn run_instances(
 /// limits checked, then puts written and children started — so a failing
 /// expression, schema or limit leaves nothing half done.
 pub(crate) async fn run_posts(ctx: &Rc<AttemptCtx>, post: &[Instr], scope: &mut Scope, output: &Value, out: &mut Outcome) -> Result<(), String> {
-    if !post.iter().any(crate::plan::advanced::is_post_action) {
+    if !post.iter().any(crate::plan::is_post_action) {
         return Ok(());
     }
     let sh = &ctx.sh;

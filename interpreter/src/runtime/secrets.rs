@@ -20,7 +20,7 @@ use std::rc::Rc;
 
 use serde_json::Value;
 
-use crate::plan::advanced::{Secret, SecretEnv, SecretFrom};
+use crate::plan::{Secret, SecretEnv, SecretFrom};
 use crate::state::Op;
 
 pub const MASK: &str = "***";

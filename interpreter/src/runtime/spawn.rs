@@ -23,7 +23,7 @@ use std::rc::Rc;
 use serde_json::Value;
 
 use super::{Runner, Shared};
-use crate::plan::advanced::Safety;
+use crate::plan::Safety;
 use crate::plan::disasm::format_duration;
 use crate::runtime::control;
 use crate::runtime::exec::{AttemptCtx, Outcome};

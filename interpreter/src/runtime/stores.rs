@@ -27,7 +27,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::Shared;
-use crate::plan::advanced::{StoreBackend, StoreDef};
+use crate::plan::{StoreBackend, StoreDef};
 use crate::plan::table::shell_quote;
 use crate::runtime::{Error, RunOptions};
 use crate::state::{KvEntry, Store};

@@ -2,6 +2,8 @@
 //!
 //! The text is stable: golden files pin it, so change it deliberately.
 
+mod extras;
+
 use std::fmt::Write;
 
 use super::{Compensate, Instr, Part, Plan, Policy, Retry, Step, StepId, Template, Workflow};
@@ -103,7 +105,7 @@ impl Plan {
             out.push('\n');
             disassemble_policy(i, policy, &mut out);
         }
-        crate::advanced::disasm::plan_tables(self, &mut out);
+        extras::plan_tables(self, &mut out);
         for wf in &self.workflows {
             out.push('\n');
             self.disassemble_workflow(wf, &mut out);
@@ -163,7 +165,7 @@ impl Plan {
         for (i, t) in wf.types.iter().enumerate() {
             let _ = writeln!(out, "  type#{i}  {t}");
         }
-        crate::advanced::disasm::workflow_extras(wf, out);
+        extras::workflow_extras(wf, out);
         for step in &wf.steps {
             out.push('\n');
             self.disassemble_step(wf, step, out);
@@ -215,7 +217,7 @@ impl Plan {
         for b in &step.env {
             let _ = writeln!(out, "  env {} = t{}", b.name, b.template);
         }
-        crate::advanced::disasm::step_extras(self, wf, step, out);
+        extras::step_extras(self, wf, step, out);
         for (pc, instr) in step.code.iter().enumerate() {
             let operands = match instr {
                 Instr::Render { template, dst } => {
@@ -293,7 +295,7 @@ impl Plan {
                     Some(s) => format!("{event} {s}"),
                     None => event.to_string(),
                 },
-                other => crate::advanced::disasm::operands(self, wf, other),
+                other => extras::operands(self, wf, other),
             };
             let line = format!("  {pc} {:<12} {operands}", instr.opcode());
             let _ = writeln!(out, "{}", line.trim_end());
