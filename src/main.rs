@@ -12,20 +12,23 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-mod advanced;
 mod build;
 mod check;
 mod events;
 mod explain;
 mod fmt;
-mod people;
 mod progress;
-mod progress_advanced;
 mod project;
 mod render;
 mod runs;
 mod serve;
+mod approval;
 mod auth;
+mod blocked;
+mod checkpoint;
+mod invariant;
+mod resources;
+mod store;
 mod versions;
 mod yaml;
 
@@ -126,15 +129,15 @@ pub enum Command {
     /// Who decides is you, the operating-system user; `--as NAME` records "on behalf of".
     ///
     /// Example: flowc approve 20261121-100000-3f2a sign_off --comment "ship it"
-    Approve(people::DecideArgs),
+    Approve(approval::DecideArgs),
     /// Reject a blocked approval step: the step fails (its `on_failure` applies).
     ///
     /// Example: flowc reject 20261121-100000-3f2a sign_off --comment "needs a threat model"
-    Reject(people::DecideArgs),
+    Reject(approval::DecideArgs),
     /// Finish a human task with its result, checked against the step's `output` type.
     ///
     /// Example: flowc complete 20261121-100000-3f2a review --output '{"ok": true}'
-    Complete(people::CompleteArgs),
+    Complete(approval::CompleteArgs),
     /// Deliver events: to waiting `wait` steps and to `on event` triggers.
     ///
     /// Example: flowc event send email.reply --subject leads/L-1 --data '{"text": "Interested"}'
@@ -158,27 +161,27 @@ pub enum Command {
     /// Go back to a step's checkpoint: the steps completed after it run again.
     ///
     /// Example: flowc restore 20261121-100000-3f2a --to scope
-    Restore(advanced::RestoreArgs),
+    Restore(checkpoint::RestoreArgs),
     /// Pass a step that paused the run (a `skippable` gate, or `on_failure pause`), then resume.
     ///
     /// Example: flowc skip 20261121-100000-3f2a pre_deploy
-    Skip(advanced::SkipArgs),
+    Skip(checkpoint::SkipArgs),
     /// Read and write the persistent stores: put, get, list, delete.
     ///
     /// Example: flowc store put context plan_result '{"summary": "…", "goals": []}'
-    Store(advanced::StoreArgs),
+    Store(store::StoreArgs),
     /// List the instances of a kind (a resource's plural or short name, or workflows, agents, stores, crds, …).
     ///
     /// Example: flowc -C examples/advanced get pl
-    Get(advanced::GetArgs),
+    Get(resources::GetArgs),
     /// Show one instance or declaration as a manifest.
     ///
     /// Example: flowc -C examples/advanced describe promptlibrary qa_prompts
-    Describe(advanced::DescribeArgs),
+    Describe(resources::DescribeArgs),
     /// The project's declarations as manifests (custom resource definitions included).
     ///
     /// Example: flowc -C examples/advanced export --format yaml
-    Export(advanced::ExportArgs),
+    Export(resources::ExportArgs),
     /// Run the language server on stdin/stdout (for editors).
     ///
     /// The project is every `*.flow` file below each workspace folder the
@@ -222,20 +225,20 @@ fn main() -> ExitCode {
         Command::Cancel(args) => runs::cancel(&cli, args),
         Command::Compensate(args) => runs::compensate(&cli, args),
         Command::Runs(args) => runs::runs(&cli, args),
-        Command::Approve(args) => people::approve(&cli, args),
-        Command::Reject(args) => people::reject(&cli, args),
-        Command::Complete(args) => people::complete(&cli, args),
+        Command::Approve(args) => approval::approve(&cli, args),
+        Command::Reject(args) => approval::reject(&cli, args),
+        Command::Complete(args) => approval::complete(&cli, args),
         Command::Event(args) => events::event(&cli, args),
         Command::Serve(args) => serve::serve(&cli, args),
         Command::Auth(args) => auth::auth(&cli, args),
         Command::Publish(args) => versions::publish(&cli, args),
         Command::Versions(args) => versions::versions(&cli, args),
-        Command::Restore(args) => advanced::restore(&cli, args),
-        Command::Skip(args) => advanced::skip(&cli, args),
-        Command::Store(args) => advanced::store(&cli, args),
-        Command::Get(args) => advanced::get(&cli, args),
-        Command::Describe(args) => advanced::describe(&cli, args),
-        Command::Export(args) => advanced::export(&cli, args),
+        Command::Restore(args) => checkpoint::restore(&cli, args),
+        Command::Skip(args) => checkpoint::skip(&cli, args),
+        Command::Store(args) => store::store(&cli, args),
+        Command::Get(args) => resources::get(&cli, args),
+        Command::Describe(args) => resources::describe(&cli, args),
+        Command::Export(args) => resources::export(&cli, args),
         Command::Lsp => lsp(),
     };
     match result {
@@ -343,4 +346,14 @@ impl Cli {
             ColorChoice::Auto => std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal(),
         }
     }
+}
+
+/// A usage failure (exit 2) from any error's text.
+pub(crate) fn usage(e: impl std::fmt::Display) -> Failure {
+    Failure::usage(e.to_string())
+}
+
+/// Prints a value as pretty JSON on standard output.
+pub(crate) fn print_json(value: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
 }

@@ -9,11 +9,11 @@ use std::rc::Rc;
 
 use clap::{Args, Subcommand};
 use flowc_interpreter::runtime::{self, NotifySink, Resumed, RunOptions, RunReport};
-use flowc_interpreter::state::{RunStatus, SqliteStore, Store};
-use serde_json::json;
+use flowc_interpreter::state::{RunStatus, SqliteStore, StateExt, Store};
+use serde_json::{json, Value};
 
 use crate::progress::{self, Progress};
-use crate::{Cli, Failure};
+use crate::{print_json, usage, Cli, Failure};
 
 #[derive(Args, Debug)]
 pub struct RunArgs {
@@ -122,10 +122,6 @@ pub enum RunsCommand {
     },
 }
 
-fn usage(e: impl std::fmt::Display) -> Failure {
-    Failure::usage(e.to_string())
-}
-
 pub(crate) fn options(cli: &Cli, notify: &NotifyArg, progress: Option<Rc<Progress>>) -> Result<RunOptions, Failure> {
     let mut options = RunOptions::new(cli.state_path(), cli.project_dir());
     options.notify = NotifySink::parse(&notify.sink).map_err(Failure::usage)?;
@@ -143,7 +139,7 @@ pub(crate) fn finish(cli: &Cli, report: &RunReport, json: bool, progress: Option
     if json {
         let mut doc = report.to_json();
         if let Some(store) = &blocked {
-            doc["blocked"] = crate::people::blocked_json(store, &report.run);
+            doc["blocked"] = crate::blocked::blocked_json(store, &report.run);
         }
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
     }
@@ -154,7 +150,7 @@ pub(crate) fn finish(cli: &Cli, report: &RunReport, json: bool, progress: Option
         RunStatus::Completed | RunStatus::Compensated => Ok(()),
         RunStatus::Blocked => {
             if let (false, Some(store)) = (cli.quiet, &blocked) {
-                crate::people::print_blocked(store, report);
+                crate::blocked::print_blocked(store, report);
             }
             Err(Failure::Blocked)
         }
@@ -206,7 +202,7 @@ pub fn resume(cli: &Cli, args: &ResumeArgs) -> Result<(), Failure> {
     let progress = (!cli.quiet).then(|| Progress::new(cli));
     let mut options = options(cli, &args.notify, progress.clone())?;
     options.wait_blocked = wait;
-    crate::advanced::note_pinned(cli, &args.run, &mut options);
+    crate::invariant::note_pinned(cli, &args.run, &mut options);
     match runtime::resume(&args.run, &options).map_err(usage)? {
         Resumed::Here(report) => finish(cli, &report, args.json, progress.as_deref()),
         Resumed::Elsewhere(message) => {
@@ -280,10 +276,6 @@ fn open_store(cli: &Cli) -> Result<SqliteStore, Failure> {
     SqliteStore::open(&path).map_err(usage)
 }
 
-fn print_json(value: &serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(value).unwrap_or_default());
-}
-
 fn duration(started: Option<&str>, finished: Option<&str>) -> Option<i64> {
     let s = flowc_interpreter::time::parse_rfc3339(started?)?;
     let f = flowc_interpreter::time::parse_rfc3339(finished?)?;
@@ -344,9 +336,9 @@ pub fn runs(cli: &Cli, args: &RunsArgs) -> Result<(), Failure> {
                 doc["attempts"] = json!(attempts);
                 doc["origin"] = json!(flowc_interpreter::state::PeopleStore::origin(&store, &run).map_err(usage)?);
                 if record.status == RunStatus::Blocked {
-                    doc["blocked"] = crate::people::blocked_json(&store, &run);
+                    doc["blocked"] = crate::blocked::blocked_json(&store, &run);
                 }
-                crate::advanced::show_extras(&store, &run, Some(&mut doc))?;
+                show_extras(&store, &run, Some(&mut doc))?;
                 print_json(&doc);
             } else {
                 println!("run       {}", record.id);
@@ -391,9 +383,9 @@ pub fn runs(cli: &Cli, args: &RunsArgs) -> Result<(), Failure> {
                 }
                 if record.status == RunStatus::Blocked {
                     println!();
-                    crate::people::print_blocked(&store, &report);
+                    crate::blocked::print_blocked(&store, &report);
                 }
-                crate::advanced::show_extras(&store, &run, None)?;
+                show_extras(&store, &run, None)?;
             }
         }
         RunsCommand::Events { run, json } => {
@@ -442,12 +434,12 @@ pub fn runs(cli: &Cli, args: &RunsArgs) -> Result<(), Failure> {
                 print_json(&json!(docs));
             }
         }
-        RunsCommand::Waiting { json } => crate::people::print_waiting(&store, json).map_err(usage)?,
+        RunsCommand::Waiting { json } => crate::blocked::print_waiting(&store, json).map_err(usage)?,
         RunsCommand::Stats { json } => {
             let stats = store.stats().map_err(usage)?;
             if json {
                 let mut doc = json!(stats);
-                crate::advanced::stats_extras(&store, Some(&mut doc))?;
+                stats_extras(&store, Some(&mut doc))?;
                 print_json(&doc);
             } else if stats.is_empty() {
                 eprintln!("no runs yet");
@@ -476,7 +468,7 @@ pub fn runs(cli: &Cli, args: &RunsArgs) -> Result<(), Failure> {
                 table.print();
             }
             if !json {
-                crate::advanced::stats_extras(&store, None)?;
+                stats_extras(&store, None)?;
             }
         }
     }
@@ -547,4 +539,76 @@ impl Table {
             println!("{line}");
         }
     }
+}
+
+/// `flowc runs show`: the run's children and checkpoints.
+pub fn show_extras(store: &SqliteStore, run: &str, doc: Option<&mut Value>) -> Result<(), Failure> {
+    let children = store.children(run).map_err(usage)?;
+    let checkpoints = store.checkpoints(run).map_err(usage)?;
+    match doc {
+        Some(doc) => {
+            doc["children"] = children
+                .iter()
+                .map(|c| {
+                    json!({
+                        "run": c.run.id, "workflow": c.run.workflow, "status": c.run.status, "depth": c.run.depth,
+                        "step": c.run.parent_step, "spawned": c.spawn_key.is_some(),
+                    })
+                })
+                .collect();
+            doc["checkpoints"] = checkpoints.iter().map(|c| json!({ "seq": c.seq, "step": c.step, "attempt": c.attempt, "at": c.at })).collect();
+        }
+        None => {
+            if !children.is_empty() {
+                println!();
+                println!("{:<22} {:<20} {:<12} {:<10} FROM STEP", "CHILD RUN", "WORKFLOW", "STATUS", "HOW");
+                for c in &children {
+                    println!(
+                        "{:<22} {:<20} {:<12} {:<10} {}",
+                        c.run.id,
+                        c.run.workflow,
+                        c.run.status.as_str(),
+                        if c.spawn_key.is_some() { "spawned" } else { "called" },
+                        c.run.parent_step.clone().unwrap_or_default()
+                    );
+                }
+            }
+            if !checkpoints.is_empty() {
+                println!();
+                let list: Vec<String> = checkpoints.iter().map(|c| format!("{}:{}", c.seq, c.step)).collect();
+                println!("checkpoints  {}", list.join("  "));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `flowc runs stats`: each gate's pass and fail counts.
+pub fn stats_extras(store: &SqliteStore, doc: Option<&mut Value>) -> Result<(), Failure> {
+    let gates = store.gate_stats().map_err(usage)?;
+    match doc {
+        Some(Value::Array(list)) => {
+            for entry in list.iter_mut() {
+                let wf = entry["workflow"].as_str().unwrap_or("").to_string();
+                entry["gates"] = gates
+                    .iter()
+                    .filter(|g| g.workflow == wf)
+                    .map(|g| json!({ "gate": g.gate, "passed": g.passed, "failed": g.failed }))
+                    .collect();
+            }
+        }
+        Some(_) => {}
+        None => {
+            if !gates.is_empty() {
+                println!();
+                println!("{:<24} {:<24} {:>8} {:>8} {:>10}", "WORKFLOW", "GATE", "PASSED", "FAILED", "PASS RATE");
+                for g in &gates {
+                    let total = g.passed + g.failed;
+                    let rate = if total > 0 { format!("{:.0}%", 100.0 * g.passed as f64 / total as f64) } else { "-".into() };
+                    println!("{:<24} {:<24} {:>8} {:>8} {:>10}", g.workflow, g.gate, g.passed, g.failed, rate);
+                }
+            }
+        }
+    }
+    Ok(())
 }

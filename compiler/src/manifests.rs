@@ -1,6 +1,6 @@
-//! The project's declarations as manifests, in the shape of the advanced
-//! features document (`apiVersion`, `kind`, `metadata`, `spec`), for
-//! `flowc get`, `flowc describe` and `flowc export`.
+//! The project's declarations as manifests (`apiVersion`, `kind`,
+//! `metadata`, `spec`; the shape is in docs/runs.md), for `flowc get`,
+//! `flowc describe` and `flowc export`.
 //!
 //! | declaration | kind | apiVersion |
 //! |---|---|---|

@@ -25,14 +25,11 @@
 //! (reason `shutdown`, running steps finish first); the next `flowc serve`
 //! resumes them, and also resumes runs a killed server left `running`.
 
-mod conn;
-mod guard;
-mod routes;
+mod http;
 mod schedules;
-mod signatures;
-mod tls;
+mod workers;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -40,14 +37,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use clap::Args;
-use flowc_interpreter::cloudevents::EventSink;
 use flowc_interpreter::plan::{LoadedPlan, Plan, Trigger};
-use flowc_interpreter::runtime::{self, inbox, triggers, NotifySink, RunOptions};
-use flowc_interpreter::state::{Control, PeopleStore, RunStatus, SqliteStore, Store};
+use flowc_interpreter::runtime::{self, triggers, NotifySink};
+use flowc_interpreter::state::{Control, SqliteStore, Store};
 use flowc_interpreter::time;
 use serde_json::{json, Value};
 
 use crate::{Cli, Failure};
+use workers::{resume_after_restart, scan, RunConfig, Workers};
 
 /// How often blocked runs are looked at (an HTTP event or decision wakes the scan at once).
 const SCAN_EVERY: Duration = Duration::from_secs(1);
@@ -106,80 +103,8 @@ pub struct ServeArgs {
     pub rate_limit: u32,
 }
 
-/// What worker threads need to build their own run options.
-#[derive(Clone)]
-struct RunConfig {
-    state_path: PathBuf,
-    project_dir: PathBuf,
-    notify: NotifySink,
-    events: Option<EventSink>,
-}
-
-impl RunConfig {
-    fn options(&self) -> RunOptions {
-        let mut options = RunOptions::new(self.state_path.clone(), self.project_dir.clone());
-        options.notify = self.notify.clone();
-        options.events = self.events.clone();
-        options
-    }
-}
-
-fn log(line: &str) {
+pub(super) fn log(line: &str) {
     eprintln!("[{}] {line}", time::rfc3339_s(time::now_ms()));
-}
-
-/// Runs executing on worker threads.
-#[derive(Clone, Default)]
-struct Workers {
-    active: Arc<Mutex<HashSet<String>>>,
-    handles: Arc<Mutex<Vec<std::thread::JoinHandle<()>>>>,
-}
-
-impl Workers {
-    fn is_active(&self, run: &str) -> bool {
-        self.active.lock().map(|a| a.contains(run)).unwrap_or(false)
-    }
-
-    fn active(&self) -> Vec<String> {
-        self.active.lock().map(|a| a.iter().cloned().collect()).unwrap_or_default()
-    }
-
-    /// Starts or continues a run on a thread of its own.
-    fn start(&self, run: String, config: &RunConfig, why: &str) {
-        if let Ok(mut active) = self.active.lock()
-            && !active.insert(run.clone())
-        {
-            return;
-        }
-        log(&format!("run {run}: {why}"));
-        let config = config.clone();
-        let active = self.active.clone();
-        let handle = std::thread::spawn(move || {
-            let options = config.options();
-            match runtime::resume(&run, &options) {
-                Ok(runtime::Resumed::Here(report)) => {
-                    let extra = report.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
-                    log(&format!("run {run} ({}) {}{extra}", report.workflow, report.status));
-                }
-                Ok(runtime::Resumed::Elsewhere(m)) => log(&format!("run {run}: {m}")),
-                Err(e) => log(&format!("run {run}: {e}")),
-            }
-            if let Ok(mut a) = active.lock() {
-                a.remove(&run);
-            }
-        });
-        if let Ok(mut h) = self.handles.lock() {
-            h.retain(|h| !h.is_finished());
-            h.push(handle);
-        }
-    }
-
-    fn join_all(&self) {
-        let handles: Vec<_> = self.handles.lock().map(|mut h| h.drain(..).collect()).unwrap_or_default();
-        for h in handles {
-            let _ = h.join();
-        }
-    }
 }
 
 /// Database connections for requests, the scanner and the schedules.
@@ -220,7 +145,7 @@ pub(crate) struct Server {
     scanning: AtomicBool,
     /// Per blocked run: inbound events up to this sequence number were checked.
     scanned: Mutex<HashMap<String, i64>>,
-    guard: guard::Guard,
+    guard: http::guard::Guard,
 }
 
 impl Server {
@@ -258,12 +183,12 @@ pub fn serve(cli: &Cli, args: &ServeArgs) -> Result<(), Failure> {
         .listen
         .parse()
         .map_err(|_| Failure::usage(format!("`{}` is not an address to listen on (use HOST:PORT, e.g. 127.0.0.1:8750)", args.listen)))?;
-    let guard = guard::Guard::new(args, addr, &cli.project_dir()).map_err(Failure::usage)?;
+    let guard = http::guard::Guard::new(args, addr, &cli.project_dir()).map_err(Failure::usage)?;
     if args.dry_run {
         return dry_run(args, &plans, addr);
     }
     let tls = match (&args.tls_cert, &args.tls_key) {
-        (Some(cert), Some(key)) => Some(tls::acceptor(cert, key).map_err(Failure::usage)?),
+        (Some(cert), Some(key)) => Some(http::tls::acceptor(cert, key).map_err(Failure::usage)?),
         _ => None,
     };
     if tls.is_none() && !addr.ip().is_loopback() && !args.insecure_http {
@@ -298,7 +223,7 @@ pub fn serve(cli: &Cli, args: &ServeArgs) -> Result<(), Failure> {
         .build()
         .map_err(|e| Failure::usage(format!("cannot start the async runtime: {e}")))?;
     let local = tokio::task::LocalSet::new();
-    let limits = conn::Limits::from(args);
+    let limits = http::conn::Limits::from(args);
     let grace = Duration::from_secs(args.grace);
     let result = local.block_on(&rt, run_server(server.clone(), addr, tls, limits, grace));
     // Deliver queued CloudEvents before exiting.
@@ -336,7 +261,7 @@ fn dry_run(args: &ServeArgs, plans: &[Plan], addr: SocketAddr) -> Result<(), Fai
         }
         docs.push(json!({ "workflow": wf.name, "triggers": list }));
     }
-    let routes: Vec<Value> = routes::ROUTES.iter().map(|r| json!({ "method": r.method, "path": r.pattern, "access": r.access.describe() })).collect();
+    let routes: Vec<Value> = http::routes::ROUTES.iter().map(|r| json!({ "method": r.method, "path": r.pattern, "access": r.access.describe() })).collect();
     if args.json {
         let doc = json!({ "listen": addr.to_string(), "workflows": docs, "routes": routes });
         println!("{}", serde_json::to_string_pretty(&doc).unwrap_or_default());
@@ -362,7 +287,7 @@ fn dry_run(args: &ServeArgs, plans: &[Plan], addr: SocketAddr) -> Result<(), Fai
         }
     }
     println!("routes");
-    for r in routes::ROUTES {
+    for r in http::routes::ROUTES {
         println!("  {:<5}{:<48}{}", r.method, r.pattern, r.access.describe());
     }
     Ok(())
@@ -372,7 +297,7 @@ async fn run_server(
     server: Arc<Server>,
     addr: SocketAddr,
     tls: Option<tokio_rustls::TlsAcceptor>,
-    limits: conn::Limits,
+    limits: http::conn::Limits,
     grace: Duration,
 ) -> Result<(), Failure> {
     // First: a SIGTERM during the start (resuming, catching up) is then a clean stop.
@@ -430,7 +355,7 @@ async fn run_server(
     };
     let scheduler = tokio::task::spawn_local(schedules::run(server.clone(), schedules, now, stop_rx.clone()));
 
-    let connections = conn::Connections::new(limits);
+    let connections = http::conn::Connections::new(limits);
     loop {
         tokio::select! {
             accepted = listener.accept() => {
@@ -493,55 +418,3 @@ impl Signals {
     }
 }
 
-/// At start: runs paused by a previous `flowc serve`'s shutdown continue;
-/// runs a trigger created but nobody started (a server that died) start; and
-/// runs left `running` by a server that was killed, which no process holds
-/// any more, resume (completed steps are not run again).
-fn resume_after_restart(server: &Server, store: &mut SqliteStore) {
-    let runs_dir = runtime::runs_dir_for(&server.config.state_path);
-    let unheld = |run: &str| matches!(runtime::control::try_lock(&runs_dir, run), Ok(Some(_)));
-    let pending = store.runs_with_status(&[RunStatus::Pending]).unwrap_or_default();
-    for run in pending.into_iter().filter(|r| r.parent_run.is_none() && r.started_at.is_none()) {
-        if unheld(&run.id) {
-            server.workers.start(run.id, &server.config, "starting a run that was created but never started");
-        }
-    }
-    let running = store.runs_with_status(&[RunStatus::Running]).unwrap_or_default();
-    for run in running.into_iter().filter(|r| r.parent_run.is_none()) {
-        if unheld(&run.id) {
-            server.workers.start(run.id, &server.config, "resuming a run no process was executing any more (the last flowc serve was killed?)");
-        }
-    }
-    let runs = store.runs_with_status(&[RunStatus::Paused]).unwrap_or_default();
-    for run in runs.into_iter().filter(|r| r.parent_run.is_none()) {
-        let events = store.events(&run.id).unwrap_or_default();
-        let last = events.iter().rev().find(|e| e.step.is_none());
-        if last.is_some_and(|e| e.event == "paused" && e.payload.get("reason").and_then(Value::as_str) == Some("shutdown")) {
-            server.workers.start(run.id, &server.config, "resuming after the last shutdown");
-        }
-    }
-}
-
-/// Continues blocked runs that have a decision, a matching event or an
-/// expired gate ([`inbox::news`]).
-fn scan(server: &Server, store: &mut SqliteStore) {
-    let Ok(blocked) = store.runs_with_status(&[RunStatus::Blocked]) else { return };
-    let mut live = HashSet::new();
-    let Ok(mut seen) = server.scanned.lock() else { return };
-    for run in blocked.into_iter().filter(|r| r.parent_run.is_none()) {
-        if server.workers.is_active(&run.id) {
-            live.insert(run.id.clone());
-            continue;
-        }
-        let Ok((news, tree)) = inbox::news(store, &run.id, &mut seen) else { continue };
-        live.extend(tree.iter().cloned());
-        if let Some(news) = news {
-            // Rescan from the start next time it blocks: it may wait for something else.
-            for r in &tree {
-                seen.remove(r);
-            }
-            server.workers.start(run.id.clone(), &server.config, news.describe());
-        }
-    }
-    seen.retain(|k, _| live.contains(k));
-}

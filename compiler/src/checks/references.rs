@@ -1,5 +1,5 @@
 //! References: every backtick expression and template hole is checked by the
-//! CEL checker against the names in scope where it is written (LANGUAGE.md §2).
+//! CEL checker against the names in scope where it is written (docs/language.md).
 //!
 //! This module decides scopes; `cel_check` does the rest. A step referenced
 //! in an expression must be upstream of it: otherwise E0402 with a fix that

@@ -1,4 +1,4 @@
-//! The runner's part of the advanced primitives (issue 6): the state it
+//! The runner's part of the advanced primitives: the state it
 //! keeps for them, and the hooks `runner.rs` calls at its few decision
 //! points — a run begins or is restored, an attempt starts, an attempt
 //! succeeds or fails. The logic lives in the feature modules (`items`,

@@ -34,7 +34,7 @@ use crate::plan::{LoadedPlan, OnFailure, StepId, TriggerRule, Workflow};
 use crate::state::{NewRun, Op, RunStatus, StepState, StepStatus, Store};
 use crate::time;
 
-// The advanced primitives (issue 6). Each file extends the runner with its
+// The advanced primitives. Each file extends the runner with its
 // part; `advanced` holds the state they keep and the hooks called below.
 #[path = "advanced.rs"]
 mod advanced;
@@ -53,7 +53,7 @@ pub(crate) mod spawn;
 #[path = "stores.rs"]
 pub mod stores;
 
-// People and events: blocked steps, their gates and resolutions (issue 5).
+// People and events: blocked steps, their gates and resolutions.
 #[path = "blocked.rs"]
 mod blocked;
 

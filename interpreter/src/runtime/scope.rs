@@ -15,7 +15,7 @@ use cel::objects::{Key, Map};
 use crate::plan::table::{ShellContext, heredoc_breaks, render_value, shell_escape};
 use crate::plan::{Part, Template};
 
-/// serde_json → CEL: integral numbers become `int` (LANGUAGE.md §2), others `double`.
+/// serde_json → CEL: integral numbers become `int` (docs/language.md), others `double`.
 pub fn to_cel(value: &serde_json::Value) -> cel::Value {
     match value {
         serde_json::Value::Null => cel::Value::Null,

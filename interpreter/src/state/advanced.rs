@@ -1,4 +1,4 @@
-//! State of the advanced primitives (issue 6): persistent store entries,
+//! State of the advanced primitives: persistent store entries,
 //! spawned children, pinned invariants, item lists, checkpoints and the
 //! blobs of protected files.
 //!

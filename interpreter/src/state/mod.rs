@@ -61,7 +61,7 @@ macro_rules! status_enum {
 }
 
 status_enum! {
-    /// The status of a run (LANGUAGE.md §9).
+    /// The status of a run (docs/runs.md).
     RunStatus {
         Pending = "pending",
         Running = "running",
@@ -150,7 +150,7 @@ pub enum Op {
     GateRequestHandled { id: i64, result: String, at: String },
     /// An inbound event satisfied a `wait` step.
     EventDelivered { run: String, step: String, event_seq: i64, at: String },
-    /// What a run pinned when it started (issue 6, see [`advanced`]).
+    /// What a run pinned when it started (see [`advanced`]).
     Pin(RunPin),
     /// The item list a step produced.
     StepItems { run: String, step_id: u32, items: serde_json::Value },

@@ -98,7 +98,7 @@ CREATE TABLE run_controls (
 );
 CREATE INDEX run_controls_run ON run_controls(run_id, id);
 "#,
-    // stores, spawns, checkpoints (issue 6)
+    // stores, spawns, checkpoints
     r#"
 -- Persistent stores with `backend local`: one row per (store, key). `seq`
 -- orders writes (eviction takes the lowest); `written_ms` dates them (ttl).
@@ -157,7 +157,7 @@ CREATE TABLE file_blobs (
     content BLOB NOT NULL
 ) WITHOUT ROWID;
 "#,
-    // people & events (issue 5): who and what started each run and from which
+    // people & events: who and what started each run and from which
     // definition, approvals and task completions filed by other processes,
     // inbound CloudEvents and which wait step each one satisfied, published
     // workflow versions.

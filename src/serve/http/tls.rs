@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
-pub(super) fn acceptor(cert: &Path, key: &Path) -> Result<tokio_rustls::TlsAcceptor, String> {
+pub(in crate::serve) fn acceptor(cert: &Path, key: &Path) -> Result<tokio_rustls::TlsAcceptor, String> {
     let read = |path: &Path, what: &str| std::fs::read(path).map_err(|e| format!("cannot read the TLS {what} {}: {e}", path.display()));
     let cert_pem = read(cert, "certificate")?;
     let key_pem = read(key, "key")?;

@@ -10,7 +10,7 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// Why a signature was refused (said to the sender: nothing secret in it).
 #[derive(Debug, PartialEq, Eq)]
-pub(super) enum Refused {
+pub(in crate::serve) enum Refused {
     Missing(String),
     Malformed(String),
     Mismatch,
@@ -44,7 +44,7 @@ fn verify_hex(secret: &[u8], parts: &[&[u8]], hex_sig: &str) -> bool {
 }
 
 /// GitHub: `X-Hub-Signature-256: sha256=HEX(HMAC-SHA256(secret, body))`.
-pub(super) fn github(secret: &[u8], body: &[u8], header: Option<&str>) -> Result<(), Refused> {
+pub(in crate::serve) fn github(secret: &[u8], body: &[u8], header: Option<&str>) -> Result<(), Refused> {
     let header = header.ok_or_else(|| Refused::Missing("X-Hub-Signature-256".into()))?;
     let hex_sig = header
         .trim()
@@ -55,7 +55,7 @@ pub(super) fn github(secret: &[u8], body: &[u8], header: Option<&str>) -> Result
 
 /// Generic: the header's value is the hex HMAC-SHA256 of the body,
 /// optionally prefixed `sha256=`.
-pub(super) fn hmac_header(secret: &[u8], body: &[u8], name: &str, header: Option<&str>) -> Result<(), Refused> {
+pub(in crate::serve) fn hmac_header(secret: &[u8], body: &[u8], name: &str, header: Option<&str>) -> Result<(), Refused> {
     let header = header.ok_or_else(|| Refused::Missing(name.to_string()))?;
     let value = header.trim();
     let hex_sig = value.strip_prefix("sha256=").unwrap_or(value);
@@ -68,7 +68,7 @@ pub(super) fn hmac_header(secret: &[u8], body: &[u8], name: &str, header: Option
 /// Stripe: `Stripe-Signature: t=UNIX,v1=HEX[,v1=HEX…]`, each `v1` the hex
 /// HMAC-SHA256 of `"{t}.{body}"`; any one matching will do (secret
 /// rotation). Returns the signed timestamp (unix seconds).
-pub(super) fn stripe(secret: &[u8], body: &[u8], header: Option<&str>, now_s: i64, tolerance_s: u64) -> Result<i64, Refused> {
+pub(in crate::serve) fn stripe(secret: &[u8], body: &[u8], header: Option<&str>, now_s: i64, tolerance_s: u64) -> Result<i64, Refused> {
     let header = header.ok_or_else(|| Refused::Missing("Stripe-Signature".into()))?;
     let mut t = None;
     let mut v1 = Vec::new();
@@ -96,7 +96,7 @@ pub(super) fn stripe(secret: &[u8], body: &[u8], header: Option<&str>, now_s: i6
 
 /// A fingerprint of a delivery for replay detection: the same signed bytes
 /// twice are one delivery, whatever id headers (unsigned) say.
-pub(super) fn fingerprint(scheme: &str, signed: &[&[u8]]) -> String {
+pub(in crate::serve) fn fingerprint(scheme: &str, signed: &[&[u8]]) -> String {
     let mut h = Sha256::new();
     h.update(scheme.as_bytes());
     for p in signed {

@@ -11,9 +11,9 @@ use std::time::{Instant, SystemTime};
 
 use hyper::HeaderMap;
 
-use super::ServeArgs;
+use crate::serve::ServeArgs;
 
-pub(super) struct Guard {
+pub(in crate::serve) struct Guard {
     /// Configured `--allow-host` names, lower case, each with or without a port.
     hosts: Vec<String>,
     /// The bound address (the port `Host` may carry, and whether loopback names are served).
@@ -29,7 +29,7 @@ pub(super) struct Guard {
 }
 
 /// A refusal: the status and what to tell the client.
-pub(super) struct Refusal {
+pub(in crate::serve) struct Refusal {
     pub status: u16,
     pub message: String,
     pub retry_after: Option<u64>,
@@ -245,7 +245,7 @@ impl Bucket {
     }
 }
 
-pub(super) use flowc_plan::directory::{Directory, Role};
+pub(in crate::serve) use flowc_plan::directory::{Directory, Role};
 
 /// The project's directory (flowc.toml), re-read when the file changes, so
 /// a principal removed from it loses access without a restart.

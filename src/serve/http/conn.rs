@@ -21,7 +21,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use super::{log, ServeArgs, Server};
+use crate::serve::{log, ServeArgs, Server};
 
 /// The largest request head (request line and headers) read.
 const MAX_HEAD: usize = 64 * 1024;
@@ -46,7 +46,7 @@ mod tests {
 }
 
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Limits {
+pub(in crate::serve) struct Limits {
     pub max_total: usize,
     pub max_per_address: usize,
     pub header_timeout: Duration,
@@ -65,7 +65,7 @@ impl From<&ServeArgs> for Limits {
 }
 
 /// The open connections, counted (all on the one accept thread).
-pub(super) struct Connections {
+pub(in crate::serve) struct Connections {
     limits: Limits,
     open: Rc<RefCell<Counts>>,
     all_closed: Rc<tokio::sync::Notify>,

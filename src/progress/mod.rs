@@ -5,6 +5,8 @@
 //! redrawn by a small thread. Elsewhere (CI logs, pipes): one plain
 //! timestamped line per event, `[2026-11-21T10:00:00Z] step research started`.
 
+mod step_events;
+
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -227,7 +229,7 @@ impl Observer for Progress {
                 };
                 format!("{} {label} blocked: {what}", self.paint("⏸", "36"))
             }
-            other => match crate::progress_advanced::line(self, &label, other, e.payload) {
+            other => match step_events::line(self, &label, other, e.payload) {
                 Some(text) => text,
                 None => return,
             },

@@ -26,7 +26,8 @@ use hyper::{Method, Request, Response, StatusCode};
 use serde_json::{json, Value};
 
 use super::guard::{Guard, Refusal, Role};
-use super::{log, signatures, Server};
+use super::signatures;
+use crate::serve::{log, Server};
 
 /// Request bodies above this are refused (413).
 const MAX_BODY: usize = 1 << 20;
@@ -34,7 +35,7 @@ const MAX_BODY: usize = 1 << 20;
 const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Access {
+pub(in crate::serve) enum Access {
     /// Anyone (only `GET /health`).
     Public,
     /// An API token whose principal holds the role.
@@ -66,7 +67,7 @@ enum Action {
     Resume,
 }
 
-pub(super) struct Route {
+pub(in crate::serve) struct Route {
     pub method: &'static str,
     /// Literal segments and `{param}`s.
     pub pattern: &'static str,
@@ -80,7 +81,7 @@ const fn route(method: &'static str, pattern: &'static str, access: Access, acti
 
 /// Every route the server answers. Anything else is 401 without credentials
 /// and 404 (or 405) with them.
-pub(super) const ROUTES: &[Route] = &[
+pub(in crate::serve) const ROUTES: &[Route] = &[
     route("GET", "/health", Access::Public, Action::Health),
     route("GET", "/runs/{run}", Access::Token(Role::Read), Action::ShowRun),
     route("POST", "/events", Access::Token(Role::Trigger), Action::Events),
@@ -144,7 +145,7 @@ fn find<'p>(method: &Method, path: &'p str) -> Found<'p> {
 
 // ----------------------------------------------------------------- replies
 
-pub(super) type Reply = Response<Full<Bytes>>;
+pub(in crate::serve) type Reply = Response<Full<Bytes>>;
 
 fn reply(status: StatusCode, body: Value) -> Reply {
     let mut r = Response::new(Full::new(Bytes::from(format!("{body}\n"))));
@@ -219,7 +220,7 @@ fn is_json(headers: &hyper::HeaderMap) -> bool {
     media == "application/json" || (media.starts_with("application/") && media.ends_with("+json"))
 }
 
-pub(super) async fn handle(server: &Arc<Server>, req: Request<Incoming>, peer: SocketAddr) -> Reply {
+pub(in crate::serve) async fn handle(server: &Arc<Server>, req: Request<Incoming>, peer: SocketAddr) -> Reply {
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     if method == Method::GET && path == "/health" {
@@ -425,7 +426,7 @@ fn show_run(store: &SqliteStore, run: &str) -> Reply {
         Ok(report) => {
             let mut doc = report.to_json();
             if report.status == RunStatus::Blocked {
-                doc["blocked"] = crate::people::blocked_json(store, run);
+                doc["blocked"] = crate::blocked::blocked_json(store, run);
             }
             reply(StatusCode::OK, doc)
         }

@@ -1,5 +1,5 @@
-//! Progress lines for the events of the advanced primitives (items, gates,
-//! invariants, spawns, selection, checkpoints).
+//! Progress lines for the step events of items, quality gates, invariants,
+//! spawns, selection and checkpoints.
 
 use serde_json::Value;
 
