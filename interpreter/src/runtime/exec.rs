@@ -50,9 +50,9 @@ pub(crate) struct Outcome {
     /// The `notified` event payload, for a NOTIFY.
     pub notified: Option<Value>,
     pub duration_ms: i64,
-    /// The step waits on a person or an event (`people`); the result holds
+    /// The step waits on a person or an event (`blocking`); the result holds
     /// its output so far.
-    pub blocked: Option<super::people::Gate>,
+    pub blocked: Option<super::blocking::Gate>,
     /// Events to record before the step's outcome (a policy's decision).
     pub events: Vec<(&'static str, Value)>,
     /// The failure is final: retrying cannot change it (a policy's deny).
@@ -191,7 +191,7 @@ pub(crate) async fn run_instrs(
     let mut last_stdout: Option<String> = None;
     // An agent's declared cost, unless its parsed output reports `cost_usd`.
     let mut agent_cost: Option<f64> = None;
-    let mut people = super::people::AttemptState::default();
+    let mut people = super::blocking::AttemptState::default();
     let label = match item {
         Some(i) => format!("attempt {}, item {i}", ctx.attempt),
         None => format!("attempt {}", ctx.attempt),
@@ -292,13 +292,13 @@ pub(crate) async fn run_instrs(
                 scope.set(name, super::scope::to_cel(&value));
             }
             Instr::Select(select) => output = super::runner::items::run_select(ctx, select, out)?,
-            Instr::Gate { checks } => output = super::runner::gates::run_checks(ctx, checks, scope, env, &log, out).await?,
+            Instr::Gate { checks } => output = super::runner::quality_gates::run_checks(ctx, checks, scope, env, &log, out).await?,
             // Post actions run after the work, in `items::run_posts`.
             Instr::StorePut { .. } | Instr::Spawn { .. } | Instr::SpawnEach { .. } | Instr::Items { .. } => {}
             Instr::End => break,
             Instr::CheckPolicy { .. } | Instr::Approval { .. } | Instr::Human { .. } | Instr::Wait { .. } => {
                 let read = |r: &crate::plan::Reg| regs.get(&r.0).value();
-                if let Some(gate) = super::people::execute(ctx, instr, &read, &mut people, &mut output, out)? {
+                if let Some(gate) = super::blocking::execute(ctx, instr, &read, &mut people, &mut output, out)? {
                     out.blocked = Some(gate);
                     break;
                 }
@@ -411,7 +411,7 @@ async fn call(ctx: &AttemptCtx, workflow: &str, inputs: Value, item: Option<usiz
         crate::state::RunStatus::Completed => Ok(report.outputs),
         // The child waits on a person or an event: so does this step.
         crate::state::RunStatus::Blocked => {
-            out.blocked = Some(super::people::Gate { gate: "call".into(), child_run: Some(report.run.clone()), ..Default::default() });
+            out.blocked = Some(super::blocking::Gate { gate: "call".into(), child_run: Some(report.run.clone()), ..Default::default() });
             Ok(Value::Null)
         }
         status => Err(format!(

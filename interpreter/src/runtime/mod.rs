@@ -15,8 +15,8 @@
 //! # People and events
 //!
 //! Steps that wait on people or the outside world block instead of holding
-//! a task: `people` executes their instructions and resolves gates from
-//! other processes' commands, `runner/gates` (a child of the runner) keeps
+//! a task: `blocking` executes their instructions and resolves gates from
+//! other processes' commands, `runner/blocked` (a child of the runner) keeps
 //! the blocked steps and applies decisions, events and deadlines, `inbox`
 //! stores inbound CloudEvents and matches waits, `triggers` matches
 //! `on event|webhook|schedule` and creates triggered runs, and `versions`
@@ -38,7 +38,7 @@ mod compensate;
 mod exec;
 pub mod inbox;
 mod notify;
-pub mod people;
+pub mod blocking;
 pub mod process;
 mod runner;
 pub mod scope;
@@ -65,7 +65,7 @@ pub fn empty_invariants_hash() -> String {
 }
 pub use control::{cancel, pause, resume, ControlOutcome, Resumed};
 pub use notify::NotifySink;
-pub use people::{resolve, Gate, Resolved};
+pub use blocking::{resolve, Gate, Resolved};
 
 /// Why an operation on a run could not be carried out (exit 2 in the CLI).
 #[derive(Debug)]

@@ -22,7 +22,7 @@ use super::{Runner, Shared};
 use crate::plan::{Plan, StepId};
 use crate::runtime::exec::Outcome;
 use crate::runtime::inbox;
-use crate::runtime::people::{check_request, human_type, Gate};
+use crate::runtime::blocking::{check_request, human_type, Gate};
 use crate::runtime::Error;
 use crate::state::{GateAction, GateRequest, InboundEvent, Op, RunOrigin, RunStatus, StepState, StepStatus, Store};
 use crate::time;
@@ -92,15 +92,15 @@ fn duration_since(started: Option<&str>) -> i64 {
 
 impl Runner {
     fn load_origin(&mut self) {
-        if self.people.origin_loaded {
+        if self.blocked.origin_loaded {
             return;
         }
-        self.people.origin_loaded = true;
+        self.blocked.origin_loaded = true;
         if let Ok(Some(origin)) = self.sh.store.borrow().origin(&self.run) {
-            self.people.initiator = origin.initiator;
-            self.people.version = origin.version;
+            self.blocked.initiator = origin.initiator;
+            self.blocked.version = origin.version;
         }
-        self.people.directory = crate::plan::directory::Directory::load(&self.sh.options.project_dir).unwrap_or_default();
+        self.blocked.directory = crate::plan::directory::Directory::load(&self.sh.options.project_dir).unwrap_or_default();
     }
 
     /// The origin's fields for the `started` event.
@@ -163,22 +163,22 @@ impl Runner {
         self.ops.push(Op::AttemptBlocked { run: self.run.clone(), step_id: s, attempt });
         let payload = serde_json::to_value(&blocked.gate).unwrap_or(Value::Null);
         self.record_step(s, StepStatus::Blocked, "blocked", payload);
-        self.people.gates.insert(s, blocked);
+        self.blocked.gates.insert(s, blocked);
     }
 
     /// The next inbound event since the run started that the wait matches.
     fn next_match(&mut self, blocked: &mut Blocked) -> Result<Option<InboundEvent>, Error> {
-        if !self.people.origin_loaded {
+        if !self.blocked.origin_loaded {
             self.load_origin();
             let delivered = self.sh.store.borrow().deliveries(&self.run)?;
-            self.people.delivered.extend(delivered);
+            self.blocked.delivered.extend(delivered);
         }
         let since = self.since();
         let events = self.sh.store.borrow().inbound_events_after(blocked.scanned, &since)?;
         let glob = blocked.gate.event.clone().unwrap_or_default();
         for event in events {
             blocked.scanned = event.seq;
-            if !self.people.delivered.contains(&event.seq)
+            if !self.blocked.delivered.contains(&event.seq)
                 && inbox::wait_matches(&glob, blocked.gate.subject.as_deref(), &event.event)
             {
                 return Ok(Some(event));
@@ -190,7 +190,7 @@ impl Runner {
     /// Only blocked steps are left and this runner may not wait for them.
     pub(super) fn only_gates_left(&self) -> bool {
         !self.sh.options.wait_blocked
-            && !self.people.gates.is_empty()
+            && !self.blocked.gates.is_empty()
             && self.in_flight == 0
             && self.ready_inline.is_empty()
             && self.ready_external.is_empty()
@@ -211,7 +211,7 @@ impl Runner {
         if !self.only_gates_left() {
             return false;
         }
-        let steps: Vec<String> = self.people.gates.keys().map(|s| self.wf_plan().steps[*s as usize].name.clone()).collect();
+        let steps: Vec<String> = self.blocked.gates.keys().map(|s| self.wf_plan().steps[*s as usize].name.clone()).collect();
         self.record_run(RunStatus::Blocked, "blocked", json!({ "steps": steps }), None, None);
         true
     }
@@ -219,31 +219,31 @@ impl Runner {
     /// Applies gate requests, matching events and expired deadlines. True
     /// when a gate was resolved.
     pub(super) fn poll_gates(&mut self) -> Result<bool, Error> {
-        if self.people.gates.is_empty() || self.aborting.is_some() {
+        if self.blocked.gates.is_empty() || self.aborting.is_some() {
             return Ok(false);
         }
-        let before = self.people.gates.len();
-        let requests = self.sh.store.borrow().pending_gate_requests(&self.run, self.people.last_request)?;
+        let before = self.blocked.gates.len();
+        let requests = self.sh.store.borrow().pending_gate_requests(&self.run, self.blocked.last_request)?;
         for req in requests {
-            self.people.last_request = req.id;
+            self.blocked.last_request = req.id;
             self.apply_request(req);
         }
-        let waits: Vec<StepId> = self.people.gates.iter().filter(|(_, b)| b.gate.gate == "wait").map(|(s, _)| *s).collect();
+        let waits: Vec<StepId> = self.blocked.gates.iter().filter(|(_, b)| b.gate.gate == "wait").map(|(s, _)| *s).collect();
         for s in waits {
-            let Some(mut blocked) = self.people.gates.remove(&s) else { continue };
+            let Some(mut blocked) = self.blocked.gates.remove(&s) else { continue };
             match self.next_match(&mut blocked)? {
                 Some(event) => self.resolve_event(s, blocked, event),
                 None => {
-                    self.people.gates.insert(s, blocked);
+                    self.blocked.gates.insert(s, blocked);
                 }
             }
         }
         self.poll_children()?;
         let now = time::now_ms();
         let expired: Vec<StepId> =
-            self.people.gates.iter().filter(|(_, b)| b.deadline_ms.is_some_and(|d| d <= now)).map(|(s, _)| *s).collect();
+            self.blocked.gates.iter().filter(|(_, b)| b.deadline_ms.is_some_and(|d| d <= now)).map(|(s, _)| *s).collect();
         for s in expired {
-            if let Some(blocked) = self.people.gates.remove(&s) {
+            if let Some(blocked) = self.blocked.gates.remove(&s) {
                 let after = crate::plan::disasm::format_duration(self.sh.plan.workflows[self.wf].steps[s as usize].timeout_ms.unwrap_or(0));
                 let what = match blocked.gate.gate.as_str() {
                     "approval" => format!("nobody approved or rejected it within {after}"),
@@ -253,7 +253,7 @@ impl Runner {
                 self.finish_gate(s, blocked, Err(what), json!({ "timed_out": true }));
             }
         }
-        let resolved = self.people.gates.len() < before;
+        let resolved = self.blocked.gates.len() < before;
         if resolved {
             self.flush()?;
         }
@@ -265,12 +265,12 @@ impl Runner {
     /// gate or an event one of its waits matches. Looked at once a second.
     fn poll_children(&mut self) -> Result<(), Error> {
         let now = time::now_ms();
-        if now - self.people.children_polled < 1000 {
+        if now - self.blocked.children_polled < 1000 {
             return Ok(());
         }
-        self.people.children_polled = now;
+        self.blocked.children_polled = now;
         let calls: Vec<(StepId, String)> = self
-            .people
+            .blocked
             .gates
             .iter()
             .filter_map(|(s, b)| b.gate.child_run.clone().filter(|_| b.gate.gate == "call").map(|c| (*s, c)))
@@ -279,7 +279,7 @@ impl Runner {
             if !self.child_has_news(&child)? {
                 continue;
             }
-            if let Some(blocked) = self.people.gates.remove(&s) {
+            if let Some(blocked) = self.blocked.gates.remove(&s) {
                 // The same attempt continues: CALL resumes the existing child run.
                 let st = &mut self.steps[s as usize];
                 st.attempts = blocked.attempt.saturating_sub(1);
@@ -321,17 +321,17 @@ impl Runner {
             && a != attempt {
                 return refuse(self, format!("it was for attempt {a} of step `{}`, which is now at attempt {attempt}", req.step));
             }
-        let Some(blocked) = self.people.gates.get(&s) else {
+        let Some(blocked) = self.blocked.gates.get(&s) else {
             let st = &self.steps[s as usize];
-            let why = crate::runtime::people::decided_why(&req.step, st.status, st.output.as_ref(), st.error.as_deref(), None);
+            let why = crate::runtime::blocking::decided_why(&req.step, st.status, st.output.as_ref(), st.error.as_deref(), None);
             return refuse(self, why);
         };
         let ty = human_type(&self.sh.plan, self.wf, s);
-        let dir = &self.people.directory;
-        if let Err(why) = check_request(&blocked.gate, req.action, &req.actor, self.people.initiator.as_deref(), req.output.as_ref(), ty, dir) {
+        let dir = &self.blocked.directory;
+        if let Err(why) = check_request(&blocked.gate, req.action, &req.actor, self.blocked.initiator.as_deref(), req.output.as_ref(), ty, dir) {
             return refuse(self, why);
         }
-        let Some(blocked) = self.people.gates.remove(&s) else { return };
+        let Some(blocked) = self.blocked.gates.remove(&s) else { return };
         self.ops.push(Op::GateRequestHandled { id: req.id, result: "applied".into(), at: time::now() });
         let at = time::now();
         match req.action {
@@ -376,7 +376,7 @@ impl Runner {
     }
 
     fn resolve_event(&mut self, s: StepId, blocked: Blocked, event: InboundEvent) {
-        self.people.delivered.insert(event.seq);
+        self.blocked.delivered.insert(event.seq);
         let step = self.wf_plan().steps[s as usize].name.clone();
         self.ops.push(Op::EventDelivered { run: self.run.clone(), step, event_seq: event.seq, at: time::now() });
         let summary = json!({
@@ -476,7 +476,7 @@ impl Runner {
         let gates = self.sh.store.borrow().blocked_gates(&self.run)?;
         for g in gates {
             if let Ok(gate) = serde_json::from_value::<Gate>(g.gate) {
-                self.people.recorded.insert(g.step, gate);
+                self.blocked.recorded.insert(g.step, gate);
             }
         }
         Ok(())
@@ -485,7 +485,7 @@ impl Runner {
     /// Keeps a blocked step blocked (or, for a call whose child was blocked,
     /// dispatches it again). False when no gate was recorded for it.
     pub(super) fn restore_gate(&mut self, state: &StepState) -> bool {
-        let Some(gate) = self.people.recorded.remove(&state.step) else { return false };
+        let Some(gate) = self.blocked.recorded.remove(&state.step) else { return false };
         let s = state.step_id;
         let st = &mut self.steps[s as usize];
         st.attempts = state.attempts;
@@ -496,19 +496,19 @@ impl Runner {
             // The same attempt continues: CALL resumes the existing child run.
             st.attempts = state.attempts.saturating_sub(1);
             st.status = Some(StepStatus::Pending);
-            self.people.redispatch.push(s);
+            self.blocked.redispatch.push(s);
             return true;
         }
         st.status = Some(StepStatus::Blocked);
         let deadline_ms = gate.deadline.as_deref().and_then(time::parse_rfc3339);
         let attempt = if gate.attempt > 0 { gate.attempt } else { state.attempts };
-        self.people.gates.insert(s, Blocked { gate, attempt, deadline_ms, scanned: 0 });
+        self.blocked.gates.insert(s, Blocked { gate, attempt, deadline_ms, scanned: 0 });
         true
     }
 
     /// After the replay: call steps whose child run was blocked run again.
     pub(super) fn redispatch_calls(&mut self) {
-        for s in std::mem::take(&mut self.people.redispatch) {
+        for s in std::mem::take(&mut self.blocked.redispatch) {
             self.redispatch_one(s);
         }
     }

@@ -30,31 +30,24 @@ use super::exec::{self, AttemptCtx, Outcome};
 
 use super::scope::{cel_map, to_cel, Scope};
 use super::{control, env_name, Error, Observed, RunOptions, RunReport};
-use crate::plan::{LoadedPlan, OnFailure, StepId, TriggerRule, Workflow};
+use crate::plan::{LoadedPlan, OnFailure, StepId, Workflow};
+use rules::{Decision, Eff};
 use crate::state::{NewRun, Op, RunStatus, StepState, StepStatus, Store};
 use crate::time;
 
-// The advanced primitives. Each file extends the runner with its
-// part; `advanced` holds the state they keep and the hooks called below.
-#[path = "advanced.rs"]
-mod advanced;
-#[path = "checkpoints.rs"]
+// Each construct's part of the runner extends it from its own file; `hooks`
+// holds the state they keep and the hooks called below.
+mod hooks;
+mod rules;
 pub(crate) mod checkpoints;
-#[path = "gates.rs"]
-pub(crate) mod gates;
-#[path = "invariants.rs"]
+pub(crate) mod quality_gates;
 pub(crate) mod invariants;
-#[path = "items.rs"]
 pub(crate) mod items;
-#[path = "secrets.rs"]
 pub(crate) mod secrets;
-#[path = "spawn.rs"]
 pub(crate) mod spawn;
-#[path = "stores.rs"]
 pub mod stores;
 
-// People and events: blocked steps, their gates and resolutions.
-#[path = "blocked.rs"]
+// Steps blocked on people and events: their holds and resolutions.
 mod blocked;
 
 /// Under a steady stream of instant steps, commit at least this often.
@@ -97,12 +90,6 @@ enum Abort {
     Failed(String),
 }
 
-#[derive(Clone, Copy, PartialEq)]
-enum Eff {
-    Success,
-    Failed,
-    Skipped,
-}
 
 #[derive(Default)]
 struct StepRt {
@@ -162,8 +149,8 @@ pub(crate) struct Runner {
     total: usize,
     first_failure: Option<String>,
     _lock: Option<control::RunLock>,
-    adv: advanced::AdvState,
-    people: blocked::GateRt,
+    adv: hooks::AdvState,
+    blocked: blocked::GateRt,
 }
 
 /// Opens the store and starts a new top-level run.
@@ -359,7 +346,7 @@ impl Runner {
             first_failure: None,
             _lock: lock,
             adv: Default::default(),
-            people: Default::default(),
+            blocked: Default::default(),
         };
         if resuming && !runner.never_started()? {
             runner.restore()?;
@@ -568,16 +555,10 @@ impl Runner {
     /// continue`) or was upstream_failed; skipped if every member was
     /// skipped; completed otherwise.
     fn group_effective(&self, members: &[StepId], dependent: StepId) -> Eff {
-        let mut all_skipped = true;
-        for &m in members {
+        rules::group_effect(members.iter().map(|&m| {
             let continued = self.steps[m as usize].status == Some(StepStatus::Failed) && self.on_failure_of(m) == OnFailure::Continue;
-            match if continued { Eff::Success } else { self.effective(m, dependent) } {
-                Eff::Failed => return Eff::Failed,
-                Eff::Success => all_skipped = false,
-                Eff::Skipped => {}
-            }
-        }
-        if all_skipped { Eff::Skipped } else { Eff::Success }
+            if continued { Eff::Success } else { self.effective(m, dependent) }
+        }))
     }
 
     /// Rebuilds the scheduler's state from the store, after a crash or a pause.
@@ -695,17 +676,13 @@ impl Runner {
 
     fn effective(&self, dep: StepId, dependent: StepId) -> Eff {
         let st = &self.steps[dep as usize];
-        match st.status {
-            Some(StepStatus::Completed) => {
-                let info = &self.sh.plan.workflows[self.wf].steps[dep as usize];
-                let picked = st.picked.and_then(|i| info.arms.get(i as usize)).is_some_and(|(_, steps)| steps.contains(&dependent));
-                if info.arm_targets.contains(&dependent) && !picked { Eff::Skipped } else { Eff::Success }
-            }
-            // Passed by a person (`flowc skip`): its dependents go on.
-            Some(StepStatus::Skipped) if checkpoints::passed_by_person(st.output.as_ref()) => Eff::Success,
-            Some(StepStatus::Skipped) => Eff::Skipped,
-            _ => Eff::Failed,
-        }
+        let not_picked = st.status == Some(StepStatus::Completed) && {
+            let info = &self.sh.plan.workflows[self.wf].steps[dep as usize];
+            let picked = st.picked.and_then(|i| info.arms.get(i as usize)).is_some_and(|(_, steps)| steps.contains(&dependent));
+            info.arm_targets.contains(&dependent) && !picked
+        };
+        let by_person = st.status == Some(StepStatus::Skipped) && checkpoints::passed_by_person(st.output.as_ref());
+        rules::dep_effect(st.status, not_picked, by_person)
     }
 
     /// Marks `s` terminal-settled and decides what its dependents can.
@@ -761,24 +738,8 @@ impl Runner {
     fn decide(&mut self, d: StepId, work: &mut Vec<StepId>) {
         let rule = self.sh.plan.plan.workflows[self.wf].steps[d as usize].trigger;
         let st = &self.steps[d as usize];
-        let done = st.pending_deps == 0;
-        enum Decision {
-            Run,
-            Skip(&'static str),
-            UpstreamFailed,
-        }
-        let decision = match rule {
-            // Airflow's `one_success`: skipped only when every dependency was
-            // skipped; with none succeeded and one failed, upstream_failed.
-            TriggerRule::OneSuccess if st.any_success => Some(Decision::Run),
-            TriggerRule::OneSuccess if done && st.any_failed => Some(Decision::UpstreamFailed),
-            TriggerRule::OneSuccess if done => Some(Decision::Skip("every upstream step was skipped")),
-            TriggerRule::AllSuccess if done && st.any_failed => Some(Decision::UpstreamFailed),
-            TriggerRule::AllSuccess if done && st.any_skipped => Some(Decision::Skip("an upstream step was skipped")),
-            TriggerRule::AllSuccess | TriggerRule::AllDone if done => Some(Decision::Run),
-            _ => None,
-        };
-        let Some(decision) = decision else { return };
+        let counts = rules::Counts { pending: st.pending_deps, any_success: st.any_success, any_failed: st.any_failed, any_skipped: st.any_skipped };
+        let Some(decision) = rules::decide(rule, counts) else { return };
         self.steps[d as usize].decided = true;
         if self.aborting.is_some() {
             return;
@@ -886,7 +847,7 @@ impl Runner {
                         ("cost_usd", cel::Value::Float(self.cost)),
                         ("depth", cel::Value::Int(self.depth as i64)),
                         // 0 for a run of unpublished source (the checker types it `int`).
-                        ("version", cel::Value::Int(self.people.version.unwrap_or(0))),
+                        ("version", cel::Value::Int(self.blocked.version.unwrap_or(0))),
                     ]),
                 ),
                 other => {

@@ -6,7 +6,7 @@
 //! A blocked step's gate is recorded in the payload of its `blocked` event,
 //! which is what `resume` rebuilds it from: the event log is the record of
 //! who may approve and until when. Decisions are filed as gate requests and
-//! applied by the process executing the run (`runner::gates`), which checks
+//! applied by the process executing the run (`runner::quality_gates`), which checks
 //! them again there; the command checks them first so that a person hears at
 //! once why a decision is refused.
 

@@ -1,8 +1,9 @@
-//! The runner's part of the advanced primitives: the state it
-//! keeps for them, and the hooks `runner.rs` calls at its few decision
-//! points — a run begins or is restored, an attempt starts, an attempt
-//! succeeds or fails. The logic lives in the feature modules (`items`,
-//! `gates`, `invariants`, `spawn`, `checkpoints`, `stores`, `secrets`).
+//! The state the runner keeps for items, quality gates, invariants,
+//! spawning, checkpoints, stores and secrets, and the hooks `runner/mod.rs`
+//! calls at its few decision points — a run begins or is restored, an
+//! attempt starts, an attempt succeeds or fails. The logic lives in the
+//! sibling modules (`items`, `quality_gates`, `invariants`, `spawn`,
+//! `checkpoints`, `stores`, `secrets`).
 
 use std::collections::HashMap;
 use std::rc::Rc;
