@@ -10,7 +10,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use flowc_interpreter::runtime::people::Actor;
+use flowc_interpreter::runtime::blocking::Actor;
 use flowc_interpreter::runtime::{self, Resolved};
 use flowc_interpreter::state::GateAction;
 use serde_json::{json, Value};

@@ -3,7 +3,7 @@
 //! for a run that waits on people or events.
 
 
-use flowc_interpreter::runtime::{self, Gate, RunReport};
+use flowc_interpreter::runtime::{self, Hold, RunReport};
 use flowc_interpreter::state::SqliteStore;
 use serde_json::{json, Value};
 
@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 /// The blocked gates of a run (and its child runs), as JSON.
 pub fn blocked_json(store: &SqliteStore, run: &str) -> Value {
-    let gates = runtime::people::blocked_in_tree(store, run).unwrap_or_default();
+    let gates = runtime::blocking::blocked_in_tree(store, run).unwrap_or_default();
     Value::Array(
         gates
             .into_iter()
@@ -64,7 +64,7 @@ pub fn print_waiting(store: &SqliteStore, json: bool) -> Result<(), runtime::Err
 /// A command that continues the gate, ready to paste by one of its
 /// approvers (whoever runs it decides): placeholders are values that work
 /// (a skeleton of the declared output, an event type the glob matches).
-pub fn how_to(run: &str, step: &str, gate: &Gate) -> String {
+pub fn how_to(run: &str, step: &str, gate: &Hold) -> String {
     use flowc_plan::table::shell_quote;
     match gate.gate.as_str() {
         "approval" => format!(
@@ -88,7 +88,7 @@ pub fn how_to(run: &str, step: &str, gate: &Gate) -> String {
 
 /// "How to continue" lines for a blocked run, on stderr.
 pub fn print_blocked(store: &SqliteStore, report: &RunReport) {
-    let gates = runtime::people::blocked_in_tree(store, &report.run).unwrap_or_default();
+    let gates = runtime::blocking::blocked_in_tree(store, &report.run).unwrap_or_default();
     for (run, step, gate) in &gates {
         eprintln!();
         let mut what = match gate.gate.as_str() {

@@ -116,7 +116,7 @@ fn send(cli: &Cli, args: &SendArgs) -> Result<(), Failure> {
             }
         }
         // Whoever sent the event started the runs it fires.
-        let origin = triggers::event_origin(&stored.event, &flowc_interpreter::runtime::people::os_user());
+        let origin = triggers::event_origin(&stored.event, &flowc_interpreter::runtime::blocking::os_user());
         let (results, filter_problems) = triggers::create_for_event(&loaded, &stored.event, &origin, &options);
         problems.extend(filter_problems);
         let created = results.into_iter().collect::<Result<Vec<_>, _>>().map_err(usage)?;

@@ -188,7 +188,7 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<(), Failure> {
     let progress = (!cli.quiet).then(|| Progress::new(cli));
     let mut options = options(cli, &args.notify, progress.clone())?;
     options.wait_blocked = args.wait;
-    let actor = flowc_interpreter::runtime::people::Actor::cli(args.initiator.as_deref());
+    let actor = flowc_interpreter::runtime::blocking::Actor::cli(args.initiator.as_deref());
     options.origin.initiator = Some(actor.principal.clone());
     if let Some(b) = &actor.on_behalf_of {
         options.origin.detail = serde_json::json!({ "on_behalf_of": b });

@@ -66,7 +66,7 @@ pub fn publish(cli: &Cli, args: &PublishArgs) -> Result<(), Failure> {
     let plans = workflows.iter().map(|w| checked.lower(w)).collect::<Result<Vec<_>, _>>()?;
     let mut options = RunOptions::new(cli.state_path(), cli.project_dir());
     options.events = cli.events_sink()?;
-    let author = Some(flowc_interpreter::runtime::people::Actor::cli(args.author.as_deref()).describe());
+    let author = Some(flowc_interpreter::runtime::blocking::Actor::cli(args.author.as_deref()).describe());
     let published = runtime::versions::publish(&plans, author.as_deref(), &options).map_err(|e| Failure::usage(e.to_string()))?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&json!(published)).unwrap_or_default());

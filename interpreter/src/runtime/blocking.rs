@@ -1,5 +1,5 @@
 //! Steps that wait on people and the outside world: what a blocked step
-//! waits for ([`Gate`]), executing `CHECK_POLICY`/`APPROVAL`/`HUMAN`/`WAIT`,
+//! waits for ([`Hold`]), executing `CHECK_POLICY`/`APPROVAL`/`HUMAN`/`WAIT`,
 //! and the commands that resolve a gate from any process
 //! (`flowc approve|reject|complete`).
 //!
@@ -61,7 +61,7 @@ impl Actor {
 
 /// What a blocked step waits for.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Gate {
+pub struct Hold {
     /// `approval`, `human`, `wait`, or `call` (a child run is blocked).
     pub gate: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -99,7 +99,7 @@ pub struct Gate {
     pub attempt: u32,
 }
 
-impl Gate {
+impl Hold {
     pub fn action_word(&self) -> &'static str {
         match self.gate.as_str() {
             "approval" => "approval",
@@ -191,7 +191,7 @@ pub(crate) fn execute(
     st: &mut AttemptState,
     output: &mut Value,
     out: &mut Outcome,
-) -> Result<Option<Gate>, String> {
+) -> Result<Option<Hold>, String> {
     let sh = &ctx.sh;
     let wf = &sh.plan.plan.workflows[ctx.wf];
     let text = |r: &Option<Reg>| r.as_ref().map(|r| crate::plan::table::render_value(&read(r)));
@@ -231,7 +231,7 @@ pub(crate) fn execute(
                 (false, _) => (None, None),
             };
             let message = text(message).or_else(|| reason.clone());
-            Ok(Some(Gate {
+            Ok(Some(Hold {
                 gate: "approval".into(),
                 message,
                 approvers: approvers.clone(),
@@ -239,22 +239,22 @@ pub(crate) fn execute(
                 implicit: *implicit,
                 policy,
                 reason,
-                ..Gate::default()
+                ..Hold::default()
             }))
         }
-        Instr::Human { message, ty, approvers } => Ok(Some(Gate {
+        Instr::Human { message, ty, approvers } => Ok(Some(Hold {
             gate: "human".into(),
             message: text(message),
             approvers: approvers.clone(),
             output_type: ty.map(|t| wf.types[t as usize].to_string()),
             output_example: ty.map(|t| wf.types[t as usize].example()),
-            ..Gate::default()
+            ..Hold::default()
         })),
-        Instr::Wait { event, subject } => Ok(Some(Gate {
+        Instr::Wait { event, subject } => Ok(Some(Hold {
             gate: "wait".into(),
             event: text(&Some(event.clone())),
             subject: text(subject),
-            ..Gate::default()
+            ..Hold::default()
         })),
         _ => Ok(None),
     }
@@ -272,7 +272,7 @@ pub(crate) fn human_type(plan: &LoadedPlan, wf: usize, step: u32) -> Option<&cra
 /// Checks a request against a gate: the action fits the gate, the actor may
 /// decide, a task's output has the declared type.
 pub(crate) fn check_request(
-    gate: &Gate,
+    gate: &Hold,
     action: GateAction,
     principal: &str,
     initiator: Option<&str>,
@@ -365,7 +365,7 @@ pub fn file(
             _ => format!("step `{step}` of run `{run}` is blocked, but its gate is not recorded"),
         }));
     };
-    let gate: Gate = serde_json::from_value(gate.gate)
+    let gate: Hold = serde_json::from_value(gate.gate)
         .map_err(|e| Error::Run(format!("step `{step}` of run `{run}` is blocked, but its recorded gate is unreadable: {e}")))?;
     let initiator = store.origin(run)?.and_then(|o| o.initiator);
     let plan = super::load_stored_plan(&*store, record.plan_id)?;
@@ -493,12 +493,12 @@ fn continue_here(store: Box<dyn Store>, root: &str, lock: super::control::RunLoc
 }
 
 /// The blocked gates of a run and of its child runs, for "how to continue" lines.
-pub fn blocked_in_tree(store: &dyn Store, run: &str) -> Result<Vec<(String, String, Gate)>, Error> {
+pub fn blocked_in_tree(store: &dyn Store, run: &str) -> Result<Vec<(String, String, Hold)>, Error> {
     let mut out = Vec::new();
     let mut queue = vec![run.to_string()];
     while let Some(r) = queue.pop() {
         for g in store.blocked_gates(&r)? {
-            if let Ok(gate) = serde_json::from_value::<Gate>(g.gate)
+            if let Ok(gate) = serde_json::from_value::<Hold>(g.gate)
                 && gate.gate != "call"
             {
                 out.push((r.clone(), g.step, gate));

@@ -52,7 +52,7 @@ pub(crate) struct Outcome {
     pub duration_ms: i64,
     /// The step waits on a person or an event (`blocking`); the result holds
     /// its output so far.
-    pub blocked: Option<super::blocking::Gate>,
+    pub blocked: Option<super::blocking::Hold>,
     /// Events to record before the step's outcome (a policy's decision).
     pub events: Vec<(&'static str, Value)>,
     /// The failure is final: retrying cannot change it (a policy's deny).
@@ -411,7 +411,7 @@ async fn call(ctx: &AttemptCtx, workflow: &str, inputs: Value, item: Option<usiz
         crate::state::RunStatus::Completed => Ok(report.outputs),
         // The child waits on a person or an event: so does this step.
         crate::state::RunStatus::Blocked => {
-            out.blocked = Some(super::blocking::Gate { gate: "call".into(), child_run: Some(report.run.clone()), ..Default::default() });
+            out.blocked = Some(super::blocking::Hold { gate: "call".into(), child_run: Some(report.run.clone()), ..Default::default() });
             Ok(Value::Null)
         }
         status => Err(format!(

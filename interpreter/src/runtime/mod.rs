@@ -65,7 +65,7 @@ pub fn empty_invariants_hash() -> String {
 }
 pub use control::{cancel, pause, resume, ControlOutcome, Resumed};
 pub use notify::NotifySink;
-pub use blocking::{resolve, Gate, Resolved};
+pub use blocking::{resolve, Hold, Resolved};
 
 /// Why an operation on a run could not be carried out (exit 2 in the CLI).
 #[derive(Debug)]

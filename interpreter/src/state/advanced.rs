@@ -54,7 +54,7 @@ pub struct Checkpoint {
 
 /// Per gate: how often its checks passed and failed.
 #[derive(Clone, Debug, Serialize)]
-pub struct GateStats {
+pub struct QualityGateStats {
     pub workflow: String,
     pub gate: String,
     pub passed: i64,
@@ -103,7 +103,7 @@ pub trait StateExt {
     fn item_lists(&self, run: &str) -> Result<Vec<(u32, serde_json::Value)>, StateError>;
     fn checkpoints(&self, run: &str) -> Result<Vec<Checkpoint>, StateError>;
     fn blob(&self, hash: &str) -> Result<Option<Vec<u8>>, StateError>;
-    fn gate_stats(&self) -> Result<Vec<GateStats>, StateError>;
+    fn gate_stats(&self) -> Result<Vec<QualityGateStats>, StateError>;
 }
 
 fn parse(text: String) -> serde_json::Value {
@@ -321,7 +321,7 @@ impl StateExt for SqliteStore {
             .map_err(|e| super::sqlite::describe(self.path(), e))
     }
 
-    fn gate_stats(&self) -> Result<Vec<GateStats>, StateError> {
+    fn gate_stats(&self) -> Result<Vec<QualityGateStats>, StateError> {
         let describe = |e| super::sqlite::describe(self.path(), e);
         let mut stmt = self
             .conn_ref()
@@ -332,7 +332,7 @@ impl StateExt for SqliteStore {
             )
             .map_err(describe)?;
         let rows = stmt
-            .query_map([], |r| Ok(GateStats { workflow: r.get(0)?, gate: r.get(1)?, passed: r.get(2)?, failed: r.get(3)? }))
+            .query_map([], |r| Ok(QualityGateStats { workflow: r.get(0)?, gate: r.get(1)?, passed: r.get(2)?, failed: r.get(3)? }))
             .map_err(describe)?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(describe)
     }

@@ -23,7 +23,7 @@ pub mod sqlite;
 use serde::Serialize;
 
 pub use people::{Actor, BlockedGate, GateAction, GateRequest, InboundEvent, PeopleStore, RunOrigin};
-pub use advanced::{Checkpoint, ChildRun, GateStats, KvEntry, RunPin, StateExt};
+pub use advanced::{Checkpoint, ChildRun, QualityGateStats, KvEntry, RunPin, StateExt};
 pub use sqlite::SqliteStore;
 
 /// A state-database problem, said for a person (exit 2 in the CLI).

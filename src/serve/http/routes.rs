@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use flowc_interpreter::plan::{SignatureScheme, Trigger};
-use flowc_interpreter::runtime::people::Actor;
+use flowc_interpreter::runtime::blocking::Actor;
 use flowc_interpreter::runtime::{self, inbox, triggers};
 use flowc_interpreter::state::{GateAction, RunOrigin, RunStatus, SqliteStore, Store};
 use flowc_interpreter::time;
@@ -654,7 +654,7 @@ fn post_decision(
         Ok(d) => d,
         Err(e) => return reply(StatusCode::INTERNAL_SERVER_ERROR, json!({ "error": e })),
     };
-    match runtime::people::file(store, run, step, action, &actor, comment.as_deref(), output, &dir) {
+    match runtime::blocking::file(store, run, step, action, &actor, comment.as_deref(), output, &dir) {
         Ok(f) => {
             server.scan_now.notify_one();
             reply(

@@ -22,21 +22,23 @@ use super::{Runner, Shared};
 use crate::plan::{Plan, StepId};
 use crate::runtime::exec::Outcome;
 use crate::runtime::inbox;
-use crate::runtime::blocking::{check_request, human_type, Gate};
+use crate::runtime::blocking::{check_request, human_type, Hold};
 use crate::runtime::Error;
 use crate::state::{GateAction, GateRequest, InboundEvent, Op, RunOrigin, RunStatus, StepState, StepStatus, Store};
 use crate::time;
 
 pub(super) struct Blocked {
-    gate: Gate,
+    gate: Hold,
     attempt: u32,
     deadline_ms: Option<i64>,
     /// Inbound events up to this sequence number were looked at (waits).
     scanned: i64,
 }
 
+/// The runner's blocked steps, each with its hold, and what it has read of
+/// decisions, events and child runs.
 #[derive(Default)]
-pub(super) struct GateRt {
+pub(super) struct Holds {
     gates: BTreeMap<StepId, Blocked>,
     last_request: i64,
     /// Inbound events consumed by this run's steps.
@@ -48,7 +50,7 @@ pub(super) struct GateRt {
     directory: crate::plan::directory::Directory,
     pub(super) version: Option<i64>,
     /// Gates recorded in the event log, by step name, while restoring.
-    recorded: HashMap<String, Gate>,
+    recorded: HashMap<String, Hold>,
     /// Call steps whose child run was blocked: dispatched again on resume.
     redispatch: Vec<StepId>,
     /// When blocked child runs were last looked at (milliseconds).
@@ -128,7 +130,7 @@ impl Runner {
     }
 
     /// The attempt of step `s` ended at a blocking instruction.
-    pub(super) fn block(&mut self, s: StepId, attempt: u32, mut gate: Gate, outcome: Outcome) {
+    pub(super) fn block(&mut self, s: StepId, attempt: u32, mut gate: Hold, outcome: Outcome) {
         let output = match outcome.result {
             Ok(success) => success.output,
             Err(_) => Value::Null,
@@ -475,7 +477,7 @@ impl Runner {
     pub(super) fn restore_gates(&mut self) -> Result<(), Error> {
         let gates = self.sh.store.borrow().blocked_gates(&self.run)?;
         for g in gates {
-            if let Ok(gate) = serde_json::from_value::<Gate>(g.gate) {
+            if let Ok(gate) = serde_json::from_value::<Hold>(g.gate) {
                 self.blocked.recorded.insert(g.step, gate);
             }
         }

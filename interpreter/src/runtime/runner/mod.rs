@@ -150,7 +150,7 @@ pub(crate) struct Runner {
     first_failure: Option<String>,
     _lock: Option<control::RunLock>,
     adv: hooks::AdvState,
-    blocked: blocked::GateRt,
+    blocked: blocked::Holds,
 }
 
 /// Opens the store and starts a new top-level run.
