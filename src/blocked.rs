@@ -28,7 +28,7 @@ pub fn blocked_json(store: &SqliteStore, run: &str) -> Value {
 
 /// `flowc runs waiting`: every blocked step of every run that is not over.
 pub fn print_waiting(store: &SqliteStore, json: bool) -> Result<(), runtime::Error> {
-    use flowc_interpreter::state::{PeopleStore, RunStatus};
+    use flowc_interpreter::state::{RunQueries, RunStatus};
     let runs = store.runs_with_status(&[RunStatus::Blocked, RunStatus::Running, RunStatus::Paused, RunStatus::Pending])?;
     let mut all = Vec::new();
     for run in runs.iter().filter(|r| r.parent_run.is_none()) {

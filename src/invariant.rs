@@ -3,7 +3,7 @@
 
 
 use flowc_interpreter::runtime::{self, RunOptions};
-use flowc_interpreter::state::{SqliteStore, StateExt, Store};
+use flowc_interpreter::state::{Checkpoints, SqliteStore, Store};
 
 use crate::Cli;
 

@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use clap::{Args, Subcommand};
 use flowc_interpreter::runtime::{self, NotifySink, Resumed, RunOptions, RunReport};
-use flowc_interpreter::state::{RunStatus, SqliteStore, StateExt, Store};
+use flowc_interpreter::state::{Checkpoints, Children, QualityGateCounts, RunStatus, SqliteStore, Store};
 use serde_json::{json, Value};
 
 use crate::progress::{self, Progress};
@@ -303,7 +303,7 @@ pub fn runs(cli: &Cli, args: &RunsArgs) -> Result<(), Failure> {
                             "run": r.id, "workflow": r.workflow, "status": r.status, "parent_run": r.parent_run,
                             "created_at": r.created_at, "started_at": r.started_at, "finished_at": r.finished_at,
                             "cost_usd": r.cost_usd,
-                            "version": flowc_interpreter::state::PeopleStore::origin(&store, &r.id).ok().flatten().and_then(|o| o.version),
+                            "version": flowc_interpreter::state::Origins::origin(&store, &r.id).ok().flatten().and_then(|o| o.version),
                         })
                     })
                     .collect();
@@ -334,7 +334,7 @@ pub fn runs(cli: &Cli, args: &RunsArgs) -> Result<(), Failure> {
                 doc["started_at"] = json!(record.started_at);
                 doc["finished_at"] = json!(record.finished_at);
                 doc["attempts"] = json!(attempts);
-                doc["origin"] = json!(flowc_interpreter::state::PeopleStore::origin(&store, &run).map_err(usage)?);
+                doc["origin"] = json!(flowc_interpreter::state::Origins::origin(&store, &run).map_err(usage)?);
                 if record.status == RunStatus::Blocked {
                     doc["blocked"] = crate::blocked::blocked_json(&store, &run);
                 }
@@ -357,7 +357,7 @@ pub fn runs(cli: &Cli, args: &RunsArgs) -> Result<(), Failure> {
                 if let Some(e) = &record.error {
                     println!("error     {e}");
                 }
-                if let Some(o) = flowc_interpreter::state::PeopleStore::origin(&store, &run).map_err(usage)? {
+                if let Some(o) = flowc_interpreter::state::Origins::origin(&store, &run).map_err(usage)? {
                     let who = o.initiator.as_deref().map(|i| format!(" by {i}")).unwrap_or_default();
                     let version = o.version.map(|v| format!("version {v}")).unwrap_or_else(|| "unpublished".into());
                     println!("origin    {}{who}; {version} ({})", o.trigger, o.plan_hash);

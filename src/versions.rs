@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use flowc_interpreter::runtime::{self, RunOptions};
-use flowc_interpreter::state::{PeopleStore, SqliteStore};
+use flowc_interpreter::state::{SqliteStore, Versions};
 use serde_json::json;
 
 use crate::{Cli, Failure};

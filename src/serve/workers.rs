@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use flowc_interpreter::cloudevents::EventSink;
 use flowc_interpreter::runtime::{self, inbox, NotifySink, RunOptions};
-use flowc_interpreter::state::{PeopleStore, RunStatus, SqliteStore, Store};
+use flowc_interpreter::state::{RunQueries, RunStatus, SqliteStore, Store};
 use serde_json::Value;
 
 use super::{log, Server};

@@ -205,7 +205,7 @@ pub fn resume(run: &str, options: &RunOptions) -> Result<Resumed, Error> {
     }
     // A spawned child is a run of its own; a called child belongs to its parent's step.
     if let Some(parent) = &record.parent_run
-        && crate::state::StateExt::spawn_key(&*store, run)?.is_none() {
+        && crate::state::Children::spawn_key(&*store, run)?.is_none() {
             return Err(Error::Run(format!(
                 "run `{run}` is a child run of `{parent}`; resume `{parent}`, which resumes its children"
             )));

@@ -10,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use super::{Error, RunOptions};
 use crate::plan::Plan;
-use crate::state::people::{NewVersion, Published};
+use crate::state::{NewVersion, Published};
 
 /// `sha256:<hex>` of the plan, line numbers cleared.
 ///

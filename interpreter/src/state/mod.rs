@@ -12,18 +12,32 @@
 //! A second backend (PostgreSQL, for workers on several machines) implements
 //! [`Store`]; nothing above this module names SQLite.
 
-pub mod files;
-pub mod people;
-pub mod advanced;
 pub mod auth;
-pub mod schema;
+pub mod checkpoint;
+pub mod children;
+pub mod decision;
+pub mod files;
+pub mod inbox;
+pub mod kv;
+pub mod origin;
+pub mod quality_gate;
+pub mod run_queries;
 pub mod schedules;
+pub mod schema;
 pub mod sqlite;
+pub mod version;
 
 use serde::Serialize;
 
-pub use people::{Actor, BlockedGate, GateAction, GateRequest, InboundEvent, PeopleStore, RunOrigin};
-pub use advanced::{Checkpoint, ChildRun, QualityGateStats, KvEntry, RunPin, StateExt};
+pub use checkpoint::{Checkpoint, Checkpoints, RunPin};
+pub use children::{ChildRun, Children};
+pub use decision::{BlockedGate, Decisions, GateAction, GateRequest};
+pub use inbox::{InboundEvent, Inbox};
+pub use kv::{KeyValues, KvEntry};
+pub use origin::{Actor, Origins, RunOrigin};
+pub use quality_gate::{QualityGateCounts, QualityGateStats};
+pub use run_queries::RunQueries;
+pub use version::{NewVersion, Published, VersionRecord, Versions};
 pub use sqlite::SqliteStore;
 
 /// A state-database problem, said for a person (exit 2 in the CLI).
@@ -284,7 +298,7 @@ pub fn open(path: &std::path::Path, sink: Option<crate::cloudevents::EventSink>)
 }
 
 /// The state store: what the runtime and the CLI need, backend-neutral.
-pub trait Store: PeopleStore + StateExt {
+pub trait Store: Origins + Decisions + Inbox + Versions + RunQueries + KeyValues + Children + Checkpoints + QualityGateCounts {
     /// Stores a serialised plan and returns its id.
     fn put_plan(&mut self, format_version: u32, body: &str) -> Result<i64, StateError>;
     fn plan(&self, plan_id: i64) -> Result<String, StateError>;

@@ -123,7 +123,8 @@ fn json_text(value: &serde_json::Value) -> String {
     value.to_string()
 }
 
-fn parse_json(text: Option<String>) -> Option<serde_json::Value> {
+/// An optional stored JSON text as a value (text that is not JSON as a string).
+pub(super) fn parse_json(text: Option<String>) -> Option<serde_json::Value> {
     text.map(|t| serde_json::from_str(&t).unwrap_or(serde_json::Value::String(t)))
 }
 
@@ -354,9 +355,9 @@ impl SqliteStore {
                 .execute(params![run, step_id, attempt, status.as_str(), exit_code, error, at, duration_ms])?;
             }
             Op::AttemptBlocked { .. } | Op::GateRequestHandled { .. } | Op::EventDelivered { .. } => {
-                super::people::apply_op(tx, op)?;
+                super::decision::apply_op(tx, op)?;
             }
-            other => super::advanced::apply_op(tx, other)?,
+            other => super::checkpoint::apply_op(tx, other)?,
         }
         Ok(None)
     }
@@ -935,4 +936,9 @@ mod tests {
         let err = SqliteStore::open(&path).err().unwrap();
         assert!(err.0.contains("not a flowc state database"), "{err}");
     }
+}
+
+/// A stored JSON text as a value (text that is not JSON as a string).
+pub(super) fn parse_json_text(text: String) -> serde_json::Value {
+    serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
 }

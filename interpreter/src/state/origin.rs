@@ -1,0 +1,114 @@
+//! Who or what started a run (initiator, trigger, version), and who acts:
+//! the [`Actor`] of a decision.
+
+
+use rusqlite::{params, OptionalExtension};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::sqlite::{parse_json, SqliteStore};
+use super::StateError;
+
+/// Who or what started a run, and from which definition.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct RunOrigin {
+    /// `--as`, `FLOW_USER` or `$USER` for runs started by a person; none for triggers.
+    pub initiator: Option<String>,
+    /// `manual`, `event`, `webhook`, `schedule` or `call`.
+    pub trigger: String,
+    /// What fired: the event id and type, the cron expression, the parent run…
+    pub detail: Value,
+    /// The published version whose plan this run executes, if any.
+    pub version: Option<i64>,
+    /// `sha256:…` of the plan (see `runtime::versions::plan_hash`).
+    pub plan_hash: String,
+}
+
+impl RunOrigin {
+    pub fn manual(initiator: Option<String>) -> RunOrigin {
+        RunOrigin { initiator, trigger: "manual".into(), detail: Value::Null, version: None, plan_hash: String::new() }
+    }
+}
+
+/// Who decides, and how they reached flowc: recorded with every decision.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    /// The operating-system user (command line) or the token's principal (HTTP).
+    pub principal: String,
+    /// `--as` / `on_behalf_of`: recorded, never checked against approvers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf_of: Option<String>,
+    /// The API token's id (never the token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    /// The client's address (HTTP).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub address: Option<String>,
+    /// `cli` or `http`.
+    pub via: String,
+}
+
+impl Actor {
+    /// "ann", or "ann (on behalf of bob)".
+    pub fn describe(&self) -> String {
+        match &self.on_behalf_of {
+            Some(b) => format!("{} (on behalf of {b})", self.principal),
+            None => self.principal.clone(),
+        }
+    }
+
+    /// The fields an event records about the actor besides `by`.
+    pub fn detail(&self) -> serde_json::Map<String, Value> {
+        let mut m = serde_json::Map::new();
+        if let Some(b) = &self.on_behalf_of {
+            m.insert("on_behalf_of".into(), json!(b));
+        }
+        if let Some(t) = &self.token {
+            m.insert("token".into(), json!(t));
+        }
+        if let Some(a) = &self.address {
+            m.insert("address".into(), json!(a));
+        }
+        m.insert("via".into(), json!(self.via));
+        m
+    }
+}
+
+/// Where each run came from.
+pub trait Origins {
+    /// Records a run's origin once (a later call for the same run is ignored).
+    fn put_origin(&mut self, run: &str, origin: &RunOrigin) -> Result<(), StateError>;
+    fn origin(&self, run: &str) -> Result<Option<RunOrigin>, StateError>;
+}
+
+impl Origins for SqliteStore {
+    fn put_origin(&mut self, run: &str, origin: &RunOrigin) -> Result<(), StateError> {
+        self.conn
+            .execute(
+                "INSERT OR IGNORE INTO run_origins (run_id, initiator, trigger, trigger_detail, workflow_version, plan_hash) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![run, origin.initiator, origin.trigger, origin.detail.to_string(), origin.version, origin.plan_hash],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    fn origin(&self, run: &str) -> Result<Option<RunOrigin>, StateError> {
+        self.conn
+            .query_row(
+                "SELECT initiator, trigger, trigger_detail, workflow_version, plan_hash FROM run_origins WHERE run_id = ?1",
+                [run],
+                |r| {
+                    Ok(RunOrigin {
+                        initiator: r.get(0)?,
+                        trigger: r.get(1)?,
+                        detail: parse_json(r.get(2)?).unwrap_or(Value::Null),
+                        version: r.get(3)?,
+                        plan_hash: r.get(4)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+}
