@@ -504,7 +504,7 @@ pub fn blocked_in_tree(store: &dyn Store, run: &str) -> Result<Vec<(String, Stri
                 out.push((r.clone(), g.step, gate));
             }
         }
-        for child in store.child_runs(&r)? {
+        for child in store.children(&r)?.into_iter().map(|c| c.run) {
             if !child.status.is_terminal() {
                 queue.push(child.id);
             }

@@ -385,8 +385,8 @@ pub fn news(store: &dyn Store, root: &str, seen: &mut std::collections::HashMap<
     let mut tree = vec![root.to_string()];
     let mut i = 0;
     while i < tree.len() {
-        let children = store.child_runs(&tree[i])?;
-        tree.extend(children.into_iter().filter(|c| !c.status.is_terminal()).map(|c| c.id));
+        let children = store.children(&tree[i])?;
+        tree.extend(children.into_iter().map(|c| c.run).filter(|c| !c.status.is_terminal()).map(|c| c.id));
         i += 1;
     }
     let now = crate::time::now();

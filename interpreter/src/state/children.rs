@@ -1,5 +1,6 @@
 //! Child runs: the runs a step spawned (`then spawn`, `then spawn each`)
 //! or called (`call`), and the spawn keys that make a spawn happen once.
+//! This is the one place child runs are queried.
 
 use rusqlite::{params, OptionalExtension};
 use serde::Serialize;
@@ -25,6 +26,8 @@ pub trait Children {
     fn spawn_count(&self, parent: &str) -> Result<(u64, Option<i64>), StateError>;
     /// Every child run (called and spawned), oldest first.
     fn children(&self, parent: &str) -> Result<Vec<ChildRun>, StateError>;
+    /// The latest child run a step started, if any.
+    fn child_run(&self, parent: &str, step: &str) -> Result<Option<RunRecord>, StateError>;
     /// The spawn key of a run, if it was spawned.
     fn spawn_key(&self, run: &str) -> Result<Option<String>, StateError>;
 }
@@ -74,6 +77,21 @@ impl Children for SqliteStore {
             .query_map([parent], |r| Ok(ChildRun { run: SqliteStore::run_from_row(r)?, spawn_key: r.get(15)? }))
             .map_err(describe)?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(describe)
+    }
+
+    fn child_run(&self, parent: &str, step: &str) -> Result<Option<RunRecord>, StateError> {
+        self.conn_ref()
+            .query_row(
+                &format!(
+                    "SELECT {} FROM workflow_runs WHERE parent_run = ?1 AND parent_step = ?2 \
+                     ORDER BY created_at DESC, rowid DESC LIMIT 1",
+                    SqliteStore::RUN_COLUMNS
+                ),
+                [parent, step],
+                SqliteStore::run_from_row,
+            )
+            .optional()
+            .map_err(|e| super::sqlite::describe(self.path(), e))
     }
 
     fn spawn_key(&self, run: &str) -> Result<Option<String>, StateError> {

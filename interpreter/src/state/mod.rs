@@ -308,8 +308,6 @@ pub trait Store: Origins + Decisions + Inbox + Versions + RunQueries + KeyValues
     fn apply(&mut self, ops: &[Op]) -> Result<(), StateError>;
     fn run(&self, id: &str) -> Result<Option<RunRecord>, StateError>;
     fn runs(&self, limit: usize) -> Result<Vec<RunRecord>, StateError>;
-    /// The latest child run a step started, if any.
-    fn child_run(&self, parent: &str, step: &str) -> Result<Option<RunRecord>, StateError>;
     fn step_states(&self, run: &str) -> Result<Vec<StepState>, StateError>;
     fn attempts(&self, run: &str) -> Result<Vec<AttemptRecord>, StateError>;
     fn events(&self, run: &str) -> Result<Vec<EventRecord>, StateError>;

@@ -563,20 +563,6 @@ impl Store for SqliteStore {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(e))
     }
 
-    fn child_run(&self, parent: &str, step: &str) -> Result<Option<RunRecord>, StateError> {
-        self.conn
-            .query_row(
-                &format!(
-                    "SELECT {} FROM workflow_runs WHERE parent_run = ?1 AND parent_step = ?2 \
-                     ORDER BY created_at DESC, rowid DESC LIMIT 1",
-                    Self::RUN_COLUMNS
-                ),
-                [parent, step],
-                Self::run_from_row,
-            )
-            .optional()
-            .map_err(|e| self.err(e))
-    }
 
     fn step_states(&self, run: &str) -> Result<Vec<StepState>, StateError> {
         let mut stmt = self
