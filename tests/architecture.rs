@@ -1,7 +1,7 @@
 //! ARCHITECTURE.md's module map against the source tree: every source file
-//! of every crate is listed, every listed file exists, and no file is named
-//! after a delivery milestone (`advanced`, `people`) but the few still to be
-//! split by concept, which are listed here so that the list can only shrink.
+//! of every crate is listed, every listed file exists, no file is named
+//! after a delivery milestone (`advanced`, `people`), and no module is
+//! mounted from another path.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -158,13 +158,13 @@ pub enum Op {
         at: String,
         duration_ms: i64,
     },
-    /// The attempt left its step blocked on a person or an event (`people`).
+    /// The attempt left its step blocked on a person or an event (`decision`).
     AttemptBlocked { run: String, step_id: u32, attempt: u32 },
     /// A gate request was applied or refused (`applied` / `refused: why`).
     GateRequestHandled { id: i64, result: String, at: String },
     /// An inbound event satisfied a `wait` step.
     EventDelivered { run: String, step: String, event_seq: i64, at: String },
-    /// What a run pinned when it started (see [`advanced`]).
+    /// What a run pinned when it started (see [`checkpoint`]).
     Pin(RunPin),
     /// The item list a step produced.
     StepItems { run: String, step_id: u32, items: serde_json::Value },
