@@ -123,6 +123,11 @@ fn json_text(value: &serde_json::Value) -> String {
     value.to_string()
 }
 
+/// A stored JSON text as a value (text that is not JSON as a string).
+pub(super) fn parse_json_text(text: String) -> serde_json::Value {
+    serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+}
+
 /// An optional stored JSON text as a value (text that is not JSON as a string).
 pub(super) fn parse_json(text: Option<String>) -> Option<serde_json::Value> {
     text.map(|t| serde_json::from_str(&t).unwrap_or(serde_json::Value::String(t)))
@@ -922,9 +927,4 @@ mod tests {
         let err = SqliteStore::open(&path).err().unwrap();
         assert!(err.0.contains("not a flowc state database"), "{err}");
     }
-}
-
-/// A stored JSON text as a value (text that is not JSON as a string).
-pub(super) fn parse_json_text(text: String) -> serde_json::Value {
-    serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
 }
