@@ -130,7 +130,7 @@ pub(super) fn parse_json_text(text: String) -> serde_json::Value {
 
 /// An optional stored JSON text as a value (text that is not JSON as a string).
 pub(super) fn parse_json(text: Option<String>) -> Option<serde_json::Value> {
-    text.map(|t| serde_json::from_str(&t).unwrap_or(serde_json::Value::String(t)))
+    text.map(parse_json_text)
 }
 
 impl SqliteStore {

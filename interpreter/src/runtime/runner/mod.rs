@@ -95,14 +95,12 @@ enum Abort {
 struct StepRt {
     status: Option<StepStatus>,
     attempts: u32,
-    /// Dependencies not yet decided: each step of `after` outside the
-    /// `after_groups`, plus one per group.
-    pending_deps: u32,
+    /// What its trigger rule reads: dependencies not yet decided (each step
+    /// of `after` outside the `after_groups`, plus one per group) and the
+    /// effects of those that were.
+    deps: rules::Counts,
     /// Per entry of `after_groups`: its members not yet terminal.
     group_pending: Vec<u32>,
-    any_success: bool,
-    any_failed: bool,
-    any_skipped: bool,
     /// Queued, running or terminal: trigger rules no longer apply.
     decided: bool,
     in_flight: bool,
@@ -519,7 +517,7 @@ impl Runner {
             let units = &loaded.steps[i].group_deps;
             let singles = step.after.iter().filter(|d| !units.iter().any(|m| m.binary_search(d).is_ok())).count();
             let st = &mut self.steps[i];
-            st.pending_deps = (singles + units.len()) as u32;
+            st.deps.pending = (singles + units.len()) as u32;
             st.group_pending = units.iter().map(|m| m.len() as u32).collect();
         }
     }
@@ -543,11 +541,13 @@ impl Runner {
             group_pending.push(left);
         }
         let st = &mut self.steps[x as usize];
-        st.pending_deps = pending;
         st.group_pending = group_pending;
-        st.any_success = effs.contains(&Eff::Success);
-        st.any_failed = effs.contains(&Eff::Failed);
-        st.any_skipped = effs.contains(&Eff::Skipped);
+        st.deps = rules::Counts {
+            pending,
+            any_success: effs.contains(&Eff::Success),
+            any_failed: effs.contains(&Eff::Failed),
+            any_skipped: effs.contains(&Eff::Skipped),
+        };
     }
 
     /// A group's outcome as one dependency of `dependent`, once every member
@@ -724,22 +724,14 @@ impl Runner {
     }
 
     fn count_dep(&mut self, d: StepId, eff: Eff) {
-        let st = &mut self.steps[d as usize];
-        st.pending_deps = st.pending_deps.saturating_sub(1);
-        match eff {
-            Eff::Success => st.any_success = true,
-            Eff::Failed => st.any_failed = true,
-            Eff::Skipped => st.any_skipped = true,
-        }
+        self.steps[d as usize].deps.count(eff);
     }
 
     /// Applies `d`'s trigger rule to its dependency counters: run it, skip
     /// it, mark it upstream_failed, or wait for more dependencies.
     fn decide(&mut self, d: StepId, work: &mut Vec<StepId>) {
         let rule = self.sh.plan.plan.workflows[self.wf].steps[d as usize].trigger;
-        let st = &self.steps[d as usize];
-        let counts = rules::Counts { pending: st.pending_deps, any_success: st.any_success, any_failed: st.any_failed, any_skipped: st.any_skipped };
-        let Some(decision) = rules::decide(rule, counts) else { return };
+        let Some(decision) = rules::decide(rule, self.steps[d as usize].deps) else { return };
         self.steps[d as usize].decided = true;
         if self.aborting.is_some() {
             return;

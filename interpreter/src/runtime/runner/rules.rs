@@ -54,6 +54,18 @@ pub(super) struct Counts {
     pub any_skipped: bool,
 }
 
+impl Counts {
+    /// One more dependency finished, with this effect.
+    pub fn count(&mut self, eff: Eff) {
+        self.pending = self.pending.saturating_sub(1);
+        match eff {
+            Eff::Success => self.any_success = true,
+            Eff::Failed => self.any_failed = true,
+            Eff::Skipped => self.any_skipped = true,
+        }
+    }
+}
+
 /// What a trigger rule decides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Decision {
@@ -129,6 +141,17 @@ mod tests {
         for &(rule, pending, seen, want) in table {
             assert_eq!(decide(rule, counts(pending, seen)), want, "{} with {pending} pending, seen {seen:?}", rule.keyword());
         }
+    }
+
+    #[test]
+    fn counting_a_dependency_lowers_pending_and_notes_its_effect() {
+        let mut c = counts(2, "");
+        c.count(Eff::Skipped);
+        assert_eq!(c, counts(1, "k"));
+        c.count(Eff::Success);
+        assert_eq!(c, counts(0, "sk"));
+        c.count(Eff::Failed);
+        assert_eq!(c, counts(0, "sfk"), "pending stays at zero");
     }
 
     #[test]
