@@ -464,7 +464,7 @@ impl Runner {
         self.steps[s as usize].in_flight = true;
         let (output, payload) = (output.clone(), payload.clone());
         tokio::task::spawn_local(async move {
-            let mut out = super::exec::new_outcome();
+            let mut out = crate::runtime::exec::new_outcome();
             super::invariants::check_after_step(&ctx, &ctx.env, &mut out).await;
             let _ = ctx.tx.send(super::Msg::GateChecked { step: s, attempt, output, payload, adv: Box::new(out.adv) });
         });

@@ -22,12 +22,12 @@ use std::rc::Rc;
 
 use serde_json::Value;
 
-use super::{Runner, Shared};
+use super::{Launch, Runner, Shared};
 use crate::plan::Safety;
 use crate::plan::disasm::format_duration;
 use crate::runtime::control;
 use crate::runtime::exec::{AttemptCtx, Outcome};
-use crate::state::{NewRun, RunStatus};
+use crate::state::RunStatus;
 use crate::time;
 
 /// One child to start.
@@ -114,15 +114,7 @@ pub(crate) fn perform(ctx: &AttemptCtx, prepared: Vec<Prepared>, out: &mut Outco
     let sh = &ctx.sh;
     let step = sh.plan.plan.workflows[ctx.wf].steps[ctx.step as usize].name.clone();
     for p in prepared {
-        let new = NewRun {
-            plan_id: sh.plan_id,
-            workflow: p.workflow.clone(),
-            parent_run: Some(ctx.run.clone()),
-            parent_step: Some(step.clone()),
-            depth: ctx.depth + 1,
-            inputs: p.inputs.clone(),
-            project_dir: sh.options.project_dir.display().to_string(),
-        };
+        let new = sh.new_run(&p.workflow, Some((&ctx.run, &step)), ctx.depth + 1, p.inputs.clone());
         let (id, created) = sh.store.borrow_mut().create_spawned_run(&new, &p.key).map_err(|e| e.to_string())?;
         if created {
             start_detached(sh.clone(), id.clone(), p.wf, ctx.depth + 1, p.inputs, false);
@@ -140,7 +132,8 @@ pub(crate) fn start_detached(sh: Rc<Shared>, run: String, wf: usize, depth: u32,
         async move {
             // Somebody else executes it: nothing to do here.
             let Ok(Some(lock)) = control::try_lock(&sh.options.runs_dir(), &run) else { return };
-            let result = match Runner::new(sh.clone(), wf, run.clone(), depth, inputs, None, Some(lock), resuming) {
+            let launch = Launch { wf, run: run.clone(), depth, inputs, resuming, lock, parent_abort: None };
+            let result = match Runner::new(sh.clone(), launch) {
                 Ok(runner) => runner.drive().await.map(|_| ()),
                 Err(e) => Err(e),
             };

@@ -1,0 +1,170 @@
+//! Dispatch: starting attempts of ready steps within the concurrency limit,
+//! with the scope and environment each attempt sees.
+
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::time::Instant;
+
+use super::{Runner, MAX_ENV_VALUE};
+use crate::plan::StepId;
+use crate::runtime::exec::{self, AttemptCtx};
+use crate::runtime::env_name;
+use crate::runtime::scope::{cel_map, to_cel, Scope};
+use crate::state::{Op, StepStatus};
+use crate::time;
+
+impl Runner {
+    pub(super) fn dispatch(&mut self) {
+        if self.paused || self.aborting.is_some() {
+            return;
+        }
+        while let Some(s) = self.ready_inline.pop_front() {
+            self.start_attempt(s);
+        }
+        let limit = self.sh.plan.workflows[self.wf].concurrency;
+        while self.running_external < limit {
+            let Some(s) = self.ready_external.pop_front() else { break };
+            self.start_attempt(s);
+        }
+    }
+
+    /// The names a step's expressions reference, bound to their values.
+    pub(super) fn scope_for(&mut self, s: StepId) -> Scope {
+        let sh = self.sh.clone();
+        let mut scope = self.scope_of(&sh.plan.workflows[self.wf].steps[s as usize].refs);
+        self.bind_items(s, &mut scope);
+        scope
+    }
+
+    pub(super) fn scope_of<S: AsRef<str>>(&mut self, refs: &[S]) -> Scope {
+        let mut scope = Scope::default();
+        let sh = self.sh.clone();
+        for name in refs {
+            let name = name.as_ref();
+            match name {
+                "inputs" => scope.bind("inputs", self.inputs_cel.clone()),
+                "run" => scope.bind(
+                    "run",
+                    cel_map([
+                        ("id", to_cel(&json!(self.run))),
+                        ("workflow", to_cel(&json!(self.workflow))),
+                        ("started_at", crate::runtime::scope::timestamp_ms(self.started_ms)),
+                        ("cost_usd", cel::Value::Float(self.cost)),
+                        ("depth", cel::Value::Int(self.depth as i64)),
+                        // 0 for a run of unpublished source (the checker types it `int`).
+                        ("version", cel::Value::Int(self.blocked.version.unwrap_or(0))),
+                    ]),
+                ),
+                other => {
+                    if let Some(id) = sh.plan.workflows[self.wf].names.get(other) {
+                        let view = self.view(*id);
+                        scope.bind(other, view);
+                    }
+                }
+            }
+        }
+        scope
+    }
+
+    pub(super) fn env_for(&self, s: StepId, attempt: u32) -> Vec<(String, String)> {
+        let step = &self.wf_plan().steps[s as usize];
+        let mut env = vec![
+            ("FLOW_RUN_ID".to_string(), self.run.clone()),
+            ("FLOW_WORKFLOW".to_string(), self.workflow.clone()),
+            ("FLOW_STEP".to_string(), step.name.clone()),
+            ("FLOW_ATTEMPT".to_string(), attempt.to_string()),
+            ("FLOW_PROJECT_DIR".to_string(), self.sh.options.project_dir.display().to_string()),
+        ];
+        env.extend(self.input_env.iter().cloned());
+        for dep in &step.after {
+            let st = &self.steps[*dep as usize];
+            if st.status == Some(StepStatus::Completed)
+                && let Some(output) = &st.output {
+                    let text = crate::plan::table::render_value(output);
+                    if text.len() <= MAX_ENV_VALUE {
+                        let name = &self.wf_plan().steps[*dep as usize].name;
+                        env.push((format!("FLOW_STEP_{}_OUTPUT", env_name(name)), text));
+                    }
+                }
+        }
+        env
+    }
+
+    pub(super) fn start_attempt(&mut self, s: StepId) {
+        let external = self.sh.plan.workflows[self.wf].steps[s as usize].external;
+        let attempt = self.steps[s as usize].attempts + 1;
+        let now = time::now();
+        {
+            let st = &mut self.steps[s as usize];
+            st.attempts = attempt;
+            st.in_flight = true;
+            st.error = None;
+            if st.started_at.is_none() {
+                st.started_at = Some(now.clone());
+            }
+        }
+        let name = self.wf_plan().steps[s as usize].name.clone();
+        self.ops.push(Op::AttemptStarted { run: self.run.clone(), step_id: s, step: name, attempt, at: now });
+        self.record_step(s, StepStatus::Running, "started", json!({ "attempt": attempt }));
+        let timeout = self.sh.plan.workflows[self.wf].steps[s as usize].timeout_ms;
+        let env = if external { self.env_for(s, attempt) } else { Vec::new() };
+        let ctx = self.attempt_ctx(s, attempt, env, timeout);
+        self.in_flight += 1;
+        if external {
+            self.running_external += 1;
+        } else {
+            self.inline_in_flight += 1;
+        }
+        tokio::task::spawn_local(exec::execute(ctx));
+    }
+
+    /// What an attempt of `s` (or a gate's invariant check) runs with.
+    pub(super) fn attempt_ctx(&mut self, s: StepId, attempt: u32, env: Vec<(String, String)>, timeout: Option<u64>) -> AttemptCtx {
+        AttemptCtx {
+            sh: self.sh.clone(),
+            adv: self.attempt_extras(s),
+            wf: self.wf,
+            step: s,
+            attempt,
+            run: self.run.clone(),
+            depth: self.depth,
+            scope: self.scope_for(s),
+            env,
+            abort: self.abort_tx.subscribe(),
+            tx: self.tx.clone(),
+            deadline: timeout.map(|ms| Instant::now() + Duration::from_millis(ms)),
+            timeout_ms: timeout,
+        }
+    }
+
+    /// The value expressions see as `STEP`, built when first needed (most
+    /// steps are never referenced, and a view costs more memory than the
+    /// step's other state) and cached once the step is terminal. A step not
+    /// finished yet (an upstream step a `one_success` did not wait for) is
+    /// seen with its status and an empty output, so `has(STEP.output.f)` and
+    /// `STEP.status` work on it (docs/language.md, "A step that did not
+    /// complete").
+    pub(super) fn view(&mut self, s: StepId) -> cel::Value {
+        let wf = &self.sh.plan.plan.workflows[self.wf];
+        let st = &mut self.steps[s as usize];
+        let Some(status) = st.status.filter(|x| x.is_terminal()) else {
+            let status = st.status.map_or("pending", |x| x.as_str());
+            let absent = || crate::runtime::scope::absent_output(&wf.steps[s as usize], &wf.types);
+            return crate::runtime::scope::step_view(status, st.attempts, None, absent, st.cost, None, None);
+        };
+        st.view
+            .get_or_insert_with(|| {
+                crate::runtime::scope::step_view(
+                    status.as_str(),
+                    st.attempts,
+                    st.output.as_ref(),
+                    || crate::runtime::scope::absent_output(&wf.steps[s as usize], &wf.types),
+                    st.cost,
+                    st.stdout.as_deref(),
+                    st.stderr.as_deref(),
+                )
+            })
+            .clone()
+    }
+}

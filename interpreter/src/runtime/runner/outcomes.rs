@@ -1,0 +1,178 @@
+//! What the runner does with what attempts report: completion, retry with
+//! backoff, `on_failure`, and the messages of running attempts.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::{Msg, Runner};
+use crate::plan::{OnFailure, StepId};
+use crate::runtime::exec::Outcome;
+use crate::state::{Op, RunStatus, StepStatus};
+use crate::time;
+
+impl Runner {
+    pub(super) fn handle(&mut self, msg: Msg) {
+        match msg {
+            Msg::Spawned { step, attempt, pid } => {
+                self.ops.push(Op::AttemptPid { run: self.run.clone(), step_id: step, attempt, pid: pid as i64 });
+            }
+            Msg::RetryDue { step } => {
+                let st = &mut self.steps[step as usize];
+                if !st.retry_waiting {
+                    return;
+                }
+                st.retry_waiting = false;
+                if self.aborting.is_none() {
+                    if self.sh.plan.workflows[self.wf].steps[step as usize].external {
+                        self.ready_external.push_back(step);
+                    } else {
+                        self.ready_inline.push_back(step);
+                    }
+                }
+            }
+            Msg::Finished { step, attempt, outcome } => self.finished(step, attempt, *outcome),
+            Msg::GateChecked { step, attempt, output, payload, mut adv } => {
+                self.in_flight -= 1;
+                self.inline_in_flight -= 1;
+                self.steps[step as usize].in_flight = false;
+                self.complete_gate(step, attempt, output, payload, &mut adv);
+            }
+            Msg::Event { step, event, mut payload } => {
+                // Reported mid-attempt (instance errors): mask before anyone sees it.
+                self.sh.secrets.redact_value(&mut payload);
+                self.event(Some(step), event, payload)
+            }
+        }
+    }
+
+    pub(super) fn finished(&mut self, s: StepId, attempt: u32, mut outcome: Outcome) {
+        self.redact_outcome(&mut outcome);
+        let external = self.sh.plan.workflows[self.wf].steps[s as usize].external;
+        self.in_flight -= 1;
+        if external {
+            self.running_external -= 1;
+        } else {
+            self.inline_in_flight -= 1;
+        }
+        let duration_ms = outcome.duration_ms;
+        {
+            let st = &mut self.steps[s as usize];
+            st.in_flight = false;
+            st.cost += outcome.cost;
+            st.stdout = Some(outcome.stdout.clone());
+            st.stderr = Some(outcome.stderr.clone());
+        }
+        if outcome.cost > 0.0 {
+            self.cost += outcome.cost;
+            self.ops.push(Op::RunCost { run: self.run.clone(), cost_usd: self.cost });
+        }
+        if let Some(notice) = &outcome.notified {
+            self.event(Some(s), "notified", notice.clone());
+        }
+        for (event, payload) in std::mem::take(&mut outcome.events) {
+            self.event(Some(s), event, payload);
+        }
+        if let Some(gate) = outcome.blocked.take() {
+            if outcome.result.is_ok() && !outcome.aborted && self.aborting.is_none() {
+                self.block(s, attempt, gate, outcome);
+                return;
+            }
+            if outcome.result.is_ok() {
+                outcome.result = Err("the run was stopped before the step could wait".into());
+                outcome.aborted = true;
+            }
+        }
+        let no_retry = outcome.no_retry;
+        let (status, error) = match &outcome.result {
+            Ok(_) => (StepStatus::Completed, None),
+            Err(e) => (if outcome.aborted { StepStatus::Cancelled } else { StepStatus::Failed }, Some(e.clone())),
+        };
+        self.ops.push(Op::AttemptFinished {
+            run: self.run.clone(),
+            step_id: s,
+            attempt,
+            status,
+            exit_code: outcome.exit_code,
+            error: error.clone(),
+            at: time::now(),
+            duration_ms,
+        });
+        let mut work = Vec::new();
+        match outcome.result {
+            Ok(_) if self.adv_before_complete(s, attempt, &mut outcome.adv) => {}
+            Ok(success) => {
+                let st = &mut self.steps[s as usize];
+                st.output = Some(success.output);
+                st.picked = success.picked;
+                self.record_step(
+                    s,
+                    StepStatus::Completed,
+                    "completed",
+                    json!({ "attempt": attempt, "duration_ms": duration_ms, "cost_usd": outcome.cost }),
+                );
+                self.adv_after_complete(s, attempt, &mut outcome.adv);
+                work.push(s);
+            }
+            Err(error) if outcome.aborted || self.aborting.is_some() => {
+                self.steps[s as usize].error = Some(error.clone());
+                self.record_step(s, StepStatus::Cancelled, "cancelled", json!({ "attempt": attempt, "error": error }));
+                self.settled += 1;
+            }
+            Err(error) => {
+                self.steps[s as usize].error = Some(error.clone());
+                self.adv_on_error(s, attempt, &mut outcome.adv);
+                let retry = self.sh.plan.workflows[self.wf].steps[s as usize].retry.clone();
+                match retry {
+                    Some(r) if attempt <= r.count && !no_retry => {
+                        let delay = r.delay_before(attempt + 1);
+                        self.steps[s as usize].retry_waiting = true;
+                        self.record_step(
+                            s,
+                            StepStatus::Pending,
+                            "retried",
+                            json!({ "attempt": attempt, "next_attempt": attempt + 1, "delay_ms": delay, "error": error }),
+                        );
+                        let tx = self.tx.clone();
+                        tokio::task::spawn_local(async move {
+                            tokio::time::sleep(Duration::from_millis(delay)).await;
+                            let _ = tx.send(Msg::RetryDue { step: s });
+                        });
+                    }
+                    _ if self.gate_fix(s, &error) => {}
+                    _ => self.fail_for_good(s, attempt, error, &mut work),
+                }
+            }
+        }
+        self.propagate(work);
+        self.check_budget();
+    }
+
+    /// The last attempt failed: apply `on_failure`.
+    pub(super) fn fail_for_good(&mut self, s: StepId, attempt: u32, error: String, work: &mut Vec<StepId>) {
+        let name = self.sh.plan.plan.workflows[self.wf].steps[s as usize].name.clone();
+        let on_failure = self.on_failure_of(s);
+        match on_failure {
+            OnFailure::Pause => {
+                self.record_step(s, StepStatus::Paused, "failed", json!({ "attempt": attempt, "error": error, "on_failure": "pause" }));
+                if !self.paused {
+                    self.paused = true;
+                    self.record_run(
+                        RunStatus::Paused,
+                        "paused",
+                        json!({ "reason": format!("step {name} failed"), "step": name }),
+                        None,
+                        None,
+                    );
+                }
+            }
+            OnFailure::Fail | OnFailure::Continue => {
+                if on_failure == OnFailure::Fail && self.first_failure.is_none() {
+                    self.first_failure = Some(format!("step {name} failed: {error}"));
+                }
+                self.record_step(s, StepStatus::Failed, "failed", json!({ "attempt": attempt, "error": error }));
+                work.push(s);
+            }
+        }
+    }
+}
