@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use flowc_interpreter::runtime::blocking::Actor;
-use flowc_interpreter::runtime::{self, Resolved};
+use flowc_interpreter::runtime::{self, Steered};
 use flowc_interpreter::state::GateAction;
 use serde_json::{json, Value};
 
@@ -111,7 +111,7 @@ fn resolve(
     let progress = (!cli.quiet).then(|| Progress::new(cli));
     let mut options = crate::runs::options(cli, notify, progress.clone())?;
     options.wait_blocked = wait;
-    let outcome = runtime::resolve(run, step, action, actor, comment, output, &options).map_err(|e| Failure::usage(e.to_string()));
+    let outcome = runtime::resolve(run, step, action, actor, comment, output, &options).map_err(crate::steering::failure);
     let outcome = match outcome {
         Ok(o) => o,
         Err(e) => {
@@ -122,8 +122,9 @@ fn resolve(
         }
     };
     match outcome {
-        Resolved::Here(report) => crate::runs::finish(cli, &report, json, progress.as_deref()),
-        Resolved::Elsewhere(message) | Resolved::Recorded(message) => {
+        Steered::Ran(report) => crate::runs::finish(cli, &report, json, progress.as_deref()),
+        steered => {
+            let message = crate::steering::say(crate::steering::Command::Decide(action), &steered).unwrap_or_default();
             if let Some(p) = &progress {
                 p.stop();
             }

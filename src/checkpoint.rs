@@ -9,8 +9,6 @@ use crate::progress::Progress;
 use crate::runs::NotifyArg;
 use crate::{Cli, Failure};
 
-use crate::usage;
-
 #[derive(Args, Debug)]
 pub struct RestoreArgs {
     /// The run id (see `flowc runs list`).
@@ -42,13 +40,13 @@ pub struct SkipArgs {
 pub fn restore(cli: &Cli, args: &RestoreArgs) -> Result<(), Failure> {
     let progress = (!cli.quiet).then(|| Progress::new(cli));
     let options = crate::runs::options(cli, &args.notify, progress.clone())?;
-    let report = runtime::restore(&args.run, &args.to, &options).map_err(usage)?;
-    crate::runs::finish(cli, &report, args.json, progress.as_deref())
+    let steered = runtime::restore(&args.run, &args.to, &options).map_err(crate::steering::failure);
+    crate::runs::finish_steered(cli, crate::steering::Command::Restore, steered, args.json, progress.as_deref())
 }
 
 pub fn skip(cli: &Cli, args: &SkipArgs) -> Result<(), Failure> {
     let progress = (!cli.quiet).then(|| Progress::new(cli));
     let options = crate::runs::options(cli, &args.notify, progress.clone())?;
-    let report = runtime::skip(&args.run, &args.step, &options).map_err(usage)?;
-    crate::runs::finish(cli, &report, args.json, progress.as_deref())
+    let steered = runtime::skip(&args.run, &args.step, &options).map_err(crate::steering::failure);
+    crate::runs::finish_steered(cli, crate::steering::Command::Skip, steered, args.json, progress.as_deref())
 }

@@ -3,7 +3,7 @@
 
 use clap::{Args, Subcommand};
 use flowc_interpreter::plan::{LoadedPlan, Plan};
-use flowc_interpreter::runtime::{self, inbox, triggers, Resumed, RunReport};
+use flowc_interpreter::runtime::{self, inbox, triggers, RunReport, Steered};
 use flowc_interpreter::state::RunStatus;
 use serde_json::{json, Value};
 
@@ -135,8 +135,8 @@ fn send(cli: &Cli, args: &SendArgs) -> Result<(), Failure> {
                 }
             }
             match runtime::resume(&root, &options) {
-                Ok(Resumed::Here(report)) => continued.push(status_of(&report)),
-                Ok(Resumed::Elsewhere(message)) => continued.push(json!({ "run": root, "status": "running", "message": message })),
+                Ok(Steered::Ran(report)) => continued.push(status_of(&report)),
+                Ok(s) => continued.push(json!({ "run": root, "status": "running", "message": crate::steering::say(crate::steering::Command::Resume, &s) })),
                 Err(e) => continued.push(json!({ "run": root, "status": "waiting", "message": e.to_string() })),
             }
         }
@@ -146,8 +146,8 @@ fn send(cli: &Cli, args: &SendArgs) -> Result<(), Failure> {
                 continue;
             }
             match runtime::resume(&c.run, &options) {
-                Ok(Resumed::Here(report)) => started.push(status_of(&report)),
-                Ok(Resumed::Elsewhere(message)) => started.push(json!({ "run": c.run, "workflow": c.workflow, "status": "running", "message": message })),
+                Ok(Steered::Ran(report)) => started.push(status_of(&report)),
+                Ok(s) => started.push(json!({ "run": c.run, "workflow": c.workflow, "status": "running", "message": crate::steering::say(crate::steering::Command::Resume, &s) })),
                 Err(e) => started.push(json!({ "run": c.run, "workflow": c.workflow, "status": "pending", "error": e.to_string() })),
             }
         }

@@ -28,6 +28,7 @@ mod blocked;
 mod checkpoint;
 mod invariant;
 mod resources;
+mod steering;
 mod store;
 mod versions;
 mod yaml;

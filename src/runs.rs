@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::rc::Rc;
 
 use clap::{Args, Subcommand};
-use flowc_interpreter::runtime::{self, NotifySink, Resumed, RunOptions, RunReport};
+use flowc_interpreter::runtime::{self, NotifySink, RunOptions, RunReport, Steered};
 use flowc_interpreter::state::{Checkpoints, Children, QualityGateCounts, RunStatus, SqliteStore, Store};
 use serde_json::{json, Value};
 
@@ -203,51 +203,77 @@ pub fn resume(cli: &Cli, args: &ResumeArgs) -> Result<(), Failure> {
     let mut options = options(cli, &args.notify, progress.clone())?;
     options.wait_blocked = wait;
     crate::invariant::note_pinned(cli, &args.run, &mut options);
-    match runtime::resume(&args.run, &options).map_err(usage)? {
-        Resumed::Here(report) => finish(cli, &report, args.json, progress.as_deref()),
-        Resumed::Elsewhere(message) => {
-            if let Some(p) = &progress {
+    let steered = runtime::resume(&args.run, &options).map_err(crate::steering::failure);
+    finish_steered(cli, crate::steering::Command::Resume, steered, args.json, progress.as_deref())
+}
+
+/// Finishes a steering command that may have executed the run here: its
+/// summary and exit code, as [`finish`]; or, when another process executes
+/// it, what happened (`{"run", "status", "message"}` with `--json`).
+pub(crate) fn finish_steered(
+    cli: &Cli,
+    command: crate::steering::Command,
+    steered: Result<Steered, Failure>,
+    json: bool,
+    progress: Option<&Progress>,
+) -> Result<(), Failure> {
+    let steered = match steered {
+        Ok(Steered::Ran(report)) => return finish(cli, &report, json, progress),
+        Ok(s) => s,
+        Err(e) => {
+            if let Some(p) = progress {
                 p.stop();
             }
-            if args.json {
-                println!("{}", json!({ "run": args.run, "status": "running", "message": message }));
-            }
-            eprintln!("{message}");
-            Ok(())
+            return Err(e);
         }
+    };
+    if let Some(p) = progress {
+        p.stop();
     }
+    let message = crate::steering::say(command, &steered).unwrap_or_default();
+    if json {
+        println!("{}", json!({ "run": steered.run(), "status": "running", "message": message }));
+    }
+    eprintln!("{message}");
+    Ok(())
 }
 
 fn control(
     cli: &Cli,
     args: &RunIdArgs,
-    f: fn(&str, &RunOptions) -> Result<runtime::ControlOutcome, runtime::Error>,
+    command: crate::steering::Command,
+    f: fn(&str, &RunOptions) -> Result<Steered, runtime::Error>,
 ) -> Result<(), Failure> {
     let options = options(cli, &args.notify, None)?;
-    let outcome = f(&args.run, &options).map_err(usage)?;
+    let steered = f(&args.run, &options).map_err(crate::steering::failure)?;
+    let message = crate::steering::say(command, &steered).unwrap_or_default();
     if args.json {
         let store = SqliteStore::open(&options.state_path).map_err(usage)?;
         let status = store.run(&args.run).map_err(usage)?.map(|r| r.status.as_str()).unwrap_or("unknown");
-        println!("{}", json!({ "run": args.run, "status": status, "message": outcome.message() }));
+        println!("{}", json!({ "run": args.run, "status": status, "message": message }));
     }
     if !cli.quiet {
-        eprintln!("{}", outcome.message());
+        eprintln!("{message}");
     }
     Ok(())
 }
 
 pub fn pause(cli: &Cli, args: &RunIdArgs) -> Result<(), Failure> {
-    control(cli, args, runtime::pause)
+    control(cli, args, crate::steering::Command::Pause, runtime::pause)
 }
 
 pub fn cancel(cli: &Cli, args: &RunIdArgs) -> Result<(), Failure> {
-    control(cli, args, runtime::cancel)
+    control(cli, args, crate::steering::Command::Cancel, runtime::cancel)
 }
 
 pub fn compensate(cli: &Cli, args: &RunIdArgs) -> Result<(), Failure> {
     let progress = (!cli.quiet).then(|| Progress::new(cli));
     let options = options(cli, &args.notify, progress.clone())?;
-    let report = runtime::compensate(&args.run, &options).map_err(usage)?;
+    let report = match runtime::compensate(&args.run, &options) {
+        Ok(Steered::Ran(report)) => report,
+        Ok(other) => return Err(Failure::usage(format!("run {} was not compensated: {other:?}", other.run()))),
+        Err(e) => return Err(crate::steering::failure(e)),
+    };
     if let Some(p) = &progress {
         p.stop();
     }
@@ -256,7 +282,7 @@ pub fn compensate(cli: &Cli, args: &RunIdArgs) -> Result<(), Failure> {
     }
     match &report.error {
         Some(e) if report.status != RunStatus::Compensated => {
-            eprintln!("error: {e}");
+            eprintln!("error: {e}; fix it and run `flowc compensate {}` again", report.run);
             Err(Failure::Errors)
         }
         _ => {

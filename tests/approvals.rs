@@ -374,3 +374,24 @@ workflow gates {
     }
     assert_eq!(show(&p, &run)["status"], "completed");
 }
+
+#[test]
+fn a_decision_of_the_wrong_kind_is_refused_with_the_command_that_fits() {
+    let p = project("wrong_kind", &[("gate.flow", GATE)]);
+    p.me_in(&["boss"]);
+    let (_, summary) = flowc_json(&p, &["run", "gate"]);
+    let run = summary["run"].as_str().unwrap().to_string();
+    let out = flowc(&p, &["complete", &run, "sign_off", "--output", "{}"]);
+    assert_eq!(code(&out), 2, "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains(&format!(
+            "cannot complete step `sign_off` of run `{run}`: it waits for an approval: use `flowc approve` or `flowc reject`"
+        )),
+        "{}",
+        stderr(&out)
+    );
+    // Nothing was filed: the approval still decides the step.
+    let (out, done) = flowc_json(&p, &["approve", &run, "sign_off"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(done["status"], "completed");
+}

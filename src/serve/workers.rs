@@ -61,11 +61,11 @@ impl Workers {
         let handle = std::thread::spawn(move || {
             let options = config.options();
             match runtime::resume(&run, &options) {
-                Ok(runtime::Resumed::Here(report)) => {
+                Ok(runtime::Steered::Ran(report)) => {
                     let extra = report.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default();
                     log(&format!("run {run} ({}) {}{extra}", report.workflow, report.status));
                 }
-                Ok(runtime::Resumed::Elsewhere(m)) => log(&format!("run {run}: {m}")),
+                Ok(s) => log(&format!("run {run}: {}", crate::steering::say(crate::steering::Command::Resume, &s).unwrap_or_default())),
                 Err(e) => log(&format!("run {run}: {e}")),
             }
             if let Ok(mut a) = active.lock() {

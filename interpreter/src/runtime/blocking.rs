@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 
 use super::exec::{AttemptCtx, Outcome};
 use super::scope::{to_cel, Evaluator, Scope};
-use super::{Error, RunOptions, RunReport};
+use super::{Awaits, Error, Refusal, RunOptions, Steered};
 use crate::plan::directory::{normalize, Directory};
 use crate::plan::{Instr, LoadedPlan, PolicyEffect, Reg};
 pub use crate::state::Actor;
@@ -269,6 +269,17 @@ pub(crate) fn human_type(plan: &LoadedPlan, wf: usize, step: u32) -> Option<&cra
     })
 }
 
+/// What `gate` waits for, when `action` does not fit it.
+pub(crate) fn misfit(gate: &Hold, action: GateAction) -> Option<Awaits> {
+    match (gate.gate.as_str(), action) {
+        ("approval", GateAction::Approve | GateAction::Reject) | ("human", GateAction::Complete) => None,
+        ("approval", GateAction::Complete) => Some(Awaits::Approval),
+        ("human", _) => Some(Awaits::HumanTask),
+        ("wait", _) => Some(Awaits::Event),
+        _ => Some(Awaits::ChildRun),
+    }
+}
+
 /// Checks a request against a gate: the action fits the gate, the actor may
 /// decide, a task's output has the declared type.
 pub(crate) fn check_request(
@@ -280,12 +291,8 @@ pub(crate) fn check_request(
     ty: Option<&crate::plan::Type>,
     dir: &Directory,
 ) -> Result<(), String> {
-    match (gate.gate.as_str(), action) {
-        ("approval", GateAction::Approve | GateAction::Reject) | ("human", GateAction::Complete) => {}
-        ("approval", GateAction::Complete) => return Err("it waits for an approval: use `flowc approve` or `flowc reject`".into()),
-        ("human", _) => return Err("it is a human task: finish it with `flowc complete RUN STEP --output JSON`".into()),
-        ("wait", _) => return Err("it waits for an event, not a person: deliver one with `flowc event send`".into()),
-        _ => return Err("it waits for a child run; resolve the step blocked in that run".into()),
+    if let Some(awaits) = misfit(gate, action) {
+        return Err(awaits.describe().to_string());
     }
     gate.check_actor(principal, initiator, dir)?;
     if action == GateAction::Complete
@@ -294,16 +301,6 @@ pub(crate) fn check_request(
         ty.validate(output.unwrap_or(&Value::Null), "output").map_err(|e| format!("the output does not match the task's type {ty}: {e}"))?;
     }
     Ok(())
-}
-
-/// What a resolving command did.
-pub enum Resolved {
-    /// The run was continued in this process, to its end or its next block.
-    Here(RunReport),
-    /// The process executing the run applied the decision.
-    Elsewhere(String),
-    /// The decision is recorded; the run continues when it is resumed.
-    Recorded(String),
 }
 
 /// A decision checked and filed: the request's id and the top-level run
@@ -328,7 +325,7 @@ pub fn file(
     output: Option<&Value>,
     dir: &Directory,
 ) -> Result<Filed, Error> {
-    let record = store.run(run)?.ok_or_else(|| Error::Run(format!("there is no run `{run}`")))?;
+    let record = crate::runtime::run_record(&*store, run)?;
     let state = store.step_states(run)?.into_iter().find(|s| s.step == step);
     if record.status.is_terminal() {
         return Err(Error::Run(match &state {
@@ -371,6 +368,9 @@ pub fn file(
     let plan = super::load_stored_plan(&*store, record.plan_id)?;
     let wf = plan.workflow_index(&record.workflow).ok_or_else(|| Error::Run(format!("the stored plan has no workflow `{}`", record.workflow)))?;
     let ty = human_type(&plan, wf, state.step_id);
+    if let Some(awaits) = misfit(&gate, action) {
+        return Err(Refusal::WrongDecision { run: run.to_string(), step: step.to_string(), action, awaits }.into());
+    }
     check_request(&gate, action, &actor.principal, initiator.as_deref(), output, ty, dir)
         .map_err(|why| Error::Run(format!("cannot {} step `{step}` of run `{run}`: {why}", action.as_str())))?;
 
@@ -411,11 +411,11 @@ pub fn resolve(
     comment: Option<&str>,
     output: Option<&Value>,
     options: &RunOptions,
-) -> Result<Resolved, Error> {
+) -> Result<Steered, Error> {
     let dir = Directory::load(&options.project_dir).map_err(|e| Error::Input(format!("flowc.toml: {e}")))?;
     let mut store = super::open_store(options)?;
     let Filed { id, root } = file(&mut *store, run, step, action, actor, comment, output, &dir)?;
-    let outcome = apply_filed(store, id, &root, action, options)?;
+    let outcome = apply_filed(store, id, &root, options)?;
     // The command succeeds only if its own decision was applied: a request
     // that lost a race (another decision came first) is refused, and one
     // left pending while its gate was decided by someone else is closed.
@@ -440,14 +440,12 @@ pub fn resolve(
     }
 }
 
-fn apply_filed(store: Box<dyn Store>, id: i64, root: &str, action: GateAction, options: &RunOptions) -> Result<Resolved, Error> {
+fn apply_filed(store: Box<dyn Store>, id: i64, root: &str, options: &RunOptions) -> Result<Steered, Error> {
     let root = root.to_string();
-    let root_record = store.run(&root)?.ok_or_else(|| Error::Run(format!("there is no run `{root}`")))?;
+    let root_record = crate::runtime::run_record(&*store, &root)?;
     let runs_dir = options.runs_dir();
     if root_record.status == RunStatus::Paused {
-        return Ok(Resolved::Recorded(format!(
-            "recorded; run {root} is paused: `flowc resume {root}` continues it and applies the decision"
-        )));
+        return Ok(Steered::Recorded { run: root, paused: true });
     }
     match super::control::try_lock(&runs_dir, &root)? {
         Some(lock) => continue_here(store, &root, lock, options),
@@ -462,19 +460,12 @@ fn apply_filed(store: Box<dyn Store>, id: i64, root: &str, action: GateAction, o
                 "apply the decision",
             )?;
             match result {
-                Some(r) if r == "applied" => Ok(Resolved::Elsewhere(format!(
-                    "{} recorded; the process executing run {root} continues it",
-                    match action {
-                        GateAction::Approve => "approval",
-                        GateAction::Reject => "rejection",
-                        GateAction::Complete => "completion",
-                    }
-                ))),
-                // Refused: the caller says why, from the request.
-                Some(_) => Ok(Resolved::Elsewhere(String::new())),
+                // Refused or not, the executing process handled it; the
+                // caller reads which from the request.
+                Some(_) => Ok(Steered::Continues { run: root }),
                 None => match super::control::try_lock(&runs_dir, &root)? {
                     Some(lock) => continue_here(store, &root, lock, options),
-                    None => Ok(Resolved::Recorded(format!("recorded; run {root} applies it when it is resumed"))),
+                    None => Ok(Steered::Recorded { run: root, paused: false }),
                 },
             }
         }
@@ -484,12 +475,12 @@ fn apply_filed(store: Box<dyn Store>, id: i64, root: &str, action: GateAction, o
 /// Continues the run in this process, holding its lock; the record is read
 /// again under the lock, since another process may have applied the
 /// decision and finished the run meanwhile.
-fn continue_here(store: Box<dyn Store>, root: &str, lock: super::control::RunLock, options: &RunOptions) -> Result<Resolved, Error> {
-    let record = store.run(root)?.ok_or_else(|| Error::Run(format!("there is no run `{root}`")))?;
+fn continue_here(store: Box<dyn Store>, root: &str, lock: super::control::RunLock, options: &RunOptions) -> Result<Steered, Error> {
+    let record = crate::runtime::run_record(&*store, root)?;
     if record.status.is_terminal() {
-        return Ok(Resolved::Elsewhere(format!("run {root} is already {}", record.status)));
+        return Ok(Steered::Ended { run: root.to_string(), status: record.status });
     }
-    super::runner::resume_locked(store, record, lock, options).map(Resolved::Here)
+    super::runner::resume_locked(store, record, lock, options).map(Steered::Ran)
 }
 
 /// The blocked gates of a run and of its child runs, for "how to continue" lines.

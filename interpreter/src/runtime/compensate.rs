@@ -19,14 +19,18 @@ use super::control::{self, try_lock};
 use super::exec::{self, AttemptCtx};
 use super::runner::{Msg, Shared};
 use super::scope::{absent_output, step_view, to_cel, Evaluator, Scope};
-use super::{env_name, process, Error, RunOptions, RunReport};
+use super::{env_name, process, Error, RunOptions, RunReport, Steered};
 use crate::plan::{Compensate, StepId};
 use crate::state::{Control, Op, RunStatus, StepStatus};
 use crate::time;
 
-pub fn compensate(run: &str, options: &RunOptions) -> Result<RunReport, Error> {
+/// `flowc compensate RUN`: stops the run if it is executing, then runs the
+/// `compensate` of every completed step, last completed first. A failed
+/// compensation stops the walk; the report's `error` says which step failed,
+/// and compensating again retries from there.
+pub fn compensate(run: &str, options: &RunOptions) -> Result<Steered, Error> {
     let mut store = super::open_store(options)?;
-    let record = store.run(run)?.ok_or_else(|| Error::Run(format!("there is no run `{run}`")))?;
+    let record = crate::runtime::run_record(&*store, run)?;
     if let Some(parent) = &record.parent_run {
         return Err(Error::Run(format!("run `{run}` is a child run of `{parent}`; compensate `{parent}`")));
     }
@@ -42,7 +46,7 @@ pub fn compensate(run: &str, options: &RunOptions) -> Result<RunReport, Error> {
             try_lock(&runs_dir, run)?.ok_or_else(|| Error::Run(format!("run `{run}` is locked by another process")))?
         }
     };
-    let record = store.run(run)?.ok_or_else(|| Error::Run(format!("there is no run `{run}`")))?;
+    let record = crate::runtime::run_record(&*store, run)?;
     if !record.status.is_terminal() {
         control::cancel_locked(&mut *store, run)?;
     }
@@ -52,16 +56,7 @@ pub fn compensate(run: &str, options: &RunOptions) -> Result<RunReport, Error> {
         .ok_or_else(|| Error::Run(format!("the stored plan has no workflow `{}`", record.workflow)))?;
     let mut options = options.clone();
     options.project_dir = record.project_dir.clone().into();
-    let secrets = super::runner::secrets::redactor_for(&plan.plan.secrets, &options.project_dir);
-    let sh = Rc::new(Shared {
-        store: std::cell::RefCell::new(store),
-        plan,
-        plan_id: record.plan_id,
-        options,
-        background: Default::default(),
-        secrets,
-        spawned: Default::default(),
-    });
+    let sh = Shared::new(store, plan, record.plan_id, options);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -72,7 +67,7 @@ pub fn compensate(run: &str, options: &RunOptions) -> Result<RunReport, Error> {
     let store = sh.store.borrow();
     let mut report = RunReport::load(store.as_ref(), run)?;
     report.error = failure;
-    Ok(report)
+    Ok(Steered::Ran(report))
 }
 
 /// Compensates every completed step that has a `compensate`; returns the
@@ -149,7 +144,7 @@ async fn walk(sh: Rc<Shared>, wf: usize, run: &str, inputs: &serde_json::Value) 
                     at,
                 }])?;
                 observe(&sh, run, &plan.name, Some(&step.name), "compensation_failed");
-                return Ok(Some(format!("compensating step {} failed: {error}; fix it and run `flowc compensate {run}` again", step.name)));
+                return Ok(Some(format!("compensating step {} failed: {error}", step.name)));
             }
         }
     }

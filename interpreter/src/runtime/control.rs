@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::{Error, RunOptions, RunReport};
+use super::{Error, RunOptions, Steered};
 use crate::state::{Control, Op, RunRecord, RunStatus, StepStatus, Store};
 use crate::time;
 
@@ -49,26 +49,9 @@ pub fn try_lock(runs_dir: &Path, run: &str) -> Result<Option<RunLock>, Error> {
     }
 }
 
-/// What a lifecycle command did.
-#[derive(Debug)]
-pub enum ControlOutcome {
-    /// Nobody was executing the run; the state was changed directly.
-    Applied(String),
-    /// The executing process acted on the request.
-    Acknowledged(String),
-}
-
-impl ControlOutcome {
-    pub fn message(&self) -> &str {
-        match self {
-            ControlOutcome::Applied(m) | ControlOutcome::Acknowledged(m) => m,
-        }
-    }
-}
-
 fn open(options: &RunOptions, run: &str) -> Result<(Box<dyn Store>, RunRecord), Error> {
     let store = super::open_store(options)?;
-    let record = store.run(run)?.ok_or_else(|| Error::Run(format!("there is no run `{run}`")))?;
+    let record = crate::runtime::run_record(&*store, run)?;
     Ok((store, record))
 }
 
@@ -99,17 +82,17 @@ fn run_status(run: &str, status: RunStatus) -> Op {
 }
 
 /// `flowc pause RUN`: no new steps start; running ones finish.
-pub fn pause(run: &str, options: &RunOptions) -> Result<ControlOutcome, Error> {
+pub fn pause(run: &str, options: &RunOptions) -> Result<Steered, Error> {
     let (mut store, record) = open(options, run)?;
     match record.status {
         s if s.is_terminal() => return Err(Error::Run(format!("run `{run}` is {s}; there is nothing to pause"))),
-        RunStatus::Paused => return Ok(ControlOutcome::Applied(format!("run {run} is already paused"))),
+        RunStatus::Paused => return Ok(Steered::Already { run: run.to_string(), status: RunStatus::Paused }),
         _ => {}
     }
     match try_lock(&options.runs_dir(), run)? {
         Some(_lock) => {
             store.apply(&[run_status(run, RunStatus::Paused), event(run, None, "paused", json!({ "reason": "requested" }))])?;
-            Ok(ControlOutcome::Applied(format!("run {run} paused; continue it with `flowc resume {run}`")))
+            Ok(Steered::Applied { run: run.to_string(), status: RunStatus::Paused })
         }
         None => {
             store.request_control(run, Control::Pause)?;
@@ -121,19 +104,17 @@ pub fn pause(run: &str, options: &RunOptions) -> Result<ControlOutcome, Error> {
                 "pause",
             )?;
             let status = store.run(run)?.map(|r| r.status).unwrap_or(RunStatus::Paused);
-            Ok(ControlOutcome::Acknowledged(match status {
-                RunStatus::Paused => format!(
-                    "run {run} paused: no new steps start, running ones finish; continue it with `flowc resume {run}`"
-                ),
-                other => format!("run {run} ended {other} before it could pause"),
-            }))
+            Ok(match status {
+                RunStatus::Paused => Steered::Acknowledged { run: run.to_string(), status },
+                other => Steered::Ended { run: run.to_string(), status: other },
+            })
         }
     }
 }
 
 /// `flowc cancel RUN`: running steps are stopped (their process groups
 /// signalled), nothing more runs, no compensation.
-pub fn cancel(run: &str, options: &RunOptions) -> Result<ControlOutcome, Error> {
+pub fn cancel(run: &str, options: &RunOptions) -> Result<Steered, Error> {
     let (mut store, record) = open(options, run)?;
     if record.status.is_terminal() {
         return Err(Error::Run(format!("run `{run}` is already {}", record.status)));
@@ -141,7 +122,7 @@ pub fn cancel(run: &str, options: &RunOptions) -> Result<ControlOutcome, Error> 
     match try_lock(&options.runs_dir(), run)? {
         Some(_lock) => {
             cancel_locked(&mut *store, run)?;
-            Ok(ControlOutcome::Applied(format!("run {run} cancelled")))
+            Ok(Steered::Applied { run: run.to_string(), status: RunStatus::Cancelled })
         }
         None => {
             store.request_control(run, Control::Cancel)?;
@@ -149,7 +130,7 @@ pub fn cancel(run: &str, options: &RunOptions) -> Result<ControlOutcome, Error> 
             let runs_dir = options.runs_dir();
             wait_for(|| Ok(try_lock(&runs_dir, run)?.is_some()), "stop")?;
             let status = store.run(run)?.map(|r| r.status).unwrap_or(RunStatus::Cancelled);
-            Ok(ControlOutcome::Acknowledged(format!("run {run} {status}")))
+            Ok(Steered::Acknowledged { run: run.to_string(), status })
         }
     }
 }
@@ -184,18 +165,10 @@ pub(crate) fn cancel_locked(store: &mut dyn Store, run: &str) -> Result<(), Erro
     Ok(store.apply(&ops)?)
 }
 
-/// What `flowc resume` did.
-pub enum Resumed {
-    /// The run was continued in this process, to its end (or next pause).
-    Here(RunReport),
-    /// The process still executing the run was told to continue.
-    Elsewhere(String),
-}
-
 /// `flowc resume RUN`: continues a paused or interrupted run here; completed
 /// steps are not run again. A run paused while its process is still
 /// finishing running steps is resumed in that process.
-pub fn resume(run: &str, options: &RunOptions) -> Result<Resumed, Error> {
+pub fn resume(run: &str, options: &RunOptions) -> Result<Steered, Error> {
     let (mut store, record) = open(options, run)?;
     if record.status.is_terminal() {
         return Err(Error::Run(format!(
@@ -213,11 +186,11 @@ pub fn resume(run: &str, options: &RunOptions) -> Result<Resumed, Error> {
     match try_lock(&options.runs_dir(), run)? {
         Some(lock) => {
             // Another process may have finished the run since it was read.
-            let record = store.run(run)?.ok_or_else(|| Error::Run(format!("there is no run `{run}`")))?;
+            let record = crate::runtime::run_record(&*store, run)?;
             if record.status.is_terminal() {
                 return Err(Error::Run(format!("run `{run}` is {}; it ended while this command started", record.status)));
             }
-            super::runner::resume_locked(store, record, lock, options).map(Resumed::Here)
+            super::runner::resume_locked(store, record, lock, options).map(Steered::Ran)
         }
         None if record.status == RunStatus::Paused => {
             store.request_control(run, Control::Resume)?;
@@ -232,10 +205,10 @@ pub fn resume(run: &str, options: &RunOptions) -> Result<Resumed, Error> {
             )?;
             match try_lock(&options.runs_dir(), run)? {
                 Some(lock) if store.run(run)?.is_some_and(|r| r.status == RunStatus::Paused) => {
-                    let record = store.run(run)?.ok_or_else(|| Error::Run(format!("there is no run `{run}`")))?;
-                    super::runner::resume_locked(store, record, lock, options).map(Resumed::Here)
+                    let record = crate::runtime::run_record(&*store, run)?;
+                    super::runner::resume_locked(store, record, lock, options).map(Steered::Ran)
                 }
-                _ => Ok(Resumed::Elsewhere(format!("run {run} resumed in the process that is executing it"))),
+                _ => Ok(Steered::Continues { run: run.to_string() }),
             }
         }
         None => Err(Error::Run(format!("run `{run}` is being executed by another flowc process"))),

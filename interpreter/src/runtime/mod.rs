@@ -42,6 +42,7 @@ pub mod blocking;
 pub mod process;
 mod runner;
 pub mod scope;
+mod steering;
 pub mod triggers;
 pub mod versions;
 
@@ -63,9 +64,10 @@ pub use runner::stores;
 pub fn empty_invariants_hash() -> String {
     runner::invariants::empty_hash()
 }
-pub use control::{cancel, pause, resume, ControlOutcome, Resumed};
+pub use control::{cancel, pause, resume};
+pub use steering::{Awaits, Refusal, Steered};
 pub use notify::NotifySink;
-pub use blocking::{resolve, Hold, Resolved};
+pub use blocking::{resolve, Hold};
 
 /// Why an operation on a run could not be carried out (exit 2 in the CLI).
 #[derive(Debug)]
@@ -74,8 +76,12 @@ pub enum Error {
     /// A missing or mistyped input, naming it and its declared type.
     Input(String),
     State(StateError),
-    /// The request does not fit the run (unknown run, wrong status, locked…).
+    /// The request does not fit the run (wrong status, locked…).
     Run(String),
+    /// There is no run with this id in the state database.
+    NoRun(String),
+    /// A steering request the run's state rules out; the caller words the way out.
+    Refused(Refusal),
     Io(String),
 }
 
@@ -85,6 +91,8 @@ impl std::fmt::Display for Error {
             Error::Plan(e) => write!(f, "{e}"),
             Error::Input(e) | Error::Run(e) | Error::Io(e) => f.write_str(e),
             Error::State(e) => write!(f, "{e}"),
+            Error::NoRun(run) => write!(f, "there is no run `{run}`"),
+            Error::Refused(r) => write!(f, "{r}"),
         }
     }
 }
@@ -95,6 +103,17 @@ impl From<StateError> for Error {
     fn from(e: StateError) -> Self {
         Error::State(e)
     }
+}
+
+impl From<Refusal> for Error {
+    fn from(r: Refusal) -> Self {
+        Error::Refused(r)
+    }
+}
+
+/// The record of `run`, or [`Error::NoRun`].
+pub(crate) fn run_record<S: Store + ?Sized>(store: &S, run: &str) -> Result<crate::state::RunRecord, Error> {
+    store.run(run)?.ok_or_else(|| Error::NoRun(run.to_string()))
 }
 
 impl From<PlanError> for Error {
@@ -231,7 +250,7 @@ impl RunReport {
 
     /// Reads the summary of `run` from the store.
     pub fn load(store: &dyn Store, run: &str) -> Result<RunReport, Error> {
-        let record = store.run(run)?.ok_or_else(|| Error::Run(format!("there is no run `{run}`")))?;
+        let record = crate::runtime::run_record(&*store, run)?;
         let steps = store
             .step_states(run)?
             .into_iter()

@@ -662,7 +662,8 @@ fn post_decision(
                 json!({ "request": f.id, "run": run, "root": f.root, "step": step, "action": action, "by": by.name, "on_behalf_of": actor.on_behalf_of }),
             )
         }
-        Err(runtime::Error::Run(msg)) if msg.starts_with("there is no run") => reply(StatusCode::NOT_FOUND, json!({ "error": msg })),
+        Err(e @ runtime::Error::NoRun(_)) => reply(StatusCode::NOT_FOUND, json!({ "error": e.to_string() })),
+        Err(runtime::Error::Refused(r)) => reply(StatusCode::CONFLICT, json!({ "error": crate::steering::refusal_http(&r) })),
         Err(runtime::Error::Run(msg)) => reply(StatusCode::CONFLICT, json!({ "error": msg })),
         Err(e) => reply(StatusCode::INTERNAL_SERVER_ERROR, json!({ "error": e.to_string() })),
     }
@@ -677,8 +678,8 @@ fn control(server: &Server, store: &mut SqliteStore, by: &Principal, run: &str, 
     };
     let options = server.config.options();
     let outcome = match action {
-        Action::Cancel => runtime::cancel(run, &options).map(|o| o.message().to_string()),
-        Action::Pause => runtime::pause(run, &options).map(|o| o.message().to_string()),
+        Action::Cancel => runtime::cancel(run, &options).map(|s| crate::steering::say(crate::steering::Command::Cancel, &s).unwrap_or_default()),
+        Action::Pause => runtime::pause(run, &options).map(|s| crate::steering::say(crate::steering::Command::Pause, &s).unwrap_or_default()),
         _ => {
             if record.status.is_terminal() {
                 return reply(StatusCode::CONFLICT, json!({ "error": format!("run `{run}` is {}; it cannot be resumed", record.status) }));
@@ -693,6 +694,8 @@ fn control(server: &Server, store: &mut SqliteStore, by: &Principal, run: &str, 
             let status = store.run(run).ok().flatten().map(|r| r.status.as_str()).unwrap_or("unknown");
             reply(StatusCode::ACCEPTED, json!({ "run": run, "status": status, "message": message, "by": by.name }))
         }
+        Err(e @ runtime::Error::NoRun(_)) => reply(StatusCode::NOT_FOUND, json!({ "error": e.to_string() })),
+        Err(runtime::Error::Refused(r)) => reply(StatusCode::CONFLICT, json!({ "error": crate::steering::refusal_http(&r) })),
         Err(runtime::Error::Run(msg)) => reply(StatusCode::CONFLICT, json!({ "error": msg })),
         Err(e) => reply(StatusCode::INTERNAL_SERVER_ERROR, json!({ "error": e.to_string() })),
     }

@@ -25,7 +25,7 @@ use serde_json::{json, Value};
 
 use super::invariants::{restore_files, FileMap, Pinned};
 use crate::runtime::control::try_lock;
-use crate::runtime::{Error, RunOptions, RunReport};
+use crate::runtime::{Error, Refusal, RunOptions, Steered};
 use crate::state::{Op, RunRecord, RunStatus, StepStatus, Store};
 use crate::time;
 
@@ -41,7 +41,7 @@ pub(crate) fn passed_by_person(output: Option<&Value>) -> bool {
 
 fn open_unlocked(run: &str, options: &RunOptions, what: &str) -> Result<(Box<dyn Store>, RunRecord, crate::runtime::control::RunLock), Error> {
     let store = crate::state::open(&options.state_path, None)?;
-    let record = store.run(run)?.ok_or_else(|| Error::Run(format!("there is no run `{run}`")))?;
+    let record = crate::runtime::run_record(&*store, run)?;
     if let Some(parent) = &record.parent_run
         && store.spawn_key(run)?.is_none() {
             return Err(Error::Run(format!("run `{run}` is a child run of `{parent}`; {what} `{parent}` instead")));
@@ -52,7 +52,7 @@ fn open_unlocked(run: &str, options: &RunOptions, what: &str) -> Result<(Box<dyn
 }
 
 /// `flowc restore RUN --to STEP`.
-pub fn restore(run: &str, to: &str, options: &RunOptions) -> Result<RunReport, Error> {
+pub fn restore(run: &str, to: &str, options: &RunOptions) -> Result<Steered, Error> {
     let (mut store, record, lock) = open_unlocked(run, options, "restore")?;
     if record.status == RunStatus::Compensated {
         return Err(Error::Run(format!("run `{run}` was compensated; it cannot be restored")));
@@ -118,8 +118,8 @@ pub fn restore(run: &str, to: &str, options: &RunOptions) -> Result<RunReport, E
         at: time::now(),
     });
     store.apply(&ops)?;
-    let record = store.run(run)?.ok_or_else(|| Error::Run(format!("there is no run `{run}`")))?;
-    super::resume_locked(store, record, lock, options)
+    let record = crate::runtime::run_record(&*store, run)?;
+    super::resume_locked(store, record, lock, options).map(Steered::Ran)
 }
 
 fn record_dir(record: &RunRecord) -> std::path::PathBuf {
@@ -127,7 +127,7 @@ fn record_dir(record: &RunRecord) -> std::path::PathBuf {
 }
 
 /// `flowc skip RUN STEP`.
-pub fn skip(run: &str, step: &str, options: &RunOptions) -> Result<RunReport, Error> {
+pub fn skip(run: &str, step: &str, options: &RunOptions) -> Result<Steered, Error> {
     let (mut store, record, lock) = open_unlocked(run, options, "skip steps of")?;
     if record.status.is_terminal() {
         return Err(Error::Run(format!("run `{run}` is {}; only a paused run's steps can be skipped", record.status)));
@@ -156,16 +156,14 @@ pub fn skip(run: &str, step: &str, options: &RunOptions) -> Result<RunReport, Er
         None => def.on_failure == crate::plan::OnFailure::Pause,
     };
     if !allowed {
-        return Err(Error::Run(match &def.gate {
-            Some(_) => format!("gate `{step}` is not `skippable`; fix what fails and `flowc resume {run}`"),
-            None => format!("step `{step}` does not say `on_failure pause`, so it cannot be skipped"),
-        }));
+        return Err(match &def.gate {
+            Some(_) => Refusal::NotSkippable { run: run.to_string(), step: step.to_string() }.into(),
+            None => Error::Run(format!("step `{step}` does not say `on_failure pause`, so it cannot be skipped")),
+        });
     }
     let last = store.events(run)?.into_iter().rev().find(|e| e.step.as_deref() == Some(step));
     if last.is_some_and(|e| e.event == "rolled_back") {
-        return Err(Error::Run(format!(
-            "step `{step}` broke an invariant and was rolled back; it cannot be skipped. `flowc resume {run}` runs it again"
-        )));
+        return Err(Refusal::RolledBack { run: run.to_string(), step: step.to_string() }.into());
     }
     state.status = StepStatus::Skipped;
     state.output = Some(skipped_output());
@@ -181,6 +179,6 @@ pub fn skip(run: &str, step: &str, options: &RunOptions) -> Result<RunReport, Er
             at: time::now(),
         },
     ])?;
-    let record = store.run(run)?.ok_or_else(|| Error::Run(format!("there is no run `{run}`")))?;
-    super::resume_locked(store, record, lock, options)
+    let record = crate::runtime::run_record(&*store, run)?;
+    super::resume_locked(store, record, lock, options).map(Steered::Ran)
 }

@@ -34,7 +34,7 @@ pub(super) struct Launch {
 impl Shared {
     /// What a top-level run and the children it calls or spawns in this
     /// process share: one store, one plan, one redactor.
-    fn new(store: Box<dyn Store>, plan: LoadedPlan, plan_id: i64, options: RunOptions) -> Rc<Shared> {
+    pub(crate) fn new(store: Box<dyn Store>, plan: LoadedPlan, plan_id: i64, options: RunOptions) -> Rc<Shared> {
         let secrets = secrets::redactor_for(&plan.plan.secrets, &options.project_dir);
         Rc::new(Shared {
             store: std::cell::RefCell::new(store),
@@ -267,12 +267,7 @@ impl Runner {
 
     /// Rebuilds the scheduler's state from the store, after a crash or a pause.
     pub(super) fn restore(&mut self) -> Result<(), Error> {
-        let record = self
-            .sh
-            .store
-            .borrow()
-            .run(&self.run)?
-            .ok_or_else(|| Error::Run(format!("there is no run `{}`", self.run)))?;
+        let record = crate::runtime::run_record(&**self.sh.store.borrow(), &self.run)?;
         self.cost = record.cost_usd;
         if let Some(started) = record.started_at.as_deref().and_then(time::parse_rfc3339) {
             self.started_ms = started;
