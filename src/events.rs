@@ -3,8 +3,7 @@
 
 use clap::{Args, Subcommand};
 use flowc_interpreter::plan::{LoadedPlan, Plan};
-use flowc_interpreter::runtime::{self, inbox, triggers, RunReport, Steered};
-use flowc_interpreter::state::RunStatus;
+use flowc_interpreter::runtime::{self, delivery, inbox, triggers, RunReport, Steered};
 use serde_json::{json, Value};
 
 use crate::progress::Progress;
@@ -101,55 +100,35 @@ fn send(cli: &Cli, args: &SendArgs) -> Result<(), Failure> {
     options.wait_blocked = args.wait;
     let usage = |e: runtime::Error| Failure::usage(e.to_string());
     let mut store = runtime::open_store(&options).map_err(|e| Failure::usage(e.to_string()))?;
-    let stored = inbox::store_events(&mut *store, vec![event]).map_err(usage)?;
-    let Some(stored) = stored.into_iter().next() else { return Ok(()) };
+    // Whoever sent the event started the runs it fires.
+    let me = flowc_interpreter::runtime::blocking::os_user();
+    let origin = |event: &Value| triggers::event_origin(event, &me);
+    let delivered = delivery::deliver(&mut *store, vec![event], &loaded, &origin, &options).map_err(usage)?;
+    drop(store);
+    let Some(delivered) = delivered.into_iter().next() else { return Ok(()) };
+    let stored = delivered.stored;
     let mut started = Vec::new();
     let mut continued = Vec::new();
-    let mut problems = Vec::new();
-    if !stored.duplicate {
-        // Runs waiting for it first: they were there before the triggers' runs.
-        let waiting = inbox::waiting_for(&*store, stored.seq, &stored.event).map_err(usage)?;
-        let mut roots: Vec<String> = Vec::new();
-        for w in &waiting {
-            if !roots.contains(&w.root) {
-                roots.push(w.root.clone());
-            }
+    let problems = delivered.problems;
+    let created = delivered.created.into_iter().collect::<Result<Vec<_>, _>>().map_err(usage)?;
+    // Runs waiting for it first: they were there before the triggers' runs.
+    for root in delivery::roots(&delivered.waiting) {
+        continued.push(match delivery::continue_waiting(&root, &options) {
+            Ok(Steered::Ran(report)) => status_of(&report),
+            Ok(Steered::Recorded { .. }) => json!({ "run": root, "status": "paused", "message": format!("`flowc resume {root}` applies the event") }),
+            Ok(_) => json!({ "run": root, "status": "running", "message": "the process executing the run applies the event" }),
+            Err(e) => json!({ "run": root, "status": "waiting", "message": e.to_string() }),
+        });
+    }
+    for c in created {
+        if let Some(err) = &c.error {
+            started.push(json!({ "run": c.run, "workflow": c.workflow, "status": "failed", "error": err }));
+            continue;
         }
-        // Whoever sent the event started the runs it fires.
-        let origin = triggers::event_origin(&stored.event, &flowc_interpreter::runtime::blocking::os_user());
-        let (results, filter_problems) = triggers::create_for_event(&loaded, &stored.event, &origin, &options);
-        problems.extend(filter_problems);
-        let created = results.into_iter().collect::<Result<Vec<_>, _>>().map_err(usage)?;
-        drop(store);
-        for root in roots {
-            let record = runtime::open_store(&options).ok().and_then(|s| s.run(&root).ok().flatten());
-            match record.map(|r| r.status) {
-                Some(RunStatus::Blocked) => {}
-                Some(RunStatus::Paused) => {
-                    continued.push(json!({ "run": root, "status": "paused", "message": format!("`flowc resume {root}` applies the event") }));
-                    continue;
-                }
-                _ => {
-                    continued.push(json!({ "run": root, "status": "running", "message": "the process executing the run applies the event" }));
-                    continue;
-                }
-            }
-            match runtime::resume(&root, &options) {
-                Ok(Steered::Ran(report)) => continued.push(status_of(&report)),
-                Ok(s) => continued.push(json!({ "run": root, "status": "running", "message": crate::steering::say(crate::steering::Command::Resume, &s) })),
-                Err(e) => continued.push(json!({ "run": root, "status": "waiting", "message": e.to_string() })),
-            }
-        }
-        for c in created {
-            if let Some(err) = &c.error {
-                started.push(json!({ "run": c.run, "workflow": c.workflow, "status": "failed", "error": err }));
-                continue;
-            }
-            match runtime::resume(&c.run, &options) {
-                Ok(Steered::Ran(report)) => started.push(status_of(&report)),
-                Ok(s) => started.push(json!({ "run": c.run, "workflow": c.workflow, "status": "running", "message": crate::steering::say(crate::steering::Command::Resume, &s) })),
-                Err(e) => started.push(json!({ "run": c.run, "workflow": c.workflow, "status": "pending", "error": e.to_string() })),
-            }
+        match runtime::resume(&c.run, &options) {
+            Ok(Steered::Ran(report)) => started.push(status_of(&report)),
+            Ok(s) => started.push(json!({ "run": c.run, "workflow": c.workflow, "status": "running", "message": crate::steering::say(crate::steering::Command::Resume, &s) })),
+            Err(e) => started.push(json!({ "run": c.run, "workflow": c.workflow, "status": "pending", "error": e.to_string() })),
         }
     }
     if let Some(p) = &progress {

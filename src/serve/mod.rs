@@ -29,7 +29,6 @@ mod http;
 mod schedules;
 mod workers;
 
-use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -144,7 +143,7 @@ pub(crate) struct Server {
     /// A scan is under way (scans never overlap).
     scanning: AtomicBool,
     /// Per blocked run: inbound events up to this sequence number were checked.
-    scanned: Mutex<HashMap<String, i64>>,
+    scanned: Mutex<flowc_interpreter::runtime::inbox::Scanner>,
     guard: http::guard::Guard,
 }
 
@@ -215,7 +214,7 @@ pub fn serve(cli: &Cli, args: &ServeArgs) -> Result<(), Failure> {
         workers: Workers::default(),
         scan_now: tokio::sync::Notify::new(),
         scanning: AtomicBool::new(false),
-        scanned: Mutex::new(HashMap::new()),
+        scanned: Mutex::new(Default::default()),
         guard,
     });
     let rt = tokio::runtime::Builder::new_current_thread()

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use flowc_interpreter::cloudevents::EventSink;
-use flowc_interpreter::runtime::{self, inbox, NotifySink, RunOptions};
+use flowc_interpreter::runtime::{self, NotifySink, RunOptions};
 use flowc_interpreter::state::{RunQueries, RunStatus, SqliteStore, Store};
 use serde_json::Value;
 
@@ -116,25 +116,14 @@ pub(super) fn resume_after_restart(server: &Server, store: &mut SqliteStore) {
 }
 
 /// Continues blocked runs that have a decision, a matching event or an
-/// expired gate ([`inbox::news`]).
+/// expired gate (`runtime::inbox::Scanner`).
 pub(super) fn scan(server: &Server, store: &mut SqliteStore) {
-    let Ok(blocked) = store.runs_with_status(&[RunStatus::Blocked]) else { return };
-    let mut live = HashSet::new();
-    let Ok(mut seen) = server.scanned.lock() else { return };
-    for run in blocked.into_iter().filter(|r| r.parent_run.is_none()) {
-        if server.workers.is_active(&run.id) {
-            live.insert(run.id.clone());
-            continue;
-        }
-        let Ok((news, tree)) = inbox::news(store, &run.id, &mut seen) else { continue };
-        live.extend(tree.iter().cloned());
-        if let Some(news) = news {
-            // Rescan from the start next time it blocks: it may wait for something else.
-            for r in &tree {
-                seen.remove(r);
-            }
-            server.workers.start(run.id.clone(), &server.config, news.describe());
-        }
+    let Ok(mut scanner) = server.scanned.lock() else { return };
+    let due = match scanner.scan(store, &|run| server.workers.is_active(run)) {
+        Ok(due) => due,
+        Err(e) => return log(&format!("scan: {e}")),
+    };
+    for (run, news) in due {
+        server.workers.start(run, &server.config, news.describe());
     }
-    seen.retain(|k, _| live.contains(k));
 }

@@ -420,3 +420,40 @@ pub fn news(store: &dyn Store, root: &str, seen: &mut std::collections::HashMap<
     }
     Ok((None, tree))
 }
+
+/// The blocked-run scan of a process that serves many runs (`flowc serve`):
+/// each call looks at every blocked top-level run, reads each inbound event
+/// once per run across calls, and returns the runs that can move on now.
+#[derive(Default)]
+pub struct Scanner {
+    /// Per run looked at: the last inbound event already read.
+    seen: std::collections::HashMap<String, i64>,
+}
+
+impl Scanner {
+    /// The blocked top-level runs with [`News`], in the store's order. Runs
+    /// `busy` says this process is executing are left alone. Runs that are
+    /// not blocked any more are forgotten, and a run reported here is read
+    /// from its first event again the next time it blocks (it may wait for
+    /// something else then).
+    pub fn scan(&mut self, store: &dyn Store, busy: &dyn Fn(&str) -> bool) -> Result<Vec<(String, News)>, Error> {
+        let mut live = std::collections::HashSet::new();
+        let mut due = Vec::new();
+        for run in store.runs_with_status(&[RunStatus::Blocked])?.into_iter().filter(|r| r.parent_run.is_none()) {
+            if busy(&run.id) {
+                live.insert(run.id.clone());
+                continue;
+            }
+            let Ok((news, tree)) = news(store, &run.id, &mut self.seen) else { continue };
+            live.extend(tree.iter().cloned());
+            if let Some(news) = news {
+                for r in &tree {
+                    self.seen.remove(r);
+                }
+                due.push((run.id, news));
+            }
+        }
+        self.seen.retain(|k, _| live.contains(k));
+        Ok(due)
+    }
+}

@@ -35,6 +35,7 @@
 
 pub mod control;
 mod compensate;
+pub mod delivery;
 mod exec;
 pub mod inbox;
 mod notify;

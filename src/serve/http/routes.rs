@@ -17,7 +17,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use flowc_interpreter::plan::{SignatureScheme, Trigger};
 use flowc_interpreter::runtime::blocking::Actor;
-use flowc_interpreter::runtime::{self, inbox, triggers};
+use flowc_interpreter::runtime::{self, delivery, inbox, triggers};
 use flowc_interpreter::state::{GateAction, RunOrigin, RunStatus, SqliteStore, Store};
 use flowc_interpreter::time;
 use http_body_util::{BodyExt, Full, Limited};
@@ -503,14 +503,23 @@ struct Hook<'a> {
 /// wakes the scanner for the runs waiting on them. The runs' initiator is
 /// the token's principal (or `webhook:PROVIDER` for a signed webhook).
 fn accept(server: &Server, store: &mut SqliteStore, events: Vec<Value>, hook: Option<&Hook>, initiator: &str, token: Option<&str>) -> Reply {
-    let stored = match inbox::store_events(store, events) {
-        Ok(s) => s,
+    // Events fire `on event` triggers; a webhook fires only webhook triggers (below).
+    let origin = |event: &Value| {
+        let origin = triggers::event_origin(event, initiator);
+        match token {
+            Some(t) => RunOrigin { detail: with_token(origin.detail, t), ..origin },
+            None => origin,
+        }
+    };
+    let plans: &[flowc_interpreter::plan::LoadedPlan] = if hook.is_some() { &[] } else { &server.loaded };
+    let delivered = match delivery::deliver(store, events, plans, &origin, &server.config.options()) {
+        Ok(d) => d,
         Err(runtime::Error::Input(msg)) => return bad(msg),
         Err(e) => return reply(StatusCode::INTERNAL_SERVER_ERROR, json!({ "error": e.to_string() })),
     };
     if let Some(h) = hook
         && h.signed.is_some()
-        && stored.iter().any(|s| s.duplicate)
+        && delivered.iter().any(|d| d.stored.duplicate)
     {
         return reply(
             StatusCode::CONFLICT,
@@ -518,14 +527,26 @@ fn accept(server: &Server, store: &mut SqliteStore, events: Vec<Value>, hook: Op
         );
     }
     let mut accepted = Vec::new();
-    for s in stored {
+    for d in delivered {
+        let s = &d.stored;
         let mut doc = json!({ "id": s.event["id"], "type": s.event["type"], "seq": s.seq, "duplicate": s.duplicate });
         if s.duplicate {
             accepted.push(doc);
             continue;
         }
         let mut started = Vec::new();
-        let mut problems = Vec::new();
+        let mut problems = d.problems;
+        for c in d.created {
+            match c {
+                Ok(c) => {
+                    if c.error.is_none() {
+                        server.workers.start(c.run.clone(), &server.config, &format!("started by event {} for {} ({initiator})", s.event["type"], c.workflow));
+                    }
+                    started.push(json!(c));
+                }
+                Err(e) => problems.push(e.to_string()),
+            }
+        }
         let fired: Vec<(usize, serde_json::Map<String, Value>)> = match hook {
             Some(h) => server
                 .plans
@@ -543,27 +564,7 @@ fn accept(server: &Server, store: &mut SqliteStore, events: Vec<Value>, hook: Op
                         .then(|| (i, triggers::inputs_from(wf, &inbox::data_fields(&s.event))))
                 })
                 .collect(),
-            None => {
-                let origin = triggers::event_origin(&s.event, initiator);
-                let origin = match token {
-                    Some(t) => RunOrigin { detail: with_token(origin.detail, t), ..origin },
-                    None => origin,
-                };
-                let (results, errors) = triggers::create_for_event(&server.loaded, &s.event, &origin, &server.config.options());
-                problems = errors;
-                for c in results {
-                    match c {
-                        Ok(c) => {
-                            if c.error.is_none() {
-                                server.workers.start(c.run.clone(), &server.config, &format!("started by event {} for {} ({initiator})", s.event["type"], c.workflow));
-                            }
-                            started.push(json!(c));
-                        }
-                        Err(e) => problems.push(e.to_string()),
-                    }
-                }
-                Vec::new()
-            }
+            None => Vec::new(),
         };
         // Webhooks (the event path created its runs above).
         let detail = hook.map(|h| {
@@ -586,9 +587,8 @@ fn accept(server: &Server, store: &mut SqliteStore, events: Vec<Value>, hook: Op
                 Err(e) => problems.push(e.to_string()),
             }
         }
-        let waiting = inbox::waiting_for(store, s.seq, &s.event).unwrap_or_default();
         doc["started"] = json!(started);
-        doc["waiting"] = json!(waiting);
+        doc["waiting"] = json!(d.waiting);
         if !problems.is_empty() {
             doc["problems"] = json!(problems);
         }
