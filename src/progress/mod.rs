@@ -7,6 +7,7 @@
 
 mod step_events;
 
+use flowc_interpreter::state::EventKind as K;
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -141,14 +142,14 @@ impl Observer for Progress {
         let prefix = if e.depth > 0 { format!("{}/", e.workflow) } else { String::new() };
         let Some(step) = e.step else {
             let text = match e.event {
-                "started" if e.depth == 0 => {
+                K::Started if e.depth == 0 => {
                     if let Ok(mut s) = self.state.lock() {
                         s.total = e.payload.get("steps").and_then(|v| v.as_u64()).unwrap_or(0) as usize;
                     }
                     format!("run {} started: workflow {}", e.run, e.workflow)
                 }
-                "started" => format!("child run {} started: workflow {}", e.run, e.workflow),
-                "budget_exceeded" => format!("run {} is over its budget", e.run),
+                K::Started => format!("child run {} started: workflow {}", e.run, e.workflow),
+                K::BudgetExceeded => format!("run {} is over its budget", e.run),
                 other => {
                     let detail = e.payload.get("error").or_else(|| e.payload.get("reason")).and_then(|v| v.as_str());
                     match detail {
@@ -165,42 +166,42 @@ impl Observer for Progress {
             None => format!("{prefix}{step}"),
         };
         let attempt = e.payload.get("attempt").and_then(|v| v.as_u64()).unwrap_or(1);
-        let terminal = matches!(e.event, "completed" | "failed" | "skipped" | "upstream_failed" | "cancelled" | "compensated");
+        let terminal = matches!(e.event, K::Completed | K::Failed | K::Skipped | K::UpstreamFailed | K::Cancelled | K::Compensated);
         if let Ok(mut s) = self.state.lock() {
-            if e.event == "started" {
+            if e.event == K::Started {
                 s.running.push((label.clone(), Instant::now()));
-            } else if terminal || matches!(e.event, "retried" | "interrupted" | "blocked" | "rolled_back" | "gate_fix") {
+            } else if terminal || matches!(e.event, K::Retried | K::Interrupted | K::Blocked | K::RolledBack | K::GateFix) {
                 s.running.retain(|(n, _)| n != &label);
             }
-            if terminal && e.depth == 0 && e.event != "compensated" {
+            if terminal && e.depth == 0 && e.event != K::Compensated {
                 s.done += 1;
             }
         }
         let text = match e.event {
-            "started" if self.live => return,
-            "started" if attempt > 1 => format!("step {label} started (attempt {attempt})"),
-            "started" => format!("step {label} started"),
-            "completed" => {
+            K::Started if self.live => return,
+            K::Started if attempt > 1 => format!("step {label} started (attempt {attempt})"),
+            K::Started => format!("step {label} started"),
+            K::Completed => {
                 let ms = e.payload.get("duration_ms").and_then(|v| v.as_i64()).unwrap_or(0);
                 format!("{} {label} completed in {}", self.paint("✓", "32"), format_ms(ms))
             }
-            "failed" => {
+            K::Failed => {
                 let err = e.payload.get("error").and_then(|v| v.as_str()).unwrap_or("");
                 format!("{} {label} failed: {err}", self.paint("✗", "31"))
             }
-            "retried" => {
+            K::Retried => {
                 let err = e.payload.get("error").and_then(|v| v.as_str()).unwrap_or("");
                 let delay = e.payload.get("delay_ms").and_then(|v| v.as_i64()).unwrap_or(0);
                 format!("{} {label} attempt {attempt} failed ({err}); retrying in {}", self.paint("↻", "33"), format_ms(delay))
             }
-            "skipped" => {
+            K::Skipped => {
                 let why = e.payload.get("reason").and_then(|v| v.as_str()).unwrap_or("");
                 format!("{} {label} skipped: {why}", self.paint("-", "2"))
             }
-            "upstream_failed" => format!("{} {label} upstream_failed", self.paint("✗", "31")),
-            "cancelled" => format!("{} {label} cancelled", self.paint("■", "33")),
-            "notified" => return,
-            "decided" => {
+            K::UpstreamFailed => format!("{} {label} upstream_failed", self.paint("✗", "31")),
+            K::Cancelled => format!("{} {label} cancelled", self.paint("■", "33")),
+            K::Notified => return,
+            K::Decided => {
                 let policy = e.payload.get("policy").and_then(|v| v.as_str()).unwrap_or("?");
                 let decision = e.payload.get("decision").and_then(|v| v.as_str()).unwrap_or("?");
                 match e.payload.get("reason").and_then(|v| v.as_str()) {
@@ -208,16 +209,16 @@ impl Observer for Progress {
                     None => format!("step {label}: policy {policy} decided {decision}"),
                 }
             }
-            "approved" | "rejected" | "refused" => {
+            K::Approved | K::Rejected | K::Refused => {
                 let by = e.payload.get("by").and_then(|v| v.as_str()).unwrap_or("?");
                 let why = e.payload.get("comment").or_else(|| e.payload.get("reason")).and_then(|v| v.as_str());
-                let verb = if e.event == "refused" { "refused a decision by" } else { e.event };
+                let verb = if e.event == K::Refused { "refused a decision by" } else { e.event.as_str() };
                 match why {
                     Some(w) => format!("step {label} {verb} {by}: {w}"),
                     None => format!("step {label} {verb} {by}"),
                 }
             }
-            "blocked" => {
+            K::Blocked => {
                 let what = match e.payload.get("gate").and_then(|v| v.as_str()) {
                     Some("approval") => "waiting for an approval".to_string(),
                     Some("human") => "waiting for a person to complete the task".to_string(),

@@ -1,6 +1,7 @@
 //! Progress lines for the step events of items, quality gates, invariants,
 //! spawns, selection and checkpoints.
 
+use flowc_interpreter::state::EventKind as K;
 use serde_json::Value;
 
 use crate::progress::Progress;
@@ -10,16 +11,16 @@ fn text<'a>(payload: &'a Value, key: &str) -> &'a str {
 }
 
 /// The line for a step event, `None` to print nothing.
-pub fn line(p: &Progress, label: &str, event: &str, payload: &Value) -> Option<String> {
+pub fn line(p: &Progress, label: &str, event: K, payload: &Value) -> Option<String> {
     let item = payload.get("item").and_then(Value::as_u64).unwrap_or(0);
     Some(match event {
-        "item_started" if p.is_live() => return None,
-        "item_started" => format!("step {label} item {item} started"),
-        "item_completed" => format!("{} {label} item {item} completed", p.paint_pub("✓", "32")),
-        "item_blocked" => format!("step {label} item {item} waits for its child run"),
-        "item_failed" => format!("{} {label} item {item} failed: {}", p.paint_pub("✗", "31"), text(payload, "error")),
-        "gate_passed" => format!("{} gate {label} passed", p.paint_pub("✓", "32")),
-        "gate_failed" => {
+        K::ItemStarted if p.is_live() => return None,
+        K::ItemStarted => format!("step {label} item {item} started"),
+        K::ItemCompleted => format!("{} {label} item {item} completed", p.paint_pub("✓", "32")),
+        K::ItemBlocked => format!("step {label} item {item} waits for its child run"),
+        K::ItemFailed => format!("{} {label} item {item} failed: {}", p.paint_pub("✗", "31"), text(payload, "error")),
+        K::GatePassed => format!("{} gate {label} passed", p.paint_pub("✓", "32")),
+        K::GateFailed => {
             let failing: Vec<String> = payload
                 .get("checks")
                 .and_then(Value::as_array)
@@ -32,7 +33,7 @@ pub fn line(p: &Progress, label: &str, event: &str, payload: &Value) -> Option<S
                 .unwrap_or_default();
             format!("{} gate {label} failed: {}", p.paint_pub("✗", "31"), failing.join("; "))
         }
-        "gate_fix" => {
+        K::GateFix => {
             let rerun: Vec<&str> = payload.get("rerun").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
             format!(
                 "{} gate {label}: fix round {} of {}, running again: {}",
@@ -42,16 +43,16 @@ pub fn line(p: &Progress, label: &str, event: &str, payload: &Value) -> Option<S
                 rerun.join(", ")
             )
         }
-        "reset" => return None,
-        "invariant_violated" => format!(
+        K::Reset => return None,
+        K::InvariantViolated => format!(
             "{} {label}: invariant {} violated ({}): {}",
             p.paint_pub("!", "31"),
             text(payload, "invariant"),
             text(payload, "action"),
             text(payload, "reason")
         ),
-        "rolled_back" => format!("{} {label} rolled back: {}", p.paint_pub("↺", "33"), text(payload, "error")),
-        "spawned" => {
+        K::RolledBack => format!("{} {label} rolled back: {}", p.paint_pub("↺", "33"), text(payload, "error")),
+        K::Spawned => {
             let children: Vec<String> = payload
                 .get("children")
                 .and_then(Value::as_array)
@@ -59,7 +60,7 @@ pub fn line(p: &Progress, label: &str, event: &str, payload: &Value) -> Option<S
                 .unwrap_or_default();
             format!("step {label} spawned {}", children.join(", "))
         }
-        "selected" => format!("step {label} kept items {}", payload.get("kept").cloned().unwrap_or(Value::Null)),
+        K::Selected => format!("step {label} kept items {}", payload.get("kept").cloned().unwrap_or(Value::Null)),
         other => format!("step {label} {other}"),
     })
 }

@@ -19,7 +19,7 @@ use super::{Awaits, Error, Refusal, RunOptions, Steered};
 use crate::plan::directory::{normalize, Directory};
 use crate::plan::{Instr, LoadedPlan, PolicyEffect, Reg};
 pub use crate::state::Actor;
-use crate::state::{GateAction, RunStatus, StepStatus, Store};
+use crate::state::{EventKind, GateAction, RunStatus, StepStatus, Store};
 
 /// The operating-system user this process runs as (its effective uid, from
 /// the user database): the principal of the command line. Not `$USER`:
@@ -202,7 +202,7 @@ pub(crate) fn execute(
             let decision = evaluate_policy(&sh.plan, *policy, &input)?;
             let word = decision.effect.keyword();
             out.events.push((
-                "decided",
+                EventKind::Decided,
                 json!({ "policy": name, "decision": word, "rule": decision.rule.map(|r| r + 1), "reason": decision.reason, "input": input }),
             ));
             *output = json!({ "policy": name, "decision": word });

@@ -23,6 +23,7 @@ use super::{env_name, process, Error, RunOptions, RunReport, Steered};
 use crate::plan::{Compensate, StepId};
 use crate::state::{Control, Op, RunStatus, StepStatus};
 use crate::time;
+use crate::state::EventKind;
 
 /// `flowc compensate RUN`: stops the run if it is executing, then runs the
 /// `compensate` of every completed step, last completed first. A failed
@@ -130,20 +131,20 @@ async fn walk(sh: Rc<Shared>, wf: usize, run: &str, inputs: &serde_json::Value) 
                 row.finished_at = Some(at.clone());
                 apply_redacted(&sh, vec![
                     Op::StepState(row),
-                    Op::Event { run: run.to_string(), step: Some(step.name.clone()), event: "compensated", payload, at },
+                    Op::Event { run: run.to_string(), step: Some(step.name.clone()), event: EventKind::Compensated, payload, at },
                 ])?;
-                observe(&sh, run, &plan.name, Some(&step.name), "compensated");
+                observe(&sh, run, &plan.name, Some(&step.name), EventKind::Compensated);
                 done.push(step.name.clone());
             }
             Err(error) => {
                 apply_redacted(&sh, vec![Op::Event {
                     run: run.to_string(),
                     step: Some(step.name.clone()),
-                    event: "compensation_failed",
+                    event: EventKind::CompensationFailed,
                     payload: json!({ "error": error }),
                     at,
                 }])?;
-                observe(&sh, run, &plan.name, Some(&step.name), "compensation_failed");
+                observe(&sh, run, &plan.name, Some(&step.name), EventKind::CompensationFailed);
                 return Ok(Some(format!("compensating step {} failed: {error}", step.name)));
             }
         }
@@ -157,13 +158,13 @@ async fn walk(sh: Rc<Shared>, wf: usize, run: &str, inputs: &serde_json::Value) 
             started_at: None,
             finished_at: Some(time::now()),
         },
-        Op::Event { run: run.to_string(), step: None, event: "compensated", payload: json!({ "steps": done }), at: time::now() },
+        Op::Event { run: run.to_string(), step: None, event: EventKind::Compensated, payload: json!({ "steps": done }), at: time::now() },
     ])?;
-    observe(&sh, run, &plan.name, None, "compensated");
+    observe(&sh, run, &plan.name, None, EventKind::Compensated);
     Ok(None)
 }
 
-fn observe(sh: &Shared, run: &str, workflow: &str, step: Option<&str>, event: &str) {
+fn observe(sh: &Shared, run: &str, workflow: &str, step: Option<&str>, event: EventKind) {
     if let Some(o) = &sh.options.observer {
         o.observe(&super::Observed { run, workflow, depth: 0, step, group: None, event, payload: &json!({}) });
     }

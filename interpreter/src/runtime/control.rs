@@ -17,6 +17,7 @@ use serde_json::json;
 use super::{Error, RunOptions, Steered};
 use crate::state::{Control, Op, RunRecord, RunStatus, StepStatus, Store};
 use crate::time;
+use crate::state::EventKind;
 
 /// How long a command waits for the executing process to act on a request.
 const ACK_TIMEOUT: Duration = Duration::from_secs(60);
@@ -66,7 +67,7 @@ pub(crate) fn wait_for(mut done: impl FnMut() -> Result<bool, Error>, what: &str
     Err(Error::Run(format!("the process executing the run did not {what} within {}s", ACK_TIMEOUT.as_secs())))
 }
 
-fn event(run: &str, step: Option<String>, event: &'static str, payload: serde_json::Value) -> Op {
+fn event(run: &str, step: Option<String>, event: EventKind, payload: serde_json::Value) -> Op {
     Op::Event { run: run.to_string(), step, event, payload, at: time::now() }
 }
 
@@ -91,7 +92,7 @@ pub fn pause(run: &str, options: &RunOptions) -> Result<Steered, Error> {
     }
     match try_lock(&options.runs_dir(), run)? {
         Some(_lock) => {
-            store.apply(&[run_status(run, RunStatus::Paused), event(run, None, "paused", json!({ "reason": "requested" }))])?;
+            store.apply(&[run_status(run, RunStatus::Paused), event(run, None, EventKind::Paused, json!({ "reason": "requested" }))])?;
             Ok(Steered::Applied { run: run.to_string(), status: RunStatus::Paused })
         }
         None => {
@@ -158,10 +159,10 @@ pub(crate) fn cancel_locked(store: &mut dyn Store, run: &str) -> Result<(), Erro
         s.finished_at = Some(time::now());
         let name = s.step.clone();
         ops.push(Op::StepState(s));
-        ops.push(event(run, Some(name), "cancelled", json!({ "reason": "the run was cancelled" })));
+        ops.push(event(run, Some(name), EventKind::Cancelled, json!({ "reason": "the run was cancelled" })));
     }
     ops.push(run_status(run, RunStatus::Cancelled));
-    ops.push(event(run, None, "cancelled", json!({})));
+    ops.push(event(run, None, EventKind::Cancelled, json!({})));
     Ok(store.apply(&ops)?)
 }
 

@@ -15,6 +15,7 @@ use super::process::{self, Ending};
 use super::runner::{Msg, Shared};
 use super::scope::{Evaluator, Scope};
 use crate::plan::{Instr, OutputMode, StepId};
+use crate::state::EventKind;
 
 pub(crate) struct AttemptCtx {
     pub sh: Rc<Shared>,
@@ -54,7 +55,7 @@ pub(crate) struct Outcome {
     /// its output so far.
     pub blocked: Option<super::blocking::Hold>,
     /// Events to record before the step's outcome (a policy's decision).
-    pub events: Vec<(&'static str, Value)>,
+    pub events: Vec<(EventKind, Value)>,
     /// The failure is final: retrying cannot change it (a policy's deny).
     pub no_retry: bool,
     /// What the advanced primitives report (items, gate results, violations…).

@@ -54,6 +54,7 @@ use serde::Serialize;
 
 use crate::plan::{LoadedPlan, Plan, PlanError};
 use crate::state::{RunStatus, StateError, StepStatus, Store};
+use crate::state::EventKind;
 
 pub use compensate::compensate;
 pub use runner::checkpoints::{restore, skip, skipped_output};
@@ -133,7 +134,7 @@ pub struct Observed<'a> {
     pub step: Option<&'a str>,
     /// The step's innermost group (`parallel`/`phase`), if any.
     pub group: Option<&'a str>,
-    pub event: &'a str,
+    pub event: EventKind,
     pub payload: &'a serde_json::Value,
 }
 

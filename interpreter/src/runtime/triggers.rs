@@ -18,6 +18,7 @@ use super::{Error, RunOptions};
 use crate::plan::{LoadedPlan, Plan, Trigger, Workflow};
 use crate::state::{NewRun, Op, RunOrigin, RunStatus};
 use crate::time;
+use crate::state::EventKind;
 
 /// Parses a five-field cron expression (names allowed), as the checker does.
 pub fn parse_cron(text: &str) -> Result<croner::Cron, String> {
@@ -183,7 +184,7 @@ pub fn create_run(plan: &Plan, inputs: Map<String, Value>, origin: &RunOrigin, o
                 started_at: Some(now.clone()),
                 finished_at: Some(now.clone()),
             },
-            Op::Event { run: run.clone(), step: None, event: "failed", payload: json!({ "error": msg, "trigger": origin.trigger }), at: now },
+            Op::Event { run: run.clone(), step: None, event: EventKind::Failed, payload: json!({ "error": msg, "trigger": origin.trigger }), at: now },
         ])?;
     }
     Ok(Created { run, workflow: wf.name.clone(), error })

@@ -16,6 +16,7 @@ pub mod auth;
 pub mod checkpoint;
 pub mod children;
 pub mod decision;
+pub mod event;
 pub mod files;
 pub mod inbox;
 pub mod kv;
@@ -32,6 +33,7 @@ use serde::Serialize;
 pub use checkpoint::{Checkpoint, Checkpoints, RunPin};
 pub use children::{ChildRun, Children};
 pub use decision::{BlockedGate, Decisions, GateAction, GateRequest};
+pub use event::EventKind;
 pub use inbox::{InboundEvent, Inbox};
 pub use kv::{KeyValues, KvEntry};
 pub use origin::{Actor, Origins, RunOrigin};
@@ -131,7 +133,7 @@ impl StepStatus {
 #[derive(Clone, Debug)]
 pub enum Op {
     /// Appends to the event log; `seq` is the run's next number.
-    Event { run: String, step: Option<String>, event: &'static str, payload: serde_json::Value, at: String },
+    Event { run: String, step: Option<String>, event: EventKind, payload: serde_json::Value, at: String },
     /// Sets a run's status (and, when given, its outputs, error and timestamps).
     RunStatus {
         run: String,
@@ -229,9 +231,22 @@ pub struct NewRun {
 pub struct EventRecord {
     pub seq: i64,
     pub step: Option<String>,
+    /// The kind as stored; [`EventRecord::kind`] reads it.
     pub event: String,
     pub payload: serde_json::Value,
     pub at: String,
+}
+
+impl EventRecord {
+    /// The entry's kind; `None` for a kind this flowc does not record.
+    pub fn kind(&self) -> Option<EventKind> {
+        EventKind::parse(&self.event)
+    }
+
+    /// Whether the entry is of kind `kind`.
+    pub fn is(&self, kind: EventKind) -> bool {
+        self.kind() == Some(kind)
+    }
 }
 
 #[derive(Clone, Debug, Serialize)]

@@ -296,7 +296,7 @@ impl SqliteStore {
             Op::Event { run, step, event, payload, at } => {
                 let seq = numbering.next(tx, "step_events", run)?;
                 tx.prepare_cached("INSERT INTO step_events (run_id, seq, step, event, payload, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
-                    .execute(params![run, seq, step, event, json_text(payload), at])?;
+                    .execute(params![run, seq, step, event.as_str(), json_text(payload), at])?;
                 return Ok(Some(seq));
             }
             Op::Checkpoint { run, step_id, step, attempt, files, at } => {
@@ -542,7 +542,7 @@ impl Store for SqliteStore {
                         self.workflows.insert(run.clone(), name);
                     }
                     let workflow = self.workflows.get(run).map(String::as_str).unwrap_or("");
-                    sink.publish(crate::cloudevents::run_event(run, workflow, step.as_deref(), event, payload, at, seq));
+                    sink.publish(crate::cloudevents::run_event(run, workflow, step.as_deref(), event.as_str(), payload, at, seq));
                 }
             }
         }
@@ -783,8 +783,8 @@ mod tests {
         let path = temp("append");
         let mut store = SqliteStore::open(&path).unwrap();
         let run = new_run(&mut store);
-        let event = |e: &'static str| Op::Event { run: run.clone(), step: None, event: e, payload: serde_json::json!({}), at: time::now() };
-        store.apply(&[event("started"), event("completed")]).unwrap();
+        let event = |e| Op::Event { run: run.clone(), step: None, event: e, payload: serde_json::json!({}), at: time::now() };
+        store.apply(&[event(EventKind::Started), event(EventKind::Completed)]).unwrap();
         let events = store.events(&run).unwrap();
         assert_eq!(events.iter().map(|e| (e.seq, e.event.as_str())).collect::<Vec<_>>(), vec![(1, "started"), (2, "completed")]);
         let err = store.conn.execute("UPDATE step_events SET event = 'x'", []).unwrap_err();
@@ -798,11 +798,20 @@ mod tests {
         let path = temp("seq");
         let mut store = SqliteStore::open(&path).unwrap();
         let (a, b) = (new_run(&mut store), new_run(&mut store));
-        let event = |run: &str, e: &'static str| Op::Event { run: run.to_string(), step: None, event: e, payload: serde_json::json!({}), at: time::now() };
+        // Each event carries a label (in its payload) saying which it should be.
+        let event = |run: &str, label: &str| Op::Event {
+            run: run.to_string(),
+            step: None,
+            event: EventKind::Started,
+            payload: serde_json::json!({ "label": label }),
+            at: time::now(),
+        };
         store.apply(&[event(&a, "a1")]).unwrap();
         store.apply(&[event(&b, "b1"), event(&a, "a2"), event(&b, "b2"), event(&a, "a3")]).unwrap();
         store.apply(&[event(&a, "a4"), event(&b, "b3")]).unwrap();
-        let seqs = |store: &SqliteStore, run: &str| store.events(run).unwrap().into_iter().map(|e| (e.seq, e.event)).collect::<Vec<_>>();
+        let seqs = |store: &SqliteStore, run: &str| {
+            store.events(run).unwrap().into_iter().map(|e| (e.seq, e.payload["label"].as_str().unwrap().to_string())).collect::<Vec<_>>()
+        };
         let want = |p: &str, n: i64| (1..=n).map(|i| (i, format!("{p}{i}"))).collect::<Vec<_>>();
         assert_eq!(seqs(&store, &a), want("a", 4));
         assert_eq!(seqs(&store, &b), want("b", 3));

@@ -26,6 +26,7 @@ use crate::runtime::blocking::{check_request, human_type, Hold};
 use crate::runtime::Error;
 use crate::state::{GateAction, GateRequest, InboundEvent, Op, RunOrigin, RunStatus, StepState, StepStatus, Store};
 use crate::time;
+use crate::state::EventKind;
 
 pub(super) struct Blocked {
     gate: Hold,
@@ -164,7 +165,7 @@ impl Runner {
         }
         self.ops.push(Op::AttemptBlocked { run: self.run.clone(), step_id: s, attempt });
         let payload = serde_json::to_value(&blocked.gate).unwrap_or(Value::Null);
-        self.record_step(s, StepStatus::Blocked, "blocked", payload);
+        self.record_step(s, StepStatus::Blocked, EventKind::Blocked, payload);
         self.blocked.gates.insert(s, blocked);
     }
 
@@ -214,7 +215,7 @@ impl Runner {
             return false;
         }
         let steps: Vec<String> = self.blocked.gates.keys().map(|s| self.wf_plan().steps[*s as usize].name.clone()).collect();
-        self.record_run(RunStatus::Blocked, "blocked", json!({ "steps": steps }), None, None);
+        self.record_run(RunStatus::Blocked, EventKind::Blocked, json!({ "steps": steps }), None, None);
         true
     }
 
@@ -311,7 +312,7 @@ impl Runner {
             if let Some(s) = me.sh.plan.workflows[me.wf].names.get(&req.step).copied() {
                 let mut payload = json!({ "action": req.action, "by": req.actor, "reason": why });
                 add_actor(&mut payload, &req);
-                me.event(Some(s), "refused", payload);
+                me.event(Some(s), EventKind::Refused, payload);
             }
         };
         let Some(s) = self.sh.plan.workflows[self.wf].names.get(&req.step).copied() else {
@@ -340,7 +341,7 @@ impl Runner {
             GateAction::Approve => {
                 let mut payload = json!({ "by": req.actor, "comment": req.comment, "implicit": blocked.gate.implicit, "policy": blocked.gate.policy });
                 add_actor(&mut payload, &req);
-                self.event(Some(s), "approved", payload);
+                self.event(Some(s), EventKind::Approved, payload);
                 let mut approval = json!({ "approved": true, "by": req.actor, "comment": req.comment, "at": at });
                 if let Some(b) = req.actor_detail.as_ref().and_then(|a| a.on_behalf_of.as_ref()) {
                     approval["on_behalf_of"] = json!(b);
@@ -361,7 +362,7 @@ impl Runner {
             GateAction::Reject => {
                 let mut payload = json!({ "by": req.actor, "comment": req.comment, "implicit": blocked.gate.implicit });
                 add_actor(&mut payload, &req);
-                self.event(Some(s), "rejected", payload);
+                self.event(Some(s), EventKind::Rejected, payload);
                 let why = match &req.comment {
                     Some(c) => format!("rejected by {}: {c}", req.actor),
                     None => format!("rejected by {}", req.actor),
@@ -441,7 +442,7 @@ impl Runner {
         let mut work = Vec::new();
         if !self.adv_before_complete(s, attempt, adv) {
             self.steps[s as usize].output = Some(output);
-            self.record_step(s, StepStatus::Completed, "completed", payload);
+            self.record_step(s, StepStatus::Completed, EventKind::Completed, payload);
             self.adv_after_complete(s, attempt, adv);
             work.push(s);
         }

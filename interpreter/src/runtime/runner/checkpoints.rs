@@ -28,6 +28,7 @@ use crate::runtime::control::try_lock;
 use crate::runtime::{Error, Refusal, RunOptions, Steered};
 use crate::state::{Op, RunRecord, RunStatus, StepStatus, Store};
 use crate::time;
+use crate::state::EventKind;
 
 /// The output of a step passed with `flowc skip`.
 pub fn skipped_output() -> Value {
@@ -96,7 +97,7 @@ pub fn restore(run: &str, to: &str, options: &RunOptions) -> Result<Steered, Err
         state.stderr = None;
         state.finished_at = None;
         ops.push(Op::StepState(state));
-        ops.push(Op::Event { run: run.to_string(), step: Some(name.clone()), event: "reset", payload: json!({ "by": format!("restore to {to}") }), at: time::now() });
+        ops.push(Op::Event { run: run.to_string(), step: Some(name.clone()), event: EventKind::Reset, payload: json!({ "by": format!("restore to {to}") }), at: time::now() });
         reset.push(name);
     }
     // Protected files back as the checkpoint recorded them.
@@ -113,7 +114,7 @@ pub fn restore(run: &str, to: &str, options: &RunOptions) -> Result<Steered, Err
     ops.push(Op::Event {
         run: run.to_string(),
         step: None,
-        event: "restored",
+        event: EventKind::Restored,
         payload: json!({ "to": to, "checkpoint": target.seq, "reset": reset, "files": restored }),
         at: time::now(),
     });
@@ -162,7 +163,7 @@ pub fn skip(run: &str, step: &str, options: &RunOptions) -> Result<Steered, Erro
         });
     }
     let last = store.events(run)?.into_iter().rev().find(|e| e.step.as_deref() == Some(step));
-    if last.is_some_and(|e| e.event == "rolled_back") {
+    if last.is_some_and(|e| e.is(EventKind::RolledBack)) {
         return Err(Refusal::RolledBack { run: run.to_string(), step: step.to_string() }.into());
     }
     state.status = StepStatus::Skipped;
@@ -174,7 +175,7 @@ pub fn skip(run: &str, step: &str, options: &RunOptions) -> Result<Steered, Erro
         Op::Event {
             run: run.to_string(),
             step: Some(step.to_string()),
-            event: "skipped",
+            event: EventKind::Skipped,
             payload: json!({ "reason": "passed by a person with flowc skip", "by": "flowc skip", "error": error }),
             at: time::now(),
         },

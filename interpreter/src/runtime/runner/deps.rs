@@ -8,6 +8,7 @@ use super::rules::{self, Decision, Eff};
 use super::{checkpoints, Runner};
 use crate::plan::{OnFailure, StepId};
 use crate::state::StepStatus;
+use crate::state::EventKind;
 
 impl Runner {
     pub(super) fn roots(&self) -> Vec<StepId> {
@@ -149,7 +150,7 @@ impl Runner {
                     }
                     None => reason.to_string(),
                 };
-                self.record_step(d, StepStatus::Skipped, "skipped", json!({ "reason": reason }));
+                self.record_step(d, StepStatus::Skipped, EventKind::Skipped, json!({ "reason": reason }));
                 work.push(d);
             }
             Decision::UpstreamFailed => {
@@ -160,7 +161,7 @@ impl Runner {
                     .filter(|dep| self.effective(**dep, d) == Eff::Failed)
                     .map(|dep| self.wf_plan().steps[*dep as usize].name.clone())
                     .collect();
-                self.record_step(d, StepStatus::UpstreamFailed, "upstream_failed", json!({ "failed": failed }));
+                self.record_step(d, StepStatus::UpstreamFailed, EventKind::UpstreamFailed, json!({ "failed": failed }));
                 work.push(d);
             }
         }
@@ -175,7 +176,7 @@ impl Runner {
             match ev.eval_bool(when, &scope) {
                 Ok(true) => {}
                 Ok(false) => {
-                    self.record_step(s, StepStatus::Skipped, "skipped", json!({ "reason": "its when condition is false" }));
+                    self.record_step(s, StepStatus::Skipped, EventKind::Skipped, json!({ "reason": "its when condition is false" }));
                     work.push(s);
                     return;
                 }

@@ -13,6 +13,7 @@ use crate::runtime::env_name;
 use crate::runtime::scope::{cel_map, to_cel, Scope};
 use crate::state::{Op, StepStatus};
 use crate::time;
+use crate::state::EventKind;
 
 impl Runner {
     pub(super) fn dispatch(&mut self) {
@@ -106,7 +107,7 @@ impl Runner {
         }
         let name = self.wf_plan().steps[s as usize].name.clone();
         self.ops.push(Op::AttemptStarted { run: self.run.clone(), step_id: s, step: name, attempt, at: now });
-        self.record_step(s, StepStatus::Running, "started", json!({ "attempt": attempt }));
+        self.record_step(s, StepStatus::Running, EventKind::Started, json!({ "attempt": attempt }));
         let timeout = self.sh.plan.workflows[self.wf].steps[s as usize].timeout_ms;
         let env = if external { self.env_for(s, attempt) } else { Vec::new() };
         let ctx = self.attempt_ctx(s, attempt, env, timeout);

@@ -14,6 +14,7 @@ use crate::runtime::scope::to_cel;
 use crate::runtime::{control, env_name, Error, RunReport, RunOptions};
 use crate::state::{NewRun, Op, RunStatus, StepState, StepStatus, Store};
 use crate::time;
+use crate::state::EventKind;
 
 /// A run about to be executed by this process: which workflow, at which
 /// depth, with which inputs, whether it ran before, and the lock that makes
@@ -232,7 +233,7 @@ impl Runner {
         let steps = self.total;
         let mut payload = json!({ "workflow": self.workflow, "steps": steps });
         self.add_origin(&mut payload);
-        self.event(None, "started", payload);
+        self.event(None, EventKind::Started, payload);
         for s in 0..self.steps.len() {
             if self.sh.plan.workflows[self.wf].steps[s].compensation_only {
                 continue;
@@ -338,14 +339,14 @@ impl Runner {
             started_at: None,
             finished_at: None,
         });
-        self.event(None, "resumed", json!({ "after": after }));
+        self.event(None, EventKind::Resumed, json!({ "after": after }));
         for (s, was) in interrupted {
             let attempt = self.steps[s as usize].attempts;
             if was == StepStatus::Paused {
                 // Paused by its own failure (`on_failure pause`): resume runs it again.
-                self.record_step(s, StepStatus::Pending, "resumed", json!({ "attempt": attempt }));
+                self.record_step(s, StepStatus::Pending, EventKind::Resumed, json!({ "attempt": attempt }));
             } else {
-                self.record_step(s, StepStatus::Pending, "interrupted", json!({ "attempt": attempt }));
+                self.record_step(s, StepStatus::Pending, EventKind::Interrupted, json!({ "attempt": attempt }));
             }
         }
 

@@ -19,6 +19,7 @@ use crate::runtime::scope::{to_cel, Scope};
 use crate::runtime::Error;
 use crate::state::{Op, StepStatus};
 use crate::time;
+use crate::state::EventKind;
 
 /// What the runner keeps for the advanced primitives.
 #[derive(Default)]
@@ -55,7 +56,7 @@ impl Runner {
         }
         let wf = &sh.plan.plan.workflows[self.wf];
         if wf.steps.iter().any(|s| s.gate.as_ref().is_some_and(|g| !g.fix.is_empty())) {
-            for e in sh.store.borrow().events(&self.run)?.iter().filter(|e| e.event == "gate_fix") {
+            for e in sh.store.borrow().events(&self.run)?.iter().filter(|e| e.is(EventKind::GateFix)) {
                 let (Some(step), Some(round)) = (e.step.as_deref(), e.payload.get("round").and_then(Value::as_u64)) else { continue };
                 if let Some(id) = sh.plan.workflows[self.wf].names.get(step) {
                     let r = self.adv.fix_rounds.entry(*id).or_insert(0);
@@ -121,11 +122,11 @@ impl Runner {
     pub(super) fn adv_before_complete(&mut self, s: StepId, attempt: u32, adv: &mut OutcomeExtras) -> bool {
         self.gate_event(s, attempt, adv.gate.take());
         if let Some(report) = adv.select.take() {
-            self.event(Some(s), "selected", report);
+            self.event(Some(s), EventKind::Selected, report);
         }
         if !adv.spawned.is_empty() {
             let children: Vec<Value> = adv.spawned.iter().map(|(run, wf)| json!({ "run": run, "workflow": wf })).collect();
-            self.event(Some(s), "spawned", json!({ "children": children }));
+            self.event(Some(s), EventKind::Spawned, json!({ "children": children }));
         }
         self.adv.instances.remove(&s);
         for (hash, content) in adv.blobs.drain(..) {

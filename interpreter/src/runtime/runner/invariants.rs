@@ -39,6 +39,7 @@ use crate::runtime::exec::{self, AttemptCtx, Outcome};
 use crate::runtime::process::Ending;
 use crate::state::{Op, RunPin, RunStatus, StepStatus};
 use crate::time;
+use crate::state::EventKind;
 
 /// Protected files: relative path → fingerprint.
 pub(crate) type FileMap = BTreeMap<String, String>;
@@ -407,7 +408,7 @@ impl Runner {
             && source != pinned_hash {
                 self.event(
                     None,
-                    "invariants_pinned",
+                    EventKind::InvariantsPinned,
                     json!({
                         "pinned_hash": pinned_hash,
                         "source_hash": source,
@@ -428,7 +429,7 @@ impl Runner {
         for v in violations {
             self.event(
                 Some(s),
-                "invariant_violated",
+                EventKind::InvariantViolated,
                 json!({ "invariant": v.invariant, "action": v.action.keyword(), "reason": v.reason, "attempt": attempt }),
             );
         }
@@ -436,7 +437,7 @@ impl Runner {
         if let Some(v) = first(ViolationAction::Abort) {
             let msg = format!("invariant {} violated after step {name}: {}", v.invariant, v.reason);
             self.steps[s as usize].error = Some(msg.clone());
-            self.record_step(s, StepStatus::Failed, "failed", json!({ "attempt": attempt, "error": msg, "invariant": v.invariant }));
+            self.record_step(s, StepStatus::Failed, EventKind::Failed, json!({ "attempt": attempt, "error": msg, "invariant": v.invariant }));
             self.settled += 1;
             self.abort(Abort::Failed(msg));
             return true;
@@ -459,15 +460,15 @@ impl Runner {
         self.steps[s as usize].error = Some(msg.clone());
         self.steps[s as usize].output = None;
         if fail {
-            self.record_step(s, StepStatus::Failed, "rolled_back", payload);
+            self.record_step(s, StepStatus::Failed, EventKind::RolledBack, payload);
             self.settled += 1;
             self.abort(Abort::Failed(msg));
         } else {
             // Like `on_failure pause`: `flowc resume` runs the step again.
-            self.record_step(s, StepStatus::Paused, "rolled_back", payload);
+            self.record_step(s, StepStatus::Paused, EventKind::RolledBack, payload);
             if !self.paused {
                 self.paused = true;
-                self.record_run(RunStatus::Paused, "paused", json!({ "reason": msg, "step": name }), None, None);
+                self.record_run(RunStatus::Paused, EventKind::Paused, json!({ "reason": msg, "step": name }), None, None);
             }
         }
         true

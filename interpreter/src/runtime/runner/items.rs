@@ -26,6 +26,7 @@ use crate::plan::{Select, Strategy};
 use crate::plan::Instr;
 use crate::runtime::exec::{self, AttemptCtx, Outcome, Success};
 use crate::runtime::scope::{to_cel, Evaluator, Scope};
+use crate::state::EventKind;
 
 /// What an attempt gets beyond the basics.
 #[derive(Default)]
@@ -98,7 +99,7 @@ pub(crate) async fn run_instances(
             if text.len() <= MAX_ENV_VALUE {
                 env.push(("FLOW_ITEM".into(), text));
             }
-            let _ = ctx.tx.send(Msg::Event { step: ctx.step, event: "item_started", payload: json!({ "item": i, "attempt": ctx.attempt }) });
+            let _ = ctx.tx.send(Msg::Event { step: ctx.step, event: EventKind::ItemStarted, payload: json!({ "item": i, "attempt": ctx.attempt }) });
             set.spawn_local(async move {
                 let code = &ctx.sh.plan.plan.workflows[ctx.wf].steps[ctx.step as usize].code[..work_len];
                 let mut scope = ctx.scope.clone();
@@ -130,19 +131,19 @@ pub(crate) async fn run_instances(
             // blocks; when it is continued, completed items' children are
             // found again (not re-run) and the waiting one goes on.
             Ok(_) if o.blocked.is_some() => {
-                let _ = ctx.tx.send(Msg::Event { step: ctx.step, event: "item_blocked", payload: json!({ "item": i, "attempt": ctx.attempt }) });
+                let _ = ctx.tx.send(Msg::Event { step: ctx.step, event: EventKind::ItemBlocked, payload: json!({ "item": i, "attempt": ctx.attempt }) });
                 if out.blocked.is_none() {
                     out.blocked = o.blocked;
                 }
             }
             Ok(success) => {
-                let _ = ctx.tx.send(Msg::Event { step: ctx.step, event: "item_completed", payload: json!({ "item": i, "attempt": ctx.attempt }) });
+                let _ = ctx.tx.send(Msg::Event { step: ctx.step, event: EventKind::ItemCompleted, payload: json!({ "item": i, "attempt": ctx.attempt }) });
                 results[i] = Some(success.output);
             }
             Err(e) => {
                 let _ = ctx.tx.send(Msg::Event {
                     step: ctx.step,
-                    event: "item_failed",
+                    event: EventKind::ItemFailed,
                     payload: json!({ "item": i, "attempt": ctx.attempt, "error": e }),
                 });
                 failures.push((i, e));

@@ -7,12 +7,12 @@ use tokio::time::Instant;
 use super::Runner;
 use crate::plan::StepId;
 use crate::runtime::Observed;
-use crate::state::{Op, RunStatus, StepState, StepStatus};
+use crate::state::{EventKind, Op, RunStatus, StepState, StepStatus};
 use crate::runtime::Error;
 use crate::time;
 
 impl Runner {
-    pub(super) fn observe(&self, step: Option<StepId>, event: &str, payload: &Value) {
+    pub(super) fn observe(&self, step: Option<StepId>, event: EventKind, payload: &Value) {
         if let Some(observer) = &self.sh.options.observer {
             let wf = self.wf_plan();
             let (name, group) = match step {
@@ -34,14 +34,14 @@ impl Runner {
         }
     }
 
-    pub(super) fn event(&mut self, step: Option<StepId>, event: &'static str, payload: Value) {
+    pub(super) fn event(&mut self, step: Option<StepId>, event: EventKind, payload: Value) {
         self.observe(step, event, &payload);
         let name = step.map(|s| self.wf_plan().steps[s as usize].name.clone());
         self.ops.push(Op::Event { run: self.run.clone(), step: name, event, payload, at: time::now() });
     }
 
     /// Sets a step's status and records the event for it, in one batch.
-    pub(super) fn record_step(&mut self, s: StepId, status: StepStatus, event: &'static str, payload: Value) {
+    pub(super) fn record_step(&mut self, s: StepId, status: StepStatus, event: EventKind, payload: Value) {
         let finished = status.is_terminal().then(time::now);
         let st = &mut self.steps[s as usize];
         st.status = Some(status);
@@ -63,7 +63,7 @@ impl Runner {
         self.event(Some(s), event, payload);
     }
 
-    pub(super) fn record_run(&mut self, status: RunStatus, event: &'static str, payload: Value, error: Option<String>, outputs: Option<Value>) {
+    pub(super) fn record_run(&mut self, status: RunStatus, event: EventKind, payload: Value, error: Option<String>, outputs: Option<Value>) {
         let finished = status.is_terminal().then(time::now);
         self.ops.push(Op::RunStatus {
             run: self.run.clone(),

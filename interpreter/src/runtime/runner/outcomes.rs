@@ -10,6 +10,7 @@ use crate::plan::{OnFailure, StepId};
 use crate::runtime::exec::Outcome;
 use crate::state::{Op, RunStatus, StepStatus};
 use crate::time;
+use crate::state::EventKind;
 
 impl Runner {
     pub(super) fn handle(&mut self, msg: Msg) {
@@ -68,7 +69,7 @@ impl Runner {
             self.ops.push(Op::RunCost { run: self.run.clone(), cost_usd: self.cost });
         }
         if let Some(notice) = &outcome.notified {
-            self.event(Some(s), "notified", notice.clone());
+            self.event(Some(s), EventKind::Notified, notice.clone());
         }
         for (event, payload) in std::mem::take(&mut outcome.events) {
             self.event(Some(s), event, payload);
@@ -108,7 +109,7 @@ impl Runner {
                 self.record_step(
                     s,
                     StepStatus::Completed,
-                    "completed",
+                    EventKind::Completed,
                     json!({ "attempt": attempt, "duration_ms": duration_ms, "cost_usd": outcome.cost }),
                 );
                 self.adv_after_complete(s, attempt, &mut outcome.adv);
@@ -116,7 +117,7 @@ impl Runner {
             }
             Err(error) if outcome.aborted || self.aborting.is_some() => {
                 self.steps[s as usize].error = Some(error.clone());
-                self.record_step(s, StepStatus::Cancelled, "cancelled", json!({ "attempt": attempt, "error": error }));
+                self.record_step(s, StepStatus::Cancelled, EventKind::Cancelled, json!({ "attempt": attempt, "error": error }));
                 self.settled += 1;
             }
             Err(error) => {
@@ -130,7 +131,7 @@ impl Runner {
                         self.record_step(
                             s,
                             StepStatus::Pending,
-                            "retried",
+                            EventKind::Retried,
                             json!({ "attempt": attempt, "next_attempt": attempt + 1, "delay_ms": delay, "error": error }),
                         );
                         let tx = self.tx.clone();
@@ -154,12 +155,12 @@ impl Runner {
         let on_failure = self.on_failure_of(s);
         match on_failure {
             OnFailure::Pause => {
-                self.record_step(s, StepStatus::Paused, "failed", json!({ "attempt": attempt, "error": error, "on_failure": "pause" }));
+                self.record_step(s, StepStatus::Paused, EventKind::Failed, json!({ "attempt": attempt, "error": error, "on_failure": "pause" }));
                 if !self.paused {
                     self.paused = true;
                     self.record_run(
                         RunStatus::Paused,
-                        "paused",
+                        EventKind::Paused,
                         json!({ "reason": format!("step {name} failed"), "step": name }),
                         None,
                         None,
@@ -170,7 +171,7 @@ impl Runner {
                 if on_failure == OnFailure::Fail && self.first_failure.is_none() {
                     self.first_failure = Some(format!("step {name} failed: {error}"));
                 }
-                self.record_step(s, StepStatus::Failed, "failed", json!({ "attempt": attempt, "error": error }));
+                self.record_step(s, StepStatus::Failed, EventKind::Failed, json!({ "attempt": attempt, "error": error }));
                 work.push(s);
             }
         }

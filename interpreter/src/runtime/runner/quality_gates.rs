@@ -27,6 +27,7 @@ use crate::runtime::exec::{self, AttemptCtx, Outcome};
 use crate::runtime::process::Ending;
 use crate::runtime::scope::{Evaluator, Scope};
 use crate::state::StepStatus;
+use crate::state::EventKind;
 
 fn excerpt(text: &str) -> String {
     let t = text.trim();
@@ -111,7 +112,7 @@ impl Runner {
         let passed = report.get("passed").and_then(Value::as_bool).unwrap_or(false);
         report["attempt"] = json!(attempt);
         report["round"] = json!(self.adv.fix_rounds.get(&s).copied().unwrap_or(0));
-        self.event(Some(s), if passed { "gate_passed" } else { "gate_failed" }, report);
+        self.event(Some(s), if passed { EventKind::GatePassed } else { EventKind::GateFailed }, report);
     }
 
     /// A gate failed for good: start a fix round if one is left. Returns
@@ -131,7 +132,7 @@ impl Runner {
         let set = sh.plan.workflows[self.wf].steps[g as usize].fix_loop.clone();
         let names: Vec<String> = set.iter().map(|s| self.wf_plan().steps[*s as usize].name.clone()).collect();
         self.steps[g as usize].error = Some(error.to_string());
-        self.event(Some(g), "gate_fix", json!({ "round": round, "of": policy.fix_retries, "error": error, "rerun": names }));
+        self.event(Some(g), EventKind::GateFix, json!({ "round": round, "of": policy.fix_retries, "error": error, "rerun": names }));
         let by = format!("gate {} fix round {round}", self.wf_plan().steps[g as usize].name);
         self.reset_steps(&set, &by);
         true
@@ -161,7 +162,7 @@ impl Runner {
             st.stderr = None;
             self.adv.item_lists.remove(&s);
             self.adv.instances.remove(&s);
-            self.record_step(s, StepStatus::Pending, "reset", json!({ "by": by }));
+            self.record_step(s, StepStatus::Pending, EventKind::Reset, json!({ "by": by }));
         }
         let mut affected: Vec<StepId> = set.to_vec();
         for &s in set {
