@@ -14,6 +14,8 @@
 //! println!("{}", report.to_json());
 //! ```
 
+#![deny(missing_docs)]
+
 pub mod cloudevents;
 pub mod inputs;
 pub mod plan;

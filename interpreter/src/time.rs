@@ -58,6 +58,7 @@ pub fn rfc3339_s(ms: i64) -> String {
     format!("{}Z", &full[..19])
 }
 
+/// The time now, RFC 3339 UTC with milliseconds (`2026-11-21T10:00:00.000Z`).
 pub fn now() -> String {
     rfc3339_ms(now_ms())
 }

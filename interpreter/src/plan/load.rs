@@ -17,13 +17,17 @@ pub const RESERVED_NAMES: &[&str] = &["inputs", "run", "item", "items", "event",
 
 /// A validated plan with its CEL compiled and its graphs indexed.
 pub struct LoadedPlan {
+    /// The plan as read, validated.
     pub plan: Plan,
+    /// Per workflow of the plan, same indices: its compiled expressions and indexed graph.
     pub workflows: Vec<LoadedWorkflow>,
+    /// The CEL environment every expression of the plan is evaluated in (its functions).
     pub cel: Arc<cel::Env>,
     /// The plan's policies, same indices.
     pub policies: Vec<super::LoadedPolicy>,
 }
 
+/// One workflow of a loaded plan: its expressions compiled and its step graph indexed for the runner.
 pub struct LoadedWorkflow {
     /// Compiled `exprs`, same indices.
     pub programs: Vec<cel::Program>,
@@ -31,7 +35,9 @@ pub struct LoadedWorkflow {
     pub dependents: Vec<Vec<StepId>>,
     /// Every step in a topological order (deps first).
     pub topo: Vec<StepId>,
+    /// Per step, same indices as the plan's steps: what the runner needs at hand.
     pub steps: Vec<StepInfo>,
+    /// At most this many steps that run a process at once (`concurrency`).
     pub concurrency: u32,
     /// Step names to ids.
     pub names: HashMap<String, StepId>,
@@ -58,6 +64,7 @@ pub struct StepInfo {
     pub group_deps: Vec<Vec<StepId>>,
     /// The effective retry policy and timeout (step's own, else the defaults).
     pub retry: Option<Retry>,
+    /// The step's `timeout` in milliseconds, if it has one.
     pub timeout_ms: Option<u64>,
     /// The step whose item list this step sees (`items`/`select`), if any.
     pub items_from: Option<StepId>,
@@ -67,6 +74,7 @@ pub struct StepInfo {
 }
 
 impl LoadedPlan {
+    /// Checks a plan against this flowc (format version, indices, types) and compiles its expressions.
     pub fn load(plan: Plan) -> Result<LoadedPlan, PlanError> {
         if plan.format_version != super::FORMAT_VERSION {
             return Err(PlanError::new(format!(
@@ -106,6 +114,7 @@ impl LoadedPlan {
         Ok(LoadedPlan { plan, workflows, cel: env, policies })
     }
 
+    /// The index of the workflow called `name`.
     pub fn workflow_index(&self, name: &str) -> Option<usize> {
         self.plan.workflows.iter().position(|w| w.name == name)
     }

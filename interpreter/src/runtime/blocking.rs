@@ -64,17 +64,22 @@ impl Actor {
 pub struct Hold {
     /// `approval`, `human`, `wait`, or `call` (a child run is blocked).
     pub gate: String,
+    /// The question or task shown to whoever decides (`message`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// Who may decide: principals and groups of `flowc.toml`; empty, anyone.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approvers: Vec<String>,
+    /// Whoever started the run may not decide.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub distinct_from_initiator: bool,
     /// An approval a policy required (`check` steps).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub implicit: bool,
+    /// For an approval a policy required: the policy's name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
+    /// For an approval a policy required: the rule's reason.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     /// For a human task: the declared output type, as written.
@@ -86,6 +91,7 @@ pub struct Hold {
     /// For a wait: the type and subject globs, rendered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub event: Option<String>,
+    /// For a wait: the subject glob, when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub subject: Option<String>,
     /// For a call: the blocked child run.
@@ -100,6 +106,7 @@ pub struct Hold {
 }
 
 impl Hold {
+    /// The verb a person uses to resolve the hold (`approve`, `complete`, …), for hints.
     pub fn action_word(&self) -> &'static str {
         match self.gate.as_str() {
             "approval" => "approval",
@@ -142,9 +149,11 @@ pub(crate) struct AttemptState {
 /// What a policy decided for an input.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Decision {
+    /// Allow, deny, or require an approval.
     pub effect: PolicyEffect,
     /// The index of the deciding rule (none for an allow no rule matched).
     pub rule: Option<usize>,
+    /// The deciding rule's reason, if it gives one.
     pub reason: Option<String>,
 }
 
@@ -306,7 +315,9 @@ pub(crate) fn check_request(
 /// A decision checked and filed: the request's id and the top-level run
 /// that must run to apply it.
 pub struct Filed {
+    /// The request's id in the state database.
     pub id: i64,
+    /// The top-level run whose execution applies the request.
     pub root: String,
 }
 

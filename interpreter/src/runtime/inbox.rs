@@ -224,8 +224,11 @@ pub fn validate_event(value: &Value) -> Result<(), String> {
 /// What storing one event did.
 #[derive(Clone, Debug)]
 pub struct Stored {
+    /// The event's number in the inbox (one sequence for all events).
     pub seq: i64,
+    /// The CloudEvent as stored.
     pub event: Value,
+    /// An event with the same source and id was received before; nothing was stored.
     pub duplicate: bool,
 }
 
@@ -253,7 +256,9 @@ pub fn wait_matches(event_glob: &str, subject_glob: Option<&str>, event: &Value)
 /// A run with a blocked `wait` step that an event satisfies.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Waiting {
+    /// The run with the blocked `wait` step.
     pub run: String,
+    /// The `wait` step the event satisfies.
     pub step: String,
     /// The top-level run to resume (the run itself, or the root of its `call` chain).
     pub root: String,
@@ -366,6 +371,7 @@ pub enum News {
 }
 
 impl News {
+    /// Why the run can move on, in words for logs.
     pub fn describe(self) -> &'static str {
         match self {
             News::Decision => "a decision arrived",

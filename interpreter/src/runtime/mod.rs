@@ -74,9 +74,11 @@ pub use blocking::{resolve, Hold};
 /// Why an operation on a run could not be carried out (exit 2 in the CLI).
 #[derive(Debug)]
 pub enum Error {
+    /// The plan is not one this flowc can execute.
     Plan(PlanError),
     /// A missing or mistyped input, naming it and its declared type.
     Input(String),
+    /// The state database could not be read or written.
     State(StateError),
     /// The request does not fit the run (wrong status, locked…).
     Run(String),
@@ -84,6 +86,7 @@ pub enum Error {
     NoRun(String),
     /// A steering request the run's state rules out; the caller words the way out.
     Refused(Refusal),
+    /// A file or the async runtime failed (a log, a lock, a process).
     Io(String),
 }
 
@@ -127,18 +130,25 @@ impl From<PlanError> for Error {
 /// Something the runtime did, as it happens (for progress displays). The
 /// same facts are in the event log; this is only a live view of them.
 pub struct Observed<'a> {
+    /// The run the observed thing happened in.
     pub run: &'a str,
+    /// The run's workflow.
     pub workflow: &'a str,
     /// 0 for the run started by the caller, 1 for its `call` children, …
     pub depth: u32,
+    /// The step, for a step-level event; none for a run-level one.
     pub step: Option<&'a str>,
     /// The step's innermost group (`parallel`/`phase`), if any.
     pub group: Option<&'a str>,
+    /// What happened, as it is recorded in the event log.
     pub event: EventKind,
+    /// The event's payload, as recorded.
     pub payload: &'a serde_json::Value,
 }
 
+/// Receives what the runtime does as it happens (the CLI's progress lines).
 pub trait Observer {
+    /// Called once per event as it is recorded, before its batch commits.
     fn observe(&self, event: &Observed<'_>);
 }
 
@@ -149,7 +159,9 @@ pub struct RunOptions {
     pub state_path: PathBuf,
     /// Commands run here; `FLOW_PROJECT_DIR` points here.
     pub project_dir: PathBuf,
+    /// Where `notify` steps send their messages.
     pub notify: NotifySink,
+    /// Who watches the run live, if anyone.
     pub observer: Option<Rc<dyn Observer>>,
     /// Keep waiting in this process while steps are blocked on people or
     /// events (`--wait`, `flowc serve`), instead of returning with the run
@@ -166,6 +178,7 @@ pub struct RunOptions {
 }
 
 impl RunOptions {
+    /// Options that record in `state_path` and run commands in `project_dir`, notifying on stderr, observed by nobody.
     pub fn new(state_path: impl Into<PathBuf>, project_dir: impl Into<PathBuf>) -> Self {
         RunOptions {
             state_path: state_path.into(),
@@ -197,6 +210,7 @@ pub fn open_sqlite(options: &RunOptions) -> Result<crate::state::SqliteStore, St
     Ok(crate::state::SqliteStore::open(&options.state_path)?.with_sink(options.events.clone()))
 }
 
+/// Where the step logs and run locks of the database at `state_path` live: `runs/` beside it.
 pub fn runs_dir_for(state_path: &Path) -> PathBuf {
     state_path.parent().map(|p| p.join("runs")).unwrap_or_else(|| PathBuf::from("runs"))
 }
@@ -204,25 +218,38 @@ pub fn runs_dir_for(state_path: &Path) -> PathBuf {
 /// The summary of a run, as `flowc run --json` prints it.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunReport {
+    /// The run's id.
     pub run: String,
+    /// The run's workflow.
     pub workflow: String,
+    /// The run's status when the call returned.
     pub status: RunStatus,
     /// Steps in plan order (`to_json` turns this into the `{NAME: …}` object).
     #[serde(skip)]
     pub steps: Vec<StepReport>,
+    /// The run's `output` values (an empty object until it completes).
     pub outputs: serde_json::Value,
+    /// What its agents cost so far, in US dollars.
     pub cost_usd: f64,
+    /// Why the run failed, when it did.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
 }
 
+/// One step of a [`RunReport`].
 #[derive(Clone, Debug, Serialize)]
 pub struct StepReport {
+    /// The step's name.
     pub name: String,
+    /// The step's status.
     pub status: StepStatus,
+    /// Attempts started so far (retries included).
     pub attempts: u32,
+    /// The step's output; null when it did not complete.
     pub output: serde_json::Value,
+    /// What the step's agent cost, in US dollars.
     pub cost_usd: f64,
+    /// Why its last attempt failed, when it did.
     pub error: Option<String>,
 }
 

@@ -16,14 +16,19 @@ use std::rc::Rc;
 use super::process;
 use super::runner::Shared;
 
+/// Where `notify` steps deliver (`--notify`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum NotifySink {
+    /// A line on flowc's stderr (the default).
     Stderr,
+    /// Nowhere: the message is only recorded.
     None,
+    /// `sh -c CMD` per message, the message on stdin and its channel in the environment.
     Command(String),
 }
 
 impl NotifySink {
+    /// Reads `stderr`, `none` or `command:CMD`.
     pub fn parse(text: &str) -> Result<NotifySink, String> {
         match text {
             "stderr" => Ok(NotifySink::Stderr),
@@ -35,6 +40,7 @@ impl NotifySink {
         }
     }
 
+    /// The sink's kind, as recorded in `notified` events.
     pub fn name(&self) -> &'static str {
         match self {
             NotifySink::Stderr => "stderr",

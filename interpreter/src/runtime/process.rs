@@ -27,33 +27,50 @@ pub const STDERR_TAIL: usize = 64 << 10;
 /// After a polite SIGTERM, how long a process group gets before SIGKILL.
 const KILL_GRACE: Duration = Duration::from_secs(2);
 
+/// A process to start for an attempt.
 pub struct Spec<'a> {
+    /// The command line, run by `sh -c`.
     pub command: &'a str,
+    /// What to write on its stdin (an agent's prompt); none gives it /dev/null.
     pub stdin: Option<String>,
+    /// Environment variables added to flowc's own.
     pub env: &'a [(String, String)],
+    /// The directory it runs in.
     pub cwd: &'a Path,
+    /// The step's log file, which gets every line of stdout and stderr.
     pub log: &'a Path,
     /// A line written to the log before the command starts.
     pub header: Option<&'a str>,
+    /// When to stop it (SIGTERM to its process group, then SIGKILL).
     pub deadline: Option<Instant>,
     /// Secret values to mask in the log (stdout and stderr are kept as
     /// printed; the runner redacts them when the attempt finishes).
     pub redact: Option<super::runner::secrets::Redactor>,
 }
 
+/// How a process ended.
 #[derive(Debug)]
 pub enum Ending {
+    /// It exited with this code.
     Exited(i32),
+    /// A signal killed it before its deadline or a cancel (one flowc did not send).
     Signalled(i32),
+    /// Its deadline passed and flowc stopped it.
     TimedOut,
+    /// The run was cancelled and flowc stopped it.
     Aborted,
 }
 
+/// A process that ended, with what it printed.
 #[derive(Debug)]
 pub struct Finished {
+    /// How it ended.
     pub ending: Ending,
+    /// Its stdout, up to the output limit.
     pub stdout: String,
+    /// The last [`STDERR_TAIL`] bytes of its stderr.
     pub stderr: String,
+    /// Stdout went past the output limit and was cut.
     pub stdout_overflow: bool,
 }
 
@@ -116,6 +133,7 @@ pub fn stop_orphans(run: &str, steps: &[&str]) {
     }
 }
 
+/// A step's log file, shared by the readers of its stdout and stderr.
 pub type Log = Rc<RefCell<LogFile>>;
 
 /// A step's log file, bounded: past [`log_limit`] bytes one line says the
@@ -129,6 +147,7 @@ pub struct LogFile {
 }
 
 impl LogFile {
+    /// Writes out what is buffered.
     pub fn flush(&mut self) -> std::io::Result<()> {
         self.w.flush()
     }
@@ -161,6 +180,7 @@ fn parse_size(text: &str) -> Option<u64> {
     n.checked_mul(1 << shift)
 }
 
+/// Opens (appending, private to the user) the log at `path`, creating its directory.
 pub fn open_log(path: &Path) -> std::io::Result<Log> {
     if let Some(dir) = path.parent() {
         crate::state::files::private_dir(dir)?;
@@ -170,6 +190,7 @@ pub fn open_log(path: &Path) -> std::io::Result<Log> {
     Ok(Rc::new(RefCell::new(LogFile { w: std::io::BufWriter::new(file), written, limit: log_limit(), capped: false })))
 }
 
+/// Appends one line of `stream` (`stdout`, `stderr`, `flowc`) to the log, unless it is full.
 pub fn log_line(log: &Log, stream: &str, text: &str) {
     let mut log = log.borrow_mut();
     if log.capped {

@@ -103,6 +103,7 @@ pub fn timestamp(text: &str) -> Option<cel::Value> {
     chrono::DateTime::parse_from_rfc3339(text).ok().map(cel::Value::Timestamp)
 }
 
+/// A CEL map of string keys.
 pub fn cel_map<'a>(entries: impl IntoIterator<Item = (&'a str, cel::Value)>) -> cel::Value {
     let map: HashMap<Key, cel::Value> = entries.into_iter().map(|(k, v)| (Key::String(Arc::new(k.to_string())), v)).collect();
     cel::Value::Map(Map { map: Arc::new(map) })
@@ -188,6 +189,7 @@ pub struct Scope {
 }
 
 impl Scope {
+    /// Binds `name` to `value` for the expressions evaluated in this scope.
     pub fn bind(&mut self, name: impl Into<String>, value: cel::Value) {
         self.vars.push((name.into(), value));
     }
@@ -213,12 +215,16 @@ impl cel::context::VariableResolver for Scope {
 
 /// An evaluator: the shared CEL environment and a workflow's compiled programs.
 pub struct Evaluator<'a> {
+    /// The plan's CEL environment.
     pub env: &'a Arc<cel::Env>,
+    /// The workflow's compiled expressions.
     pub programs: &'a [cel::Program],
+    /// The workflow's expressions as written, for messages.
     pub exprs: &'a [String],
 }
 
 impl Evaluator<'_> {
+    /// Evaluates expression `expr` in `scope`, as JSON.
     pub fn eval(&self, expr: u32, scope: &Scope) -> Result<serde_json::Value, String> {
         let mut ctx = cel_context(self.env);
         ctx.set_variable_resolver(scope);
@@ -227,6 +233,7 @@ impl Evaluator<'_> {
         from_cel(&value).map_err(|e| format!("`{}`: {e}", self.exprs[expr as usize]))
     }
 
+    /// Evaluates expression `expr` in `scope`; anything but a bool is an error.
     pub fn eval_bool(&self, expr: u32, scope: &Scope) -> Result<bool, String> {
         match self.eval(expr, scope)? {
             serde_json::Value::Bool(b) => Ok(b),

@@ -9,8 +9,10 @@ use crate::state::{GateAction, RunStatus};
 
 use super::RunReport;
 
-/// What a steering command did to a run.
+/// What a steering command did to a run. `run` is the run it acted on
+/// (for a decision, the top-level run that applies it).
 #[derive(Debug)]
+#[allow(missing_docs)] // The variants' fields are the run and its status, said in the enum's doc.
 pub enum Steered {
     /// This process executed the run to its end or its next stop (a pause,
     /// a block); the report says which.
@@ -62,7 +64,9 @@ pub enum Awaits {
 
 /// A steering request that the run's state rules out. The `Display` form
 /// names no command; callers word the way out for their own interface.
+/// `run` and `step` are the run and step the request was about.
 #[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs)] // The variants' fields are named by the enum's doc.
 pub enum Refusal {
     /// `skip` of a gate that is not `skippable`: fix what fails and resume.
     NotSkippable { run: String, step: String },

@@ -145,7 +145,9 @@ pub fn inputs_from(wf: &Workflow, data: &Map<String, Value>) -> Map<String, Valu
 /// A run created by a trigger, ready for `resume` to start it.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Created {
+    /// The new run's id.
     pub run: String,
+    /// Its workflow.
     pub workflow: String,
     /// Set when the inputs did not fit: the run was recorded failed.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -34,16 +34,24 @@ CREATE TABLE api_tokens (
 ALTER TABLE gate_requests ADD COLUMN actor_detail TEXT;
 "#;
 
+/// An API token of `flowc serve`, as stored (never its secret: only a hash of it is kept).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct TokenInfo {
+    /// The token's public id, the part before the dot.
     pub id: String,
+    /// The principal the token acts as.
     pub principal: String,
     /// The token's own scope; empty: all of the principal's roles.
     pub roles: Vec<Role>,
+    /// When it was issued (RFC 3339).
     pub created_at: String,
+    /// When it stops working, if it expires.
     pub expires_at: Option<String>,
+    /// When it was revoked, if it was.
     pub revoked_at: Option<String>,
+    /// What it is for, as given when it was issued.
     pub note: Option<String>,
+    /// When a request last used it.
     pub last_used_at: Option<String>,
 }
 
@@ -60,11 +68,16 @@ impl TokenInfo {
     }
 }
 
+/// What checking a presented token found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TokenCheck {
+    /// A live token.
     Valid(TokenInfo),
+    /// No token has this id, or the secret does not match.
     Unknown,
+    /// The token was revoked.
     Revoked(TokenInfo),
+    /// The token is past its expiry.
     Expired(TokenInfo),
 }
 
@@ -135,12 +148,14 @@ impl SqliteStore {
         Ok((info, format!("flowc_{id}_{secret}")))
     }
 
+    /// Every token, newest first.
     pub fn tokens(&self) -> Result<Vec<TokenInfo>, StateError> {
         let mut stmt = self.conn_ref().prepare(&format!("SELECT {COLUMNS} FROM api_tokens ORDER BY created_at, id")).map_err(|e| self.err(e))?;
         let rows = stmt.query_map([], from_row).map_err(|e| self.err(e))?;
         rows.collect::<Result<_, _>>().map_err(|e| self.err(e))
     }
 
+    /// The token with public id `id`.
     pub fn token(&self, id: &str) -> Result<Option<TokenInfo>, StateError> {
         self.conn_ref()
             .query_row(&format!("SELECT {COLUMNS} FROM api_tokens WHERE id = ?1"), [id], from_row)

@@ -12,6 +12,7 @@ use crate::time;
 /// A child run with how it was started.
 #[derive(Clone, Debug, Serialize)]
 pub struct ChildRun {
+    /// The child run.
     pub run: RunRecord,
     /// `STEP#N` for a spawned child; none for a `call` child.
     pub spawn_key: Option<String>,

@@ -16,15 +16,20 @@ use super::{Op, StateError};
 const REQUEST_COLUMNS: &str = "id, run_id, step, action, actor, comment, output, requested_at, result, attempt, actor_detail";
 use crate::time;
 
+/// What a person decides about a blocked step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GateAction {
+    /// Approve an approval (`flowc approve`).
     Approve,
+    /// Reject an approval: the step fails (`flowc reject`).
     Reject,
+    /// Complete a human task with its output (`flowc complete`).
     Complete,
 }
 
 impl GateAction {
+    /// The action as stored and as typed (`approve`, `reject`, `complete`).
     pub fn as_str(self) -> &'static str {
         match self {
             GateAction::Approve => "approve",
@@ -32,6 +37,7 @@ impl GateAction {
             GateAction::Complete => "complete",
         }
     }
+    /// The action stored as `text`.
     pub fn parse(text: &str) -> Option<GateAction> {
         match text {
             "approve" => Some(GateAction::Approve),
@@ -45,17 +51,23 @@ impl GateAction {
 /// A decision about a blocked step, filed by `flowc approve|reject|complete`.
 #[derive(Clone, Debug, Serialize)]
 pub struct GateRequest {
+    /// The request's id.
     pub id: i64,
+    /// The run of the blocked step.
     pub run: String,
+    /// The blocked step.
     pub step: String,
+    /// What was decided.
     pub action: GateAction,
     /// The principal.
     pub actor: String,
     /// Everything recorded about who (none for requests of an older flowc).
     pub actor_detail: Option<Actor>,
+    /// The comment given with the decision.
     pub comment: Option<String>,
     /// For `complete`: the task's output.
     pub output: Option<Value>,
+    /// When it was filed (RFC 3339).
     pub requested_at: String,
     /// `applied`, or `refused: why`; none while pending.
     pub result: Option<String>,
@@ -66,9 +78,13 @@ pub struct GateRequest {
 /// A step that is blocked, with the payload of its `blocked` event (what it waits for).
 #[derive(Clone, Debug, Serialize)]
 pub struct BlockedGate {
+    /// The run of the blocked step.
     pub run: String,
+    /// The blocked step.
     pub step: String,
+    /// What it waits for: a serialized `runtime::Hold`.
     pub gate: Value,
+    /// When it blocked (RFC 3339).
     pub since: String,
 }
 
@@ -88,6 +104,7 @@ pub trait Decisions {
     ) -> Result<i64, StateError>;
     /// Unhandled requests of a run with an id above `after`, oldest first.
     fn pending_gate_requests(&self, run: &str, after: i64) -> Result<Vec<GateRequest>, StateError>;
+    /// The request with id `id`.
     fn gate_request(&self, id: i64) -> Result<Option<GateRequest>, StateError>;
     /// The blocked steps of a run and what each waits for.
     fn blocked_gates(&self, run: &str) -> Result<Vec<BlockedGate>, StateError>;

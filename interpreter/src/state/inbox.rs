@@ -15,16 +15,20 @@ use crate::time;
 /// An inbound CloudEvent as stored.
 #[derive(Clone, Debug, Serialize)]
 pub struct InboundEvent {
+    /// The event's number in the inbox.
     pub seq: i64,
     /// The whole CloudEvent (structured JSON form).
     pub event: Value,
+    /// When it was received (RFC 3339).
     pub received_at: String,
 }
 
 impl InboundEvent {
+    /// The event's `type`.
     pub fn event_type(&self) -> &str {
         self.event.get("type").and_then(Value::as_str).unwrap_or("")
     }
+    /// The event's `subject`, if it has one.
     pub fn subject(&self) -> Option<&str> {
         self.event.get("subject").and_then(Value::as_str)
     }

@@ -13,8 +13,11 @@ use crate::time;
 /// One entry of a store.
 #[derive(Clone, Debug, Serialize)]
 pub struct KvEntry {
+    /// The entry's key.
     pub key: String,
+    /// The entry's value, valid against the store's schema when it was written.
     pub value: serde_json::Value,
+    /// When it was last written (RFC 3339).
     pub written_at: String,
     /// The run whose step put it (none: `flowc store put`).
     pub run: Option<String>,

@@ -55,14 +55,16 @@ impl std::fmt::Display for StateError {
 impl std::error::Error for StateError {}
 
 macro_rules! status_enum {
-    ($(#[$m:meta])* $name:ident { $($variant:ident = $text:literal),* $(,)? }) => {
+    ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident = $text:literal),* $(,)? }) => {
         $(#[$m])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum $name { $($variant),* }
+        pub enum $name { $($(#[$vm])* $variant),* }
         impl $name {
+            /// The status as stored and shown (`upstream_failed`).
             pub fn as_str(self) -> &'static str {
                 match self { $($name::$variant => $text),* }
             }
+            /// The status stored as `text`.
             pub fn parse(text: &str) -> Option<Self> {
                 match text { $($text => Some($name::$variant),)* _ => None }
             }
@@ -79,13 +81,21 @@ macro_rules! status_enum {
 status_enum! {
     /// The status of a run (docs/runs.md).
     RunStatus {
+        /// Created (by a trigger, a call, a spawn) and not begun.
         Pending = "pending",
+        /// A process is executing it, or was when it stopped (resume continues it).
         Running = "running",
+        /// Nothing is left to run but steps that wait on people, events or child runs.
         Blocked = "blocked",
+        /// Paused by request, at shutdown, or by a step's `on_failure pause`.
         Paused = "paused",
+        /// Every step is decided and the outputs were evaluated.
         Completed = "completed",
+        /// A step failed (and said `on_failure fail`), or a limit or invariant stopped it.
         Failed = "failed",
+        /// Cancelled: nothing more runs, nothing is compensated.
         Cancelled = "cancelled",
+        /// Its completed steps were compensated (`flowc compensate`).
         Compensated = "compensated",
     }
 }
@@ -100,15 +110,25 @@ impl RunStatus {
 status_enum! {
     /// The status of one step of a run.
     StepStatus {
+        /// Not decided yet: its trigger rule waits for its dependencies (or a retry is due).
         Pending = "pending",
+        /// An attempt runs.
         Running = "running",
+        /// It waits on a person, an event or a child run.
         Blocked = "blocked",
+        /// It failed with `on_failure pause`, which paused the run; resume runs it again.
         Paused = "paused",
+        /// Its last attempt succeeded; its output is recorded.
         Completed = "completed",
+        /// Its last attempt failed.
         Failed = "failed",
+        /// The run stopped before or while it ran.
         Cancelled = "cancelled",
+        /// Its `when` was false, its trigger rule skipped it, a branch did not pick it, or a person passed it.
         Skipped = "skipped",
+        /// A dependency failed, so its trigger rule can never hold.
         UpstreamFailed = "upstream_failed",
+        /// It completed and its `compensate` ran.
         Compensated = "compensated",
     }
 }
@@ -129,8 +149,12 @@ impl StepStatus {
 }
 
 /// One write of a batch. Status-changing ops are always accompanied, in the
-/// same batch, by the [`Op::Event`] that records them.
+/// same batch, by the [`Op::Event`] that records them. The fields are the
+/// columns they set (docs/runs.md, "The state database"): `run` a run's id,
+/// `step_id`/`step` a step's index and name, `attempt` from 1, `at` the time
+/// (RFC 3339).
 #[derive(Clone, Debug)]
+#[allow(missing_docs)] // Each variant's doc says what it writes; the fields are named for their columns.
 pub enum Op {
     /// Appends to the event log; `seq` is the run's next number.
     Event { run: String, step: Option<String>, event: EventKind, payload: serde_json::Value, at: String },
@@ -143,6 +167,7 @@ pub enum Op {
         started_at: Option<String>,
         finished_at: Option<String>,
     },
+    /// Sets what a run's agents cost so far, in US dollars.
     RunCost { run: String, cost_usd: f64 },
     /// Creates or replaces the current state of one step.
     StepState(StepState),
@@ -150,6 +175,7 @@ pub enum Op {
     AttemptStarted { run: String, step_id: u32, step: String, attempt: u32, at: String },
     /// The process id of an attempt, once spawned (to find it after a crash).
     AttemptPid { run: String, step_id: u32, attempt: u32, pid: i64 },
+    /// An attempt ended: how, its exit code, why it failed, how long it took (ms).
     AttemptFinished {
         run: String,
         step_id: u32,
@@ -181,59 +207,98 @@ pub enum Op {
 /// The current state of one step of a run (`step_states`).
 #[derive(Clone, Debug, Serialize)]
 pub struct StepState {
+    /// The run the step belongs to.
     pub run: String,
+    /// The step's index in its workflow.
     pub step_id: u32,
+    /// The step's name.
     pub step: String,
+    /// Its status now.
     pub status: StepStatus,
+    /// Attempts started so far.
     pub attempts: u32,
+    /// Its output, once it completed.
     pub output: Option<serde_json::Value>,
+    /// The last attempt's stdout (redacted).
     pub stdout: Option<String>,
+    /// The tail of the last attempt's stderr (redacted).
     pub stderr: Option<String>,
+    /// What its agent cost, in US dollars.
     pub cost_usd: f64,
+    /// Why its last attempt failed.
     pub error: Option<String>,
+    /// When its first attempt started.
     pub started_at: Option<String>,
+    /// When it became terminal.
     pub finished_at: Option<String>,
 }
 
 /// A run as stored.
 #[derive(Clone, Debug, Serialize)]
 pub struct RunRecord {
+    /// The run's id (`YYYYMMDD-HHMMSS-xxxx`).
     pub id: String,
+    /// The stored plan it executes.
     pub plan_id: i64,
+    /// The workflow of the plan it executes.
     pub workflow: String,
+    /// The run that called or spawned it.
     pub parent_run: Option<String>,
+    /// The step of the parent that called or spawned it.
     pub parent_step: Option<String>,
+    /// 0 for a top-level run, one more per call or spawn.
     pub depth: u32,
+    /// Its status now.
     pub status: RunStatus,
+    /// Its inputs, resolved against the workflow's declarations.
     pub inputs: serde_json::Value,
+    /// Its `output` values, once it completed.
     pub outputs: Option<serde_json::Value>,
+    /// What its agents cost so far, in US dollars.
     pub cost_usd: f64,
+    /// Why it failed.
     pub error: Option<String>,
+    /// Where its commands run.
     pub project_dir: String,
+    /// When it was created (RFC 3339).
     pub created_at: String,
+    /// When it began executing.
     pub started_at: Option<String>,
+    /// When it became terminal.
     pub finished_at: Option<String>,
 }
 
 /// What a new run row starts with.
 #[derive(Clone, Debug)]
 pub struct NewRun {
+    /// The stored plan it executes.
     pub plan_id: i64,
+    /// The workflow of the plan.
     pub workflow: String,
+    /// The run that calls or spawns it.
     pub parent_run: Option<String>,
+    /// The step of the parent that calls or spawns it.
     pub parent_step: Option<String>,
+    /// 0 for a top-level run, one more per call or spawn.
     pub depth: u32,
+    /// Its inputs, resolved.
     pub inputs: serde_json::Value,
+    /// Where its commands run.
     pub project_dir: String,
 }
 
+/// One entry of a run's event log, as stored.
 #[derive(Clone, Debug, Serialize)]
 pub struct EventRecord {
+    /// Its number, per run, from 1: the log's order.
     pub seq: i64,
+    /// The step, for a step-level entry.
     pub step: Option<String>,
     /// The kind as stored; [`EventRecord::kind`] reads it.
     pub event: String,
+    /// What the entry says beyond its kind (docs/runs.md).
     pub payload: serde_json::Value,
+    /// When it was recorded (RFC 3339).
     pub at: String,
 }
 
@@ -249,25 +314,39 @@ impl EventRecord {
     }
 }
 
+/// One attempt of a step, as stored (`step_runs`).
 #[derive(Clone, Debug, Serialize)]
 pub struct AttemptRecord {
+    /// The step's index in its workflow.
     pub step_id: u32,
+    /// The step's name.
     pub step: String,
+    /// The attempt's number, from 1.
     pub attempt: u32,
+    /// `running` while it runs, then how it ended.
     pub status: StepStatus,
+    /// Its process id, once spawned.
     pub pid: Option<i64>,
+    /// Its process's exit code.
     pub exit_code: Option<i32>,
+    /// Why it failed.
     pub error: Option<String>,
+    /// When it started (RFC 3339).
     pub started_at: String,
+    /// When it ended.
     pub finished_at: Option<String>,
+    /// How long it took, in milliseconds.
     pub duration_ms: Option<i64>,
 }
 
 /// A lifecycle request from another process (`flowc pause|resume|cancel`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Control {
+    /// No new steps start; running ones finish.
     Pause,
+    /// A paused run continues.
     Resume,
+    /// Running steps are stopped and nothing more runs.
     Cancel,
     /// `flowc serve` is stopping: pause like `Pause`, recorded with reason
     /// `shutdown`, so the next `flowc serve` resumes the run.
@@ -275,6 +354,7 @@ pub enum Control {
 }
 
 impl Control {
+    /// The request as stored.
     pub fn as_str(self) -> &'static str {
         match self {
             Control::Pause => "pause",
@@ -283,6 +363,7 @@ impl Control {
             Control::Shutdown => "shutdown",
         }
     }
+    /// The request stored as `text`.
     pub fn parse(text: &str) -> Option<Control> {
         match text {
             "pause" => Some(Control::Pause),
@@ -297,11 +378,17 @@ impl Control {
 /// Per-workflow aggregates for `flowc runs stats`.
 #[derive(Clone, Debug, Serialize)]
 pub struct WorkflowStats {
+    /// The workflow.
     pub workflow: String,
+    /// How many runs it has.
     pub runs: i64,
+    /// How many runs have each status.
     pub by_status: std::collections::BTreeMap<String, i64>,
+    /// The mean duration of its finished runs, in milliseconds.
     pub avg_duration_ms: Option<f64>,
+    /// Attempts beyond the first, over all its runs.
     pub retries: i64,
+    /// What all its runs cost, in US dollars.
     pub cost_usd: f64,
 }
 
@@ -316,20 +403,29 @@ pub fn open(path: &std::path::Path, sink: Option<crate::cloudevents::EventSink>)
 pub trait Store: Origins + Decisions + Inbox + Versions + RunQueries + KeyValues + Children + Checkpoints + QualityGateCounts {
     /// Stores a serialised plan and returns its id.
     fn put_plan(&mut self, format_version: u32, body: &str) -> Result<i64, StateError>;
+    /// The JSON of the stored plan `plan_id`.
     fn plan(&self, plan_id: i64) -> Result<String, StateError>;
     /// Creates a run in status `pending` with a fresh id and returns the id.
     fn create_run(&mut self, new: &NewRun) -> Result<String, StateError>;
     /// Commits a batch atomically, in order.
     fn apply(&mut self, ops: &[Op]) -> Result<(), StateError>;
+    /// The run with id `id`.
     fn run(&self, id: &str) -> Result<Option<RunRecord>, StateError>;
+    /// The newest `limit` runs, newest first.
     fn runs(&self, limit: usize) -> Result<Vec<RunRecord>, StateError>;
+    /// The current state of each step of `run` that has one.
     fn step_states(&self, run: &str) -> Result<Vec<StepState>, StateError>;
+    /// Every attempt of `run`, in start order.
     fn attempts(&self, run: &str) -> Result<Vec<AttemptRecord>, StateError>;
+    /// The event log of `run`, in order.
     fn events(&self, run: &str) -> Result<Vec<EventRecord>, StateError>;
+    /// Asks the process executing `run` to pause, resume, cancel or shut down; returns the request's id.
     fn request_control(&mut self, run: &str, control: Control) -> Result<i64, StateError>;
     /// Control requests with an id above `after`, oldest first.
     fn controls_after(&self, run: &str, after: i64) -> Result<Vec<(i64, Control)>, StateError>;
+    /// The id of the last control request for `run` (0 if none), so a runner reads only newer ones.
     fn last_control_id(&self, run: &str) -> Result<i64, StateError>;
+    /// Per workflow: its runs, statuses, durations, retries and cost.
     fn stats(&self) -> Result<Vec<WorkflowStats>, StateError>;
     /// Where committed events are published (CloudEvents), if anywhere.
     fn sink(&self) -> Option<&crate::cloudevents::EventSink>;

@@ -25,6 +25,7 @@ pub struct RunOrigin {
 }
 
 impl RunOrigin {
+    /// The origin of a run started by hand (`flowc run`), by `initiator`.
     pub fn manual(initiator: Option<String>) -> RunOrigin {
         RunOrigin { initiator, trigger: "manual".into(), detail: Value::Null, version: None, plan_hash: String::new() }
     }
@@ -78,6 +79,7 @@ impl Actor {
 pub trait Origins {
     /// Records a run's origin once (a later call for the same run is ignored).
     fn put_origin(&mut self, run: &str, origin: &RunOrigin) -> Result<(), StateError>;
+    /// How `run` was started, if recorded.
     fn origin(&self, run: &str) -> Result<Option<RunOrigin>, StateError>;
 }
 

@@ -5,6 +5,7 @@ use super::{RunRecord, RunStatus, StateError};
 
 /// Runs by status.
 pub trait RunQueries {
+    /// The runs with any of `statuses`, oldest first.
     fn runs_with_status(&self, statuses: &[RunStatus]) -> Result<Vec<RunRecord>, StateError>;
 }
 

@@ -10,8 +10,10 @@
 /// `flow` in ASCII.
 pub const APPLICATION_ID: i32 = 0x666c_6f77;
 
+/// The schema version this flowc writes: the number of migrations.
 pub const SCHEMA_VERSION: i32 = MIGRATIONS.len() as i32;
 
+/// The migrations, in order: entry N brings a database from version N to N+1.
 pub const MIGRATIONS: &[&str] = &[
     // 1: runs, steps, attempts, the event log, control requests.
     r#"

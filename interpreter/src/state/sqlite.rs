@@ -17,6 +17,7 @@ use super::schema::{APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION};
 use super::*;
 use crate::time;
 
+/// The state in one SQLite database file, the embedded default.
 pub struct SqliteStore {
     pub(super) conn: Connection,
     path: PathBuf,
@@ -160,6 +161,7 @@ impl SqliteStore {
         self.conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(|e| describe(&path, e))
     }
 
+    /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -4,6 +4,7 @@ use crate::plan::{Plan, PlanError};
 
 /// A policy with its CEL compiled.
 pub struct LoadedPolicy {
+    /// The compiled CEL of each rule's condition, in rule order.
     pub programs: Vec<cel::Program>,
 }
 

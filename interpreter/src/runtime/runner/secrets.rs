@@ -33,6 +33,7 @@ pub const MIN_FRAGMENT: usize = 3;
 pub struct Redactor(Rc<RefCell<Vec<String>>>);
 
 impl Redactor {
+    /// No secret values to mask.
     pub fn is_empty(&self) -> bool {
         self.0.borrow().is_empty()
     }
@@ -55,6 +56,7 @@ impl Redactor {
         list.sort_by_key(|v| std::cmp::Reverse(v.len()));
     }
 
+    /// `text` with every secret value replaced by `***`.
     pub fn redact_str(&self, text: &str) -> String {
         let list = self.0.borrow();
         let mut out = text.to_string();
@@ -103,6 +105,7 @@ impl Redactor {
         out
     }
 
+    /// Masks the secret values in `text`, in place.
     pub fn redact_string(&self, text: &mut String) {
         if !self.is_empty() {
             *text = self.redact_str(text);
@@ -158,6 +161,7 @@ impl Redactor {
         }
     }
 
+    /// Masks the secret values in everything a batch writes.
     pub fn redact_ops(&self, ops: &mut [Op]) {
         if !self.is_empty() {
             ops.iter_mut().for_each(|op| self.redact_op(op));
