@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use flowc_compiler::{Code, check_files};
 
-mod support;
-use support::shapes;
+use flowc_grammar::pathological as shapes;
 
 /// A quarter of a spawned thread's default stack; what an unoptimised build
 /// needs for the nesting bound (the grammar's test says why).
@@ -70,13 +69,3 @@ fn long_chains_and_loops_are_checked_on_a_small_stack() {
     assert_eq!(check_on_small_stack("calls", calls), Vec::<Code>::new());
 }
 
-/// `support/shapes.rs` is a copy of the grammar's (`grammar/tests/support/`;
-/// a test of one package cannot mount another's module): the copy is exact.
-#[test]
-fn the_shapes_are_the_grammars() {
-    assert_eq!(
-        include_str!("support/shapes.rs"),
-        include_str!("../../grammar/tests/support/shapes.rs"),
-        "copy grammar/tests/support/shapes.rs to compiler/tests/support/shapes.rs"
-    );
-}

@@ -11,6 +11,7 @@ pub mod format;
 pub mod lexer;
 pub mod outline;
 pub mod parser;
+pub mod pathological;
 
 pub use errors::{SyntaxError, SyntaxErrorKind, SyntaxFix};
 pub use format::format;

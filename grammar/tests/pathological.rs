@@ -13,8 +13,7 @@ use flowc_grammar::{SyntaxErrorKind, format, lexer::MAX_NESTING, parse};
 /// bound needs in a debug build; a release build needs far less.
 const SMALL_STACK: usize = 512 * 1024;
 
-mod support;
-use support::shapes::{in_step, shapes};
+use flowc_grammar::pathological::{in_step, shapes};
 
 /// Parses and formats `text` on a small stack, within `limit`.
 fn parse_and_format(name: &str, text: String, limit: Duration) -> Vec<SyntaxErrorKind> {

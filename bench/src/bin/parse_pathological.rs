@@ -1,5 +1,5 @@
 //! Parse time of inputs built to hurt the parser (the shapes of
-//! `grammar/tests/support/shapes.rs`: deep and unclosed brackets in every
+//! `flowc_grammar::pathological`: deep and unclosed brackets in every
 //! position, long runs of one token), at growing sizes, to show the time
 //! grows linearly with the input.
 //!
@@ -15,8 +15,7 @@ use std::time::{Duration, Instant};
 // mimalloc, as in every benchmark (set by the library).
 use flowc_bench as _;
 
-#[path = "../../../grammar/tests/support/shapes.rs"]
-mod shapes;
+use flowc_grammar::pathological as shapes;
 
 fn main() {
     let mut sizes: Vec<usize> = vec![1_000, 4_000, 16_000];

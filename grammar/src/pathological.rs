@@ -1,4 +1,4 @@
-//! Pathological inputs shared by the grammar's and the compiler's tests.
+//! Inputs built to hurt a parser (deep and unclosed brackets wherever brackets go), for the grammar's and compiler's tests and the parse benchmark.
 
 /// A file whose one step has this body.
 pub fn in_step(body: &str) -> String {
