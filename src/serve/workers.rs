@@ -92,7 +92,7 @@ impl Workers {
 /// any more, resume (completed steps are not run again).
 pub(super) fn resume_after_restart(server: &Server, store: &mut SqliteStore) {
     let runs_dir = runtime::runs_dir_for(&server.config.state_path);
-    let unheld = |run: &str| matches!(runtime::control::try_lock(&runs_dir, run), Ok(Some(_)));
+    let unheld = |run: &str| matches!(runtime::lock::try_lock(&runs_dir, run), Ok(Some(_)));
     let pending = store.runs_with_status(&[RunStatus::Pending]).unwrap_or_default();
     for run in pending.into_iter().filter(|r| r.parent_run.is_none() && r.started_at.is_none()) {
         if unheld(&run.id) {

@@ -15,8 +15,9 @@ use std::time::Duration;
 use serde_json::json;
 use tokio::sync::{mpsc, watch};
 
-use super::control::{self, try_lock};
-use super::exec::{self, AttemptCtx};
+use super::control;
+use super::lock::{self, try_lock};
+use super::runner::exec::{self, AttemptCtx};
 use super::runner::{Msg, Shared};
 use super::scope::{absent_output, step_view, to_cel, Evaluator, Scope};
 use super::{env_name, process, Error, RunOptions, RunReport, Steered};
@@ -43,7 +44,7 @@ pub fn compensate(run: &str, options: &RunOptions) -> Result<Steered, Error> {
         Some(lock) => lock,
         None => {
             store.request_control(run, Control::Cancel)?;
-            control::wait_for(|| Ok(try_lock(&runs_dir, run)?.is_some()), "stop")?;
+            lock::wait_for(|| Ok(try_lock(&runs_dir, run)?.is_some()), "stop")?;
             try_lock(&runs_dir, run)?.ok_or_else(|| Error::Run(format!("run `{run}` is locked by another process")))?
         }
     };

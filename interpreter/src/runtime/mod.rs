@@ -8,16 +8,18 @@
 //! One tokio current-thread runtime per call: steps are tasks on a `LocalSet`
 //! and the scheduler is the only code that touches run state, so nothing here
 //! needs a lock. A run is executed by at most one process at a time, enforced
-//! by an advisory lock on `RUNS_DIR/RUN/.lock` (see [`control`]); other
+//! by an advisory lock on `RUNS_DIR/RUN/.lock` (see [`lock`]); other
 //! processes steer it through the `run_controls` table, which the executing
 //! process polls.
 //!
 //! # People and events
 //!
 //! Steps that wait on people or the outside world block instead of holding
-//! a task: `blocking` executes their instructions and resolves gates from
-//! other processes' commands, `runner/blocked` (a child of the runner) keeps
-//! the blocked steps and applies decisions, events and deadlines, `inbox`
+//! a task: `blocking` says what a blocked step waits for and who may decide,
+//! `runner/waits` executes the instructions that block, `decide` files the
+//! decisions of other processes' commands, `runner/blocked` keeps the blocked
+//! steps and applies decisions, events and deadlines, `delivery` delivers
+//! inbound events (`flowc event send`, `flowc serve`), `inbox`
 //! stores inbound CloudEvents and matches waits, `triggers` matches
 //! `on event|webhook|schedule` and creates triggered runs, and `versions`
 //! hashes and publishes plans. Lifecycle CloudEvents go out from the store
@@ -34,15 +36,18 @@
 //! 64 KiB are left out (use a template hole). Agents also get `FLOW_PROMPT`.
 
 pub mod control;
+pub mod lock;
 mod compensate;
+pub mod decide;
 pub mod delivery;
-mod exec;
+
 pub mod inbox;
 mod notify;
 pub mod blocking;
 pub mod process;
 mod runner;
 pub mod scope;
+mod secrets;
 mod steering;
 pub mod triggers;
 pub mod versions;
@@ -59,7 +64,7 @@ use crate::state::EventKind;
 pub use compensate::compensate;
 pub use runner::checkpoints::{restore, skip, skipped_output};
 pub use runner::items::select_items;
-pub use runner::secrets::{resolve as resolve_secret, Redactor};
+pub use secrets::{resolve as resolve_secret, Redactor};
 pub use runner::stores;
 
 /// The hash a run that pinned nothing is compared under.
@@ -69,7 +74,8 @@ pub fn empty_invariants_hash() -> String {
 pub use control::{cancel, pause, resume};
 pub use steering::{Awaits, Refusal, Steered};
 pub use notify::NotifySink;
-pub use blocking::{resolve, Hold};
+pub use blocking::Hold;
+pub use decide::resolve;
 
 /// Why an operation on a run could not be carried out (exit 2 in the CLI).
 #[derive(Debug)]

@@ -45,7 +45,7 @@ pub struct Spec<'a> {
     pub deadline: Option<Instant>,
     /// Secret values to mask in the log (stdout and stderr are kept as
     /// printed; the runner redacts them when the attempt finishes).
-    pub redact: Option<super::runner::secrets::Redactor>,
+    pub redact: Option<super::secrets::Redactor>,
 }
 
 /// How a process ended.
@@ -215,14 +215,14 @@ const MAX_LINE: usize = 64 << 10;
 /// and logged; stdout kept whole up to `keep` bytes (`tail` false: past it,
 /// `overflow`), or stderr's last `keep` bytes (`tail` true). The tail is
 /// kept redacted: masking comes before every cut, and a cut through a
-/// secret masks its fragment ([`super::runner::secrets::Redactor::redact_cut`]).
+/// secret masks its fragment ([`super::secrets::Redactor::redact_cut`]).
 async fn pump<R: AsyncRead + Unpin>(
     reader: R,
     stream: &'static str,
     log: Log,
     keep: usize,
     tail: bool,
-    redact: Option<super::runner::secrets::Redactor>,
+    redact: Option<super::secrets::Redactor>,
 ) -> (Vec<u8>, bool) {
     let mut reader = BufReader::with_capacity(MAX_LINE, reader);
     let mut kept: Vec<u8> = Vec::new();

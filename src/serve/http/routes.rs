@@ -654,7 +654,7 @@ fn post_decision(
         Ok(d) => d,
         Err(e) => return reply(StatusCode::INTERNAL_SERVER_ERROR, json!({ "error": e })),
     };
-    match runtime::blocking::file(store, run, step, action, &actor, comment.as_deref(), output, &dir) {
+    match runtime::decide::file(store, run, step, action, &actor, comment.as_deref(), output, &dir) {
         Ok(f) => {
             server.scan_now.notify_one();
             reply(

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 use super::{Runner, Shared};
 use crate::plan::{Plan, StepId};
-use crate::runtime::exec::Outcome;
+use crate::runtime::runner::exec::Outcome;
 use crate::runtime::inbox;
 use crate::runtime::blocking::{check_request, human_type, Hold};
 use crate::runtime::Error;
@@ -465,7 +465,7 @@ impl Runner {
         self.steps[s as usize].in_flight = true;
         let (output, payload) = (output.clone(), payload.clone());
         tokio::task::spawn_local(async move {
-            let mut out = crate::runtime::exec::new_outcome();
+            let mut out = crate::runtime::runner::exec::new_outcome();
             super::invariants::check_after_step(&ctx, &ctx.env, &mut out).await;
             let _ = ctx.tx.send(super::Msg::GateChecked { step: s, attempt, output, payload, adv: Box::new(out.adv) });
         });

@@ -24,7 +24,7 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{json, Value};
 
 use super::invariants::{restore_files, FileMap, Pinned};
-use crate::runtime::control::try_lock;
+use crate::runtime::lock::try_lock;
 use crate::runtime::{Error, Refusal, RunOptions, Steered};
 use crate::state::{Op, RunRecord, RunStatus, StepStatus, Store};
 use crate::time;
@@ -40,7 +40,7 @@ pub(crate) fn passed_by_person(output: Option<&Value>) -> bool {
     output.is_some_and(|o| o.get("by").and_then(Value::as_str) == Some("flowc skip") && o.get("skipped") == Some(&Value::Bool(true)))
 }
 
-fn open_unlocked(run: &str, options: &RunOptions, what: &str) -> Result<(Box<dyn Store>, RunRecord, crate::runtime::control::RunLock), Error> {
+fn open_unlocked(run: &str, options: &RunOptions, what: &str) -> Result<(Box<dyn Store>, RunRecord, crate::runtime::lock::RunLock), Error> {
     let store = crate::state::open(&options.state_path, None)?;
     let record = crate::runtime::run_record(&*store, run)?;
     if let Some(parent) = &record.parent_run

@@ -8,10 +8,11 @@ use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use super::{blocked, secrets, spawn, Runner, Shared, StepRt, MAX_ENV_VALUE};
+use super::{blocked, spawn, Runner, Shared, StepRt, MAX_ENV_VALUE};
+use crate::runtime::secrets;
 use crate::plan::{LoadedPlan, StepId};
 use crate::runtime::scope::to_cel;
-use crate::runtime::{control, env_name, Error, RunReport, RunOptions};
+use crate::runtime::{env_name, lock, Error, RunReport, RunOptions};
 use crate::state::{NewRun, Op, RunStatus, StepState, StepStatus, Store};
 use crate::time;
 use crate::state::EventKind;
@@ -27,7 +28,7 @@ pub(super) struct Launch {
     pub inputs: Value,
     /// The run has a recorded state to rebuild (it is not new).
     pub resuming: bool,
-    pub lock: control::RunLock,
+    pub lock: lock::RunLock,
     /// A calling step's abort signal: the child stops when its parent does.
     pub parent_abort: Option<watch::Receiver<bool>>,
 }
@@ -71,7 +72,7 @@ pub(crate) fn start(plan: LoadedPlan, wf: usize, inputs: Value, options: &RunOpt
     let workflow = sh.plan.plan.workflows[wf].name.clone();
     let run = sh.store.borrow_mut().create_run(&sh.new_run(&workflow, None, 0, inputs.clone()))?;
     blocked::record_top_origin(&mut **sh.store.borrow_mut(), &sh.plan.plan, &workflow, &run, &options.origin)?;
-    let lock = control::try_lock(&options.runs_dir(), &run)?
+    let lock = lock::try_lock(&options.runs_dir(), &run)?
         .ok_or_else(|| Error::Run(format!("run `{run}` is locked by another process")))?;
     drive_to_end(sh, Launch { wf, run, depth: 0, inputs, resuming: false, lock, parent_abort: None })
 }
@@ -80,7 +81,7 @@ pub(crate) fn start(plan: LoadedPlan, wf: usize, inputs: Value, options: &RunOpt
 pub(crate) fn resume_locked(
     store: Box<dyn Store>,
     record: crate::state::RunRecord,
-    lock: control::RunLock,
+    lock: lock::RunLock,
     options: &RunOptions,
 ) -> Result<RunReport, Error> {
     let plan = crate::runtime::load_stored_plan(&*store, record.plan_id)?;
@@ -149,7 +150,7 @@ pub(crate) async fn child_run(
             (run, false, inputs)
         }
     };
-    let lock = control::try_lock(&sh.options.runs_dir(), &run)
+    let lock = lock::try_lock(&sh.options.runs_dir(), &run)
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("child run `{run}` is being executed by another process"))?;
     let launch = Launch { wf, run: run.clone(), depth, inputs, resuming, lock, parent_abort: Some(abort) };

@@ -14,7 +14,7 @@ use super::invariants::{FileMap, Pinned};
 use super::items::{AttemptExtras, OutcomeExtras};
 use super::Runner;
 use crate::plan::StepId;
-use crate::runtime::exec::Outcome;
+use crate::runtime::runner::exec::Outcome;
 use crate::runtime::scope::{to_cel, Scope};
 use crate::runtime::Error;
 use crate::state::{Op, StepStatus};

@@ -35,7 +35,7 @@ use serde_json::{json, Value};
 use super::{Abort, Runner};
 use crate::plan::{fnv1a_hex, FailMode, Safety, ViolationAction};
 use crate::plan::StepId;
-use crate::runtime::exec::{self, AttemptCtx, Outcome};
+use crate::runtime::runner::exec::{self, AttemptCtx, Outcome};
 use crate::runtime::process::Ending;
 use crate::state::{Op, RunPin, RunStatus, StepStatus};
 use crate::time;

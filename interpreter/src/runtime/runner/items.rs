@@ -24,7 +24,7 @@ use super::invariants::{FileMap, Pinned, Violation};
 use super::Msg;
 use crate::plan::{Select, Strategy};
 use crate::plan::Instr;
-use crate::runtime::exec::{self, AttemptCtx, Outcome, Success};
+use crate::runtime::runner::exec::{self, AttemptCtx, Outcome, Success};
 use crate::runtime::scope::{to_cel, Evaluator, Scope};
 use crate::state::EventKind;
 

@@ -26,8 +26,8 @@ use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use super::exec::Outcome;
-use super::{control, RunOptions};
+use exec::Outcome;
+use super::{lock, RunOptions};
 use crate::plan::{LoadedPlan, StepId, Workflow};
 use crate::state::{EventKind, Op, StepStatus, Store};
 
@@ -35,12 +35,15 @@ use crate::state::{EventKind, Op, StepStatus, Store};
 // dependency bookkeeping (`deps`, over the pure `rules`), dispatch, what
 // attempts report (`outcomes`), and its main loop and end (`lifecycle`).
 mod deps;
+pub(crate) mod exec;
+mod notify;
 mod dispatch;
 mod driver;
 mod journal;
 mod lifecycle;
 mod outcomes;
 mod rules;
+pub(crate) mod waits;
 
 pub(crate) use driver::{child_run, resume_locked, start};
 use driver::Launch;
@@ -52,7 +55,7 @@ pub(crate) mod checkpoints;
 pub(crate) mod quality_gates;
 pub(crate) mod invariants;
 pub(crate) mod items;
-pub(crate) mod secrets;
+
 pub(crate) mod spawn;
 pub mod stores;
 
@@ -75,7 +78,7 @@ pub(crate) struct Shared {
     /// Notify deliveries still running; waited for (bounded) before returning.
     pub background: std::cell::RefCell<Vec<tokio::task::JoinHandle<()>>>,
     /// Secret values to mask in everything recorded.
-    pub secrets: secrets::Redactor,
+    pub secrets: crate::runtime::secrets::Redactor,
     /// Spawned child runs executing in this process; waited for before returning.
     pub spawned: std::cell::RefCell<Vec<tokio::task::JoinHandle<()>>>,
 }
@@ -98,7 +101,6 @@ enum Abort {
     /// The run must stop and fail (an invariant was violated), with why.
     Failed(String),
 }
-
 
 #[derive(Default)]
 struct StepRt {
@@ -155,7 +157,7 @@ pub(crate) struct Runner {
     settled: usize,
     total: usize,
     first_failure: Option<String>,
-    _lock: control::RunLock,
+    _lock: lock::RunLock,
     adv: hooks::AdvState,
     blocked: blocked::Holds,
 }

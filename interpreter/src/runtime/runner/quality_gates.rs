@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 use super::Runner;
 use crate::plan::{FailMode, GateCheck};
 use crate::plan::{OnFailure, StepId};
-use crate::runtime::exec::{self, AttemptCtx, Outcome};
+use crate::runtime::runner::exec::{self, AttemptCtx, Outcome};
 use crate::runtime::process::Ending;
 use crate::runtime::scope::{Evaluator, Scope};
 use crate::state::StepStatus;

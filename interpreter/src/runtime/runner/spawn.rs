@@ -25,8 +25,8 @@ use serde_json::Value;
 use super::{Launch, Runner, Shared};
 use crate::plan::Safety;
 use crate::plan::disasm::format_duration;
-use crate::runtime::control;
-use crate::runtime::exec::{AttemptCtx, Outcome};
+use crate::runtime::lock;
+use crate::runtime::runner::exec::{AttemptCtx, Outcome};
 use crate::state::RunStatus;
 use crate::time;
 
@@ -131,7 +131,7 @@ pub(crate) fn start_detached(sh: Rc<Shared>, run: String, wf: usize, depth: u32,
         let sh = sh.clone();
         async move {
             // Somebody else executes it: nothing to do here.
-            let Ok(Some(lock)) = control::try_lock(&sh.options.runs_dir(), &run) else { return };
+            let Ok(Some(lock)) = lock::try_lock(&sh.options.runs_dir(), &run) else { return };
             let launch = Launch { wf, run: run.clone(), depth, inputs, resuming, lock, parent_abort: None };
             let result = match Runner::new(sh.clone(), launch) {
                 Ok(runner) => runner.drive().await.map(|_| ()),

@@ -11,16 +11,16 @@ use serde_json::{json, Value};
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use super::process::{self, Ending};
-use super::runner::{Msg, Shared};
-use super::scope::{Evaluator, Scope};
+use crate::runtime::process::{self, Ending};
+use super::{Msg, Shared};
+use crate::runtime::scope::{Evaluator, Scope};
 use crate::plan::{Instr, OutputMode, StepId};
 use crate::state::EventKind;
 
 pub(crate) struct AttemptCtx {
     pub sh: Rc<Shared>,
     /// The advanced primitives' part of the attempt (items, pins, …).
-    pub adv: super::runner::items::AttemptExtras,
+    pub adv: super::items::AttemptExtras,
     pub wf: usize,
     pub step: StepId,
     pub attempt: u32,
@@ -53,13 +53,13 @@ pub(crate) struct Outcome {
     pub duration_ms: i64,
     /// The step waits on a person or an event (`blocking`); the result holds
     /// its output so far.
-    pub blocked: Option<super::blocking::Hold>,
+    pub blocked: Option<crate::runtime::blocking::Hold>,
     /// Events to record before the step's outcome (a policy's decision).
     pub events: Vec<(EventKind, Value)>,
     /// The failure is final: retrying cannot change it (a policy's deny).
     pub no_retry: bool,
     /// What the advanced primitives report (items, gate results, violations…).
-    pub adv: super::runner::items::OutcomeExtras,
+    pub adv: super::items::OutcomeExtras,
 }
 
 pub(crate) enum RegVal {
@@ -149,13 +149,13 @@ async fn run_code(ctx: &Rc<AttemptCtx>, out: &mut Outcome) -> Result<Success, St
         env.push((binding.name.clone(), value));
     }
     // Secrets resolve before anything runs: a missing one fails the step here.
-    env.extend(super::runner::secrets::resolve_env(&step.secret_env, &sh.plan.plan.secrets, &sh.options.project_dir, &sh.secrets)?);
+    env.extend(crate::runtime::secrets::resolve_env(&step.secret_env, &sh.plan.plan.secrets, &sh.options.project_dir, &sh.secrets)?);
 
     // Post actions are a suffix of the code (the loader checks it).
     let split = step.code.iter().position(crate::plan::is_post_action).unwrap_or(step.code.len());
     let (work, post) = step.code.split_at(split);
     let work_out = if step.for_each {
-        super::runner::items::run_instances(ctx, work, &env, out).await?
+        super::items::run_instances(ctx, work, &env, out).await?
     } else {
         let mut scope = ctx.scope.clone();
         run_instrs(ctx, work, &mut scope, &env, None, out).await?
@@ -165,8 +165,8 @@ async fn run_code(ctx: &Rc<AttemptCtx>, out: &mut Outcome) -> Result<Success, St
         return Ok(work_out);
     }
     let mut scope = ctx.scope.clone();
-    super::runner::items::run_posts(ctx, post, &mut scope, &work_out.output, out).await?;
-    super::runner::invariants::check_after_step(ctx, &env, out).await;
+    super::items::run_posts(ctx, post, &mut scope, &work_out.output, out).await?;
+    super::invariants::check_after_step(ctx, &env, out).await;
     Ok(work_out)
 }
 
@@ -192,7 +192,7 @@ pub(crate) async fn run_instrs(
     let mut last_stdout: Option<String> = None;
     // An agent's declared cost, unless its parsed output reports `cost_usd`.
     let mut agent_cost: Option<f64> = None;
-    let mut people = super::blocking::AttemptState::default();
+    let mut people = super::waits::AttemptState::default();
     let label = match item {
         Some(i) => format!("attempt {}, item {i}", ctx.attempt),
         None => format!("attempt {}", ctx.attempt),
@@ -220,7 +220,7 @@ pub(crate) async fn run_instrs(
                 let prompt = regs.get(&prompt.0).text();
                 let mut agent_env = env.to_vec();
                 agent_env.extend(agent.env.iter().map(|e| (e.name.clone(), e.value.clone())));
-                agent_env.extend(super::runner::secrets::resolve_env(
+                agent_env.extend(crate::runtime::secrets::resolve_env(
                     &agent.secret_env,
                     &sh.plan.plan.secrets,
                     &sh.options.project_dir,
@@ -289,17 +289,17 @@ pub(crate) async fn run_instrs(
                 output = call(ctx, workflow, inputs, item, out).await?;
             }
             Instr::ReadStore { store, key, name } => {
-                let value = super::runner::stores::read(sh, *store, key).await?;
-                scope.set(name, super::scope::to_cel(&value));
+                let value = super::stores::read(sh, *store, key).await?;
+                scope.set(name, crate::runtime::scope::to_cel(&value));
             }
-            Instr::Select(select) => output = super::runner::items::run_select(ctx, select, out)?,
-            Instr::Gate { checks } => output = super::runner::quality_gates::run_checks(ctx, checks, scope, env, &log, out).await?,
+            Instr::Select(select) => output = super::items::run_select(ctx, select, out)?,
+            Instr::Gate { checks } => output = super::quality_gates::run_checks(ctx, checks, scope, env, &log, out).await?,
             // Post actions run after the work, in `items::run_posts`.
             Instr::StorePut { .. } | Instr::Spawn { .. } | Instr::SpawnEach { .. } | Instr::Items { .. } => {}
             Instr::End => break,
             Instr::CheckPolicy { .. } | Instr::Approval { .. } | Instr::Human { .. } | Instr::Wait { .. } => {
                 let read = |r: &crate::plan::Reg| regs.get(&r.0).value();
-                if let Some(gate) = super::blocking::execute(ctx, instr, &read, &mut people, &mut output, out)? {
+                if let Some(gate) = super::waits::execute(ctx, instr, &read, &mut people, &mut output, out)? {
                     out.blocked = Some(gate);
                     break;
                 }
@@ -373,7 +373,7 @@ async fn call(ctx: &AttemptCtx, workflow: &str, inputs: Value, item: Option<usiz
         None => name.clone(),
     };
     let (child_tx, child_rx) = watch::channel(false);
-    let child = super::runner::child_run(ctx.sh.clone(), workflow, inputs, &ctx.run, &step_name, ctx.depth + 1, child_rx);
+    let child = super::child_run(ctx.sh.clone(), workflow, inputs, &ctx.run, &step_name, ctx.depth + 1, child_rx);
     tokio::pin!(child);
     let mut abort = ctx.abort.clone();
     let mut timed_out = false;
@@ -412,7 +412,7 @@ async fn call(ctx: &AttemptCtx, workflow: &str, inputs: Value, item: Option<usiz
         crate::state::RunStatus::Completed => Ok(report.outputs),
         // The child waits on a person or an event: so does this step.
         crate::state::RunStatus::Blocked => {
-            out.blocked = Some(super::blocking::Hold { gate: "call".into(), child_run: Some(report.run.clone()), ..Default::default() });
+            out.blocked = Some(crate::runtime::blocking::Hold { gate: "call".into(), child_run: Some(report.run.clone()), ..Default::default() });
             Ok(Value::Null)
         }
         status => Err(format!(
