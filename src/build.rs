@@ -6,7 +6,7 @@ use clap::{Args, ValueEnum};
 use flowc_compiler::{Database, Diagnostic, Project, Severity, SourceFile};
 use flowc_plan::Plan;
 
-use crate::check::Sources;
+use crate::render::Sources;
 use crate::project::{self, LoadedProject};
 use crate::{Cli, Failure};
 

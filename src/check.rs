@@ -1,13 +1,12 @@
 //! `flowc check`.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use flowc_compiler::{Database, Diagnostic, Project, Severity, SourceFile};
 
 use crate::project::{self, LoadedProject};
-use crate::render;
+use crate::render::{self, Sources};
 use crate::{Cli, Failure};
 
 #[derive(Args, Debug)]
@@ -33,9 +32,6 @@ pub enum Format {
     /// GitHub Actions workflow commands (`::error file=…`) on stdout.
     Github,
 }
-
-/// The texts of every checked file, by path, for renderers that show source.
-pub type Sources = HashMap<String, String>;
 
 pub fn run(cli: &Cli, args: &CheckArgs) -> Result<(), Failure> {
     let paths = cli.paths_or_root(&args.paths);

@@ -13,7 +13,7 @@ use clap::Args;
 use flowc_compiler::{Code, Diagnostic};
 use flowc_grammar::SyntaxError;
 
-use crate::check::Sources;
+use crate::render::Sources;
 use crate::project::{self, io_reason};
 use crate::render;
 use crate::{Cli, Failure};

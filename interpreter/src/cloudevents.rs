@@ -82,9 +82,9 @@ impl EventSink {
         };
         if let Target::File(path) = &target {
             if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                crate::state::files::private_dir(dir).map_err(|e| format!("events sink: cannot create {}: {e}", dir.display()))?;
+                crate::private::private_dir(dir).map_err(|e| format!("events sink: cannot create {}: {e}", dir.display()))?;
             }
-            crate::state::files::append_private(path)
+            crate::private::append_private(path)
                 .map_err(|e| format!("events sink: cannot open {}: {e}", path.display()))?;
         }
         Ok(Some(EventSink::start(target, cwd.to_path_buf())))
@@ -122,7 +122,7 @@ fn deliver_all(target: Target, cwd: PathBuf, rx: mpsc::Receiver<Value>) {
         let line = event.to_string();
         match &target {
             Target::File(path) => {
-                let written = crate::state::files::append_private(path)
+                let written = crate::private::append_private(path)
                     .and_then(|mut f| f.write_all(format!("{line}\n").as_bytes()));
                 if let Err(e) = written {
                     warn(format!("cannot append to {}: {e}", path.display()));

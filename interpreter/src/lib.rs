@@ -19,6 +19,7 @@
 pub mod cloudevents;
 pub mod inputs;
 pub mod plan;
+pub mod private;
 pub mod runtime;
 pub mod state;
 pub mod time;

@@ -6,7 +6,7 @@ use std::fmt::Write;
 use flowc_compiler::{Diagnostic, Severity};
 
 use super::Files;
-use crate::check::Sources;
+use super::Sources;
 
 pub fn render(diags: &[Diagnostic], sources: &Sources) -> String {
     let files = Files::new(sources);

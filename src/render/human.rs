@@ -21,7 +21,7 @@ use flowc_compiler::{Diagnostic, LineIndex, Severity};
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError, MietteSpanContents, SourceCode, SourceSpan, SpanContents};
 
 use crate::Cli;
-use crate::check::Sources;
+use super::Sources;
 
 /// Prints every diagnostic, then a one-line summary.
 pub fn print(cli: &Cli, diags: &[Diagnostic], sources: &Sources, file_count: usize) {

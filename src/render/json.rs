@@ -4,7 +4,7 @@ use flowc_compiler::Diagnostic;
 use serde_json::{Value, json};
 
 use super::Files;
-use crate::check::Sources;
+use super::Sources;
 
 pub fn render(diags: &[Diagnostic], sources: &Sources) -> String {
     let files = Files::new(sources);

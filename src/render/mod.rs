@@ -12,7 +12,9 @@ use std::rc::Rc;
 use flowc_compiler::{Diagnostic, LineIndex};
 use flowc_grammar::ast::Span;
 
-use crate::check::Sources;
+/// The texts of every checked file, by path, for renderers that show source.
+pub type Sources = std::collections::HashMap<String, String>;
+
 
 /// The sources with their line indexes, each built once, on first use: a
 /// renderer asks for thousands of positions (a diagnostic per step, a cycle

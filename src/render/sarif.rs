@@ -7,7 +7,7 @@ use flowc_grammar::ast::Span;
 use serde_json::{Value, json};
 
 use super::Files;
-use crate::check::Sources;
+use super::Sources;
 
 pub fn render(diags: &[Diagnostic], sources: &Sources) -> String {
     let files = Files::new(sources);

@@ -7,7 +7,7 @@ use flowc_grammar::ast::Span;
 use serde_json::Value;
 
 use super::{github, human, json, sarif};
-use crate::check::Sources;
+use super::Sources;
 
 /// splitmix64: a few lines of deterministic randomness, so a failing case
 /// is reproduced from its seed without a dependency for it.

@@ -4,8 +4,9 @@
 
 pub use flowc_plan::*;
 
-mod check;
+pub mod cel;
 pub mod load;
+pub mod schedule;
 
 pub use load::{LoadedPlan, LoadedWorkflow};
-pub use check::policy::LoadedPolicy;
+pub use load::check::policy::LoadedPolicy;

@@ -20,10 +20,10 @@ pub struct RunLock {
 /// Takes the run's lock if nobody holds it.
 pub fn try_lock(runs_dir: &Path, run: &str) -> Result<Option<RunLock>, Error> {
     let dir = runs_dir.join(run);
-    crate::state::files::private_dir(&dir).map_err(|e| Error::Io(format!("cannot create {}: {e}", dir.display())))?;
+    crate::private::private_dir(&dir).map_err(|e| Error::Io(format!("cannot create {}: {e}", dir.display())))?;
     let path = dir.join(".lock");
     // std opens files with O_CLOEXEC.
-    let file = crate::state::files::open_private(&path)
+    let file = crate::private::open_private(&path)
         .map_err(|e| Error::Io(format!("cannot open {}: {e}", path.display())))?;
     use std::os::fd::AsRawFd;
     // SAFETY: flock on a descriptor we own; no memory is involved.

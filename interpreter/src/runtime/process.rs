@@ -183,9 +183,9 @@ fn parse_size(text: &str) -> Option<u64> {
 /// Opens (appending, private to the user) the log at `path`, creating its directory.
 pub fn open_log(path: &Path) -> std::io::Result<Log> {
     if let Some(dir) = path.parent() {
-        crate::state::files::private_dir(dir)?;
+        crate::private::private_dir(dir)?;
     }
-    let file = crate::state::files::append_private(path)?;
+    let file = crate::private::append_private(path)?;
     let written = file.metadata().map(|m| m.len()).unwrap_or(0);
     Ok(Rc::new(RefCell::new(LogFile { w: std::io::BufWriter::new(file), written, limit: log_limit(), capped: false })))
 }

@@ -20,13 +20,7 @@ use crate::state::{NewRun, Op, RunOrigin, RunStatus};
 use crate::time;
 use crate::state::EventKind;
 
-/// Parses a five-field cron expression (names allowed), as the checker does.
-pub fn parse_cron(text: &str) -> Result<croner::Cron, String> {
-    if text.split_whitespace().count() != 5 && !text.trim_start().starts_with('@') {
-        return Err(format!("expected 5 fields (minute hour day month weekday), found {}", text.split_whitespace().count()));
-    }
-    croner::parser::CronParser::new().parse(text).map_err(|e| e.to_string())
-}
+pub use crate::plan::schedule::parse_cron;
 
 /// A UTC instant in whole seconds, for croner.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -10,29 +10,11 @@
 //! zero-byte `state.db` is never flowc's own: it is refused, not taken for
 //! a new database.
 
-use std::fs::{DirBuilder, OpenOptions};
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use super::StateError;
-
-/// Creates `dir` (and missing parents) with mode `0700`.
-pub fn private_dir(dir: &Path) -> std::io::Result<()> {
-    if dir.as_os_str().is_empty() || dir.is_dir() {
-        return Ok(());
-    }
-    DirBuilder::new().recursive(true).mode(0o700).create(dir)
-}
-
-/// Opens `path` for appending, creating it with mode `0600`.
-pub fn append_private(path: &Path) -> std::io::Result<std::fs::File> {
-    OpenOptions::new().create(true).append(true).mode(0o600).open(path)
-}
-
-/// Opens `path` for reading and writing, creating it with mode `0600`.
-pub fn open_private(path: &Path) -> std::io::Result<std::fs::File> {
-    OpenOptions::new().create(true).read(true).write(true).truncate(false).mode(0o600).open(path)
-}
+use crate::private::{open_private, private_dir};
 
 /// Before SQLite opens `path`: the directory exists (private), a missing
 /// database is created, and an empty one is refused.

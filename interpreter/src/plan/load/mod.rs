@@ -12,6 +12,9 @@ use std::sync::Arc;
 
 use super::{Compensate, Instr, Part, Plan, PlanError, Retry, StepId, Workflow, DEFAULT_CONCURRENCY};
 
+// The checks and indexes, one module per concept: part of loading.
+pub(super) mod check;
+
 /// Names a step's expressions may use that are not step names.
 pub const RESERVED_NAMES: &[&str] = &["inputs", "run", "item", "items", "event", "env", "self", "input"];
 
@@ -83,7 +86,7 @@ impl LoadedPlan {
                 super::FORMAT_VERSION
             )));
         }
-        let env = Arc::new(crate::runtime::scope::cel_env());
+        let env = Arc::new(super::cel::cel_env());
         let mut names = HashSet::new();
         for wf in &plan.workflows {
             if !names.insert(wf.name.as_str()) {
@@ -108,9 +111,9 @@ impl LoadedPlan {
             .map(|wf| load_workflow(&plan, wf, &env).map_err(|e| PlanError::new(format!("workflow `{}`: {}", wf.name, e.message))))
             .collect::<Result<Vec<_>, _>>()?;
         check_call_graph(&plan)?;
-        super::check::store::check_stores(&plan)?;
-        super::check::secret::check_secrets(&plan)?;
-        let policies = super::check::policy::load_policies(&plan, &env)?;
+        check::store::check_stores(&plan)?;
+        check::secret::check_secrets(&plan)?;
+        let policies = check::policy::load_policies(&plan, &env)?;
         Ok(LoadedPlan { plan, workflows, cel: env, policies })
     }
 
@@ -325,7 +328,7 @@ fn load_workflow(plan: &Plan, wf: &Workflow, env: &cel::Env) -> Result<LoadedWor
                 written.insert(reg.0.as_str());
             }
             info.external |= instr.is_external();
-            super::check::inbox::check_instr(plan, wf, step, pc, instr).map_err(at_pc)?;
+            check::inbox::check_instr(plan, wf, step, pc, instr).map_err(at_pc)?;
             match instr {
                 Instr::Render { template, .. } => {
                     template_ok(*template, &format!("step `{}`", step.name))?;
@@ -392,9 +395,9 @@ fn load_workflow(plan: &Plan, wf: &Workflow, env: &cel::Env) -> Result<LoadedWor
                 _ => {}
             }
         }
-        super::check::secret::check_secret_env(plan, step).map_err(|e| err(e.message))?;
-        super::check::quality_gate::check_gate(wf, step).map_err(|e| err(e.message))?;
-        super::check::step_code::check_step_code(plan, wf, step, &mut used_exprs, &mut used_templates).map_err(|e| err(e.message))?;
+        check::secret::check_secret_env(plan, step).map_err(|e| err(e.message))?;
+        check::quality_gate::check_gate(wf, step).map_err(|e| err(e.message))?;
+        check::step_code::check_step_code(plan, wf, step, &mut used_exprs, &mut used_templates).map_err(|e| err(e.message))?;
         let branches = step.code.iter().filter(|i| matches!(i, Instr::Branch { .. })).count();
         if branches > 1 {
             return Err(at("has more than one BRANCH".into()));
@@ -423,7 +426,7 @@ fn load_workflow(plan: &Plan, wf: &Workflow, env: &cel::Env) -> Result<LoadedWor
     // A compensation step's own compensate command refers to nothing else; its
     // references are checked like any step's.
 
-    super::check::trigger::check_triggers(plan, wf)?;
+    check::trigger::check_triggers(plan, wf)?;
     let topo = topological_order(wf, &dependents)?;
     let mut loaded = LoadedWorkflow {
         programs,
@@ -434,13 +437,13 @@ fn load_workflow(plan: &Plan, wf: &Workflow, env: &cel::Env) -> Result<LoadedWor
         names: wf.steps.iter().map(|s| (s.name.clone(), s.id)).collect(),
         topo_index: Vec::new(),
     };
-    super::check::invariant::check_invariants(wf)?;
+    check::invariant::check_invariants(wf)?;
     let mut topo_index = vec![0usize; wf.steps.len()];
     for (i, s) in loaded.topo.iter().enumerate() {
         topo_index[*s as usize] = i;
     }
-    super::check::items::index_item_sources(wf, &mut loaded, &topo_index)?;
-    super::check::quality_gate::index_fix_loops(wf, &mut loaded, &topo_index)?;
+    check::items::index_item_sources(wf, &mut loaded, &topo_index)?;
+    check::quality_gate::index_fix_loops(wf, &mut loaded, &topo_index)?;
     loaded.topo_index = topo_index;
     Ok(loaded)
 }

@@ -27,7 +27,7 @@ pub(in crate::plan) fn check_triggers(plan: &Plan, wf: &Workflow) -> Result<(), 
                 }
             }
             Trigger::Schedule { cron, catchup, window_s } => {
-                crate::runtime::triggers::parse_cron(cron).map_err(|e| at(format!("`{cron}`: {e}")))?;
+                crate::plan::schedule::parse_cron(cron).map_err(|e| at(format!("`{cron}`: {e}")))?;
                 if *window_s == Some(0) {
                     return Err(at("a catch-up window of 0 seconds".into()));
                 }

@@ -4,7 +4,7 @@
 pub(super) mod inbox;
 pub(super) mod invariant;
 pub(super) mod items;
-pub mod policy;
+pub(in crate::plan) mod policy;
 pub(super) mod quality_gate;
 pub(super) mod secret;
 pub(super) mod step_code;
