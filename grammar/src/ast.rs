@@ -236,7 +236,7 @@ impl std::hash::Hash for Number {
 /// A number literal with its span (`budget 5.00`, `threshold 0.8`, `cost_per_call 0.02`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct NumberLit {
-    /// The literal's value.
+    /// The number, and whether it was written as an integer.
     pub value: Number,
     /// Where the literal is written.
     pub span: Span,
@@ -337,7 +337,7 @@ pub struct Hole {
 /// A data literal (JSON5-like), where a value may be computed by a CEL expression.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Value {
-    /// What the value is.
+    /// The literal's kind and contents.
     pub kind: ValueKind,
     /// Where the value is written (for an object: braces included).
     pub span: Span,
@@ -369,7 +369,7 @@ pub struct Field {
     pub key: Name,
     /// The key was written as a quoted string.
     pub quoted: bool,
-    /// The field's value.
+    /// The value after the `:`.
     pub value: Value,
     /// The whole field, from its key to the end of its value.
     pub span: Span,
@@ -425,7 +425,7 @@ impl Value {
 /// A type in `input` and `output` declarations.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TypeExpr {
-    /// What the type is.
+    /// Which type, with its element or field types.
     pub kind: TypeKind,
     /// Where the type is written.
     pub span: Span,
@@ -455,11 +455,11 @@ pub enum TypeKind {
 /// One field of an object type.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TypeField {
-    /// The field's name.
+    /// The key the object must have (or, when optional, may have).
     pub name: Name,
     /// Written `name?:`: the field may be absent.
     pub optional: bool,
-    /// The field's type.
+    /// The type the field's value must have.
     pub ty: TypeExpr,
     /// From the field's name to the end of its type.
     pub span: Span,
@@ -481,7 +481,7 @@ pub struct Workflow {
 /// One statement of a workflow body.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct WorkflowStmt {
-    /// What the statement is.
+    /// The statement's keyword and operands.
     pub kind: WorkflowStmtKind,
     /// The statement, from its first token to its last.
     pub span: Span,
@@ -723,7 +723,7 @@ pub struct Invariant {
 /// One statement of an invariant body.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct InvariantStmt {
-    /// What the statement is.
+    /// The statement's keyword and operands.
     pub kind: InvariantStmtKind,
     /// The statement, from its keyword to its last token.
     pub span: Span,
@@ -792,7 +792,7 @@ pub struct EnvBlock {
 /// One entry of an env block.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct EnvEntry {
-    /// What the entry is.
+    /// `use SET` or `KEY = VALUE`.
     pub kind: EnvEntryKind,
     /// The entry, from its first token to its last.
     pub span: Span,
@@ -889,7 +889,7 @@ impl GroupKind {
 /// What a group holds.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum GroupMember {
-    /// A step.
+    /// A step directly in the group.
     Step(Step),
     /// A nested group.
     Group(Group),
@@ -1008,7 +1008,7 @@ impl TriggerRule {
 /// One statement of a step (or template) body.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct StepStmt {
-    /// What the statement is.
+    /// The statement's keyword and operands.
     pub kind: StepStmtKind,
     /// The statement, from its keyword to its last token.
     pub span: Span,
@@ -1264,7 +1264,7 @@ pub struct Agent {
 /// One statement of an agent body.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct AgentStmt {
-    /// What the statement is.
+    /// The statement's keyword and operands.
     pub kind: AgentStmtKind,
     /// The statement, from its keyword to its last token.
     pub span: Span,
@@ -1345,7 +1345,7 @@ pub struct Store {
 /// One statement of a store body.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct StoreStmt {
-    /// What the statement is.
+    /// The statement's keyword and operands.
     pub kind: StoreStmtKind,
     /// The statement, from its keyword to its last token.
     pub span: Span,
@@ -1396,7 +1396,7 @@ pub struct Policy {
 /// One statement of a policy body.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PolicyStmt {
-    /// What the statement is.
+    /// The statement's keyword and operands.
     pub kind: PolicyStmtKind,
     /// The statement, from its first token to its last.
     pub span: Span,
@@ -1460,7 +1460,7 @@ pub struct Resource {
 /// One statement of a resource definition.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ResourceStmt {
-    /// What the statement is.
+    /// The statement's keyword and operands.
     pub kind: ResourceStmtKind,
     /// The statement, from its keyword to its last token.
     pub span: Span,
