@@ -36,7 +36,7 @@ impl Span {
     pub fn len(self) -> u32 {
         self.end - self.start
     }
-    /// Whether the span covers no byte (a missing name's placeholder, for one).
+    /// Whether the span covers no byte.
     pub fn is_empty(self) -> bool {
         self.start == self.end
     }
@@ -83,7 +83,7 @@ impl Name {
 /// A parsed `.flow` file: its declarations in source order.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub struct SourceFile {
-    /// Top-level declarations in source order; a declaration that failed to parse is left out.
+    /// Top-level declarations in source order; text that is no declaration is skipped (and reported).
     pub decls: Vec<Decl>,
 }
 
@@ -358,7 +358,7 @@ pub enum ValueKind {
     Array(Vec<Value>),
     /// `{ key: value, … }`, fields in source order (duplicates kept); commas are optional.
     Object(Vec<Field>),
-    /// A backtick CEL expression, evaluated when the step that holds it runs.
+    /// A backtick CEL expression, whose value is computed where the literal is used.
     Expr(Expr),
 }
 
@@ -859,7 +859,8 @@ pub struct Group {
     pub kind: GroupKind,
     /// The group's name; it shares one namespace with the workflow's step names.
     pub name: Name,
-    /// `after …`: every member waits for these too; `None`: the group starts with the run (or its enclosing group).
+    /// `after …`: every member waits for these too; `None`: the group starts
+    /// with the run (or with its enclosing group).
     pub deps: Option<Deps>,
     /// The steps and groups inside, in source order.
     pub members: Vec<GroupMember>,
@@ -1068,7 +1069,7 @@ pub enum StepStmtKind {
     Spawn {
         /// The workflow to start.
         workflow: Name,
-        /// The child's inputs; `None`: none.
+        /// The child's inputs object; `None`: no inputs given.
         inputs: Option<Value>,
     },
     /// ``then spawn each `EXPR` -> WORKFLOW [{ … }]``: one child run per element of a list.
@@ -1077,7 +1078,7 @@ pub enum StepStmtKind {
         list: Expr,
         /// The workflow to start.
         workflow: Name,
-        /// The children's inputs, where `item` is the element; `None`: none.
+        /// The children's inputs object, where `item` is the element; `None`: no inputs given.
         inputs: Option<Value>,
     },
     /// `reads STORE.KEY as NAME`: reads a store value before the step runs.
@@ -1091,7 +1092,7 @@ pub enum StepStmtKind {
     Items(Expr),
     /// `strategy min|max|threshold|weighted`: how a `select` step ranks items.
     Strategy {
-        /// The strategy.
+        /// `min`, `max`, `threshold` or `weighted`.
         strategy: Strategy,
         /// Where the strategy's word is written.
         span: Span,
@@ -1112,7 +1113,7 @@ pub enum StepStmtKind {
     Skippable,
     /// `on_failure fail|pause|continue`: what a failure does after the last retry.
     OnFailure {
-        /// The mode.
+        /// `fail`, `pause` or `continue`.
         mode: OnFailure,
         /// Where the mode's word is written.
         span: Span,
@@ -1172,7 +1173,7 @@ pub enum Compensate {
 /// `STORE.KEY`, as in `reads context.plan as p` and `then put context.plan = …`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct StoreKey {
-    /// The store's name.
+    /// The store, as its `store NAME` declaration names it.
     pub store: Name,
     /// The key: an identifier, or a quoted string's value (`context."plan-v2"`).
     pub key: Name,
@@ -1219,7 +1220,7 @@ pub enum OnFail {
     },
     /// `on_fail pause|fail`: pause the run or fail the gate at once.
     Mode {
-        /// The mode.
+        /// `pause` or `fail`.
         mode: FailMode,
         /// Where the mode's word is written.
         span: Span,
@@ -1508,7 +1509,7 @@ pub struct Template {
 /// An instance of a custom resource: `Kind name { field: value, … }`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Instance {
-    /// The resource's kind, as declared by `resource Kind`.
+    /// The kind name written first, which a `resource Kind` declaration must define.
     pub kind: Name,
     /// The instance's name, unique among instances of its kind.
     pub name: Name,
