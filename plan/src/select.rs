@@ -37,7 +37,7 @@ impl Strategy {
 pub struct Select {
     /// How items are ranked.
     pub strategy: Strategy,
-    /// The item field compared (`min`, `max`, `threshold`).
+    /// The item field compared (`min`, `max`, `threshold`); for `weighted`, the tie-breaker.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metric: Option<String>,
     /// At most this many items are kept; `None`: one for `min`/`max`, every qualifying item otherwise.
