@@ -13,26 +13,34 @@ use std::fmt;
 /// A half-open byte range `start..end` into the source text.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Default, PartialOrd, Ord)]
 pub struct Span {
+    /// Byte offset of the first byte.
     pub start: u32,
+    /// Byte offset just past the last byte (equal to `start` for an empty span).
     pub end: u32,
 }
 
 impl Span {
+    /// The span `start..end`, usable in `const` items.
     pub const fn new(start: u32, end: u32) -> Self {
         Span { start, end }
     }
+    /// Converts a `usize` range (as pest and `str` slicing use) to a span.
     pub fn from_range(range: std::ops::Range<usize>) -> Self {
         Span { start: range.start as u32, end: range.end as u32 }
     }
+    /// The span as a `usize` range, to slice the source text with.
     pub fn range(self) -> std::ops::Range<usize> {
         self.start as usize..self.end as usize
     }
+    /// The length in bytes.
     pub fn len(self) -> u32 {
         self.end - self.start
     }
+    /// Whether the span covers no byte.
     pub fn is_empty(self) -> bool {
         self.start == self.end
     }
+    /// Whether `offset` falls inside the span; the end offset is outside.
     pub fn contains(self, offset: u32) -> bool {
         self.start <= offset && offset < self.end
     }
@@ -40,6 +48,7 @@ impl Span {
     pub fn touches(self, offset: u32) -> bool {
         self.start <= offset && offset <= self.end
     }
+    /// The smallest span covering both `self` and `other`.
     pub fn cover(self, other: Span) -> Span {
         Span { start: self.start.min(other.start), end: self.end.max(other.end) }
     }
@@ -58,11 +67,14 @@ impl fmt::Debug for Span {
 /// An identifier with its span.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Name {
+    /// The identifier as written; empty when the parser recovered from a missing name.
     pub text: String,
+    /// Where the identifier is written (for a quoted key or version: the whole string, quotes included).
     pub span: Span,
 }
 
 impl Name {
+    /// The identifier's text.
     pub fn as_str(&self) -> &str {
         &self.text
     }
@@ -71,37 +83,58 @@ impl Name {
 /// A parsed `.flow` file: its declarations in source order.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub struct SourceFile {
+    /// Top-level declarations in source order; text that is no declaration is skipped (and reported).
     pub decls: Vec<Decl>,
 }
 
+/// One top-level declaration of a file.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Decl {
+    /// `workflow NAME { … }`.
     Workflow(Workflow),
+    /// `agent NAME { … }`: a command that answers prompts.
     Agent(Agent),
+    /// `env NAME { … }`: a named, reusable set of environment entries.
     Env(EnvSet),
+    /// `secrets NAME { … }`: keys read from the environment or files, redacted in what runs record.
     Secrets(SecretSet),
+    /// `store NAME { … }`: a persistent key-value store that steps read and write.
     Store(Store),
+    /// `policy NAME { … }`: rules that a `check` step evaluates.
     Policy(Policy),
+    /// `resource Kind { … }`: a custom resource definition.
     Resource(Resource),
+    /// `template NAME[: KIND] { … }`: a reusable step body.
     Template(Template),
+    /// `Kind NAME { … }`: an instance of a custom resource.
     Instance(Instance),
 }
 
 /// The kinds of top-level declaration. Names are unique per kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DeclKind {
+    /// `workflow`.
     Workflow,
+    /// `agent`.
     Agent,
+    /// `env` set.
     Env,
+    /// `secrets` set.
     Secrets,
+    /// `store`.
     Store,
+    /// `policy`.
     Policy,
+    /// `resource` definition; its name is the resource's kind.
     Resource,
+    /// `template`.
     Template,
+    /// An instance of a custom resource.
     Instance,
 }
 
 impl DeclKind {
+    /// Every kind, in the order of [`Decl`]'s variants.
     pub const ALL: [DeclKind; 9] = [
         DeclKind::Workflow,
         DeclKind::Agent,
@@ -131,6 +164,7 @@ impl DeclKind {
 }
 
 impl Decl {
+    /// Which kind of declaration this is.
     pub fn kind(&self) -> DeclKind {
         match self {
             Decl::Workflow(_) => DeclKind::Workflow,
@@ -158,6 +192,7 @@ impl Decl {
             Decl::Instance(d) => &d.name,
         }
     }
+    /// The whole declaration, from its keyword (or kind name) to its closing brace.
     pub fn span(&self) -> Span {
         match self {
             Decl::Workflow(d) => d.span,
@@ -179,7 +214,9 @@ impl Decl {
 /// integer; equality is bitwise so the tree can be `Eq`.
 #[derive(Clone, Copy, Debug)]
 pub struct Number {
+    /// The number; integers beyond 2^53 lose precision.
     pub value: f64,
+    /// Written without a fraction or exponent (`3`, not `3.0`).
     pub is_int: bool,
 }
 
@@ -196,28 +233,37 @@ impl std::hash::Hash for Number {
     }
 }
 
+/// A number literal with its span (`budget 5.00`, `threshold 0.8`, `cost_per_call 0.02`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct NumberLit {
+    /// The number, and whether it was written as an integer.
     pub value: Number,
+    /// Where the literal is written.
     pub span: Span,
 }
 
+/// An integer literal with its span (`retry 3`, `concurrency 4`, `top_k 5`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct IntLit {
+    /// The value; `i64::MAX` (or `MIN`) when the literal does not fit, which is a syntax error.
     pub value: i64,
+    /// Where the literal is written.
     pub span: Span,
 }
 
 /// A duration literal (`500ms`, `5s`, `1h30m`), in milliseconds.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct DurationLit {
+    /// The duration in milliseconds (`1h30m` is 5 400 000).
     pub millis: u64,
+    /// Where the literal is written.
     pub span: Span,
 }
 
 /// A plain string: escapes resolved, no holes.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct StrLit {
+    /// The string's value, escapes resolved.
     pub value: String,
     /// The span of the whole literal, quotes included.
     pub span: Span,
@@ -227,19 +273,23 @@ pub struct StrLit {
 /// and its span, which excludes the delimiters.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Expr {
+    /// The expression's CEL source, as written.
     pub text: String,
+    /// Where the CEL text is written, without the backticks or `${`/`}`.
     pub span: Span,
 }
 
 /// A template string: literal text and holes.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TemplateStr {
+    /// The literal text and holes, in source order.
     pub parts: Vec<TemplatePart>,
     /// The span of the whole literal, quotes included.
     pub span: Span,
 }
 
 impl TemplateStr {
+    /// The template's holes, in source order.
     pub fn holes(&self) -> impl Iterator<Item = &Hole> {
         self.parts.iter().filter_map(|p| match p {
             TemplatePart::Hole(h) => Some(h),
@@ -259,16 +309,24 @@ impl TemplateStr {
     }
 }
 
+/// One piece of a template string.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum TemplatePart {
     /// Literal text with escapes and `$$` resolved. Adjacent pieces are merged.
-    Text { text: String, span: Span },
+    Text {
+        /// The text, with escapes and `$$` resolved.
+        text: String,
+        /// Where the text is written (escapes as written, so longer than `text` may be).
+        span: Span,
+    },
+    /// A `${expr}` or `$name.path` hole, rendered when the template is.
     Hole(Hole),
 }
 
 /// A `${expr}` hole or its short form `$name.path`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Hole {
+    /// The hole's expression; for the short form, the `name.path` text.
     pub expr: Expr,
     /// Written as `$name.path` rather than `${…}`.
     pub short: bool,
@@ -279,43 +337,60 @@ pub struct Hole {
 /// A data literal (JSON5-like), where a value may be computed by a CEL expression.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Value {
+    /// The literal's kind and contents.
     pub kind: ValueKind,
+    /// Where the value is written (for an object: braces included).
     pub span: Span,
 }
 
+/// The kinds of data literal.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ValueKind {
+    /// `null`.
     Null,
+    /// `true` or `false`.
     Bool(bool),
+    /// A number.
     Number(Number),
+    /// A string, escapes resolved (strings in data literals take no holes).
     String(String),
+    /// `[a, b, …]`; commas are optional.
     Array(Vec<Value>),
+    /// `{ key: value, … }`, fields in source order (duplicates kept); commas are optional.
     Object(Vec<Field>),
+    /// A backtick CEL expression, whose value is computed where the literal is used.
     Expr(Expr),
 }
 
+/// One `key: value` entry of an object literal or of a resource instance's body.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Field {
+    /// The key: an identifier, or a quoted string's value.
     pub key: Name,
     /// The key was written as a quoted string.
     pub quoted: bool,
+    /// The value after the `:`.
     pub value: Value,
+    /// The whole field, from its key to the end of its value.
     pub span: Span,
 }
 
 impl Value {
+    /// The fields, when the value is an object literal.
     pub fn as_object(&self) -> Option<&[Field]> {
         match &self.kind {
             ValueKind::Object(fields) => Some(fields),
             _ => None,
         }
     }
+    /// The elements, when the value is an array literal.
     pub fn as_array(&self) -> Option<&[Value]> {
         match &self.kind {
             ValueKind::Array(items) => Some(items),
             _ => None,
         }
     }
+    /// The string, when the value is a string literal.
     pub fn as_str(&self) -> Option<&str> {
         match &self.kind {
             ValueKind::String(s) => Some(s),
@@ -350,80 +425,142 @@ impl Value {
 /// A type in `input` and `output` declarations.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TypeExpr {
+    /// Which type, with its element or field types.
     pub kind: TypeKind,
+    /// Where the type is written.
     pub span: Span,
 }
 
+/// The types of the language (docs/language.md, "Types").
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum TypeKind {
+    /// `string`.
     String,
+    /// `number`: any JSON number (a CEL `double`).
     Number,
+    /// `int`: an integral JSON number.
     Int,
+    /// `bool`.
     Bool,
+    /// `any`: the value is not checked.
     Any,
+    /// `[T]`: a list of `T`.
     List(Box<TypeExpr>),
+    /// `{ name: T, other?: T }`: an object with these fields (others are allowed).
     Object(Vec<TypeField>),
     /// A name that is not a known type; the compiler reports it.
     Unknown(Name),
 }
 
+/// One field of an object type.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct TypeField {
+    /// The key the object must have (or, when optional, may have).
     pub name: Name,
+    /// Written `name?:`: the field may be absent.
     pub optional: bool,
+    /// The type the field's value must have.
     pub ty: TypeExpr,
+    /// From the field's name to the end of its type.
     pub span: Span,
 }
 
 // -------------------------------------------------------------- workflows
 
+/// `workflow NAME { … }`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Workflow {
+    /// The workflow's name, unique among the project's workflows.
     pub name: Name,
+    /// The workflow's statements, in source order.
     pub body: Vec<WorkflowStmt>,
+    /// From `workflow` to the closing brace.
     pub span: Span,
 }
 
+/// One statement of a workflow body.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct WorkflowStmt {
+    /// The statement's keyword and operands.
     pub kind: WorkflowStmtKind,
+    /// The statement, from its first token to its last.
     pub span: Span,
 }
 
+/// The statements a workflow body holds (docs/language.md, "Workflows").
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum WorkflowStmtKind {
+    /// `description "text"`.
     Description(StrLit),
+    /// `input NAME: TYPE [= VALUE]`.
     Input(Input),
+    /// `on event|webhook|schedule …`: what starts runs of the workflow.
     On(Trigger),
+    /// `retry …`: the default retry policy of every step.
     Retry(Retry),
+    /// `timeout D`: the whole run's time limit.
     Timeout(DurationLit),
+    /// `concurrency N`: how many steps (and `for each` instances) run at once.
     Concurrency(IntLit),
+    /// `budget USD`: the run fails once its accumulated cost exceeds this.
     Budget(NumberLit),
+    /// ``output NAME = `EXPR` ``: a run output.
     Output(WorkflowOutput),
+    /// `safety { … }`: spawn limits.
     Safety(Safety),
+    /// `invariant NAME { … }`.
     Invariant(Invariant),
+    /// `env { … }`: environment for every step of the workflow.
     Env(EnvBlock),
+    /// A step at the top level of the workflow.
     Step(Step),
+    /// A `parallel` or `phase` group.
     Group(Group),
 }
 
+/// `input NAME: TYPE [= VALUE]`: a run input.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Input {
+    /// The input's name, as expressions see it (`input.NAME`).
     pub name: Name,
+    /// The input's declared type.
     pub ty: TypeExpr,
+    /// The default value; `None` makes the input required.
     pub default: Option<Value>,
 }
 
+/// `on …`: what starts runs of a workflow.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Trigger {
-    Event { event_type: StrLit, subject: Option<StrLit>, filter: Option<Expr> },
-    Webhook { path: Name, signature: Option<Signature> },
-    Schedule { cron: StrLit, catchup: Option<CatchupClause> },
+    /// ``on event "TYPE" [subject "GLOB"] [where `EXPR`]``.
+    Event {
+        /// The event type glob (`"deploy.*"`).
+        event_type: StrLit,
+        /// `subject "GLOB"`: the subject the event must match.
+        subject: Option<StrLit>,
+        /// ``where `EXPR` ``: a filter over `event`.
+        filter: Option<Expr>,
+    },
+    /// `on webhook PROVIDER.ENTITY.ACTION [signed …]`.
+    Webhook {
+        /// The dotted path, as one name (`github.pull_request.*`).
+        path: Name,
+        /// How the provider signs its requests; `None`: unsigned.
+        signature: Option<Signature>,
+    },
+    /// `on schedule "CRON" [catchup …]`.
+    Schedule {
+        /// The five-field cron expression, evaluated in UTC.
+        cron: StrLit,
+        /// What happens to missed fire times; `None` catches up `latest`.
+        catchup: Option<CatchupClause>,
+    },
 }
 
 /// `signed SCHEME with SET.KEY [tolerance D]` after a webhook path.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Signature {
+    /// How the provider signs (which header, what is signed).
     pub scheme: SignatureScheme,
     /// The scheme's word (`github`, `stripe`, `hmac`).
     pub scheme_span: Span,
@@ -431,20 +568,27 @@ pub struct Signature {
     pub header: Option<StrLit>,
     /// The secrets set and key holding the shared secret.
     pub set: Name,
+    /// The key, within `set`, holding the shared secret.
     pub key: Name,
+    /// `tolerance D` (`stripe` only): how old a signature's timestamp may be; `None`: 5m.
     pub tolerance: Option<DurationLit>,
     /// From `signed` to the end of the clause.
     pub span: Span,
 }
 
+/// The webhook signature schemes (docs/language.md, "Signed webhooks").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SignatureScheme {
+    /// GitHub's `X-Hub-Signature-256: sha256=HEX`, an HMAC-SHA256 of the body.
     Github,
+    /// Stripe's `Stripe-Signature: t=UNIX,v1=HEX`, over `"{t}.{body}"`.
     Stripe,
+    /// An HMAC-SHA256 of the body in a header the workflow names.
     Hmac,
 }
 
 impl SignatureScheme {
+    /// The scheme as written after `signed`.
     pub fn keyword(self) -> &'static str {
         match self {
             SignatureScheme::Github => "github",
@@ -457,21 +601,29 @@ impl SignatureScheme {
 /// `catchup MODE [within D]` after a schedule's cron.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct CatchupClause {
+    /// What to do with missed fire times.
     pub mode: CatchupMode,
+    /// Where the mode's word is written.
     pub mode_span: Span,
+    /// `within D`: fire times older than now − D are not caught up.
     pub within: Option<DurationLit>,
     /// From `catchup` to the end of the clause.
     pub span: Span,
 }
 
+/// What a schedule does with fire times missed while no `flowc serve` ran.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum CatchupMode {
+    /// Skip them.
     None,
+    /// Start one run for the most recent of them.
     Latest,
+    /// Start one run per missed time, oldest first.
     All,
 }
 
 impl CatchupMode {
+    /// The mode as written after `catchup`.
     pub fn keyword(self) -> &'static str {
         match self {
             CatchupMode::None => "none",
@@ -481,45 +633,66 @@ impl CatchupMode {
     }
 }
 
+/// `retry N [backoff …]`, in a workflow, step or agent.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Retry {
+    /// Retries after the first attempt (`retry 2`: at most 3 attempts).
     pub count: IntLit,
+    /// The wait between attempts; `None`: a retry starts at once.
     pub backoff: Option<Backoff>,
 }
 
+/// `backoff fixed|exponential D [max D]`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Backoff {
+    /// Fixed or exponential.
     pub kind: BackoffKind,
+    /// Where `fixed` or `exponential` is written.
     pub kind_span: Span,
+    /// The wait before the first retry.
     pub delay: DurationLit,
+    /// `max D`: the cap on any wait.
     pub max: Option<DurationLit>,
 }
 
+/// How the wait between retries grows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum BackoffKind {
+    /// Every wait is the delay.
     Fixed,
+    /// The delay doubles with each retry: `D`, `2D`, `4D`, ….
     Exponential,
 }
 
+/// ``output NAME = `EXPR` ``: a run output, also a `call` step's output.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct WorkflowOutput {
+    /// The output's name, a field of the run's outputs object.
     pub name: Name,
+    /// The expression computing it, evaluated when the run completes.
     pub expr: Expr,
 }
 
+/// `safety { … }`: a workflow's spawn limits.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Safety {
+    /// The limits, in source order.
     pub items: Vec<SafetyItem>,
 }
 
+/// One spawn limit of a `safety` block.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum SafetyItem {
+    /// `max_spawned_tasks N`: child runs per run.
     MaxSpawnedTasks(IntLit),
+    /// `max_spawn_depth N`: the depth of parent → child → grandchild runs.
     MaxSpawnDepth(IntLit),
+    /// `spawn_cooldown D`: the minimum time between spawn bursts.
     SpawnCooldown(DurationLit),
 }
 
 impl SafetyItem {
+    /// The limit's keyword as written.
     pub fn keyword(&self) -> &'static str {
         match self {
             SafetyItem::MaxSpawnedTasks(_) => "max_spawned_tasks",
@@ -527,6 +700,7 @@ impl SafetyItem {
             SafetyItem::SpawnCooldown(_) => "spawn_cooldown",
         }
     }
+    /// Where the limit's value is written.
     pub fn span(&self) -> Span {
         match self {
             SafetyItem::MaxSpawnedTasks(i) | SafetyItem::MaxSpawnDepth(i) => i.span,
@@ -535,110 +709,176 @@ impl SafetyItem {
     }
 }
 
+/// `invariant NAME { … }`: a condition checked after steps (docs/language.md, "Invariants").
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Invariant {
+    /// The invariant's name, unique within its workflow.
     pub name: Name,
+    /// The invariant's statements, in source order.
     pub body: Vec<InvariantStmt>,
+    /// From `invariant` to the closing brace.
     pub span: Span,
 }
 
+/// One statement of an invariant body.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct InvariantStmt {
+    /// The statement's keyword and operands.
     pub kind: InvariantStmtKind,
+    /// The statement, from its keyword to its last token.
     pub span: Span,
 }
 
+/// The statements an invariant body holds.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum InvariantStmtKind {
+    /// `description "text"`.
     Description(StrLit),
+    /// `check "TEMPLATE" [expect "text"]`: holds when the command succeeds.
     Check(CheckCommand),
-    OnViolation { action: ViolationAction, action_span: Span, then: Option<(FailMode, Span)> },
+    /// `on_violation abort|warn|rollback [then pause|fail]`.
+    OnViolation {
+        /// What a violation does.
+        action: ViolationAction,
+        /// Where the action's word is written.
+        action_span: Span,
+        /// `then pause|fail`, with its span; `None`: pause.
+        then: Option<(FailMode, Span)>,
+    },
+    /// `protect "GLOB", …`: files fingerprinted at start; a change is a violation.
     Protect(Vec<StrLit>),
+    /// `at STEP, …`: check only after these steps; empty: after every step.
     At(Vec<Name>),
 }
 
+/// What an invariant's violation does.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ViolationAction {
+    /// Stop the run.
     Abort,
+    /// Log a warning and go on.
     Warn,
+    /// Restore the last checkpoint (state and protected files), then pause or fail.
     Rollback,
 }
 
+/// What happens once a gate's fixes or an invariant's rollback are done: `pause` or `fail`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum FailMode {
+    /// Pause the run for a person.
     Pause,
+    /// Fail the step or the run.
     Fail,
 }
 
 /// `check "cmd" [expect "out"]`, in gates and invariants.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct CheckCommand {
+    /// The command, run through `sh -c`; its holes are shell-quoted.
     pub command: TemplateStr,
+    /// `expect "text"`: the command's trimmed stdout must equal this.
     pub expect: Option<StrLit>,
 }
 
 /// An `env { … }` block (in a workflow, step or agent) or the body of an `env` set.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct EnvBlock {
+    /// The entries, in source order; later entries win.
     pub entries: Vec<EnvEntry>,
+    /// From `env` to the closing brace (an env set's body: from the end of the set's name).
     pub span: Span,
 }
 
+/// One entry of an env block.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct EnvEntry {
+    /// `use SET` or `KEY = VALUE`.
     pub kind: EnvEntryKind,
+    /// The entry, from its first token to its last.
     pub span: Span,
 }
 
+/// The entries of an env block.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum EnvEntryKind {
     /// `use SET`: every key of an env set.
     Use(Name),
-    Assign { key: Name, value: EnvValue },
+    /// `KEY = VALUE`.
+    Assign {
+        /// The environment variable's name.
+        key: Name,
+        /// Where its value comes from.
+        value: EnvValue,
+    },
 }
 
+/// The right-hand side of an env entry `KEY = …`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum EnvValue {
     /// `from_env("VAR")` / `from_file("path")`.
     Source(SecretSource),
     /// `set.KEY`: one key of an env or secret set.
-    Ref { set: Name, key: Name },
+    Ref {
+        /// The env or secrets set.
+        set: Name,
+        /// The key within the set.
+        key: Name,
+    },
+    /// A string template; holes render when the step starts, in its scope.
     Template(TemplateStr),
     /// Any other data literal (numbers, booleans…).
     Value(Value),
 }
 
+/// `from_env("VAR")` or `from_file("path")`: a value read when a step runs.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SecretSource {
+    /// Whether it reads an environment variable or a file.
     pub kind: SecretSourceKind,
+    /// The variable's name or the file's path.
     pub arg: StrLit,
+    /// From `from_env`/`from_file` to the closing parenthesis.
     pub span: Span,
 }
 
+/// Where a secret's or env entry's value is read from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum SecretSourceKind {
+    /// `from_env("VAR")`: an environment variable of the process running the step.
     Env,
+    /// `from_file("path")`: a file's contents, the path relative to the project directory.
     File,
 }
 
 // ------------------------------------------------------------------ steps
 
+/// `parallel NAME [after DEPS] { … }` or `phase NAME [after DEPS] { … }`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Group {
+    /// `parallel` or `phase`.
     pub kind: GroupKind,
+    /// The group's name; it shares one namespace with the workflow's step names.
     pub name: Name,
+    /// `after …`: every member waits for these too; `None`: the group starts
+    /// with the run (or with its enclosing group).
     pub deps: Option<Deps>,
+    /// The steps and groups inside, in source order.
     pub members: Vec<GroupMember>,
+    /// From the kind keyword to the closing brace.
     pub span: Span,
 }
 
+/// The two kinds of group; they behave the same and differ only in how tools show them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum GroupKind {
+    /// `parallel`: the members start together.
     Parallel,
+    /// `phase`: a named stage, shown in progress output and logs.
     Phase,
 }
 
 impl GroupKind {
+    /// The group's keyword.
     pub fn keyword(self) -> &'static str {
         match self {
             GroupKind::Parallel => "parallel",
@@ -647,43 +887,65 @@ impl GroupKind {
     }
 }
 
+/// What a group holds.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum GroupMember {
+    /// A step directly in the group.
     Step(Step),
+    /// A nested group.
     Group(Group),
 }
 
+/// `step NAME[: KIND] [after DEPS] [for each item] { … }`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Step {
+    /// The step's name, unique within its workflow (groups included).
     pub name: Name,
+    /// The step's kind; `Run` when no kind is written.
     pub kind: StepKind,
     /// The span of the kind after the `:` (absent when the kind defaults to `run`).
     pub kind_span: Option<Span>,
+    /// `after …`; `None`: the step starts with the run (or its enclosing group).
     pub deps: Option<Deps>,
     /// The span of `for each item`, when present.
     pub for_each: Option<Span>,
+    /// The step's statements, in source order.
     pub body: Vec<StepStmt>,
+    /// From `step` to the closing brace.
     pub span: Span,
 }
 
+/// The kinds of step (docs/language.md, "Step kinds").
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum StepKind {
+    /// Runs `command` through `sh -c`; the default kind.
     Run,
+    /// `agent AGENT`: renders `prompt` and runs the agent's command with it.
     Agent(Name),
+    /// Blocks the run until someone approves or rejects.
     Approval,
+    /// `check POLICY`: evaluates the policy with the step's `with` data.
     Check(Name),
+    /// Blocks until a matching event arrives.
     Wait,
+    /// Picks the first arm whose condition holds, or `else`.
     Branch,
+    /// Sends `message` to `channel`; never blocks or fails the run.
     Notify,
+    /// A pending task that a person completes with an output.
     Human,
+    /// `call WORKFLOW`: runs the workflow as a child run.
     Call(Name),
+    /// Keeps the best items of the current item list.
     Select,
+    /// Runs every `check`; all must pass.
     Gate,
     /// `use TEMPLATE`: the body of a template, merged with the step's own lines.
     Use(Name),
 }
 
 impl StepKind {
+    /// The kind's keyword as written after `:`.
     pub fn keyword(&self) -> &'static str {
         match self {
             StepKind::Run => "run",
@@ -709,24 +971,32 @@ impl StepKind {
     }
 }
 
+/// `after a, b` or `after RULE(a, b)`: a step's or group's dependencies.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Deps {
+    /// The trigger rule; `AllSuccess` when none is written.
     pub rule: TriggerRule,
     /// The span of `one_success(…)`/`all_done(…)`, when the rule was written.
     pub rule_span: Option<Span>,
+    /// The steps and groups depended on, in source order.
     pub names: Vec<Name>,
     /// The span of the whole `after …` clause.
     pub span: Span,
 }
 
+/// When a step with dependencies runs (docs/language.md, "Dependencies and trigger rules").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TriggerRule {
+    /// Every dependency succeeded (the default).
     AllSuccess,
+    /// At least one dependency succeeded.
     OneSuccess,
+    /// Every dependency is terminal, whatever its status.
     AllDone,
 }
 
 impl TriggerRule {
+    /// The rule as written in `after RULE(…)`.
     pub fn keyword(self) -> &'static str {
         match self {
             TriggerRule::AllSuccess => "all_success",
@@ -736,44 +1006,119 @@ impl TriggerRule {
     }
 }
 
+/// One statement of a step (or template) body.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct StepStmt {
+    /// The statement's keyword and operands.
     pub kind: StepStmtKind,
+    /// The statement, from its keyword to its last token.
     pub span: Span,
 }
 
+/// The statements a step body may hold; the checker says which go with which kind.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum StepStmtKind {
+    /// `description "text"`.
     Description(StrLit),
+    /// `command "TEMPLATE"`: a `run` step's shell command.
     Command(TemplateStr),
+    /// `prompt "TEMPLATE"`: an `agent` step's prompt.
     Prompt(TemplateStr),
+    /// `output TYPE`: the step's declared output type.
     Output(TypeExpr),
+    /// `with { … }`: a `check` step's policy input, or a `call` step's inputs.
     With(Value),
     /// A branch arm; `condition` is `None` for `else`.
-    Arm { condition: Option<Expr>, target: Name },
+    Arm {
+        /// The arm's condition; `None` for `else`.
+        condition: Option<Expr>,
+        /// The step or group the arm picks.
+        target: Name,
+    },
+    /// ``when `EXPR` ``: a false condition skips the step.
     When(Expr),
+    /// `approvers [...]`: who may approve or complete the step.
     Approvers(Value),
+    /// `distinct_from_initiator`: whoever started the run may not approve it.
     DistinctFromInitiator,
+    /// `message "TEMPLATE"`: an approval's question, a notification, a human task.
     Message(TemplateStr),
+    /// `timeout D`: the step's time limit (for a blocking step, how long it may stay blocked).
     Timeout(DurationLit),
+    /// `retry …`: overrides the workflow's and agent's default.
     Retry(Retry),
+    /// `compensate "TEMPLATE"` or `compensate STEP`: what undoes this step.
     Compensate(Compensate),
+    /// `channel "TEMPLATE"`: where a `notify` step's message goes.
     Channel(TemplateStr),
-    Event { event_type: TemplateStr, subject: Option<TemplateStr> },
-    Put { key: StoreKey, value: Expr },
-    Spawn { workflow: Name, inputs: Option<Value> },
-    SpawnEach { list: Expr, workflow: Name, inputs: Option<Value> },
-    Reads { key: StoreKey, alias: Name },
+    /// `event "TEMPLATE" [subject "TEMPLATE"]`: what a `wait` step waits for.
+    Event {
+        /// The event type glob, rendered when the step starts.
+        event_type: TemplateStr,
+        /// The subject glob; `None`: any subject.
+        subject: Option<TemplateStr>,
+    },
+    /// ``then put STORE.KEY = `EXPR` ``: writes to a store after the step succeeds.
+    Put {
+        /// Where the value goes.
+        key: StoreKey,
+        /// The value, evaluated with `output` bound to the step's output.
+        value: Expr,
+    },
+    /// `then spawn WORKFLOW [{ … }]`: starts a child run that outlives the step.
+    Spawn {
+        /// The workflow to start.
+        workflow: Name,
+        /// The child's inputs object; `None`: no inputs given.
+        inputs: Option<Value>,
+    },
+    /// ``then spawn each `EXPR` -> WORKFLOW [{ … }]``: one child run per element of a list.
+    SpawnEach {
+        /// The list; one child per element.
+        list: Expr,
+        /// The workflow to start.
+        workflow: Name,
+        /// The children's inputs object, where `item` is the element; `None`: no inputs given.
+        inputs: Option<Value>,
+    },
+    /// `reads STORE.KEY as NAME`: reads a store value before the step runs.
+    Reads {
+        /// The value read (`null` when absent or expired).
+        key: StoreKey,
+        /// The name the step's expressions see it by.
+        alias: Name,
+    },
+    /// ``items `EXPR` ``: the list becomes the run's current item list.
     Items(Expr),
-    Strategy { strategy: Strategy, span: Span },
+    /// `strategy min|max|threshold|weighted`: how a `select` step ranks items.
+    Strategy {
+        /// `min`, `max`, `threshold` or `weighted`.
+        strategy: Strategy,
+        /// Where the strategy's word is written.
+        span: Span,
+    },
+    /// `metric NAME`: the item field a `select` step compares.
     Metric(Name),
+    /// `top_k N`: a `select` step keeps at most N items.
     TopK(IntLit),
+    /// `threshold NUMBER`: the minimum score a `select` step keeps.
     Threshold(NumberLit),
+    /// `weights { field: NUMBER, … }`: the field weights of a weighted `select`.
     Weights(Value),
+    /// `check "TEMPLATE" [expect "text"]`: one check of a `gate` step.
     Check(CheckCommand),
+    /// `on_fail …`: what a `gate` does when a check fails.
     OnFail(OnFail),
+    /// `skippable`: `flowc skip` may pass the gate.
     Skippable,
-    OnFailure { mode: OnFailure, span: Span },
+    /// `on_failure fail|pause|continue`: what a failure does after the last retry.
+    OnFailure {
+        /// `fail`, `pause` or `continue`.
+        mode: OnFailure,
+        /// Where the mode's word is written.
+        span: Span,
+    },
+    /// `env { … }`: the step's own environment entries.
     Env(EnvBlock),
 }
 
@@ -816,29 +1161,41 @@ impl StepStmtKind {
     }
 }
 
+/// `compensate …`: what undoes a step during compensation.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Compensate {
+    /// A command template, run through `sh -c`.
     Command(TemplateStr),
+    /// A compensation step: it has no deps, nothing depends on it, and it runs only during compensation.
     Step(Name),
 }
 
 /// `STORE.KEY`, as in `reads context.plan as p` and `then put context.plan = …`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct StoreKey {
+    /// The store, as its `store NAME` declaration names it.
     pub store: Name,
+    /// The key: an identifier, or a quoted string's value (`context."plan-v2"`).
     pub key: Name,
+    /// From the store's name to the end of the key.
     pub span: Span,
 }
 
+/// How a `select` step ranks items.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Strategy {
+    /// Lowest metric first.
     Min,
+    /// Highest metric first.
     Max,
+    /// Items whose metric is at least the threshold.
     Threshold,
+    /// The weighted sum of fields, highest first.
     Weighted,
 }
 
 impl Strategy {
+    /// The strategy as written after `strategy`.
     pub fn keyword(self) -> &'static str {
         match self {
             Strategy::Min => "min",
@@ -849,21 +1206,40 @@ impl Strategy {
     }
 }
 
+/// `on_fail …` in a `gate` step.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum OnFail {
     /// `on_fail fix STEP retry N [then pause|fail]`.
-    Fix { step: Name, retries: IntLit, then: Option<(FailMode, Span)> },
-    Mode { mode: FailMode, span: Span },
+    Fix {
+        /// The step or group re-run (with everything between it and the gate).
+        step: Name,
+        /// At most this many fix rounds.
+        retries: IntLit,
+        /// What happens after the last round, with its span; `None`: fail.
+        then: Option<(FailMode, Span)>,
+    },
+    /// `on_fail pause|fail`: pause the run or fail the gate at once.
+    Mode {
+        /// `pause` or `fail`.
+        mode: FailMode,
+        /// Where the mode's word is written.
+        span: Span,
+    },
 }
 
+/// What a step's failure does once its retries are spent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum OnFailure {
+    /// Fail the step (the default).
     Fail,
+    /// Pause the run for a person (`flowc resume`, `flowc skip`, `flowc cancel`).
     Pause,
+    /// Record the failure and let the downstream trigger rules decide.
     Continue,
 }
 
 impl OnFailure {
+    /// The mode as written after `on_failure`.
     pub fn keyword(self) -> &'static str {
         match self {
             OnFailure::Fail => "fail",
@@ -875,126 +1251,193 @@ impl OnFailure {
 
 // ----------------------------------------------------------- declarations
 
+/// `agent NAME { … }`: a command that answers prompts (docs/language.md, "Agents").
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Agent {
+    /// The agent's name, unique among the project's agents.
     pub name: Name,
+    /// The agent's statements, in source order.
     pub body: Vec<AgentStmt>,
+    /// From `agent` to the closing brace.
     pub span: Span,
 }
 
+/// One statement of an agent body.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct AgentStmt {
+    /// The statement's keyword and operands.
     pub kind: AgentStmtKind,
+    /// The statement, from its keyword to its last token.
     pub span: Span,
 }
 
+/// The statements an agent body holds.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum AgentStmtKind {
+    /// `description "text"`.
     Description(StrLit),
+    /// `command "TEMPLATE"`: the agent's command, run through `sh -c`.
     Command(TemplateStr),
+    /// `capabilities ["…", …]`: what the agent can do (constant strings).
     Capabilities(Value),
+    /// `env { … }`: the agent's environment.
     Env(EnvBlock),
+    /// `cost_per_call NUMBER`: USD added per call, unless the output reports `cost_usd`.
     CostPerCall(NumberLit),
+    /// `timeout D`: the default time limit of the steps using the agent.
     Timeout(DurationLit),
+    /// `retry …`: the default retry policy of the steps using the agent.
     Retry(Retry),
 }
 
+/// `env NAME { … }`: a named set of environment entries, used with `use NAME` or `NAME.KEY`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct EnvSet {
+    /// The set's name, unique among the project's env sets.
     pub name: Name,
+    /// The set's entries.
     pub body: EnvBlock,
+    /// From `env` to the closing brace.
     pub span: Span,
 }
 
+/// `secrets NAME { KEY = from_env(…) … }`: keys whose values are redacted.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SecretSet {
+    /// The set's name, unique among the project's secret sets.
     pub name: Name,
+    /// The set's keys, in source order.
     pub entries: Vec<SecretEntry>,
+    /// From `secrets` to the closing brace.
     pub span: Span,
 }
 
+/// One `KEY = …` entry of a secrets set.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SecretEntry {
+    /// The key, as `SET.KEY` names it.
     pub key: Name,
+    /// Where the value comes from.
     pub value: SecretValue,
+    /// From the key to the end of its value.
     pub span: Span,
 }
 
+/// The value of a secrets entry.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum SecretValue {
+    /// `from_env("VAR")` or `from_file("path")`.
     Source(SecretSource),
     /// A value written inline; always an error (secrets come from the environment or a file).
     Literal(Span),
 }
 
+/// `store NAME { … }`: a persistent key-value store (docs/language.md, "Stores").
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Store {
+    /// The store's name, unique among the project's stores.
     pub name: Name,
+    /// The store's statements, in source order.
     pub body: Vec<StoreStmt>,
+    /// From `store` to the closing brace.
     pub span: Span,
 }
 
+/// One statement of a store body.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct StoreStmt {
+    /// The statement's keyword and operands.
     pub kind: StoreStmtKind,
+    /// The statement, from its keyword to its last token.
     pub span: Span,
 }
 
+/// The statements a store body holds.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum StoreStmtKind {
+    /// `description "text"`.
     Description(StrLit),
+    /// `backend local|command "cmd"`.
     Backend(Backend),
+    /// `schema { … }`: a JSON Schema every stored value must satisfy.
     Schema(Value),
+    /// `retention { … }`: eviction limits.
     Retention(Vec<RetentionItem>),
 }
 
+/// Where a store keeps its values.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Backend {
+    /// The project's SQLite state database (the default).
     Local,
+    /// `backend command "cmd"`: an external key-value command.
     Command(StrLit),
 }
 
+/// One limit of a store's `retention` block.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum RetentionItem {
+    /// `max_entries N`: evict the oldest entries past N.
     MaxEntries(IntLit),
+    /// `ttl D`: evict entries older than D.
     Ttl(DurationLit),
 }
 
+/// `policy NAME { … }`: rules a `check` step evaluates (docs/language.md, "Policies").
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Policy {
+    /// The policy's name, unique among the project's policies.
     pub name: Name,
+    /// The policy's statements, in source order.
     pub body: Vec<PolicyStmt>,
+    /// From `policy` to the closing brace.
     pub span: Span,
 }
 
+/// One statement of a policy body.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PolicyStmt {
+    /// The statement's keyword and operands.
     pub kind: PolicyStmtKind,
+    /// The statement, from its first token to its last.
     pub span: Span,
 }
 
+/// The statements a policy body holds.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum PolicyStmtKind {
+    /// `description "text"`.
     Description(StrLit),
+    /// ``EFFECT when `EXPR` [because "TEMPLATE"]``.
     Rule(PolicyRule),
 }
 
+/// ``EFFECT when `EXPR` [because "TEMPLATE"]``: one rule of a policy.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct PolicyRule {
+    /// What the rule decides when its condition holds.
     pub effect: PolicyEffect,
+    /// Where the effect's word is written.
     pub effect_span: Span,
+    /// The condition, over `input` (the `check` step's `with` data).
     pub condition: Expr,
+    /// `because "TEMPLATE"`: the reason given with the decision.
     pub reason: Option<TemplateStr>,
 }
 
+/// What a matching policy rule decides.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PolicyEffect {
+    /// The `check` step fails with the rule's reason; wins over every other rule.
     Deny,
+    /// The `check` step becomes an approval gate, unless a deny rule matched.
     RequireApproval,
+    /// Documents intent; the step succeeds when no deny or require_approval rule matched.
     Allow,
 }
 
 impl PolicyEffect {
+    /// The effect as written.
     pub fn keyword(self) -> &'static str {
         match self {
             PolicyEffect::Deny => "deny",
@@ -1007,46 +1450,74 @@ impl PolicyEffect {
 /// A custom resource definition: `resource Kind { … }`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Resource {
+    /// The kind's name (an upper-case identifier), as instances write it.
     pub kind: Name,
+    /// The definition's statements, in source order.
     pub body: Vec<ResourceStmt>,
+    /// From `resource` to the closing brace.
     pub span: Span,
 }
 
+/// One statement of a resource definition.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ResourceStmt {
+    /// The statement's keyword and operands.
     pub kind: ResourceStmtKind,
+    /// The statement, from its keyword to its last token.
     pub span: Span,
 }
 
+/// The statements a resource definition holds (docs/language.md, "Resources and instances").
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum ResourceStmtKind {
+    /// `description "text"`.
     Description(StrLit),
+    /// `group "…"`: the API group.
     Group(StrLit),
+    /// `version NAME` or `version "…"`: the version (`v1`).
     Version(Name),
+    /// `plural NAME`: the plural `flowc get` accepts.
     Plural(Name),
+    /// `short NAME, …`: short names `flowc get` accepts.
     Short(Vec<Name>),
+    /// `schema { … }`: the JSON Schema of an instance's body.
     Schema(Value),
-    Rule { condition: Expr, message: Option<StrLit> },
+    /// ``rule `EXPR` [message "text"]``: a CEL rule over `self`, the instance.
+    Rule {
+        /// The condition an instance must satisfy.
+        condition: Expr,
+        /// The message shown when it does not; `None`: "rule `EXPR` does not hold".
+        message: Option<StrLit>,
+    },
 }
 
 /// `template NAME[: KIND] { step body }`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Template {
+    /// The template's name, as `step s: use NAME` refers to it.
     pub name: Name,
+    /// The kind after `:`; `None`: `run`.
     pub kind: Option<StepKind>,
+    /// Where the kind is written, when it is.
     pub kind_span: Option<Span>,
+    /// The template's statements, merged under the using step's own.
     pub body: Vec<StepStmt>,
+    /// From `template` to the closing brace.
     pub span: Span,
 }
 
 /// An instance of a custom resource: `Kind name { field: value, … }`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Instance {
+    /// The kind name written first, which a `resource Kind` declaration must define.
     pub kind: Name,
+    /// The instance's name, unique among instances of its kind.
     pub name: Name,
+    /// The body's fields, in source order, validated against the kind's schema and rules.
     pub fields: Vec<Field>,
     /// The span of the `{ … }` body.
     pub body_span: Span,
+    /// From the kind name to the closing brace.
     pub span: Span,
 }
 
@@ -1075,24 +1546,28 @@ impl Workflow {
         }
         out
     }
+    /// The workflow's `input` declarations, in source order.
     pub fn inputs(&self) -> impl Iterator<Item = &Input> {
         self.body.iter().filter_map(|s| match &s.kind {
             WorkflowStmtKind::Input(i) => Some(i),
             _ => None,
         })
     }
+    /// The workflow's `output` declarations, in source order.
     pub fn outputs(&self) -> impl Iterator<Item = &WorkflowOutput> {
         self.body.iter().filter_map(|s| match &s.kind {
             WorkflowStmtKind::Output(o) => Some(o),
             _ => None,
         })
     }
+    /// The workflow's invariants, in source order.
     pub fn invariants(&self) -> impl Iterator<Item = &Invariant> {
         self.body.iter().filter_map(|s| match &s.kind {
             WorkflowStmtKind::Invariant(i) => Some(i),
             _ => None,
         })
     }
+    /// The workflow's `on` triggers, each with its statement's span.
     pub fn triggers(&self) -> impl Iterator<Item = (&Trigger, Span)> {
         self.body.iter().filter_map(|s| match &s.kind {
             WorkflowStmtKind::On(t) => Some((t, s.span)),
@@ -1121,7 +1596,8 @@ impl Group {
 }
 
 impl Step {
-    /// The first statement of a kind, e.g. `step.find(|k| matches!(k, StepStmtKind::Command(_)))`.
+    /// The kinds of the step's statements, in source order; find one with
+    /// `step.stmts().find(|k| matches!(k, StepStmtKind::Command(_)))`.
     pub fn stmts(&self) -> impl Iterator<Item = &StepStmtKind> {
         self.body.iter().map(|s| &s.kind)
     }

@@ -9,18 +9,28 @@ use crate::parser::Rule;
 pub enum SyntaxErrorKind {
     /// The grammar expected something else here.
     Unexpected,
+    /// A `"` string with no closing quote (reported at the opening quote).
     UnterminatedString,
+    /// A backtick expression with no closing backtick.
     UnterminatedExpression,
+    /// A `/*` comment with no closing `*/`.
     UnterminatedComment,
+    /// A backslash escape the language does not define (`\q`).
     InvalidEscape,
+    /// A `{` never closed (reported at that brace, not at the end of the file).
     UnclosedBrace,
+    /// A whole number that does not fit in 64 bits.
     NumberOutOfRange,
+    /// A duration whose milliseconds do not fit in 64 bits.
     DurationOutOfRange,
+    /// A `${` hole with no closing `}` before the end of its template.
     UnclosedHole,
+    /// Brackets nested deeper than [`crate::lexer::MAX_NESTING`].
     NestingTooDeep,
 }
 
 impl SyntaxErrorKind {
+    /// The error's stable code (`E0101`…), the name of its page in `docs/diagnostics/`.
     pub fn code(self) -> &'static str {
         match self {
             SyntaxErrorKind::Unexpected => "E0101",
@@ -36,6 +46,7 @@ impl SyntaxErrorKind {
         }
     }
 
+    /// Every kind, in code order.
     pub const ALL: [SyntaxErrorKind; 10] = [
         SyntaxErrorKind::Unexpected,
         SyntaxErrorKind::UnterminatedString,
@@ -50,13 +61,18 @@ impl SyntaxErrorKind {
     ];
 }
 
+/// One syntax error, ready to render: what, where, and how to fix it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SyntaxError {
+    /// What went wrong.
     pub kind: SyntaxErrorKind,
+    /// The primary span, where the error is shown.
     pub span: Span,
+    /// The headline ("this string is never closed").
     pub message: String,
     /// The label under the primary span.
     pub label: String,
+    /// A hint on how to fix it, shown under the label.
     pub help: Option<String>,
     /// An edit that fixes it, for an editor to offer.
     pub fix: Option<SyntaxFix>,
@@ -65,8 +81,11 @@ pub struct SyntaxError {
 /// A replacement of the text at `span` by `new_text`, titled for a menu.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct SyntaxFix {
+    /// The menu entry's text ("rename to `my_step`").
     pub title: String,
+    /// The text to replace; empty to insert at its start.
     pub span: Span,
+    /// The replacement text.
     pub new_text: String,
 }
 
@@ -367,11 +386,14 @@ pub fn keywords_of(rule: Rule) -> Option<&'static [&'static str]> {
     })
 }
 
+/// The keywords that start a workflow statement or member, for "did you mean"
+/// and for saying where a misplaced statement belongs.
 pub const WORKFLOW_KEYWORDS: &[&str] = &[
     "description", "input", "on", "retry", "timeout", "concurrency", "budget", "output", "safety",
     "invariant", "env", "step", "parallel", "phase",
 ];
 
+/// The keywords that start a step statement (`then` covers `then put`/`then spawn`).
 pub const STEP_KEYWORDS: &[&str] = &[
     "description", "command", "prompt", "output", "with", "when", "else", "approvers",
     "distinct_from_initiator", "message", "timeout", "retry", "compensate", "channel", "event",
@@ -379,6 +401,7 @@ pub const STEP_KEYWORDS: &[&str] = &[
     "on_fail", "skippable", "on_failure", "env",
 ];
 
+/// The step kinds that may follow `step NAME:`.
 pub const STEP_KINDS: &[&str] = &[
     "run", "agent", "approval", "check", "wait", "branch", "notify", "human", "call", "select",
     "gate", "use",

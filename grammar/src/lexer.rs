@@ -14,42 +14,62 @@
 
 use crate::ast::Span;
 
+/// The tokens the scanner finds; everything else is left to the grammar.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TokenKind {
+    /// A `"` string, quotes included (template holes inside it are part of it).
     String,
+    /// A backtick CEL expression, backticks included.
     Backtick,
+    /// A `//` comment, up to but not including the line break.
     LineComment,
+    /// A `/* … */` comment.
     BlockComment,
+    /// A `{` outside strings, expressions and comments.
     OpenBrace,
+    /// A `}` outside strings, expressions and comments.
     CloseBrace,
 }
 
+/// One token found by the scanner.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Token {
+    /// What the token is.
     pub kind: TokenKind,
+    /// The token's bytes, delimiters included.
     pub span: Span,
 }
 
+/// The lexical errors; each becomes a [`crate::SyntaxError`] of the matching kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LexErrorKind {
+    /// A string with no closing `"`; the span is the opening quote.
     UnterminatedString,
+    /// A backtick expression with no closing backtick; the span is the opening backtick.
     UnterminatedBacktick,
+    /// A `/*` with no closing `*/`; the span is the `/*`.
     UnterminatedComment,
     /// `\q` inside a string; the span covers the backslash and the character.
     InvalidEscape,
 }
 
+/// One lexical error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LexError {
+    /// What is wrong.
     pub kind: LexErrorKind,
+    /// Where to report it (the opening delimiter, or the bad escape).
     pub span: Span,
     /// The span of the whole token the error is in (to the end of input when unterminated).
     pub token: Span,
 }
 
+/// What [`lex`] finds: the tokens in source order and the lexical errors.
 #[derive(Debug, Default)]
 pub struct Lexed {
+    /// Strings, expressions, comments and braces, in source order.
     pub tokens: Vec<Token>,
+    /// The lexical errors, in source order.
     pub errors: Vec<LexError>,
     /// The first bracket that opens deeper than [`MAX_NESTING`].
     pub too_deep: Option<Span>,
@@ -60,6 +80,7 @@ pub struct Lexed {
 pub const MAX_NESTING: usize = 128;
 
 impl Lexed {
+    /// The comments, in source order (what the formatter re-inserts).
     pub fn comments(&self) -> impl Iterator<Item = &Token> {
         self.tokens
             .iter()
@@ -67,6 +88,7 @@ impl Lexed {
     }
 }
 
+/// Scans a whole file.
 pub fn lex(src: &str) -> Lexed {
     lex_from(src, 0, 0)
 }

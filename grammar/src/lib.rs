@@ -5,6 +5,8 @@
 //! returns the tree it could build plus every syntax error it found, so an
 //! editor gets diagnostics and symbols even for a broken file.
 
+#![deny(missing_docs)]
+
 pub mod ast;
 pub mod errors;
 pub mod format;

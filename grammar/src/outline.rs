@@ -12,6 +12,7 @@ use crate::ast::Span;
 use crate::errors::WORKFLOW_KEYWORDS;
 use crate::lexer::{Lexed, TokenKind};
 
+/// What a piece of a file is, which decides the grammar rule it is parsed with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum PieceKind {
     /// A whole top-level declaration other than a workflow.
@@ -23,9 +24,12 @@ pub enum PieceKind {
     GroupHeader,
 }
 
+/// One piece of a file: its kind and where it is.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Piece {
+    /// What the piece is.
     pub kind: PieceKind,
+    /// The piece's bytes in the file, from its first token to its last.
     pub span: Span,
     /// The index (in the workflow's item list) of the group header this piece
     /// is a member of.
@@ -35,15 +39,22 @@ pub struct Piece {
 /// A workflow declaration: its name and the pieces of its body.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WorkflowOutline {
+    /// The workflow's name, as written.
     pub name: String,
+    /// Where the name is written in the file.
     pub name_span: Span,
+    /// The whole declaration in the file, from `workflow` to the closing brace.
     pub span: Span,
+    /// The pieces of the body, in source order.
     pub items: Vec<Piece>,
 }
 
+/// One top-level declaration of an outline.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum OutlineDecl {
+    /// A workflow, split further into the items of its body.
     Workflow(WorkflowOutline),
+    /// Any other declaration, one piece.
     Other(Piece),
 }
 

@@ -8,14 +8,24 @@ use crate::ast::*;
 use crate::errors::{self, SyntaxError, SyntaxErrorKind};
 use crate::lexer::{self, LexErrorKind};
 
-#[derive(pest_derive::Parser)]
-#[grammar = "flow.pest"]
-pub struct FlowParser;
+pub use generated::{FlowParser, Rule};
+
+/// The pest parser generated from `flow.pest`, and its `Rule` enum: one variant
+/// per grammar rule, named as in the grammar (`Rule::step_item`).
+#[allow(missing_docs)] // pest_derive writes no doc for `Rule::all_rules` or undocumented rules
+mod generated {
+    /// The pest parser of `flow.pest`; [`super::parse`] drives it.
+    #[derive(pest_derive::Parser)]
+    #[grammar = "flow.pest"]
+    pub struct FlowParser;
+}
 
 /// The result of parsing one file.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub struct Parse {
+    /// The tree built: every declaration that parsed, with the statements that did.
     pub file: SourceFile,
+    /// Every syntax error found, lexical and grammatical, sorted by position.
     pub errors: Vec<SyntaxError>,
 }
 
@@ -138,7 +148,9 @@ fn lex_errors(lexed: &lexer::Lexed) -> Vec<SyntaxError> {
 /// relative to the start of the piece.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum PieceAst {
+    /// A top-level declaration ([`crate::outline::PieceKind::Declaration`]).
     Decl(Decl),
+    /// One workflow statement, or a group header parsed as an empty group.
     Item(WorkflowStmt),
 }
 

@@ -15,18 +15,27 @@
 /// The type of a receiver, an argument or a result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CelTy {
+    /// `bool`.
     Bool,
+    /// `int`: a signed 64-bit integer.
     Int,
+    /// `uint`: an unsigned 64-bit integer.
     Uint,
+    /// `double`.
     Double,
+    /// `string`.
     String,
+    /// `bytes`.
     Bytes,
+    /// `google.protobuf.Duration` (`duration('90s')`).
     Duration,
+    /// `google.protobuf.Timestamp` (`timestamp('…')`).
     Timestamp,
     /// A list of anything.
     List,
     /// A list of strings.
     ListString,
+    /// A map of anything.
     Map,
     /// An optional (`optional.of(x)`, `m.?f`) of anything.
     Optional,
@@ -58,9 +67,13 @@ impl CelTy {
 /// One overload: `name(args…)`, or `receiver.name(args…)` when it has one.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Overload {
+    /// The function's name as CEL source calls it.
     pub name: &'static str,
+    /// The type of the value it is called on (`s.startsWith(…)`); `None`: a global function.
     pub receiver: Option<CelTy>,
+    /// The argument types, in order.
     pub args: &'static [CelTy],
+    /// The type of the call's result.
     pub result: CelTy,
 }
 

@@ -37,12 +37,15 @@ pub enum Role {
 }
 
 impl Role {
+    /// Every role, least powerful first.
     pub const ALL: [Role; 5] = [Role::Read, Role::Trigger, Role::Decide, Role::Operate, Role::Admin];
 
+    /// The role a flowc.toml word names (`"decide"`); `None` for any other word.
     pub fn parse(text: &str) -> Option<Role> {
         Role::ALL.into_iter().find(|r| r.keyword() == text)
     }
 
+    /// The role's word in flowc.toml.
     pub const fn keyword(self) -> &'static str {
         match self {
             Role::Read => "read",
@@ -83,6 +86,7 @@ pub fn is_reserved(name: &str) -> bool {
 pub struct Principal {
     /// As written in flowc.toml.
     pub name: String,
+    /// The principal's roles, each once, in the order flowc.toml lists them.
     pub roles: Vec<Role>,
 }
 
@@ -195,10 +199,12 @@ impl Directory {
         self.principals.is_empty() && self.groups.is_empty()
     }
 
+    /// Every declared principal, ordered by normalised name.
     pub fn principals(&self) -> impl Iterator<Item = &Principal> {
         self.principals.values()
     }
 
+    /// The principal of that name, compared after [`normalize`].
     pub fn principal(&self, name: &str) -> Option<&Principal> {
         self.principals.get(&normalize(name))
     }
@@ -218,6 +224,7 @@ impl Directory {
             .unwrap_or(key)
     }
 
+    /// The roles a principal was declared with (none if undeclared); group membership adds none.
     pub fn roles_of(&self, principal: &str) -> Vec<Role> {
         self.principal(principal).map(|p| p.roles.clone()).unwrap_or_default()
     }

@@ -53,53 +53,83 @@ impl std::fmt::Display for Reg {
     }
 }
 
+/// One instruction of a step's code; the module doc's table says what each does.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "SCREAMING_SNAKE_CASE", deny_unknown_fields)]
 pub enum Instr {
+    /// `RENDER`: renders a template into a string register.
     Render {
+        /// The workflow template rendered.
         template: TemplateId,
+        /// The register receiving the text.
         dst: Reg,
     },
+    /// `EVAL`: evaluates a CEL expression into a value register.
     Eval {
+        /// The workflow expression evaluated.
         expr: ExprId,
+        /// The register receiving the value.
         dst: Reg,
     },
+    /// `EXEC`: runs a command through `sh -c`; a non-zero exit fails the attempt.
     Exec {
+        /// The register holding the command text.
         cmd: Reg,
     },
+    /// `AGENT`: runs an agent's command with a prompt on stdin and in `FLOW_PROMPT`.
     Agent {
+        /// The agent, an index into the plan's `agents`.
         agent: AgentId,
+        /// The register holding the rendered prompt.
         prompt: Reg,
     },
+    /// `PARSE_OUTPUT`: turns the last captured stdout into the step's output.
     ParseOutput {
+        /// Text, JSON, or JSON when it parses.
         mode: OutputMode,
+        /// The type the output is validated against, an index into the workflow's `types`.
         #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
         ty: Option<TypeId>,
     },
+    /// `NOTIFY`: sends a message to the notify sink; never fails the step.
     Notify {
+        /// The register holding the rendered channel; `None`: no channel.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         channel: Option<Reg>,
+        /// The register holding the rendered message.
         message: Reg,
     },
+    /// `BRANCH`: picks the first arm whose condition holds.
     Branch {
+        /// The arms, in source order; an `else` arm has no condition.
         arms: Vec<Arm>,
     },
+    /// `CALL`: runs another workflow of the plan as a child run; its outputs are the step's output.
     Call {
+        /// The called workflow's name in the plan.
         workflow: String,
+        /// The value register holding the child's inputs object; `None`: no inputs.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         inputs: Option<Reg>,
     },
+    /// `END`: the last instruction of every step.
     End,
+    /// `CHECK_POLICY`: evaluates a policy; deny fails the step, require_approval arms the next `APPROVAL`.
     CheckPolicy {
+        /// The policy, an index into the plan's `policies`.
         policy: PolicyId,
+        /// The value register bound to the policy's `input`.
         input: Reg,
     },
+    /// `APPROVAL`: blocks the step until it is approved or rejected.
     Approval {
+        /// The register holding the rendered question; `None`: no message.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         message: Option<Reg>,
         /// Who may approve; anyone when empty.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         approvers: Vec<String>,
+        /// Whoever started the run may not approve it.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         distinct_from_initiator: bool,
         /// Inserted by a policy's `require_approval`: blocks only when the
@@ -107,51 +137,78 @@ pub enum Instr {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         implicit: bool,
     },
+    /// `HUMAN`: blocks until a person completes the task with an output.
     Human {
+        /// The register holding the rendered task; `None`: no message.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         message: Option<Reg>,
+        /// The type the completing output is validated against (the workflow's `types`).
         #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
         ty: Option<TypeId>,
         /// Who may complete the task; anyone when empty.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         approvers: Vec<String>,
     },
+    /// `WAIT`: blocks until a matching inbound event arrives; the event is the output.
     Wait {
+        /// The register holding the event type glob.
         event: Reg,
+        /// The register holding the subject glob; `None`: any subject.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         subject: Option<Reg>,
     },
+    /// `READ_STORE`: reads a store value and binds it for the expressions after it.
     ReadStore {
+        /// The store, an index into the plan's `stores`.
         store: StoreId,
+        /// The key within the store.
         key: String,
+        /// The name the later expressions see the value by (`null` when absent or expired).
         name: String,
     },
+    /// `STORE_PUT` (post action): evaluates a value and writes it to a store.
     StorePut {
+        /// The store, an index into the plan's `stores`.
         store: StoreId,
+        /// The key within the store.
         key: String,
+        /// The value, evaluated with `output` bound; validated against the store's schema.
         expr: ExprId,
     },
+    /// `SPAWN` (post action): starts a child run that outlives the step.
     Spawn {
+        /// The spawned workflow's name in the plan.
         workflow: String,
+        /// The child's inputs, evaluated with `output` bound; `None`: no inputs.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         inputs: Option<ExprId>,
     },
+    /// `SPAWN_EACH` (post action): one child run per element of a list, all or none.
     SpawnEach {
+        /// The list, evaluated with `output` bound.
         list: ExprId,
+        /// The spawned workflow's name in the plan.
         workflow: String,
+        /// The children's inputs, with `item` bound to each element; `None`: no inputs.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         inputs: Option<ExprId>,
     },
+    /// `ITEMS` (post action): the list becomes the item list of the steps downstream.
     Items {
+        /// The list, evaluated with `output` bound.
         expr: ExprId,
     },
+    /// `SELECT`: keeps the best items of the current item list.
     Select(Select),
+    /// `GATE`: runs every check; fails unless all pass.
     Gate {
+        /// The checks, run in order.
         checks: Vec<GateCheck>,
     },
 }
 
 impl Instr {
+    /// The instruction's name as the JSON `op` and the disassembly write it (`RENDER`).
     pub fn opcode(&self) -> &'static str {
         match self {
             Instr::Render { .. } => "RENDER",
@@ -212,15 +269,20 @@ impl Instr {
     }
 }
 
+/// How `PARSE_OUTPUT` turns captured stdout into the step's output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OutputMode {
+    /// The text as a string.
     Text,
+    /// JSON, which must parse.
     Json,
+    /// JSON when it parses, else the text.
     Auto,
 }
 
 impl OutputMode {
+    /// The mode as the disassembly writes it.
     pub fn keyword(self) -> &'static str {
         match self {
             OutputMode::Text => "text",
@@ -235,10 +297,13 @@ impl OutputMode {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Arm {
+    /// The arm's condition; `None`: the `else` arm.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub when: Option<ExprId>,
+    /// The step the arm picks, when it picks a step.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<StepId>,
+    /// The group the arm picks, when it picks a group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<crate::GroupId>,
 }
@@ -246,16 +311,19 @@ pub struct Arm {
 /// What an arm picks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ArmTarget {
+    /// That step alone.
     Step(StepId),
     /// Every member of the group that runs after the branch.
     Group(crate::GroupId),
 }
 
 impl Arm {
+    /// An arm that picks a step.
     pub fn step(when: Option<ExprId>, target: StepId) -> Self {
         Arm { when, target: Some(target), group: None }
     }
 
+    /// An arm that picks a group.
     pub fn group(when: Option<ExprId>, group: crate::GroupId) -> Self {
         Arm { when, target: None, group: Some(group) }
     }

@@ -5,19 +5,25 @@ use serde::{Deserialize, Serialize};
 
 use crate::{StepId, TemplateId};
 
+/// A workflow's `invariant NAME { … }`, pinned when a run starts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Invariant {
+    /// The invariant's name, unique within its workflow.
     pub name: String,
+    /// `description "text"`, shown by tools.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The check command; `None`: only `protect` globs are watched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub check: Option<InvariantCheck>,
+    /// What a violation does.
     #[serde(default)]
     pub on_violation: ViolationAction,
     /// After a rollback: pause the run (default) or fail it.
     #[serde(default, skip_serializing_if = "is_pause")]
     pub then: FailMode,
+    /// File globs fingerprinted when the run starts; a change to one is a violation.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub protect: Vec<String>,
     /// Checked after these steps only; empty: after every step.
@@ -29,6 +35,7 @@ fn is_pause(m: &FailMode) -> bool {
     *m == FailMode::Pause
 }
 
+/// An invariant's `check "cmd" [expect "out"]`: holds when the command exits 0 (and prints `expect`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InvariantCheck {
@@ -39,16 +46,21 @@ pub struct InvariantCheck {
     pub expect: Option<String>,
 }
 
+/// What an invariant's violation does.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ViolationAction {
+    /// Stop the run (the default).
     #[default]
     Abort,
+    /// Record a warning and go on.
     Warn,
+    /// Restore the last checkpoint (state and protected files), then pause or fail.
     Rollback,
 }
 
 impl ViolationAction {
+    /// The action as `on_violation` writes it.
     pub fn keyword(self) -> &'static str {
         match self {
             ViolationAction::Abort => "abort",
@@ -58,15 +70,19 @@ impl ViolationAction {
     }
 }
 
+/// What happens when a fix loop or a rollback is done: pause the run or fail.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FailMode {
+    /// Pause the run for a person (the default).
     #[default]
     Pause,
+    /// Fail the step or the run.
     Fail,
 }
 
 impl FailMode {
+    /// The mode as `.flow` writes it (`then pause`).
     pub fn keyword(self) -> &'static str {
         match self {
             FailMode::Pause => "pause",

@@ -116,6 +116,8 @@
 //!   `templates` tables (over `input`); trigger filters live in the
 //!   workflow's `exprs` (over `event`).
 
+#![deny(missing_docs)]
+
 pub mod cel_functions;
 pub mod directory;
 pub mod disasm;
@@ -155,23 +157,32 @@ pub const FORMAT_VERSION: u32 = 2;
 /// Steps running at once when a workflow says nothing (Airflow's default).
 pub const DEFAULT_CONCURRENCY: u32 = 16;
 
-/// Indices into a workflow's tables and step list.
+/// A step's index in its workflow's `steps` (`step.id` is its index).
 pub type StepId = u32;
+/// An expression's index in its workflow's (or policy's) `exprs`.
 pub type ExprId = u32;
+/// A template's index in its workflow's (or policy's) `templates`.
 pub type TemplateId = u32;
+/// A type's index in its workflow's `types` (`PARSE_OUTPUT`, `HUMAN`).
 pub type TypeId = u32;
+/// A group's index in its workflow's `groups`.
 pub type GroupId = u32;
+/// An agent's index in the plan's `agents`.
 pub type AgentId = u32;
+/// A policy's index in the plan's `policies`.
 pub type PolicyId = u32;
 
 /// One or more workflows: the entry workflow and every workflow it `call`s.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Plan {
+    /// Must be [`FORMAT_VERSION`]; checked before anything else is read.
     pub format_version: u32,
     /// The workflow `run` starts.
     pub entry: String,
+    /// The entry workflow and every workflow it calls or spawns, each once.
     pub workflows: Vec<Workflow>,
+    /// The agents the plan's steps run (`AgentId` = index).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub agents: Vec<Agent>,
     /// Governance policies the plan's `check` steps evaluate (`CHECK_POLICY`).
@@ -185,15 +196,18 @@ pub struct Plan {
     pub secrets: Vec<Secret>,
 }
 
+/// An agent: a command that answers prompts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Agent {
+    /// The agent's name, as `agent NAME` steps name it.
     pub name: String,
     /// Run through `sh -c`; the prompt arrives on stdin and in `FLOW_PROMPT`.
     pub command: String,
     /// Charged per call unless the agent's output reports `cost_usd`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cost_per_call: Option<f64>,
+    /// Constant environment variables of the agent's process.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<AgentEnv>,
     /// Environment variables holding secrets, resolved when a step runs the agent.
@@ -201,32 +215,46 @@ pub struct Agent {
     pub secret_env: Vec<SecretEnv>,
 }
 
+/// One constant environment variable of an agent.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AgentEnv {
+    /// The environment variable's name in the agent's process.
     pub name: String,
+    /// Its value: the literal text, or a number's or boolean's JSON text.
     pub value: String,
 }
 
+/// One workflow: its inputs, outputs, defaults, steps and the tables they index.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Workflow {
+    /// The workflow's name, unique within the plan (`entry`, `CALL`, `SPAWN` name it).
     pub name: String,
+    /// `description "text"`, shown by tools.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// The run's inputs, in declaration order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub inputs: Vec<InputDecl>,
+    /// The run's outputs, evaluated when the run completes (also a `call` step's output).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub outputs: Vec<OutputDecl>,
+    /// Defaults for steps and limits for the run.
     #[serde(default)]
     pub defaults: Defaults,
+    /// The steps; `steps[i].id == i`.
     pub steps: Vec<Step>,
+    /// `parallel` and `phase` groups, for display, arms and `after_groups` (`GroupId` = index).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub groups: Vec<Group>,
+    /// CEL expression texts (`ExprId` = index), compiled once when the plan loads.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub exprs: Vec<String>,
+    /// Templates (`TemplateId` = index).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub templates: Vec<Template>,
+    /// Output types of `PARSE_OUTPUT` and `HUMAN` (`TypeId` = index).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub types: Vec<Type>,
     /// `on event|webhook|schedule`: what starts runs of this workflow (`flowc serve`,
@@ -241,10 +269,13 @@ pub struct Workflow {
     pub invariants: Vec<Invariant>,
 }
 
+/// A run input.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InputDecl {
+    /// The input's name (`input.NAME` in expressions).
     pub name: String,
+    /// The input's type; a run's value is validated against it.
     #[serde(rename = "type")]
     pub ty: Type,
     /// Absent: the input is required.
@@ -252,24 +283,33 @@ pub struct InputDecl {
     pub default: Option<serde_json::Value>,
 }
 
+/// A run output.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OutputDecl {
+    /// The output's name, a key of the outputs object.
     pub name: String,
+    /// The expression computing it, evaluated when the run completes.
     pub expr: ExprId,
 }
 
+/// A workflow's defaults for its steps, and its run's limits.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Defaults {
+    /// The retry policy of a step without its own `retry`; `None`: no retries.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<Retry>,
+    /// The time limit of a step without its own `timeout`, in ms; `None`: no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step_timeout_ms: Option<u64>,
+    /// The whole run's time limit from its start, in ms; `None`: no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_timeout_ms: Option<u64>,
+    /// Steps (and `for each` instances) running at once; `None`: [`DEFAULT_CONCURRENCY`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub concurrency: Option<u32>,
+    /// The run fails once its accumulated cost exceeds this many USD; `None`: no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_usd: Option<f64>,
 }
@@ -279,11 +319,15 @@ pub struct Defaults {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Retry {
+    /// Retries after the first attempt.
     pub count: u32,
+    /// How the wait grows between attempts.
     #[serde(default)]
     pub backoff: Backoff,
+    /// The wait before the first retry, in ms (0: at once).
     #[serde(default)]
     pub delay_ms: u64,
+    /// The cap on any wait, in ms; `None`: no cap.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_ms: Option<u64>,
 }
@@ -306,23 +350,31 @@ impl Retry {
     }
 }
 
+/// How the wait between retries grows.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Backoff {
+    /// Every wait is `delay_ms`.
     #[default]
     Fixed,
+    /// The wait doubles with each retry.
     Exponential,
 }
 
+/// One step: its dependencies, policies and code.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Step {
+    /// The step's index in its workflow's `steps`.
     pub id: StepId,
+    /// The step's name, unique within its workflow.
     pub name: String,
+    /// What the step is, for people; behaviour comes from `code`.
     pub kind: StepKind,
     /// The source line of the step header (0: unknown).
     #[serde(default)]
     pub line: u32,
+    /// The steps this one waits for, by the trigger rule (group members included).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub after: Vec<StepId>,
     /// Groups this step depends on as a whole: each counts as one dependency
@@ -330,24 +382,32 @@ pub struct Step {
     /// are all in `after` too, so the order of steps needs no groups).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub after_groups: Vec<GroupId>,
+    /// When the step runs, given its dependencies' outcomes.
     #[serde(default)]
     pub trigger: TriggerRule,
+    /// A condition that skips the step when false; evaluated once its dependencies are done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub when: Option<ExprId>,
+    /// The step's retry policy; `None`: the workflow's `defaults.retry`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<Retry>,
+    /// The step's time limit in ms; `None`: the workflow's `defaults.step_timeout_ms`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout_ms: Option<u64>,
+    /// What a failure does once the retries are spent.
     #[serde(default)]
     pub on_failure: OnFailure,
+    /// The innermost group the step belongs to; `None`: top level.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<GroupId>,
+    /// What undoes the step during compensation; `None`: nothing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compensate: Option<Compensate>,
     /// Extra environment variables for the step's processes; the templates are
     /// rendered without shell quoting.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub env: Vec<EnvBinding>,
+    /// The instructions, run top to bottom once per attempt, ending with `END`.
     pub code: Vec<Instr>,
     /// `for each item`: the code before the post actions runs once per item
     /// of the current item list.
@@ -366,20 +426,32 @@ pub struct Step {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepKind {
+    /// Runs a shell command (`EXEC`).
     Run,
+    /// Runs an agent on a prompt (`AGENT`).
     Agent,
+    /// Sends a message (`NOTIFY`).
     Notify,
+    /// Picks an arm (`BRANCH`).
     Branch,
+    /// Runs another workflow as a child run (`CALL`).
     Call,
+    /// Waits for an approval (`APPROVAL`).
     Approval,
+    /// Evaluates a policy (`CHECK_POLICY`, then an implicit `APPROVAL`).
     Check,
+    /// Waits for an inbound event (`WAIT`).
     Wait,
+    /// Waits for a person to complete a task (`HUMAN`).
     Human,
+    /// Keeps the best items of the item list (`SELECT`).
     Select,
+    /// Runs quality checks (`GATE`).
     Gate,
 }
 
 impl StepKind {
+    /// The kind as `.flow` writes it.
     pub fn keyword(self) -> &'static str {
         match self {
             StepKind::Run => "run",
@@ -397,16 +469,21 @@ impl StepKind {
     }
 }
 
+/// When a step with dependencies runs (docs/language.md, "Dependencies and trigger rules").
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TriggerRule {
+    /// Every dependency succeeded (the default).
     #[default]
     AllSuccess,
+    /// At least one dependency succeeded; the step may start as soon as one does.
     OneSuccess,
+    /// Every dependency is terminal, whatever its status.
     AllDone,
 }
 
 impl TriggerRule {
+    /// The rule as `.flow` writes it.
     pub fn keyword(self) -> &'static str {
         match self {
             TriggerRule::AllSuccess => "all_success",
@@ -416,16 +493,21 @@ impl TriggerRule {
     }
 }
 
+/// What a step's failure does once its retries are spent.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OnFailure {
+    /// Fail the step (the default).
     #[default]
     Fail,
+    /// Pause the run for a person.
     Pause,
+    /// Record the failure and let downstream trigger rules decide.
     Continue,
 }
 
 impl OnFailure {
+    /// The mode as `.flow` writes it.
     pub fn keyword(self) -> &'static str {
         match self {
             OnFailure::Fail => "fail",
@@ -435,6 +517,7 @@ impl OnFailure {
     }
 }
 
+/// What undoes a step during compensation.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Compensate {
@@ -444,20 +527,28 @@ pub enum Compensate {
     Step(StepId),
 }
 
+/// An environment variable of a step, rendered from a template when the step starts.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnvBinding {
+    /// The environment variable's name in the step's processes.
     pub name: String,
+    /// The template rendering its value, without shell quoting.
     pub template: TemplateId,
 }
 
+/// A `parallel` or `phase` group of a workflow.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Group {
+    /// The group's name, unique within its workflow among steps and groups.
     pub name: String,
+    /// `parallel` or `phase`.
     pub kind: GroupKind,
+    /// The enclosing group; `None`: top level.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<GroupId>,
+    /// The steps directly in the group (not those of nested groups).
     pub steps: Vec<StepId>,
 }
 
@@ -510,14 +601,18 @@ impl Workflow {
     }
 }
 
+/// The two kinds of group; they differ only in how tools show them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupKind {
+    /// `parallel`: the members start together.
     Parallel,
+    /// `phase`: a named stage, shown in progress output and logs.
     Phase,
 }
 
 impl GroupKind {
+    /// The kind as `.flow` writes it.
     pub fn keyword(self) -> &'static str {
         match self {
             GroupKind::Parallel => "parallel",
@@ -557,10 +652,12 @@ impl Plan {
         serde_json::to_string(self).expect("a plan always serialises")
     }
 
+    /// Pretty-printed JSON, for people and golden tests.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(self).expect("a plan always serialises")
     }
 
+    /// The workflow named `name`, if the plan holds one.
     pub fn workflow(&self, name: &str) -> Option<&Workflow> {
         self.workflows.iter().find(|w| w.name == name)
     }
@@ -569,10 +666,12 @@ impl Plan {
 /// A plan that cannot be read or run, with a message saying why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PlanError {
+    /// Why the plan cannot be read or run, as one sentence for people.
     pub message: String,
 }
 
 impl PlanError {
+    /// A plan error with that message.
     pub fn new(message: impl Into<String>) -> Self {
         PlanError { message: message.into() }
     }

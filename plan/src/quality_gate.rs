@@ -28,7 +28,9 @@ pub struct QualityGate {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GateCheck {
+    /// The command, a template of the workflow (holes shell-quoted), run through `sh -c`.
     pub template: TemplateId,
+    /// The stdout (surrounding whitespace trimmed) the command must print; `None`: exit 0 suffices.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect: Option<String>,
 }

@@ -14,6 +14,7 @@ pub type SecretId = u32;
 pub struct Secret {
     /// For messages: `SET.KEY`, or `from_env("VAR")` for a plain source.
     pub name: String,
+    /// Whether `arg` names an environment variable or a file.
     pub from: SecretFrom,
     /// The environment variable, or the file (relative to the project dir).
     pub arg: String,
@@ -22,14 +23,18 @@ pub struct Secret {
     pub redact: bool,
 }
 
+/// What kind of source a secret is read from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum SecretFrom {
+    /// An environment variable of the process running the step (`from_env`).
     Env,
+    /// A file's contents, the path relative to the project directory (`from_file`).
     File,
 }
 
 impl SecretFrom {
+    /// The source as `.flow` writes it (`from_env`, `from_file`).
     pub fn keyword(self) -> &'static str {
         match self {
             SecretFrom::Env => "from_env",
@@ -42,6 +47,8 @@ impl SecretFrom {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretEnv {
+    /// The environment variable's name in the step's processes.
     pub name: String,
+    /// The secret holding its value, an index into the plan's `secrets`.
     pub secret: SecretId,
 }

@@ -7,10 +7,13 @@ use serde::{Deserialize, Serialize};
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Safety {
+    /// `max_spawned_tasks N`: the child runs one run may spawn; `None`: no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_spawned_tasks: Option<u32>,
+    /// `max_spawn_depth N`: how deep parent → child → grandchild may go; `None`: no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_spawn_depth: Option<u32>,
+    /// `spawn_cooldown D`: the minimum milliseconds between spawn bursts; `None`: none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spawn_cooldown_ms: Option<u64>,
 }
@@ -37,6 +40,7 @@ impl Safety {
         }
     }
 
+    /// Whether no limit is set.
     pub fn is_empty(&self) -> bool {
         self.max_spawned_tasks.is_none() && self.max_spawn_depth.is_none() && self.spawn_cooldown_ms.is_none()
     }

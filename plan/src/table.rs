@@ -11,22 +11,29 @@ use serde::{Deserialize, Serialize};
 
 use super::ExprId;
 
+/// A string template with CEL holes, rendered when the instruction using it runs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Template {
+    /// The literal text and holes, in order.
     pub parts: Vec<Part>,
 }
 
+/// One piece of a template.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Part {
+    /// Literal text, escapes and `$$` already resolved.
     Text(String),
+    /// A hole, replaced by its expression's rendered value.
     Hole(Hole),
 }
 
+/// A hole of a template: an expression and how its value is escaped.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Hole {
+    /// The expression, an index into the `exprs` of the workflow (or policy) holding the template.
     pub expr: ExprId,
     /// Set for holes of templates run by `sh -c` (commands, compensation
     /// commands, checks): the quoting context of the shell at the hole.
@@ -44,10 +51,12 @@ impl Template {
         Template { parts: vec![Part::Text(text.into())] }
     }
 
+    /// Whether any hole is escaped for a shell (the template is a command).
     pub fn has_shell_holes(&self) -> bool {
         self.parts.iter().any(|p| matches!(p, Part::Hole(Hole { shell: Some(_), .. })))
     }
 
+    /// The template's holes, in order.
     pub fn holes(&self) -> impl Iterator<Item = &Hole> {
         self.parts.iter().filter_map(|p| match p {
             Part::Hole(h) => Some(h),
@@ -82,7 +91,14 @@ pub enum ShellContext {
     /// `$` and `` ` `` are backslash-escaped; with a quoted one nothing can
     /// be escaped. Either way, a rendered value that would make a line equal
     /// to the delimiter (or, for `<<-`, start a line with tabs) is refused.
-    Heredoc { delimiter: String, quoted: bool, strip_tabs: bool },
+    Heredoc {
+        /// The word that ends the here-document.
+        delimiter: String,
+        /// The delimiter was quoted (`<<'EOF'`): the body is not expanded.
+        quoted: bool,
+        /// Written `<<-`: leading tabs of the body's lines are stripped.
+        strip_tabs: bool,
+    },
 }
 
 impl ShellContext {

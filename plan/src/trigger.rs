@@ -14,10 +14,13 @@ use crate::ExprId;
 pub enum Trigger {
     /// `on event "TYPE" [subject "GLOB"] [where `EXPR`]`: type and subject are globs.
     Event {
+        /// The event type glob (`deploy.*`).
         #[serde(rename = "type")]
         event_type: String,
+        /// The subject glob; `None`: any subject.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         subject: Option<String>,
+        /// ``where `EXPR` ``: a filter over `event`, an index into the workflow's `exprs`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         filter: Option<ExprId>,
     },
@@ -25,14 +28,19 @@ pub enum Trigger {
     /// each part may be a glob (`*`). Without a signature, `flowc serve`
     /// accepts the webhook only with an API token.
     Webhook {
+        /// The provider segment (`github`), or a glob.
         provider: String,
+        /// The entity segment (`pull_request`), or a glob.
         entity: String,
+        /// The action segment (`opened`), or a glob.
         action: String,
+        /// How the provider signs requests; `None`: unsigned.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         signature: Option<WebhookSignature>,
     },
     /// `on schedule "CRON" [catchup none|latest|all [within D]]`: five fields, UTC.
     Schedule {
+        /// The five-field cron expression (names allowed: `MON-FRI`), evaluated in UTC.
         cron: String,
         /// What to do about fire times missed while nothing was serving.
         #[serde(default, skip_serializing_if = "Catchup::is_default")]
@@ -48,6 +56,7 @@ pub enum Trigger {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WebhookSignature {
+    /// Which header and what text carry the signature.
     pub scheme: SignatureScheme,
     /// The shared secret: a `redact`ed entry of the plan's `secrets`.
     pub secret: SecretId,
@@ -73,6 +82,7 @@ pub enum SignatureScheme {
 }
 
 impl SignatureScheme {
+    /// The scheme as `signed` writes it.
     pub fn keyword(self) -> &'static str {
         match self {
             SignatureScheme::Github => "github",
@@ -100,10 +110,12 @@ pub enum Catchup {
 }
 
 impl Catchup {
+    /// Whether this is `latest`, the mode of a schedule without `catchup`.
     pub fn is_default(&self) -> bool {
         *self == Catchup::default()
     }
 
+    /// The mode as `catchup` writes it.
     pub fn keyword(self) -> &'static str {
         match self {
             Catchup::None => "none",

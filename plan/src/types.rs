@@ -7,23 +7,41 @@
 
 use serde::{Deserialize, Serialize};
 
+/// A type of an `input` or a step's `output`, checked against values at run time.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Type {
+    /// A JSON string.
     String,
+    /// Any JSON number.
     Number,
+    /// An integral JSON number.
     Int,
+    /// `true` or `false`.
     Bool,
+    /// Anything; not checked.
     Any,
-    List { items: Box<Type> },
-    Object { fields: Vec<Field> },
+    /// `[T]`: a list whose every element has the type.
+    List {
+        /// The elements' type.
+        items: Box<Type>,
+    },
+    /// `{ … }`: an object with these fields; undeclared fields are allowed.
+    Object {
+        /// The declared fields, in source order.
+        fields: Vec<Field>,
+    },
 }
 
+/// One field of an object type.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Field {
+    /// The field's name, a key of the object.
     pub name: String,
+    /// The type the field's value must have, when present.
     pub ty: Type,
+    /// Written `name?:`: the field may be absent (but not `null` unless the type allows it).
     #[serde(default)]
     pub optional: bool,
 }

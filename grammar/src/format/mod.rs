@@ -1,6 +1,6 @@
 //! The canonical layout of a `.flow` file (`flowc fmt`).
 //!
-//! [`format`] prints a file back from its syntax tree, so the layout depends
+//! [`format()`] prints a file back from its syntax tree, so the layout depends
 //! on what the file says, not on how it was spaced. Only three things of the
 //! source layout survive: blank lines (at most one), whether a comment was at
 //! the end of a line or on its own, and the text of the few values kept whole.
