@@ -381,7 +381,17 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
         let mut when = None;
         let mut compensate = None;
         let mut output_type = None;
+        // The environment: the workflow's entries, then the agent's, then the
+        // step's own; a later entry of a name replaces an earlier one. The
+        // agent's templates are rendered with the step, like the step's own
+        // (docs/language.md, "env blocks").
         let mut env: Vec<(String, EnvValue)> = wf_env.to_vec();
+        if let StepKind::Agent(agent) = &kind {
+            for (k, v) in self.agent_env(&agent.text) {
+                env.retain(|(n, _)| *n != k);
+                env.push((k, v));
+            }
+        }
         let mut parts = post_actions::StepParts::default();
         for stmt in &body {
             if parts.take(&stmt.kind) {
@@ -614,6 +624,19 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
         Some((timeout, retry))
     }
 
+    /// The entries of an agent's env blocks, in order, `use`d sets expanded.
+    fn agent_env(&mut self, name: &str) -> Vec<(String, EnvValue)> {
+        let Some(def) = item_index(self.db, self.project).other(DeclKind::Agent, name) else { return Vec::new() };
+        let Decl::Agent(agent) = &**def.ast(self.db) else { return Vec::new() };
+        let mut out = Vec::new();
+        for s in &agent.body {
+            if let AgentStmtKind::Env(block) = &s.kind {
+                out.extend(self.flatten_env(None, block));
+            }
+        }
+        out
+    }
+
     /// The agent's id in the plan, adding it on first use.
     fn agent(&mut self, name: &str) -> Option<u32> {
         if let Some(id) = self.agents.ids.get(name) {
@@ -624,8 +647,6 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
         let Decl::Agent(agent) = &**def.ast(db) else { return None };
         let mut command = None;
         let mut cost = None;
-        let mut env = Vec::new();
-        let mut secret_env = Vec::new();
         for s in &agent.body {
             match &s.kind {
                 AgentStmtKind::Command(t) => match t.as_literal() {
@@ -633,31 +654,13 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
                     None => self.error(None, format!("agent `{name}`: holes in an agent's command are not supported; pass values in the prompt")),
                 },
                 AgentStmtKind::CostPerCall(c) => cost = Some(c.value.value),
-                AgentStmtKind::Env(block) => {
-                    for (k, v) in self.flatten_env(None, block) {
-                        if let Some(runtime) = secret::runtime_value(db, self.project, &v) {
-                            if let Some(secret) = self.runtime_value(None, runtime) {
-                                secret_env.push(plan::SecretEnv { name: k, secret });
-                            }
-                            continue;
-                        }
-                        let value = match v {
-                            EnvValue::Template(t) => t.as_literal().unwrap_or_default(),
-                            EnvValue::Value(v) => crate::checks::value_json(&v)
-                                .map(|j| match j {
-                                    serde_json::Value::String(s) => s,
-                                    other => other.to_string(),
-                                })
-                                .unwrap_or_default(),
-                            _ => String::new(),
-                        };
-                        env.push(plan::AgentEnv { name: k, value });
-                    }
-                }
                 _ => {}
             }
         }
         let id = self.agents.list.len() as u32;
+        // The agent's env goes into each step that uses it (see `step`), so
+        // that it renders in the step's scope and the step's entries win.
+        let (env, secret_env) = (Vec::new(), Vec::new());
         self.agents.list.push(plan::Agent { name: name.to_string(), command: command.unwrap_or_default(), cost_per_call: cost, env, secret_env });
         self.agents.ids.insert(name.to_string(), id);
         Some(id)

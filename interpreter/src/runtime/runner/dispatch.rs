@@ -33,9 +33,33 @@ impl Runner {
     /// The names a step's expressions reference, bound to their values.
     pub(super) fn scope_for(&mut self, s: StepId) -> Scope {
         let sh = self.sh.clone();
-        let mut scope = self.scope_of(&sh.plan.workflows[self.wf].steps[s as usize].refs);
+        let refs = &sh.plan.workflows[self.wf].steps[s as usize].refs;
+        let mut scope = self.scope_of(refs);
         self.bind_items(s, &mut scope);
+        if refs.iter().any(|r| r == "env") {
+            self.bind_env(s, &mut scope);
+        }
         scope
+    }
+
+    /// Binds `env`: the step's environment entries (its workflow's, its
+    /// agent's, its own; never secrets), each rendered in order, seeing the
+    /// entries before it (docs/language.md, "Expressions"). An entry that
+    /// does not render is left out here; the attempt fails on it when it
+    /// renders the environment for the process.
+    fn bind_env(&mut self, s: StepId, scope: &mut Scope) {
+        let sh = self.sh.clone();
+        let wf = &sh.plan.plan.workflows[self.wf];
+        let ev = crate::runtime::scope::Evaluator { env: &sh.plan.cel, programs: &sh.plan.workflows[self.wf].programs, exprs: &wf.exprs };
+        let mut entries: Vec<(&str, cel::Value)> = Vec::new();
+        for binding in &wf.steps[s as usize].env {
+            scope.set("env", cel_map(entries.iter().cloned()));
+            if let Ok(value) = ev.render(&wf.templates[binding.template as usize], scope) {
+                entries.retain(|(n, _)| *n != binding.name);
+                entries.push((&binding.name, cel::Value::String(value.into())));
+            }
+        }
+        scope.set("env", cel_map(entries));
     }
 
     pub(super) fn scope_of<S: AsRef<str>>(&mut self, refs: &[S]) -> Scope {
