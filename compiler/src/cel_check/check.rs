@@ -390,7 +390,7 @@ impl Checker<'_> {
         let candidates: Vec<&str> = names.iter().map(String::as_str).collect();
         let help = match did_you_mean(name, &candidates) {
             Some(s) => Some(format!("did you mean `{s}`?")),
-            None if candidates.is_empty() => None,
+            None if candidates.is_empty() => Some("no names are in scope here: write a constant, or read the value at run time (a command reads its environment as `$NAME`)".to_string()),
             None => Some(format!("names in scope: {}", list_names(&candidates))),
         };
         let mut d = Diagnostic::new(Code::UnknownName, self.path, span, format!("unknown name `{name}`"))

@@ -745,7 +745,9 @@ pub(super) fn decl_references<'db>(db: &'db dyn Db, decl: OtherDef<'db>, out: &m
             }
         }
         Decl::Agent(agent) => {
-            let scope = FixedScope(BTreeMap::from([("env".to_string(), Ty::map(Ty::String, Ty::String))]));
+            // An agent's command is fixed when the plan is built: its holes
+            // can name nothing (the environment is `$NAME` in the shell).
+            let scope = FixedScope(BTreeMap::new());
             for s in &agent.body {
                 if let ast::AgentStmtKind::Command(t) = &s.kind {
                     check_template(t, &scope, anchor, out);
