@@ -27,7 +27,6 @@ const NOT_YET_ACYCLIC: &[&str] = &[
     "compiler/src::codes ⇄ compiler/src::diagnostic",
     "grammar/src::errors ⇄ grammar/src::outline ⇄ grammar/src::parser",
     "interpreter/src::runtime::runner::exec ⇄ interpreter/src::runtime::runner::invariants ⇄ interpreter/src::runtime::runner::items ⇄ interpreter/src::runtime::runner::quality_gates ⇄ interpreter/src::runtime::runner::spawn ⇄ interpreter/src::runtime::runner::waits",
-    "interpreter/src::state::auth ⇄ interpreter/src::state::checkpoint ⇄ interpreter/src::state::decision ⇄ interpreter/src::state::files ⇄ interpreter/src::state::origin ⇄ interpreter/src::state::schedules ⇄ interpreter/src::state::schema ⇄ interpreter/src::state::sqlite",
     "lsp/src::diagnostics ⇄ lsp/src::state",
 ];
 

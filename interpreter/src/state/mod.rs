@@ -12,20 +12,17 @@
 //! A second backend (PostgreSQL, for workers on several machines) implements
 //! [`Store`]; nothing above this module names SQLite.
 
-pub mod auth;
 pub mod checkpoint;
 pub mod children;
 pub mod decision;
 pub mod event;
-pub mod files;
 pub mod inbox;
 pub mod kv;
 pub mod origin;
 pub mod quality_gate;
 pub mod run_queries;
-pub mod schedules;
-pub mod schema;
 pub mod sqlite;
+pub use sqlite::{auth, files, schedules, schema};
 pub mod version;
 
 use serde::Serialize;

@@ -2,11 +2,9 @@
 //! the [`Actor`] of a decision.
 
 
-use rusqlite::{params, OptionalExtension};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::sqlite::{parse_json, SqliteStore};
 use super::StateError;
 
 /// Who or what started a run, and from which definition.
@@ -81,36 +79,4 @@ pub trait Origins {
     fn put_origin(&mut self, run: &str, origin: &RunOrigin) -> Result<(), StateError>;
     /// How `run` was started, if recorded.
     fn origin(&self, run: &str) -> Result<Option<RunOrigin>, StateError>;
-}
-
-impl Origins for SqliteStore {
-    fn put_origin(&mut self, run: &str, origin: &RunOrigin) -> Result<(), StateError> {
-        self.conn
-            .execute(
-                "INSERT OR IGNORE INTO run_origins (run_id, initiator, trigger, trigger_detail, workflow_version, plan_hash) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![run, origin.initiator, origin.trigger, origin.detail.to_string(), origin.version, origin.plan_hash],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(())
-    }
-
-    fn origin(&self, run: &str) -> Result<Option<RunOrigin>, StateError> {
-        self.conn
-            .query_row(
-                "SELECT initiator, trigger, trigger_detail, workflow_version, plan_hash FROM run_origins WHERE run_id = ?1",
-                [run],
-                |r| {
-                    Ok(RunOrigin {
-                        initiator: r.get(0)?,
-                        trigger: r.get(1)?,
-                        detail: parse_json(r.get(2)?).unwrap_or(Value::Null),
-                        version: r.get(3)?,
-                        plan_hash: r.get(4)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(|e| self.err(e))
-    }
 }

@@ -12,8 +12,8 @@ use rusqlite::{params, OptionalExtension};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::sqlite::{describe, SqliteStore};
-use super::StateError;
+use super::{describe, SqliteStore};
+use crate::state::StateError;
 use crate::time;
 
 /// The migration that adds the table (appended to `schema::MIGRATIONS`).

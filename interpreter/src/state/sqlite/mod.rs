@@ -7,13 +7,28 @@
 //! terminal's `flowc pause`/`runs show`); `busy_timeout` makes them wait for
 //! each other instead of failing.
 
+// What each concept of `state` stores, in SQLite, and the database file itself.
+pub mod auth;
+mod checkpoint;
+mod children;
+mod decision;
+pub mod files;
+mod inbox;
+mod kv;
+mod origin;
+mod quality_gate;
+mod run_queries;
+pub mod schedules;
+pub mod schema;
+mod version;
+
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasher, Hasher};
 use std::path::{Path, PathBuf};
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::schema::{APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION};
+use schema::{APPLICATION_ID, MIGRATIONS, SCHEMA_VERSION};
 use super::*;
 use crate::time;
 
@@ -137,11 +152,11 @@ pub(super) fn parse_json(text: Option<String>) -> Option<serde_json::Value> {
 impl SqliteStore {
     /// Opens (creating if needed) and migrates the database at `path`.
     pub fn open(path: &Path) -> Result<SqliteStore, StateError> {
-        super::files::check_before_open(path)?;
+        files::check_before_open(path)?;
         let conn = Connection::open(path).map_err(|e| describe(path, e))?;
         let mut store = SqliteStore { conn, path: path.to_path_buf(), identity: None, sink: None, workflows: Default::default() };
         store.prepare().map_err(|e| describe(path, e)).and_then(|r| r)?;
-        super::files::make_private(path);
+        files::make_private(path);
         store.identity = file_identity(path);
         // Every commit, whoever makes it (a batch of ops, a single
         // statement), is refused once the database is known to be damaged or
@@ -362,9 +377,9 @@ impl SqliteStore {
                 .execute(params![run, step_id, attempt, status.as_str(), exit_code, error, at, duration_ms])?;
             }
             Op::AttemptBlocked { .. } | Op::GateRequestHandled { .. } | Op::EventDelivered { .. } => {
-                super::decision::apply_op(tx, op)?;
+                decision::apply_op(tx, op)?;
             }
-            other => super::checkpoint::apply_op(tx, other)?,
+            other => checkpoint::apply_op(tx, other)?,
         }
         Ok(None)
     }

@@ -13,7 +13,7 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use super::StateError;
+use crate::state::StateError;
 use crate::private::{open_private, private_dir};
 
 /// Before SQLite opens `path`: the directory exists (private), a missing

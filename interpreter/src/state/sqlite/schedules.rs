@@ -5,8 +5,8 @@
 
 use rusqlite::{params, OptionalExtension};
 
-use super::sqlite::SqliteStore;
-use super::StateError;
+use super::SqliteStore;
+use crate::state::StateError;
 
 /// The migration that adds the table (appended to `schema::MIGRATIONS`).
 pub(super) const MIGRATION: &str = r#"
@@ -38,8 +38,8 @@ impl SqliteStore {
              ON CONFLICT (workflow, cron) DO UPDATE SET handled_until = max(handled_until, excluded.handled_until)",
             params![workflow, cron, until],
         )
-        .map_err(|e| super::sqlite::describe(&path, e))?;
-        tx.commit().map_err(|e| super::sqlite::describe(&path, e))?;
+        .map_err(|e| super::describe(&path, e))?;
+        tx.commit().map_err(|e| super::describe(&path, e))?;
         Ok(())
     }
 }
