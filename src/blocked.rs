@@ -4,13 +4,13 @@
 
 
 use flowc_interpreter::runtime::{self, Hold, RunReport};
-use flowc_interpreter::state::SqliteStore;
+use flowc_interpreter::state::Store;
 use serde_json::{json, Value};
 
 
 
 /// The blocked gates of a run (and its child runs), as JSON.
-pub fn blocked_json(store: &SqliteStore, run: &str) -> Value {
+pub fn blocked_json(store: &dyn Store, run: &str) -> Value {
     let gates = runtime::blocking::blocked_in_tree(store, run).unwrap_or_default();
     Value::Array(
         gates
@@ -27,8 +27,8 @@ pub fn blocked_json(store: &SqliteStore, run: &str) -> Value {
 }
 
 /// `flowc runs waiting`: every blocked step of every run that is not over.
-pub fn print_waiting(store: &SqliteStore, json: bool) -> Result<(), runtime::Error> {
-    use flowc_interpreter::state::{RunQueries, RunStatus};
+pub fn print_waiting(store: &dyn Store, json: bool) -> Result<(), runtime::Error> {
+    use flowc_interpreter::state::RunStatus;
     let runs = store.runs_with_status(&[RunStatus::Blocked, RunStatus::Running, RunStatus::Paused, RunStatus::Pending])?;
     let mut all = Vec::new();
     for run in runs.iter().filter(|r| r.parent_run.is_none()) {
@@ -87,7 +87,7 @@ pub fn how_to(run: &str, step: &str, gate: &Hold) -> String {
 }
 
 /// "How to continue" lines for a blocked run, on stderr.
-pub fn print_blocked(store: &SqliteStore, report: &RunReport) {
+pub fn print_blocked(store: &dyn Store, report: &RunReport) {
     let gates = runtime::blocking::blocked_in_tree(store, &report.run).unwrap_or_default();
     for (run, step, gate) in &gates {
         eprintln!();

@@ -9,7 +9,7 @@ use std::rc::Rc;
 
 use clap::{Args, Subcommand};
 use flowc_interpreter::runtime::{self, NotifySink, RunOptions, RunReport, Steered};
-use flowc_interpreter::state::{Checkpoints, Children, QualityGateCounts, RunStatus, SqliteStore, Store};
+use flowc_interpreter::state::{RunStatus, SqliteStore, Store};
 use serde_json::{json, Value};
 
 use crate::progress::{self, Progress};
@@ -568,7 +568,7 @@ impl Table {
 }
 
 /// `flowc runs show`: the run's children and checkpoints.
-pub fn show_extras(store: &SqliteStore, run: &str, doc: Option<&mut Value>) -> Result<(), Failure> {
+pub fn show_extras(store: &dyn Store, run: &str, doc: Option<&mut Value>) -> Result<(), Failure> {
     let children = store.children(run).map_err(usage)?;
     let checkpoints = store.checkpoints(run).map_err(usage)?;
     match doc {
@@ -610,7 +610,7 @@ pub fn show_extras(store: &SqliteStore, run: &str, doc: Option<&mut Value>) -> R
 }
 
 /// `flowc runs stats`: each gate's pass and fail counts.
-pub fn stats_extras(store: &SqliteStore, doc: Option<&mut Value>) -> Result<(), Failure> {
+pub fn stats_extras(store: &dyn Store, doc: Option<&mut Value>) -> Result<(), Failure> {
     let gates = store.gate_stats().map_err(usage)?;
     match doc {
         Some(Value::Array(list)) => {

@@ -312,7 +312,7 @@ async fn run_server(
     for s in &schedules {
         log(&schedules::describe(s));
     }
-    if let Err(e) = server.blocking(resume_after_restart).await {
+    if let Err(e) = server.blocking(|s, store| resume_after_restart(s, store)).await {
         log(&format!("cannot look for runs to resume: {}", e.message()));
     }
     // Fire times missed while no server ran, before the first new one.
@@ -345,7 +345,7 @@ async fn run_server(
                 if server.scanning.swap(true, Ordering::AcqRel) {
                     continue;
                 }
-                if let Err(e) = server.blocking(scan).await {
+                if let Err(e) = server.blocking(|s, store| scan(s, store)).await {
                     log(&format!("scan: {}", e.message()));
                 }
                 server.scanning.store(false, Ordering::Release);

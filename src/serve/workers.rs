@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use flowc_interpreter::cloudevents::EventSink;
 use flowc_interpreter::runtime::{self, NotifySink, RunOptions};
-use flowc_interpreter::state::{EventKind, RunQueries, RunStatus, SqliteStore, Store};
+use flowc_interpreter::state::{EventKind, RunStatus, Store};
 use serde_json::Value;
 
 use super::{log, Server};
@@ -90,7 +90,7 @@ impl Workers {
 /// runs a trigger created but nobody started (a server that died) start; and
 /// runs left `running` by a server that was killed, which no process holds
 /// any more, resume (completed steps are not run again).
-pub(super) fn resume_after_restart(server: &Server, store: &mut SqliteStore) {
+pub(super) fn resume_after_restart(server: &Server, store: &dyn Store) {
     let runs_dir = runtime::runs_dir_for(&server.config.state_path);
     let unheld = |run: &str| matches!(runtime::lock::try_lock(&runs_dir, run), Ok(Some(_)));
     let pending = store.runs_with_status(&[RunStatus::Pending]).unwrap_or_default();
@@ -117,7 +117,7 @@ pub(super) fn resume_after_restart(server: &Server, store: &mut SqliteStore) {
 
 /// Continues blocked runs that have a decision, a matching event or an
 /// expired gate (`runtime::inbox::Scanner`).
-pub(super) fn scan(server: &Server, store: &mut SqliteStore) {
+pub(super) fn scan(server: &Server, store: &dyn Store) {
     let Ok(mut scanner) = server.scanned.lock() else { return };
     let due = match scanner.scan(store, &|run| server.workers.is_active(run)) {
         Ok(due) => due,

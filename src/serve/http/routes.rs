@@ -421,7 +421,7 @@ fn header<'a>(headers: &'a hyper::HeaderMap, name: &str) -> Option<&'a str> {
 
 // ----------------------------------------------------------------- handlers
 
-fn show_run(store: &SqliteStore, run: &str) -> Reply {
+fn show_run(store: &dyn Store, run: &str) -> Reply {
     match runtime::RunReport::load(store, run) {
         Ok(report) => {
             let mut doc = report.to_json();
@@ -468,7 +468,7 @@ fn events_from(headers: &hyper::HeaderMap, body: &[u8]) -> Result<Vec<Value>, St
     }
 }
 
-fn post_events(server: &Server, store: &mut SqliteStore, by: &Principal, headers: &hyper::HeaderMap, body: &[u8]) -> Reply {
+fn post_events(server: &Server, store: &mut dyn Store, by: &Principal, headers: &hyper::HeaderMap, body: &[u8]) -> Reply {
     let events = match events_from(headers, body) {
         Ok(e) => e,
         Err(msg) => return bad(msg),
@@ -502,7 +502,7 @@ struct Hook<'a> {
 /// Stores events (all or none), starts the runs their triggers fire, and
 /// wakes the scanner for the runs waiting on them. The runs' initiator is
 /// the token's principal (or `webhook:PROVIDER` for a signed webhook).
-fn accept(server: &Server, store: &mut SqliteStore, events: Vec<Value>, hook: Option<&Hook>, initiator: &str, token: Option<&str>) -> Reply {
+fn accept(server: &Server, store: &mut dyn Store, events: Vec<Value>, hook: Option<&Hook>, initiator: &str, token: Option<&str>) -> Reply {
     // Events fire `on event` triggers; a webhook fires only webhook triggers (below).
     let origin = |event: &Value| {
         let origin = triggers::event_origin(event, initiator);
@@ -670,7 +670,7 @@ fn post_decision(
 }
 
 /// `POST /runs/RUN/cancel|pause|resume`.
-fn control(server: &Server, store: &mut SqliteStore, by: &Principal, run: &str, action: Action) -> Reply {
+fn control(server: &Server, store: &mut dyn Store, by: &Principal, run: &str, action: Action) -> Reply {
     let record = match store.run(run) {
         Ok(Some(r)) => r,
         Ok(None) => return reply(StatusCode::NOT_FOUND, json!({ "error": format!("there is no run `{run}`") })),
