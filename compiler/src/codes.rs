@@ -6,7 +6,25 @@
 //! E02xx names, E03xx graph, E04xx expressions and types, E05xx schemas and
 //! values, W0xxx warnings.
 
-use crate::diagnostic::Severity;
+use serde::Serialize;
+
+/// How bad a diagnostic is: an error fails `flowc check`; a warning fails it
+/// only with `--deny-warnings`. Each code has one (see [`Code::severity`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
 
 macro_rules! catalogue {
     ($( $variant:ident = $code:literal, $severity:ident, $summary:literal; )*) => {

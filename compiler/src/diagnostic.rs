@@ -5,25 +5,9 @@
 //! as JSON/SARIF/GitHub annotations, the language server as LSP types.
 
 use flowc_grammar::ast::Span;
-use serde::Serialize;
 
+pub use crate::codes::Severity;
 use crate::codes::Code;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Error,
-    Warning,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        }
-    }
-}
 
 /// A secondary location, possibly in another file (the other half of a
 /// duplicate, the next edge of a cycle).

@@ -17,7 +17,6 @@
 mod check;
 mod convert;
 mod fast;
-mod functions;
 pub mod lexer;
 pub mod parse;
 pub mod syntax;

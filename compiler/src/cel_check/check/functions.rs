@@ -10,8 +10,8 @@
 use flowc_grammar::ast::Span;
 use flowc_plan::cel_functions::{self, CelTy, Overload};
 
-use super::check::{Checker, did_you_mean};
-use super::syntax::Node;
+use super::{Checker, did_you_mean};
+use crate::cel_check::syntax::Node;
 use crate::codes::Code;
 use crate::diagnostic::Diagnostic;
 use crate::types::Ty;

@@ -6,11 +6,13 @@
 //! it. A node whose operation failed is typed `dyn`, so one mistake is
 //! reported once rather than again by every enclosing node.
 
+
+// The calls of functions and macros, checked against the overload table.
+mod functions;
 use std::collections::HashSet;
 
 use flowc_grammar::ast::{Expr, Span};
 
-use super::functions;
 use super::syntax::{BinaryOp, Literal, MacroKind, Node, NodeKind, UnaryOp};
 use super::{Binding, Expect, ExprSite, Scope};
 use crate::codes::Code;
