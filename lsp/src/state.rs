@@ -145,6 +145,10 @@ impl Snapshot {
         let file = self.files.get(uri)?;
         Some((uri.clone(), self.text_ref(file)))
     }
+    /// Whether the snapshot has the file a compiler path names.
+    pub fn knows(&self, path: &str) -> bool {
+        self.locate(path).is_some()
+    }
     pub fn project_of(&self, file: &FileEntry) -> Project {
         self.projects[file.project].project
     }
