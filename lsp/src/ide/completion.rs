@@ -7,13 +7,13 @@
 
 use flowc_compiler::Ty;
 use flowc_compiler::model::item_index;
+use flowc_compiler::name_index::ExprCx;
 use flowc_grammar::ast::{self, Decl, DeclKind, GroupMember, ValueKind, WorkflowStmtKind};
 use flowc_grammar::errors::{STEP_KEYWORDS, STEP_KINDS, WORKFLOW_KEYWORDS, keywords_of};
 use flowc_grammar::keywords;
 use flowc_grammar::lexer::{self, LexErrorKind, TokenKind};
 use flowc_grammar::parser::Rule;
 
-use super::index::ExprCx;
 use super::{FileCx, scope};
 use crate::state::{FileEntry, Snapshot};
 

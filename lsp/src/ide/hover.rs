@@ -4,6 +4,7 @@
 
 use flowc_compiler::model::item_index;
 use flowc_compiler::{Code, Ty, check_project};
+use flowc_compiler::name_index::{Sym, expr_paths, name_index};
 use flowc_grammar::ast::{
     AgentStmtKind, Decl, DeclKind, EnvEntryKind, EnvValue, PolicyStmtKind, ResourceStmtKind, SecretSourceKind, SecretValue, Span,
     StepStmtKind, StoreStmtKind, TypeExpr, WorkflowStmtKind,
@@ -11,7 +12,6 @@ use flowc_grammar::ast::{
 use flowc_grammar::keywords;
 use flowc_grammar::lexer::{self, TokenKind};
 
-use super::index::{Sym, expr_paths, file_index};
 use super::{FileCx, scope};
 use crate::convert::docs_url;
 use crate::state::{FileEntry, Snapshot};
@@ -38,7 +38,7 @@ pub fn hover(snap: &Snapshot, file: &FileEntry, offset: u32) -> Option<Hover> {
 /// type of what is under the cursor. (A path's root that is a step gets the
 /// step's hover instead.)
 fn expression_hover(cx: &FileCx<'_>, offset: u32) -> Option<(Span, String)> {
-    let index = file_index(&cx.snap.db, cx.file.source);
+    let index = name_index(&cx.snap.db, cx.file.source);
     let site = index.expr_at(offset)?;
     let node = flowc_compiler::cel_check::parse_expr(&site.expr).ok()?;
     let path = expr_paths(&node).into_iter().find(|p| p.iter().any(|(_, s)| s.touches(offset)))?;
@@ -53,7 +53,7 @@ fn expression_hover(cx: &FileCx<'_>, offset: u32) -> Option<(Span, String)> {
 }
 
 fn symbol_hover(cx: &FileCx<'_>, offset: u32) -> Option<(Span, String)> {
-    let occ = file_index(&cx.snap.db, cx.file.source).at(offset)?.clone();
+    let occ = name_index(&cx.snap.db, cx.file.source).at(offset)?.clone();
     let text = match &occ.sym {
         Sym::Step { workflow, name } => step_hover(cx, workflow, name)?,
         Sym::Decl(kind, name) => decl_hover(cx, *kind, name)?,

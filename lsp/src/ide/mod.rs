@@ -17,7 +17,6 @@ pub mod actions;
 pub mod completion;
 pub mod format;
 pub mod hover;
-mod index;
 pub mod navigate;
 pub mod rename;
 mod scope;

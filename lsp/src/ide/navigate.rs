@@ -3,9 +3,9 @@
 //! of the project.
 
 use flowc_compiler::model::item_index;
+use flowc_compiler::name_index::{Occ, Sym, name_index};
 use flowc_grammar::ast::{Decl, DeclKind, EnvEntryKind, Span};
 
-use super::index::{Occ, Sym, file_index};
 use super::{FileCx, FileSpan};
 use crate::state::{FileEntry, Snapshot};
 
@@ -21,7 +21,7 @@ pub struct Highlight {
 
 /// The symbol under the cursor.
 pub fn symbol_at(cx: &FileCx<'_>, offset: u32) -> Option<Occ> {
-    file_index(&cx.snap.db, cx.file.source).at(offset).cloned()
+    name_index(&cx.snap.db, cx.file.source).at(offset).cloned()
 }
 
 /// Every occurrence of `sym` in the project, as (file, span, is-definition).
@@ -30,7 +30,7 @@ pub fn occurrences<'a>(cx: &FileCx<'a>, sym: &Sym) -> Vec<(&'a FileEntry, Span, 
     let mut out = Vec::new();
     for uri in &snap.projects[cx.file.project].members {
         let Some(file) = snap.file(uri) else { continue };
-        for occ in &file_index(&snap.db, file.source).occs {
+        for occ in &name_index(&snap.db, file.source).occs {
             if &occ.sym == sym {
                 out.push((file, occ.span, occ.def));
             }
@@ -105,6 +105,6 @@ pub fn references(snap: &Snapshot, file: &FileEntry, offset: u32, include_declar
 pub fn highlight(snap: &Snapshot, file: &FileEntry, offset: u32) -> Option<Vec<Highlight>> {
     let cx = FileCx::new(snap, file);
     let occ = symbol_at(&cx, offset)?;
-    let here = file_index(&snap.db, cx.file.source);
+    let here = name_index(&snap.db, cx.file.source);
     Some(here.occs.iter().filter(|o| o.sym == occ.sym).map(|o| Highlight { span: o.span, def: o.def }).collect())
 }

@@ -2,9 +2,9 @@
 //! project names it: headers, `after` lists, arms, holes and backtick
 //! expressions, in every file.
 
+use flowc_compiler::name_index::Sym;
 use flowc_grammar::ast::{DeclKind, Span};
 
-use super::index::Sym;
 use super::navigate::{occurrences, symbol_at};
 use super::{FileCx, FileEdits, TextEdit, is_identifier, push_edit};
 use crate::state::{FileEntry, Snapshot};

@@ -5,10 +5,10 @@
 
 use std::collections::BTreeMap;
 
+use flowc_compiler::name_index::{Sym, expr_paths, name_index};
 use flowc_grammar::ast::{DeclKind, Span};
 
 use super::FileCx;
-use super::index::{Sym, expr_paths, file_index};
 use crate::state::{FileEntry, Snapshot};
 
 /// What a token is, as the editor colours it. `ALL` is the legend: a
@@ -98,7 +98,7 @@ const BUILTINS: &[&str] = &["inputs", "run", "env", "item", "items", "event", "o
 /// empty, each within one line.
 pub fn semantic_tokens(snap: &Snapshot, file: &FileEntry) -> Vec<Token> {
     let cx = FileCx::new(snap, file);
-    let index = file_index(&snap.db, cx.file.source);
+    let index = name_index(&snap.db, cx.file.source);
     // By start: a span holds one token; names (occurrences) win over the
     // generic expression paths that cover the same text.
     let mut tokens: BTreeMap<u32, Token> = BTreeMap::new();
