@@ -20,16 +20,20 @@ use crate::state::Snapshot;
 /// A file's text with its line index: everything position conversion needs.
 #[derive(Clone, Copy)]
 pub struct TextRef<'a> {
+    /// The file's text.
     pub text: &'a str,
+    /// Where each of its lines starts.
     pub index: &'a LineIndex,
 }
 
 impl<'a> TextRef<'a> {
+    /// The line and UTF-16 column of a byte offset.
     pub fn position(&self, offset: u32) -> lsp::Position {
         let (line, character) = self.index.line_col_utf16(self.text, offset);
         lsp::Position { line, character }
     }
 
+    /// A byte span as a protocol range (an inverted span is empty).
     pub fn range(&self, span: Span) -> lsp::Range {
         lsp::Range { start: self.position(span.start), end: self.position(span.end.max(span.start)) }
     }
@@ -54,6 +58,7 @@ impl<'a> TextRef<'a> {
         (start + line.len()) as u32
     }
 
+    /// A protocol range as a byte span, clamped as [`TextRef::offset`] is.
     pub fn span(&self, range: lsp::Range) -> Span {
         let start = self.offset(range.start);
         let end = self.offset(range.end).max(start);

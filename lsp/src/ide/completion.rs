@@ -20,6 +20,7 @@ use crate::state::{FileEntry, Snapshot};
 /// What a completion item is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum CompletionKind {
+    /// A keyword (or a phrase of them, `for each item`), with its doc as detail.
     Keyword,
     /// A step or group, or a step's name in an expression.
     Step,
@@ -27,10 +28,15 @@ pub enum CompletionKind {
     Variable,
     /// A field of a value, or of a resource instance.
     Field,
+    /// An agent, after `step NAME: agent`.
     Agent,
+    /// A policy, after `step NAME: check`.
     Policy,
+    /// A template, after `step NAME: use`.
     Template,
+    /// A workflow: after `call`, `then spawn`, or `->` in a spawn.
     Workflow,
+    /// A store, after `reads` or `then put`.
     Store,
     /// An env or secret set.
     Set,

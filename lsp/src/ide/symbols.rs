@@ -10,22 +10,33 @@ use crate::state::{FileEntry, Snapshot};
 /// What an outline entry is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SymbolKind {
+    /// `workflow NAME`: its children are its inputs, outputs, invariants, groups and steps.
     Workflow,
+    /// `agent NAME`.
     Agent,
+    /// `env NAME`, a reusable env set.
     Env,
+    /// `secrets NAME`, a secret set.
     Secrets,
+    /// `store NAME`.
     Store,
+    /// `policy NAME`.
     Policy,
-    /// A resource kind's declaration.
+    /// `resource Kind`, a resource kind's declaration.
     Resource,
+    /// `template NAME`.
     Template,
-    /// An instance of a resource kind.
+    /// `Kind name { … }`, an instance of a resource kind.
     Instance,
+    /// A workflow's `input NAME: TYPE`.
     Input,
+    /// A workflow's `output NAME = …`.
     Output,
+    /// A workflow's `invariant NAME { … }`.
     Invariant,
+    /// A step, in a workflow or a group.
     Step,
-    /// A `parallel` or `phase` group.
+    /// A `parallel` or `phase` group: its children are its members.
     Group,
 }
 
