@@ -1,7 +1,10 @@
 //! Every keyword of the language, once: its word, its category and its
 //! one-line doc (`docs/language.md` is the long form). Hover and completion
-//! read the docs; tests keep the pest grammar, the contextual keyword lists
-//! of `crate::errors` and the VS Code TextMate grammar in step with it.
+//! read the docs, `errors::keywords_of` reads the declarations, trigger
+//! rules and types; tests keep the pest grammar, the other contextual lists
+//! of `crate::errors`, the AST's spellings, the compiler's shape tables
+//! (`compiler/src/checks/shape.rs`) and the VS Code TextMate grammar in step
+//! with it.
 
 /// What kind of word a keyword is; the VS Code grammar colours each
 /// category with one of its patterns.
@@ -271,12 +274,10 @@ mod tests {
                 assert!(keyword(word).is_some(), "keywords_of({rule:?}) names `{word}`, which KEYWORDS lacks");
             }
         }
-        let set = |ws: &[&'static str]| ws.iter().copied().collect::<BTreeSet<_>>();
-        assert_eq!(words(Declaration).collect::<BTreeSet<_>>(), set(keywords_of(Rule::declaration).unwrap_or(&[])));
-        assert_eq!(words(TriggerRule).collect::<BTreeSet<_>>(), set(keywords_of(Rule::trigger_name).unwrap_or(&[])));
-        assert_eq!(words(Type).collect::<BTreeSet<_>>(), set(keywords_of(Rule::named_type).unwrap_or(&[])));
+        // (The declarations, trigger rules and types of `keywords_of` are
+        // read from this table.)
         // A step kind may be best known as something else (`agent` declares one).
-        let kinds = set(STEP_KINDS);
+        let kinds: BTreeSet<&str> = STEP_KINDS.iter().copied().collect();
         assert!(words(StepKind).all(|w| kinds.contains(w)), "every StepKind keyword is in STEP_KINDS");
         assert!(STEP_KINDS.iter().all(|w| keyword(w).is_some()));
         for w in words(WorkflowStatement) {
@@ -286,6 +287,24 @@ mod tests {
             // `then put`, `then spawn`, `reads X as Y`, `on_fail fix`, `retry N backoff … max D`
             // continue a statement rather than start one.
             assert!(STEP_KEYWORDS.contains(&w), "`{w}` is a StepStatement but not in STEP_KEYWORDS");
+        }
+    }
+
+    /// The AST spells its keywords (`keyword()` of its enums) as the table does.
+    #[test]
+    fn the_ast_spells_keywords_of_the_table() {
+        use crate::ast::{CatchupMode, GroupKind, OnFailure, PolicyEffect, SignatureScheme, Strategy, TriggerRule};
+        let spelt = [
+            GroupKind::Parallel.keyword(), GroupKind::Phase.keyword(),
+            TriggerRule::AllSuccess.keyword(), TriggerRule::OneSuccess.keyword(), TriggerRule::AllDone.keyword(),
+            CatchupMode::None.keyword(), CatchupMode::Latest.keyword(), CatchupMode::All.keyword(),
+            SignatureScheme::Github.keyword(), SignatureScheme::Stripe.keyword(), SignatureScheme::Hmac.keyword(),
+            Strategy::Min.keyword(), Strategy::Max.keyword(), Strategy::Threshold.keyword(), Strategy::Weighted.keyword(),
+            OnFailure::Fail.keyword(), OnFailure::Pause.keyword(), OnFailure::Continue.keyword(),
+            PolicyEffect::Deny.keyword(), PolicyEffect::RequireApproval.keyword(), PolicyEffect::Allow.keyword(),
+        ];
+        for word in spelt {
+            assert!(keyword(word).is_some(), "the AST spells `{word}`, which KEYWORDS lacks");
         }
     }
 
