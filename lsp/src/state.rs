@@ -664,6 +664,18 @@ impl State {
     }
 }
 
+/// A snapshot holding one file, `path`, as a project of its own: the
+/// editor features' in-process tests read it.
+#[cfg(test)]
+pub fn snapshot_of(path: &str, text: &str) -> Snapshot {
+    let (out, _) = tokio::sync::mpsc::unbounded_channel();
+    let (events, _) = mpsc::channel();
+    let mut state = State::new(out, events, false);
+    let uri = lsp::Uri::from_file_path(path).expect("an absolute path");
+    state.upsert(uri, text.to_string(), Some(1), true);
+    state.snapshot()
+}
+
 fn new_database(trace: Option<&QueryCounts>) -> Database {
     let Some(counts) = trace else { return Database::default() };
     let sink = counts.clone();

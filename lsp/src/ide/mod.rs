@@ -103,3 +103,71 @@ pub fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
+
+#[cfg(test)]
+mod tests {
+    use flowc_grammar::ast::Span;
+
+    use super::completion::{CompletionKind, completion};
+    use super::hover::hover;
+    use super::navigate::{definition, references};
+    use super::rename::rename;
+    use super::symbols::{SymbolKind, document_symbols};
+    use super::tokens::{DECLARATION, TokenType, semantic_tokens};
+    use super::{FileSpan, TextEdit};
+    use crate::state::snapshot_of;
+
+    const PATH: &str = "/flowc-ide-test/hello.flow";
+    const TEXT: &str = "workflow hello {\n  step greet {\n    command \"echo hi\"\n  }\n  step report after greet {\n    command \"echo ${greet.output}\"\n  }\n}\n";
+
+    fn at(needle: &str, nth: usize) -> u32 {
+        TEXT.match_indices(needle).nth(nth).map(|(i, _)| i as u32).expect("in the text")
+    }
+
+    fn span(needle: &str, nth: usize) -> Span {
+        let start = at(needle, nth);
+        Span::new(start, start + needle.len() as u32)
+    }
+
+    /// The features answer in byte spans and compiler paths: the step
+    /// `greet` is defined once and named twice (in `after` and in a hole).
+    #[test]
+    fn the_features_answer_in_plain_types() {
+        let snap = snapshot_of(PATH, TEXT);
+        let file = snap.file(snap.paths.get(PATH).expect("the file's path")).expect("the file");
+        let def = span("greet", 0);
+        let uses = [span("greet", 1), span("greet", 2)];
+        assert_eq!(definition(&snap, file, uses[1].start), Some(vec![FileSpan { path: PATH.into(), span: def }]));
+        assert_eq!(
+            references(&snap, file, def.start, false),
+            Some(uses.iter().map(|s| FileSpan { path: PATH.into(), span: *s }).collect())
+        );
+        let edits = rename(&snap, file, uses[0].start, "hi").expect("a name");
+        let renamed: Vec<TextEdit> = [def, uses[0], uses[1]].iter().map(|s| TextEdit { span: *s, new_text: "hi".into() }).collect();
+        assert_eq!(edits, Some(vec![(PATH.to_string(), renamed)]));
+        assert!(rename(&snap, file, def.start, "1x").is_err(), "not a name");
+
+        let h = hover(&snap, file, def.start + 1).expect("a hover on a step");
+        assert_eq!(h.span, def);
+        assert!(h.markdown.starts_with("```flow\nstep greet: run\n```"), "{}", h.markdown);
+        let kw = hover(&snap, file, at("command", 0)).expect("a keyword's hover");
+        assert_eq!((kw.span, kw.markdown.starts_with("`command`: ")), (span("command", 0), true));
+
+        let outline = document_symbols(&snap, file);
+        assert_eq!(outline.len(), 1);
+        assert_eq!((outline[0].name.as_str(), outline[0].kind, outline[0].name_span), ("hello", SymbolKind::Workflow, span("hello", 0)));
+        let steps: Vec<(&str, SymbolKind)> = outline[0].children.iter().map(|c| (c.name.as_str(), c.kind)).collect();
+        assert_eq!(steps, [("greet", SymbolKind::Step), ("report", SymbolKind::Step)]);
+
+        let tokens = semantic_tokens(&snap, file);
+        assert!(tokens.contains(&(def, TokenType::Function, DECLARATION)), "{tokens:?}");
+        assert!(tokens.contains(&(uses[1], TokenType::Function, 0)), "{tokens:?}");
+        assert!(tokens.windows(2).all(|w| w[0].0.end <= w[1].0.start), "in order, never overlapping");
+
+        // After `after ` in a header: the other steps of the workflow.
+        let items = completion(&snap, file, at("greet", 1));
+        let greet = items.iter().find(|i| i.label == "greet").expect("`greet` is offered");
+        assert_eq!(greet.kind, CompletionKind::Step);
+        assert!(items.iter().all(|i| i.label != "report"), "a step does not depend on itself");
+    }
+}
