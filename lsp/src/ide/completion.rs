@@ -66,7 +66,7 @@ pub fn completion(snap: &Snapshot, file: &FileEntry, offset: u32) -> Vec<Complet
     let text = cx.text.text;
     let prefix = &text[..offset];
     let lexed = lexer::lex(prefix);
-    let items = match open_token(&lexed, prefix) {
+    match open_token(&lexed, prefix) {
         Some(Open::Backtick(start)) => expression(&cx, offset, &prefix[start + 1..]),
         Some(Open::String(start)) => match hole_text(&prefix[start + 1..]) {
             Some(expr) => expression(&cx, offset, expr),
@@ -86,8 +86,7 @@ pub fn completion(snap: &Snapshot, file: &FileEntry, offset: u32) -> Vec<Complet
             let line = &prefix[prefix.rfind(['\n', '{', '}']).map_or(0, |i| i + 1)..];
             statement(&cx, offset, line.trim_start(), &block)
         }
-    };
-    items
+    }
 }
 
 /// A token the cursor is inside of: the text before the cursor leaves it open.
