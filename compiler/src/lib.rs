@@ -16,6 +16,7 @@ pub mod lower;
 pub mod shell_lex;
 pub mod manifests;
 pub mod model;
+pub mod name_index;
 pub mod pending;
 mod queries;
 pub mod types;

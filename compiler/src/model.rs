@@ -544,23 +544,18 @@ fn compute_sig(step: &Step, groups: &[String]) -> StepSig {
     let mut ends_early = None;
     let mut uses: Vec<(DeclKind, String)> = Vec::new();
     let mut starts = Vec::new();
-    match &step.kind {
-        ast::StepKind::Agent(n) => uses.push((DeclKind::Agent, n.text.clone())),
-        ast::StepKind::Check(n) => uses.push((DeclKind::Policy, n.text.clone())),
-        ast::StepKind::Use(n) => uses.push((DeclKind::Template, n.text.clone())),
-        ast::StepKind::Call(n) => {
-            uses.push((DeclKind::Workflow, n.text.clone()));
-            starts.push((n.text.clone(), false));
-        }
-        _ => {}
+    if let Some((kind, n)) = kind_decl_ref(&step.kind) {
+        uses.push((kind, n.text.clone()));
+    }
+    if let ast::StepKind::Call(n) = &step.kind {
+        starts.push((n.text.clone(), false));
     }
     for stmt in &step.body {
+        if let Some((kind, n)) = stmt_decl_ref(&stmt.kind) {
+            uses.push((kind, n.text.clone()));
+        }
         match &stmt.kind {
-            K::Reads { key, .. } | K::Put { key, .. } => uses.push((DeclKind::Store, key.store.text.clone())),
-            K::Spawn { workflow, .. } | K::SpawnEach { workflow, .. } => {
-                uses.push((DeclKind::Workflow, workflow.text.clone()));
-                starts.push((workflow.text.clone(), true));
-            }
+            K::Spawn { workflow, .. } | K::SpawnEach { workflow, .. } => starts.push((workflow.text.clone(), true)),
             K::Env(env) => uses.extend(env_uses(env)),
             _ => {}
         }
@@ -603,6 +598,32 @@ fn compute_sig(step: &Step, groups: &[String]) -> StepSig {
         ends_early,
         uses,
         starts,
+    }
+}
+
+/// The declaration a step kind names (`agent A`, `check P`, `use T`,
+/// `call W`). One answer for the name checks (`checks::names`), the step
+/// signature's `uses` and the editor's name index (`name_index`).
+pub fn kind_decl_ref(kind: &ast::StepKind) -> Option<(DeclKind, &ast::Name)> {
+    match kind {
+        ast::StepKind::Agent(n) => Some((DeclKind::Agent, n)),
+        ast::StepKind::Check(n) => Some((DeclKind::Policy, n)),
+        ast::StepKind::Use(n) => Some((DeclKind::Template, n)),
+        ast::StepKind::Call(n) => Some((DeclKind::Workflow, n)),
+        _ => None,
+    }
+}
+
+/// The declaration a step statement names: the store of `reads` and
+/// `then put`, the workflow of `then spawn` (each or not). Env blocks name
+/// sets too; [`env_uses`] lists those. Read by the same three as
+/// [`kind_decl_ref`].
+pub fn stmt_decl_ref(stmt: &ast::StepStmtKind) -> Option<(DeclKind, &ast::Name)> {
+    use ast::StepStmtKind as K;
+    match stmt {
+        K::Reads { key, .. } | K::Put { key, .. } => Some((DeclKind::Store, &key.store)),
+        K::Spawn { workflow, .. } | K::SpawnEach { workflow, .. } => Some((DeclKind::Workflow, workflow)),
+        _ => None,
     }
 }
 

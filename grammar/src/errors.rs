@@ -1,6 +1,9 @@
 //! Syntax errors, and the words that describe what the grammar expected.
 
+use std::sync::LazyLock;
+
 use crate::ast::Span;
+use crate::keywords::{Category, words};
 use crate::parser::Rule;
 
 /// The kinds of syntax error. Each has a stable code (see `code`), documented
@@ -349,9 +352,7 @@ pub fn describe(rule: Rule) -> &'static str {
 pub fn keywords_of(rule: Rule) -> Option<&'static [&'static str]> {
     use Rule::*;
     Some(match rule {
-        declaration | file | file_strict => {
-            &["workflow", "agent", "env", "secrets", "store", "policy", "resource", "template"]
-        }
+        declaration | file | file_strict => &DECLARATIONS,
         workflow_item | workflow_items_strict => WORKFLOW_KEYWORDS,
         step_item | step_items_strict => STEP_KEYWORDS,
         group_item | group_items_strict => &["step", "parallel", "phase"],
@@ -379,12 +380,19 @@ pub fn keywords_of(rule: Rule) -> Option<&'static [&'static str]> {
         fail_mode => &["pause", "fail"],
         violation_action => &["abort", "warn", "rollback"],
         policy_effect => &["deny", "require_approval", "allow"],
-        trigger_name | trigger_call => &["all_success", "one_success", "all_done"],
+        trigger_name | trigger_call => &TRIGGER_RULES,
         group_kind => &["parallel", "phase"],
-        named_type | type_expr => &["string", "number", "int", "bool", "any"],
+        named_type | type_expr => &TYPES,
         _ => return None,
     })
 }
+
+/// The declaration keywords, from the keyword table.
+static DECLARATIONS: LazyLock<Vec<&'static str>> = LazyLock::new(|| words(Category::Declaration).collect());
+/// The trigger rules, from the keyword table.
+static TRIGGER_RULES: LazyLock<Vec<&'static str>> = LazyLock::new(|| words(Category::TriggerRule).collect());
+/// The type names, from the keyword table.
+static TYPES: LazyLock<Vec<&'static str>> = LazyLock::new(|| words(Category::Type).collect());
 
 /// The keywords that start a workflow statement or member, for "did you mean"
 /// and for saying where a misplaced statement belongs.

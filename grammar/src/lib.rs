@@ -10,6 +10,7 @@
 pub mod ast;
 pub mod errors;
 pub mod format;
+pub mod keywords;
 pub mod lexer;
 pub mod outline;
 pub mod parser;

@@ -17,24 +17,36 @@ use tower_lsp_server::ls_types as lsp;
 use crate::convert;
 use crate::state::{Published, Snapshot};
 
+/// What a diagnostics job is to check, and against what.
 pub struct Job {
+    /// The edit generation the job's snapshot was taken at.
     pub generation: u64,
+    /// The projects (indexes into `Snapshot::projects`) an edit touched.
     pub projects: Vec<usize>,
+    /// What the client shows now: a file whose result equals it is not sent.
     pub published: Arc<HashMap<lsp::Uri, Published>>,
 }
 
 /// A file whose diagnostics are to be published.
 pub struct FileResult {
+    /// The file.
     pub uri: lsp::Uri,
+    /// Its diagnostics as the compiler gave them, to compare next time.
     pub published: Published,
+    /// The same diagnostics as the protocol shows them.
     pub lsp: Vec<lsp::Diagnostic>,
 }
 
+/// A finished diagnostics job: the files whose diagnostics changed.
 pub struct Checked {
+    /// The generation of the job; the state thread drops an outdated one.
     pub generation: u64,
+    /// The files to publish, each with its new diagnostics.
     pub files: Vec<FileResult>,
 }
 
+/// Checks the job's projects on the snapshot (settings silence warnings as
+/// for `flowc check`) and keeps the files whose diagnostics changed.
 pub fn run(snapshot: &Snapshot, job: Job) -> Checked {
     let mut files = Vec::new();
     for p in job.projects {

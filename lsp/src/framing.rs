@@ -20,6 +20,8 @@ use tower_lsp_server::jsonrpc;
 /// The method the replacement requests call.
 pub const INVALID_MESSAGE: &str = "flowc/invalidMessage";
 
+/// An `AsyncRead` that re-frames the client's input, replacing each frame
+/// that is no JSON-RPC message with an [`INVALID_MESSAGE`] request.
 pub struct Guard<R> {
     inner: R,
     input: Vec<u8>,
@@ -30,6 +32,7 @@ pub struct Guard<R> {
 }
 
 impl<R> Guard<R> {
+    /// Guards the reader of the client's input.
     pub fn new(inner: R) -> Self {
         Guard { inner, input: Vec::new(), output: Vec::new(), taken: 0, eof: false }
     }

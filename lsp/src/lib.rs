@@ -37,6 +37,8 @@
 //! go through one queue, in order, so an older result can never land after
 //! a newer one.
 
+#![deny(missing_docs)]
+
 mod convert;
 mod diagnostics;
 mod framing;

@@ -19,9 +19,10 @@ use tower_lsp_server::ls_types as lsp;
 use tower_lsp_server::{Client, LanguageServer, LspService, Server};
 
 use crate::Config;
+use crate::convert::{self, TextRef};
 use crate::framing;
 use crate::ide;
-use crate::state::{Event, Job, Outgoing, Snapshot, State, run_cancellable};
+use crate::state::{Event, FileEntry, Job, Outgoing, Snapshot, State, run_cancellable};
 
 /// Serves the protocol on a pair of streams until `exit`. Returns whether
 /// `shutdown` came before `exit`.
@@ -177,7 +178,7 @@ fn capabilities() -> lsp::ServerCapabilities {
         })),
         document_formatting_provider: Some(lsp::OneOf::Left(true)),
         semantic_tokens_provider: Some(lsp::SemanticTokensServerCapabilities::SemanticTokensOptions(lsp::SemanticTokensOptions {
-            legend: ide::tokens::legend(),
+            legend: convert::legend(),
             full: Some(lsp::SemanticTokensFullOptions::Bool(true)),
             range: None,
             work_done_progress_options: Default::default(),
@@ -247,53 +248,114 @@ impl LanguageServer for Backend {
 
     async fn hover(&self, params: lsp::HoverParams) -> Result<Option<lsp::Hover>> {
         let at = params.text_document_position_params;
-        self.request(move |s| ide::hover::hover(s, &at.text_document.uri, at.position)).await
+        self.request(move |s| {
+            let (file, text, offset) = at_position(s, &at.text_document.uri, at.position)?;
+            ide::hover::hover(s, file, offset).map(|h| convert::hover(text, h))
+        })
+        .await
     }
 
     async fn goto_definition(&self, params: lsp::GotoDefinitionParams) -> Result<Option<lsp::GotoDefinitionResponse>> {
         let at = params.text_document_position_params;
-        self.request(move |s| ide::navigate::definition(s, &at.text_document.uri, at.position)).await
+        self.request(move |s| {
+            let (file, _, offset) = at_position(s, &at.text_document.uri, at.position)?;
+            convert::definition(s, &ide::navigate::definition(s, file, offset)?)
+        })
+        .await
     }
 
     async fn references(&self, params: lsp::ReferenceParams) -> Result<Option<Vec<lsp::Location>>> {
         let at = params.text_document_position;
         let include_declaration = params.context.include_declaration;
-        self.request(move |s| ide::navigate::references(s, &at.text_document.uri, at.position, include_declaration)).await
+        self.request(move |s| {
+            let (file, _, offset) = at_position(s, &at.text_document.uri, at.position)?;
+            ide::navigate::references(s, file, offset, include_declaration).map(|r| convert::locations(s, &r))
+        })
+        .await
     }
 
     async fn document_highlight(&self, params: lsp::DocumentHighlightParams) -> Result<Option<Vec<lsp::DocumentHighlight>>> {
         let at = params.text_document_position_params;
-        self.request(move |s| ide::navigate::highlight(s, &at.text_document.uri, at.position)).await
+        self.request(move |s| {
+            let (file, text, offset) = at_position(s, &at.text_document.uri, at.position)?;
+            ide::navigate::highlight(s, file, offset).map(|h| convert::highlights(text, h))
+        })
+        .await
     }
 
     async fn completion(&self, params: lsp::CompletionParams) -> Result<Option<lsp::CompletionResponse>> {
         let at = params.text_document_position;
-        self.request(move |s| ide::completion::completion(s, &at.text_document.uri, at.position)).await
+        self.request(move |s| {
+            let (file, _, offset) = at_position(s, &at.text_document.uri, at.position)?;
+            Some(convert::completion(ide::completion::completion(s, file, offset)))
+        })
+        .await
     }
 
     async fn prepare_rename(&self, params: lsp::TextDocumentPositionParams) -> Result<Option<lsp::PrepareRenameResponse>> {
-        self.request(move |s| ide::rename::prepare(s, &params.text_document.uri, params.position)).await
+        self.request(move |s| {
+            let (file, text, offset) = at_position(s, &params.text_document.uri, params.position)?;
+            let (span, placeholder) = ide::rename::prepare(s, file, offset)?;
+            Some(lsp::PrepareRenameResponse::RangeWithPlaceholder { range: text.range(span), placeholder })
+        })
+        .await
     }
 
     async fn rename(&self, params: lsp::RenameParams) -> Result<Option<lsp::WorkspaceEdit>> {
         let at = params.text_document_position;
         let new_name = params.new_name;
-        self.request(move |s| ide::rename::rename(s, &at.text_document.uri, at.position, &new_name)).await?
+        self.request(move |s| {
+            let Some((file, _, offset)) = at_position(s, &at.text_document.uri, at.position) else { return Ok(None) };
+            match ide::rename::rename(s, file, offset, &new_name) {
+                Ok(edits) => Ok(edits.and_then(|e| convert::workspace_edit(s, e))),
+                Err(reason) => Err(Error::invalid_params(reason)),
+            }
+        })
+        .await?
     }
 
     async fn code_action(&self, params: lsp::CodeActionParams) -> Result<Option<lsp::CodeActionResponse>> {
-        self.request(move |s| ide::actions::code_actions(s, &params.text_document.uri, params.range)).await
+        self.request(move |s| {
+            let file = s.file(&params.text_document.uri)?;
+            let text = s.text_ref(file);
+            let actions = ide::actions::code_actions(s, file, text.span(params.range));
+            Some(convert::code_actions(s, text, actions))
+        })
+        .await
     }
 
     async fn document_symbol(&self, params: lsp::DocumentSymbolParams) -> Result<Option<lsp::DocumentSymbolResponse>> {
-        self.request(move |s| ide::symbols::document_symbols(s, &params.text_document.uri)).await
+        self.request(move |s| {
+            let file = s.file(&params.text_document.uri)?;
+            let text = s.text_ref(file);
+            let symbols = ide::symbols::document_symbols(s, file).into_iter().map(|sym| convert::document_symbol(text, sym)).collect();
+            Some(lsp::DocumentSymbolResponse::Nested(symbols))
+        })
+        .await
     }
 
     async fn semantic_tokens_full(&self, params: lsp::SemanticTokensParams) -> Result<Option<lsp::SemanticTokensResult>> {
-        self.request(move |s| ide::tokens::semantic_tokens(s, &params.text_document.uri)).await
+        self.request(move |s| {
+            let file = s.file(&params.text_document.uri)?;
+            Some(convert::semantic_tokens(s.text_ref(file), ide::tokens::semantic_tokens(s, file)))
+        })
+        .await
     }
 
     async fn formatting(&self, params: lsp::DocumentFormattingParams) -> Result<Option<Vec<lsp::TextEdit>>> {
-        self.request(move |s| ide::format::format(s, &params.text_document.uri)).await
+        self.request(move |s| {
+            let file = s.file(&params.text_document.uri)?;
+            ide::format::format(s, file).map(|edits| convert::text_edits(s.text_ref(file), edits))
+        })
+        .await
     }
+}
+
+/// The file a request names, its text, and the byte offset of a position
+/// in it; `None` for a URI the server does not know (never opened, not in
+/// a workspace folder): every feature then answers "nothing".
+fn at_position<'a>(snap: &'a Snapshot, uri: &lsp::Uri, pos: lsp::Position) -> Option<(&'a FileEntry, TextRef<'a>, u32)> {
+    let file = snap.file(uri)?;
+    let text = snap.text_ref(file);
+    Some((file, text, text.offset(pos)))
 }

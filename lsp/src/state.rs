@@ -38,12 +38,17 @@ use crate::workspace;
 /// A unit of work for a worker thread, given its snapshot.
 pub type Job = Box<dyn FnOnce(Snapshot) + Send>;
 
+/// What the state thread takes from its queue, in the client's order.
 pub enum Event {
     /// The workspace folders, from `initialize`.
     Initialize { roots: Vec<PathBuf> },
+    /// `didOpen`: the editor's text of a file, which wins over the disk's.
     Open { uri: lsp::Uri, version: i32, text: String },
+    /// `didChange`: edits to an open file, and when they arrived (for traces).
     Change { uri: lsp::Uri, version: i32, changes: Vec<lsp::TextDocumentContentChangeEvent>, received: Instant },
+    /// `didClose`: the disk's text is the truth again.
     Close { uri: lsp::Uri },
+    /// `didChangeWatchedFiles`: files created, changed or deleted outside the editor.
     Watched { changes: Vec<lsp::FileEvent> },
     /// A request's work, to run on a snapshot taken now.
     Request(Job),
@@ -53,7 +58,9 @@ pub enum Event {
 
 /// What goes to the client, in this order.
 pub enum Outgoing {
+    /// `publishDiagnostics` for one file (all of its diagnostics).
     Publish { uri: lsp::Uri, diagnostics: Vec<lsp::Diagnostic>, version: Option<i32> },
+    /// A `window/logMessage` line.
     Log(String),
 }
 
@@ -61,13 +68,17 @@ pub enum Outgoing {
 /// editor, or both.
 #[derive(Clone)]
 pub struct FileEntry {
+    /// How the client names the file.
     pub uri: lsp::Uri,
     /// The path the compiler's diagnostics name the file by.
     pub path: String,
+    /// The file's salsa input (its text).
     pub source: SourceFile,
+    /// Its project: an index into the projects table.
     pub project: usize,
     /// The editor's version while the file is open.
     pub version: Option<i32>,
+    /// The line index of its current text.
     pub index: Arc<LineIndex>,
 }
 
@@ -76,8 +87,11 @@ pub struct FileEntry {
 /// of its own, as `flowc check FILE` reads it.
 #[derive(Clone)]
 pub struct ProjectEntry {
+    /// The workspace folder; `None` for a file that is a project of its own.
     pub root: Option<PathBuf>,
+    /// The project's salsa input (its list of files).
     pub project: Project,
+    /// The files that belong to it.
     pub members: BTreeSet<lsp::Uri>,
     /// Where its `flowc.toml` is (`flowc_compiler::settings_path`, the rule
     /// `flowc check` follows), when the project is on disk.
@@ -89,9 +103,13 @@ pub struct ProjectEntry {
 /// What a worker sees: the database and the tables as they were when its
 /// event was taken from the queue.
 pub struct Snapshot {
+    /// A clone of the database: reads only, cancelled by the next edit.
     pub db: Database,
+    /// Every file the server knows, by URI.
     pub files: Arc<BTreeMap<lsp::Uri, FileEntry>>,
+    /// The URI of each file by its compiler path.
     pub paths: Arc<HashMap<String, lsp::Uri>>,
+    /// The projects; `FileEntry::project` indexes this.
     pub projects: Arc<Vec<ProjectEntry>>,
     /// Returned when the snapshot is dropped, after `db` (fields drop in
     /// order), so a returned lease means the clone is gone.
@@ -133,9 +151,11 @@ impl Snapshot {
     pub fn is_stale(&self) -> bool {
         self._lease.stale.load(Ordering::SeqCst)
     }
+    /// The file a URI names, if the server knows it.
     pub fn file(&self, uri: &lsp::Uri) -> Option<&FileEntry> {
         self.files.get(uri)
     }
+    /// A file's text with its line index, for position conversion.
     pub fn text_ref<'a>(&'a self, file: &'a FileEntry) -> TextRef<'a> {
         TextRef { text: file.source.text(&self.db), index: &file.index }
     }
@@ -145,6 +165,11 @@ impl Snapshot {
         let file = self.files.get(uri)?;
         Some((uri.clone(), self.text_ref(file)))
     }
+    /// Whether the snapshot has the file a compiler path names.
+    pub fn knows(&self, path: &str) -> bool {
+        self.locate(path).is_some()
+    }
+    /// The salsa project a file belongs to.
     pub fn project_of(&self, file: &FileEntry) -> Project {
         self.projects[file.project].project
     }
@@ -153,13 +178,17 @@ impl Snapshot {
 /// What was last published for a file.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Published {
+    /// The editor's version it was published for (`None`: a closed file).
     pub version: Option<i32>,
+    /// The compiler's diagnostics, before conversion.
     pub diagnostics: Vec<Diagnostic>,
 }
 
 /// Counts of the salsa queries that executed, by query name.
 pub type QueryCounts = Arc<Mutex<BTreeMap<String, u32>>>;
 
+/// The state thread's tables: the database, the files and projects, and
+/// what the client was last sent.
 pub struct State {
     db: Database,
     files: Arc<BTreeMap<lsp::Uri, FileEntry>>,
@@ -187,6 +216,9 @@ pub struct State {
 }
 
 impl State {
+    /// A state with no files yet. `out` is the queue to the client,
+    /// `events` its own queue (workers report finished diagnostics there);
+    /// `trace` counts executed queries for `flowc-trace` log lines.
     pub fn new(out: UnboundedSender<Outgoing>, events: mpsc::Sender<Event>, trace: bool) -> State {
         let trace = trace.then(QueryCounts::default);
         let db = new_database(trace.as_ref());
@@ -630,6 +662,18 @@ impl State {
             )));
         }
     }
+}
+
+/// A snapshot holding one file, `path`, as a project of its own: the
+/// editor features' in-process tests read it.
+#[cfg(test)]
+pub fn snapshot_of(path: &str, text: &str) -> Snapshot {
+    let (out, _) = tokio::sync::mpsc::unbounded_channel();
+    let (events, _) = mpsc::channel();
+    let mut state = State::new(out, events, false);
+    let uri = lsp::Uri::from_file_path(path).expect("an absolute path");
+    state.upsert(uri, text.to_string(), Some(1), true);
+    state.snapshot()
 }
 
 fn new_database(trace: Option<&QueryCounts>) -> Database {

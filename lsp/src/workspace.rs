@@ -35,6 +35,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>, depth: usize) {
     }
 }
 
+/// Whether a path names a `.flow` file (by its extension).
 pub fn is_flow_file(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "flow")
 }

@@ -14,7 +14,7 @@ use super::{StepCx, known_list, suggest};
 use crate::codes::Code;
 use crate::db::{Db, Project};
 use crate::graph::workflow_graph;
-use crate::model::{ItemIndex, OtherDef, WorkflowDef, item_index};
+use crate::model::{ItemIndex, OtherDef, WorkflowDef, item_index, kind_decl_ref, stmt_decl_ref};
 use crate::pending::{Anchor, Loc, Pending};
 
 /// Names expressions bind (`inputs.x`, `run.id`, `item`, …): the same list
@@ -58,40 +58,28 @@ pub(super) fn step_names<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut Vec<
             StepStmtKind::Arm { target, .. } => unknown_step(target, "branch target", out),
             StepStmtKind::OnFail(OnFail::Fix { step, .. }) => unknown_step(step, "fix step", out),
             StepStmtKind::Compensate(Compensate::Step(s)) => unknown_step(s, "compensation step", out),
-            StepStmtKind::Reads { key, .. } | StepStmtKind::Put { key, .. } => {
-                decl_ref(index, DeclKind::Store, &key.store, &|s| cx.at(s), out);
-            }
-            StepStmtKind::Spawn { workflow, inputs }
-                if decl_ref(index, DeclKind::Workflow, workflow, &|s| cx.at(s), out) => {
-                    call_inputs(db, index, workflow, inputs.as_ref(), &|s| cx.at(s), out);
-                }
-            StepStmtKind::SpawnEach { workflow, inputs, .. }
-                if decl_ref(index, DeclKind::Workflow, workflow, &|s| cx.at(s), out) => {
-                    call_inputs(db, index, workflow, inputs.as_ref(), &|s| cx.at(s), out);
-                }
             StepStmtKind::Env(env) => env_refs(db, index, env, &|s| cx.at(s), out),
-            _ => {}
+            stmt => {
+                // `reads`, `then put`, `then spawn`: a store or a workflow.
+                if let Some((kind, name)) = stmt_decl_ref(stmt)
+                    && decl_ref(index, kind, name, &|s| cx.at(s), out)
+                    && let StepStmtKind::Spawn { inputs, .. } | StepStmtKind::SpawnEach { inputs, .. } = stmt
+                {
+                    call_inputs(db, index, name, inputs.as_ref(), &|s| cx.at(s), out);
+                }
+            }
         }
     }
-    match &step.kind {
-        StepKind::Agent(n) => {
-            decl_ref(index, DeclKind::Agent, n, &|s| cx.at(s), out);
-        }
-        StepKind::Check(n) => {
-            decl_ref(index, DeclKind::Policy, n, &|s| cx.at(s), out);
-        }
-        StepKind::Use(n) => {
-            decl_ref(index, DeclKind::Template, n, &|s| cx.at(s), out);
-        }
-        StepKind::Call(n)
-            if decl_ref(index, DeclKind::Workflow, n, &|s| cx.at(s), out) => {
-                let with = step.body.iter().find_map(|s| match &s.kind {
-                    StepStmtKind::With(v) => Some(v),
-                    _ => None,
-                });
-                call_inputs(db, index, n, with, &|s| cx.at(s), out);
-            }
-        _ => {}
+    // `agent A`, `check P`, `use T`, `call W`.
+    if let Some((kind, n)) = kind_decl_ref(&step.kind)
+        && decl_ref(index, kind, n, &|s| cx.at(s), out)
+        && let StepKind::Call(_) = &step.kind
+    {
+        let with = step.body.iter().find_map(|s| match &s.kind {
+            StepStmtKind::With(v) => Some(v),
+            _ => None,
+        });
+        call_inputs(db, index, n, with, &|s| cx.at(s), out);
     }
 }
 

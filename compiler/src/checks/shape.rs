@@ -403,3 +403,34 @@ fn duplicate_keys<'a, 'db>(keys: impl Iterator<Item = &'a ast::Name>, at: &dyn F
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use flowc_grammar::ast::{Name, Span, StepKind};
+    use flowc_grammar::keywords::keyword;
+
+    use super::{COMMON, POST, POST_ACTIONS, SINGLE, allowed, required};
+
+    /// Every statement these tables name (`then spawn each`, `when ->`) is
+    /// made of words of the keyword table (`flowc_grammar::keywords`).
+    #[test]
+    fn the_shape_tables_name_only_keywords() {
+        let name = || Name { text: "x".into(), span: Span::new(0, 0) };
+        let kinds = [
+            StepKind::Run, StepKind::Agent(name()), StepKind::Approval, StepKind::Check(name()), StepKind::Wait,
+            StepKind::Branch, StepKind::Notify, StepKind::Human, StepKind::Call(name()), StepKind::Select,
+            StepKind::Gate, StepKind::Use(name()),
+        ];
+        let mut statements: Vec<&str> = [COMMON, POST, POST_ACTIONS, SINGLE].concat();
+        for kind in &kinds {
+            assert!(keyword(kind.keyword()).is_some(), "step kind `{}`", kind.keyword());
+            statements.extend(allowed(kind).0);
+            statements.extend(required(kind).map(|(key, _)| key));
+        }
+        for statement in statements {
+            for word in statement.split(' ').filter(|w| *w != "->") {
+                assert!(keyword(word).is_some(), "`{statement}`: `{word}` is not in the keyword table");
+            }
+        }
+    }
+}

@@ -3,70 +3,71 @@
 //! replace a misspelt name), a "did you mean" read from a help line where a
 //! check gives only the words, and a stub for a step that does not exist.
 
-use std::collections::HashMap;
-
 use flowc_compiler::{Code, Diagnostic, Edit, check_project};
 use flowc_grammar::ast::{Decl, Span};
-use tower_lsp_server::ls_types as lsp;
 
-use super::{FileCx, is_identifier};
-use crate::convert;
-use crate::state::Snapshot;
+use super::{FileCx, FileEdits, TextEdit, is_identifier, push_edit};
+use crate::state::{FileEntry, Snapshot};
 
-pub fn code_actions(snap: &Snapshot, uri: &lsp::Uri, range: lsp::Range) -> Option<lsp::CodeActionResponse> {
-    let cx = FileCx::new(snap, uri)?;
-    let want = cx.text.span(range);
+/// A quick fix: a title, the diagnostic it fixes, and its edits.
+#[derive(Clone, Debug)]
+pub struct CodeAction {
+    /// What the fix does, as the editor's menu shows it.
+    pub title: String,
+    /// The compiler diagnostic the fix is for (in the requested file).
+    pub diagnostic: Diagnostic,
+    /// The edits, in every file they touch.
+    pub edits: FileEdits,
+    /// The first fix offered for the diagnostics under the cursor.
+    pub preferred: bool,
+}
+
+/// The fixes for the diagnostics of the file that touch `want`, a byte span.
+pub fn code_actions(snap: &Snapshot, file: &FileEntry, want: Span) -> Vec<CodeAction> {
+    let cx = FileCx::new(snap, file);
     let mut out = Vec::new();
     for d in check_project(&snap.db, cx.project) {
         if d.path != cx.file.path || !(d.span.touches(want.start) || want.touches(d.span.start) || d.span.touches(want.end)) {
             continue;
         }
-        let shown = convert::diagnostic(d, cx.text, &|p| snap.locate(p));
-        let mut titles = Vec::new();
+        let action = |title: String, edits: FileEdits, preferred: bool| CodeAction { title, diagnostic: d.clone(), edits, preferred };
         for fix in &d.fixes {
-            if let Some(edit) = workspace_edit(&cx, &fix.edits) {
-                titles.push(fix.title.clone());
-                out.push(action(fix.title.clone(), &shown, edit, out.is_empty()));
+            if let Some(edits) = file_edits(&cx, &fix.edits) {
+                let preferred = out.is_empty();
+                out.push(action(fix.title.clone(), edits, preferred));
             }
         }
-        if let Some((title, edit)) = suggestion_from_help(&cx, d)
+        if let Some((title, edits)) = suggestion_from_help(&cx, d)
             && !d.fixes.iter().any(|f| f.edits.len() == 1 && f.edits[0].span == d.span) {
-                out.push(action(title, &shown, edit, out.is_empty()));
+                let preferred = out.is_empty();
+                out.push(action(title, edits, preferred));
             }
         if d.code == Code::UnknownStep
-            && let Some((title, edit)) = step_stub(&cx, d) {
-                out.push(action(title, &shown, edit, false));
+            && let Some((title, edits)) = step_stub(&cx, d) {
+                out.push(action(title, edits, false));
             }
     }
-    Some(out.into_iter().map(lsp::CodeActionOrCommand::CodeAction).collect())
+    out
 }
 
-fn action(title: String, diagnostic: &lsp::Diagnostic, edit: lsp::WorkspaceEdit, preferred: bool) -> lsp::CodeAction {
-    lsp::CodeAction {
-        title,
-        kind: Some(lsp::CodeActionKind::QUICKFIX),
-        diagnostics: Some(vec![diagnostic.clone()]),
-        edit: Some(edit),
-        is_preferred: preferred.then_some(true),
-        ..Default::default()
-    }
-}
-
-/// The compiler's edits as a workspace edit. An edit into a file the
-/// server does not know makes the whole fix unavailable.
-fn workspace_edit(cx: &FileCx<'_>, edits: &[Edit]) -> Option<lsp::WorkspaceEdit> {
-    let mut changes: HashMap<lsp::Uri, Vec<lsp::TextEdit>> = HashMap::new();
+/// The compiler's edits grouped by file (an empty path is the file of the
+/// request). An edit into a file the server does not know makes the whole
+/// fix unavailable.
+fn file_edits(cx: &FileCx<'_>, edits: &[Edit]) -> Option<FileEdits> {
+    let mut out = FileEdits::new();
     for e in edits {
         let path = if e.path.is_empty() { cx.file.path.as_str() } else { e.path.as_str() };
-        let (uri, text) = cx.snap.locate(path)?;
-        changes.entry(uri).or_default().push(lsp::TextEdit { range: text.range(e.span), new_text: e.new_text.clone() });
+        if !cx.snap.knows(path) {
+            return None;
+        }
+        push_edit(&mut out, path, TextEdit { span: e.span, new_text: e.new_text.clone() });
     }
-    Some(lsp::WorkspaceEdit { changes: Some(changes), ..Default::default() })
+    Some(out)
 }
 
 /// "did you mean `x`?" in a help line, when the diagnostic points at just
 /// the misspelt name: replace it.
-fn suggestion_from_help(cx: &FileCx<'_>, d: &Diagnostic) -> Option<(String, lsp::WorkspaceEdit)> {
+fn suggestion_from_help(cx: &FileCx<'_>, d: &Diagnostic) -> Option<(String, FileEdits)> {
     let help = d.help.as_deref()?;
     let rest = &help[help.find("did you mean `")? + "did you mean `".len()..];
     let suggestion = &rest[..rest.find('`')?];
@@ -75,12 +76,12 @@ fn suggestion_from_help(cx: &FileCx<'_>, d: &Diagnostic) -> Option<(String, lsp:
         return None;
     }
     let edit = Edit { path: d.path.clone(), span: d.span, new_text: suggestion.to_string() };
-    Some((format!("replace `{written}` with `{suggestion}`"), workspace_edit(cx, &[edit])?))
+    Some((format!("replace `{written}` with `{suggestion}`"), file_edits(cx, &[edit])?))
 }
 
 /// A new step named as the unknown one, written just before the workflow
 /// item that names it, with that item's indentation.
-fn step_stub(cx: &FileCx<'_>, d: &Diagnostic) -> Option<(String, lsp::WorkspaceEdit)> {
+fn step_stub(cx: &FileCx<'_>, d: &Diagnostic) -> Option<(String, FileEdits)> {
     let text = cx.text.text;
     let name = text.get(d.span.range())?;
     if !is_identifier(name) {
@@ -95,5 +96,5 @@ fn step_stub(cx: &FileCx<'_>, d: &Diagnostic) -> Option<(String, lsp::WorkspaceE
     let indent: String = text[line_start..at as usize].chars().take_while(|c| c.is_whitespace()).collect();
     let stub = format!("step {name} {{\n{indent}  command \"echo TODO: {name}\"\n{indent}}}\n\n{indent}");
     let edit = Edit { path: d.path.clone(), span: Span::new(at, at), new_text: stub };
-    Some((format!("create step `{name}`"), workspace_edit(cx, &[edit])?))
+    Some((format!("create step `{name}`"), file_edits(cx, &[edit])?))
 }

@@ -7,23 +7,66 @@
 
 use flowc_compiler::Ty;
 use flowc_compiler::model::item_index;
+use flowc_compiler::name_index::ExprCx;
 use flowc_grammar::ast::{self, Decl, DeclKind, GroupMember, ValueKind, WorkflowStmtKind};
 use flowc_grammar::errors::{STEP_KEYWORDS, STEP_KINDS, WORKFLOW_KEYWORDS, keywords_of};
+use flowc_grammar::keywords;
 use flowc_grammar::lexer::{self, LexErrorKind, TokenKind};
 use flowc_grammar::parser::Rule;
-use tower_lsp_server::ls_types as lsp;
 
-use super::index::ExprCx;
-use super::{FileCx, keywords, scope};
-use crate::state::Snapshot;
+use super::{FileCx, scope};
+use crate::state::{FileEntry, Snapshot};
 
-pub fn completion(snap: &Snapshot, uri: &lsp::Uri, pos: lsp::Position) -> Option<lsp::CompletionResponse> {
-    let cx = FileCx::new(snap, uri)?;
-    let offset = cx.offset(pos) as usize;
+/// What a completion item is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CompletionKind {
+    /// A keyword (or a phrase of them, `for each item`), with its doc as detail.
+    Keyword,
+    /// A step or group, or a step's name in an expression.
+    Step,
+    /// A name an expression starts from that is no step (`inputs`, `run`, …).
+    Variable,
+    /// A field of a value, or of a resource instance.
+    Field,
+    /// An agent, after `step NAME: agent`.
+    Agent,
+    /// A policy, after `step NAME: check`.
+    Policy,
+    /// A template, after `step NAME: use`.
+    Template,
+    /// A workflow: after `call`, `then spawn`, or `->` in a spawn.
+    Workflow,
+    /// A store, after `reads` or `then put`.
+    Store,
+    /// An env or secret set.
+    Set,
+    /// A key of a set.
+    Key,
+    /// A resource kind, which starts an instance declaration.
+    ResourceKind,
+}
+
+/// One completion.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CompletionItem {
+    /// What is shown, and inserted unless `insert_text` says otherwise.
+    pub label: String,
+    /// What it is.
+    pub kind: CompletionKind,
+    /// One line about it (a keyword's doc, a type, a step's kind).
+    pub detail: Option<String>,
+    /// The text to insert when it is not the label.
+    pub insert_text: Option<String>,
+}
+
+/// The completions at a byte offset of the file.
+pub fn completion(snap: &Snapshot, file: &FileEntry, offset: u32) -> Vec<CompletionItem> {
+    let cx = FileCx::new(snap, file);
+    let offset = offset as usize;
     let text = cx.text.text;
     let prefix = &text[..offset];
     let lexed = lexer::lex(prefix);
-    let items = match open_token(&lexed, prefix) {
+    match open_token(&lexed, prefix) {
         Some(Open::Backtick(start)) => expression(&cx, offset, &prefix[start + 1..]),
         Some(Open::String(start)) => match hole_text(&prefix[start + 1..]) {
             Some(expr) => expression(&cx, offset, expr),
@@ -37,14 +80,13 @@ pub fn completion(snap: &Snapshot, uri: &lsp::Uri, pos: lsp::Position) -> Option
                 // `{`, `,` or a line break.
                 let since = &prefix[prefix.rfind(['\n', '{', ',']).map_or(0, |i| i + 1)..];
                 let since = since.trim_start();
-                return Some(lsp::CompletionResponse::Array(if since.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') { instance_fields(&cx, kind) } else { Vec::new() }));
+                return if since.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') { instance_fields(&cx, kind) } else { Vec::new() };
             }
             // The statement being typed starts after the last line break or brace.
             let line = &prefix[prefix.rfind(['\n', '{', '}']).map_or(0, |i| i + 1)..];
             statement(&cx, offset, line.trim_start(), &block)
         }
-    };
-    Some(lsp::CompletionResponse::Array(items))
+    }
 }
 
 /// A token the cursor is inside of: the text before the cursor leaves it open.
@@ -97,7 +139,7 @@ fn escaped_dollar(content: &str, at: usize) -> bool {
 
 // ----------------------------------------------------------- expressions
 
-fn expression(cx: &FileCx<'_>, offset: usize, expr: &str) -> Vec<lsp::CompletionItem> {
+fn expression(cx: &FileCx<'_>, offset: usize, expr: &str) -> Vec<CompletionItem> {
     let path_len: usize = expr.chars().rev().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '.').map(char::len_utf8).sum();
     let path = &expr[expr.len() - path_len..];
     // `f().x`: not a path from a scope name.
@@ -112,14 +154,14 @@ fn expression(cx: &FileCx<'_>, offset: usize, expr: &str) -> Vec<lsp::Completion
             .iter()
             .map(|(name, ty)| {
                 let is_step = !matches!(name.as_str(), "inputs" | "run" | "env" | "item" | "items" | "event" | "output");
-                item(name, if is_step { lsp::CompletionItemKind::FUNCTION } else { lsp::CompletionItemKind::VARIABLE }, Some(root_detail(name, ty, is_step)))
+                item(name, if is_step { CompletionKind::Step } else { CompletionKind::Variable }, Some(root_detail(name, ty, is_step)))
             })
             .collect();
     }
     let Some(ty) = scope::path_type(&scope, &segments[..segments.len() - 1]) else { return Vec::new() };
     scope::fields(&ty)
         .into_iter()
-        .map(|(name, ty, optional)| item(&name, lsp::CompletionItemKind::FIELD, Some(format!("{}{}", ty.brief(), if optional { " (optional)" } else { "" }))))
+        .map(|(name, ty, optional)| item(&name, CompletionKind::Field, Some(format!("{}{}", ty.brief(), if optional { " (optional)" } else { "" }))))
         .collect()
 }
 
@@ -219,7 +261,7 @@ fn enclosing_block(lexed: &lexer::Lexed, prefix: &str) -> Vec<Block> {
     blocks
 }
 
-fn statement(cx: &FileCx<'_>, offset: usize, line: &str, blocks: &[Block]) -> Vec<lsp::CompletionItem> {
+fn statement(cx: &FileCx<'_>, offset: usize, line: &str, blocks: &[Block]) -> Vec<CompletionItem> {
     let db = &cx.snap.db;
     let index = item_index(db, cx.project);
     let block = blocks.last().unwrap_or(&Block::Top);
@@ -227,7 +269,7 @@ fn statement(cx: &FileCx<'_>, offset: usize, line: &str, blocks: &[Block]) -> Ve
     let typing = !line.is_empty() && !line.ends_with(|c: char| c.is_whitespace() || c == ',' || c == '(' || c == ':' || c == '>');
     // The words before the one being typed.
     let done: &[&str] = if typing { &words[..words.len().saturating_sub(1)] } else { &words };
-    let decls = |kind: DeclKind, item_kind| -> Vec<lsp::CompletionItem> {
+    let decls = |kind: DeclKind, item_kind| -> Vec<CompletionItem> {
         index.names(kind).map(|n| item(n, item_kind, Some(kind.noun().to_string()))).collect()
     };
     let steps = || steps_of(cx, blocks, offset);
@@ -237,10 +279,10 @@ fn statement(cx: &FileCx<'_>, offset: usize, line: &str, blocks: &[Block]) -> Ve
     if header {
         if let Some(after) = done.iter().position(|w| *w == "after") {
             let own = done.get(1).map(|n| n.trim_end_matches(':')).unwrap_or("");
-            let mut out: Vec<_> = steps().into_iter().filter(|(n, _)| n != own && !done[after..].contains(&n.as_str())).map(|(n, d)| item(&n, lsp::CompletionItemKind::FUNCTION, Some(d))).collect();
+            let mut out: Vec<_> = steps().into_iter().filter(|(n, _)| n != own && !done[after..].contains(&n.as_str())).map(|(n, d)| item(&n, CompletionKind::Step, Some(d))).collect();
             if after == done.len() - 1 {
                 for rule in ["one_success", "all_done", "all_success"] {
-                    out.push(item(rule, lsp::CompletionItemKind::KEYWORD, keywords::doc(rule).map(str::to_string)));
+                    out.push(item(rule, CompletionKind::Keyword, keywords::doc(rule).map(str::to_string)));
                 }
             }
             return out;
@@ -250,15 +292,15 @@ fn statement(cx: &FileCx<'_>, offset: usize, line: &str, blocks: &[Block]) -> Ve
             let kind_done = if typing { after_colon.len().saturating_sub(1) } else { after_colon.len() };
             return match (kind_done, after_colon.first().copied()) {
                 (0, _) => STEP_KINDS.iter().map(|k| keyword(k)).collect(),
-                (1, Some("agent")) => decls(DeclKind::Agent, lsp::CompletionItemKind::CLASS),
-                (1, Some("check")) => decls(DeclKind::Policy, lsp::CompletionItemKind::INTERFACE),
-                (1, Some("use")) => decls(DeclKind::Template, lsp::CompletionItemKind::SNIPPET),
-                (1, Some("call")) => decls(DeclKind::Workflow, lsp::CompletionItemKind::MODULE),
-                _ => vec![keyword("after"), item("for each item", lsp::CompletionItemKind::KEYWORD, keywords::doc("for").map(str::to_string))],
+                (1, Some("agent")) => decls(DeclKind::Agent, CompletionKind::Agent),
+                (1, Some("check")) => decls(DeclKind::Policy, CompletionKind::Policy),
+                (1, Some("use")) => decls(DeclKind::Template, CompletionKind::Template),
+                (1, Some("call")) => decls(DeclKind::Workflow, CompletionKind::Workflow),
+                _ => vec![keyword("after"), item("for each item", CompletionKind::Keyword, keywords::doc("for").map(str::to_string))],
             };
         }
         if done.len() >= 2 {
-            return vec![keyword("after"), item("for each item", lsp::CompletionItemKind::KEYWORD, keywords::doc("for").map(str::to_string))];
+            return vec![keyword("after"), item("for each item", CompletionKind::Keyword, keywords::doc("for").map(str::to_string))];
         }
         return Vec::new();
     }
@@ -268,12 +310,12 @@ fn statement(cx: &FileCx<'_>, offset: usize, line: &str, blocks: &[Block]) -> Ve
     }
 
     // Statements that name something.
-    let step_items = || steps().into_iter().map(|(n, d)| item(&n, lsp::CompletionItemKind::FUNCTION, Some(d))).collect::<Vec<_>>();
+    let step_items = || steps().into_iter().map(|(n, d)| item(&n, CompletionKind::Step, Some(d))).collect::<Vec<_>>();
     match done {
-        ["reads"] | ["then", "put"] => return decls(DeclKind::Store, lsp::CompletionItemKind::STRUCT),
+        ["reads"] | ["then", "put"] => return decls(DeclKind::Store, CompletionKind::Store),
         ["then"] => return ["put", "spawn"].iter().map(|k| keyword(k)).collect(),
         ["then", "spawn"] => {
-            let mut out = decls(DeclKind::Workflow, lsp::CompletionItemKind::MODULE);
+            let mut out = decls(DeclKind::Workflow, CompletionKind::Workflow);
             out.push(keyword("each"));
             return out;
         }
@@ -281,23 +323,23 @@ fn statement(cx: &FileCx<'_>, offset: usize, line: &str, blocks: &[Block]) -> Ve
         ["on_fail", "fix"] | ["compensate"] => return step_items(),
         ["on_failure"] => return ["fail", "pause", "continue"].iter().map(|k| keyword(k)).collect(),
         ["strategy"] => return ["min", "max", "threshold", "weighted"].iter().map(|k| keyword(k)).collect(),
-        [.., "->"] if done.first() == Some(&"then") => return decls(DeclKind::Workflow, lsp::CompletionItemKind::MODULE),
+        [.., "->"] if done.first() == Some(&"then") => return decls(DeclKind::Workflow, CompletionKind::Workflow),
         [.., "->"] => return step_items(),
         ["at", ..] if *block == Block::Invariant => return step_items(),
         _ => {}
     }
     if *block == Block::Env || done.first() == Some(&"env") {
         if done.last() == Some(&"use") {
-            return decls(DeclKind::Env, lsp::CompletionItemKind::ENUM);
+            return decls(DeclKind::Env, CompletionKind::Set);
         }
         if done.last() == Some(&"=") {
             // `KEY = set.KEY`, or a source.
-            let mut out: Vec<_> = index.names(DeclKind::Env).chain(index.names(DeclKind::Secrets)).map(|n| item(n, lsp::CompletionItemKind::ENUM, Some("env or secret set".into()))).collect();
+            let mut out: Vec<_> = index.names(DeclKind::Env).chain(index.names(DeclKind::Secrets)).map(|n| item(n, CompletionKind::Set, Some("env or secret set".into()))).collect();
             out.extend(["from_env", "from_file"].iter().map(|k| keyword(k)));
             return out;
         }
         if let Some(set) = typing.then(|| words.last()).flatten().and_then(|w| w.split_once('.')).map(|(s, _)| s) {
-            return set_keys(cx, set).into_iter().map(|k| item(&k, lsp::CompletionItemKind::ENUM_MEMBER, Some(format!("key of `{set}`")))).collect();
+            return set_keys(cx, set).into_iter().map(|k| item(&k, CompletionKind::Key, Some(format!("key of `{set}`")))).collect();
         }
     }
     if !done.is_empty() {
@@ -323,7 +365,7 @@ fn statement(cx: &FileCx<'_>, offset: usize, line: &str, blocks: &[Block]) -> Ve
     let mut out: Vec<_> = list.iter().map(|k| keyword(k)).collect();
     if *block == Block::Top {
         // Instances of the project's resource kinds are declarations too.
-        out.extend(index.names(DeclKind::Resource).map(|k| item(k, lsp::CompletionItemKind::CLASS, Some("resource kind".into()))));
+        out.extend(index.names(DeclKind::Resource).map(|k| item(k, CompletionKind::ResourceKind, Some("resource kind".into()))));
     }
     out
 }
@@ -331,7 +373,7 @@ fn statement(cx: &FileCx<'_>, offset: usize, line: &str, blocks: &[Block]) -> Ve
 /// The words of an `on` line after `done`: the trigger kinds, then a
 /// webhook's `signed SCHEME with SET.KEY [tolerance D]` or a schedule's
 /// `catchup MODE [within D]`.
-fn trigger_words(cx: &FileCx<'_>, done: &[&str], typing: Option<&str>) -> Vec<lsp::CompletionItem> {
+fn trigger_words(cx: &FileCx<'_>, done: &[&str], typing: Option<&str>) -> Vec<CompletionItem> {
     let keywords = |ks: &[&str]| ks.iter().map(|k| keyword(k)).collect();
     let at = |w: &str| done.iter().rposition(|d| *d == w);
     match (done.get(1).copied(), done.last().copied()) {
@@ -339,10 +381,10 @@ fn trigger_words(cx: &FileCx<'_>, done: &[&str], typing: Option<&str>) -> Vec<ls
         (Some("webhook"), Some("signed")) => keywords(&["github", "stripe", "hmac"]),
         (Some("webhook"), Some("with")) => {
             if let Some((set, _)) = typing.and_then(|w| w.split_once('.')) {
-                return set_keys(cx, set).into_iter().map(|k| item(&k, lsp::CompletionItemKind::ENUM_MEMBER, Some(format!("key of `{set}`")))).collect();
+                return set_keys(cx, set).into_iter().map(|k| item(&k, CompletionKind::Key, Some(format!("key of `{set}`")))).collect();
             }
             let index = item_index(&cx.snap.db, cx.project);
-            index.names(DeclKind::Secrets).map(|n| item(n, lsp::CompletionItemKind::ENUM, Some("secrets set".into()))).collect()
+            index.names(DeclKind::Secrets).map(|n| item(n, CompletionKind::Set, Some("secrets set".into()))).collect()
         }
         (Some("webhook"), _) if done.len() == 3 => keywords(&["signed"]),
         (Some("webhook"), _)
@@ -360,12 +402,12 @@ fn trigger_words(cx: &FileCx<'_>, done: &[&str], typing: Option<&str>) -> Vec<ls
     }
 }
 
-fn keyword(k: &str) -> lsp::CompletionItem {
-    item(k, lsp::CompletionItemKind::KEYWORD, keywords::doc(k).map(str::to_string))
+fn keyword(k: &str) -> CompletionItem {
+    item(k, CompletionKind::Keyword, keywords::doc(k).map(str::to_string))
 }
 
-fn item(label: &str, kind: lsp::CompletionItemKind, detail: Option<String>) -> lsp::CompletionItem {
-    lsp::CompletionItem { label: label.to_string(), kind: Some(kind), detail, ..Default::default() }
+fn item(label: &str, kind: CompletionKind, detail: Option<String>) -> CompletionItem {
+    CompletionItem { label: label.to_string(), kind, detail, insert_text: None }
 }
 
 /// The steps and groups of the workflow the cursor is in, with a detail line.
@@ -436,7 +478,7 @@ fn set_keys(cx: &FileCx<'_>, set: &str) -> Vec<String> {
 }
 
 /// The properties a resource kind's schema declares, for an instance body.
-fn instance_fields(cx: &FileCx<'_>, kind: &str) -> Vec<lsp::CompletionItem> {
+fn instance_fields(cx: &FileCx<'_>, kind: &str) -> Vec<CompletionItem> {
     let db = &cx.snap.db;
     let Some(def) = item_index(db, cx.project).other(DeclKind::Resource, kind) else { return Vec::new() };
     let Decl::Resource(res) = &**def.ast(db) else { return Vec::new() };
@@ -461,7 +503,7 @@ fn instance_fields(cx: &FileCx<'_>, kind: &str) -> Vec<lsp::CompletionItem> {
                 _ => None,
             });
             let detail = format!("{}{}", ty.unwrap_or_else(|| "any".into()), if required.contains(&p.key.text) { " (required)" } else { "" });
-            let mut it = item(&p.key.text, lsp::CompletionItemKind::FIELD, Some(detail));
+            let mut it = item(&p.key.text, CompletionKind::Field, Some(detail));
             it.insert_text = Some(format!("{}: ", p.key.text));
             it
         })

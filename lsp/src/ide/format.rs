@@ -4,18 +4,18 @@
 
 use flowc_grammar::ast::Span;
 use flowc_grammar::format::format_parsed;
-use tower_lsp_server::ls_types as lsp;
 
-use super::FileCx;
-use crate::state::Snapshot;
+use super::{FileCx, TextEdit};
+use crate::state::{FileEntry, Snapshot};
 
-pub fn format(snap: &Snapshot, uri: &lsp::Uri) -> Option<Vec<lsp::TextEdit>> {
-    let cx = FileCx::new(snap, uri)?;
+/// The edits that format the file: none when it is formatted already, one
+/// replacing the whole text otherwise; `None` when it cannot be formatted.
+pub fn format(snap: &Snapshot, file: &FileEntry) -> Option<Vec<TextEdit>> {
+    let cx = FileCx::new(snap, file);
     let text = cx.text.text;
     let formatted = format_parsed(text, cx.parse()).ok()?;
     if formatted == text {
         return Some(Vec::new());
     }
-    let whole = cx.text.range(Span::new(0, text.len() as u32));
-    Some(vec![lsp::TextEdit { range: whole, new_text: formatted }])
+    Some(vec![TextEdit { span: Span::new(0, text.len() as u32), new_text: formatted }])
 }

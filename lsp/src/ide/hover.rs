@@ -4,35 +4,41 @@
 
 use flowc_compiler::model::item_index;
 use flowc_compiler::{Code, Ty, check_project};
+use flowc_compiler::name_index::{Sym, expr_paths, name_index};
 use flowc_grammar::ast::{
     AgentStmtKind, Decl, DeclKind, EnvEntryKind, EnvValue, PolicyStmtKind, ResourceStmtKind, SecretSourceKind, SecretValue, Span,
     StepStmtKind, StoreStmtKind, TypeExpr, WorkflowStmtKind,
 };
+use flowc_grammar::keywords;
 use flowc_grammar::lexer::{self, TokenKind};
-use tower_lsp_server::ls_types as lsp;
 
-use super::index::{Sym, expr_paths, file_index};
-use super::{FileCx, keywords, scope};
+use super::{FileCx, scope};
 use crate::convert::docs_url;
-use crate::state::Snapshot;
+use crate::state::{FileEntry, Snapshot};
 
-pub fn hover(snap: &Snapshot, uri: &lsp::Uri, pos: lsp::Position) -> Option<lsp::Hover> {
-    let cx = FileCx::new(snap, uri)?;
-    let offset = cx.offset(pos);
-    let (span, text) = expression_hover(&cx, offset)
+/// What the cursor is on, as Markdown, and the span it describes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hover {
+    /// The text hovered (a name, a path segment, a keyword).
+    pub span: Span,
+    /// Markdown.
+    pub markdown: String,
+}
+
+/// The hover at a byte offset of the file.
+pub fn hover(snap: &Snapshot, file: &FileEntry, offset: u32) -> Option<Hover> {
+    let cx = FileCx::new(snap, file);
+    let (span, markdown) = expression_hover(&cx, offset)
         .or_else(|| symbol_hover(&cx, offset))
         .or_else(|| word_hover(&cx, offset))?;
-    Some(lsp::Hover {
-        contents: lsp::HoverContents::Markup(lsp::MarkupContent { kind: lsp::MarkupKind::Markdown, value: text }),
-        range: Some(cx.text.range(span)),
-    })
+    Some(Hover { span, markdown })
 }
 
 /// A field of a path in an expression: `greet.output.greeting` shows the
 /// type of what is under the cursor. (A path's root that is a step gets the
 /// step's hover instead.)
 fn expression_hover(cx: &FileCx<'_>, offset: u32) -> Option<(Span, String)> {
-    let index = file_index(&cx.snap.db, cx.file.source);
+    let index = name_index(&cx.snap.db, cx.file.source);
     let site = index.expr_at(offset)?;
     let node = flowc_compiler::cel_check::parse_expr(&site.expr).ok()?;
     let path = expr_paths(&node).into_iter().find(|p| p.iter().any(|(_, s)| s.touches(offset)))?;
@@ -47,7 +53,7 @@ fn expression_hover(cx: &FileCx<'_>, offset: u32) -> Option<(Span, String)> {
 }
 
 fn symbol_hover(cx: &FileCx<'_>, offset: u32) -> Option<(Span, String)> {
-    let occ = file_index(&cx.snap.db, cx.file.source).at(offset)?.clone();
+    let occ = name_index(&cx.snap.db, cx.file.source).at(offset)?.clone();
     let text = match &occ.sym {
         Sym::Step { workflow, name } => step_hover(cx, workflow, name)?,
         Sym::Decl(kind, name) => decl_hover(cx, *kind, name)?,

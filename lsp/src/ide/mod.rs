@@ -1,5 +1,11 @@
 //! The editor features, one module each. They run on worker threads with a
-//! [`Snapshot`], read the compiler's queries, and answer in LSP types.
+//! [`Snapshot`], read the compiler's queries, and answer in plain types.
+//!
+//! **Architecture Invariant:** nothing here knows the protocol. A feature
+//! takes a file and a byte offset and answers in byte spans, files named
+//! by the path the compiler knows them by, and the plain structs below;
+//! `crate::convert` turns those into LSP types (lines, UTF-16 columns,
+//! URIs) and `crate::server` sends them.
 //!
 //! Positions come from the whole-file tree (`flowc_compiler::parse`,
 //! memoised per file text), meaning from the piecewise model and its
@@ -11,8 +17,6 @@ pub mod actions;
 pub mod completion;
 pub mod format;
 pub mod hover;
-mod index;
-mod keywords;
 pub mod navigate;
 pub mod rename;
 mod scope;
@@ -22,39 +26,71 @@ pub mod tokens;
 use flowc_compiler::Project;
 use flowc_compiler::model::{StepDef, WorkflowDef, item_index};
 use flowc_grammar::Parse;
-use tower_lsp_server::ls_types as lsp;
+use flowc_grammar::ast::Span;
 
 use crate::convert::TextRef;
 use crate::state::{FileEntry, Snapshot};
 
+/// A span of one file of the project, the file named by its compiler path
+/// (`FileEntry::path`, the name diagnostics use).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileSpan {
+    /// The compiler's path of the file.
+    pub path: String,
+    /// Byte offsets into that file's text.
+    pub span: Span,
+}
+
+/// Replace the bytes of `span` with `new_text`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TextEdit {
+    /// Byte offsets into the edited file's text, before the edit.
+    pub span: Span,
+    /// What the span becomes.
+    pub new_text: String,
+}
+
+/// Edits across the project: for each file (by compiler path, in the order
+/// first edited), its edits.
+pub type FileEdits = Vec<(String, Vec<TextEdit>)>;
+
+/// Adds an edit to the list of its file in `edits`.
+fn push_edit(edits: &mut FileEdits, path: &str, edit: TextEdit) {
+    match edits.iter_mut().find(|(p, _)| p == path) {
+        Some((_, list)) => list.push(edit),
+        None => edits.push((path.to_string(), vec![edit])),
+    }
+}
+
 /// One file of a snapshot, ready for a feature.
 pub struct FileCx<'a> {
+    /// The snapshot the feature reads.
     pub snap: &'a Snapshot,
+    /// The file the request is about.
     pub file: &'a FileEntry,
+    /// That file's text and line index.
     pub text: TextRef<'a>,
+    /// The project (namespace) the file belongs to.
     pub project: Project,
 }
 
 impl<'a> FileCx<'a> {
-    /// `None` for a URI the server does not know (never opened, not in a
-    /// workspace folder): every feature then answers "nothing".
-    pub fn new(snap: &'a Snapshot, uri: &lsp::Uri) -> Option<FileCx<'a>> {
-        let file = snap.file(uri)?;
-        Some(FileCx { snap, file, text: snap.text_ref(file), project: snap.project_of(file) })
+    /// The context of one file of the snapshot.
+    pub fn new(snap: &'a Snapshot, file: &'a FileEntry) -> FileCx<'a> {
+        FileCx { snap, file, text: snap.text_ref(file), project: snap.project_of(file) }
     }
 
+    /// The file's whole-file tree (memoised per text).
     pub fn parse(&self) -> &'a Parse {
         flowc_compiler::parse(&self.snap.db, self.file.source)
     }
 
-    pub fn offset(&self, pos: lsp::Position) -> u32 {
-        self.text.offset(pos)
-    }
-
+    /// The workflow of the project with this name.
     pub fn workflow(&self, name: &str) -> Option<WorkflowDef<'a>> {
         item_index(&self.snap.db, self.project).workflow(name)
     }
 
+    /// A step of a workflow of the project, with its workflow.
     pub fn step(&self, workflow: &str, name: &str) -> Option<(WorkflowDef<'a>, StepDef<'a>)> {
         let wf = self.workflow(workflow)?;
         let step = wf.steps(&self.snap.db).iter().find(|s| s.name(&self.snap.db) == name).copied()?;
@@ -66,4 +102,72 @@ impl<'a> FileCx<'a> {
 pub fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+#[cfg(test)]
+mod tests {
+    use flowc_grammar::ast::Span;
+
+    use super::completion::{CompletionKind, completion};
+    use super::hover::hover;
+    use super::navigate::{definition, references};
+    use super::rename::rename;
+    use super::symbols::{SymbolKind, document_symbols};
+    use super::tokens::{DECLARATION, TokenType, semantic_tokens};
+    use super::{FileSpan, TextEdit};
+    use crate::state::snapshot_of;
+
+    const PATH: &str = "/flowc-ide-test/hello.flow";
+    const TEXT: &str = "workflow hello {\n  step greet {\n    command \"echo hi\"\n  }\n  step report after greet {\n    command \"echo ${greet.output}\"\n  }\n}\n";
+
+    fn at(needle: &str, nth: usize) -> u32 {
+        TEXT.match_indices(needle).nth(nth).map(|(i, _)| i as u32).expect("in the text")
+    }
+
+    fn span(needle: &str, nth: usize) -> Span {
+        let start = at(needle, nth);
+        Span::new(start, start + needle.len() as u32)
+    }
+
+    /// The features answer in byte spans and compiler paths: the step
+    /// `greet` is defined once and named twice (in `after` and in a hole).
+    #[test]
+    fn the_features_answer_in_plain_types() {
+        let snap = snapshot_of(PATH, TEXT);
+        let file = snap.file(snap.paths.get(PATH).expect("the file's path")).expect("the file");
+        let def = span("greet", 0);
+        let uses = [span("greet", 1), span("greet", 2)];
+        assert_eq!(definition(&snap, file, uses[1].start), Some(vec![FileSpan { path: PATH.into(), span: def }]));
+        assert_eq!(
+            references(&snap, file, def.start, false),
+            Some(uses.iter().map(|s| FileSpan { path: PATH.into(), span: *s }).collect())
+        );
+        let edits = rename(&snap, file, uses[0].start, "hi").expect("a name");
+        let renamed: Vec<TextEdit> = [def, uses[0], uses[1]].iter().map(|s| TextEdit { span: *s, new_text: "hi".into() }).collect();
+        assert_eq!(edits, Some(vec![(PATH.to_string(), renamed)]));
+        assert!(rename(&snap, file, def.start, "1x").is_err(), "not a name");
+
+        let h = hover(&snap, file, def.start + 1).expect("a hover on a step");
+        assert_eq!(h.span, def);
+        assert!(h.markdown.starts_with("```flow\nstep greet: run\n```"), "{}", h.markdown);
+        let kw = hover(&snap, file, at("command", 0)).expect("a keyword's hover");
+        assert_eq!((kw.span, kw.markdown.starts_with("`command`: ")), (span("command", 0), true));
+
+        let outline = document_symbols(&snap, file);
+        assert_eq!(outline.len(), 1);
+        assert_eq!((outline[0].name.as_str(), outline[0].kind, outline[0].name_span), ("hello", SymbolKind::Workflow, span("hello", 0)));
+        let steps: Vec<(&str, SymbolKind)> = outline[0].children.iter().map(|c| (c.name.as_str(), c.kind)).collect();
+        assert_eq!(steps, [("greet", SymbolKind::Step), ("report", SymbolKind::Step)]);
+
+        let tokens = semantic_tokens(&snap, file);
+        assert!(tokens.contains(&(def, TokenType::Function, DECLARATION)), "{tokens:?}");
+        assert!(tokens.contains(&(uses[1], TokenType::Function, 0)), "{tokens:?}");
+        assert!(tokens.windows(2).all(|w| w[0].0.end <= w[1].0.start), "in order, never overlapping");
+
+        // After `after ` in a header: the other steps of the workflow.
+        let items = completion(&snap, file, at("greet", 1));
+        let greet = items.iter().find(|i| i.label == "greet").expect("`greet` is offered");
+        assert_eq!(greet.kind, CompletionKind::Step);
+        assert!(items.iter().all(|i| i.label != "report"), "a step does not depend on itself");
+    }
 }

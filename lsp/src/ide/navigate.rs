@@ -3,17 +3,25 @@
 //! of the project.
 
 use flowc_compiler::model::item_index;
+use flowc_compiler::name_index::{Occ, Sym, name_index};
 use flowc_grammar::ast::{Decl, DeclKind, EnvEntryKind, Span};
-use tower_lsp_server::ls_types as lsp;
 
-use super::FileCx;
-use super::index::{Occ, Sym, file_index};
+use super::{FileCx, FileSpan};
 use crate::state::{FileEntry, Snapshot};
 
+/// One occurrence of the symbol under the cursor in its own file, for
+/// document highlights.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Highlight {
+    /// Where the name is.
+    pub span: Span,
+    /// Whether this occurrence defines the symbol (shown as a write).
+    pub def: bool,
+}
+
 /// The symbol under the cursor.
-pub fn symbol_at(cx: &FileCx<'_>, pos: lsp::Position) -> Option<Occ> {
-    let offset = cx.offset(pos);
-    file_index(&cx.snap.db, cx.file.source).at(offset).cloned()
+pub fn symbol_at(cx: &FileCx<'_>, offset: u32) -> Option<Occ> {
+    name_index(&cx.snap.db, cx.file.source).at(offset).cloned()
 }
 
 /// Every occurrence of `sym` in the project, as (file, span, is-definition).
@@ -22,7 +30,7 @@ pub fn occurrences<'a>(cx: &FileCx<'a>, sym: &Sym) -> Vec<(&'a FileEntry, Span, 
     let mut out = Vec::new();
     for uri in &snap.projects[cx.file.project].members {
         let Some(file) = snap.file(uri) else { continue };
-        for occ in &file_index(&snap.db, file.source).occs {
+        for occ in &name_index(&snap.db, file.source).occs {
             if &occ.sym == sym {
                 out.push((file, occ.span, occ.def));
             }
@@ -31,8 +39,8 @@ pub fn occurrences<'a>(cx: &FileCx<'a>, sym: &Sym) -> Vec<(&'a FileEntry, Span, 
     out
 }
 
-fn location(snap: &Snapshot, file: &FileEntry, span: Span) -> lsp::Location {
-    lsp::Location { uri: file.uri.clone(), range: snap.text_ref(file).range(span) }
+fn location(file: &FileEntry, span: Span) -> FileSpan {
+    FileSpan { path: file.path.clone(), span }
 }
 
 /// The definitions of a symbol. A key of an env set may be defined in a set
@@ -71,40 +79,32 @@ fn used_sets(cx: &FileCx<'_>, set: &str) -> Vec<String> {
     }
 }
 
-pub fn definition(snap: &Snapshot, uri: &lsp::Uri, pos: lsp::Position) -> Option<lsp::GotoDefinitionResponse> {
-    let cx = FileCx::new(snap, uri)?;
-    let occ = symbol_at(&cx, pos)?;
-    let defs: Vec<lsp::Location> = definitions(&cx, &occ.sym).into_iter().map(|(f, s)| location(snap, f, s)).collect();
-    match defs.len() {
-        0 => None,
-        1 => defs.into_iter().next().map(lsp::GotoDefinitionResponse::Scalar),
-        _ => Some(lsp::GotoDefinitionResponse::Array(defs)),
-    }
+/// Where the symbol under the cursor is defined; `None` when nothing is
+/// under it or its definition is nowhere in the project.
+pub fn definition(snap: &Snapshot, file: &FileEntry, offset: u32) -> Option<Vec<FileSpan>> {
+    let cx = FileCx::new(snap, file);
+    let occ = symbol_at(&cx, offset)?;
+    let defs: Vec<FileSpan> = definitions(&cx, &occ.sym).into_iter().map(|(f, s)| location(f, s)).collect();
+    (!defs.is_empty()).then_some(defs)
 }
 
-pub fn references(snap: &Snapshot, uri: &lsp::Uri, pos: lsp::Position, include_declaration: bool) -> Option<Vec<lsp::Location>> {
-    let cx = FileCx::new(snap, uri)?;
-    let occ = symbol_at(&cx, pos)?;
-    let refs: Vec<lsp::Location> = occurrences(&cx, &occ.sym)
+/// Every occurrence of the symbol under the cursor in the project; the
+/// definitions too when `include_declaration`.
+pub fn references(snap: &Snapshot, file: &FileEntry, offset: u32, include_declaration: bool) -> Option<Vec<FileSpan>> {
+    let cx = FileCx::new(snap, file);
+    let occ = symbol_at(&cx, offset)?;
+    let refs: Vec<FileSpan> = occurrences(&cx, &occ.sym)
         .into_iter()
         .filter(|(_, _, def)| include_declaration || !def)
-        .map(|(f, s, _)| location(snap, f, s))
+        .map(|(f, s, _)| location(f, s))
         .collect();
     Some(refs)
 }
 
-pub fn highlight(snap: &Snapshot, uri: &lsp::Uri, pos: lsp::Position) -> Option<Vec<lsp::DocumentHighlight>> {
-    let cx = FileCx::new(snap, uri)?;
-    let occ = symbol_at(&cx, pos)?;
-    let here = file_index(&snap.db, cx.file.source);
-    Some(
-        here.occs
-            .iter()
-            .filter(|o| o.sym == occ.sym)
-            .map(|o| lsp::DocumentHighlight {
-                range: cx.text.range(o.span),
-                kind: Some(if o.def { lsp::DocumentHighlightKind::WRITE } else { lsp::DocumentHighlightKind::READ }),
-            })
-            .collect(),
-    )
+/// The occurrences of the symbol under the cursor in its own file.
+pub fn highlight(snap: &Snapshot, file: &FileEntry, offset: u32) -> Option<Vec<Highlight>> {
+    let cx = FileCx::new(snap, file);
+    let occ = symbol_at(&cx, offset)?;
+    let here = name_index(&snap.db, cx.file.source);
+    Some(here.occs.iter().filter(|o| o.sym == occ.sym).map(|o| Highlight { span: o.span, def: o.def }).collect())
 }

@@ -4,9 +4,9 @@
 
 use flowc_compiler::Ty;
 use flowc_compiler::checks::{step_expression_scope, workflow_output_scope};
+use flowc_compiler::name_index::ExprCx;
 
 use super::FileCx;
-use super::index::ExprCx;
 
 /// The scope of an expression written at `site`; empty where the editor
 /// does not know it (trigger filters, policies, resource rules).

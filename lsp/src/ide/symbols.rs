@@ -3,85 +3,121 @@
 //! has one: parsing recovers statement by statement).
 
 use flowc_grammar::ast::{self, Decl, GroupMember, Name, Span, WorkflowStmtKind};
-use tower_lsp_server::ls_types as lsp;
 
 use super::FileCx;
-use crate::convert::TextRef;
-use crate::state::Snapshot;
+use crate::state::{FileEntry, Snapshot};
 
-pub fn document_symbols(snap: &Snapshot, uri: &lsp::Uri) -> Option<lsp::DocumentSymbolResponse> {
-    let cx = FileCx::new(snap, uri)?;
-    let text = cx.text;
-    let symbols = cx.parse().file.decls.iter().filter_map(|d| decl_symbol(text, d)).collect();
-    Some(lsp::DocumentSymbolResponse::Nested(symbols))
+/// What an outline entry is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SymbolKind {
+    /// `workflow NAME`: its children are its inputs, outputs, invariants, groups and steps.
+    Workflow,
+    /// `agent NAME`.
+    Agent,
+    /// `env NAME`, a reusable env set.
+    Env,
+    /// `secrets NAME`, a secret set.
+    Secrets,
+    /// `store NAME`.
+    Store,
+    /// `policy NAME`.
+    Policy,
+    /// `resource Kind`, a resource kind's declaration.
+    Resource,
+    /// `template NAME`.
+    Template,
+    /// `Kind name { … }`, an instance of a resource kind.
+    Instance,
+    /// A workflow's `input NAME: TYPE`.
+    Input,
+    /// A workflow's `output NAME = …`.
+    Output,
+    /// A workflow's `invariant NAME { … }`.
+    Invariant,
+    /// A step, in a workflow or a group.
+    Step,
+    /// A `parallel` or `phase` group: its children are its members.
+    Group,
 }
 
-#[allow(deprecated)] // `deprecated` is a required field of the struct.
-fn symbol(text: TextRef<'_>, name: &Name, detail: Option<String>, kind: lsp::SymbolKind, span: Span, children: Vec<lsp::DocumentSymbol>) -> Option<lsp::DocumentSymbol> {
+/// One entry of the outline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Symbol {
+    /// The declared name; never empty.
+    pub name: String,
+    /// A word or two after the name (`agent`, `step: run`, …).
+    pub detail: Option<String>,
+    /// What the entry is.
+    pub kind: SymbolKind,
+    /// The whole item, name included.
+    pub span: Span,
+    /// The name, inside `span`.
+    pub name_span: Span,
+    /// The entries inside it (a workflow's steps, a group's members).
+    pub children: Vec<Symbol>,
+}
+
+/// The outline of a file: its declarations, with what they hold.
+pub fn document_symbols(snap: &Snapshot, file: &FileEntry) -> Vec<Symbol> {
+    let cx = FileCx::new(snap, file);
+    cx.parse().file.decls.iter().filter_map(decl_symbol).collect()
+}
+
+fn symbol(name: &Name, detail: Option<String>, kind: SymbolKind, span: Span, children: Vec<Symbol>) -> Option<Symbol> {
     // The protocol needs a non-empty name, and a selection inside the range.
     if name.text.is_empty() {
         return None;
     }
-    let range = span.cover(name.span);
-    Some(lsp::DocumentSymbol {
-        name: name.text.clone(),
-        detail,
-        kind,
-        tags: None,
-        deprecated: None,
-        range: text.range(range),
-        selection_range: text.range(name.span),
-        children: if children.is_empty() { None } else { Some(children) },
-    })
+    Some(Symbol { name: name.text.clone(), detail, kind, span: span.cover(name.span), name_span: name.span, children })
 }
 
-fn decl_symbol(text: TextRef<'_>, decl: &Decl) -> Option<lsp::DocumentSymbol> {
+fn decl_symbol(decl: &Decl) -> Option<Symbol> {
     let (kind, detail) = match decl {
-        Decl::Workflow(w) => return workflow_symbol(text, w),
-        Decl::Agent(_) => (lsp::SymbolKind::CLASS, "agent".to_string()),
-        Decl::Env(_) => (lsp::SymbolKind::VARIABLE, "env".to_string()),
-        Decl::Secrets(_) => (lsp::SymbolKind::KEY, "secrets".to_string()),
-        Decl::Store(_) => (lsp::SymbolKind::STRUCT, "store".to_string()),
-        Decl::Policy(_) => (lsp::SymbolKind::INTERFACE, "policy".to_string()),
-        Decl::Resource(_) => (lsp::SymbolKind::CLASS, "resource".to_string()),
-        Decl::Template(_) => (lsp::SymbolKind::FUNCTION, "template".to_string()),
-        Decl::Instance(i) => (lsp::SymbolKind::OBJECT, i.kind.text.clone()),
+        Decl::Workflow(w) => return workflow_symbol(w),
+        Decl::Agent(_) => (SymbolKind::Agent, "agent".to_string()),
+        Decl::Env(_) => (SymbolKind::Env, "env".to_string()),
+        Decl::Secrets(_) => (SymbolKind::Secrets, "secrets".to_string()),
+        Decl::Store(_) => (SymbolKind::Store, "store".to_string()),
+        Decl::Policy(_) => (SymbolKind::Policy, "policy".to_string()),
+        Decl::Resource(_) => (SymbolKind::Resource, "resource".to_string()),
+        Decl::Template(_) => (SymbolKind::Template, "template".to_string()),
+        Decl::Instance(i) => (SymbolKind::Instance, i.kind.text.clone()),
     };
-    symbol(text, decl.name(), Some(detail), kind, decl.span(), Vec::new())
+    symbol(decl.name(), Some(detail), kind, decl.span(), Vec::new())
 }
 
-fn workflow_symbol(text: TextRef<'_>, w: &ast::Workflow) -> Option<lsp::DocumentSymbol> {
+fn workflow_symbol(w: &ast::Workflow) -> Option<Symbol> {
     let mut children = Vec::new();
     for stmt in &w.body {
         let child = match &stmt.kind {
-            WorkflowStmtKind::Input(i) => symbol(text, &i.name, Some("input".into()), lsp::SymbolKind::FIELD, stmt.span, Vec::new()),
-            WorkflowStmtKind::Output(o) => symbol(text, &o.name, Some("output".into()), lsp::SymbolKind::PROPERTY, stmt.span, Vec::new()),
-            WorkflowStmtKind::Invariant(i) => symbol(text, &i.name, Some("invariant".into()), lsp::SymbolKind::EVENT, stmt.span, Vec::new()),
-            WorkflowStmtKind::Step(s) => step_symbol(text, s),
-            WorkflowStmtKind::Group(g) => group_symbol(text, g),
+            WorkflowStmtKind::Input(i) => symbol(&i.name, Some("input".into()), SymbolKind::Input, stmt.span, Vec::new()),
+            WorkflowStmtKind::Output(o) => symbol(&o.name, Some("output".into()), SymbolKind::Output, stmt.span, Vec::new()),
+            WorkflowStmtKind::Invariant(i) => symbol(&i.name, Some("invariant".into()), SymbolKind::Invariant, stmt.span, Vec::new()),
+            WorkflowStmtKind::Step(s) => step_symbol(s),
+            WorkflowStmtKind::Group(g) => group_symbol(g),
             _ => None,
         };
         children.extend(child);
     }
-    symbol(text, &w.name, Some("workflow".into()), lsp::SymbolKind::MODULE, w.span, children)
+    symbol(&w.name, Some("workflow".into()), SymbolKind::Workflow, w.span, children)
 }
 
-fn step_symbol(text: TextRef<'_>, s: &ast::Step) -> Option<lsp::DocumentSymbol> {
+fn step_symbol(s: &ast::Step) -> Option<Symbol> {
     let detail = match s.kind.target() {
         Some(t) => format!("{} {}", s.kind.keyword(), t.text),
         None => s.kind.keyword().to_string(),
     };
-    symbol(text, &s.name, Some(detail), lsp::SymbolKind::FUNCTION, s.span, Vec::new())
+    symbol(&s.name, Some(detail), SymbolKind::Step, s.span, Vec::new())
 }
 
-fn group_symbol(text: TextRef<'_>, g: &ast::Group) -> Option<lsp::DocumentSymbol> {
+fn group_symbol(g: &ast::Group) -> Option<Symbol> {
     let children = g
         .members
         .iter()
         .filter_map(|m| match m {
-            GroupMember::Step(s) => step_symbol(text, s),
-            GroupMember::Group(inner) => group_symbol(text, inner),
+            GroupMember::Step(s) => step_symbol(s),
+            GroupMember::Group(inner) => group_symbol(inner),
         })
         .collect();
-    symbol(text, &g.name, Some(g.kind.keyword().into()), lsp::SymbolKind::NAMESPACE, g.span, children)
+    symbol(&g.name, Some(g.kind.keyword().into()), SymbolKind::Group, g.span, children)
 }

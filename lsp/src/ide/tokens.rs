@@ -5,99 +5,131 @@
 
 use std::collections::BTreeMap;
 
+use flowc_compiler::name_index::{Sym, expr_paths, name_index};
 use flowc_grammar::ast::{DeclKind, Span};
-use tower_lsp_server::ls_types as lsp;
 
 use super::FileCx;
-use super::index::{Sym, expr_paths, file_index};
-use crate::state::Snapshot;
+use crate::state::{FileEntry, Snapshot};
 
-const TYPES: &[lsp::SemanticTokenType] = &[
-    lsp::SemanticTokenType::FUNCTION,
-    lsp::SemanticTokenType::NAMESPACE,
-    lsp::SemanticTokenType::CLASS,
-    lsp::SemanticTokenType::INTERFACE,
-    lsp::SemanticTokenType::STRUCT,
-    lsp::SemanticTokenType::MACRO,
-    lsp::SemanticTokenType::TYPE,
-    lsp::SemanticTokenType::VARIABLE,
-    lsp::SemanticTokenType::ENUM,
-    lsp::SemanticTokenType::ENUM_MEMBER,
-    lsp::SemanticTokenType::PARAMETER,
-    lsp::SemanticTokenType::PROPERTY,
-];
-
-const MODIFIERS: &[lsp::SemanticTokenModifier] = &[lsp::SemanticTokenModifier::DECLARATION, lsp::SemanticTokenModifier::DEFAULT_LIBRARY];
-
-fn type_index(t: &lsp::SemanticTokenType) -> u32 {
-    TYPES.iter().position(|x| x == t).unwrap_or(0) as u32
+/// What a token is, as the editor colours it. `ALL` is the legend: a
+/// token's type is sent as its position there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TokenType {
+    /// A step or group.
+    Function,
+    /// A workflow.
+    Namespace,
+    /// An agent.
+    Class,
+    /// A policy.
+    Interface,
+    /// A store.
+    Struct,
+    /// A template.
+    Macro,
+    /// A resource kind.
+    Type,
+    /// An instance, env or secret set as a declaration, or a name an
+    /// expression starts from.
+    Variable,
+    /// An env or secret set where it is used.
+    Enum,
+    /// A key of a set.
+    EnumMember,
+    /// A workflow input.
+    Parameter,
+    /// A field after the first segment of an expression path.
+    Property,
 }
 
-pub fn legend() -> lsp::SemanticTokensLegend {
-    lsp::SemanticTokensLegend { token_types: TYPES.to_vec(), token_modifiers: MODIFIERS.to_vec() }
+impl TokenType {
+    /// Every token type, in legend order.
+    pub const ALL: [TokenType; 12] = [
+        TokenType::Function,
+        TokenType::Namespace,
+        TokenType::Class,
+        TokenType::Interface,
+        TokenType::Struct,
+        TokenType::Macro,
+        TokenType::Type,
+        TokenType::Variable,
+        TokenType::Enum,
+        TokenType::EnumMember,
+        TokenType::Parameter,
+        TokenType::Property,
+    ];
+
+    /// The token type's position in the legend.
+    pub fn index(self) -> u32 {
+        TokenType::ALL.iter().position(|t| *t == self).unwrap_or(0) as u32
+    }
 }
 
-fn sym_type(sym: &Sym) -> lsp::SemanticTokenType {
+/// The modifier bit of a defining occurrence (bit 0 of the legend).
+pub const DECLARATION: u32 = 1;
+/// The modifier bit of a name the language gives every expression (bit 1).
+pub const DEFAULT_LIBRARY: u32 = 2;
+
+/// One semantic token: where, what, and its modifier bits.
+pub type Token = (Span, TokenType, u32);
+
+fn sym_type(sym: &Sym) -> TokenType {
     match sym {
-        Sym::Step { .. } => lsp::SemanticTokenType::FUNCTION,
+        Sym::Step { .. } => TokenType::Function,
         Sym::Decl(kind, _) => match kind {
-            DeclKind::Workflow => lsp::SemanticTokenType::NAMESPACE,
-            DeclKind::Agent => lsp::SemanticTokenType::CLASS,
-            DeclKind::Policy => lsp::SemanticTokenType::INTERFACE,
-            DeclKind::Store => lsp::SemanticTokenType::STRUCT,
-            DeclKind::Template => lsp::SemanticTokenType::MACRO,
-            DeclKind::Resource => lsp::SemanticTokenType::TYPE,
-            DeclKind::Instance | DeclKind::Env | DeclKind::Secrets => lsp::SemanticTokenType::VARIABLE,
+            DeclKind::Workflow => TokenType::Namespace,
+            DeclKind::Agent => TokenType::Class,
+            DeclKind::Policy => TokenType::Interface,
+            DeclKind::Store => TokenType::Struct,
+            DeclKind::Template => TokenType::Macro,
+            DeclKind::Resource => TokenType::Type,
+            DeclKind::Instance | DeclKind::Env | DeclKind::Secrets => TokenType::Variable,
         },
-        Sym::Set(_) => lsp::SemanticTokenType::ENUM,
-        Sym::Key { .. } => lsp::SemanticTokenType::ENUM_MEMBER,
-        Sym::Input { .. } => lsp::SemanticTokenType::PARAMETER,
+        Sym::Set(_) => TokenType::Enum,
+        Sym::Key { .. } => TokenType::EnumMember,
+        Sym::Input { .. } => TokenType::Parameter,
     }
 }
 
 /// Names the language gives every expression.
 const BUILTINS: &[&str] = &["inputs", "run", "env", "item", "items", "event", "output", "self", "input"];
 
-pub fn semantic_tokens(snap: &Snapshot, uri: &lsp::Uri) -> Option<lsp::SemanticTokensResult> {
-    let cx = FileCx::new(snap, uri)?;
-    let index = file_index(&snap.db, cx.file.source);
+/// The file's semantic tokens, in text order: never overlapping, never
+/// empty, each within one line.
+pub fn semantic_tokens(snap: &Snapshot, file: &FileEntry) -> Vec<Token> {
+    let cx = FileCx::new(snap, file);
+    let index = name_index(&snap.db, cx.file.source);
     // By start: a span holds one token; names (occurrences) win over the
     // generic expression paths that cover the same text.
-    let mut tokens: BTreeMap<u32, (Span, u32, u32)> = BTreeMap::new();
+    let mut tokens: BTreeMap<u32, Token> = BTreeMap::new();
     for site in &index.exprs {
         let Ok(node) = flowc_compiler::cel_check::parse_expr(&site.expr) else { continue };
         for path in expr_paths(&node) {
             for (i, (name, span)) in path.iter().enumerate() {
                 let (ty, mods) = if i > 0 {
-                    (lsp::SemanticTokenType::PROPERTY, 0)
+                    (TokenType::Property, 0)
                 } else if BUILTINS.contains(&name.as_str()) {
-                    (lsp::SemanticTokenType::VARIABLE, 2)
+                    (TokenType::Variable, DEFAULT_LIBRARY)
                 } else {
-                    (lsp::SemanticTokenType::VARIABLE, 0)
+                    (TokenType::Variable, 0)
                 };
-                tokens.insert(span.start, (*span, type_index(&ty), mods));
+                tokens.insert(span.start, (*span, ty, mods));
             }
         }
     }
     for occ in &index.occs {
-        tokens.insert(occ.span.start, (occ.span, type_index(&sym_type(&occ.sym)), u32::from(occ.def)));
+        tokens.insert(occ.span.start, (occ.span, sym_type(&occ.sym), if occ.def { DECLARATION } else { 0 }));
     }
-    let mut data = Vec::with_capacity(tokens.len());
-    let (mut line, mut col) = (0u32, 0u32);
+    let mut out = Vec::with_capacity(tokens.len());
     let mut last_end = 0u32;
-    for (span, ty, mods) in tokens.into_values() {
+    for token in tokens.into_values() {
+        let span = token.0;
         // Tokens must not overlap, and each stays on one line.
         if span.start < last_end || span.is_empty() || cx.text.text.get(span.range()).is_none_or(|t| t.contains('\n')) {
             continue;
         }
         last_end = span.end;
-        let start = cx.text.position(span.start);
-        let end = cx.text.position(span.end);
-        let delta_line = start.line - line;
-        let delta_start = if delta_line == 0 { start.character - col } else { start.character };
-        data.push(lsp::SemanticToken { delta_line, delta_start, length: end.character - start.character, token_type: ty, token_modifiers_bitset: mods });
-        line = start.line;
-        col = start.character;
+        out.push(token);
     }
-    Some(lsp::SemanticTokensResult::Tokens(lsp::SemanticTokens { result_id: None, data }))
+    out
 }

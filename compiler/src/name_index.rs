@@ -1,18 +1,23 @@
-//! Every name a file defines or mentions, and every expression it holds,
-//! with where it is and what it means: the table behind definition,
-//! references, rename, highlights, hover and semantic tokens.
+//! The name index of a file: every name it defines or mentions, and every
+//! expression it holds, with where it is and what it means. The table behind
+//! the editor's definition, references, rename, highlights, hover and
+//! semantic tokens (`lsp/src/ide/`).
 //!
 //! Built from the whole-file tree (absolute spans) and memoised per file by
-//! salsa, so a project-wide search re-walks only files that changed.
+//! salsa, so a project-wide search re-walks only files that changed. Which
+//! declaration a step names comes from `model::kind_decl_ref` and
+//! `model::stmt_decl_ref`, which the name checks read too.
 
 use std::collections::BTreeSet;
 
-use flowc_compiler::cel_check::{self, syntax::NodeKind, Node};
-use flowc_compiler::{Db, SourceFile};
 use flowc_grammar::ast::{
     self, AgentStmtKind, Compensate, Decl, DeclKind, EnvBlock, EnvEntryKind, EnvValue, Expr, InvariantStmtKind, Name,
     OnFail, PolicyStmtKind, ResourceStmtKind, Span, StepKind, StepStmtKind, TemplateStr, Trigger, WorkflowStmtKind,
 };
+
+use crate::cel_check::{self, Node, syntax::NodeKind};
+use crate::db::{Db, SourceFile};
+use crate::model::{kind_decl_ref, stmt_decl_ref};
 
 /// What a name refers to.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -29,9 +34,12 @@ pub enum Sym {
     Input { workflow: String, name: String },
 }
 
+/// One occurrence of a name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Occ {
+    /// Where the name is written (absolute, in the whole file).
     pub span: Span,
+    /// What it names.
     pub sym: Sym,
     /// The defining occurrence (the name in `step NAME`, `agent NAME`, …).
     pub def: bool,
@@ -50,16 +58,21 @@ pub enum ExprCx {
     Other,
 }
 
+/// An expression of the file (a backtick expression or a template hole).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ExprSite {
+    /// The expression, with its absolute span.
     pub expr: Expr,
+    /// Where it is written, which decides the names in scope.
     pub cx: ExprCx,
 }
 
+/// The name index of one file.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
 pub struct FileIndex {
-    /// Sorted by start.
+    /// Every occurrence of a name, sorted by start.
     pub occs: Vec<Occ>,
+    /// Every expression, in the order the walk meets them.
     pub exprs: Vec<ExprSite>,
 }
 
@@ -74,9 +87,10 @@ impl FileIndex {
     }
 }
 
+/// The name index of a file, from its whole-file tree.
 #[salsa::tracked(returns(ref))]
-pub fn file_index(db: &dyn Db, file: SourceFile) -> FileIndex {
-    let parse = flowc_compiler::parse(db, file);
+pub fn name_index(db: &dyn Db, file: SourceFile) -> FileIndex {
+    let parse = crate::parse(db, file);
     let mut w = Walker::default();
     for decl in &parse.file.decls {
         w.decl(decl);
@@ -288,12 +302,8 @@ impl Walker {
     }
 
     fn step_kind(&mut self, kind: &StepKind) {
-        match kind {
-            StepKind::Agent(n) => self.decl_ref(DeclKind::Agent, n),
-            StepKind::Check(n) => self.decl_ref(DeclKind::Policy, n),
-            StepKind::Use(n) => self.decl_ref(DeclKind::Template, n),
-            StepKind::Call(n) => self.decl_ref(DeclKind::Workflow, n),
-            _ => {}
+        if let Some((kind, name)) = kind_decl_ref(kind) {
+            self.decl_ref(kind, name);
         }
     }
 
@@ -341,6 +351,10 @@ impl Walker {
         // the step's `reads` aliases, which shadow them.
         let steps = scope.map(|s| s.visible());
         let steps = steps.as_ref();
+        // `reads`, `then put`, `then spawn`: a store or a workflow.
+        if let Some((kind, name)) = stmt_decl_ref(&stmt.kind) {
+            self.decl_ref(kind, name);
+        }
         match &stmt.kind {
             StepStmtKind::Arm { condition, target } => {
                 if let Some(c) = condition {
@@ -381,14 +395,9 @@ impl Walker {
                     }
                 }
             }
-            StepStmtKind::Reads { key, .. } => self.decl_ref(DeclKind::Store, &key.store),
-            StepStmtKind::Put { key, value } => {
-                self.decl_ref(DeclKind::Store, &key.store);
-                self.expr_in(value, &cx(true), steps);
-            }
+            StepStmtKind::Put { value, .. } => self.expr_in(value, &cx(true), steps),
             StepStmtKind::Items(e) => self.expr_in(e, &cx(true), steps),
             StepStmtKind::Spawn { workflow, inputs } => {
-                self.decl_ref(DeclKind::Workflow, workflow);
                 self.input_keys(&workflow.text, inputs.as_ref());
                 for e in inputs.iter().flat_map(|v| v.exprs()) {
                     self.expr_in(e, &cx(true), steps);
@@ -396,7 +405,6 @@ impl Walker {
             }
             StepStmtKind::SpawnEach { list, workflow, inputs } => {
                 self.expr_in(list, &cx(true), steps);
-                self.decl_ref(DeclKind::Workflow, workflow);
                 self.input_keys(&workflow.text, inputs.as_ref());
                 for e in inputs.iter().flat_map(|v| v.exprs()) {
                     self.expr_in(e, &cx(true), steps);
