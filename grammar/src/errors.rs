@@ -3,8 +3,9 @@
 use std::sync::LazyLock;
 
 use crate::ast::Span;
+pub use crate::keywords::{STEP_KEYWORDS, STEP_KINDS, WORKFLOW_KEYWORDS};
 use crate::keywords::{Category, words};
-use crate::parser::Rule;
+use crate::rules::Rule;
 
 /// The kinds of syntax error. Each has a stable code (see `code`), documented
 /// in `docs/diagnostics/`.
@@ -394,26 +395,6 @@ static TRIGGER_RULES: LazyLock<Vec<&'static str>> = LazyLock::new(|| words(Categ
 /// The type names, from the keyword table.
 static TYPES: LazyLock<Vec<&'static str>> = LazyLock::new(|| words(Category::Type).collect());
 
-/// The keywords that start a workflow statement or member, for "did you mean"
-/// and for saying where a misplaced statement belongs.
-pub const WORKFLOW_KEYWORDS: &[&str] = &[
-    "description", "input", "on", "retry", "timeout", "concurrency", "budget", "output", "safety",
-    "invariant", "env", "step", "parallel", "phase",
-];
-
-/// The keywords that start a step statement (`then` covers `then put`/`then spawn`).
-pub const STEP_KEYWORDS: &[&str] = &[
-    "description", "command", "prompt", "output", "with", "when", "else", "approvers",
-    "distinct_from_initiator", "message", "timeout", "retry", "compensate", "channel", "event",
-    "then", "reads", "items", "strategy", "metric", "top_k", "threshold", "weights", "check",
-    "on_fail", "skippable", "on_failure", "env",
-];
-
-/// The step kinds that may follow `step NAME:`.
-pub const STEP_KINDS: &[&str] = &[
-    "run", "agent", "approval", "check", "wait", "branch", "notify", "human", "call", "select",
-    "gate", "use",
-];
 
 /// The keyword a `kw_*` rule matches, for "did you mean".
 fn keyword_text(rule: Rule) -> Option<&'static str> {

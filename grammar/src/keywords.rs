@@ -196,12 +196,37 @@ pub fn words(category: Category) -> impl Iterator<Item = &'static str> {
     KEYWORDS.iter().filter(move |k| k.category == category).map(|k| k.word)
 }
 
+
+// The ordered lists: completion and "did you mean" offer them in this order,
+// and a word may be in several; the tests below hold them to the table.
+
+/// The keywords that start a workflow statement or member, for "did you mean"
+/// and for saying where a misplaced statement belongs.
+pub const WORKFLOW_KEYWORDS: &[&str] = &[
+    "description", "input", "on", "retry", "timeout", "concurrency", "budget", "output", "safety",
+    "invariant", "env", "step", "parallel", "phase",
+];
+
+/// The keywords that start a step statement (`then` covers `then put`/`then spawn`).
+pub const STEP_KEYWORDS: &[&str] = &[
+    "description", "command", "prompt", "output", "with", "when", "else", "approvers",
+    "distinct_from_initiator", "message", "timeout", "retry", "compensate", "channel", "event",
+    "then", "reads", "items", "strategy", "metric", "top_k", "threshold", "weights", "check",
+    "on_fail", "skippable", "on_failure", "env",
+];
+
+/// The step kinds that may follow `step NAME:`.
+pub const STEP_KINDS: &[&str] = &[
+    "run", "agent", "approval", "check", "wait", "branch", "notify", "human", "call", "select",
+    "gate", "use",
+];
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::errors::{STEP_KEYWORDS, STEP_KINDS, WORKFLOW_KEYWORDS, keywords_of};
+    use crate::errors::keywords_of;
     use crate::parser::Rule;
 
     /// String literals of the pest grammar that are no keywords.

@@ -15,6 +15,7 @@ pub mod lexer;
 pub mod outline;
 pub mod parser;
 pub mod pathological;
+pub mod rules;
 
 pub use errors::{SyntaxError, SyntaxErrorKind, SyntaxFix};
 pub use format::format;

@@ -9,7 +9,7 @@
 //! whole-file parse whenever the split is unsure or any piece fails to parse.
 
 use crate::ast::Span;
-use crate::errors::WORKFLOW_KEYWORDS;
+use crate::keywords::WORKFLOW_KEYWORDS;
 use crate::lexer::{Lexed, TokenKind};
 
 /// What a piece of a file is, which decides the grammar rule it is parsed with.

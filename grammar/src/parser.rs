@@ -8,17 +8,7 @@ use crate::ast::*;
 use crate::errors::{self, SyntaxError, SyntaxErrorKind};
 use crate::lexer::{self, LexErrorKind};
 
-pub use generated::{FlowParser, Rule};
-
-/// The pest parser generated from `flow.pest`, and its `Rule` enum: one variant
-/// per grammar rule, named as in the grammar (`Rule::step_item`).
-#[allow(missing_docs)] // pest_derive writes no doc for `Rule::all_rules` or undocumented rules
-mod generated {
-    /// The pest parser of `flow.pest`; [`super::parse`] drives it.
-    #[derive(pest_derive::Parser)]
-    #[grammar = "flow.pest"]
-    pub struct FlowParser;
-}
+pub use crate::rules::{FlowParser, Rule};
 
 /// The result of parsing one file.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Default)]
