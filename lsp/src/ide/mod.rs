@@ -170,4 +170,51 @@ mod tests {
         assert_eq!(greet.kind, CompletionKind::Step);
         assert!(items.iter().all(|i| i.label != "report"), "a step does not depend on itself");
     }
+
+    /// A source with one cursor marker `$0`: the text without it, and where it was.
+    fn cursor(marked: &str) -> (String, u32) {
+        let at = marked.find("$0").expect("a `$0` cursor marker");
+        (marked.replacen("$0", "", 1), at as u32)
+    }
+
+    /// Hover at a cursor marker: each case's markdown contains the text given.
+    #[test]
+    fn hover_at_a_cursor_marker() {
+        let cases = [
+            ("workflow w {\n  step a { command \"true\" }\n  step b after a$0 { command \"true\" }\n}\n", "step a: run"),
+            ("workflow w {\n  step a { com$0mand \"true\" }\n}\n", "`command`: "),
+            ("workflow w {\n  step a { command \"true\"  ret$0ry 2 }\n}\n", "`retry"),
+            ("workflow w {\n  input n: int = 1\n  step a { command \"echo ${inp$0uts.n}\" }\n}\n", "int"),
+        ];
+        for (marked, want) in cases {
+            let (text, at) = cursor(marked);
+            let snap = snapshot_of(PATH, &text);
+            let file = snap.file(snap.paths.get(PATH).expect("the path")).expect("the file");
+            let h = hover(&snap, file, at).unwrap_or_else(|| panic!("no hover at the marker of {marked:?}"));
+            assert!(h.markdown.contains(want), "hover at the marker of {marked:?}: {:?} lacks {want:?}", h.markdown);
+        }
+    }
+
+    /// Completion at a cursor marker: each case offers the labels given and
+    /// none of those it must not.
+    #[test]
+    fn completion_at_a_cursor_marker() {
+        let cases: [(&str, &[&str], &[&str]); 3] = [
+            ("workflow w {\n  step a { command \"true\" }\n  step b after $0 { command \"true\" }\n}\n", &["a"], &["b"]),
+            ("workflow w {\n  step a { command \"true\" }\n  step b { command \"echo ${$0}\" }\n}\n", &["inputs"], &[]),
+            ("workflow w {\n  step a {\n    $0\n  }\n}\n", &["command", "retry"], &[]),
+        ];
+        for (marked, offered, not_offered) in cases {
+            let (text, at) = cursor(marked);
+            let snap = snapshot_of(PATH, &text);
+            let file = snap.file(snap.paths.get(PATH).expect("the path")).expect("the file");
+            let labels: Vec<String> = completion(&snap, file, at).into_iter().map(|i| i.label).collect();
+            for l in offered {
+                assert!(labels.iter().any(|x| x == l), "at the marker of {marked:?}, `{l}` is not offered: {labels:?}");
+            }
+            for l in not_offered {
+                assert!(!labels.iter().any(|x| x == l), "at the marker of {marked:?}, `{l}` is offered: {labels:?}");
+            }
+        }
+    }
 }
