@@ -8,7 +8,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use flowc_grammar::ast::Step;
 use flowc_grammar::outline::{OutlineDecl, PieceKind};
+use flowc_grammar::PieceAst;
 
 /// One `.flow` file: its path (as the user should see it) and its text.
 #[salsa::input(debug)]
@@ -58,7 +60,19 @@ pub struct KeptOutline {
 }
 
 /// A piece parsed ahead: what [`crate::model::parse_piece`] returns.
-pub type ParseResult = Option<crate::model::ParsedText>;
+pub type ParseResult = Option<ParsedText>;
+
+/// The parse of one piece, shared by every piece with the same text.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ParsedText {
+    pub ast: Arc<PieceAst>,
+    /// Parsed without recovering from a syntax error.
+    pub clean: bool,
+    /// When the piece is one step: that step, in its own `Arc`, so that every
+    /// revision hands the same pointer to the step's tracked struct (equal by
+    /// pointer, no deep comparison).
+    pub step: Option<Arc<Step>>,
+}
 
 /// Parses done ahead, by piece text, one map per piece kind ([`slot`]), so a
 /// lookup borrows the text instead of copying it into a key.

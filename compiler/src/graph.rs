@@ -16,6 +16,7 @@ use flowc_grammar::ast::{Name, Span, TriggerRule};
 use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::db::Db;
+pub use crate::model::EndsEarly;
 use crate::model::{StepSig, WorkflowDef};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -86,14 +87,6 @@ pub struct WorkflowGraph {
     pub completion: Completion,
 }
 
-/// Why a step itself may end without completing while the run goes on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum EndsEarly {
-    /// Its `when` can be false.
-    When,
-    /// `on_failure continue`: it can fail and let the run go on.
-    Continue,
-}
 
 /// Which steps may have no output when something reads it.
 ///
@@ -295,7 +288,7 @@ pub fn workflow_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>) -> WorkflowGra
     graph.item_sources = (0..arcs.len())
         .filter(|i| arcs[*i].has_items || matches!(arcs[*i].kind, flowc_grammar::ast::StepKind::Select))
         .collect();
-    graph.value_tys = arcs.iter().map(|s| crate::checks::step_value_ty(s)).collect();
+    graph.value_tys = arcs.iter().map(|s| crate::model::step_value_ty(s)).collect();
     graph.sigs = arcs;
     graph
 }

@@ -19,8 +19,10 @@ use std::sync::Arc;
 
 use flowc_grammar::ast::{self, Decl, DeclKind, Span, Step, WorkflowStmt, WorkflowStmtKind};
 use flowc_grammar::outline::{self, OutlineDecl, PieceKind};
-use flowc_grammar::{PieceAst, SyntaxError};
+use flowc_grammar::{Parse, PieceAst, SyntaxError};
 
+pub use crate::db::ParsedText;
+use crate::types::{FieldTy, ObjectTy, Ty};
 use crate::db::{Db, Project, SourceFile};
 
 /// The key a piece is parsed under: equal text, equal parse.
@@ -32,17 +34,6 @@ pub struct PieceText<'db> {
     pub text: String,
 }
 
-/// The parse of one piece, shared by every piece with the same text.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub struct ParsedText {
-    pub ast: Arc<PieceAst>,
-    /// Parsed without recovering from a syntax error.
-    pub clean: bool,
-    /// When the piece is one step: that step, in its own `Arc`, so that every
-    /// revision hands the same pointer to the step's tracked struct (equal by
-    /// pointer, no deep comparison).
-    pub step: Option<Arc<Step>>,
-}
 
 #[salsa::tracked(returns(ref))]
 pub fn parse_piece<'db>(db: &'db dyn Db, piece: PieceText<'db>) -> Option<ParsedText> {
@@ -171,7 +162,7 @@ pub struct StepSig {
     /// Why the step itself may end without completing while the run goes
     /// on (its `when`, or `on_failure continue`); `None` when nothing of its
     /// own can (graph::Completion adds what its place in the graph can).
-    pub ends_early: Option<crate::graph::EndsEarly>,
+    pub ends_early: Option<EndsEarly>,
     /// Every declaration the step names: its agent, policy, template, called
     /// and spawned workflows, stores, env and secret sets.
     pub uses: Vec<(DeclKind, String)>,
@@ -381,7 +372,7 @@ fn parse_one(db: &dyn Db, text: &str, kind: PieceKind, span: Span, clean: bool) 
 /// its text, so spans are relative as on the fast path.
 fn whole_file_pieces(db: &dyn Db, file: SourceFile) -> (Vec<PieceDecl>, Vec<SyntaxError>) {
     let text = file.text(db);
-    let parsed = crate::queries::parse(db, file);
+    let parsed = parse(db, file);
     let mut out = Vec::new();
     for decl in &parsed.file.decls {
         match decl {
@@ -570,9 +561,9 @@ fn compute_sig(step: &Step, groups: &[String]) -> StepSig {
                 has_items = true;
                 items_path = e.text.trim().strip_prefix("output").map(str::to_string);
             }
-            K::When(_) => ends_early = Some(crate::graph::EndsEarly::When),
+            K::When(_) => ends_early = Some(EndsEarly::When),
             K::OnFailure { mode: ast::OnFailure::Continue, .. } if ends_early.is_none() => {
-                ends_early = Some(crate::graph::EndsEarly::Continue)
+                ends_early = Some(EndsEarly::Continue)
             }
             _ => {}
         }
@@ -703,4 +694,34 @@ pub fn item_index<'db>(db: &'db dyn Db, project: Project) -> ItemIndex<'db> {
         }
     }
     index
+}
+
+/// The syntax tree of one whole file, with its syntax errors. The analyses use
+/// the piecewise [`file_model`]; this is for tools that want the whole tree
+/// (formatting, editor features) and for files the pieces cannot handle.
+#[salsa::tracked(returns(ref))]
+pub fn parse(db: &dyn Db, file: SourceFile) -> Parse {
+    flowc_grammar::parse(file.text(db))
+}
+
+/// Why a step itself may end without completing while the run goes on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EndsEarly {
+    /// Its `when` can be false.
+    When,
+    /// `on_failure continue`: it can fail and let the run go on.
+    Continue,
+}
+
+/// What a step looks like from an expression: `.output` and its run facts.
+pub(crate) fn step_value_ty(sig: &StepSig) -> Ty {
+    let output = sig.output.clone().unwrap_or(Ty::Dyn);
+    Ty::object(ObjectTy::closed([
+        ("output".to_string(), FieldTy::required(output)),
+        ("status".to_string(), FieldTy::required(Ty::String)),
+        ("attempts".to_string(), FieldTy::required(Ty::Int)),
+        ("cost_usd".to_string(), FieldTy::required(Ty::Double)),
+        ("stdout".to_string(), FieldTy::required(Ty::String)),
+        ("stderr".to_string(), FieldTy::required(Ty::String)),
+    ]))
 }

@@ -1,6 +1,5 @@
 //! The entry queries: a file's syntax tree, and the project's diagnostics.
 
-use flowc_grammar::Parse;
 
 use crate::checks::{check_decl, check_project_wide, check_workflow};
 use crate::codes::Code;
@@ -8,14 +7,8 @@ use crate::db::{Db, Project, SourceFile};
 use crate::diagnostic::{self, Diagnostic};
 use crate::model::{DeclDef, file_model};
 use crate::pending::{self, Pending};
+pub use crate::model::parse;
 
-/// The syntax tree of one whole file, with its syntax errors. The analyses use
-/// the piecewise [`file_model`]; this is for tools that want the whole tree
-/// (formatting, editor features) and for files the pieces cannot handle.
-#[salsa::tracked(returns(ref))]
-pub fn parse(db: &dyn Db, file: SourceFile) -> Parse {
-    flowc_grammar::parse(file.text(db))
-}
 
 /// The syntax errors of one file.
 #[salsa::tracked(returns(ref))]

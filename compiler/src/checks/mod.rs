@@ -24,7 +24,6 @@ use crate::pending::{Anchor, Loc, Pending};
 
 pub use project::check_project_wide;
 pub use references::{step_expression_scope, workflow_output_scope};
-pub(crate) use references::step_value_ty;
 
 /// Everything a step check needs to know about where it is.
 pub(crate) struct StepCx<'db> {

@@ -19,22 +19,10 @@ use crate::codes::Code;
 use crate::db::{Db, Project};
 use crate::diagnostic::Diagnostic;
 use crate::graph::{WorkflowGraph, workflow_graph};
-use crate::model::{ItemIndex, OtherDef, StepDef, StepSig, WorkflowDef, item_index};
+use crate::model::{ItemIndex, OtherDef, StepDef, StepSig, WorkflowDef, item_index, step_value_ty};
 use crate::pending::{Anchor, Loc, Pending};
 use crate::types::{FieldTy, ObjectTy, Ty};
 
-/// What a step looks like from an expression: `.output` and its run facts.
-pub(crate) fn step_value_ty(sig: &StepSig) -> Ty {
-    let output = sig.output.clone().unwrap_or(Ty::Dyn);
-    Ty::object(ObjectTy::closed([
-        ("output".to_string(), FieldTy::required(output)),
-        ("status".to_string(), FieldTy::required(Ty::String)),
-        ("attempts".to_string(), FieldTy::required(Ty::Int)),
-        ("cost_usd".to_string(), FieldTy::required(Ty::Double)),
-        ("stdout".to_string(), FieldTy::required(Ty::String)),
-        ("stderr".to_string(), FieldTy::required(Ty::String)),
-    ]))
-}
 
 /// The type of the `inputs` object of a workflow (memoised: every step's
 /// scope holds it).
@@ -226,8 +214,8 @@ impl Scope for OutputScope<'_> {
 /// Why step `i` may end without completing, in a few words.
 fn why_not_complete(graph: &WorkflowGraph, i: usize) -> &'static str {
     match graph.sigs[i].ends_early {
-        Some(crate::graph::EndsEarly::When) => "its `when` can skip it",
-        Some(crate::graph::EndsEarly::Continue) => "`on_failure continue` lets the run go on when it fails",
+        Some(crate::model::EndsEarly::When) => "its `when` can skip it",
+        Some(crate::model::EndsEarly::Continue) => "`on_failure continue` lets the run go on when it fails",
         None if graph.arm_targets(i) => "a branch may pick another arm",
         None => "a step or group it waits for may end early, and it is skipped then",
     }
