@@ -17,7 +17,8 @@ use tokio::sync::{mpsc, watch};
 
 use super::control;
 use super::lock::{self, try_lock};
-use super::runner::exec::{self, AttemptCtx};
+use super::runner::attempt::AttemptCtx;
+use super::runner::exec;
 use super::runner::{Msg, Shared};
 use super::scope::{absent_output, step_view, to_cel, Evaluator, Scope};
 use super::{env_name, process, Error, RunOptions, RunReport, Steered};

@@ -20,7 +20,7 @@ use serde_json::{json, Value};
 
 use super::{Runner, Shared};
 use crate::plan::{Plan, StepId};
-use crate::runtime::runner::exec::Outcome;
+use super::attempt::Outcome;
 use crate::runtime::inbox;
 use crate::runtime::blocking::{check_request, human_type, Hold};
 use crate::runtime::Error;
@@ -424,7 +424,7 @@ impl Runner {
                 if self.check_gate_invariants(s, attempt, &output, &payload) {
                     return;
                 }
-                self.complete_gate(s, attempt, output, payload, &mut super::items::OutcomeExtras::default());
+                self.complete_gate(s, attempt, output, payload, &mut super::attempt::OutcomeExtras::default());
                 return;
             }
             Err(error) => {
@@ -438,7 +438,7 @@ impl Runner {
 
     /// Records a resolved gate completed (unless an invariant it broke says
     /// otherwise), with its checkpoint in the same batch as for any step.
-    pub(super) fn complete_gate(&mut self, s: StepId, attempt: u32, output: Value, payload: Value, adv: &mut super::items::OutcomeExtras) {
+    pub(super) fn complete_gate(&mut self, s: StepId, attempt: u32, output: Value, payload: Value, adv: &mut super::attempt::OutcomeExtras) {
         let mut work = Vec::new();
         if !self.adv_before_complete(s, attempt, adv) {
             self.steps[s as usize].output = Some(output);
@@ -465,7 +465,7 @@ impl Runner {
         self.steps[s as usize].in_flight = true;
         let (output, payload) = (output.clone(), payload.clone());
         tokio::task::spawn_local(async move {
-            let mut out = crate::runtime::runner::exec::new_outcome();
+            let mut out = super::attempt::new_outcome();
             super::invariants::check_after_step(&ctx, &ctx.env, &mut out).await;
             let _ = ctx.tx.send(super::Msg::GateChecked { step: s, attempt, output, payload, adv: Box::new(out.adv) });
         });

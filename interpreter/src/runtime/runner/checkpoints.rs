@@ -23,7 +23,8 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{json, Value};
 
-use super::invariants::{restore_files, FileMap, Pinned};
+use super::invariants::restore_files;
+use super::pin::{FileMap, Pinned};
 use crate::runtime::lock::try_lock;
 use crate::runtime::{Error, Refusal, RunOptions, Steered};
 use crate::state::{Op, RunRecord, RunStatus, StepStatus, Store};

@@ -8,7 +8,8 @@ use tokio::time::Instant;
 
 use super::{Runner, MAX_ENV_VALUE};
 use crate::plan::StepId;
-use crate::runtime::runner::exec::{self, AttemptCtx};
+use super::attempt::AttemptCtx;
+use super::exec;
 use crate::runtime::env_name;
 use crate::runtime::scope::{cel_map, to_cel, Scope};
 use crate::state::{Op, StepStatus};

@@ -5,62 +5,20 @@
 //! Every failure becomes an error message for the step — nothing a plan or a
 //! command does can panic here.
 
+use crate::state::EventKind;
+use crate::runtime::scope::to_cel;
 use std::rc::Rc;
 
 use serde_json::{json, Value};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
-use crate::runtime::process::{self, Ending};
-use super::{Msg, Shared};
+use crate::runtime::process::{self};
+use super::attempt::{new_outcome, settle_process, spawn, AttemptCtx, Outcome, Success};
+use super::Msg;
 use crate::runtime::scope::{Evaluator, Scope};
-use crate::plan::{Instr, OutputMode, StepId};
-use crate::state::EventKind;
+use crate::plan::{Instr, OutputMode};
 
-pub(crate) struct AttemptCtx {
-    pub sh: Rc<Shared>,
-    /// The advanced primitives' part of the attempt (items, pins, …).
-    pub adv: super::items::AttemptExtras,
-    pub wf: usize,
-    pub step: StepId,
-    pub attempt: u32,
-    pub run: String,
-    pub depth: u32,
-    pub scope: Scope,
-    pub env: Vec<(String, String)>,
-    pub abort: watch::Receiver<bool>,
-    pub tx: mpsc::UnboundedSender<Msg>,
-    pub deadline: Option<Instant>,
-    pub timeout_ms: Option<u64>,
-}
-
-pub(crate) struct Success {
-    pub output: Value,
-    /// For a branch: the index of the arm it picked, if one matched.
-    pub picked: Option<u32>,
-}
-
-pub(crate) struct Outcome {
-    pub result: Result<Success, String>,
-    /// Stopped by a cancel (or the run's timeout/budget), not by its own fault.
-    pub aborted: bool,
-    pub stdout: String,
-    pub stderr: String,
-    pub cost: f64,
-    pub exit_code: Option<i32>,
-    /// The `notified` event payload, for a NOTIFY.
-    pub notified: Option<Value>,
-    pub duration_ms: i64,
-    /// The step waits on a person or an event (`blocking`); the result holds
-    /// its output so far.
-    pub blocked: Option<crate::runtime::blocking::Hold>,
-    /// Events to record before the step's outcome (a policy's decision).
-    pub events: Vec<(EventKind, Value)>,
-    /// The failure is final: retrying cannot change it (a policy's deny).
-    pub no_retry: bool,
-    /// What the advanced primitives report (items, gate results, violations…).
-    pub adv: super::items::OutcomeExtras,
-}
 
 pub(crate) enum RegVal {
     Text(String),
@@ -98,22 +56,6 @@ impl Regs {
     }
 }
 
-pub(crate) fn new_outcome() -> Outcome {
-    Outcome {
-        result: Err(String::new()),
-        aborted: false,
-        stdout: String::new(),
-        stderr: String::new(),
-        cost: 0.0,
-        exit_code: None,
-        notified: None,
-        duration_ms: 0,
-        blocked: None,
-        events: Vec::new(),
-        no_retry: false,
-        adv: Default::default(),
-    }
-}
 
 pub(crate) async fn execute(ctx: AttemptCtx) {
     let started = Instant::now();
@@ -124,17 +66,6 @@ pub(crate) async fn execute(ctx: AttemptCtx) {
     let _ = ctx.tx.send(Msg::Finished { step: ctx.step, attempt: ctx.attempt, outcome: Box::new(outcome) });
 }
 
-fn describe_ending(ending: &Ending, timeout_ms: Option<u64>) -> String {
-    match ending {
-        Ending::Exited(code) => format!("the command exited with status {code}"),
-        Ending::Signalled(sig) => format!("the command was killed by signal {sig}"),
-        Ending::TimedOut => format!(
-            "the step timed out after {}",
-            crate::plan::disasm::format_duration(timeout_ms.unwrap_or(0))
-        ),
-        Ending::Aborted => "the run was stopped while the command ran".into(),
-    }
-}
 
 async fn run_code(ctx: &Rc<AttemptCtx>, out: &mut Outcome) -> Result<Success, String> {
     let sh = &ctx.sh;
@@ -155,7 +86,7 @@ async fn run_code(ctx: &Rc<AttemptCtx>, out: &mut Outcome) -> Result<Success, St
     let split = step.code.iter().position(crate::plan::is_post_action).unwrap_or(step.code.len());
     let (work, post) = step.code.split_at(split);
     let work_out = if step.for_each {
-        super::items::run_instances(ctx, work, &env, out).await?
+        run_instances(ctx, work, &env, out).await?
     } else {
         let mut scope = ctx.scope.clone();
         run_instrs(ctx, work, &mut scope, &env, None, out).await?
@@ -313,55 +244,7 @@ fn trim_newline(text: &str) -> String {
     text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(text).to_string()
 }
 
-pub(crate) async fn spawn(
-    ctx: &AttemptCtx,
-    command: &str,
-    stdin: Option<String>,
-    env: &[(String, String)],
-    log: &std::path::Path,
-    header: &str,
-) -> Result<process::Finished, String> {
-    let spec = process::Spec {
-        command,
-        stdin,
-        env,
-        cwd: &ctx.sh.options.project_dir,
-        log,
-        header: Some(header),
-        deadline: ctx.deadline,
-        redact: Some(ctx.sh.secrets.clone()),
-    };
-    let tx = ctx.tx.clone();
-    let (step, attempt) = (ctx.step, ctx.attempt);
-    process::run(spec, ctx.abort.clone(), move |pid| {
-        let _ = tx.send(Msg::Spawned { step, attempt, pid });
-    })
-    .await
-    .map_err(|e| format!("cannot start `sh -c`: {e}"))
-}
 
-/// Turns a finished process into its stdout, or the attempt's error.
-pub(crate) fn settle_process(out: &mut Outcome, finished: process::Finished, timeout_ms: Option<u64>) -> Result<String, String> {
-    out.stdout = finished.stdout.clone();
-    out.stderr = finished.stderr;
-    match finished.ending {
-        Ending::Exited(0) if finished.stdout_overflow => {
-            Err(format!("the command printed more than {} MiB on stdout", process::MAX_STDOUT >> 20))
-        }
-        Ending::Exited(0) => Ok(finished.stdout),
-        ending => {
-            if let Ending::Exited(code) = ending {
-                out.exit_code = Some(code);
-            }
-            out.aborted = matches!(ending, Ending::Aborted);
-            let mut msg = describe_ending(&ending, timeout_ms);
-            if let Some(last) = out.stderr.lines().rev().find(|l| !l.trim().is_empty()) {
-                msg.push_str(&format!(": {}", last.trim()));
-            }
-            Err(msg)
-        }
-    }
-}
 
 /// Runs (or continues) the child run of a `call`. The child is found again
 /// by its parent and key: the step's name, and for a `for each item` step
@@ -421,4 +304,102 @@ async fn call(ctx: &AttemptCtx, workflow: &str, inputs: Value, item: Option<usiz
             report.error.map(|e| format!(": {e}")).unwrap_or_default()
         )),
     }
+}
+
+/// Environment values above this size are not exported (as for inputs).
+const MAX_ENV_VALUE: usize = 64 << 10;
+
+/// Runs a `for each item` step's work once per item.
+pub(crate) async fn run_instances(
+    ctx: &Rc<AttemptCtx>,
+    work: &[Instr],
+    env: &[(String, String)],
+    out: &mut Outcome,
+) -> Result<Success, String> {
+    let step_name = ctx.sh.plan.plan.workflows[ctx.wf].steps[ctx.step as usize].name.clone();
+    let Some(items) = ctx.adv.items.clone() else {
+        return Err(format!("step {step_name} runs for each item, but no item list was set before it ran"));
+    };
+    let n = items.len();
+    let limit = ctx.sh.plan.workflows[ctx.wf].concurrency.max(1) as usize;
+    let mut results: Vec<Option<Value>> =
+        if ctx.adv.done.len() == n { ctx.adv.done.clone() } else { vec![None; n] };
+    let mut stdouts: Vec<String> = vec![String::new(); n];
+    let work_len = work.len();
+    let mut set = tokio::task::JoinSet::new();
+    let mut next = 0;
+    let mut failures: Vec<(usize, String)> = Vec::new();
+    loop {
+        while set.len() < limit && next < n && failures.is_empty() && !out.aborted {
+            let i = next;
+            next += 1;
+            if results[i].is_some() {
+                continue;
+            }
+            let ctx = ctx.clone();
+            let item = items[i].clone();
+            let mut env = env.to_vec();
+            env.push(("FLOW_ITEM_INDEX".into(), i.to_string()));
+            let text = crate::plan::table::render_value(&item);
+            if text.len() <= MAX_ENV_VALUE {
+                env.push(("FLOW_ITEM".into(), text));
+            }
+            let _ = ctx.tx.send(Msg::Event { step: ctx.step, event: EventKind::ItemStarted, payload: json!({ "item": i, "attempt": ctx.attempt }) });
+            set.spawn_local(async move {
+                let code = &ctx.sh.plan.plan.workflows[ctx.wf].steps[ctx.step as usize].code[..work_len];
+                let mut scope = ctx.scope.clone();
+                scope.set("item", to_cel(&item));
+                let mut o = new_outcome();
+                let r = run_instrs(&ctx, code, &mut scope, &env, Some(i), &mut o).await;
+                (i, o, r)
+            });
+        }
+        let Some(joined) = set.join_next().await else { break };
+        let (i, o, r) = match joined {
+            Ok(x) => x,
+            Err(e) => {
+                failures.push((usize::MAX, format!("an instance stopped unexpectedly: {e}")));
+                continue;
+            }
+        };
+        out.cost += o.cost;
+        out.aborted |= o.aborted;
+        if o.exit_code.is_some() {
+            out.exit_code = o.exit_code;
+        }
+        if !o.stderr.is_empty() {
+            out.stderr = o.stderr;
+        }
+        stdouts[i] = o.stdout;
+        match r {
+            // The item's child run waits on a person or an event: the step
+            // blocks; when it is continued, completed items' children are
+            // found again (not re-run) and the waiting one goes on.
+            Ok(_) if o.blocked.is_some() => {
+                let _ = ctx.tx.send(Msg::Event { step: ctx.step, event: EventKind::ItemBlocked, payload: json!({ "item": i, "attempt": ctx.attempt }) });
+                if out.blocked.is_none() {
+                    out.blocked = o.blocked;
+                }
+            }
+            Ok(success) => {
+                let _ = ctx.tx.send(Msg::Event { step: ctx.step, event: EventKind::ItemCompleted, payload: json!({ "item": i, "attempt": ctx.attempt }) });
+                results[i] = Some(success.output);
+            }
+            Err(e) => {
+                let _ = ctx.tx.send(Msg::Event {
+                    step: ctx.step,
+                    event: EventKind::ItemFailed,
+                    payload: json!({ "item": i, "attempt": ctx.attempt, "error": e }),
+                });
+                failures.push((i, e));
+            }
+        }
+    }
+    out.stdout = stdouts.into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join("");
+    out.adv.instances = Some(results.clone());
+    if let Some((i, e)) = failures.iter().min_by_key(|(i, _)| *i) {
+        let which = if *i == usize::MAX { String::new() } else { format!("item {i}: ") };
+        return Err(format!("{} of {n} items failed; {which}{e}", failures.len()));
+    }
+    Ok(Success { output: Value::Array(results.into_iter().map(|r| r.unwrap_or(Value::Null)).collect()), picked: None })
 }

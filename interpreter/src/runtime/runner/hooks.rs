@@ -10,11 +10,11 @@ use std::rc::Rc;
 
 use serde_json::{json, Value};
 
-use super::invariants::{FileMap, Pinned};
-use super::items::{AttemptExtras, OutcomeExtras};
+use super::pin::{FileMap, Pinned};
+use super::attempt::{AttemptExtras, OutcomeExtras};
 use super::Runner;
 use crate::plan::StepId;
-use crate::runtime::runner::exec::Outcome;
+use super::attempt::Outcome;
 use crate::runtime::scope::{to_cel, Scope};
 use crate::runtime::Error;
 use crate::state::{Op, StepStatus};

@@ -29,98 +29,17 @@ use std::path::Path;
 use std::rc::Rc;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::{Abort, Runner};
-use crate::plan::{fnv1a_hex, FailMode, Safety, ViolationAction};
+use crate::plan::{fnv1a_hex, FailMode, ViolationAction};
 use crate::plan::StepId;
-use crate::runtime::runner::exec::{self, AttemptCtx, Outcome};
+use super::attempt::{self, AttemptCtx, Outcome};
 use crate::runtime::process::Ending;
+use super::pin::{FileMap, Pinned, PinnedInvariant, Violation};
 use crate::state::{Op, RunPin, RunStatus, StepStatus};
 use crate::time;
 use crate::state::EventKind;
-
-/// Protected files: relative path → fingerprint.
-pub(crate) type FileMap = BTreeMap<String, String>;
-
-/// Files above this size are fingerprinted but their content is not kept
-/// (so a rollback cannot put them back, and says so).
-const MAX_BLOB: u64 = 16 << 20;
-
-/// One invariant as a run pinned it.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub(crate) struct PinnedInvariant {
-    pub name: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
-    /// The check command, rendered when the run started.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub command: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub expect: Option<String>,
-    pub on_violation: ViolationAction,
-    pub then: FailMode,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub protect: Vec<String>,
-    /// Step names; empty: every step.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub at: Vec<String>,
-    /// The ancestor run it was inherited from.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub from_run: Option<String>,
-}
-
-impl PinnedInvariant {
-    /// Inherited invariants apply after every step: their `at` names the
-    /// steps of another workflow.
-    pub(crate) fn applies_to(&self, step: &str) -> bool {
-        self.from_run.is_some() || self.at.is_empty() || self.at.iter().any(|s| s == step)
-    }
-}
-
-/// What a run pinned.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Pinned {
-    pub hash: String,
-    pub invariants: Vec<PinnedInvariant>,
-    pub safety: Safety,
-    /// Protected files at the start.
-    pub baseline: FileMap,
-}
-
-impl Pinned {
-    /// Every protect glob of every invariant.
-    pub fn globs(&self) -> Vec<String> {
-        let mut out: Vec<String> = Vec::new();
-        for inv in &self.invariants {
-            for g in &inv.protect {
-                if !out.contains(g) {
-                    out.push(g.clone());
-                }
-            }
-        }
-        out
-    }
-
-    fn from_record(pin: RunPin) -> Pinned {
-        Pinned {
-            hash: pin.hash,
-            invariants: serde_json::from_value(pin.invariants).unwrap_or_default(),
-            safety: serde_json::from_value(pin.safety).unwrap_or_default(),
-            baseline: serde_json::from_value(pin.files).unwrap_or_default(),
-        }
-    }
-}
-
-/// An invariant that did not hold after a step.
-#[derive(Clone, Debug)]
-pub(crate) struct Violation {
-    pub invariant: String,
-    pub action: ViolationAction,
-    pub then: FailMode,
-    pub reason: String,
-}
 
 fn matcher(globs: &[String]) -> Result<GlobSet, String> {
     let mut b = GlobSetBuilder::new();
@@ -165,6 +84,10 @@ fn walk(dir: &Path, rel: &str, set: &GlobSet, out: &mut Vec<String>, seen: &mut 
         }
     }
 }
+
+/// Files above this size are fingerprinted but their content is not kept
+/// (so a rollback cannot put them back, and says so).
+const MAX_BLOB: u64 = 16 << 20;
 
 /// Fingerprints the files the globs match under `dir`; returns the map and
 /// the contents (files up to 16 MiB) by fingerprint.
@@ -260,7 +183,7 @@ pub(crate) async fn check_after_step(ctx: &Rc<AttemptCtx>, env: &[(String, Strin
     for inv in applicable {
         let Some(command) = &inv.command else { continue };
         let header = format!("attempt {}: invariant {}: {command}", ctx.attempt, inv.name);
-        let finished = match exec::spawn(ctx, command, None, env, &log, &header).await {
+        let finished = match attempt::spawn(ctx, command, None, env, &log, &header).await {
             Ok(f) => f,
             Err(e) => {
                 out.adv.violations.push(violation(inv, e));

@@ -1,5 +1,6 @@
-//! Dynamic items: `items` sets the item list, `for each item` steps run once
-//! per item, `select` keeps the best items; and the post actions of a step.
+//! Dynamic items: `items` sets the item list, `select` keeps the best items,
+//! and the post actions of a step; `exec` runs a `for each item` step's
+//! instances.
 //!
 //! The item list a step sees is the one of its closest upstream item source
 //! (a step with `items`, or a `select`): the source latest in topological
@@ -20,144 +21,11 @@ use std::rc::Rc;
 
 use serde_json::{json, Value};
 
-use super::invariants::{FileMap, Pinned, Violation};
-use super::Msg;
 use crate::plan::{Select, Strategy};
 use crate::plan::Instr;
-use crate::runtime::runner::exec::{self, AttemptCtx, Outcome, Success};
+use super::attempt::{AttemptCtx, Outcome};
 use crate::runtime::scope::{to_cel, Evaluator, Scope};
-use crate::state::EventKind;
 
-/// What an attempt gets beyond the basics.
-#[derive(Default)]
-pub(crate) struct AttemptExtras {
-    /// The current item list (`for each` instances, `select`).
-    pub items: Option<Rc<Vec<Value>>>,
-    /// `for each`: outputs of instances completed by earlier attempts.
-    pub done: Vec<Option<Value>>,
-    /// What the run pinned: invariants, spawn limits, protected files.
-    pub pin: Option<Rc<Pinned>>,
-    /// The protected files as of the last checkpoint.
-    pub files: Option<Rc<FileMap>>,
-}
-
-/// What an attempt reports beyond the basics.
-#[derive(Default)]
-pub(crate) struct OutcomeExtras {
-    /// The new item list (`items`, `select`).
-    pub items: Option<Vec<Value>>,
-    /// `for each`: each instance's output, `None` where it did not complete.
-    pub instances: Option<Vec<Option<Value>>>,
-    /// A gate's check results.
-    pub gate: Option<Value>,
-    /// A select's scores and picks.
-    pub select: Option<Value>,
-    /// Child runs the step spawned: `(run, workflow)`.
-    pub spawned: Vec<(String, String)>,
-    pub violations: Vec<Violation>,
-    /// Fingerprints of the protected files after the step (when checked).
-    pub files: Option<FileMap>,
-    /// Contents of protected files that changed, by fingerprint.
-    pub blobs: Vec<(String, Vec<u8>)>,
-}
-
-/// Environment values above this size are not exported (as for inputs).
-const MAX_ENV_VALUE: usize = 64 << 10;
-
-/// Runs a `for each item` step's work once per item.
-pub(crate) async fn run_instances(
-    ctx: &Rc<AttemptCtx>,
-    work: &[Instr],
-    env: &[(String, String)],
-    out: &mut Outcome,
-) -> Result<Success, String> {
-    let step_name = ctx.sh.plan.plan.workflows[ctx.wf].steps[ctx.step as usize].name.clone();
-    let Some(items) = ctx.adv.items.clone() else {
-        return Err(format!("step {step_name} runs for each item, but no item list was set before it ran"));
-    };
-    let n = items.len();
-    let limit = ctx.sh.plan.workflows[ctx.wf].concurrency.max(1) as usize;
-    let mut results: Vec<Option<Value>> =
-        if ctx.adv.done.len() == n { ctx.adv.done.clone() } else { vec![None; n] };
-    let mut stdouts: Vec<String> = vec![String::new(); n];
-    let work_len = work.len();
-    let mut set = tokio::task::JoinSet::new();
-    let mut next = 0;
-    let mut failures: Vec<(usize, String)> = Vec::new();
-    loop {
-        while set.len() < limit && next < n && failures.is_empty() && !out.aborted {
-            let i = next;
-            next += 1;
-            if results[i].is_some() {
-                continue;
-            }
-            let ctx = ctx.clone();
-            let item = items[i].clone();
-            let mut env = env.to_vec();
-            env.push(("FLOW_ITEM_INDEX".into(), i.to_string()));
-            let text = crate::plan::table::render_value(&item);
-            if text.len() <= MAX_ENV_VALUE {
-                env.push(("FLOW_ITEM".into(), text));
-            }
-            let _ = ctx.tx.send(Msg::Event { step: ctx.step, event: EventKind::ItemStarted, payload: json!({ "item": i, "attempt": ctx.attempt }) });
-            set.spawn_local(async move {
-                let code = &ctx.sh.plan.plan.workflows[ctx.wf].steps[ctx.step as usize].code[..work_len];
-                let mut scope = ctx.scope.clone();
-                scope.set("item", to_cel(&item));
-                let mut o = exec::new_outcome();
-                let r = exec::run_instrs(&ctx, code, &mut scope, &env, Some(i), &mut o).await;
-                (i, o, r)
-            });
-        }
-        let Some(joined) = set.join_next().await else { break };
-        let (i, o, r) = match joined {
-            Ok(x) => x,
-            Err(e) => {
-                failures.push((usize::MAX, format!("an instance stopped unexpectedly: {e}")));
-                continue;
-            }
-        };
-        out.cost += o.cost;
-        out.aborted |= o.aborted;
-        if o.exit_code.is_some() {
-            out.exit_code = o.exit_code;
-        }
-        if !o.stderr.is_empty() {
-            out.stderr = o.stderr;
-        }
-        stdouts[i] = o.stdout;
-        match r {
-            // The item's child run waits on a person or an event: the step
-            // blocks; when it is continued, completed items' children are
-            // found again (not re-run) and the waiting one goes on.
-            Ok(_) if o.blocked.is_some() => {
-                let _ = ctx.tx.send(Msg::Event { step: ctx.step, event: EventKind::ItemBlocked, payload: json!({ "item": i, "attempt": ctx.attempt }) });
-                if out.blocked.is_none() {
-                    out.blocked = o.blocked;
-                }
-            }
-            Ok(success) => {
-                let _ = ctx.tx.send(Msg::Event { step: ctx.step, event: EventKind::ItemCompleted, payload: json!({ "item": i, "attempt": ctx.attempt }) });
-                results[i] = Some(success.output);
-            }
-            Err(e) => {
-                let _ = ctx.tx.send(Msg::Event {
-                    step: ctx.step,
-                    event: EventKind::ItemFailed,
-                    payload: json!({ "item": i, "attempt": ctx.attempt, "error": e }),
-                });
-                failures.push((i, e));
-            }
-        }
-    }
-    out.stdout = stdouts.into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join("");
-    out.adv.instances = Some(results.clone());
-    if let Some((i, e)) = failures.iter().min_by_key(|(i, _)| *i) {
-        let which = if *i == usize::MAX { String::new() } else { format!("item {i}: ") };
-        return Err(format!("{} of {n} items failed; {which}{e}", failures.len()));
-    }
-    Ok(Success { output: Value::Array(results.into_iter().map(|r| r.unwrap_or(Value::Null)).collect()), picked: None })
-}
 
 /// The post actions: evaluated first (with `output` bound), then spawn
 /// limits checked, then puts written and children started — so a failing

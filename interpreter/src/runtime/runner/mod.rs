@@ -26,7 +26,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
-use exec::Outcome;
+use attempt::Outcome;
 use super::{lock, RunOptions};
 use crate::plan::{LoadedPlan, StepId, Workflow};
 use crate::state::{EventKind, Op, StepStatus, Store};
@@ -34,6 +34,7 @@ use crate::state::{EventKind, Op, StepStatus, Store};
 // The runner's own parts, one file each: starting it (`driver`), its journal,
 // dependency bookkeeping (`deps`, over the pure `rules`), dispatch, what
 // attempts report (`outcomes`), and its main loop and end (`lifecycle`).
+pub(crate) mod attempt;
 mod deps;
 pub(crate) mod exec;
 mod notify;
@@ -42,6 +43,7 @@ mod driver;
 mod journal;
 mod lifecycle;
 mod outcomes;
+mod pin;
 mod rules;
 pub(crate) mod waits;
 
@@ -90,7 +92,7 @@ pub(crate) enum Msg {
     /// An event an attempt reports while it runs (`for each` instances).
     Event { step: StepId, event: EventKind, payload: Value },
     /// The invariants checked after a gate a person or an event resolved.
-    GateChecked { step: StepId, attempt: u32, output: Value, payload: Value, adv: Box<items::OutcomeExtras> },
+    GateChecked { step: StepId, attempt: u32, output: Value, payload: Value, adv: Box<attempt::OutcomeExtras> },
 }
 
 #[derive(Clone, Debug, PartialEq)]

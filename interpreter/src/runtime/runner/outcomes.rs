@@ -7,7 +7,7 @@ use serde_json::json;
 
 use super::{Msg, Runner};
 use crate::plan::{OnFailure, StepId};
-use crate::runtime::runner::exec::Outcome;
+use super::attempt::Outcome;
 use crate::state::{Op, RunStatus, StepStatus};
 use crate::time;
 use crate::state::EventKind;

@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 use super::Runner;
 use crate::plan::{FailMode, GateCheck};
 use crate::plan::{OnFailure, StepId};
-use crate::runtime::runner::exec::{self, AttemptCtx, Outcome};
+use super::attempt::{self, AttemptCtx, Outcome};
 use crate::runtime::process::Ending;
 use crate::runtime::scope::{Evaluator, Scope};
 use crate::state::StepStatus;
@@ -53,7 +53,7 @@ pub(crate) async fn run_checks(
     for (i, check) in checks.iter().enumerate() {
         let command = ev.render(&wf.templates[check.template as usize], scope)?;
         let header = format!("attempt {}: check {}: {command}", ctx.attempt, i + 1);
-        let finished = exec::spawn(ctx, &command, None, env, log, &header).await?;
+        let finished = attempt::spawn(ctx, &command, None, env, log, &header).await?;
         stdout.push_str(&finished.stdout);
         out.stderr = finished.stderr.clone();
         let (passed, reason, code) = match &finished.ending {

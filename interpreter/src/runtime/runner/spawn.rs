@@ -26,7 +26,7 @@ use super::{Launch, Runner, Shared};
 use crate::plan::Safety;
 use crate::plan::disasm::format_duration;
 use crate::runtime::lock;
-use crate::runtime::runner::exec::{AttemptCtx, Outcome};
+use super::attempt::{AttemptCtx, Outcome};
 use crate::state::RunStatus;
 use crate::time;
 

@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-use super::exec::{AttemptCtx, Outcome};
+use super::attempt::{AttemptCtx, Outcome};
 use crate::plan::{Instr, PolicyEffect, Reg};
 use crate::runtime::blocking::{evaluate_policy, Hold};
 use crate::state::EventKind;
