@@ -4,8 +4,7 @@
 
 use std::collections::HashMap;
 
-use flowc_compiler::{Diagnostic, LineIndex, Severity};
-use flowc_grammar::ast::Span;
+use flowc_compiler::{Diagnostic, Severity};
 use tower_lsp_server::ls_types as lsp;
 
 use crate::ide::actions::CodeAction;
@@ -15,61 +14,9 @@ use crate::ide::navigate::Highlight;
 use crate::ide::symbols::{Symbol, SymbolKind};
 use crate::ide::tokens::{DECLARATION, DEFAULT_LIBRARY, Token, TokenType};
 use crate::ide::{FileEdits, FileSpan, TextEdit};
-use crate::state::Snapshot;
-
-/// A file's text with its line index: everything position conversion needs.
-#[derive(Clone, Copy)]
-pub struct TextRef<'a> {
-    /// The file's text.
-    pub text: &'a str,
-    /// Where each of its lines starts.
-    pub index: &'a LineIndex,
-}
-
-impl<'a> TextRef<'a> {
-    /// The line and UTF-16 column of a byte offset.
-    pub fn position(&self, offset: u32) -> lsp::Position {
-        let (line, character) = self.index.line_col_utf16(self.text, offset);
-        lsp::Position { line, character }
-    }
-
-    /// A byte span as a protocol range (an inverted span is empty).
-    pub fn range(&self, span: Span) -> lsp::Range {
-        lsp::Range { start: self.position(span.start), end: self.position(span.end.max(span.start)) }
-    }
-
-    /// The byte offset of a position, clamped into the text: a client may
-    /// send a position past the end of a line (it means the line's end, not
-    /// the next line) or of the file, or inside a surrogate pair.
-    pub fn offset(&self, pos: lsp::Position) -> u32 {
-        if pos.line as usize >= self.index.line_count() {
-            return self.text.len() as u32;
-        }
-        let start = self.index.line_start(pos.line as usize) as usize;
-        let line = &self.text[start..];
-        let line = &line[..line.find('\n').unwrap_or(line.len())];
-        let mut units = 0u32;
-        for (i, ch) in line.char_indices() {
-            if units >= pos.character {
-                return (start + i) as u32;
-            }
-            units += ch.len_utf16() as u32;
-        }
-        (start + line.len()) as u32
-    }
-
-    /// A protocol range as a byte span, clamped as [`TextRef::offset`] is.
-    pub fn span(&self, range: lsp::Range) -> Span {
-        let start = self.offset(range.start);
-        let end = self.offset(range.end).max(start);
-        Span::new(start, end)
-    }
-}
-
-/// Where a diagnostic code's page lives.
-pub fn docs_url(code: &str) -> String {
-    format!("https://github.com/flowc-dev/flowc/blob/main/docs/diagnostics/{code}.md")
-}
+use crate::ide::docs_url;
+use crate::snapshot::Snapshot;
+pub use crate::text::TextRef;
 
 /// One compiler diagnostic as the protocol shows it. `locate` turns a path
 /// (the file the diagnostic or a related location is in) into its URI and
@@ -111,29 +58,6 @@ pub fn diagnostic<'a>(
         data: None,
     }
 }
-
-/// Applies one content change of `didChange` to a text. `index` is the
-/// text's line index when the caller has it (the first change of a batch:
-/// the index of the text as it is); later changes need a fresh one.
-pub fn apply_change(text: &mut String, index: Option<&LineIndex>, change: &lsp::TextDocumentContentChangeEvent) {
-    match change.range {
-        None => *text = change.text.clone(),
-        Some(range) => {
-            let fresh;
-            let index = match index {
-                Some(i) => i,
-                None => {
-                    fresh = LineIndex::new(text);
-                    &fresh
-                }
-            };
-            let span = TextRef { text, index }.span(range);
-            text.replace_range(span.range(), &change.text);
-        }
-    }
-}
-
-// ------------------------------------------------- editor features' answers
 
 /// A hover with its range.
 pub fn hover(text: TextRef<'_>, hover: Hover) -> lsp::Hover {
@@ -323,6 +247,7 @@ pub fn semantic_tokens(text: TextRef<'_>, tokens: Vec<Token>) -> lsp::SemanticTo
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::text::apply_change;
 
     fn pos(line: u32, character: u32) -> lsp::Position {
         lsp::Position { line, character }

@@ -15,7 +15,16 @@ use flowc_compiler::{Diagnostic, check_project};
 use tower_lsp_server::ls_types as lsp;
 
 use crate::convert;
-use crate::state::{Published, Snapshot};
+use crate::snapshot::Snapshot;
+
+/// What was last published for a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Published {
+    /// The editor's version it was published for (`None`: a closed file).
+    pub version: Option<i32>,
+    /// The compiler's diagnostics, before conversion.
+    pub diagnostics: Vec<Diagnostic>,
+}
 
 /// What a diagnostics job is to check, and against what.
 pub struct Job {

@@ -44,7 +44,9 @@ mod diagnostics;
 mod framing;
 mod ide;
 mod server;
+mod snapshot;
 mod state;
+mod text;
 mod workspace;
 
 use std::time::Duration;

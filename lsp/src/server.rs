@@ -22,7 +22,8 @@ use crate::Config;
 use crate::convert::{self, TextRef};
 use crate::framing;
 use crate::ide;
-use crate::state::{Event, FileEntry, Job, Outgoing, Snapshot, State, run_cancellable};
+use crate::snapshot::{FileEntry, Snapshot};
+use crate::state::{Event, Job, Outgoing, State, run_cancellable};
 
 /// Serves the protocol on a pair of streams until `exit`. Returns whether
 /// `shutdown` came before `exit`.

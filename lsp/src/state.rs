@@ -23,15 +23,17 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Condvar, Mutex, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::time::{Duration, Instant};
 
-use flowc_compiler::{Database, Diagnostic, LineIndex, Project, ProjectSettings, SourceFile};
+use flowc_compiler::{Database, LineIndex, Project, ProjectSettings, SourceFile};
 use salsa::{Database as _, Setter};
 use tokio::sync::mpsc::UnboundedSender;
 use tower_lsp_server::ls_types as lsp;
 
-use crate::convert::{self, TextRef};
+use crate::snapshot::{FileEntry, Lease, Leases, ProjectEntry, Snapshot};
+use crate::text::{self, TextRef};
+use crate::diagnostics::Published;
 use crate::diagnostics;
 use crate::workspace;
 
@@ -64,125 +66,15 @@ pub enum Outgoing {
     Log(String),
 }
 
-/// One file the server knows: on disk in a workspace folder, or open in the
-/// editor, or both.
-#[derive(Clone)]
-pub struct FileEntry {
-    /// How the client names the file.
-    pub uri: lsp::Uri,
-    /// The path the compiler's diagnostics name the file by.
-    pub path: String,
-    /// The file's salsa input (its text).
-    pub source: SourceFile,
-    /// Its project: an index into the projects table.
-    pub project: usize,
-    /// The editor's version while the file is open.
-    pub version: Option<i32>,
-    /// The line index of its current text.
-    pub index: Arc<LineIndex>,
-}
 
-/// A project: the files of one workspace folder share a namespace, as
-/// `flowc check DIR` reads them; a file outside every folder is a project
-/// of its own, as `flowc check FILE` reads it.
-#[derive(Clone)]
-pub struct ProjectEntry {
-    /// The workspace folder; `None` for a file that is a project of its own.
-    pub root: Option<PathBuf>,
-    /// The project's salsa input (its list of files).
-    pub project: Project,
-    /// The files that belong to it.
-    pub members: BTreeSet<lsp::Uri>,
-    /// Where its `flowc.toml` is (`flowc_compiler::settings_path`, the rule
-    /// `flowc check` follows), when the project is on disk.
-    pub settings_path: Option<PathBuf>,
-    /// What that file says (the defaults when it is missing or refused).
-    pub settings: ProjectSettings,
-}
-
-/// What a worker sees: the database and the tables as they were when its
-/// event was taken from the queue.
-pub struct Snapshot {
-    /// A clone of the database: reads only, cancelled by the next edit.
-    pub db: Database,
-    /// Every file the server knows, by URI.
-    pub files: Arc<BTreeMap<lsp::Uri, FileEntry>>,
-    /// The URI of each file by its compiler path.
-    pub paths: Arc<HashMap<String, lsp::Uri>>,
-    /// The projects; `FileEntry::project` indexes this.
-    pub projects: Arc<Vec<ProjectEntry>>,
-    /// Returned when the snapshot is dropped, after `db` (fields drop in
-    /// order), so a returned lease means the clone is gone.
-    _lease: Lease,
-}
 
 /// How long an edit waits for the snapshots still out to stop after it
 /// cancelled them, before it leaves them behind on a fork. Queries stop at
 /// their next boundary, which is far sooner for any text a person writes.
 pub const GRACE: Duration = Duration::from_millis(200);
 
-/// The snapshots handed out and not yet dropped, with their cancellation
-/// tokens and stale flags.
-#[derive(Default)]
-struct Leases {
-    out: Mutex<BTreeMap<u64, (salsa::CancellationToken, Arc<AtomicBool>)>>,
-    returned: Condvar,
-}
 
-struct Lease {
-    id: u64,
-    leases: Arc<Leases>,
-    /// Set when an edit came after the snapshot was taken.
-    stale: Arc<AtomicBool>,
-}
 
-impl Drop for Lease {
-    fn drop(&mut self) {
-        if let Ok(mut out) = self.leases.out.lock() {
-            out.remove(&self.id);
-        }
-        self.leases.returned.notify_all();
-    }
-}
-
-impl Snapshot {
-    /// Whether an edit came after this snapshot was taken: what was
-    /// computed on it describes a text that is gone.
-    pub fn is_stale(&self) -> bool {
-        self._lease.stale.load(Ordering::SeqCst)
-    }
-    /// The file a URI names, if the server knows it.
-    pub fn file(&self, uri: &lsp::Uri) -> Option<&FileEntry> {
-        self.files.get(uri)
-    }
-    /// A file's text with its line index, for position conversion.
-    pub fn text_ref<'a>(&'a self, file: &'a FileEntry) -> TextRef<'a> {
-        TextRef { text: file.source.text(&self.db), index: &file.index }
-    }
-    /// The URI and text of the file a compiler path names.
-    pub fn locate(&self, path: &str) -> Option<(lsp::Uri, TextRef<'_>)> {
-        let uri = self.paths.get(path)?;
-        let file = self.files.get(uri)?;
-        Some((uri.clone(), self.text_ref(file)))
-    }
-    /// Whether the snapshot has the file a compiler path names.
-    pub fn knows(&self, path: &str) -> bool {
-        self.locate(path).is_some()
-    }
-    /// The salsa project a file belongs to.
-    pub fn project_of(&self, file: &FileEntry) -> Project {
-        self.projects[file.project].project
-    }
-}
-
-/// What was last published for a file.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Published {
-    /// The editor's version it was published for (`None`: a closed file).
-    pub version: Option<i32>,
-    /// The compiler's diagnostics, before conversion.
-    pub diagnostics: Vec<Diagnostic>,
-}
 
 /// Counts of the salsa queries that executed, by query name.
 pub type QueryCounts = Arc<Mutex<BTreeMap<String, u32>>>;
@@ -551,7 +443,7 @@ impl State {
         let Some((source, index)) = self.files.get(&uri).map(|e| (e.source, e.index.clone())) else { return };
         let mut text = source.text(&self.db).clone();
         for (i, change) in changes.iter().enumerate() {
-            convert::apply_change(&mut text, (i == 0).then_some(&*index), change);
+            text::apply_change(&mut text, (i == 0).then_some(&*index), change);
         }
         self.upsert(uri, text, Some(version), true);
         self.mark_changed(Some(received));

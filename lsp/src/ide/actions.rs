@@ -7,7 +7,7 @@ use flowc_compiler::{Code, Diagnostic, Edit, check_project};
 use flowc_grammar::ast::{Decl, Span};
 
 use super::{FileCx, FileEdits, TextEdit, is_identifier, push_edit};
-use crate::state::{FileEntry, Snapshot};
+use crate::snapshot::{FileEntry, Snapshot};
 
 /// A quick fix: a title, the diagnostic it fixes, and its edits.
 #[derive(Clone, Debug)]

@@ -15,7 +15,7 @@ use flowc_grammar::lexer::{self, LexErrorKind, TokenKind};
 use flowc_grammar::parser::Rule;
 
 use super::{FileCx, scope};
-use crate::state::{FileEntry, Snapshot};
+use crate::snapshot::{FileEntry, Snapshot};
 
 /// What a completion item is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

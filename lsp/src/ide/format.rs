@@ -6,7 +6,7 @@ use flowc_grammar::ast::Span;
 use flowc_grammar::format::format_parsed;
 
 use super::{FileCx, TextEdit};
-use crate::state::{FileEntry, Snapshot};
+use crate::snapshot::{FileEntry, Snapshot};
 
 /// The edits that format the file: none when it is formatted already, one
 /// replacing the whole text otherwise; `None` when it cannot be formatted.

@@ -13,8 +13,8 @@ use flowc_grammar::keywords;
 use flowc_grammar::lexer::{self, TokenKind};
 
 use super::{FileCx, scope};
-use crate::convert::docs_url;
-use crate::state::{FileEntry, Snapshot};
+use super::docs_url;
+use crate::snapshot::{FileEntry, Snapshot};
 
 /// What the cursor is on, as Markdown, and the span it describes.
 #[derive(Clone, Debug, PartialEq, Eq)]

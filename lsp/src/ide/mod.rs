@@ -28,8 +28,8 @@ use flowc_compiler::model::{StepDef, WorkflowDef, item_index};
 use flowc_grammar::Parse;
 use flowc_grammar::ast::Span;
 
-use crate::convert::TextRef;
-use crate::state::{FileEntry, Snapshot};
+use crate::text::TextRef;
+use crate::snapshot::{FileEntry, Snapshot};
 
 /// A span of one file of the project, the file named by its compiler path
 /// (`FileEntry::path`, the name diagnostics use).
@@ -102,6 +102,12 @@ impl<'a> FileCx<'a> {
 pub fn is_identifier(s: &str) -> bool {
     let mut chars = s.chars();
     chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+
+/// Where a diagnostic code's page lives.
+pub fn docs_url(code: &str) -> String {
+    format!("https://github.com/flowc-dev/flowc/blob/main/docs/diagnostics/{code}.md")
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use flowc_compiler::name_index::{Occ, Sym, name_index};
 use flowc_grammar::ast::{Decl, DeclKind, EnvEntryKind, Span};
 
 use super::{FileCx, FileSpan};
-use crate::state::{FileEntry, Snapshot};
+use crate::snapshot::{FileEntry, Snapshot};
 
 /// One occurrence of the symbol under the cursor in its own file, for
 /// document highlights.

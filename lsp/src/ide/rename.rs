@@ -7,7 +7,7 @@ use flowc_grammar::ast::{DeclKind, Span};
 
 use super::navigate::{occurrences, symbol_at};
 use super::{FileCx, FileEdits, TextEdit, is_identifier, push_edit};
-use crate::state::{FileEntry, Snapshot};
+use crate::snapshot::{FileEntry, Snapshot};
 
 /// The name under the cursor that a rename would change, and its text.
 pub fn prepare(snap: &Snapshot, file: &FileEntry, offset: u32) -> Option<(Span, String)> {

@@ -5,7 +5,7 @@
 use flowc_grammar::ast::{self, Decl, GroupMember, Name, Span, WorkflowStmtKind};
 
 use super::FileCx;
-use crate::state::{FileEntry, Snapshot};
+use crate::snapshot::{FileEntry, Snapshot};
 
 /// What an outline entry is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use flowc_compiler::name_index::{Sym, expr_paths, name_index};
 use flowc_grammar::ast::{DeclKind, Span};
 
 use super::FileCx;
-use crate::state::{FileEntry, Snapshot};
+use crate::snapshot::{FileEntry, Snapshot};
 
 /// What a token is, as the editor colours it. `ALL` is the legend: a
 /// token's type is sent as its position there.
