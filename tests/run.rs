@@ -437,6 +437,26 @@ fn compensation_can_be_a_step() {
 }
 
 #[test]
+fn a_compensation_sees_env_as_its_step_saw_it() {
+    let p = Project::new("compensate-env");
+    let source = r#"workflow w {
+  env { WHO = "bob" }
+  step book {
+    env { WHAT = "room for ${env.WHO}" }
+    command "echo booked"
+    compensate "echo undo ${env.WHAT} > undo.log"
+  }
+  step fail after book { command "exit 1" }
+}
+"#;
+    let (_, s) = p.run_source(source, "w", &[]);
+    assert_eq!(s["status"], "failed");
+    let out = p.flowc(&["compensate", s["run"].as_str().unwrap()]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(p.read("undo.log"), "undo room for bob\n");
+}
+
+#[test]
 fn kill_9_then_resume_does_not_rerun_completed_steps() {
     let p = Project::new("kill9");
     let mut wf = Wf::new("k");

@@ -20,7 +20,7 @@ use super::lock::{self, try_lock};
 use super::runner::attempt::AttemptCtx;
 use super::runner::exec;
 use super::runner::{Msg, Shared};
-use super::scope::{absent_output, step_view, to_cel, Evaluator, Scope};
+use super::scope::{absent_output, bind_env, step_view, to_cel, Evaluator, Scope};
 use super::{env_name, process, Error, RunOptions, RunReport, Steered};
 use crate::plan::{Compensate, StepId};
 use crate::state::{Control, Op, RunStatus, StepStatus};
@@ -118,12 +118,20 @@ async fn walk(sh: Rc<Shared>, wf: usize, run: &str, inputs: &serde_json::Value) 
         let result = match comp {
             Compensate::Template(t) => {
                 let ev = Evaluator { env: &sh.plan.cel, programs: &loaded.programs, exprs: &plan.exprs };
-                match ev.render(&plan.templates[*t as usize], &base) {
+                // `env` is the compensated step's environment, as when it ran.
+                let mut scope = base.clone();
+                bind_env(&ev, &plan.templates, &step.env, &mut scope);
+                match ev.render(&plan.templates[*t as usize], &scope) {
                     Ok(command) => run_command(&sh, run, &step.name, &command, &env).await.map(|()| json!({ "command": command })),
                     Err(e) => Err(e),
                 }
             }
-            Compensate::Step(c) => run_step(&sh, wf, run, *c, &base, env).await.map(|()| json!({ "step": plan.steps[*c as usize].name })),
+            Compensate::Step(c) => {
+                let ev = Evaluator { env: &sh.plan.cel, programs: &loaded.programs, exprs: &plan.exprs };
+                let mut scope = base.clone();
+                bind_env(&ev, &plan.templates, &plan.steps[*c as usize].env, &mut scope);
+                run_step(&sh, wf, run, *c, &scope, env).await.map(|()| json!({ "step": plan.steps[*c as usize].name }))
+            }
         };
         let at = time::now();
         match result {

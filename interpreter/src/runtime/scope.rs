@@ -192,6 +192,23 @@ impl cel::context::VariableResolver for Scope {
     }
 }
 
+/// Binds `env` in `scope`: a step's environment entries (`bindings`, its
+/// workflow's, its agent's and its own; never secrets), each rendered in
+/// order, seeing the entries before it (docs/language.md, "Expressions"). An
+/// entry that does not render is left out here; the attempt fails on it when
+/// it renders the environment for its process.
+pub fn bind_env(ev: &Evaluator<'_>, templates: &[crate::plan::Template], bindings: &[crate::plan::EnvBinding], scope: &mut Scope) {
+    let mut entries: Vec<(&str, cel::Value)> = Vec::new();
+    for binding in bindings {
+        scope.set("env", cel_map(entries.iter().cloned()));
+        if let Ok(value) = ev.render(&templates[binding.template as usize], scope) {
+            entries.retain(|(n, _)| *n != binding.name);
+            entries.push((&binding.name, cel::Value::String(value.into())));
+        }
+    }
+    scope.set("env", cel_map(entries));
+}
+
 /// An evaluator: the shared CEL environment and a workflow's compiled programs.
 pub struct Evaluator<'a> {
     /// The plan's CEL environment.

@@ -43,24 +43,12 @@ impl Runner {
         scope
     }
 
-    /// Binds `env`: the step's environment entries (its workflow's, its
-    /// agent's, its own; never secrets), each rendered in order, seeing the
-    /// entries before it (docs/language.md, "Expressions"). An entry that
-    /// does not render is left out here; the attempt fails on it when it
-    /// renders the environment for the process.
+    /// Binds `env` for step `s` ([`crate::runtime::scope::bind_env`]).
     fn bind_env(&mut self, s: StepId, scope: &mut Scope) {
         let sh = self.sh.clone();
         let wf = &sh.plan.plan.workflows[self.wf];
         let ev = crate::runtime::scope::Evaluator { env: &sh.plan.cel, programs: &sh.plan.workflows[self.wf].programs, exprs: &wf.exprs };
-        let mut entries: Vec<(&str, cel::Value)> = Vec::new();
-        for binding in &wf.steps[s as usize].env {
-            scope.set("env", cel_map(entries.iter().cloned()));
-            if let Ok(value) = ev.render(&wf.templates[binding.template as usize], scope) {
-                entries.retain(|(n, _)| *n != binding.name);
-                entries.push((&binding.name, cel::Value::String(value.into())));
-            }
-        }
-        scope.set("env", cel_map(entries));
+        crate::runtime::scope::bind_env(&ev, &wf.templates, &wf.steps[s as usize].env, scope);
     }
 
     pub(super) fn scope_of<S: AsRef<str>>(&mut self, refs: &[S]) -> Scope {
