@@ -437,23 +437,24 @@ fn compensation_can_be_a_step() {
 }
 
 #[test]
-fn a_compensation_sees_env_as_its_step_saw_it() {
+fn a_compensation_sees_env_and_run_as_its_step_saw_them() {
     let p = Project::new("compensate-env");
     let source = r#"workflow w {
   env { WHO = "bob" }
   step book {
     env { WHAT = "room for ${env.WHO}" }
     command "echo booked"
-    compensate "echo undo ${env.WHAT} > undo.log"
+    compensate "echo undo ${env.WHAT} in ${run.workflow} ${run.id} > undo.log"
   }
   step fail after book { command "exit 1" }
 }
 "#;
     let (_, s) = p.run_source(source, "w", &[]);
     assert_eq!(s["status"], "failed");
-    let out = p.flowc(&["compensate", s["run"].as_str().unwrap()]);
+    let run = s["run"].as_str().unwrap();
+    let out = p.flowc(&["compensate", run]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
-    assert_eq!(p.read("undo.log"), "undo room for bob\n");
+    assert_eq!(p.read("undo.log"), format!("undo room for bob in w {run}\n"));
 }
 
 #[test]

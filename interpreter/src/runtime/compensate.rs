@@ -20,7 +20,7 @@ use super::lock::{self, try_lock};
 use super::runner::attempt::AttemptCtx;
 use super::runner::exec;
 use super::runner::{Msg, Shared};
-use super::scope::{absent_output, bind_env, step_view, to_cel, Evaluator, Scope};
+use super::scope::{absent_output, bind_env, run_value, step_view, to_cel, Evaluator, Scope};
 use super::{env_name, process, Error, RunOptions, RunReport, Steered};
 use crate::plan::{Compensate, StepId};
 use crate::state::{Control, Op, RunStatus, StepStatus};
@@ -65,7 +65,7 @@ pub fn compensate(run: &str, options: &RunOptions) -> Result<Steered, Error> {
         .build()
         .map_err(|e| Error::Io(format!("cannot start the async runtime: {e}")))?;
     let local = tokio::task::LocalSet::new();
-    let failure = local.block_on(&rt, walk(sh.clone(), wf, run, &record.inputs))?;
+    let failure = local.block_on(&rt, walk(sh.clone(), wf, &record))?;
     drop(lock);
     let store = sh.store.borrow();
     let mut report = RunReport::load(store.as_ref(), run)?;
@@ -75,7 +75,8 @@ pub fn compensate(run: &str, options: &RunOptions) -> Result<Steered, Error> {
 
 /// Compensates every completed step that has a `compensate`; returns the
 /// failure that stopped the walk, if any.
-async fn walk(sh: Rc<Shared>, wf: usize, run: &str, inputs: &serde_json::Value) -> Result<Option<String>, Error> {
+async fn walk(sh: Rc<Shared>, wf: usize, record: &crate::state::RunRecord) -> Result<Option<String>, Error> {
+    let (run, inputs) = (record.id.as_str(), &record.inputs);
     let plan = &sh.plan.plan.workflows[wf];
     let loaded = &sh.plan.workflows[wf];
     let states = sh.store.borrow().step_states(run)?;
@@ -88,6 +89,10 @@ async fn walk(sh: Rc<Shared>, wf: usize, run: &str, inputs: &serde_json::Value) 
     }
     let mut base = Scope::default();
     base.bind("inputs", to_cel(inputs));
+    // `run` as the run's steps saw it: where it started, what it cost.
+    let started_ms = record.started_at.as_deref().and_then(time::parse_rfc3339).unwrap_or(0);
+    let version = sh.store.borrow().origin(run)?.and_then(|o| o.version);
+    base.bind("run", run_value(run, &record.workflow, started_ms, record.cost_usd, record.depth, version));
     for (i, st) in by_id.iter().enumerate() {
         if let Some(st) = st.as_ref().filter(|s| s.status.is_terminal()) {
             let absent = || absent_output(&plan.steps[i], &plan.types);

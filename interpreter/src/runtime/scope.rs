@@ -209,6 +209,20 @@ pub fn bind_env(ev: &Evaluator<'_>, templates: &[crate::plan::Template], binding
     scope.set("env", cel_map(entries));
 }
 
+/// The `run` value expressions see: its id, workflow, start (a timestamp),
+/// cost so far, depth, and published version (0 for a run of unpublished
+/// source; the checker types it `int`).
+pub fn run_value(id: &str, workflow: &str, started_ms: i64, cost_usd: f64, depth: u32, version: Option<i64>) -> cel::Value {
+    cel_map([
+        ("id", cel::Value::String(id.to_string().into())),
+        ("workflow", cel::Value::String(workflow.to_string().into())),
+        ("started_at", timestamp_ms(started_ms)),
+        ("cost_usd", cel::Value::Float(cost_usd)),
+        ("depth", cel::Value::Int(depth as i64)),
+        ("version", cel::Value::Int(version.unwrap_or(0))),
+    ])
+}
+
 /// An evaluator: the shared CEL environment and a workflow's compiled programs.
 pub struct Evaluator<'a> {
     /// The plan's CEL environment.

@@ -11,7 +11,7 @@ use crate::plan::StepId;
 use super::attempt::AttemptCtx;
 use super::exec;
 use crate::runtime::env_name;
-use crate::runtime::scope::{cel_map, to_cel, Scope};
+use crate::runtime::scope::Scope;
 use crate::state::{Op, StepStatus};
 use crate::time;
 use crate::state::EventKind;
@@ -60,15 +60,7 @@ impl Runner {
                 "inputs" => scope.bind("inputs", self.inputs_cel.clone()),
                 "run" => scope.bind(
                     "run",
-                    cel_map([
-                        ("id", to_cel(&json!(self.run))),
-                        ("workflow", to_cel(&json!(self.workflow))),
-                        ("started_at", crate::runtime::scope::timestamp_ms(self.started_ms)),
-                        ("cost_usd", cel::Value::Float(self.cost)),
-                        ("depth", cel::Value::Int(self.depth as i64)),
-                        // 0 for a run of unpublished source (the checker types it `int`).
-                        ("version", cel::Value::Int(self.blocked.version.unwrap_or(0))),
-                    ]),
+                    crate::runtime::scope::run_value(&self.run, &self.workflow, self.started_ms, self.cost, self.depth, self.blocked.version),
                 ),
                 other => {
                     if let Some(id) = sh.plan.workflows[self.wf].names.get(other) {
