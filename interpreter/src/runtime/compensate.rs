@@ -120,23 +120,23 @@ async fn walk(sh: Rc<Shared>, wf: usize, record: &crate::state::RunRecord) -> Re
             ("FLOW_PROJECT_DIR".to_string(), sh.options.project_dir.display().to_string()),
         ];
         env.extend(input_env.iter().cloned());
+        // `env` is the environment of the step that runs: the compensated
+        // step's for a command, the compensation step's own for a step.
+        let ev = Evaluator { env: &sh.plan.cel, programs: &loaded.programs, exprs: &plan.exprs };
+        let env_of = match comp {
+            Compensate::Template(_) => s,
+            Compensate::Step(c) => *c,
+        };
+        let mut scope = base.clone();
+        bind_env(&ev, &plan.templates, &plan.steps[env_of as usize].env, &mut scope);
         let result = match comp {
             Compensate::Template(t) => {
-                let ev = Evaluator { env: &sh.plan.cel, programs: &loaded.programs, exprs: &plan.exprs };
-                // `env` is the compensated step's environment, as when it ran.
-                let mut scope = base.clone();
-                bind_env(&ev, &plan.templates, &step.env, &mut scope);
                 match ev.render(&plan.templates[*t as usize], &scope) {
                     Ok(command) => run_command(&sh, run, &step.name, &command, &env).await.map(|()| json!({ "command": command })),
                     Err(e) => Err(e),
                 }
             }
-            Compensate::Step(c) => {
-                let ev = Evaluator { env: &sh.plan.cel, programs: &loaded.programs, exprs: &plan.exprs };
-                let mut scope = base.clone();
-                bind_env(&ev, &plan.templates, &plan.steps[*c as usize].env, &mut scope);
-                run_step(&sh, wf, run, *c, &scope, env).await.map(|()| json!({ "step": plan.steps[*c as usize].name }))
-            }
+            Compensate::Step(c) => run_step(&sh, wf, run, *c, &scope, env).await.map(|()| json!({ "step": plan.steps[*c as usize].name })),
         };
         let at = time::now();
         match result {

@@ -192,18 +192,47 @@ impl cel::context::VariableResolver for Scope {
     }
 }
 
-/// Binds `env` in `scope`: a step's environment entries (`bindings`, its
-/// workflow's, its agent's and its own; never secrets), each rendered in
-/// order, seeing the entries before it (docs/language.md, "Expressions"). An
-/// entry that does not render is left out here; the attempt fails on it when
-/// it renders the environment for its process.
+/// Renders a step's environment entries (`bindings`: its workflow's, its
+/// agent's and its own; never secrets) in order. With `with_env` (the step's
+/// expressions name `env`), each entry sees the entries rendered before it
+/// as `env` (docs/language.md, "Expressions"); a later entry of a name
+/// replaces an earlier one there. Every entry is tried; each comes back with
+/// its value or why it did not render.
+pub fn render_env<'b>(
+    ev: &Evaluator<'_>,
+    templates: &[crate::plan::Template],
+    bindings: &'b [crate::plan::EnvBinding],
+    scope: &Scope,
+    with_env: bool,
+) -> Vec<(&'b str, Result<String, String>)> {
+    if !with_env {
+        return bindings.iter().map(|b| (b.name.as_str(), ev.render(&templates[b.template as usize], scope))).collect();
+    }
+    let mut scope = scope.clone();
+    let mut seen: Vec<(&str, cel::Value)> = Vec::new();
+    let mut out = Vec::with_capacity(bindings.len());
+    for b in bindings {
+        scope.set("env", cel_map(seen.iter().cloned()));
+        let value = ev.render(&templates[b.template as usize], &scope);
+        if let Ok(v) = &value {
+            seen.retain(|(n, _)| *n != b.name);
+            seen.push((&b.name, cel::Value::String(v.clone().into())));
+        }
+        out.push((b.name.as_str(), value));
+    }
+    out
+}
+
+/// Binds `env` in `scope` to the entries of [`render_env`] that render, a
+/// later entry of a name replacing an earlier one. One that does not render
+/// is left out here; the attempt fails on it when it renders the environment
+/// for its process.
 pub fn bind_env(ev: &Evaluator<'_>, templates: &[crate::plan::Template], bindings: &[crate::plan::EnvBinding], scope: &mut Scope) {
     let mut entries: Vec<(&str, cel::Value)> = Vec::new();
-    for binding in bindings {
-        scope.set("env", cel_map(entries.iter().cloned()));
-        if let Ok(value) = ev.render(&templates[binding.template as usize], scope) {
-            entries.retain(|(n, _)| *n != binding.name);
-            entries.push((&binding.name, cel::Value::String(value.into())));
+    for (name, value) in render_env(ev, templates, bindings, scope, true) {
+        if let Ok(v) = value {
+            entries.retain(|(n, _)| *n != name);
+            entries.push((name, cel::Value::String(v.into())));
         }
     }
     scope.set("env", cel_map(entries));

@@ -75,9 +75,9 @@ async fn run_code(ctx: &Rc<AttemptCtx>, out: &mut Outcome) -> Result<Success, St
     let ev = Evaluator { env: &sh.plan.cel, programs: &loaded.programs, exprs: &wf.exprs };
 
     let mut env = ctx.env.clone();
-    for binding in &step.env {
-        let value = ev.render(&wf.templates[binding.template as usize], &ctx.scope).map_err(|e| format!("env {}: {e}", binding.name))?;
-        env.push((binding.name.clone(), value));
+    let with_env = loaded.steps[ctx.step as usize].refs.iter().any(|r| r == "env");
+    for (name, value) in crate::runtime::scope::render_env(&ev, &wf.templates, &step.env, &ctx.scope, with_env) {
+        env.push((name.to_string(), value.map_err(|e| format!("env {name}: {e}"))?));
     }
     // Secrets resolve before anything runs: a missing one fails the step here.
     env.extend(crate::runtime::secrets::resolve_env(&step.secret_env, &sh.plan.plan.secrets, &sh.options.project_dir, &sh.secrets)?);
