@@ -7,7 +7,7 @@
 
 mod step_events;
 
-use flowc_interpreter::state::EventKind as K;
+use flowc_interpreter::state::{payload, Event, EventKind as K};
 use std::io::{IsTerminal, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -137,26 +137,54 @@ fn redraw(s: &mut Live) {
     s.drawn = lines;
 }
 
+/// The attempt a step's entry is about, when it names one.
+fn attempt_of(e: &Event) -> Option<u32> {
+    match e {
+        Event::Started(p) => p.attempt,
+        Event::Resumed(p) => p.attempt,
+        Event::Completed(p) => p.attempt,
+        Event::Failed(p) => p.attempt,
+        Event::Cancelled(p) => p.attempt,
+        Event::Retried(p) => Some(p.attempt),
+        Event::Interrupted(p) => Some(p.attempt),
+        Event::ItemStarted(p) | Event::ItemCompleted(p) | Event::ItemBlocked(p) => Some(p.attempt),
+        Event::ItemFailed(p) => Some(p.attempt),
+        Event::GatePassed(p) | Event::GateFailed(p) => Some(p.attempt),
+        Event::InvariantViolated(p) => Some(p.attempt),
+        Event::RolledBack(p) => Some(p.attempt),
+        Event::Blocked(p) => p.hold.as_ref().map(|h| h.attempt),
+        _ => None,
+    }
+}
+
+/// What a run-level entry says went wrong, or why it happened.
+fn run_detail(e: &Event) -> Option<&str> {
+    match e {
+        Event::Failed(p) => Some(&p.error),
+        Event::Paused(p) => Some(&p.reason),
+        Event::Cancelled(p) => p.error.as_deref().or(p.reason.as_deref()),
+        _ => None,
+    }
+}
+
 impl Observer for Progress {
     fn observe(&self, e: &Observed<'_>) {
         let prefix = if e.depth > 0 { format!("{}/", e.workflow) } else { String::new() };
+        let kind = e.event.kind();
         let Some(step) = e.step else {
             let text = match e.event {
-                K::Started if e.depth == 0 => {
+                Event::Started(started) if e.depth == 0 => {
                     if let Ok(mut s) = self.state.lock() {
-                        s.total = e.payload.get("steps").and_then(|v| v.as_u64()).unwrap_or(0) as usize;
+                        s.total = started.steps.unwrap_or(0) as usize;
                     }
                     format!("run {} started: workflow {}", e.run, e.workflow)
                 }
-                K::Started => format!("child run {} started: workflow {}", e.run, e.workflow),
-                K::BudgetExceeded => format!("run {} is over its budget", e.run),
-                other => {
-                    let detail = e.payload.get("error").or_else(|| e.payload.get("reason")).and_then(|v| v.as_str());
-                    match detail {
-                        Some(d) => format!("run {} {other}: {d}", e.run),
-                        None => format!("run {} {other}", e.run),
-                    }
-                }
+                Event::Started(_) => format!("child run {} started: workflow {}", e.run, e.workflow),
+                Event::BudgetExceeded(_) => format!("run {} is over its budget", e.run),
+                other => match run_detail(other) {
+                    Some(d) => format!("run {} {kind}: {d}", e.run),
+                    None => format!("run {} {kind}", e.run),
+                },
             };
             self.line(text);
             return;
@@ -165,72 +193,53 @@ impl Observer for Progress {
             Some(g) => format!("{prefix}{step} [{g}]"),
             None => format!("{prefix}{step}"),
         };
-        let attempt = e.payload.get("attempt").and_then(|v| v.as_u64()).unwrap_or(1);
-        let terminal = matches!(e.event, K::Completed | K::Failed | K::Skipped | K::UpstreamFailed | K::Cancelled | K::Compensated);
+        let attempt = attempt_of(e.event).unwrap_or(1);
+        let terminal = matches!(kind, K::Completed | K::Failed | K::Skipped | K::UpstreamFailed | K::Cancelled | K::Compensated);
         if let Ok(mut s) = self.state.lock() {
-            if e.event == K::Started {
+            if kind == K::Started {
                 s.running.push((label.clone(), Instant::now()));
-            } else if terminal || matches!(e.event, K::Retried | K::Interrupted | K::Blocked | K::RolledBack | K::GateFix) {
+            } else if terminal || matches!(kind, K::Retried | K::Interrupted | K::Blocked | K::RolledBack | K::GateFix) {
                 s.running.retain(|(n, _)| n != &label);
             }
-            if terminal && e.depth == 0 && e.event != K::Compensated {
+            if terminal && e.depth == 0 && kind != K::Compensated {
                 s.done += 1;
             }
         }
         let text = match e.event {
-            K::Started if self.live => return,
-            K::Started if attempt > 1 => format!("step {label} started (attempt {attempt})"),
-            K::Started => format!("step {label} started"),
-            K::Completed => {
-                let ms = e.payload.get("duration_ms").and_then(|v| v.as_i64()).unwrap_or(0);
-                format!("{} {label} completed in {}", self.paint("✓", "32"), format_ms(ms))
+            Event::Started(_) if self.live => return,
+            Event::Started(_) if attempt > 1 => format!("step {label} started (attempt {attempt})"),
+            Event::Started(_) => format!("step {label} started"),
+            Event::Completed(p) => format!("{} {label} completed in {}", self.paint("✓", "32"), format_ms(p.duration_ms.unwrap_or(0))),
+            Event::Failed(p) => format!("{} {label} failed: {}", self.paint("✗", "31"), p.error),
+            Event::Retried(p) => {
+                format!("{} {label} attempt {attempt} failed ({}); retrying in {}", self.paint("↻", "33"), p.error, format_ms(p.delay_ms as i64))
             }
-            K::Failed => {
-                let err = e.payload.get("error").and_then(|v| v.as_str()).unwrap_or("");
-                format!("{} {label} failed: {err}", self.paint("✗", "31"))
-            }
-            K::Retried => {
-                let err = e.payload.get("error").and_then(|v| v.as_str()).unwrap_or("");
-                let delay = e.payload.get("delay_ms").and_then(|v| v.as_i64()).unwrap_or(0);
-                format!("{} {label} attempt {attempt} failed ({err}); retrying in {}", self.paint("↻", "33"), format_ms(delay))
-            }
-            K::Skipped => {
-                let why = e.payload.get("reason").and_then(|v| v.as_str()).unwrap_or("");
-                format!("{} {label} skipped: {why}", self.paint("-", "2"))
-            }
-            K::UpstreamFailed => format!("{} {label} upstream_failed", self.paint("✗", "31")),
-            K::Cancelled => format!("{} {label} cancelled", self.paint("■", "33")),
-            K::Notified => return,
-            K::Decided => {
-                let policy = e.payload.get("policy").and_then(|v| v.as_str()).unwrap_or("?");
-                let decision = e.payload.get("decision").and_then(|v| v.as_str()).unwrap_or("?");
-                match e.payload.get("reason").and_then(|v| v.as_str()) {
-                    Some(r) => format!("step {label}: policy {policy} decided {decision}: {r}"),
-                    None => format!("step {label}: policy {policy} decided {decision}"),
+            Event::Skipped(p) => format!("{} {label} skipped: {}", self.paint("-", "2"), p.reason),
+            Event::UpstreamFailed(_) => format!("{} {label} upstream_failed", self.paint("✗", "31")),
+            Event::Cancelled(_) => format!("{} {label} cancelled", self.paint("■", "33")),
+            Event::Notified(_) => return,
+            Event::Decided(p) => match &p.reason {
+                Some(r) => format!("step {label}: policy {} decided {}: {r}", p.policy, p.decision),
+                None => format!("step {label}: policy {} decided {}", p.policy, p.decision),
+            },
+            Event::Approved(payload::Approved { by, comment, .. }) | Event::Rejected(payload::Rejected { by, comment, .. }) => {
+                match comment {
+                    Some(w) => format!("step {label} {kind} {by}: {w}"),
+                    None => format!("step {label} {kind} {by}"),
                 }
             }
-            K::Approved | K::Rejected | K::Refused => {
-                let by = e.payload.get("by").and_then(|v| v.as_str()).unwrap_or("?");
-                let why = e.payload.get("comment").or_else(|| e.payload.get("reason")).and_then(|v| v.as_str());
-                let verb = if e.event == K::Refused { "refused a decision by" } else { e.event.as_str() };
-                match why {
-                    Some(w) => format!("step {label} {verb} {by}: {w}"),
-                    None => format!("step {label} {verb} {by}"),
-                }
-            }
-            K::Blocked => {
-                let what = match e.payload.get("gate").and_then(|v| v.as_str()) {
+            Event::Refused(p) => format!("step {label} refused a decision by {}: {}", p.by, p.reason),
+            Event::Blocked(p) => {
+                let hold = p.hold.as_ref();
+                let what = match hold.map(|h| h.gate.as_str()) {
                     Some("approval") => "waiting for an approval".to_string(),
                     Some("human") => "waiting for a person to complete the task".to_string(),
-                    Some("wait") => format!(
-                        "waiting for an event {}",
-                        e.payload.get("event").and_then(|v| v.as_str()).unwrap_or("")
-                    ),
+                    Some("wait") => format!("waiting for an event {}", hold.and_then(|h| h.event.as_deref()).unwrap_or("")),
                     _ => "waiting for a child run".to_string(),
                 };
                 format!("{} {label} blocked: {what}", self.paint("⏸", "36"))
             }
-            other => match step_events::line(self, &label, other, e.payload) {
+            other => match step_events::line(self, &label, other) {
                 Some(text) => text,
                 None => return,
             },

@@ -1,66 +1,45 @@
 //! Progress lines for the step events of items, quality gates, invariants,
 //! spawns, selection and checkpoints.
 
-use flowc_interpreter::state::EventKind as K;
-use serde_json::Value;
+use flowc_interpreter::state::Event;
 
 use crate::progress::Progress;
 
-fn text<'a>(payload: &'a Value, key: &str) -> &'a str {
-    payload.get(key).and_then(Value::as_str).unwrap_or("")
-}
-
 /// The line for a step event, `None` to print nothing.
-pub fn line(p: &Progress, label: &str, event: K, payload: &Value) -> Option<String> {
-    let item = payload.get("item").and_then(Value::as_u64).unwrap_or(0);
+pub fn line(p: &Progress, label: &str, event: &Event) -> Option<String> {
     Some(match event {
-        K::ItemStarted if p.is_live() => return None,
-        K::ItemStarted => format!("step {label} item {item} started"),
-        K::ItemCompleted => format!("{} {label} item {item} completed", p.paint_pub("✓", "32")),
-        K::ItemBlocked => format!("step {label} item {item} waits for its child run"),
-        K::ItemFailed => format!("{} {label} item {item} failed: {}", p.paint_pub("✗", "31"), text(payload, "error")),
-        K::GatePassed => format!("{} gate {label} passed", p.paint_pub("✓", "32")),
-        K::GateFailed => {
-            let failing: Vec<String> = payload
-                .get("checks")
-                .and_then(Value::as_array)
-                .map(|c| {
-                    c.iter()
-                        .filter(|x| x.get("passed") == Some(&Value::Bool(false)))
-                        .map(|x| format!("`{}` {}", text(x, "command"), text(x, "reason")))
-                        .collect()
-                })
-                .unwrap_or_default();
+        Event::ItemStarted(_) if p.is_live() => return None,
+        Event::ItemStarted(i) => format!("step {label} item {} started", i.item),
+        Event::ItemCompleted(i) => format!("{} {label} item {} completed", p.paint_pub("✓", "32"), i.item),
+        Event::ItemBlocked(i) => format!("step {label} item {} waits for its child run", i.item),
+        Event::ItemFailed(i) => format!("{} {label} item {} failed: {}", p.paint_pub("✗", "31"), i.item, i.error),
+        Event::GatePassed(_) => format!("{} gate {label} passed", p.paint_pub("✓", "32")),
+        Event::GateFailed(report) => {
+            let failing: Vec<String> = report
+                .checks
+                .iter()
+                .filter(|c| !c.passed)
+                .map(|c| format!("`{}` {}", c.command, c.reason.as_deref().unwrap_or("")))
+                .collect();
             format!("{} gate {label} failed: {}", p.paint_pub("✗", "31"), failing.join("; "))
         }
-        K::GateFix => {
-            let rerun: Vec<&str> = payload.get("rerun").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
-            format!(
-                "{} gate {label}: fix round {} of {}, running again: {}",
-                p.paint_pub("↻", "33"),
-                payload.get("round").and_then(Value::as_u64).unwrap_or(0),
-                payload.get("of").and_then(Value::as_u64).unwrap_or(0),
-                rerun.join(", ")
-            )
-        }
-        K::Reset => return None,
-        K::InvariantViolated => format!(
-            "{} {label}: invariant {} violated ({}): {}",
-            p.paint_pub("!", "31"),
-            text(payload, "invariant"),
-            text(payload, "action"),
-            text(payload, "reason")
+        Event::GateFix(fix) => format!(
+            "{} gate {label}: fix round {} of {}, running again: {}",
+            p.paint_pub("↻", "33"),
+            fix.round,
+            fix.of,
+            fix.rerun.join(", ")
         ),
-        K::RolledBack => format!("{} {label} rolled back: {}", p.paint_pub("↺", "33"), text(payload, "error")),
-        K::Spawned => {
-            let children: Vec<String> = payload
-                .get("children")
-                .and_then(Value::as_array)
-                .map(|a| a.iter().map(|c| format!("{} ({})", text(c, "run"), text(c, "workflow"))).collect())
-                .unwrap_or_default();
+        Event::Reset(_) => return None,
+        Event::InvariantViolated(v) => {
+            format!("{} {label}: invariant {} violated ({}): {}", p.paint_pub("!", "31"), v.invariant, v.action, v.reason)
+        }
+        Event::RolledBack(r) => format!("{} {label} rolled back: {}", p.paint_pub("↺", "33"), r.error),
+        Event::Spawned(s) => {
+            let children: Vec<String> = s.children.iter().map(|c| format!("{} ({})", c.run, c.workflow)).collect();
             format!("step {label} spawned {}", children.join(", "))
         }
-        K::Selected => format!("step {label} kept items {}", payload.get("kept").cloned().unwrap_or(Value::Null)),
-        other => format!("step {label} {other}"),
+        Event::Selected(s) => format!("step {label} kept items {}", serde_json::json!(s.kept)),
+        other => format!("step {label} {}", other.kind()),
     })
 }

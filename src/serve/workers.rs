@@ -9,8 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use flowc_interpreter::cloudevents::EventSink;
 use flowc_interpreter::runtime::{self, NotifySink, RunOptions};
-use flowc_interpreter::state::{EventKind, RunStatus, Store};
-use serde_json::Value;
+use flowc_interpreter::state::{Event, RunStatus, Store};
 
 use super::{log, Server};
 
@@ -109,7 +108,7 @@ pub(super) fn resume_after_restart(server: &Server, store: &dyn Store) {
     for run in runs.into_iter().filter(|r| r.parent_run.is_none()) {
         let events = store.events(&run.id).unwrap_or_default();
         let last = events.iter().rev().find(|e| e.step.is_none());
-        if last.is_some_and(|e| e.is(EventKind::Paused) && e.payload.get("reason").and_then(Value::as_str) == Some("shutdown")) {
+        if last.and_then(|e| e.decode()).is_some_and(|e| matches!(e, Event::Paused(p) if p.reason == "shutdown")) {
             server.workers.start(run.id, &server.config, "resuming after the last shutdown");
         }
     }

@@ -12,7 +12,6 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use serde_json::json;
 use tokio::sync::{mpsc, watch};
 
 use super::control;
@@ -25,7 +24,7 @@ use super::{env_name, process, Error, RunOptions, RunReport, Steered};
 use crate::plan::{Compensate, StepId};
 use crate::state::{Control, Op, RunStatus, StepStatus};
 use crate::time;
-use crate::state::EventKind;
+use crate::state::{payload, Event};
 
 /// `flowc compensate RUN`: stops the run if it is executing, then runs the
 /// `compensate` of every completed step, last completed first. A failed
@@ -132,34 +131,36 @@ async fn walk(sh: Rc<Shared>, wf: usize, record: &crate::state::RunRecord) -> Re
         let result = match comp {
             Compensate::Template(t) => {
                 match ev.render(&plan.templates[*t as usize], &scope) {
-                    Ok(command) => run_command(&sh, run, &step.name, &command, &env).await.map(|()| json!({ "command": command })),
+                    Ok(command) => run_command(&sh, run, &step.name, &command, &env).await.map(|()| payload::Compensated { command: Some(command), ..Default::default() }),
                     Err(e) => Err(e),
                 }
             }
-            Compensate::Step(c) => run_step(&sh, wf, run, *c, &scope, env).await.map(|()| json!({ "step": plan.steps[*c as usize].name })),
+            Compensate::Step(c) => run_step(&sh, wf, run, *c, &scope, env).await.map(|()| payload::Compensated { step: Some(plan.steps[*c as usize].name.clone()), ..Default::default() }),
         };
         let at = time::now();
         match result {
-            Ok(payload) => {
+            Ok(compensated) => {
                 let mut row = state;
                 row.status = StepStatus::Compensated;
                 row.finished_at = Some(at.clone());
+                let event = Event::Compensated(compensated);
                 apply_redacted(&sh, vec![
                     Op::StepState(row),
-                    Op::Event { run: run.to_string(), step: Some(step.name.clone()), event: EventKind::Compensated, payload, at },
+                    Op::Event { run: run.to_string(), step: Some(step.name.clone()), event: event.kind(), payload: event.to_json(), at },
                 ])?;
-                observe(&sh, run, &plan.name, Some(&step.name), EventKind::Compensated);
+                observe(&sh, run, &plan.name, Some(&step.name), &event);
                 done.push(step.name.clone());
             }
             Err(error) => {
+                let event = Event::CompensationFailed(payload::CompensationFailed { error: error.clone() });
                 apply_redacted(&sh, vec![Op::Event {
                     run: run.to_string(),
                     step: Some(step.name.clone()),
-                    event: EventKind::CompensationFailed,
-                    payload: json!({ "error": error }),
+                    event: event.kind(),
+                    payload: event.to_json(),
                     at,
                 }])?;
-                observe(&sh, run, &plan.name, Some(&step.name), EventKind::CompensationFailed);
+                observe(&sh, run, &plan.name, Some(&step.name), &event);
                 return Ok(Some(format!("compensating step {} failed: {error}", step.name)));
             }
         }
@@ -173,15 +174,19 @@ async fn walk(sh: Rc<Shared>, wf: usize, record: &crate::state::RunRecord) -> Re
             started_at: None,
             finished_at: Some(time::now()),
         },
-        Op::Event { run: run.to_string(), step: None, event: EventKind::Compensated, payload: json!({ "steps": done }), at: time::now() },
+        Op::event(run, None, &Event::Compensated(payload::Compensated { steps: Some(done.clone()), ..Default::default() })),
     ])?;
-    observe(&sh, run, &plan.name, None, EventKind::Compensated);
+    observe(&sh, run, &plan.name, None, &Event::Compensated(payload::Compensated { steps: Some(done), ..Default::default() }));
     Ok(None)
 }
 
-fn observe(sh: &Shared, run: &str, workflow: &str, step: Option<&str>, event: EventKind) {
+/// Tells the observer (the CLI's progress lines) what was recorded; the
+/// store masks secrets on write, so the event is masked here as well.
+fn observe(sh: &Shared, run: &str, workflow: &str, step: Option<&str>, event: &Event) {
     if let Some(o) = &sh.options.observer {
-        o.observe(&super::Observed { run, workflow, depth: 0, step, group: None, event, payload: &json!({}) });
+        let mut event = event.clone();
+        sh.secrets.redact_event(&mut event);
+        o.observe(&super::Observed { run, workflow, depth: 0, step, group: None, event: &event });
     }
 }
 
@@ -282,8 +287,8 @@ async fn run_step(sh: &Rc<Shared>, wf: usize, run: &str, c: StepId, base: &Scope
                 };
             }
             Msg::RetryDue { .. } | Msg::GateChecked { .. } => {}
-            Msg::Event { event, payload, .. } => {
-                let _ = apply_redacted(sh, vec![Op::Event { run: run.to_string(), step: Some(name.clone()), event, payload, at: time::now() }]);
+            Msg::Event { event, .. } => {
+                let _ = apply_redacted(sh, vec![Op::event(run, Some(name.clone()), &event)]);
             }
         }
     }

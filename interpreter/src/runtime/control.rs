@@ -7,13 +7,12 @@
 //! pause` returns, the run *is* paused.
 
 
-use serde_json::json;
 
 use super::lock::{try_lock, wait_for};
 use super::{Error, RunOptions, Steered};
 use crate::state::{Control, Op, RunRecord, RunStatus, StepStatus, Store};
 use crate::time;
-use crate::state::EventKind;
+use crate::state::{payload, Event};
 
 fn open(options: &RunOptions, run: &str) -> Result<(Box<dyn Store>, RunRecord), Error> {
     let store = super::open_store(options)?;
@@ -21,9 +20,6 @@ fn open(options: &RunOptions, run: &str) -> Result<(Box<dyn Store>, RunRecord), 
     Ok((store, record))
 }
 
-fn event(run: &str, step: Option<String>, event: EventKind, payload: serde_json::Value) -> Op {
-    Op::Event { run: run.to_string(), step, event, payload, at: time::now() }
-}
 
 fn run_status(run: &str, status: RunStatus) -> Op {
     Op::RunStatus {
@@ -46,7 +42,7 @@ pub fn pause(run: &str, options: &RunOptions) -> Result<Steered, Error> {
     }
     match try_lock(&options.runs_dir(), run)? {
         Some(_lock) => {
-            store.apply(&[run_status(run, RunStatus::Paused), event(run, None, EventKind::Paused, json!({ "reason": "requested" }))])?;
+            store.apply(&[run_status(run, RunStatus::Paused), Op::event(run, None, &Event::Paused(payload::Paused { reason: "requested".into(), step: None }))])?;
             Ok(Steered::Applied { run: run.to_string(), status: RunStatus::Paused })
         }
         None => {
@@ -113,10 +109,10 @@ pub(crate) fn cancel_locked(store: &mut dyn Store, run: &str) -> Result<(), Erro
         s.finished_at = Some(time::now());
         let name = s.step.clone();
         ops.push(Op::StepState(s));
-        ops.push(event(run, Some(name), EventKind::Cancelled, json!({ "reason": "the run was cancelled" })));
+        ops.push(Op::event(run, Some(name), &Event::Cancelled(payload::Cancelled { reason: Some("the run was cancelled".into()), ..Default::default() })));
     }
     ops.push(run_status(run, RunStatus::Cancelled));
-    ops.push(event(run, None, EventKind::Cancelled, json!({})));
+    ops.push(Op::event(run, None, &Event::Cancelled(payload::Cancelled::default())));
     Ok(store.apply(&ops)?)
 }
 

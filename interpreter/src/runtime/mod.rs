@@ -59,7 +59,6 @@ use serde::Serialize;
 
 use crate::plan::{LoadedPlan, Plan, PlanError};
 use crate::state::{RunStatus, StateError, StepStatus, Store};
-use crate::state::EventKind;
 
 pub use compensate::compensate;
 pub use runner::checkpoints::{restore, skip, skipped_output};
@@ -146,10 +145,8 @@ pub struct Observed<'a> {
     pub step: Option<&'a str>,
     /// The step's innermost group (`parallel`/`phase`), if any.
     pub group: Option<&'a str>,
-    /// What happened, as it is recorded in the event log.
-    pub event: EventKind,
-    /// The event's payload, as recorded.
-    pub payload: &'a serde_json::Value,
+    /// What happened, with its payload, as the event log records it.
+    pub event: &'a crate::state::Event,
 }
 
 /// Receives what the runtime does as it happens (the CLI's progress lines).

@@ -112,6 +112,20 @@ impl Redactor {
         }
     }
 
+    /// Redacts every string of an event's payload.
+    pub fn redact_event(&self, event: &mut crate::state::Event) {
+        if self.is_empty() {
+            return;
+        }
+        let mut json = event.to_json();
+        self.redact_value(&mut json);
+        // The payload's keys are field names, so the masked JSON reads back;
+        // if it did not, the store still masks it when the batch commits.
+        if let Ok(masked) = crate::state::Event::decode(event.kind(), &json) {
+            *event = masked;
+        }
+    }
+
     /// Redacts every string (keys included) inside a JSON value.
     pub fn redact_value(&self, value: &mut Value) {
         if self.is_empty() {

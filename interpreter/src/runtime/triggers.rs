@@ -18,7 +18,7 @@ use super::{Error, RunOptions};
 use crate::plan::{LoadedPlan, Plan, Trigger, Workflow};
 use crate::state::{NewRun, Op, RunOrigin, RunStatus};
 use crate::time;
-use crate::state::EventKind;
+use crate::state::{payload, Event, EventKind};
 
 pub use crate::plan::schedule::parse_cron;
 
@@ -180,7 +180,13 @@ pub fn create_run(plan: &Plan, inputs: Map<String, Value>, origin: &RunOrigin, o
                 started_at: Some(now.clone()),
                 finished_at: Some(now.clone()),
             },
-            Op::Event { run: run.clone(), step: None, event: EventKind::Failed, payload: json!({ "error": msg, "trigger": origin.trigger }), at: now },
+            Op::Event {
+                run: run.clone(),
+                step: None,
+                event: EventKind::Failed,
+                payload: Event::Failed(payload::Failed { error: msg.clone(), trigger: Some(origin.trigger.clone()), ..Default::default() }).to_json(),
+                at: now,
+            },
         ])?;
     }
     Ok(Created { run, workflow: wf.name.clone(), error })

@@ -5,7 +5,7 @@
 //! steps of a run with what each waits for.
 
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::origin::Actor;
@@ -13,7 +13,7 @@ use super::StateError;
 
 
 /// What a person decides about a blocked step.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GateAction {
     /// Approve an approval (`flowc approve`).
@@ -104,4 +104,52 @@ pub trait Decisions {
     fn gate_request(&self, id: i64) -> Result<Option<GateRequest>, StateError>;
     /// The blocked steps of a run and what each waits for.
     fn blocked_gates(&self, run: &str) -> Result<Vec<BlockedGate>, StateError>;
+}
+
+/// What a blocked step waits for: recorded in its `blocked` event and its
+/// gate row, which `resume` rebuilds it from. Who may resolve it is
+/// decided in `runtime::blocking`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Hold {
+    /// `approval`, `human`, `wait`, or `call` (a child run is blocked).
+    pub gate: String,
+    /// The question or task shown to whoever decides (`message`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// Who may decide: principals and groups of `flowc.toml`; empty, anyone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvers: Vec<String>,
+    /// Whoever started the run may not decide.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub distinct_from_initiator: bool,
+    /// An approval a policy required (`check` steps).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub implicit: bool,
+    /// For an approval a policy required: the policy's name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// For an approval a policy required: the rule's reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// For a human task: the declared output type, as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_type: Option<String>,
+    /// For a human task: the simplest value of the declared type, for hints.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_example: Option<serde_json::Value>,
+    /// For a wait: the type and subject globs, rendered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<String>,
+    /// For a wait: the subject glob, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    /// For a call: the blocked child run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child_run: Option<String>,
+    /// When the step fails if nobody resolved it (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deadline: Option<String>,
+    /// The attempt that blocked.
+    #[serde(default)]
+    pub attempt: u32,
 }

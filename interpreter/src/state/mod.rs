@@ -29,8 +29,8 @@ use serde::Serialize;
 
 pub use checkpoint::{Checkpoint, Checkpoints, RunPin};
 pub use children::{ChildRun, Children};
-pub use decision::{BlockedGate, Decisions, GateAction, GateRequest};
-pub use event::EventKind;
+pub use decision::{BlockedGate, Decisions, GateAction, GateRequest, Hold};
+pub use event::{payload, Event, EventKind};
 pub use inbox::{InboundEvent, Inbox};
 pub use kv::{KeyValues, KvEntry};
 pub use origin::{Actor, Origins, RunOrigin};
@@ -284,6 +284,13 @@ pub struct NewRun {
     pub project_dir: String,
 }
 
+impl Op {
+    /// The op that appends `event` to `run`'s log, stamped now.
+    pub fn event(run: &str, step: Option<String>, event: &Event) -> Op {
+        Op::Event { run: run.to_string(), step, event: event.kind(), payload: event.to_json(), at: crate::time::now() }
+    }
+}
+
 /// One entry of a run's event log, as stored.
 #[derive(Clone, Debug, Serialize)]
 pub struct EventRecord {
@@ -308,6 +315,12 @@ impl EventRecord {
     /// Whether the entry is of kind `kind`.
     pub fn is(&self, kind: EventKind) -> bool {
         self.kind() == Some(kind)
+    }
+
+    /// The entry with its typed payload; `None` for a kind this flowc does
+    /// not record or a payload without the fields its kind records.
+    pub fn decode(&self) -> Option<Event> {
+        Event::decode(self.kind()?, &self.payload).ok()
     }
 }
 

@@ -3,7 +3,7 @@
 
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::StateError;
 
@@ -56,20 +56,14 @@ impl Actor {
         }
     }
 
-    /// The fields an event records about the actor besides `by`.
-    pub fn detail(&self) -> serde_json::Map<String, Value> {
-        let mut m = serde_json::Map::new();
-        if let Some(b) = &self.on_behalf_of {
-            m.insert("on_behalf_of".into(), json!(b));
+    /// What an event records about the actor besides `by`.
+    pub fn detail(&self) -> super::payload::ActorDetail {
+        super::payload::ActorDetail {
+            on_behalf_of: self.on_behalf_of.clone(),
+            token: self.token.clone(),
+            address: self.address.clone(),
+            via: self.via.clone(),
         }
-        if let Some(t) = &self.token {
-            m.insert("token".into(), json!(t));
-        }
-        if let Some(a) = &self.address {
-            m.insert("address".into(), json!(a));
-        }
-        m.insert("via".into(), json!(self.via));
-        m
     }
 }
 

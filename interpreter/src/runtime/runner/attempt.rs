@@ -11,7 +11,7 @@ use super::{Msg, Shared};
 use crate::plan::StepId;
 use crate::runtime::process::{self, Ending};
 use crate::runtime::scope::Scope;
-use crate::state::EventKind;
+use crate::state::{payload, Event};
 
 /// What an attempt runs with: the run's shared state, its step, its scope
 /// and environment, and where to report.
@@ -48,14 +48,14 @@ pub(crate) struct Outcome {
     pub stderr: String,
     pub cost: f64,
     pub exit_code: Option<i32>,
-    /// The `notified` event payload, for a NOTIFY.
-    pub notified: Option<Value>,
+    /// The `notified` event, for a NOTIFY.
+    pub notified: Option<payload::Notified>,
     pub duration_ms: i64,
     /// The step waits on a person or an event (`blocking`); the result holds
     /// its output so far.
     pub blocked: Option<crate::runtime::blocking::Hold>,
     /// Events to record before the step's outcome (a policy's decision).
-    pub events: Vec<(EventKind, Value)>,
+    pub events: Vec<Event>,
     /// The failure is final: retrying cannot change it (a policy's deny).
     pub no_retry: bool,
     /// What the advanced primitives report (items, gate results, violations…).
@@ -83,9 +83,9 @@ pub(crate) struct OutcomeExtras {
     /// `for each`: each instance's output, `None` where it did not complete.
     pub instances: Option<Vec<Option<Value>>>,
     /// A gate's check results.
-    pub gate: Option<Value>,
+    pub gate: Option<payload::GateReport>,
     /// A select's scores and picks.
-    pub select: Option<Value>,
+    pub select: Option<payload::Selected>,
     /// Child runs the step spawned: `(run, workflow)`.
     pub spawned: Vec<(String, String)>,
     pub violations: Vec<Violation>,

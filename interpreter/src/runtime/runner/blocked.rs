@@ -26,7 +26,7 @@ use crate::runtime::blocking::{check_request, human_type, Hold};
 use crate::runtime::Error;
 use crate::state::{GateAction, GateRequest, InboundEvent, Op, RunOrigin, RunStatus, StepState, StepStatus, Store};
 use crate::time;
-use crate::state::EventKind;
+use crate::state::{payload, Event};
 
 pub(super) struct Blocked {
     gate: Hold,
@@ -81,12 +81,10 @@ pub(super) fn record_child_origin(sh: &Shared, run: &str, parent: &str, parent_s
     store.put_origin(run, &origin).map_err(|e| e.to_string())
 }
 
-/// Adds what the request recorded about who decided (on behalf of, token
-/// id, address, channel) to an event's payload.
-fn add_actor(payload: &mut Value, req: &GateRequest) {
-    if let (Some(detail), Value::Object(map)) = (&req.actor_detail, payload) {
-        map.extend(detail.detail());
-    }
+/// What the request recorded about who decided (on behalf of, token id,
+/// address, channel), for the decision's event.
+fn actor(req: &GateRequest) -> Option<payload::ActorDetail> {
+    req.actor_detail.as_ref().map(|a| a.detail())
 }
 
 fn duration_since(started: Option<&str>) -> i64 {
@@ -107,17 +105,16 @@ impl Runner {
     }
 
     /// The origin's fields for the `started` event.
-    pub(super) fn add_origin(&mut self, payload: &mut Value) {
+    pub(super) fn origin_fields(&mut self) -> Option<payload::Origin> {
         self.load_origin();
-        if let Ok(Some(origin)) = self.sh.store.borrow().origin(&self.run) {
-            payload["initiator"] = json!(origin.initiator);
-            payload["trigger"] = json!(origin.trigger);
-            if !origin.detail.is_null() {
-                payload["trigger_detail"] = origin.detail;
-            }
-            payload["version"] = json!(origin.version);
-            payload["plan_hash"] = json!(origin.plan_hash);
-        }
+        let origin = self.sh.store.borrow().origin(&self.run).ok().flatten()?;
+        Some(payload::Origin {
+            initiator: origin.initiator,
+            trigger: origin.trigger,
+            trigger_detail: (!origin.detail.is_null()).then_some(origin.detail),
+            version: origin.version,
+            plan_hash: origin.plan_hash,
+        })
     }
 
     /// A run that was created (by a trigger) but never started.
@@ -164,8 +161,8 @@ impl Runner {
             }
         }
         self.ops.push(Op::AttemptBlocked { run: self.run.clone(), step_id: s, attempt });
-        let payload = serde_json::to_value(&blocked.gate).unwrap_or(Value::Null);
-        self.record_step(s, StepStatus::Blocked, EventKind::Blocked, payload);
+        let hold = Some(blocked.gate.clone());
+        self.record_step(s, StepStatus::Blocked, Event::Blocked(payload::Blocked { steps: None, hold }));
         self.blocked.gates.insert(s, blocked);
     }
 
@@ -215,7 +212,7 @@ impl Runner {
             return false;
         }
         let steps: Vec<String> = self.blocked.gates.keys().map(|s| self.wf_plan().steps[*s as usize].name.clone()).collect();
-        self.record_run(RunStatus::Blocked, EventKind::Blocked, json!({ "steps": steps }), None, None);
+        self.record_run(RunStatus::Blocked, Event::Blocked(payload::Blocked { steps: Some(steps), hold: None }), None, None);
         true
     }
 
@@ -253,7 +250,7 @@ impl Runner {
                     "human" => format!("nobody completed the task within {after}"),
                     _ => format!("no matching event arrived within {after}"),
                 };
-                self.finish_gate(s, blocked, Err(what), json!({ "timed_out": true }));
+                self.finish_gate(s, blocked, Err(what), payload::Completed::default());
             }
         }
         let resolved = self.blocked.gates.len() < before;
@@ -310,9 +307,8 @@ impl Runner {
         let refuse = |me: &mut Runner, why: String| {
             me.ops.push(Op::GateRequestHandled { id: req.id, result: format!("refused: {why}"), at: time::now() });
             if let Some(s) = me.sh.plan.workflows[me.wf].names.get(&req.step).copied() {
-                let mut payload = json!({ "action": req.action, "by": req.actor, "reason": why });
-                add_actor(&mut payload, &req);
-                me.event(Some(s), EventKind::Refused, payload);
+                let refused = payload::Refused { action: req.action, by: req.actor.clone(), reason: why, actor: actor(&req) };
+                me.event(Some(s), Event::Refused(refused));
             }
         };
         let Some(s) = self.sh.plan.workflows[self.wf].names.get(&req.step).copied() else {
@@ -339,9 +335,16 @@ impl Runner {
         let at = time::now();
         match req.action {
             GateAction::Approve => {
-                let mut payload = json!({ "by": req.actor, "comment": req.comment, "implicit": blocked.gate.implicit, "policy": blocked.gate.policy });
-                add_actor(&mut payload, &req);
-                self.event(Some(s), EventKind::Approved, payload);
+                self.event(
+                    Some(s),
+                    Event::Approved(payload::Approved {
+                        by: req.actor.clone(),
+                        comment: req.comment.clone(),
+                        implicit: blocked.gate.implicit,
+                        policy: blocked.gate.policy.clone(),
+                        actor: actor(&req),
+                    }),
+                );
                 let mut approval = json!({ "approved": true, "by": req.actor, "comment": req.comment, "at": at });
                 if let Some(b) = req.actor_detail.as_ref().and_then(|a| a.on_behalf_of.as_ref()) {
                     approval["on_behalf_of"] = json!(b);
@@ -357,23 +360,28 @@ impl Runner {
                 } else {
                     approval
                 };
-                self.finish_gate(s, blocked, Ok(output), json!({ "by": req.actor }));
+                self.finish_gate(s, blocked, Ok(output), payload::Completed { by: Some(req.actor.clone()), ..Default::default() });
             }
             GateAction::Reject => {
-                let mut payload = json!({ "by": req.actor, "comment": req.comment, "implicit": blocked.gate.implicit });
-                add_actor(&mut payload, &req);
-                self.event(Some(s), EventKind::Rejected, payload);
+                self.event(
+                    Some(s),
+                    Event::Rejected(payload::Rejected {
+                        by: req.actor.clone(),
+                        comment: req.comment.clone(),
+                        implicit: blocked.gate.implicit,
+                        actor: actor(&req),
+                    }),
+                );
                 let why = match &req.comment {
                     Some(c) => format!("rejected by {}: {c}", req.actor),
                     None => format!("rejected by {}", req.actor),
                 };
-                self.finish_gate(s, blocked, Err(why), json!({ "by": req.actor }));
+                self.finish_gate(s, blocked, Err(why), payload::Completed { by: Some(req.actor.clone()), ..Default::default() });
             }
             GateAction::Complete => {
                 let output = req.output.clone().unwrap_or(Value::Null);
-                let mut payload = json!({ "by": req.actor, "comment": req.comment });
-                add_actor(&mut payload, &req);
-                self.finish_gate(s, blocked, Ok(output), payload);
+                let done = payload::Completed { by: Some(req.actor.clone()), comment: Some(req.comment.clone()), actor: actor(&req), ..Default::default() };
+                self.finish_gate(s, blocked, Ok(output), done);
             }
         }
     }
@@ -382,19 +390,14 @@ impl Runner {
         self.blocked.delivered.insert(event.seq);
         let step = self.wf_plan().steps[s as usize].name.clone();
         self.ops.push(Op::EventDelivered { run: self.run.clone(), step, event_seq: event.seq, at: time::now() });
-        let summary = json!({
-            "seq": event.seq,
-            "id": event.event.get("id"),
-            "type": event.event.get("type"),
-            "subject": event.event.get("subject"),
-            "source": event.event.get("source"),
-        });
-        self.finish_gate(s, blocked, Ok(event.event), json!({ "event": summary }));
+        let field = |k: &str| event.event.get(k).cloned().unwrap_or(Value::Null);
+        let summary = payload::EventSummary { seq: event.seq, id: field("id"), type_: field("type"), subject: field("subject"), source: field("source") };
+        self.finish_gate(s, blocked, Ok(event.event), payload::Completed { event: Some(summary), ..Default::default() });
     }
 
     /// A gate was resolved: the step completes with `result`'s output or
     /// fails with its message (gates are not retried; `on_failure` applies).
-    fn finish_gate(&mut self, s: StepId, blocked: Blocked, result: Result<Value, String>, extra: Value) {
+    fn finish_gate(&mut self, s: StepId, blocked: Blocked, result: Result<Value, String>, extra: payload::Completed) {
         let attempt = blocked.attempt;
         let duration_ms = duration_since(self.steps[s as usize].started_at.as_deref());
         let (status, error) = match &result {
@@ -414,10 +417,7 @@ impl Runner {
         let mut work = Vec::new();
         match result {
             Ok(output) => {
-                let mut payload = json!({ "attempt": attempt, "duration_ms": duration_ms });
-                if let (Value::Object(p), Value::Object(x)) = (&mut payload, extra) {
-                    p.extend(x);
-                }
+                let payload = payload::Completed { attempt: Some(attempt), duration_ms: Some(duration_ms), ..extra };
                 // The run's invariants hold after a step a person or an
                 // event completed too: checked (their commands run) before
                 // the step counts as completed.
@@ -438,11 +438,11 @@ impl Runner {
 
     /// Records a resolved gate completed (unless an invariant it broke says
     /// otherwise), with its checkpoint in the same batch as for any step.
-    pub(super) fn complete_gate(&mut self, s: StepId, attempt: u32, output: Value, payload: Value, adv: &mut super::attempt::OutcomeExtras) {
+    pub(super) fn complete_gate(&mut self, s: StepId, attempt: u32, output: Value, payload: payload::Completed, adv: &mut super::attempt::OutcomeExtras) {
         let mut work = Vec::new();
         if !self.adv_before_complete(s, attempt, adv) {
             self.steps[s as usize].output = Some(output);
-            self.record_step(s, StepStatus::Completed, EventKind::Completed, payload);
+            self.record_step(s, StepStatus::Completed, Event::Completed(payload));
             self.adv_after_complete(s, attempt, adv);
             work.push(s);
         }
@@ -452,7 +452,7 @@ impl Runner {
 
     /// Starts the invariant checks that apply after gate `s`, if any; their
     /// result arrives as `Msg::GateChecked`. False when none applies.
-    fn check_gate_invariants(&mut self, s: StepId, attempt: u32, output: &Value, payload: &Value) -> bool {
+    fn check_gate_invariants(&mut self, s: StepId, attempt: u32, output: &Value, payload: &payload::Completed) -> bool {
         let name = &self.wf_plan().steps[s as usize].name;
         let applies = self.adv.pin.as_ref().is_some_and(|p| p.invariants.iter().any(|i| i.applies_to(name)));
         if !applies {

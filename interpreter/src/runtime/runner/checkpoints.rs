@@ -29,7 +29,7 @@ use crate::runtime::lock::try_lock;
 use crate::runtime::{Error, Refusal, RunOptions, Steered};
 use crate::state::{Op, RunRecord, RunStatus, StepStatus, Store};
 use crate::time;
-use crate::state::EventKind;
+use crate::state::{payload, Event, EventKind};
 
 /// The output of a step passed with `flowc skip`.
 pub fn skipped_output() -> Value {
@@ -98,7 +98,7 @@ pub fn restore(run: &str, to: &str, options: &RunOptions) -> Result<Steered, Err
         state.stderr = None;
         state.finished_at = None;
         ops.push(Op::StepState(state));
-        ops.push(Op::Event { run: run.to_string(), step: Some(name.clone()), event: EventKind::Reset, payload: json!({ "by": format!("restore to {to}") }), at: time::now() });
+        ops.push(Op::event(run, Some(name.clone()), &Event::Reset(payload::Reset { by: format!("restore to {to}") })));
         reset.push(name);
     }
     // Protected files back as the checkpoint recorded them.
@@ -112,13 +112,7 @@ pub fn restore(run: &str, to: &str, options: &RunOptions) -> Result<Steered, Err
     }
     ops.push(Op::RunReset { run: run.to_string() });
     ops.push(Op::RunStatus { run: run.to_string(), status: RunStatus::Paused, error: None, outputs: None, started_at: None, finished_at: None });
-    ops.push(Op::Event {
-        run: run.to_string(),
-        step: None,
-        event: EventKind::Restored,
-        payload: json!({ "to": to, "checkpoint": target.seq, "reset": reset, "files": restored }),
-        at: time::now(),
-    });
+    ops.push(Op::event(run, None, &Event::Restored(payload::Restored { to: to.to_string(), checkpoint: target.seq, reset, files: restored })));
     store.apply(&ops)?;
     let record = crate::runtime::run_record(&*store, run)?;
     super::resume_locked(store, record, lock, options).map(Steered::Ran)
@@ -173,13 +167,15 @@ pub fn skip(run: &str, step: &str, options: &RunOptions) -> Result<Steered, Erro
     let error = state.error.clone();
     store.apply(&[
         Op::StepState(state),
-        Op::Event {
-            run: run.to_string(),
-            step: Some(step.to_string()),
-            event: EventKind::Skipped,
-            payload: json!({ "reason": "passed by a person with flowc skip", "by": "flowc skip", "error": error }),
-            at: time::now(),
-        },
+        Op::event(
+            run,
+            Some(step.to_string()),
+            &Event::Skipped(payload::Skipped {
+                reason: "passed by a person with flowc skip".into(),
+                by: Some("flowc skip".into()),
+                error: Some(error),
+            }),
+        ),
     ])?;
     let record = crate::runtime::run_record(&*store, run)?;
     super::resume_locked(store, record, lock, options).map(Steered::Ran)

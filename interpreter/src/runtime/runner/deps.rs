@@ -2,13 +2,12 @@
 //! their counters feed the trigger rules (`rules`), and a step whose rule
 //! fires is checked against its `when` and queued.
 
-use serde_json::json;
 
 use super::rules::{self, Decision, Eff};
 use super::{checkpoints, Runner};
 use crate::plan::{OnFailure, StepId};
 use crate::state::StepStatus;
-use crate::state::EventKind;
+use crate::state::{payload, Event};
 
 impl Runner {
     pub(super) fn roots(&self) -> Vec<StepId> {
@@ -150,7 +149,7 @@ impl Runner {
                     }
                     None => reason.to_string(),
                 };
-                self.record_step(d, StepStatus::Skipped, EventKind::Skipped, json!({ "reason": reason }));
+                self.record_step(d, StepStatus::Skipped, Event::Skipped(payload::Skipped { reason, ..Default::default() }));
                 work.push(d);
             }
             Decision::UpstreamFailed => {
@@ -161,7 +160,7 @@ impl Runner {
                     .filter(|dep| self.effective(**dep, d) == Eff::Failed)
                     .map(|dep| self.wf_plan().steps[*dep as usize].name.clone())
                     .collect();
-                self.record_step(d, StepStatus::UpstreamFailed, EventKind::UpstreamFailed, json!({ "failed": failed }));
+                self.record_step(d, StepStatus::UpstreamFailed, Event::UpstreamFailed(payload::UpstreamFailed { failed }));
                 work.push(d);
             }
         }
@@ -176,7 +175,11 @@ impl Runner {
             match ev.eval_bool(when, &scope) {
                 Ok(true) => {}
                 Ok(false) => {
-                    self.record_step(s, StepStatus::Skipped, EventKind::Skipped, json!({ "reason": "its when condition is false" }));
+                    self.record_step(
+                        s,
+                        StepStatus::Skipped,
+                        Event::Skipped(payload::Skipped { reason: "its when condition is false".into(), ..Default::default() }),
+                    );
                     work.push(s);
                     return;
                 }

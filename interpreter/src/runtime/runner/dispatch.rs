@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use serde_json::json;
 use tokio::time::Instant;
 
 use super::{Runner, MAX_ENV_VALUE};
@@ -14,7 +13,7 @@ use crate::runtime::env_name;
 use crate::runtime::scope::Scope;
 use crate::state::{Op, StepStatus};
 use crate::time;
-use crate::state::EventKind;
+use crate::state::{payload, Event};
 
 impl Runner {
     pub(super) fn dispatch(&mut self) {
@@ -112,7 +111,7 @@ impl Runner {
         }
         let name = self.wf_plan().steps[s as usize].name.clone();
         self.ops.push(Op::AttemptStarted { run: self.run.clone(), step_id: s, step: name, attempt, at: now });
-        self.record_step(s, StepStatus::Running, EventKind::Started, json!({ "attempt": attempt }));
+        self.record_step(s, StepStatus::Running, Event::Started(payload::Started { attempt: Some(attempt), ..Default::default() }));
         let timeout = self.sh.plan.workflows[self.wf].steps[s as usize].timeout_ms;
         let env = if external { self.env_for(s, attempt) } else { Vec::new() };
         let ctx = self.attempt_ctx(s, attempt, env, timeout);

@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::rc::Rc;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::sync::{mpsc, watch};
 use tokio::time::Instant;
 
@@ -15,7 +15,7 @@ use crate::runtime::scope::to_cel;
 use crate::runtime::{env_name, lock, Error, RunReport, RunOptions};
 use crate::state::{NewRun, Op, RunStatus, StepState, StepStatus, Store};
 use crate::time;
-use crate::state::EventKind;
+use crate::state::{payload, Event};
 
 /// A run about to be executed by this process: which workflow, at which
 /// depth, with which inputs, whether it ran before, and the lock that makes
@@ -232,9 +232,9 @@ impl Runner {
             finished_at: None,
         });
         let steps = self.total;
-        let mut payload = json!({ "workflow": self.workflow, "steps": steps });
-        self.add_origin(&mut payload);
-        self.event(None, EventKind::Started, payload);
+        let origin = self.origin_fields();
+        let workflow = Some(self.workflow.clone());
+        self.event(None, Event::Started(payload::Started { attempt: None, workflow, steps: Some(steps as u64), origin }));
         for s in 0..self.steps.len() {
             if self.sh.plan.workflows[self.wf].steps[s].compensation_only {
                 continue;
@@ -340,14 +340,14 @@ impl Runner {
             started_at: None,
             finished_at: None,
         });
-        self.event(None, EventKind::Resumed, json!({ "after": after }));
+        self.event(None, Event::Resumed(payload::Resumed { after: Some(after.to_string()), attempt: None }));
         for (s, was) in interrupted {
             let attempt = self.steps[s as usize].attempts;
             if was == StepStatus::Paused {
                 // Paused by its own failure (`on_failure pause`): resume runs it again.
-                self.record_step(s, StepStatus::Pending, EventKind::Resumed, json!({ "attempt": attempt }));
+                self.record_step(s, StepStatus::Pending, Event::Resumed(payload::Resumed { after: None, attempt: Some(attempt) }));
             } else {
-                self.record_step(s, StepStatus::Pending, EventKind::Interrupted, json!({ "attempt": attempt }));
+                self.record_step(s, StepStatus::Pending, Event::Interrupted(payload::Interrupted { attempt }));
             }
         }
 

@@ -5,7 +5,7 @@
 //! Every failure becomes an error message for the step — nothing a plan or a
 //! command does can panic here.
 
-use crate::state::EventKind;
+use crate::state::{payload, Event};
 use crate::runtime::scope::to_cel;
 use std::rc::Rc;
 
@@ -200,7 +200,7 @@ pub(crate) async fn run_instrs(
                 let message = regs.get(&message.0).text();
                 let sink = super::notify::deliver(sh, &ctx.run, &step.name, channel.as_deref(), &message, &log);
                 output = json!({ "channel": channel, "message": message });
-                out.notified = Some(json!({ "channel": channel, "message": message, "sink": sink }));
+                out.notified = Some(payload::Notified { channel: channel.clone(), message: message.clone(), sink: sink.to_string() });
             }
             Instr::Branch { arms } => {
                 for (i, arm) in arms.iter().enumerate() {
@@ -344,7 +344,7 @@ pub(crate) async fn run_instances(
             if text.len() <= MAX_ENV_VALUE {
                 env.push(("FLOW_ITEM".into(), text));
             }
-            let _ = ctx.tx.send(Msg::Event { step: ctx.step, event: EventKind::ItemStarted, payload: json!({ "item": i, "attempt": ctx.attempt }) });
+            let _ = ctx.tx.send(Msg::Event { step: ctx.step, event: Event::ItemStarted(payload::ItemAttempt { item: i as u64, attempt: ctx.attempt }) });
             set.spawn_local(async move {
                 let code = &ctx.sh.plan.plan.workflows[ctx.wf].steps[ctx.step as usize].code[..work_len];
                 let mut scope = ctx.scope.clone();
@@ -376,20 +376,19 @@ pub(crate) async fn run_instances(
             // blocks; when it is continued, completed items' children are
             // found again (not re-run) and the waiting one goes on.
             Ok(_) if o.blocked.is_some() => {
-                let _ = ctx.tx.send(Msg::Event { step: ctx.step, event: EventKind::ItemBlocked, payload: json!({ "item": i, "attempt": ctx.attempt }) });
+                let _ = ctx.tx.send(Msg::Event { step: ctx.step, event: Event::ItemBlocked(payload::ItemAttempt { item: i as u64, attempt: ctx.attempt }) });
                 if out.blocked.is_none() {
                     out.blocked = o.blocked;
                 }
             }
             Ok(success) => {
-                let _ = ctx.tx.send(Msg::Event { step: ctx.step, event: EventKind::ItemCompleted, payload: json!({ "item": i, "attempt": ctx.attempt }) });
+                let _ = ctx.tx.send(Msg::Event { step: ctx.step, event: Event::ItemCompleted(payload::ItemAttempt { item: i as u64, attempt: ctx.attempt }) });
                 results[i] = Some(success.output);
             }
             Err(e) => {
                 let _ = ctx.tx.send(Msg::Event {
                     step: ctx.step,
-                    event: EventKind::ItemFailed,
-                    payload: json!({ "item": i, "attempt": ctx.attempt, "error": e }),
+                    event: Event::ItemFailed(payload::ItemFailed { item: i as u64, attempt: ctx.attempt, error: e.clone() }),
                 });
                 failures.push((i, e));
             }

@@ -19,7 +19,7 @@ use crate::runtime::scope::{to_cel, Scope};
 use crate::runtime::Error;
 use crate::state::{Op, StepStatus};
 use crate::time;
-use crate::state::EventKind;
+use crate::state::{payload, Event, EventKind};
 
 /// What the runner keeps for the advanced primitives.
 #[derive(Default)]
@@ -57,10 +57,10 @@ impl Runner {
         let wf = &sh.plan.plan.workflows[self.wf];
         if wf.steps.iter().any(|s| s.gate.as_ref().is_some_and(|g| !g.fix.is_empty())) {
             for e in sh.store.borrow().events(&self.run)?.iter().filter(|e| e.is(EventKind::GateFix)) {
-                let (Some(step), Some(round)) = (e.step.as_deref(), e.payload.get("round").and_then(Value::as_u64)) else { continue };
+                let (Some(step), Some(Event::GateFix(fix))) = (e.step.as_deref(), e.decode()) else { continue };
                 if let Some(id) = sh.plan.workflows[self.wf].names.get(step) {
                     let r = self.adv.fix_rounds.entry(*id).or_insert(0);
-                    *r = (*r).max(round as u32);
+                    *r = (*r).max(fix.round);
                 }
             }
         }
@@ -122,11 +122,11 @@ impl Runner {
     pub(super) fn adv_before_complete(&mut self, s: StepId, attempt: u32, adv: &mut OutcomeExtras) -> bool {
         self.gate_event(s, attempt, adv.gate.take());
         if let Some(report) = adv.select.take() {
-            self.event(Some(s), EventKind::Selected, report);
+            self.event(Some(s), Event::Selected(report));
         }
         if !adv.spawned.is_empty() {
-            let children: Vec<Value> = adv.spawned.iter().map(|(run, wf)| json!({ "run": run, "workflow": wf })).collect();
-            self.event(Some(s), EventKind::Spawned, json!({ "children": children }));
+            let children = adv.spawned.iter().map(|(run, workflow)| payload::Child { run: run.clone(), workflow: workflow.clone() }).collect();
+            self.event(Some(s), Event::Spawned(payload::Spawned { children }));
         }
         self.adv.instances.remove(&s);
         for (hash, content) in adv.blobs.drain(..) {

@@ -29,7 +29,7 @@ use std::path::Path;
 use std::rc::Rc;
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::{Abort, Runner};
 use crate::plan::{fnv1a_hex, FailMode, ViolationAction};
@@ -39,7 +39,7 @@ use crate::runtime::process::Ending;
 use super::pin::{FileMap, Pinned, PinnedInvariant, Violation};
 use crate::state::{Op, RunPin, RunStatus, StepStatus};
 use crate::time;
-use crate::state::EventKind;
+use crate::state::{payload, Event};
 
 fn matcher(globs: &[String]) -> Result<GlobSet, String> {
     let mut b = GlobSetBuilder::new();
@@ -331,11 +331,10 @@ impl Runner {
             && source != pinned_hash {
                 self.event(
                     None,
-                    EventKind::InvariantsPinned,
-                    json!({
-                        "pinned_hash": pinned_hash,
-                        "source_hash": source,
-                        "message": "the source's invariants differ from those pinned when the run started; the pinned invariants apply",
+                    Event::InvariantsPinned(payload::InvariantsPinned {
+                        pinned_hash: pinned_hash.clone(),
+                        source_hash: source,
+                        message: "the source's invariants differ from those pinned when the run started; the pinned invariants apply".into(),
                     }),
                 );
             }
@@ -352,15 +351,23 @@ impl Runner {
         for v in violations {
             self.event(
                 Some(s),
-                EventKind::InvariantViolated,
-                json!({ "invariant": v.invariant, "action": v.action.keyword(), "reason": v.reason, "attempt": attempt }),
+                Event::InvariantViolated(payload::InvariantViolated {
+                    invariant: v.invariant.clone(),
+                    action: v.action.keyword().to_string(),
+                    reason: v.reason.clone(),
+                    attempt,
+                }),
             );
         }
         let first = |action: ViolationAction| violations.iter().find(|v| v.action == action);
         if let Some(v) = first(ViolationAction::Abort) {
             let msg = format!("invariant {} violated after step {name}: {}", v.invariant, v.reason);
             self.steps[s as usize].error = Some(msg.clone());
-            self.record_step(s, StepStatus::Failed, EventKind::Failed, json!({ "attempt": attempt, "error": msg, "invariant": v.invariant }));
+            self.record_step(
+                s,
+                StepStatus::Failed,
+                Event::Failed(payload::Failed { attempt: Some(attempt), error: msg.clone(), invariant: Some(v.invariant.clone()), ..Default::default() }),
+            );
             self.settled += 1;
             self.abort(Abort::Failed(msg));
             return true;
@@ -379,19 +386,19 @@ impl Runner {
         if let Some(p) = &problem {
             msg.push_str(&format!(" (the files could not all be put back: {p})"));
         }
-        let payload = json!({ "attempt": attempt, "invariant": v.invariant, "error": msg, "restored": restored });
+        let rolled_back = Event::RolledBack(payload::RolledBack { attempt, invariant: v.invariant.clone(), error: msg.clone(), restored });
         self.steps[s as usize].error = Some(msg.clone());
         self.steps[s as usize].output = None;
         if fail {
-            self.record_step(s, StepStatus::Failed, EventKind::RolledBack, payload);
+            self.record_step(s, StepStatus::Failed, rolled_back);
             self.settled += 1;
             self.abort(Abort::Failed(msg));
         } else {
             // Like `on_failure pause`: `flowc resume` runs the step again.
-            self.record_step(s, StepStatus::Paused, EventKind::RolledBack, payload);
+            self.record_step(s, StepStatus::Paused, rolled_back);
             if !self.paused {
                 self.paused = true;
-                self.record_run(RunStatus::Paused, EventKind::Paused, json!({ "reason": msg, "step": name }), None, None);
+                self.record_run(RunStatus::Paused, Event::Paused(payload::Paused { reason: msg, step: Some(name) }), None, None);
             }
         }
         true

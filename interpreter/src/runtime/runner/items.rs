@@ -139,7 +139,7 @@ fn number(item: &Value, field: &str, index: usize) -> Result<f64, String> {
 ///
 /// `top_k` keeps at most that many; otherwise every item that qualifies is
 /// kept (min and max: one). Ties keep the items' order.
-pub fn select_items(items: &[Value], s: &Select) -> Result<(Vec<Value>, Value), String> {
+pub fn select_items(items: &[Value], s: &Select) -> Result<(Vec<Value>, crate::state::payload::Selected), String> {
     let metric = s.metric.as_deref();
     let need_metric = |i: usize, item: &Value| -> Result<f64, String> {
         match metric {
@@ -191,11 +191,12 @@ pub fn select_items(items: &[Value], s: &Select) -> Result<(Vec<Value>, Value), 
     };
     scored.truncate(k);
     let kept: Vec<Value> = scored.iter().map(|(i, _, _)| items[*i].clone()).collect();
-    let report = json!({
-        "strategy": s.strategy.keyword(),
-        "scores": before.iter().map(|(_, sc, _)| json!(sc)).collect::<Vec<_>>(),
-        "kept": scored.iter().map(|(i, _, _)| *i).collect::<Vec<_>>(),
-    });
+    let report = crate::state::payload::Selected {
+        strategy: s.strategy.keyword().to_string(),
+        // A score that is not a finite number is recorded as `null`.
+        scores: before.iter().map(|(_, sc, _)| sc.is_finite().then_some(*sc)).collect(),
+        kept: scored.iter().map(|(i, _, _)| *i as u64).collect(),
+    };
     Ok((kept, report))
 }
 
@@ -241,7 +242,7 @@ mod tests {
         let (kept, report) = select_items(&items(), &s).unwrap();
         // 0.84, 0.74, 0.62: the third is under the threshold.
         assert_eq!(names(&kept), ["cache-layer", "rewrite"]);
-        assert_eq!(report["kept"], json!([0, 1]));
+        assert_eq!(report.kept, [0, 1]);
     }
 
     #[test]

@@ -7,12 +7,12 @@ use tokio::time::Instant;
 use super::Runner;
 use crate::plan::StepId;
 use crate::runtime::Observed;
-use crate::state::{EventKind, Op, RunStatus, StepState, StepStatus};
+use crate::state::{Event, Op, RunStatus, StepState, StepStatus};
 use crate::runtime::Error;
 use crate::time;
 
 impl Runner {
-    pub(super) fn observe(&self, step: Option<StepId>, event: EventKind, payload: &Value) {
+    pub(super) fn observe(&self, step: Option<StepId>, event: &Event) {
         if let Some(observer) = &self.sh.options.observer {
             let wf = self.wf_plan();
             let (name, group) = match step {
@@ -29,19 +29,21 @@ impl Runner {
                 step: name,
                 group,
                 event,
-                payload,
             });
         }
     }
 
-    pub(super) fn event(&mut self, step: Option<StepId>, event: EventKind, payload: Value) {
-        self.observe(step, event, &payload);
+    /// Records an entry of the event log in the current batch.
+    pub(super) fn event(&mut self, step: Option<StepId>, mut event: Event) {
+        // Masked before the observer prints it, as the store masks it.
+        self.sh.secrets.redact_event(&mut event);
+        self.observe(step, &event);
         let name = step.map(|s| self.wf_plan().steps[s as usize].name.clone());
-        self.ops.push(Op::Event { run: self.run.clone(), step: name, event, payload, at: time::now() });
+        self.ops.push(Op::Event { run: self.run.clone(), step: name, event: event.kind(), payload: event.to_json(), at: time::now() });
     }
 
     /// Sets a step's status and records the event for it, in one batch.
-    pub(super) fn record_step(&mut self, s: StepId, status: StepStatus, event: EventKind, payload: Value) {
+    pub(super) fn record_step(&mut self, s: StepId, status: StepStatus, event: Event) {
         let finished = status.is_terminal().then(time::now);
         let st = &mut self.steps[s as usize];
         st.status = Some(status);
@@ -60,10 +62,10 @@ impl Runner {
             finished_at: finished,
         };
         self.ops.push(Op::StepState(row));
-        self.event(Some(s), event, payload);
+        self.event(Some(s), event);
     }
 
-    pub(super) fn record_run(&mut self, status: RunStatus, event: EventKind, payload: Value, error: Option<String>, outputs: Option<Value>) {
+    pub(super) fn record_run(&mut self, status: RunStatus, event: Event, error: Option<String>, outputs: Option<Value>) {
         let finished = status.is_terminal().then(time::now);
         self.ops.push(Op::RunStatus {
             run: self.run.clone(),
@@ -73,7 +75,7 @@ impl Runner {
             started_at: None,
             finished_at: finished,
         });
-        self.event(None, event, payload);
+        self.event(None, event);
     }
 
     pub(super) fn flush(&mut self) -> Result<(), Error> {

@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 use tokio::time::Instant;
 
 use super::{Abort, Msg, Runner, CONTROL_POLL, FLUSH_EVERY};
@@ -12,14 +12,14 @@ use crate::plan::StepId;
 use crate::runtime::Error;
 use crate::state::{Op, RunStatus, StepStatus};
 use crate::time;
-use crate::state::EventKind;
+use crate::state::{payload, Event};
 
 impl Runner {
     pub(super) fn check_budget(&mut self) {
         if let Some(budget) = self.wf_plan().defaults.budget_usd
             && self.cost > budget + 1e-9 && self.aborting.is_none() {
                 let msg = format!("the run spent ${:.4}, over its budget of ${budget:.2}", self.cost);
-                self.event(None, EventKind::BudgetExceeded, json!({ "cost_usd": self.cost, "budget_usd": budget }));
+                self.event(None, Event::BudgetExceeded(payload::BudgetExceeded { cost_usd: self.cost, budget_usd: budget }));
                 self.abort(Abort::Budget(msg));
             }
     }
@@ -46,7 +46,7 @@ impl Runner {
             }
             self.steps[s].retry_waiting = false;
             self.steps[s].decided = true;
-            self.record_step(s as u32, StepStatus::Cancelled, EventKind::Cancelled, json!({ "reason": reason }));
+            self.record_step(s as u32, StepStatus::Cancelled, Event::Cancelled(payload::Cancelled { reason: Some(reason.to_string()), ..Default::default() }));
             self.settled += 1;
         }
     }
@@ -59,7 +59,7 @@ impl Runner {
                 crate::state::Control::Pause | crate::state::Control::Shutdown if !self.paused && self.aborting.is_none() => {
                     self.paused = true;
                     let reason = if control == crate::state::Control::Shutdown { "shutdown" } else { "requested" };
-                    self.record_run(RunStatus::Paused, EventKind::Paused, json!({ "reason": reason }), None, None);
+                    self.record_run(RunStatus::Paused, Event::Paused(payload::Paused { reason: reason.to_string(), step: None }), None, None);
                 }
                 crate::state::Control::Resume if self.paused && self.aborting.is_none() => {
                     self.paused = false;
@@ -71,13 +71,13 @@ impl Runner {
                         started_at: None,
                         finished_at: None,
                     });
-                    self.event(None, EventKind::Resumed, json!({ "after": "paused" }));
+                    self.event(None, Event::Resumed(payload::Resumed { after: Some("paused".into()), attempt: None }));
                     // Steps paused by their own failure run again.
                     let paused: Vec<StepId> = (0..self.steps.len() as u32)
                         .filter(|s| self.steps[*s as usize].status == Some(StepStatus::Paused))
                         .collect();
                     for s in paused {
-                        self.record_step(s, StepStatus::Pending, EventKind::Resumed, json!({}));
+                        self.record_step(s, StepStatus::Pending, Event::Resumed(payload::Resumed::default()));
                         if self.sh.plan.workflows[self.wf].steps[s as usize].external {
                             self.ready_external.push_back(s);
                         } else {
@@ -186,16 +186,16 @@ impl Runner {
         if let Some(why) = self.aborting.clone() {
             return match why {
                 Abort::Cancel => {
-                    self.record_run(RunStatus::Cancelled, EventKind::Cancelled, json!({}), None, None);
+                    self.record_run(RunStatus::Cancelled, Event::Cancelled(payload::Cancelled::default()), None, None);
                     RunStatus::Cancelled
                 }
                 Abort::Timeout(ms) => {
                     let msg = format!("the run exceeded its timeout of {}", crate::plan::disasm::format_duration(ms));
-                    self.record_run(RunStatus::Failed, EventKind::Failed, json!({ "error": msg }), Some(msg.clone()), None);
+                    self.record_run(RunStatus::Failed, Event::Failed(payload::Failed { error: msg.clone(), ..Default::default() }), Some(msg.clone()), None);
                     RunStatus::Failed
                 }
                 Abort::Budget(msg) | Abort::Failed(msg) => {
-                    self.record_run(RunStatus::Failed, EventKind::Failed, json!({ "error": msg }), Some(msg.clone()), None);
+                    self.record_run(RunStatus::Failed, Event::Failed(payload::Failed { error: msg.clone(), ..Default::default() }), Some(msg.clone()), None);
                     RunStatus::Failed
                 }
             };
@@ -207,7 +207,7 @@ impl Runner {
             return RunStatus::Blocked;
         }
         if let Some(msg) = self.first_failure.clone() {
-            self.record_run(RunStatus::Failed, EventKind::Failed, json!({ "error": msg }), Some(msg), None);
+            self.record_run(RunStatus::Failed, Event::Failed(payload::Failed { error: msg.clone(), ..Default::default() }), Some(msg), None);
             return RunStatus::Failed;
         }
         match self.outputs() {
@@ -215,15 +215,14 @@ impl Runner {
                 let cost = self.cost;
                 self.record_run(
                     RunStatus::Completed,
-                    EventKind::Completed,
-                    json!({ "cost_usd": cost }),
+                    Event::Completed(payload::Completed { cost_usd: Some(cost), ..Default::default() }),
                     None,
                     Some(outputs),
                 );
                 RunStatus::Completed
             }
             Err(msg) => {
-                self.record_run(RunStatus::Failed, EventKind::Failed, json!({ "error": msg }), Some(msg), None);
+                self.record_run(RunStatus::Failed, Event::Failed(payload::Failed { error: msg.clone(), ..Default::default() }), Some(msg), None);
                 RunStatus::Failed
             }
         }

@@ -29,7 +29,7 @@ use tokio::time::Instant;
 use attempt::Outcome;
 use super::{lock, RunOptions};
 use crate::plan::{LoadedPlan, StepId, Workflow};
-use crate::state::{EventKind, Op, StepStatus, Store};
+use crate::state::{Op, StepStatus, Store};
 
 // The runner's own parts, one file each: starting it (`driver`), its journal,
 // dependency bookkeeping (`deps`, over the pure `rules`), dispatch, what
@@ -90,9 +90,9 @@ pub(crate) enum Msg {
     Finished { step: StepId, attempt: u32, outcome: Box<Outcome> },
     RetryDue { step: StepId },
     /// An event an attempt reports while it runs (`for each` instances).
-    Event { step: StepId, event: EventKind, payload: Value },
+    Event { step: StepId, event: crate::state::Event },
     /// The invariants checked after a gate a person or an event resolved.
-    GateChecked { step: StepId, attempt: u32, output: Value, payload: Value, adv: Box<attempt::OutcomeExtras> },
+    GateChecked { step: StepId, attempt: u32, output: Value, payload: crate::state::payload::Completed, adv: Box<attempt::OutcomeExtras> },
 }
 
 #[derive(Clone, Debug, PartialEq)]

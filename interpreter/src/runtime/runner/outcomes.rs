@@ -3,14 +3,12 @@
 
 use std::time::Duration;
 
-use serde_json::json;
-
 use super::{Msg, Runner};
 use crate::plan::{OnFailure, StepId};
 use super::attempt::Outcome;
 use crate::state::{Op, RunStatus, StepStatus};
 use crate::time;
-use crate::state::EventKind;
+use crate::state::{payload, Event};
 
 impl Runner {
     pub(super) fn handle(&mut self, msg: Msg) {
@@ -39,11 +37,8 @@ impl Runner {
                 self.steps[step as usize].in_flight = false;
                 self.complete_gate(step, attempt, output, payload, &mut adv);
             }
-            Msg::Event { step, event, mut payload } => {
-                // Reported mid-attempt (instance errors): mask before anyone sees it.
-                self.sh.secrets.redact_value(&mut payload);
-                self.event(Some(step), event, payload)
-            }
+            // Reported mid-attempt (items); `event` masks secrets.
+            Msg::Event { step, event } => self.event(Some(step), event),
         }
     }
 
@@ -68,11 +63,11 @@ impl Runner {
             self.cost += outcome.cost;
             self.ops.push(Op::RunCost { run: self.run.clone(), cost_usd: self.cost });
         }
-        if let Some(notice) = &outcome.notified {
-            self.event(Some(s), EventKind::Notified, notice.clone());
+        if let Some(notice) = outcome.notified.take() {
+            self.event(Some(s), Event::Notified(notice));
         }
-        for (event, payload) in std::mem::take(&mut outcome.events) {
-            self.event(Some(s), event, payload);
+        for event in std::mem::take(&mut outcome.events) {
+            self.event(Some(s), event);
         }
         if let Some(gate) = outcome.blocked.take() {
             if outcome.result.is_ok() && !outcome.aborted && self.aborting.is_none() {
@@ -109,15 +104,23 @@ impl Runner {
                 self.record_step(
                     s,
                     StepStatus::Completed,
-                    EventKind::Completed,
-                    json!({ "attempt": attempt, "duration_ms": duration_ms, "cost_usd": outcome.cost }),
+                    Event::Completed(payload::Completed {
+                        attempt: Some(attempt),
+                        duration_ms: Some(duration_ms),
+                        cost_usd: Some(outcome.cost),
+                        ..Default::default()
+                    }),
                 );
                 self.adv_after_complete(s, attempt, &mut outcome.adv);
                 work.push(s);
             }
             Err(error) if outcome.aborted || self.aborting.is_some() => {
                 self.steps[s as usize].error = Some(error.clone());
-                self.record_step(s, StepStatus::Cancelled, EventKind::Cancelled, json!({ "attempt": attempt, "error": error }));
+                self.record_step(
+                    s,
+                    StepStatus::Cancelled,
+                    Event::Cancelled(payload::Cancelled { attempt: Some(attempt), error: Some(error), reason: None }),
+                );
                 self.settled += 1;
             }
             Err(error) => {
@@ -131,8 +134,7 @@ impl Runner {
                         self.record_step(
                             s,
                             StepStatus::Pending,
-                            EventKind::Retried,
-                            json!({ "attempt": attempt, "next_attempt": attempt + 1, "delay_ms": delay, "error": error }),
+                            Event::Retried(payload::Retried { attempt, next_attempt: attempt + 1, delay_ms: delay, error }),
                         );
                         let tx = self.tx.clone();
                         tokio::task::spawn_local(async move {
@@ -155,13 +157,16 @@ impl Runner {
         let on_failure = self.on_failure_of(s);
         match on_failure {
             OnFailure::Pause => {
-                self.record_step(s, StepStatus::Paused, EventKind::Failed, json!({ "attempt": attempt, "error": error, "on_failure": "pause" }));
+                self.record_step(
+                    s,
+                    StepStatus::Paused,
+                    Event::Failed(payload::Failed { attempt: Some(attempt), error, on_failure: Some("pause".into()), ..Default::default() }),
+                );
                 if !self.paused {
                     self.paused = true;
                     self.record_run(
                         RunStatus::Paused,
-                        EventKind::Paused,
-                        json!({ "reason": format!("step {name} failed"), "step": name }),
+                        Event::Paused(payload::Paused { reason: format!("step {name} failed"), step: Some(name) }),
                         None,
                         None,
                     );
@@ -171,7 +176,7 @@ impl Runner {
                 if on_failure == OnFailure::Fail && self.first_failure.is_none() {
                     self.first_failure = Some(format!("step {name} failed: {error}"));
                 }
-                self.record_step(s, StepStatus::Failed, EventKind::Failed, json!({ "attempt": attempt, "error": error }));
+                self.record_step(s, StepStatus::Failed, Event::Failed(payload::Failed { attempt: Some(attempt), error, ..Default::default() }));
                 work.push(s);
             }
         }

@@ -27,7 +27,7 @@ use super::attempt::{self, AttemptCtx, Outcome};
 use crate::runtime::process::Ending;
 use crate::runtime::scope::{Evaluator, Scope};
 use crate::state::StepStatus;
-use crate::state::EventKind;
+use crate::state::{payload, Event};
 
 fn excerpt(text: &str) -> String {
     let t = text.trim();
@@ -79,16 +79,19 @@ pub(crate) async fn run_checks(
             failures.push(format!("`{command}` {reason}"));
             out.exit_code = code;
         }
-        results.push(json!({ "command": command, "passed": passed, "exit_code": code, "reason": reason, "stdout": excerpt(&finished.stdout) }));
+        results.push(payload::GateCheck { command: command.clone(), passed, exit_code: code, reason, stdout: excerpt(&finished.stdout) });
         if matches!(finished.ending, Ending::TimedOut) {
             break;
         }
     }
     out.stdout = stdout;
-    let report = json!({ "passed": failures.is_empty(), "checks": results });
-    out.adv.gate = Some(report.clone());
+    let report = payload::GateReport { passed: failures.is_empty(), checks: results, attempt: 0, round: 0 };
+    // The step's output is the report without the attempt and round the
+    // event adds.
+    let output = json!({ "passed": report.passed, "checks": report.checks });
+    out.adv.gate = Some(report);
     if failures.is_empty() {
-        Ok(report)
+        Ok(output)
     } else {
         Err(format!("{} of {} checks failed: {}", failures.len(), checks.len(), failures.join("; ")))
     }
@@ -107,12 +110,11 @@ impl Runner {
     }
 
     /// Records a gate evaluation (`gate_passed` / `gate_failed`).
-    pub(super) fn gate_event(&mut self, s: StepId, attempt: u32, report: Option<Value>) {
+    pub(super) fn gate_event(&mut self, s: StepId, attempt: u32, report: Option<payload::GateReport>) {
         let Some(mut report) = report else { return };
-        let passed = report.get("passed").and_then(Value::as_bool).unwrap_or(false);
-        report["attempt"] = json!(attempt);
-        report["round"] = json!(self.adv.fix_rounds.get(&s).copied().unwrap_or(0));
-        self.event(Some(s), if passed { EventKind::GatePassed } else { EventKind::GateFailed }, report);
+        report.attempt = attempt;
+        report.round = self.adv.fix_rounds.get(&s).copied().unwrap_or(0);
+        self.event(Some(s), if report.passed { Event::GatePassed(report) } else { Event::GateFailed(report) });
     }
 
     /// A gate failed for good: start a fix round if one is left. Returns
@@ -132,7 +134,7 @@ impl Runner {
         let set = sh.plan.workflows[self.wf].steps[g as usize].fix_loop.clone();
         let names: Vec<String> = set.iter().map(|s| self.wf_plan().steps[*s as usize].name.clone()).collect();
         self.steps[g as usize].error = Some(error.to_string());
-        self.event(Some(g), EventKind::GateFix, json!({ "round": round, "of": policy.fix_retries, "error": error, "rerun": names }));
+        self.event(Some(g), Event::GateFix(payload::GateFix { round, of: policy.fix_retries, error: error.to_string(), rerun: names }));
         let by = format!("gate {} fix round {round}", self.wf_plan().steps[g as usize].name);
         self.reset_steps(&set, &by);
         true
@@ -162,7 +164,7 @@ impl Runner {
             st.stderr = None;
             self.adv.item_lists.remove(&s);
             self.adv.instances.remove(&s);
-            self.record_step(s, StepStatus::Pending, EventKind::Reset, json!({ "by": by }));
+            self.record_step(s, StepStatus::Pending, Event::Reset(payload::Reset { by: by.to_string() }));
         }
         let mut affected: Vec<StepId> = set.to_vec();
         for &s in set {

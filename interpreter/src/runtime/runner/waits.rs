@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use super::attempt::{AttemptCtx, Outcome};
 use crate::plan::{Instr, PolicyEffect, Reg};
 use crate::runtime::blocking::{evaluate_policy, Hold};
-use crate::state::EventKind;
+use crate::state::{payload, Event};
 
 /// A blocking step's state within one attempt: what `CHECK_POLICY` decided.
 #[derive(Default)]
@@ -33,11 +33,14 @@ pub(crate) fn execute(
             let name = sh.plan.plan.policies[*policy as usize].name.clone();
             let decision = evaluate_policy(&sh.plan, *policy, &input)?;
             let word = decision.effect.keyword();
-            out.events.push((
-                EventKind::Decided,
-                json!({ "policy": name, "decision": word, "rule": decision.rule.map(|r| r + 1), "reason": decision.reason, "input": input }),
-            ));
             *output = json!({ "policy": name, "decision": word });
+            out.events.push(Event::Decided(payload::Decided {
+                policy: name.clone(),
+                decision: word.to_string(),
+                rule: decision.rule.map(|r| r as u64 + 1),
+                reason: decision.reason.clone(),
+                input,
+            }));
             if let Some(r) = &decision.reason {
                 output["reason"] = json!(r);
             }
