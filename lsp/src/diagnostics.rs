@@ -30,7 +30,7 @@ pub struct Published {
 pub struct Job {
     /// The edit generation the job's snapshot was taken at.
     pub generation: u64,
-    /// The projects (indexes into `Snapshot::projects`) an edit touched.
+    /// The projects (indexes into the snapshot's projects) an edit touched.
     pub projects: Vec<usize>,
     /// What the client shows now: a file whose result equals it is not sent.
     pub published: Arc<HashMap<lsp::Uri, Published>>,
@@ -58,19 +58,21 @@ pub struct Checked {
 /// for `flowc check`) and keeps the files whose diagnostics changed.
 pub fn run(snapshot: &Snapshot, job: Job) -> Checked {
     let mut files = Vec::new();
+    let world = snapshot.world();
     for p in job.projects {
-        let Some(entry) = snapshot.projects.get(p) else { continue };
-        let mut all = check_project(&snapshot.db, entry.project).clone();
+        let (Some(entry), Some(project)) = (snapshot.projects.get(p), world.projects.get(p)) else { continue };
+        let mut all = check_project(&world.db, project.project).clone();
         // Gates against the directory of the project's flowc.toml, as `flowc check` does.
-        all.extend(flowc_compiler::check_approvers(&snapshot.db, entry.project, &entry.settings.directory));
+        all.extend(flowc_compiler::check_approvers(&world.db, project.project, &entry.settings.directory));
         let mut by_path: HashMap<&str, Vec<Diagnostic>> = HashMap::new();
         // The project's `flowc.toml` silences warnings as for `flowc check`.
         for d in all.iter().filter(|d| !entry.settings.silences(d)) {
             by_path.entry(d.path.as_str()).or_default().push(d.clone());
         }
-        for uri in &entry.members {
-            let Some(file) = snapshot.file(uri) else { continue };
-            let published = Published { version: file.version, diagnostics: by_path.remove(file.path.as_str()).unwrap_or_default() };
+        for path in &project.members {
+            let (Some(uri), Some(file)) = (snapshot.uris.get(path), world.file(path)) else { continue };
+            let version = snapshot.files.get(uri).and_then(|e| e.version);
+            let published = Published { version, diagnostics: by_path.remove(path.as_str()).unwrap_or_default() };
             if job.published.get(uri) == Some(&published) {
                 continue;
             }

@@ -9,8 +9,10 @@
 //!   handler awaits the job's answer.
 //! - The state thread ([`state`]) owns the [`flowc_compiler::Database`], the
 //!   table of files and the projects. It applies edits in the order they
-//!   arrived, then hands each job a *snapshot*: a clone of the database
-//!   plus the file table as it was at that point in the stream.
+//!   arrived, then hands each job a *snapshot*: the features' world (a
+//!   clone of the database, and the files and projects by compiler path)
+//!   plus the server's tables (URIs, versions) as they were at that point
+//!   in the stream.
 //! - Workers (one short-lived thread per job) run the features and the
 //!   diagnostics on their snapshot.
 //!

@@ -22,7 +22,8 @@ use crate::Config;
 use crate::convert::{self, TextRef};
 use crate::framing;
 use crate::ide;
-use crate::snapshot::{FileEntry, Snapshot};
+use crate::ide::File;
+use crate::snapshot::Snapshot;
 use crate::state::{Event, Job, Outgoing, State, run_cancellable};
 
 /// Serves the protocol on a pair of streams until `exit`. Returns whether
@@ -87,7 +88,7 @@ impl Backend {
         let delay = self.config.request_delay;
         let job: Job = Box::new(move |snapshot: Snapshot| {
             if let Ok(mut slot) = slot.lock() {
-                *slot = Some(snapshot.db.cancellation_token());
+                *slot = Some(snapshot.world().db.cancellation_token());
             }
             if let Some(delay) = delay {
                 std::thread::sleep(delay);
@@ -251,7 +252,7 @@ impl LanguageServer for Backend {
         let at = params.text_document_position_params;
         self.request(move |s| {
             let (file, text, offset) = at_position(s, &at.text_document.uri, at.position)?;
-            ide::hover::hover(s, file, offset).map(|h| convert::hover(text, h))
+            ide::hover::hover(s.world(), file, offset).map(|h| convert::hover(text, h))
         })
         .await
     }
@@ -260,7 +261,7 @@ impl LanguageServer for Backend {
         let at = params.text_document_position_params;
         self.request(move |s| {
             let (file, _, offset) = at_position(s, &at.text_document.uri, at.position)?;
-            convert::definition(s, &ide::navigate::definition(s, file, offset)?)
+            convert::definition(s, &ide::navigate::definition(s.world(), file, offset)?)
         })
         .await
     }
@@ -270,7 +271,7 @@ impl LanguageServer for Backend {
         let include_declaration = params.context.include_declaration;
         self.request(move |s| {
             let (file, _, offset) = at_position(s, &at.text_document.uri, at.position)?;
-            ide::navigate::references(s, file, offset, include_declaration).map(|r| convert::locations(s, &r))
+            ide::navigate::references(s.world(), file, offset, include_declaration).map(|r| convert::locations(s, &r))
         })
         .await
     }
@@ -279,7 +280,7 @@ impl LanguageServer for Backend {
         let at = params.text_document_position_params;
         self.request(move |s| {
             let (file, text, offset) = at_position(s, &at.text_document.uri, at.position)?;
-            ide::navigate::highlight(s, file, offset).map(|h| convert::highlights(text, h))
+            ide::navigate::highlight(s.world(), file, offset).map(|h| convert::highlights(text, h))
         })
         .await
     }
@@ -288,7 +289,7 @@ impl LanguageServer for Backend {
         let at = params.text_document_position;
         self.request(move |s| {
             let (file, _, offset) = at_position(s, &at.text_document.uri, at.position)?;
-            Some(convert::completion(ide::completion::completion(s, file, offset)))
+            Some(convert::completion(ide::completion::completion(s.world(), file, offset)))
         })
         .await
     }
@@ -296,7 +297,7 @@ impl LanguageServer for Backend {
     async fn prepare_rename(&self, params: lsp::TextDocumentPositionParams) -> Result<Option<lsp::PrepareRenameResponse>> {
         self.request(move |s| {
             let (file, text, offset) = at_position(s, &params.text_document.uri, params.position)?;
-            let (span, placeholder) = ide::rename::prepare(s, file, offset)?;
+            let (span, placeholder) = ide::rename::prepare(s.world(), file, offset)?;
             Some(lsp::PrepareRenameResponse::RangeWithPlaceholder { range: text.range(span), placeholder })
         })
         .await
@@ -307,7 +308,7 @@ impl LanguageServer for Backend {
         let new_name = params.new_name;
         self.request(move |s| {
             let Some((file, _, offset)) = at_position(s, &at.text_document.uri, at.position) else { return Ok(None) };
-            match ide::rename::rename(s, file, offset, &new_name) {
+            match ide::rename::rename(s.world(), file, offset, &new_name) {
                 Ok(edits) => Ok(edits.and_then(|e| convert::workspace_edit(s, e))),
                 Err(reason) => Err(Error::invalid_params(reason)),
             }
@@ -319,7 +320,7 @@ impl LanguageServer for Backend {
         self.request(move |s| {
             let file = s.file(&params.text_document.uri)?;
             let text = s.text_ref(file);
-            let actions = ide::actions::code_actions(s, file, text.span(params.range));
+            let actions = ide::actions::code_actions(s.world(), file, text.span(params.range));
             Some(convert::code_actions(s, text, actions))
         })
         .await
@@ -329,7 +330,7 @@ impl LanguageServer for Backend {
         self.request(move |s| {
             let file = s.file(&params.text_document.uri)?;
             let text = s.text_ref(file);
-            let symbols = ide::symbols::document_symbols(s, file).into_iter().map(|sym| convert::document_symbol(text, sym)).collect();
+            let symbols = ide::symbols::document_symbols(s.world(), file).into_iter().map(|sym| convert::document_symbol(text, sym)).collect();
             Some(lsp::DocumentSymbolResponse::Nested(symbols))
         })
         .await
@@ -338,7 +339,7 @@ impl LanguageServer for Backend {
     async fn semantic_tokens_full(&self, params: lsp::SemanticTokensParams) -> Result<Option<lsp::SemanticTokensResult>> {
         self.request(move |s| {
             let file = s.file(&params.text_document.uri)?;
-            Some(convert::semantic_tokens(s.text_ref(file), ide::tokens::semantic_tokens(s, file)))
+            Some(convert::semantic_tokens(s.text_ref(file), ide::tokens::semantic_tokens(s.world(), file)))
         })
         .await
     }
@@ -346,16 +347,16 @@ impl LanguageServer for Backend {
     async fn formatting(&self, params: lsp::DocumentFormattingParams) -> Result<Option<Vec<lsp::TextEdit>>> {
         self.request(move |s| {
             let file = s.file(&params.text_document.uri)?;
-            ide::format::format(s, file).map(|edits| convert::text_edits(s.text_ref(file), edits))
+            ide::format::format(s.world(), file).map(|edits| convert::text_edits(s.text_ref(file), edits))
         })
         .await
     }
 }
 
-/// The file a request names, its text, and the byte offset of a position
-/// in it; `None` for a URI the server does not know (never opened, not in
+/// The world's file a request's URI names, its text, and the byte offset
+/// of a position in it; `None` for a URI the server does not know (never opened, not in
 /// a workspace folder): every feature then answers "nothing".
-fn at_position<'a>(snap: &'a Snapshot, uri: &lsp::Uri, pos: lsp::Position) -> Option<(&'a FileEntry, TextRef<'a>, u32)> {
+fn at_position<'a>(snap: &'a Snapshot, uri: &lsp::Uri, pos: lsp::Position) -> Option<(&'a File, TextRef<'a>, u32)> {
     let file = snap.file(uri)?;
     let text = snap.text_ref(file);
     Some((file, text, text.offset(pos)))

@@ -1,6 +1,7 @@
 //! The state thread: the one writer of the salsa database.
 //!
-//! It owns the database, the file table and the projects, and takes
+//! It owns the features' [`World`] (the database, the files and projects by
+//! compiler path) and the server's tables beside it, and takes
 //! [`Event`]s from one queue, in the order the client sent them. Edits are
 //! applied here; everything that reads (requests, diagnostics) runs on a
 //! worker thread with a [`Snapshot`] taken at its place in the stream.
@@ -31,6 +32,7 @@ use salsa::{Database as _, Setter};
 use tokio::sync::mpsc::UnboundedSender;
 use tower_lsp_server::ls_types as lsp;
 
+use crate::ide::{File, ProjectFiles, World};
 use crate::snapshot::{FileEntry, Lease, Leases, ProjectEntry, Snapshot};
 use crate::text::{self, TextRef};
 use crate::diagnostics::Published;
@@ -79,12 +81,16 @@ pub const GRACE: Duration = Duration::from_millis(200);
 /// Counts of the salsa queries that executed, by query name.
 pub type QueryCounts = Arc<Mutex<BTreeMap<String, u32>>>;
 
-/// The state thread's tables: the database, the files and projects, and
-/// what the client was last sent.
+/// The state thread's tables: the world (the database, the files and
+/// projects by compiler path), what the server knows beside it, and what
+/// the client was last sent.
 pub struct State {
-    db: Database,
+    world: World,
+    /// Every file by URI: its compiler path (its key in the world) and version.
     files: Arc<BTreeMap<lsp::Uri, FileEntry>>,
-    paths: Arc<HashMap<String, lsp::Uri>>,
+    /// The URI of each file by its compiler path.
+    uris: Arc<HashMap<String, lsp::Uri>>,
+    /// Each project's folder and settings, indexed as the world's projects.
     projects: Arc<Vec<ProjectEntry>>,
     /// Bumped by every edit; a diagnostics result from an older generation
     /// is dropped.
@@ -113,11 +119,11 @@ impl State {
     /// `trace` counts executed queries for `flowc-trace` log lines.
     pub fn new(out: UnboundedSender<Outgoing>, events: mpsc::Sender<Event>, trace: bool) -> State {
         let trace = trace.then(QueryCounts::default);
-        let db = new_database(trace.as_ref());
+        let world = World::new(new_database(trace.as_ref()));
         State {
-            db,
+            world,
             files: Arc::default(),
-            paths: Arc::default(),
+            uris: Arc::default(),
             projects: Arc::default(),
             generation: 0,
             dirty: BTreeSet::new(),
@@ -151,15 +157,15 @@ impl State {
     }
 
     fn snapshot(&mut self) -> Snapshot {
-        let db = self.db.clone();
+        let world = self.world.clone();
         self.next_lease += 1;
         let id = self.next_lease;
         let stale = Arc::new(AtomicBool::new(false));
         if let Ok(mut out) = self.leases.out.lock() {
-            out.insert(id, (db.cancellation_token(), stale.clone()));
+            out.insert(id, (world.db.cancellation_token(), stale.clone()));
         }
         let _lease = Lease { id, leases: self.leases.clone(), stale };
-        Snapshot { db, files: self.files.clone(), paths: self.paths.clone(), projects: self.projects.clone(), _lease }
+        Snapshot { world, files: self.files.clone(), uris: self.uris.clone(), projects: self.projects.clone(), _lease }
     }
 
     /// Makes the database writable without waiting on stale work (see the
@@ -195,16 +201,16 @@ impl State {
     /// still out keep the old one alive until they end; nothing here waits
     /// for them.
     fn fork(&mut self) {
-        let old = std::mem::replace(&mut self.db, new_database(self.trace.as_ref()));
+        let old = std::mem::replace(&mut self.world.db, new_database(self.trace.as_ref()));
         let mut sources = HashMap::new();
-        for entry in Arc::make_mut(&mut self.files).values_mut() {
-            let fresh = SourceFile::new(&self.db, entry.path.clone(), entry.source.text(&old).clone());
+        for entry in Arc::make_mut(&mut self.world.files).values_mut() {
+            let fresh = SourceFile::new(&self.world.db, entry.path.clone(), entry.source.text(&old).clone());
             sources.insert(entry.source, fresh);
             entry.source = fresh;
         }
-        for entry in Arc::make_mut(&mut self.projects).iter_mut() {
+        for entry in Arc::make_mut(&mut self.world.projects).iter_mut() {
             let files = entry.project.files(&old).iter().filter_map(|f| sources.get(f).copied()).collect();
-            entry.project = Project::new(&self.db, files);
+            entry.project = Project::new(&self.world.db, files);
         }
         // Every project is re-checked on the fresh database; what the
         // client shows is compared as before, so only changes are sent.
@@ -237,28 +243,36 @@ impl State {
             if self.projects.iter().any(|p| p.root.as_deref() == Some(root.as_path())) {
                 continue;
             }
-            let project = Project::new(&self.db, Vec::new());
-            Arc::make_mut(&mut self.projects).push(ProjectEntry {
+            let project = self.add_project(ProjectEntry {
                 root: Some(root.clone()),
-                project,
-                members: BTreeSet::new(),
                 settings_path: Some(flowc_compiler::settings_path(&root, true)),
                 settings: ProjectSettings::default(),
             });
-            self.load_settings(self.projects.len() - 1);
+            self.load_settings(project);
             for path in workspace::find_flow_files(&root) {
                 if let (Some(text), Some(uri)) = (workspace::read_text(&path), lsp::Uri::from_file_path(&path)) {
                     self.upsert(uri, text, None, false);
                 }
             }
-            self.sync_members(self.projects.len() - 1);
+            self.sync_members(project);
         }
         self.mark_changed(None);
     }
 
-    /// The project a URI belongs to: the innermost workspace folder holding
-    /// it, or a new project of its own.
-    fn project_for(&mut self, uri: &lsp::Uri, path: Option<&Path>) -> usize {
+    /// Adds a project with no files yet, in the world and beside it (the
+    /// two tables keep one index); returns its index.
+    fn add_project(&mut self, entry: ProjectEntry) -> usize {
+        let project = Project::new(&self.world.db, Vec::new());
+        Arc::make_mut(&mut self.world.projects).push(ProjectFiles { project, members: BTreeSet::new() });
+        let projects = Arc::make_mut(&mut self.projects);
+        projects.push(entry);
+        projects.len() - 1
+    }
+
+    /// The project a file on disk at `path` (`None`: not on disk) belongs
+    /// to: the innermost workspace folder holding it, or a new project of
+    /// its own.
+    fn project_for(&mut self, path: Option<&Path>) -> usize {
         let best = path.and_then(|path| {
             self.projects
                 .iter()
@@ -273,16 +287,11 @@ impl State {
         if let Some(i) = best {
             return i;
         }
-        let project = Project::new(&self.db, Vec::new());
-        let projects = Arc::make_mut(&mut self.projects);
-        projects.push(ProjectEntry {
+        let i = self.add_project(ProjectEntry {
             root: None,
-            project,
-            members: BTreeSet::from([uri.clone()]),
             settings_path: path.map(|p| flowc_compiler::settings_path(p, false)),
             settings: ProjectSettings::default(),
         });
-        let i = projects.len() - 1;
         self.load_settings(i);
         i
     }
@@ -348,39 +357,47 @@ impl State {
     /// Sets a file's text (and version), adding the file if it is new.
     /// `sync` is false while loading a folder, which syncs its project once.
     fn upsert(&mut self, uri: lsp::Uri, text: String, version: Option<i32>, sync: bool) {
-        if let Some(entry) = self.files.get(&uri) {
-            let source = entry.source;
-            let project = entry.project;
-            if source.text(&self.db) != &text {
+        if let Some(file) = self.file(&uri) {
+            let (path, source, project) = (file.path.clone(), file.source, file.project);
+            if source.text(&self.world.db) != &text {
                 let index = Arc::new(LineIndex::new(&text));
-                source.set_text(&mut self.db).to(text);
-                let entry = Arc::make_mut(&mut self.files).get_mut(&uri).expect("present above");
-                entry.index = index;
+                source.set_text(&mut self.world.db).to(text);
+                let file = Arc::make_mut(&mut self.world.files).get_mut(&path).expect("present above");
+                file.index = index;
             }
-            if let Some(entry) = Arc::make_mut(&mut self.files).get_mut(&uri) {
-                entry.version = version;
-            }
+            if self.files.get(&uri).is_some_and(|e| e.version != version)
+                && let Some(entry) = Arc::make_mut(&mut self.files).get_mut(&uri) {
+                    entry.version = version;
+                }
             self.dirty.insert(project);
             return;
         }
         let fs_path = uri.to_file_path().map(|p| p.into_owned());
         let path = fs_path.as_ref().map_or_else(|| uri.as_str().to_string(), |p| p.to_string_lossy().into_owned());
         let index = Arc::new(LineIndex::new(&text));
-        let source = SourceFile::new(&self.db, path.clone(), text);
-        let project = self.project_for(&uri, fs_path.as_deref());
-        Arc::make_mut(&mut self.projects)[project].members.insert(uri.clone());
-        Arc::make_mut(&mut self.paths).insert(path.clone(), uri.clone());
-        Arc::make_mut(&mut self.files).insert(uri.clone(), FileEntry { uri, path, source, project, version, index });
+        let source = SourceFile::new(&self.world.db, path.clone(), text);
+        let project = self.project_for(fs_path.as_deref());
+        Arc::make_mut(&mut self.world.projects)[project].members.insert(path.clone());
+        Arc::make_mut(&mut self.world.files).insert(path.clone(), File { path: path.clone(), source, project, index });
+        Arc::make_mut(&mut self.uris).insert(path.clone(), uri.clone());
+        Arc::make_mut(&mut self.files).insert(uri, FileEntry { path, version });
         if sync {
             self.sync_members(project);
         }
     }
 
+    /// The world's file a URI names.
+    fn file(&self, uri: &lsp::Uri) -> Option<&File> {
+        self.world.file(&self.files.get(uri)?.path)
+    }
+
     fn remove(&mut self, uri: &lsp::Uri) {
         let Some(entry) = Arc::make_mut(&mut self.files).remove(uri) else { return };
-        Arc::make_mut(&mut self.paths).remove(&entry.path);
-        Arc::make_mut(&mut self.projects)[entry.project].members.remove(uri);
-        self.sync_members(entry.project);
+        Arc::make_mut(&mut self.uris).remove(&entry.path);
+        if let Some(file) = Arc::make_mut(&mut self.world.files).remove(&entry.path) {
+            Arc::make_mut(&mut self.world.projects)[file.project].members.remove(&entry.path);
+            self.sync_members(file.project);
+        }
         // Its diagnostics go now: no later check covers a file that left.
         if Arc::make_mut(&mut self.published).remove(uri).is_some() {
             let _ = self.out.send(Outgoing::Publish { uri: uri.clone(), diagnostics: Vec::new(), version: None });
@@ -389,11 +406,11 @@ impl State {
 
     /// Gives a project's salsa input its current list of files.
     fn sync_members(&mut self, project: usize) {
-        let entry = &self.projects[project];
-        let files: Vec<SourceFile> = entry.members.iter().filter_map(|u| self.files.get(u)).map(|f| f.source).collect();
+        let entry = &self.world.projects[project];
+        let files: Vec<SourceFile> = entry.members.iter().filter_map(|p| self.world.files.get(p)).map(|f| f.source).collect();
         let handle = entry.project;
-        if handle.files(&self.db) != &files {
-            handle.set_files(&mut self.db).to(files);
+        if handle.files(&self.world.db) != &files {
+            handle.set_files(&mut self.world.db).to(files);
         }
         self.dirty.insert(project);
     }
@@ -440,8 +457,8 @@ impl State {
         }
         // First: it may move to a fresh database, with fresh inputs.
         self.before_edit();
-        let Some((source, index)) = self.files.get(&uri).map(|e| (e.source, e.index.clone())) else { return };
-        let mut text = source.text(&self.db).clone();
+        let Some((source, index)) = self.file(&uri).map(|f| (f.source, f.index.clone())) else { return };
+        let mut text = source.text(&self.world.db).clone();
         for (i, change) in changes.iter().enumerate() {
             text::apply_change(&mut text, (i == 0).then_some(&*index), change);
         }
@@ -466,7 +483,7 @@ impl State {
     /// Whether a file belongs to a workspace folder's project (rather than
     /// being a project of its own because it was opened).
     fn is_workspace_file(&self, uri: &lsp::Uri) -> bool {
-        self.files.get(uri).is_some_and(|f| self.projects[f.project].root.is_some())
+        self.file(uri).is_some_and(|f| self.projects[f.project].root.is_some())
     }
 
     fn watched(&mut self, changes: Vec<lsp::FileEvent>) {
@@ -483,9 +500,9 @@ impl State {
                 // A deleted folder takes every closed file below it.
                 let gone: Vec<lsp::Uri> = self
                     .files
-                    .values()
-                    .filter(|f| f.version.is_none() && (f.uri == uri || Path::new(&f.path).starts_with(&path)))
-                    .map(|f| f.uri.clone())
+                    .iter()
+                    .filter(|(u, f)| f.version.is_none() && (**u == uri || Path::new(&f.path).starts_with(&path)))
+                    .map(|(u, _)| u.clone())
                     .collect();
                 for u in gone {
                     self.remove(&u);
@@ -554,18 +571,6 @@ impl State {
             )));
         }
     }
-}
-
-/// A snapshot holding one file, `path`, as a project of its own: the
-/// editor features' in-process tests read it.
-#[cfg(test)]
-pub fn snapshot_of(path: &str, text: &str) -> Snapshot {
-    let (out, _) = tokio::sync::mpsc::unbounded_channel();
-    let (events, _) = mpsc::channel();
-    let mut state = State::new(out, events, false);
-    let uri = lsp::Uri::from_file_path(path).expect("an absolute path");
-    state.upsert(uri, text.to_string(), Some(1), true);
-    state.snapshot()
 }
 
 fn new_database(trace: Option<&QueryCounts>) -> Database {

@@ -6,8 +6,7 @@
 use flowc_compiler::{Code, Diagnostic, Edit, check_project};
 use flowc_grammar::ast::{Decl, Span};
 
-use super::{FileCx, FileEdits, TextEdit, is_identifier, push_edit};
-use crate::snapshot::{FileEntry, Snapshot};
+use super::{File, FileCx, FileEdits, TextEdit, World, is_identifier, push_edit};
 
 /// A quick fix: a title, the diagnostic it fixes, and its edits.
 #[derive(Clone, Debug)]
@@ -23,10 +22,10 @@ pub struct CodeAction {
 }
 
 /// The fixes for the diagnostics of the file that touch `want`, a byte span.
-pub fn code_actions(snap: &Snapshot, file: &FileEntry, want: Span) -> Vec<CodeAction> {
-    let cx = FileCx::new(snap, file);
+pub fn code_actions(world: &World, file: &File, want: Span) -> Vec<CodeAction> {
+    let cx = FileCx::new(world, file);
     let mut out = Vec::new();
-    for d in check_project(&snap.db, cx.project) {
+    for d in check_project(&world.db, cx.project) {
         if d.path != cx.file.path || !(d.span.touches(want.start) || want.touches(d.span.start) || d.span.touches(want.end)) {
             continue;
         }
@@ -57,7 +56,7 @@ fn file_edits(cx: &FileCx<'_>, edits: &[Edit]) -> Option<FileEdits> {
     let mut out = FileEdits::new();
     for e in edits {
         let path = if e.path.is_empty() { cx.file.path.as_str() } else { e.path.as_str() };
-        if !cx.snap.knows(path) {
+        if !cx.world.knows(path) {
             return None;
         }
         push_edit(&mut out, path, TextEdit { span: e.span, new_text: e.new_text.clone() });
@@ -71,7 +70,7 @@ fn suggestion_from_help(cx: &FileCx<'_>, d: &Diagnostic) -> Option<(String, File
     let help = d.help.as_deref()?;
     let rest = &help[help.find("did you mean `")? + "did you mean `".len()..];
     let suggestion = &rest[..rest.find('`')?];
-    let written = cx.text.text.get(d.span.range())?;
+    let written = cx.text.get(d.span.range())?;
     if !is_identifier(written) || !is_identifier(suggestion) || written == suggestion {
         return None;
     }
@@ -82,7 +81,7 @@ fn suggestion_from_help(cx: &FileCx<'_>, d: &Diagnostic) -> Option<(String, File
 /// A new step named as the unknown one, written just before the workflow
 /// item that names it, with that item's indentation.
 fn step_stub(cx: &FileCx<'_>, d: &Diagnostic) -> Option<(String, FileEdits)> {
-    let text = cx.text.text;
+    let text = cx.text;
     let name = text.get(d.span.range())?;
     if !is_identifier(name) {
         return None;

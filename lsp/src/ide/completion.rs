@@ -14,8 +14,7 @@ use flowc_grammar::keywords;
 use flowc_grammar::lexer::{self, LexErrorKind, TokenKind};
 use flowc_grammar::parser::Rule;
 
-use super::{FileCx, scope};
-use crate::snapshot::{FileEntry, Snapshot};
+use super::{File, FileCx, World, scope};
 
 /// What a completion item is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -60,10 +59,10 @@ pub struct CompletionItem {
 }
 
 /// The completions at a byte offset of the file.
-pub fn completion(snap: &Snapshot, file: &FileEntry, offset: u32) -> Vec<CompletionItem> {
-    let cx = FileCx::new(snap, file);
+pub fn completion(world: &World, file: &File, offset: u32) -> Vec<CompletionItem> {
+    let cx = FileCx::new(world, file);
     let offset = offset as usize;
-    let text = cx.text.text;
+    let text = cx.text;
     let prefix = &text[..offset];
     let lexed = lexer::lex(prefix);
     match open_token(&lexed, prefix) {
@@ -177,7 +176,7 @@ fn root_detail(name: &str, ty: &Ty, is_step: bool) -> String {
 /// Where the expression at the cursor is: which step (and whether in its
 /// post-actions), or a workflow output.
 fn expression_site(cx: &FileCx<'_>, offset: u32) -> Option<ExprCx> {
-    let text = cx.text.text;
+    let text = cx.text;
     let line_start = text[..offset as usize].rfind('\n').map_or(0, |i| i + 1);
     let line = text[line_start..offset as usize].trim_start();
     for decl in &cx.parse().file.decls {
@@ -262,7 +261,7 @@ fn enclosing_block(lexed: &lexer::Lexed, prefix: &str) -> Vec<Block> {
 }
 
 fn statement(cx: &FileCx<'_>, offset: usize, line: &str, blocks: &[Block]) -> Vec<CompletionItem> {
-    let db = &cx.snap.db;
+    let db = &cx.world.db;
     let index = item_index(db, cx.project);
     let block = blocks.last().unwrap_or(&Block::Top);
     let words: Vec<&str> = line.split(|c: char| c.is_whitespace() || c == ',' || c == '(').filter(|w| !w.is_empty()).collect();
@@ -383,7 +382,7 @@ fn trigger_words(cx: &FileCx<'_>, done: &[&str], typing: Option<&str>) -> Vec<Co
             if let Some((set, _)) = typing.and_then(|w| w.split_once('.')) {
                 return set_keys(cx, set).into_iter().map(|k| item(&k, CompletionKind::Key, Some(format!("key of `{set}`")))).collect();
             }
-            let index = item_index(&cx.snap.db, cx.project);
+            let index = item_index(&cx.world.db, cx.project);
             index.names(DeclKind::Secrets).map(|n| item(n, CompletionKind::Set, Some("secrets set".into()))).collect()
         }
         (Some("webhook"), _) if done.len() == 3 => keywords(&["signed"]),
@@ -459,7 +458,7 @@ fn group_entries(g: &ast::Group, out: &mut Vec<(String, String)>) {
 
 /// The keys of an env or secret set.
 fn set_keys(cx: &FileCx<'_>, set: &str) -> Vec<String> {
-    let db = &cx.snap.db;
+    let db = &cx.world.db;
     let index = item_index(db, cx.project);
     let Some(def) = index.other(DeclKind::Env, set).or_else(|| index.other(DeclKind::Secrets, set)) else { return Vec::new() };
     match &**def.ast(db) {
@@ -479,7 +478,7 @@ fn set_keys(cx: &FileCx<'_>, set: &str) -> Vec<String> {
 
 /// The properties a resource kind's schema declares, for an instance body.
 fn instance_fields(cx: &FileCx<'_>, kind: &str) -> Vec<CompletionItem> {
-    let db = &cx.snap.db;
+    let db = &cx.world.db;
     let Some(def) = item_index(db, cx.project).other(DeclKind::Resource, kind) else { return Vec::new() };
     let Decl::Resource(res) = &**def.ast(db) else { return Vec::new() };
     let Some(schema) = res.body.iter().find_map(|s| match &s.kind {

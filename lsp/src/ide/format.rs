@@ -5,14 +5,13 @@
 use flowc_grammar::ast::Span;
 use flowc_grammar::format::format_parsed;
 
-use super::{FileCx, TextEdit};
-use crate::snapshot::{FileEntry, Snapshot};
+use super::{File, FileCx, TextEdit, World};
 
 /// The edits that format the file: none when it is formatted already, one
 /// replacing the whole text otherwise; `None` when it cannot be formatted.
-pub fn format(snap: &Snapshot, file: &FileEntry) -> Option<Vec<TextEdit>> {
-    let cx = FileCx::new(snap, file);
-    let text = cx.text.text;
+pub fn format(world: &World, file: &File) -> Option<Vec<TextEdit>> {
+    let cx = FileCx::new(world, file);
+    let text = cx.text;
     let formatted = format_parsed(text, cx.parse()).ok()?;
     if formatted == text {
         return Some(Vec::new());

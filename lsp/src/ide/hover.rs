@@ -12,9 +12,8 @@ use flowc_grammar::ast::{
 use flowc_grammar::keywords;
 use flowc_grammar::lexer::{self, TokenKind};
 
-use super::{FileCx, scope};
+use super::{File, FileCx, World, scope};
 use super::docs_url;
-use crate::snapshot::{FileEntry, Snapshot};
 
 /// What the cursor is on, as Markdown, and the span it describes.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,8 +25,8 @@ pub struct Hover {
 }
 
 /// The hover at a byte offset of the file.
-pub fn hover(snap: &Snapshot, file: &FileEntry, offset: u32) -> Option<Hover> {
-    let cx = FileCx::new(snap, file);
+pub fn hover(world: &World, file: &File, offset: u32) -> Option<Hover> {
+    let cx = FileCx::new(world, file);
     let (span, markdown) = expression_hover(&cx, offset)
         .or_else(|| symbol_hover(&cx, offset))
         .or_else(|| word_hover(&cx, offset))?;
@@ -38,7 +37,7 @@ pub fn hover(snap: &Snapshot, file: &FileEntry, offset: u32) -> Option<Hover> {
 /// type of what is under the cursor. (A path's root that is a step gets the
 /// step's hover instead.)
 fn expression_hover(cx: &FileCx<'_>, offset: u32) -> Option<(Span, String)> {
-    let index = name_index(&cx.snap.db, cx.file.source);
+    let index = name_index(&cx.world.db, cx.file.source);
     let site = index.expr_at(offset)?;
     let node = flowc_compiler::cel_check::parse_expr(&site.expr).ok()?;
     let path = expr_paths(&node).into_iter().find(|p| p.iter().any(|(_, s)| s.touches(offset)))?;
@@ -53,7 +52,7 @@ fn expression_hover(cx: &FileCx<'_>, offset: u32) -> Option<(Span, String)> {
 }
 
 fn symbol_hover(cx: &FileCx<'_>, offset: u32) -> Option<(Span, String)> {
-    let occ = name_index(&cx.snap.db, cx.file.source).at(offset)?.clone();
+    let occ = name_index(&cx.world.db, cx.file.source).at(offset)?.clone();
     let text = match &occ.sym {
         Sym::Step { workflow, name } => step_hover(cx, workflow, name)?,
         Sym::Decl(kind, name) => decl_hover(cx, *kind, name)?,
@@ -69,7 +68,7 @@ fn type_text(t: &TypeExpr) -> String {
 }
 
 fn step_hover(cx: &FileCx<'_>, workflow: &str, name: &str) -> Option<String> {
-    let db = &cx.snap.db;
+    let db = &cx.world.db;
     let wf = cx.workflow(workflow)?;
     if let Some(group) = wf.groups(db).iter().find(|g| g.name.text == name) {
         let mut out = format!("```flow\n{} {name}\n```\nin workflow `{workflow}`", group.kind.keyword());
@@ -117,7 +116,7 @@ fn deps_lines(out: &mut String, deps: Option<&flowc_grammar::ast::Deps>) {
 }
 
 fn decl_hover(cx: &FileCx<'_>, kind: DeclKind, name: &str) -> Option<String> {
-    let db = &cx.snap.db;
+    let db = &cx.world.db;
     let index = item_index(db, cx.project);
     if kind == DeclKind::Workflow {
         let wf = index.workflow(name)?;
@@ -196,7 +195,7 @@ fn keyword_of(kind: DeclKind) -> &'static str {
 }
 
 fn set_hover(cx: &FileCx<'_>, name: &str) -> Option<String> {
-    let db = &cx.snap.db;
+    let db = &cx.world.db;
     let index = item_index(db, cx.project);
     let def = index.other(DeclKind::Env, name).or_else(|| index.other(DeclKind::Secrets, name))?;
     let (word, keys): (&str, Vec<String>) = match &**def.ast(db) {
@@ -218,7 +217,7 @@ fn set_hover(cx: &FileCx<'_>, name: &str) -> Option<String> {
 }
 
 fn key_hover(cx: &FileCx<'_>, set: &str, key: &str) -> String {
-    let db = &cx.snap.db;
+    let db = &cx.world.db;
     let index = item_index(db, cx.project);
     let mut out = format!("```flow\n{set}.{key}\n```");
     if let Some(def) = index.other(DeclKind::Secrets, set) {
@@ -249,7 +248,7 @@ fn key_hover(cx: &FileCx<'_>, set: &str, key: &str) -> String {
 }
 
 fn input_hover(cx: &FileCx<'_>, workflow: &str, name: &str) -> Option<String> {
-    let db = &cx.snap.db;
+    let db = &cx.world.db;
     let wf = cx.workflow(workflow)?;
     wf.header(db).iter().find_map(|(_, s)| match &s.kind {
         WorkflowStmtKind::Input(i) if i.name.text == name => Some(format!(
@@ -263,7 +262,7 @@ fn input_hover(cx: &FileCx<'_>, workflow: &str, name: &str) -> Option<String> {
 
 /// A keyword, a diagnostic code, or a spot with diagnostics.
 fn word_hover(cx: &FileCx<'_>, offset: u32) -> Option<(Span, String)> {
-    let text = cx.text.text;
+    let text = cx.text;
     let (span, word) = word_at(text, offset)?;
     let lexed = lexer::lex(text);
     let in_token = |kind: &[TokenKind]| lexed.tokens.iter().find(|t| t.span.contains(span.start)).is_some_and(|t| kind.contains(&t.kind));
@@ -277,7 +276,7 @@ fn word_hover(cx: &FileCx<'_>, offset: u32) -> Option<(Span, String)> {
         return Some((span, format!("`{word}`: {doc}")));
     }
     // Where a diagnostic is, its code's summary and page.
-    let diags = check_project(&cx.snap.db, cx.project);
+    let diags = check_project(&cx.world.db, cx.project);
     let here: Vec<String> = diags
         .iter()
         .filter(|d| d.path == cx.file.path && d.span.touches(offset))

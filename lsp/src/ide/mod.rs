@@ -1,11 +1,16 @@
 //! The editor features, one module each. They run on worker threads with a
-//! [`Snapshot`], read the compiler's queries, and answer in plain types.
+//! [`World`] (the database, and the files and projects by compiler path),
+//! read the compiler's queries, and answer in plain types.
 //!
 //! **Architecture Invariant:** nothing here knows the protocol. A feature
-//! takes a file and a byte offset and answers in byte spans, files named
-//! by the path the compiler knows them by, and the plain structs below;
-//! `crate::convert` turns those into LSP types (lines, UTF-16 columns,
-//! URIs) and `crate::server` sends them.
+//! takes a [`World`], a file of it and a byte offset and answers in byte
+//! spans, files named by the path the compiler knows them by, and the plain
+//! structs below. What only the server knows (how the client names each
+//! file, editor versions) stays with the server, which hands the features
+//! its world: `crate::server` turns a request's position into a file and
+//! an offset, `crate::convert` turns the answers into the protocol's types
+//! (lines, UTF-16 columns, the client's names of files) and `crate::server`
+//! sends them.
 //!
 //! Positions come from the whole-file tree (`flowc_compiler::parse`,
 //! memoised per file text), meaning from the piecewise model and its
@@ -22,17 +27,17 @@ pub mod rename;
 mod scope;
 pub mod symbols;
 pub mod tokens;
+mod world;
+
+pub use world::{File, ProjectFiles, World};
 
 use flowc_compiler::Project;
 use flowc_compiler::model::{StepDef, WorkflowDef, item_index};
 use flowc_grammar::Parse;
 use flowc_grammar::ast::Span;
 
-use crate::text::TextRef;
-use crate::snapshot::{FileEntry, Snapshot};
-
 /// A span of one file of the project, the file named by its compiler path
-/// (`FileEntry::path`, the name diagnostics use).
+/// ([`File::path`], the name diagnostics use).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileSpan {
     /// The compiler's path of the file.
@@ -62,38 +67,38 @@ fn push_edit(edits: &mut FileEdits, path: &str, edit: TextEdit) {
     }
 }
 
-/// One file of a snapshot, ready for a feature.
+/// One file of a world, ready for a feature.
 pub struct FileCx<'a> {
-    /// The snapshot the feature reads.
-    pub snap: &'a Snapshot,
+    /// The world the feature reads.
+    pub world: &'a World,
     /// The file the request is about.
-    pub file: &'a FileEntry,
-    /// That file's text and line index.
-    pub text: TextRef<'a>,
+    pub file: &'a File,
+    /// That file's text.
+    pub text: &'a str,
     /// The project (namespace) the file belongs to.
     pub project: Project,
 }
 
 impl<'a> FileCx<'a> {
-    /// The context of one file of the snapshot.
-    pub fn new(snap: &'a Snapshot, file: &'a FileEntry) -> FileCx<'a> {
-        FileCx { snap, file, text: snap.text_ref(file), project: snap.project_of(file) }
+    /// The context of one file of the world.
+    pub fn new(world: &'a World, file: &'a File) -> FileCx<'a> {
+        FileCx { world, file, text: world.text(file), project: world.project_of(file) }
     }
 
     /// The file's whole-file tree (memoised per text).
     pub fn parse(&self) -> &'a Parse {
-        flowc_compiler::parse(&self.snap.db, self.file.source)
+        flowc_compiler::parse(&self.world.db, self.file.source)
     }
 
     /// The workflow of the project with this name.
     pub fn workflow(&self, name: &str) -> Option<WorkflowDef<'a>> {
-        item_index(&self.snap.db, self.project).workflow(name)
+        item_index(&self.world.db, self.project).workflow(name)
     }
 
     /// A step of a workflow of the project, with its workflow.
     pub fn step(&self, workflow: &str, name: &str) -> Option<(WorkflowDef<'a>, StepDef<'a>)> {
         let wf = self.workflow(workflow)?;
-        let step = wf.steps(&self.snap.db).iter().find(|s| s.name(&self.snap.db) == name).copied()?;
+        let step = wf.steps(&self.world.db).iter().find(|s| s.name(&self.world.db) == name).copied()?;
         Some((wf, step))
     }
 }
@@ -120,8 +125,7 @@ mod tests {
     use super::rename::rename;
     use super::symbols::{SymbolKind, document_symbols};
     use super::tokens::{DECLARATION, TokenType, semantic_tokens};
-    use super::{FileSpan, TextEdit};
-    use crate::state::snapshot_of;
+    use super::{FileSpan, TextEdit, World};
 
     const PATH: &str = "/flowc-ide-test/hello.flow";
     const TEXT: &str = "workflow hello {\n  step greet {\n    command \"echo hi\"\n  }\n  step report after greet {\n    command \"echo ${greet.output}\"\n  }\n}\n";
@@ -139,39 +143,39 @@ mod tests {
     /// `greet` is defined once and named twice (in `after` and in a hole).
     #[test]
     fn the_features_answer_in_plain_types() {
-        let snap = snapshot_of(PATH, TEXT);
-        let file = snap.file(snap.paths.get(PATH).expect("the file's path")).expect("the file");
+        let world = World::single_file(PATH, TEXT);
+        let file = world.file(PATH).expect("the file");
         let def = span("greet", 0);
         let uses = [span("greet", 1), span("greet", 2)];
-        assert_eq!(definition(&snap, file, uses[1].start), Some(vec![FileSpan { path: PATH.into(), span: def }]));
+        assert_eq!(definition(&world, file, uses[1].start), Some(vec![FileSpan { path: PATH.into(), span: def }]));
         assert_eq!(
-            references(&snap, file, def.start, false),
+            references(&world, file, def.start, false),
             Some(uses.iter().map(|s| FileSpan { path: PATH.into(), span: *s }).collect())
         );
-        let edits = rename(&snap, file, uses[0].start, "hi").expect("a name");
+        let edits = rename(&world, file, uses[0].start, "hi").expect("a name");
         let renamed: Vec<TextEdit> = [def, uses[0], uses[1]].iter().map(|s| TextEdit { span: *s, new_text: "hi".into() }).collect();
         assert_eq!(edits, Some(vec![(PATH.to_string(), renamed)]));
-        assert!(rename(&snap, file, def.start, "1x").is_err(), "not a name");
+        assert!(rename(&world, file, def.start, "1x").is_err(), "not a name");
 
-        let h = hover(&snap, file, def.start + 1).expect("a hover on a step");
+        let h = hover(&world, file, def.start + 1).expect("a hover on a step");
         assert_eq!(h.span, def);
         assert!(h.markdown.starts_with("```flow\nstep greet: run\n```"), "{}", h.markdown);
-        let kw = hover(&snap, file, at("command", 0)).expect("a keyword's hover");
+        let kw = hover(&world, file, at("command", 0)).expect("a keyword's hover");
         assert_eq!((kw.span, kw.markdown.starts_with("`command`: ")), (span("command", 0), true));
 
-        let outline = document_symbols(&snap, file);
+        let outline = document_symbols(&world, file);
         assert_eq!(outline.len(), 1);
         assert_eq!((outline[0].name.as_str(), outline[0].kind, outline[0].name_span), ("hello", SymbolKind::Workflow, span("hello", 0)));
         let steps: Vec<(&str, SymbolKind)> = outline[0].children.iter().map(|c| (c.name.as_str(), c.kind)).collect();
         assert_eq!(steps, [("greet", SymbolKind::Step), ("report", SymbolKind::Step)]);
 
-        let tokens = semantic_tokens(&snap, file);
+        let tokens = semantic_tokens(&world, file);
         assert!(tokens.contains(&(def, TokenType::Function, DECLARATION)), "{tokens:?}");
         assert!(tokens.contains(&(uses[1], TokenType::Function, 0)), "{tokens:?}");
         assert!(tokens.windows(2).all(|w| w[0].0.end <= w[1].0.start), "in order, never overlapping");
 
         // After `after ` in a header: the other steps of the workflow.
-        let items = completion(&snap, file, at("greet", 1));
+        let items = completion(&world, file, at("greet", 1));
         let greet = items.iter().find(|i| i.label == "greet").expect("`greet` is offered");
         assert_eq!(greet.kind, CompletionKind::Step);
         assert!(items.iter().all(|i| i.label != "report"), "a step does not depend on itself");
@@ -194,9 +198,9 @@ mod tests {
         ];
         for (marked, want) in cases {
             let (text, at) = cursor(marked);
-            let snap = snapshot_of(PATH, &text);
-            let file = snap.file(snap.paths.get(PATH).expect("the path")).expect("the file");
-            let h = hover(&snap, file, at).unwrap_or_else(|| panic!("no hover at the marker of {marked:?}"));
+            let world = World::single_file(PATH, &text);
+            let file = world.file(PATH).expect("the file");
+            let h = hover(&world, file, at).unwrap_or_else(|| panic!("no hover at the marker of {marked:?}"));
             assert!(h.markdown.contains(want), "hover at the marker of {marked:?}: {:?} lacks {want:?}", h.markdown);
         }
     }
@@ -212,9 +216,9 @@ mod tests {
         ];
         for (marked, offered, not_offered) in cases {
             let (text, at) = cursor(marked);
-            let snap = snapshot_of(PATH, &text);
-            let file = snap.file(snap.paths.get(PATH).expect("the path")).expect("the file");
-            let labels: Vec<String> = completion(&snap, file, at).into_iter().map(|i| i.label).collect();
+            let world = World::single_file(PATH, &text);
+            let file = world.file(PATH).expect("the file");
+            let labels: Vec<String> = completion(&world, file, at).into_iter().map(|i| i.label).collect();
             for l in offered {
                 assert!(labels.iter().any(|x| x == l), "at the marker of {marked:?}, `{l}` is not offered: {labels:?}");
             }

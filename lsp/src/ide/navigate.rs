@@ -6,8 +6,7 @@ use flowc_compiler::model::item_index;
 use flowc_compiler::name_index::{Occ, Sym, name_index};
 use flowc_grammar::ast::{Decl, DeclKind, EnvEntryKind, Span};
 
-use super::{FileCx, FileSpan};
-use crate::snapshot::{FileEntry, Snapshot};
+use super::{File, FileCx, FileSpan, World};
 
 /// One occurrence of the symbol under the cursor in its own file, for
 /// document highlights.
@@ -21,16 +20,15 @@ pub struct Highlight {
 
 /// The symbol under the cursor.
 pub fn symbol_at(cx: &FileCx<'_>, offset: u32) -> Option<Occ> {
-    name_index(&cx.snap.db, cx.file.source).at(offset).cloned()
+    name_index(&cx.world.db, cx.file.source).at(offset).cloned()
 }
 
 /// Every occurrence of `sym` in the project, as (file, span, is-definition).
-pub fn occurrences<'a>(cx: &FileCx<'a>, sym: &Sym) -> Vec<(&'a FileEntry, Span, bool)> {
-    let snap = cx.snap;
+pub fn occurrences<'a>(cx: &FileCx<'a>, sym: &Sym) -> Vec<(&'a File, Span, bool)> {
+    let world = cx.world;
     let mut out = Vec::new();
-    for uri in &snap.projects[cx.file.project].members {
-        let Some(file) = snap.file(uri) else { continue };
-        for occ in &name_index(&snap.db, file.source).occs {
+    for file in world.members(cx.file) {
+        for occ in &name_index(&world.db, file.source).occs {
             if &occ.sym == sym {
                 out.push((file, occ.span, occ.def));
             }
@@ -39,13 +37,13 @@ pub fn occurrences<'a>(cx: &FileCx<'a>, sym: &Sym) -> Vec<(&'a FileEntry, Span, 
     out
 }
 
-fn location(file: &FileEntry, span: Span) -> FileSpan {
+fn location(file: &File, span: Span) -> FileSpan {
     FileSpan { path: file.path.clone(), span }
 }
 
 /// The definitions of a symbol. A key of an env set may be defined in a set
 /// the set `use`s.
-pub fn definitions<'a>(cx: &FileCx<'a>, sym: &Sym) -> Vec<(&'a FileEntry, Span)> {
+pub fn definitions<'a>(cx: &FileCx<'a>, sym: &Sym) -> Vec<(&'a File, Span)> {
     let direct: Vec<_> = occurrences(cx, sym).into_iter().filter(|(_, _, def)| *def).map(|(f, s, _)| (f, s)).collect();
     if !direct.is_empty() {
         return direct;
@@ -63,7 +61,7 @@ pub fn definitions<'a>(cx: &FileCx<'a>, sym: &Sym) -> Vec<(&'a FileEntry, Span)>
 
 /// The env sets an env set imports with `use`, in order.
 fn used_sets(cx: &FileCx<'_>, set: &str) -> Vec<String> {
-    let db = &cx.snap.db;
+    let db = &cx.world.db;
     let Some(def) = item_index(db, cx.project).other(DeclKind::Env, set) else { return Vec::new() };
     match &**def.ast(db) {
         Decl::Env(env) => env
@@ -81,8 +79,8 @@ fn used_sets(cx: &FileCx<'_>, set: &str) -> Vec<String> {
 
 /// Where the symbol under the cursor is defined; `None` when nothing is
 /// under it or its definition is nowhere in the project.
-pub fn definition(snap: &Snapshot, file: &FileEntry, offset: u32) -> Option<Vec<FileSpan>> {
-    let cx = FileCx::new(snap, file);
+pub fn definition(world: &World, file: &File, offset: u32) -> Option<Vec<FileSpan>> {
+    let cx = FileCx::new(world, file);
     let occ = symbol_at(&cx, offset)?;
     let defs: Vec<FileSpan> = definitions(&cx, &occ.sym).into_iter().map(|(f, s)| location(f, s)).collect();
     (!defs.is_empty()).then_some(defs)
@@ -90,8 +88,8 @@ pub fn definition(snap: &Snapshot, file: &FileEntry, offset: u32) -> Option<Vec<
 
 /// Every occurrence of the symbol under the cursor in the project; the
 /// definitions too when `include_declaration`.
-pub fn references(snap: &Snapshot, file: &FileEntry, offset: u32, include_declaration: bool) -> Option<Vec<FileSpan>> {
-    let cx = FileCx::new(snap, file);
+pub fn references(world: &World, file: &File, offset: u32, include_declaration: bool) -> Option<Vec<FileSpan>> {
+    let cx = FileCx::new(world, file);
     let occ = symbol_at(&cx, offset)?;
     let refs: Vec<FileSpan> = occurrences(&cx, &occ.sym)
         .into_iter()
@@ -102,9 +100,9 @@ pub fn references(snap: &Snapshot, file: &FileEntry, offset: u32, include_declar
 }
 
 /// The occurrences of the symbol under the cursor in its own file.
-pub fn highlight(snap: &Snapshot, file: &FileEntry, offset: u32) -> Option<Vec<Highlight>> {
-    let cx = FileCx::new(snap, file);
+pub fn highlight(world: &World, file: &File, offset: u32) -> Option<Vec<Highlight>> {
+    let cx = FileCx::new(world, file);
     let occ = symbol_at(&cx, offset)?;
-    let here = name_index(&snap.db, cx.file.source);
+    let here = name_index(&world.db, cx.file.source);
     Some(here.occs.iter().filter(|o| o.sym == occ.sym).map(|o| Highlight { span: o.span, def: o.def }).collect())
 }

@@ -6,21 +6,20 @@ use flowc_compiler::name_index::Sym;
 use flowc_grammar::ast::{DeclKind, Span};
 
 use super::navigate::{occurrences, symbol_at};
-use super::{FileCx, FileEdits, TextEdit, is_identifier, push_edit};
-use crate::snapshot::{FileEntry, Snapshot};
+use super::{File, FileCx, FileEdits, TextEdit, World, is_identifier, push_edit};
 
 /// The name under the cursor that a rename would change, and its text.
-pub fn prepare(snap: &Snapshot, file: &FileEntry, offset: u32) -> Option<(Span, String)> {
-    let cx = FileCx::new(snap, file);
+pub fn prepare(world: &World, file: &File, offset: u32) -> Option<(Span, String)> {
+    let cx = FileCx::new(world, file);
     let occ = symbol_at(&cx, offset)?;
-    Some((occ.span, cx.text.text.get(occ.span.range())?.to_string()))
+    Some((occ.span, cx.text.get(occ.span.range())?.to_string()))
 }
 
 /// The edits renaming the symbol under the cursor to `new_name` in every
 /// file of the project; `Ok(None)` where there is no symbol, `Err` with the
 /// reason when `new_name` cannot name it.
-pub fn rename(snap: &Snapshot, file: &FileEntry, offset: u32, new_name: &str) -> Result<Option<FileEdits>, String> {
-    let cx = FileCx::new(snap, file);
+pub fn rename(world: &World, file: &File, offset: u32, new_name: &str) -> Result<Option<FileEdits>, String> {
+    let cx = FileCx::new(world, file);
     let Some(occ) = symbol_at(&cx, offset) else { return Ok(None) };
     if !is_identifier(new_name) {
         return Err(format!("`{new_name}` is not a name: names are letters, digits and `_`, not starting with a digit"));

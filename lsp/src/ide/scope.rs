@@ -11,7 +11,7 @@ use super::FileCx;
 /// The scope of an expression written at `site`; empty where the editor
 /// does not know it (trigger filters, policies, resource rules).
 pub fn scope_of(cx: &FileCx<'_>, site: &ExprCx) -> Vec<(String, Ty)> {
-    let db = &cx.snap.db;
+    let db = &cx.world.db;
     match site {
         ExprCx::Step { workflow, step, post } => match cx.step(workflow, step) {
             Some((wf, step)) => step_expression_scope(db, cx.project, wf, step, *post),

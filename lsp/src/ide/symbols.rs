@@ -4,8 +4,7 @@
 
 use flowc_grammar::ast::{self, Decl, GroupMember, Name, Span, WorkflowStmtKind};
 
-use super::FileCx;
-use crate::snapshot::{FileEntry, Snapshot};
+use super::{File, FileCx, World};
 
 /// What an outline entry is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -58,8 +57,8 @@ pub struct Symbol {
 }
 
 /// The outline of a file: its declarations, with what they hold.
-pub fn document_symbols(snap: &Snapshot, file: &FileEntry) -> Vec<Symbol> {
-    let cx = FileCx::new(snap, file);
+pub fn document_symbols(world: &World, file: &File) -> Vec<Symbol> {
+    let cx = FileCx::new(world, file);
     cx.parse().file.decls.iter().filter_map(decl_symbol).collect()
 }
 

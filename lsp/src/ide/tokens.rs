@@ -8,8 +8,7 @@ use std::collections::BTreeMap;
 use flowc_compiler::name_index::{Sym, expr_paths, name_index};
 use flowc_grammar::ast::{DeclKind, Span};
 
-use super::FileCx;
-use crate::snapshot::{FileEntry, Snapshot};
+use super::{File, FileCx, World};
 
 /// What a token is, as the editor colours it. `ALL` is the legend: a
 /// token's type is sent as its position there.
@@ -96,9 +95,9 @@ const BUILTINS: &[&str] = &["inputs", "run", "env", "item", "items", "event", "o
 
 /// The file's semantic tokens, in text order: never overlapping, never
 /// empty, each within one line.
-pub fn semantic_tokens(snap: &Snapshot, file: &FileEntry) -> Vec<Token> {
-    let cx = FileCx::new(snap, file);
-    let index = name_index(&snap.db, cx.file.source);
+pub fn semantic_tokens(world: &World, file: &File) -> Vec<Token> {
+    let cx = FileCx::new(world, file);
+    let index = name_index(&world.db, cx.file.source);
     // By start: a span holds one token; names (occurrences) win over the
     // generic expression paths that cover the same text.
     let mut tokens: BTreeMap<u32, Token> = BTreeMap::new();
@@ -125,7 +124,7 @@ pub fn semantic_tokens(snap: &Snapshot, file: &FileEntry) -> Vec<Token> {
     for token in tokens.into_values() {
         let span = token.0;
         // Tokens must not overlap, and each stays on one line.
-        if span.start < last_end || span.is_empty() || cx.text.text.get(span.range()).is_none_or(|t| t.contains('\n')) {
+        if span.start < last_end || span.is_empty() || cx.text.get(span.range()).is_none_or(|t| t.contains('\n')) {
             continue;
         }
         last_end = span.end;
