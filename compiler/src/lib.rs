@@ -19,6 +19,7 @@ pub mod model;
 pub mod name_index;
 pub mod pending;
 mod queries;
+pub mod refs;
 pub mod types;
 
 pub use allow::{ProjectSettings, SETTINGS_FILE, SettingsError, settings_path};

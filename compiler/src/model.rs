@@ -593,8 +593,8 @@ fn compute_sig(step: &Step, groups: &[String]) -> StepSig {
 }
 
 /// The declaration a step kind names (`agent A`, `check P`, `use T`,
-/// `call W`). One answer for the name checks (`checks::names`), the step
-/// signature's `uses` and the editor's name index (`name_index`).
+/// `call W`). One answer for the step signature's `uses` and for `refs`,
+/// the references the name checks and the editor's name index read.
 pub fn kind_decl_ref(kind: &ast::StepKind) -> Option<(DeclKind, &ast::Name)> {
     match kind {
         ast::StepKind::Agent(n) => Some((DeclKind::Agent, n)),
@@ -607,7 +607,7 @@ pub fn kind_decl_ref(kind: &ast::StepKind) -> Option<(DeclKind, &ast::Name)> {
 
 /// The declaration a step statement names: the store of `reads` and
 /// `then put`, the workflow of `then spawn` (each or not). Env blocks name
-/// sets too; [`env_uses`] lists those. Read by the same three as
+/// sets too; [`env_uses`] lists those. Read by the same two as
 /// [`kind_decl_ref`].
 pub fn stmt_decl_ref(stmt: &ast::StepStmtKind) -> Option<(DeclKind, &ast::Name)> {
     use ast::StepStmtKind as K;

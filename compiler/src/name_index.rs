@@ -4,20 +4,22 @@
 //! semantic tokens (`lsp/src/ide/`).
 //!
 //! Built from the whole-file tree (absolute spans) and memoised per file by
-//! salsa, so a project-wide search re-walks only files that changed. Which
-//! declaration a step names comes from `model::kind_decl_ref` and
-//! `model::stmt_decl_ref`, which the name checks read too.
+//! salsa, so a project-wide search re-walks only files that changed. The
+//! names a file mentions come from `refs` (each reference becomes an
+//! occurrence), the list the name checks (`checks::names`) read too; the
+//! walk here adds the definitions and the expressions, and the steps and
+//! inputs the expressions' paths name.
 
 use std::collections::BTreeSet;
 
 use flowc_grammar::ast::{
     self, AgentStmtKind, Compensate, Decl, DeclKind, EnvBlock, EnvEntryKind, EnvValue, Expr, InvariantStmtKind, Name,
-    OnFail, PolicyStmtKind, ResourceStmtKind, Span, StepKind, StepStmtKind, TemplateStr, Trigger, WorkflowStmtKind,
+    PolicyStmtKind, ResourceStmtKind, Span, StepStmtKind, TemplateStr, Trigger, WorkflowStmtKind,
 };
 
 use crate::cel_check::{self, Node, syntax::NodeKind};
 use crate::db::{Db, SourceFile};
-use crate::model::{kind_decl_ref, stmt_decl_ref};
+use crate::refs::{Ref, decl_refs};
 
 /// What a name refers to.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -176,26 +178,52 @@ impl Walker {
         }
     }
 
-    fn decl_ref(&mut self, kind: DeclKind, name: &Name) {
-        self.occ(name, Sym::Decl(kind, name.text.clone()), false);
+    /// The references of a declaration, each as an occurrence. Step
+    /// references are a workflow's steps; a template's name the steps of
+    /// each workflow using it, so they have no occurrence here.
+    fn refs(&mut self, decl: &Decl) {
+        let workflow = match decl {
+            Decl::Workflow(w) => Some(w.name.text.as_str()),
+            _ => None,
+        };
+        for r in decl_refs(decl) {
+            match r {
+                Ref::Step { name, .. } => {
+                    if let Some(workflow) = workflow {
+                        self.occ(name, Sym::Step { workflow: workflow.to_string(), name: name.text.clone() }, false);
+                    }
+                }
+                Ref::Decl { kind, name } => self.occ(name, Sym::Decl(kind, name.text.clone()), false),
+                Ref::SetUse(set) => self.occ(set, Sym::Set(set.text.clone()), false),
+                Ref::SetKey { set, key } | Ref::Signature { set, key } => {
+                    self.occ(set, Sym::Set(set.text.clone()), false);
+                    self.occ(key, Sym::Key { set: set.text.clone(), key: key.text.clone() }, false);
+                }
+                // A quoted key's span holds its quotes: not a name to rename.
+                Ref::InputKey { workflow, field } => {
+                    if !field.quoted {
+                        self.occ(&field.key, Sym::Input { workflow: workflow.text.clone(), name: field.key.text.clone() }, false);
+                    }
+                }
+            }
+        }
     }
 
     fn decl(&mut self, decl: &Decl) {
+        self.refs(decl);
         match decl {
             Decl::Workflow(w) => self.workflow(w),
             Decl::Agent(a) => {
                 self.occ(&a.name, Sym::Decl(DeclKind::Agent, a.name.text.clone()), true);
                 for s in &a.body {
-                    match &s.kind {
-                        AgentStmtKind::Env(env) => self.env_block(env, None),
-                        AgentStmtKind::Command(t) => self.template(t, &ExprCx::Other, None),
-                        _ => {}
+                    if let AgentStmtKind::Command(t) = &s.kind {
+                        self.template(t, &ExprCx::Other, None);
                     }
                 }
             }
             Decl::Env(set) => {
                 self.occ(&set.name, Sym::Set(set.name.text.clone()), true);
-                self.env_block(&set.body, Some(&set.name.text));
+                self.set_keys(&set.name.text, &set.body);
             }
             Decl::Secrets(set) => {
                 self.occ(&set.name, Sym::Set(set.name.text.clone()), true);
@@ -225,19 +253,13 @@ impl Walker {
             }
             Decl::Template(t) => {
                 self.occ(&t.name, Sym::Decl(DeclKind::Template, t.name.text.clone()), true);
-                if let Some(kind) = &t.kind {
-                    self.step_kind(kind);
-                }
                 // A template's lines are checked in the scope of each step
                 // that uses it; here they have no step names of their own.
                 for stmt in &t.body {
-                    self.step_stmt(stmt, None, None);
+                    self.step_stmt(stmt, None);
                 }
             }
-            Decl::Instance(i) => {
-                self.decl_ref(DeclKind::Resource, &i.kind);
-                self.occ(&i.name, Sym::Decl(DeclKind::Instance, i.name.text.clone()), true);
-            }
+            Decl::Instance(i) => self.occ(&i.name, Sym::Decl(DeclKind::Instance, i.name.text.clone()), true),
         }
     }
 
@@ -255,24 +277,13 @@ impl Walker {
                     self.expr(&o.expr, &ExprCx::WorkflowOutput { workflow: wf.name.clone() }, Some(&wf));
                 }
                 WorkflowStmtKind::On(Trigger::Event { filter: Some(f), .. }) => self.expr(f, &ExprCx::Other, None),
-                WorkflowStmtKind::On(Trigger::Webhook { signature: Some(sig), .. }) => {
-                    self.occ(&sig.set, Sym::Set(sig.set.text.clone()), false);
-                    self.occ(&sig.key, Sym::Key { set: sig.set.text.clone(), key: sig.key.text.clone() }, false);
-                }
                 WorkflowStmtKind::Invariant(inv) => {
                     for s in &inv.body {
-                        match &s.kind {
-                            InvariantStmtKind::At(names) => {
-                                for n in names {
-                                    self.step_ref(&wf, n);
-                                }
-                            }
-                            InvariantStmtKind::Check(c) => self.template(&c.command, &ExprCx::Other, Some(&wf)),
-                            _ => {}
+                        if let InvariantStmtKind::Check(c) = &s.kind {
+                            self.template(&c.command, &ExprCx::Other, Some(&wf));
                         }
                     }
                 }
-                WorkflowStmtKind::Env(env) => self.env_block(env, None),
                 WorkflowStmtKind::Step(step) => self.step(&wf, step),
                 WorkflowStmtKind::Group(g) => self.group(&wf, g),
                 _ => {}
@@ -280,19 +291,8 @@ impl Walker {
         }
     }
 
-    fn step_ref(&mut self, wf: &WfCx, name: &Name) {
-        self.occ(name, Sym::Step { workflow: wf.name.clone(), name: name.text.clone() }, false);
-    }
-
-    fn deps(&mut self, wf: &WfCx, deps: &Option<ast::Deps>) {
-        for n in deps.iter().flat_map(|d| &d.names) {
-            self.step_ref(wf, n);
-        }
-    }
-
     fn group(&mut self, wf: &WfCx, g: &ast::Group) {
         self.occ(&g.name, Sym::Step { workflow: wf.name.clone(), name: g.name.text.clone() }, true);
-        self.deps(wf, &g.deps);
         for m in &g.members {
             match m {
                 ast::GroupMember::Step(s) => self.step(wf, s),
@@ -301,16 +301,8 @@ impl Walker {
         }
     }
 
-    fn step_kind(&mut self, kind: &StepKind) {
-        if let Some((kind, name)) = kind_decl_ref(kind) {
-            self.decl_ref(kind, name);
-        }
-    }
-
     fn step(&mut self, wf: &WfCx, step: &ast::Step) {
         self.occ(&step.name, Sym::Step { workflow: wf.name.clone(), name: step.name.text.clone() }, true);
-        self.step_kind(&step.kind);
-        self.deps(wf, &step.deps);
         let aliases: Vec<&str> = step
             .body
             .iter()
@@ -321,28 +313,12 @@ impl Walker {
             .collect();
         let scope = StepScope { wf, step: &step.name.text, aliases: &aliases };
         for stmt in &step.body {
-            self.step_stmt(stmt, Some(&scope), Some(wf));
-        }
-        // `call W` with `with { input: … }`: the keys are W's inputs.
-        if let StepKind::Call(callee) = &step.kind {
-            for stmt in &step.body {
-                if let StepStmtKind::With(v) = &stmt.kind {
-                    self.input_keys(&callee.text, Some(v));
-                }
-            }
+            self.step_stmt(stmt, Some(&scope));
         }
     }
 
-    /// The keys of the inputs passed to a called or spawned workflow.
-    fn input_keys(&mut self, workflow: &str, inputs: Option<&ast::Value>) {
-        for field in inputs.and_then(ast::Value::as_object).unwrap_or(&[]) {
-            if !field.quoted {
-                self.occ(&field.key, Sym::Input { workflow: workflow.to_string(), name: field.key.text.clone() }, false);
-            }
-        }
-    }
-
-    fn step_stmt(&mut self, stmt: &ast::StepStmt, scope: Option<&StepScope<'_>>, wf: Option<&WfCx>) {
+    /// The expressions of a step's (or a template's) statement.
+    fn step_stmt(&mut self, stmt: &ast::StepStmt, scope: Option<&StepScope<'_>>) {
         let cx = |post: bool| match scope {
             Some(s) => ExprCx::Step { workflow: s.wf.name.clone(), step: s.step.to_string(), post },
             None => ExprCx::Other,
@@ -351,24 +327,8 @@ impl Walker {
         // the step's `reads` aliases, which shadow them.
         let steps = scope.map(|s| s.visible());
         let steps = steps.as_ref();
-        // `reads`, `then put`, `then spawn`: a store or a workflow.
-        if let Some((kind, name)) = stmt_decl_ref(&stmt.kind) {
-            self.decl_ref(kind, name);
-        }
         match &stmt.kind {
-            StepStmtKind::Arm { condition, target } => {
-                if let Some(c) = condition {
-                    self.expr_in(c, &cx(false), steps);
-                }
-                if let Some(wf) = wf {
-                    self.step_ref(wf, target);
-                }
-            }
-            StepStmtKind::OnFail(OnFail::Fix { step, .. }) | StepStmtKind::Compensate(Compensate::Step(step)) => {
-                if let Some(wf) = wf {
-                    self.step_ref(wf, step);
-                }
-            }
+            StepStmtKind::Arm { condition: Some(c), .. } => self.expr_in(c, &cx(false), steps),
             StepStmtKind::When(e) => self.expr_in(e, &cx(false), steps),
             StepStmtKind::Command(t)
             | StepStmtKind::Prompt(t)
@@ -388,7 +348,6 @@ impl Walker {
                 }
             }
             StepStmtKind::Env(env) => {
-                self.env_block(env, None);
                 for e in &env.entries {
                     if let EnvEntryKind::Assign { value: EnvValue::Template(t), .. } = &e.kind {
                         self.template_in(t, &cx(false), steps);
@@ -397,15 +356,13 @@ impl Walker {
             }
             StepStmtKind::Put { value, .. } => self.expr_in(value, &cx(true), steps),
             StepStmtKind::Items(e) => self.expr_in(e, &cx(true), steps),
-            StepStmtKind::Spawn { workflow, inputs } => {
-                self.input_keys(&workflow.text, inputs.as_ref());
+            StepStmtKind::Spawn { inputs, .. } => {
                 for e in inputs.iter().flat_map(|v| v.exprs()) {
                     self.expr_in(e, &cx(true), steps);
                 }
             }
-            StepStmtKind::SpawnEach { list, workflow, inputs } => {
+            StepStmtKind::SpawnEach { list, inputs, .. } => {
                 self.expr_in(list, &cx(true), steps);
-                self.input_keys(&workflow.text, inputs.as_ref());
                 for e in inputs.iter().flat_map(|v| v.exprs()) {
                     self.expr_in(e, &cx(true), steps);
                 }
@@ -414,21 +371,11 @@ impl Walker {
         }
     }
 
-    /// `use SET` and `NAME = SET.KEY` in an env block; `in_set` names the
-    /// env set whose body this is (its assignments define keys).
-    fn env_block(&mut self, env: &EnvBlock, in_set: Option<&str>) {
+    /// The keys an env set's body defines (its assignments).
+    fn set_keys(&mut self, set: &str, env: &EnvBlock) {
         for e in &env.entries {
-            match &e.kind {
-                EnvEntryKind::Use(set) => self.occ(set, Sym::Set(set.text.clone()), false),
-                EnvEntryKind::Assign { key, value } => {
-                    if let Some(set) = in_set {
-                        self.occ(key, Sym::Key { set: set.to_string(), key: key.text.clone() }, true);
-                    }
-                    if let EnvValue::Ref { set, key } = value {
-                        self.occ(set, Sym::Set(set.text.clone()), false);
-                        self.occ(key, Sym::Key { set: set.text.clone(), key: key.text.clone() }, false);
-                    }
-                }
+            if let EnvEntryKind::Assign { key, .. } = &e.kind {
+                self.occ(key, Sym::Key { set: set.to_string(), key: key.text.clone() }, true);
             }
         }
     }
