@@ -183,7 +183,7 @@ pub fn decl_refs(decl: &Decl) -> Vec<Ref<'_>> {
     }
 }
 
-fn deps_refs(deps: Option<&ast::Deps>) -> Vec<Ref<'_>> {
+pub fn deps_refs(deps: Option<&ast::Deps>) -> Vec<Ref<'_>> {
     deps.iter().flat_map(|d| &d.names).map(|name| Ref::Step { name, role: StepRole::Dependency }).collect()
 }
 
@@ -318,9 +318,9 @@ workflow w {
 "#;
 
     /// Misspellings the index records that the name checks leave alone:
-    /// a group's deps, the keys of a template's spawn inputs, a template's
-    /// `use` (refused on its own, E0601), and a second `with` (E0603).
-    const INDEXED_NOT_CHECKED: &[&str] = &["oops_group_dep", "oops_tpl_input", "oops_tpl_use", "oops_second_with"];
+    /// a template's `use` (refused on its own, E0601) and a second `with`
+    /// (E0603).
+    const INDEXED_NOT_CHECKED: &[&str] = &["oops_tpl_use", "oops_second_with"];
 
     /// The name index and the name checks agree: each misspelt reference the
     /// index records gets one name diagnostic, at the occurrence's span, and

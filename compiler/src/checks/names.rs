@@ -22,7 +22,7 @@ use crate::db::{Db, Project};
 use crate::graph::{WorkflowGraph, workflow_graph};
 use crate::model::{ItemIndex, OtherDef, WorkflowDef, item_index};
 use crate::pending::{Anchor, Loc, Pending};
-use crate::refs::{Ref, StepRole, decl_refs, step_refs, workflow_stmt_refs};
+use crate::refs::{Ref, StepRole, decl_refs, deps_refs, step_refs, workflow_stmt_refs};
 
 /// Names expressions bind (`inputs.x`, `run.id`, `item`, …): the same list
 /// as the interpreter's `RESERVED_NAMES`.
@@ -82,6 +82,15 @@ pub(super) fn workflow_names<'db>(db: &'db dyn Db, project: Project, wf: Workflo
             names.check(r, out);
         }
     }
+    // A group's `after` (its members' references are checked with each
+    // member): a misspelt dependency would otherwise leave the graph.
+    for group in wf.groups(db).iter() {
+        let at = |s: Span| Loc::new(Anchor::Item(wf, group.item), s);
+        let names = Resolver { db, index, at: &at, wf: Some((wf, graph)) };
+        for r in deps_refs(group.deps.as_ref()) {
+            names.check(r, out);
+        }
+    }
 }
 
 pub(super) fn decl_names<'db>(db: &'db dyn Db, project: Project, decl: OtherDef<'db>, out: &mut Vec<Pending<'db>>) {
@@ -89,10 +98,11 @@ pub(super) fn decl_names<'db>(db: &'db dyn Db, project: Project, decl: OtherDef<
     let names = Resolver { db, index: item_index(db, project), at: &at, wf: None };
     for r in decl_refs(decl.ast(db)) {
         match r {
-            // In a template: `use` is refused on its own (shape, E0601);
-            // the steps it names belong to each workflow using it, none
-            // here; and the keys of its spawns' inputs are not checked.
-            Ref::Decl { kind: DeclKind::Template, .. } | Ref::Step { .. } | Ref::InputKey { .. } => {}
+            // In a template: `use` is refused on its own (shape, E0601),
+            // and the steps it names belong to each workflow using it, none
+            // here. The keys of its spawns' inputs are the spawned
+            // workflow's inputs wherever the template is used: checked here.
+            Ref::Decl { kind: DeclKind::Template, .. } | Ref::Step { .. } => {}
             r => names.check(r, out),
         }
     }
