@@ -173,15 +173,15 @@ pub enum Command {
     Store(store::StoreArgs),
     /// List the instances of a kind (a resource's plural or short name, or workflows, agents, stores, crds, …).
     ///
-    /// Example: flowc -C examples/advanced get pl
+    /// Example: flowc -C examples/build_feature get pl
     Get(resources::GetArgs),
     /// Show one instance or declaration as a manifest.
     ///
-    /// Example: flowc -C examples/advanced describe promptlibrary qa_prompts
+    /// Example: flowc -C examples/build_feature describe promptlibrary qa_prompts
     Describe(resources::DescribeArgs),
     /// The project's declarations as manifests (custom resource definitions included).
     ///
-    /// Example: flowc -C examples/advanced export --format yaml
+    /// Example: flowc -C examples/build_feature export --format yaml
     Export(resources::ExportArgs),
     /// Run the language server on stdin/stdout (for editors).
     ///

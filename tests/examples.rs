@@ -136,8 +136,8 @@ fn approvals_example_blocks_at_sign_off_and_completes_when_approved() {
 }
 
 #[test]
-fn the_advanced_example_runs_to_completion_offline() {
-    let p = copies::project("advanced", true);
+fn the_build_feature_example_runs_to_completion_offline() {
+    let p = copies::project("build_feature", true);
     let (out, s) = copies::run(&p, "build_feature", &["-i", "feature=saved searches"], &[("OPENAI_API_KEY", "dummy-api-key-0451")]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(s["outputs"], json!({ "chosen": "cache-layer", "plan": "two goals: model, then API" }));

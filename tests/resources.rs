@@ -9,7 +9,7 @@ use support::*;
 
 #[test]
 fn resources_are_listed_described_and_exported() {
-    let p = project("advanced", true);
+    let p = project("build_feature", true);
     for kind in ["pl", "promptlibraries", "PromptLibrary"] {
         let list = p.json(&["get", kind, "--json"]);
         assert_eq!(list.as_array().unwrap().len(), 1, "{kind}");

@@ -17,7 +17,7 @@ use crate::state::{payload, Event};
 /// and environment, and where to report.
 pub(crate) struct AttemptCtx {
     pub sh: Rc<Shared>,
-    /// The advanced primitives' part of the attempt (items, pins, …).
+    /// What an attempt gets beyond the basics (items, pins, …).
     pub adv: AttemptExtras,
     pub wf: usize,
     pub step: StepId,
@@ -58,7 +58,7 @@ pub(crate) struct Outcome {
     pub events: Vec<Event>,
     /// The failure is final: retrying cannot change it (a policy's deny).
     pub no_retry: bool,
-    /// What the advanced primitives report (items, gate results, violations…).
+    /// What an attempt reports beyond the basics (items, gate results, violations…).
     pub adv: OutcomeExtras,
 }
 

@@ -21,7 +21,7 @@ use crate::state::{Op, StepStatus};
 use crate::time;
 use crate::state::{payload, Event, EventKind};
 
-/// What the runner keeps for the advanced primitives.
+/// What the runner keeps for items, gates, invariants, pins and spawns.
 #[derive(Default)]
 pub(crate) struct AdvState {
     /// What the run pinned (none: nothing to pin).
