@@ -707,3 +707,40 @@ fn runs_commands_print_the_documented_json() {
 
     assert_eq!(code(&p.flowc(&["runs", "show", "no-such-run"])), 2);
 }
+
+/// `skip_on_exit`: one attempt (no retry), the step `skipped` with the
+/// attempt and exit code in its event, and the run completed; another exit
+/// code still fails and is retried.
+#[test]
+fn skip_on_exit_ends_the_step_skipped_at_the_first_attempt() {
+    let p = Project::new("skip-on-exit");
+    let source = r#"workflow w {
+  input code: int = 99
+  step probe {
+    command "echo tried >> tries; exit ${inputs.code}"
+    retry 2
+    skip_on_exit 99
+  }
+  step after_probe after probe { command "echo ran" }
+}
+"#;
+    let (_, s) = p.run_source(source, "w", &[]);
+    assert_eq!(s["status"], "completed", "{s}");
+    assert_eq!(p.read("tries"), "tried\n", "a skip is never retried");
+    let run = s["run"].as_str().unwrap();
+    let out = p.flowc(&["runs", "events", run, "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let events: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let of = |step: &str| -> Vec<(String, Value)> {
+        events.as_array().unwrap().iter().filter(|e| e["step"] == step).map(|e| (e["event"].as_str().unwrap().to_string(), e["payload"].clone())).collect()
+    };
+    let probe = of("probe");
+    assert_eq!(probe.iter().map(|(k, _)| k.as_str()).collect::<Vec<_>>(), ["started", "skipped"], "{probe:?}");
+    assert_eq!(probe[1].1, json!({ "reason": "its command exited with 99 (skip_on_exit)", "attempt": 1, "exit_code": 99 }));
+    assert_eq!(of("after_probe").last().map(|(k, _)| k.as_str()), Some("skipped"));
+
+    let p = Project::new("skip-on-exit-other-code");
+    let (_, s) = p.run_source(source, "w", &["-i", "code=3"]);
+    assert_eq!(s["status"], "failed", "{s}");
+    assert_eq!(p.read("tries"), "tried\ntried\ntried\n", "another code fails and is retried");
+}

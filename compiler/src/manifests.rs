@@ -356,6 +356,7 @@ fn step_body(body: &[ast::StepStmt]) -> Value {
             K::Strategy { strategy, .. } => json!(strategy.keyword()),
             K::Metric(m) => json!(m.text),
             K::TopK(k) => json!(k.value),
+            K::SkipOnExit(codes) => json!(codes.iter().map(|c| c.value).collect::<Vec<_>>()),
             K::Threshold(t) => json!(t.value.value),
             K::OnFailure { mode, .. } => json!(mode.keyword()),
             K::Skippable | K::DistinctFromInitiator => json!(true),

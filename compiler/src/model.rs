@@ -562,6 +562,7 @@ fn compute_sig(step: &Step, groups: &[String]) -> StepSig {
                 items_path = e.text.trim().strip_prefix("output").map(str::to_string);
             }
             K::When(_) => ends_early = Some(EndsEarly::When),
+            K::SkipOnExit(_) if ends_early.is_none() => ends_early = Some(EndsEarly::SkipOnExit),
             K::OnFailure { mode: ast::OnFailure::Continue, .. } if ends_early.is_none() => {
                 ends_early = Some(EndsEarly::Continue)
             }
@@ -711,6 +712,8 @@ pub enum EndsEarly {
     When,
     /// `on_failure continue`: it can fail and let the run go on.
     Continue,
+    /// `skip_on_exit`: its command can end it skipped.
+    SkipOnExit,
 }
 
 /// What a step looks like from an expression: `.output` and its run facts.

@@ -1111,6 +1111,9 @@ pub enum StepStmtKind {
     OnFail(OnFail),
     /// `skippable`: `flowc skip` may pass the gate.
     Skippable,
+    /// `skip_on_exit N, …`: an attempt that exits with one of these codes
+    /// ends the step `skipped` (not failed, not retried).
+    SkipOnExit(Vec<IntLit>),
     /// `on_failure fail|pause|continue`: what a failure does after the last retry.
     OnFailure {
         /// `fail`, `pause` or `continue`.
@@ -1155,6 +1158,7 @@ impl StepStmtKind {
             StepStmtKind::Check(_) => "check",
             StepStmtKind::OnFail(_) => "on_fail",
             StepStmtKind::Skippable => "skippable",
+            StepStmtKind::SkipOnExit(_) => "skip_on_exit",
             StepStmtKind::OnFailure { .. } => "on_failure",
             StepStmtKind::Env(_) => "env",
         }

@@ -114,6 +114,7 @@ pub const KEYWORDS: &[Keyword] = &[
     kw("on_fail", StepStatement, Some("`on_fail fix STEP retry N [then pause|fail]` or `on_fail pause|fail`: what a gate does when a check fails")),
     kw("fix", StepStatement, None),
     kw("skippable", StepStatement, Some("`skippable`: `flowc skip` may pass this gate")),
+    kw("skip_on_exit", StepStatement, Some("`skip_on_exit N, …`: an attempt exiting with one of these codes ends the step `skipped` (not failed, not retried); its dependents see it skipped")),
     kw("on_failure", StepStatement, Some("`on_failure fail|pause|continue`: what happens after the last retry")),
     kw("backoff", StepStatement, Some("`backoff fixed D` waits D before every retry; `backoff exponential D` doubles it each time")),
     kw("max", StepStatement, None),
@@ -212,7 +213,7 @@ pub const STEP_KEYWORDS: &[&str] = &[
     "description", "command", "prompt", "output", "with", "when", "else", "approvers",
     "distinct_from_initiator", "message", "timeout", "retry", "compensate", "channel", "event",
     "then", "reads", "items", "strategy", "metric", "top_k", "threshold", "weights", "check",
-    "on_fail", "skippable", "on_failure", "env",
+    "on_fail", "skippable", "on_failure", "env", "skip_on_exit",
 ];
 
 /// The step kinds that may follow `step NAME:`.

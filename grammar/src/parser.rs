@@ -1066,6 +1066,10 @@ impl Builder {
                 None => StepStmtKind::OnFail(OnFail::Mode { mode: FailMode::Fail, span: sp }),
             },
             Rule::skippable_stmt => StepStmtKind::Skippable,
+            Rule::skip_on_exit_stmt => {
+                let codes = kids(p).filter(|k| k.as_rule() == Rule::int).map(|k| self.int(k)).collect();
+                StepStmtKind::SkipOnExit(codes)
+            }
             Rule::on_failure_stmt => {
                 let c = kids(p).next();
                 let s = c.as_ref().map(span).unwrap_or(sp);

@@ -397,6 +397,10 @@ pub struct Step {
     /// What a failure does once the retries are spent.
     #[serde(default)]
     pub on_failure: OnFailure,
+    /// Exit codes that end the step `skipped` instead of failed (never
+    /// retried; dependents see it skipped).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skip_on_exit: Vec<i32>,
     /// The innermost group the step belongs to; `None`: top level.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<GroupId>,

@@ -216,6 +216,7 @@ fn why_not_complete(graph: &WorkflowGraph, i: usize) -> &'static str {
     match graph.sigs[i].ends_early {
         Some(crate::model::EndsEarly::When) => "its `when` can skip it",
         Some(crate::model::EndsEarly::Continue) => "`on_failure continue` lets the run go on when it fails",
+        Some(crate::model::EndsEarly::SkipOnExit) => "its `skip_on_exit` can skip it",
         None if graph.arm_targets(i) => "a branch may pick another arm",
         None => "a step or group it waits for may end early, and it is skipped then",
     }

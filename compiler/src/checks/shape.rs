@@ -32,8 +32,9 @@ const POST: &[&str] = &["then put", "then spawn", "then spawn each"];
 fn allowed(kind: &StepKind) -> (&'static [&'static str], bool) {
     // (own statements, whether COMMON applies)
     match kind {
-        StepKind::Run | StepKind::Use(_) => (&["command"], true),
-        StepKind::Agent(_) => (&["prompt"], true),
+        // `skip_on_exit` needs a process whose exit code it reads.
+        StepKind::Run | StepKind::Use(_) => (&["command", "skip_on_exit"], true),
+        StepKind::Agent(_) => (&["prompt", "skip_on_exit"], true),
         // A check's approval statements configure its implicit approval gate.
         StepKind::Check(_) => (&["with", "approvers", "distinct_from_initiator", "message"], true),
         StepKind::Call(_) => (&["with"], true),
@@ -92,7 +93,7 @@ fn required(kind: &StepKind) -> Option<(&'static str, &'static str)> {
 const SINGLE: &[&str] = &[
     "description", "command", "prompt", "output", "with", "when", "approvers", "distinct_from_initiator", "message",
     "timeout", "retry", "compensate", "channel", "event", "items", "strategy", "metric", "top_k", "threshold",
-    "weights", "on_fail", "skippable", "on_failure", "env",
+    "weights", "on_fail", "skippable", "on_failure", "env", "skip_on_exit",
 ];
 
 /// Where each kind's own statements are explained, for help lines.
@@ -108,7 +109,7 @@ fn kind_phrase(kind: &StepKind) -> String {
 /// The kind that does take a statement, for "did you mean" on the kind.
 fn kind_for(key: &str) -> Option<&'static str> {
     Some(match key {
-        "command" => "run",
+        "command" | "skip_on_exit" => "run",
         "prompt" => "agent NAME",
         "with" => "check POLICY` or `call WORKFLOW",
         "event" => "wait",

@@ -33,6 +33,40 @@ fn check_retry<'db>(r: &ast::Retry, at: &dyn Fn(Span) -> Loc<'db>, out: &mut Vec
             }
 }
 
+/// `skip_on_exit N, …`: exit codes a process can end with, other than
+/// success, each once; and a step that runs once (an item of a `for each`
+/// cannot be skipped alone).
+fn skip_codes<'db>(codes: &[ast::IntLit], for_each: bool, stmt: Span, at: &dyn Fn(Span) -> Loc<'db>, out: &mut Vec<Pending<'db>>) {
+    if for_each {
+        out.push(
+            Pending::new(Code::StatementNotAllowed, at(stmt), "`skip_on_exit` does not belong in a `for each item` step")
+                .label("not allowed here")
+                .help("an item cannot be skipped alone; let the command exit 0 for the items it passes over, or move the check into a step before the `for each`"),
+        );
+    }
+    let mut seen = Vec::new();
+    for c in codes {
+        if c.value == 0 {
+            out.push(
+                out_of_range(at(c.span), "`skip_on_exit 0`", "would skip every successful attempt")
+                    .help("name the codes the command exits with to say \"nothing to do\", e.g. `skip_on_exit 99`"),
+            );
+        } else if !(1..=255).contains(&c.value) {
+            out.push(
+                out_of_range(at(c.span), &format!("exit code {}", c.value), "is not one a process can end with")
+                    .help("exit codes are 1 to 255"),
+            );
+        } else if seen.contains(&c.value) {
+            out.push(
+                Pending::new(Code::RepeatedStatement, at(c.span), format!("exit code {} is listed twice", c.value))
+                    .label("again")
+                    .help("list each code once"),
+            );
+        }
+        seen.push(c.value);
+    }
+}
+
 fn positive_duration<'db>(d: &ast::DurationLit, what: &str, at: &dyn Fn(Span) -> Loc<'db>, out: &mut Vec<Pending<'db>>) {
     if d.millis == 0 {
         out.push(out_of_range(at(d.span), what, "must be longer than 0s").help("write a positive duration such as `30s` or `10m`"));
@@ -51,6 +85,7 @@ pub(super) fn step_values<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut Vec
         match &stmt.kind {
             StepStmtKind::Retry(r) => check_retry(r, &at, out),
             StepStmtKind::Timeout(d) => positive_duration(d, "a step `timeout`", &at, out),
+            StepStmtKind::SkipOnExit(codes) => skip_codes(codes, step.for_each.is_some(), stmt.span, &at, out),
             StepStmtKind::TopK(k) if k.value < 1 => {
                 out.push(out_of_range(at(k.span), "`top_k`", "must be at least 1").help("`top_k N` keeps the best N items"));
             }

@@ -378,6 +378,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
         let mut step_timeout = None;
         let mut retry = None;
         let mut on_failure = plan::OnFailure::Fail;
+        let mut skip_on_exit = Vec::new();
         let mut when = None;
         let mut compensate = None;
         let mut output_type = None;
@@ -408,6 +409,8 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
                     }
                 }
                 StepStmtKind::When(e) => when = Some(self.expr(&e.text)),
+                // Checked to be 1..=255 (E0508), so the cast keeps the value.
+                StepStmtKind::SkipOnExit(codes) => skip_on_exit = codes.iter().map(|c| c.value as i32).collect(),
                 StepStmtKind::Compensate(Compensate::Command(t)) => {
                     compensate = Some(plan::Compensate::Template(self.template(t, true)))
                 }
@@ -570,6 +573,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
             retry,
             timeout_ms: step_timeout,
             on_failure,
+            skip_on_exit,
             group,
             compensate,
             env: env_bindings,

@@ -377,6 +377,12 @@ impl Printer<'_> {
                 self.lit(*span);
             }
             StepStmtKind::Skippable => self.kw("skippable"),
+            StepStmtKind::SkipOnExit(codes) => {
+                self.kw("skip_on_exit");
+                self.out.space();
+                let spans: Vec<_> = codes.iter().map(|c| c.span).collect();
+                self.fill(&spans, 0);
+            }
             StepStmtKind::OnFailure { span, .. } => {
                 self.kw("on_failure");
                 self.lit(*span);

@@ -392,11 +392,18 @@ pub mod payload {
         pub error: String,
     }
 
-    /// `skipped`: why; for `flowc skip`, who and the error it passed over.
+    /// `skipped`: why; for `flowc skip`, who and the error it passed over;
+    /// for `skip_on_exit`, the attempt and its exit code.
     #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
     pub struct Skipped {
-        /// Why the step did not run.
+        /// Why the step did not run (or ran and was skipped).
         pub reason: String,
+        /// The attempt whose exit code skipped the step.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub attempt: Option<u32>,
+        /// That exit code (`skip_on_exit`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub exit_code: Option<i32>,
         /// Who passed it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub by: Option<String>,
@@ -728,7 +735,11 @@ mod tests {
             ),
             (Event::Skipped(Skipped { reason: "its when condition is false".into(), ..Default::default() }), json!({ "reason": "its when condition is false" })),
             (
-                Event::Skipped(Skipped { reason: "passed".into(), by: Some("flowc skip".into()), error: Some(None) }),
+                Event::Skipped(Skipped { reason: "exited".into(), attempt: Some(1), exit_code: Some(99), ..Default::default() }),
+                json!({ "reason": "exited", "attempt": 1, "exit_code": 99 }),
+            ),
+            (
+                Event::Skipped(Skipped { reason: "passed".into(), by: Some("flowc skip".into()), error: Some(None), ..Default::default() }),
                 json!({ "reason": "passed", "by": "flowc skip", "error": null }),
             ),
             (Event::UpstreamFailed(UpstreamFailed { failed: vec!["a".into()] }), json!({ "failed": ["a"] })),

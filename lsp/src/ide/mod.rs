@@ -194,6 +194,7 @@ mod tests {
             ("workflow w {\n  step a { command \"true\" }\n  step b after a$0 { command \"true\" }\n}\n", "step a: run"),
             ("workflow w {\n  step a { com$0mand \"true\" }\n}\n", "`command`: "),
             ("workflow w {\n  step a { command \"true\"  ret$0ry 2 }\n}\n", "`retry"),
+            ("workflow w {\n  step a { command \"true\"  skip_on$0_exit 99 }\n}\n", "`skip_on_exit N, …`"),
             ("workflow w {\n  input n: int = 1\n  step a { command \"echo ${inp$0uts.n}\" }\n}\n", "int"),
         ];
         for (marked, want) in cases {
@@ -212,7 +213,7 @@ mod tests {
         let cases: [(&str, &[&str], &[&str]); 3] = [
             ("workflow w {\n  step a { command \"true\" }\n  step b after $0 { command \"true\" }\n}\n", &["a"], &["b"]),
             ("workflow w {\n  step a { command \"true\" }\n  step b { command \"echo ${$0}\" }\n}\n", &["inputs"], &[]),
-            ("workflow w {\n  step a {\n    $0\n  }\n}\n", &["command", "retry"], &[]),
+            ("workflow w {\n  step a {\n    $0\n  }\n}\n", &["command", "retry", "skip_on_exit"], &[]),
         ];
         for (marked, offered, not_offered) in cases {
             let (text, at) = cursor(marked);

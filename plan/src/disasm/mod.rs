@@ -202,6 +202,10 @@ impl Plan {
         if step.on_failure != super::OnFailure::Fail {
             let _ = writeln!(out, "  on_failure {}", step.on_failure.keyword());
         }
+        if !step.skip_on_exit.is_empty() {
+            let codes: Vec<String> = step.skip_on_exit.iter().map(i32::to_string).collect();
+            let _ = writeln!(out, "  skip_on_exit {}", codes.join(", "));
+        }
         if let Some(g) = step.group {
             let _ = writeln!(out, "  group {g} {}", wf.groups[g as usize].name);
         }

@@ -174,6 +174,7 @@ pub fn skip(run: &str, step: &str, options: &RunOptions) -> Result<Steered, Erro
                 reason: "passed by a person with flowc skip".into(),
                 by: Some("flowc skip".into()),
                 error: Some(error),
+                ..Default::default()
             }),
         ),
     ])?;

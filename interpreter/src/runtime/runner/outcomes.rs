@@ -80,8 +80,16 @@ impl Runner {
             }
         }
         let no_retry = outcome.no_retry;
+        // `skip_on_exit`: the command said there is nothing to do.
+        let skip_code = match (&outcome.result, outcome.exit_code) {
+            (Err(_), Some(code)) if !outcome.aborted && self.aborting.is_none() && self.wf_plan().steps[s as usize].skip_on_exit.contains(&code) => {
+                Some(code)
+            }
+            _ => None,
+        };
         let (status, error) = match &outcome.result {
             Ok(_) => (StepStatus::Completed, None),
+            Err(_) if skip_code.is_some() => (StepStatus::Skipped, None),
             Err(e) => (if outcome.aborted { StepStatus::Cancelled } else { StepStatus::Failed }, Some(e.clone())),
         };
         self.ops.push(Op::AttemptFinished {
@@ -95,6 +103,16 @@ impl Runner {
             duration_ms,
         });
         let mut work = Vec::new();
+        if let Some(code) = skip_code {
+            self.steps[s as usize].output = None;
+            let reason = format!("its command exited with {code} (skip_on_exit)");
+            let skipped = payload::Skipped { reason, exit_code: Some(code), attempt: Some(attempt), ..Default::default() };
+            self.record_step(s, StepStatus::Skipped, Event::Skipped(skipped));
+            work.push(s);
+            self.propagate(work);
+            self.check_budget();
+            return;
+        }
         match outcome.result {
             Ok(_) if self.adv_before_complete(s, attempt, &mut outcome.adv) => {}
             Ok(success) => {
