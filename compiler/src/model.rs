@@ -553,7 +553,7 @@ fn compute_sig(step: &Step, groups: &[String]) -> StepSig {
     }
     for stmt in &step.body {
         match &stmt.kind {
-            K::Arm { target, .. } => arms.push(target.text.clone()),
+            K::Arm { targets, .. } => arms.extend(targets.iter().map(|t| t.text.clone())),
             K::OnFail(OnFail::Fix { step, .. }) => fix_target = Some(step.text.clone()),
             K::Compensate(Compensate::Step(s)) => compensate_step = Some(s.text.clone()),
             K::Output(t) => output = Some(crate::types::Ty::from_type_expr(t)),

@@ -104,7 +104,7 @@ pub fn step_refs(step: &ast::Step) -> Vec<Ref<'_>> {
 pub fn stmt_refs(stmt: &StepStmt) -> Vec<Ref<'_>> {
     let mut out: Vec<Ref<'_>> = stmt_decl_ref(&stmt.kind).map(|(kind, name)| Ref::Decl { kind, name }).into_iter().collect();
     match &stmt.kind {
-        StepStmtKind::Arm { target, .. } => out.push(Ref::Step { name: target, role: StepRole::BranchTarget }),
+        StepStmtKind::Arm { targets, .. } => out.extend(targets.iter().map(|name| Ref::Step { name, role: StepRole::BranchTarget })),
         StepStmtKind::OnFail(OnFail::Fix { step, .. }) => out.push(Ref::Step { name: step, role: StepRole::FixStep }),
         StepStmtKind::Compensate(Compensate::Step(step)) => out.push(Ref::Step { name: step, role: StepRole::CompensationStep }),
         StepStmtKind::Env(env) => out.extend(env_refs(env)),

@@ -1032,8 +1032,8 @@ pub enum StepStmtKind {
     Arm {
         /// The arm's condition; `None` for `else`.
         condition: Option<Expr>,
-        /// The step or group the arm picks.
-        target: Name,
+        /// The steps and groups the arm picks (`-> a, b`), at least one.
+        targets: Vec<Name>,
     },
     /// ``when `EXPR` ``: a false condition skips the step.
     When(Expr),

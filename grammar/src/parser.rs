@@ -995,10 +995,13 @@ impl Builder {
             Rule::branch_arm => {
                 let mut it = kids(p);
                 let condition = it.next().map(|c| self.cel(c));
-                let target = self.name(it.next());
-                StepStmtKind::Arm { condition: Some(condition.unwrap_or_else(|| empty_expr(sp))), target }
+                let targets = self.arm_targets(it);
+                StepStmtKind::Arm { condition: Some(condition.unwrap_or_else(|| empty_expr(sp))), targets }
             }
-            Rule::else_arm => StepStmtKind::Arm { condition: None, target: self.name(kids(p).next()) },
+            Rule::else_arm => {
+                let targets = self.arm_targets(kids(p));
+                StepStmtKind::Arm { condition: None, targets }
+            }
             Rule::when_stmt => StepStmtKind::When(self.first_cel(p)),
             Rule::approvers_stmt => StepStmtKind::Approvers(self.first_value(p)),
             Rule::distinct_stmt => StepStmtKind::DistinctFromInitiator,
@@ -1492,6 +1495,16 @@ impl Builder {
             None => Value { kind: ValueKind::Null, span: sp },
         }
     }
+    /// The targets after an arm's `->`: its identifiers (one, empty, when
+    /// recovery left none).
+    fn arm_targets<'i>(&mut self, rest: impl Iterator<Item = Pair<'i, Rule>>) -> Vec<Name> {
+        let mut targets: Vec<Name> = rest.filter(|k| k.as_rule() == Rule::ident).map(|k| self.name(Some(k))).collect();
+        if targets.is_empty() {
+            targets.push(self.name(None));
+        }
+        targets
+    }
+
     fn first_int(&mut self, p: Pair<'_, Rule>) -> IntLit {
         let sp = span(&p);
         match Self::first_of(p, Rule::int) {

@@ -293,7 +293,8 @@ impl OutputMode {
 }
 
 /// One arm of a `branch`: `when` absent means `else`. An arm picks a step
-/// (`target`) or a group (`group`): exactly one of the two.
+/// (`target`) or a group (`group`): exactly one of the two; and then
+/// whatever `also` lists.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Arm {
@@ -306,6 +307,39 @@ pub struct Arm {
     /// The group the arm picks, when it picks a group.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<crate::GroupId>,
+    /// What else the arm picks with the first (`-> a, b`), in source order;
+    /// each names exactly one of a step and a group, as the first does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<ArmPick>,
+}
+
+/// One more step or group an arm picks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArmPick {
+    /// The step, when it picks a step.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<StepId>,
+    /// The group, when it picks a group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<crate::GroupId>,
+}
+
+impl ArmPick {
+    fn of(t: ArmTarget) -> ArmPick {
+        match t {
+            ArmTarget::Step(s) => ArmPick { target: Some(s), group: None },
+            ArmTarget::Group(g) => ArmPick { target: None, group: Some(g) },
+        }
+    }
+
+    fn picks(&self) -> Option<ArmTarget> {
+        match (self.target, self.group) {
+            (Some(s), None) => Some(ArmTarget::Step(s)),
+            (None, Some(g)) => Some(ArmTarget::Group(g)),
+            _ => None,
+        }
+    }
 }
 
 /// What an arm picks.
@@ -320,22 +354,35 @@ pub enum ArmTarget {
 impl Arm {
     /// An arm that picks a step.
     pub fn step(when: Option<ExprId>, target: StepId) -> Self {
-        Arm { when, target: Some(target), group: None }
+        Arm { when, target: Some(target), group: None, also: Vec::new() }
     }
 
     /// An arm that picks a group.
     pub fn group(when: Option<ExprId>, group: crate::GroupId) -> Self {
-        Arm { when, target: None, group: Some(group) }
+        Arm { when, target: None, group: Some(group), also: Vec::new() }
     }
 
-    /// The arm's target; `None` for a malformed arm (both or neither set),
-    /// which the plan loader rejects.
+    /// An arm that picks `targets`, in order; `None` when there are none.
+    pub fn picking(when: Option<ExprId>, targets: &[ArmTarget]) -> Option<Self> {
+        let (first, rest) = targets.split_first()?;
+        let ArmPick { target, group } = ArmPick::of(*first);
+        Some(Arm { when, target, group, also: rest.iter().map(|t| ArmPick::of(*t)).collect() })
+    }
+
+    /// The arm's first target; `None` for a malformed arm (both or neither
+    /// set), which the plan loader rejects.
     pub fn picks(&self) -> Option<ArmTarget> {
         match (self.target, self.group) {
             (Some(s), None) => Some(ArmTarget::Step(s)),
             (None, Some(g)) => Some(ArmTarget::Group(g)),
             _ => None,
         }
+    }
+
+    /// Every target, the first included, in source order; `None` when one
+    /// is malformed.
+    pub fn picks_all(&self) -> Option<Vec<ArmTarget>> {
+        std::iter::once(self.picks()).chain(self.also.iter().map(ArmPick::picks)).collect()
     }
 }
 

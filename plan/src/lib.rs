@@ -584,23 +584,41 @@ impl Workflow {
     /// The steps an arm of branch `branch` picks: its step, or the members
     /// of its group that run after the branch (the others follow them).
     pub fn arm_steps(&self, branch: StepId, arm: &Arm) -> Vec<StepId> {
-        match arm.picks() {
-            Some(ArmTarget::Step(s)) => vec![s],
-            Some(ArmTarget::Group(g)) => self
-                .group_members(g)
-                .into_iter()
-                .filter(|m| self.steps.get(*m as usize).is_some_and(|s| s.after.contains(&branch)))
-                .collect(),
-            None => Vec::new(),
+        let mut out = Vec::new();
+        for t in arm.picks_all().unwrap_or_default() {
+            let steps = match t {
+                ArmTarget::Step(s) => vec![s],
+                ArmTarget::Group(g) => self
+                    .group_members(g)
+                    .into_iter()
+                    .filter(|m| self.steps.get(*m as usize).is_some_and(|s| s.after.contains(&branch)))
+                    .collect(),
+            };
+            for s in steps {
+                if !out.contains(&s) {
+                    out.push(s);
+                }
+            }
         }
+        out
     }
 
-    /// The name of what an arm picks (a step's or a group's).
+    /// The name of what an arm picks first (a step's or a group's): the
+    /// branch's `picked` output.
     pub fn arm_name(&self, arm: &Arm) -> &str {
-        match arm.picks() {
-            Some(ArmTarget::Step(s)) => self.steps.get(s as usize).map_or("?", |s| s.name.as_str()),
-            Some(ArmTarget::Group(g)) => self.groups.get(g as usize).map_or("?", |g| g.name.as_str()),
-            None => "?",
+        arm.picks().map_or("?", |t| self.target_name(t))
+    }
+
+    /// The names of everything an arm picks, `a, b`.
+    pub fn arm_names(&self, arm: &Arm) -> String {
+        let names: Vec<&str> = arm.picks_all().unwrap_or_default().into_iter().map(|t| self.target_name(t)).collect();
+        if names.is_empty() { "?".to_string() } else { names.join(", ") }
+    }
+
+    fn target_name(&self, t: ArmTarget) -> &str {
+        match t {
+            ArmTarget::Step(s) => self.steps.get(s as usize).map_or("?", |s| s.name.as_str()),
+            ArmTarget::Group(g) => self.groups.get(g as usize).map_or("?", |g| g.name.as_str()),
         }
     }
 }

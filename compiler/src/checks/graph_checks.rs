@@ -208,7 +208,7 @@ fn group_runs_after(graph: &crate::graph::WorkflowGraph, g: usize, branch: usize
 /// The span of the arm targeting `target` in a branch's body.
 pub(crate) fn arm_span(step: &flowc_grammar::ast::Step, target: &str) -> Option<Span> {
     step.body.iter().find_map(|s| match &s.kind {
-        flowc_grammar::ast::StepStmtKind::Arm { target: t, .. } if t.text == target => Some(t.span),
+        flowc_grammar::ast::StepStmtKind::Arm { targets, .. } => targets.iter().find(|t| t.text == target).map(|t| t.span),
         _ => None,
     })
 }

@@ -513,12 +513,18 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
             StepKind::Branch => {
                 let mut arms = Vec::new();
                 for stmt in &body {
-                    if let StepStmtKind::Arm { condition, target } = &stmt.kind {
+                    if let StepStmtKind::Arm { condition, targets } = &stmt.kind {
                         let when = condition.as_ref().map(|c| self.expr(&c.text));
-                        if let Some(g) = self.group_ids.get(&target.text) {
-                            arms.push(plan::Arm::group(when, *g));
-                        } else if let Some(t) = self.step_ids.get(&target.text) {
-                            arms.push(plan::Arm::step(when, *t));
+                        // Unknown names are reported by the name checks.
+                        let picks: Vec<plan::ArmTarget> = targets
+                            .iter()
+                            .filter_map(|t| match self.group_ids.get(&t.text) {
+                                Some(g) => Some(plan::ArmTarget::Group(*g)),
+                                None => self.step_ids.get(&t.text).map(|s| plan::ArmTarget::Step(*s)),
+                            })
+                            .collect();
+                        if let Some(arm) = plan::Arm::picking(when, &picks) {
+                            arms.push(arm);
                         }
                     }
                 }

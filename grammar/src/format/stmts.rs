@@ -259,7 +259,7 @@ impl Printer<'_> {
                 self.kw("with");
                 self.value(v, 0);
             }
-            StepStmtKind::Arm { condition, target } => {
+            StepStmtKind::Arm { condition, targets } => {
                 let end = match condition {
                     Some(c) => {
                         self.kw("when");
@@ -272,7 +272,9 @@ impl Printer<'_> {
                     }
                 };
                 self.kw_after(end, "->");
-                self.lit(target.span);
+                self.out.space();
+                let spans: Vec<_> = targets.iter().map(|t| t.span).collect();
+                self.fill(&spans, 0);
             }
             StepStmtKind::When(c) => {
                 self.kw("when");

@@ -327,6 +327,15 @@ fn statement(cx: &FileCx<'_>, offset: usize, line: &str, blocks: &[Block]) -> Ve
         ["at", ..] if *block == Block::Invariant => return step_items(),
         _ => {}
     }
+    // After `-> a, ` in a branch arm: the steps it does not name yet.
+    let typed = if typing { words.last().map_or(0, |w| w.len()) } else { 0 };
+    if done.first() != Some(&"then")
+        && line[..line.len() - typed].trim_end().ends_with(',')
+        && let Some(arrow) = done.iter().position(|w| *w == "->")
+    {
+        let listed = &done[arrow + 1..];
+        return steps().into_iter().filter(|(n, _)| !listed.contains(&n.as_str())).map(|(n, d)| item(&n, CompletionKind::Step, Some(d))).collect();
+    }
     if *block == Block::Env || done.first() == Some(&"env") {
         if done.last() == Some(&"use") {
             return decls(DeclKind::Env, CompletionKind::Set);

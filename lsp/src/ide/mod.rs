@@ -210,7 +210,12 @@ mod tests {
     /// none of those it must not.
     #[test]
     fn completion_at_a_cursor_marker() {
-        let cases: [(&str, &[&str], &[&str]); 3] = [
+        let cases: [(&str, &[&str], &[&str]); 4] = [
+            (
+                "workflow w {\n  step r: branch {\n    when `true` -> a, $0\n  }\n  step a after r { command \"true\" }\n  step b after r { command \"true\" }\n}\n",
+                &["b"],
+                &["a"],
+            ),
             ("workflow w {\n  step a { command \"true\" }\n  step b after $0 { command \"true\" }\n}\n", &["a"], &["b"]),
             ("workflow w {\n  step a { command \"true\" }\n  step b { command \"echo ${$0}\" }\n}\n", &["inputs"], &[]),
             ("workflow w {\n  step a {\n    $0\n  }\n}\n", &["command", "retry", "skip_on_exit"], &[]),

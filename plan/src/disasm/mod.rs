@@ -244,9 +244,14 @@ impl Plan {
                     let arms: Vec<String> = arms
                         .iter()
                         .map(|a| {
-                            let target = match a.picks() {
-                                Some(crate::ArmTarget::Step(s)) => format!("{s} {}", wf.arm_name(a)),
-                                Some(crate::ArmTarget::Group(g)) => format!("group {g} {}", wf.arm_name(a)),
+                            let name = |t: crate::ArmTarget| match t {
+                                crate::ArmTarget::Step(s) => format!("{s} {}", wf.steps.get(s as usize).map_or("?", |x| x.name.as_str())),
+                                crate::ArmTarget::Group(g) => format!("group {g} {}", wf.groups.get(g as usize).map_or("?", |x| x.name.as_str())),
+                            };
+                            // Several targets in brackets: the arms are comma-separated.
+                            let target = match a.picks_all() {
+                                Some(ts) if ts.len() == 1 => name(ts[0]),
+                                Some(ts) => format!("[{}]", ts.into_iter().map(name).collect::<Vec<_>>().join(", ")),
                                 None => "?".to_string(),
                             };
                             match a.when {

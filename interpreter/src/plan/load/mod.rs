@@ -60,8 +60,11 @@ pub struct StepInfo {
     pub refs: Vec<String>,
     /// For a branch: every step some arm picks.
     pub arm_targets: Vec<StepId>,
-    /// For a branch, per arm: the name of what it picks, and its steps.
+    /// For a branch, per arm: the name of what it picks first (its
+    /// `picked` output), and its steps.
     pub arms: Vec<(String, Vec<StepId>)>,
+    /// For a branch, per arm: the names of everything it picks (`a, b`).
+    pub arm_labels: Vec<String>,
     /// Per entry of the step's `after_groups`: the group's members. Each is
     /// one dependency of the trigger rule; the other `after` steps one each.
     pub group_deps: Vec<Vec<StepId>>,
@@ -354,30 +357,38 @@ fn load_workflow(plan: &Plan, wf: &Workflow, env: &cel::Env) -> Result<LoadedWor
                             expr_ok(when, &format!("step `{}`: branch arm", step.name))?;
                             used_exprs.push(when);
                         }
-                        match arm.picks() {
-                            Some(super::ArmTarget::Step(t)) => {
-                                let Some(target) = wf.steps.get(t as usize) else {
-                                    return Err(at_pc(format!("arm target {t} is not a step")));
-                                };
-                                if !target.after.contains(&step.id) {
-                                    return Err(at_pc(format!(
-                                        "arm target `{}` must list `{}` in its after",
-                                        target.name, step.name
-                                    )));
+                        let Some(picks) = arm.picks_all() else {
+                            return Err(at_pc("an arm needs exactly one of `target` and `group` for each thing it picks".into()));
+                        };
+                        for pick in picks {
+                            match pick {
+                                super::ArmTarget::Step(t) => {
+                                    let Some(target) = wf.steps.get(t as usize) else {
+                                        return Err(at_pc(format!("arm target {t} is not a step")));
+                                    };
+                                    if !target.after.contains(&step.id) {
+                                        return Err(at_pc(format!(
+                                            "arm target `{}` must list `{}` in its after",
+                                            target.name, step.name
+                                        )));
+                                    }
+                                }
+                                super::ArmTarget::Group(g) => {
+                                    let Some(group) = wf.groups.get(g as usize) else {
+                                        return Err(at_pc(format!("arm group {g} is not a group")));
+                                    };
+                                    let after_branch = wf
+                                        .group_members(g)
+                                        .into_iter()
+                                        .any(|m| wf.steps.get(m as usize).is_some_and(|s| s.after.contains(&step.id)));
+                                    if !after_branch {
+                                        return Err(at_pc(format!(
+                                            "no member of arm group `{}` lists `{}` in its after",
+                                            group.name, step.name
+                                        )));
+                                    }
                                 }
                             }
-                            Some(super::ArmTarget::Group(g)) => {
-                                let Some(group) = wf.groups.get(g as usize) else {
-                                    return Err(at_pc(format!("arm group {g} is not a group")));
-                                };
-                                if wf.arm_steps(step.id, arm).is_empty() {
-                                    return Err(at_pc(format!(
-                                        "no member of arm group `{}` lists `{}` in its after",
-                                        group.name, step.name
-                                    )));
-                                }
-                            }
-                            None => return Err(at_pc("an arm needs exactly one of `target` and `group`".into())),
                         }
                         let targets = wf.arm_steps(step.id, arm);
                         for t in &targets {
@@ -386,6 +397,7 @@ fn load_workflow(plan: &Plan, wf: &Workflow, env: &cel::Env) -> Result<LoadedWor
                             }
                         }
                         info.arms.push((wf.arm_name(arm).to_string(), targets));
+                        info.arm_labels.push(wf.arm_names(arm));
                     }
                 }
                 Instr::Call { workflow, .. }

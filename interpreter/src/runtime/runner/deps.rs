@@ -142,8 +142,8 @@ impl Runner {
                     Some(b) => {
                         let branch = &self.sh.plan.workflows[self.wf].steps[*b as usize];
                         let name = &self.wf_plan().steps[*b as usize].name;
-                        match self.steps[*b as usize].picked.and_then(|i| branch.arms.get(i as usize)) {
-                            Some((picked, _)) => format!("branch {name} picked {picked}"),
+                        match self.steps[*b as usize].picked.and_then(|i| branch.arm_labels.get(i as usize)) {
+                            Some(picked) => format!("branch {name} picked {picked}"),
                             None => format!("no arm of branch {name} matched"),
                         }
                     }
