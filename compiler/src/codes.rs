@@ -123,6 +123,7 @@ catalogue! {
     InvalidTriggerPattern = "E0514", Error, "a trigger's event type or webhook path is malformed";
     TriggerOptionMismatch = "E0515", Error, "a trigger option does not fit the scheme or catch-up mode it is given with";
     InvalidHeaderName = "E0516", Error, "a webhook signature's header is not a valid HTTP header name";
+    InvalidItems = "E0520", Error, "a `for each item in` list or matrix is malformed";
 
     StatementNotAllowed = "E0601", Error, "a statement does not belong in this kind of step or block";
     MissingStatement = "E0602", Error, "a step or declaration lacks a statement it needs";

@@ -896,7 +896,27 @@ pub enum GroupMember {
     Group(Group),
 }
 
-/// `step NAME[: KIND] [after DEPS] [for each item] { … }`.
+/// The literal items a `for each item in …` step runs for.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum ItemSource {
+    /// `in [..]`: these items, in order.
+    List(Value),
+    /// `in matrix { axis: [..], …, exclude: [..], include: [..] }`: every
+    /// combination of the axes' values, less the excluded, with the
+    /// included (docs/language.md, "Matrices").
+    Matrix(Value),
+}
+
+impl ItemSource {
+    /// The list or the matrix object as written.
+    pub fn value(&self) -> &Value {
+        match self {
+            ItemSource::List(v) | ItemSource::Matrix(v) => v,
+        }
+    }
+}
+
+/// `step NAME[: KIND] [after DEPS] [for each item [in ITEMS]] { … }`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Step {
     /// The step's name, unique within its workflow (groups included).
@@ -907,8 +927,11 @@ pub struct Step {
     pub kind_span: Option<Span>,
     /// `after …`; `None`: the step starts with the run (or its enclosing group).
     pub deps: Option<Deps>,
-    /// The span of `for each item`, when present.
+    /// The span of `for each item` (with its `in …`), when present.
     pub for_each: Option<Span>,
+    /// `for each item in [..]` / `in matrix { … }`: the step's own items;
+    /// without it, a `for each item` step runs for the run's item list.
+    pub for_each_in: Option<ItemSource>,
     /// The step's statements, in source order.
     pub body: Vec<StepStmt>,
     /// From `step` to the closing brace.

@@ -79,6 +79,8 @@ pub const KEYWORDS: &[Keyword] = &[
     kw("for", HeaderWord, Some("`for each item`: run the step once per item of the current item list; `item` is the element")),
     kw("each", HeaderWord, Some("`for each item`: run the step once per item of the current item list; `item` is the element")),
     kw("item", HeaderWord, Some("`for each item`: run the step once per item of the current item list; `item` is the element")),
+    kw("in", HeaderWord, Some("`for each item in [..]`: run the step once per item of this literal list (or `in matrix { … }`)")),
+    kw("matrix", HeaderWord, Some("`for each item in matrix { axis: [..], …, exclude: [..], include: [..] }`: one run of the step per combination; `item.axis` is its value")),
     kw("run", StepKind, Some("step kind (the default): runs `command` through `sh -c`; stdout is the output")),
     kw("approval", StepKind, Some("step kind: the run blocks until someone approves or rejects (`flowc approve`)")),
     kw("check", StepKind, Some("`check \"TEMPLATE\" [expect \"text\"]`: a gate or invariant check; as a step kind, `check POLICY` evaluates a policy")),

@@ -896,6 +896,7 @@ impl Builder {
         let mut kind_span = None;
         let mut deps = None;
         let mut for_each = None;
+        let mut for_each_in = None;
         let mut body = Vec::new();
         for c in kids(p) {
             match c.as_rule() {
@@ -906,12 +907,24 @@ impl Builder {
                     kind_span = Some(s);
                 }
                 Rule::after_clause => deps = Some(self.after(c)),
-                Rule::for_each_clause => for_each = Some(span(&c)),
+                Rule::for_each_clause => {
+                    for_each = Some(span(&c));
+                    for k in kids(c) {
+                        match k.as_rule() {
+                            Rule::array => for_each_in = Some(ItemSource::List(self.value(k))),
+                            Rule::matrix_items => {
+                                let v = self.first_value_of(k, Rule::object);
+                                for_each_in = Some(ItemSource::Matrix(v));
+                            }
+                            _ => {}
+                        }
+                    }
+                }
                 Rule::step_body => body = self.step_body(c),
                 _ => {}
             }
         }
-        Step { name: name.unwrap_or_else(|| missing(sp)), kind, kind_span, deps, for_each, body, span: sp }
+        Step { name: name.unwrap_or_else(|| missing(sp)), kind, kind_span, deps, for_each, for_each_in, body, span: sp }
     }
 
     fn kind_clause(&mut self, p: Pair<'_, Rule>) -> (StepKind, Span) {
@@ -1488,6 +1501,15 @@ impl Builder {
             None => empty_expr(sp),
         }
     }
+    /// The value of `p`'s first child of rule `rule` (`null` when recovery left none).
+    fn first_value_of(&mut self, p: Pair<'_, Rule>, rule: Rule) -> Value {
+        let sp = span(&p);
+        match kids(p).find(|k| k.as_rule() == rule) {
+            Some(v) => self.value(v),
+            None => Value { kind: ValueKind::Null, span: sp },
+        }
+    }
+
     fn first_value(&mut self, p: Pair<'_, Rule>) -> Value {
         let sp = span(&p);
         match kids(p).next() {

@@ -417,6 +417,11 @@ pub struct Step {
     /// of the current item list.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub for_each: bool,
+    /// `for each item in [..]` / `in matrix { … }`: the items, written out
+    /// (a matrix expanded when the plan was built); `None`: the run's item
+    /// list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub for_each_in: Option<Vec<serde_json::Value>>,
     /// Environment variables holding secrets, resolved when the step starts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub secret_env: Vec<SecretEnv>,

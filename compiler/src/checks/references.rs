@@ -435,6 +435,14 @@ fn item_ty_from(sig: &StepSig) -> Ty {
     ty.iter_elem().unwrap_or(Ty::Dyn)
 }
 
+/// The type of an item of a step's own `for each item in …` list: the
+/// join of the items' literal types (`dyn` when the list is malformed).
+fn own_items_ty(step: &ast::Step) -> Option<Ty> {
+    let source = step.for_each_in.as_ref()?;
+    let items = crate::matrix::expand(source).unwrap_or_default();
+    Some(Ty::from_json_value(&serde_json::Value::Array(items)).iter_elem().unwrap_or(Ty::Dyn))
+}
+
 /// Whether an upstream step sets the run's item list, and the type of an item.
 fn item_list(graph: &WorkflowGraph, this: usize) -> (bool, Option<Ty>) {
     // The item list: set by an upstream step's `items`, or by an upstream select.
@@ -482,6 +490,7 @@ pub fn step_expression_scope<'db>(db: &'db dyn Db, project: Project, wf: Workflo
     let Some(this) = graph.step_index(&ast.name.text) else { return Vec::new() };
     let index = item_index(db, project);
     let (items, item) = item_list(graph, this);
+    let item = own_items_ty(ast).or(item);
     let no_fix = |_: &str| (String::new(), None);
     let own_output = graph.sigs[this].output.clone().unwrap_or(Ty::Dyn);
     let scope = StepScope {
@@ -522,7 +531,8 @@ pub(super) fn step_references<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut
     let anchor = Anchor::Step(cx.wf, cx.step);
 
     let (items, item) = item_list(graph, this);
-    if step.for_each.is_some() && !items {
+    let item = own_items_ty(step).or(item);
+    if step.for_each.is_some() && step.for_each_in.is_none() && !items {
         out.push(
             Pending::new(Code::ItemOutOfContext, cx.at(step.for_each.unwrap_or(step.name.span)), format!(
                 "step `{}` runs for each item, but no step before it sets the item list",

@@ -9,30 +9,7 @@ use crate::db::{Db, Project};
 use crate::model::{OtherDef, item_index};
 use crate::pending::{Anchor, Loc, Pending};
 
-/// A data literal as JSON, or the span of the part that cannot be (an expression).
-pub(crate) fn to_json(v: &Value) -> Result<serde_json::Value, Span> {
-    Ok(match &v.kind {
-        ValueKind::Null => serde_json::Value::Null,
-        ValueKind::Bool(b) => serde_json::Value::Bool(*b),
-        ValueKind::Number(n) => {
-            if n.is_int && n.value.fract() == 0.0 && n.value.abs() < 9.0e15 {
-                serde_json::Value::from(n.value as i64)
-            } else {
-                serde_json::Number::from_f64(n.value).map_or(serde_json::Value::Null, serde_json::Value::Number)
-            }
-        }
-        ValueKind::String(s) => serde_json::Value::String(s.clone()),
-        ValueKind::Array(items) => serde_json::Value::Array(items.iter().map(to_json).collect::<Result<_, _>>()?),
-        ValueKind::Object(fields) => {
-            let mut map = serde_json::Map::new();
-            for f in fields {
-                map.insert(f.key.text.clone(), to_json(&f.value)?);
-            }
-            serde_json::Value::Object(map)
-        }
-        ValueKind::Expr(e) => return Err(e.span),
-    })
-}
+pub(crate) use crate::literal::to_json;
 
 /// The span of the value a JSON pointer (`/prompts/0/name`) names inside a
 /// literal; the closest enclosing value when the path goes further than the

@@ -75,6 +75,11 @@ fn positive_duration<'db>(d: &ast::DurationLit, what: &str, at: &dyn Fn(Span) ->
 
 pub(super) fn step_values<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut Vec<Pending<'db>>) {
     let at = |s: Span| cx.at(s);
+    if let Some(Err(problems)) = step.for_each_in.as_ref().map(crate::matrix::expand) {
+        for p in problems {
+            out.push(Pending::new(Code::InvalidItems, at(p.span), p.message).label(p.label).help(p.help));
+        }
+    }
     let mut strategy: Option<(Strategy, Span)> = None;
     let mut has_metric = false;
     let mut has_weights = false;

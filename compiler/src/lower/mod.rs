@@ -585,6 +585,8 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
             env: env_bindings,
             code,
             for_each: ast.for_each.is_some(),
+            // A malformed list is an error of the checks (E0520).
+            for_each_in: ast.for_each_in.as_ref().and_then(|s| crate::matrix::expand(s).ok()),
             secret_env,
             gate,
         })

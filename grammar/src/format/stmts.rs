@@ -202,7 +202,19 @@ impl Printer<'_> {
             self.flush_inline(for_each.start);
             self.kw("for");
             let end = self.kw_after(for_each.start + "for".len() as u32, "each");
-            self.kw_after(end, "item");
+            let end = self.kw_after(end, "item");
+            match &s.for_each_in {
+                Some(ItemSource::List(v)) => {
+                    self.kw_after(end, "in");
+                    self.value(v, " {".len());
+                }
+                Some(ItemSource::Matrix(v)) => {
+                    let end = self.kw_after(end, "in");
+                    self.kw_after(end, "matrix");
+                    self.value(v, " {".len());
+                }
+                None => {}
+            }
         }
         self.step_body(s.header_span().end, s.span, &s.body);
     }

@@ -95,7 +95,10 @@ pub fn workflow_extras(wf: &Workflow, out: &mut String) {
 /// `for each item`, secret env and gate lines of a step.
 pub fn step_extras(_plan: &Plan, wf: &Workflow, step: &Step, out: &mut String) {
     if step.for_each {
-        out.push_str("  for each item\n");
+        match &step.for_each_in {
+            Some(items) => out.push_str(&format!("  for each item in {}\n", serde_json::Value::Array(items.clone()))),
+            None => out.push_str("  for each item\n"),
+        }
     }
     for e in &step.secret_env {
         let _ = writeln!(out, "  env {} = secret#{}", e.name, e.secret);

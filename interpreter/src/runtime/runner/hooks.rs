@@ -74,8 +74,10 @@ impl Runner {
     /// What an attempt of step `s` gets beyond the basics.
     pub(super) fn attempt_extras(&self, s: StepId) -> AttemptExtras {
         let from = self.sh.plan.workflows[self.wf].steps[s as usize].items_from;
+        let own = &self.sh.plan.plan.workflows[self.wf].steps[s as usize].for_each_in;
         AttemptExtras {
-            items: from.and_then(|src| self.adv.item_lists.get(&src).cloned()),
+            // A step's own items (`for each item in …`), else the run's list.
+            items: own.as_ref().map(|list| std::rc::Rc::new(list.clone())).or_else(|| from.and_then(|src| self.adv.item_lists.get(&src).cloned())),
             done: self.adv.instances.get(&s).cloned().unwrap_or_default(),
             pin: self.adv.pin.clone(),
             files: self.adv.last_files.clone(),

@@ -29,8 +29,15 @@ pub(in crate::plan) fn index_item_sources(wf: &Workflow, loaded: &mut LoadedWork
         }
     }
     for step in &wf.steps {
+        if step.for_each_in.is_some() && !step.for_each {
+            return Err(PlanError::new(format!("step `{}` has its own items but does not run for each item", step.name)));
+        }
+        if step.for_each_in.as_ref().is_some_and(Vec::is_empty) {
+            return Err(PlanError::new(format!("step `{}` runs for each item of an empty list", step.name)));
+        }
+        let own = step.for_each_in.is_some() && !step.code.iter().any(|i| matches!(i, Instr::Select(_)));
         let needs_items = step.for_each || step.code.iter().any(|i| matches!(i, Instr::Select(_)));
-        if needs_items && loaded.steps[step.id as usize].items_from.is_none() {
+        if needs_items && !own && loaded.steps[step.id as usize].items_from.is_none() {
             return Err(PlanError::new(format!(
                 "step `{}` uses the item list, but no step before it sets one (`items` or a `select`)",
                 step.name
