@@ -609,3 +609,117 @@ fn the_reads_w0107_leaves_alone_never_meet_an_empty_output() {
     }
     assert!(warned_total > 10, "the cases exercise the warning ({warned_total} warned reads)");
 }
+
+/// The events of `step` in a run, with their payloads.
+fn step_events<'a>(events: &'a [Value], step: &str) -> Vec<(&'a str, &'a Value)> {
+    events.iter().filter(|e| e["step"] == step).map(|e| (e["event"].as_str().unwrap_or(""), &e["payload"])).collect()
+}
+
+#[test]
+fn retry_on_exit_codes_records_why_each_attempt_was_retried_and_why_none_followed() {
+    let p = Project::new("retry-on-exit");
+    let s = run(
+        &p,
+        r#"workflow w {
+  step busy {
+    command "[ $FLOW_ATTEMPT -ge 3 ] && echo done || exit 75"
+    retry 3 on exit 75, 111 backoff exponential 2ms factor 3 jitter 50%
+  }
+  step broken after busy {
+    command "exit 2"
+    timeout 1m
+    retry 3 on exit 75 or timeout
+  }
+}
+"#,
+        &[],
+    );
+    assert_eq!(s["steps"]["busy"]["status"], "completed");
+    assert_eq!(s["steps"]["busy"]["attempts"], 3);
+    assert_eq!(s["steps"]["broken"]["status"], "failed");
+    assert_eq!(s["steps"]["broken"]["attempts"], 1, "exit 2 is not retried");
+    let events = p.events(s["run"].as_str().unwrap());
+    let busy = step_events(&events, "busy");
+    let retried: Vec<&Value> = busy.iter().filter(|(k, _)| *k == "retried").map(|(_, p)| *p).collect();
+    assert_eq!(retried.len(), 2, "{busy:?}");
+    for (i, r) in retried.iter().enumerate() {
+        assert_eq!(r["reason"], "exit", "{r}");
+        assert_eq!(r["exit_code"], 75, "{r}");
+        // 2ms, then 6ms (factor 3), each spread by up to ±50%.
+        let base = [2.0, 6.0][i];
+        let delay = r["delay_ms"].as_f64().unwrap();
+        assert!(delay >= (base * 0.5_f64).floor() && delay <= (base * 1.5_f64).ceil(), "{r}");
+    }
+    let broken = step_events(&events, "broken");
+    assert!(!broken.iter().any(|(k, _)| *k == "retried"), "{broken:?}");
+    let failed = broken.iter().find(|(k, _)| *k == "failed").map(|(_, p)| *p).unwrap();
+    assert_eq!(failed["no_retry"], "exit 2 is not retried", "{failed}");
+}
+
+#[test]
+fn retry_on_timeout_retries_a_timeout_and_nothing_else() {
+    let p = Project::new("retry-on-timeout");
+    let s = run(
+        &p,
+        r#"workflow w {
+  step slow {
+    command "[ $FLOW_ATTEMPT -ge 2 ] || sleep 5; echo done"
+    timeout 200ms
+    retry 2 on timeout
+  }
+  step stuck after slow {
+    command "sleep 5"
+    timeout 100ms
+    retry 2 on exit 75
+  }
+}
+"#,
+        &[],
+    );
+    assert_eq!(s["steps"]["slow"]["status"], "completed");
+    assert_eq!(s["steps"]["slow"]["attempts"], 2);
+    assert_eq!(s["steps"]["stuck"]["status"], "failed");
+    assert_eq!(s["steps"]["stuck"]["attempts"], 1);
+    let events = p.events(s["run"].as_str().unwrap());
+    let slow = step_events(&events, "slow");
+    let retried = slow.iter().find(|(k, _)| *k == "retried").map(|(_, p)| *p).unwrap();
+    assert_eq!(retried["reason"], "timeout", "{retried}");
+    assert!(retried.get("exit_code").is_none(), "{retried}");
+    let stuck = step_events(&events, "stuck");
+    let failed = stuck.iter().find(|(k, _)| *k == "failed").map(|(_, p)| *p).unwrap();
+    assert_eq!(failed["no_retry"], "a timeout is not retried", "{failed}");
+}
+
+#[test]
+fn max_duration_stops_the_retries_and_a_spent_count_says_attempts() {
+    let p = Project::new("retry-max-duration");
+    let s = run(
+        &p,
+        r#"workflow w {
+  step slow_failure {
+    command "sleep 0.15; exit 1"
+    retry 5 backoff fixed 10ms max_duration 250ms
+    on_failure continue
+  }
+  step quick_failure {
+    command "exit 1"
+    retry 1
+  }
+}
+"#,
+        &[],
+    );
+    // Attempt 1 ends after 150ms and the next may start; attempt 2 ends past
+    // 250ms, so no third starts (a slow machine may stop after the first).
+    let attempts = s["steps"]["slow_failure"]["attempts"].as_u64().unwrap();
+    assert!((1..=2).contains(&attempts), "{s}");
+    assert_eq!(s["steps"]["quick_failure"]["attempts"], 2);
+    let events = p.events(s["run"].as_str().unwrap());
+    let failed_of = |step: &str| {
+        step_events(&events, step).into_iter().find(|(k, _)| *k == "failed").map(|(_, p)| p.clone()).unwrap()
+    };
+    assert_eq!(failed_of("slow_failure")["no_retry"], "max_duration");
+    assert_eq!(failed_of("quick_failure")["no_retry"], "attempts");
+    let retried = step_events(&events, "quick_failure").into_iter().find(|(k, _)| *k == "retried").map(|(_, p)| p.clone()).unwrap();
+    assert_eq!(retried["reason"], "exit");
+}

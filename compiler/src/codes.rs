@@ -123,6 +123,7 @@ catalogue! {
     InvalidTriggerPattern = "E0514", Error, "a trigger's event type or webhook path is malformed";
     TriggerOptionMismatch = "E0515", Error, "a trigger option does not fit the scheme or catch-up mode it is given with";
     InvalidHeaderName = "E0516", Error, "a webhook signature's header is not a valid HTTP header name";
+    RetryNeverApplies = "E0517", Error, "a retry option that can never take effect";
     InvalidItems = "E0520", Error, "a `for each item in` list or matrix is malformed";
 
     StatementNotAllowed = "E0601", Error, "a statement does not belong in this kind of step or block";
@@ -139,6 +140,8 @@ catalogue! {
     HoleInPlainString = "W0105", Warning, "`${…}` in a data string is not substituted";
     SoleApproverDistinct = "W0106", Warning, "one approver, and the gate refuses whoever started the run";
     OutputMayBeEmpty = "W0107", Warning, "reads the output of a step that may not have completed";
+    RetryOnTimeoutWithoutTimeout = "W0108", Warning, "`retry … on timeout` where nothing can time out";
+    RetriesPastMaxDuration = "W0109", Warning, "more retries than can start within `max_duration`";
 }
 
 impl Code {

@@ -633,16 +633,42 @@ impl CatchupMode {
     }
 }
 
-/// `retry N [backoff …]`, in a workflow, step or agent.
+/// `retry N [on …] [backoff …] [max_duration D]`, in a workflow, step or agent.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Retry {
     /// Retries after the first attempt (`retry 2`: at most 3 attempts).
     pub count: IntLit,
+    /// `on exit …`/`on timeout`: the failures retried; `None`: every failure.
+    pub on: Option<RetryOn>,
     /// The wait between attempts; `None`: a retry starts at once.
     pub backoff: Option<Backoff>,
+    /// `max_duration D`: no attempt starts once D has passed since the first started.
+    pub max_duration: Option<DurationLit>,
 }
 
-/// `backoff fixed|exponential D [max D]`.
+/// `on exit CODE, … [or timeout]` or `on timeout [or exit CODE, …]`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct RetryOn {
+    /// From `on` to the last code or `timeout`.
+    pub span: Span,
+    /// The exit statuses retried, as written; empty: no `exit` condition.
+    pub exits: Vec<IntLit>,
+    /// Where `timeout` is written; `None`: a timeout is not retried.
+    pub timeout: Option<Span>,
+}
+
+impl RetryOn {
+    /// `timeout` is written before `exit` (`on timeout or exit 75`).
+    pub fn timeout_first(&self) -> bool {
+        match (self.timeout, self.exits.first()) {
+            (Some(t), Some(e)) => t.start < e.span.start,
+            (Some(_), None) => true,
+            _ => false,
+        }
+    }
+}
+
+/// `backoff fixed|exponential D [factor F] [max D] [jitter P%]`.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Backoff {
     /// Fixed or exponential.
@@ -651,8 +677,13 @@ pub struct Backoff {
     pub kind_span: Span,
     /// The wait before the first retry.
     pub delay: DurationLit,
+    /// `factor F`: what each exponential wait is multiplied by; `None`: 2.
+    pub factor: Option<NumberLit>,
     /// `max D`: the cap on any wait.
     pub max: Option<DurationLit>,
+    /// `jitter P%`: each wait is spread at random by up to ±P%; the span
+    /// covers the `%`.
+    pub jitter: Option<IntLit>,
 }
 
 /// How the wait between retries grows.
@@ -660,7 +691,7 @@ pub struct Backoff {
 pub enum BackoffKind {
     /// Every wait is the delay.
     Fixed,
-    /// The delay doubles with each retry: `D`, `2D`, `4D`, ….
+    /// The delay is multiplied by the factor with each retry: `D`, `2D`, `4D`, ….
     Exponential,
 }
 

@@ -65,7 +65,7 @@ pub const KEYWORDS: &[Keyword] = &[
     kw("description", WorkflowStatement, Some("`description \"text\"`: shown by tools")),
     kw("input", WorkflowStatement, Some("`input NAME: TYPE [= DEFAULT]`: an input of the workflow, read as `inputs.NAME`")),
     kw("on", WorkflowStatement, Some("`on event \"type\" …`, `on webhook NAME`, `on schedule \"cron\"`: what starts a run")),
-    kw("retry", WorkflowStatement, Some("`retry N [backoff fixed|exponential D [max D]]`: attempts after the first")),
+    kw("retry", WorkflowStatement, Some("`retry N [on exit CODE, … | on timeout] [backoff fixed|exponential D [factor F] [max D] [jitter P%]] [max_duration D]`: attempts after the first")),
     kw("timeout", WorkflowStatement, Some("`timeout D`: the time limit (`30s`, `5m`, `2h`)")),
     kw("concurrency", WorkflowStatement, Some("`concurrency N`: at most N steps of a run at once")),
     kw("budget", WorkflowStatement, Some("`budget USD`: the run fails once agents' costs pass it")),
@@ -118,8 +118,13 @@ pub const KEYWORDS: &[Keyword] = &[
     kw("skippable", StepStatement, Some("`skippable`: `flowc skip` may pass this gate")),
     kw("skip_on_exit", StepStatement, Some("`skip_on_exit N, …`: an attempt exiting with one of these codes ends the step `skipped` (not failed, not retried); its dependents see it skipped")),
     kw("on_failure", StepStatement, Some("`on_failure fail|pause|continue`: what happens after the last retry")),
-    kw("backoff", StepStatement, Some("`backoff fixed D` waits D before every retry; `backoff exponential D` doubles it each time")),
+    kw("backoff", StepStatement, Some("`backoff fixed D` waits D before every retry; `backoff exponential D` multiplies it by `factor` (2) each time")),
     kw("max", StepStatement, None),
+    kw("exit", StepStatement, Some("`retry N on exit CODE, …`: retry only a command that exits with one of these statuses; any other failure is final")),
+    kw("or", StepStatement, Some("`retry N on exit CODE, … or timeout`: retry on either condition")),
+    kw("factor", StepStatement, Some("`backoff exponential D factor F`: each wait is F times the one before (2 by default)")),
+    kw("jitter", StepStatement, Some("`jitter P%` (after `backoff …`): each wait is spread at random by up to ±P%, within `max`")),
+    kw("max_duration", StepStatement, Some("`retry N … max_duration D`: no attempt starts once D has passed since the first one started")),
     kw("event", TriggerWord, Some("`event \"TYPE\" [subject \"S\"]`: what a wait step waits for; in expressions, the event")),
     kw("subject", TriggerWord, None),
     kw("where", TriggerWord, None),
@@ -311,8 +316,9 @@ mod tests {
         for w in words(WorkflowStatement) {
             assert!(WORKFLOW_KEYWORDS.contains(&w), "`{w}` is a WorkflowStatement but not in WORKFLOW_KEYWORDS");
         }
-        for w in words(StepStatement).filter(|w| !["put", "spawn", "as", "fix", "backoff", "max"].contains(w)) {
-            // `then put`, `then spawn`, `reads X as Y`, `on_fail fix`, `retry N backoff … max D`
+        for w in words(StepStatement).filter(|w| !["put", "spawn", "as", "fix", "backoff", "max", "exit", "or", "factor", "jitter", "max_duration"].contains(w)) {
+            // `then put`, `then spawn`, `reads X as Y`, `on_fail fix`,
+            // `retry N on exit C or timeout backoff … factor F max D jitter P% max_duration D`
             // continue a statement rather than start one.
             assert!(STEP_KEYWORDS.contains(&w), "`{w}` is a StepStatement but not in STEP_KEYWORDS");
         }

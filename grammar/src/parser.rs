@@ -712,14 +712,35 @@ impl Builder {
     fn retry(&mut self, p: Pair<'_, Rule>) -> Retry {
         let sp = span(&p);
         let mut count = None;
+        let mut on = None;
         let mut backoff = None;
+        let mut max_duration = None;
         for c in kids(p) {
             match c.as_rule() {
                 Rule::int => count = Some(self.int(c)),
+                Rule::retry_on => {
+                    let mut cond = RetryOn { span: span(&c), exits: Vec::new(), timeout: None };
+                    for d in kids(c) {
+                        match d.as_rule() {
+                            Rule::retry_exit => {
+                                for code in kids(d) {
+                                    if code.as_rule() == Rule::int {
+                                        cond.exits.push(self.int(code));
+                                    }
+                                }
+                            }
+                            Rule::retry_timeout => cond.timeout = Some(span(&d)),
+                            _ => {}
+                        }
+                    }
+                    on = Some(cond);
+                }
                 Rule::backoff_clause => {
                     let mut kind = BackoffKind::Exponential;
                     let mut kind_span = span(&c);
                     let mut durations = Vec::new();
+                    let mut factor = None;
+                    let mut jitter = None;
                     for d in kids(c) {
                         match d.as_rule() {
                             Rule::backoff_kind => {
@@ -727,17 +748,51 @@ impl Builder {
                                 kind = if d.as_str() == "fixed" { BackoffKind::Fixed } else { BackoffKind::Exponential };
                             }
                             Rule::duration => durations.push(self.duration(d)),
+                            Rule::factor_clause => {
+                                if let Some(n) = kids(d).find(|n| n.as_rule() == Rule::number) {
+                                    factor = Some(self.number(n));
+                                }
+                            }
+                            Rule::jitter_clause => {
+                                if let Some(n) = kids(d).find(|n| n.as_rule() == Rule::percent) {
+                                    jitter = Some(self.percent(n));
+                                }
+                            }
                             _ => {}
                         }
                     }
                     let mut durations = durations.into_iter();
                     let delay = durations.next().unwrap_or(DurationLit { millis: 0, span: kind_span });
-                    backoff = Some(Backoff { kind, kind_span, delay, max: durations.next() });
+                    backoff = Some(Backoff { kind, kind_span, delay, factor, max: durations.next(), jitter });
+                }
+                Rule::max_duration_clause => {
+                    if let Some(d) = kids(c).find(|d| d.as_rule() == Rule::duration) {
+                        max_duration = Some(self.duration(d));
+                    }
                 }
                 _ => {}
             }
         }
-        Retry { count: count.unwrap_or(IntLit { value: 0, span: sp }), backoff }
+        Retry { count: count.unwrap_or(IntLit { value: 0, span: sp }), on, backoff, max_duration }
+    }
+
+    /// `20%`: the number before the `%`, with the span of both.
+    fn percent(&mut self, p: Pair<'_, Rule>) -> IntLit {
+        let sp = span(&p);
+        match p.as_str().trim_end_matches('%').parse::<i64>() {
+            Ok(value) => IntLit { value, span: sp },
+            Err(_) => {
+                self.errors.push(SyntaxError {
+                    fix: None,
+                    kind: SyntaxErrorKind::NumberOutOfRange,
+                    span: sp,
+                    message: "this percentage does not fit in 64 bits".into(),
+                    label: "out of range".into(),
+                    help: Some("a jitter is at most `100%`".into()),
+                });
+                IntLit { value: i64::MAX, span: sp }
+            }
+        }
     }
 
     fn invariant(&mut self, p: Pair<'_, Rule>) -> Invariant {

@@ -33,7 +33,8 @@
 //!   env: [{ name, template: TemplateId }],
 //!   code: [Instr…],                            // see `instr`
 //! }
-//! Retry { count, backoff: fixed|exponential, delay_ms, max_ms? }
+//! Retry { count, backoff: fixed|exponential, delay_ms, max_ms?, factor?, jitter_pct?,
+//!         on?: { exit_codes?: [int…], timeout?: bool }, max_duration_ms? }
 //! Agent { name, command, cost_per_call?, env: [{ name, value }] }
 //! Policy { name, description?, exprs: [CEL…], templates: [Template…],
 //!          rules: [{ effect: deny|require_approval|allow, when: ExprId, because?: TemplateId }] }
@@ -126,6 +127,7 @@ pub mod instr;
 pub mod invariant;
 pub mod policy;
 pub mod quality_gate;
+pub mod retry;
 pub mod secret;
 pub mod select;
 pub mod spawn;
@@ -140,6 +142,7 @@ pub use instr::{Arm, ArmTarget, Instr, OutputMode, Reg};
 pub use instr::{instr_uses, is_post_action};
 pub use invariant::{fnv1a_hex, invariants_hash, template_text, FailMode, Invariant, InvariantCheck, ViolationAction};
 pub use policy::{Policy, PolicyEffect, PolicyRule};
+pub use retry::{jitter_seed, Backoff, Failure, Retry, RetryOn, Stop, Verdict, DEFAULT_FACTOR};
 pub use quality_gate::{GateCheck, QualityGate};
 pub use secret::{Secret, SecretEnv, SecretFrom, SecretId};
 pub use select::{Select, Strategy};
@@ -312,53 +315,6 @@ pub struct Defaults {
     /// The run fails once its accumulated cost exceeds this many USD; `None`: no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_usd: Option<f64>,
-}
-
-/// `retry N backoff fixed|exponential D [max D]`: up to `count` retries after
-/// the first attempt, so at most `count + 1` attempts.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Retry {
-    /// Retries after the first attempt.
-    pub count: u32,
-    /// How the wait grows between attempts.
-    #[serde(default)]
-    pub backoff: Backoff,
-    /// The wait before the first retry, in ms (0: at once).
-    #[serde(default)]
-    pub delay_ms: u64,
-    /// The cap on any wait, in ms; `None`: no cap.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_ms: Option<u64>,
-}
-
-impl Retry {
-    /// The wait before attempt `next` (2, 3, …): `delay` for fixed backoff,
-    /// `delay · 2^(next-2)` for exponential, capped at `max`.
-    pub fn delay_before(&self, next: u32) -> u64 {
-        let raw = match self.backoff {
-            Backoff::Fixed => self.delay_ms,
-            Backoff::Exponential => {
-                let shift = next.saturating_sub(2).min(40);
-                self.delay_ms.saturating_mul(1u64 << shift)
-            }
-        };
-        match self.max_ms {
-            Some(max) => raw.min(max),
-            None => raw,
-        }
-    }
-}
-
-/// How the wait between retries grows.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Backoff {
-    /// Every wait is `delay_ms`.
-    #[default]
-    Fixed,
-    /// The wait doubles with each retry.
-    Exponential,
 }
 
 /// One step: its dependencies, policies and code.

@@ -20,17 +20,144 @@ fn out_of_range<'db>(at: Loc<'db>, what: &str, rule: &str) -> Pending<'db> {
 }
 
 fn check_retry<'db>(r: &ast::Retry, at: &dyn Fn(Span) -> Loc<'db>, out: &mut Vec<Pending<'db>>) {
+    let start = out.len();
     if r.count.value < 0 {
         out.push(out_of_range(at(r.count.span), "`retry`", "must be 0 or more").help("`retry 0` means one attempt and no retries"));
     }
-    if let Some(b) = &r.backoff
-        && let Some(max) = &b.max
-            && max.millis < b.delay.millis {
+    if let Some(on) = &r.on {
+        for code in &on.exits {
+            if code.value == 0 {
                 out.push(
-                    out_of_range(at(max.span), "the backoff `max`", "is shorter than its first delay")
-                        .help("`max` caps the growing delay; make it at least the first delay"),
+                    Pending::new(Code::RetryNeverApplies, at(code.span), "exit 0 is success: it is never retried")
+                        .label("never a failure")
+                        .help("name the non-zero exit statuses to retry, such as `on exit 75`"),
+                );
+            } else if !(1..=255).contains(&code.value) {
+                out.push(
+                    out_of_range(at(code.span), "an exit status", "must be 1 to 255")
+                        .help("a command's exit status is a number from 0 to 255, and 0 is success"),
                 );
             }
+        }
+    }
+    if let Some(b) = &r.backoff {
+        if let Some(max) = &b.max
+            && max.millis < b.delay.millis
+        {
+            out.push(
+                out_of_range(at(max.span), "the backoff `max`", "is shorter than its first delay")
+                    .help("`max` caps the growing delay; make it at least the first delay"),
+            );
+        }
+        if let Some(f) = &b.factor {
+            if b.kind == ast::BackoffKind::Fixed {
+                out.push(
+                    Pending::new(Code::RetryNeverApplies, at(f.span), "`factor` has no effect with `backoff fixed`")
+                        .label("every wait is the same")
+                        .related(at(b.kind_span), "the backoff is fixed here")
+                        .help("write `backoff exponential` to grow the waits, or remove `factor`"),
+                );
+            } else if f.value.value < 1.0 {
+                out.push(
+                    out_of_range(at(f.span), "the backoff `factor`", "must be at least 1")
+                        .help("the factor multiplies each wait; below 1 the waits would shrink"),
+                );
+            }
+        }
+        if let Some(j) = &b.jitter
+            && j.value > 100
+        {
+            out.push(
+                out_of_range(at(j.span), "`jitter`", "must be 0% to 100%")
+                    .help("`jitter 20%` spreads each wait by up to ±20%; `100%` draws it from 0 to twice the wait"),
+            );
+        }
+    }
+    if let Some(limit) = &r.max_duration {
+        if limit.millis == 0 {
+            out.push(out_of_range(at(limit.span), "`max_duration`", "must be longer than 0s").help("write a positive duration such as `10m`"));
+            return;
+        }
+        let bad_values = out[start..].iter().any(|p| p.code == Code::ValueOutOfRange);
+        if r.count.value > 0 && !bad_values {
+            let policy = waits_of(r);
+            let fit = policy.retries_within_max_duration();
+            if fit == 0 {
+                out.push(
+                    Pending::new(Code::RetryNeverApplies, at(limit.span), "no retry can start within `max_duration`: the first wait is as long")
+                        .label("too short for the first wait")
+                        .help(format!(
+                            "the first retry waits at least {}; make `max_duration` longer than that, or the backoff shorter",
+                            flowc_plan::disasm::format_duration(policy.min_delay_before(2))
+                        )),
+                );
+            } else if fit < policy.count {
+                out.push(
+                    Pending::new(
+                        Code::RetriesPastMaxDuration,
+                        at(r.count.span),
+                        format!("only {fit} of these {} retries can start within `max_duration`", policy.count),
+                    )
+                    .label("more than fit")
+                    .related(at(limit.span), "the waits alone reach this limit")
+                    .help(format!("write `retry {fit}`, or make `max_duration` longer or the backoff shorter")),
+                );
+            }
+        }
+    }
+}
+
+/// The count and the waits of a retry policy as the run draws them (what
+/// `max_duration` is checked against; `on` does not matter to it).
+fn waits_of(r: &ast::Retry) -> flowc_plan::Retry {
+    let mut p = flowc_plan::Retry {
+        count: r.count.value.clamp(0, u32::MAX as i64) as u32,
+        max_duration_ms: r.max_duration.as_ref().map(|d| d.millis),
+        ..Default::default()
+    };
+    if let Some(b) = &r.backoff {
+        p.backoff = match b.kind {
+            ast::BackoffKind::Fixed => flowc_plan::Backoff::Fixed,
+            ast::BackoffKind::Exponential => flowc_plan::Backoff::Exponential,
+        };
+        p.delay_ms = b.delay.millis;
+        p.max_ms = b.max.as_ref().map(|m| m.millis);
+        p.factor = b.factor.as_ref().map(|f| f.value.value);
+        p.jitter_pct = b.jitter.as_ref().map(|j| j.value.clamp(0, 100) as u32);
+    }
+    p
+}
+
+/// Whether a step can stop by its own timeout: it has a `timeout`, or its
+/// agent or template may supply one (an unresolved one counts as may).
+fn may_time_out(db: &dyn Db, project: Project, step: &ast::Step) -> bool {
+    if step.body.iter().any(|s| matches!(s.kind, StepStmtKind::Timeout(_))) {
+        return true;
+    }
+    match &step.kind {
+        ast::StepKind::Agent(name) => {
+            let Some(agent) = crate::model::item_index(db, project).other(ast::DeclKind::Agent, &name.text) else {
+                return true;
+            };
+            match &**agent.ast(db) {
+                Decl::Agent(a) => a.body.iter().any(|s| matches!(s.kind, AgentStmtKind::Timeout(_))),
+                _ => true,
+            }
+        }
+        ast::StepKind::Use(_) => true,
+        _ => false,
+    }
+}
+
+/// `on timeout` where the policy's steps cannot time out.
+fn timeout_never_happens<'db>(on: &ast::RetryOn, whose: &str, at: &dyn Fn(Span) -> Loc<'db>, out: &mut Vec<Pending<'db>>) {
+    if let Some(t) = on.timeout {
+        out.push(
+            Pending::new(Code::RetryOnTimeoutWithoutTimeout, at(t), format!("`on timeout` never applies: {whose}"))
+                .label("nothing here times out")
+                .help("give the step a `timeout D`, or remove `timeout` from `on`"),
+        );
+    }
 }
 
 /// `skip_on_exit N, …`: exit codes a process can end with, other than
@@ -88,7 +215,14 @@ pub(super) fn step_values<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut Vec
     let mut has_channel = false;
     for stmt in &step.body {
         match &stmt.kind {
-            StepStmtKind::Retry(r) => check_retry(r, &at, out),
+            StepStmtKind::Retry(r) => {
+                check_retry(r, &at, out);
+                if let Some(on) = &r.on
+                    && !may_time_out(cx.db, cx.project, step)
+                {
+                    timeout_never_happens(on, &format!("step `{}` has no `timeout`", step.name.text), &at, out);
+                }
+            }
             StepStmtKind::Timeout(d) => positive_duration(d, "a step `timeout`", &at, out),
             StepStmtKind::SkipOnExit(codes) => skip_codes(codes, step.for_each.is_some(), stmt.span, &at, out),
             StepStmtKind::TopK(k) if k.value < 1 => {
@@ -363,7 +497,7 @@ fn value_noun(v: &Value) -> &'static str {
     }
 }
 
-pub(super) fn workflow_values<'db>(db: &'db dyn Db, _project: Project, wf: WorkflowDef<'db>, out: &mut Vec<Pending<'db>>) {
+pub(super) fn workflow_values<'db>(db: &'db dyn Db, project: Project, wf: WorkflowDef<'db>, out: &mut Vec<Pending<'db>>) {
     let mut inputs: HashMap<&str, Loc<'db>> = HashMap::new();
     let mut outputs: HashMap<&str, Loc<'db>> = HashMap::new();
     for (item, stmt) in wf.header(db).iter() {
@@ -404,7 +538,14 @@ pub(super) fn workflow_values<'db>(db: &'db dyn Db, _project: Project, wf: Workf
                 }
             }
             WorkflowStmtKind::On(trigger) => trigger_values(trigger, &at, out),
-            WorkflowStmtKind::Retry(r) => check_retry(r, &at, out),
+            WorkflowStmtKind::Retry(r) => {
+                check_retry(r, &at, out);
+                if let Some(on) = &r.on
+                    && !wf.steps(db).iter().any(|st| may_time_out(db, project, st.ast(db)))
+                {
+                    timeout_never_happens(on, &format!("no step of `{}` has a `timeout`", wf.name(db)), &at, out);
+                }
+            }
             WorkflowStmtKind::Timeout(d) => positive_duration(d, "the workflow `timeout`", &at, out),
             WorkflowStmtKind::Concurrency(n) if n.value < 1 => {
                 out.push(out_of_range(at(n.span), "`concurrency`", "must be at least 1").help("`concurrency 1` runs one step at a time"));

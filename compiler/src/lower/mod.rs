@@ -564,7 +564,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
         // A gate with `on_fail` loops on its own terms: the workflow's
         // default retry does not apply to it (its own `retry` does).
         if gate.as_ref().is_some_and(|g| g.on_fail.is_some()) && retry.is_none() {
-            retry = Some(plan::Retry { count: 0, backoff: plan::Backoff::Fixed, delay_ms: 0, max_ms: None });
+            retry = Some(plan::Retry::default());
         }
         let group = def.groups(db).last().and_then(|g| group_index.get(g.as_str()).copied());
         Some(plan::Step {
@@ -721,20 +721,35 @@ fn plan_trigger(rule: ast::TriggerRule) -> plan::TriggerRule {
     }
 }
 
-/// `retry N` alone retries at once; `backoff` sets the delays.
+/// `retry N` alone retries every failure at once; `on` chooses the failures,
+/// `backoff` sets the delays, `max_duration` bounds the whole.
 fn plan_retry(r: &ast::Retry) -> plan::Retry {
-    match &r.backoff {
-        Some(b) => plan::Retry {
-            count: r.count.value.clamp(0, u32::MAX as i64) as u32,
-            backoff: match b.kind {
-                BackoffKind::Fixed => plan::Backoff::Fixed,
-                BackoffKind::Exponential => plan::Backoff::Exponential,
-            },
-            delay_ms: b.delay.millis,
-            max_ms: b.max.as_ref().map(|m| m.millis),
-        },
-        None => plan::Retry { count: r.count.value.clamp(0, u32::MAX as i64) as u32, backoff: plan::Backoff::Fixed, delay_ms: 0, max_ms: None },
+    let mut out = plan::Retry {
+        count: r.count.value.clamp(0, u32::MAX as i64) as u32,
+        backoff: plan::Backoff::Fixed,
+        delay_ms: 0,
+        max_ms: None,
+        factor: None,
+        jitter_pct: None,
+        on: r.on.as_ref().map(|on| plan::RetryOn {
+            exit_codes: on.exits.iter().filter_map(|c| i32::try_from(c.value).ok()).collect(),
+            timeout: on.timeout.is_some(),
+        }),
+        max_duration_ms: r.max_duration.as_ref().map(|d| d.millis),
+    };
+    if let Some(b) = &r.backoff {
+        out.backoff = match b.kind {
+            BackoffKind::Fixed => plan::Backoff::Fixed,
+            BackoffKind::Exponential => plan::Backoff::Exponential,
+        };
+        out.delay_ms = b.delay.millis;
+        out.max_ms = b.max.as_ref().map(|m| m.millis);
+        if b.kind == BackoffKind::Exponential {
+            out.factor = b.factor.as_ref().map(|f| f.value.value.max(1.0));
+        }
+        out.jitter_pct = b.jitter.as_ref().map(|j| j.value.clamp(0, 100) as u32);
     }
+    out
 }
 
 pub(crate) fn plan_type(t: &TypeExpr) -> plan::Type {

@@ -156,14 +156,74 @@ impl Printer<'_> {
     pub(super) fn retry(&mut self, r: &Retry) {
         self.kw("retry");
         self.lit(r.count.span);
+        let mut end = r.count.span.end;
+        if let Some(on) = &r.on {
+            self.kw_after(end, "on");
+            end = on.span.start + "on".len() as u32;
+            if on.timeout_first() {
+                end = self.retry_timeout(on, end);
+                if !on.exits.is_empty() {
+                    self.kw_after(end, "or");
+                    end = self.retry_exits(on, end + "or".len() as u32);
+                }
+            } else {
+                end = self.retry_exits(on, end);
+                if on.timeout.is_some() {
+                    self.kw_after(end, "or");
+                    end = self.retry_timeout(on, end + "or".len() as u32);
+                }
+            }
+        }
         if let Some(b) = &r.backoff {
-            self.kw_after(r.count.span.end, "backoff");
+            self.kw_after(end, "backoff");
             self.lit(b.kind_span);
             self.lit(b.delay.span);
-            if let Some(max) = &b.max {
-                self.kw_after(b.delay.span.end, "max");
-                self.lit(max.span);
+            end = b.delay.span.end;
+            if let Some(f) = &b.factor {
+                self.kw_after(end, "factor");
+                self.lit(f.span);
+                end = f.span.end;
             }
+            if let Some(max) = &b.max {
+                self.kw_after(end, "max");
+                self.lit(max.span);
+                end = max.span.end;
+            }
+            if let Some(j) = &b.jitter {
+                self.kw_after(end, "jitter");
+                self.lit(j.span);
+                end = j.span.end;
+            }
+        }
+        if let Some(d) = &r.max_duration {
+            self.kw_after(end, "max_duration");
+            self.lit(d.span);
+        }
+    }
+
+    /// `exit CODE, …` of a retry's `on`, after `prev_end`; returns its end.
+    fn retry_exits(&mut self, on: &RetryOn, prev_end: u32) -> u32 {
+        let mut end = self.kw_after(prev_end, "exit");
+        for (i, code) in on.exits.iter().enumerate() {
+            if i > 0 {
+                self.comments_before_comma(end);
+                self.out.punct(",");
+            }
+            self.lit(code.span);
+            end = code.span.end;
+        }
+        end
+    }
+
+    /// `timeout` of a retry's `on`; returns its end.
+    fn retry_timeout(&mut self, on: &RetryOn, prev_end: u32) -> u32 {
+        match on.timeout {
+            Some(t) => {
+                self.flush_inline(t.start);
+                self.kw("timeout");
+                t.end
+            }
+            None => prev_end,
         }
     }
 

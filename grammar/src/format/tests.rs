@@ -167,3 +167,19 @@ fn trigger_signatures_and_catchup_are_spaced_canonically() {
         ),
     );
 }
+
+#[test]
+fn retry_conditions_and_backoff_options_keep_their_order() {
+    check(
+        "workflow w { retry 3   on exit 75,111 or   timeout backoff exponential 1s factor 1.5 max 1m jitter 20% max_duration 10m\nstep s { command \"a\" retry 2 on timeout or exit 75 , 76 } }",
+        "workflow w {\n  retry 3 on exit 75, 111 or timeout backoff exponential 1s factor 1.5 max 1m jitter 20% max_duration 10m\n  step s {\n    command \"a\"\n    retry 2 on timeout or exit 75, 76\n  }\n}\n",
+    );
+    check(
+        "agent a { command \"x\" retry 1 max_duration 1s }",
+        "agent a {\n  command \"x\"\n  retry 1 max_duration 1s\n}\n",
+    );
+    check(
+        "workflow w { step s { command \"a\" retry 2 on exit 75 /* busy */, 76 backoff fixed 5ms jitter 0% } }",
+        "workflow w {\n  step s {\n    command \"a\"\n    retry 2 on exit 75 /* busy */, 76 backoff fixed 5ms jitter 0%\n  }\n}\n",
+    );
+}

@@ -315,6 +315,13 @@ pub mod payload {
         /// The trigger that could not start the run.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         pub trigger: Option<String>,
+        /// Why no retry followed, when the step had retries to give:
+        /// `attempts` (all spent), `max_duration` (its limit passed or would
+        /// pass during the wait), `final` (a failure retrying cannot change,
+        /// such as a policy's deny) or `exit 2 is not retried` (and the like:
+        /// the policy's `on` does not name the failure).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub no_retry: Option<String>,
     }
 
     /// `cancelled`: a step (the attempt stopped, or why it never ran) or the run.
@@ -390,6 +397,13 @@ pub mod payload {
         pub delay_ms: u64,
         /// Why the attempt failed.
         pub error: String,
+        /// What kind of failure was retried: `exit`, `timeout` or `error`
+        /// (anything else: a signal, a bad output, …).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub reason: Option<String>,
+        /// The command's exit status, when the reason is `exit`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub exit_code: Option<i32>,
     }
 
     /// `skipped`: why; for `flowc skip`, who and the error it passed over;
@@ -712,6 +726,10 @@ mod tests {
                 json!({ "attempt": 1, "error": "x", "invariant": "i" }),
             ),
             (
+                Event::Failed(Failed { attempt: Some(1), error: "x".into(), no_retry: Some("exit 2 is not retried".into()), ..Default::default() }),
+                json!({ "attempt": 1, "error": "x", "no_retry": "exit 2 is not retried" }),
+            ),
+            (
                 Event::Cancelled(Cancelled { attempt: Some(1), error: Some("stopped".into()), reason: None }),
                 json!({ "attempt": 1, "error": "stopped" }),
             ),
@@ -730,8 +748,23 @@ mod tests {
                 json!({ "pinned_hash": "p", "source_hash": "s", "message": "m" }),
             ),
             (
-                Event::Retried(Retried { attempt: 1, next_attempt: 2, delay_ms: 100, error: "e".into() }),
+                Event::Retried(Retried { attempt: 1, next_attempt: 2, delay_ms: 100, error: "e".into(), ..Default::default() }),
                 json!({ "attempt": 1, "next_attempt": 2, "delay_ms": 100, "error": "e" }),
+            ),
+            (
+                Event::Retried(Retried {
+                    attempt: 1,
+                    next_attempt: 2,
+                    delay_ms: 5,
+                    error: "e".into(),
+                    reason: Some("exit".into()),
+                    exit_code: Some(75),
+                }),
+                json!({ "attempt": 1, "next_attempt": 2, "delay_ms": 5, "error": "e", "reason": "exit", "exit_code": 75 }),
+            ),
+            (
+                Event::Retried(Retried { attempt: 2, next_attempt: 3, delay_ms: 0, error: "t".into(), reason: Some("timeout".into()), exit_code: None }),
+                json!({ "attempt": 2, "next_attempt": 3, "delay_ms": 0, "error": "t", "reason": "timeout" }),
             ),
             (Event::Skipped(Skipped { reason: "its when condition is false".into(), ..Default::default() }), json!({ "reason": "its when condition is false" })),
             (

@@ -260,6 +260,45 @@ fn enclosing_block(lexed: &lexer::Lexed, prefix: &str) -> Vec<Block> {
     blocks
 }
 
+/// The words that may follow the words of a `retry` statement written so
+/// far: `retry N [on exit C, … [or timeout]] [backoff KIND D [factor F]
+/// [max D] [jitter P%]] [max_duration D]`, each part in its place.
+fn retry_words(done: &[&str]) -> Vec<&'static str> {
+    let has = |w: &str| done.contains(&w);
+    match done.last().copied().unwrap_or("") {
+        // A value is due.
+        "retry" | "exit" | "fixed" | "exponential" | "factor" | "max" | "jitter" | "max_duration" => return Vec::new(),
+        "on" => return vec!["exit", "timeout"],
+        "or" => return if has("exit") { vec!["timeout"] } else { vec!["exit"] },
+        "backoff" => return vec!["fixed", "exponential"],
+        _ => {}
+    }
+    let mut out = Vec::new();
+    if has("max_duration") {
+        return out;
+    }
+    if has("backoff") {
+        if has("exponential") && !has("factor") && !has("max") && !has("jitter") {
+            out.push("factor");
+        }
+        if !has("max") && !has("jitter") {
+            out.push("max");
+        }
+        if !has("jitter") {
+            out.push("jitter");
+        }
+    } else {
+        if !has("on") {
+            out.push("on");
+        } else if !has("or") {
+            out.push("or");
+        }
+        out.push("backoff");
+    }
+    out.push("max_duration");
+    out
+}
+
 fn statement(cx: &FileCx<'_>, offset: usize, line: &str, blocks: &[Block]) -> Vec<CompletionItem> {
     let db = &cx.world.db;
     let index = item_index(db, cx.project);
@@ -322,6 +361,7 @@ fn statement(cx: &FileCx<'_>, offset: usize, line: &str, blocks: &[Block]) -> Ve
         ["on_fail", "fix"] | ["compensate"] => return step_items(),
         ["on_failure"] => return ["fail", "pause", "continue"].iter().map(|k| keyword(k)).collect(),
         ["strategy"] => return ["min", "max", "threshold", "weighted"].iter().map(|k| keyword(k)).collect(),
+        ["retry", ..] => return retry_words(done).iter().map(|k| keyword(k)).collect(),
         [.., "->"] if done.first() == Some(&"then") => return decls(DeclKind::Workflow, CompletionKind::Workflow),
         [.., "->"] => return step_items(),
         ["at", ..] if *block == Block::Invariant => return step_items(),

@@ -198,6 +198,11 @@ mod tests {
             ("workflow w {\n  step a for each item in matrix { os: [\"ubuntu\"] } { command \"echo ${it$0em.os}\" }\n}\n", "os: string"),
             ("workflow w {\n  step a for each item in mat$0rix { os: [\"ubuntu\"] } { command \"true\" }\n}\n", "`for each item in matrix"),
             ("workflow w {\n  input n: int = 1\n  step a { command \"echo ${inp$0uts.n}\" }\n}\n", "int"),
+            ("workflow w {\n  step a {\n    command \"true\"\n    retry 2 on ex$0it 75\n  }\n}\n", "`retry N on exit CODE"),
+            ("workflow w {\n  step a {\n    command \"true\"\n    timeout 1s\n    retry 2 on exit 75 o$0r timeout\n  }\n}\n", "or timeout"),
+            ("workflow w {\n  retry 2 backoff exponential 1s fac$0tor 3 max 1m\n  step a { command \"true\" }\n}\n", "factor F`: each wait is F times"),
+            ("workflow w {\n  retry 2 backoff fixed 1s jit$0ter 20%\n  step a { command \"true\" }\n}\n", "±P%"),
+            ("agent x {\n  command \"x\"\n  retry 2 max_dur$0ation 1m\n}\n", "since the first one started"),
         ];
         for (marked, want) in cases {
             let (text, at) = cursor(marked);
@@ -212,7 +217,7 @@ mod tests {
     /// none of those it must not.
     #[test]
     fn completion_at_a_cursor_marker() {
-        let cases: [(&str, &[&str], &[&str]); 4] = [
+        let cases: [(&str, &[&str], &[&str]); 9] = [
             (
                 "workflow w {\n  step r: branch {\n    when `true` -> a, $0\n  }\n  step a after r { command \"true\" }\n  step b after r { command \"true\" }\n}\n",
                 &["b"],
@@ -221,6 +226,12 @@ mod tests {
             ("workflow w {\n  step a { command \"true\" }\n  step b after $0 { command \"true\" }\n}\n", &["a"], &["b"]),
             ("workflow w {\n  step a { command \"true\" }\n  step b { command \"echo ${$0}\" }\n}\n", &["inputs"], &[]),
             ("workflow w {\n  step a {\n    $0\n  }\n}\n", &["command", "retry", "skip_on_exit"], &[]),
+            // The parts of a retry, each where it may come.
+            ("workflow w {\n  step a {\n    retry 3 $0\n  }\n}\n", &["on", "backoff", "max_duration"], &["or", "factor", "jitter"]),
+            ("workflow w {\n  step a {\n    retry 3 on $0\n  }\n}\n", &["exit", "timeout"], &["backoff"]),
+            ("workflow w {\n  step a {\n    retry 3 on exit 75, 111 $0\n  }\n}\n", &["or", "backoff", "max_duration"], &["on", "factor"]),
+            ("workflow w {\n  retry 3 backoff exponential 1s $0\n}\n", &["factor", "max", "jitter", "max_duration"], &["on", "backoff"]),
+            ("workflow w {\n  retry 3 backoff fixed 1s max 5s $0\n}\n", &["jitter", "max_duration"], &["factor", "max"]),
         ];
         for (marked, offered, not_offered) in cases {
             let (text, at) = cursor(marked);

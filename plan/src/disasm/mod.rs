@@ -28,6 +28,17 @@ pub fn format_duration(ms: u64) -> String {
 
 fn retry_text(r: &Retry) -> String {
     let mut s = format!("retry {}", r.count);
+    if let Some(on) = &r.on {
+        let mut conds = Vec::new();
+        if !on.exit_codes.is_empty() {
+            let codes: Vec<String> = on.exit_codes.iter().map(i32::to_string).collect();
+            conds.push(format!("exit {}", codes.join(",")));
+        }
+        if on.timeout {
+            conds.push("timeout".to_string());
+        }
+        let _ = write!(s, " on {}", conds.join("|"));
+    }
     if r.delay_ms > 0 || r.backoff == super::Backoff::Exponential {
         let kind = match r.backoff {
             super::Backoff::Fixed => "fixed",
@@ -35,8 +46,17 @@ fn retry_text(r: &Retry) -> String {
         };
         let _ = write!(s, " {kind} {}", format_duration(r.delay_ms));
     }
+    if let Some(f) = r.factor {
+        let _ = write!(s, " factor {f}");
+    }
     if let Some(max) = r.max_ms {
         let _ = write!(s, " max {}", format_duration(max));
+    }
+    if let Some(j) = r.jitter_pct {
+        let _ = write!(s, " jitter {j}%");
+    }
+    if let Some(d) = r.max_duration_ms {
+        let _ = write!(s, " max_duration {}", format_duration(d));
     }
     s
 }

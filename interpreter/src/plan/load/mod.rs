@@ -637,9 +637,9 @@ mod tests {
 
     #[test]
     fn retry_delays_back_off() {
-        let r = Retry { count: 5, backoff: crate::plan::Backoff::Exponential, delay_ms: 100, max_ms: Some(350) };
-        assert_eq!((2..=5).map(|n| r.delay_before(n)).collect::<Vec<_>>(), [100, 200, 350, 350]);
-        let f = Retry { count: 2, backoff: crate::plan::Backoff::Fixed, delay_ms: 100, max_ms: None };
-        assert_eq!(f.delay_before(3), 100);
+        let r = Retry { count: 5, backoff: crate::plan::Backoff::Exponential, delay_ms: 100, max_ms: Some(350), ..Default::default() };
+        assert_eq!((2..=5).map(|n| r.delay_before(n, 0)).collect::<Vec<_>>(), [100, 200, 350, 350]);
+        let f = Retry { count: 2, backoff: crate::plan::Backoff::Fixed, delay_ms: 100, ..Default::default() };
+        assert_eq!(f.delay_before(3, 0), 100);
     }
 }

@@ -48,6 +48,8 @@ pub(crate) struct Outcome {
     pub stderr: String,
     pub cost: f64,
     pub exit_code: Option<i32>,
+    /// The step's timeout stopped it (a command, a child run, a gate's check).
+    pub timed_out: bool,
     /// The `notified` event, for a NOTIFY.
     pub notified: Option<payload::Notified>,
     pub duration_ms: i64,
@@ -104,6 +106,7 @@ pub(crate) fn new_outcome() -> Outcome {
         stderr: String::new(),
         cost: 0.0,
         exit_code: None,
+        timed_out: false,
         notified: None,
         duration_ms: 0,
         blocked: None,
@@ -168,6 +171,7 @@ pub(crate) fn settle_process(out: &mut Outcome, finished: process::Finished, tim
                 out.exit_code = Some(code);
             }
             out.aborted = matches!(ending, Ending::Aborted);
+            out.timed_out = matches!(ending, Ending::TimedOut);
             let mut msg = describe_ending(&ending, timeout_ms);
             if let Some(last) = out.stderr.lines().rev().find(|l| !l.trim().is_empty()) {
                 msg.push_str(&format!(": {}", last.trim()));

@@ -284,6 +284,7 @@ async fn call(ctx: &AttemptCtx, workflow: &str, inputs: Value, item: Option<usiz
     }?;
     out.cost += report.cost_usd;
     out.aborted = aborted;
+    out.timed_out = timed_out;
     if timed_out {
         return Err(format!(
             "the step timed out after {}; child run {} was cancelled",
@@ -364,6 +365,7 @@ pub(crate) async fn run_instances(
         };
         out.cost += o.cost;
         out.aborted |= o.aborted;
+        out.timed_out |= o.timed_out;
         if o.exit_code.is_some() {
             out.exit_code = o.exit_code;
         }

@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::{Msg, Runner};
-use crate::plan::{OnFailure, StepId};
+use crate::plan::{jitter_seed, Failure, OnFailure, StepId, Stop, Verdict};
 use super::attempt::Outcome;
 use crate::state::{Op, RunStatus, StepStatus};
 use crate::time;
@@ -145,14 +145,46 @@ impl Runner {
                 self.steps[s as usize].error = Some(error.clone());
                 self.adv_on_error(s, attempt, &mut outcome.adv);
                 let retry = self.sh.plan.workflows[self.wf].steps[s as usize].retry.clone();
-                match retry {
-                    Some(r) if attempt <= r.count && !no_retry => {
-                        let delay = r.delay_before(attempt + 1);
+                let failure = if outcome.timed_out {
+                    Failure::Timeout
+                } else {
+                    match outcome.exit_code {
+                        Some(code) if code != 0 => Failure::Exit(code),
+                        _ => Failure::Error,
+                    }
+                };
+                let verdict = retry.as_ref().map(|r| {
+                    if no_retry {
+                        Verdict::Stop(Stop::Attempts)
+                    } else {
+                        let elapsed = self.since_first_attempt(s);
+                        r.decide(attempt, failure, elapsed, jitter_seed(&self.run, s))
+                    }
+                });
+                // Why no retry follows, said only where retries were possible.
+                let stop_reason = match (&retry, &verdict) {
+                    (Some(r), Some(Verdict::Stop(stop))) if r.count > 0 => {
+                        Some(if no_retry { "final".to_string() } else { stop.text() })
+                    }
+                    _ => None,
+                };
+                match verdict {
+                    Some(Verdict::Retry { delay_ms: delay }) => {
                         self.steps[s as usize].retry_waiting = true;
                         self.record_step(
                             s,
                             StepStatus::Pending,
-                            Event::Retried(payload::Retried { attempt, next_attempt: attempt + 1, delay_ms: delay, error }),
+                            Event::Retried(payload::Retried {
+                                attempt,
+                                next_attempt: attempt + 1,
+                                delay_ms: delay,
+                                error,
+                                reason: Some(failure.reason().to_string()),
+                                exit_code: match failure {
+                                    Failure::Exit(code) => Some(code),
+                                    _ => None,
+                                },
+                            }),
                         );
                         let tx = self.tx.clone();
                         tokio::task::spawn_local(async move {
@@ -161,7 +193,7 @@ impl Runner {
                         });
                     }
                     _ if self.gate_fix(s, &error) => {}
-                    _ => self.fail_for_good(s, attempt, error, &mut work),
+                    _ => self.fail_for_good_because(s, attempt, error, stop_reason, &mut work),
                 }
             }
         }
@@ -169,8 +201,20 @@ impl Runner {
         self.check_budget();
     }
 
+    /// Milliseconds since the first attempt of `s` started (0: unknown).
+    fn since_first_attempt(&self, s: StepId) -> u64 {
+        let started = self.steps[s as usize].started_at.as_deref().and_then(time::parse_rfc3339);
+        started.map_or(0, |t| (time::now_ms() - t).max(0) as u64)
+    }
+
     /// The last attempt failed: apply `on_failure`.
     pub(super) fn fail_for_good(&mut self, s: StepId, attempt: u32, error: String, work: &mut Vec<StepId>) {
+        self.fail_for_good_because(s, attempt, error, None, work);
+    }
+
+    /// The last attempt failed, and `no_retry` says why no retry follows
+    /// (for a step with retries): apply `on_failure`.
+    fn fail_for_good_because(&mut self, s: StepId, attempt: u32, error: String, no_retry: Option<String>, work: &mut Vec<StepId>) {
         let name = self.sh.plan.plan.workflows[self.wf].steps[s as usize].name.clone();
         let on_failure = self.on_failure_of(s);
         match on_failure {
@@ -178,7 +222,13 @@ impl Runner {
                 self.record_step(
                     s,
                     StepStatus::Paused,
-                    Event::Failed(payload::Failed { attempt: Some(attempt), error, on_failure: Some("pause".into()), ..Default::default() }),
+                    Event::Failed(payload::Failed {
+                        attempt: Some(attempt),
+                        error,
+                        on_failure: Some("pause".into()),
+                        no_retry,
+                        ..Default::default()
+                    }),
                 );
                 if !self.paused {
                     self.paused = true;
@@ -194,7 +244,11 @@ impl Runner {
                 if on_failure == OnFailure::Fail && self.first_failure.is_none() {
                     self.first_failure = Some(format!("step {name} failed: {error}"));
                 }
-                self.record_step(s, StepStatus::Failed, Event::Failed(payload::Failed { attempt: Some(attempt), error, ..Default::default() }));
+                self.record_step(
+                    s,
+                    StepStatus::Failed,
+                    Event::Failed(payload::Failed { attempt: Some(attempt), error, no_retry, ..Default::default() }),
+                );
                 work.push(s);
             }
         }

@@ -81,6 +81,7 @@ pub(crate) async fn run_checks(
         }
         results.push(payload::GateCheck { command: command.clone(), passed, exit_code: code, reason, stdout: excerpt(&finished.stdout) });
         if matches!(finished.ending, Ending::TimedOut) {
+            out.timed_out = true;
             break;
         }
     }
