@@ -160,6 +160,30 @@ fn timeout_never_happens<'db>(on: &ast::RetryOn, whose: &str, at: &dyn Fn(Span) 
     }
 }
 
+/// An exit code both in `skip_on_exit` and in the step's `retry … on exit`:
+/// the skip comes first, so that retry can never happen.
+fn skipped_and_retried<'db>(step: &ast::Step, at: &dyn Fn(Span) -> Loc<'db>, out: &mut Vec<Pending<'db>>) {
+    let skips: Vec<i64> = step
+        .body
+        .iter()
+        .filter_map(|s| match &s.kind {
+            StepStmtKind::SkipOnExit(codes) => Some(codes.iter().map(|c| c.value)),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    for stmt in &step.body {
+        let StepStmtKind::Retry(r) = &stmt.kind else { continue };
+        for code in r.on.iter().flat_map(|on| &on.exits).filter(|c| skips.contains(&c.value)) {
+            out.push(
+                Pending::new(Code::RetryNeverApplies, at(code.span), format!("exit {} skips the step (`skip_on_exit`), so it is never retried", code.value))
+                    .label("never retried")
+                    .help(format!("an attempt that exits {} ends the step skipped; drop the code from `retry … on exit` or from `skip_on_exit`", code.value)),
+            );
+        }
+    }
+}
+
 /// `skip_on_exit N, …`: exit codes a process can end with, other than
 /// success, each once; and a step that runs once (an item of a `for each`
 /// cannot be skipped alone).
@@ -207,6 +231,7 @@ pub(super) fn step_values<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut Vec
             out.push(Pending::new(Code::InvalidItems, at(p.span), p.message).label(p.label).help(p.help));
         }
     }
+    skipped_and_retried(step, &at, out);
     let mut strategy: Option<(Strategy, Span)> = None;
     let mut has_metric = false;
     let mut has_weights = false;
