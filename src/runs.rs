@@ -147,6 +147,8 @@ pub(crate) fn finish(cli: &Cli, report: &RunReport, json: bool, progress: Option
         progress::print_summary(report);
     }
     match report.status {
+        // Compensated after it failed (`on_failure compensate`): still a failure.
+        RunStatus::Compensated if report.error.is_some() => Err(Failure::Errors),
         RunStatus::Completed | RunStatus::Compensated => Ok(()),
         RunStatus::Blocked => {
             if let (false, Some(store)) = (cli.quiet, &blocked) {

@@ -744,3 +744,48 @@ fn skip_on_exit_ends_the_step_skipped_at_the_first_attempt() {
     assert_eq!(s["status"], "failed", "{s}");
     assert_eq!(p.read("tries"), "tried\ntried\ntried\n", "another code fails and is retried");
 }
+
+/// `on_failure compensate`: the failed run undoes what it did at once,
+/// newest first, ends `compensated`, and `flowc run` still exits 1; the
+/// failed step that says `compensate_on_failure` is compensated too (the
+/// payment that may have been charged), another failed step is not.
+#[test]
+fn a_saga_compensates_when_the_run_fails() {
+    let p = Project::new("saga");
+    let source = r#"workflow trip {
+  on_failure compensate
+  step flight {
+    command "echo flight >> log"
+    compensate "echo cancel flight >> log"
+  }
+  step hotel after flight {
+    command "echo hotel >> log"
+    compensate "echo cancel hotel >> log"
+  }
+  step charge after hotel {
+    command "echo charge >> log; exit 1"
+    compensate "echo refund >> log"
+    compensate_on_failure
+  }
+  step receipt after hotel {
+    command "exit 2"
+    compensate "echo void receipt >> log"
+    on_failure continue
+  }
+}
+"#;
+    let (out, s) = p.run_source(source, "trip", &[]);
+    assert_eq!(code(&out), 1, "a compensated failure is still a failure: {}", stderr(&out));
+    assert_eq!(s["status"], "compensated", "{s}");
+    let log = p.read("log");
+    let lines: Vec<&str> = log.lines().collect();
+    let undo: Vec<&str> = lines.iter().copied().filter(|l| l.starts_with("cancel") || l.starts_with("refund") || l.starts_with("void")).collect();
+    assert_eq!(undo, ["refund", "cancel hotel", "cancel flight"], "newest first, the failed charge included, the receipt not: {log}");
+    let run = s["run"].as_str().unwrap();
+    let events = p.events(run);
+    let compensated: Vec<&str> = events.iter().filter(|e| e["event"] == "compensated").map(|e| e["step"].as_str().unwrap_or("(run)")).collect();
+    assert_eq!(compensated, ["charge", "hotel", "flight", "(run)"]);
+    // Nothing is left to compensate by hand.
+    let again = p.flowc(&["compensate", run]);
+    assert_ne!(code(&again), 0, "already compensated");
+}

@@ -512,6 +512,13 @@ pub enum WorkflowStmtKind {
     Invariant(Invariant),
     /// `env { … }`: environment for every step of the workflow.
     Env(EnvBlock),
+    /// `on_failure fail|compensate`: what a run that failed does.
+    OnFailure {
+        /// `compensate`: run the compensations of its steps, newest first.
+        compensate: bool,
+        /// Where `fail` or `compensate` is written.
+        span: Span,
+    },
     /// A step at the top level of the workflow.
     Step(Step),
     /// A `parallel` or `phase` group.
@@ -1165,6 +1172,9 @@ pub enum StepStmtKind {
     OnFail(OnFail),
     /// `skippable`: `flowc skip` may pass the gate.
     Skippable,
+    /// `compensate_on_failure`: the step's `compensate` runs during
+    /// compensation when the step itself failed, too.
+    CompensateOnFailure,
     /// `skip_on_exit N, …`: an attempt that exits with one of these codes
     /// ends the step `skipped` (not failed, not retried).
     SkipOnExit(Vec<IntLit>),
@@ -1213,6 +1223,7 @@ impl StepStmtKind {
             StepStmtKind::OnFail(_) => "on_fail",
             StepStmtKind::Skippable => "skippable",
             StepStmtKind::SkipOnExit(_) => "skip_on_exit",
+            StepStmtKind::CompensateOnFailure => "compensate_on_failure",
             StepStmtKind::OnFailure { .. } => "on_failure",
             StepStmtKind::Env(_) => "env",
         }

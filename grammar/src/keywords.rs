@@ -117,7 +117,8 @@ pub const KEYWORDS: &[Keyword] = &[
     kw("fix", StepStatement, None),
     kw("skippable", StepStatement, Some("`skippable`: `flowc skip` may pass this gate")),
     kw("skip_on_exit", StepStatement, Some("`skip_on_exit N, …`: an attempt exiting with one of these codes ends the step `skipped` (not failed, not retried); its dependents see it skipped")),
-    kw("on_failure", StepStatement, Some("`on_failure fail|pause|continue`: what happens after the last retry")),
+    kw("on_failure", StepStatement, Some("`on_failure fail|pause|continue`: what happens after a step's last retry; in a workflow, `on_failure fail|compensate`: what a failed run does (`compensate` runs its steps' compensations, newest first)")),
+    kw("compensate_on_failure", StepStatement, Some("`compensate_on_failure`: the step's `compensate` runs during compensation when the step itself failed, too (a payment that may have been charged)")),
     kw("backoff", StepStatement, Some("`backoff fixed D` waits D before every retry; `backoff exponential D` multiplies it by `factor` (2) each time")),
     kw("max", StepStatement, None),
     kw("exit", StepStatement, Some("`retry N on exit CODE, …`: retry only a command that exits with one of these statuses; any other failure is final")),
@@ -212,7 +213,7 @@ pub fn words(category: Category) -> impl Iterator<Item = &'static str> {
 /// and for saying where a misplaced statement belongs.
 pub const WORKFLOW_KEYWORDS: &[&str] = &[
     "description", "input", "on", "retry", "timeout", "concurrency", "budget", "output", "safety",
-    "invariant", "env", "step", "parallel", "phase",
+    "invariant", "env", "step", "parallel", "phase", "on_failure",
 ];
 
 /// The keywords that start a step statement (`then` covers `then put`/`then spawn`).
@@ -220,7 +221,7 @@ pub const STEP_KEYWORDS: &[&str] = &[
     "description", "command", "prompt", "output", "with", "when", "else", "approvers",
     "distinct_from_initiator", "message", "timeout", "retry", "compensate", "channel", "event",
     "then", "reads", "items", "strategy", "metric", "top_k", "threshold", "weights", "check",
-    "on_fail", "skippable", "on_failure", "env", "skip_on_exit",
+    "on_fail", "skippable", "on_failure", "env", "skip_on_exit", "compensate_on_failure",
 ];
 
 /// The step kinds that may follow `step NAME:`.

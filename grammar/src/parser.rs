@@ -572,6 +572,11 @@ impl Builder {
             }
             Rule::retry_stmt => WorkflowStmtKind::Retry(self.retry(p)),
             Rule::timeout_stmt => WorkflowStmtKind::Timeout(self.first_duration(p)),
+            Rule::run_on_failure_stmt => {
+                let c = kids(p).find(|k| k.as_rule() == Rule::run_failure_mode);
+                let s = c.as_ref().map(span).unwrap_or(sp);
+                WorkflowStmtKind::OnFailure { compensate: c.is_some_and(|c| c.as_str() == "compensate"), span: s }
+            }
             Rule::concurrency_stmt => WorkflowStmtKind::Concurrency(self.first_int(p)),
             Rule::budget_stmt => WorkflowStmtKind::Budget(self.first_number(p)),
             Rule::wf_output_stmt => {
@@ -1137,6 +1142,7 @@ impl Builder {
                 None => StepStmtKind::OnFail(OnFail::Mode { mode: FailMode::Fail, span: sp }),
             },
             Rule::skippable_stmt => StepStmtKind::Skippable,
+            Rule::compensate_on_failure_stmt => StepStmtKind::CompensateOnFailure,
             Rule::skip_on_exit_stmt => {
                 let codes = kids(p).filter(|k| k.as_rule() == Rule::int).map(|k| self.int(k)).collect();
                 StepStmtKind::SkipOnExit(codes)

@@ -315,6 +315,10 @@ pub struct Defaults {
     /// The run fails once its accumulated cost exceeds this many USD; `None`: no limit.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub budget_usd: Option<f64>,
+    /// `on_failure compensate`: a run that fails runs its steps'
+    /// compensations at once, newest first, and ends `compensated`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub compensate_on_failure: bool,
 }
 
 /// One step: its dependencies, policies and code.
@@ -353,6 +357,10 @@ pub struct Step {
     /// What a failure does once the retries are spent.
     #[serde(default)]
     pub on_failure: OnFailure,
+    /// `compensate_on_failure`: its `compensate` runs during compensation
+    /// when the step itself failed, too.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub compensate_on_failure: bool,
     /// Exit codes that end the step `skipped` instead of failed (never
     /// retried; dependents see it skipped).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -24,7 +24,7 @@ fn shape_key(kind: &StepStmtKind) -> &'static str {
 
 const COMMON: &[&str] = &[
     "description", "when", "timeout", "retry", "on_failure", "env", "reads", "then put", "then spawn",
-    "then spawn each", "items", "compensate", "output",
+    "then spawn each", "items", "compensate", "compensate_on_failure", "output",
 ];
 const POST: &[&str] = &["then put", "then spawn", "then spawn each"];
 
@@ -40,7 +40,7 @@ fn allowed(kind: &StepKind) -> (&'static [&'static str], bool) {
         StepKind::Call(_) => (&["with"], true),
         StepKind::Wait => (&["event"], true),
         StepKind::Approval => (
-            &["description", "when", "timeout", "approvers", "distinct_from_initiator", "message", "on_failure", "compensate"],
+            &["description", "when", "timeout", "approvers", "distinct_from_initiator", "message", "on_failure", "compensate", "compensate_on_failure"],
             false,
         ),
         StepKind::Branch => (&["description", "when", "when ->", "else"], false),
@@ -93,7 +93,7 @@ fn required(kind: &StepKind) -> Option<(&'static str, &'static str)> {
 const SINGLE: &[&str] = &[
     "description", "command", "prompt", "output", "with", "when", "approvers", "distinct_from_initiator", "message",
     "timeout", "retry", "compensate", "channel", "event", "items", "strategy", "metric", "top_k", "threshold",
-    "weights", "on_fail", "skippable", "on_failure", "env", "skip_on_exit",
+    "weights", "on_fail", "skippable", "on_failure", "env", "skip_on_exit", "compensate_on_failure",
 ];
 
 /// Where each kind's own statements are explained, for help lines.
@@ -233,6 +233,7 @@ pub(super) fn workflow_shape<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &m
             WorkflowStmtKind::Timeout(_) => "timeout",
             WorkflowStmtKind::Concurrency(_) => "concurrency",
             WorkflowStmtKind::Budget(_) => "budget",
+            WorkflowStmtKind::OnFailure { .. } => "on_failure",
             WorkflowStmtKind::Safety(_) => "safety",
             WorkflowStmtKind::Env(_) => "env",
             _ => continue,

@@ -232,6 +232,18 @@ pub(super) fn step_values<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut Vec
         }
     }
     skipped_and_retried(step, &at, out);
+    // `compensate_on_failure` says when a compensation runs; without one there is none.
+    // (A `use` step may take its `compensate` from the template.)
+    if let Some(stmt) = step.body.iter().find(|s| matches!(s.kind, StepStmtKind::CompensateOnFailure))
+        && !matches!(step.kind, ast::StepKind::Use(_))
+        && !step.body.iter().any(|s| matches!(s.kind, StepStmtKind::Compensate(_)))
+    {
+        out.push(
+            Pending::new(Code::MissingStatement, at(stmt.span), format!("step `{}` says `compensate_on_failure` but has no `compensate`", step.name.text))
+                .label("nothing to run")
+                .help("add `compensate \"…\"` (or `compensate STEP`) with what undoes the step, or remove `compensate_on_failure`"),
+        );
+    }
     let mut strategy: Option<(Strategy, Span)> = None;
     let mut has_metric = false;
     let mut has_weights = false;

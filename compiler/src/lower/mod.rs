@@ -204,6 +204,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
                 WorkflowStmtKind::Timeout(d) => defaults.run_timeout_ms = Some(d.millis),
                 WorkflowStmtKind::Concurrency(n) => defaults.concurrency = Some(n.value.clamp(1, u32::MAX as i64) as u32),
                 WorkflowStmtKind::Budget(b) => defaults.budget_usd = Some(b.value.value),
+                WorkflowStmtKind::OnFailure { compensate, .. } => defaults.compensate_on_failure = *compensate,
                 WorkflowStmtKind::Env(env) => wf_env.extend(self.flatten_env(None, env)),
                 WorkflowStmtKind::On(t) => triggers.push(trigger::trigger(&mut self, t)),
                 WorkflowStmtKind::Safety(s) => safety = Some(self.safety(s)),
@@ -379,6 +380,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
         let mut retry = None;
         let mut on_failure = plan::OnFailure::Fail;
         let mut skip_on_exit = Vec::new();
+        let mut compensate_on_failure = false;
         let mut when = None;
         let mut compensate = None;
         let mut output_type = None;
@@ -410,6 +412,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
                 }
                 StepStmtKind::When(e) => when = Some(self.expr(&e.text)),
                 // Checked to be 1..=255 (E0508), so the cast keeps the value.
+                StepStmtKind::CompensateOnFailure => compensate_on_failure = true,
                 StepStmtKind::SkipOnExit(codes) => skip_on_exit = codes.iter().map(|c| c.value as i32).collect(),
                 StepStmtKind::Compensate(Compensate::Command(t)) => {
                     compensate = Some(plan::Compensate::Template(self.template(t, true)))
@@ -580,6 +583,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
             timeout_ms: step_timeout,
             on_failure,
             skip_on_exit,
+            compensate_on_failure,
             group,
             compensate,
             env: env_bindings,

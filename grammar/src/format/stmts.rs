@@ -82,6 +82,10 @@ impl Printer<'_> {
                 self.kw("timeout");
                 self.lit(d.span);
             }
+            WorkflowStmtKind::OnFailure { span, .. } => {
+                self.kw("on_failure");
+                self.lit(*span);
+            }
             WorkflowStmtKind::Concurrency(n) => {
                 self.kw("concurrency");
                 self.lit(n.span);
@@ -451,6 +455,7 @@ impl Printer<'_> {
                 self.lit(*span);
             }
             StepStmtKind::Skippable => self.kw("skippable"),
+            StepStmtKind::CompensateOnFailure => self.kw("compensate_on_failure"),
             StepStmtKind::SkipOnExit(codes) => {
                 self.kw("skip_on_exit");
                 self.out.space();

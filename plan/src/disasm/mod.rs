@@ -145,6 +145,9 @@ impl Plan {
         if let Some(b) = d.budget_usd {
             let _ = write!(out, "  budget {b:.2}");
         }
+        if d.compensate_on_failure {
+            out.push_str("  on_failure compensate");
+        }
         out.push('\n');
         if let Some(desc) = &wf.description {
             let _ = writeln!(out, "  description {}", quoted(desc));
@@ -228,6 +231,9 @@ impl Plan {
         }
         if let Some(g) = step.group {
             let _ = writeln!(out, "  group {g} {}", wf.groups[g as usize].name);
+        }
+        if step.compensate_on_failure {
+            out.push_str("  compensate_on_failure\n");
         }
         match &step.compensate {
             Some(Compensate::Template(t)) => {

@@ -105,8 +105,8 @@ fn drive_to_end(sh: Rc<Shared>, launch: Launch) -> Result<RunReport, Error> {
         .map_err(|e| Error::Io(format!("cannot start the async runtime: {e}")))?;
     let local = tokio::task::LocalSet::new();
     local.block_on(&rt, async move {
-        let run = launch.run.clone();
-        Runner::new(sh.clone(), launch)?.drive().await?;
+        let (run, wf, depth) = (launch.run.clone(), launch.wf, launch.depth);
+        let status = Runner::new(sh.clone(), launch)?.drive().await?;
         // Spawned children outlive their steps; the process waits for them.
         spawn::wait_all(&sh).await;
         // Let notify deliveries finish, within reason.
@@ -114,8 +114,21 @@ fn drive_to_end(sh: Rc<Shared>, launch: Launch) -> Result<RunReport, Error> {
         for handle in pending {
             let _ = tokio::time::timeout(Duration::from_secs(10), handle).await;
         }
+        // `on_failure compensate`: a failed run undoes its steps at once.
+        let mut compensation_failed = None;
+        if status == RunStatus::Failed && depth == 0 && sh.plan.plan.workflows[wf].defaults.compensate_on_failure {
+            let record = crate::runtime::run_record(&**sh.store.borrow(), &run)?;
+            compensation_failed = super::compensation::walk(sh.clone(), wf, &record).await?;
+        }
         let store = sh.store.borrow();
-        RunReport::load(store.as_ref(), &run)
+        let mut report = RunReport::load(store.as_ref(), &run)?;
+        if let Some(why) = compensation_failed {
+            report.error = Some(match report.error.take() {
+                Some(e) => format!("{e}; {why}"),
+                None => why,
+            });
+        }
+        Ok(report)
     })
 }
 

@@ -35,6 +35,7 @@ use crate::state::{Op, StepStatus, Store};
 // dependency bookkeeping (`deps`, over the pure `rules`), dispatch, what
 // attempts report (`outcomes`), and its main loop and end (`lifecycle`).
 pub(crate) mod attempt;
+pub(crate) mod compensation;
 mod deps;
 pub(crate) mod exec;
 mod notify;
