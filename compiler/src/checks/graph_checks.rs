@@ -211,7 +211,7 @@ fn never_skipped<'db>(
     }
     let sig = &graph.sigs[i];
     let listed = never.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
-    let (them, are) = if never.len() == 1 { ("it", "is") } else { ("they", "are") };
+    let are = if never.len() == 1 { "is" } else { "are" };
     out.push(
         Pending::new(Code::RuleCannotBeMet, loc(i, deps.rule_span.unwrap_or(deps.span)), format!(
             "`{}` can never run: `all_skipped` waits for every dependency to be skipped, and {listed} {are} never skipped",
@@ -220,7 +220,7 @@ fn never_skipped<'db>(
         .label("never met")
         .help(format!(
             "a step is skipped only by its `when`, by a branch that does not pick it, or by a skip its dependencies pass on; \
-             give {them} one, or use the rule you mean (`all_done(…)` runs whatever {them} end as, `one_failed(…)` on a failure)"
+             give {listed} one of these, or write the rule you mean: `all_done(…)` runs whatever the dependencies end as, `one_failed(…)` when one fails"
         )),
     );
 }
