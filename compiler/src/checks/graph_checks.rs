@@ -180,9 +180,9 @@ pub(super) fn check_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &mut 
 
 /// `all_skipped` over dependencies none of which can be skipped: the step
 /// is skipped whatever happens. A dependency can be skipped only by its
-/// `when`, by a branch not picking it (or, for a branch, not picking this
-/// step), or by a skip its trigger rule passes on, all of which the
-/// completion facts count among the ways a node may end early.
+/// `when` or `skip_on_exit`, by a branch not picking it (or, for a branch,
+/// not picking this step), or by a skip its trigger rule passes on, all of
+/// which the completion facts count among the ways a node may end early.
 fn never_skipped<'db>(
     graph: &WorkflowGraph,
     i: usize,
@@ -219,7 +219,7 @@ fn never_skipped<'db>(
         ))
         .label("never met")
         .help(format!(
-            "a step is skipped only by its `when`, by a branch that does not pick it, or by a skip its dependencies pass on; \
+            "a step is skipped only by its `when` or `skip_on_exit`, by a branch that does not pick it, or by a skip its dependencies pass on; \
              give {listed} one of these, or write the rule you mean: `all_done(…)` runs whatever the dependencies end as, `one_failed(…)` when one fails"
         )),
     );
