@@ -138,6 +138,9 @@ const MAY_START_UNFINISHED: u8 = 4;
 /// cannot end early, or only when every member does (the group is skipped
 /// then too).
 const HELD: u8 = 8;
+/// It runs only after an `all_failed` or `one_failed` of its own, or
+/// after a step or group that does: it may run because something failed.
+const AFTER_FAILURE: u8 = 16;
 const NO_GROUP: u32 = u32::MAX;
 
 impl Completion {
@@ -443,7 +446,7 @@ fn completion(
         }
         state[i] = 2;
         let is = |x: usize, f: u8| flags[x] & f != 0;
-        let (mut skip, mut early, mut running) = (false, false, false);
+        let (mut skip, mut early, mut running, mut after_failure) = (false, false, false, false);
         let mut from = Origins::none();
         let mut alone = i < steps && sigs[i].0.ends_early.is_some();
         let deps = own(i);
@@ -453,6 +456,7 @@ fn completion(
             let first = matches!(rule, TriggerRule::OneSuccess | TriggerRule::OneFailed | TriggerRule::OneDone);
             running |= ds().any(|d| is(d, MAY_START_UNFINISHED)) || (first && ds().count() > 1) || rule == TriggerRule::Always;
             let any_ends_early = ds().any(|d| is(d, MAY_NOT_COMPLETE));
+            after_failure |= matches!(rule, TriggerRule::AllFailed | TriggerRule::OneFailed) || ds().any(|d| is(d, AFTER_FAILURE));
             match rule {
                 TriggerRule::AllSuccess => {
                     for d in ds().filter(|d| is(*d, MAY_NOT_COMPLETE)) {
@@ -507,12 +511,16 @@ fn completion(
             let is = |x: usize, f: u8| flags[x] & f != 0;
             early |= ms.iter().any(|m| !is(*m as usize, HELD) || is(*m as usize, MAY_START_EARLY));
             running |= ms.iter().any(|m| is(*m as usize, MAY_START_UNFINISHED));
+            after_failure |= ms.iter().any(|m| is(*m as usize, AFTER_FAILURE));
         }
         if alone {
             skip = true;
             from.insert(i);
         }
-        flags[i] |= if skip { MAY_NOT_COMPLETE } else { 0 } | if early { MAY_START_EARLY } else { 0 } | if running { MAY_START_UNFINISHED } else { 0 };
+        flags[i] |= if skip { MAY_NOT_COMPLETE } else { 0 }
+            | if early { MAY_START_EARLY } else { 0 }
+            | if running { MAY_START_UNFINISHED } else { 0 }
+            | if after_failure { AFTER_FAILURE } else { 0 };
         origins[i] = from;
     }
     c.flags = flags;
@@ -737,9 +745,9 @@ impl WorkflowGraph {
         if c.flags.is_empty() || self.sigs.len() != self.steps {
             return None;
         }
-        // A step that runs on a failure reads what failed, or what did not
-        // run because of it.
-        if self.runs_on_failure_of(reader, read) {
+        // A step that runs on a failure, or after one that does, reads what
+        // failed, or what did not run because of it.
+        if self.runs_after_failure_of(reader, read) {
             return Some(false);
         }
         // Only a step that can end early in a run that goes on, or one still
@@ -795,6 +803,50 @@ impl WorkflowGraph {
         c.dep_lists(reader, &own).filter(|(rule, _)| on_failure(*rule)).any(|(_, ds)| {
             ds.iter().map(|d| *d as usize).any(|d| d == read || self.upstream_of_node(d, read))
         })
+    }
+
+    /// Whether `reader`, or a step or group it waits for, runs on the
+    /// failure of `read` or of a step downstream of it (see
+    /// [`Self::runs_on_failure_of`]), unless `reader` waits for `read`
+    /// through all_success dependencies alone (then `read` completed).
+    pub fn runs_after_failure_of(&self, reader: usize, read: usize) -> bool {
+        let c = &self.completion;
+        if !c.has(reader, AFTER_FAILURE) || self.sigs.len() != self.steps {
+            return false;
+        }
+        let own = |x: usize| if x < self.steps { own_deps(&self.sigs[x].deps, &self.by_name) } else { (TriggerRule::AllSuccess, Vec::new()) };
+        let mut seen = std::collections::HashSet::new();
+        let mut queue = vec![reader];
+        while let Some(x) = queue.pop() {
+            if !seen.insert(x) {
+                continue;
+            }
+            if x == read {
+                return false;
+            }
+            let deps = own(x);
+            for (rule, ds) in c.dep_lists(x, &deps) {
+                if rule == TriggerRule::AllSuccess {
+                    queue.extend(ds.iter().map(|d| *d as usize));
+                }
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut queue = vec![reader];
+        while let Some(x) = queue.pop() {
+            if !seen.insert(x) || !c.has(x, AFTER_FAILURE) {
+                continue;
+            }
+            if self.runs_on_failure_of(x, read) {
+                return true;
+            }
+            let deps = own(x);
+            for (_, ds) in c.dep_lists(x, &deps) {
+                queue.extend(ds.iter().map(|d| *d as usize));
+            }
+            queue.extend(c.members.get(&(x as u32)).into_iter().flatten().map(|m| *m as usize));
+        }
+        false
     }
 
     /// Whether step `read` is upstream of node `node` (a step, or a group:

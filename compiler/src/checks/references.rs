@@ -152,6 +152,11 @@ impl Scope for StepScope<'_> {
                 "`{reader}` runs when something it waits for failed (its `{rule}`), so `{name}` may have failed or not run: a step that did not complete has no output"
             ));
         }
+        if self.graph.runs_after_failure_of(self.this, i) {
+            return Some(format!(
+                "`{reader}` runs after a step that runs on a failure (`one_failed` or `all_failed`), so `{name}` may have failed or not run: a step that did not complete has no output"
+            ));
+        }
         let how = match rule {
             Some(TriggerRule::AllDone) => "its `all_done` starts it whatever its dependencies ended as",
             Some(TriggerRule::OneSuccess) => "its `one_success` starts it on the first dependency that succeeds",
