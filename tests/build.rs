@@ -75,6 +75,14 @@ fn graphs_are_drawn_with_rules_and_arms_on_the_edges() {
         assert!(drawn.contains("one_success") && drawn.contains("all_done") && drawn.contains("else"), "{drawn}");
         golden(&format!("graph/release.{format}"), &drawn);
     }
+    // Every other rule is drawn as the ones above are: its name on the edge.
+    let out = flowc(&["graph", "tests/fixtures/graph/handlers.flow:handlers", "--format", "mermaid"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let drawn = text(&out.stdout);
+    for rule in ["none_failed_min_one_success", "one_failed", "none_skipped", "none_failed", "all_skipped", "all_failed", "one_done", "always"] {
+        assert!(drawn.contains(&format!("|\"{rule}\"|")), "{rule} is not on an edge: {drawn}");
+    }
+    golden("graph/handlers.mermaid", &drawn);
 }
 
 fn temp_state(name: &str) -> PathBuf {

@@ -94,6 +94,7 @@ catalogue! {
     NeverRuns = "E0303", Error, "a step can never run";
     UnboundedRecursion = "E0304", Error, "workflows call or spawn each other with no depth bound";
     CompensationStepInGraph = "E0305", Error, "a compensation step has dependencies";
+    RuleCannotBeMet = "E0306", Error, "a trigger rule waits for an outcome its dependencies can never have";
 
     UnknownName = "E0401", Error, "an expression uses a name that is not in scope";
     NotUpstream = "E0402", Error, "an expression uses a step that does not run before it";
@@ -136,7 +137,7 @@ catalogue! {
     Unused = "W0101", Warning, "a declaration is never used";
     NoEffect = "W0102", Warning, "a step has no effect";
     NotifyWithoutChannel = "W0103", Warning, "a notify step has no channel";
-    SingleDepTriggerRule = "W0104", Warning, "`one_success` over a single dependency";
+    SingleDepTriggerRule = "W0104", Warning, "a trigger rule over a single dependency that is a plain `after`";
     HoleInPlainString = "W0105", Warning, "`${…}` in a data string is not substituted";
     SoleApproverDistinct = "W0106", Warning, "one approver, and the gate refuses whoever started the run";
     OutputMayBeEmpty = "W0107", Warning, "reads the output of a step that may not have completed";

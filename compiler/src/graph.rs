@@ -96,11 +96,14 @@ pub struct WorkflowGraph {
 /// - `may_not_complete`: it can end without completing in a run that goes
 ///   on: its own `when` or `on_failure continue`, a branch arm that may not
 ///   pick it, a skip its trigger rule passes on (all_success: any dependency;
-///   one_success: every dependency), a group whose members may all be
-///   skipped;
+///   one_success, one_done: every dependency; none_failed and the like: any
+///   dependency, the step being its own origin), a rule that runs on what
+///   others skip on (all_failed, one_failed, all_skipped: always), a group
+///   whose members may all be skipped;
 /// - `may_start_early`: it can start while some step upstream of it has not
 ///   completed: a trigger rule other than all_success (`one_success` starts
-///   on the first success, `all_done` after failures), a group dependency
+///   on the first success, `all_done` after failures, `always` at once;
+///   `none_failed` and the like only when a dependency may end early), a group dependency
 ///   with a member that may be skipped while the group completes (one
 ///   that can end early other than with all the rest: see `Origins`), or
 ///   such a step before it.
@@ -128,12 +131,16 @@ const MAY_NOT_COMPLETE: u8 = 1;
 /// It can start while a step upstream of it has not completed.
 const MAY_START_EARLY: u8 = 2;
 /// It can start while a step upstream of it is still running: a
-/// `one_success` starts on the first success, or such a step before it.
+/// `one_success`, `one_failed` or `one_done` starts on the first of its
+/// dependencies to end so, an `always` at once, or such a step before it.
 const MAY_START_UNFINISHED: u8 = 4;
 /// A group member whose completion its group's completion implies: it
 /// cannot end early, or only when every member does (the group is skipped
 /// then too).
 const HELD: u8 = 8;
+/// It runs only after an `all_failed` or `one_failed` of its own, or
+/// after a step or group that does: it may run because something failed.
+const AFTER_FAILURE: u8 = 16;
 const NO_GROUP: u32 = u32::MAX;
 
 impl Completion {
@@ -439,13 +446,17 @@ fn completion(
         }
         state[i] = 2;
         let is = |x: usize, f: u8| flags[x] & f != 0;
-        let (mut skip, mut early, mut running) = (false, false, false);
+        let (mut skip, mut early, mut running, mut after_failure) = (false, false, false, false);
         let mut from = Origins::none();
         let mut alone = i < steps && sigs[i].0.ends_early.is_some();
         let deps = own(i);
         for (rule, ds) in c.dep_lists(i, &deps) {
             let ds = || ds.iter().map(|d| *d as usize);
-            running |= ds().any(|d| is(d, MAY_START_UNFINISHED)) || (rule == TriggerRule::OneSuccess && ds().count() > 1);
+            // Rules that start on the first of several dependencies, or on none.
+            let first = matches!(rule, TriggerRule::OneSuccess | TriggerRule::OneFailed | TriggerRule::OneDone);
+            running |= ds().any(|d| is(d, MAY_START_UNFINISHED)) || (first && ds().count() > 1) || rule == TriggerRule::Always;
+            let any_ends_early = ds().any(|d| is(d, MAY_NOT_COMPLETE));
+            after_failure |= matches!(rule, TriggerRule::AllFailed | TriggerRule::OneFailed) || ds().any(|d| is(d, AFTER_FAILURE));
             match rule {
                 TriggerRule::AllSuccess => {
                     for d in ds().filter(|d| is(*d, MAY_NOT_COMPLETE)) {
@@ -454,11 +465,27 @@ fn completion(
                     }
                     early |= ds().any(|d| is(d, MAY_START_EARLY));
                 }
-                TriggerRule::OneSuccess => {
+                // Skipped only when no dependency succeeded (or, for
+                // one_done, failed): when every one may end early.
+                TriggerRule::OneSuccess | TriggerRule::OneDone => {
                     alone |= ds().all(|d| is(d, MAY_NOT_COMPLETE));
                     early = true;
                 }
-                TriggerRule::AllDone => early = true,
+                // They run on what the others skip on (a skip, a failure):
+                // each may end early of its own, whatever its dependencies.
+                TriggerRule::AllFailed | TriggerRule::OneFailed | TriggerRule::AllSkipped => {
+                    alone = true;
+                    early = true;
+                }
+                // They run after some dependencies that did not complete
+                // (skipped, or failed) and end early after others: the
+                // step is its own origin, since no one dependency's ending
+                // early is enough to skip it.
+                TriggerRule::NoneFailed | TriggerRule::NoneFailedMinOneSuccess | TriggerRule::NoneSkipped => {
+                    alone |= any_ends_early;
+                    early |= any_ends_early || ds().any(|d| is(d, MAY_START_EARLY));
+                }
+                TriggerRule::AllDone | TriggerRule::Always => early = true,
             }
         }
         for b in c.arms_to(i) {
@@ -484,12 +511,16 @@ fn completion(
             let is = |x: usize, f: u8| flags[x] & f != 0;
             early |= ms.iter().any(|m| !is(*m as usize, HELD) || is(*m as usize, MAY_START_EARLY));
             running |= ms.iter().any(|m| is(*m as usize, MAY_START_UNFINISHED));
+            after_failure |= ms.iter().any(|m| is(*m as usize, AFTER_FAILURE));
         }
         if alone {
             skip = true;
             from.insert(i);
         }
-        flags[i] |= if skip { MAY_NOT_COMPLETE } else { 0 } | if early { MAY_START_EARLY } else { 0 } | if running { MAY_START_UNFINISHED } else { 0 };
+        flags[i] |= if skip { MAY_NOT_COMPLETE } else { 0 }
+            | if early { MAY_START_EARLY } else { 0 }
+            | if running { MAY_START_UNFINISHED } else { 0 }
+            | if after_failure { AFTER_FAILURE } else { 0 };
         origins[i] = from;
     }
     c.flags = flags;
@@ -714,6 +745,11 @@ impl WorkflowGraph {
         if c.flags.is_empty() || self.sigs.len() != self.steps {
             return None;
         }
+        // A step that runs on a failure, or after one that does, reads what
+        // failed, or what did not run because of it.
+        if self.runs_after_failure_of(reader, read) {
+            return Some(false);
+        }
         // Only a step that can end early in a run that goes on, or one still
         // running, has no output then (a failure that fails the run is
         // beside the point: the run failed already).
@@ -752,6 +788,105 @@ impl WorkflowGraph {
             waits_for(x, &mut queue);
         }
         Some(false)
+    }
+
+    /// Whether `reader` waits, under `all_failed` or `one_failed`, for
+    /// `read` or for a step downstream of it: it runs when one of those
+    /// failed or was upstream_failed, so `read` may well have no output.
+    pub fn runs_on_failure_of(&self, reader: usize, read: usize) -> bool {
+        let c = &self.completion;
+        if reader >= self.steps || self.sigs.len() != self.steps {
+            return false;
+        }
+        let own = own_deps(&self.sigs[reader].deps, &self.by_name);
+        let on_failure = |rule: TriggerRule| matches!(rule, TriggerRule::AllFailed | TriggerRule::OneFailed);
+        c.dep_lists(reader, &own).filter(|(rule, _)| on_failure(*rule)).any(|(_, ds)| {
+            ds.iter().map(|d| *d as usize).any(|d| d == read || self.upstream_of_node(d, read))
+        })
+    }
+
+    /// Whether `reader`, or a step or group it waits for, runs on the
+    /// failure of `read` or of a step downstream of it (see
+    /// [`Self::runs_on_failure_of`]), unless `reader` waits for `read`
+    /// through all_success dependencies alone (then `read` completed).
+    pub fn runs_after_failure_of(&self, reader: usize, read: usize) -> bool {
+        let c = &self.completion;
+        if !c.has(reader, AFTER_FAILURE) || self.sigs.len() != self.steps {
+            return false;
+        }
+        let own = |x: usize| if x < self.steps { own_deps(&self.sigs[x].deps, &self.by_name) } else { (TriggerRule::AllSuccess, Vec::new()) };
+        let mut seen = std::collections::HashSet::new();
+        let mut queue = vec![reader];
+        while let Some(x) = queue.pop() {
+            if !seen.insert(x) {
+                continue;
+            }
+            if x == read {
+                return false;
+            }
+            let deps = own(x);
+            for (rule, ds) in c.dep_lists(x, &deps) {
+                if rule == TriggerRule::AllSuccess {
+                    queue.extend(ds.iter().map(|d| *d as usize));
+                }
+            }
+        }
+        let mut seen = std::collections::HashSet::new();
+        let mut queue = vec![reader];
+        while let Some(x) = queue.pop() {
+            if !seen.insert(x) || !c.has(x, AFTER_FAILURE) {
+                continue;
+            }
+            if self.runs_on_failure_of(x, read) {
+                return true;
+            }
+            let deps = own(x);
+            for (_, ds) in c.dep_lists(x, &deps) {
+                queue.extend(ds.iter().map(|d| *d as usize));
+            }
+            queue.extend(c.members.get(&(x as u32)).into_iter().flatten().map(|m| *m as usize));
+        }
+        false
+    }
+
+    /// Whether step `read` is upstream of node `node` (a step, or a group:
+    /// upstream of one of its members, or a member).
+    fn upstream_of_node(&self, node: usize, read: usize) -> bool {
+        if node < self.steps {
+            return self.is_upstream(node, read);
+        }
+        let mut stack = vec![node];
+        let mut seen = std::collections::HashSet::new();
+        while let Some(g) = stack.pop() {
+            if !seen.insert(g) {
+                continue;
+            }
+            for m in self.completion.members.get(&(g as u32)).into_iter().flatten().map(|m| *m as usize) {
+                if m == read || (m < self.steps && self.is_upstream(m, read)) {
+                    return true;
+                }
+                if m >= self.steps {
+                    stack.push(m);
+                }
+            }
+        }
+        false
+    }
+
+    /// Whether the completion facts are known (they are not for a graph
+    /// with a cycle).
+    pub fn has_completion_facts(&self) -> bool {
+        !self.completion.flags.is_empty()
+    }
+
+    /// The branches with an arm to node `node` or to a group around it.
+    pub fn branches_to(&self, node: usize) -> impl Iterator<Item = usize> + '_ {
+        self.completion.arms_to(node)
+    }
+
+    /// Whether group node `g` has members.
+    pub fn has_members(&self, g: usize) -> bool {
+        self.completion.members.get(&(g as u32)).is_some_and(|m| !m.is_empty())
     }
 
     /// Whether a branch has an arm to step `s` or to a group around it.

@@ -1037,7 +1037,7 @@ impl StepKind {
 pub struct Deps {
     /// The trigger rule; `AllSuccess` when none is written.
     pub rule: TriggerRule,
-    /// The span of `one_success(…)`/`all_done(…)`, when the rule was written.
+    /// The span of `RULE(…)` (`one_success(…)`, `all_done(…)`, …), when the rule was written.
     pub rule_span: Option<Span>,
     /// The steps and groups depended on, in source order.
     pub names: Vec<Name>,
@@ -1045,25 +1045,70 @@ pub struct Deps {
     pub span: Span,
 }
 
-/// When a step with dependencies runs (docs/language.md, "Dependencies and trigger rules").
+/// When a step with dependencies runs (docs/language.md, "Dependencies and
+/// trigger rules"): Airflow's rules, with its semantics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum TriggerRule {
     /// Every dependency succeeded (the default).
     AllSuccess,
-    /// At least one dependency succeeded.
-    OneSuccess,
+    /// Every dependency failed or was upstream_failed.
+    AllFailed,
     /// Every dependency is terminal, whatever its status.
     AllDone,
+    /// Every dependency was skipped.
+    AllSkipped,
+    /// At least one dependency succeeded.
+    OneSuccess,
+    /// At least one dependency failed or was upstream_failed.
+    OneFailed,
+    /// At least one dependency succeeded or failed.
+    OneDone,
+    /// Every dependency is terminal, and none failed or was upstream_failed.
+    NoneFailed,
+    /// As `NoneFailed`, and at least one dependency succeeded.
+    NoneFailedMinOneSuccess,
+    /// Every dependency is terminal, and none was skipped.
+    NoneSkipped,
+    /// At once, without waiting for the dependencies.
+    Always,
 }
 
 impl TriggerRule {
+    /// Every rule, in the order the docs and completion list them.
+    pub const ALL: [TriggerRule; 11] = [
+        TriggerRule::AllSuccess,
+        TriggerRule::AllFailed,
+        TriggerRule::AllDone,
+        TriggerRule::AllSkipped,
+        TriggerRule::OneSuccess,
+        TriggerRule::OneFailed,
+        TriggerRule::OneDone,
+        TriggerRule::NoneFailed,
+        TriggerRule::NoneFailedMinOneSuccess,
+        TriggerRule::NoneSkipped,
+        TriggerRule::Always,
+    ];
+
     /// The rule as written in `after RULE(…)`.
     pub fn keyword(self) -> &'static str {
         match self {
             TriggerRule::AllSuccess => "all_success",
-            TriggerRule::OneSuccess => "one_success",
+            TriggerRule::AllFailed => "all_failed",
             TriggerRule::AllDone => "all_done",
+            TriggerRule::AllSkipped => "all_skipped",
+            TriggerRule::OneSuccess => "one_success",
+            TriggerRule::OneFailed => "one_failed",
+            TriggerRule::OneDone => "one_done",
+            TriggerRule::NoneFailed => "none_failed",
+            TriggerRule::NoneFailedMinOneSuccess => "none_failed_min_one_success",
+            TriggerRule::NoneSkipped => "none_skipped",
+            TriggerRule::Always => "always",
         }
+    }
+
+    /// The rule spelt `word`, if one is.
+    pub fn from_keyword(word: &str) -> Option<TriggerRule> {
+        TriggerRule::ALL.into_iter().find(|r| r.keyword() == word)
     }
 }
 

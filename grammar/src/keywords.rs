@@ -75,7 +75,7 @@ pub const KEYWORDS: &[Keyword] = &[
     kw("step", WorkflowStatement, Some("`step NAME[: KIND] [after DEPS] [for each item] { … }`: one unit of work")),
     kw("parallel", WorkflowStatement, Some("`parallel NAME [after DEPS] { steps }`: a group whose members start together")),
     kw("phase", WorkflowStatement, Some("`phase NAME [after DEPS] { steps }`: a named stage; `after NAME` waits for all of it")),
-    kw("after", HeaderWord, Some("`after a, b`: run when every dependency succeeded (all_success); `one_success(…)` and `all_done(…)` change the rule")),
+    kw("after", HeaderWord, Some("`after a, b`: run when every dependency succeeded (all_success); `RULE(a, b)` changes the rule: `one_success`, `all_done`, `none_failed`, `one_failed`, …")),
     kw("for", HeaderWord, Some("`for each item`: run the step once per item of the current item list; `item` is the element")),
     kw("each", HeaderWord, Some("`for each item`: run the step once per item of the current item list; `item` is the element")),
     kw("item", HeaderWord, Some("`for each item`: run the step once per item of the current item list; `item` is the element")),
@@ -159,9 +159,17 @@ pub const KEYWORDS: &[Keyword] = &[
     kw("spawn_cooldown", BlockStatement, None),
     kw("from_env", BlockStatement, Some("`from_env(\"VAR\")`: the value of an environment variable of `flowc`")),
     kw("from_file", BlockStatement, Some("`from_file(\"path\")`: the contents of a file")),
-    kw("all_success", TriggerRule, Some("trigger rule: run when every dependency succeeded (the default)")),
-    kw("one_success", TriggerRule, Some("trigger rule: run when at least one dependency succeeded")),
+    kw("all_success", TriggerRule, Some("trigger rule: run when every dependency succeeded (the default); upstream_failed if one failed, else skipped if one was skipped")),
+    kw("all_failed", TriggerRule, Some("trigger rule: run when every dependency failed or was upstream_failed; skipped as soon as one succeeds or is skipped")),
     kw("all_done", TriggerRule, Some("trigger rule: run when every dependency finished, whatever its status")),
+    kw("all_skipped", TriggerRule, Some("trigger rule: run when every dependency was skipped; skipped as soon as one does not")),
+    kw("one_success", TriggerRule, Some("trigger rule: run when at least one dependency succeeded, without waiting for the rest; skipped if all were skipped, else upstream_failed")),
+    kw("one_failed", TriggerRule, Some("trigger rule: run when at least one dependency failed or was upstream_failed, without waiting for the rest; skipped if none did")),
+    kw("one_done", TriggerRule, Some("trigger rule: run when at least one dependency succeeded or failed, without waiting for the rest; skipped if none did")),
+    kw("none_failed", TriggerRule, Some("trigger rule: run when every dependency succeeded or was skipped; upstream_failed as soon as one fails")),
+    kw("none_failed_min_one_success", TriggerRule, Some("trigger rule: run when every dependency succeeded or was skipped and one succeeded; upstream_failed if one failed, skipped if all were skipped")),
+    kw("none_skipped", TriggerRule, Some("trigger rule: run when every dependency finished and none was skipped; skipped as soon as one is")),
+    kw("always", TriggerRule, Some("trigger rule: run at once, without waiting for the dependencies; never skipped or upstream_failed by them")),
     kw("fixed", Value, None),
     kw("exponential", Value, None),
     kw("min", Value, None),
@@ -331,14 +339,15 @@ mod tests {
         use crate::ast::{CatchupMode, GroupKind, OnFailure, PolicyEffect, SignatureScheme, Strategy, TriggerRule};
         let spelt = [
             GroupKind::Parallel.keyword(), GroupKind::Phase.keyword(),
-            TriggerRule::AllSuccess.keyword(), TriggerRule::OneSuccess.keyword(), TriggerRule::AllDone.keyword(),
             CatchupMode::None.keyword(), CatchupMode::Latest.keyword(), CatchupMode::All.keyword(),
             SignatureScheme::Github.keyword(), SignatureScheme::Stripe.keyword(), SignatureScheme::Hmac.keyword(),
             Strategy::Min.keyword(), Strategy::Max.keyword(), Strategy::Threshold.keyword(), Strategy::Weighted.keyword(),
             OnFailure::Fail.keyword(), OnFailure::Pause.keyword(), OnFailure::Continue.keyword(),
             PolicyEffect::Deny.keyword(), PolicyEffect::RequireApproval.keyword(), PolicyEffect::Allow.keyword(),
         ];
-        for word in spelt {
+        let rules = TriggerRule::ALL.map(TriggerRule::keyword);
+        assert_eq!(words(Category::TriggerRule).collect::<Vec<_>>(), rules, "the table lists every trigger rule, in the AST's order");
+        for word in spelt.into_iter().chain(rules) {
             assert!(keyword(word).is_some(), "the AST spells `{word}`, which KEYWORDS lacks");
         }
     }

@@ -322,8 +322,10 @@ fn unknown_trigger_rule(src: &str, at: usize) -> Option<SyntaxError> {
         return None;
     }
     // "any" reads as "one" more often than as "all": offer one_success first on a tie.
-    let suggestion = errors::did_you_mean(word, &["one_success", "all_done", "all_success"]);
-    let rules = "trigger rules are `all_success` (the default), `one_success` and `all_done`";
+    let first = ["one_success", "all_done", "all_success"];
+    let candidates: Vec<&str> = first.into_iter().chain(TriggerRule::ALL.iter().map(|r| r.keyword()).filter(|w| !first.contains(w))).collect();
+    let suggestion = errors::did_you_mean(word, &candidates);
+    let rules = "trigger rules are `all_success` (the default), `all_failed`, `all_done`, `all_skipped`, `one_success`, `one_failed`, `one_done`, `none_failed`, `none_failed_min_one_success`, `none_skipped` and `always`";
     Some(SyntaxError {
         fix: None,
         kind: SyntaxErrorKind::Unexpected,
@@ -1024,11 +1026,7 @@ impl Builder {
                 for c in kids(inner) {
                     match c.as_rule() {
                         Rule::trigger_name => {
-                            rule = match c.as_str() {
-                                "one_success" => TriggerRule::OneSuccess,
-                                "all_done" => TriggerRule::AllDone,
-                                _ => TriggerRule::AllSuccess,
-                            }
+                            rule = TriggerRule::from_keyword(c.as_str()).unwrap_or(TriggerRule::AllSuccess)
                         }
                         Rule::ident_list => names = kids(c).map(|n| self.ident(n)).collect(),
                         _ => {}
@@ -1747,6 +1745,29 @@ mod tests {
         let WorkflowStmtKind::Step(step) = &w.body[0].kind else { panic!("not a step") };
         let deps = step.deps.as_ref().map(|d| d.span).unwrap_or_default();
         assert_eq!(&src[deps.range()], "after a, b");
+    }
+
+    #[test]
+    fn every_trigger_rule_parses_to_its_rule() {
+        for rule in TriggerRule::ALL {
+            let src = format!("workflow w {{\n  step s after {}(a, b) {{}}\n}}\n", rule.keyword());
+            let parse = parse(&src);
+            assert!(parse.errors.is_empty(), "{}: {:?}", rule.keyword(), parse.errors);
+            let Decl::Workflow(w) = &parse.file.decls[0] else { panic!("not a workflow") };
+            let WorkflowStmtKind::Step(step) = &w.body[0].kind else { panic!("not a step") };
+            let deps = step.deps.as_ref().expect("deps");
+            assert_eq!(deps.rule, rule);
+            assert_eq!(&src[deps.rule_span.expect("written").range()], format!("{}(a, b)", rule.keyword()));
+            assert_eq!(deps.names.iter().map(|n| n.text.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        }
+        // A step may still be named like a rule, and depended on as one.
+        let src = "workflow w {\n  step always {}\n  step s after always {}\n}\n";
+        let parse = parse(src);
+        assert!(parse.errors.is_empty(), "{:?}", parse.errors);
+        let Decl::Workflow(w) = &parse.file.decls[0] else { panic!("not a workflow") };
+        let WorkflowStmtKind::Step(step) = &w.body[1].kind else { panic!("not a step") };
+        let deps = step.deps.as_ref().expect("deps");
+        assert_eq!((deps.rule, deps.names[0].text.as_str()), (TriggerRule::AllSuccess, "always"));
     }
 
     fn triggers(src: &str) -> Vec<Trigger> {

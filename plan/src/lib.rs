@@ -27,7 +27,8 @@
 //! }
 //! Step {
 //!   id, name, kind: run|agent|notify|branch|call|approval|check|wait|human, line,
-//!   after: [StepId…], after_groups?: [GroupId…], trigger: all_success|one_success|all_done,
+//!   after: [StepId…], after_groups?: [GroupId…], trigger: all_success|all_failed|all_done|all_skipped|one_success|
+//!            one_failed|one_done|none_failed|none_failed_min_one_success|none_skipped|always,
 //!   when?: ExprId, retry?: Retry, timeout_ms?, on_failure: fail|pause|continue,
 //!   group?: GroupId, compensate?: { template: TemplateId } | { step: StepId },
 //!   env: [{ name, template: TemplateId }],
@@ -442,17 +443,37 @@ impl StepKind {
     }
 }
 
-/// When a step with dependencies runs (docs/language.md, "Dependencies and trigger rules").
+/// When a step with dependencies runs (docs/language.md, "Dependencies and
+/// trigger rules"): Airflow's rules. A group named as a dependency counts
+/// as one dependency, with one outcome.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TriggerRule {
     /// Every dependency succeeded (the default).
     #[default]
     AllSuccess,
-    /// At least one dependency succeeded; the step may start as soon as one does.
-    OneSuccess,
+    /// Every dependency failed or was upstream_failed.
+    AllFailed,
     /// Every dependency is terminal, whatever its status.
     AllDone,
+    /// Every dependency was skipped.
+    AllSkipped,
+    /// At least one dependency succeeded; the step may start as soon as one does.
+    OneSuccess,
+    /// At least one dependency failed or was upstream_failed; the step may
+    /// start as soon as one did.
+    OneFailed,
+    /// At least one dependency succeeded or failed; the step may start as
+    /// soon as one did.
+    OneDone,
+    /// Every dependency succeeded or was skipped.
+    NoneFailed,
+    /// Every dependency succeeded or was skipped, and one succeeded.
+    NoneFailedMinOneSuccess,
+    /// Every dependency is terminal and none was skipped.
+    NoneSkipped,
+    /// At once: the dependencies hold nothing back.
+    Always,
 }
 
 impl TriggerRule {
@@ -460,8 +481,16 @@ impl TriggerRule {
     pub fn keyword(self) -> &'static str {
         match self {
             TriggerRule::AllSuccess => "all_success",
-            TriggerRule::OneSuccess => "one_success",
+            TriggerRule::AllFailed => "all_failed",
             TriggerRule::AllDone => "all_done",
+            TriggerRule::AllSkipped => "all_skipped",
+            TriggerRule::OneSuccess => "one_success",
+            TriggerRule::OneFailed => "one_failed",
+            TriggerRule::OneDone => "one_done",
+            TriggerRule::NoneFailed => "none_failed",
+            TriggerRule::NoneFailedMinOneSuccess => "none_failed_min_one_success",
+            TriggerRule::NoneSkipped => "none_skipped",
+            TriggerRule::Always => "always",
         }
     }
 }

@@ -51,19 +51,26 @@ pub(super) fn check_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &mut 
     for (i, step) in steps.iter().enumerate() {
         let sig = crate::model::step_sig(db, *step);
         if let Some(deps) = &sig.deps {
-            // Only `one_success` over one dependency is redundant: `all_done(a)`
-            // runs after `a` whatever its outcome (the exit-handler pattern).
-            if deps.rule == TriggerRule::OneSuccess && deps.names.len() == 1 {
+            // Over one dependency, `one_success` and
+            // `none_failed_min_one_success` decide as all_success does; the
+            // other rules say something of their own (`all_done(a)` is the
+            // exit-handler pattern, `none_failed(a)` runs after a skip).
+            let plain = matches!(deps.rule, TriggerRule::OneSuccess | TriggerRule::NoneFailedMinOneSuccess);
+            if plain && deps.names.len() == 1 {
                 let dep = &deps.names[0].text;
+                let rule = deps.rule.keyword();
                 out.push(
                     Pending::new(
                         Code::SingleDepTriggerRule,
                         loc(i, deps.rule_span.unwrap_or(deps.span)),
-                        format!("`one_success` over the single dependency `{dep}` is a plain `after {dep}`"),
+                        format!("`{rule}` over the single dependency `{dep}` is a plain `after {dep}`"),
                     )
                     .label("only one dependency")
-                    .help(format!("write `after {dep}`, or list the other steps this one may start after: `one_success({dep}, …)`")),
+                    .help(format!("write `after {dep}`, or list the other steps this one may start after: `{rule}({dep}, …)`")),
                 );
+            }
+            if deps.rule == TriggerRule::AllSkipped {
+                never_skipped(graph, i, deps, &loc, out);
             }
             for dep in &deps.names {
                 if compensators.contains(dep.text.as_str()) {
@@ -169,6 +176,53 @@ pub(super) fn check_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &mut 
             }
         }
     }
+}
+
+/// `all_skipped` over dependencies none of which can be skipped: the step
+/// is skipped whatever happens. A dependency can be skipped only by its
+/// `when` or `skip_on_exit`, by a branch not picking it (or, for a branch,
+/// not picking this step), or by a skip its trigger rule passes on, all of
+/// which the completion facts count among the ways a node may end early.
+fn never_skipped<'db>(
+    graph: &WorkflowGraph,
+    i: usize,
+    deps: &flowc_grammar::ast::Deps,
+    loc: &dyn Fn(usize, Span) -> Loc<'db>,
+    out: &mut Vec<Pending<'db>>,
+) {
+    if !graph.has_completion_facts() {
+        return;
+    }
+    let branches: BTreeSet<usize> = graph.branches_to(i).collect();
+    let mut never = Vec::new();
+    for dep in &deps.names {
+        let Some(&d) = graph.by_name.get(&dep.text) else { return };
+        // An empty group is no dependency at all.
+        if d >= graph.steps && !graph.has_members(d) {
+            continue;
+        }
+        if graph.may_not_complete(d) || branches.contains(&d) {
+            return;
+        }
+        never.push(dep.text.as_str());
+    }
+    if never.is_empty() {
+        return;
+    }
+    let sig = &graph.sigs[i];
+    let listed = never.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ");
+    let are = if never.len() == 1 { "is" } else { "are" };
+    out.push(
+        Pending::new(Code::RuleCannotBeMet, loc(i, deps.rule_span.unwrap_or(deps.span)), format!(
+            "`{}` can never run: `all_skipped` waits for every dependency to be skipped, and {listed} {are} never skipped",
+            sig.name.text
+        ))
+        .label("never met")
+        .help(format!(
+            "a step is skipped only by its `when` or `skip_on_exit`, by a branch that does not pick it, or by a skip its dependencies pass on; \
+             give {listed} one of these, or write the rule you mean: `all_done(…)` runs whatever the dependencies end as, `one_failed(…)` when one fails"
+        )),
+    );
 }
 
 /// Whether step `name` depends on exactly `branch` with all_success.

@@ -145,9 +145,27 @@ impl Scope for StepScope<'_> {
             return None;
         }
         let reader = &self.sigs[self.this].name.text;
-        let how = match self.sigs[self.this].deps.as_ref().map(|d| d.rule) {
+        let rule = self.sigs[self.this].deps.as_ref().map(|d| d.rule);
+        if self.graph.runs_on_failure_of(self.this, i) {
+            let rule = rule.map_or("all_failed", TriggerRule::keyword);
+            return Some(format!(
+                "`{reader}` runs when something it waits for failed (its `{rule}`), so `{name}` may have failed or not run: a step that did not complete has no output"
+            ));
+        }
+        if self.graph.runs_after_failure_of(self.this, i) {
+            return Some(format!(
+                "`{reader}` runs after a step that runs on a failure (`one_failed` or `all_failed`), so `{name}` may have failed or not run: a step that did not complete has no output"
+            ));
+        }
+        let how = match rule {
             Some(TriggerRule::AllDone) => "its `all_done` starts it whatever its dependencies ended as",
             Some(TriggerRule::OneSuccess) => "its `one_success` starts it on the first dependency that succeeds",
+            Some(TriggerRule::OneDone) => "its `one_done` starts it on the first dependency that succeeds or fails",
+            Some(TriggerRule::AllSkipped) => "its `all_skipped` starts it only when its dependencies were skipped",
+            Some(TriggerRule::NoneFailed) => "its `none_failed` starts it after skipped dependencies too",
+            Some(TriggerRule::NoneFailedMinOneSuccess) => "its `none_failed_min_one_success` starts it after skipped dependencies too",
+            Some(TriggerRule::NoneSkipped) => "its `none_skipped` starts it after failed dependencies too",
+            Some(TriggerRule::Always) => "its `always` starts it at once, without waiting for its dependencies",
             _ => "something it waits for can go on without it (a trigger rule other than all_success, or a group that completes with members skipped)",
         };
         Some(if self.graph.may_not_complete(i) {
@@ -218,7 +236,12 @@ fn why_not_complete(graph: &WorkflowGraph, i: usize) -> &'static str {
         Some(crate::model::EndsEarly::Continue) => "`on_failure continue` lets the run go on when it fails",
         Some(crate::model::EndsEarly::SkipOnExit) => "its `skip_on_exit` can skip it",
         None if graph.arm_targets(i) => "a branch may pick another arm",
-        None => "a step or group it waits for may end early, and it is skipped then",
+        None => match graph.sigs[i].deps.as_ref().map(|d| d.rule) {
+            Some(TriggerRule::AllFailed) => "its `all_failed` skips it unless everything it waits for failed",
+            Some(TriggerRule::OneFailed) => "its `one_failed` skips it unless something it waits for failed",
+            Some(TriggerRule::AllSkipped) => "its `all_skipped` skips it unless everything it waits for was skipped",
+            _ => "a step or group it waits for may end early, and it is skipped then",
+        },
     }
 }
 

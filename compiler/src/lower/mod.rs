@@ -720,8 +720,16 @@ fn merge(template: &[StepStmt], own: &[StepStmt]) -> Vec<StepStmt> {
 fn plan_trigger(rule: ast::TriggerRule) -> plan::TriggerRule {
     match rule {
         ast::TriggerRule::AllSuccess => plan::TriggerRule::AllSuccess,
-        ast::TriggerRule::OneSuccess => plan::TriggerRule::OneSuccess,
+        ast::TriggerRule::AllFailed => plan::TriggerRule::AllFailed,
         ast::TriggerRule::AllDone => plan::TriggerRule::AllDone,
+        ast::TriggerRule::AllSkipped => plan::TriggerRule::AllSkipped,
+        ast::TriggerRule::OneSuccess => plan::TriggerRule::OneSuccess,
+        ast::TriggerRule::OneFailed => plan::TriggerRule::OneFailed,
+        ast::TriggerRule::OneDone => plan::TriggerRule::OneDone,
+        ast::TriggerRule::NoneFailed => plan::TriggerRule::NoneFailed,
+        ast::TriggerRule::NoneFailedMinOneSuccess => plan::TriggerRule::NoneFailedMinOneSuccess,
+        ast::TriggerRule::NoneSkipped => plan::TriggerRule::NoneSkipped,
+        ast::TriggerRule::Always => plan::TriggerRule::Always,
     }
 }
 

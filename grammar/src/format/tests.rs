@@ -49,6 +49,17 @@ fn headers_are_spaced_canonically() {
 }
 
 #[test]
+fn every_trigger_rule_is_spaced_and_parsed_back() {
+    for rule in crate::ast::TriggerRule::ALL {
+        let word = rule.keyword();
+        check(
+            &format!("workflow w {{ step j after {word}( a ,b ){{}} }}"),
+            &format!("workflow w {{\n  step j after {word}(a, b) {{}}\n}}\n"),
+        );
+    }
+}
+
+#[test]
 fn blank_lines_are_kept_but_never_more_than_one() {
     check("agent a {}\n\n\n\nagent b {}\nagent c {}\n", "agent a {}\n\nagent b {}\nagent c {}\n");
 }

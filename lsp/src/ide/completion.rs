@@ -319,7 +319,7 @@ fn statement(cx: &FileCx<'_>, offset: usize, line: &str, blocks: &[Block]) -> Ve
             let own = done.get(1).map(|n| n.trim_end_matches(':')).unwrap_or("");
             let mut out: Vec<_> = steps().into_iter().filter(|(n, _)| n != own && !done[after..].contains(&n.as_str())).map(|(n, d)| item(&n, CompletionKind::Step, Some(d))).collect();
             if after == done.len() - 1 {
-                for rule in ["one_success", "all_done", "all_success"] {
+                for rule in ast::TriggerRule::ALL.map(ast::TriggerRule::keyword) {
                     out.push(item(rule, CompletionKind::Keyword, keywords::doc(rule).map(str::to_string)));
                 }
             }

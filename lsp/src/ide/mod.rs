@@ -204,6 +204,11 @@ mod tests {
             ("workflow w {\n  retry 2 backoff exponential 1s fac$0tor 3 max 1m\n  step a { command \"true\" }\n}\n", "factor F`: each wait is F times"),
             ("workflow w {\n  retry 2 backoff fixed 1s jit$0ter 20%\n  step a { command \"true\" }\n}\n", "±P%"),
             ("agent x {\n  command \"x\"\n  retry 2 max_dur$0ation 1m\n}\n", "since the first one started"),
+            // Every trigger rule has its hover text, from the keyword table.
+            ("workflow w {\n  step a { command \"true\" }\n  step b after none_fai$0led(a) { command \"true\" }\n}\n", "succeeded or was skipped"),
+            ("workflow w {\n  step a { command \"true\" }\n  step b after none_failed_min_one_succ$0ess(a, a) { command \"true\" }\n}\n", "one succeeded"),
+            ("workflow w {\n  step a { command \"true\" }\n  step b after one_fai$0led(a) { command \"true\" }\n}\n", "failed or was upstream_failed"),
+            ("workflow w {\n  step a { command \"true\" }\n  step b after alw$0ays(a) { command \"true\" }\n}\n", "without waiting"),
         ];
         for (marked, want) in cases {
             let (text, at) = cursor(marked);
@@ -218,13 +223,20 @@ mod tests {
     /// none of those it must not.
     #[test]
     fn completion_at_a_cursor_marker() {
-        let cases: [(&str, &[&str], &[&str]); 9] = [
+        let rules = [
+            "all_success", "all_failed", "all_done", "all_skipped", "one_success", "one_failed", "one_done",
+            "none_failed", "none_failed_min_one_success", "none_skipped", "always",
+        ];
+        let cases: [(&str, &[&str], &[&str]); 11] = [
             (
                 "workflow w {\n  step r: branch {\n    when `true` -> a, $0\n  }\n  step a after r { command \"true\" }\n  step b after r { command \"true\" }\n}\n",
                 &["b"],
                 &["a"],
             ),
             ("workflow w {\n  step a { command \"true\" }\n  step b after $0 { command \"true\" }\n}\n", &["a"], &["b"]),
+            // Every trigger rule, right after `after`; none once a name is written.
+            ("workflow w {\n  step a { command \"true\" }\n  step b after $0 { command \"true\" }\n}\n", &rules, &[]),
+            ("workflow w {\n  step a { command \"true\" }\n  step c { command \"true\" }\n  step b after a, $0 { command \"true\" }\n}\n", &["c"], &rules),
             ("workflow w {\n  step a { command \"true\" }\n  step b { command \"echo ${$0}\" }\n}\n", &["inputs"], &[]),
             ("workflow w {\n  step a {\n    $0\n  }\n}\n", &["command", "retry", "skip_on_exit"], &[]),
             // The parts of a retry, each where it may come.

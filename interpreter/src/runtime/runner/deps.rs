@@ -13,9 +13,9 @@ impl Runner {
     pub(super) fn roots(&self) -> Vec<StepId> {
         let wf = self.wf_plan();
         let loaded = &self.sh.plan.workflows[self.wf];
-        (0..wf.steps.len() as u32)
-            .filter(|s| wf.steps[*s as usize].after.is_empty() && !loaded.steps[*s as usize].compensation_only)
-            .collect()
+        // `always` holds for nothing: its step starts with the run.
+        let starts = |s: u32| wf.steps[s as usize].after.is_empty() || rules::starts_at_once(wf.steps[s as usize].trigger);
+        (0..wf.steps.len() as u32).filter(|s| starts(*s) && !loaded.steps[*s as usize].compensation_only).collect()
     }
 
     pub(super) fn init_counters(&mut self) {
@@ -50,12 +50,7 @@ impl Runner {
         }
         let st = &mut self.steps[x as usize];
         st.group_pending = group_pending;
-        st.deps = rules::Counts {
-            pending,
-            any_success: effs.contains(&Eff::Success),
-            any_failed: effs.contains(&Eff::Failed),
-            any_skipped: effs.contains(&Eff::Skipped),
-        };
+        st.deps = rules::Counts::of(pending, &effs);
     }
 
     /// A group's outcome as one dependency of `dependent`, once every member
@@ -134,8 +129,9 @@ impl Runner {
         match decision {
             Decision::Run => self.make_ready(d, work),
             Decision::Skip(reason) => {
-                // Say which branch decided, when one did.
-                let by_branch = self.wf_plan().steps[d as usize].after.iter().find(|dep| {
+                // Say which branch decided, when one did (a skip that
+                // follows a skipped dependency).
+                let by_branch = self.wf_plan().steps[d as usize].after.iter().filter(|_| rules::skip_follows_a_skip(rule)).find(|dep| {
                     self.steps[**dep as usize].status == Some(StepStatus::Completed) && self.effective(**dep, d) == Eff::Skipped
                 });
                 let reason = match by_branch {
@@ -157,7 +153,7 @@ impl Runner {
                     .after
                     .iter()
                     .filter(|dep| self.steps[**dep as usize].status.is_some_and(StepStatus::is_terminal))
-                    .filter(|dep| self.effective(**dep, d) == Eff::Failed)
+                    .filter(|dep| matches!(self.effective(**dep, d), Eff::Failed | Eff::UpstreamFailed))
                     .map(|dep| self.wf_plan().steps[*dep as usize].name.clone())
                     .collect();
                 self.record_step(d, StepStatus::UpstreamFailed, Event::UpstreamFailed(payload::UpstreamFailed { failed }));

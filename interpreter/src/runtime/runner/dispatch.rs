@@ -146,7 +146,7 @@ impl Runner {
     /// The value expressions see as `STEP`, built when first needed (most
     /// steps are never referenced, and a view costs more memory than the
     /// step's other state) and cached once the step is terminal. A step not
-    /// finished yet (an upstream step a `one_success` did not wait for) is
+    /// finished yet (an upstream step a `one_success` or an `always` did not wait for) is
     /// seen with its status and an empty output, so `has(STEP.output.f)` and
     /// `STEP.status` work on it (docs/language.md, "A step that did not
     /// complete").

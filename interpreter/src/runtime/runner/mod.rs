@@ -13,8 +13,8 @@
 //!   started because of it completes (batches commit in order), so after a
 //!   crash the recorded completions are a prefix-closed set: `resume` re-runs
 //!   exactly the steps whose completion was not recorded.
-//! - Dependency bookkeeping is a counter per step plus three flags (any dep
-//!   succeeded / failed / was skipped, [`rules::Counts`]); each edge is visited once, so a run
+//! - Dependency bookkeeping is a counter per step plus four flags (any dep
+//!   succeeded / failed / was upstream_failed / was skipped, [`rules::Counts`]); each edge is visited once, so a run
 //!   costs O(steps + edges). Propagation uses a work list, never recursion,
 //!   so a 100,000-step chain cannot overflow the stack.
 

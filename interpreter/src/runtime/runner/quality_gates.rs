@@ -179,7 +179,8 @@ impl Runner {
                 continue;
             }
             self.recount(x);
-            if self.wf_plan().steps[x as usize].after.is_empty() {
+            let step = &self.wf_plan().steps[x as usize];
+            if step.after.is_empty() || super::rules::starts_at_once(step.trigger) {
                 self.steps[x as usize].decided = true;
                 self.make_ready(x, &mut work);
             } else {

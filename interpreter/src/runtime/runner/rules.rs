@@ -2,7 +2,12 @@
 //! what a finished dependency counts as for a dependent (its effect), what a
 //! group counts as, and what a step's trigger rule decides once enough of its
 //! dependencies are known. The semantics table is in docs/language.md
-//! ("Trigger rules"); the tests below are that table.
+//! ("Dependencies and trigger rules"); the tests below are that table.
+//!
+//! The rules are Airflow's. A rule decides as soon as the outcome is
+//! certain, as Airflow's scheduler does (`one_failed` runs on the first
+//! failure, `none_failed` is upstream_failed on it), except `all_success`,
+//! which waits for every dependency so that a failure wins over a skip.
 
 use crate::plan::TriggerRule;
 use crate::state::StepStatus;
@@ -12,6 +17,9 @@ use crate::state::StepStatus;
 pub(super) enum Eff {
     Success,
     Failed,
+    /// It did not run because its own dependencies failed. Only `one_done`
+    /// tells it from `Failed` (Airflow counts successes and failures there).
+    UpstreamFailed,
     Skipped,
 }
 
@@ -24,19 +32,20 @@ pub(super) fn dep_effect(status: Option<StepStatus>, not_picked: bool, passed_by
         Some(StepStatus::Completed) => Eff::Success,
         Some(StepStatus::Skipped) if passed_by_person => Eff::Success,
         Some(StepStatus::Skipped) => Eff::Skipped,
+        Some(StepStatus::UpstreamFailed) => Eff::UpstreamFailed,
         _ => Eff::Failed,
     }
 }
 
 /// A group's effect as one dependency, from its members' effects once every
-/// member is terminal: failed if one failed, skipped if every one was
-/// skipped, a success otherwise. (A member failed under `on_failure
-/// continue` is given as a success by the caller.)
+/// member is terminal: failed if one failed or was upstream_failed, skipped
+/// if every one was skipped, a success otherwise. (A member failed under
+/// `on_failure continue` is given as a success by the caller.)
 pub(super) fn group_effect(members: impl IntoIterator<Item = Eff>) -> Eff {
     let mut all_skipped = true;
     for eff in members {
         match eff {
-            Eff::Failed => return Eff::Failed,
+            Eff::Failed | Eff::UpstreamFailed => return Eff::Failed,
             Eff::Success => all_skipped = false,
             Eff::Skipped => {}
         }
@@ -51,6 +60,7 @@ pub(super) struct Counts {
     pub pending: u32,
     pub any_success: bool,
     pub any_failed: bool,
+    pub any_upstream_failed: bool,
     pub any_skipped: bool,
 }
 
@@ -61,8 +71,18 @@ impl Counts {
         match eff {
             Eff::Success => self.any_success = true,
             Eff::Failed => self.any_failed = true,
+            Eff::UpstreamFailed => self.any_upstream_failed = true,
             Eff::Skipped => self.any_skipped = true,
         }
+    }
+
+    /// The counts of dependencies already finished with these effects.
+    pub fn of(pending: u32, effs: &[Eff]) -> Counts {
+        let mut c = Counts { pending: pending + effs.len() as u32, ..Counts::default() };
+        for eff in effs {
+            c.count(*eff);
+        }
+        c
     }
 }
 
@@ -75,20 +95,61 @@ pub(super) enum Decision {
     UpstreamFailed,
 }
 
+/// Why a step is skipped when a dependency's skip passes on to it (the
+/// runner names the branch instead when one decided).
+pub(super) const SOME_SKIPPED: &str = "an upstream step was skipped";
+/// Why a step is skipped when every dependency was.
+pub(super) const ALL_SKIPPED: &str = "every upstream step was skipped";
+
 /// The rule's decision, or `None` to wait for more dependencies.
 pub(super) fn decide(rule: TriggerRule, c: Counts) -> Option<Decision> {
+    use Decision::{Run, Skip, UpstreamFailed};
     let done = c.pending == 0;
-    match rule {
+    let failed = c.any_failed || c.any_upstream_failed;
+    let decision = match rule {
+        TriggerRule::Always => Run,
+        TriggerRule::AllSuccess if !done => return None,
+        TriggerRule::AllSuccess if failed => UpstreamFailed,
+        TriggerRule::AllSuccess if c.any_skipped => Skip(SOME_SKIPPED),
+        TriggerRule::AllSuccess => Run,
+        TriggerRule::AllDone if done => Run,
         // Airflow's `one_success`: skipped only when every dependency was
         // skipped; with none succeeded and one failed, upstream_failed.
-        TriggerRule::OneSuccess if c.any_success => Some(Decision::Run),
-        TriggerRule::OneSuccess if done && c.any_failed => Some(Decision::UpstreamFailed),
-        TriggerRule::OneSuccess if done => Some(Decision::Skip("every upstream step was skipped")),
-        TriggerRule::AllSuccess if done && c.any_failed => Some(Decision::UpstreamFailed),
-        TriggerRule::AllSuccess if done && c.any_skipped => Some(Decision::Skip("an upstream step was skipped")),
-        TriggerRule::AllSuccess | TriggerRule::AllDone if done => Some(Decision::Run),
-        _ => None,
-    }
+        TriggerRule::OneSuccess if c.any_success => Run,
+        TriggerRule::OneSuccess if done && failed => UpstreamFailed,
+        TriggerRule::OneSuccess if done => Skip(ALL_SKIPPED),
+        TriggerRule::AllFailed if c.any_success || c.any_skipped => Skip("an upstream step did not fail"),
+        TriggerRule::AllFailed if done => Run,
+        TriggerRule::AllSkipped if c.any_success || failed => Skip("an upstream step was not skipped"),
+        TriggerRule::AllSkipped if done => Run,
+        TriggerRule::OneFailed if failed => Run,
+        TriggerRule::OneFailed if done => Skip("no upstream step failed"),
+        // Airflow counts successes and failures only: an upstream_failed
+        // dependency did not run, so it is no more "done" than a skipped one.
+        TriggerRule::OneDone if c.any_success || c.any_failed => Run,
+        TriggerRule::OneDone if done => Skip("no upstream step succeeded or failed"),
+        TriggerRule::NoneFailed if failed => UpstreamFailed,
+        TriggerRule::NoneFailed if done => Run,
+        TriggerRule::NoneFailedMinOneSuccess if failed => UpstreamFailed,
+        TriggerRule::NoneFailedMinOneSuccess if done && !c.any_success => Skip(ALL_SKIPPED),
+        TriggerRule::NoneFailedMinOneSuccess if done => Run,
+        TriggerRule::NoneSkipped if c.any_skipped => Skip(SOME_SKIPPED),
+        TriggerRule::NoneSkipped if done => Run,
+        _ => return None,
+    };
+    Some(decision)
+}
+
+/// Whether a skip under `rule` comes from a skipped dependency (so a branch
+/// that did not pick the step is worth naming as the reason).
+pub(super) fn skip_follows_a_skip(rule: TriggerRule) -> bool {
+    matches!(rule, TriggerRule::AllSuccess | TriggerRule::OneSuccess | TriggerRule::NoneFailedMinOneSuccess | TriggerRule::NoneSkipped)
+}
+
+/// Whether `rule` starts a step without waiting for its dependencies: it
+/// is queued when the run (or a fix round) starts, like a step without any.
+pub(super) fn starts_at_once(rule: TriggerRule) -> bool {
+    rule == TriggerRule::Always
 }
 
 #[cfg(test)]
@@ -98,60 +159,224 @@ mod tests {
     const RUN: Option<Decision> = Some(Decision::Run);
     const WAIT: Option<Decision> = None;
     const UPSTREAM_FAILED: Option<Decision> = Some(Decision::UpstreamFailed);
-    const SKIP_SOME: Option<Decision> = Some(Decision::Skip("an upstream step was skipped"));
-    const SKIP_ALL: Option<Decision> = Some(Decision::Skip("every upstream step was skipped"));
+    const SKIP_SOME: Option<Decision> = Some(Decision::Skip(SOME_SKIPPED));
+    const SKIP_ALL: Option<Decision> = Some(Decision::Skip(ALL_SKIPPED));
+    const SKIP_NOT_FAILED: Option<Decision> = Some(Decision::Skip("an upstream step did not fail"));
+    const SKIP_NOT_SKIPPED: Option<Decision> = Some(Decision::Skip("an upstream step was not skipped"));
+    const SKIP_NO_FAILURE: Option<Decision> = Some(Decision::Skip("no upstream step failed"));
+    const SKIP_NONE_DONE: Option<Decision> = Some(Decision::Skip("no upstream step succeeded or failed"));
 
-    /// `pending`, then the effects seen so far as `s`uccess, `f`ailed, `k` skipped.
+    /// `pending`, then the effects seen so far as `s`uccess, `f`ailed,
+    /// `u`pstream_failed, `k` skipped.
     fn counts(pending: u32, seen: &str) -> Counts {
-        Counts { pending, any_success: seen.contains('s'), any_failed: seen.contains('f'), any_skipped: seen.contains('k') }
+        Counts {
+            pending,
+            any_success: seen.contains('s'),
+            any_failed: seen.contains('f'),
+            any_upstream_failed: seen.contains('u'),
+            any_skipped: seen.contains('k'),
+        }
     }
 
     #[test]
     fn every_rule_decides_as_the_table_says() {
-        use TriggerRule::{AllDone, AllSuccess, OneSuccess};
+        use TriggerRule::*;
         #[rustfmt::skip]
         let table: &[(TriggerRule, u32, &str, Option<Decision>)] = &[
-            // all_success: every dependency succeeded; a failure wins over a skip.
-            (AllSuccess, 0, "",    RUN),
-            (AllSuccess, 0, "s",   RUN),
-            (AllSuccess, 0, "k",   SKIP_SOME),
-            (AllSuccess, 0, "sk",  SKIP_SOME),
-            (AllSuccess, 0, "f",   UPSTREAM_FAILED),
-            (AllSuccess, 0, "sf",  UPSTREAM_FAILED),
-            (AllSuccess, 0, "fk",  UPSTREAM_FAILED),
-            (AllSuccess, 1, "f",   WAIT),
-            (AllSuccess, 1, "s",   WAIT),
+            // all_success: every dependency succeeded; it waits for all, and
+            // a failure wins over a skip.
+            (AllSuccess, 0, "",     RUN),
+            (AllSuccess, 0, "s",    RUN),
+            (AllSuccess, 0, "k",    SKIP_SOME),
+            (AllSuccess, 0, "sk",   SKIP_SOME),
+            (AllSuccess, 0, "f",    UPSTREAM_FAILED),
+            (AllSuccess, 0, "u",    UPSTREAM_FAILED),
+            (AllSuccess, 0, "sf",   UPSTREAM_FAILED),
+            (AllSuccess, 0, "fk",   UPSTREAM_FAILED),
+            (AllSuccess, 0, "uk",   UPSTREAM_FAILED),
+            (AllSuccess, 1, "f",    WAIT),
+            (AllSuccess, 1, "k",    WAIT),
+            (AllSuccess, 1, "s",    WAIT),
+            // all_failed: every dependency failed or was upstream_failed;
+            // skipped as soon as one succeeds or is skipped.
+            (AllFailed,  0, "f",    RUN),
+            (AllFailed,  0, "u",    RUN),
+            (AllFailed,  0, "fu",   RUN),
+            (AllFailed,  1, "f",    WAIT),
+            (AllFailed,  1, "u",    WAIT),
+            (AllFailed,  0, "fs",   SKIP_NOT_FAILED),
+            (AllFailed,  0, "fk",   SKIP_NOT_FAILED),
+            (AllFailed,  2, "s",    SKIP_NOT_FAILED),
+            (AllFailed,  2, "k",    SKIP_NOT_FAILED),
+            (AllFailed,  0, "sk",   SKIP_NOT_FAILED),
             // all_done: runs once every dependency finished, whatever the outcome.
-            (AllDone,    0, "",    RUN),
-            (AllDone,    0, "f",   RUN),
-            (AllDone,    0, "k",   RUN),
-            (AllDone,    0, "sfk", RUN),
-            (AllDone,    2, "f",   WAIT),
+            (AllDone,    0, "",     RUN),
+            (AllDone,    0, "f",    RUN),
+            (AllDone,    0, "u",    RUN),
+            (AllDone,    0, "k",    RUN),
+            (AllDone,    0, "sfuk", RUN),
+            (AllDone,    2, "f",    WAIT),
+            (AllDone,    1, "s",    WAIT),
+            // all_skipped: every dependency was skipped; skipped as soon as
+            // one is not.
+            (AllSkipped, 0, "k",    RUN),
+            (AllSkipped, 1, "k",    WAIT),
+            (AllSkipped, 1, "",     WAIT),
+            (AllSkipped, 2, "s",    SKIP_NOT_SKIPPED),
+            (AllSkipped, 2, "f",    SKIP_NOT_SKIPPED),
+            (AllSkipped, 2, "u",    SKIP_NOT_SKIPPED),
+            (AllSkipped, 0, "ks",   SKIP_NOT_SKIPPED),
+            (AllSkipped, 0, "kf",   SKIP_NOT_SKIPPED),
             // one_success: runs at the first success, even with others pending.
-            (OneSuccess, 3, "s",   RUN),
-            (OneSuccess, 0, "sf",  RUN),
-            (OneSuccess, 0, "sk",  RUN),
-            (OneSuccess, 1, "f",   WAIT),
-            (OneSuccess, 1, "k",   WAIT),
-            (OneSuccess, 0, "f",   UPSTREAM_FAILED),
-            (OneSuccess, 0, "fk",  UPSTREAM_FAILED),
-            (OneSuccess, 0, "k",   SKIP_ALL),
-            (OneSuccess, 0, "",    SKIP_ALL),
+            (OneSuccess, 3, "s",    RUN),
+            (OneSuccess, 0, "sf",   RUN),
+            (OneSuccess, 0, "sk",   RUN),
+            (OneSuccess, 0, "su",   RUN),
+            (OneSuccess, 1, "f",    WAIT),
+            (OneSuccess, 1, "k",    WAIT),
+            (OneSuccess, 0, "f",    UPSTREAM_FAILED),
+            (OneSuccess, 0, "u",    UPSTREAM_FAILED),
+            (OneSuccess, 0, "fk",   UPSTREAM_FAILED),
+            (OneSuccess, 0, "k",    SKIP_ALL),
+            (OneSuccess, 0, "",     SKIP_ALL),
+            // one_failed: runs at the first failure (or upstream_failed), even
+            // with others pending; skipped when all finished without one.
+            (OneFailed,  3, "f",    RUN),
+            (OneFailed,  3, "u",    RUN),
+            (OneFailed,  0, "sf",   RUN),
+            (OneFailed,  0, "ku",   RUN),
+            (OneFailed,  1, "s",    WAIT),
+            (OneFailed,  1, "k",    WAIT),
+            (OneFailed,  0, "s",    SKIP_NO_FAILURE),
+            (OneFailed,  0, "k",    SKIP_NO_FAILURE),
+            (OneFailed,  0, "sk",   SKIP_NO_FAILURE),
+            // one_done: runs at the first success or failure; a skipped or
+            // upstream_failed dependency did not run, and does not count.
+            (OneDone,    3, "s",    RUN),
+            (OneDone,    3, "f",    RUN),
+            (OneDone,    0, "kf",   RUN),
+            (OneDone,    0, "us",   RUN),
+            (OneDone,    1, "k",    WAIT),
+            (OneDone,    1, "u",    WAIT),
+            (OneDone,    0, "k",    SKIP_NONE_DONE),
+            (OneDone,    0, "u",    SKIP_NONE_DONE),
+            (OneDone,    0, "ku",   SKIP_NONE_DONE),
+            // none_failed: every dependency succeeded or was skipped (all
+            // skipped included); upstream_failed as soon as one fails.
+            (NoneFailed, 0, "s",    RUN),
+            (NoneFailed, 0, "k",    RUN),
+            (NoneFailed, 0, "sk",   RUN),
+            (NoneFailed, 1, "sk",   WAIT),
+            (NoneFailed, 2, "f",    UPSTREAM_FAILED),
+            (NoneFailed, 2, "u",    UPSTREAM_FAILED),
+            (NoneFailed, 0, "skf",  UPSTREAM_FAILED),
+            // none_failed_min_one_success: as none_failed, but skipped when
+            // every dependency was skipped.
+            (NoneFailedMinOneSuccess, 0, "s",   RUN),
+            (NoneFailedMinOneSuccess, 0, "sk",  RUN),
+            (NoneFailedMinOneSuccess, 1, "s",   WAIT),
+            (NoneFailedMinOneSuccess, 1, "k",   WAIT),
+            (NoneFailedMinOneSuccess, 0, "k",   SKIP_ALL),
+            (NoneFailedMinOneSuccess, 2, "f",   UPSTREAM_FAILED),
+            (NoneFailedMinOneSuccess, 2, "u",   UPSTREAM_FAILED),
+            (NoneFailedMinOneSuccess, 0, "kf",  UPSTREAM_FAILED),
+            (NoneFailedMinOneSuccess, 0, "sf",  UPSTREAM_FAILED),
+            // none_skipped: every dependency finished and none was skipped
+            // (failures included); skipped as soon as one is.
+            (NoneSkipped, 0, "s",   RUN),
+            (NoneSkipped, 0, "f",   RUN),
+            (NoneSkipped, 0, "u",   RUN),
+            (NoneSkipped, 0, "sfu", RUN),
+            (NoneSkipped, 1, "sf",  WAIT),
+            (NoneSkipped, 2, "k",   SKIP_SOME),
+            (NoneSkipped, 0, "sk",  SKIP_SOME),
+            (NoneSkipped, 0, "fk",  SKIP_SOME),
+            // always: runs at once, whatever is known.
+            (Always,     3, "",     RUN),
+            (Always,     1, "f",    RUN),
+            (Always,     0, "k",    RUN),
+            (Always,     0, "u",    RUN),
+            (Always,     0, "sfuk", RUN),
         ];
         for &(rule, pending, seen, want) in table {
             assert_eq!(decide(rule, counts(pending, seen)), want, "{} with {pending} pending, seen {seen:?}", rule.keyword());
         }
     }
 
+    /// Every rule, for every mix of the four outcomes over three
+    /// dependencies, with none or one still running: the decision is the
+    /// rule's definition (Airflow's), written here as counts.
+    #[test]
+    fn every_rule_agrees_with_its_definition_on_every_mix() {
+        use Eff::*;
+        const OUTCOMES: [Eff; 4] = [Success, Failed, UpstreamFailed, Skipped];
+        let rules = [
+            TriggerRule::AllSuccess, TriggerRule::AllFailed, TriggerRule::AllDone, TriggerRule::AllSkipped,
+            TriggerRule::OneSuccess, TriggerRule::OneFailed, TriggerRule::OneDone, TriggerRule::NoneFailed,
+            TriggerRule::NoneFailedMinOneSuccess, TriggerRule::NoneSkipped, TriggerRule::Always,
+        ];
+        for pending in [0u32, 1] {
+            for n in 0..=3usize {
+                for code in 0..4usize.pow(n as u32) {
+                    let effs: Vec<Eff> = (0..n).map(|i| OUTCOMES[code / 4usize.pow(i as u32) % 4]).collect();
+                    if n == 0 && pending == 0 {
+                        continue; // a step with no dependency at all is started, never decided
+                    }
+                    let c = Counts::of(pending, &effs);
+                    let count = |e: Eff| effs.iter().filter(|x| **x == e).count();
+                    let (s, f, u, k) = (count(Success), count(Failed), count(UpstreamFailed), count(Skipped));
+                    let total = n + pending as usize;
+                    let done = pending == 0;
+                    for rule in rules {
+                        let got = decide(rule, c);
+                        let want: Option<&str> = match rule {
+                            TriggerRule::AllSuccess => done.then(|| if f + u > 0 { "upstream_failed" } else if k > 0 { "skipped" } else { "run" }),
+                            TriggerRule::AllFailed => if s + k > 0 { Some("skipped") } else { done.then_some("run") },
+                            TriggerRule::AllDone => done.then_some("run"),
+                            TriggerRule::AllSkipped => if s + f + u > 0 { Some("skipped") } else { done.then_some("run") },
+                            TriggerRule::OneSuccess => if s > 0 { Some("run") } else { done.then(|| if k == total { "skipped" } else { "upstream_failed" }) },
+                            TriggerRule::OneFailed => if f + u > 0 { Some("run") } else { done.then_some("skipped") },
+                            TriggerRule::OneDone => if s + f > 0 { Some("run") } else { done.then_some("skipped") },
+                            TriggerRule::NoneFailed => if f + u > 0 { Some("upstream_failed") } else { done.then_some("run") },
+                            TriggerRule::NoneFailedMinOneSuccess => {
+                                if f + u > 0 { Some("upstream_failed") } else { done.then(|| if s == 0 { "skipped" } else { "run" }) }
+                            }
+                            TriggerRule::NoneSkipped => if k > 0 { Some("skipped") } else { done.then_some("run") },
+                            TriggerRule::Always => Some("run"),
+                        };
+                        let got_word = got.map(|d| match d {
+                            Decision::Run => "run",
+                            Decision::Skip(_) => "skipped",
+                            Decision::UpstreamFailed => "upstream_failed",
+                        });
+                        assert_eq!(got_word, want, "{} over {effs:?} with {pending} pending", rule.keyword());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn only_always_starts_at_once_and_skips_that_follow_a_skip_name_the_branch() {
+        assert!(starts_at_once(TriggerRule::Always));
+        assert!(!starts_at_once(TriggerRule::AllDone) && !starts_at_once(TriggerRule::OneSuccess));
+        assert!(skip_follows_a_skip(TriggerRule::AllSuccess) && skip_follows_a_skip(TriggerRule::NoneSkipped));
+        // all_failed is skipped by a success as much as by a skip: no branch is "the" reason.
+        assert!(!skip_follows_a_skip(TriggerRule::AllFailed) && !skip_follows_a_skip(TriggerRule::OneFailed));
+    }
+
     #[test]
     fn counting_a_dependency_lowers_pending_and_notes_its_effect() {
-        let mut c = counts(2, "");
+        let mut c = counts(3, "");
         c.count(Eff::Skipped);
-        assert_eq!(c, counts(1, "k"));
+        assert_eq!(c, counts(2, "k"));
         c.count(Eff::Success);
-        assert_eq!(c, counts(0, "sk"));
+        assert_eq!(c, counts(1, "sk"));
+        c.count(Eff::UpstreamFailed);
+        assert_eq!(c, counts(0, "sku"));
         c.count(Eff::Failed);
-        assert_eq!(c, counts(0, "sfk"), "pending stays at zero");
+        assert_eq!(c, counts(0, "sfku"), "pending stays at zero");
+        assert_eq!(Counts::of(1, &[Eff::Skipped, Eff::Failed]), counts(1, "kf"));
     }
 
     #[test]
@@ -164,7 +389,7 @@ mod tests {
             (Some(Skipped),        false, false, Eff::Skipped),
             (Some(Skipped),        false, true,  Eff::Success),
             (Some(Failed),         false, false, Eff::Failed),
-            (Some(UpstreamFailed), false, false, Eff::Failed),
+            (Some(UpstreamFailed), false, false, Eff::UpstreamFailed),
             (Some(Cancelled),      false, false, Eff::Failed),
         ];
         for &(status, not_picked, by_person, want) in table {
@@ -179,6 +404,8 @@ mod tests {
         assert_eq!(group_effect([Skipped, Skipped]), Skipped);
         assert_eq!(group_effect([Success, Failed, Skipped]), Failed);
         assert_eq!(group_effect([Skipped, Failed]), Failed);
+        assert_eq!(group_effect([Success, UpstreamFailed]), Failed, "a group is failed, not upstream_failed, whatever its members were");
+        assert_eq!(group_effect([Skipped, UpstreamFailed]), Failed);
         assert_eq!(group_effect([]), Skipped);
     }
 }
