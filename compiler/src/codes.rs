@@ -95,6 +95,7 @@ catalogue! {
     UnboundedRecursion = "E0304", Error, "workflows call or spawn each other with no depth bound";
     CompensationStepInGraph = "E0305", Error, "a compensation step has dependencies";
     RuleCannotBeMet = "E0306", Error, "a trigger rule waits for an outcome its dependencies can never have";
+    RulesDoNotCombine = "E0307", Error, "a step's trigger rule and the `after` of a group around it cannot both apply";
 
     UnknownName = "E0401", Error, "an expression uses a name that is not in scope";
     NotUpstream = "E0402", Error, "an expression uses a step that does not run before it";

@@ -85,6 +85,7 @@ pub(super) fn check_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &mut 
                 }
             }
         }
+        rules_combine(db, wf, &sig, &|span| loc(i, span), out);
         if compensators.contains(sig.name.text.as_str())
             && let Some(deps) = &sig.deps {
                 out.push(
@@ -226,6 +227,77 @@ fn never_skipped<'db>(
 }
 
 /// Whether step `name` depends on exactly `branch` with all_success.
+/// A step has one trigger rule. Its own `after` and those of the groups
+/// around it join into one list when each is all_success; otherwise the
+/// plan keeps the step's own list (or, without one, the outermost group's)
+/// and drops the rest. A dropped group list still holds when every step
+/// the kept list names is inside that group (each of them waits for the
+/// group's `after`): a member after its siblings. Any other drop would
+/// start the step without waiting for what the group names: an error.
+fn rules_combine<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, sig: &crate::model::StepSig, at: &dyn Fn(Span) -> Loc<'db>, out: &mut Vec<Pending<'db>>) {
+    use crate::model::GroupSig;
+    let groups = wf.groups(db);
+    let has_deps = |d: &Option<flowc_grammar::ast::Deps>| d.as_ref().is_some_and(|d| !d.names.is_empty());
+    let enclosing: Vec<&GroupSig> =
+        sig.groups.iter().filter_map(|g| groups.iter().find(|s| &s.name.text == g)).filter(|g| has_deps(&g.deps)).collect();
+    let own = sig.deps.as_ref().filter(|d| !d.names.is_empty());
+    // The list the plan keeps, and the groups whose lists it drops.
+    let Some((kept, kept_rule)) = own.map(|d| (&d.names, d.rule)).or_else(|| {
+        enclosing.first().and_then(|g| g.deps.as_ref()).map(|d| (&d.names, d.rule))
+    }) else {
+        return;
+    };
+    let skip = usize::from(own.is_none());
+    // Whether `name` (a step or a group) is inside group `g`.
+    let graph = workflow_graph(db, wf);
+    let inside = |name: &str, g: &GroupSig| match graph.step_index(name) {
+        Some(i) => graph.sigs[i].groups.contains(&g.name.text),
+        None => groups.iter().find(|x| x.name.text == name).is_some_and(|x| x.groups.contains(&g.name.text)),
+    };
+    let dropped: Vec<&GroupSig> = enclosing
+        .iter()
+        .skip(skip)
+        .copied()
+        .filter(|g| {
+            let rule = g.deps.as_ref().map_or(TriggerRule::AllSuccess, |d| d.rule);
+            let joins = rule == TriggerRule::AllSuccess && kept_rule == TriggerRule::AllSuccess;
+            !joins && !(own.is_some() && kept.iter().all(|n| inside(&n.text, g)))
+        })
+        .collect();
+    if dropped.is_empty() {
+        return;
+    }
+    let shown = |d: &flowc_grammar::ast::Deps| {
+        let names: Vec<&str> = d.names.iter().map(|n| n.text.as_str()).collect();
+        match d.rule {
+            TriggerRule::AllSuccess => format!("`after {}`", names.join(", ")),
+            r => format!("`after {}({})`", r.keyword(), names.join(", ")),
+        }
+    };
+    let (span, what) = match own {
+        Some(d) => (d.rule_span.unwrap_or(d.span), format!("step `{}` waits by {}", sig.name.text, shown(d))),
+        None => {
+            let g = enclosing[0];
+            (sig.name.span, format!("step `{}` waits by its group `{}`'s {}", sig.name.text, g.name.text, g.deps.as_ref().map(shown).unwrap_or_default()))
+        }
+    };
+    let groups_said: Vec<String> =
+        dropped.iter().map(|g| format!("group `{}` by {}", g.name.text, g.deps.as_ref().map(shown).unwrap_or_default())).collect();
+    let mut p = Pending::new(
+        Code::RulesDoNotCombine,
+        at(span),
+        format!("{what}, and {}: a step has one trigger rule, so these cannot all apply", groups_said.join(" and ")),
+    )
+    .label("one of several dependency lists")
+    .help("write the step's whole condition in its own `after` and take the step out of the group, or give the group no `after` and put its dependencies in each member's own list");
+    for g in &dropped {
+        if let Some(d) = &g.deps {
+            p = p.related(Loc::new(Anchor::Item(wf, g.item), d.span), format!("group `{}` waits here", g.name.text));
+        }
+    }
+    out.push(p);
+}
+
 fn only_after(graph: &WorkflowGraph, name: &str, branch: &str) -> bool {
     let Some(i) = graph.step_index(name) else { return false };
     let sig = &graph.sigs[i];
