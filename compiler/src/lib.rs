@@ -22,6 +22,7 @@ pub mod name_index;
 pub mod pending;
 mod queries;
 pub mod refs;
+pub mod retry;
 pub mod types;
 
 pub use allow::{ProjectSettings, SETTINGS_FILE, SettingsError, settings_path};

@@ -80,7 +80,7 @@ fn check_retry<'db>(r: &ast::Retry, at: &dyn Fn(Span) -> Loc<'db>, out: &mut Vec
         }
         let bad_values = out[start..].iter().any(|p| p.code == Code::ValueOutOfRange);
         if r.count.value > 0 && !bad_values {
-            let policy = waits_of(r);
+            let policy = crate::retry::plan_retry(r);
             let fit = policy.retries_within_max_duration();
             if fit == 0 {
                 out.push(
@@ -105,27 +105,6 @@ fn check_retry<'db>(r: &ast::Retry, at: &dyn Fn(Span) -> Loc<'db>, out: &mut Vec
             }
         }
     }
-}
-
-/// The count and the waits of a retry policy as the run draws them (what
-/// `max_duration` is checked against; `on` does not matter to it).
-fn waits_of(r: &ast::Retry) -> flowc_plan::Retry {
-    let mut p = flowc_plan::Retry {
-        count: r.count.value.clamp(0, u32::MAX as i64) as u32,
-        max_duration_ms: r.max_duration.as_ref().map(|d| d.millis),
-        ..Default::default()
-    };
-    if let Some(b) = &r.backoff {
-        p.backoff = match b.kind {
-            ast::BackoffKind::Fixed => flowc_plan::Backoff::Fixed,
-            ast::BackoffKind::Exponential => flowc_plan::Backoff::Exponential,
-        };
-        p.delay_ms = b.delay.millis;
-        p.max_ms = b.max.as_ref().map(|m| m.millis);
-        p.factor = b.factor.as_ref().map(|f| f.value.value);
-        p.jitter_pct = b.jitter.as_ref().map(|j| j.value.clamp(0, 100) as u32);
-    }
-    p
 }
 
 /// Whether a step can stop by its own timeout: it has a `timeout`, or its
