@@ -7,14 +7,15 @@
 //! salsa, so a project-wide search re-walks only files that changed. The
 //! names a file mentions come from `refs` (each reference becomes an
 //! occurrence), the list the name checks (`checks::names`) read too; the
-//! walk here adds the definitions and the expressions, and the steps and
-//! inputs the expressions' paths name.
+//! walk here adds the definitions and the expressions, the steps and
+//! inputs the expressions' paths name, and a template's parameters (each
+//! declaration, `params.NAME` in its lines, the keys of `use T with { … }`).
 
 use std::collections::BTreeSet;
 
 use flowc_grammar::ast::{
     self, AgentStmtKind, Compensate, Decl, DeclKind, EnvBlock, EnvEntryKind, EnvValue, Expr, InvariantStmtKind, Name,
-    PolicyStmtKind, ResourceStmtKind, Span, StepStmtKind, TemplateStr, Trigger, WorkflowStmtKind,
+    PolicyStmtKind, ResourceStmtKind, Span, StepKind, StepStmtKind, TemplateStr, Trigger, WorkflowStmtKind,
 };
 
 use crate::cel_check::{self, Node, syntax::NodeKind};
@@ -34,6 +35,9 @@ pub enum Sym {
     Step { workflow: String, name: String },
     /// An input of a workflow.
     Input { workflow: String, name: String },
+    /// A parameter of a template: its declaration, `params.NAME` in the
+    /// template's lines, and the keys of `use TEMPLATE with { … }`.
+    Param { template: String, name: String },
 }
 
 /// One occurrence of a name.
@@ -55,6 +59,9 @@ pub enum ExprCx {
     Step { workflow: String, step: String, post: bool },
     /// A workflow's `output NAME = `…``.
     WorkflowOutput { workflow: String },
+    /// A template's lines: checked in each using step's scope, so only
+    /// `params` is known here.
+    Template { template: String },
     /// Anything else (trigger filters, invariant checks, policy and resource
     /// rules, agent commands): no step names in scope.
     Other,
@@ -163,6 +170,8 @@ const BUILTIN_ROOTS: &[&str] = &["inputs", "run", "env"];
 #[derive(Default)]
 struct Walker {
     index: FileIndex,
+    /// The template whose lines are being walked.
+    template: Option<String>,
 }
 
 /// The workflow being walked: its name and the names of its steps and groups.
@@ -253,11 +262,16 @@ impl Walker {
             }
             Decl::Template(t) => {
                 self.occ(&t.name, Sym::Decl(DeclKind::Template, t.name.text.clone()), true);
+                for p in &t.params {
+                    self.occ(&p.name, Sym::Param { template: t.name.text.clone(), name: p.name.text.clone() }, true);
+                }
                 // A template's lines are checked in the scope of each step
                 // that uses it; here they have no step names of their own.
+                self.template = Some(t.name.text.clone());
                 for stmt in &t.body {
                     self.step_stmt(stmt, None);
                 }
+                self.template = None;
             }
             Decl::Instance(i) => self.occ(&i.name, Sym::Decl(DeclKind::Instance, i.name.text.clone()), true),
         }
@@ -312,6 +326,21 @@ impl Walker {
             })
             .collect();
         let scope = StepScope { wf, step: &step.name.text, aliases: &aliases };
+        // `use T with { … }`: each key names a parameter of T (a quoted
+        // key's span holds its quotes: not a name to rename); the values
+        // are the step's expressions.
+        if let (StepKind::Use(t), Some(args)) = (&step.kind, &step.use_args) {
+            for f in args.as_object().unwrap_or(&[]) {
+                if !f.quoted {
+                    self.occ(&f.key, Sym::Param { template: t.text.clone(), name: f.key.text.clone() }, false);
+                }
+            }
+            let cx = ExprCx::Step { workflow: wf.name.clone(), step: step.name.text.clone(), post: false };
+            let steps = scope.visible();
+            for e in args.exprs() {
+                self.expr_in(e, &cx, Some(&steps));
+            }
+        }
         for stmt in &step.body {
             self.step_stmt(stmt, Some(&scope));
         }
@@ -319,9 +348,11 @@ impl Walker {
 
     /// The expressions of a step's (or a template's) statement.
     fn step_stmt(&mut self, stmt: &ast::StepStmt, scope: Option<&StepScope<'_>>) {
-        let cx = |post: bool| match scope {
-            Some(s) => ExprCx::Step { workflow: s.wf.name.clone(), step: s.step.to_string(), post },
-            None => ExprCx::Other,
+        let template = self.template.clone();
+        let cx = |post: bool| match (scope, &template) {
+            (Some(s), _) => ExprCx::Step { workflow: s.wf.name.clone(), step: s.step.to_string(), post },
+            (None, Some(t)) => ExprCx::Template { template: t.clone() },
+            (None, None) => ExprCx::Other,
         };
         // Names a step's expressions may use as steps: the workflow's, less
         // the step's `reads` aliases, which shadow them.
@@ -401,6 +432,16 @@ impl Walker {
         self.index.exprs.push(ExprSite { expr: e.clone(), cx: cx.clone() });
         let workflow = match cx {
             ExprCx::Step { workflow, .. } | ExprCx::WorkflowOutput { workflow } => workflow,
+            ExprCx::Template { template } => {
+                let Ok(node) = cel_check::parse_expr(e) else { return };
+                for path in expr_paths(&node) {
+                    if let (Some((root, _)), Some((field, fspan))) = (path.first(), path.get(1))
+                        && root == "params" {
+                            self.index.occs.push(Occ { span: *fspan, sym: Sym::Param { template: template.clone(), name: field.clone() }, def: false });
+                        }
+                }
+                return;
+            }
             ExprCx::Other => return,
         };
         let Ok(node) = cel_check::parse_expr(e) else { return };

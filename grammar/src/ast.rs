@@ -970,6 +970,10 @@ pub struct Step {
     /// `for each item in [..]` / `in matrix { … }`: the step's own items;
     /// without it, a `for each item` step runs for the run's item list.
     pub for_each_in: Option<ItemSource>,
+    /// `use TEMPLATE with { … }`: the template's arguments, an object
+    /// literal (its values data or backtick expressions); `None` when no
+    /// `with` is written after the template's name.
+    pub use_args: Option<Value>,
     /// The step's statements, in source order.
     pub body: Vec<StepStmt>,
     /// From `step` to the closing brace.
@@ -1610,6 +1614,12 @@ pub enum ResourceStmtKind {
 pub struct Template {
     /// The template's name, as `step s: use NAME` refers to it.
     pub name: Name,
+    /// `(NAME: TYPE [= DEFAULT], …)`: the template's parameters, in source
+    /// order, declared as workflow inputs are; its statements read them as
+    /// `params.NAME`.
+    pub params: Vec<Input>,
+    /// From `(` to `)` of the parameter list, when one is written.
+    pub params_span: Option<Span>,
     /// The kind after `:`; `None`: `run`.
     pub kind: Option<StepKind>,
     /// Where the kind is written, when it is.
@@ -1722,6 +1732,7 @@ impl Step {
             .as_ref()
             .map(|d| d.span.end)
             .or(self.for_each.map(|s| s.end))
+            .or(self.use_args.as_ref().map(|a| a.span.end))
             .or(self.kind_span.map(|s| s.end))
             .unwrap_or(self.name.span.end)
             .max(self.for_each.map(|s| s.end).unwrap_or(0));

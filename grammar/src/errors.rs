@@ -365,6 +365,8 @@ pub fn describe(rule: Rule) -> &'static str {
         short_stmt => "`short`",
         rule_stmt => "`rule`",
         template_decl => "`template`",
+        template_params => "a parameter list `(name: type, …)`",
+        template_param => "a parameter `name: type [= default]`",
         instance => "a resource instance",
     }
 }

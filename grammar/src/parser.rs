@@ -503,14 +503,27 @@ impl Builder {
             }
             Rule::template_decl => {
                 let mut name = None;
+                let mut params = Vec::new();
+                let mut params_span = None;
                 let mut kind = None;
                 let mut kind_span = None;
                 let mut body = Vec::new();
                 for c in kids(p) {
                     match c.as_rule() {
                         Rule::ident => name = Some(self.ident(c)),
+                        Rule::template_params => {
+                            params_span = Some(span(&c));
+                            for param in kids(c).filter(|k| k.as_rule() == Rule::template_param) {
+                                let psp = span(&param);
+                                let mut it = kids(param);
+                                let name = self.name(it.next());
+                                let ty = it.next().map(|t| self.type_expr(t)).unwrap_or_else(|| any_type(psp));
+                                let default = it.next().map(|v| self.value(v));
+                                params.push(Input { name, ty, default });
+                            }
+                        }
                         Rule::kind_clause => {
-                            let (k, s) = self.kind_clause(c);
+                            let (k, s, _) = self.kind_clause(c);
                             kind = Some(k);
                             kind_span = Some(s);
                         }
@@ -518,7 +531,7 @@ impl Builder {
                         _ => {}
                     }
                 }
-                Decl::Template(Template { name: name.unwrap_or_else(|| missing(sp)), kind, kind_span, body, span: sp })
+                Decl::Template(Template { name: name.unwrap_or_else(|| missing(sp)), params, params_span, kind, kind_span, body, span: sp })
             }
             Rule::instance => {
                 let mut it = kids(p);
@@ -959,14 +972,16 @@ impl Builder {
         let mut deps = None;
         let mut for_each = None;
         let mut for_each_in = None;
+        let mut use_args = None;
         let mut body = Vec::new();
         for c in kids(p) {
             match c.as_rule() {
                 Rule::ident => name = Some(self.ident(c)),
                 Rule::kind_clause => {
-                    let (k, s) = self.kind_clause(c);
+                    let (k, s, args) = self.kind_clause(c);
                     kind = k;
                     kind_span = Some(s);
+                    use_args = args;
                 }
                 Rule::after_clause => deps = Some(self.after(c)),
                 Rule::for_each_clause => {
@@ -986,19 +1001,31 @@ impl Builder {
                 _ => {}
             }
         }
-        Step { name: name.unwrap_or_else(|| missing(sp)), kind, kind_span, deps, for_each, for_each_in, body, span: sp }
+        Step { name: name.unwrap_or_else(|| missing(sp)), kind, kind_span, deps, for_each, for_each_in, use_args, body, span: sp }
     }
 
-    fn kind_clause(&mut self, p: Pair<'_, Rule>) -> (StepKind, Span) {
+    /// The kind, where it is written (for `use`, the template's name without
+    /// its arguments), and a `use`'s `with { … }` arguments.
+    fn kind_clause(&mut self, p: Pair<'_, Rule>) -> (StepKind, Span, Option<Value>) {
         let sp = span(&p);
-        let Some(sk) = kids(p).next() else { return (StepKind::Run, sp) };
+        let Some(sk) = kids(p).next() else { return (StepKind::Run, sp, None) };
         let kind_span = span(&sk);
-        let Some(k) = sk.into_inner().next() else { return (StepKind::Run, kind_span) };
+        let Some(k) = sk.into_inner().next() else { return (StepKind::Run, kind_span, None) };
+        let mut kind_span = kind_span;
+        let mut args = None;
         let kind = match k.as_rule() {
             Rule::kind_agent => StepKind::Agent(self.name(kids(k).next())),
             Rule::kind_check => StepKind::Check(self.name(kids(k).next())),
             Rule::kind_call => StepKind::Call(self.name(kids(k).next())),
-            Rule::kind_use => StepKind::Use(self.name(kids(k).next())),
+            Rule::kind_use => {
+                let mut it = kids(k);
+                let name = self.name(it.next());
+                if let Some(obj) = it.find(|c| c.as_rule() == Rule::object) {
+                    args = Some(self.value(obj));
+                    kind_span = Span { start: kind_span.start, end: name.span.end.max(kind_span.start) };
+                }
+                StepKind::Use(name)
+            }
             _ => match k.as_str() {
                 "approval" => StepKind::Approval,
                 "wait" => StepKind::Wait,
@@ -1010,7 +1037,7 @@ impl Builder {
                 _ => StepKind::Run,
             },
         };
-        (kind, kind_span)
+        (kind, kind_span, args)
     }
 
     fn after(&mut self, p: Pair<'_, Rule>) -> Deps {
@@ -1768,6 +1795,28 @@ mod tests {
         let WorkflowStmtKind::Step(step) = &w.body[1].kind else { panic!("not a step") };
         let deps = step.deps.as_ref().expect("deps");
         assert_eq!((deps.rule, deps.names[0].text.as_str()), (TriggerRule::AllSuccess, "always"));
+    }
+
+    /// `template NAME(PARAM: TYPE = DEFAULT, …)` and `use NAME with { … }`:
+    /// the parameters, typed and defaulted, and the arguments, a header
+    /// clause the kind's span leaves out (a body `with` stays a statement).
+    #[test]
+    fn template_parameters_and_use_arguments() {
+        let src = "template t(a: string, n: int = 2,): call c { with { x: 1 } }\nworkflow w {\n  step s: use t with { a: \"x\", n: `inputs.n` } after b { with { y: 2 } }\n}\n";
+        let parse = parse(src);
+        assert!(parse.errors.is_empty(), "{:?}", parse.errors);
+        let Decl::Template(t) = &parse.file.decls[0] else { panic!("not a template") };
+        let params: Vec<(&str, bool)> = t.params.iter().map(|p| (p.name.text.as_str(), p.default.is_some())).collect();
+        assert_eq!(params, [("a", false), ("n", true)]);
+        assert_eq!(t.params_span.map(|s| &src[s.range()]), Some("(a: string, n: int = 2,)"));
+        assert_eq!(t.body.len(), 1);
+        let Decl::Workflow(w) = &parse.file.decls[1] else { panic!("not a workflow") };
+        let WorkflowStmtKind::Step(step) = &w.body[0].kind else { panic!("not a step") };
+        assert_eq!(step.kind_span.map(|s| &src[s.range()]), Some("use t"));
+        let args = step.use_args.as_ref().expect("the arguments");
+        assert_eq!(&src[args.span.range()], "{ a: \"x\", n: `inputs.n` }");
+        assert_eq!(step.body.len(), 1, "the body's `with` is a statement");
+        assert_eq!(&src[step.header_span().range()], "step s: use t with { a: \"x\", n: `inputs.n` } after b");
     }
 
     fn triggers(src: &str) -> Vec<Trigger> {

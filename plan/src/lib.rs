@@ -349,6 +349,11 @@ pub struct Step {
     /// A condition that skips the step when false; evaluated once its dependencies are done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub when: Option<ExprId>,
+    /// A step that uses a template with parameters: the arguments, a CEL map
+    /// of every parameter (defaults filled in), evaluated in the step's scope
+    /// whenever the step's expressions are and bound as `params`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<ExprId>,
     /// The step's retry policy; `None`: the workflow's `defaults.retry`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<Retry>,

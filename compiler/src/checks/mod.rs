@@ -23,7 +23,7 @@ use crate::model::{OtherDef, StepDef, WorkflowDef};
 use crate::pending::{Anchor, Loc, Pending};
 
 pub use project::check_project_wide;
-pub use references::{step_expression_scope, workflow_output_scope};
+pub use references::{step_expression_scope, template_expression_scope, workflow_output_scope};
 
 /// Everything a step check needs to know about where it is.
 pub(crate) struct StepCx<'db> {

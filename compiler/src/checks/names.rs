@@ -26,7 +26,7 @@ use crate::refs::{Ref, StepRole, decl_refs, deps_refs, step_refs, workflow_stmt_
 
 /// Names expressions bind (`inputs.x`, `run.id`, `item`, …): the same list
 /// as the interpreter's `RESERVED_NAMES`.
-pub const RESERVED_STEP_NAMES: &[&str] = &["inputs", "run", "item", "items", "event", "env", "self", "input"];
+pub const RESERVED_STEP_NAMES: &[&str] = &["inputs", "run", "item", "items", "event", "env", "self", "input", "params"];
 
 pub(super) fn step_names<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut Vec<Pending<'db>>) {
     let db = cx.db;
@@ -69,6 +69,59 @@ pub(super) fn step_names<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut Vec<
     }
     if let StepKind::Call(callee) = &step.kind {
         names.missing_inputs(callee, with, out);
+    }
+    if let StepKind::Use(template) = &step.kind {
+        template_args(cx, template, step.use_args.as_ref(), &at, out);
+    }
+}
+
+/// `use TEMPLATE with { … }`: each argument names a parameter (E0212), each
+/// parameter without a default has one (E0213), and a literal argument fits
+/// the parameter's type (E0408; a backtick one is typed by `references`).
+fn template_args<'db>(cx: &StepCx<'db>, template: &Name, args: Option<&Value>, at: &dyn Fn(Span) -> Loc<'db>, out: &mut Vec<Pending<'db>>) {
+    let Some(def) = item_index(cx.db, cx.project).other(DeclKind::Template, &template.text) else { return };
+    let Decl::Template(tpl) = &**def.ast(cx.db) else { return };
+    let params = &tpl.params;
+    let names = || params.iter().map(|p| p.name.text.as_str());
+    if let Some(v) = args
+        && v.as_object().is_none() {
+            return;
+        }
+    let given: &[Field] = args.and_then(Value::as_object).unwrap_or(&[]);
+    for f in given {
+        let Some(param) = params.iter().find(|p| p.name.text == f.key.text) else {
+            let help = if params.is_empty() {
+                format!("template `{}` declares no parameters: remove the `with`, or declare one as `template {}({}: TYPE)`", template.text, template.text, f.key.text)
+            } else {
+                suggest(&f.key.text, names()).unwrap_or_else(|| known_list("parameters", names()))
+            };
+            out.push(
+                Pending::new(Code::UnknownInput, at(f.key.span), format!("template `{}` has no parameter `{}`", template.text, f.key.text))
+                    .label("not a parameter")
+                    .help(help),
+            );
+            continue;
+        };
+        if let Err((span, why)) = super::values::value_fits(&f.value, &param.ty) {
+            out.push(
+                Pending::new(Code::TypeMismatch, at(span), format!("the argument `{}` does not fit its parameter's type: {why}", f.key.text))
+                    .label("wrong type")
+                    .related(Loc::new(Anchor::Decl(def), param.ty.span), "the parameter's type")
+                    .help(format!("pass a value of the declared type for `{}`", f.key.text)),
+            );
+        }
+    }
+    let missing: Vec<String> =
+        params.iter().filter(|p| p.default.is_none() && !given.iter().any(|f| f.key.text == p.name.text)).map(|p| format!("`{}`", p.name.text)).collect();
+    if !missing.is_empty() {
+        let span = args.map_or(template.span, |a| a.span);
+        let noun = if missing.len() == 1 { "parameter" } else { "parameters" };
+        let example: Vec<String> = missing.iter().map(|m| format!("{}: …", m.trim_matches('`'))).collect();
+        out.push(
+            Pending::new(Code::MissingInput, at(span), format!("template `{}` needs the {noun} {}", template.text, missing.join(", ")))
+                .label("missing here")
+                .help(format!("pass them: `use {} with {{ {} }}`, or give the parameter a default in the template", template.text, example.join(", "))),
+        );
     }
 }
 

@@ -3,7 +3,7 @@
 //!
 //! This module decides scopes; `cel_check` does the rest. A step referenced
 //! in an expression must be upstream of it: otherwise E0402 with a fix that
-//! adds the missing `after`. `item`, `event`, `self` and `input` exist only in
+//! adds the missing `after`. `item`, `event`, `self`, `input` and `params` exist only in
 //! their own places.
 
 use std::collections::BTreeMap;
@@ -80,6 +80,11 @@ fn out_of_context(name: &str) -> Option<Binding> {
             "`input` is only available in a policy's rules".to_string(),
             "a workflow's inputs are `inputs` (plural); a policy's `input` is the `with` data of the check step".to_string(),
         ),
+        "params" => (
+            Code::UnknownName,
+            "`params` is only available in the lines of a template that declares parameters".to_string(),
+            "declare them as `template NAME(PARAM: TYPE) { … }` and read `params.PARAM` in its lines; a step passes them with `use NAME with { PARAM: … }`".to_string(),
+        ),
         "output" => (
             Code::UnknownName,
             "`output` is the step's own output, available only after it ran: in `then put`, `then spawn` and `items`".to_string(),
@@ -102,6 +107,10 @@ struct StepScope<'a> {
     item: Option<Ty>,
     items: bool,
     reads: BTreeMap<String, Ty>,
+    /// In the lines a step takes from a template with parameters: the type
+    /// of `params` (closed: a parameter the template does not declare is
+    /// E0407). `None`: `params` is not bound here.
+    params: Option<Ty>,
     /// How to add a missing `after` (relative to the step's anchor): a title
     /// per step and the edit.
     add_after: &'a dyn Fn(&str) -> (String, Option<crate::diagnostic::Fix>),
@@ -116,6 +125,7 @@ impl Scope for StepScope<'_> {
             "output" if self.output.is_some() => return self.output.clone().map(Binding::Value),
             "item" if self.item.is_some() => return self.item.clone().map(Binding::Value),
             "items" if self.items => return Some(Binding::Value(Ty::list(self.item.clone().unwrap_or(Ty::Dyn)))),
+            "params" if self.params.is_some() => return self.params.clone().map(Binding::Value),
             _ => {}
         }
         if let Some(t) = self.reads.get(name) {
@@ -185,6 +195,9 @@ impl Scope for StepScope<'_> {
         }
         if self.items {
             names.push("items".into());
+        }
+        if self.params.is_some() {
+            names.push("params".into());
         }
         names.extend(self.reads.keys().cloned());
         if let Some(up) = self.graph.upstream.get(self.this) {
@@ -525,6 +538,7 @@ pub fn step_expression_scope<'db>(db: &'db dyn Db, project: Project, wf: Workflo
         item: if ast.for_each.is_some() { Some(item.unwrap_or(Ty::Dyn)) } else { None },
         items,
         reads: read_aliases(db, index, ast),
+        params: None,
         add_after: &no_fix,
     };
     scope
@@ -535,6 +549,17 @@ pub fn step_expression_scope<'db>(db: &'db dyn Db, project: Project, wf: Workflo
             _ => None,
         })
         .collect()
+}
+
+/// The names a template's lines may use as the editor knows them: `params`,
+/// typed by the template's parameters (the rest depends on each using step).
+pub fn template_expression_scope(db: &dyn Db, project: Project, template: &str) -> Vec<(String, Ty)> {
+    let index = item_index(db, project);
+    let Some(def) = index.other(DeclKind::Template, template) else { return Vec::new() };
+    match &**def.ast(db) {
+        Decl::Template(tpl) if !tpl.params.is_empty() => vec![("params".to_string(), params_ty(tpl))],
+        _ => Vec::new(),
+    }
 }
 
 /// The names a workflow's `output` expressions may use: inputs, the run
@@ -576,18 +601,53 @@ pub(super) fn step_references<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut
         item: if step.for_each.is_some() { Some(item.clone().unwrap_or(Ty::Dyn)) } else { None },
         items,
         reads,
+        params: None,
         add_after: &add_after,
     };
     let own_output = sigs[this].output.clone().unwrap_or(Ty::Dyn);
     body_references(&step.body, &base, &own_output, anchor, out);
-    // A template's lines are checked where they are used, in the step's scope.
+    // A template's lines are checked where they are used, in the step's
+    // scope, with `params` typed by the template's parameters.
     if let StepKind::Use(t) = &step.kind
         && let Some(def) = index.other(DeclKind::Template, &t.text)
             && let Decl::Template(tpl) = &**def.ast(db) {
+                template_args(tpl, step, &base, anchor, out);
                 let own: Vec<&str> = step.body.iter().map(|s| s.kind.keyword()).collect();
                 let inherited: Vec<ast::StepStmt> = tpl.body.iter().filter(|s| !own.contains(&s.kind.keyword())).cloned().collect();
-                body_references(&inherited, &base, &own_output, Anchor::Decl(def), out);
+                let params = (!tpl.params.is_empty()).then(|| params_ty(tpl));
+                let scope = StepScope { params, ..clone_scope(&base) };
+                body_references(&inherited, &scope, &own_output, Anchor::Decl(def), out);
             }
+}
+
+/// The type of `params` in a template's lines: one field per parameter.
+pub(crate) fn params_ty(tpl: &ast::Template) -> Ty {
+    Ty::object(ObjectTy::closed(tpl.params.iter().map(|p| (p.name.text.clone(), FieldTy::required(Ty::from_type_expr(&p.ty))))))
+}
+
+/// The backtick arguments of `use TEMPLATE with { … }`: checked in the
+/// using step's scope (without `params`), and their type against the
+/// parameter's (E0408). Literal arguments are checked by `names`.
+fn template_args<'db>(tpl: &ast::Template, step: &ast::Step, base: &StepScope<'_>, anchor: Anchor<'db>, out: &mut Vec<Pending<'db>>) {
+    let Some(fields) = step.use_args.as_ref().and_then(ast::Value::as_object) else { return };
+    for f in fields {
+        let ast::ValueKind::Expr(e) = &f.value.kind else {
+            check_value(&f.value, base, anchor, out);
+            continue;
+        };
+        let from = out.len();
+        let ty = check_one(e, Expect::Any, base, anchor, out);
+        let Some(param) = tpl.params.iter().find(|p| p.name.text == f.key.text) else { continue };
+        let want = Ty::from_type_expr(&param.ty);
+        let numeric = want == Ty::Double && ty.is_numeric();
+        if out.len() == from && !numeric && !ty.compatible(&want) {
+            out.push(
+                Pending::new(Code::TypeMismatch, Loc::new(anchor, e.span), format!("the argument `{}` is {}, but the parameter is {}", f.key.text, ty.brief(), want.brief()))
+                    .label("wrong type")
+                    .help(format!("pass {} for `{}`, or convert the value in the expression", want.brief(), f.key.text)),
+            );
+        }
+    }
 }
 
 fn body_references<'db>(body: &[ast::StepStmt], base: &StepScope<'_>, own_output: &Ty, anchor: Anchor<'db>, out: &mut Vec<Pending<'db>>) {
@@ -663,6 +723,7 @@ fn clone_scope<'a>(s: &StepScope<'a>) -> StepScope<'a> {
         item: s.item.clone(),
         items: s.items,
         reads: s.reads.clone(),
+        params: s.params.clone(),
         add_after: s.add_after,
     }
 }

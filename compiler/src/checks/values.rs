@@ -798,6 +798,36 @@ pub(super) fn decl_values<'db>(db: &'db dyn Db, decl: OtherDef<'db>, out: &mut V
             }
         }
         Decl::Template(tpl) => {
+            let mut seen: HashMap<&str, Span> = HashMap::new();
+            for param in &tpl.params {
+                if let Some(first) = seen.get(param.name.text.as_str()) {
+                    out.push(
+                        Pending::new(Code::DuplicateInput, at(param.name.span), format!("the parameter `{}` is declared twice", param.name.text))
+                            .label("second one")
+                            .related(at(*first), "first one here")
+                            .help("remove one of them or rename it"),
+                    );
+                } else {
+                    seen.insert(&param.name.text, param.name.span);
+                }
+                type_well_formed(&param.ty, &at, out);
+                if let Some(default) = &param.default {
+                    if let ValueKind::Expr(e) = &default.kind {
+                        out.push(
+                            Pending::new(Code::DefaultTypeMismatch, at(e.span), format!("the default of `{}` is an expression", param.name.text))
+                                .label("not a literal")
+                                .help("a parameter's default is a data literal; pass computed values as an argument: `use NAME with { PARAM: `EXPR` }`"),
+                        );
+                    } else if let Err((span, why)) = value_fits(default, &param.ty) {
+                        out.push(
+                            Pending::new(Code::DefaultTypeMismatch, at(span), format!("the default of `{}` does not fit its type: {why}", param.name.text))
+                                .label("does not fit")
+                                .related(at(param.ty.span), "the declared type")
+                                .help("change the default or the type"),
+                        );
+                    }
+                }
+            }
             for stmt in &tpl.body {
                 if let StepStmtKind::Output(t) = &stmt.kind {
                     type_well_formed(t, &at, out);

@@ -328,10 +328,27 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
         let line = self.lines.line_col(self.text, base + ast.span.start).0 as u32;
 
         // `use TEMPLATE`: the template's kind and lines, under the step's own.
+        // Its parameters: one CEL map of the arguments, defaults filled in,
+        // bound as `params` when the step runs.
+        let mut params = None;
         let (kind, body) = match &ast.kind {
             StepKind::Use(t) => match item_index(db, self.project).other(DeclKind::Template, &t.text).map(|d| d.ast(db).clone()) {
                 Some(d) => match &*d {
-                    Decl::Template(tpl) => (tpl.kind.clone().unwrap_or(StepKind::Run), merge(&tpl.body, &ast.body)),
+                    Decl::Template(tpl) => {
+                        if !tpl.params.is_empty() {
+                            let given = ast.use_args.as_ref().and_then(Value::as_object).unwrap_or(&[]);
+                            let entries: Vec<String> = tpl
+                                .params
+                                .iter()
+                                .filter_map(|p| {
+                                    let value = given.iter().find(|f| f.key.text == p.name.text).map(|f| &f.value).or(p.default.as_ref())?;
+                                    Some(format!("{}: {}", cel_string(&p.name.text), cel_literal(value)))
+                                })
+                                .collect();
+                            params = Some(self.expr(&format!("{{{}}}", entries.join(", "))));
+                        }
+                        (tpl.kind.clone().unwrap_or(StepKind::Run), merge(&tpl.body, &ast.body))
+                    }
                     _ => (StepKind::Run, ast.body.clone()),
                 },
                 None => (StepKind::Run, ast.body.clone()),
@@ -580,6 +597,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
             after_groups,
             trigger,
             when,
+            params,
             retry,
             timeout_ms: step_timeout,
             on_failure,

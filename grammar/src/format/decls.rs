@@ -65,10 +65,17 @@ impl Printer<'_> {
             Decl::Template(t) => {
                 self.kw("template");
                 self.lit(t.name.span);
+                let name_end = match t.params_span {
+                    Some(ps) => {
+                        self.template_params(t, ps);
+                        ps.end
+                    }
+                    None => t.name.span.end,
+                };
                 if let (Some(kind), Some(kind_span)) = (&t.kind, t.kind_span) {
-                    self.step_kind(t.name.span.end, kind, kind_span);
+                    self.step_kind(name_end, kind, kind_span);
                 }
-                let header_end = t.kind_span.map_or(t.name.span.end, |s| s.end);
+                let header_end = t.kind_span.map_or(name_end, |s| s.end);
                 self.step_body(header_end, t.span, &t.body);
             }
             Decl::Instance(i) => {
@@ -79,6 +86,27 @@ impl Printer<'_> {
                 self.braced_list(i.body_span.start, i.body_span.end - 1, &items, |p, f| p.broken_field(f));
             }
         }
+    }
+
+    /// `(NAME: TYPE [= DEFAULT], …)` on one line, commas between.
+    fn template_params(&mut self, t: &Template, span: Span) {
+        self.punct_after(t.name.span.end, "(");
+        for (i, p) in t.params.iter().enumerate() {
+            if i > 0 {
+                self.out.punct(",");
+                self.out.space();
+            }
+            self.flush_inline(p.name.span.start);
+            self.verbatim(p.name.span);
+            self.punct_after(p.name.span.end, ":");
+            self.type_expr(&p.ty, 0);
+            if let Some(default) = &p.default {
+                self.kw_after(p.ty.span.end, "=");
+                self.value(default, 0);
+            }
+        }
+        self.flush_inline(span.end - 1);
+        self.out.punct(")");
     }
 
     pub(super) fn description(&mut self, d: &StrLit) {

@@ -257,6 +257,11 @@ impl Printer<'_> {
         self.lit(s.name.span);
         if let Some(kind_span) = s.kind_span {
             self.step_kind(s.name.span.end, &s.kind, kind_span);
+            if let Some(args) = &s.use_args {
+                self.kw_after(kind_span.end, "with");
+                let tail = if s.deps.is_none() && s.for_each.is_none() { " {".len() } else { 0 };
+                self.value(args, tail);
+            }
         }
         if let Some(d) = &s.deps {
             let tail = if s.for_each.is_some() { " for each item {".len() } else { " {".len() };

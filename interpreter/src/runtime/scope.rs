@@ -238,6 +238,21 @@ pub fn bind_env(ev: &Evaluator<'_>, templates: &[crate::plan::Template], binding
     scope.set("env", cel_map(entries));
 }
 
+/// Binds `params`, a template's arguments (expression `params` of the
+/// step, a map of every parameter), evaluated in `scope` (they never read
+/// `params` themselves). Arguments that fail to evaluate (a field of an
+/// upstream output that is not there) leave `params` unbound, so each
+/// expression of the step that reads it fails the attempt, naming `params`.
+pub fn bind_params(ev: &Evaluator<'_>, params: u32, scope: &mut Scope) -> bool {
+    match ev.eval(params, scope) {
+        Ok(value) => {
+            scope.set("params", to_cel(&value));
+            true
+        }
+        Err(_) => false,
+    }
+}
+
 /// The `run` value expressions see: its id, workflow, start (a timestamp),
 /// cost so far, depth, and published version (0 for a run of unpublished
 /// source; the checker types it `int`).

@@ -81,11 +81,52 @@ pub fn completion(world: &World, file: &File, offset: u32) -> Vec<CompletionItem
                 let since = since.trim_start();
                 return if since.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') { instance_fields(&cx, kind) } else { Vec::new() };
             }
+            if let Some(items) = template_arg_keys(&cx, &lexed, prefix) {
+                return items;
+            }
             // The statement being typed starts after the last line break or brace.
             let line = &prefix[prefix.rfind(['\n', '{', '}']).map_or(0, |i| i + 1)..];
             statement(&cx, offset, line.trim_start(), &block)
         }
     }
+}
+
+/// In `use TEMPLATE with { … }` where a key is due (after `{`, `,` or a
+/// line break): the template's parameters not given yet.
+fn template_arg_keys(cx: &FileCx<'_>, lexed: &lexer::Lexed, prefix: &str) -> Option<Vec<CompletionItem>> {
+    let mut stack: Vec<usize> = Vec::new();
+    for t in &lexed.tokens {
+        match t.kind {
+            TokenKind::OpenBrace => stack.push(t.span.start as usize),
+            TokenKind::CloseBrace => {
+                stack.pop();
+            }
+            _ => {}
+        }
+    }
+    let open = *stack.last()?;
+    let words: Vec<&str> = prefix[..open].split_whitespace().rev().take(3).collect();
+    let [with, template, kw_use] = words[..] else { return None };
+    if with != "with" || kw_use != "use" {
+        return None;
+    }
+    let since = &prefix[prefix.rfind(['\n', '{', ',']).map_or(0, |i| i + 1)..];
+    if !since.trim_start().chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        return Some(Vec::new());
+    }
+    let given = &prefix[open..];
+    let def = item_index(&cx.world.db, cx.project).other(DeclKind::Template, template)?;
+    let Decl::Template(t) = &**def.ast(&cx.world.db) else { return None };
+    Some(
+        t.params
+            .iter()
+            .filter(|p| !given.contains(&format!("{}:", p.name.text)) && !given.contains(&format!("{} :", p.name.text)))
+            .map(|p| {
+                let ty = Ty::from_type_expr(&p.ty).brief();
+                item(&p.name.text, CompletionKind::Field, Some(if p.default.is_some() { format!("{ty} (has a default)") } else { ty }))
+            })
+            .collect(),
+    )
 }
 
 /// A token the cursor is inside of: the text before the cursor leaves it open.
@@ -152,7 +193,7 @@ fn expression(cx: &FileCx<'_>, offset: usize, expr: &str) -> Vec<CompletionItem>
         return scope
             .iter()
             .map(|(name, ty)| {
-                let is_step = !matches!(name.as_str(), "inputs" | "run" | "env" | "item" | "items" | "event" | "output");
+                let is_step = !matches!(name.as_str(), "inputs" | "run" | "env" | "item" | "items" | "event" | "output" | "params");
                 item(name, if is_step { CompletionKind::Step } else { CompletionKind::Variable }, Some(root_detail(name, ty, is_step)))
             })
             .collect();
@@ -180,6 +221,10 @@ fn expression_site(cx: &FileCx<'_>, offset: u32) -> Option<ExprCx> {
     let line_start = text[..offset as usize].rfind('\n').map_or(0, |i| i + 1);
     let line = text[line_start..offset as usize].trim_start();
     for decl in &cx.parse().file.decls {
+        if let Decl::Template(t) = decl
+            && t.span.touches(offset) {
+                return Some(ExprCx::Template { template: t.name.text.clone() });
+            }
         let Decl::Workflow(w) = decl else { continue };
         if !w.span.touches(offset) {
             continue;

@@ -59,6 +59,7 @@ fn symbol_hover(cx: &FileCx<'_>, offset: u32) -> Option<(Span, String)> {
         Sym::Set(name) => set_hover(cx, name)?,
         Sym::Key { set, key } => key_hover(cx, set, key),
         Sym::Input { workflow, name } => input_hover(cx, workflow, name)?,
+        Sym::Param { template, name } => param_hover(cx, template, name)?,
     };
     Some((occ.span, text))
 }
@@ -258,6 +259,17 @@ fn input_hover(cx: &FileCx<'_>, workflow: &str, name: &str) -> Option<String> {
         )),
         _ => None,
     })
+}
+
+fn param_hover(cx: &FileCx<'_>, template: &str, name: &str) -> Option<String> {
+    let def = item_index(&cx.world.db, cx.project).other(DeclKind::Template, template)?;
+    let Decl::Template(t) = &**def.ast(&cx.world.db) else { return None };
+    let p = t.params.iter().find(|p| p.name.text == name)?;
+    Some(format!(
+        "```flow\n{name}: {}\n```\nparameter of template `{template}`, read as `params.{name}`{}",
+        type_text(&p.ty),
+        if p.default.is_some() { "; has a default" } else { "; required" }
+    ))
 }
 
 /// A keyword, a diagnostic code, or a spot with diagnostics.

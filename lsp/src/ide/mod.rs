@@ -181,6 +181,28 @@ mod tests {
         assert!(items.iter().all(|i| i.label != "report"), "a step does not depend on itself");
     }
 
+    /// A template's parameter is one symbol: its declaration, `params.NAME`
+    /// in the template's lines and the argument keys of each use; rename
+    /// changes them all.
+    #[test]
+    fn a_template_parameter_is_defined_referenced_and_renamed() {
+        const T: &str = "template t(image: string) {\n  command \"echo ${params.image}\"\n}\nworkflow w {\n  step s: use t with { image: \"x\" } {}\n}\n";
+        let world = World::single_file(PATH, T);
+        let file = world.file(PATH).expect("the file");
+        let spans: Vec<Span> = T.match_indices("image").map(|(i, _)| Span::new(i as u32, i as u32 + 5)).collect();
+        assert_eq!(spans.len(), 3);
+        for use_at in &spans[1..] {
+            assert_eq!(definition(&world, file, use_at.start + 1), Some(vec![FileSpan { path: PATH.into(), span: spans[0] }]));
+        }
+        assert_eq!(
+            references(&world, file, spans[0].start, false),
+            Some(spans[1..].iter().map(|s| FileSpan { path: PATH.into(), span: *s }).collect())
+        );
+        let edits = rename(&world, file, spans[2].start, "img").expect("a name");
+        let renamed: Vec<TextEdit> = spans.iter().map(|s| TextEdit { span: *s, new_text: "img".into() }).collect();
+        assert_eq!(edits, Some(vec![(PATH.to_string(), renamed)]));
+    }
+
     /// A source with one cursor marker `$0`: the text without it, and where it was.
     fn cursor(marked: &str) -> (String, u32) {
         let at = marked.find("$0").expect("a `$0` cursor marker");
@@ -209,6 +231,13 @@ mod tests {
             ("workflow w {\n  step a { command \"true\" }\n  step b after none_failed_min_one_succ$0ess(a, a) { command \"true\" }\n}\n", "one succeeded"),
             ("workflow w {\n  step a { command \"true\" }\n  step b after one_fai$0led(a) { command \"true\" }\n}\n", "failed or was upstream_failed"),
             ("workflow w {\n  step a { command \"true\" }\n  step b after alw$0ays(a) { command \"true\" }\n}\n", "without waiting"),
+            // A template's parameter: where it is read, declared and passed.
+            ("template t(image: string) {\n  command \"echo ${params.ima$0ge}\"\n}\n", "params.image: string"),
+            ("template t(ima$0ge: string, n: int = 2) {\n  command \"echo ${params.image}\"\n}\n", "parameter of template `t`"),
+            (
+                "template t(image: string, n: int = 2) {\n  command \"echo ${params.image}\"\n}\nworkflow w {\n  step s: use t with { n$0: 3, image: \"x\" } {}\n}\n",
+                "n: int",
+            ),
         ];
         for (marked, want) in cases {
             let (text, at) = cursor(marked);
@@ -227,7 +256,7 @@ mod tests {
             "all_success", "all_failed", "all_done", "all_skipped", "one_success", "one_failed", "one_done",
             "none_failed", "none_failed_min_one_success", "none_skipped", "always",
         ];
-        let cases: [(&str, &[&str], &[&str]); 11] = [
+        let cases: [(&str, &[&str], &[&str]); 14] = [
             (
                 "workflow w {\n  step r: branch {\n    when `true` -> a, $0\n  }\n  step a after r { command \"true\" }\n  step b after r { command \"true\" }\n}\n",
                 &["b"],
@@ -245,6 +274,15 @@ mod tests {
             ("workflow w {\n  step a {\n    retry 3 on exit 75, 111 $0\n  }\n}\n", &["or", "backoff", "max_duration"], &["on", "factor"]),
             ("workflow w {\n  retry 3 backoff exponential 1s $0\n}\n", &["factor", "max", "jitter", "max_duration"], &["on", "backoff"]),
             ("workflow w {\n  retry 3 backoff fixed 1s max 5s $0\n}\n", &["jitter", "max_duration"], &["factor", "max"]),
+            // A template's parameters after `params.`, and its argument keys
+            // after `use T with {` (those not given yet).
+            ("template t(image: string, n: int = 2) {\n  command \"echo ${params.$0}\"\n}\n", &["image", "n"], &[]),
+            ("template t(image: string, n: int = 2) {\n  command \"echo ${$0}\"\n}\n", &["params"], &["inputs"]),
+            (
+                "template t(image: string, n: int = 2) {\n  command \"true\"\n}\nworkflow w {\n  step s: use t with { image: \"x\", $0 } {}\n}\n",
+                &["n"],
+                &["image", "command"],
+            ),
         ];
         for (marked, offered, not_offered) in cases {
             let (text, at) = cursor(marked);

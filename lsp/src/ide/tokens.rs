@@ -86,12 +86,12 @@ fn sym_type(sym: &Sym) -> TokenType {
         },
         Sym::Set(_) => TokenType::Enum,
         Sym::Key { .. } => TokenType::EnumMember,
-        Sym::Input { .. } => TokenType::Parameter,
+        Sym::Input { .. } | Sym::Param { .. } => TokenType::Parameter,
     }
 }
 
 /// Names the language gives every expression.
-const BUILTINS: &[&str] = &["inputs", "run", "env", "item", "items", "event", "output", "self", "input"];
+const BUILTINS: &[&str] = &["inputs", "run", "env", "item", "items", "event", "output", "self", "input", "params"];
 
 /// The file's semantic tokens, in text order: never overlapping, never
 /// empty, each within one line.

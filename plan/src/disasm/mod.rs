@@ -219,6 +219,9 @@ impl Plan {
             let _ = write!(header, "   ; line {}", step.line);
         }
         let _ = writeln!(out, "{header}");
+        if let Some(p) = step.params {
+            let _ = writeln!(out, "  params e{p}");
+        }
         if let Some(w) = step.when {
             let _ = writeln!(out, "  when e{w}");
         }

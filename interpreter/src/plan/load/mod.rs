@@ -16,7 +16,7 @@ use super::{Compensate, Instr, Part, Plan, PlanError, Retry, StepId, Workflow, D
 pub(super) mod check;
 
 /// Names a step's expressions may use that are not step names.
-pub const RESERVED_NAMES: &[&str] = &["inputs", "run", "item", "items", "event", "env", "self", "input"];
+pub const RESERVED_NAMES: &[&str] = &["inputs", "run", "item", "items", "event", "env", "self", "input", "params"];
 
 /// A validated plan with its CEL compiled and its graphs indexed.
 pub struct LoadedPlan {
@@ -281,6 +281,9 @@ fn load_workflow(plan: &Plan, wf: &Workflow, env: &cel::Env) -> Result<LoadedWor
                 return Err(at("is a compensation step, so it cannot have its own compensate".into()));
             }
         }
+        if let Some(params) = step.params {
+            expr_ok(params, &format!("step `{}`: params", step.name))?;
+        }
         if let Some(when) = step.when {
             expr_ok(when, &format!("step `{}`: when", step.name))?;
         }
@@ -312,7 +315,7 @@ fn load_workflow(plan: &Plan, wf: &Workflow, env: &cel::Env) -> Result<LoadedWor
         }
         let mut written: HashSet<&str> = HashSet::new();
         let mut info = StepInfo { group_deps, ..StepInfo::default() };
-        let mut used_exprs: Vec<u32> = step.when.into_iter().collect();
+        let mut used_exprs: Vec<u32> = step.when.into_iter().chain(step.params).collect();
         let mut used_templates: Vec<u32> = step.env.iter().map(|b| b.template).collect();
         if let Some(Compensate::Template(t)) = &step.compensate {
             used_templates.push(*t);

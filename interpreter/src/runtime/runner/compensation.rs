@@ -81,7 +81,12 @@ pub(crate) async fn walk(sh: Rc<Shared>, wf: usize, record: &crate::state::RunRe
             Compensate::Step(c) => *c,
         };
         let mut scope = base.clone();
+        let params = plan.steps[env_of as usize].params;
+        let bound = params.is_some_and(|p| crate::runtime::scope::bind_params(&ev, p, &mut scope));
         bind_env(&ev, &plan.templates, &plan.steps[env_of as usize].env, &mut scope);
+        if let Some(p) = params.filter(|_| !bound) {
+            crate::runtime::scope::bind_params(&ev, p, &mut scope);
+        }
         let result = match comp {
             Compensate::Template(t) => {
                 match ev.render(&plan.templates[*t as usize], &scope) {

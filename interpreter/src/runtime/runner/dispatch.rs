@@ -36,8 +36,15 @@ impl Runner {
         let refs = &sh.plan.workflows[self.wf].steps[s as usize].refs;
         let mut scope = self.scope_of(refs);
         self.bind_items(s, &mut scope);
+        // `params` first, so the step's env entries can read it; arguments
+        // that read `env` are evaluated again once it is bound.
+        let params = sh.plan.plan.workflows[self.wf].steps[s as usize].params.filter(|_| refs.iter().any(|r| r == "params"));
+        let bound = params.is_some_and(|p| bind_params(&sh, self.wf, p, &mut scope));
         if refs.iter().any(|r| r == "env") {
             self.bind_env(s, &mut scope);
+            if let Some(p) = params.filter(|_| !bound) {
+                bind_params(&sh, self.wf, p, &mut scope);
+            }
         }
         scope
     }
@@ -172,4 +179,12 @@ impl Runner {
             })
             .clone()
     }
+}
+
+/// Binds `params`, a template's arguments, evaluated in the step's scope
+/// ([`crate::runtime::scope::bind_params`]).
+fn bind_params(sh: &super::Shared, wf: usize, params: u32, scope: &mut Scope) -> bool {
+    let plan = &sh.plan.plan.workflows[wf];
+    let ev = crate::runtime::scope::Evaluator { env: &sh.plan.cel, programs: &sh.plan.workflows[wf].programs, exprs: &plan.exprs };
+    crate::runtime::scope::bind_params(&ev, params, scope)
 }
