@@ -789,3 +789,46 @@ fn a_saga_compensates_when_the_run_fails() {
     let again = p.flowc(&["compensate", run]);
     assert_ne!(code(&again), 0, "already compensated");
 }
+
+/// A `for each item` step runs every item though one fails (GitHub's
+/// `fail-fast: false`); with `fail_fast`, the first failure cancels the
+/// running items (`item_cancelled`) and the rest never start.
+#[test]
+fn fail_fast_cancels_the_running_items_and_starts_no_more() {
+    let p = Project::new("fail-fast-off");
+    let source = r#"workflow w {
+  step each for each item in [1, 2, 3, 4] {
+    command "echo ${item} >> ran; test ${item} != 2"
+  }
+}
+"#;
+    let (_, s) = p.run_source(source, "w", &[]);
+    assert_eq!(s["status"], "failed", "{s}");
+    let mut ran: Vec<String> = p.read("ran").lines().map(str::to_string).collect();
+    ran.sort();
+    assert_eq!(ran, ["1", "2", "3", "4"], "without fail_fast every item runs");
+
+    let p = Project::new("fail-fast-on");
+    let source = r#"workflow w {
+  concurrency 3
+  step each for each item in [1, 2, 3, 4, 5] {
+    command "if [ ${item} = 1 ]; then while [ ! -f slow.started ]; do sleep 0.01; done; exit 1; fi; echo ${item} >> ran; touch slow.started; sleep 30"
+    fail_fast
+  }
+}
+"#;
+    let started = std::time::Instant::now();
+    let (_, s) = p.run_source(source, "w", &[]);
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "the sleeping items were cancelled");
+    assert_eq!(s["status"], "failed", "{s}");
+    let run = s["run"].as_str().unwrap();
+    let kinds: Vec<(String, u64)> = p
+        .events(run)
+        .iter()
+        .filter(|e| e["event"].as_str().is_some_and(|k| k.starts_with("item_")))
+        .map(|e| (e["event"].as_str().unwrap().to_string(), e["payload"]["item"].as_u64().unwrap()))
+        .collect();
+    assert!(kinds.contains(&("item_failed".to_string(), 0)), "{kinds:?}");
+    assert!(kinds.iter().any(|(k, _)| k == "item_cancelled"), "a running item was cancelled: {kinds:?}");
+    assert!(!kinds.iter().any(|(k, i)| k == "item_started" && *i >= 3), "no item starts after the failure: {kinds:?}");
+}

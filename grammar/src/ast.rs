@@ -1221,6 +1221,9 @@ pub enum StepStmtKind {
     OnFail(OnFail),
     /// `skippable`: `flowc skip` may pass the gate.
     Skippable,
+    /// `fail_fast`: in a `for each item` step, the first failed item cancels
+    /// the running ones and the rest never start.
+    FailFast,
     /// `compensate_on_failure`: the step's `compensate` runs during
     /// compensation when the step itself failed, too.
     CompensateOnFailure,
@@ -1273,6 +1276,7 @@ impl StepStmtKind {
             StepStmtKind::Skippable => "skippable",
             StepStmtKind::SkipOnExit(_) => "skip_on_exit",
             StepStmtKind::CompensateOnFailure => "compensate_on_failure",
+            StepStmtKind::FailFast => "fail_fast",
             StepStmtKind::OnFailure { .. } => "on_failure",
             StepStmtKind::Env(_) => "env",
         }

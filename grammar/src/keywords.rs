@@ -118,6 +118,7 @@ pub const KEYWORDS: &[Keyword] = &[
     kw("skippable", StepStatement, Some("`skippable`: `flowc skip` may pass this gate")),
     kw("skip_on_exit", StepStatement, Some("`skip_on_exit N, …`: an attempt exiting with one of these codes ends the step `skipped` (not failed, not retried); its dependents see it skipped")),
     kw("on_failure", StepStatement, Some("`on_failure fail|pause|continue`: what happens after a step's last retry; in a workflow, `on_failure fail|compensate`: what a failed run does (`compensate` runs its steps' compensations, newest first)")),
+    kw("fail_fast", StepStatement, Some("`fail_fast`: in a `for each item` step, the first failed item cancels the running ones and the rest never start; without it every item runs")),
     kw("compensate_on_failure", StepStatement, Some("`compensate_on_failure`: the step's `compensate` runs during compensation when the step itself failed, too (a payment that may have been charged)")),
     kw("backoff", StepStatement, Some("`backoff fixed D` waits D before every retry; `backoff exponential D` multiplies it by `factor` (2) each time")),
     kw("max", StepStatement, None),
@@ -229,7 +230,7 @@ pub const STEP_KEYWORDS: &[&str] = &[
     "description", "command", "prompt", "output", "with", "when", "else", "approvers",
     "distinct_from_initiator", "message", "timeout", "retry", "compensate", "channel", "event",
     "then", "reads", "items", "strategy", "metric", "top_k", "threshold", "weights", "check",
-    "on_fail", "skippable", "on_failure", "env", "skip_on_exit", "compensate_on_failure",
+    "on_fail", "skippable", "on_failure", "env", "skip_on_exit", "compensate_on_failure", "fail_fast",
 ];
 
 /// The step kinds that may follow `step NAME:`.

@@ -1168,6 +1168,7 @@ impl Builder {
             },
             Rule::skippable_stmt => StepStmtKind::Skippable,
             Rule::compensate_on_failure_stmt => StepStmtKind::CompensateOnFailure,
+            Rule::fail_fast_stmt => StepStmtKind::FailFast,
             Rule::skip_on_exit_stmt => {
                 let codes = kids(p).filter(|k| k.as_rule() == Rule::int).map(|k| self.int(k)).collect();
                 StepStmtKind::SkipOnExit(codes)

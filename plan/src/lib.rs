@@ -363,6 +363,10 @@ pub struct Step {
     /// What a failure does once the retries are spent.
     #[serde(default)]
     pub on_failure: OnFailure,
+    /// `fail_fast` (a `for each item` step): the first failed item cancels
+    /// the running ones and the rest never start; without it every item runs.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fail_fast: bool,
     /// `compensate_on_failure`: its `compensate` runs during compensation
     /// when the step itself failed, too.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]

@@ -12,6 +12,7 @@ pub fn line(p: &Progress, label: &str, event: &Event) -> Option<String> {
         Event::ItemStarted(i) => format!("step {label} item {} started", i.item),
         Event::ItemCompleted(i) => format!("{} {label} item {} completed", p.paint_pub("✓", "32"), i.item),
         Event::ItemBlocked(i) => format!("step {label} item {} waits for its child run", i.item),
+        Event::ItemCancelled(i) => format!("{} {label} item {} cancelled: another item failed (fail_fast)", p.paint_pub("■", "33"), i.item),
         Event::ItemFailed(i) => format!("{} {label} item {} failed: {}", p.paint_pub("✗", "31"), i.item, i.error),
         Event::GatePassed(_) => format!("{} gate {label} passed", p.paint_pub("✓", "32")),
         Event::GateFailed(report) => {

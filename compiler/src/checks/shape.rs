@@ -24,7 +24,7 @@ fn shape_key(kind: &StepStmtKind) -> &'static str {
 
 const COMMON: &[&str] = &[
     "description", "when", "timeout", "retry", "on_failure", "env", "reads", "then put", "then spawn",
-    "then spawn each", "items", "compensate", "compensate_on_failure", "output",
+    "then spawn each", "items", "compensate", "compensate_on_failure", "output", "fail_fast",
 ];
 const POST: &[&str] = &["then put", "then spawn", "then spawn each"];
 
@@ -93,7 +93,7 @@ fn required(kind: &StepKind) -> Option<(&'static str, &'static str)> {
 const SINGLE: &[&str] = &[
     "description", "command", "prompt", "output", "with", "when", "approvers", "distinct_from_initiator", "message",
     "timeout", "retry", "compensate", "channel", "event", "items", "strategy", "metric", "top_k", "threshold",
-    "weights", "on_fail", "skippable", "on_failure", "env", "skip_on_exit", "compensate_on_failure",
+    "weights", "on_fail", "skippable", "on_failure", "env", "skip_on_exit", "compensate_on_failure", "fail_fast",
 ];
 
 /// Where each kind's own statements are explained, for help lines.

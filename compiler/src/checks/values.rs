@@ -211,6 +211,15 @@ pub(super) fn step_values<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut Vec
         }
     }
     skipped_and_retried(step, &at, out);
+    if step.for_each.is_none()
+        && let Some(stmt) = step.body.iter().find(|s| matches!(s.kind, StepStmtKind::FailFast))
+    {
+        out.push(
+            Pending::new(Code::StatementNotAllowed, at(stmt.span), "`fail_fast` belongs in a `for each item` step")
+                .label("not a `for each item` step")
+                .help("`fail_fast` stops the other items of a `for each item` step when one fails; this step runs once"),
+        );
+    }
     // `compensate_on_failure` says when a compensation runs; without one there is none.
     // (A `use` step may take its `compensate` from the template.)
     if let Some(stmt) = step.body.iter().find(|s| matches!(s.kind, StepStmtKind::CompensateOnFailure))

@@ -399,6 +399,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
         let mut on_failure = plan::OnFailure::Fail;
         let mut skip_on_exit = Vec::new();
         let mut compensate_on_failure = false;
+        let mut fail_fast = false;
         let mut when = None;
         let mut compensate = None;
         let mut output_type = None;
@@ -431,6 +432,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
                 StepStmtKind::When(e) => when = Some(self.expr(&e.text)),
                 // Checked to be 1..=255 (E0508), so the cast keeps the value.
                 StepStmtKind::CompensateOnFailure => compensate_on_failure = true,
+                StepStmtKind::FailFast => fail_fast = true,
                 StepStmtKind::SkipOnExit(codes) => skip_on_exit = codes.iter().map(|c| c.value as i32).collect(),
                 StepStmtKind::Compensate(Compensate::Command(t)) => {
                     compensate = Some(plan::Compensate::Template(self.template(t, true)))
@@ -603,6 +605,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
             on_failure,
             skip_on_exit,
             compensate_on_failure,
+            fail_fast,
             group,
             compensate,
             env: env_bindings,

@@ -461,6 +461,7 @@ impl Printer<'_> {
             }
             StepStmtKind::Skippable => self.kw("skippable"),
             StepStmtKind::CompensateOnFailure => self.kw("compensate_on_failure"),
+            StepStmtKind::FailFast => self.kw("fail_fast"),
             StepStmtKind::SkipOnExit(codes) => {
                 self.kw("skip_on_exit");
                 self.out.space();

@@ -123,6 +123,8 @@ event_kinds! {
     ItemFailed = "item_failed",
     /// One item of a `for each` step waits for its child run.
     ItemBlocked = "item_blocked",
+    /// One item of a `fail_fast` `for each` step was stopped because another failed.
+    ItemCancelled = "item_cancelled",
     /// A `select` step kept its best items.
     Selected = "selected",
     /// A step spawned child runs.
@@ -472,6 +474,8 @@ pub mod payload {
     pub type ItemCompleted = ItemAttempt;
     /// `item_blocked`.
     pub type ItemBlocked = ItemAttempt;
+    /// `item_cancelled`.
+    pub type ItemCancelled = ItemAttempt;
 
     /// `item_failed`: the item, the attempt and the error.
     #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -785,6 +789,7 @@ mod tests {
             (Event::ItemStarted(ItemAttempt { item: 0, attempt: 1 }), json!({ "item": 0, "attempt": 1 })),
             (Event::ItemCompleted(ItemAttempt { item: 1, attempt: 1 }), json!({ "item": 1, "attempt": 1 })),
             (Event::ItemBlocked(ItemAttempt { item: 2, attempt: 1 }), json!({ "item": 2, "attempt": 1 })),
+            (Event::ItemCancelled(ItemAttempt { item: 4, attempt: 1 }), json!({ "item": 4, "attempt": 1 })),
             (Event::ItemFailed(ItemFailed { item: 3, attempt: 1, error: "e".into() }), json!({ "item": 3, "attempt": 1, "error": "e" })),
             (
                 Event::Selected(Selected { strategy: "max".into(), scores: vec![Some(0.5), None], kept: vec![0] }),

@@ -217,6 +217,7 @@ mod tests {
             ("workflow w {\n  step a { com$0mand \"true\" }\n}\n", "`command`: "),
             ("workflow w {\n  step a { command \"true\"  ret$0ry 2 }\n}\n", "`retry"),
             ("workflow w {\n  step a { command \"true\"  skip_on$0_exit 99 }\n}\n", "`skip_on_exit N, …`"),
+            ("workflow w {\n  step a for each item in [1] { command \"true\"  fail_f$0ast }\n}\n", "cancels the running ones"),
             ("workflow w {\n  step a { command \"true\" compensate \"undo\" compensate_on$0_failure }\n}\n", "when the step itself failed"),
             ("workflow w {\n  step a for each item in matrix { os: [\"ubuntu\"] } { command \"echo ${it$0em.os}\" }\n}\n", "os: string"),
             ("workflow w {\n  step a for each item in mat$0rix { os: [\"ubuntu\"] } { command \"true\" }\n}\n", "`for each item in matrix"),

@@ -99,6 +99,9 @@ pub fn step_extras(_plan: &Plan, wf: &Workflow, step: &Step, out: &mut String) {
             Some(items) => out.push_str(&format!("  for each item in {}\n", serde_json::Value::Array(items.clone()))),
             None => out.push_str("  for each item\n"),
         }
+        if step.fail_fast {
+            out.push_str("  fail_fast\n");
+        }
     }
     for e in &step.secret_env {
         let _ = writeln!(out, "  env {} = secret#{}", e.name, e.secret);

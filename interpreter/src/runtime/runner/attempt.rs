@@ -15,6 +15,7 @@ use crate::state::{payload, Event};
 
 /// What an attempt runs with: the run's shared state, its step, its scope
 /// and environment, and where to report.
+#[derive(Clone)]
 pub(crate) struct AttemptCtx {
     pub sh: Rc<Shared>,
     /// What an attempt gets beyond the basics (items, pins, …).
@@ -65,7 +66,7 @@ pub(crate) struct Outcome {
 }
 
 /// What an attempt gets beyond the basics.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub(crate) struct AttemptExtras {
     /// The current item list (`for each` instances, `select`).
     pub items: Option<Rc<Vec<Value>>>,

@@ -330,14 +330,36 @@ pub(crate) async fn run_instances(
     let mut set = tokio::task::JoinSet::new();
     let mut next = 0;
     let mut failures: Vec<(usize, String)> = Vec::new();
+    // `fail_fast`: the instances run with an abort of their own, raised by
+    // the run's (cancel, timeout) or by the first failed item.
+    let fail_fast = ctx.sh.plan.plan.workflows[ctx.wf].steps[ctx.step as usize].fail_fast;
+    let (stop, stopped) = watch::channel(false);
+    let instance_ctx = if fail_fast {
+        let mut run_abort = ctx.abort.clone();
+        let forward = stop.clone();
+        tokio::task::spawn_local(async move {
+            while run_abort.changed().await.is_ok() {
+                if *run_abort.borrow() {
+                    let _ = forward.send(true);
+                    break;
+                }
+            }
+        });
+        Rc::new(AttemptCtx { abort: stopped, ..(**ctx).clone() })
+    } else {
+        ctx.clone()
+    };
+    let mut cancelled = false;
     loop {
-        while set.len() < limit && next < n && failures.is_empty() && !out.aborted {
+        // Without `fail_fast` every item runs, failed ones included; with
+        // it, none starts after the first failure.
+        while set.len() < limit && next < n && !(fail_fast && !failures.is_empty()) && !out.aborted {
             let i = next;
             next += 1;
             if results[i].is_some() {
                 continue;
             }
-            let ctx = ctx.clone();
+            let ctx = instance_ctx.clone();
             let item = items[i].clone();
             let mut env = env.to_vec();
             env.push(("FLOW_ITEM_INDEX".into(), i.to_string()));
@@ -364,7 +386,9 @@ pub(crate) async fn run_instances(
             }
         };
         out.cost += o.cost;
-        out.aborted |= o.aborted;
+        // An item stopped by `fail_fast` is not the step being stopped.
+        let by_fail_fast = o.aborted && cancelled && !*ctx.abort.borrow();
+        out.aborted |= o.aborted && !by_fail_fast;
         out.timed_out |= o.timed_out;
         if o.exit_code.is_some() {
             out.exit_code = o.exit_code;
@@ -387,12 +411,19 @@ pub(crate) async fn run_instances(
                 let _ = ctx.tx.send(Msg::Event { step: ctx.step, event: Event::ItemCompleted(payload::ItemAttempt { item: i as u64, attempt: ctx.attempt }) });
                 results[i] = Some(success.output);
             }
+            Err(_) if by_fail_fast => {
+                let _ = ctx.tx.send(Msg::Event { step: ctx.step, event: Event::ItemCancelled(payload::ItemAttempt { item: i as u64, attempt: ctx.attempt }) });
+            }
             Err(e) => {
                 let _ = ctx.tx.send(Msg::Event {
                     step: ctx.step,
                     event: Event::ItemFailed(payload::ItemFailed { item: i as u64, attempt: ctx.attempt, error: e.clone() }),
                 });
                 failures.push((i, e));
+                if fail_fast && !cancelled {
+                    cancelled = true;
+                    let _ = stop.send(true);
+                }
             }
         }
     }
