@@ -1591,7 +1591,7 @@ impl Builder {
     /// The value of `p`'s first child of rule `rule` (`null` when recovery left none).
     fn first_value_of(&mut self, p: Pair<'_, Rule>, rule: Rule) -> Value {
         let sp = span(&p);
-        match kids(p).find(|k| k.as_rule() == rule) {
+        match Self::first_of(p, rule) {
             Some(v) => self.value(v),
             None => Value { kind: ValueKind::Null, span: sp },
         }

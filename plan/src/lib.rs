@@ -622,7 +622,8 @@ impl Workflow {
         if names.is_empty() { "?".to_string() } else { names.join(", ") }
     }
 
-    fn target_name(&self, t: ArmTarget) -> &str {
+    /// The name of a step or group an arm picks.
+    pub fn target_name(&self, t: ArmTarget) -> &str {
         match t {
             ArmTarget::Step(s) => self.steps.get(s as usize).map_or("?", |s| s.name.as_str()),
             ArmTarget::Group(g) => self.groups.get(g as usize).map_or("?", |g| g.name.as_str()),

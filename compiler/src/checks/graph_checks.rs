@@ -1,14 +1,14 @@
 //! The step graph: cycles (reported whole, each edge labelled at its source),
 //! branch arms, trigger rules, compensation steps, steps that can never run.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use flowc_grammar::ast::{Span, StepKind, TriggerRule};
 
 use crate::codes::Code;
 use crate::db::Db;
 use crate::graph::{EdgeKind, NodeKind, WorkflowGraph, workflow_graph};
-use crate::model::{StepDef, WorkflowDef};
+use crate::model::{GroupSig, StepDef, WorkflowDef};
 use crate::pending::{Anchor, Loc, Pending};
 
 pub(super) fn check_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &mut Vec<Pending<'db>>) {
@@ -48,6 +48,13 @@ pub(super) fn check_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &mut 
     let compensators: BTreeSet<&str> =
         graph.sigs.iter().filter_map(|s| s.compensate_step.as_deref()).collect();
 
+    // The groups by name, for what a step inherits from the groups around it.
+    let group_sigs = wf.groups(db);
+    // (A name given twice is E0202; the first group keeps it.)
+    let mut groups_by_name: HashMap<&str, &GroupSig> = HashMap::new();
+    for g in group_sigs.iter() {
+        groups_by_name.entry(g.name.text.as_str()).or_insert(g);
+    }
     for (i, step) in steps.iter().enumerate() {
         let sig = crate::model::step_sig(db, *step);
         if let Some(deps) = &sig.deps {
@@ -85,7 +92,7 @@ pub(super) fn check_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &mut 
                 }
             }
         }
-        rules_combine(db, wf, &sig, &|span| loc(i, span), out);
+        rules_combine(wf, graph, &groups_by_name, &sig, &|span| loc(i, span), out);
         if compensators.contains(sig.name.text.as_str())
             && let Some(deps) = &sig.deps {
                 out.push(
@@ -234,12 +241,16 @@ fn never_skipped<'db>(
 /// the kept list names is inside that group (each of them waits for the
 /// group's `after`): a member after its siblings. Any other drop would
 /// start the step without waiting for what the group names: an error.
-fn rules_combine<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, sig: &crate::model::StepSig, at: &dyn Fn(Span) -> Loc<'db>, out: &mut Vec<Pending<'db>>) {
-    use crate::model::GroupSig;
-    let groups = wf.groups(db);
+fn rules_combine<'db>(
+    wf: WorkflowDef<'db>,
+    graph: &WorkflowGraph,
+    groups: &HashMap<&str, &GroupSig>,
+    sig: &crate::model::StepSig,
+    at: &dyn Fn(Span) -> Loc<'db>,
+    out: &mut Vec<Pending<'db>>,
+) {
     let has_deps = |d: &Option<flowc_grammar::ast::Deps>| d.as_ref().is_some_and(|d| !d.names.is_empty());
-    let enclosing: Vec<&GroupSig> =
-        sig.groups.iter().filter_map(|g| groups.iter().find(|s| &s.name.text == g)).filter(|g| has_deps(&g.deps)).collect();
+    let enclosing: Vec<&GroupSig> = sig.groups.iter().filter_map(|g| groups.get(g.as_str()).copied()).filter(|g| has_deps(&g.deps)).collect();
     let own = sig.deps.as_ref().filter(|d| !d.names.is_empty());
     // The list the plan keeps, and the groups whose lists it drops.
     let Some((kept, kept_rule)) = own.map(|d| (&d.names, d.rule)).or_else(|| {
@@ -249,10 +260,9 @@ fn rules_combine<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, sig: &crate::model:
     };
     let skip = usize::from(own.is_none());
     // Whether `name` (a step or a group) is inside group `g`.
-    let graph = workflow_graph(db, wf);
     let inside = |name: &str, g: &GroupSig| match graph.step_index(name) {
         Some(i) => graph.sigs[i].groups.contains(&g.name.text),
-        None => groups.iter().find(|x| x.name.text == name).is_some_and(|x| x.groups.contains(&g.name.text)),
+        None => groups.get(name).is_some_and(|x| x.groups.contains(&g.name.text)),
     };
     let dropped: Vec<&GroupSig> = enclosing
         .iter()

@@ -73,7 +73,8 @@ pub fn completion(world: &World, file: &File, offset: u32) -> Vec<CompletionItem
         },
         Some(Open::Comment) => Vec::new(),
         None => {
-            let block = enclosing_block(&lexed, prefix);
+            let open = open_braces(&lexed);
+            let block = enclosing_block(&open, prefix);
             if let Some(Block::Instance(kind)) = block.last() {
                 // `Kind name { field: value, |`: a field name is due after
                 // `{`, `,` or a line break.
@@ -81,7 +82,7 @@ pub fn completion(world: &World, file: &File, offset: u32) -> Vec<CompletionItem
                 let since = since.trim_start();
                 return if since.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') { instance_fields(&cx, kind) } else { Vec::new() };
             }
-            if let Some(items) = template_arg_keys(&cx, &lexed, prefix) {
+            if let Some(items) = template_arg_keys(&cx, &open, prefix) {
                 return items;
             }
             // The statement being typed starts after the last line break or brace.
@@ -93,18 +94,8 @@ pub fn completion(world: &World, file: &File, offset: u32) -> Vec<CompletionItem
 
 /// In `use TEMPLATE with { … }` where a key is due (after `{`, `,` or a
 /// line break): the template's parameters not given yet.
-fn template_arg_keys(cx: &FileCx<'_>, lexed: &lexer::Lexed, prefix: &str) -> Option<Vec<CompletionItem>> {
-    let mut stack: Vec<usize> = Vec::new();
-    for t in &lexed.tokens {
-        match t.kind {
-            TokenKind::OpenBrace => stack.push(t.span.start as usize),
-            TokenKind::CloseBrace => {
-                stack.pop();
-            }
-            _ => {}
-        }
-    }
-    let open = *stack.last()?;
+fn template_arg_keys(cx: &FileCx<'_>, open_braces: &[usize], prefix: &str) -> Option<Vec<CompletionItem>> {
+    let open = *open_braces.last()?;
     let words: Vec<&str> = prefix[..open].split_whitespace().rev().take(3).collect();
     let [with, template, kw_use] = words[..] else { return None };
     if with != "with" || kw_use != "use" {
@@ -265,7 +256,8 @@ enum Block {
     Data,
 }
 
-fn enclosing_block(lexed: &lexer::Lexed, prefix: &str) -> Vec<Block> {
+/// Where each brace still open before the cursor starts, outermost first.
+fn open_braces(lexed: &lexer::Lexed) -> Vec<usize> {
     let mut stack: Vec<usize> = Vec::new();
     for t in &lexed.tokens {
         match t.kind {
@@ -276,8 +268,12 @@ fn enclosing_block(lexed: &lexer::Lexed, prefix: &str) -> Vec<Block> {
             _ => {}
         }
     }
+    stack
+}
+
+fn enclosing_block(stack: &[usize], prefix: &str) -> Vec<Block> {
     let mut blocks = Vec::new();
-    for at in stack {
+    for &at in stack {
         let line_start = prefix[..at].rfind(['\n', '{', '}']).map_or(0, |i| i + 1);
         let header: Vec<&str> = prefix[line_start..at].split(|c: char| c.is_whitespace() || c == ':').filter(|w| !w.is_empty()).collect();
         let inside_data = matches!(blocks.last(), Some(Block::Data) | Some(Block::Instance(_)));

@@ -274,8 +274,8 @@ impl Plan {
                         .iter()
                         .map(|a| {
                             let name = |t: crate::ArmTarget| match t {
-                                crate::ArmTarget::Step(s) => format!("{s} {}", wf.steps.get(s as usize).map_or("?", |x| x.name.as_str())),
-                                crate::ArmTarget::Group(g) => format!("group {g} {}", wf.groups.get(g as usize).map_or("?", |x| x.name.as_str())),
+                                crate::ArmTarget::Step(s) => format!("{s} {}", wf.target_name(t)),
+                                crate::ArmTarget::Group(g) => format!("group {g} {}", wf.target_name(t)),
                             };
                             // Several targets in brackets: the arms are comma-separated.
                             let target = match a.picks_all() {
