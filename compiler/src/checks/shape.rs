@@ -103,7 +103,13 @@ fn kind_phrase(kind: &StepKind) -> String {
     if common {
         list.push("the common step options".into());
     }
-    format!("a `{}` step takes {}", kind.keyword(), list.join(", "))
+    format!("{} takes {}", a_step(kind.keyword()), list.join(", "))
+}
+
+/// "a `run` step", "an `agent NAME` step".
+fn a_step(keyword: &str) -> String {
+    let a = if keyword.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    format!("{a} `{keyword}` step")
 }
 
 /// The kind that does take a statement, for "did you mean" on the kind.
@@ -161,14 +167,14 @@ fn body_shape<'db>(
             let shown = if key == "when ->" { "a branch arm" } else { stmt.kind.keyword() };
             let help = match kind_for(key) {
                 _ if waits(kind) && POST_ACTIONS.contains(&key) => format!(
-                    "a `{}` step ends when its decision or event arrives, so it takes no post actions: move `{shown}` to a `run` step `after` it that reads its `output`",
-                    kind.keyword()
+                    "{} ends when its decision or event arrives, so it takes no post actions: move `{shown}` to a `run` step `after` it that reads its `output`",
+                    a_step(kind.keyword())
                 ),
-                Some(k) => format!("{shown} belongs in a `{k}` step; {}", kind_phrase(kind)),
+                Some(k) => format!("{shown} belongs in {}; {}", a_step(k), kind_phrase(kind)),
                 None => kind_phrase(kind),
             };
             out.push(
-                Pending::new(Code::StatementNotAllowed, at(kw), format!("{shown} does not belong in a `{}` step", kind.keyword()))
+                Pending::new(Code::StatementNotAllowed, at(kw), format!("{shown} does not belong in {}", a_step(kind.keyword())))
                     .label("not allowed here")
                     .help(help),
             );
@@ -216,7 +222,7 @@ fn body_shape<'db>(
         if !has(body) && !has(inherited) {
             let (what, none) = if key == "when ->" { ("a branch arm".to_string(), "no branch arm".to_string()) } else { (format!("`{key}`"), format!("no `{key}`")) };
             out.push(
-                Pending::new(Code::MissingStatement, at(header), format!("a `{}` step needs {what}", kind.keyword()))
+                Pending::new(Code::MissingStatement, at(header), format!("{} needs {what}", a_step(kind.keyword())))
                     .label(format!("{none} in this step"))
                     .help(format!("add `{example}` to the step body")),
             );
