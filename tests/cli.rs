@@ -85,7 +85,7 @@ fn assert_fatal(out: &Out, needle: &str) {
 
 #[test]
 fn every_example_checks_clean() {
-    for example in ["hello", "outbound_sdr", "dev_lifecycle", "build_feature", "approvals"] {
+    for example in ["hello", "outbound_sdr", "dev_lifecycle", "build_feature", "approvals", "ci_pipeline"] {
         let out = flowc(&["check", &format!("examples/{example}"), "--color", "never"]);
         assert_eq!(out.code, Some(0), "examples/{example}:\n{}", out.stderr);
         assert!(out.stdout.is_empty(), "human output belongs on stderr");

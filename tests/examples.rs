@@ -208,3 +208,73 @@ fn dev_lifecycle_runs_its_gates_and_fix_loops() {
     assert_eq!(s["steps"]["pre_push"]["status"], "completed");
     assert_eq!(s["steps"]["release_approval"]["status"], "blocked");
 }
+
+/// The CI pipeline's five paths, as its README gives them.
+#[test]
+fn ci_pipeline_tests_a_matrix_fails_fast_and_undoes_a_failed_release() {
+    let p = copies::project("ci_pipeline", true);
+    let statuses = |s: &Value| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> =
+            s["steps"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v["status"].as_str().unwrap().to_string())).collect();
+        v.sort();
+        v
+    };
+    let expect = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        let mut v: Vec<(String, String)> = pairs.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        v.sort();
+        v
+    };
+
+    // Everything passes: six matrix jobs (3 × 2, less one excluded, plus nightly).
+    let (out, s) = copies::run(&p, "ci", &[], &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(s["status"], "completed");
+    let jobs = s["steps"]["test"]["output"].as_array().unwrap();
+    assert_eq!(jobs.len(), 6, "{jobs:?}");
+    assert!(jobs.iter().any(|j| j.as_str().is_some_and(|t| t.contains("ubuntu with nightly"))), "{jobs:?}");
+    assert!(!jobs.iter().any(|j| j.as_str().is_some_and(|t| t.contains("windows with 1.80"))), "excluded: {jobs:?}");
+    let log = p.json(&["runs", "logs", s["run"].as_str().unwrap(), "build", "--json"]);
+    assert!(log[0]["log"].as_str().unwrap().contains("built with stable"), "{log}");
+
+    // Publishing fails: the saga undoes publish, the draft and the tag, newest first.
+    let (out, s) = copies::run(&p, "ci", &["-i", "fail=publish"], &[]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(s["status"], "compensated");
+    let run = s["run"].as_str().unwrap().to_string();
+    let events = p.json(&["runs", "events", &run, "--json"]);
+    let undone: Vec<&str> =
+        events_named(events.as_array().unwrap(), "compensated").iter().filter_map(|e| e["step"].as_str()).collect();
+    assert_eq!(undone, ["publish", "draft_release", "tag"]);
+    let log = p.json(&["runs", "logs", &run, "tag", "--json"]);
+    assert!(log.to_string().contains("removed tag 4f2a9c1"), "{log}");
+
+    // The second matrix job fails at once: the first, still running, is
+    // cancelled, the other four never start, and nothing is built.
+    let (out, s) = copies::run(&p, "ci", &["-i", "fail=test:ubuntu-1.80"], &[]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(
+        statuses(&s),
+        expect(&[
+            ("checkout", "completed"),
+            ("lint", "completed"),
+            ("test", "failed"),
+            ("build", "upstream_failed"),
+            ("tag", "upstream_failed"),
+            ("draft_release", "upstream_failed"),
+            ("publish", "upstream_failed"),
+        ])
+    );
+    let events = p.json(&["runs", "events", s["run"].as_str().unwrap(), "--json"]);
+    let events = events.as_array().unwrap();
+    assert_eq!(events_named(events, "item_cancelled").len(), 1, "fail_fast cancels the running job");
+    assert_eq!(events_named(events, "item_started").len(), 2, "fail_fast starts no more jobs (concurrency 2)");
+
+    // Lint fails: nothing is built. Lint finds no configuration: it skips, and the build goes on.
+    let (out, s) = copies::run(&p, "ci", &["-i", "fail=lint"], &[]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(s["steps"]["build"]["status"], "upstream_failed");
+    let (out, s) = copies::run(&p, "ci", &["-i", "fail=lint:noconfig"], &[]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(s["steps"]["lint"]["status"], "skipped");
+    assert_eq!(s["steps"]["publish"]["status"], "completed");
+}

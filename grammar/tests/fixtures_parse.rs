@@ -46,7 +46,7 @@ fn assert_parses_cleanly(path: &Path) {
 fn examples_parse_without_errors() {
     let root = repo_root().join("examples");
     let files = flow_files(&root);
-    for project in ["hello", "outbound_sdr", "dev_lifecycle", "build_feature", "approvals"] {
+    for project in ["hello", "outbound_sdr", "dev_lifecycle", "build_feature", "approvals", "ci_pipeline"] {
         assert!(files.iter().any(|f| f.starts_with(root.join(project))), "examples/{project} has no .flow file");
     }
     for f in &files {
