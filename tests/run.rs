@@ -178,6 +178,8 @@ fn retries_run_out() {
     assert_eq!(code(&out), 1);
     assert_eq!(s["steps"]["never"]["attempts"], 2);
     assert_eq!(s["steps"]["never"]["status"], "failed");
+    // The progress line says why no third attempt followed.
+    assert!(stderr(&out).contains("never failed: the command exited with status 1 (2 attempts, no retries left)"), "{}", stderr(&out));
 }
 
 #[test]
