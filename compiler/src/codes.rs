@@ -83,8 +83,8 @@ catalogue! {
     UnknownEnv = "E0209", Error, "an env or secret set, or one of its keys, does not exist";
     UnknownResourceKind = "E0210", Error, "an instance of a resource kind that is not declared";
     DuplicateInput = "E0211", Error, "a workflow declares an input or output twice";
-    UnknownInput = "E0212", Error, "a call or spawn passes an input the workflow does not have";
-    MissingInput = "E0213", Error, "a call or spawn leaves out a required input";
+    UnknownInput = "E0212", Error, "a call or spawn passes an input the workflow does not have, or a `use` an argument the template does not take";
+    MissingInput = "E0213", Error, "a call or spawn leaves out a required input, or a `use` a parameter without a default";
     ReservedStepName = "E0214", Error, "a step is named like a name expressions use";
     UnknownApprover = "E0215", Error, "an approver is neither a principal nor a group of flowc.toml";
     UnsatisfiableGate = "E0216", Error, "no approver of a gate holds the role `decide`";
