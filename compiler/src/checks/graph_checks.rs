@@ -60,7 +60,11 @@ pub(super) fn check_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &mut 
             (true, false) => Pending::new(
                 Code::AcrossFinally,
                 loc(e.at, edge_span(e)),
-                format!("`{to}` cannot wait for `{from}` of the `finally` block: the exit handler runs only once the rest of the run has ended"),
+                if graph.nodes[e.from].kind == NodeKind::Group && e.from >= graph.steps && graph.in_finally(e.from) && from == "finally" {
+                    format!("`{to}` cannot wait for the `finally` block: the exit handler runs only once the rest of the run has ended")
+                } else {
+                    format!("`{to}` cannot wait for `{from}` of the `finally` block: the exit handler runs only once the rest of the run has ended")
+                },
             )
             .label("in the exit handler")
             .help(format!("move `{to}` into the `finally` block, or remove `{from}` from its dependencies")),
