@@ -958,3 +958,25 @@ fn a_paused_run_does_not_run_its_exit_handler_until_it_ends() {
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(p.read("report"), "completed\n");
 }
+
+#[test]
+fn a_saga_runs_its_exit_handler_first_then_compensates() {
+    let p = Project::new("finally-saga");
+    let source = r#"workflow s {
+  on_failure compensate
+  step book {
+    command "echo booked"
+    compensate "echo undo-book >> order.log"
+  }
+  step charge after book { command "exit 1" }
+  finally {
+    step report { command "echo report ${run.status} >> order.log" }
+  }
+}
+"#;
+    let (out, s) = p.run_source(source, "s", &[]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(s["status"], "compensated");
+    assert_eq!(status(&s, "report"), "completed");
+    assert_eq!(p.read("order.log"), "report failed\nundo-book\n", "the handler sees the failure, then the saga undoes the run");
+}
