@@ -878,6 +878,7 @@ fn cancel_runs_the_exit_handler_which_sees_cancelled() {
     let events = p.events(&run);
     let run_events: Vec<&str> = events.iter().filter(|e| e["step"].is_null()).map(|e| e["event"].as_str().unwrap()).collect();
     assert_eq!(run_events, ["started", "finally_started", "cancelled"]);
+    assert_eq!(events[0]["payload"]["steps"], 3, "the run's steps include the handler's");
     let started = events.iter().find(|e| e["event"] == "finally_started").unwrap();
     assert_eq!(started["payload"]["status"], "cancelled");
 }

@@ -246,7 +246,8 @@ impl Runner {
             started_at: Some(started),
             finished_at: None,
         });
-        let steps = self.total;
+        // Every step the run will run, the exit handler's included.
+        let steps = self.total + self.sh.plan.workflows[self.wf].steps.iter().filter(|s| s.finally && !s.compensation_only).count();
         let origin = self.origin_fields();
         let workflow = Some(self.workflow.clone());
         self.event(None, Event::Started(payload::Started { attempt: None, workflow, steps: Some(steps as u64), origin }));
