@@ -981,3 +981,27 @@ fn a_saga_runs_its_exit_handler_first_then_compensates() {
     assert_eq!(status(&s, "report"), "completed");
     assert_eq!(p.read("order.log"), "report failed\nundo-book\n", "the handler sees the failure, then the saga undoes the run");
 }
+
+#[test]
+fn kill_9_after_a_step_failed_then_resume_still_fails_the_run() {
+    let p = Project::new("kill9-failed");
+    let source = r#"workflow w {
+  step bad { command "exit 1" }
+  step slow { command "touch slow.started; while [ ! -f go ]; do sleep 0.02; done" }
+}
+"#;
+    let mut child = spawn_source(&p, source, "w", &[]);
+    wait_until("the slow step to start", || p.path("slow.started").exists());
+    wait_until("the failure to be recorded", || {
+        let out = p.flowc(&["runs", "show", &p.last_run(), "--json"]);
+        serde_json::from_slice::<Value>(&out.stdout).is_ok_and(|s| status(&s, "bad") == "failed")
+    });
+    let run = p.last_run();
+    kill_9(&mut child);
+    std::fs::write(p.path("go"), "").unwrap();
+    let out = p.flowc(&["resume", &run, "--json"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["status"], "failed", "a failure recorded before the kill still fails the run: {summary}");
+    assert_eq!(summary["error"], "step bad failed: the command exited with status 1");
+}
