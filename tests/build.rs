@@ -85,6 +85,18 @@ fn graphs_are_drawn_with_rules_and_arms_on_the_edges() {
     golden("graph/handlers.mermaid", &drawn);
 }
 
+#[test]
+fn the_exit_handler_is_drawn_as_a_box_of_its_own() {
+    for format in ["dot", "mermaid"] {
+        let out = flowc(&["graph", "tests/fixtures/graph/exit_handler.flow:deploy", "--format", format]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let drawn = text(&out.stdout);
+        assert!(drawn.contains("finally (runs when the run ends)"), "{drawn}");
+        assert!(!drawn.contains("\"ship\" -> \"report\"") && !drawn.contains("ship --> report"), "no edge into the handler: {drawn}");
+        golden(&format!("graph/exit_handler.{format}"), &drawn);
+    }
+}
+
 fn temp_state(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("flowc-build-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

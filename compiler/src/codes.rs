@@ -96,6 +96,7 @@ catalogue! {
     CompensationStepInGraph = "E0305", Error, "a compensation step has dependencies";
     RuleCannotBeMet = "E0306", Error, "a trigger rule waits for an outcome its dependencies can never have";
     RulesDoNotCombine = "E0307", Error, "a step's trigger rule and the `after` of a group around it cannot both apply";
+    AcrossFinally = "E0310", Error, "a dependency or branch arm crosses the boundary of the `finally` block";
 
     UnknownName = "E0401", Error, "an expression uses a name that is not in scope";
     NotUpstream = "E0402", Error, "an expression uses a step that does not run before it";
@@ -108,6 +109,7 @@ catalogue! {
     ConditionNotBool = "E0409", Error, "a condition that is not a bool";
     InputOutOfContext = "E0410", Error, "`input` outside a policy";
     UnknownFunction = "E0411", Error, "a call to a function that does not exist";
+    RunEndOutsideFinally = "E0413", Error, "`run.status`, `run.error` or `run.failures` outside the `finally` block";
 
     InvalidSchema = "E0501", Error, "a schema is not valid JSON Schema";
     InstanceSchemaMismatch = "E0502", Error, "a resource instance does not match its schema";

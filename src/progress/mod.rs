@@ -194,6 +194,7 @@ impl Observer for Progress {
                 }
                 Event::Started(_) => format!("child run {} started: workflow {}", e.run, e.workflow),
                 Event::BudgetExceeded(_) => format!("run {} is over its budget", e.run),
+                Event::FinallyStarted(p) => format!("run {} ended {}: its exit handler starts", e.run, p.status),
                 other => match run_detail(other) {
                     Some(d) => format!("run {} {kind}: {d}", e.run),
                     None => format!("run {} {kind}", e.run),

@@ -294,6 +294,16 @@ pub fn run_value(id: &str, workflow: &str, started_ms: i64, cost_usd: f64, depth
     ])
 }
 
+/// `run` in a step of the exit handler: `run` (a [`run_value`] map) with
+/// how the run ended before the handler, `status`, `error` and `failures`
+/// (the `finally_started` entry's payload, a JSON object).
+pub fn with_ending(run: cel::Value, ended: &serde_json::Value) -> cel::Value {
+    let (cel::Value::Map(base), cel::Value::Map(more)) = (run.clone(), to_cel(ended)) else { return run };
+    let mut map: HashMap<Key, cel::Value> = (*base.map).clone();
+    map.extend(more.map.iter().map(|(k, v)| (k.clone(), v.clone())));
+    cel::Value::Map(Map { map: Arc::new(map) })
+}
+
 /// An evaluator: the shared CEL environment and a workflow's compiled programs.
 pub struct Evaluator<'a> {
     /// The plan's CEL environment.

@@ -234,6 +234,9 @@ mod tests {
             ("workflow w {\n  step a { command \"true\" }\n  step b after alw$0ays(a) { command \"true\" }\n}\n", "without waiting"),
             // A template's parameter: where it is read, declared and passed.
             ("template t(image: string) {\n  command \"echo ${params.ima$0ge}\"\n}\n", "params.image: string"),
+            ("workflow w {\n  step a { command \"true\" }\n  fina$0lly {\n    step r { command \"true\" }\n  }\n}\n", "the exit handler"),
+            ("workflow w {\n  step a { command \"true\" }\n  finally {\n    step r { command \"echo ${run.sta$0tus}\" }\n  }\n}\n", "run.status: string"),
+            ("workflow w {\n  step a { command \"true\" }\n  finally {\n    step r { command \"echo ${run.failu$0res}\" }\n  }\n}\n", "error: string"),
             ("template t(ima$0ge: string, n: int = 2) {\n  command \"echo ${params.image}\"\n}\n", "parameter of template `t`"),
             (
                 "template t(image: string, n: int = 2) {\n  command \"echo ${params.image}\"\n}\nworkflow w {\n  step s: use t with { n$0: 3, image: \"x\" } {}\n}\n",
@@ -257,7 +260,13 @@ mod tests {
             "all_success", "all_failed", "all_done", "all_skipped", "one_success", "one_failed", "one_done",
             "none_failed", "none_failed_min_one_success", "none_skipped", "always",
         ];
-        let cases: [(&str, &[&str], &[&str]); 14] = [
+        let cases: [(&str, &[&str], &[&str]); 18] = [
+            // The exit handler: `finally` in a workflow's body; in its steps,
+            // how the run ended and every other step; elsewhere neither.
+            ("workflow w {\n  step a { command \"true\" }\n  $0\n}\n", &["finally", "step"], &[]),
+            ("workflow w {\n  step a { command \"true\" }\n  finally {\n    step r { command \"echo ${run.$0}\" }\n  }\n}\n", &["status", "error", "failures", "id"], &[]),
+            ("workflow w {\n  step a { command \"echo ${run.$0}\" }\n}\n", &["id"], &["status", "failures"]),
+            ("workflow w {\n  step a { command \"true\" }\n  finally {\n    step r { command \"echo ${$0}\" }\n  }\n}\n", &["a", "run"], &["r"]),
             (
                 "workflow w {\n  step r: branch {\n    when `true` -> a, $0\n  }\n  step a after r { command \"true\" }\n  step b after r { command \"true\" }\n}\n",
                 &["b"],
