@@ -235,6 +235,8 @@ fn ci_pipeline_tests_a_matrix_fails_fast_and_undoes_a_failed_release() {
     assert!(!jobs.iter().any(|j| j.as_str().is_some_and(|t| t.contains("windows with 1.80"))), "excluded: {jobs:?}");
     let log = p.json(&["runs", "logs", s["run"].as_str().unwrap(), "build", "--json"]);
     assert!(log[0]["log"].as_str().unwrap().contains("built with stable"), "{log}");
+    let log = p.json(&["runs", "logs", s["run"].as_str().unwrap(), "commit_status", "--json"]);
+    assert!(log.to_string().contains("commit 4f2a9c1: CI completed, failed steps: []"), "the exit handler: {log}");
 
     // Publishing fails: the saga undoes publish, the draft and the tag, newest first.
     let (out, s) = copies::run(&p, "ci", &["-i", "fail=publish"], &[]);
@@ -247,6 +249,9 @@ fn ci_pipeline_tests_a_matrix_fails_fast_and_undoes_a_failed_release() {
     assert_eq!(undone, ["publish", "draft_release", "tag"]);
     let log = p.json(&["runs", "logs", &run, "tag", "--json"]);
     assert!(log.to_string().contains("removed tag 4f2a9c1"), "{log}");
+    // The exit handler ran first, and saw the failure as it happened.
+    let log = p.json(&["runs", "logs", &run, "commit_status", "--json"]);
+    assert!(log.to_string().contains(r#"CI failed, failed steps: [\"publish\"]"#), "{log}");
 
     // The second matrix job fails at once: the first, still running, is
     // cancelled, the other four never start, and nothing is built.
@@ -262,6 +267,7 @@ fn ci_pipeline_tests_a_matrix_fails_fast_and_undoes_a_failed_release() {
             ("tag", "upstream_failed"),
             ("draft_release", "upstream_failed"),
             ("publish", "upstream_failed"),
+            ("commit_status", "completed"),
         ])
     );
     let events = p.json(&["runs", "events", s["run"].as_str().unwrap(), "--json"]);
