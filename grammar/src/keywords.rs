@@ -26,6 +26,8 @@ pub enum Category {
     BlockStatement,
     /// How a step's dependencies decide that it runs.
     TriggerRule,
+    /// An outcome predicate of a dependency condition (`failed(a)`).
+    Outcome,
     /// A fixed value of a statement (`pause`, `exponential`, `deny`, …).
     Value,
     /// A type name (`string`, `int`, …); the grammar reads it as an identifier.
@@ -75,7 +77,7 @@ pub const KEYWORDS: &[Keyword] = &[
     kw("step", WorkflowStatement, Some("`step NAME[: KIND] [after DEPS] [for each item] { … }`: one unit of work")),
     kw("parallel", WorkflowStatement, Some("`parallel NAME [after DEPS] { steps }`: a group whose members start together")),
     kw("phase", WorkflowStatement, Some("`phase NAME [after DEPS] { steps }`: a named stage; `after NAME` waits for all of it")),
-    kw("after", HeaderWord, Some("`after a, b`: run when every dependency succeeded (all_success); `RULE(a, b)` changes the rule: `one_success`, `all_done`, `none_failed`, `one_failed`, …")),
+    kw("after", HeaderWord, Some("`after a, b`: run when every dependency succeeded (all_success); `RULE(a, b)` changes the rule: `one_success`, `all_done`, `none_failed`, `one_failed`, …; or a condition on outcomes: `after a, failed(b)`, `after succeeded(a) || skipped(b)`")),
     kw("for", HeaderWord, Some("`for each item`: run the step once per item of the current item list; `item` is the element")),
     kw("each", HeaderWord, Some("`for each item`: run the step once per item of the current item list; `item` is the element")),
     kw("item", HeaderWord, Some("`for each item`: run the step once per item of the current item list; `item` is the element")),
@@ -171,6 +173,11 @@ pub const KEYWORDS: &[Keyword] = &[
     kw("none_failed_min_one_success", TriggerRule, Some("trigger rule: run when every dependency succeeded or was skipped and one succeeded; upstream_failed if one failed, skipped if all were skipped")),
     kw("none_skipped", TriggerRule, Some("trigger rule: run when every dependency finished and none was skipped; skipped as soon as one is")),
     kw("always", TriggerRule, Some("trigger rule: run at once, without waiting for the dependencies; never skipped or upstream_failed by them")),
+    kw("succeeded", Outcome, Some("`succeeded(a)` in an `after` condition: `a` completed (a bare name means the same)")),
+    kw("failed", Outcome, Some("`failed(a)` in an `after` condition: `a` ran and failed (a group: a member failed or was upstream_failed); not an upstream_failed `a`")),
+    kw("upstream_failed", Outcome, Some("`upstream_failed(a)` in an `after` condition: `a` did not run because what it waits for failed")),
+    kw("skipped", Outcome, Some("`skipped(a)` in an `after` condition: `a` was skipped (its `when`, `skip_on_exit`, a branch, a skip passed on)")),
+    kw("done", Outcome, Some("`done(a)` in an `after` condition: `a` finished, whatever its outcome")),
     kw("fixed", Value, None),
     kw("exponential", Value, None),
     kw("min", Value, None),

@@ -273,6 +273,20 @@ fn load_workflow(plan: &Plan, wf: &Workflow, env: &cel::Env) -> Result<LoadedWor
             }
             group_deps.push(members);
         }
+        // An outcome condition names only what the step waits for.
+        if let Some(cond) = &step.condition {
+            for dep in cond.deps() {
+                match dep {
+                    crate::plan::DepRef::Step(s) if !step.after.contains(&s) => {
+                        return Err(at(format!("its condition names step {s}, which is not in its after")));
+                    }
+                    crate::plan::DepRef::Group(g) if !step.after_groups.contains(&g) => {
+                        return Err(at(format!("its condition names group {g}, which is not in its after_groups")));
+                    }
+                    _ => {}
+                }
+            }
+        }
         if compensation_only[step.id as usize] {
             if !step.after.is_empty() {
                 return Err(at("is a compensation step, so it cannot have dependencies".into()));
