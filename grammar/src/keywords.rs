@@ -393,6 +393,7 @@ mod tests {
         };
         let statements = named("keywords", "keyword.other.flow");
         let constants = named("keywords", "support.constant.flow");
+        let outcomes = named("keywords", "support.function.flow");
         let types = named("keywords", "support.type.flow");
         let literals = named("literals", "constant.language.flow");
         // `^\s*(workflow|agent|…)\s+NAME` and `step NAME: (run|agent|…)`.
@@ -403,6 +404,7 @@ mod tests {
                 Declaration => (&declarations, "the declarations pattern"),
                 StepKind => (&kinds, "the step kinds of the headers pattern"),
                 TriggerRule | Value => (&constants, "support.constant.flow"),
+                Outcome => (&outcomes, "support.function.flow"),
                 Type => (&types, "support.type.flow"),
                 Literal => (&literals, "constant.language.flow"),
                 WorkflowStatement | HeaderWord | StepStatement | TriggerWord | BlockStatement => (&statements, "keyword.other.flow"),

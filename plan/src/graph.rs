@@ -49,7 +49,7 @@ fn edges(wf: &Workflow) -> Vec<Edge> {
                     let group = step.after_groups.iter().find(|g| wf.group_members(**g).contains(dep));
                     let of = group.map_or(DepRef::Step(*dep), |g| DepRef::Group(*g));
                     let words: Vec<&str> = c.outcomes_of(of).into_iter().map(|o| o.keyword()).collect();
-                    || words.join(" | "))
+                    (!words.is_empty()).then(|| words.join(" or "))
                 }
                 None => (step.trigger != TriggerRule::AllSuccess).then(|| step.trigger.keyword().to_string()),
             };
