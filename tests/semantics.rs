@@ -62,6 +62,30 @@ fn a_branch_arm_can_pick_a_group() {
 }
 
 #[test]
+fn a_false_outcome_condition_names_itself_in_its_event() {
+    let p = Project::new("condition-events");
+    let src = r#"workflow w {
+  step a { command "exit 1" on_failure continue }
+  step b { command "true" }
+  step both after a && b { command "echo both" }
+  step on_failure after failed(b) || upstream_failed(both) { command "echo on_failure" }
+}
+"#;
+    let s = run(&p, src, &[]);
+    assert_eq!(status(&s, "both"), "upstream_failed");
+    assert_eq!(status(&s, "on_failure"), "completed", "both is upstream_failed");
+    let events = p.events(s["run"].as_str().unwrap());
+    let up = events.iter().find(|e| e["step"] == "both" && e["event"] == "upstream_failed").unwrap();
+    assert_eq!(up["payload"], serde_json::json!({ "failed": ["a"], "condition": "succeeded(a), succeeded(b)" }));
+    let src = src.replace("exit 1", "true");
+    let s = run(&p, &src, &[]);
+    assert_eq!(status(&s, "both"), "completed");
+    let events = p.events(s["run"].as_str().unwrap());
+    let skip = events.iter().find(|e| e["step"] == "on_failure" && e["event"] == "skipped").unwrap();
+    assert_eq!(skip["payload"]["reason"], "its condition `failed(b) || upstream_failed(both)` is false");
+}
+
+#[test]
 fn a_branch_whose_arms_all_miss_says_so() {
     let p = Project::new("arm-none");
     let src = r#"workflow w {

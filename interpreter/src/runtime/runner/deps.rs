@@ -197,10 +197,8 @@ impl Runner {
                 work.push(d);
             }
             Decision::UpstreamFailed => {
-                let failed: Vec<String> = cond
-                    .deps()
+                let failed: Vec<String> = rules::falsified_by_failure(cond, &|dep| self.dep_end(dep, d))
                     .into_iter()
-                    .filter(|dep| matches!(self.dep_end(*dep, d), Some(Eff::Failed | Eff::UpstreamFailed)))
                     .map(|dep| crate::plan::condition::dep_name(self.wf_plan(), dep).to_string())
                     .collect();
                 let event = payload::UpstreamFailed { failed, condition: Some(text) };

@@ -185,22 +185,36 @@ pub(super) fn condition_value(c: &Condition, eff: &dyn Fn(DepRef) -> Option<Eff>
 }
 
 /// What an outcome condition decides: run as soon as it is true; once it is
-/// false and every dependency it names has finished, upstream_failed if one
-/// of them failed or was upstream_failed, else skipped. (Waiting for every
-/// named dependency makes the status independent of which ended first, as
-/// all_success does.)
+/// false and every dependency it names has finished, upstream_failed if a
+/// failure made one of its tests false (a dependency that failed or was
+/// upstream_failed, tested for another outcome: `succeeded(b)` of a failed
+/// `b`, `failed(b)` of an upstream_failed one), else skipped. (Waiting for
+/// every named dependency makes the status independent of which ended
+/// first, as all_success does.)
 pub(super) fn decide_condition(c: &Condition, eff: &dyn Fn(DepRef) -> Option<Eff>) -> Option<Decision> {
     match condition_value(c, eff)? {
         true => Some(Decision::Run),
         false => {
-            let ends: Vec<Eff> = c.deps().into_iter().map(eff).collect::<Option<Vec<Eff>>>()?;
-            Some(if ends.iter().any(|e| matches!(e, Eff::Failed | Eff::UpstreamFailed)) {
-                Decision::UpstreamFailed
-            } else {
-                Decision::Skip(CONDITION_FALSE)
-            })
+            // Every named dependency has finished.
+            c.deps().into_iter().map(eff).collect::<Option<Vec<Eff>>>()?;
+            Some(if !falsified_by_failure(c, eff).is_empty() { Decision::UpstreamFailed } else { Decision::Skip(CONDITION_FALSE) })
         }
     }
+}
+
+/// The dependencies that failed (or were upstream_failed) and so made a test
+/// of the condition false, once each.
+pub(super) fn falsified_by_failure(c: &Condition, eff: &dyn Fn(DepRef) -> Option<Eff>) -> Vec<DepRef> {
+    let mut out = Vec::new();
+    c.each(&mut |dep, outcome| {
+        if let Some(e @ (Eff::Failed | Eff::UpstreamFailed)) = eff(dep)
+            && !outcome_holds(outcome, e)
+            && !out.contains(&dep)
+        {
+            out.push(dep);
+        }
+    });
+    out
 }
 
 /// Why a step is skipped when its outcome condition is false (the runner
@@ -445,7 +459,8 @@ mod tests {
             // False, but a named dependency is still running: wait.
             (Some(Skipped), None,          None,          WAIT),
             (Some(Success), Some(Success), Some(Success), Some(Decision::Skip(CONDITION_FALSE))),
-            (Some(Skipped), Some(Failed),  Some(Success), UPSTREAM_FAILED),
+            // b failed, but `failed(b)` holds: no failure made a test false.
+            (Some(Skipped), Some(Failed),  Some(Success), Some(Decision::Skip(CONDITION_FALSE))),
             (Some(Failed),  Some(Failed),  Some(Skipped), UPSTREAM_FAILED),
             (Some(Success), Some(UpstreamFailed), Some(Success), UPSTREAM_FAILED),
             (Some(Success), Some(Success), Some(Failed),  UPSTREAM_FAILED),
