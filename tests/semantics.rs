@@ -85,6 +85,33 @@ fn a_false_outcome_condition_names_itself_in_its_event() {
     assert_eq!(skip["payload"]["reason"], "its condition `failed(b) || upstream_failed(both)` is false");
 }
 
+/// The example of docs/language.md's "Routing on outcomes" runs as the
+/// table after it says, for both values of `fail`.
+#[test]
+fn the_outcome_routing_example_of_the_docs_runs_as_its_table_says() {
+    let page = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/language.md")).expect("the page");
+    let section = page.split_once("\n## Routing on outcomes\n").expect("the section").1;
+    let section = section.split_once("\n## ").map_or(section, |(s, _)| s);
+    let (source, table) = section.split_once("```flow\n").expect("an example").1.split_once("```").expect("closed");
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .take_while(|l| !l.starts_with("**Checks.**"))
+        .filter(|l| l.starts_with("| `") && l.matches('|').count() >= 4 && !l.contains("`fail=true`"))
+        .filter(|l| l.contains("| upstream_failed |") || l.contains("| completed |") || l.contains("| skipped |"))
+        .map(|l| l.trim_matches('|').split(" | ").map(str::trim).collect())
+        .collect();
+    assert_eq!(rows.len(), 5, "{rows:?}");
+    let p = Project::new("docs-routing");
+    for (column, args) in [(1, &["-i", "fail=true"][..]), (2, &["-i", "fail=false"][..])] {
+        let (out, s) = p.run_source(source, "routes", args);
+        assert_eq!(s["status"], "completed", "{}", stderr(&out));
+        for row in &rows {
+            let step = row[0].trim_start_matches('`').split('`').next().unwrap();
+            assert_eq!(status(&s, step), row[column], "{step} with {args:?}");
+        }
+    }
+}
+
 #[test]
 fn a_branch_whose_arms_all_miss_says_so() {
     let p = Project::new("arm-none");
