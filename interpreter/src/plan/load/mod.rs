@@ -639,6 +639,20 @@ mod tests {
     }
 
     #[test]
+    fn an_outcome_condition_names_only_what_its_step_waits_for() {
+        let is = |dep: Value| json!({ "is": { "dep": dep, "outcome": "failed" } });
+        assert_eq!(load_err(|v| v["workflows"][0]["steps"][2]["condition"] = is(json!({ "step": 1 }))), "");
+        assert_eq!(
+            load_err(|v| v["workflows"][0]["steps"][2]["condition"] = json!({ "any": [is(json!({ "step": 1 })), is(json!({ "step": 0 }))] })),
+            "workflow `w`: step `c`: its condition names step 0, which is not in its after"
+        );
+        assert_eq!(
+            load_err(|v| v["workflows"][0]["steps"][2]["condition"] = is(json!({ "group": 0 }))),
+            "workflow `w`: step `c`: its condition names group 0, which is not in its after_groups"
+        );
+    }
+
+    #[test]
     fn calls_must_not_recurse() {
         let err = load_err(|v| {
             v["workflows"][0]["steps"][2]["code"] = json!([{ "op": "CALL", "workflow": "w" }, { "op": "END" }]);
