@@ -96,9 +96,9 @@ catalogue! {
     CompensationStepInGraph = "E0305", Error, "a compensation step has dependencies";
     RuleCannotBeMet = "E0306", Error, "a trigger rule waits for an outcome its dependencies can never have";
     RulesDoNotCombine = "E0307", Error, "a step's trigger rule and the `after` of a group around it cannot both apply";
-    RuleInCondition = "E0308", Error, "a trigger rule written among the terms of an outcome condition";
-    OutcomeNeverHappens = "E0309", Error, "an outcome condition tests an outcome its dependency can never have";
-    ConditionNeverHolds = "E0310", Error, "no outcomes of its dependencies make an outcome condition true";
+    RuleInCondition = "E0311", Error, "a trigger rule written among the terms of an outcome condition";
+    OutcomeNeverHappens = "E0312", Error, "an outcome condition tests an outcome its dependency can never have";
+    ConditionNeverHolds = "E0313", Error, "no outcomes of its dependencies make an outcome condition true";
 
     UnknownName = "E0401", Error, "an expression uses a name that is not in scope";
     NotUpstream = "E0402", Error, "an expression uses a step that does not run before it";

@@ -1085,7 +1085,7 @@ pub enum Cond {
     Or(Vec<Cond>, Span),
     /// `( x )`, kept so that `flowc fmt` writes it back.
     Paren(Box<Cond>, Span),
-    /// A trigger rule call among other terms: an error (E0308), kept so the
+    /// A trigger rule call among other terms: an error (E0311), kept so the
     /// checker can say so and its names still resolve.
     Rule {
         /// The rule.

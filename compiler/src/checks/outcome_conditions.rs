@@ -1,6 +1,6 @@
 //! Outcome conditions (`after a, failed(b)`): a trigger rule written among
-//! their terms (E0308), an outcome a dependency can never have (E0309), a
-//! condition no outcomes can make true (E0310), a test written twice (W0110).
+//! their terms (E0311), an outcome a dependency can never have (E0312), a
+//! condition no outcomes can make true (E0313), a test written twice (W0110).
 //! Runs for a step's own `after` and for a group's.
 
 use std::collections::{BTreeMap, HashMap};
@@ -251,6 +251,6 @@ fn rule_as_condition(rule: TriggerRule, names: &[&str]) -> String {
         TriggerRule::OneFailed => {
             format!("`{}`", names.iter().map(|n| format!("failed({n}) || upstream_failed({n})")).collect::<Vec<_>>().join(" || "))
         }
-        _ => format!("see `flowc explain E0308` for `{}`", rule.keyword()),
+        _ => format!("see `flowc explain E0311` for `{}`", rule.keyword()),
     }
 }

@@ -307,7 +307,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
     /// The step ids a dependency name stands for: the step, or every step of a group.
     /// An outcome condition's terms (joined by `,`) as one plan condition;
     /// `None` for none. A group counts as one dependency; an empty group,
-    /// which the checker reports, and a rule among the terms (E0308) drop out.
+    /// which the checker reports, and a rule among the terms (E0311) drop out.
     fn condition(&self, terms: &[ast::Cond]) -> Option<plan::Condition> {
         fn one(lw: &WorkflowLowerer<'_, '_>, c: &ast::Cond) -> Option<plan::Condition> {
             match c {
