@@ -86,6 +86,18 @@ fn graphs_are_drawn_with_rules_and_arms_on_the_edges() {
 }
 
 #[test]
+fn the_exit_handler_is_drawn_as_a_box_of_its_own() {
+    for format in ["dot", "mermaid"] {
+        let out = flowc(&["graph", "tests/fixtures/graph/exit_handler.flow:deploy", "--format", format]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let drawn = text(&out.stdout);
+        assert!(drawn.contains("finally (runs when the run ends)"), "{drawn}");
+        assert!(!drawn.contains("\"ship\" -> \"report\"") && !drawn.contains("ship --> report"), "no edge into the handler: {drawn}");
+        golden(&format!("graph/exit_handler.{format}"), &drawn);
+    }
+}
+
+#[test]
 fn an_outcome_condition_labels_each_edge_with_what_it_asks_of_that_dependency() {
     let out = flowc(&["graph", "tests/fixtures/graph/outcomes.flow:outcomes", "--format", "dot"]);
     assert!(out.status.success(), "{}", text(&out.stderr));

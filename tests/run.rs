@@ -178,6 +178,8 @@ fn retries_run_out() {
     assert_eq!(code(&out), 1);
     assert_eq!(s["steps"]["never"]["attempts"], 2);
     assert_eq!(s["steps"]["never"]["status"], "failed");
+    // The progress line says why no third attempt followed.
+    assert!(stderr(&out).contains("never failed: the command exited with status 1 (2 attempts, no retries left)"), "{}", stderr(&out));
 }
 
 #[test]
@@ -831,4 +833,177 @@ fn fail_fast_cancels_the_running_items_and_starts_no_more() {
     assert!(kinds.contains(&("item_failed".to_string(), 0)), "{kinds:?}");
     assert!(kinds.iter().any(|(k, _)| k == "item_cancelled"), "a running item was cancelled: {kinds:?}");
     assert!(!kinds.iter().any(|(k, i)| k == "item_started" && *i >= 3), "no item starts after the failure: {kinds:?}");
+}
+
+/// Writes `main.flow` (it must check clean) and starts `flowc run WORKFLOW
+/// --json` in the background.
+fn spawn_source(p: &Project, source: &str, workflow: &str, args: &[&str]) -> std::process::Child {
+    std::fs::write(p.path("main.flow"), source).unwrap();
+    let check = p.flowc(&["check", "--deny-warnings"]);
+    assert!(check.status.success(), "the source must check clean:\n{}{}", support::stdout(&check), stderr(&check));
+    let mut all = vec!["run", workflow, "--json"];
+    all.extend_from_slice(args);
+    p.cmd(&all).stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap()
+}
+
+fn kill_9(child: &mut std::process::Child) {
+    // SAFETY: signalling the child process this test spawned.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGKILL);
+    }
+    let _ = child.wait();
+}
+
+#[test]
+fn cancel_runs_the_exit_handler_which_sees_cancelled() {
+    let p = Project::new("finally-cancel");
+    let source = r#"workflow w {
+  step long { command "touch long.started; sleep 30" }
+  step next after long { command "echo no" }
+  finally {
+    step report { command "echo ${run.status} ${long.status} > report" }
+  }
+}
+"#;
+    let mut child = spawn_source(&p, source, "w", &[]);
+    wait_until("the step to start", || p.path("long.started").exists());
+    let run = p.last_run();
+    let out = p.flowc(&["cancel", &run]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let (exit, stdout, _) = wait_exit(&mut child);
+    assert_eq!(exit, 1);
+    let summary: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(summary["status"], "cancelled");
+    assert_eq!(status(&summary, "next"), "cancelled");
+    assert_eq!(status(&summary, "report"), "completed");
+    assert_eq!(p.read("report"), "cancelled cancelled\n");
+    let events = p.events(&run);
+    let run_events: Vec<&str> = events.iter().filter(|e| e["step"].is_null()).map(|e| e["event"].as_str().unwrap()).collect();
+    assert_eq!(run_events, ["started", "finally_started", "cancelled"]);
+    assert_eq!(events[0]["payload"]["steps"], 3, "the run's steps include the handler's");
+    let started = events.iter().find(|e| e["event"] == "finally_started").unwrap();
+    assert_eq!(started["payload"]["status"], "cancelled");
+}
+
+#[test]
+fn kill_9_in_the_exit_handler_then_resume_finishes_it_without_rerunning_its_completed_steps() {
+    let p = Project::new("finally-kill9");
+    let source = r#"workflow w {
+  step ship { command "echo ship >> count; exit 1" }
+  finally {
+    step first { command "echo first >> count" }
+    step second after first {
+      command "echo second >> count; touch second.started; while [ ! -f go ]; do sleep 0.02; done; echo ${run.status} > seen"
+    }
+  }
+}
+"#;
+    let mut child = spawn_source(&p, source, "w", &[]);
+    wait_until("the handler's second step to start", || p.path("second.started").exists());
+    let run = p.last_run();
+    kill_9(&mut child);
+    std::fs::write(p.path("go"), "").unwrap();
+    let out = p.flowc(&["resume", &run, "--json"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["status"], "failed", "the rest of the run failed before the kill: {summary}");
+    assert_eq!(summary["error"], "step ship failed: the command exited with status 1");
+    assert_eq!(status(&summary, "second"), "completed");
+    assert_eq!(p.read("count"), "ship\nfirst\nsecond\nsecond\n", "only the interrupted step runs again");
+    assert_eq!(p.read("seen"), "failed\n");
+    let events = p.events(&run);
+    assert_eq!(events.iter().filter(|e| e["event"] == "finally_started").count(), 1, "the handler starts once");
+}
+
+#[test]
+fn kill_9_before_the_exit_handler_then_resume_runs_it() {
+    let p = Project::new("finally-kill9-before");
+    let source = r#"workflow w {
+  step ship { command "touch ship.started; while [ ! -f go ]; do sleep 0.02; done" }
+  finally {
+    step report { command "echo ${run.status} >> report" }
+  }
+}
+"#;
+    let mut child = spawn_source(&p, source, "w", &[]);
+    wait_until("the main step to start", || p.path("ship.started").exists());
+    let run = p.last_run();
+    kill_9(&mut child);
+    assert!(!p.path("report").exists(), "the handler waits for the rest of the run");
+    std::fs::write(p.path("go"), "").unwrap();
+    let out = p.flowc(&["resume", &run, "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["status"], "completed");
+    assert_eq!(p.read("report"), "completed\n");
+}
+
+#[test]
+fn a_paused_run_does_not_run_its_exit_handler_until_it_ends() {
+    let p = Project::new("finally-paused");
+    let source = r#"workflow w {
+  step fragile {
+    command "[ -f fixed ] && echo ok || exit 1"
+    on_failure pause
+  }
+  finally {
+    step report { command "echo ${run.status} >> report" }
+  }
+}
+"#;
+    std::fs::write(p.path("main.flow"), source).unwrap();
+    let out = p.flowc(&["run", "w", "--json"]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert!(!p.path("report").exists(), "a paused run has not ended");
+    std::fs::write(p.path("fixed"), "").unwrap();
+    let run = p.last_run();
+    let out = p.flowc(&["resume", &run, "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(p.read("report"), "completed\n");
+}
+
+#[test]
+fn a_saga_runs_its_exit_handler_first_then_compensates() {
+    let p = Project::new("finally-saga");
+    let source = r#"workflow s {
+  on_failure compensate
+  step book {
+    command "echo booked"
+    compensate "echo undo-book >> order.log"
+  }
+  step charge after book { command "exit 1" }
+  finally {
+    step report { command "echo report ${run.status} >> order.log" }
+  }
+}
+"#;
+    let (out, s) = p.run_source(source, "s", &[]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(s["status"], "compensated");
+    assert_eq!(status(&s, "report"), "completed");
+    assert_eq!(p.read("order.log"), "report failed\nundo-book\n", "the handler sees the failure, then the saga undoes the run");
+}
+
+#[test]
+fn kill_9_after_a_step_failed_then_resume_still_fails_the_run() {
+    let p = Project::new("kill9-failed");
+    let source = r#"workflow w {
+  step bad { command "exit 1" }
+  step slow { command "touch slow.started; while [ ! -f go ]; do sleep 0.02; done" }
+}
+"#;
+    let mut child = spawn_source(&p, source, "w", &[]);
+    wait_until("the slow step to start", || p.path("slow.started").exists());
+    wait_until("the failure to be recorded", || {
+        let out = p.flowc(&["runs", "show", &p.last_run(), "--json"]);
+        serde_json::from_slice::<Value>(&out.stdout).is_ok_and(|s| status(&s, "bad") == "failed")
+    });
+    let run = p.last_run();
+    kill_9(&mut child);
+    std::fs::write(p.path("go"), "").unwrap();
+    let out = p.flowc(&["resume", &run, "--json"]);
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["status"], "failed", "a failure recorded before the kill still fails the run: {summary}");
+    assert_eq!(summary["error"], "step bad failed: the command exited with status 1");
 }

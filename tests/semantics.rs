@@ -774,3 +774,30 @@ fn max_duration_stops_the_retries_and_a_spent_count_says_attempts() {
     let retried = step_events(&events, "quick_failure").into_iter().find(|(k, _)| *k == "retried").map(|(_, p)| p.clone()).unwrap();
     assert_eq!(retried["reason"], "exit");
 }
+
+/// A template argument that fails to evaluate fails the step with its own
+/// error, not with "undeclared reference to `params`".
+#[test]
+fn a_failing_template_argument_fails_the_step_with_its_own_error() {
+    let p = Project::new("template-argument-error");
+    let s = run(
+        &p,
+        r#"template show(n: int): run {
+  command "echo ${params.n}"
+}
+
+workflow w {
+  step a {
+    command "echo '{\"x\": 1}'"
+    output { x: int, y?: int }
+  }
+  step s: use show with { n: `a.output.y` } after a {}
+}
+"#,
+        &[],
+    );
+    assert_eq!(s["steps"]["s"]["status"], "failed", "{s}");
+    let error = s["error"].as_str().unwrap();
+    assert!(error.contains("`params` is not bound: the template arguments failed:") && error.contains("No such key: y"), "{error}");
+    assert!(!error.contains("Undeclared reference"), "{error}");
+}

@@ -83,8 +83,8 @@ catalogue! {
     UnknownEnv = "E0209", Error, "an env or secret set, or one of its keys, does not exist";
     UnknownResourceKind = "E0210", Error, "an instance of a resource kind that is not declared";
     DuplicateInput = "E0211", Error, "a workflow declares an input or output twice";
-    UnknownInput = "E0212", Error, "a call or spawn passes an input the workflow does not have";
-    MissingInput = "E0213", Error, "a call or spawn leaves out a required input";
+    UnknownInput = "E0212", Error, "a call or spawn passes an input the workflow does not have, or a `use` an argument the template does not take";
+    MissingInput = "E0213", Error, "a call or spawn leaves out a required input, or a `use` a parameter without a default";
     ReservedStepName = "E0214", Error, "a step is named like a name expressions use";
     UnknownApprover = "E0215", Error, "an approver is neither a principal nor a group of flowc.toml";
     UnsatisfiableGate = "E0216", Error, "no approver of a gate holds the role `decide`";
@@ -96,6 +96,7 @@ catalogue! {
     CompensationStepInGraph = "E0305", Error, "a compensation step has dependencies";
     RuleCannotBeMet = "E0306", Error, "a trigger rule waits for an outcome its dependencies can never have";
     RulesDoNotCombine = "E0307", Error, "a step's trigger rule and the `after` of a group around it cannot both apply";
+    AcrossFinally = "E0310", Error, "a dependency or branch arm crosses the boundary of the `finally` block";
     RuleInCondition = "E0311", Error, "a trigger rule written among the terms of an outcome condition";
     OutcomeNeverHappens = "E0312", Error, "an outcome condition tests an outcome its dependency can never have";
     ConditionNeverHolds = "E0313", Error, "no outcomes of its dependencies make an outcome condition true";
@@ -111,6 +112,7 @@ catalogue! {
     ConditionNotBool = "E0409", Error, "a condition that is not a bool";
     InputOutOfContext = "E0410", Error, "`input` outside a policy";
     UnknownFunction = "E0411", Error, "a call to a function that does not exist";
+    RunEndOutsideFinally = "E0413", Error, "`run.status`, `run.error` or `run.failures` outside the `finally` block";
 
     InvalidSchema = "E0501", Error, "a schema is not valid JSON Schema";
     InstanceSchemaMismatch = "E0502", Error, "a resource instance does not match its schema";

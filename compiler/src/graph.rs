@@ -85,6 +85,11 @@ pub struct WorkflowGraph {
     pub value_tys: Vec<crate::types::Ty>,
     /// What a finished node tells about its neighbours (empty when cyclic).
     pub completion: Completion,
+    /// Per node: it is in the workflow's `finally { … }` block (the block's
+    /// own group node included). Such steps run after every other step has
+    /// ended, so those steps are readable there as steps that may not have
+    /// completed, never as upstream steps.
+    pub finally: Vec<bool>,
 }
 
 
@@ -142,6 +147,13 @@ const HELD: u8 = 8;
 /// after a step or group that does: it may run because something failed.
 const AFTER_FAILURE: u8 = 16;
 const NO_GROUP: u32 = u32::MAX;
+
+impl WorkflowGraph {
+    /// Whether node `i` is in the workflow's `finally { … }` block.
+    pub fn in_finally(&self, i: usize) -> bool {
+        self.finally.get(i).copied().unwrap_or(false)
+    }
+}
 
 impl Completion {
     fn has(&self, node: usize, flag: u8) -> bool {
@@ -359,7 +371,15 @@ pub fn build(sigs: &[(&StepSig, u32)], groups: &[crate::model::GroupSig]) -> Wor
     let steps = sigs.len();
     let (order, upstream) = if cycles.is_empty() { upstream_sets(&graph, &nodes, steps, groups, &by_name) } else { (Vec::new(), Vec::new()) };
     let completion = if cycles.is_empty() { completion(sigs, groups, &nodes, &edges, &by_name) } else { Completion::default() };
+    let handler: Option<&str> = groups.iter().find(|g| g.kind == flowc_grammar::ast::GroupKind::Finally).map(|g| g.name.text.as_str());
+    let in_handler = |outer: Option<&String>| handler.is_some_and(|h| outer.is_some_and(|o| o == h));
+    let finally = sigs
+        .iter()
+        .map(|(sig, _)| in_handler(sig.groups.first()))
+        .chain(groups.iter().map(|g| g.kind == flowc_grammar::ast::GroupKind::Finally || in_handler(g.groups.first())))
+        .collect();
     WorkflowGraph {
+        finally,
         nodes,
         steps,
         edges,

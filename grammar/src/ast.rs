@@ -913,6 +913,11 @@ pub enum GroupKind {
     Parallel,
     /// `phase`: a named stage, shown in progress output and logs.
     Phase,
+    /// `finally { … }`: the workflow's exit handler. It has no name of its
+    /// own: the parser names it `finally` (the keyword's span), so it takes
+    /// the place of a group everywhere (outline pieces, signatures, the
+    /// graph, lowering) and `after finally` resolves to it, to be refused.
+    Finally,
 }
 
 impl GroupKind {
@@ -921,6 +926,7 @@ impl GroupKind {
         match self {
             GroupKind::Parallel => "parallel",
             GroupKind::Phase => "phase",
+            GroupKind::Finally => "finally",
         }
     }
 }

@@ -76,6 +76,7 @@ pub const KEYWORDS: &[Keyword] = &[
     kw("invariant", WorkflowStatement, Some("`invariant NAME { check … on_violation … }`: a condition checked after steps, which the run cannot weaken")),
     kw("step", WorkflowStatement, Some("`step NAME[: KIND] [after DEPS] [for each item] { … }`: one unit of work")),
     kw("parallel", WorkflowStatement, Some("`parallel NAME [after DEPS] { steps }`: a group whose members start together")),
+    kw("finally", WorkflowStatement, Some("`finally { steps }`: the exit handler, steps that run once the rest of the run has ended, whatever its status; `run.status` and `run.failures` say how it ended")),
     kw("phase", WorkflowStatement, Some("`phase NAME [after DEPS] { steps }`: a named stage; `after NAME` waits for all of it")),
     kw("after", HeaderWord, Some("`after a, b`: run when every dependency succeeded (all_success); `RULE(a, b)` changes the rule: `one_success`, `all_done`, `none_failed`, `one_failed`, …; or a condition on outcomes: `after a, failed(b)`, `after succeeded(a) || skipped(b)`")),
     kw("for", HeaderWord, Some("`for each item`: run the step once per item of the current item list; `item` is the element")),
@@ -229,7 +230,7 @@ pub fn words(category: Category) -> impl Iterator<Item = &'static str> {
 /// and for saying where a misplaced statement belongs.
 pub const WORKFLOW_KEYWORDS: &[&str] = &[
     "description", "input", "on", "retry", "timeout", "concurrency", "budget", "output", "safety",
-    "invariant", "env", "step", "parallel", "phase", "on_failure",
+    "invariant", "env", "step", "parallel", "phase", "on_failure", "finally",
 ];
 
 /// The keywords that start a step statement (`then` covers `then put`/`then spawn`).
@@ -346,7 +347,7 @@ mod tests {
     fn the_ast_spells_keywords_of_the_table() {
         use crate::ast::{CatchupMode, GroupKind, OnFailure, PolicyEffect, SignatureScheme, Strategy, TriggerRule};
         let spelt = [
-            GroupKind::Parallel.keyword(), GroupKind::Phase.keyword(),
+            GroupKind::Parallel.keyword(), GroupKind::Phase.keyword(), GroupKind::Finally.keyword(),
             CatchupMode::None.keyword(), CatchupMode::Latest.keyword(), CatchupMode::All.keyword(),
             SignatureScheme::Github.keyword(), SignatureScheme::Stripe.keyword(), SignatureScheme::Hmac.keyword(),
             Strategy::Min.keyword(), Strategy::Max.keyword(), Strategy::Threshold.keyword(), Strategy::Weighted.keyword(),

@@ -305,7 +305,8 @@ fn split_items(
         if parent.is_some() && !GROUP_KEYWORDS.contains(&word) {
             return None;
         }
-        if word == "parallel" || word == "phase" {
+        // `finally { … }` is a group without a name, at the top level only.
+        if word == "parallel" || word == "phase" || (word == "finally" && parent.is_none()) {
             // The group's `{` is the first brace of the item; its block must
             // close inside the item, with nothing but trivia after it.
             let first = braces.partition_point(|b| (b.0 as usize) < s);

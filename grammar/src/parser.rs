@@ -617,7 +617,7 @@ impl Builder {
             Rule::invariant => WorkflowStmtKind::Invariant(self.invariant(p)),
             Rule::env_block => WorkflowStmtKind::Env(self.env_block(p)),
             Rule::step => WorkflowStmtKind::Step(self.step(p)),
-            Rule::group => WorkflowStmtKind::Group(self.group(p)),
+            Rule::group | Rule::finally_block => WorkflowStmtKind::Group(self.group(p)),
             other => {
                 return unreachable_rule(other, sp, || WorkflowStmt {
                     kind: WorkflowStmtKind::Description(StrLit { value: String::new(), span: sp }),
@@ -939,6 +939,12 @@ impl Builder {
         let sp = span(&p);
         let mut kind = GroupKind::Parallel;
         let mut name = None;
+        // `finally { … }` is named by its keyword (a token `kids` skips).
+        if p.as_rule() == Rule::finally_block
+            && let Some(kw) = p.clone().into_inner().next() {
+                kind = GroupKind::Finally;
+                name = Some(Name { text: "finally".into(), span: span(&kw) });
+            }
         let mut deps = None;
         let mut members = Vec::new();
         for c in kids(p) {
@@ -946,6 +952,7 @@ impl Builder {
                 Rule::group_kind => {
                     kind = if c.as_str() == "phase" { GroupKind::Phase } else { GroupKind::Parallel };
                 }
+
                 Rule::ident => name = Some(self.ident(c)),
                 Rule::after_clause => deps = Some(self.after(c)),
                 Rule::group_body => {

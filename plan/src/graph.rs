@@ -105,7 +105,7 @@ fn dot_group(wf: &Workflow, gi: usize, depth: usize, out: &mut String) {
     let g = &wf.groups[gi];
     let pad = "  ".repeat(depth);
     let _ = writeln!(out, "{pad}subgraph \"cluster_{}\" {{", dot_escape(&g.name));
-    let _ = writeln!(out, "{pad}  label=\"{} {}\";", g.kind.keyword(), dot_escape(&g.name));
+    let _ = writeln!(out, "{pad}  label=\"{}\";", dot_escape(&group_label(g)));
     for (ci, child) in wf.groups.iter().enumerate() {
         if child.parent == Some(gi as u32) {
             dot_group(wf, ci, depth + 1, out);
@@ -117,6 +117,14 @@ fn dot_group(wf: &Workflow, gi: usize, depth: usize, out: &mut String) {
         }
     }
     let _ = writeln!(out, "{pad}}}");
+}
+
+/// A group's box title: its kind and name; the exit handler says when it runs.
+fn group_label(g: &crate::Group) -> String {
+    match g.kind {
+        crate::GroupKind::Finally => "finally (runs when the run ends)".to_string(),
+        kind => format!("{} {}", kind.keyword(), g.name),
+    }
 }
 
 fn mermaid_escape(s: &str) -> String {
@@ -156,7 +164,7 @@ fn mermaid_node(step: &crate::Step, depth: usize, out: &mut String) {
 fn mermaid_group(wf: &Workflow, gi: usize, depth: usize, out: &mut String) {
     let g = &wf.groups[gi];
     let pad = "  ".repeat(depth);
-    let _ = writeln!(out, "{pad}subgraph {}[\"{} {}\"]", g.name, g.kind.keyword(), mermaid_escape(&g.name));
+    let _ = writeln!(out, "{pad}subgraph {}[\"{}\"]", g.name, mermaid_escape(&group_label(g)));
     for (ci, child) in wf.groups.iter().enumerate() {
         if child.parent == Some(gi as u32) {
             mermaid_group(wf, ci, depth + 1, out);

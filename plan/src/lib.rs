@@ -571,6 +571,24 @@ pub struct Group {
 }
 
 impl Workflow {
+    /// The exit handler's group (`finally { … }`), if the workflow has one.
+    pub fn finally_group(&self) -> Option<GroupId> {
+        self.groups.iter().position(|g| g.kind == GroupKind::Finally).map(|g| g as GroupId)
+    }
+
+    /// Per step: it is a step of the exit handler (`finally { … }`).
+    pub fn finally_steps(&self) -> Vec<bool> {
+        let mut out = vec![false; self.steps.len()];
+        if let Some(g) = self.finally_group() {
+            for s in self.group_members(g) {
+                if let Some(x) = out.get_mut(s as usize) {
+                    *x = true;
+                }
+            }
+        }
+        out
+    }
+
     /// Every step of group `g`, nested groups included, in id order. Groups
     /// whose parent chain is broken or cyclic count only their own steps.
     pub fn group_members(&self, g: GroupId) -> Vec<StepId> {
@@ -638,7 +656,8 @@ impl Workflow {
     }
 }
 
-/// The two kinds of group; they differ only in how tools show them.
+/// The kinds of group: `parallel` and `phase` differ only in how tools show
+/// them; `finally` is the exit handler.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum GroupKind {
@@ -646,6 +665,13 @@ pub enum GroupKind {
     Parallel,
     /// `phase`: a named stage, shown in progress output and logs.
     Phase,
+    /// `finally`: the workflow's exit handler, at most one, at the top level.
+    /// Its steps (nested groups' included) are not part of the run's graph:
+    /// they start once every other step has ended, however it ended (the
+    /// runner records `finally_started` with that status), and depend only
+    /// on each other. The loader refuses a second one, a nested one, and a
+    /// dependency or arm across its boundary.
+    Finally,
 }
 
 impl GroupKind {
@@ -654,6 +680,7 @@ impl GroupKind {
         match self {
             GroupKind::Parallel => "parallel",
             GroupKind::Phase => "phase",
+            GroupKind::Finally => "finally",
         }
     }
 }

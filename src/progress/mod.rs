@@ -167,6 +167,19 @@ fn run_detail(e: &Event) -> Option<&str> {
     }
 }
 
+/// Why a step with retries to give did not retry, after its failure:
+/// " (3 attempts, no retries left)", " (exit 2 is not retried)".
+fn no_retry_note(p: &payload::Failed) -> String {
+    match (p.no_retry.as_deref(), p.attempt) {
+        (None, _) => String::new(),
+        (Some("attempts"), Some(n)) => format!(" ({n} attempts, no retries left)"),
+        (Some("attempts"), None) => " (no retries left)".into(),
+        (Some("max_duration"), _) => " (not retried: its max_duration is spent)".into(),
+        (Some("final"), _) => " (not retried: a retry cannot change it)".into(),
+        (Some(other), _) => format!(" ({other})"),
+    }
+}
+
 impl Observer for Progress {
     fn observe(&self, e: &Observed<'_>) {
         let prefix = if e.depth > 0 { format!("{}/", e.workflow) } else { String::new() };
@@ -181,6 +194,7 @@ impl Observer for Progress {
                 }
                 Event::Started(_) => format!("child run {} started: workflow {}", e.run, e.workflow),
                 Event::BudgetExceeded(_) => format!("run {} is over its budget", e.run),
+                Event::FinallyStarted(p) => format!("run {} ended {}: its exit handler starts", e.run, p.status),
                 other => match run_detail(other) {
                     Some(d) => format!("run {} {kind}: {d}", e.run),
                     None => format!("run {} {kind}", e.run),
@@ -210,7 +224,7 @@ impl Observer for Progress {
             Event::Started(_) if attempt > 1 => format!("step {label} started (attempt {attempt})"),
             Event::Started(_) => format!("step {label} started"),
             Event::Completed(p) => format!("{} {label} completed in {}", self.paint("✓", "32"), format_ms(p.duration_ms.unwrap_or(0))),
-            Event::Failed(p) => format!("{} {label} failed: {}", self.paint("✗", "31"), p.error),
+            Event::Failed(p) => format!("{} {label} failed: {}{}", self.paint("✗", "31"), p.error, no_retry_note(p)),
             Event::Retried(p) => {
                 format!("{} {label} attempt {attempt} failed ({}); retrying in {}", self.paint("↻", "33"), p.error, format_ms(p.delay_ms as i64))
             }

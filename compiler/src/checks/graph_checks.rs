@@ -43,6 +43,36 @@ pub(super) fn check_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &mut 
         out.push(p);
     }
 
+    // E0310: the exit handler runs once every other step has ended, so no
+    // dependency or arm crosses the boundary of the `finally` block.
+    for e in graph.edges.iter().filter(|e| matches!(e.kind, EdgeKind::After | EdgeKind::Arm)) {
+        let (from, to) = (&graph.nodes[e.from].name, &graph.nodes[e.to].name);
+        let p = match (graph.in_finally(e.from), graph.in_finally(e.to)) {
+            (false, true) => Pending::new(
+                Code::AcrossFinally,
+                loc(e.at, edge_span(e)),
+                format!("`{to}` is in the `finally` block and cannot wait for `{from}`: the exit handler starts once every other step has ended"),
+            )
+            .label("outside the exit handler")
+            .help(format!(
+                "remove `{from}` from here: the handler runs after it anyway, and reads it as a step that may not have completed (`{from}.status`, `has({from}.output.field)`)"
+            )),
+            (true, false) => Pending::new(
+                Code::AcrossFinally,
+                loc(e.at, edge_span(e)),
+                if graph.nodes[e.from].kind == NodeKind::Group && e.from >= graph.steps && graph.in_finally(e.from) && from == "finally" {
+                    format!("`{to}` cannot wait for the `finally` block: the exit handler runs only once the rest of the run has ended")
+                } else {
+                    format!("`{to}` cannot wait for `{from}` of the `finally` block: the exit handler runs only once the rest of the run has ended")
+                },
+            )
+            .label("in the exit handler")
+            .help(format!("move `{to}` into the `finally` block, or remove `{from}` from its dependencies")),
+            _ => continue,
+        };
+        out.push(p);
+    }
+
     // Compensation steps: named by some `compensate STEP`; they run only when
     // the run is compensated, so they take no part in the graph.
     let compensators: BTreeSet<&str> =

@@ -36,14 +36,51 @@ pub(crate) fn inputs_ty<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>) -> Ty {
 }
 
 fn run_ty() -> Ty {
-    Ty::object(ObjectTy::closed([
+    Ty::object(ObjectTy::closed(run_fields()))
+}
+
+fn run_fields() -> Vec<(String, FieldTy)> {
+    vec![
         ("id".to_string(), FieldTy::required(Ty::String)),
         ("workflow".to_string(), FieldTy::required(Ty::String)),
         ("version".to_string(), FieldTy::required(Ty::Int)),
         ("started_at".to_string(), FieldTy::required(Ty::Timestamp)),
         ("cost_usd".to_string(), FieldTy::required(Ty::Double)),
         ("depth".to_string(), FieldTy::required(Ty::Int)),
-    ]))
+    ]
+}
+
+/// The fields of `run` that only a step of the `finally { … }` block sees:
+/// how the rest of the run ended (docs/language.md, "Exit handlers").
+pub(crate) const FINALLY_RUN_FIELDS: [&str; 3] = ["status", "error", "failures"];
+
+/// `run` in a step of the `finally { … }` block: `run` plus how the rest of
+/// the run ended.
+fn finally_run_ty() -> Ty {
+    let failure = Ty::object(ObjectTy::closed([
+        ("name".to_string(), FieldTy::required(Ty::String)),
+        ("status".to_string(), FieldTy::required(Ty::String)),
+        ("error".to_string(), FieldTy::required(Ty::String)),
+    ]));
+    let mut fields = run_fields();
+    fields.push(("status".to_string(), FieldTy::required(Ty::String)));
+    fields.push(("error".to_string(), FieldTy::required(Ty::String)));
+    fields.push(("failures".to_string(), FieldTy::required(Ty::list(failure))));
+    Ty::object(ObjectTy::closed(fields))
+}
+
+/// E0413: `run.status`, `run.error` and `run.failures` read where the run
+/// has not ended yet. The checker sees a closed `run` without them (E0403);
+/// this says why, and where they are known.
+fn finally_fields_outside(out: &mut [Pending<'_>]) {
+    for p in out {
+        let field = FINALLY_RUN_FIELDS.iter().find(|f| p.message.starts_with(&format!("no field `{f}` on")));
+        if p.code == Code::NoSuchField && p.label.as_deref() == Some("not a field of `run`") && let Some(f) = field {
+            p.code = Code::RunEndOutsideFinally;
+            p.message = format!("`run.{f}` is only known in a step of the `finally` block: the run has not ended here");
+            p.help = Some("read how the run ended in its exit handler, `finally { step … }`, whose steps run once every other step has ended".to_string());
+        }
+    }
 }
 
 /// A CloudEvent as expressions see it.
@@ -120,6 +157,7 @@ impl Scope for StepScope<'_> {
     fn lookup(&self, name: &str) -> Option<Binding> {
         match name {
             "inputs" => return Some(Binding::Value(self.inputs.clone())),
+            "run" if self.graph.in_finally(self.this) => return Some(Binding::Value(finally_run_ty())),
             "run" => return Some(Binding::Value(run_ty())),
             "env" => return Some(Binding::Value(Ty::map(Ty::String, Ty::String))),
             "output" if self.output.is_some() => return self.output.clone().map(Binding::Value),
@@ -132,7 +170,9 @@ impl Scope for StepScope<'_> {
             return Some(Binding::Value(t.clone()));
         }
         if let Some(i) = self.graph.step_index(name) {
-            if i != self.this && (self.graph.upstream.is_empty() || self.graph.is_upstream(self.this, i)) {
+            // The exit handler runs once every other step has ended.
+            let ended = self.graph.in_finally(self.this) && !self.graph.in_finally(i);
+            if i != self.this && (ended || self.graph.upstream.is_empty() || self.graph.is_upstream(self.this, i)) {
                 return Some(Binding::Value(self.graph.value_tys.get(i).cloned().unwrap_or_else(|| step_value_ty(&self.sigs[i]))));
             }
             let (help, fix) = (self.add_after)(name);
@@ -151,6 +191,12 @@ impl Scope for StepScope<'_> {
             return None;
         }
         let i = self.graph.step_index(name)?;
+        if self.graph.in_finally(self.this) && !self.graph.in_finally(i) {
+            let reader = &self.sigs[self.this].name.text;
+            return Some(format!(
+                "`{reader}` is in the exit handler, which runs however the run ended, so `{name}` may have failed or not run: a step that did not complete has no output"
+            ));
+        }
         if i == self.this || !self.graph.is_upstream(self.this, i) || self.graph.output_certain(self.this, i) != Some(false) {
             return None;
         }
@@ -209,6 +255,9 @@ impl Scope for StepScope<'_> {
         names.extend(self.reads.keys().cloned());
         if let Some(up) = self.graph.upstream.get(self.this) {
             names.extend(up.ones().filter(|i| *i != self.this).map(|i| self.graph.nodes[i].name.clone()));
+        }
+        if self.graph.in_finally(self.this) {
+            names.extend((0..self.graph.steps).filter(|i| !self.graph.in_finally(*i)).map(|i| self.graph.nodes[i].name.clone()));
         }
         names
     }
@@ -286,7 +335,9 @@ fn check_template<'db>(t: &TemplateStr, scope: &dyn Scope, anchor: Anchor<'db>, 
         if let TemplatePart::Hole(h) = part {
             let checked = check_expr("", &h.expr, ExprSite::Hole { short: h.short }, Expect::Any, scope);
             empty_output_reads(&checked, scope, anchor, out);
+            let from = out.len();
             out.extend(checked.diagnostics.into_iter().map(|d| pend(anchor, d)));
+            finally_fields_outside(&mut out[from..]);
         }
     }
 }
@@ -294,7 +345,9 @@ fn check_template<'db>(t: &TemplateStr, scope: &dyn Scope, anchor: Anchor<'db>, 
 fn check_one<'db>(e: &Expr, expect: Expect, scope: &dyn Scope, anchor: Anchor<'db>, out: &mut Vec<Pending<'db>>) -> Ty {
     let checked = check_expr("", e, ExprSite::Backtick, expect, scope);
     empty_output_reads(&checked, scope, anchor, out);
+    let from = out.len();
     out.extend(checked.diagnostics.into_iter().map(|d| pend(anchor, d)));
+    finally_fields_outside(&mut out[from..]);
     checked.ty
 }
 

@@ -268,8 +268,21 @@ pub(super) fn workflow_shape<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &m
             names.insert(&sig.name.text, at);
         }
     }
+    let mut handler: Option<Loc<'db>> = None;
     for g in wf.groups(db).iter() {
         let at = Loc::new(Anchor::Item(wf, g.item), g.name.span);
+        if g.kind == flowc_grammar::ast::GroupKind::Finally {
+            if let Some(first) = handler {
+                out.push(
+                    Pending::new(Code::RepeatedStatement, at, format!("`finally` is given twice in workflow `{}`", wf.name(db)))
+                        .label("second exit handler")
+                        .related(first, "first one here")
+                        .help("a workflow has one exit handler: move these steps into the first `finally` block")
+                );
+                continue;
+            }
+            handler = Some(at);
+        }
         if let Some(first) = names.get(g.name.text.as_str()) {
             out.push(duplicate_step(&g.name.text, g.kind.keyword(), at, *first));
         } else {

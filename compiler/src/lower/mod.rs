@@ -227,6 +227,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
                 kind: match g.kind {
                     ast::GroupKind::Parallel => plan::GroupKind::Parallel,
                     ast::GroupKind::Phase => plan::GroupKind::Phase,
+                    ast::GroupKind::Finally => plan::GroupKind::Finally,
                 },
                 parent: g.groups.last().and_then(|p| group_index.get(p.as_str()).copied()),
                 steps: steps

@@ -233,7 +233,10 @@ impl Printer<'_> {
 
     fn group(&mut self, g: &Group) {
         self.kw(g.kind.keyword());
-        self.lit(g.name.span);
+        // `finally` is its own name (the keyword's span).
+        if g.kind != GroupKind::Finally {
+            self.lit(g.name.span);
+        }
         if let Some(d) = &g.deps {
             self.deps(d, " {".len());
         }

@@ -165,6 +165,9 @@ pub use crate::plan::cel::{cel_context, cel_env};
 #[derive(Clone, Default)]
 pub struct Scope {
     vars: Vec<(String, cel::Value)>,
+    /// Names that could not be bound, and why: an expression that reads
+    /// one fails with that reason rather than "undeclared reference".
+    unbound: Vec<(String, String)>,
 }
 
 impl Scope {
@@ -179,6 +182,26 @@ impl Scope {
             Some(slot) => slot.1 = value,
             None => self.vars.push((name.to_string(), value)),
         }
+        self.unbound.retain(|(n, _)| n != name);
+    }
+
+    /// Records that `name` could not be bound, and why.
+    pub fn unbound(&mut self, name: &str, why: String) {
+        if !self.vars.iter().any(|(n, _)| n == name) {
+            self.unbound.retain(|(n, _)| n != name);
+            self.unbound.push((name.to_string(), why));
+        }
+    }
+
+    /// An evaluation error, with the reason a name it reads was not bound
+    /// in place of the evaluator's "undeclared reference".
+    fn explain(&self, error: String) -> String {
+        for (name, why) in &self.unbound {
+            if error.contains(&format!("Undeclared reference to '{name}'")) {
+                return format!("`{name}` is not bound: {why}");
+            }
+        }
+        error
     }
 }
 
@@ -242,14 +265,18 @@ pub fn bind_env(ev: &Evaluator<'_>, templates: &[crate::plan::Template], binding
 /// step, a map of every parameter), evaluated in `scope` (they never read
 /// `params` themselves). Arguments that fail to evaluate (a field of an
 /// upstream output that is not there) leave `params` unbound, so each
-/// expression of the step that reads it fails the attempt, naming `params`.
+/// expression of the step that reads it fails the attempt with the
+/// argument's error.
 pub fn bind_params(ev: &Evaluator<'_>, params: u32, scope: &mut Scope) -> bool {
     match ev.eval(params, scope) {
         Ok(value) => {
             scope.set("params", to_cel(&value));
             true
         }
-        Err(_) => false,
+        Err(e) => {
+            scope.unbound("params", format!("the template arguments failed: {e}"));
+            false
+        }
     }
 }
 
@@ -265,6 +292,16 @@ pub fn run_value(id: &str, workflow: &str, started_ms: i64, cost_usd: f64, depth
         ("depth", cel::Value::Int(depth as i64)),
         ("version", cel::Value::Int(version.unwrap_or(0))),
     ])
+}
+
+/// `run` in a step of the exit handler: `run` (a [`run_value`] map) with
+/// how the run ended before the handler, `status`, `error` and `failures`
+/// (the `finally_started` entry's payload, a JSON object).
+pub fn with_ending(run: cel::Value, ended: &serde_json::Value) -> cel::Value {
+    let (cel::Value::Map(base), cel::Value::Map(more)) = (run.clone(), to_cel(ended)) else { return run };
+    let mut map: HashMap<Key, cel::Value> = (*base.map).clone();
+    map.extend(more.map.iter().map(|(k, v)| (k.clone(), v.clone())));
+    cel::Value::Map(Map { map: Arc::new(map) })
 }
 
 /// An evaluator: the shared CEL environment and a workflow's compiled programs.
@@ -283,7 +320,7 @@ impl Evaluator<'_> {
         let mut ctx = cel_context(self.env);
         ctx.set_variable_resolver(scope);
         let program = &self.programs[expr as usize];
-        let value = program.execute(&ctx).map_err(|e| format!("`{}`: {e}", self.exprs[expr as usize]))?;
+        let value = program.execute(&ctx).map_err(|e| format!("`{}`: {}", self.exprs[expr as usize], scope.explain(e.to_string())))?;
         from_cel(&value).map_err(|e| format!("`{}`: {e}", self.exprs[expr as usize]))
     }
 

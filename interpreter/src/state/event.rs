@@ -99,6 +99,8 @@ event_kinds! {
     Compensated = "compensated",
     /// The run's agents spent more than its `budget`.
     BudgetExceeded = "budget_exceeded",
+    /// Every step but the exit handler's ended: the `finally` block starts, seeing how the run ended.
+    FinallyStarted = "finally_started",
     /// The run went back to a step's checkpoint (`flowc restore`).
     Restored = "restored",
     /// The invariants, spawn limits and protected files the run pinned when it started.
@@ -362,6 +364,29 @@ pub mod payload {
         pub cost_usd: f64,
         /// The workflow's `budget`.
         pub budget_usd: f64,
+    }
+
+    /// `finally_started`: how the run ended before its exit handler, as
+    /// the handler's steps see it (`run.status`, `run.error`, `run.failures`).
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct FinallyStarted {
+        /// `completed`, `failed` or `cancelled`.
+        pub status: String,
+        /// Why it did not complete; empty when it completed.
+        pub error: String,
+        /// Its failed steps, in the order they failed.
+        pub failures: Vec<Failure>,
+    }
+
+    /// One failed step, as `run.failures` lists it.
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct Failure {
+        /// The step's name.
+        pub name: String,
+        /// Its status (`failed`).
+        pub status: String,
+        /// Its error.
+        pub error: String,
     }
 
     /// `restored`: the checkpoint the run went back to.
@@ -746,6 +771,14 @@ mod tests {
             (Event::Compensated(Compensated { step: Some("refund".into()), ..Default::default() }), json!({ "step": "refund" })),
             (Event::Compensated(Compensated { steps: Some(vec!["b".into(), "a".into()]), ..Default::default() }), json!({ "steps": ["b", "a"] })),
             (Event::BudgetExceeded(BudgetExceeded { cost_usd: 2.5, budget_usd: 2.0 }), json!({ "cost_usd": 2.5, "budget_usd": 2.0 })),
+            (
+                Event::FinallyStarted(FinallyStarted {
+                    status: "failed".into(),
+                    error: "step a failed: exit 1".into(),
+                    failures: vec![Failure { name: "a".into(), status: "failed".into(), error: "exit 1".into() }],
+                }),
+                json!({ "status": "failed", "error": "step a failed: exit 1", "failures": [{ "name": "a", "status": "failed", "error": "exit 1" }] }),
+            ),
             (
                 Event::Restored(Restored { to: "a".into(), checkpoint: 2, reset: vec!["b".into()], files: vec![] }),
                 json!({ "to": "a", "checkpoint": 2, "reset": ["b"], "files": [] }),

@@ -72,6 +72,11 @@ fn step_hover(cx: &FileCx<'_>, workflow: &str, name: &str) -> Option<String> {
     let db = &cx.world.db;
     let wf = cx.workflow(workflow)?;
     if let Some(group) = wf.groups(db).iter().find(|g| g.name.text == name) {
+        if group.kind == flowc_grammar::ast::GroupKind::Finally {
+            let members: Vec<String> = group.members.iter().map(|m| format!("`{m}`")).collect();
+            let doc = flowc_grammar::keywords::KEYWORDS.iter().find(|k| k.word == "finally").and_then(|k| k.doc).unwrap_or("");
+            return Some(format!("```flow\nfinally\n```\nin workflow `{workflow}`: {doc}\n\nmembers: {}", members.join(", ")));
+        }
         let mut out = format!("```flow\n{} {name}\n```\nin workflow `{workflow}`", group.kind.keyword());
         deps_lines(&mut out, group.deps.as_ref());
         let members: Vec<String> = group.members.iter().map(|m| format!("`{m}`")).collect();

@@ -252,6 +252,9 @@ mod tests {
             ("workflow w {\n  step a { command \"true\" }\n  step b after alw$0ays(a) { command \"true\" }\n}\n", "without waiting"),
             // A template's parameter: where it is read, declared and passed.
             ("template t(image: string) {\n  command \"echo ${params.ima$0ge}\"\n}\n", "params.image: string"),
+            ("workflow w {\n  step a { command \"true\" }\n  fina$0lly {\n    step r { command \"true\" }\n  }\n}\n", "the exit handler"),
+            ("workflow w {\n  step a { command \"true\" }\n  finally {\n    step r { command \"echo ${run.sta$0tus}\" }\n  }\n}\n", "run.status: string"),
+            ("workflow w {\n  step a { command \"true\" }\n  finally {\n    step r { command \"echo ${run.failu$0res}\" }\n  }\n}\n", "error: string"),
             ("template t(ima$0ge: string, n: int = 2) {\n  command \"echo ${params.image}\"\n}\n", "parameter of template `t`"),
             (
                 "template t(image: string, n: int = 2) {\n  command \"echo ${params.image}\"\n}\nworkflow w {\n  step s: use t with { n$0: 3, image: \"x\" } {}\n}\n",
@@ -276,11 +279,17 @@ mod tests {
             "none_failed", "none_failed_min_one_success", "none_skipped", "always",
         ];
         let outcomes = ["succeeded", "failed", "upstream_failed", "skipped", "done"];
-        let cases: [(&str, &[&str], &[&str]); 17] = [
+        let cases: [(&str, &[&str], &[&str]); 21] = [
             // Outcome tests: after `after`, after `,` / `||`, but not for the name inside one.
             ("workflow w {\n  step a { command \"true\" }\n  step b after $0 { command \"true\" }\n}\n", &outcomes, &[]),
             ("workflow w {\n  step a { command \"true\" }\n  step c { command \"true\" }\n  step b after succeeded(a) || $0 { command \"true\" }\n}\n", &["failed", "a", "c"], &rules),
             ("workflow w {\n  step a { command \"true\" }\n  step b after failed($0 { command \"true\" }\n}\n", &["a"], &outcomes),
+            // The exit handler: `finally` in a workflow's body; in its steps,
+            // how the run ended and every other step; elsewhere neither.
+            ("workflow w {\n  step a { command \"true\" }\n  $0\n}\n", &["finally", "step"], &[]),
+            ("workflow w {\n  step a { command \"true\" }\n  finally {\n    step r { command \"echo ${run.$0}\" }\n  }\n}\n", &["status", "error", "failures", "id"], &[]),
+            ("workflow w {\n  step a { command \"echo ${run.$0}\" }\n}\n", &["id"], &["status", "failures"]),
+            ("workflow w {\n  step a { command \"true\" }\n  finally {\n    step r { command \"echo ${$0}\" }\n  }\n}\n", &["a", "run"], &["r"]),
             (
                 "workflow w {\n  step r: branch {\n    when `true` -> a, $0\n  }\n  step a after r { command \"true\" }\n  step b after r { command \"true\" }\n}\n",
                 &["b"],

@@ -170,7 +170,15 @@ impl Plan {
         }
         for (i, g) in wf.groups.iter().enumerate() {
             let members: Vec<String> = g.steps.iter().map(|s| format!("{s} {}", wf.steps[*s as usize].name)).collect();
-            let _ = write!(out, "  group {i} {} {}", g.kind.keyword(), g.name);
+            match g.kind {
+                // The exit handler has no name of its own.
+                crate::GroupKind::Finally => {
+                    let _ = write!(out, "  group {i} finally");
+                }
+                kind => {
+                    let _ = write!(out, "  group {i} {} {}", kind.keyword(), g.name);
+                }
+            }
             if let Some(p) = g.parent {
                 let _ = write!(out, " in {p}");
             }

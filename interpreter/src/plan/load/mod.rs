@@ -55,6 +55,9 @@ pub struct StepInfo {
     pub external: bool,
     /// Runs only during compensation (named by another step's `compensate`).
     pub compensation_only: bool,
+    /// A step of the exit handler (`finally { … }`): it starts once every
+    /// other step has ended, and depends only on steps of the handler.
+    pub finally: bool,
     /// Variables referenced by any expression the step evaluates, including
     /// its compensation command; the runtime binds only these.
     pub refs: Vec<String>,
@@ -203,6 +206,17 @@ fn load_workflow(plan: &Plan, wf: &Workflow, env: &cel::Env) -> Result<LoadedWor
         }
     }
 
+    // The exit handler: at most one, at the top level, and no dependency
+    // or arm crosses its boundary (checked with the steps below).
+    let handlers: Vec<&crate::plan::Group> = wf.groups.iter().filter(|g| g.kind == crate::plan::GroupKind::Finally).collect();
+    if handlers.len() > 1 {
+        return Err(err(format!("the workflow has {} finally groups; it may have one", handlers.len())));
+    }
+    if handlers.iter().any(|g| g.parent.is_some()) {
+        return Err(err("the finally group is nested in another group; it must be at the top level".to_string()));
+    }
+    let finally = wf.finally_steps();
+
     // Steps.
     let mut step_names = HashSet::new();
     let mut compensation_only = vec![false; n];
@@ -245,6 +259,12 @@ fn load_workflow(plan: &Plan, wf: &Workflow, env: &cel::Env) -> Result<LoadedWor
             if compensation_only[*dep as usize] {
                 return Err(at(format!(
                     "depends on `{}`, which is a compensation step and never runs in the run itself",
+                    wf.steps[*dep as usize].name
+                )));
+            }
+            if finally[*dep as usize] != finally[step.id as usize] {
+                return Err(at(format!(
+                    "depends on `{}`, across the boundary of the finally group",
                     wf.steps[*dep as usize].name
                 )));
             }
@@ -450,6 +470,10 @@ fn load_workflow(plan: &Plan, wf: &Workflow, env: &cel::Env) -> Result<LoadedWor
         info.retry = step.retry.clone().or_else(|| wf.defaults.retry.clone());
         info.timeout_ms = step.timeout_ms.or(wf.defaults.step_timeout_ms);
         info.compensation_only = compensation_only[step.id as usize];
+        info.finally = finally[step.id as usize];
+        if let Some(t) = info.arm_targets.iter().find(|t| finally.get(**t as usize) != Some(&info.finally)) {
+            return Err(at(format!("has an arm to `{}`, across the boundary of the finally group", wf.steps[*t as usize].name)));
+        }
         infos.push(info);
     }
     // A compensation step's own compensate command refers to nothing else; its

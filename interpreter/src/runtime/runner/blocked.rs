@@ -197,6 +197,13 @@ impl Runner {
             && !self.steps.iter().any(|st| st.retry_waiting)
     }
 
+    /// Forgets the gates of steps that ended without their gate (an abort
+    /// cancelled them): they hold nothing back any more.
+    pub(super) fn drop_ended_gates(&mut self) {
+        let steps = &self.steps;
+        self.blocked.gates.retain(|s, _| !steps[*s as usize].status.is_some_and(StepStatus::is_terminal));
+    }
+
     /// Before returning blocked: one more look for decisions that arrived.
     /// True when something was resolved (the scheduler goes on).
     pub(super) fn last_look(&mut self) -> Result<bool, Error> {

@@ -15,7 +15,11 @@ impl Runner {
         let loaded = &self.sh.plan.workflows[self.wf];
         // `always` holds for nothing: its step starts with the run.
         let starts = |s: u32| wf.steps[s as usize].after.is_empty() || rules::starts_at_once(wf.steps[s as usize].trigger);
-        (0..wf.steps.len() as u32).filter(|s| starts(*s) && !loaded.steps[*s as usize].compensation_only).collect()
+        // The exit handler's steps start with the handler (`finally`).
+        let handler = self.finally.is_some();
+        (0..wf.steps.len() as u32)
+            .filter(|s| starts(*s) && !loaded.steps[*s as usize].compensation_only && (handler || !loaded.steps[*s as usize].finally))
+            .collect()
     }
 
     pub(super) fn init_counters(&mut self) {

@@ -64,10 +64,16 @@ impl Runner {
             let name = name.as_ref();
             match name {
                 "inputs" => scope.bind("inputs", self.inputs_cel.clone()),
-                "run" => scope.bind(
-                    "run",
-                    crate::runtime::scope::run_value(&self.run, &self.workflow, self.started_ms, self.cost, self.depth, self.blocked.version),
-                ),
+                "run" => {
+                    let run = crate::runtime::scope::run_value(&self.run, &self.workflow, self.started_ms, self.cost, self.depth, self.blocked.version);
+                    // Once the exit handler started, every expression sees how
+                    // the run ended (only the handler's steps run then).
+                    let run = match &self.finally {
+                        Some(ended) => crate::runtime::scope::with_ending(run, &serde_json::to_value(ended).unwrap_or_default()),
+                        None => run,
+                    };
+                    scope.bind("run", run)
+                }
                 other => {
                     if let Some(id) = sh.plan.workflows[self.wf].names.get(other) {
                         let view = self.view(*id);

@@ -180,7 +180,8 @@ impl Runner {
         let Launch { wf, run, depth, inputs, resuming, lock, parent_abort } = launch;
         let workflow = sh.plan.plan.workflows[wf].name.clone();
         let n = sh.plan.plan.workflows[wf].steps.len();
-        let total = sh.plan.workflows[wf].steps.iter().filter(|s| !s.compensation_only).count();
+        // The exit handler's steps count once it starts (`finally`).
+        let total = sh.plan.workflows[wf].steps.iter().filter(|s| !s.compensation_only && !s.finally).count();
         let input_env = match &inputs {
             Value::Object(map) => map
                 .iter()
@@ -222,6 +223,7 @@ impl Runner {
             settled: 0,
             total,
             first_failure: None,
+            finally: None,
             _lock: lock,
             adv: Default::default(),
             blocked: Default::default(),
@@ -244,7 +246,8 @@ impl Runner {
             started_at: Some(started),
             finished_at: None,
         });
-        let steps = self.total;
+        // Every step the run will run, the exit handler's included.
+        let steps = self.total + self.sh.plan.workflows[self.wf].steps.iter().filter(|s| s.finally && !s.compensation_only).count();
         let origin = self.origin_fields();
         let workflow = Some(self.workflow.clone());
         self.event(None, Event::Started(payload::Started { attempt: None, workflow, steps: Some(steps as u64), origin }));
@@ -365,6 +368,7 @@ impl Runner {
         }
 
         // Replay: every terminal step, deps first, informs its dependents.
+        self.restore_finally()?;
         self.init_counters();
         let topo = self.sh.plan.workflows[self.wf].topo.clone();
         let mut work = Vec::new();

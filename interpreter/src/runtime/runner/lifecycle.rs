@@ -17,7 +17,7 @@ use crate::state::{payload, Event};
 impl Runner {
     pub(super) fn check_budget(&mut self) {
         if let Some(budget) = self.wf_plan().defaults.budget_usd
-            && self.cost > budget + 1e-9 && self.aborting.is_none() {
+            && self.cost > budget + 1e-9 && self.aborting.is_none() && self.finally.is_none() {
                 let msg = format!("the run spent ${:.4}, over its budget of ${budget:.2}", self.cost);
                 self.event(None, Event::BudgetExceeded(payload::BudgetExceeded { cost_usd: self.cost, budget_usd: budget }));
                 self.abort(Abort::Budget(msg));
@@ -41,7 +41,8 @@ impl Runner {
         let sh = self.sh.clone();
         for (s, info) in sh.plan.workflows[self.wf].steps.iter().enumerate() {
             let st = &self.steps[s];
-            if info.compensation_only || st.in_flight || st.status.is_some_and(StepStatus::is_terminal) {
+            // The exit handler's steps are cancelled only once it runs.
+            if info.compensation_only || (info.finally && self.finally.is_none()) || st.in_flight || st.status.is_some_and(StepStatus::is_terminal) {
                 continue;
             }
             self.steps[s].retry_waiting = false;
@@ -117,7 +118,7 @@ impl Runner {
         loop {
             self.dispatch();
             if self.done() {
-                if self.last_look()? {
+                if self.last_look()? || self.start_finally() {
                     continue;
                 }
                 break;
@@ -154,7 +155,9 @@ impl Runner {
                     None => std::future::pending().await,
                 }
             };
-            let aborting = self.aborting.is_some();
+            // Once the exit handler runs, the run's timeout and its parent's
+            // abort are behind it (`finally`).
+            let aborting = self.aborting.is_some() || self.finally.is_some();
             let wake = tokio::select! {
                 m = self.rx.recv() => Wake::Msg(m),
                 _ = poll.tick() => Wake::Poll,
@@ -183,6 +186,7 @@ impl Runner {
     }
 
     pub(super) fn conclude(&mut self) -> RunStatus {
+        self.conclude_finally();
         if let Some(why) = self.aborting.clone() {
             return match why {
                 Abort::Cancel => {

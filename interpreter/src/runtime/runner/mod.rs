@@ -33,7 +33,8 @@ use crate::state::{Op, StepStatus, Store};
 
 // The runner's own parts, one file each: starting it (`driver`), its journal,
 // dependency bookkeeping (`deps`, over the pure `rules`), dispatch, what
-// attempts report (`outcomes`), and its main loop and end (`lifecycle`).
+// attempts report (`outcomes`), its main loop and end (`lifecycle`), and
+// the exit handler that runs between the two (`finally`).
 pub(crate) mod attempt;
 pub(crate) mod compensation;
 mod deps;
@@ -44,6 +45,7 @@ mod driver;
 mod journal;
 mod lifecycle;
 mod outcomes;
+mod finally;
 mod pin;
 mod rules;
 pub(crate) mod waits;
@@ -160,6 +162,9 @@ pub(crate) struct Runner {
     settled: usize,
     total: usize,
     first_failure: Option<String>,
+    /// The exit handler (`finally { … }`) started: how the rest of the run
+    /// ended, as its `finally_started` entry records it. `None` before.
+    finally: Option<crate::state::payload::FinallyStarted>,
     _lock: lock::RunLock,
     adv: hooks::AdvState,
     blocked: blocked::Holds,

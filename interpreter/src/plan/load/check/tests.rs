@@ -183,3 +183,49 @@ mod blocking {
             );
         }
 }
+
+/// The exit handler's group: one, at the top level, and no dependency across it.
+mod finally {
+    use serde_json::{json, Value};
+
+    use crate::plan::{LoadedPlan, Plan};
+
+    fn plan(groups: Value, b_after: Value) -> Value {
+        let step = |id: u32, name: &str, after: Value, group: Option<u32>| {
+            let mut s = json!({ "id": id, "name": name, "kind": "run", "after": after, "code": [{ "op": "END" }] });
+            if let Some(g) = group {
+                s["group"] = json!(g);
+            }
+            s
+        };
+        json!({
+            "format_version": 2,
+            "entry": "w",
+            "workflows": [{
+                "name": "w",
+                "steps": [step(0, "a", json!([]), None), step(1, "b", b_after, Some(0)), step(2, "c", json!([]), Some(0))],
+                "groups": groups
+            }]
+        })
+    }
+
+    fn load_err(v: Value) -> String {
+        let plan: Plan = serde_json::from_value(v).unwrap();
+        LoadedPlan::load(plan).err().map(|e| e.message).unwrap_or_default()
+    }
+
+    #[test]
+    fn a_handler_step_may_wait_for_another_but_not_for_the_rest() {
+        let handler = json!([{ "name": "finally", "kind": "finally", "steps": [1, 2] }]);
+        assert_eq!(load_err(plan(handler.clone(), json!([2]))), "");
+        assert_eq!(load_err(plan(handler, json!([0]))), "workflow `w`: step `b`: depends on `a`, across the boundary of the finally group");
+    }
+
+    #[test]
+    fn one_handler_at_the_top_level() {
+        let two = json!([{ "name": "finally", "kind": "finally", "steps": [1] }, { "name": "again", "kind": "finally", "steps": [2] }]);
+        assert_eq!(load_err(plan(two, json!([]))), "workflow `w`: the workflow has 2 finally groups; it may have one");
+        let nested = json!([{ "name": "g", "kind": "parallel", "steps": [1] }, { "name": "finally", "kind": "finally", "parent": 0, "steps": [2] }]);
+        assert_eq!(load_err(plan(nested, json!([]))), "workflow `w`: the finally group is nested in another group; it must be at the top level");
+    }
+}
