@@ -97,6 +97,18 @@ fn the_exit_handler_is_drawn_as_a_box_of_its_own() {
     }
 }
 
+#[test]
+fn an_outcome_condition_labels_each_edge_with_what_it_asks_of_that_dependency() {
+    let out = flowc(&["graph", "tests/fixtures/graph/outcomes.flow:outcomes", "--format", "dot"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let drawn = text(&out.stdout);
+    assert!(drawn.contains("\"test\" -> \"page\" [label=\"failed\"]"), "{drawn}");
+    assert!(drawn.contains("\"test\" -> \"next\" [label=\"succeeded or skipped\"]"), "{drawn}");
+    // A group dependency: every member's edge carries the group's outcome.
+    assert!(drawn.contains("\"lint\" -> \"next\" [label=\"failed\"]"), "{drawn}");
+    golden("graph/outcomes.dot", &drawn);
+}
+
 fn temp_state(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("flowc-build-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

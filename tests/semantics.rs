@@ -62,6 +62,57 @@ fn a_branch_arm_can_pick_a_group() {
 }
 
 #[test]
+fn a_false_outcome_condition_names_itself_in_its_event() {
+    let p = Project::new("condition-events");
+    let src = r#"workflow w {
+  step a { command "exit 1" on_failure continue }
+  step b { command "true" }
+  step both after a && b { command "echo both" }
+  step on_failure after failed(b) || upstream_failed(both) { command "echo on_failure" }
+}
+"#;
+    let s = run(&p, src, &[]);
+    assert_eq!(status(&s, "both"), "upstream_failed");
+    assert_eq!(status(&s, "on_failure"), "completed", "both is upstream_failed");
+    let events = p.events(s["run"].as_str().unwrap());
+    let up = events.iter().find(|e| e["step"] == "both" && e["event"] == "upstream_failed").unwrap();
+    assert_eq!(up["payload"], serde_json::json!({ "failed": ["a"], "condition": "succeeded(a), succeeded(b)" }));
+    let src = src.replace("exit 1", "true");
+    let s = run(&p, &src, &[]);
+    assert_eq!(status(&s, "both"), "completed");
+    let events = p.events(s["run"].as_str().unwrap());
+    let skip = events.iter().find(|e| e["step"] == "on_failure" && e["event"] == "skipped").unwrap();
+    assert_eq!(skip["payload"]["reason"], "its condition `failed(b) || upstream_failed(both)` is false");
+}
+
+/// The example of docs/language.md's "Routing on outcomes" runs as the
+/// table after it says, for both values of `fail`.
+#[test]
+fn the_outcome_routing_example_of_the_docs_runs_as_its_table_says() {
+    let page = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/language.md")).expect("the page");
+    let section = page.split_once("\n## Routing on outcomes\n").expect("the section").1;
+    let section = section.split_once("\n## ").map_or(section, |(s, _)| s);
+    let (source, table) = section.split_once("```flow\n").expect("an example").1.split_once("```").expect("closed");
+    let rows: Vec<Vec<&str>> = table
+        .lines()
+        .take_while(|l| !l.starts_with("**Checks.**"))
+        .filter(|l| l.starts_with("| `") && l.matches('|').count() >= 4 && !l.contains("`fail=true`"))
+        .filter(|l| l.contains("| upstream_failed |") || l.contains("| completed |") || l.contains("| skipped |"))
+        .map(|l| l.trim_matches('|').split(" | ").map(str::trim).collect())
+        .collect();
+    assert_eq!(rows.len(), 5, "{rows:?}");
+    let p = Project::new("docs-routing");
+    for (column, args) in [(1, &["-i", "fail=true"][..]), (2, &["-i", "fail=false"][..])] {
+        let (out, s) = p.run_source(source, "routes", args);
+        assert_eq!(s["status"], "completed", "{}", stderr(&out));
+        for row in &rows {
+            let step = row[0].trim_start_matches('`').split('`').next().unwrap();
+            assert_eq!(status(&s, step), row[column], "{step} with {args:?}");
+        }
+    }
+}
+
+#[test]
 fn a_branch_whose_arms_all_miss_says_so() {
     let p = Project::new("arm-none");
     let src = r#"workflow w {

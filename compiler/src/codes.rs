@@ -97,6 +97,9 @@ catalogue! {
     RuleCannotBeMet = "E0306", Error, "a trigger rule waits for an outcome its dependencies can never have";
     RulesDoNotCombine = "E0307", Error, "a step's trigger rule and the `after` of a group around it cannot both apply";
     AcrossFinally = "E0310", Error, "a dependency or branch arm crosses the boundary of the `finally` block";
+    RuleInCondition = "E0311", Error, "a trigger rule written among the terms of an outcome condition";
+    OutcomeNeverHappens = "E0312", Error, "an outcome condition tests an outcome its dependency can never have";
+    ConditionNeverHolds = "E0313", Error, "no outcomes of its dependencies make an outcome condition true";
 
     UnknownName = "E0401", Error, "an expression uses a name that is not in scope";
     NotUpstream = "E0402", Error, "an expression uses a step that does not run before it";
@@ -146,6 +149,7 @@ catalogue! {
     OutputMayBeEmpty = "W0107", Warning, "reads the output of a step that may not have completed";
     RetryOnTimeoutWithoutTimeout = "W0108", Warning, "`retry … on timeout` where nothing can time out";
     RetriesPastMaxDuration = "W0109", Warning, "more retries than can start within `max_duration`";
+    RepeatedOutcome = "W0110", Warning, "an outcome condition tests the same outcome of a dependency twice";
 }
 
 impl Code {

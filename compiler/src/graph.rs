@@ -398,7 +398,12 @@ pub fn build(sigs: &[(&StepSig, u32)], groups: &[crate::model::GroupSig]) -> Wor
 /// `completion`).
 fn own_deps(deps: &Option<flowc_grammar::ast::Deps>, by_name: &BTreeMap<String, usize>) -> (TriggerRule, Vec<u32>) {
     match deps {
-        Some(d) => (d.rule, d.names.iter().filter_map(|x| by_name.get(&x.text).map(|i| *i as u32)).collect()),
+        Some(d) => {
+            let mut ids: Vec<u32> = d.names.iter().filter_map(|x| by_name.get(&x.text).map(|i| *i as u32)).collect();
+            ids.sort_unstable();
+            ids.dedup();
+            (analysed_rule(d), ids)
+        }
         None => (TriggerRule::AllSuccess, Vec::new()),
     }
 }
@@ -921,10 +926,18 @@ impl WorkflowGraph {
     }
 }
 
+/// The rule a step's `after` is analysed as. An outcome condition is
+/// analysed as `one_failed`, the rule that assumes least: it may start on
+/// the first of its dependencies, after a failure, and be skipped of its own
+/// whatever its dependencies do.
+pub fn analysed_rule(d: &flowc_grammar::ast::Deps) -> TriggerRule {
+    if d.condition.is_empty() { d.rule } else { TriggerRule::OneFailed }
+}
+
 /// The trigger rule and dependency names of a step, for checks.
 pub fn deps_of(sig: &StepSig) -> (TriggerRule, &[Name]) {
     match &sig.deps {
-        Some(d) => (d.rule, &d.names),
+        Some(d) => (analysed_rule(d), &d.names),
         None => (TriggerRule::AllSuccess, &[]),
     }
 }

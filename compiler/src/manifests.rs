@@ -453,8 +453,17 @@ fn workflow_manifest(w: &ast::Workflow) -> Value {
                 v["target"] = json!(t.text);
             }
             if let Some(d) = &s.deps {
-                v["depends_on"] = json!(d.names.iter().map(|n| n.text.clone()).collect::<Vec<_>>());
+                let mut names: Vec<String> = Vec::new();
+                for n in &d.names {
+                    if !names.contains(&n.text) {
+                        names.push(n.text.clone());
+                    }
+                }
+                v["depends_on"] = json!(names);
                 v["trigger_rule"] = json!(d.rule.keyword());
+                if !d.condition.is_empty() {
+                    v["condition"] = json!(d.condition_text());
+                }
             }
             if s.for_each.is_some() {
                 v["for_each"] = json!("item");

@@ -1049,10 +1049,139 @@ pub struct Deps {
     pub rule: TriggerRule,
     /// The span of `RULE(…)` (`one_success(…)`, `all_done(…)`, …), when the rule was written.
     pub rule_span: Option<Span>,
-    /// The steps and groups depended on, in source order.
+    /// The steps and groups depended on, in source order (those of a
+    /// condition too, once per mention).
     pub names: Vec<Name>,
+    /// An outcome condition (`after a, failed(b)`): its comma-separated
+    /// terms, which all must hold. Empty for `after a, b` and `after RULE(…)`.
+    pub condition: Vec<Cond>,
     /// The span of the whole `after …` clause.
     pub span: Span,
+}
+
+impl Deps {
+    /// `after a, b`: all_success over names, no condition.
+    pub fn is_plain(&self) -> bool {
+        self.rule == TriggerRule::AllSuccess && self.condition.is_empty()
+    }
+
+    /// The outcome condition as written, normalised (`a, failed(b)`).
+    pub fn condition_text(&self) -> String {
+        self.condition.iter().map(Cond::text).collect::<Vec<_>>().join(", ")
+    }
+}
+
+/// A term of an outcome condition (docs/language.md, "Routing on outcomes").
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Cond {
+    /// `failed(a)`, or a bare `a` (`written: false`), which is `succeeded(a)`.
+    Outcome {
+        /// The outcome tested.
+        outcome: Outcome,
+        /// The step or group.
+        name: Name,
+        /// Whether the predicate was written (`succeeded(a)` rather than `a`).
+        written: bool,
+        /// The span of the term.
+        span: Span,
+    },
+    /// `x && y && …`.
+    And(Vec<Cond>, Span),
+    /// `x || y || …`.
+    Or(Vec<Cond>, Span),
+    /// `( x )`, kept so that `flowc fmt` writes it back.
+    Paren(Box<Cond>, Span),
+    /// A trigger rule call among other terms: an error (E0311), kept so the
+    /// checker can say so and its names still resolve.
+    Rule {
+        /// The rule.
+        rule: TriggerRule,
+        /// Its dependencies.
+        names: Vec<Name>,
+        /// The span of `RULE(…)`.
+        span: Span,
+    },
+}
+
+impl Cond {
+    /// The term's span.
+    pub fn span(&self) -> Span {
+        match self {
+            Cond::Outcome { span, .. } | Cond::And(_, span) | Cond::Or(_, span) | Cond::Paren(_, span) | Cond::Rule { span, .. } => *span,
+        }
+    }
+
+    /// The term as written, normalised.
+    pub fn text(&self) -> String {
+        let join = |xs: &[Cond], op: &str| xs.iter().map(Cond::text).collect::<Vec<_>>().join(op);
+        match self {
+            Cond::Outcome { outcome, name, written: true, .. } => format!("{}({})", outcome.keyword(), name.text),
+            Cond::Outcome { name, .. } => name.text.clone(),
+            Cond::And(xs, _) => join(xs, " && "),
+            Cond::Or(xs, _) => join(xs, " || "),
+            Cond::Paren(x, _) => format!("({})", x.text()),
+            Cond::Rule { rule, names, .. } => {
+                format!("{}({})", rule.keyword(), names.iter().map(|n| n.text.as_str()).collect::<Vec<_>>().join(", "))
+            }
+        }
+    }
+
+    /// Every outcome test of the term, in source order.
+    pub fn outcomes(&self) -> Vec<(&Name, Outcome, Span)> {
+        let mut out = Vec::new();
+        self.visit(&mut |c| {
+            if let Cond::Outcome { outcome, name, span, .. } = c {
+                out.push((name, *outcome, *span));
+            }
+        });
+        out
+    }
+
+    /// Calls `f` on this term and every term inside it.
+    pub fn visit<'a>(&'a self, f: &mut dyn FnMut(&'a Cond)) {
+        f(self);
+        match self {
+            Cond::And(xs, _) | Cond::Or(xs, _) => xs.iter().for_each(|x| x.visit(f)),
+            Cond::Paren(x, _) => x.visit(f),
+            Cond::Outcome { .. } | Cond::Rule { .. } => {}
+        }
+    }
+}
+
+/// What a condition asks of one dependency.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Outcome {
+    /// It completed.
+    Succeeded,
+    /// It ran and failed (a group: a member failed or was upstream_failed).
+    Failed,
+    /// It did not run because what it waits for failed.
+    UpstreamFailed,
+    /// It was skipped.
+    Skipped,
+    /// It finished, whatever its outcome.
+    Done,
+}
+
+impl Outcome {
+    /// Every outcome, in the order the docs and completion list them.
+    pub const ALL: [Outcome; 5] = [Outcome::Succeeded, Outcome::Failed, Outcome::UpstreamFailed, Outcome::Skipped, Outcome::Done];
+
+    /// The predicate as written: `failed` in `failed(a)`.
+    pub fn keyword(self) -> &'static str {
+        match self {
+            Outcome::Succeeded => "succeeded",
+            Outcome::Failed => "failed",
+            Outcome::UpstreamFailed => "upstream_failed",
+            Outcome::Skipped => "skipped",
+            Outcome::Done => "done",
+        }
+    }
+
+    /// The outcome spelt `word`, if one is.
+    pub fn from_keyword(word: &str) -> Option<Outcome> {
+        Outcome::ALL.into_iter().find(|o| o.keyword() == word)
+    }
 }
 
 /// When a step with dependencies runs (docs/language.md, "Dependencies and

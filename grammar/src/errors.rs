@@ -301,6 +301,12 @@ pub fn describe(rule: Rule) -> &'static str {
         after_clause => "`after`",
         trigger_call => "a trigger rule and its dependencies (`one_success(…)`, `all_done(…)`, `none_failed(…)`, …)",
         trigger_name => "a trigger rule (`all_success`, `one_success`, `all_done`, `none_failed`, …)",
+        dep_item | dep_and | dep_atom => "a dependency (a name, `failed(name)`, `RULE(names)`, …)",
+        dep_paren => "`(`",
+        dep_or_op => "`||`",
+        dep_and_op => "`&&`",
+        outcome_call => "an outcome and its dependency (`succeeded(a)`, `failed(a)`, `skipped(a)`, …)",
+        outcome_name => "an outcome (`succeeded`, `failed`, `upstream_failed`, `skipped` or `done`)",
         for_each_clause => "`for each item`",
         matrix_items => "`matrix { … }`",
         step_body => "`{`",
@@ -410,6 +416,7 @@ pub fn keywords_of(rule: Rule) -> Option<&'static [&'static str]> {
         violation_action => &["abort", "warn", "rollback"],
         policy_effect => &["deny", "require_approval", "allow"],
         trigger_name | trigger_call => &TRIGGER_RULES,
+        outcome_name | outcome_call => &OUTCOMES,
         group_kind => &["parallel", "phase"],
         named_type | type_expr => &TYPES,
         _ => return None,
@@ -418,6 +425,8 @@ pub fn keywords_of(rule: Rule) -> Option<&'static [&'static str]> {
 
 /// The declaration keywords, from the keyword table.
 static DECLARATIONS: LazyLock<Vec<&'static str>> = LazyLock::new(|| words(Category::Declaration).collect());
+/// The outcome predicates of a dependency condition, from the keyword table.
+static OUTCOMES: LazyLock<Vec<&'static str>> = LazyLock::new(|| words(Category::Outcome).collect());
 /// The trigger rules, from the keyword table.
 static TRIGGER_RULES: LazyLock<Vec<&'static str>> = LazyLock::new(|| words(Category::TriggerRule).collect());
 /// The type names, from the keyword table.

@@ -26,6 +26,8 @@ pub enum Category {
     BlockStatement,
     /// How a step's dependencies decide that it runs.
     TriggerRule,
+    /// An outcome predicate of a dependency condition (`failed(a)`).
+    Outcome,
     /// A fixed value of a statement (`pause`, `exponential`, `deny`, …).
     Value,
     /// A type name (`string`, `int`, …); the grammar reads it as an identifier.
@@ -76,7 +78,7 @@ pub const KEYWORDS: &[Keyword] = &[
     kw("parallel", WorkflowStatement, Some("`parallel NAME [after DEPS] { steps }`: a group whose members start together")),
     kw("finally", WorkflowStatement, Some("`finally { steps }`: the exit handler, steps that run once the rest of the run has ended, whatever its status; `run.status` and `run.failures` say how it ended")),
     kw("phase", WorkflowStatement, Some("`phase NAME [after DEPS] { steps }`: a named stage; `after NAME` waits for all of it")),
-    kw("after", HeaderWord, Some("`after a, b`: run when every dependency succeeded (all_success); `RULE(a, b)` changes the rule: `one_success`, `all_done`, `none_failed`, `one_failed`, …")),
+    kw("after", HeaderWord, Some("`after a, b`: run when every dependency succeeded (all_success); `RULE(a, b)` changes the rule: `one_success`, `all_done`, `none_failed`, `one_failed`, …; or a condition on outcomes: `after a, failed(b)`, `after succeeded(a) || skipped(b)`")),
     kw("for", HeaderWord, Some("`for each item`: run the step once per item of the current item list; `item` is the element")),
     kw("each", HeaderWord, Some("`for each item`: run the step once per item of the current item list; `item` is the element")),
     kw("item", HeaderWord, Some("`for each item`: run the step once per item of the current item list; `item` is the element")),
@@ -172,6 +174,11 @@ pub const KEYWORDS: &[Keyword] = &[
     kw("none_failed_min_one_success", TriggerRule, Some("trigger rule: run when every dependency succeeded or was skipped and one succeeded; upstream_failed if one failed, skipped if all were skipped")),
     kw("none_skipped", TriggerRule, Some("trigger rule: run when every dependency finished and none was skipped; skipped as soon as one is")),
     kw("always", TriggerRule, Some("trigger rule: run at once, without waiting for the dependencies; never skipped or upstream_failed by them")),
+    kw("succeeded", Outcome, Some("`succeeded(a)` in an `after` condition: `a` completed (a bare name means the same)")),
+    kw("failed", Outcome, Some("`failed(a)` in an `after` condition: `a` ran and failed (a group: a member failed or was upstream_failed); not an upstream_failed `a`")),
+    kw("upstream_failed", Outcome, Some("`upstream_failed(a)` in an `after` condition: `a` did not run because what it waits for failed")),
+    kw("skipped", Outcome, Some("`skipped(a)` in an `after` condition: `a` was skipped (its `when`, `skip_on_exit`, a branch, a skip passed on)")),
+    kw("done", Outcome, Some("`done(a)` in an `after` condition: `a` finished, whatever its outcome")),
     kw("fixed", Value, None),
     kw("exponential", Value, None),
     kw("min", Value, None),
@@ -387,6 +394,7 @@ mod tests {
         };
         let statements = named("keywords", "keyword.other.flow");
         let constants = named("keywords", "support.constant.flow");
+        let outcomes = named("keywords", "support.function.flow");
         let types = named("keywords", "support.type.flow");
         let literals = named("literals", "constant.language.flow");
         // `^\s*(workflow|agent|…)\s+NAME` and `step NAME: (run|agent|…)`.
@@ -397,6 +405,7 @@ mod tests {
                 Declaration => (&declarations, "the declarations pattern"),
                 StepKind => (&kinds, "the step kinds of the headers pattern"),
                 TriggerRule | Value => (&constants, "support.constant.flow"),
+                Outcome => (&outcomes, "support.function.flow"),
                 Type => (&types, "support.type.flow"),
                 Literal => (&literals, "constant.language.flow"),
                 WorkflowStatement | HeaderWord | StepStatement | TriggerWord | BlockStatement => (&statements, "keyword.other.flow"),

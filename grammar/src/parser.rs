@@ -1049,12 +1049,43 @@ impl Builder {
 
     fn after(&mut self, p: Pair<'_, Rule>) -> Deps {
         let sp = span(&p);
-        let Some(inner) = kids(p).next() else {
-            return Deps { rule: TriggerRule::AllSuccess, rule_span: None, names: Vec::new(), span: sp };
-        };
+        let items: Vec<Cond> = kids(p).filter(|c| c.as_rule() == Rule::dep_item).map(|c| self.dep_item(c)).collect();
+        let mut names = Vec::new();
+        for item in &items {
+            item.visit(&mut |c| match c {
+                Cond::Outcome { name, .. } => names.push(name.clone()),
+                Cond::Rule { names: ns, .. } => names.extend(ns.iter().cloned()),
+                _ => {}
+            });
+        }
+        // A lone `RULE(a, b)`: the rule form.
+        if let [Cond::Rule { rule, names, span: rule_span }] = items.as_slice() {
+            return Deps { rule: *rule, rule_span: Some(*rule_span), names: names.clone(), condition: Vec::new(), span: sp };
+        }
+        // Bare names only: `after a, b`.
+        let plain = items.iter().all(|c| matches!(c, Cond::Outcome { written: false, .. }));
+        let condition = if plain { Vec::new() } else { items };
+        Deps { rule: TriggerRule::AllSuccess, rule_span: None, names, condition, span: sp }
+    }
+
+    /// `x || y`, or the one `x && …` it holds.
+    fn dep_item(&mut self, p: Pair<'_, Rule>) -> Cond {
+        let sp = span(&p);
+        let mut terms: Vec<Cond> = kids(p).filter(|c| c.as_rule() == Rule::dep_and).map(|c| self.dep_and(c)).collect();
+        if terms.len() == 1 { terms.pop().unwrap_or(Cond::And(Vec::new(), sp)) } else { Cond::Or(terms, sp) }
+    }
+
+    fn dep_and(&mut self, p: Pair<'_, Rule>) -> Cond {
+        let sp = span(&p);
+        let mut terms: Vec<Cond> = kids(p).filter(|c| c.as_rule() == Rule::dep_atom).map(|c| self.dep_atom(c)).collect();
+        if terms.len() == 1 { terms.pop().unwrap_or(Cond::And(Vec::new(), sp)) } else { Cond::And(terms, sp) }
+    }
+
+    fn dep_atom(&mut self, p: Pair<'_, Rule>) -> Cond {
+        let sp = span(&p);
+        let Some(inner) = kids(p).next() else { return Cond::And(Vec::new(), sp) };
         match inner.as_rule() {
             Rule::trigger_call => {
-                let rule_span = Some(span(&inner));
                 let mut rule = TriggerRule::AllSuccess;
                 let mut names = Vec::new();
                 for c in kids(inner) {
@@ -1066,14 +1097,28 @@ impl Builder {
                         _ => {}
                     }
                 }
-                Deps { rule, rule_span, names, span: sp }
+                Cond::Rule { rule, names, span: sp }
             }
-            _ => Deps {
-                rule: TriggerRule::AllSuccess,
-                rule_span: None,
-                names: kids(inner).map(|n| self.ident(n)).collect(),
-                span: sp,
-            },
+            Rule::outcome_call => {
+                let mut outcome = Outcome::Succeeded;
+                let mut name = None;
+                for c in kids(inner) {
+                    match c.as_rule() {
+                        Rule::outcome_name => outcome = Outcome::from_keyword(c.as_str()).unwrap_or(Outcome::Succeeded),
+                        Rule::ident => name = Some(self.ident(c)),
+                        _ => {}
+                    }
+                }
+                match name {
+                    Some(name) => Cond::Outcome { outcome, name, written: true, span: sp },
+                    None => Cond::And(Vec::new(), sp),
+                }
+            }
+            Rule::dep_paren => {
+                let item = kids(inner).find(|c| c.as_rule() == Rule::dep_item).map(|c| self.dep_item(c));
+                Cond::Paren(Box::new(item.unwrap_or(Cond::And(Vec::new(), sp))), sp)
+            }
+            _ => Cond::Outcome { outcome: Outcome::Succeeded, name: self.ident(inner), written: false, span: sp },
         }
     }
 

@@ -1,13 +1,15 @@
 //! Drawing a workflow's graph: Graphviz DOT and Mermaid.
 //!
 //! Edges go from a dependency to its dependent. An edge is labelled with its
-//! trigger rule when that is not the default `all_success`; a branch's edges
+//! trigger rule when that is not the default `all_success`, or with the
+//! outcomes an outcome condition asks of that dependency (`failed`,
+//! `succeeded or skipped`); a branch's edges
 //! to its arm targets are dashed and labelled with the arm's condition
 //! (`else` for the fallback). Groups are drawn as clusters/subgraphs.
 
 use std::fmt::Write;
 
-use crate::{Instr, StepId, TriggerRule, Workflow};
+use crate::{DepRef, Instr, StepId, TriggerRule, Workflow};
 
 struct Edge {
     from: StepId,
@@ -40,7 +42,17 @@ fn edges(wf: &Workflow) -> Vec<Edge> {
             if arm_pairs.contains(&(*dep, step.id)) {
                 continue;
             }
-            let label = (step.trigger != TriggerRule::AllSuccess).then(|| step.trigger.keyword().to_string());
+            let label = match &step.condition {
+                // The outcomes the condition asks of this dependency (of
+                // its group, for a member of a group dependency).
+                Some(c) => {
+                    let group = step.after_groups.iter().find(|g| wf.group_members(**g).contains(dep));
+                    let of = group.map_or(DepRef::Step(*dep), |g| DepRef::Group(*g));
+                    let words: Vec<&str> = c.outcomes_of(of).into_iter().map(|o| o.keyword()).collect();
+                    (!words.is_empty()).then(|| words.join(" or "))
+                }
+                None => (step.trigger != TriggerRule::AllSuccess).then(|| step.trigger.keyword().to_string()),
+            };
             out.push(Edge { from: *dep, to: step.id, label, arm: false });
         }
     }

@@ -29,6 +29,7 @@
 //!   id, name, kind: run|agent|notify|branch|call|approval|check|wait|human, line,
 //!   after: [StepId…], after_groups?: [GroupId…], trigger: all_success|all_failed|all_done|all_skipped|one_success|
 //!            one_failed|one_done|none_failed|none_failed_min_one_success|none_skipped|always,
+//!   condition?: Condition,                     // see `condition`; decides instead of `trigger`
 //!   when?: ExprId, retry?: Retry, timeout_ms?, on_failure: fail|pause|continue,
 //!   group?: GroupId, compensate?: { template: TemplateId } | { step: StepId },
 //!   env: [{ name, template: TemplateId }],
@@ -135,6 +136,7 @@ pub mod spawn;
 pub mod store;
 pub mod table;
 pub mod trigger;
+pub mod condition;
 pub mod types;
 
 use serde::{Deserialize, Serialize};
@@ -149,6 +151,7 @@ pub use secret::{Secret, SecretEnv, SecretFrom, SecretId};
 pub use select::{Select, Strategy};
 pub use spawn::Safety;
 pub use store::{StoreBackend, StoreDef, StoreId};
+pub use condition::{Condition, DepRef, Outcome};
 pub use trigger::{Catchup, SignatureScheme, Trigger, WebhookSignature, STRIPE_DEFAULT_TOLERANCE_S};
 pub use table::{Part, Template};
 pub use types::Type;
@@ -346,6 +349,10 @@ pub struct Step {
     /// When the step runs, given its dependencies' outcomes.
     #[serde(default)]
     pub trigger: TriggerRule,
+    /// An outcome condition (`after a, failed(b)`), which decides instead
+    /// of `trigger` (then `all_success`, unused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<Condition>,
     /// A condition that skips the step when false; evaluated once its dependencies are done.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub when: Option<ExprId>,

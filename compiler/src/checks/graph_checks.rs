@@ -7,7 +7,7 @@ use flowc_grammar::ast::{Span, StepKind, TriggerRule};
 
 use crate::codes::Code;
 use crate::db::Db;
-use crate::graph::{EdgeKind, NodeKind, WorkflowGraph, workflow_graph};
+use crate::graph::{EdgeKind, NodeKind, WorkflowGraph, analysed_rule, workflow_graph};
 use crate::model::{GroupSig, StepDef, WorkflowDef};
 use crate::pending::{Anchor, Loc, Pending};
 
@@ -85,6 +85,10 @@ pub(super) fn check_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &mut 
     for g in group_sigs.iter() {
         groups_by_name.entry(g.name.text.as_str()).or_insert(g);
     }
+    for g in group_sigs.iter() {
+        let (Some(deps), Some(&node)) = (&g.deps, graph.by_name.get(&g.name.text)) else { continue };
+        super::outcome_conditions::check(graph, &groups_by_name, node, deps, &|span| Loc::new(Anchor::Item(wf, g.item), span), out);
+    }
     for (i, step) in steps.iter().enumerate() {
         let sig = crate::model::step_sig(db, *step);
         if let Some(deps) = &sig.deps {
@@ -109,6 +113,7 @@ pub(super) fn check_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &mut 
             if deps.rule == TriggerRule::AllSkipped {
                 never_skipped(graph, i, deps, &loc, out);
             }
+            super::outcome_conditions::check(graph, &groups_by_name, i, deps, &|span| loc(i, span), out);
             for dep in &deps.names {
                 if compensators.contains(dep.text.as_str()) {
                     out.push(
@@ -174,7 +179,7 @@ pub(super) fn check_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &mut 
     let branches: Vec<usize> = (0..steps.len()).filter(|b| matches!(graph.sigs[*b].kind, StepKind::Branch)).collect();
     for (i, sig) in graph.sigs.iter().enumerate() {
         let Some(deps) = &sig.deps else { continue };
-        if deps.rule != TriggerRule::AllSuccess || deps.names.len() < 2 {
+        if !deps.is_plain() || deps.names.len() < 2 {
             continue;
         }
         for &b in &branches {
@@ -283,8 +288,8 @@ fn rules_combine<'db>(
     let enclosing: Vec<&GroupSig> = sig.groups.iter().filter_map(|g| groups.get(g.as_str()).copied()).filter(|g| has_deps(&g.deps)).collect();
     let own = sig.deps.as_ref().filter(|d| !d.names.is_empty());
     // The list the plan keeps, and the groups whose lists it drops.
-    let Some((kept, kept_rule)) = own.map(|d| (&d.names, d.rule)).or_else(|| {
-        enclosing.first().and_then(|g| g.deps.as_ref()).map(|d| (&d.names, d.rule))
+    let Some((kept, kept_rule)) = own.map(|d| (&d.names, analysed_rule(d))).or_else(|| {
+        enclosing.first().and_then(|g| g.deps.as_ref()).map(|d| (&d.names, analysed_rule(d)))
     }) else {
         return;
     };
@@ -299,7 +304,7 @@ fn rules_combine<'db>(
         .skip(skip)
         .copied()
         .filter(|g| {
-            let rule = g.deps.as_ref().map_or(TriggerRule::AllSuccess, |d| d.rule);
+            let rule = g.deps.as_ref().map_or(TriggerRule::AllSuccess, analysed_rule);
             let joins = rule == TriggerRule::AllSuccess && kept_rule == TriggerRule::AllSuccess;
             !joins && !(own.is_some() && kept.iter().all(|n| inside(&n.text, g)))
         })
@@ -310,6 +315,7 @@ fn rules_combine<'db>(
     let shown = |d: &flowc_grammar::ast::Deps| {
         let names: Vec<&str> = d.names.iter().map(|n| n.text.as_str()).collect();
         match d.rule {
+            _ if !d.condition.is_empty() => format!("the condition `after {}`", d.condition_text()),
             TriggerRule::AllSuccess => format!("`after {}`", names.join(", ")),
             r => format!("`after {}({})`", r.keyword(), names.join(", ")),
         }
@@ -341,7 +347,7 @@ fn rules_combine<'db>(
 fn only_after(graph: &WorkflowGraph, name: &str, branch: &str) -> bool {
     let Some(i) = graph.step_index(name) else { return false };
     let sig = &graph.sigs[i];
-    sig.deps.as_ref().is_some_and(|d| d.rule == TriggerRule::AllSuccess && d.names.iter().any(|n| n.text == branch))
+    sig.deps.as_ref().is_some_and(|d| d.is_plain() && d.names.iter().any(|n| n.text == branch))
 }
 
 /// Whether `name` is (transitively) a member of group `group`.

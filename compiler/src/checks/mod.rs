@@ -8,6 +8,7 @@
 pub mod approvers;
 mod graph_checks;
 pub mod names;
+mod outcome_conditions;
 mod project;
 mod references;
 mod schemas;

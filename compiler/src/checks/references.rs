@@ -201,7 +201,14 @@ impl Scope for StepScope<'_> {
             return None;
         }
         let reader = &self.sigs[self.this].name.text;
-        let rule = self.sigs[self.this].deps.as_ref().map(|d| d.rule);
+        let own = self.sigs[self.this].deps.as_ref();
+        let rule = own.map(crate::graph::analysed_rule);
+        if let Some(d) = own.filter(|d| !d.condition.is_empty()) {
+            return Some(format!(
+                "`{reader}` runs by the outcome condition `{}`, which may start it after `{name}` failed or was skipped, or before it ends: a step that did not complete has no output",
+                d.condition_text()
+            ));
+        }
         if self.graph.runs_on_failure_of(self.this, i) {
             let rule = rule.map_or("all_failed", TriggerRule::keyword);
             return Some(format!(
@@ -298,10 +305,11 @@ fn why_not_complete(graph: &WorkflowGraph, i: usize) -> &'static str {
         Some(crate::model::EndsEarly::Continue) => "`on_failure continue` lets the run go on when it fails",
         Some(crate::model::EndsEarly::SkipOnExit) => "its `skip_on_exit` can skip it",
         None if graph.arm_targets(i) => "a branch may pick another arm",
-        None => match graph.sigs[i].deps.as_ref().map(|d| d.rule) {
-            Some(TriggerRule::AllFailed) => "its `all_failed` skips it unless everything it waits for failed",
-            Some(TriggerRule::OneFailed) => "its `one_failed` skips it unless something it waits for failed",
-            Some(TriggerRule::AllSkipped) => "its `all_skipped` skips it unless everything it waits for was skipped",
+        None => match graph.sigs[i].deps.as_ref().map(|d| if d.condition.is_empty() { Some(d.rule) } else { None }) {
+            Some(None) => "its outcome condition skips it when it is false",
+            Some(Some(TriggerRule::AllFailed)) => "its `all_failed` skips it unless everything it waits for failed",
+            Some(Some(TriggerRule::OneFailed)) => "its `one_failed` skips it unless something it waits for failed",
+            Some(Some(TriggerRule::AllSkipped)) => "its `all_skipped` skips it unless everything it waits for was skipped",
             _ => "a step or group it waits for may end early, and it is skipped then",
         },
     }

@@ -306,6 +306,33 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
     }
 
     /// The step ids a dependency name stands for: the step, or every step of a group.
+    /// An outcome condition's terms (joined by `,`) as one plan condition;
+    /// `None` for none. A group counts as one dependency; an empty group,
+    /// which the checker reports, and a rule among the terms (E0311) drop out.
+    fn condition(&self, terms: &[ast::Cond]) -> Option<plan::Condition> {
+        fn one(lw: &WorkflowLowerer<'_, '_>, c: &ast::Cond) -> Option<plan::Condition> {
+            match c {
+                ast::Cond::Outcome { outcome, name, .. } => {
+                    let dep = match (lw.group_ids.get(&name.text), lw.group_steps.get(&name.text)) {
+                        (Some(g), Some(m)) if !m.is_empty() => plan::DepRef::Group(*g),
+                        (Some(_), _) => return None,
+                        _ => plan::DepRef::Step(*lw.step_ids.get(&name.text)?),
+                    };
+                    Some(plan::Condition::Is { dep, outcome: plan_outcome(*outcome) })
+                }
+                ast::Cond::And(xs, _) => Some(plan::Condition::All(xs.iter().filter_map(|x| one(lw, x)).collect())),
+                ast::Cond::Or(xs, _) => Some(plan::Condition::Any(xs.iter().filter_map(|x| one(lw, x)).collect())),
+                ast::Cond::Paren(x, _) => one(lw, x),
+                ast::Cond::Rule { .. } => None,
+            }
+        }
+        if terms.is_empty() {
+            return None;
+        }
+        let mut all: Vec<plan::Condition> = terms.iter().filter_map(|t| one(self, t)).collect();
+        Some(if all.len() == 1 { all.remove(0) } else { plan::Condition::All(all) })
+    }
+
     fn dep_ids(&self, name: &str) -> Vec<u32> {
         match self.group_steps.get(name) {
             Some(ids) => ids.clone(),
@@ -375,15 +402,18 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
             ),
             None => (plan::TriggerRule::AllSuccess, Vec::new(), Vec::new()),
         };
+        let mut condition = ast.deps.as_ref().and_then(|d| self.condition(&d.condition));
+        let own_plain = ast.deps.as_ref().is_none_or(ast::Deps::is_plain);
         for g in def.groups(db).iter() {
             let Some(sig) = groups.iter().find(|s| &s.name.text == g) else { continue };
             let Some(gdeps) = &sig.deps else { continue };
             let ids: Vec<u32> = gdeps.names.iter().flat_map(|n| self.dep_ids(&n.text)).collect();
             if ast.deps.is_none() && after.is_empty() {
                 trigger = plan_trigger(gdeps.rule);
+                condition = self.condition(&gdeps.condition);
                 after.extend(ids);
                 after_groups.extend(group_deps(&gdeps.names));
-            } else if trigger == plan::TriggerRule::AllSuccess && gdeps.rule == ast::TriggerRule::AllSuccess {
+            } else if own_plain && condition.is_none() && trigger == plan::TriggerRule::AllSuccess && gdeps.is_plain() {
                 after.extend(ids);
                 after_groups.extend(group_deps(&gdeps.names));
             }
@@ -599,6 +629,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
             after,
             after_groups,
             trigger,
+            condition,
             when,
             params,
             retry,
@@ -738,6 +769,16 @@ fn env_set_values<'db>(db: &'db dyn Db, index: &crate::model::ItemIndex<'db>, na
 fn merge(template: &[StepStmt], own: &[StepStmt]) -> Vec<StepStmt> {
     let own_keys: Vec<&str> = own.iter().map(|s| s.kind.keyword()).collect();
     template.iter().filter(|s| !own_keys.contains(&s.kind.keyword())).cloned().chain(own.iter().cloned()).collect()
+}
+
+fn plan_outcome(o: ast::Outcome) -> plan::Outcome {
+    match o {
+        ast::Outcome::Succeeded => plan::Outcome::Succeeded,
+        ast::Outcome::Failed => plan::Outcome::Failed,
+        ast::Outcome::UpstreamFailed => plan::Outcome::UpstreamFailed,
+        ast::Outcome::Skipped => plan::Outcome::Skipped,
+        ast::Outcome::Done => plan::Outcome::Done,
+    }
 }
 
 fn plan_trigger(rule: ast::TriggerRule) -> plan::TriggerRule {

@@ -76,6 +76,16 @@ test("scopes of the parts of a workflow", async () => {
   assert.match(scopesOf(tokens, " block "), /comment\.block/);
 });
 
+test("outcome tests are coloured only where they test an outcome", async () => {
+  const tokens = await tokenize(
+    ["workflow w {", "  step page after build, failed(test) || skipped (lint) {", '    command "echo failed"', "  }", "}"].join("\n"),
+  );
+  assert.match(scopesOf(tokens, "failed"), /support\.function\.flow/);
+  assert.match(scopesOf(tokens, "skipped"), /support\.function\.flow/);
+  // A word that is no test (in a string, or without a `(`) keeps its colour.
+  assert.ok(!tokens.some(([t, sc]) => t.includes("echo failed") && sc.join(" ").includes("support.function.flow")));
+});
+
 test("every example tokenizes, with strings closed where they close", async () => {
   const root = path.join(__dirname, "..", "..", "..", "examples");
   const files = [];

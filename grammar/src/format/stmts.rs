@@ -316,9 +316,71 @@ impl Printer<'_> {
                 self.flush_inline(rule_span.end - 1);
                 self.out.punct(")");
             }
+            None if !d.condition.is_empty() => {
+                let mut prev_end = None;
+                for item in &d.condition {
+                    if let Some(end) = prev_end {
+                        self.punct_after(end, ",");
+                    }
+                    self.cond(item, true);
+                    prev_end = Some(item.span().end);
+                }
+            }
             None => {
                 self.out.space();
                 self.fill(&names, tail);
+            }
+        }
+    }
+
+    /// One term of an outcome condition, on the current line; `spaced`: a
+    /// space before it (none right after a `(`).
+    fn cond(&mut self, c: &Cond, spaced: bool) {
+        let open = |p: &mut Self, at: u32, text: &str| {
+            p.flush_inline(at);
+            if spaced {
+                p.out.space();
+                p.out.word(text);
+            } else {
+                p.out.punct(text);
+            }
+        };
+        match c {
+            Cond::Outcome { outcome, name, written: true, span } => {
+                open(self, span.start, outcome.keyword());
+                self.punct_after(span.start + outcome.keyword().len() as u32, "(");
+                self.flush_inline(name.span.start);
+                self.out.punct(self.slice(name.span));
+                self.punct_after(name.span.end, ")");
+            }
+            Cond::Outcome { name, .. } => open(self, name.span.start, self.slice(name.span)),
+            Cond::And(xs, _) | Cond::Or(xs, _) => {
+                let op = if matches!(c, Cond::And(..)) { "&&" } else { "||" };
+                for (k, x) in xs.iter().enumerate() {
+                    if k > 0 {
+                        self.kw_after(xs[k - 1].span().end, op);
+                    }
+                    self.cond(x, spaced || k > 0);
+                }
+            }
+            Cond::Paren(x, span) => {
+                open(self, span.start, "(");
+                self.cond(x, false);
+                self.punct_after(x.span().end, ")");
+            }
+            Cond::Rule { rule, names, span } => {
+                open(self, span.start, rule.keyword());
+                self.punct_after(span.start + rule.keyword().len() as u32, "(");
+                for (k, n) in names.iter().enumerate() {
+                    if k > 0 {
+                        self.punct_after(names[k - 1].span.end, ",");
+                        self.lit(n.span);
+                    } else {
+                        self.flush_inline(n.span.start);
+                        self.out.punct(self.slice(n.span));
+                    }
+                }
+                self.punct_after(span.end - 1, ")");
             }
         }
     }

@@ -458,6 +458,9 @@ pub mod payload {
     pub struct UpstreamFailed {
         /// Their names.
         pub failed: Vec<String>,
+        /// The outcome condition that is false, when the step has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub condition: Option<String>,
     }
 
     /// `interrupted`: the attempt flowc stopped while it ran.
@@ -812,7 +815,11 @@ mod tests {
                 Event::Skipped(Skipped { reason: "passed".into(), by: Some("flowc skip".into()), error: Some(None), ..Default::default() }),
                 json!({ "reason": "passed", "by": "flowc skip", "error": null }),
             ),
-            (Event::UpstreamFailed(UpstreamFailed { failed: vec!["a".into()] }), json!({ "failed": ["a"] })),
+            (Event::UpstreamFailed(UpstreamFailed { failed: vec!["a".into()], condition: None }), json!({ "failed": ["a"] })),
+            (
+                Event::UpstreamFailed(UpstreamFailed { failed: vec!["a".into()], condition: Some("a, failed(b)".into()) }),
+                json!({ "failed": ["a"], "condition": "a, failed(b)" }),
+            ),
             (Event::Interrupted(Interrupted { attempt: 3 }), json!({ "attempt": 3 })),
             (
                 Event::Notified(Notified { channel: None, message: "hi".into(), sink: "log".into() }),

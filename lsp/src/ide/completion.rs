@@ -358,10 +358,21 @@ fn statement(cx: &FileCx<'_>, offset: usize, line: &str, blocks: &[Block]) -> Ve
     if header {
         if let Some(after) = done.iter().position(|w| *w == "after") {
             let own = done.get(1).map(|n| n.trim_end_matches(':')).unwrap_or("");
-            let mut out: Vec<_> = steps().into_iter().filter(|(n, _)| n != own && !done[after..].contains(&n.as_str())).map(|(n, d)| item(&n, CompletionKind::Step, Some(d))).collect();
+            // In a condition a name may be tested twice (`succeeded(c) || failed(c)`).
+            let condition = line.contains(['(', '|', '&']);
+            let listed = |n: &str| !condition && done[after..].contains(&n);
+            let mut out: Vec<_> = steps().into_iter().filter(|(n, _)| n != own && !listed(n)).map(|(n, d)| item(&n, CompletionKind::Step, Some(d))).collect();
             if after == done.len() - 1 {
                 for rule in ast::TriggerRule::ALL.map(ast::TriggerRule::keyword) {
                     out.push(item(rule, CompletionKind::Keyword, keywords::doc(rule).map(str::to_string)));
+                }
+            }
+            // An outcome test may start any term of a condition, but not
+            // the name inside `failed(…)`.
+            let in_call = done.last().is_some_and(|w| ast::Outcome::from_keyword(w).is_some()) && line.trim_end().ends_with('(');
+            if !in_call {
+                for outcome in ast::Outcome::ALL.map(ast::Outcome::keyword) {
+                    out.push(item(outcome, CompletionKind::Keyword, keywords::doc(outcome).map(str::to_string)));
                 }
             }
             return out;

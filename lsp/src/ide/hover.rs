@@ -113,6 +113,9 @@ fn step_hover(cx: &FileCx<'_>, workflow: &str, name: &str) -> Option<String> {
 
 fn deps_lines(out: &mut String, deps: Option<&flowc_grammar::ast::Deps>) {
     match deps {
+        Some(d) if !d.condition.is_empty() => {
+            out.push_str(&format!("\n\nafter `{}` — an outcome condition", d.condition_text()));
+        }
         Some(d) if !d.names.is_empty() => {
             let names: Vec<String> = d.names.iter().map(|n| format!("`{}`", n.text)).collect();
             out.push_str(&format!("\n\nafter {} — trigger rule `{}`", names.join(", "), d.rule.keyword()));

@@ -181,6 +181,20 @@ mod tests {
         assert!(items.iter().all(|i| i.label != "report"), "a step does not depend on itself");
     }
 
+    /// A name inside an outcome condition is a reference to its step: go to
+    /// definition and rename reach it.
+    #[test]
+    fn names_in_an_outcome_condition_are_references() {
+        const T: &str = "workflow w {\n  step a { command \"true\" }\n  step b after succeeded(a) || failed(a) { command \"true\" }\n}\n";
+        let world = World::single_file(PATH, T);
+        let file = world.file(PATH).expect("the file");
+        let spans: Vec<Span> = T.match_indices("(a)").map(|(i, _)| Span::new(i as u32 + 1, i as u32 + 2)).collect();
+        let def = Span::new(T.find("step a").unwrap() as u32 + 5, T.find("step a").unwrap() as u32 + 6);
+        assert_eq!(definition(&world, file, spans[1].start), Some(vec![FileSpan { path: PATH.into(), span: def }]));
+        let edits = rename(&world, file, def.start, "build").expect("a name").expect("edits");
+        assert_eq!(edits[0].1.len(), 3, "the declaration and both tests: {edits:?}");
+    }
+
     /// A template's parameter is one symbol: its declaration, `params.NAME`
     /// in the template's lines and the argument keys of each use; rename
     /// changes them all.
@@ -215,6 +229,10 @@ mod tests {
         let cases = [
             ("workflow w {\n  step a { command \"true\" }\n  step b after a$0 { command \"true\" }\n}\n", "step a: run"),
             ("workflow w {\n  step a { com$0mand \"true\" }\n}\n", "`command`: "),
+            // An outcome test and the step after a condition.
+            ("workflow w {\n  step a { command \"true\" }\n  step b after fai$0led(a) { command \"true\" }\n}\n", "`failed`: `failed(a)` in an `after` condition"),
+            ("workflow w {\n  step a { command \"true\" }\n  step b after a || failed(a$0) { command \"true\" }\n}\n", "step a: run"),
+            ("workflow w {\n  step a { command \"true\" }\n  step b$0 after a || failed(a) { command \"true\" }\n}\n", "after `a || failed(a)` — an outcome condition"),
             ("workflow w {\n  step a { command \"true\"  ret$0ry 2 }\n}\n", "`retry"),
             ("workflow w {\n  step a { command \"true\"  skip_on$0_exit 99 }\n}\n", "`skip_on_exit N, …`"),
             ("workflow w {\n  step a for each item in [1] { command \"true\"  fail_f$0ast }\n}\n", "cancels the running ones"),
@@ -260,7 +278,12 @@ mod tests {
             "all_success", "all_failed", "all_done", "all_skipped", "one_success", "one_failed", "one_done",
             "none_failed", "none_failed_min_one_success", "none_skipped", "always",
         ];
-        let cases: [(&str, &[&str], &[&str]); 18] = [
+        let outcomes = ["succeeded", "failed", "upstream_failed", "skipped", "done"];
+        let cases: [(&str, &[&str], &[&str]); 21] = [
+            // Outcome tests: after `after`, after `,` / `||`, but not for the name inside one.
+            ("workflow w {\n  step a { command \"true\" }\n  step b after $0 { command \"true\" }\n}\n", &outcomes, &[]),
+            ("workflow w {\n  step a { command \"true\" }\n  step c { command \"true\" }\n  step b after succeeded(a) || $0 { command \"true\" }\n}\n", &["failed", "a", "c"], &rules),
+            ("workflow w {\n  step a { command \"true\" }\n  step b after failed($0 { command \"true\" }\n}\n", &["a"], &outcomes),
             // The exit handler: `finally` in a workflow's body; in its steps,
             // how the run ended and every other step; elsewhere neither.
             ("workflow w {\n  step a { command \"true\" }\n  $0\n}\n", &["finally", "step"], &[]),

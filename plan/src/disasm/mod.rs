@@ -215,7 +215,14 @@ impl Plan {
                 .map(|d| format!("{d} {}", wf.steps[*d as usize].name))
                 .collect();
             deps.extend(step.after_groups.iter().map(|g| format!("group {g} {}", wf.groups[*g as usize].name)));
-            let _ = write!(header, "  after [{}] {}", deps.join(", "), step.trigger.keyword());
+            match &step.condition {
+                Some(c) => {
+                    let _ = write!(header, "  after [{}] if {}", deps.join(", "), c.describe(wf));
+                }
+                None => {
+                    let _ = write!(header, "  after [{}] {}", deps.join(", "), step.trigger.keyword());
+                }
+            }
         }
         if let Some(r) = &step.retry {
             let _ = write!(header, "  {}", retry_text(r));

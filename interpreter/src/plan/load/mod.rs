@@ -293,6 +293,20 @@ fn load_workflow(plan: &Plan, wf: &Workflow, env: &cel::Env) -> Result<LoadedWor
             }
             group_deps.push(members);
         }
+        // An outcome condition names only what the step waits for.
+        if let Some(cond) = &step.condition {
+            for dep in cond.deps() {
+                match dep {
+                    crate::plan::DepRef::Step(s) if !step.after.contains(&s) => {
+                        return Err(at(format!("its condition names step {s}, which is not in its after")));
+                    }
+                    crate::plan::DepRef::Group(g) if !step.after_groups.contains(&g) => {
+                        return Err(at(format!("its condition names group {g}, which is not in its after_groups")));
+                    }
+                    _ => {}
+                }
+            }
+        }
         if compensation_only[step.id as usize] {
             if !step.after.is_empty() {
                 return Err(at("is a compensation step, so it cannot have dependencies".into()));
@@ -646,6 +660,20 @@ mod tests {
         let old = r#"{ "format_version": 1, "entry": "w", "workflows": [] }"#;
         let err = Plan::from_json(old).unwrap_err().message;
         assert!(err.contains("format_version 1, but this flowc reads format_version 2"), "{err}");
+    }
+
+    #[test]
+    fn an_outcome_condition_names_only_what_its_step_waits_for() {
+        let is = |dep: Value| json!({ "is": { "dep": dep, "outcome": "failed" } });
+        assert_eq!(load_err(|v| v["workflows"][0]["steps"][2]["condition"] = is(json!({ "step": 1 }))), "");
+        assert_eq!(
+            load_err(|v| v["workflows"][0]["steps"][2]["condition"] = json!({ "any": [is(json!({ "step": 1 })), is(json!({ "step": 0 }))] })),
+            "workflow `w`: step `c`: its condition names step 0, which is not in its after"
+        );
+        assert_eq!(
+            load_err(|v| v["workflows"][0]["steps"][2]["condition"] = is(json!({ "group": 0 }))),
+            "workflow `w`: step `c`: its condition names group 0, which is not in its after_groups"
+        );
     }
 
     #[test]

@@ -5,7 +5,7 @@
 
 use super::rules::{self, Decision, Eff};
 use super::{checkpoints, Runner};
-use crate::plan::{OnFailure, StepId};
+use crate::plan::{Condition, DepRef, OnFailure, StepId};
 use crate::state::StepStatus;
 use crate::state::{payload, Event};
 
@@ -124,6 +124,10 @@ impl Runner {
     /// Applies `d`'s trigger rule to its dependency counters: run it, skip
     /// it, mark it upstream_failed, or wait for more dependencies.
     pub(super) fn decide(&mut self, d: StepId, work: &mut Vec<StepId>) {
+        let sh = self.sh.clone();
+        if let Some(cond) = &sh.plan.plan.workflows[self.wf].steps[d as usize].condition {
+            return self.decide_condition(d, cond, work);
+        }
         let rule = self.sh.plan.plan.workflows[self.wf].steps[d as usize].trigger;
         let Some(decision) = rules::decide(rule, self.steps[d as usize].deps) else { return };
         self.steps[d as usize].decided = true;
@@ -160,7 +164,49 @@ impl Runner {
                     .filter(|dep| matches!(self.effective(**dep, d), Eff::Failed | Eff::UpstreamFailed))
                     .map(|dep| self.wf_plan().steps[*dep as usize].name.clone())
                     .collect();
-                self.record_step(d, StepStatus::UpstreamFailed, Event::UpstreamFailed(payload::UpstreamFailed { failed }));
+                self.record_step(d, StepStatus::UpstreamFailed, Event::UpstreamFailed(payload::UpstreamFailed { failed, condition: None }));
+                work.push(d);
+            }
+        }
+    }
+
+    /// What dependency `dep` of `d` ended as, `None` while it (a group: a
+    /// member) has not finished.
+    fn dep_end(&self, dep: DepRef, d: StepId) -> Option<Eff> {
+        let terminal = |s: StepId| self.steps[s as usize].status.is_some_and(StepStatus::is_terminal);
+        match dep {
+            DepRef::Step(s) => terminal(s).then(|| self.effective(s, d)),
+            DepRef::Group(g) => {
+                let members = self.wf_plan().group_members(g);
+                members.iter().all(|m| terminal(*m)).then(|| self.group_effective(&members, d))
+            }
+        }
+    }
+
+    /// Applies `d`'s outcome condition (`after a, failed(b)`): run it when
+    /// the condition is true; when it is false, upstream_failed if a
+    /// dependency it names failed, else skipped, with the condition named.
+    fn decide_condition(&mut self, d: StepId, cond: &Condition, work: &mut Vec<StepId>) {
+        let Some(decision) = rules::decide_condition(cond, &|dep| self.dep_end(dep, d)) else { return };
+        self.steps[d as usize].decided = true;
+        if self.aborting.is_some() {
+            return;
+        }
+        let text = cond.describe(self.wf_plan());
+        match decision {
+            Decision::Run => self.make_ready(d, work),
+            Decision::Skip(_) => {
+                let reason = format!("its condition `{text}` is false");
+                self.record_step(d, StepStatus::Skipped, Event::Skipped(payload::Skipped { reason, ..Default::default() }));
+                work.push(d);
+            }
+            Decision::UpstreamFailed => {
+                let failed: Vec<String> = rules::falsified_by_failure(cond, &|dep| self.dep_end(dep, d))
+                    .into_iter()
+                    .map(|dep| crate::plan::condition::dep_name(self.wf_plan(), dep).to_string())
+                    .collect();
+                let event = payload::UpstreamFailed { failed, condition: Some(text) };
+                self.record_step(d, StepStatus::UpstreamFailed, Event::UpstreamFailed(event));
                 work.push(d);
             }
         }

@@ -9,7 +9,7 @@
 //! failure, `none_failed` is upstream_failed on it), except `all_success`,
 //! which waits for every dependency so that a failure wins over a skip.
 
-use crate::plan::TriggerRule;
+use crate::plan::{Condition, DepRef, Outcome, TriggerRule};
 use crate::state::StepStatus;
 
 /// What a finished dependency counts as for one dependent.
@@ -139,6 +139,87 @@ pub(super) fn decide(rule: TriggerRule, c: Counts) -> Option<Decision> {
     };
     Some(decision)
 }
+
+/// Whether a dependency that ended as `eff` has `outcome`. A group's effect
+/// is never `UpstreamFailed` (a group is failed then).
+pub(super) fn outcome_holds(outcome: Outcome, eff: Eff) -> bool {
+    match outcome {
+        Outcome::Succeeded => eff == Eff::Success,
+        Outcome::Failed => eff == Eff::Failed,
+        Outcome::UpstreamFailed => eff == Eff::UpstreamFailed,
+        Outcome::Skipped => eff == Eff::Skipped,
+        Outcome::Done => true,
+    }
+}
+
+/// An outcome condition's value, three-valued: `Some(true)` or
+/// `Some(false)` once the dependencies known so far settle it, `None` while
+/// a dependency it still turns on is unfinished (`eff` gives `None` for
+/// those). The value never changes as more dependencies finish.
+pub(super) fn condition_value(c: &Condition, eff: &dyn Fn(DepRef) -> Option<Eff>) -> Option<bool> {
+    match c {
+        Condition::Is { dep, outcome } => eff(*dep).map(|e| outcome_holds(*outcome, e)),
+        Condition::All(xs) => {
+            let mut unknown = false;
+            for x in xs {
+                match condition_value(x, eff) {
+                    Some(false) => return Some(false),
+                    None => unknown = true,
+                    Some(true) => {}
+                }
+            }
+            (!unknown).then_some(true)
+        }
+        Condition::Any(xs) => {
+            let mut unknown = false;
+            for x in xs {
+                match condition_value(x, eff) {
+                    Some(true) => return Some(true),
+                    None => unknown = true,
+                    Some(false) => {}
+                }
+            }
+            (!unknown).then_some(false)
+        }
+    }
+}
+
+/// What an outcome condition decides: run as soon as it is true; once it is
+/// false and every dependency it names has finished, upstream_failed if a
+/// failure made one of its tests false (a dependency that failed or was
+/// upstream_failed, tested for another outcome: `succeeded(b)` of a failed
+/// `b`, `failed(b)` of an upstream_failed one), else skipped. (Waiting for
+/// every named dependency makes the status independent of which ended
+/// first, as all_success does.)
+pub(super) fn decide_condition(c: &Condition, eff: &dyn Fn(DepRef) -> Option<Eff>) -> Option<Decision> {
+    match condition_value(c, eff)? {
+        true => Some(Decision::Run),
+        false => {
+            // Every named dependency has finished.
+            c.deps().into_iter().map(eff).collect::<Option<Vec<Eff>>>()?;
+            Some(if !falsified_by_failure(c, eff).is_empty() { Decision::UpstreamFailed } else { Decision::Skip(CONDITION_FALSE) })
+        }
+    }
+}
+
+/// The dependencies that failed (or were upstream_failed) and so made a test
+/// of the condition false, once each.
+pub(super) fn falsified_by_failure(c: &Condition, eff: &dyn Fn(DepRef) -> Option<Eff>) -> Vec<DepRef> {
+    let mut out = Vec::new();
+    c.each(&mut |dep, outcome| {
+        if let Some(e @ (Eff::Failed | Eff::UpstreamFailed)) = eff(dep)
+            && !outcome_holds(outcome, e)
+            && !out.contains(&dep)
+        {
+            out.push(dep);
+        }
+    });
+    out
+}
+
+/// Why a step is skipped when its outcome condition is false (the runner
+/// names the condition).
+pub(super) const CONDITION_FALSE: &str = "its condition is false";
 
 /// Whether a skip under `rule` comes from a skipped dependency (so a branch
 /// that did not pick the step is worth naming as the reason).
@@ -354,6 +435,43 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// `a, failed(b) || skipped(g)` over a step `a`, a step `b` and a group
+    /// `g`, for every mix of their ends (`None`: still running).
+    #[test]
+    fn a_condition_decides_when_it_is_certain_and_waits_for_its_deps_when_false() {
+        use Eff::*;
+        let (a, b, g) = (DepRef::Step(0), DepRef::Step(1), DepRef::Group(0));
+        let c = Condition::All(vec![
+            Condition::Is { dep: a, outcome: Outcome::Succeeded },
+            Condition::Any(vec![
+                Condition::Is { dep: b, outcome: Outcome::Failed },
+                Condition::Is { dep: g, outcome: Outcome::Skipped },
+            ]),
+        ]);
+        #[rustfmt::skip]
+        let table: &[(Option<Eff>, Option<Eff>, Option<Eff>, Option<Decision>)] = &[
+            (Some(Success), Some(Failed),  None,          RUN),
+            (Some(Success), None,          Some(Skipped), RUN),
+            (None,          Some(Failed),  None,          WAIT),
+            (Some(Success), Some(Success), None,          WAIT),
+            // False, but a named dependency is still running: wait.
+            (Some(Skipped), None,          None,          WAIT),
+            (Some(Success), Some(Success), Some(Success), Some(Decision::Skip(CONDITION_FALSE))),
+            // b failed, but `failed(b)` holds: no failure made a test false.
+            (Some(Skipped), Some(Failed),  Some(Success), Some(Decision::Skip(CONDITION_FALSE))),
+            (Some(Failed),  Some(Failed),  Some(Skipped), UPSTREAM_FAILED),
+            (Some(Success), Some(UpstreamFailed), Some(Success), UPSTREAM_FAILED),
+            (Some(Success), Some(Success), Some(Failed),  UPSTREAM_FAILED),
+        ];
+        for &(ea, eb, eg, want) in table {
+            let eff = |d: DepRef| if d == a { ea } else if d == b { eb } else { eg };
+            assert_eq!(decide_condition(&c, &eff), want, "a {ea:?}, b {eb:?}, g {eg:?}");
+        }
+        // `done(x)` holds for every end, `failed` only for a failure.
+        assert!([Success, Failed, UpstreamFailed, Skipped].into_iter().all(|e| outcome_holds(Outcome::Done, e)));
+        assert!(!outcome_holds(Outcome::Failed, UpstreamFailed) && outcome_holds(Outcome::UpstreamFailed, UpstreamFailed));
     }
 
     #[test]
