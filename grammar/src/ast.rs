@@ -993,6 +993,8 @@ pub enum StepKind {
     Check(Name),
     /// Blocks until a matching event arrives.
     Wait,
+    /// Waits for a duration (`for`) or until a time (`until`), durably.
+    Timer,
     /// Picks the first arm whose condition holds, or `else`.
     Branch,
     /// Sends `message` to `channel`; never blocks or fails the run.
@@ -1018,6 +1020,7 @@ impl StepKind {
             StepKind::Approval => "approval",
             StepKind::Check(_) => "check",
             StepKind::Wait => "wait",
+            StepKind::Timer => "timer",
             StepKind::Branch => "branch",
             StepKind::Notify => "notify",
             StepKind::Human => "human",
@@ -1239,6 +1242,22 @@ pub enum StepStmtKind {
     },
     /// `env { … }`: the step's own environment entries.
     Env(EnvBlock),
+    /// `for D` or ``for `EXPR` ``: how long a `timer` step waits (the
+    /// expression is a duration, or a number of seconds).
+    TimerFor(TimerArg<DurationLit>),
+    /// `until "RFC 3339"` or ``until `EXPR` ``: when a `timer` step's wait
+    /// ends (the expression is a timestamp, or its RFC 3339 text).
+    TimerUntil(TimerArg<StrLit>),
+}
+
+/// A `timer` step's `for` or `until` value: a literal, or an expression
+/// evaluated when the timer starts.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum TimerArg<L> {
+    /// `10m`, `"2026-12-24T09:00:00Z"`.
+    Literal(L),
+    /// A backtick expression.
+    Expr(Expr),
 }
 
 impl StepStmtKind {
@@ -1279,6 +1298,8 @@ impl StepStmtKind {
             StepStmtKind::FailFast => "fail_fast",
             StepStmtKind::OnFailure { .. } => "on_failure",
             StepStmtKind::Env(_) => "env",
+            StepStmtKind::TimerFor(_) => "for",
+            StepStmtKind::TimerUntil(_) => "until",
         }
     }
 }

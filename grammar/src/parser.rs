@@ -1029,6 +1029,7 @@ impl Builder {
             _ => match k.as_str() {
                 "approval" => StepKind::Approval,
                 "wait" => StepKind::Wait,
+                "timer" => StepKind::Timer,
                 "branch" => StepKind::Branch,
                 "notify" => StepKind::Notify,
                 "human" => StepKind::Human,
@@ -1169,6 +1170,16 @@ impl Builder {
             Rule::skippable_stmt => StepStmtKind::Skippable,
             Rule::compensate_on_failure_stmt => StepStmtKind::CompensateOnFailure,
             Rule::fail_fast_stmt => StepStmtKind::FailFast,
+            Rule::timer_for_stmt => match kids(p).find(|c| matches!(c.as_rule(), Rule::duration | Rule::cel)) {
+                Some(c) if c.as_rule() == Rule::cel => StepStmtKind::TimerFor(TimerArg::Expr(self.cel(c))),
+                Some(c) => StepStmtKind::TimerFor(TimerArg::Literal(self.duration(c))),
+                None => StepStmtKind::TimerFor(TimerArg::Literal(DurationLit { millis: 0, span: sp })),
+            },
+            Rule::timer_until_stmt => match kids(p).find(|c| matches!(c.as_rule(), Rule::string | Rule::cel)) {
+                Some(c) if c.as_rule() == Rule::cel => StepStmtKind::TimerUntil(TimerArg::Expr(self.cel(c))),
+                Some(c) => StepStmtKind::TimerUntil(TimerArg::Literal(self.string(c))),
+                None => StepStmtKind::TimerUntil(TimerArg::Expr(empty_expr(sp))),
+            },
             Rule::skip_on_exit_stmt => {
                 let codes = kids(p).filter(|k| k.as_rule() == Rule::int).map(|k| self.int(k)).collect();
                 StepStmtKind::SkipOnExit(codes)

@@ -139,7 +139,7 @@ pub mod types;
 
 use serde::{Deserialize, Serialize};
 
-pub use instr::{Arm, ArmTarget, Instr, OutputMode, Reg};
+pub use instr::{Arm, ArmTarget, Instr, OutputMode, Reg, TimerDue};
 pub use instr::{instr_uses, is_post_action};
 pub use invariant::{fnv1a_hex, invariants_hash, template_text, FailMode, Invariant, InvariantCheck, ViolationAction};
 pub use policy::{Policy, PolicyEffect, PolicyRule};
@@ -425,6 +425,8 @@ pub enum StepKind {
     Check,
     /// Waits for an inbound event (`WAIT`).
     Wait,
+    /// Waits for a due time (`TIMER`).
+    Timer,
     /// Waits for a person to complete a task (`HUMAN`).
     Human,
     /// Keeps the best items of the item list (`SELECT`).
@@ -445,6 +447,7 @@ impl StepKind {
             StepKind::Approval => "approval",
             StepKind::Check => "check",
             StepKind::Wait => "wait",
+            StepKind::Timer => "timer",
             StepKind::Human => "human",
             StepKind::Select => "select",
             StepKind::Gate => "gate",

@@ -572,7 +572,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
                 gate = Some(policy);
                 (plan::StepKind::Gate, code)
             }
-            StepKind::Approval | StepKind::Human | StepKind::Check(_) | StepKind::Wait => {
+            StepKind::Approval | StepKind::Human | StepKind::Check(_) | StepKind::Wait | StepKind::Timer => {
                 inbox::step_code(self, &name, &kind, &body, output_type.as_ref())?
             }
             // The checker refuses a template whose kind is another template

@@ -462,6 +462,20 @@ impl Printer<'_> {
             StepStmtKind::Skippable => self.kw("skippable"),
             StepStmtKind::CompensateOnFailure => self.kw("compensate_on_failure"),
             StepStmtKind::FailFast => self.kw("fail_fast"),
+            StepStmtKind::TimerFor(arg) => {
+                self.kw("for");
+                match arg {
+                    TimerArg::Literal(d) => self.lit(d.span),
+                    TimerArg::Expr(e) => self.cel(e),
+                }
+            }
+            StepStmtKind::TimerUntil(arg) => {
+                self.kw("until");
+                match arg {
+                    TimerArg::Literal(s) => self.lit(s.span),
+                    TimerArg::Expr(e) => self.cel(e),
+                }
+            }
             StepStmtKind::SkipOnExit(codes) => {
                 self.kw("skip_on_exit");
                 self.out.space();

@@ -218,6 +218,9 @@ mod tests {
             ("workflow w {\n  step a { command \"true\"  ret$0ry 2 }\n}\n", "`retry"),
             ("workflow w {\n  step a { command \"true\"  skip_on$0_exit 99 }\n}\n", "`skip_on_exit N, …`"),
             ("workflow w {\n  step a for each item in [1] { command \"true\"  fail_f$0ast }\n}\n", "cancels the running ones"),
+            ("workflow w {\n  step a: tim$0er { for 10m }\n}\n", "the time left"),
+            ("workflow w {\n  step a: timer { unt$0il \"2026-12-24T09:00:00Z\" }\n}\n", "when a `timer` step's wait ends"),
+            ("workflow w {\n  step a: timer { f$0or 10m }\n}\n", "how long it waits"),
             ("workflow w {\n  step a { command \"true\" compensate \"undo\" compensate_on$0_failure }\n}\n", "when the step itself failed"),
             ("workflow w {\n  step a for each item in matrix { os: [\"ubuntu\"] } { command \"echo ${it$0em.os}\" }\n}\n", "os: string"),
             ("workflow w {\n  step a for each item in mat$0rix { os: [\"ubuntu\"] } { command \"true\" }\n}\n", "`for each item in matrix"),
@@ -257,7 +260,7 @@ mod tests {
             "all_success", "all_failed", "all_done", "all_skipped", "one_success", "one_failed", "one_done",
             "none_failed", "none_failed_min_one_success", "none_skipped", "always",
         ];
-        let cases: [(&str, &[&str], &[&str]); 14] = [
+        let cases: [(&str, &[&str], &[&str]); 16] = [
             (
                 "workflow w {\n  step r: branch {\n    when `true` -> a, $0\n  }\n  step a after r { command \"true\" }\n  step b after r { command \"true\" }\n}\n",
                 &["b"],
@@ -269,6 +272,9 @@ mod tests {
             ("workflow w {\n  step a { command \"true\" }\n  step c { command \"true\" }\n  step b after a, $0 { command \"true\" }\n}\n", &["c"], &rules),
             ("workflow w {\n  step a { command \"true\" }\n  step b { command \"echo ${$0}\" }\n}\n", &["inputs"], &[]),
             ("workflow w {\n  step a {\n    $0\n  }\n}\n", &["command", "retry", "skip_on_exit"], &[]),
+            // The timer kind after `:`, and its statements in its body.
+            ("workflow w {\n  step a: $0 {\n  }\n}\n", &["timer", "wait"], &[]),
+            ("workflow w {\n  step a: timer {\n    $0\n  }\n}\n", &["for", "until"], &[]),
             // The parts of a retry, each where it may come.
             ("workflow w {\n  step a {\n    retry 3 $0\n  }\n}\n", &["on", "backoff", "max_duration"], &["or", "factor", "jitter"]),
             ("workflow w {\n  step a {\n    retry 3 on $0\n  }\n}\n", &["exit", "timeout"], &["backoff"]),

@@ -333,6 +333,12 @@ impl Plan {
                     Some(s) => format!("{event} {s}"),
                     None => event.to_string(),
                 },
+                Instr::Timer { due } => match due {
+                    crate::instr::TimerDue::For(ms) => format!("for {}", format_duration(*ms)),
+                    crate::instr::TimerDue::Until(at) => format!("until {at:?}"),
+                    crate::instr::TimerDue::ForReg(r) => format!("for {r}"),
+                    crate::instr::TimerDue::UntilReg(r) => format!("until {r}"),
+                },
                 other => extras::operands(self, wf, other),
             };
             let line = format!("  {pc} {:<12} {operands}", instr.opcode());
