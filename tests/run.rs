@@ -927,3 +927,40 @@ fn cancel_stops_a_timer_flowc_run_is_waiting_for() {
     assert_eq!(rc, 1, "a cancelled run exits 1: {err}");
     assert_eq!(p.json(&["runs", "show", &run, "--json"])["steps"]["hold"]["status"], "cancelled");
 }
+
+/// `parallel NAME fail_fast`: the first failed member cancels the running
+/// members (stopped, `cancelled`) and skips those not started, nested groups
+/// included, each naming the failed member; without it every member runs.
+#[test]
+fn a_fail_fast_group_cancels_its_running_members_and_skips_the_rest() {
+    let source = |ff: &str| {
+        format!(
+            "workflow w {{\n  concurrency 2\n  parallel g {ff}{{\n    step fails {{ command \"while [ ! -f slow.started ]; do sleep 0.01; done; exit 1\" }}\n    step slow {{ command \"touch slow.started; sleep 30\" }}\n    step later {{ command \"touch later.ran\" }}\n    parallel inner {{\n      step nested {{ command \"touch nested.ran\" }}\n    }}\n  }}\n  step after_g after g {{ command \"true\" }}\n  step report after all_done(g) {{ command \"true\" }}\n}}\n"
+        )
+    };
+    let p = Project::new("ff-group-off");
+    let (_, s) = p.run_source(&source("").replace("sleep 30", "sleep 0.2"), "w", &[]);
+    assert_eq!(s["status"], "failed", "{s}");
+    assert_eq!(status(&s, "slow"), "completed", "without fail_fast the others run");
+    assert_eq!(status(&s, "later"), "completed");
+    assert_eq!(status(&s, "nested"), "completed");
+
+    let p = Project::new("ff-group-on");
+    let clock = std::time::Instant::now();
+    let (out, s) = p.run_source(&source("fail_fast "), "w", &[]);
+    assert!(clock.elapsed() < std::time::Duration::from_secs(20), "the sleeping member was stopped");
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(status(&s, "fails"), "failed");
+    assert_eq!(status(&s, "slow"), "cancelled", "{s}");
+    assert_eq!(status(&s, "later"), "skipped", "{s}");
+    assert_eq!(status(&s, "nested"), "skipped", "{s}");
+    assert_eq!(status(&s, "after_g"), "upstream_failed");
+    assert_eq!(status(&s, "report"), "completed", "all_done runs after the group");
+    assert!(!p.path("later.ran").exists() && !p.path("nested.ran").exists());
+    let events = p.events(s["run"].as_str().unwrap());
+    let reason = "step fails of group g failed (fail_fast)";
+    for (step, kind) in [("slow", "cancelled"), ("later", "skipped"), ("nested", "skipped")] {
+        let e = events.iter().find(|e| e["step"] == step && e["event"] == kind).unwrap_or_else(|| panic!("{step} {kind}: {events:?}"));
+        assert_eq!(e["payload"]["reason"], reason, "{e}");
+    }
+}

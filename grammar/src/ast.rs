@@ -900,6 +900,9 @@ pub struct Group {
     /// `after …`: every member waits for these too; `None`: the group starts
     /// with the run (or with its enclosing group).
     pub deps: Option<Deps>,
+    /// `fail_fast` in the header: the first failed member cancels the
+    /// running members and skips the rest; where the word is written.
+    pub fail_fast: Option<Span>,
     /// The steps and groups inside, in source order.
     pub members: Vec<GroupMember>,
     /// From the kind keyword to the closing brace.

@@ -337,7 +337,7 @@ pub fn describe(rule: Rule) -> &'static str {
         on_failure_stmt => "`on_failure`",
         failure_mode => "`fail`, `pause` or `continue`",
         compensate_on_failure_stmt => "`compensate_on_failure`",
-        fail_fast_stmt => "`fail_fast`",
+        fail_fast_stmt | group_fail_fast => "`fail_fast`",
         timer_for_stmt => "`for`",
         timer_until_stmt => "`until`",
         run_on_failure_stmt => "`on_failure`",

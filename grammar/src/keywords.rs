@@ -120,7 +120,7 @@ pub const KEYWORDS: &[Keyword] = &[
     kw("skip_on_exit", StepStatement, Some("`skip_on_exit N, …`: an attempt exiting with one of these codes ends the step `skipped` (not failed, not retried); its dependents see it skipped")),
     kw("on_failure", StepStatement, Some("`on_failure fail|pause|continue`: what happens after a step's last retry; in a workflow, `on_failure fail|compensate`: what a failed run does (`compensate` runs its steps' compensations, newest first)")),
     kw("until", StepStatement, Some("`until \"2026-12-24T09:00:00Z\"` (or ``until `EXPR` ``, a timestamp): when a `timer` step's wait ends; a time already past ends it at once")),
-    kw("fail_fast", StepStatement, Some("`fail_fast`: in a `for each item` step, the first failed item cancels the running ones and the rest never start; without it every item runs")),
+    kw("fail_fast", StepStatement, Some("`fail_fast`: in a `for each item` step, the first failed item cancels the running ones and the rest never start; without it every item runs. In a group's header (`parallel NAME fail_fast { … }`), the first failed member cancels the running members and skips the rest")),
     kw("compensate_on_failure", StepStatement, Some("`compensate_on_failure`: the step's `compensate` runs during compensation when the step itself failed, too (a payment that may have been charged)")),
     kw("backoff", StepStatement, Some("`backoff fixed D` waits D before every retry; `backoff exponential D` multiplies it by `factor` (2) each time")),
     kw("max", StepStatement, None),

@@ -940,6 +940,7 @@ impl Builder {
         let mut kind = GroupKind::Parallel;
         let mut name = None;
         let mut deps = None;
+        let mut fail_fast = None;
         let mut members = Vec::new();
         for c in kids(p) {
             match c.as_rule() {
@@ -948,6 +949,7 @@ impl Builder {
                 }
                 Rule::ident => name = Some(self.ident(c)),
                 Rule::after_clause => deps = Some(self.after(c)),
+                Rule::group_fail_fast => fail_fast = Some(span(&c)),
                 Rule::group_body => {
                     self.block(kids(c), Block::Group, |b, item| {
                         if let Some(m) = item.into_inner().next() {
@@ -961,7 +963,7 @@ impl Builder {
                 _ => {}
             }
         }
-        Group { kind, name: name.unwrap_or_else(|| missing(sp)), deps, members, span: sp }
+        Group { kind, name: name.unwrap_or_else(|| missing(sp)), deps, fail_fast, members, span: sp }
     }
 
     fn step(&mut self, p: Pair<'_, Rule>) -> Step {

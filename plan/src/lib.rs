@@ -564,6 +564,11 @@ pub struct Group {
     pub parent: Option<GroupId>,
     /// The steps directly in the group (not those of nested groups).
     pub steps: Vec<StepId>,
+    /// `fail_fast`: the first member (nested groups included) that fails
+    /// for good, without `on_failure continue`, cancels the running
+    /// members and skips those not started.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fail_fast: bool,
 }
 
 impl Workflow {

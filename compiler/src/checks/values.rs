@@ -217,7 +217,7 @@ pub(super) fn step_values<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut Vec
         out.push(
             Pending::new(Code::StatementNotAllowed, at(stmt.span), "`fail_fast` belongs in a `for each item` step")
                 .label("not a `for each item` step")
-                .help("`fail_fast` stops the other items of a `for each item` step when one fails; this step runs once"),
+                .help("`fail_fast` stops the other items of a `for each item` step when one fails; this step runs once. To stop a group's other members when one fails, write it in the group's header: `parallel NAME fail_fast { … }`"),
         );
     }
     for stmt in &step.body {

@@ -235,6 +235,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
                     .filter(|(_, s)| s.groups(db).last() == Some(&g.name.text))
                     .map(|(i, _)| i as u32)
                     .collect(),
+                fail_fast: g.fail_fast,
             })
             .collect();
         if !self.errors.is_empty() {

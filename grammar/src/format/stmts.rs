@@ -235,9 +235,13 @@ impl Printer<'_> {
         self.kw(g.kind.keyword());
         self.lit(g.name.span);
         if let Some(d) = &g.deps {
-            self.deps(d, " {".len());
+            self.deps(d, if g.fail_fast.is_some() { 0 } else { " {".len() });
         }
-        let header_end = g.deps.as_ref().map_or(g.name.span.end, |d| d.span.end);
+        let mut header_end = g.deps.as_ref().map_or(g.name.span.end, |d| d.span.end);
+        if let Some(ff) = g.fail_fast {
+            self.kw_after(header_end, "fail_fast");
+            header_end = ff.end;
+        }
         let items: Vec<_> = g
             .members
             .iter()

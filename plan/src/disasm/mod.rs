@@ -174,6 +174,9 @@ impl Plan {
             if let Some(p) = g.parent {
                 let _ = write!(out, " in {p}");
             }
+            if g.fail_fast {
+                let _ = write!(out, " fail_fast");
+            }
             let _ = writeln!(out, "  [{}]", members.join(", "));
         }
         for (i, e) in wf.exprs.iter().enumerate() {

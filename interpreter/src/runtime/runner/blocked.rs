@@ -195,6 +195,11 @@ impl Runner {
         Ok(None)
     }
 
+    /// Forgets step `s`'s hold (its group's `fail_fast` cancelled it).
+    pub(super) fn drop_gate(&mut self, s: StepId) {
+        self.blocked.gates.remove(&s);
+    }
+
     /// Only blocked steps are left and this runner may not wait for them.
     /// A timer due within [`TIMER_STAY_MS`] is waited for in the process,
     /// as a running step is; a later one leaves the run `blocked` until
