@@ -53,6 +53,7 @@ pub fn print_waiting(store: &dyn Store, json: bool) -> Result<(), runtime::Error
         let what = match text("gate").as_str() {
             "approval" => "approval".to_string(),
             "human" => "task".to_string(),
+            "timer" => format!("timer due {}", text("deadline")),
             _ => format!("event {}", text("event")),
         };
         println!("{}  {}/{}  {what}  {}", text("run"), text("workflow"), text("step"), text("message"));
@@ -82,6 +83,7 @@ pub fn how_to(run: &str, step: &str, gate: &Hold) -> String {
             cmd.push_str(" --data '{}'");
             cmd
         }
+        // Nobody fires a timer: resuming after its due time (or `flowc serve`) does.
         _ => format!("flowc resume {run}"),
     }
 }
@@ -114,9 +116,10 @@ pub fn print_blocked(store: &dyn Store, report: &RunReport) {
                 gate.event.as_deref().unwrap_or("?"),
                 gate.subject.as_deref().map(|s| format!(" with subject {s}")).unwrap_or_default()
             ),
+            "timer" => format!("is a timer due at {}", gate.deadline.as_deref().unwrap_or("?")),
             _ => "waits for its child run".to_string(),
         };
-        if let Some(d) = &gate.deadline {
+        if let Some(d) = gate.deadline.as_ref().filter(|_| gate.gate != "timer") {
             what.push_str(&format!(", until {d}"));
         }
         eprintln!("step {step} of run {run} {what}");

@@ -62,6 +62,7 @@ pub(crate) fn refusal(r: &Refusal) -> String {
                 Awaits::HumanTask => ": finish it with `flowc complete RUN STEP --output JSON`",
                 Awaits::Event => ": deliver one with `flowc event send`",
                 Awaits::ChildRun => "",
+                Awaits::Timer => ": `flowc cancel` ends the run instead",
             };
             format!("cannot {} step `{step}` of run `{run}`: {}{way}", action.as_str(), awaits.describe())
         }
@@ -76,7 +77,7 @@ pub(crate) fn refusal_http(r: &Refusal) -> String {
                 Awaits::Approval => format!(": POST /runs/{run}/steps/{step}/approve or /reject"),
                 Awaits::HumanTask => format!(": POST /runs/{run}/steps/{step}/complete with its `output`"),
                 Awaits::Event => ": POST the event to /events".to_string(),
-                Awaits::ChildRun => String::new(),
+                Awaits::ChildRun | Awaits::Timer => String::new(),
             };
             format!("cannot {} step `{step}` of run `{run}`: {}{way}", action.as_str(), awaits.describe())
         }

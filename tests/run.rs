@@ -1006,4 +1006,135 @@ fn kill_9_after_a_step_failed_then_resume_still_fails_the_run() {
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["status"], "failed", "a failure recorded before the kill still fails the run: {summary}");
     assert_eq!(summary["error"], "step bad failed: the command exited with status 1");
+
+fn due_ms(e: &Value) -> i64 {
+    let text = e["payload"]["due_at"].as_str().unwrap();
+    flowc_interpreter::time::parse_rfc3339(text).unwrap()
+}
+
+/// A timer records its due time when it starts; killed (`kill -9`) and
+/// resumed, it waits only for what is left of it, never from zero again,
+/// and completes no earlier than that time.
+#[test]
+fn a_killed_timer_resumes_with_the_time_left_from_its_recorded_start() {
+    let p = Project::new("timer-kill");
+    std::fs::write(p.path("main.flow"), "workflow w {\n  step hold: timer { for 4s }\n  step after_it after hold { command \"echo done\" }\n}\n").unwrap();
+    let mut child = p.cmd(&["run", "w", "--json"]).stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+    let mut run = String::new();
+    wait_until("the timer started", || {
+        let list = p.flowc(&["runs", "list", "--json"]);
+        let Some(id) = serde_json::from_slice::<Value>(&list.stdout).ok().and_then(|l| l[0]["run"].as_str().map(str::to_string)) else { return false };
+        run = id;
+        p.events(&run).iter().any(|e| e["event"] == "timer_started")
+    });
+    child.kill().unwrap(); // SIGKILL
+    let _ = child.wait();
+    let started = p.events(&run).into_iter().find(|e| e["event"] == "timer_started").unwrap();
+    let due = due_ms(&started);
+    // Dead for 2.5 of the 4 seconds.
+    let resume_at = due - 1500;
+    let wait = resume_at - flowc_interpreter::time::now_ms();
+    if wait > 0 {
+        std::thread::sleep(std::time::Duration::from_millis(wait as u64));
+    }
+    let clock = std::time::Instant::now();
+    let out = p.flowc(&["resume", &run, "--json"]);
+    let took = clock.elapsed();
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(took < std::time::Duration::from_millis(3500), "waited the remaining ~1.5s, not 4s again: {took:?}");
+    let events = p.events(&run);
+    let timers: Vec<&Value> = events.iter().filter(|e| e["event"] == "timer_started").collect();
+    assert_eq!(timers.len(), 1, "the timer did not start again: {events:?}");
+    let done = events.iter().find(|e| e["step"] == "hold" && e["event"] == "completed").unwrap();
+    let at = flowc_interpreter::time::parse_rfc3339(done["at"].as_str().unwrap()).unwrap();
+    assert!(at >= due, "completed at {} before its due time {}", done["at"], started["payload"]["due_at"]);
+    let show = p.json(&["runs", "show", &run, "--json"]);
+    assert_eq!(show["status"], "completed", "{show}");
+    let hold = &show["steps"]["hold"]["output"];
+    assert_eq!(hold["due_at"], started["payload"]["due_at"], "{show}");
+    assert!(hold["waited_ms"].as_i64().unwrap() >= 4000, "{show}");
+}
+
+/// A timer due later than a minute leaves the run `blocked` (exit 3), as a
+/// wait for a person does; nobody approves it, and `flowc cancel` ends it.
+#[test]
+fn a_long_timer_leaves_the_run_blocked_and_cancel_ends_it() {
+    let p = Project::new("timer-long");
+    let (out, s) = p.run_source("workflow w {\n  step hold: timer { for 72h }\n  step later after hold { command \"touch ran\" }\n}\n", "w", &[]);
+    assert_eq!(code(&out), 3, "{}", stderr(&out));
+    assert_eq!(s["status"], "blocked", "{s}");
+    assert!(stderr(&out).contains("step hold of run") && stderr(&out).contains("is a timer due at"), "{}", stderr(&out));
+    let run = s["run"].as_str().unwrap();
+    let started = p.events(run).into_iter().find(|e| e["event"] == "timer_started").unwrap();
+    let left = due_ms(&started) - flowc_interpreter::time::now_ms();
+    assert!(left > 71 * 3_600_000, "due in 72 hours: {started}");
+    let approve = p.flowc(&["approve", run, "hold"]);
+    assert_eq!(code(&approve), 2);
+    assert!(stderr(&approve).contains("it is a timer"), "{}", stderr(&approve));
+    let cancel = p.flowc(&["cancel", run]);
+    assert_eq!(code(&cancel), 0, "{}", stderr(&cancel));
+    let show = p.json(&["runs", "show", run, "--json"]);
+    assert_eq!(show["status"], "cancelled", "{show}");
+    assert_eq!(show["steps"]["hold"]["status"], "cancelled", "{show}");
+    assert!(!p.path("ran").exists());
+}
+
+/// A short timer is waited for in the process; one cancelled while it waits
+/// ends the run `cancelled`.
+#[test]
+fn cancel_stops_a_timer_flowc_run_is_waiting_for() {
+    let p = Project::new("timer-cancel");
+    std::fs::write(p.path("main.flow"), "workflow w {\n  step hold: timer { for 50s }\n}\n").unwrap();
+    let mut child = p.cmd(&["run", "w", "--json"]).stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut run = String::new();
+    wait_until("the timer started", || {
+        let list = p.flowc(&["runs", "list", "--json"]);
+        let Some(id) = serde_json::from_slice::<Value>(&list.stdout).ok().and_then(|l| l[0]["run"].as_str().map(str::to_string)) else { return false };
+        run = id;
+        p.events(&run).iter().any(|e| e["event"] == "timer_started")
+    });
+    let clock = std::time::Instant::now();
+    let cancel = p.flowc(&["cancel", &run]);
+    assert_eq!(code(&cancel), 0, "{}", stderr(&cancel));
+    let (rc, _, err) = wait_exit(&mut child);
+    assert!(clock.elapsed() < std::time::Duration::from_secs(10), "the run did not wait out its timer");
+    assert_eq!(rc, 1, "a cancelled run exits 1: {err}");
+    assert_eq!(p.json(&["runs", "show", &run, "--json"])["steps"]["hold"]["status"], "cancelled");
+}
+
+/// `parallel NAME fail_fast`: the first failed member cancels the running
+/// members (stopped, `cancelled`) and skips those not started, nested groups
+/// included, each naming the failed member; without it every member runs.
+#[test]
+fn a_fail_fast_group_cancels_its_running_members_and_skips_the_rest() {
+    let source = |ff: &str| {
+        format!(
+            "workflow w {{\n  concurrency 2\n  parallel g {ff}{{\n    step fails {{ command \"while [ ! -f slow.started ]; do sleep 0.01; done; exit 1\" }}\n    step slow {{ command \"touch slow.started; sleep 30\" }}\n    step later {{ command \"touch later.ran\" }}\n    parallel inner {{\n      step nested {{ command \"touch nested.ran\" }}\n    }}\n  }}\n  step after_g after g {{ command \"true\" }}\n  step report after all_done(g) {{ command \"true\" }}\n}}\n"
+        )
+    };
+    let p = Project::new("ff-group-off");
+    let (_, s) = p.run_source(&source("").replace("sleep 30", "sleep 0.2"), "w", &[]);
+    assert_eq!(s["status"], "failed", "{s}");
+    assert_eq!(status(&s, "slow"), "completed", "without fail_fast the others run");
+    assert_eq!(status(&s, "later"), "completed");
+    assert_eq!(status(&s, "nested"), "completed");
+
+    let p = Project::new("ff-group-on");
+    let clock = std::time::Instant::now();
+    let (out, s) = p.run_source(&source("fail_fast "), "w", &[]);
+    assert!(clock.elapsed() < std::time::Duration::from_secs(20), "the sleeping member was stopped");
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
+    assert_eq!(status(&s, "fails"), "failed");
+    assert_eq!(status(&s, "slow"), "cancelled", "{s}");
+    assert_eq!(status(&s, "later"), "skipped", "{s}");
+    assert_eq!(status(&s, "nested"), "skipped", "{s}");
+    assert_eq!(status(&s, "after_g"), "upstream_failed");
+    assert_eq!(status(&s, "report"), "completed", "all_done runs after the group");
+    assert!(!p.path("later.ran").exists() && !p.path("nested.ran").exists());
+    let events = p.events(s["run"].as_str().unwrap());
+    let reason = "step fails of group g failed (fail_fast)";
+    for (step, kind) in [("slow", "cancelled"), ("later", "skipped"), ("nested", "skipped")] {
+        let e = events.iter().find(|e| e["step"] == step && e["event"] == kind).unwrap_or_else(|| panic!("{step} {kind}: {events:?}"));
+        assert_eq!(e["payload"]["reason"], reason, "{e}");
+    }
 }

@@ -112,6 +112,7 @@ catalogue! {
     ConditionNotBool = "E0409", Error, "a condition that is not a bool";
     InputOutOfContext = "E0410", Error, "`input` outside a policy";
     UnknownFunction = "E0411", Error, "a call to a function that does not exist";
+    TimerValueType = "E0412", Error, "a timer's `for` or `until` expression has the wrong type";
     RunEndOutsideFinally = "E0413", Error, "`run.status`, `run.error` or `run.failures` outside the `finally` block";
 
     InvalidSchema = "E0501", Error, "a schema is not valid JSON Schema";
@@ -132,11 +133,13 @@ catalogue! {
     InvalidHeaderName = "E0516", Error, "a webhook signature's header is not a valid HTTP header name";
     RetryNeverApplies = "E0517", Error, "a retry option that can never take effect";
     InvalidItems = "E0520", Error, "a `for each item in` list or matrix is malformed";
+    InvalidTimestamp = "E0521", Error, "a timestamp is not RFC 3339 date-time text";
 
     StatementNotAllowed = "E0601", Error, "a statement does not belong in this kind of step or block";
     MissingStatement = "E0602", Error, "a step or declaration lacks a statement it needs";
     RepeatedStatement = "E0603", Error, "a statement that takes one value is given twice";
     ArmAfterElse = "E0604", Error, "a branch arm comes after `else`";
+    TimerForAndUntil = "E0605", Error, "a timer gives both `for` and `until`";
 
     UnsafeShellHole = "E0701", Error, "a command hole sits where the shell would run its value as code";
 

@@ -177,6 +177,8 @@ pub struct GroupSig {
     pub kind: ast::GroupKind,
     pub name: ast::Name,
     pub deps: Option<ast::Deps>,
+    /// `parallel NAME fail_fast { … }`.
+    pub fail_fast: bool,
     /// Direct members (steps and groups) by name.
     pub members: Vec<String>,
     /// Enclosing groups, outermost first.
@@ -446,6 +448,7 @@ fn build_model<'db>(db: &'db dyn Db, file: SourceFile, pieces: Vec<PieceDecl>, s
                                 kind: group.kind,
                                 name: group.name.clone(),
                                 deps: group.deps.clone(),
+                                fail_fast: group.fail_fast.is_some(),
                                 members: Vec::new(),
                                 groups: path,
                             });
@@ -501,6 +504,7 @@ fn collect_group<'db>(
         kind: group.kind,
         name: group.name.clone(),
         deps: group.deps.clone(),
+        fail_fast: group.fail_fast.is_some(),
         members,
         groups: outer.to_vec(),
     });

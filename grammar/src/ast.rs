@@ -900,6 +900,9 @@ pub struct Group {
     /// `after …`: every member waits for these too; `None`: the group starts
     /// with the run (or with its enclosing group).
     pub deps: Option<Deps>,
+    /// `fail_fast` in the header: the first failed member cancels the
+    /// running members and skips the rest; where the word is written.
+    pub fail_fast: Option<Span>,
     /// The steps and groups inside, in source order.
     pub members: Vec<GroupMember>,
     /// From the kind keyword to the closing brace.
@@ -999,6 +1002,8 @@ pub enum StepKind {
     Check(Name),
     /// Blocks until a matching event arrives.
     Wait,
+    /// Waits for a duration (`for`) or until a time (`until`), durably.
+    Timer,
     /// Picks the first arm whose condition holds, or `else`.
     Branch,
     /// Sends `message` to `channel`; never blocks or fails the run.
@@ -1024,6 +1029,7 @@ impl StepKind {
             StepKind::Approval => "approval",
             StepKind::Check(_) => "check",
             StepKind::Wait => "wait",
+            StepKind::Timer => "timer",
             StepKind::Branch => "branch",
             StepKind::Notify => "notify",
             StepKind::Human => "human",
@@ -1374,6 +1380,22 @@ pub enum StepStmtKind {
     },
     /// `env { … }`: the step's own environment entries.
     Env(EnvBlock),
+    /// `for D` or ``for `EXPR` ``: how long a `timer` step waits (the
+    /// expression is a duration, or a number of seconds).
+    TimerFor(TimerArg<DurationLit>),
+    /// `until "RFC 3339"` or ``until `EXPR` ``: when a `timer` step's wait
+    /// ends (the expression is a timestamp, or its RFC 3339 text).
+    TimerUntil(TimerArg<StrLit>),
+}
+
+/// A `timer` step's `for` or `until` value: a literal, or an expression
+/// evaluated when the timer starts.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum TimerArg<L> {
+    /// `10m`, `"2026-12-24T09:00:00Z"`.
+    Literal(L),
+    /// A backtick expression.
+    Expr(Expr),
 }
 
 impl StepStmtKind {
@@ -1414,6 +1436,8 @@ impl StepStmtKind {
             StepStmtKind::FailFast => "fail_fast",
             StepStmtKind::OnFailure { .. } => "on_failure",
             StepStmtKind::Env(_) => "env",
+            StepStmtKind::TimerFor(_) => "for",
+            StepStmtKind::TimerUntil(_) => "until",
         }
     }
 }

@@ -79,7 +79,7 @@ pub const KEYWORDS: &[Keyword] = &[
     kw("finally", WorkflowStatement, Some("`finally { steps }`: the exit handler, steps that run once the rest of the run has ended, whatever its status; `run.status` and `run.failures` say how it ended")),
     kw("phase", WorkflowStatement, Some("`phase NAME [after DEPS] { steps }`: a named stage; `after NAME` waits for all of it")),
     kw("after", HeaderWord, Some("`after a, b`: run when every dependency succeeded (all_success); `RULE(a, b)` changes the rule: `one_success`, `all_done`, `none_failed`, `one_failed`, …; or a condition on outcomes: `after a, failed(b)`, `after succeeded(a) || skipped(b)`")),
-    kw("for", HeaderWord, Some("`for each item`: run the step once per item of the current item list; `item` is the element")),
+    kw("for", HeaderWord, Some("`for each item`: run the step once per item of the current item list; `item` is the element. In a `timer` step, `for D` (or ``for `EXPR` ``, a duration or seconds): how long it waits")),
     kw("each", HeaderWord, Some("`for each item`: run the step once per item of the current item list; `item` is the element")),
     kw("item", HeaderWord, Some("`for each item`: run the step once per item of the current item list; `item` is the element")),
     kw("in", HeaderWord, Some("`for each item in [..]`: run the step once per item of this literal list (or `in matrix { … }`)")),
@@ -88,6 +88,7 @@ pub const KEYWORDS: &[Keyword] = &[
     kw("approval", StepKind, Some("step kind: the run blocks until someone approves or rejects (`flowc approve`)")),
     kw("check", StepKind, Some("`check \"TEMPLATE\" [expect \"text\"]`: a gate or invariant check; as a step kind, `check POLICY` evaluates a policy")),
     kw("wait", StepKind, Some("step kind: blocks until a matching event arrives; the event is the output")),
+    kw("timer", StepKind, Some("step kind: waits `for D` or `until \"TIMESTAMP\"`, durably (a killed run resumes with the time left); the output is `{due_at, waited_ms}`")),
     kw("branch", StepKind, Some("step kind: picks the first arm ``when `cond` -> STEP[, STEP…]`` that holds, or `else -> STEP[, STEP…]`; an arm picks every step or group it names")),
     kw("notify", StepKind, Some("step kind: sends `message` to `channel`; never blocks, never fails the run")),
     kw("human", StepKind, Some("step kind: a pending task for a person; `flowc complete` gives its output")),
@@ -121,7 +122,8 @@ pub const KEYWORDS: &[Keyword] = &[
     kw("skippable", StepStatement, Some("`skippable`: `flowc skip` may pass this gate")),
     kw("skip_on_exit", StepStatement, Some("`skip_on_exit N, …`: an attempt exiting with one of these codes ends the step `skipped` (not failed, not retried); its dependents see it skipped")),
     kw("on_failure", StepStatement, Some("`on_failure fail|pause|continue`: what happens after a step's last retry; in a workflow, `on_failure fail|compensate`: what a failed run does (`compensate` runs its steps' compensations, newest first)")),
-    kw("fail_fast", StepStatement, Some("`fail_fast`: in a `for each item` step, the first failed item cancels the running ones and the rest never start; without it every item runs")),
+    kw("until", StepStatement, Some("`until \"2026-12-24T09:00:00Z\"` (or ``until `EXPR` ``, a timestamp): when a `timer` step's wait ends; a time already past ends it at once")),
+    kw("fail_fast", StepStatement, Some("`fail_fast`: in a `for each item` step, the first failed item cancels the running ones and the rest never start; without it every item runs. In a group's header (`parallel NAME fail_fast { … }`), the first failed member cancels the running members and skips the rest")),
     kw("compensate_on_failure", StepStatement, Some("`compensate_on_failure`: the step's `compensate` runs during compensation when the step itself failed, too (a payment that may have been charged)")),
     kw("backoff", StepStatement, Some("`backoff fixed D` waits D before every retry; `backoff exponential D` multiplies it by `factor` (2) each time")),
     kw("max", StepStatement, None),
@@ -239,11 +241,12 @@ pub const STEP_KEYWORDS: &[&str] = &[
     "distinct_from_initiator", "message", "timeout", "retry", "compensate", "channel", "event",
     "then", "reads", "items", "strategy", "metric", "top_k", "threshold", "weights", "check",
     "on_fail", "skippable", "on_failure", "env", "skip_on_exit", "compensate_on_failure", "fail_fast",
+    "for", "until",
 ];
 
 /// The step kinds that may follow `step NAME:`.
 pub const STEP_KINDS: &[&str] = &[
-    "run", "agent", "approval", "check", "wait", "branch", "notify", "human", "call", "select",
+    "run", "agent", "approval", "check", "wait", "timer", "branch", "notify", "human", "call", "select",
     "gate", "use",
 ];
 

@@ -946,6 +946,7 @@ impl Builder {
                 name = Some(Name { text: "finally".into(), span: span(&kw) });
             }
         let mut deps = None;
+        let mut fail_fast = None;
         let mut members = Vec::new();
         for c in kids(p) {
             match c.as_rule() {
@@ -955,6 +956,7 @@ impl Builder {
 
                 Rule::ident => name = Some(self.ident(c)),
                 Rule::after_clause => deps = Some(self.after(c)),
+                Rule::group_fail_fast => fail_fast = Some(span(&c)),
                 Rule::group_body => {
                     self.block(kids(c), Block::Group, |b, item| {
                         if let Some(m) = item.into_inner().next() {
@@ -968,7 +970,7 @@ impl Builder {
                 _ => {}
             }
         }
-        Group { kind, name: name.unwrap_or_else(|| missing(sp)), deps, members, span: sp }
+        Group { kind, name: name.unwrap_or_else(|| missing(sp)), deps, fail_fast, members, span: sp }
     }
 
     fn step(&mut self, p: Pair<'_, Rule>) -> Step {
@@ -1036,6 +1038,7 @@ impl Builder {
             _ => match k.as_str() {
                 "approval" => StepKind::Approval,
                 "wait" => StepKind::Wait,
+                "timer" => StepKind::Timer,
                 "branch" => StepKind::Branch,
                 "notify" => StepKind::Notify,
                 "human" => StepKind::Human,
@@ -1221,6 +1224,16 @@ impl Builder {
             Rule::skippable_stmt => StepStmtKind::Skippable,
             Rule::compensate_on_failure_stmt => StepStmtKind::CompensateOnFailure,
             Rule::fail_fast_stmt => StepStmtKind::FailFast,
+            Rule::timer_for_stmt => match kids(p).find(|c| matches!(c.as_rule(), Rule::duration | Rule::cel)) {
+                Some(c) if c.as_rule() == Rule::cel => StepStmtKind::TimerFor(TimerArg::Expr(self.cel(c))),
+                Some(c) => StepStmtKind::TimerFor(TimerArg::Literal(self.duration(c))),
+                None => StepStmtKind::TimerFor(TimerArg::Literal(DurationLit { millis: 0, span: sp })),
+            },
+            Rule::timer_until_stmt => match kids(p).find(|c| matches!(c.as_rule(), Rule::string | Rule::cel)) {
+                Some(c) if c.as_rule() == Rule::cel => StepStmtKind::TimerUntil(TimerArg::Expr(self.cel(c))),
+                Some(c) => StepStmtKind::TimerUntil(TimerArg::Literal(self.string(c))),
+                None => StepStmtKind::TimerUntil(TimerArg::Expr(empty_expr(sp))),
+            },
             Rule::skip_on_exit_stmt => {
                 let codes = kids(p).filter(|k| k.as_rule() == Rule::int).map(|k| self.int(k)).collect();
                 StepStmtKind::SkipOnExit(codes)

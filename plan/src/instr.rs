@@ -157,6 +157,12 @@ pub enum Instr {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         subject: Option<Reg>,
     },
+    /// `TIMER`: blocks until a due time, computed when the instruction runs
+    /// and recorded (`timer_started`); the step completes then.
+    Timer {
+        /// How the due time is found.
+        due: TimerDue,
+    },
     /// `READ_STORE`: reads a store value and binds it for the expressions after it.
     ReadStore {
         /// The store, an index into the plan's `stores`.
@@ -224,6 +230,7 @@ impl Instr {
             Instr::Approval { .. } => "APPROVAL",
             Instr::Human { .. } => "HUMAN",
             Instr::Wait { .. } => "WAIT",
+            Instr::Timer { .. } => "TIMER",
             Instr::ReadStore { .. } => "READ_STORE",
             Instr::StorePut { .. } => "STORE_PUT",
             Instr::Spawn { .. } => "SPAWN",
@@ -252,6 +259,7 @@ impl Instr {
             Instr::CheckPolicy { input, .. } => vec![input],
             Instr::Approval { message, .. } | Instr::Human { message, .. } => message.iter().collect(),
             Instr::Wait { event, subject } => std::iter::once(event).chain(subject.iter()).collect(),
+            Instr::Timer { due: TimerDue::ForReg(r) | TimerDue::UntilReg(r) } => vec![r],
             _ => Vec::new(),
         }
     }
@@ -265,8 +273,24 @@ impl Instr {
     /// Whether the instruction may leave the step `blocked` on a person or an
     /// event. It must be the step's last instruction before `END`.
     pub fn is_blocking(&self) -> bool {
-        matches!(self, Instr::Approval { .. } | Instr::Human { .. } | Instr::Wait { .. })
+        matches!(self, Instr::Approval { .. } | Instr::Human { .. } | Instr::Wait { .. } | Instr::Timer { .. })
     }
+}
+
+/// When a `TIMER` is due: after a duration, or at a time; written out, or in
+/// a register an `EVAL` filled (a duration's text or a number of seconds;
+/// a timestamp's RFC 3339 text).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimerDue {
+    /// `for 10m`: milliseconds from the start.
+    For(u64),
+    /// `until "2026-12-24T09:00:00Z"`: the RFC 3339 text, checked at compile time.
+    Until(String),
+    /// ``for `EXPR` ``.
+    ForReg(Reg),
+    /// ``until `EXPR` ``.
+    UntilReg(Reg),
 }
 
 /// How `PARSE_OUTPUT` turns captured stdout into the step's output.

@@ -141,7 +141,7 @@ pub mod types;
 
 use serde::{Deserialize, Serialize};
 
-pub use instr::{Arm, ArmTarget, Instr, OutputMode, Reg};
+pub use instr::{Arm, ArmTarget, Instr, OutputMode, Reg, TimerDue};
 pub use instr::{instr_uses, is_post_action};
 pub use invariant::{fnv1a_hex, invariants_hash, template_text, FailMode, Invariant, InvariantCheck, ViolationAction};
 pub use policy::{Policy, PolicyEffect, PolicyRule};
@@ -432,6 +432,8 @@ pub enum StepKind {
     Check,
     /// Waits for an inbound event (`WAIT`).
     Wait,
+    /// Waits for a due time (`TIMER`).
+    Timer,
     /// Waits for a person to complete a task (`HUMAN`).
     Human,
     /// Keeps the best items of the item list (`SELECT`).
@@ -452,6 +454,7 @@ impl StepKind {
             StepKind::Approval => "approval",
             StepKind::Check => "check",
             StepKind::Wait => "wait",
+            StepKind::Timer => "timer",
             StepKind::Human => "human",
             StepKind::Select => "select",
             StepKind::Gate => "gate",
@@ -568,6 +571,11 @@ pub struct Group {
     pub parent: Option<GroupId>,
     /// The steps directly in the group (not those of nested groups).
     pub steps: Vec<StepId>,
+    /// `fail_fast`: the first member (nested groups included) that fails
+    /// for good, without `on_failure continue`, cancels the running
+    /// members and skips those not started.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fail_fast: bool,
 }
 
 impl Workflow {

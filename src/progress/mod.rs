@@ -249,6 +249,8 @@ impl Observer for Progress {
                     Some("approval") => "waiting for an approval".to_string(),
                     Some("human") => "waiting for a person to complete the task".to_string(),
                     Some("wait") => format!("waiting for an event {}", hold.and_then(|h| h.event.as_deref()).unwrap_or("")),
+                    // `timer_started` said when it is due.
+                    Some("timer") => return,
                     _ => "waiting for a child run".to_string(),
                 };
                 format!("{} {label} blocked: {what}", self.paint("⏸", "36"))

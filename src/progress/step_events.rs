@@ -10,6 +10,11 @@ pub fn line(p: &Progress, label: &str, event: &Event) -> Option<String> {
     Some(match event {
         Event::ItemStarted(_) if p.is_live() => return None,
         Event::ItemStarted(i) => format!("step {label} item {} started", i.item),
+        Event::TimerStarted(t) => format!(
+            "step {label} timer: waits {}, until {}",
+            flowc_plan::disasm::format_duration(t.wait_ms),
+            flowc_interpreter::time::rfc3339_s(flowc_interpreter::time::parse_rfc3339(&t.due_at).unwrap_or(0))
+        ),
         Event::ItemCompleted(i) => format!("{} {label} item {} completed", p.paint_pub("✓", "32"), i.item),
         Event::ItemBlocked(i) => format!("step {label} item {} waits for its child run", i.item),
         Event::ItemCancelled(i) => format!("{} {label} item {} cancelled: another item failed (fail_fast)", p.paint_pub("■", "33"), i.item),

@@ -746,6 +746,8 @@ fn body_references<'db>(body: &[ast::StepStmt], base: &StepScope<'_>, own_output
                 }
             }
             StepStmtKind::With(v) => check_value(v, base, anchor, out),
+            StepStmtKind::TimerFor(ast::TimerArg::Expr(e)) => timer_value(e, true, base, anchor, out),
+            StepStmtKind::TimerUntil(ast::TimerArg::Expr(e)) => timer_value(e, false, base, anchor, out),
             StepStmtKind::Env(env) => {
                 for e in &env.entries {
                     if let ast::EnvEntryKind::Assign { value: ast::EnvValue::Template(t), .. } = &e.kind {
@@ -772,6 +774,45 @@ fn body_references<'db>(body: &[ast::StepStmt], base: &StepScope<'_>, own_output
             _ => {}
         }
     }
+}
+
+/// A timer's ``for `EXPR` `` is a duration or a number of seconds; its
+/// ``until `EXPR` `` a timestamp or its RFC 3339 text (E0412).
+fn timer_value<'db>(e: &ast::Expr, is_for: bool, base: &StepScope<'_>, anchor: Anchor<'db>, out: &mut Vec<Pending<'db>>) {
+    let from = out.len();
+    let ty = check_one(e, Expect::Any, base, anchor, out);
+    if out.len() > from || ty == Ty::Dyn {
+        return;
+    }
+    let fits = if is_for { matches!(ty, Ty::Duration | Ty::Int | Ty::Uint | Ty::Double) } else { matches!(ty, Ty::Timestamp | Ty::String) };
+    if fits {
+        return;
+    }
+    let (word, want, help) = if is_for {
+        (
+            "for",
+            "a duration or a number of seconds",
+            match ty {
+                Ty::String => "convert the text: `duration(…)` reads `\"90s\"` or `\"1h30m\"`",
+                Ty::Timestamp => "a time belongs in `until`; or subtract: `t - run.started_at` is a duration",
+                _ => "write a duration (`duration('10m')`, `b - a` of two timestamps) or seconds (`inputs.delay_s`)",
+            },
+        )
+    } else {
+        (
+            "until",
+            "a timestamp or its RFC 3339 text",
+            match ty {
+                Ty::Duration | Ty::Int | Ty::Uint | Ty::Double => "a wait from the start belongs in `for`; or add it to a time: `run.started_at + duration('1h')`",
+                _ => "write a timestamp (`timestamp(inputs.at)`, `run.started_at + duration('1h')`) or RFC 3339 text",
+            },
+        )
+    };
+    out.push(
+        Pending::new(Code::TimerValueType, Loc::new(anchor, e.span), format!("a timer's `{word}` must be {want}, found {}", ty.brief()))
+            .label(format!("this is {}", ty.brief()))
+            .help(help),
+    );
 }
 
 fn clone_scope<'a>(s: &StepScope<'a>) -> StepScope<'a> {

@@ -46,6 +46,8 @@ fn allowed(kind: &StepKind) -> (&'static [&'static str], bool) {
         StepKind::Branch => (&["description", "when", "when ->", "else"], false),
         StepKind::Notify => (&["description", "when", "channel", "message", "env"], false),
         StepKind::Human => (&["description", "when", "timeout", "message", "output", "approvers", "on_failure"], false),
+        // A timer's wait is its own time limit, and it has nothing to retry.
+        StepKind::Timer => (&["description", "when", "for", "until", "on_failure"], false),
         StepKind::Select => (
             &["description", "when", "strategy", "metric", "top_k", "threshold", "weights", "output", "timeout"],
             false,
@@ -72,7 +74,7 @@ const POST_ACTIONS: &[&str] = &["then put", "then spawn", "then spawn each", "it
 /// policy requires approval) is ended by the decision or the event itself:
 /// it has no "after the work" for post actions to run in.
 fn waits(kind: &StepKind) -> bool {
-    matches!(kind, StepKind::Approval | StepKind::Human | StepKind::Wait | StepKind::Check(_))
+    matches!(kind, StepKind::Approval | StepKind::Human | StepKind::Wait | StepKind::Timer | StepKind::Check(_))
 }
 
 /// What a step of this kind cannot do without.
@@ -94,6 +96,7 @@ const SINGLE: &[&str] = &[
     "description", "command", "prompt", "output", "with", "when", "approvers", "distinct_from_initiator", "message",
     "timeout", "retry", "compensate", "channel", "event", "items", "strategy", "metric", "top_k", "threshold",
     "weights", "on_fail", "skippable", "on_failure", "env", "skip_on_exit", "compensate_on_failure", "fail_fast",
+    "for", "until",
 ];
 
 /// Where each kind's own statements are explained, for help lines.
@@ -119,6 +122,7 @@ fn kind_for(key: &str) -> Option<&'static str> {
         "prompt" => "agent NAME",
         "with" => "check POLICY` or `call WORKFLOW",
         "event" => "wait",
+        "for" | "until" => "timer",
         "approvers" | "distinct_from_initiator" => "approval",
         "channel" => "notify",
         "when ->" | "else" => "branch",
@@ -166,9 +170,15 @@ fn body_shape<'db>(
         if !is_allowed(kind, key) {
             let shown = if key == "when ->" { "a branch arm" } else { stmt.kind.keyword() };
             let help = match kind_for(key) {
+                _ if *kind == StepKind::Timer && matches!(key, "retry" | "timeout") => format!(
+                    "a timer does not fail or hang, so there is nothing to {}: the wait is `for D` or `until \"…\"`; {}",
+                    if key == "retry" { "retry" } else { "limit" },
+                    kind_phrase(kind)
+                ),
                 _ if waits(kind) && POST_ACTIONS.contains(&key) => format!(
-                    "{} ends when its decision or event arrives, so it takes no post actions: move `{shown}` to a `run` step `after` it that reads its `output`",
-                    a_step(kind.keyword())
+                    "{} ends when its {} arrives, so it takes no post actions: move `{shown}` to a `run` step `after` it that reads its `output`",
+                    a_step(kind.keyword()),
+                    if *kind == StepKind::Timer { "due time" } else { "decision or event" }
                 ),
                 Some(k) => format!("{shown} belongs in {}; {}", a_step(k), kind_phrase(kind)),
                 None => kind_phrase(kind),
@@ -217,6 +227,9 @@ fn body_shape<'db>(
             _ => {}
         }
     }
+    if *kind == StepKind::Timer {
+        timer_shape(body, inherited, header, at, out);
+    }
     if let Some((key, example)) = required(kind) {
         let has = |stmts: &[StepStmt]| stmts.iter().any(|s| shape_key(&s.kind) == key);
         if !has(body) && !has(inherited) {
@@ -227,6 +240,29 @@ fn body_shape<'db>(
                     .help(format!("add `{example}` to the step body")),
             );
         }
+    }
+}
+
+/// A timer waits `for` a duration or `until` a time: exactly one of them.
+fn timer_shape<'db>(body: &[StepStmt], inherited: &[StepStmt], header: Span, at: &dyn Fn(Span) -> Loc<'db>, out: &mut Vec<Pending<'db>>) {
+    let find = |k: &str| body.iter().chain(inherited).find(|s| s.kind.keyword() == k).map(keyword_span);
+    match (find("for"), find("until")) {
+        (None, None) => out.push(
+            Pending::new(Code::MissingStatement, at(header), "a `timer` step needs `for` or `until`")
+                .label("no `for` or `until` in this step")
+                .help("add `for 10m` (a duration) or `until \"2026-12-24T09:00:00Z\"` (a time) to the step body"),
+        ),
+        (Some(f), Some(u)) => {
+            // Point at the one written second: the first one reads as meant.
+            let (second, first, which) = if u.start > f.start { (u, f, "until") } else { (f, u, "for") };
+            out.push(
+                Pending::new(Code::TimerForAndUntil, at(second), "a `timer` step waits `for` a duration or `until` a time, not both")
+                    .label(format!("`{which}` after the other"))
+                    .related(at(first), "the wait is already given here")
+                    .help("keep one: `for D` waits D from when the timer starts, `until \"…\"` waits until that time"),
+            )
+        }
+        _ => {}
     }
 }
 
@@ -439,7 +475,7 @@ mod tests {
         let name = || Name { text: "x".into(), span: Span::new(0, 0) };
         let kinds = [
             StepKind::Run, StepKind::Agent(name()), StepKind::Approval, StepKind::Check(name()), StepKind::Wait,
-            StepKind::Branch, StepKind::Notify, StepKind::Human, StepKind::Call(name()), StepKind::Select,
+            StepKind::Timer, StepKind::Branch, StepKind::Notify, StepKind::Human, StepKind::Call(name()), StepKind::Select,
             StepKind::Gate, StepKind::Use(name()),
         ];
         let mut statements: Vec<&str> = [COMMON, POST, POST_ACTIONS, SINGLE].concat();

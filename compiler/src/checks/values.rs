@@ -217,8 +217,19 @@ pub(super) fn step_values<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut Vec
         out.push(
             Pending::new(Code::StatementNotAllowed, at(stmt.span), "`fail_fast` belongs in a `for each item` step")
                 .label("not a `for each item` step")
-                .help("`fail_fast` stops the other items of a `for each item` step when one fails; this step runs once"),
+                .help("`fail_fast` stops the other items of a `for each item` step when one fails; this step runs once. To stop a group's other members when one fails, write it in the group's header: `parallel NAME fail_fast { … }`"),
         );
+    }
+    for stmt in &step.body {
+        if let StepStmtKind::TimerUntil(ast::TimerArg::Literal(lit)) = &stmt.kind
+            && let Some(problem) = crate::literal::rfc3339_problem(&lit.value)
+        {
+            out.push(
+                Pending::new(Code::InvalidTimestamp, at(lit.span), format!("`{}` is not an RFC 3339 date-time: {problem}", lit.value))
+                    .label("not a timestamp")
+                    .help("write the date, `T`, the time and the zone: `\"2026-12-24T09:00:00Z\"` (UTC) or `\"2026-12-24T10:00:00+01:00\"`"),
+            );
+        }
     }
     // `compensate_on_failure` says when a compensation runs; without one there is none.
     // (A `use` step may take its `compensate` from the template.)

@@ -9,6 +9,8 @@
 //!   when the policy requires approval.
 //! - A `wait` step renders its type and subject with glob-escaped holes, so a
 //!   value such as a lead id matches only itself.
+//! - A `timer` step is `TIMER for D` / `TIMER until "…"`, or `EVAL` of its
+//!   expression into a register and `TIMER` reading it.
 
 
 use flowc_grammar::ast::{self, StepKind, StepStmt, StepStmtKind, TemplatePart, TemplateStr, TypeExpr};
@@ -87,6 +89,29 @@ pub(super) fn step_code(
             });
             code.push(plan::Instr::Wait { event: reg("event"), subject });
             plan::StepKind::Wait
+        }
+        StepKind::Timer => {
+            // E0602 and E0605 stop a plan without exactly one of `for` and `until`.
+            let due = match (find("for"), find("until")) {
+                (Some(StepStmtKind::TimerFor(ast::TimerArg::Literal(d))), None) => plan::TimerDue::For(d.millis),
+                (Some(StepStmtKind::TimerFor(ast::TimerArg::Expr(e))), None) => {
+                    let id = lw.expr(&e.text);
+                    code.push(plan::Instr::Eval { expr: id, dst: reg("due") });
+                    plan::TimerDue::ForReg(reg("due"))
+                }
+                (None, Some(StepStmtKind::TimerUntil(ast::TimerArg::Literal(at)))) => plan::TimerDue::Until(at.value),
+                (None, Some(StepStmtKind::TimerUntil(ast::TimerArg::Expr(e)))) => {
+                    let id = lw.expr(&e.text);
+                    code.push(plan::Instr::Eval { expr: id, dst: reg("due") });
+                    plan::TimerDue::UntilReg(reg("due"))
+                }
+                _ => {
+                    lw.error(Some(name), "a `timer` step needs one `for` or one `until`");
+                    return None;
+                }
+            };
+            code.push(plan::Instr::Timer { due });
+            plan::StepKind::Timer
         }
         other => {
             lw.error(Some(name), format!("`{}` steps do not wait for people or events", other.keyword()));

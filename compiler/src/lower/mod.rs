@@ -236,6 +236,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
                     .filter(|(_, s)| s.groups(db).last() == Some(&g.name.text))
                     .map(|(i, _)| i as u32)
                     .collect(),
+                fail_fast: g.fail_fast,
             })
             .collect();
         if !self.errors.is_empty() {
@@ -603,7 +604,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
                 gate = Some(policy);
                 (plan::StepKind::Gate, code)
             }
-            StepKind::Approval | StepKind::Human | StepKind::Check(_) | StepKind::Wait => {
+            StepKind::Approval | StepKind::Human | StepKind::Check(_) | StepKind::Wait | StepKind::Timer => {
                 inbox::step_code(self, &name, &kind, &body, output_type.as_ref())?
             }
             // The checker refuses a template whose kind is another template

@@ -238,9 +238,13 @@ impl Printer<'_> {
             self.lit(g.name.span);
         }
         if let Some(d) = &g.deps {
-            self.deps(d, " {".len());
+            self.deps(d, if g.fail_fast.is_some() { 0 } else { " {".len() });
         }
-        let header_end = g.deps.as_ref().map_or(g.name.span.end, |d| d.span.end);
+        let mut header_end = g.deps.as_ref().map_or(g.name.span.end, |d| d.span.end);
+        if let Some(ff) = g.fail_fast {
+            self.kw_after(header_end, "fail_fast");
+            header_end = ff.end;
+        }
         let items: Vec<_> = g
             .members
             .iter()
@@ -527,6 +531,20 @@ impl Printer<'_> {
             StepStmtKind::Skippable => self.kw("skippable"),
             StepStmtKind::CompensateOnFailure => self.kw("compensate_on_failure"),
             StepStmtKind::FailFast => self.kw("fail_fast"),
+            StepStmtKind::TimerFor(arg) => {
+                self.kw("for");
+                match arg {
+                    TimerArg::Literal(d) => self.lit(d.span),
+                    TimerArg::Expr(e) => self.cel(e),
+                }
+            }
+            StepStmtKind::TimerUntil(arg) => {
+                self.kw("until");
+                match arg {
+                    TimerArg::Literal(s) => self.lit(s.span),
+                    TimerArg::Expr(e) => self.cel(e),
+                }
+            }
             StepStmtKind::SkipOnExit(codes) => {
                 self.kw("skip_on_exit");
                 self.out.space();

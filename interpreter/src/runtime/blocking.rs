@@ -61,6 +61,7 @@ impl Hold {
             "approval" => "approval",
             "human" => "task",
             "wait" => "event",
+            "timer" => "timer",
             _ => "child run",
         }
     }
@@ -149,6 +150,7 @@ pub(crate) fn misfit(gate: &Hold, action: GateAction) -> Option<Awaits> {
         ("approval", GateAction::Complete) => Some(Awaits::Approval),
         ("human", _) => Some(Awaits::HumanTask),
         ("wait", _) => Some(Awaits::Event),
+        ("timer", _) => Some(Awaits::Timer),
         _ => Some(Awaits::ChildRun),
     }
 }

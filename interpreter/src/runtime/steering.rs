@@ -60,6 +60,8 @@ pub enum Awaits {
     Event,
     /// A child run, whose own blocked step is what must be resolved.
     ChildRun,
+    /// A `timer`'s due time: nobody decides it.
+    Timer,
 }
 
 /// A steering request that the run's state rules out. The `Display` form
@@ -84,6 +86,7 @@ impl Awaits {
             Awaits::HumanTask => "it is a human task",
             Awaits::Event => "it waits for an event, not a person",
             Awaits::ChildRun => "it waits for a child run; resolve the step blocked in that run",
+            Awaits::Timer => "it is a timer, which fires at its due time; nobody decides it",
         }
     }
 }

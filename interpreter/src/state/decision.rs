@@ -111,7 +111,7 @@ pub trait Decisions {
 /// decided in `runtime::blocking`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Hold {
-    /// `approval`, `human`, `wait`, or `call` (a child run is blocked).
+    /// `approval`, `human`, `wait`, `timer`, or `call` (a child run is blocked).
     pub gate: String,
     /// The question or task shown to whoever decides (`message`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -146,7 +146,8 @@ pub struct Hold {
     /// For a call: the blocked child run.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub child_run: Option<String>,
-    /// When the step fails if nobody resolved it (RFC 3339).
+    /// When the step fails if nobody resolved it (RFC 3339); for a `timer`,
+    /// its due time, when it completes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deadline: Option<String>,
     /// The attempt that blocked.

@@ -153,6 +153,9 @@ event_kinds! {
     Refused = "refused",
     /// A `check` step's policies decided (allow, deny, or require an approval).
     Decided = "decided",
+    /// A `timer` step started waiting; its due time is recorded, so a
+    /// resumed run waits only for what is left.
+    TimerStarted = "timer_started",
 }
 
 impl std::fmt::Display for EventKind {
@@ -411,6 +414,17 @@ pub mod payload {
         pub source_hash: String,
         /// What that means.
         pub message: String,
+    }
+
+    /// `timer_started`: a `timer` step's wait began.
+    #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+    pub struct TimerStarted {
+        /// The attempt that started the timer.
+        pub attempt: u32,
+        /// When the timer fires (RFC 3339, UTC, milliseconds).
+        pub due_at: String,
+        /// How long the wait is from its start (0 for a time already past).
+        pub wait_ms: u64,
     }
 
     /// `retried`: an attempt failed and the next follows after a delay.
@@ -786,6 +800,10 @@ mod tests {
             (
                 Event::InvariantsPinned(InvariantsPinned { pinned_hash: "p".into(), source_hash: "s".into(), message: "m".into() }),
                 json!({ "pinned_hash": "p", "source_hash": "s", "message": "m" }),
+            ),
+            (
+                Event::TimerStarted(TimerStarted { attempt: 1, due_at: "2026-12-24T09:00:00.000Z".into(), wait_ms: 600_000 }),
+                json!({ "attempt": 1, "due_at": "2026-12-24T09:00:00.000Z", "wait_ms": 600_000 }),
             ),
             (
                 Event::Retried(Retried { attempt: 1, next_attempt: 2, delay_ms: 100, error: "e".into(), ..Default::default() }),

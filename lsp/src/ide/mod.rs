@@ -236,6 +236,9 @@ mod tests {
             ("workflow w {\n  step a { command \"true\"  ret$0ry 2 }\n}\n", "`retry"),
             ("workflow w {\n  step a { command \"true\"  skip_on$0_exit 99 }\n}\n", "`skip_on_exit N, …`"),
             ("workflow w {\n  step a for each item in [1] { command \"true\"  fail_f$0ast }\n}\n", "cancels the running ones"),
+            ("workflow w {\n  step a: tim$0er { for 10m }\n}\n", "the time left"),
+            ("workflow w {\n  step a: timer { unt$0il \"2026-12-24T09:00:00Z\" }\n}\n", "when a `timer` step's wait ends"),
+            ("workflow w {\n  step a: timer { f$0or 10m }\n}\n", "how long it waits"),
             ("workflow w {\n  step a { command \"true\" compensate \"undo\" compensate_on$0_failure }\n}\n", "when the step itself failed"),
             ("workflow w {\n  step a for each item in matrix { os: [\"ubuntu\"] } { command \"echo ${it$0em.os}\" }\n}\n", "os: string"),
             ("workflow w {\n  step a for each item in mat$0rix { os: [\"ubuntu\"] } { command \"true\" }\n}\n", "`for each item in matrix"),
@@ -279,7 +282,7 @@ mod tests {
             "none_failed", "none_failed_min_one_success", "none_skipped", "always",
         ];
         let outcomes = ["succeeded", "failed", "upstream_failed", "skipped", "done"];
-        let cases: [(&str, &[&str], &[&str]); 21] = [
+        let cases: [(&str, &[&str], &[&str]); 23] = [
             // Outcome tests: after `after`, after `,` / `||`, but not for the name inside one.
             ("workflow w {\n  step a { command \"true\" }\n  step b after $0 { command \"true\" }\n}\n", &outcomes, &[]),
             ("workflow w {\n  step a { command \"true\" }\n  step c { command \"true\" }\n  step b after succeeded(a) || $0 { command \"true\" }\n}\n", &["failed", "a", "c"], &rules),
@@ -301,6 +304,9 @@ mod tests {
             ("workflow w {\n  step a { command \"true\" }\n  step c { command \"true\" }\n  step b after a, $0 { command \"true\" }\n}\n", &["c"], &rules),
             ("workflow w {\n  step a { command \"true\" }\n  step b { command \"echo ${$0}\" }\n}\n", &["inputs"], &[]),
             ("workflow w {\n  step a {\n    $0\n  }\n}\n", &["command", "retry", "skip_on_exit"], &[]),
+            // The timer kind after `:`, and its statements in its body.
+            ("workflow w {\n  step a: $0 {\n  }\n}\n", &["timer", "wait"], &[]),
+            ("workflow w {\n  step a: timer {\n    $0\n  }\n}\n", &["for", "until"], &[]),
             // The parts of a retry, each where it may come.
             ("workflow w {\n  step a {\n    retry 3 $0\n  }\n}\n", &["on", "backoff", "max_duration"], &["or", "factor", "jitter"]),
             ("workflow w {\n  step a {\n    retry 3 on $0\n  }\n}\n", &["exit", "timeout"], &["backoff"]),

@@ -182,6 +182,9 @@ impl Plan {
             if let Some(p) = g.parent {
                 let _ = write!(out, " in {p}");
             }
+            if g.fail_fast {
+                let _ = write!(out, " fail_fast");
+            }
             let _ = writeln!(out, "  [{}]", members.join(", "));
         }
         for (i, e) in wf.exprs.iter().enumerate() {
@@ -347,6 +350,12 @@ impl Plan {
                 Instr::Wait { event, subject } => match subject {
                     Some(s) => format!("{event} {s}"),
                     None => event.to_string(),
+                },
+                Instr::Timer { due } => match due {
+                    crate::instr::TimerDue::For(ms) => format!("for {}", format_duration(*ms)),
+                    crate::instr::TimerDue::Until(at) => format!("until {at:?}"),
+                    crate::instr::TimerDue::ForReg(r) => format!("for {r}"),
+                    crate::instr::TimerDue::UntilReg(r) => format!("until {r}"),
                 },
                 other => extras::operands(self, wf, other),
             };

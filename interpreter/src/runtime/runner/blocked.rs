@@ -28,6 +28,10 @@ use crate::state::{GateAction, GateRequest, InboundEvent, Op, RunOrigin, RunStat
 use crate::time;
 use crate::state::{payload, Event};
 
+/// How soon a timer must be due for `flowc run` and `flowc resume` to wait
+/// for it in the process rather than leave the run `blocked` (a minute).
+pub(super) const TIMER_STAY_MS: i64 = 60_000;
+
 pub(super) struct Blocked {
     gate: Hold,
     attempt: u32,
@@ -138,9 +142,13 @@ impl Runner {
         let timeout = self.sh.plan.workflows[self.wf].steps[s as usize].timeout_ms;
         let deadline_ms = match gate.gate.as_str() {
             "call" => None,
+            // A timer's due time, computed when it started (`TIMER`).
+            "timer" => gate.deadline.as_deref().and_then(time::parse_rfc3339),
             _ => timeout.map(|t| time::now_ms() + t as i64),
         };
-        gate.deadline = deadline_ms.map(time::rfc3339_ms);
+        if gate.gate != "timer" {
+            gate.deadline = deadline_ms.map(time::rfc3339_ms);
+        }
         let mut blocked = Blocked { gate, attempt, deadline_ms, scanned: 0 };
         // An event that arrived since the run started satisfies a wait at once.
         if blocked.gate.gate == "wait" {
@@ -187,10 +195,20 @@ impl Runner {
         Ok(None)
     }
 
+    /// Forgets step `s`'s hold (its group's `fail_fast` cancelled it).
+    pub(super) fn drop_gate(&mut self, s: StepId) {
+        self.blocked.gates.remove(&s);
+    }
+
     /// Only blocked steps are left and this runner may not wait for them.
+    /// A timer due within [`TIMER_STAY_MS`] is waited for in the process,
+    /// as a running step is; a later one leaves the run `blocked` until
+    /// `flowc resume` or `flowc serve` comes back when it is due.
     pub(super) fn only_gates_left(&self) -> bool {
+        let now = time::now_ms();
         !self.sh.options.wait_blocked
             && !self.blocked.gates.is_empty()
+            && !self.blocked.gates.values().any(|b| b.gate.gate == "timer" && b.deadline_ms.is_none_or(|d| d - now <= TIMER_STAY_MS))
             && self.in_flight == 0
             && self.ready_inline.is_empty()
             && self.ready_external.is_empty()
@@ -251,6 +269,10 @@ impl Runner {
             self.blocked.gates.iter().filter(|(_, b)| b.deadline_ms.is_some_and(|d| d <= now)).map(|(s, _)| *s).collect();
         for s in expired {
             if let Some(blocked) = self.blocked.gates.remove(&s) {
+                if blocked.gate.gate == "timer" {
+                    self.fire_timer(s, blocked);
+                    continue;
+                }
                 let after = crate::plan::disasm::format_duration(self.sh.plan.workflows[self.wf].steps[s as usize].timeout_ms.unwrap_or(0));
                 let what = match blocked.gate.gate.as_str() {
                     "approval" => format!("nobody approved or rejected it within {after}"),
@@ -391,6 +413,14 @@ impl Runner {
                 self.finish_gate(s, blocked, Ok(output), done);
             }
         }
+    }
+
+    /// A timer came due: the step completes with its due time and how long
+    /// it waited since the step started (kills and resumes included).
+    fn fire_timer(&mut self, s: StepId, blocked: Blocked) {
+        let waited_ms = duration_since(self.steps[s as usize].started_at.as_deref());
+        let output = json!({ "due_at": blocked.gate.deadline.clone(), "waited_ms": waited_ms });
+        self.finish_gate(s, blocked, Ok(output), payload::Completed::default());
     }
 
     fn resolve_event(&mut self, s: StepId, blocked: Blocked, event: InboundEvent) {

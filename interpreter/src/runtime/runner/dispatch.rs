@@ -149,7 +149,7 @@ impl Runner {
             depth: self.depth,
             scope: self.scope_for(s),
             env,
-            abort: self.abort_tx.subscribe(),
+            abort: self.abort_for(s),
             tx: self.tx.clone(),
             deadline: timeout.map(|ms| Instant::now() + Duration::from_millis(ms)),
             timeout_ms: timeout,

@@ -227,6 +227,7 @@ impl Runner {
             _lock: lock,
             adv: Default::default(),
             blocked: Default::default(),
+            fail_fast: Default::default(),
         };
         if resuming && !runner.never_started()? {
             runner.restore()?;

@@ -228,7 +228,7 @@ pub(crate) async fn run_instrs(
             // Post actions run after the work, in `items::run_posts`.
             Instr::StorePut { .. } | Instr::Spawn { .. } | Instr::SpawnEach { .. } | Instr::Items { .. } => {}
             Instr::End => break,
-            Instr::CheckPolicy { .. } | Instr::Approval { .. } | Instr::Human { .. } | Instr::Wait { .. } => {
+            Instr::CheckPolicy { .. } | Instr::Approval { .. } | Instr::Human { .. } | Instr::Wait { .. } | Instr::Timer { .. } => {
                 let read = |r: &crate::plan::Reg| regs.get(&r.0).value();
                 if let Some(gate) = super::waits::execute(ctx, instr, &read, &mut people, &mut output, out)? {
                     out.blocked = Some(gate);

@@ -30,6 +30,7 @@ impl Runner {
         }
         self.aborting = Some(why.clone());
         let _ = self.abort_tx.send(true);
+        self.fail_fast.stop_all();
         self.ready_inline.clear();
         self.ready_external.clear();
         let reason = match &why {

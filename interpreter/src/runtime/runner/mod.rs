@@ -66,6 +66,7 @@ pub mod stores;
 
 // Steps blocked on people and events: their holds and resolutions.
 mod blocked;
+mod fail_fast;
 
 /// Under a steady stream of instant steps, commit at least this often.
 const FLUSH_EVERY: Duration = Duration::from_millis(25);
@@ -168,6 +169,8 @@ pub(crate) struct Runner {
     _lock: lock::RunLock,
     adv: hooks::AdvState,
     blocked: blocked::Holds,
+    /// `parallel NAME fail_fast` groups: their stop signals and the members they cancelled.
+    fail_fast: fail_fast::FailFast,
 }
 
 impl Runner {

@@ -134,12 +134,20 @@ impl Runner {
             }
             Err(error) if outcome.aborted || self.aborting.is_some() => {
                 self.steps[s as usize].error = Some(error.clone());
+                // Stopped by its group's `fail_fast`: the run goes on, so
+                // its dependents hear of it (a cancelled dep counts as failed).
+                let by_group = if self.aborting.is_none() { self.fail_fast.cancelled.remove(&s) } else { None };
+                let reason = by_group.clone();
                 self.record_step(
                     s,
                     StepStatus::Cancelled,
-                    Event::Cancelled(payload::Cancelled { attempt: Some(attempt), error: Some(error), reason: None }),
+                    Event::Cancelled(payload::Cancelled { attempt: Some(attempt), error: Some(error), reason }),
                 );
-                self.settled += 1;
+                if by_group.is_some() {
+                    work.push(s);
+                } else {
+                    self.settled += 1;
+                }
             }
             Err(error) => {
                 self.steps[s as usize].error = Some(error.clone());
@@ -250,6 +258,9 @@ impl Runner {
                     Event::Failed(payload::Failed { attempt: Some(attempt), error, no_retry, ..Default::default() }),
                 );
                 work.push(s);
+                if on_failure == OnFailure::Fail {
+                    self.fail_fast_groups_of(s, work);
+                }
             }
         }
     }
