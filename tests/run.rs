@@ -1006,6 +1006,7 @@ fn kill_9_after_a_step_failed_then_resume_still_fails_the_run() {
     let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(summary["status"], "failed", "a failure recorded before the kill still fails the run: {summary}");
     assert_eq!(summary["error"], "step bad failed: the command exited with status 1");
+}
 
 fn due_ms(e: &Value) -> i64 {
     let text = e["payload"]["due_at"].as_str().unwrap();
