@@ -233,6 +233,9 @@ fn ci_pipeline_tests_a_matrix_fails_fast_and_undoes_a_failed_release() {
     assert_eq!(jobs.len(), 6, "{jobs:?}");
     assert!(jobs.iter().any(|j| j.as_str().is_some_and(|t| t.contains("ubuntu with nightly"))), "{jobs:?}");
     assert!(!jobs.iter().any(|j| j.as_str().is_some_and(|t| t.contains("windows with 1.80"))), "excluded: {jobs:?}");
+    assert_eq!(s["steps"]["triage"]["status"], "skipped", "only after failed(test)");
+    assert_eq!(s["steps"]["settle"]["status"], "completed");
+    assert!(s["steps"]["settle"]["output"]["waited_ms"].as_i64().unwrap() >= 250, "{}", s["steps"]["settle"]);
     let log = p.json(&["runs", "logs", s["run"].as_str().unwrap(), "build", "--json"]);
     assert!(log[0]["log"].as_str().unwrap().contains("built with stable"), "{log}");
     let log = p.json(&["runs", "logs", s["run"].as_str().unwrap(), "commit_status", "--json"]);
@@ -266,7 +269,9 @@ fn ci_pipeline_tests_a_matrix_fails_fast_and_undoes_a_failed_release() {
             ("build", "upstream_failed"),
             ("tag", "upstream_failed"),
             ("draft_release", "upstream_failed"),
+            ("settle", "upstream_failed"),
             ("publish", "upstream_failed"),
+            ("triage", "completed"),
             ("commit_status", "completed"),
         ])
     );

@@ -23,6 +23,7 @@ case "$what" in
   undraft) echo "deleted draft release for $1" ;;
   publish) [ "${1:-}" = publish ] && { echo "publish: registry refused the upload" >&2; exit 1; }; echo "published" ;;
   unpublish) echo "yanked the release" ;;
+  triage) echo "filed the failing matrix jobs for triage" ;;
   status) echo "commit $1: CI $2, failed steps: $3" ;;
   *) echo "unknown task $what" >&2; exit 2 ;;
 esac
