@@ -599,7 +599,7 @@ fn bad_plans_are_usage_errors() {
     std::fs::write(p.path("future.json"), r#"{"format_version": 99, "entry": "x", "workflows": []}"#).unwrap();
     let out = p.flowc(&["run", "future.json"]);
     assert_eq!(code(&out), 2);
-    assert!(stderr(&out).contains("format_version 99, but this flowc reads format_version 2"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("format_version 99, but this flowc reads format_version 2 to 3"), "{}", stderr(&out));
     let mut wf = Wf::new("cyc");
     wf.run("a", "true", json!({}));
     wf.run("b", "true", json!({ "after": ["a"] }));

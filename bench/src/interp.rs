@@ -50,7 +50,7 @@ impl Dag {
         // the bench does not depend on the plan crate). Templates here have no holes.
         write!(
             w,
-            r#"{{"format_version":2,"entry":"bench","workflows":[{{"name":"bench","defaults":{{"concurrency":{concurrency}}},"templates":{templates},"steps":["#
+            r#"{{"format_version":3,"entry":"bench","workflows":[{{"name":"bench","defaults":{{"concurrency":{concurrency}}},"templates":{templates},"steps":["#
         )
         .unwrap();
         for l in 0..self.layers {

@@ -11,7 +11,7 @@
 //! # Shape
 //!
 //! ```text
-//! Plan { format_version: 2, entry: "main", workflows: [Workflow…], agents: [Agent…], policies: [Policy…] }
+//! Plan { format_version: 3, entry: "main", workflows: [Workflow…], agents: [Agent…], policies: [Policy…] }
 //! Workflow {
 //!   name, description?,
 //!   inputs:  [{ name, type: Type, default?: JSON }],
@@ -159,7 +159,31 @@ pub use types::Type;
 /// The plan format this build reads and writes. A plan with another number
 /// is refused with a message naming both.
 /// 2: a hole's `shell` is its quoting context, no longer a flag.
-pub const FORMAT_VERSION: u32 = 2;
+/// 3: every Airflow trigger rule, outcome conditions, literal items and
+/// matrices (`for_each_in`), template `params`, retry `on`/`factor`/jitter/
+/// `max_duration`, `skip_on_exit`, branch arms with several targets, the
+/// `finally` group, `fail_fast` on groups, the `TIMER` instruction: a plan
+/// that uses any of them means something else to (or cannot be read by) a
+/// flowc of format 2.
+pub const FORMAT_VERSION: u32 = 3;
+
+/// The oldest plan format this build still reads: format 3 only added
+/// fields and variants with defaults, so a plan of format 2 (a version
+/// published before, kept in the state database) means what it meant.
+pub const OLDEST_READABLE_FORMAT: u32 = 2;
+
+/// Whether this build reads plans of format `v`.
+pub fn reads_format(v: u64) -> bool {
+    (u64::from(OLDEST_READABLE_FORMAT)..=u64::from(FORMAT_VERSION)).contains(&v)
+}
+
+/// The refusal of a plan of format `v`, naming what this build reads.
+pub fn format_refusal(v: u64) -> String {
+    format!(
+        "the plan has format_version {v}, but this flowc reads format_version {OLDEST_READABLE_FORMAT} to {FORMAT_VERSION}; \
+         rebuild the plan with this flowc"
+    )
+}
 
 /// Steps running at once when a workflow says nothing (Airflow's default).
 pub const DEFAULT_CONCURRENCY: u32 = 16;
@@ -707,13 +731,8 @@ impl Plan {
         let version: Version =
             serde_json::from_str(text).map_err(|e| PlanError::new(format!("the plan is not valid JSON: {e}")))?;
         match version.format_version.as_ref().and_then(|v| v.as_u64()) {
-            Some(v) if v == u64::from(FORMAT_VERSION) => {}
-            Some(v) => {
-                return Err(PlanError::new(format!(
-                    "the plan has format_version {v}, but this flowc reads format_version {FORMAT_VERSION}; \
-                     rebuild the plan with this flowc"
-                )));
-            }
+            Some(v) if reads_format(v) => {}
+            Some(v) => return Err(PlanError::new(format_refusal(v))),
             None => return Err(PlanError::new("the plan has no numeric `format_version` field")),
         }
         serde_json::from_str(text).map_err(|e| PlanError::new(format!("the plan is malformed: {e}")))

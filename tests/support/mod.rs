@@ -420,7 +420,7 @@ pub fn plan(workflows: Vec<Wf>) -> Value {
 pub fn plan_with_agents(workflows: Vec<Wf>, agents: Value) -> Value {
     let entry = workflows[0].name.clone();
     json!({
-        "format_version": 2,
+        "format_version": 3,
         "entry": entry,
         "workflows": workflows.into_iter().map(Wf::build).collect::<Vec<_>>(),
         "agents": agents,

@@ -80,7 +80,7 @@ mod hash_tests {
 
     #[test]
     fn the_streamed_hash_is_the_hash_of_the_compact_json_with_lines_cleared() {
-        let text = r#"{"format_version":2,"entry":"w","workflows":[{"name":"w","templates":[{"parts":[{"text":"true"}]}],"steps":[
+        let text = r#"{"format_version":3,"entry":"w","workflows":[{"name":"w","templates":[{"parts":[{"text":"true"}]}],"steps":[
             {"id":0,"name":"a","kind":"run","line":7,"code":[{"op":"RENDER","template":0,"dst":"c"},{"op":"EXEC","cmd":"c"},{"op":"END"}]},
             {"id":1,"name":"b","kind":"run","after":[0],"code":[{"op":"RENDER","template":0,"dst":"c"},{"op":"EXEC","cmd":"c"},{"op":"END"}]}]}]}"#;
         let with_line = Plan::from_json(text).unwrap();

@@ -85,12 +85,8 @@ pub struct StepInfo {
 impl LoadedPlan {
     /// Checks a plan against this flowc (format version, indices, types) and compiles its expressions.
     pub fn load(plan: Plan) -> Result<LoadedPlan, PlanError> {
-        if plan.format_version != super::FORMAT_VERSION {
-            return Err(PlanError::new(format!(
-                "the plan has format_version {}, but this flowc reads format_version {}",
-                plan.format_version,
-                super::FORMAT_VERSION
-            )));
+        if !super::reads_format(u64::from(plan.format_version)) {
+            return Err(PlanError::new(super::format_refusal(u64::from(plan.format_version))));
         }
         let env = Arc::new(super::cel::cel_env());
         let mut names = HashSet::new();
@@ -581,7 +577,7 @@ mod tests {
 
     fn base() -> Value {
         json!({
-            "format_version": 2,
+            "format_version": 3,
             "entry": "w",
             "workflows": [{
                 "name": "w",
@@ -659,7 +655,13 @@ mod tests {
         assert!(err.contains("invalid type: boolean"), "{err}");
         let old = r#"{ "format_version": 1, "entry": "w", "workflows": [] }"#;
         let err = Plan::from_json(old).unwrap_err().message;
-        assert!(err.contains("format_version 1, but this flowc reads format_version 2"), "{err}");
+        assert!(err.contains("format_version 1, but this flowc reads format_version 2 to 3"), "{err}");
+        let newer = r#"{ "format_version": 4, "entry": "w", "workflows": [] }"#;
+        assert!(Plan::from_json(newer).unwrap_err().message.contains("format_version 4, but this flowc reads format_version 2 to 3"));
+        // A plan of format 2 (a version published before format 3) still loads.
+        let mut v = base();
+        v["format_version"] = json!(2);
+        LoadedPlan::load(serde_json::from_value::<Plan>(v).unwrap()).expect("a format 2 plan loads");
     }
 
     #[test]

@@ -9,7 +9,7 @@ mod step_code {
 
         fn plan(steps: Value) -> Value {
             json!({
-                "format_version": 2,
+                "format_version": 3,
                 "entry": "w",
                 "workflows": [{
                     "name": "w",
@@ -79,7 +79,7 @@ mod blocking {
 
         fn base() -> Value {
             json!({
-                "format_version": 2,
+                "format_version": 3,
                 "entry": "w",
                 "policies": [{ "name": "p", "exprs": ["input.n > 1"], "rules": [{ "effect": "deny", "when": 0 }] }],
                 "workflows": [{
@@ -199,7 +199,7 @@ mod finally {
             s
         };
         json!({
-            "format_version": 2,
+            "format_version": 3,
             "entry": "w",
             "workflows": [{
                 "name": "w",
