@@ -108,6 +108,21 @@ pub(crate) fn execute(
 /// of seconds; an `until` expression a timestamp's RFC 3339 text. A
 /// negative or unreadable wait fails the step (no retry applies to timers).
 fn due_time(due: &TimerDue, read: &dyn Fn(&Reg) -> Value, now: i64) -> Result<i64, String> {
+    let due = due_time_unbounded(due, read, now)?;
+    // The due time is recorded as RFC 3339 text, which has four-digit
+    // years: a later one would be read back as no time at all, and a
+    // resumed run would fire the timer at once.
+    if due > LATEST_DUE_MS {
+        let days = due.saturating_sub(now) / 86_400_000;
+        return Err(format!("the timer would be due after 9999-12-31T23:59:59Z (in {days} days), the last time it can record"));
+    }
+    Ok(due)
+}
+
+/// 9999-12-31T23:59:59.999Z, the last instant RFC 3339 can write.
+const LATEST_DUE_MS: i64 = 253_402_300_799_999;
+
+fn due_time_unbounded(due: &TimerDue, read: &dyn Fn(&Reg) -> Value, now: i64) -> Result<i64, String> {
     let after = |ms: f64| -> Result<i64, String> {
         if !ms.is_finite() || ms < 0.0 {
             return Err(format!("the timer's `for` is {}, not a wait", if ms.is_finite() { format!("negative ({}s)", ms / 1000.0) } else { "not a finite number".into() }));
@@ -156,6 +171,12 @@ mod tests {
         let at = "2026-12-24T10:00:00+01:00";
         assert_eq!(due_time(&TimerDue::Until(at.into()), &with(Value::Null), now), Ok(crate::time::parse_rfc3339("2026-12-24T09:00:00Z").unwrap()));
         assert_eq!(due_time(&TimerDue::UntilReg(reg.clone()), &with(json!("2026-12-24T09:00:00Z")), now), Ok(crate::time::parse_rfc3339("2026-12-24T09:00:00Z").unwrap()));
-        assert!(due_time(&TimerDue::UntilReg(reg), &with(json!("soon")), now).is_err());
+        assert!(due_time(&TimerDue::UntilReg(reg.clone()), &with(json!("soon")), now).is_err());
+        // Past what RFC 3339 can write: refused, never recorded as no time.
+        let last = "9999-12-31T23:59:59.999Z";
+        assert_eq!(due_time(&TimerDue::Until(last.into()), &with(Value::Null), now), Ok(LATEST_DUE_MS));
+        let far = 100_000_000_000 * 3_600_000;
+        assert!(due_time(&TimerDue::For(far), &with(Value::Null), now).unwrap_err().contains("after 9999-12-31T23:59:59Z"));
+        assert!(due_time(&TimerDue::ForReg(reg), &with(json!(1e300)), now).unwrap_err().contains("after 9999-12-31T23:59:59Z"));
     }
 }
