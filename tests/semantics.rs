@@ -507,7 +507,7 @@ fn a_step_that_did_not_complete_has_an_empty_output() {
     assert!(s["error"].as_str().unwrap().contains("obj.output.msg"), "{s}");
 }
 
-/// W0107 is sound: in random workflows (trigger rules, `when`s, failures
+/// W0107 is sound: in random workflows (trigger rules, outcome conditions, `when`s, failures
 /// let through by `on_failure continue`, groups) where every step reads a
 /// field of every step upstream of it and the workflow outputs read every
 /// step, guarding exactly the reads the checker warns about leaves no read
@@ -524,6 +524,7 @@ fn the_reads_w0107_leaves_alone_never_meet_an_empty_output() {
     };
     let p = Project::new("w0107-sound");
     let mut warned_total = 0;
+    let mut conditions = 0;
     for case in 0..24 {
         let n = 3 + next(5) as usize;
         // A group of two consecutive steps, named in later steps' `after`.
@@ -557,11 +558,16 @@ fn the_reads_w0107_leaves_alone_never_meet_an_empty_output() {
                 }
                 ds.push(name);
             }
-            rules.push(match next(5) {
+            rules.push(match next(7) {
                 3 if ds.len() >= 2 => "one_success",
                 4 if !ds.is_empty() => "all_done",
+                // Outcome conditions: the first dependency must succeed
+                // (`a, failed(b)`), or is one way among others (`a || failed(b)`).
+                5 if ds.len() >= 2 => "cond_and",
+                6 if ds.len() >= 2 => "cond_or",
                 _ => "all_success",
             });
+            conditions += rules.last().is_some_and(|r| r.starts_with("cond")) as usize;
             deps.push(ds);
             up.push(u);
         }
@@ -587,6 +593,8 @@ fn the_reads_w0107_leaves_alone_never_meet_an_empty_output() {
                 let after = match (deps[i].is_empty(), rules[i]) {
                     (true, _) => String::new(),
                     (false, "all_success") => format!(" after {}", deps[i].join(", ")),
+                    (false, "cond_and") => format!(" after {}, failed({})", deps[i][0], deps[i][1..].join("), failed(")),
+                    (false, "cond_or") => format!(" after {} || failed({})", deps[i][0], deps[i][1..].join(") || failed(")),
                     (false, rule) => format!(" after {rule}({})", deps[i].join(", ")),
                 };
                 *src += &format!("{indent}step s{i}{after} {{\n");
@@ -659,6 +667,7 @@ fn the_reads_w0107_leaves_alone_never_meet_an_empty_output() {
         }
     }
     assert!(warned_total > 10, "the cases exercise the warning ({warned_total} warned reads)");
+    assert!(conditions >= 4, "the cases exercise outcome conditions ({conditions})");
 }
 
 /// The events of `step` in a run, with their payloads.

@@ -204,6 +204,10 @@ impl Scope for StepScope<'_> {
         let own = self.sigs[self.this].deps.as_ref();
         let rule = own.map(crate::graph::analysed_rule);
         if let Some(d) = own.filter(|d| !d.condition.is_empty()) {
+            if requires_success(&d.condition, name) {
+                // `after a, failed(b)` starts only once `a` completed.
+                return None;
+            }
             return Some(format!(
                 "`{reader}` runs by the outcome condition `{}`, which may start it after `{name}` failed or was skipped, or before it ends: a step that did not complete has no output",
                 d.condition_text()
@@ -349,6 +353,19 @@ fn check_one<'db>(e: &Expr, expect: Expect, scope: &dyn Scope, anchor: Anchor<'d
     out.extend(checked.diagnostics.into_iter().map(|d| pend(anchor, d)));
     finally_fields_outside(&mut out[from..]);
     checked.ty
+}
+
+/// Whether an outcome condition (its comma-separated terms, all of which
+/// must hold) holds only when `name` succeeded: a bare `name` or
+/// `succeeded(name)` among its terms, or among the terms of an `&&` that is
+/// one. Under `||` a term is one way among others, so it proves nothing.
+fn requires_success(terms: &[flowc_grammar::ast::Cond], name: &str) -> bool {
+    use flowc_grammar::ast::{Cond, Outcome};
+    terms.iter().any(|t| match t {
+        Cond::Outcome { outcome: Outcome::Succeeded, name: n, .. } => n.text == name,
+        Cond::And(inner, _) => requires_success(inner, name),
+        _ => false,
+    })
 }
 
 /// W0107: an expression reads a field or an element of `STEP.output`
