@@ -1008,6 +1008,18 @@ fn kill_9_after_a_step_failed_then_resume_still_fails_the_run() {
     assert_eq!(summary["error"], "step bad failed: the command exited with status 1");
 }
 
+/// Waits until the project's newest run recorded `timer_started`; its id.
+fn wait_for_timer(p: &Project) -> String {
+    let mut run = String::new();
+    wait_until("the timer started", || {
+        let list = p.flowc(&["runs", "list", "--json"]);
+        let Some(id) = serde_json::from_slice::<Value>(&list.stdout).ok().and_then(|l| l[0]["run"].as_str().map(str::to_string)) else { return false };
+        run = id;
+        p.events(&run).iter().any(|e| e["event"] == "timer_started")
+    });
+    run
+}
+
 fn due_ms(e: &Value) -> i64 {
     let text = e["payload"]["due_at"].as_str().unwrap();
     flowc_interpreter::time::parse_rfc3339(text).unwrap()
@@ -1019,17 +1031,9 @@ fn due_ms(e: &Value) -> i64 {
 #[test]
 fn a_killed_timer_resumes_with_the_time_left_from_its_recorded_start() {
     let p = Project::new("timer-kill");
-    std::fs::write(p.path("main.flow"), "workflow w {\n  step hold: timer { for 4s }\n  step after_it after hold { command \"echo done\" }\n}\n").unwrap();
-    let mut child = p.cmd(&["run", "w", "--json"]).stdin(std::process::Stdio::null()).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
-    let mut run = String::new();
-    wait_until("the timer started", || {
-        let list = p.flowc(&["runs", "list", "--json"]);
-        let Some(id) = serde_json::from_slice::<Value>(&list.stdout).ok().and_then(|l| l[0]["run"].as_str().map(str::to_string)) else { return false };
-        run = id;
-        p.events(&run).iter().any(|e| e["event"] == "timer_started")
-    });
-    child.kill().unwrap(); // SIGKILL
-    let _ = child.wait();
+    let mut child = spawn_source(&p, "workflow w {\n  step hold: timer { for 4s }\n  step after_it after hold { command \"echo done\" }\n}\n", "w", &[]);
+    let run = wait_for_timer(&p);
+    kill_9(&mut child);
     let started = p.events(&run).into_iter().find(|e| e["event"] == "timer_started").unwrap();
     let due = due_ms(&started);
     // Dead for 2.5 of the 4 seconds.
@@ -1085,15 +1089,8 @@ fn a_long_timer_leaves_the_run_blocked_and_cancel_ends_it() {
 #[test]
 fn cancel_stops_a_timer_flowc_run_is_waiting_for() {
     let p = Project::new("timer-cancel");
-    std::fs::write(p.path("main.flow"), "workflow w {\n  step hold: timer { for 50s }\n}\n").unwrap();
-    let mut child = p.cmd(&["run", "w", "--json"]).stdin(std::process::Stdio::null()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
-    let mut run = String::new();
-    wait_until("the timer started", || {
-        let list = p.flowc(&["runs", "list", "--json"]);
-        let Some(id) = serde_json::from_slice::<Value>(&list.stdout).ok().and_then(|l| l[0]["run"].as_str().map(str::to_string)) else { return false };
-        run = id;
-        p.events(&run).iter().any(|e| e["event"] == "timer_started")
-    });
+    let mut child = spawn_source(&p, "workflow w {\n  step hold: timer { for 50s }\n}\n", "w", &[]);
+    let run = wait_for_timer(&p);
     let clock = std::time::Instant::now();
     let cancel = p.flowc(&["cancel", &run]);
     assert_eq!(code(&cancel), 0, "{}", stderr(&cancel));
