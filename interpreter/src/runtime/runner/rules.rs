@@ -159,29 +159,24 @@ pub(super) fn outcome_holds(outcome: Outcome, eff: Eff) -> bool {
 pub(super) fn condition_value(c: &Condition, eff: &dyn Fn(DepRef) -> Option<Eff>) -> Option<bool> {
     match c {
         Condition::Is { dep, outcome } => eff(*dep).map(|e| outcome_holds(*outcome, e)),
-        Condition::All(xs) => {
-            let mut unknown = false;
-            for x in xs {
-                match condition_value(x, eff) {
-                    Some(false) => return Some(false),
-                    None => unknown = true,
-                    Some(true) => {}
-                }
-            }
-            (!unknown).then_some(true)
-        }
-        Condition::Any(xs) => {
-            let mut unknown = false;
-            for x in xs {
-                match condition_value(x, eff) {
-                    Some(true) => return Some(true),
-                    None => unknown = true,
-                    Some(false) => {}
-                }
-            }
-            (!unknown).then_some(false)
+        Condition::All(xs) => kleene(xs, false, eff),
+        Condition::Any(xs) => kleene(xs, true, eff),
+    }
+}
+
+/// Kleene's `&&` (`decisive` false) or `||` (`decisive` true) over `xs`:
+/// one term of the decisive value settles it, else any unknown term leaves
+/// it unknown, else it is the other value.
+fn kleene(xs: &[Condition], decisive: bool, eff: &dyn Fn(DepRef) -> Option<Eff>) -> Option<bool> {
+    let mut unknown = false;
+    for x in xs {
+        match condition_value(x, eff) {
+            Some(v) if v == decisive => return Some(decisive),
+            None => unknown = true,
+            Some(_) => {}
         }
     }
+    (!unknown).then_some(!decisive)
 }
 
 /// What an outcome condition decides: run as soon as it is true; once it is
