@@ -27,6 +27,7 @@ mod auth;
 mod blocked;
 mod checkpoint;
 mod invariant;
+mod item_jobs;
 mod resources;
 mod steering;
 mod store;

@@ -367,6 +367,8 @@ pub fn runs(cli: &Cli, args: &RunsArgs) -> Result<(), Failure> {
                     doc["blocked"] = crate::blocked::blocked_json(&store, &run);
                 }
                 show_extras(&store, &run, Some(&mut doc))?;
+                let jobs = crate::item_jobs::item_jobs(&store, &run, &record.workflow)?;
+                doc["jobs"] = jobs.iter().map(|j| j.to_json()).collect();
                 print_json(&doc);
             } else {
                 println!("run       {}", record.id);
@@ -393,13 +395,25 @@ pub fn runs(cli: &Cli, args: &RunsArgs) -> Result<(), Failure> {
                 println!();
                 let mut table = Table::new(&[("STEP", Left), ("STATUS", Left), ("ATTEMPTS", Right), ("OUTPUT", Left)]);
                 let mut errors = Vec::new();
+                let clip = |v: &Value| {
+                    let out = v.to_string();
+                    if out.chars().count() > 60 { format!("{}…", out.chars().take(59).collect::<String>()) } else { out }
+                };
+                // A `for each item` group's jobs go under its step: each
+                // item's run, then its steps (`build[0].compile`).
+                let jobs = crate::item_jobs::item_jobs(&store, &run, &record.workflow)?;
                 for s in &report.steps {
-                    let mut out = s.output.to_string();
-                    if out.chars().count() > 60 {
-                        out = format!("{}…", out.chars().take(59).collect::<String>());
-                    }
-                    table.row(vec![s.name.clone(), s.status.as_str().to_string(), s.attempts.to_string(), out]);
+                    table.row(vec![s.name.clone(), s.status.as_str().to_string(), s.attempts.to_string(), clip(&s.output)]);
                     errors.push(s.error.clone());
+                    for j in jobs.iter().filter(|j| j.group == s.name) {
+                        let item = j.run.inputs.get("item").map(|i| format!("item {}", clip(i))).unwrap_or_default();
+                        table.row(vec![format!("  {}", j.label()), j.run.status.as_str().to_string(), "-".into(), item]);
+                        errors.push(None);
+                        for m in &j.steps {
+                            table.row(vec![format!("    {}.{}", j.label(), m.name), m.status.as_str().to_string(), m.attempts.to_string(), clip(&m.output)]);
+                            errors.push(m.error.clone());
+                        }
+                    }
                 }
                 // A step's error goes on the line below it, under STATUS.
                 let indent = " ".repeat(table.width(0) + 1);
@@ -432,18 +446,32 @@ pub fn runs(cli: &Cli, args: &RunsArgs) -> Result<(), Failure> {
         RunsCommand::Logs { run, step, json } => {
             let report = RunReport::load(&store, &run).map_err(usage)?;
             let runs_dir = runtime::runs_dir_for(&cli.state_path());
-            let names: Vec<String> = match &step {
+            // `(name shown, run, step)`: a job's steps are `GROUP[I].STEP`
+            // of the item's child run (`item_jobs`).
+            let jobs = crate::item_jobs::item_jobs(&store, &run, &report.workflow)?;
+            let job_logs = |group: &str| -> Vec<(String, String, String)> {
+                jobs.iter()
+                    .filter(|j| j.group == group)
+                    .flat_map(|j| j.steps.iter().map(move |m| (format!("{}.{}", j.label(), m.name), j.run.id.clone(), m.name.clone())))
+                    .collect()
+            };
+            let names: Vec<(String, String, String)> = match &step {
+                Some(s) if report.steps.iter().any(|x| &x.name == s) => vec![(s.clone(), run.clone(), s.clone())],
                 Some(s) => {
-                    if !report.steps.iter().any(|x| &x.name == s) {
-                        return Err(Failure::usage(format!("run `{run}` has no step `{s}`")));
+                    let found = crate::item_jobs::split_step(s).and_then(|(group, index, member)| {
+                        let job = jobs.iter().find(|j| j.group == group && j.index == index)?;
+                        job.steps.iter().any(|m| m.name == member).then(|| (s.clone(), job.run.id.clone(), member.to_string()))
+                    });
+                    match found {
+                        Some(one) => vec![one],
+                        None => return Err(Failure::usage(format!("run `{run}` has no step `{s}`"))),
                     }
-                    vec![s.clone()]
                 }
-                None => report.steps.iter().map(|s| s.name.clone()).collect(),
+                None => report.steps.iter().flat_map(|s| std::iter::once((s.name.clone(), run.clone(), s.name.clone())).chain(job_logs(&s.name))).collect(),
             };
             let mut docs = Vec::new();
-            for name in names {
-                let path = runtime::process::log_path(&runs_dir, &run, &name);
+            for (name, in_run, file) in names {
+                let path = runtime::process::log_path(&runs_dir, &in_run, &file);
                 let text = match std::fs::read_to_string(&path) {
                     Ok(t) => t,
                     Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),

@@ -157,3 +157,29 @@ fn running_an_unknown_workflow_names_the_ones_there_are() {
     assert_eq!(out.status.code(), Some(2));
     assert!(text(&out.stderr).contains("there is no workflow `helo`") && text(&out.stderr).contains("`hello`"), "{}", text(&out.stderr));
 }
+
+/// A job per item builds into a plan of its own (`w.build`, a job of group
+/// `build`), and the built plan runs each item as a child run: the group's
+/// output is one entry per item, each with its members' outputs.
+#[test]
+fn a_job_per_item_builds_into_a_job_workflow_and_runs_each_item() {
+    let dir = temp_state("item-job").with_file_name("project");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let src = "workflow w {\n  parallel build for each item in [\"a\", \"b\"] {\n    step compile { command \"echo ${item}\" }\n    step pack after compile { command \"echo ${compile.output}-packed\" }\n  }\n  step report after build { command \"echo ${build.output[1].pack}\" }\n}\n";
+    std::fs::write(dir.join("jobs.flow"), src).expect("write");
+    let out = flowc(&["build", dir.to_str().expect("UTF-8"), "--emit", "plan"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let disasm = text(&out.stdout);
+    assert!(disasm.contains("workflow w.build  job of w group build"), "{disasm}");
+    let plan = dir.join("jobs.plan.json");
+    let out = flowc(&["build", dir.to_str().expect("UTF-8"), "--emit", "json", "-o", plan.to_str().expect("UTF-8")]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let state = dir.join("state.db");
+    let out = flowc(&["-C", dir.to_str().expect("UTF-8"), "--state", state.to_str().expect("UTF-8"), "run", plan.to_str().expect("UTF-8"), "--json"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary: Value = serde_json::from_str(&text(&out.stdout)).expect("JSON");
+    assert_eq!(summary["status"], "completed");
+    assert_eq!(summary["steps"]["build"]["output"][0]["compile"], "a");
+    assert_eq!(summary["steps"]["build"]["output"][1]["pack"], "b-packed");
+    assert_eq!(summary["steps"]["report"]["output"], "b-packed");
+}

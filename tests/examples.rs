@@ -225,14 +225,24 @@ fn ci_pipeline_tests_a_matrix_fails_fast_and_undoes_a_failed_release() {
         v
     };
 
-    // Everything passes: six matrix jobs (3 × 2, less one excluded, plus nightly).
+    // Everything passes: six matrix jobs (3 × 2, less one excluded, plus
+    // nightly), each of two steps, each step's output in its job's object.
     let (out, s) = copies::run(&p, "ci", &[], &[]);
     assert_eq!(code(&out), 0, "{}", stderr(&out));
     assert_eq!(s["status"], "completed");
     let jobs = s["steps"]["test"]["output"].as_array().unwrap();
     assert_eq!(jobs.len(), 6, "{jobs:?}");
-    assert!(jobs.iter().any(|j| j.as_str().is_some_and(|t| t.contains("ubuntu with nightly"))), "{jobs:?}");
-    assert!(!jobs.iter().any(|j| j.as_str().is_some_and(|t| t.contains("windows with 1.80"))), "excluded: {jobs:?}");
+    assert!(jobs.iter().any(|j| j["unit"].as_str().is_some_and(|t| t.contains("ubuntu with nightly"))), "{jobs:?}");
+    assert!(!jobs.iter().any(|j| j["unit"].as_str().is_some_and(|t| t.contains("windows with 1.80"))), "excluded: {jobs:?}");
+    assert!(jobs.iter().all(|j| j["docs"].as_str().is_some_and(|t| t.contains("for 4f2a9c1"))), "docs read checkout's output: {jobs:?}");
+    // Each job's steps, by item, in `runs show` and `runs logs`.
+    let run = s["run"].as_str().unwrap().to_string();
+    let show = p.json(&["runs", "show", &run, "--json"]);
+    let shown: Vec<(u64, String)> = show["jobs"].as_array().unwrap().iter().map(|j| (j["item"].as_u64().unwrap(), j["status"].as_str().unwrap().to_string())).collect();
+    assert_eq!(shown, (0..6).map(|i| (i, "completed".to_string())).collect::<Vec<_>>());
+    assert_eq!(show["jobs"][5]["steps"][1]["name"], "docs");
+    let log = p.json(&["runs", "logs", &run, "test[5].unit", "--json"]);
+    assert!(log[0]["log"].as_str().unwrap().contains("tests passed on ubuntu with nightly"), "{log}");
     assert_eq!(s["steps"]["triage"]["status"], "skipped", "only after failed(test)");
     assert_eq!(s["steps"]["settle"]["status"], "completed");
     assert!(s["steps"]["settle"]["output"]["waited_ms"].as_i64().unwrap() >= 250, "{}", s["steps"]["settle"]);
@@ -257,7 +267,8 @@ fn ci_pipeline_tests_a_matrix_fails_fast_and_undoes_a_failed_release() {
     assert!(log.to_string().contains(r#"CI failed, failed steps: [\"publish\"]"#), "{log}");
 
     // The second matrix job fails at once: the first, still running, is
-    // cancelled, the other four never start, and nothing is built.
+    // cancelled (its running step too), the other four never start, and
+    // nothing is built.
     let (out, s) = copies::run(&p, "ci", &["-i", "fail=test:ubuntu-1.80"], &[]);
     assert_eq!(code(&out), 1, "{}", stderr(&out));
     assert_eq!(
@@ -279,6 +290,11 @@ fn ci_pipeline_tests_a_matrix_fails_fast_and_undoes_a_failed_release() {
     let events = events.as_array().unwrap();
     assert_eq!(events_named(events, "item_cancelled").len(), 1, "fail_fast cancels the running job");
     assert_eq!(events_named(events, "item_started").len(), 2, "fail_fast starts no more jobs (concurrency 2)");
+    let show = p.json(&["runs", "show", s["run"].as_str().unwrap(), "--json"]);
+    let jobs = show["jobs"].as_array().unwrap();
+    assert_eq!(jobs.len(), 2, "{jobs:?}");
+    assert_eq!((&jobs[0]["status"], &jobs[0]["steps"][0]["status"]), (&json!("cancelled"), &json!("cancelled")));
+    assert_eq!((&jobs[1]["status"], &jobs[1]["steps"][0]["status"], &jobs[1]["steps"][1]["status"]), (&json!("failed"), &json!("failed"), &json!("upstream_failed")));
 
     // Lint fails: nothing is built. Lint finds no configuration: it skips, and the build goes on.
     let (out, s) = copies::run(&p, "ci", &["-i", "fail=lint"], &[]);

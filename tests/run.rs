@@ -599,7 +599,7 @@ fn bad_plans_are_usage_errors() {
     std::fs::write(p.path("future.json"), r#"{"format_version": 99, "entry": "x", "workflows": []}"#).unwrap();
     let out = p.flowc(&["run", "future.json"]);
     assert_eq!(code(&out), 2);
-    assert!(stderr(&out).contains("format_version 99, but this flowc reads format_version 2 to 3"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("format_version 99, but this flowc reads format_version 2 to 4"), "{}", stderr(&out));
     let mut wf = Wf::new("cyc");
     wf.run("a", "true", json!({}));
     wf.run("b", "true", json!({ "after": ["a"] }));
@@ -1135,4 +1135,45 @@ fn a_fail_fast_group_cancels_its_running_members_and_skips_the_rest() {
         let e = events.iter().find(|e| e["step"] == step && e["event"] == kind).unwrap_or_else(|| panic!("{step} {kind}: {events:?}"));
         assert_eq!(e["payload"]["reason"], reason, "{e}");
     }
+}
+
+/// A job per item killed mid-item resumes without re-running what had
+/// completed: the finished item's job is not started again, and in the
+/// interrupted item's job only the member that was running runs again.
+#[test]
+fn kill_9_in_a_job_per_item_then_resume_reruns_only_the_interrupted_member() {
+    let p = Project::new("job-kill9");
+    let source = r#"workflow w {
+  concurrency 1
+  parallel build for each item in ["x", "y"] {
+    step compile { command "echo compile-${item} >> count" }
+    step test after compile {
+      command "echo test-${item} >> count; if [ ${item} = y ]; then touch y.started; while [ ! -f go ]; do sleep 0.02; done; fi; echo ok-${item}"
+    }
+  }
+  step report after build { command "echo ${build.output.map(j, j.test).join(',')}" }
+}
+"#;
+    let mut child = spawn_source(&p, source, "w", &[]);
+    wait_until("item y's test to start", || p.path("y.started").exists());
+    let list = p.json(&["runs", "list", "--json"]);
+    let run = list.as_array().unwrap().iter().find(|r| r["workflow"] == "w").expect("the parent run")["run"].as_str().unwrap().to_string();
+    kill_9(&mut child);
+    std::fs::write(p.path("go"), "").unwrap();
+    let out = p.flowc(&["resume", &run, "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let summary: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["status"], "completed");
+    assert_eq!(summary["steps"]["report"]["output"], "ok-x,ok-y");
+    let count = p.read("count");
+    let times = |line: &str| count.lines().filter(|l| *l == line).count();
+    assert_eq!((times("compile-x"), times("test-x"), times("compile-y")), (1, 1, 1), "completed members never run again: {count}");
+    assert_eq!(times("test-y"), 2, "the member in flight runs again: {count}");
+    // The parent started one child run per item, and none again on resume.
+    let children = p.flowc(&["runs", "show", &run, "--json"]);
+    let shown: Value = serde_json::from_slice(&children.stdout).unwrap();
+    let jobs = shown["jobs"].as_array().expect("jobs");
+    assert_eq!(jobs.len(), 2, "{shown}");
+    assert!(jobs.iter().all(|j| j["status"] == "completed"), "{shown}");
+    assert_eq!(jobs[1]["steps"][1]["attempts"], 2, "{shown}");
 }

@@ -91,3 +91,38 @@ fn arithmetic_takes_only_integers() {
     assert!(format!("{s}").contains("`${inputs.n}` is not an integer"), "{s}");
     assert!(!p.path("PWNED").exists());
 }
+
+/// In a job per item the item and the outer steps a member reads come
+/// through the parent's call as data: hostile ones still reach each
+/// member's command as exactly their text, and `FLOW_ITEM` holds the item.
+#[test]
+fn hostile_items_and_outer_outputs_arrive_literally_in_a_job_per_item() {
+    let p = Project::new("shell-holes-job");
+    let names = ["$(touch PWNED; echo x)", "`touch PWNED`", "'; touch PWNED; '", "\"; touch PWNED; \"", "x\nEOFX\n* ~ -n $HOME && | ;"];
+    std::fs::write(p.path("names.json"), serde_json::json!(names).to_string()).unwrap();
+    std::fs::write(p.path("outer.json"), serde_json::json!("$(touch PWNED) 'q' \"d\"").to_string()).unwrap();
+    let source = r#"workflow w {
+  step names { command "cat names.json" output [string] items `output` }
+  step outer { command "cat outer.json" output string }
+  parallel each after names, outer for each item {
+    step bare { command "printf '(%s)' ${item}" }
+    step single after bare { command "printf '%s' 'it is ${item}!'" }
+    step in_env after single { command "printf '%s|%s' \"$FLOW_ITEM\" \"$FLOW_ITEM_INDEX\"" }
+    step outer_read after in_env { command "printf '%s' \"${outer.output}\"" }
+  }
+}
+"#;
+    std::fs::write(p.path("w.flow"), source).unwrap();
+    let out = p.flowc(&["run", "w.flow", "--json"]);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    let s: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let jobs = s["steps"]["each"]["output"].as_array().expect("one result per item");
+    assert_eq!(jobs.len(), names.len());
+    for (i, (name, job)) in names.iter().zip(jobs).enumerate() {
+        assert_eq!(job["bare"], format!("({name})"), "{name:?}");
+        assert_eq!(job["single"], format!("it is {name}!"), "{name:?}");
+        assert_eq!(job["in_env"], format!("{name}|{i}"), "{name:?}");
+        assert_eq!(job["outer_read"], "$(touch PWNED) 'q' \"d\"", "{name:?}");
+    }
+    assert!(!p.path("PWNED").exists(), "a hostile value ran as code");
+}

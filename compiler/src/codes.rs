@@ -96,10 +96,13 @@ catalogue! {
     CompensationStepInGraph = "E0305", Error, "a compensation step has dependencies";
     RuleCannotBeMet = "E0306", Error, "a trigger rule waits for an outcome its dependencies can never have";
     RulesDoNotCombine = "E0307", Error, "a step's trigger rule and the `after` of a group around it cannot both apply";
+    JobMemberDependsOutside = "E0308", Error, "a member of a `for each item` group depends on a step outside the group";
+    JobMemberOutside = "E0309", Error, "a member of a `for each item` group is named outside the group";
     AcrossFinally = "E0310", Error, "a dependency or branch arm crosses the boundary of the `finally` block";
     RuleInCondition = "E0311", Error, "a trigger rule written among the terms of an outcome condition";
     OutcomeNeverHappens = "E0312", Error, "an outcome condition tests an outcome its dependency can never have";
     ConditionNeverHolds = "E0313", Error, "no outcomes of its dependencies make an outcome condition true";
+    NestedForEach = "E0314", Error, "a `for each item` step or group inside a `for each item` group";
 
     UnknownName = "E0401", Error, "an expression uses a name that is not in scope";
     NotUpstream = "E0402", Error, "an expression uses a step that does not run before it";

@@ -183,6 +183,19 @@ pub struct GroupSig {
     pub members: Vec<String>,
     /// Enclosing groups, outermost first.
     pub groups: Vec<String>,
+    /// `for each item [in …]`: its span; each item runs the members as a
+    /// job of its own (a child run, docs/language.md "A job per item").
+    pub for_each: Option<ast::Span>,
+    /// The literal items of `for each item in …`.
+    pub for_each_in: Option<ast::ItemSource>,
+}
+
+impl GroupSig {
+    /// The for-each group among `groups` (a step's or a group's enclosing
+    /// groups) that `name` sits in, if any: the innermost.
+    pub fn job_of<'a>(groups: &'a [GroupSig], enclosing: &[String]) -> Option<&'a GroupSig> {
+        enclosing.iter().rev().filter_map(|g| groups.iter().find(|s| &s.name.text == g)).find(|g| g.for_each.is_some())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, salsa::SalsaValue)]
@@ -451,6 +464,8 @@ fn build_model<'db>(db: &'db dyn Db, file: SourceFile, pieces: Vec<PieceDecl>, s
                                 fail_fast: group.fail_fast.is_some(),
                                 members: Vec::new(),
                                 groups: path,
+                                for_each: group.for_each,
+                                for_each_in: group.for_each_in.clone(),
                             });
                         }
                         WorkflowStmtKind::Group(group) => {
@@ -507,6 +522,8 @@ fn collect_group<'db>(
         fail_fast: group.fail_fast.is_some(),
         members,
         groups: outer.to_vec(),
+        for_each: group.for_each,
+        for_each_in: group.for_each_in.clone(),
     });
     for m in &group.members {
         match m {

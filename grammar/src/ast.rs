@@ -900,8 +900,16 @@ pub struct Group {
     /// `after …`: every member waits for these too; `None`: the group starts
     /// with the run (or with its enclosing group).
     pub deps: Option<Deps>,
-    /// `fail_fast` in the header: the first failed member cancels the
-    /// running members and skips the rest; where the word is written.
+    /// The span of `for each item` (with its `in …`), when present: each
+    /// item runs the group's members as a job of its own (docs/language.md,
+    /// "A job per item").
+    pub for_each: Option<Span>,
+    /// `for each item in [..]` / `in matrix { … }`: the group's own items;
+    /// without it, a `for each item` group runs for the run's item list.
+    pub for_each_in: Option<ItemSource>,
+    /// `fail_fast` in the header: the first failed member (of a `for each
+    /// item` group, the first failed item) cancels the running ones and
+    /// skips the rest; where the word is written.
     pub fail_fast: Option<Span>,
     /// The steps and groups inside, in source order.
     pub members: Vec<GroupMember>,
@@ -1864,6 +1872,11 @@ impl Workflow {
 }
 
 impl Group {
+    /// From the kind keyword to the end of the header (`after …`, `for each item …`).
+    pub fn header_span(&self) -> Span {
+        let end = self.deps.as_ref().map(|d| d.span.end).unwrap_or(self.name.span.end).max(self.for_each.map(|s| s.end).unwrap_or(0));
+        Span::new(self.span.start, end)
+    }
     fn collect_steps<'a>(&'a self, out: &mut Vec<&'a Step>) {
         for m in &self.members {
             match m {

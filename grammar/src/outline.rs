@@ -278,7 +278,9 @@ fn workflow_items(src: &str, body_start: usize, body_end: usize, braces: &[(u32,
     Some(out)
 }
 
-const GROUP_KEYWORDS: &[&str] = &["step", "parallel", "phase"];
+/// What starts a group's item; `fail_fast`, a statement of the group itself,
+/// is found only to leave such a group to the whole-file parse.
+const GROUP_KEYWORDS: &[&str] = &["step", "parallel", "phase", "fail_fast"];
 
 /// Splits a region into items: each starts on a line whose first word (at the
 /// region's own brace depth, outside strings and comments) is one of
@@ -302,7 +304,7 @@ fn split_items(
         // A group holds steps and groups only: anything else parsed as a
         // workflow item would be moved to the whole workflow (a `timeout` in
         // a `parallel`). The whole-file parse says what is wrong instead.
-        if parent.is_some() && !GROUP_KEYWORDS.contains(&word) {
+        if parent.is_some() && (!GROUP_KEYWORDS.contains(&word) || word == "fail_fast") {
             return None;
         }
         // `finally { … }` is a group without a name, at the top level only.

@@ -946,6 +946,8 @@ impl Builder {
                 name = Some(Name { text: "finally".into(), span: span(&kw) });
             }
         let mut deps = None;
+        let mut for_each = None;
+        let mut for_each_in = None;
         let mut fail_fast = None;
         let mut members = Vec::new();
         for c in kids(p) {
@@ -957,20 +959,42 @@ impl Builder {
                 Rule::ident => name = Some(self.ident(c)),
                 Rule::after_clause => deps = Some(self.after(c)),
                 Rule::group_fail_fast => fail_fast = Some(span(&c)),
+                Rule::for_each_clause => {
+                    let (s, items) = self.for_each_clause(c);
+                    for_each = Some(s);
+                    for_each_in = items;
+                }
                 Rule::group_body => {
                     self.block(kids(c), Block::Group, |b, item| {
                         if let Some(m) = item.into_inner().next() {
-                            members.push(match m.as_rule() {
-                                Rule::step => GroupMember::Step(b.step(m)),
-                                _ => GroupMember::Group(b.group(m)),
-                            });
+                            match m.as_rule() {
+                                Rule::step => members.push(GroupMember::Step(b.step(m))),
+                                _ => members.push(GroupMember::Group(b.group(m))),
+                            }
                         }
                     });
                 }
                 _ => {}
             }
         }
-        Group { kind, name: name.unwrap_or_else(|| missing(sp)), deps, fail_fast, members, span: sp }
+        Group { kind, name: name.unwrap_or_else(|| missing(sp)), deps, for_each, for_each_in, fail_fast, members, span: sp }
+    }
+
+    /// `for each item [in [..] | in matrix { … }]`: its span and the literal items.
+    fn for_each_clause(&mut self, c: Pair<'_, Rule>) -> (Span, Option<ItemSource>) {
+        let at = span(&c);
+        let mut items = None;
+        for k in kids(c) {
+            match k.as_rule() {
+                Rule::array => items = Some(ItemSource::List(self.value(k))),
+                Rule::matrix_items => {
+                    let v = self.first_value_of(k, Rule::object);
+                    items = Some(ItemSource::Matrix(v));
+                }
+                _ => {}
+            }
+        }
+        (at, items)
     }
 
     fn step(&mut self, p: Pair<'_, Rule>) -> Step {
@@ -994,17 +1018,9 @@ impl Builder {
                 }
                 Rule::after_clause => deps = Some(self.after(c)),
                 Rule::for_each_clause => {
-                    for_each = Some(span(&c));
-                    for k in kids(c) {
-                        match k.as_rule() {
-                            Rule::array => for_each_in = Some(ItemSource::List(self.value(k))),
-                            Rule::matrix_items => {
-                                let v = self.first_value_of(k, Rule::object);
-                                for_each_in = Some(ItemSource::Matrix(v));
-                            }
-                            _ => {}
-                        }
-                    }
+                    let (s, items) = self.for_each_clause(c);
+                    for_each = Some(s);
+                    for_each_in = items;
                 }
                 Rule::step_body => body = self.step_body(c),
                 _ => {}

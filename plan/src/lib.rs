@@ -47,7 +47,7 @@
 //!
 //! ```text
 //! Plan     { …, stores: [StoreDef…], secrets: [Secret…] }        // StoreId, SecretId = index
-//! Workflow { …, safety?: Safety, invariants: [Invariant…] }
+//! Workflow { …, safety?: Safety, invariants: [Invariant…], job?: { parent, group } }   // job: see `Job`
 //! Step     { …, for_each: bool, secret_env: [SecretEnv…], gate?: QualityGate }
 //! Agent    { …, secret_env: [SecretEnv…] }
 //! StoreDef { name, backend: "local" | { "command": CMD }, schema?: JSON Schema, max_entries?, ttl_ms? }
@@ -165,9 +165,11 @@ pub use types::Type;
 /// `finally` group, `fail_fast` on groups, the `TIMER` instruction: a plan
 /// that uses any of them means something else to (or cannot be read by) a
 /// flowc of format 2.
-pub const FORMAT_VERSION: u32 = 3;
+/// 4: a workflow may be the job of a `for each item` group (`job`), run as
+/// a child run per item with inputs `{inputs, item, index, outer}`.
+pub const FORMAT_VERSION: u32 = 4;
 
-/// The oldest plan format this build still reads: format 3 only added
+/// The oldest plan format this build still reads: formats 3 and 4 only added
 /// fields and variants with defaults, so a plan of format 2 (a version
 /// published before, kept in the state database) means what it meant.
 pub const OLDEST_READABLE_FORMAT: u32 = 2;
@@ -298,6 +300,37 @@ pub struct Workflow {
     /// Checked after steps; pinned when a run starts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub invariants: Vec<Invariant>,
+    /// Set when this workflow is the job of a `for each item` group: the
+    /// members of group `group` of workflow `parent`, which its `call` step
+    /// runs once per item. See [`Job`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<Job>,
+}
+
+/// What makes a workflow the job of a `for each item` group
+/// (docs/language.md, "A job per item").
+///
+/// The parent's step named after the group is a `call` of this workflow
+/// `for each item`, whose inputs are not the job's declared inputs but one
+/// object: `inputs` (the parent run's inputs, already validated), `item`
+/// and `index` (the item and its position), and `outer` (the view, as
+/// expressions see a step, of every parent step the members read). The
+/// job's run binds `inputs` and `item` from it, and resolves a name that is
+/// none of its steps in `outer`. Its `inputs` list repeats the parent's, for
+/// display only.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Job {
+    /// The workflow whose group this is.
+    pub parent: String,
+    /// The group's name, which is also the name of the parent's step.
+    pub group: String,
+}
+
+/// The plan name of the job of group `group` of workflow `workflow`: a
+/// name no workflow can have (a `.` is no identifier character).
+pub fn job_workflow_name(workflow: &str, group: &str) -> String {
+    format!("{workflow}.{group}")
 }
 
 /// A run input.

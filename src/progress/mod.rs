@@ -182,7 +182,11 @@ fn no_retry_note(p: &payload::Failed) -> String {
 
 impl Observer for Progress {
     fn observe(&self, e: &Observed<'_>) {
-        let prefix = if e.depth > 0 { format!("{}/", e.workflow) } else { String::new() };
+        let prefix = match e.job {
+            Some(job) => format!("{job}."),
+            None if e.depth > 0 => format!("{}/", e.workflow),
+            None => String::new(),
+        };
         let kind = e.event.kind();
         let Some(step) = e.step else {
             let text = match e.event {
@@ -192,7 +196,10 @@ impl Observer for Progress {
                     }
                     format!("run {} started: workflow {}", e.run, e.workflow)
                 }
-                Event::Started(_) => format!("child run {} started: workflow {}", e.run, e.workflow),
+                Event::Started(_) => match e.job {
+                    Some(job) => format!("child run {} started: {job}, a job of group {}", e.run, job.split('[').next().unwrap_or(job)),
+                    None => format!("child run {} started: workflow {}", e.run, e.workflow),
+                },
                 Event::BudgetExceeded(_) => format!("run {} is over its budget", e.run),
                 Event::FinallyStarted(p) => format!("run {} ended {}: its exit handler starts", e.run, p.status),
                 other => match run_detail(other) {

@@ -1133,3 +1133,16 @@ fn random_edits_and_requests_never_break_the_server() {
     assert!(server.is_running());
     assert!(started.elapsed() < std::time::Duration::from_secs(60), "took {:?}", started.elapsed());
 }
+
+/// In a member of a `for each item` group, `item` is typed from the group's
+/// matrix: hover shows its type, completion offers its fields.
+#[test]
+fn item_in_a_job_per_item_is_typed_from_the_group_matrix() {
+    let mut server = project();
+    let text = "workflow jobs {\n  parallel build for each item in matrix { os: [\"linux\"], rust: [\"stable\"] } {\n    step compile { command \"echo ${item.os}\" }\n    step test after compile { command \"echo ${item.}\" }\n  }\n}\n";
+    let uri = server.open("jobs.flow", text);
+    let hover = hover_text(&mut server, &uri, text, "${item.os}", 3);
+    assert!(hover.contains("item: {os: string, rust: string}"), "{hover}");
+    let fields = complete(&mut server, &uri, text, "${item.}", "${item.".len());
+    assert_eq!(fields, vec!["os", "rust"]);
+}

@@ -7,6 +7,7 @@
 
 pub mod approvers;
 mod graph_checks;
+mod jobs;
 pub mod names;
 mod outcome_conditions;
 mod project;
@@ -65,6 +66,7 @@ pub fn check_workflow<'db>(db: &'db dyn Db, project: Project, wf: WorkflowDef<'d
     shell_holes::workflow_shell_holes(db, wf, &mut out);
     references::workflow_references(db, project, wf, &mut out);
     graph_checks::check_graph(db, wf, &mut out);
+    jobs::check_jobs(db, wf, &mut out);
     for step in wf.steps(db) {
         out.extend(check_step(db, project, wf, *step).iter().cloned());
     }

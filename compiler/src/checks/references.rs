@@ -151,6 +151,9 @@ struct StepScope<'a> {
     /// How to add a missing `after` (relative to the step's anchor): a title
     /// per step and the edit.
     add_after: &'a dyn Fn(&str) -> (String, Option<crate::diagnostic::Fix>),
+    /// The workflow's groups: a member of a `for each item` group is seen
+    /// only inside its group (E0309).
+    groups: &'a [crate::model::GroupSig],
 }
 
 impl Scope for StepScope<'_> {
@@ -170,6 +173,16 @@ impl Scope for StepScope<'_> {
             return Some(Binding::Value(t.clone()));
         }
         if let Some(i) = self.graph.step_index(name) {
+            let job = |s: usize| crate::model::GroupSig::job_of(self.groups, &self.sigs[s].groups).map(|g| g.name.text.as_str());
+            if let Some(group) = job(i)
+                && job(self.this) != Some(group) {
+                    return Some(Binding::OutOfContext {
+                        name: name.to_string(),
+                        code: Code::JobMemberOutside,
+                        message: format!("`{name}` runs once per item of group `{group}`: outside the group there is no one `{name}` to read"),
+                        help: format!("run after the group (`after {group}`) and read `{group}.output`, one object per item with each member's output (`{group}.output[0].{name}`)"),
+                    });
+                }
             // The exit handler runs once every other step has ended.
             let ended = self.graph.in_finally(self.this) && !self.graph.in_finally(i);
             if i != self.this && (ended || self.graph.upstream.is_empty() || self.graph.is_upstream(self.this, i)) {
@@ -182,6 +195,17 @@ impl Scope for StepScope<'_> {
                 help
             };
             return Some(Binding::NotUpstream { step: name.to_string(), help, fix: if i == self.this { None } else { fix } });
+        }
+        // A `for each item` group is read as one value: the list of its
+        // items' results, each an object of the members' outputs.
+        if let Some(g) = self.groups.iter().find(|g| g.name.text == name && g.for_each.is_some()) {
+            let members: Vec<usize> = (0..self.sigs.len()).filter(|m| self.sigs[*m].groups.contains(&g.name.text)).collect();
+            if !members.is_empty() && members.iter().all(|m| *m != self.this && (self.graph.upstream.is_empty() || self.graph.is_upstream(self.this, *m))) {
+                let fields: Vec<(&str, Ty)> =
+                    members.iter().map(|m| (self.sigs[*m].name.text.as_str(), self.sigs[*m].output.clone().unwrap_or(Ty::Dyn))).collect();
+                let result = Ty::record(fields);
+                return Some(Binding::Value(Ty::record([("output", Ty::list(result)), ("status", Ty::String)])));
+            }
         }
         out_of_context(name)
     }
@@ -557,6 +581,20 @@ fn own_items_ty(step: &ast::Step) -> Option<Ty> {
     Some(Ty::from_json_value(&serde_json::Value::Array(items)).iter_elem().unwrap_or(Ty::Dyn))
 }
 
+/// The type of `item` in a member of a `for each item` group: the join of
+/// the group's literal items, or the run's item list where the group runs.
+/// `None` outside such a group.
+fn job_item_ty(graph: &WorkflowGraph, groups: &[crate::model::GroupSig], this: usize) -> Option<Ty> {
+    let g = crate::model::GroupSig::job_of(groups, &graph.sigs[this].groups)?;
+    Some(match g.for_each_in.as_ref() {
+        Some(source) => {
+            let items = crate::matrix::expand(source).unwrap_or_default();
+            Ty::from_json_value(&serde_json::Value::Array(items)).iter_elem().unwrap_or(Ty::Dyn)
+        }
+        None => item_list(graph, this).1.unwrap_or(Ty::Dyn),
+    })
+}
+
 /// Whether an upstream step sets the run's item list, and the type of an item.
 fn item_list(graph: &WorkflowGraph, this: usize) -> (bool, Option<Ty>) {
     // The item list: set by an upstream step's `items`, or by an upstream select.
@@ -603,8 +641,10 @@ pub fn step_expression_scope<'db>(db: &'db dyn Db, project: Project, wf: Workflo
     let ast = step.ast(db);
     let Some(this) = graph.step_index(&ast.name.text) else { return Vec::new() };
     let index = item_index(db, project);
+    let groups = wf.groups(db);
+    let job = job_item_ty(graph, groups, this);
     let (items, item) = item_list(graph, this);
-    let item = own_items_ty(ast).or(item);
+    let item = own_items_ty(ast).or(job.clone()).or(item);
     let no_fix = |_: &str| (String::new(), None);
     let own_output = graph.sigs[this].output.clone().unwrap_or(Ty::Dyn);
     let scope = StepScope {
@@ -613,11 +653,13 @@ pub fn step_expression_scope<'db>(db: &'db dyn Db, project: Project, wf: Workflo
         this,
         inputs: inputs_ty(db, wf),
         output: post.then_some(own_output),
-        item: if ast.for_each.is_some() { Some(item.unwrap_or(Ty::Dyn)) } else { None },
-        items,
+        item: if ast.for_each.is_some() || job.is_some() { Some(item.unwrap_or(Ty::Dyn)) } else { None },
+        // An item's job does not see the run's item list.
+        items: items && job.is_none(),
         reads: read_aliases(db, index, ast),
         params: None,
         add_after: &no_fix,
+        groups,
     };
     scope
         .names()
@@ -656,9 +698,11 @@ pub(super) fn step_references<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut
     let index = item_index(db, cx.project);
     let anchor = Anchor::Step(cx.wf, cx.step);
 
+    let groups = cx.wf.groups(db);
+    let job = job_item_ty(graph, groups, this);
     let (items, item) = item_list(graph, this);
-    let item = own_items_ty(step).or(item);
-    if step.for_each.is_some() && step.for_each_in.is_none() && !items {
+    let item = own_items_ty(step).or(job.clone()).or(item);
+    if step.for_each.is_some() && step.for_each_in.is_none() && !items && job.is_none() {
         out.push(
             Pending::new(Code::ItemOutOfContext, cx.at(step.for_each.unwrap_or(step.name.span)), format!(
                 "step `{}` runs for each item, but no step before it sets the item list",
@@ -676,11 +720,13 @@ pub(super) fn step_references<'db>(cx: &StepCx<'db>, step: &ast::Step, out: &mut
         this,
         inputs: inputs_ty(db, cx.wf),
         output: None,
-        item: if step.for_each.is_some() { Some(item.clone().unwrap_or(Ty::Dyn)) } else { None },
-        items,
+        item: if step.for_each.is_some() || job.is_some() { Some(item.clone().unwrap_or(Ty::Dyn)) } else { None },
+        // An item's job does not see the run's item list.
+        items: items && job.is_none(),
         reads,
         params: None,
         add_after: &add_after,
+        groups,
     };
     let own_output = sigs[this].output.clone().unwrap_or(Ty::Dyn);
     body_references(&step.body, &base, &own_output, anchor, out);
@@ -731,7 +777,7 @@ fn template_args<'db>(tpl: &ast::Template, step: &ast::Step, base: &StepScope<'_
 fn body_references<'db>(body: &[ast::StepStmt], base: &StepScope<'_>, own_output: &Ty, anchor: Anchor<'db>, out: &mut Vec<Pending<'db>>) {
     for stmt in body {
         match &stmt.kind {
-            StepStmtKind::When(e) if base.item.is_some() => {
+            StepStmtKind::When(e) if base.item.is_some() && base.sigs[base.this].for_each => {
                 // A `for each item` step's `when` decides the whole step,
                 // before any instance exists: `item` is not bound there.
                 let whole = StepScope { item: None, ..clone_scope(base) };
@@ -844,6 +890,7 @@ fn clone_scope<'a>(s: &StepScope<'a>) -> StepScope<'a> {
         reads: s.reads.clone(),
         params: s.params.clone(),
         add_after: s.add_after,
+        groups: s.groups,
     }
 }
 

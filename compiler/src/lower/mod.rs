@@ -20,6 +20,7 @@
 
 mod inbox;
 mod invariant;
+mod job;
 mod policy;
 mod post_actions;
 mod quality_gate;
@@ -84,10 +85,26 @@ pub fn lower(db: &dyn Db, project: Project, entry: &str) -> Result<plan::Plan, V
     let mut workflows = Vec::new();
     let mut errors = Vec::new();
     for wf in order {
-        match WorkflowLowerer::new(db, project, wf, &mut agents).lower() {
+        // Each `for each item` group's job first: the workflow's step for
+        // it passes on what the job reads (`job`).
+        let mut job_refs = HashMap::new();
+        let mut jobs = Vec::new();
+        for g in wf.groups(db).iter().filter(|g| g.for_each.is_some()) {
+            match WorkflowLowerer::new(db, project, wf, &mut agents, Some(g.name.text.clone())).lower() {
+                Ok(w) => {
+                    job_refs.insert(g.name.text.clone(), job::referenced_names(&w));
+                    jobs.push(w);
+                }
+                Err(e) => errors.extend(e),
+            }
+        }
+        let mut lowerer = WorkflowLowerer::new(db, project, wf, &mut agents, None);
+        lowerer.job_refs = job_refs;
+        match lowerer.lower() {
             Ok(w) => workflows.push(w),
             Err(e) => errors.extend(e),
         }
+        workflows.extend(jobs);
     }
     if !errors.is_empty() {
         return Err(errors);
@@ -105,6 +122,14 @@ pub fn lower(db: &dyn Db, project: Project, entry: &str) -> Result<plan::Plan, V
 }
 
 pub use store::{project_stores, store_def};
+
+/// When a step starts: its `after`, rule and condition, lowered.
+struct StepDeps {
+    trigger: plan::TriggerRule,
+    after: Vec<u32>,
+    after_groups: Vec<u32>,
+    condition: Option<plan::Condition>,
+}
 
 /// The plan's agent table, filled as steps name agents (and its policy,
 /// store and secret tables).
@@ -134,10 +159,16 @@ struct WorkflowLowerer<'a, 'db> {
     errors: Vec<LowerError>,
     lines: LineIndex,
     text: &'db str,
+    /// `None`: the workflow; `Some(G)`: the job of its `for each item`
+    /// group `G` (`job`).
+    part: Option<String>,
+    /// The scope names each job's expressions use, by group (lowering the
+    /// workflow): what its `call` passes on (`job::referenced_names`).
+    job_refs: HashMap<String, Vec<String>>,
 }
 
 impl<'a, 'db> WorkflowLowerer<'a, 'db> {
-    fn new(db: &'db dyn Db, project: Project, wf: WorkflowDef<'db>, agents: &'a mut Agents) -> Self {
+    fn new(db: &'db dyn Db, project: Project, wf: WorkflowDef<'db>, agents: &'a mut Agents, part: Option<String>) -> Self {
         let text = wf.file(db).text(db).as_str();
         WorkflowLowerer {
             db,
@@ -154,6 +185,8 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
             errors: Vec::new(),
             lines: LineIndex::new(text),
             text,
+            part,
+            job_refs: HashMap::new(),
         }
     }
 
@@ -163,18 +196,18 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
 
     fn lower(mut self) -> Result<plan::Workflow, Vec<LowerError>> {
         let db = self.db;
-        let steps: Vec<StepDef<'db>> = wf_steps(db, self.wf);
-        for (i, s) in steps.iter().enumerate() {
-            self.step_ids.entry(s.name(db).clone()).or_insert(i as u32);
+        // What this part of the workflow is made of, and which groups it
+        // keeps (docs/language.md, "A job per item"): the workflow's plan has
+        // each `for each item` group as one step, the group's job only the
+        // group's members.
+        let all_groups = self.wf.groups(db).clone();
+        let units = job::units(db, &wf_steps(db, self.wf), &all_groups, self.part.as_deref());
+        for (i, u) in units.iter().enumerate() {
+            self.step_ids.entry(u.name(db, &all_groups).to_string()).or_insert(i as u32);
         }
-        let groups = self.wf.groups(db).clone();
+        let groups = job::kept_groups(&all_groups, self.part.as_deref());
         for g in groups.iter() {
-            let mut ids = Vec::new();
-            for (i, s) in steps.iter().enumerate() {
-                if s.groups(db).iter().any(|x| x == &g.name.text) {
-                    ids.push(i as u32);
-                }
-            }
+            let ids = units.iter().enumerate().filter(|(_, u)| u.enclosing(db, &all_groups).contains(&g.name.text)).map(|(i, _)| i as u32).collect();
             self.group_steps.insert(g.name.text.clone(), ids);
         }
         let group_index: HashMap<&str, u32> = groups.iter().enumerate().map(|(i, g)| (g.name.text.as_str(), i as u32)).collect();
@@ -189,7 +222,14 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
         let mut invariants = Vec::new();
         let mut wf_env: Vec<(String, ast::EnvValue)> = Vec::new();
         let mut triggers = Vec::new();
+        let in_job = self.part.is_some();
         for (_, stmt) in self.wf.header(db).iter() {
+            // A job's run is part of its parent's: the run's outputs, limits,
+            // saga, triggers and invariants belong to the parent
+            // (docs/language.md, "A job per item").
+            if in_job && !job::applies_in_job(&stmt.kind) {
+                continue;
+            }
             match &stmt.kind {
                 WorkflowStmtKind::Description(d) => description = Some(d.value.clone()),
                 WorkflowStmtKind::Input(i) => inputs.push(plan::InputDecl {
@@ -214,11 +254,18 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
             }
         }
 
-        let mut plan_steps = Vec::with_capacity(steps.len());
-        for (i, step) in steps.iter().enumerate() {
-            if let Some(s) = self.step(i as u32, *step, &groups, &group_index, &wf_env) {
+        let mut plan_steps = Vec::with_capacity(units.len());
+        for (i, unit) in units.iter().enumerate() {
+            let step = match unit {
+                job::Unit::Step(step) => self.step(i as u32, *step, &groups, &group_index, &wf_env),
+                job::Unit::Job(g) => Some(self.job_step(i as u32, &all_groups[*g], &groups, &group_index)),
+            };
+            if let Some(s) = step {
                 plan_steps.push(s);
             }
+        }
+        if in_job {
+            outputs = self.job_outputs(&units, &all_groups);
         }
         let plan_groups = groups
             .iter()
@@ -230,10 +277,10 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
                     ast::GroupKind::Finally => plan::GroupKind::Finally,
                 },
                 parent: g.groups.last().and_then(|p| group_index.get(p.as_str()).copied()),
-                steps: steps
+                steps: units
                     .iter()
                     .enumerate()
-                    .filter(|(_, s)| s.groups(db).last() == Some(&g.name.text))
+                    .filter(|(_, u)| u.enclosing(db, &all_groups).last() == Some(&g.name.text))
                     .map(|(i, _)| i as u32)
                     .collect(),
                 fail_fast: g.fail_fast,
@@ -242,8 +289,12 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
         if !self.errors.is_empty() {
             return Err(self.errors);
         }
+        let job = self.part.as_ref().map(|g| plan::Job { parent: self.wf.name(db).clone(), group: g.clone() });
         Ok(plan::Workflow {
-            name: self.wf.name(db).clone(),
+            name: match &self.part {
+                Some(g) => plan::job_workflow_name(self.wf.name(db), g),
+                None => self.wf.name(db).clone(),
+            },
             description,
             inputs,
             outputs,
@@ -256,6 +307,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
             triggers,
             safety,
             invariants,
+            job,
         })
     }
 
@@ -341,6 +393,52 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
         }
     }
 
+    /// A step's dependencies: written ones (`own`), then those inherited
+    /// from the groups around it (`enclosing`, outermost first; only those
+    /// among `groups` count). A group named as a dependency is one
+    /// dependency (`after_groups`).
+    fn deps_of(&self, id: u32, own: Option<&ast::Deps>, enclosing: &[String], groups: &[GroupSig]) -> StepDeps {
+        let group_deps = |names: &[ast::Name]| -> Vec<u32> {
+            // An empty group adds no step to `after`, so it is no dependency.
+            names
+                .iter()
+                .filter(|n| self.group_steps.get(&n.text).is_some_and(|m| !m.is_empty()))
+                .filter_map(|n| self.group_ids.get(&n.text).copied())
+                .collect()
+        };
+        let (mut trigger, mut after, mut after_groups) = match own {
+            Some(d) => (
+                plan_trigger(d.rule),
+                d.names.iter().flat_map(|n| self.dep_ids(&n.text)).collect::<Vec<_>>(),
+                group_deps(&d.names),
+            ),
+            None => (plan::TriggerRule::AllSuccess, Vec::new(), Vec::new()),
+        };
+        let mut condition = own.and_then(|d| self.condition(&d.condition));
+        let own_plain = own.is_none_or(ast::Deps::is_plain);
+        for g in enclosing {
+            let Some(sig) = groups.iter().find(|s| &s.name.text == g) else { continue };
+            let Some(gdeps) = &sig.deps else { continue };
+            let ids: Vec<u32> = gdeps.names.iter().flat_map(|n| self.dep_ids(&n.text)).collect();
+            if own.is_none() && after.is_empty() {
+                trigger = plan_trigger(gdeps.rule);
+                condition = self.condition(&gdeps.condition);
+                after.extend(ids);
+                after_groups.extend(group_deps(&gdeps.names));
+            } else if own_plain && condition.is_none() && trigger == plan::TriggerRule::AllSuccess && gdeps.is_plain() {
+                after.extend(ids);
+                after_groups.extend(group_deps(&gdeps.names));
+            }
+        }
+        after.retain(|d| *d != id);
+        after.sort_unstable();
+        after.dedup();
+        after_groups.sort_unstable();
+        after_groups.dedup();
+
+        StepDeps { trigger, after, after_groups, condition }
+    }
+
     fn step(
         &mut self,
         id: u32,
@@ -385,45 +483,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
             k => (k.clone(), ast.body.clone()),
         };
 
-        // Dependencies: written ones, then those inherited from groups. A
-        // group named as a dependency is one dependency (`after_groups`).
-        let group_deps = |names: &[ast::Name]| -> Vec<u32> {
-            // An empty group adds no step to `after`, so it is no dependency.
-            names
-                .iter()
-                .filter(|n| self.group_steps.get(&n.text).is_some_and(|m| !m.is_empty()))
-                .filter_map(|n| self.group_ids.get(&n.text).copied())
-                .collect()
-        };
-        let (mut trigger, mut after, mut after_groups) = match &ast.deps {
-            Some(d) => (
-                plan_trigger(d.rule),
-                d.names.iter().flat_map(|n| self.dep_ids(&n.text)).collect::<Vec<_>>(),
-                group_deps(&d.names),
-            ),
-            None => (plan::TriggerRule::AllSuccess, Vec::new(), Vec::new()),
-        };
-        let mut condition = ast.deps.as_ref().and_then(|d| self.condition(&d.condition));
-        let own_plain = ast.deps.as_ref().is_none_or(ast::Deps::is_plain);
-        for g in def.groups(db).iter() {
-            let Some(sig) = groups.iter().find(|s| &s.name.text == g) else { continue };
-            let Some(gdeps) = &sig.deps else { continue };
-            let ids: Vec<u32> = gdeps.names.iter().flat_map(|n| self.dep_ids(&n.text)).collect();
-            if ast.deps.is_none() && after.is_empty() {
-                trigger = plan_trigger(gdeps.rule);
-                condition = self.condition(&gdeps.condition);
-                after.extend(ids);
-                after_groups.extend(group_deps(&gdeps.names));
-            } else if own_plain && condition.is_none() && trigger == plan::TriggerRule::AllSuccess && gdeps.is_plain() {
-                after.extend(ids);
-                after_groups.extend(group_deps(&gdeps.names));
-            }
-        }
-        after.retain(|d| *d != id);
-        after.sort_unstable();
-        after.dedup();
-        after_groups.sort_unstable();
-        after_groups.dedup();
+        let StepDeps { trigger, after, after_groups, condition } = self.deps_of(id, ast.deps.as_ref(), def.groups(db), groups);
 
         // Options, with the agent's defaults under the step's own.
         let mut step_timeout = None;

@@ -16,6 +16,7 @@ case "$what" in
           test:*) sleep 1 ;; # another job fails: this one is still running then
         esac
         echo "tests passed on $os with $rust" ;;
+  docs) echo "docs built on $1 for $2" ;;
   build) echo "built with $1" ;;
   tag) echo "tagged $1" ;;
   untag) echo "removed tag $1" ;;

@@ -238,9 +238,13 @@ impl Printer<'_> {
             self.lit(g.name.span);
         }
         if let Some(d) = &g.deps {
-            self.deps(d, if g.fail_fast.is_some() { 0 } else { " {".len() });
+            let tail = if g.for_each.is_some() || g.fail_fast.is_some() { 0 } else { " {".len() };
+            self.deps(d, tail);
         }
-        let mut header_end = g.deps.as_ref().map_or(g.name.span.end, |d| d.span.end);
+        if let Some(for_each) = g.for_each {
+            self.for_each(for_each, g.for_each_in.as_ref(), if g.fail_fast.is_some() { " fail_fast {".len() } else { " {".len() });
+        }
+        let mut header_end = g.header_span().end;
         if let Some(ff) = g.fail_fast {
             self.kw_after(header_end, "fail_fast");
             header_end = ff.end;
@@ -259,6 +263,27 @@ impl Printer<'_> {
         });
     }
 
+    /// `for each item [in [..] | in matrix { … }]`, starting at `at`.
+    /// `tail` is the width of what follows on the line (` {`).
+    fn for_each(&mut self, at: Span, items: Option<&ItemSource>, tail: usize) {
+        self.flush_inline(at.start);
+        self.kw("for");
+        let end = self.kw_after(at.start + "for".len() as u32, "each");
+        let end = self.kw_after(end, "item");
+        match items {
+            Some(ItemSource::List(v)) => {
+                self.kw_after(end, "in");
+                self.value(v, tail);
+            }
+            Some(ItemSource::Matrix(v)) => {
+                let end = self.kw_after(end, "in");
+                self.kw_after(end, "matrix");
+                self.value(v, tail);
+            }
+            None => {}
+        }
+    }
+
     fn step(&mut self, s: &Step) {
         self.kw("step");
         self.lit(s.name.span);
@@ -275,22 +300,7 @@ impl Printer<'_> {
             self.deps(d, tail);
         }
         if let Some(for_each) = s.for_each {
-            self.flush_inline(for_each.start);
-            self.kw("for");
-            let end = self.kw_after(for_each.start + "for".len() as u32, "each");
-            let end = self.kw_after(end, "item");
-            match &s.for_each_in {
-                Some(ItemSource::List(v)) => {
-                    self.kw_after(end, "in");
-                    self.value(v, " {".len());
-                }
-                Some(ItemSource::Matrix(v)) => {
-                    let end = self.kw_after(end, "in");
-                    self.kw_after(end, "matrix");
-                    self.value(v, " {".len());
-                }
-                None => {}
-            }
+            self.for_each(for_each, s.for_each_in.as_ref(), " {".len());
         }
         self.step_body(s.header_span().end, s.span, &s.body);
     }

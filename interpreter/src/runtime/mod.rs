@@ -145,6 +145,10 @@ pub struct Observed<'a> {
     pub step: Option<&'a str>,
     /// The step's innermost group (`parallel`/`phase`), if any.
     pub group: Option<&'a str>,
+    /// When the run is the job of one item of a `for each item` group: the
+    /// group and the item's index, `build[0]` (its steps show as
+    /// `build[0].compile`).
+    pub job: Option<&'a str>,
     /// What happened, with its payload, as the event log records it.
     pub event: &'a crate::state::Event,
 }

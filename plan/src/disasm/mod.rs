@@ -135,6 +135,9 @@ impl Plan {
 
     fn disassemble_workflow(&self, wf: &Workflow, out: &mut String) {
         let _ = write!(out, "workflow {}", wf.name);
+        if let Some(job) = &wf.job {
+            let _ = write!(out, "  job of {} group {}", job.parent, job.group);
+        }
         let d = &wf.defaults;
         if let Some(c) = d.concurrency {
             let _ = write!(out, "  concurrency {c}");

@@ -98,6 +98,7 @@ impl LoadedPlan {
         if plan.workflow(&plan.entry).is_none() {
             return Err(PlanError::new(format!("the plan's entry workflow `{}` is not in the plan", plan.entry)));
         }
+        check_jobs(&plan)?;
         let mut agent_names = HashSet::new();
         for agent in &plan.agents {
             if !agent_names.insert(agent.name.as_str()) {
@@ -123,6 +124,31 @@ impl LoadedPlan {
     pub fn workflow_index(&self, name: &str) -> Option<usize> {
         self.plan.workflows.iter().position(|w| w.name == name)
     }
+}
+
+/// A job (docs/language.md, "A job per item") is run only by its parent's
+/// step, one child run per item: its parent must be in the plan and not a
+/// job itself, and the plan's entry is never a job.
+fn check_jobs(plan: &Plan) -> Result<(), PlanError> {
+    for wf in &plan.workflows {
+        let Some(job) = &wf.job else { continue };
+        match plan.workflow(&job.parent) {
+            None => {
+                return Err(PlanError::new(format!("workflow `{}` is a job of workflow `{}`, which is not in the plan", wf.name, job.parent)))
+            }
+            Some(parent) if parent.job.is_some() => {
+                return Err(PlanError::new(format!("workflow `{}` is a job of `{}`, which is a job itself", wf.name, job.parent)))
+            }
+            Some(_) => {}
+        }
+        if wf.name == plan.entry {
+            return Err(PlanError::new(format!(
+                "the plan's entry workflow `{}` is the job of group `{}`, which only its workflow `{}` runs",
+                wf.name, job.group, job.parent
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn is_identifier(name: &str) -> bool {
@@ -631,6 +657,20 @@ mod tests {
             "workflow `w`: step name `inputs` is reserved for expressions"
         );
         assert_eq!(load_err(|v| v["entry"] = json!("x")), "the plan's entry workflow `x` is not in the plan");
+        assert_eq!(
+            load_err(|v| v["workflows"][0]["job"] = json!({"parent": "nowhere", "group": "g"})),
+            "workflow `w` is a job of workflow `nowhere`, which is not in the plan"
+        );
+        assert_eq!(
+            load_err(|v| {
+                let mut job = v["workflows"][0].clone();
+                job["name"] = json!("w.g");
+                job["job"] = json!({"parent": "w", "group": "g"});
+                v["workflows"].as_array_mut().unwrap().push(job);
+                v["entry"] = json!("w.g");
+            }),
+            "the plan's entry workflow `w.g` is the job of group `g`, which only its workflow `w` runs"
+        );
     }
 
     #[test]
@@ -655,9 +695,9 @@ mod tests {
         assert!(err.contains("invalid type: boolean"), "{err}");
         let old = r#"{ "format_version": 1, "entry": "w", "workflows": [] }"#;
         let err = Plan::from_json(old).unwrap_err().message;
-        assert!(err.contains("format_version 1, but this flowc reads format_version 2 to 3"), "{err}");
-        let newer = r#"{ "format_version": 4, "entry": "w", "workflows": [] }"#;
-        assert!(Plan::from_json(newer).unwrap_err().message.contains("format_version 4, but this flowc reads format_version 2 to 3"));
+        assert!(err.contains("format_version 1, but this flowc reads format_version 2 to 4"), "{err}");
+        let newer = r#"{ "format_version": 5, "entry": "w", "workflows": [] }"#;
+        assert!(Plan::from_json(newer).unwrap_err().message.contains("format_version 5, but this flowc reads format_version 2 to 4"));
         // A plan of format 2 (a version published before format 3) still loads.
         let mut v = base();
         v["format_version"] = json!(2);

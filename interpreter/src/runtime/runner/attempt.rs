@@ -96,6 +96,11 @@ pub(crate) struct OutcomeExtras {
     pub files: Option<FileMap>,
     /// Contents of protected files that changed, by fingerprint.
     pub blobs: Vec<(String, Vec<u8>)>,
+    /// A job per item where nothing ran: the call of a job whose child run
+    /// completed with every member skipped, or a `for each item` call where
+    /// every item's did. The step ends skipped, as a group whose members
+    /// were all skipped reads to the steps after it.
+    pub nothing_ran: bool,
 }
 
 /// An outcome with nothing in it yet: no result, no output.

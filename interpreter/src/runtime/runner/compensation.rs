@@ -145,7 +145,7 @@ fn observe(sh: &Shared, run: &str, workflow: &str, step: Option<&str>, event: &E
     if let Some(o) = &sh.options.observer {
         let mut event = event.clone();
         sh.secrets.redact_event(&mut event);
-        o.observe(&crate::runtime::Observed { run, workflow, depth: 0, step, group: None, event: &event });
+        o.observe(&crate::runtime::Observed { run, workflow, depth: 0, step, group: None, job: None, event: &event });
     }
 }
 

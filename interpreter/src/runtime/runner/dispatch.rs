@@ -74,10 +74,14 @@ impl Runner {
                     };
                     scope.bind("run", run)
                 }
+                "item" if self.job.is_some() => scope.bind("item", self.job.as_ref().map(|j| j.item.clone()).unwrap_or(cel::Value::Null)),
                 other => {
                     if let Some(id) = sh.plan.workflows[self.wf].names.get(other) {
                         let view = self.view(*id);
                         scope.bind(other, view);
+                    } else if let Some(view) = self.job.as_ref().and_then(|j| j.outer.get(other)) {
+                        // A parent step a job's member reads (`job`).
+                        scope.bind(other, view.clone());
                     }
                 }
             }

@@ -156,7 +156,13 @@ pub(crate) async fn child_run(
                 Value::Null => serde_json::Map::new(),
                 other => return Err(format!("the inputs of a call must be an object, not {other}")),
             };
-            let inputs = crate::inputs::resolve(&sh.plan.plan.workflows[wf], inputs)?;
+            // A job's inputs are what its parent's step passed on, not
+            // declared inputs (`job`): the parent's were validated.
+            let inputs = if sh.plan.plan.workflows[wf].job.is_some() {
+                Value::Object(inputs)
+            } else {
+                crate::inputs::resolve(&sh.plan.plan.workflows[wf], inputs)?
+            };
             let new = sh.new_run(workflow, Some((parent, parent_step)), depth, inputs.clone());
             let run = sh.store.borrow_mut().create_run(&new).map_err(|e| e.to_string())?;
             blocked::record_child_origin(&sh, &run, parent, parent_step)?;
@@ -180,6 +186,13 @@ impl Runner {
         let Launch { wf, run, depth, inputs, resuming, lock, parent_abort } = launch;
         let workflow = sh.plan.plan.workflows[wf].name.clone();
         let n = sh.plan.plan.workflows[wf].steps.len();
+        let (job, inputs, job_env) = match &sh.plan.plan.workflows[wf].job {
+            Some(job) => {
+                let (scope, inputs, env) = super::job::JobScope::from_inputs(job, &inputs, MAX_ENV_VALUE);
+                (Some(scope), inputs, env)
+            }
+            None => (None, inputs, Vec::new()),
+        };
         // The exit handler's steps count once it starts (`finally`).
         let total = sh.plan.workflows[wf].steps.iter().filter(|s| !s.compensation_only && !s.finally).count();
         let input_env = match &inputs {
@@ -189,8 +202,9 @@ impl Runner {
                     let text = crate::plan::table::render_value(v);
                     (text.len() <= MAX_ENV_VALUE).then(|| (format!("FLOW_INPUT_{}", env_name(k)), text))
                 })
+                .chain(job_env)
                 .collect(),
-            _ => Vec::new(),
+            _ => job_env,
         };
         let (tx, rx) = mpsc::unbounded_channel();
         let (abort_tx, _) = watch::channel(false);
@@ -228,6 +242,7 @@ impl Runner {
             adv: Default::default(),
             blocked: Default::default(),
             fail_fast: Default::default(),
+            job,
         };
         if resuming && !runner.never_started()? {
             runner.restore()?;

@@ -216,7 +216,12 @@ pub(crate) async fn run_instrs(
                 output = json!({ "picked": picked.map(|i| wf.arm_name(&arms[i as usize]).to_string()) });
             }
             Instr::Call { workflow, inputs } => {
-                let inputs = inputs.as_ref().map(|r| regs.get(&r.0).value()).unwrap_or(Value::Null);
+                let mut inputs = inputs.as_ref().map(|r| regs.get(&r.0).value()).unwrap_or(Value::Null);
+                // A job's run learns its item's position (`FLOW_ITEM_INDEX`).
+                if let (Some(i), Value::Object(map)) = (item, &mut inputs)
+                    && is_job(sh, workflow) {
+                        map.insert("index".into(), Value::from(i));
+                    }
                 output = call(ctx, workflow, inputs, item, out).await?;
             }
             Instr::ReadStore { store, key, name } => {
@@ -244,7 +249,10 @@ fn trim_newline(text: &str) -> String {
     text.strip_suffix('\n').map(|t| t.strip_suffix('\r').unwrap_or(t)).unwrap_or(text).to_string()
 }
 
-
+/// Whether `workflow` is the job of a `for each item` group (`job`).
+fn is_job(sh: &super::Shared, workflow: &str) -> bool {
+    sh.plan.plan.workflow(workflow).is_some_and(|w| w.job.is_some())
+}
 
 /// Runs (or continues) the child run of a `call`. The child is found again
 /// by its parent and key: the step's name, and for a `for each item` step
@@ -293,12 +301,23 @@ async fn call(ctx: &AttemptCtx, workflow: &str, inputs: Value, item: Option<usiz
         ));
     }
     match report.status {
-        crate::state::RunStatus::Completed => Ok(report.outputs),
+        crate::state::RunStatus::Completed => {
+            out.adv.nothing_ran = is_job(&ctx.sh, workflow)
+                && !report.steps.is_empty()
+                && report.steps.iter().all(|s| s.status == crate::state::StepStatus::Skipped);
+            Ok(report.outputs)
+        }
         // The child waits on a person or an event: so does this step.
         crate::state::RunStatus::Blocked => {
             out.blocked = Some(crate::runtime::blocking::Hold { gate: "call".into(), child_run: Some(report.run.clone()), ..Default::default() });
             Ok(Value::Null)
         }
+        // A job's run is named as its steps are shown (`test[1]`).
+        status if is_job(&ctx.sh, workflow) => Err(format!(
+            "job {step_name} (child run {}) ended {status}{}",
+            report.run,
+            report.error.map(|e| format!(": {e}")).unwrap_or_default()
+        )),
         status => Err(format!(
             "child run {} of `{workflow}` ended {status}{}",
             report.run,
@@ -323,8 +342,12 @@ pub(crate) async fn run_instances(
     };
     let n = items.len();
     let limit = ctx.sh.plan.workflows[ctx.wf].concurrency.max(1) as usize;
+    // A job's items are always called again: a completed item's child run
+    // is found, not re-run, and its report says whether anything ran in it.
+    let job = work.iter().any(|i| matches!(i, Instr::Call { workflow, .. } if is_job(&ctx.sh, workflow)));
     let mut results: Vec<Option<Value>> =
-        if ctx.adv.done.len() == n { ctx.adv.done.clone() } else { vec![None; n] };
+        if ctx.adv.done.len() == n && !job { ctx.adv.done.clone() } else { vec![None; n] };
+    let mut nothing_ran = vec![false; n];
     let mut stdouts: Vec<String> = vec![String::new(); n];
     let work_len = work.len();
     let mut set = tokio::task::JoinSet::new();
@@ -410,6 +433,7 @@ pub(crate) async fn run_instances(
             Ok(success) => {
                 let _ = ctx.tx.send(Msg::Event { step: ctx.step, event: Event::ItemCompleted(payload::ItemAttempt { item: i as u64, attempt: ctx.attempt }) });
                 results[i] = Some(success.output);
+                nothing_ran[i] = o.adv.nothing_ran;
             }
             Err(_) if by_fail_fast => {
                 let _ = ctx.tx.send(Msg::Event { step: ctx.step, event: Event::ItemCancelled(payload::ItemAttempt { item: i as u64, attempt: ctx.attempt }) });
@@ -429,6 +453,7 @@ pub(crate) async fn run_instances(
     }
     out.stdout = stdouts.into_iter().filter(|s| !s.is_empty()).collect::<Vec<_>>().join("");
     out.adv.instances = Some(results.clone());
+    out.adv.nothing_ran = n > 0 && nothing_ran.iter().all(|&x| x);
     if let Some((i, e)) = failures.iter().min_by_key(|(i, _)| *i) {
         let which = if *i == usize::MAX { String::new() } else { format!("item {i}: ") };
         return Err(format!("{} of {n} items failed; {which}{e}", failures.len()));

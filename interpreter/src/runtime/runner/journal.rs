@@ -28,6 +28,7 @@ impl Runner {
                 depth: self.depth,
                 step: name,
                 group,
+                job: self.job.as_ref().map(|j| j.label.as_str()),
                 event,
             });
         }

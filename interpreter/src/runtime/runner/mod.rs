@@ -67,6 +67,7 @@ pub mod stores;
 // Steps blocked on people and events: their holds and resolutions.
 mod blocked;
 mod fail_fast;
+mod job;
 
 /// Under a steady stream of instant steps, commit at least this often.
 const FLUSH_EVERY: Duration = Duration::from_millis(25);
@@ -171,6 +172,9 @@ pub(crate) struct Runner {
     blocked: blocked::Holds,
     /// `parallel NAME fail_fast` groups: their stop signals and the members they cancelled.
     fail_fast: fail_fast::FailFast,
+    /// The run of a `for each item` group's job: its item and what it reads
+    /// of the parent run (`job`).
+    job: Option<job::JobScope>,
 }
 
 impl Runner {

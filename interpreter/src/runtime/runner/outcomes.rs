@@ -87,7 +87,9 @@ impl Runner {
             }
             _ => None,
         };
+        let nothing_ran = outcome.result.is_ok() && outcome.adv.nothing_ran && !outcome.aborted && self.aborting.is_none();
         let (status, error) = match &outcome.result {
+            Ok(_) if nothing_ran => (StepStatus::Skipped, None),
             Ok(_) => (StepStatus::Completed, None),
             Err(_) if skip_code.is_some() => (StepStatus::Skipped, None),
             Err(e) => (if outcome.aborted { StepStatus::Cancelled } else { StepStatus::Failed }, Some(e.clone())),
@@ -107,6 +109,16 @@ impl Runner {
             self.steps[s as usize].output = None;
             let reason = format!("its command exited with {code} (skip_on_exit)");
             let skipped = payload::Skipped { reason, exit_code: Some(code), attempt: Some(attempt), ..Default::default() };
+            self.record_step(s, StepStatus::Skipped, Event::Skipped(skipped));
+            work.push(s);
+            self.propagate(work);
+            self.check_budget();
+            return;
+        }
+        if nothing_ran {
+            self.steps[s as usize].output = None;
+            let reason = "every member of its job was skipped, for every item".to_string();
+            let skipped = payload::Skipped { reason, attempt: Some(attempt), ..Default::default() };
             self.record_step(s, StepStatus::Skipped, Event::Skipped(skipped));
             work.push(s);
             self.propagate(work);
