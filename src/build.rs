@@ -212,8 +212,8 @@ pub fn graph(cli: &Cli, args: &GraphArgs) -> Result<(), Failure> {
     print!(
         "{}",
         match args.format {
-            GraphFormat::Dot => flowc_plan::graph::dot(wf),
-            GraphFormat::Mermaid => flowc_plan::graph::mermaid(wf),
+            GraphFormat::Dot => flowc_plan::graph::dot(&plan, wf),
+            GraphFormat::Mermaid => flowc_plan::graph::mermaid(&plan, wf),
         }
     );
     Ok(())

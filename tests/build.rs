@@ -109,6 +109,23 @@ fn an_outcome_condition_labels_each_edge_with_what_it_asks_of_that_dependency() 
     golden("graph/outcomes.dot", &drawn);
 }
 
+#[test]
+fn a_job_per_item_is_drawn_as_a_box_of_its_steps() {
+    for format in ["dot", "mermaid"] {
+        let out = flowc(&["graph", "tests/fixtures/graph/jobs.flow:jobs", "--format", format]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let drawn = text(&out.stdout);
+        assert!(drawn.contains("build (a job for each of 4 items)"), "{drawn}");
+        if format == "dot" {
+            assert!(drawn.contains("\"fetch\" -> \"compile\";"), "into the job's first step: {drawn}");
+            assert!(drawn.contains("\"test\" -> \"report\";") && drawn.contains("\"docs\" -> \"report\";"), "from its last: {drawn}");
+            assert!(drawn.contains("\"docs\" -> \"page\" [label=\"failed\"];"), "{drawn}");
+            assert!(!drawn.contains("\"build\" ["), "the group's step is a box, not a node: {drawn}");
+        }
+        golden(&format!("graph/jobs.{format}"), &drawn);
+    }
+}
+
 fn temp_state(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("flowc-build-test-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);

@@ -5,20 +5,87 @@
 //! outcomes an outcome condition asks of that dependency (`failed`,
 //! `succeeded or skipped`); a branch's edges
 //! to its arm targets are dashed and labelled with the arm's condition
-//! (`else` for the fallback). Groups are drawn as clusters/subgraphs.
+//! (`else` for the fallback). Groups are drawn as clusters/subgraphs; a
+//! group `for each item` (a step calling its job, docs/language.md "A job
+//! per item") is drawn as a box holding its job's steps, its dependencies'
+//! edges going to the job's first steps and its dependents' from its last.
 
 use std::fmt::Write;
 
-use crate::{DepRef, Instr, StepId, TriggerRule, Workflow};
+use crate::{DepRef, Instr, Plan, Step, StepId, TriggerRule, Workflow};
 
-struct Edge {
+struct Edge<'a> {
+    from: &'a str,
+    to: &'a str,
+    label: Option<String>,
+    arm: bool,
+}
+
+/// The job a step runs for each item, when it is the step of a `for each
+/// item` group of `wf`.
+fn job_of<'a>(plan: &'a Plan, wf: &Workflow, step: &Step) -> Option<&'a Workflow> {
+    let called = step.code.iter().find_map(|i| match i {
+        Instr::Call { workflow, .. } => plan.workflow(workflow),
+        _ => None,
+    })?;
+    called.job.as_ref().filter(|j| j.parent == wf.name && j.group == step.name).map(|_| called)
+}
+
+/// A job's first steps (waiting on none of its steps) and its last (none
+/// of its steps waits on them): where the group's edges meet it.
+fn ends(job: &Workflow) -> (Vec<&str>, Vec<&str>) {
+    let first = job.steps.iter().filter(|s| s.after.is_empty()).map(|s| s.name.as_str()).collect();
+    let last = job
+        .steps
+        .iter()
+        .filter(|s| !job.steps.iter().any(|o| o.after.contains(&s.id)))
+        .map(|s| s.name.as_str())
+        .collect();
+    (first, last)
+}
+
+/// Every edge to draw for `wf`, its jobs' steps included.
+fn edges<'a>(plan: &'a Plan, wf: &'a Workflow) -> Vec<Edge<'a>> {
+    let mut out = Vec::new();
+    let endpoints = |id: StepId, into: bool| -> Vec<&'a str> {
+        let Some(step) = wf.steps.get(id as usize) else { return vec!["?"] };
+        match job_of(plan, wf, step) {
+            Some(job) => {
+                let (first, last) = ends(job);
+                if into { first } else { last }
+            }
+            None => vec![step.name.as_str()],
+        }
+    };
+    for e in step_edges(wf) {
+        for from in endpoints(e.from, false) {
+            for to in endpoints(e.to, true) {
+                out.push(Edge { from, to, label: e.label.clone(), arm: e.arm });
+            }
+        }
+    }
+    for step in &wf.steps {
+        if let Some(job) = job_of(plan, wf, step) {
+            out.extend(step_edges(job).into_iter().map(|e| Edge {
+                from: node_name(job, e.from),
+                to: node_name(job, e.to),
+                label: e.label,
+                arm: e.arm,
+            }));
+        }
+    }
+    out
+}
+
+struct StepEdge {
     from: StepId,
     to: StepId,
     label: Option<String>,
     arm: bool,
 }
 
-fn edges(wf: &Workflow) -> Vec<Edge> {
+/// The edges between the steps of one workflow of the plan.
+fn step_edges(wf: &Workflow) -> Vec<StepEdge> {
     let mut out = Vec::new();
     let mut arm_pairs = Vec::new();
     for step in &wf.steps {
@@ -31,7 +98,7 @@ fn edges(wf: &Workflow) -> Vec<Edge> {
                     };
                     for target in wf.arm_steps(step.id, arm) {
                         arm_pairs.push((step.id, target));
-                        out.push(Edge { from: step.id, to: target, label: Some(label.clone()), arm: true });
+                        out.push(StepEdge { from: step.id, to: target, label: Some(label.clone()), arm: true });
                     }
                 }
             }
@@ -53,7 +120,7 @@ fn edges(wf: &Workflow) -> Vec<Edge> {
                 }
                 None => (step.trigger != TriggerRule::AllSuccess).then(|| step.trigger.keyword().to_string()),
             };
-            out.push(Edge { from: *dep, to: step.id, label, arm: false });
+            out.push(StepEdge { from: *dep, to: step.id, label, arm: false });
         }
     }
     out
@@ -68,20 +135,12 @@ fn dot_escape(s: &str) -> String {
 }
 
 /// Graphviz DOT.
-pub fn dot(wf: &Workflow) -> String {
+pub fn dot(plan: &Plan, wf: &Workflow) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "digraph \"{}\" {{", dot_escape(&wf.name));
     out.push_str("  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n");
-    for (gi, g) in wf.groups.iter().enumerate() {
-        if g.parent.is_some() {
-            continue;
-        }
-        dot_group(wf, gi, 1, &mut out);
-    }
-    for step in wf.steps.iter().filter(|s| s.group.is_none()) {
-        dot_node(step, 1, &mut out);
-    }
-    for e in edges(wf) {
+    dot_steps(plan, wf, 1, &mut out);
+    for e in edges(plan, wf) {
         let mut attrs = Vec::new();
         if let Some(l) = &e.label {
             attrs.push(format!("label=\"{}\"", dot_escape(l)));
@@ -90,33 +149,61 @@ pub fn dot(wf: &Workflow) -> String {
             attrs.push("style=dashed".to_string());
         }
         let attrs = if attrs.is_empty() { String::new() } else { format!(" [{}]", attrs.join(", ")) };
-        let _ = writeln!(out, "  \"{}\" -> \"{}\"{attrs};", dot_escape(node_name(wf, e.from)), dot_escape(node_name(wf, e.to)));
+        let _ = writeln!(out, "  \"{}\" -> \"{}\"{attrs};", dot_escape(e.from), dot_escape(e.to));
     }
     out.push_str("}\n");
     out
 }
 
-fn dot_node(step: &crate::Step, depth: usize, out: &mut String) {
+/// A workflow's groups and steps (a job's, inside its group's box).
+fn dot_steps(plan: &Plan, wf: &Workflow, depth: usize, out: &mut String) {
+    for (gi, g) in wf.groups.iter().enumerate() {
+        if g.parent.is_none() {
+            dot_group(plan, wf, gi, depth, out);
+        }
+    }
+    for step in wf.steps.iter().filter(|s| s.group.is_none()) {
+        dot_node(plan, wf, step, depth, out);
+    }
+}
+
+fn dot_node(plan: &Plan, wf: &Workflow, step: &Step, depth: usize, out: &mut String) {
     let pad = "  ".repeat(depth);
+    if let Some(job) = job_of(plan, wf, step) {
+        let _ = writeln!(out, "{pad}subgraph \"cluster_{}\" {{", dot_escape(&step.name));
+        let _ = writeln!(out, "{pad}  label=\"{}\";", dot_escape(&job_label(step)));
+        dot_steps(plan, job, depth + 1, out);
+        let _ = writeln!(out, "{pad}}}");
+        return;
+    }
     let _ = writeln!(out, "{pad}\"{}\" [label=\"{}\\n{}\"];", dot_escape(&step.name), dot_escape(&step.name), step.kind.keyword());
 }
 
-fn dot_group(wf: &Workflow, gi: usize, depth: usize, out: &mut String) {
+fn dot_group(plan: &Plan, wf: &Workflow, gi: usize, depth: usize, out: &mut String) {
     let g = &wf.groups[gi];
     let pad = "  ".repeat(depth);
     let _ = writeln!(out, "{pad}subgraph \"cluster_{}\" {{", dot_escape(&g.name));
     let _ = writeln!(out, "{pad}  label=\"{}\";", dot_escape(&group_label(g)));
     for (ci, child) in wf.groups.iter().enumerate() {
         if child.parent == Some(gi as u32) {
-            dot_group(wf, ci, depth + 1, out);
+            dot_group(plan, wf, ci, depth + 1, out);
         }
     }
     for id in &g.steps {
         if let Some(step) = wf.steps.get(*id as usize) {
-            dot_node(step, depth + 1, out);
+            dot_node(plan, wf, step, depth + 1, out);
         }
     }
     let _ = writeln!(out, "{pad}}}");
+}
+
+/// The box title of a group `for each item`: its name, that each item runs
+/// its steps as a job, and how many items when they are written out.
+fn job_label(step: &Step) -> String {
+    match &step.for_each_in {
+        Some(items) => format!("{} (a job for each of {} items)", step.name, items.len()),
+        None => format!("{} (a job for each item)", step.name),
+    }
 }
 
 /// A group's box title: its kind and name; the exit handler says when it runs.
@@ -132,47 +219,57 @@ fn mermaid_escape(s: &str) -> String {
 }
 
 /// A Mermaid flowchart.
-pub fn mermaid(wf: &Workflow) -> String {
+pub fn mermaid(plan: &Plan, wf: &Workflow) -> String {
     let mut out = String::from("flowchart LR\n");
-    for (gi, g) in wf.groups.iter().enumerate() {
-        if g.parent.is_none() {
-            mermaid_group(wf, gi, 1, &mut out);
-        }
-    }
-    for step in wf.steps.iter().filter(|s| s.group.is_none()) {
-        mermaid_node(step, 1, &mut out);
-    }
-    for e in edges(wf) {
+    mermaid_steps(plan, wf, 1, &mut out);
+    for e in edges(plan, wf) {
         let arrow = if e.arm { "-.->" } else { "-->" };
         match &e.label {
             Some(l) => {
-                let _ = writeln!(out, "  {} {arrow}|\"{}\"| {}", node_name(wf, e.from), mermaid_escape(l), node_name(wf, e.to));
+                let _ = writeln!(out, "  {} {arrow}|\"{}\"| {}", e.from, mermaid_escape(l), e.to);
             }
             None => {
-                let _ = writeln!(out, "  {} {arrow} {}", node_name(wf, e.from), node_name(wf, e.to));
+                let _ = writeln!(out, "  {} {arrow} {}", e.from, e.to);
             }
         }
     }
     out
 }
 
-fn mermaid_node(step: &crate::Step, depth: usize, out: &mut String) {
+fn mermaid_steps(plan: &Plan, wf: &Workflow, depth: usize, out: &mut String) {
+    for (gi, g) in wf.groups.iter().enumerate() {
+        if g.parent.is_none() {
+            mermaid_group(plan, wf, gi, depth, out);
+        }
+    }
+    for step in wf.steps.iter().filter(|s| s.group.is_none()) {
+        mermaid_node(plan, wf, step, depth, out);
+    }
+}
+
+fn mermaid_node(plan: &Plan, wf: &Workflow, step: &Step, depth: usize, out: &mut String) {
     let pad = "  ".repeat(depth);
+    if let Some(job) = job_of(plan, wf, step) {
+        let _ = writeln!(out, "{pad}subgraph {}[\"{}\"]", step.name, mermaid_escape(&job_label(step)));
+        mermaid_steps(plan, job, depth + 1, out);
+        let _ = writeln!(out, "{pad}end");
+        return;
+    }
     let _ = writeln!(out, "{pad}{}[\"{}<br/><i>{}</i>\"]", step.name, mermaid_escape(&step.name), step.kind.keyword());
 }
 
-fn mermaid_group(wf: &Workflow, gi: usize, depth: usize, out: &mut String) {
+fn mermaid_group(plan: &Plan, wf: &Workflow, gi: usize, depth: usize, out: &mut String) {
     let g = &wf.groups[gi];
     let pad = "  ".repeat(depth);
     let _ = writeln!(out, "{pad}subgraph {}[\"{}\"]", g.name, mermaid_escape(&group_label(g)));
     for (ci, child) in wf.groups.iter().enumerate() {
         if child.parent == Some(gi as u32) {
-            mermaid_group(wf, ci, depth + 1, out);
+            mermaid_group(plan, wf, ci, depth + 1, out);
         }
     }
     for id in &g.steps {
         if let Some(step) = wf.steps.get(*id as usize) {
-            mermaid_node(step, depth + 1, out);
+            mermaid_node(plan, wf, step, depth + 1, out);
         }
     }
     let _ = writeln!(out, "{pad}end");
