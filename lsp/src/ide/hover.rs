@@ -78,6 +78,14 @@ fn step_hover(cx: &FileCx<'_>, workflow: &str, name: &str) -> Option<String> {
             return Some(format!("```flow\nfinally\n```\nin workflow `{workflow}`: {doc}\n\nmembers: {}", members.join(", ")));
         }
         let mut out = format!("```flow\n{} {name}\n```\nin workflow `{workflow}`", group.kind.keyword());
+        if group.for_each.is_some() {
+            out.push_str(&format!(
+                "\n\nruns for each item: a job per item, each a child run of its members; `{name}.output` is one object of the members' outputs per item, in item order"
+            ));
+            if group.fail_fast {
+                out.push_str(" (`fail_fast`: the first failed item cancels the others)");
+            }
+        }
         deps_lines(&mut out, group.deps.as_ref());
         let members: Vec<String> = group.members.iter().map(|m| format!("`{m}`")).collect();
         out.push_str(&format!("\n\nmembers: {}", members.join(", ")));

@@ -242,6 +242,9 @@ mod tests {
             ("workflow w {\n  step a { command \"true\" compensate \"undo\" compensate_on$0_failure }\n}\n", "when the step itself failed"),
             ("workflow w {\n  step a for each item in matrix { os: [\"ubuntu\"] } { command \"echo ${it$0em.os}\" }\n}\n", "os: string"),
             ("workflow w {\n  step a for each item in mat$0rix { os: [\"ubuntu\"] } { command \"true\" }\n}\n", "`for each item in matrix"),
+            // A job per item: the group's name, its members' `item`, and its output read after it.
+            ("workflow w {\n  parallel bu$0ild for each item in [\"a\"] {\n    step c { command \"echo ${item}\" }\n  }\n}\n", "runs for each item: a job per item"),
+            ("workflow w {\n  parallel build for each item in [\"a\"] {\n    step c { command \"echo ${item}\" output { n: int } }\n  }\n  step r after build { command \"echo ${build.out$0put}\" }\n}\n", "build.output: list({c: {n: int}})"),
             ("workflow w {\n  input n: int = 1\n  step a { command \"echo ${inp$0uts.n}\" }\n}\n", "int"),
             ("workflow w {\n  step a {\n    command \"true\"\n    retry 2 on ex$0it 75\n  }\n}\n", "`retry N on exit CODE"),
             ("workflow w {\n  step a {\n    command \"true\"\n    timeout 1s\n    retry 2 on exit 75 o$0r timeout\n  }\n}\n", "or timeout"),
@@ -282,7 +285,13 @@ mod tests {
             "none_failed", "none_failed_min_one_success", "none_skipped", "always",
         ];
         let outcomes = ["succeeded", "failed", "upstream_failed", "skipped", "done"];
-        let cases: [(&str, &[&str], &[&str]); 23] = [
+        let cases: [(&str, &[&str], &[&str]); 24] = [
+            // A job per item is one name after it; its members are not.
+            (
+                "workflow w {\n  parallel build for each item in [\"a\"] {\n    step c { command \"true\" }\n  }\n  step r after build { command \"echo ${$0}\" }\n}\n",
+                &["build", "inputs"],
+                &["c", "item"],
+            ),
             // Outcome tests: after `after`, after `,` / `||`, but not for the name inside one.
             ("workflow w {\n  step a { command \"true\" }\n  step b after $0 { command \"true\" }\n}\n", &outcomes, &[]),
             ("workflow w {\n  step a { command \"true\" }\n  step c { command \"true\" }\n  step b after succeeded(a) || $0 { command \"true\" }\n}\n", &["failed", "a", "c"], &rules),
