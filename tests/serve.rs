@@ -30,16 +30,6 @@ roles = ["operate"]
 roles = ["decide"]
 "#;
 
-/// The operating-system user running the tests: `flowc approve`'s principal.
-fn os_user() -> String {
-    // SAFETY: getpwuid returns a pointer into static storage, read at once.
-    unsafe {
-        let pw = libc::getpwuid(libc::geteuid());
-        assert!(!pw.is_null(), "the test user has no passwd entry");
-        std::ffi::CStr::from_ptr((*pw).pw_name).to_string_lossy().into_owned()
-    }
-}
-
 fn project(name: &str, files: &[(&str, &str)]) -> Project {
     let p = Project::new(&format!("serve-{name}"));
     let me = os_user();

@@ -440,12 +440,20 @@ pub fn as_path(p: &Path) -> &str {
 /// The operating-system user running the tests: the principal of every
 /// `flowc approve|reject|complete` they run.
 pub fn os_user() -> String {
-    // SAFETY: getpwuid returns a pointer into static storage, read at once.
-    unsafe {
-        let pw = libc::getpwuid(libc::geteuid());
-        assert!(!pw.is_null(), "the test user has no passwd entry");
-        std::ffi::CStr::from_ptr((*pw).pw_name).to_string_lossy().into_owned()
-    }
+    // getpwuid's result lives in static storage that another thread's call
+    // overwrites (tests run on several threads): look it up once, under the
+    // OnceLock, and hand out copies.
+    static USER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    USER.get_or_init(|| {
+        // SAFETY: getpwuid returns a pointer into static storage, read at
+        // once; this is the test process's only call.
+        unsafe {
+            let pw = libc::getpwuid(libc::geteuid());
+            assert!(!pw.is_null(), "the test user has no passwd entry");
+            std::ffi::CStr::from_ptr((*pw).pw_name).to_string_lossy().into_owned()
+        }
+    })
+    .clone()
 }
 
 /// flowc.toml for a directory where the test's user (see [`os_user`])

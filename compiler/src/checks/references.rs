@@ -287,9 +287,14 @@ impl Scope for StepScope<'_> {
         if self.graph.in_finally(self.this) {
             names.extend((0..self.graph.steps).filter(|i| !self.graph.in_finally(*i)).map(|i| self.graph.nodes[i].name.clone()));
         }
-        // Groups `for each item` are read as one name (`build.output`);
-        // `lookup` keeps those wholly upstream.
-        names.extend(self.groups.iter().filter(|g| g.for_each.is_some()).map(|g| g.name.text.clone()));
+        // Groups `for each item` wholly upstream are read as one name
+        // (`build.output`).
+        names.extend(
+            self.groups
+                .iter()
+                .filter(|g| g.for_each.is_some() && matches!(self.lookup(&g.name.text), Some(Binding::Value(_))))
+                .map(|g| g.name.text.clone()),
+        );
         names
     }
 }
