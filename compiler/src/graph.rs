@@ -90,6 +90,15 @@ pub struct WorkflowGraph {
     /// ended, so those steps are readable there as steps that may not have
     /// completed, never as upstream steps.
     pub finally: Vec<bool>,
+    /// Per group: the innermost `for each item` group at or around it (the
+    /// job its members run in), by group index. Looked up through
+    /// [`WorkflowGraph::job_of`]: a walk over every group, for every step,
+    /// made checking many groups quadratic (issue 18).
+    pub job_within: Vec<Option<usize>>,
+    /// Per group: the steps inside it (nested groups' too), for `for each
+    /// item` groups only (empty for the others): `G.output` has a field
+    /// per member.
+    pub job_members: Vec<Vec<usize>>,
 }
 
 
@@ -291,6 +300,17 @@ impl StepSet {
 }
 
 impl WorkflowGraph {
+    /// The index (in the workflow's groups) of the group named `name`.
+    pub fn group_index(&self, name: &str) -> Option<usize> {
+        self.by_name.get(name).copied().filter(|i| *i >= self.steps && self.nodes[*i].kind == NodeKind::Group).map(|i| i - self.steps)
+    }
+
+    /// The `for each item` group whose job a step or group runs in, from its
+    /// enclosing groups (outermost first): the innermost for-each among them.
+    pub fn job_of(&self, enclosing: &[String]) -> Option<usize> {
+        enclosing.last().and_then(|g| self.group_index(g)).and_then(|gi| self.job_within.get(gi).copied().flatten())
+    }
+
     pub fn is_upstream(&self, of: usize, candidate: usize) -> bool {
         self.upstream.get(of).is_some_and(|b| b.contains(candidate))
     }
@@ -378,7 +398,28 @@ pub fn build(sigs: &[(&StepSig, u32)], groups: &[crate::model::GroupSig]) -> Wor
         .map(|(sig, _)| in_handler(sig.groups.first()))
         .chain(groups.iter().map(|g| g.kind == flowc_grammar::ast::GroupKind::Finally || in_handler(g.groups.first())))
         .collect();
+    let group_ix = |name: &str| by_name.get(name).copied().filter(|i| *i >= steps).map(|i| i - steps);
+    let job_within: Vec<Option<usize>> = groups
+        .iter()
+        .enumerate()
+        .map(|(gi, g)| {
+            if g.for_each.is_some() {
+                return Some(gi);
+            }
+            g.groups.iter().rev().filter_map(|n| group_ix(n)).find(|o| groups.get(*o).is_some_and(|o| o.for_each.is_some()))
+        })
+        .collect();
+    let mut job_members: Vec<Vec<usize>> = vec![Vec::new(); groups.len()];
+    for (i, (sig, _)) in sigs.iter().enumerate() {
+        for g in &sig.groups {
+            if let Some(gi) = group_ix(g).filter(|gi| groups.get(*gi).is_some_and(|g| g.for_each.is_some())) {
+                job_members[gi].push(i);
+            }
+        }
+    }
     WorkflowGraph {
+        job_within,
+        job_members,
         finally,
         nodes,
         steps,

@@ -190,14 +190,6 @@ pub struct GroupSig {
     pub for_each_in: Option<ast::ItemSource>,
 }
 
-impl GroupSig {
-    /// The for-each group among `groups` (a step's or a group's enclosing
-    /// groups) that `name` sits in, if any: the innermost.
-    pub fn job_of<'a>(groups: &'a [GroupSig], enclosing: &[String]) -> Option<&'a GroupSig> {
-        enclosing.iter().rev().filter_map(|g| groups.iter().find(|s| &s.name.text == g)).find(|g| g.for_each.is_some())
-    }
-}
-
 #[derive(Clone, Debug, PartialEq, Eq, Hash, salsa::SalsaValue)]
 pub enum DeclDef<'db> {
     Workflow(WorkflowDef<'db>),

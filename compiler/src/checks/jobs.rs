@@ -20,14 +20,14 @@ pub(super) fn check_jobs<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &mut V
     let graph = workflow_graph(db, wf);
     let group_at = |g: &GroupSig, span: Span| Loc::new(Anchor::Item(wf, g.item), span);
     // The job (for-each group) a step or group sits in, by its enclosing groups.
-    let job_of = |enclosing: &[String]| GroupSig::job_of(groups, enclosing);
+    let job_of = |enclosing: &[String]| graph.job_of(enclosing).and_then(|g| groups.get(g));
     // The job a dependency name belongs to: a step's, or a group's (a
     // for-each group belongs to the job around it, not to itself).
     let job_of_name = |name: &str| -> Option<&GroupSig> {
         if let Some(i) = graph.step_index(name) {
             return job_of(&graph.sigs[i].groups);
         }
-        groups.iter().find(|g| g.name.text == name).and_then(|g| job_of(&g.groups))
+        graph.group_index(name).and_then(|g| groups.get(g)).and_then(|g| job_of(&g.groups))
     };
 
     for g in groups.iter() {
@@ -94,7 +94,7 @@ pub(super) fn check_jobs<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>, out: &mut V
 fn graph_inside(groups: &[GroupSig], graph: &crate::graph::WorkflowGraph, name: &str, g: &GroupSig) -> bool {
     match graph.step_index(name) {
         Some(i) => graph.sigs[i].groups.contains(&g.name.text),
-        None => groups.iter().find(|x| x.name.text == name).is_some_and(|x| x.groups.contains(&g.name.text)),
+        None => graph.group_index(name).and_then(|x| groups.get(x)).is_some_and(|x| x.groups.contains(&g.name.text)),
     }
 }
 

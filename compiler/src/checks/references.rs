@@ -173,7 +173,7 @@ impl Scope for StepScope<'_> {
             return Some(Binding::Value(t.clone()));
         }
         if let Some(i) = self.graph.step_index(name) {
-            let job = |s: usize| crate::model::GroupSig::job_of(self.groups, &self.sigs[s].groups).map(|g| g.name.text.as_str());
+            let job = |s: usize| self.graph.job_of(&self.sigs[s].groups).and_then(|g| self.groups.get(g)).map(|g| g.name.text.as_str());
             if let Some(group) = job(i)
                 && job(self.this) != Some(group) {
                     return Some(Binding::OutOfContext {
@@ -198,8 +198,8 @@ impl Scope for StepScope<'_> {
         }
         // A `for each item` group is read as one value: the list of its
         // items' results, each an object of the members' outputs.
-        if let Some(g) = self.groups.iter().find(|g| g.name.text == name && g.for_each.is_some()) {
-            let members: Vec<usize> = (0..self.sigs.len()).filter(|m| self.sigs[*m].groups.contains(&g.name.text)).collect();
+        if let Some(gi) = self.graph.group_index(name).filter(|gi| self.groups.get(*gi).is_some_and(|g| g.for_each.is_some())) {
+            let members = &self.graph.job_members[gi];
             if !members.is_empty() && members.iter().all(|m| *m != self.this && (self.graph.upstream.is_empty() || self.graph.is_upstream(self.this, *m))) {
                 let fields: Vec<(&str, Ty)> =
                     members.iter().map(|m| (self.sigs[*m].name.text.as_str(), self.sigs[*m].output.clone().unwrap_or(Ty::Dyn))).collect();
@@ -593,7 +593,7 @@ fn own_items_ty(step: &ast::Step) -> Option<Ty> {
 /// the group's literal items, or the run's item list where the group runs.
 /// `None` outside such a group.
 fn job_item_ty(graph: &WorkflowGraph, groups: &[crate::model::GroupSig], this: usize) -> Option<Ty> {
-    let g = crate::model::GroupSig::job_of(groups, &graph.sigs[this].groups)?;
+    let g = groups.get(graph.job_of(&graph.sigs[this].groups)?)?;
     Some(match g.for_each_in.as_ref() {
         Some(source) => {
             let items = crate::matrix::expand(source).unwrap_or_default();

@@ -16,6 +16,7 @@ use flowc_plan as plan;
 
 use super::{cel_string, StepDeps, WorkflowLowerer};
 use crate::db::Db;
+use crate::graph::WorkflowGraph;
 use crate::model::{GroupSig, StepDef};
 use crate::pending::{anchor_base, Anchor};
 
@@ -45,19 +46,19 @@ impl<'db> Unit<'db> {
 
 /// The plan steps of `part` (`None`: the workflow; `Some(G)`: the job of
 /// group `G`), in source order: a job stands where its first member is.
-pub(super) fn units<'db>(db: &'db dyn Db, steps: &[StepDef<'db>], groups: &[GroupSig], part: Option<&str>) -> Vec<Unit<'db>> {
+pub(super) fn units<'db>(db: &'db dyn Db, graph: &WorkflowGraph, steps: &[StepDef<'db>], groups: &[GroupSig], part: Option<&str>) -> Vec<Unit<'db>> {
     let mut units = Vec::with_capacity(steps.len());
+    let mut placed = std::collections::HashSet::new();
     for s in steps {
-        let job = GroupSig::job_of(groups, s.groups(db)).map(|g| g.name.text.as_str());
+        let job = graph.job_of(s.groups(db)).filter(|g| *g < groups.len());
         match (part, job) {
             (None, None) => units.push(Unit::Step(*s)),
-            (None, Some(j)) => {
-                let Some(g) = groups.iter().position(|g| g.name.text == j) else { continue };
-                if !units.iter().any(|u| matches!(u, Unit::Job(x) if *x == g)) {
+            (None, Some(g)) => {
+                if placed.insert(g) {
                     units.push(Unit::Job(g));
                 }
             }
-            (Some(p), Some(j)) if p == j => units.push(Unit::Step(*s)),
+            (Some(p), Some(g)) if p == groups[g].name.text => units.push(Unit::Step(*s)),
             _ => {}
         }
     }
@@ -66,11 +67,11 @@ pub(super) fn units<'db>(db: &'db dyn Db, steps: &[StepDef<'db>], groups: &[Grou
 
 /// The groups the plan of `part` keeps: outside every job for the
 /// workflow, strictly inside the group for its job.
-pub(super) fn kept_groups(groups: &[GroupSig], part: Option<&str>) -> Vec<GroupSig> {
+pub(super) fn kept_groups(graph: &WorkflowGraph, groups: &[GroupSig], part: Option<&str>) -> Vec<GroupSig> {
     groups
         .iter()
         .filter(|g| match part {
-            None => g.for_each.is_none() && GroupSig::job_of(groups, &g.groups).is_none(),
+            None => g.for_each.is_none() && graph.job_of(&g.groups).is_none(),
             Some(p) => g.groups.iter().any(|x| x == p),
         })
         .cloned()

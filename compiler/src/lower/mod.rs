@@ -201,14 +201,22 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
         // each `for each item` group as one step, the group's job only the
         // group's members.
         let all_groups = self.wf.groups(db).clone();
-        let units = job::units(db, &wf_steps(db, self.wf), &all_groups, self.part.as_deref());
+        let graph = crate::graph::workflow_graph(db, self.wf);
+        let units = job::units(db, graph, &wf_steps(db, self.wf), &all_groups, self.part.as_deref());
         for (i, u) in units.iter().enumerate() {
             self.step_ids.entry(u.name(db, &all_groups).to_string()).or_insert(i as u32);
         }
-        let groups = job::kept_groups(&all_groups, self.part.as_deref());
+        let groups = job::kept_groups(graph, &all_groups, self.part.as_deref());
         for g in groups.iter() {
-            let ids = units.iter().enumerate().filter(|(_, u)| u.enclosing(db, &all_groups).contains(&g.name.text)).map(|(i, _)| i as u32).collect();
-            self.group_steps.insert(g.name.text.clone(), ids);
+            self.group_steps.insert(g.name.text.clone(), Vec::new());
+        }
+        // Each unit in the kept groups around it: one pass over the units.
+        for (i, u) in units.iter().enumerate() {
+            for g in u.enclosing(db, &all_groups) {
+                if let Some(ids) = self.group_steps.get_mut(g) {
+                    ids.push(i as u32);
+                }
+            }
         }
         let group_index: HashMap<&str, u32> = groups.iter().enumerate().map(|(i, g)| (g.name.text.as_str(), i as u32)).collect();
         self.group_ids = groups.iter().enumerate().map(|(i, g)| (g.name.text.clone(), i as u32)).collect();
@@ -267,6 +275,13 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
         if in_job {
             outputs = self.job_outputs(&units, &all_groups);
         }
+        // Each group's direct members, from one pass over the units.
+        let mut direct: HashMap<&str, Vec<u32>> = HashMap::new();
+        for (i, u) in units.iter().enumerate() {
+            if let Some(g) = u.enclosing(db, &all_groups).last() {
+                direct.entry(g.as_str()).or_default().push(i as u32);
+            }
+        }
         let plan_groups = groups
             .iter()
             .map(|g| plan::Group {
@@ -277,12 +292,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
                     ast::GroupKind::Finally => plan::GroupKind::Finally,
                 },
                 parent: g.groups.last().and_then(|p| group_index.get(p.as_str()).copied()),
-                steps: units
-                    .iter()
-                    .enumerate()
-                    .filter(|(_, u)| u.enclosing(db, &all_groups).last() == Some(&g.name.text))
-                    .map(|(i, _)| i as u32)
-                    .collect(),
+                steps: direct.remove(g.name.text.as_str()).unwrap_or_default(),
                 fail_fast: g.fail_fast,
             })
             .collect();
@@ -417,7 +427,9 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
         let mut condition = own.and_then(|d| self.condition(&d.condition));
         let own_plain = own.is_none_or(ast::Deps::is_plain);
         for g in enclosing {
-            let Some(sig) = groups.iter().find(|s| &s.name.text == g) else { continue };
+            // By index (a walk over every group, for every step, made
+            // lowering many groups quadratic).
+            let Some(sig) = self.group_ids.get(g).and_then(|i| groups.get(*i as usize)).filter(|s| &s.name.text == g) else { continue };
             let Some(gdeps) = &sig.deps else { continue };
             let ids: Vec<u32> = gdeps.names.iter().flat_map(|n| self.dep_ids(&n.text)).collect();
             if own.is_none() && after.is_empty() {
