@@ -327,7 +327,11 @@ pub fn workflow_graph<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>) -> WorkflowGra
     graph.item_sources = (0..arcs.len())
         .filter(|i| arcs[*i].has_items || matches!(arcs[*i].kind, flowc_grammar::ast::StepKind::Select))
         .collect();
-    graph.value_tys = arcs.iter().map(|s| crate::model::step_value_ty(s)).collect();
+    // Steps with the same output type look alike from an expression: one
+    // value type for each (six fields per step were 630 bytes, 63 MB at
+    // 100,000 steps; issue 18).
+    let mut alike: std::collections::HashMap<Option<crate::types::Ty>, crate::types::Ty> = std::collections::HashMap::new();
+    graph.value_tys = arcs.iter().map(|s| alike.entry(s.output.clone()).or_insert_with(|| crate::model::step_value_ty(s)).clone()).collect();
     graph.sigs = arcs;
     graph
 }
