@@ -65,7 +65,8 @@ pub type ParseResult = Option<ParsedText>;
 /// The parse of one piece, shared by every piece with the same text.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ParsedText {
-    pub ast: Arc<PieceAst>,
+    /// The piece's tree; `None` for a step, which is all in `step`.
+    pub ast: Option<Arc<PieceAst>>,
     /// Parsed without recovering from a syntax error.
     pub clean: bool,
     /// When the piece is one step: that step, in its own `Arc`, so that every

@@ -43,29 +43,14 @@ pub fn parse_piece<'db>(db: &'db dyn Db, piece: PieceText<'db>) -> Option<Parsed
 
 /// Parses a piece's text (what [`parse_piece`] memoises).
 pub(crate) fn parsed_text(kind: PieceKind, text: &str) -> Option<ParsedText> {
-    let (mut ast, clean) = flowc_grammar::parse_piece(kind, text)?;
-    // A step's tree moves into `step`; the piece's own tree keeps only a
-    // shell of it (its name, kind and span, no body or dependencies), which
-    // is all `build_model` reads there. It held a second copy of every
-    // step (30 MB at 100,000 steps; issue 18).
-    let step = match &mut ast {
-        PieceAst::Item(WorkflowStmt { kind: WorkflowStmtKind::Step(step), .. }) => {
-            let shell = Step {
-                name: step.name.clone(),
-                kind: step.kind.clone(),
-                kind_span: step.kind_span,
-                deps: None,
-                for_each: step.for_each,
-                for_each_in: None,
-                use_args: None,
-                body: Vec::new(),
-                span: step.span,
-            };
-            Some(Arc::new(std::mem::replace(step, shell)))
-        }
-        _ => None,
-    };
-    Some(ParsedText { ast: Arc::new(ast), clean, step })
+    let (ast, clean) = flowc_grammar::parse_piece(kind, text)?;
+    // A step's tree is kept once, in `step`, and the piece has no tree of
+    // its own: keeping both was a second copy of every step (60 MB at
+    // 100,000 steps; issue 18).
+    Some(match ast {
+        PieceAst::Item(WorkflowStmt { kind: WorkflowStmtKind::Step(step), .. }) => ParsedText { ast: None, clean, step: Some(Arc::new(step)) },
+        ast => ParsedText { ast: Some(Arc::new(ast)), clean, step: None },
+    })
 }
 
 /// Where a relative span belongs.
@@ -259,7 +244,8 @@ impl FileModel<'_> {
 /// A piece of the file, parsed; its spans relative to `offset`.
 struct ParsedPiece {
     offset: u32,
-    ast: Arc<PieceAst>,
+    /// `None` for a step: see `step`.
+    ast: Option<Arc<PieceAst>>,
     step: Option<Arc<Step>>,
     clean: bool,
     /// The group header (an index into the same item list) this piece is a member of.
@@ -441,23 +427,29 @@ fn build_model<'db>(db: &'db dyn Db, file: SourceFile, pieces: Vec<PieceDecl>, s
                 let top: Arc<Vec<String>> = Arc::default();
                 for (index, item) in items.iter().enumerate() {
                     offsets.push(item.offset);
-                    let PieceAst::Item(stmt) = &*item.ast else { continue };
                     let index = index as u32;
                     // A member of a split group: its path, and the group to list it in.
                     let (path, owner) = match item.parent.and_then(|p| group_of.get(&p)) {
                         Some((g, path)) => (path.clone(), Some(*g)),
                         None => (Vec::new(), None),
                     };
+                    // A step piece: its tree is `item.step` (`parsed_text`).
+                    if let Some(step) = &item.step {
+                        if let Some(g) = owner {
+                            groups[g].members.push(step.name.text.clone());
+                        }
+                        let path = if path.is_empty() { top.clone() } else { Arc::new(path) };
+                        steps.push(StepDef::new(db, name.text.clone(), step.name.text.clone(), step.clone(), path, index, !item.clean));
+                        continue;
+                    }
+                    let Some(PieceAst::Item(stmt)) = item.ast.as_deref() else { continue };
                     match &stmt.kind {
                         WorkflowStmtKind::Step(step) => {
                             if let Some(g) = owner {
                                 groups[g].members.push(step.name.text.clone());
                             }
-                            // The whole step is in `item.step` (the piece's
-                            // tree holds a shell of it: `parsed_text`).
-                            let ast = item.step.clone().unwrap_or_else(|| Arc::new(step.clone()));
                             let path = if path.is_empty() { top.clone() } else { Arc::new(path) };
-                            steps.push(StepDef::new(db, name.text.clone(), step.name.text.clone(), ast, path, index, !item.clean));
+                            steps.push(StepDef::new(db, name.text.clone(), step.name.text.clone(), Arc::new(step.clone()), path, index, !item.clean));
                         }
                         WorkflowStmtKind::Group(group) if is_header(item) => {
                             // A split group's header: its members follow as pieces of their own.
@@ -494,7 +486,7 @@ fn build_model<'db>(db: &'db dyn Db, file: SourceFile, pieces: Vec<PieceDecl>, s
                 item_offsets.push(offsets);
             }
             PieceDecl::Other(p) => {
-                let PieceAst::Decl(decl) = &*p.ast else { continue };
+                let Some(PieceAst::Decl(decl)) = p.ast.as_deref() else { continue };
                 let def = OtherDef::new(db, file, decl.kind(), decl.name().text.clone(), Arc::new(decl.clone()));
                 decls.push(DeclDef::Other(def));
                 decl_offsets.push(p.offset);
