@@ -348,7 +348,7 @@ pub fn build(sigs: &[(&StepSig, u32)], groups: &[crate::model::GroupSig]) -> Wor
         nodes.push(Node { name: g.name.text.clone(), kind: NodeKind::Group, item: g.item, name_span: g.name.span });
     }
     let mut edges = Vec::new();
-    let add_deps = |edges: &mut Vec<Edge>, to: usize, deps: &Option<flowc_grammar::ast::Deps>| {
+    let add_deps = |edges: &mut Vec<Edge>, to: usize, deps: Option<&flowc_grammar::ast::Deps>| {
         if let Some(deps) = deps {
             for dep in &deps.names {
                 if let Some(&from) = by_name.get(&dep.text) {
@@ -358,10 +358,10 @@ pub fn build(sigs: &[(&StepSig, u32)], groups: &[crate::model::GroupSig]) -> Wor
         }
     };
     for (i, (sig, _)) in sigs.iter().enumerate() {
-        add_deps(&mut edges, i, &sig.deps);
+        add_deps(&mut edges, i, sig.deps.as_deref());
     }
     for (gi, g) in groups.iter().enumerate() {
-        add_deps(&mut edges, sigs.len() + gi, &g.deps);
+        add_deps(&mut edges, sigs.len() + gi, g.deps.as_ref());
     }
     for (i, (sig, _)) in sigs.iter().enumerate() {
         for arm in &sig.arms {
@@ -441,7 +441,7 @@ pub fn build(sigs: &[(&StepSig, u32)], groups: &[crate::model::GroupSig]) -> Wor
 
 /// A step's own `after` list, resolved to nodes (groups are resolved by
 /// `completion`).
-fn own_deps(deps: &Option<flowc_grammar::ast::Deps>, by_name: &BTreeMap<String, usize>) -> (TriggerRule, Vec<u32>) {
+fn own_deps(deps: Option<&flowc_grammar::ast::Deps>, by_name: &BTreeMap<String, usize>) -> (TriggerRule, Vec<u32>) {
     match deps {
         Some(d) => {
             let mut ids: Vec<u32> = d.names.iter().filter_map(|x| by_name.get(&x.text).map(|i| *i as u32)).collect();
@@ -469,7 +469,7 @@ fn completion(
     let mut c = Completion { flags: Vec::new(), parent: vec![NO_GROUP; n], ..Completion::default() };
     for (gi, g) in groups.iter().enumerate() {
         let node = (steps + gi) as u32;
-        let (rule, ds) = own_deps(&g.deps, by_name);
+        let (rule, ds) = own_deps(g.deps.as_ref(), by_name);
         if !ds.is_empty() {
             c.group_deps.insert(node, (rule, ds));
         }
@@ -483,7 +483,7 @@ fn completion(
     for e in edges.iter().filter(|e| e.kind == EdgeKind::Arm) {
         c.arm_sources.entry(e.to as u32).or_default().push(e.from as u32);
     }
-    let own = |i: usize| if i < steps { own_deps(&sigs[i].0.deps, by_name) } else { (TriggerRule::AllSuccess, Vec::new()) };
+    let own = |i: usize| if i < steps { own_deps(sigs[i].0.deps.as_deref(), by_name) } else { (TriggerRule::AllSuccess, Vec::new()) };
     let mut flags = vec![0u8; n];
     let mut origins: Vec<Origins> = vec![Origins::none(); n];
     // 0: not seen, 1: on the walk's path, 2: done.
@@ -826,7 +826,7 @@ impl WorkflowGraph {
         if !c.has(reader, MAY_START_EARLY) || !(c.has(read, MAY_NOT_COMPLETE) || c.has(reader, MAY_START_UNFINISHED)) {
             return Some(true);
         }
-        let own = |x: usize| if x < self.steps { own_deps(&self.sigs[x].deps, &self.by_name) } else { (TriggerRule::AllSuccess, Vec::new()) };
+        let own = |x: usize| if x < self.steps { own_deps(self.sigs[x].deps.as_deref(), &self.by_name) } else { (TriggerRule::AllSuccess, Vec::new()) };
         let waits_for = |x: usize, queue: &mut Vec<usize>| {
             let deps = own(x);
             for (rule, ds) in c.dep_lists(x, &deps) {
@@ -868,7 +868,7 @@ impl WorkflowGraph {
         if reader >= self.steps || self.sigs.len() != self.steps {
             return false;
         }
-        let own = own_deps(&self.sigs[reader].deps, &self.by_name);
+        let own = own_deps(self.sigs[reader].deps.as_deref(), &self.by_name);
         let on_failure = |rule: TriggerRule| matches!(rule, TriggerRule::AllFailed | TriggerRule::OneFailed);
         c.dep_lists(reader, &own).filter(|(rule, _)| on_failure(*rule)).any(|(_, ds)| {
             ds.iter().map(|d| *d as usize).any(|d| d == read || self.upstream_of_node(d, read))
@@ -884,7 +884,7 @@ impl WorkflowGraph {
         if !c.has(reader, AFTER_FAILURE) || self.sigs.len() != self.steps {
             return false;
         }
-        let own = |x: usize| if x < self.steps { own_deps(&self.sigs[x].deps, &self.by_name) } else { (TriggerRule::AllSuccess, Vec::new()) };
+        let own = |x: usize| if x < self.steps { own_deps(self.sigs[x].deps.as_deref(), &self.by_name) } else { (TriggerRule::AllSuccess, Vec::new()) };
         let mut seen = std::collections::HashSet::new();
         let mut queue = vec![reader];
         while let Some(x) = queue.pop() {

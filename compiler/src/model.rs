@@ -142,7 +142,7 @@ pub struct OtherDef<'db> {
 pub struct StepSig {
     pub name: ast::Name,
     pub kind: ast::StepKind,
-    pub deps: Option<ast::Deps>,
+    pub deps: Option<std::sync::Arc<ast::Deps>>,
     pub for_each: bool,
     /// Branch arm targets, in order (`else` last if present).
     pub arms: Vec<String>,

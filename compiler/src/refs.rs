@@ -83,7 +83,7 @@ pub fn kind_ref(kind: &StepKind) -> Option<Ref<'_>> {
 /// The references of a step: its deps, each statement's ([`stmt_refs`]),
 /// its kind's declaration, and for `call W` the keys of each `with`.
 pub fn step_refs(step: &ast::Step) -> Vec<Ref<'_>> {
-    let mut out = deps_refs(step.deps.as_ref());
+    let mut out = deps_refs(step.deps.as_deref());
     for stmt in &step.body {
         out.extend(stmt_refs(stmt));
     }

@@ -981,7 +981,7 @@ pub struct Step {
     /// The span of the kind after the `:` (absent when the kind defaults to `run`).
     pub kind_span: Option<Span>,
     /// `after …`; `None`: the step starts with the run (or its enclosing group).
-    pub deps: Option<Deps>,
+    pub deps: Option<std::sync::Arc<Deps>>,
     /// The span of `for each item` (with its `in …`), when present.
     pub for_each: Option<Span>,
     /// `for each item in [..]` / `in matrix { … }`: the step's own items;

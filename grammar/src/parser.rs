@@ -1026,7 +1026,7 @@ impl Builder {
                 _ => {}
             }
         }
-        Step { name: name.unwrap_or_else(|| missing(sp)), kind, kind_span, deps, for_each, for_each_in, use_args, body, span: sp }
+        Step { name: name.unwrap_or_else(|| missing(sp)), kind, kind_span, deps: deps.map(std::sync::Arc::new), for_each, for_each_in, use_args, body, span: sp }
     }
 
     /// The kind, where it is written (for `use`, the template's name without

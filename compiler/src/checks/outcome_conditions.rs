@@ -200,7 +200,7 @@ fn may_be_upstream_failed(graph: &WorkflowGraph, groups: &HashMap<&str, &GroupSi
             )
             || !deps.condition.is_empty()
     };
-    sig.deps.as_ref().is_some_and(can) || sig.groups.iter().filter_map(|g| groups.get(g.as_str())).any(|g| g.deps.as_ref().is_some_and(can))
+    sig.deps.as_deref().is_some_and(can) || sig.groups.iter().filter_map(|g| groups.get(g.as_str())).any(|g| g.deps.as_ref().is_some_and(can))
 }
 
 fn word(o: Outcome) -> &'static str {

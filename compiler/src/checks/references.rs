@@ -225,7 +225,7 @@ impl Scope for StepScope<'_> {
             return None;
         }
         let reader = &self.sigs[self.this].name.text;
-        let own = self.sigs[self.this].deps.as_ref();
+        let own = self.sigs[self.this].deps.as_deref();
         let rule = own.map(crate::graph::analysed_rule);
         if let Some(d) = own.filter(|d| !d.condition.is_empty()) {
             if requires_success(&d.condition, name) {

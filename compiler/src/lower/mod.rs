@@ -495,7 +495,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
             k => (k.clone(), ast.body.clone()),
         };
 
-        let StepDeps { trigger, after, after_groups, condition } = self.deps_of(id, ast.deps.as_ref(), def.groups(db), groups);
+        let StepDeps { trigger, after, after_groups, condition } = self.deps_of(id, ast.deps.as_deref(), def.groups(db), groups);
 
         // Options, with the agent's defaults under the step's own.
         let mut step_timeout = None;

@@ -102,7 +102,7 @@ fn step_hover(cx: &FileCx<'_>, workflow: &str, name: &str) -> Option<String> {
     if let Some(group) = sig.groups.last() {
         out.push_str(&format!(", group `{group}`"));
     }
-    deps_lines(&mut out, ast.deps.as_ref());
+    deps_lines(&mut out, ast.deps.as_deref());
     if ast.for_each.is_some() {
         out.push_str("\n\nruns for each item");
     }
