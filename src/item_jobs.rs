@@ -68,9 +68,9 @@ fn split_label(label: &str) -> Option<(&str, usize)> {
 
 /// `build[3].compile` → (`build`, 3, `compile`).
 pub fn split_step(name: &str) -> Option<(&str, usize, &str)> {
-    let (label, step) = name.split_once("].")?;
-    let (group, index) = label.split_once('[')?;
-    Some((group, index.parse().ok()?, step))
+    let end = name.find("].")?;
+    let (group, index) = split_label(&name[..=end])?;
+    Some((group, index, &name[end + 2..]))
 }
 
 #[cfg(test)]

@@ -139,7 +139,7 @@ pub fn dot(plan: &Plan, wf: &Workflow) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "digraph \"{}\" {{", dot_escape(&wf.name));
     out.push_str("  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n");
-    dot_steps(plan, wf, 1, &mut out);
+    draw_steps(Format::Dot, plan, wf, 1, &mut out);
     for e in edges(plan, wf) {
         let mut attrs = Vec::new();
         if let Some(l) = &e.label {
@@ -153,48 +153,6 @@ pub fn dot(plan: &Plan, wf: &Workflow) -> String {
     }
     out.push_str("}\n");
     out
-}
-
-/// A workflow's groups and steps (a job's, inside its group's box).
-fn dot_steps(plan: &Plan, wf: &Workflow, depth: usize, out: &mut String) {
-    for (gi, g) in wf.groups.iter().enumerate() {
-        if g.parent.is_none() {
-            dot_group(plan, wf, gi, depth, out);
-        }
-    }
-    for step in wf.steps.iter().filter(|s| s.group.is_none()) {
-        dot_node(plan, wf, step, depth, out);
-    }
-}
-
-fn dot_node(plan: &Plan, wf: &Workflow, step: &Step, depth: usize, out: &mut String) {
-    let pad = "  ".repeat(depth);
-    if let Some(job) = job_of(plan, wf, step) {
-        let _ = writeln!(out, "{pad}subgraph \"cluster_{}\" {{", dot_escape(&step.name));
-        let _ = writeln!(out, "{pad}  label=\"{}\";", dot_escape(&job_label(step)));
-        dot_steps(plan, job, depth + 1, out);
-        let _ = writeln!(out, "{pad}}}");
-        return;
-    }
-    let _ = writeln!(out, "{pad}\"{}\" [label=\"{}\\n{}\"];", dot_escape(&step.name), dot_escape(&step.name), step.kind.keyword());
-}
-
-fn dot_group(plan: &Plan, wf: &Workflow, gi: usize, depth: usize, out: &mut String) {
-    let g = &wf.groups[gi];
-    let pad = "  ".repeat(depth);
-    let _ = writeln!(out, "{pad}subgraph \"cluster_{}\" {{", dot_escape(&g.name));
-    let _ = writeln!(out, "{pad}  label=\"{}\";", dot_escape(&group_label(g)));
-    for (ci, child) in wf.groups.iter().enumerate() {
-        if child.parent == Some(gi as u32) {
-            dot_group(plan, wf, ci, depth + 1, out);
-        }
-    }
-    for id in &g.steps {
-        if let Some(step) = wf.steps.get(*id as usize) {
-            dot_node(plan, wf, step, depth + 1, out);
-        }
-    }
-    let _ = writeln!(out, "{pad}}}");
 }
 
 /// The box title of a group `for each item`: its name, that each item runs
@@ -221,7 +179,7 @@ fn mermaid_escape(s: &str) -> String {
 /// A Mermaid flowchart.
 pub fn mermaid(plan: &Plan, wf: &Workflow) -> String {
     let mut out = String::from("flowchart LR\n");
-    mermaid_steps(plan, wf, 1, &mut out);
+    draw_steps(Format::Mermaid, plan, wf, 1, &mut out);
     for e in edges(plan, wf) {
         let arrow = if e.arm { "-.->" } else { "-->" };
         match &e.label {
@@ -236,41 +194,75 @@ pub fn mermaid(plan: &Plan, wf: &Workflow) -> String {
     out
 }
 
-fn mermaid_steps(plan: &Plan, wf: &Workflow, depth: usize, out: &mut String) {
+/// The two drawings differ in how a box and a node are written; which
+/// boxes and nodes there are, and their nesting, is one walk for both.
+#[derive(Clone, Copy)]
+enum Format {
+    Dot,
+    Mermaid,
+}
+
+impl Format {
+    fn open_box(self, id: &str, label: &str, pad: &str, out: &mut String) {
+        let _ = match self {
+            Format::Dot => writeln!(out, "{pad}subgraph \"cluster_{}\" {{\n{pad}  label=\"{}\";", dot_escape(id), dot_escape(label)),
+            Format::Mermaid => writeln!(out, "{pad}subgraph {id}[\"{}\"]", mermaid_escape(label)),
+        };
+    }
+
+    fn close_box(self, pad: &str, out: &mut String) {
+        let _ = match self {
+            Format::Dot => writeln!(out, "{pad}}}"),
+            Format::Mermaid => writeln!(out, "{pad}end"),
+        };
+    }
+
+    fn node(self, step: &Step, pad: &str, out: &mut String) {
+        let _ = match self {
+            Format::Dot => writeln!(out, "{pad}\"{}\" [label=\"{}\\n{}\"];", dot_escape(&step.name), dot_escape(&step.name), step.kind.keyword()),
+            Format::Mermaid => writeln!(out, "{pad}{}[\"{}<br/><i>{}</i>\"]", step.name, mermaid_escape(&step.name), step.kind.keyword()),
+        };
+    }
+}
+
+/// A workflow's groups and steps (a job's, inside its group's box).
+fn draw_steps(f: Format, plan: &Plan, wf: &Workflow, depth: usize, out: &mut String) {
     for (gi, g) in wf.groups.iter().enumerate() {
         if g.parent.is_none() {
-            mermaid_group(plan, wf, gi, depth, out);
+            draw_group(f, plan, wf, gi, depth, out);
         }
     }
     for step in wf.steps.iter().filter(|s| s.group.is_none()) {
-        mermaid_node(plan, wf, step, depth, out);
+        draw_node(f, plan, wf, step, depth, out);
     }
 }
 
-fn mermaid_node(plan: &Plan, wf: &Workflow, step: &Step, depth: usize, out: &mut String) {
+/// A step, or the box of the job a group `for each item`'s step calls.
+fn draw_node(f: Format, plan: &Plan, wf: &Workflow, step: &Step, depth: usize, out: &mut String) {
     let pad = "  ".repeat(depth);
-    if let Some(job) = job_of(plan, wf, step) {
-        let _ = writeln!(out, "{pad}subgraph {}[\"{}\"]", step.name, mermaid_escape(&job_label(step)));
-        mermaid_steps(plan, job, depth + 1, out);
-        let _ = writeln!(out, "{pad}end");
-        return;
+    match job_of(plan, wf, step) {
+        Some(job) => {
+            f.open_box(&step.name, &job_label(step), &pad, out);
+            draw_steps(f, plan, job, depth + 1, out);
+            f.close_box(&pad, out);
+        }
+        None => f.node(step, &pad, out),
     }
-    let _ = writeln!(out, "{pad}{}[\"{}<br/><i>{}</i>\"]", step.name, mermaid_escape(&step.name), step.kind.keyword());
 }
 
-fn mermaid_group(plan: &Plan, wf: &Workflow, gi: usize, depth: usize, out: &mut String) {
+fn draw_group(f: Format, plan: &Plan, wf: &Workflow, gi: usize, depth: usize, out: &mut String) {
     let g = &wf.groups[gi];
     let pad = "  ".repeat(depth);
-    let _ = writeln!(out, "{pad}subgraph {}[\"{}\"]", g.name, mermaid_escape(&group_label(g)));
+    f.open_box(&g.name, &group_label(g), &pad, out);
     for (ci, child) in wf.groups.iter().enumerate() {
         if child.parent == Some(gi as u32) {
-            mermaid_group(plan, wf, ci, depth + 1, out);
+            draw_group(f, plan, wf, ci, depth + 1, out);
         }
     }
     for id in &g.steps {
         if let Some(step) = wf.steps.get(*id as usize) {
-            mermaid_node(plan, wf, step, depth + 1, out);
+            draw_node(f, plan, wf, step, depth + 1, out);
         }
     }
-    let _ = writeln!(out, "{pad}end");
+    f.close_box(&pad, out);
 }

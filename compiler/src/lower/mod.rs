@@ -210,12 +210,18 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
         for g in groups.iter() {
             self.group_steps.insert(g.name.text.clone(), Vec::new());
         }
-        // Each unit in the kept groups around it: one pass over the units.
+        // One pass over the units: each in the kept groups around it, and
+        // in its innermost group's direct members.
+        let mut direct: HashMap<&str, Vec<u32>> = HashMap::new();
         for (i, u) in units.iter().enumerate() {
-            for g in u.enclosing(db, &all_groups) {
+            let enclosing = u.enclosing(db, &all_groups);
+            for g in enclosing {
                 if let Some(ids) = self.group_steps.get_mut(g) {
                     ids.push(i as u32);
                 }
+            }
+            if let Some(g) = enclosing.last() {
+                direct.entry(g.as_str()).or_default().push(i as u32);
             }
         }
         let group_index: HashMap<&str, u32> = groups.iter().enumerate().map(|(i, g)| (g.name.text.as_str(), i as u32)).collect();
@@ -274,13 +280,6 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
         }
         if in_job {
             outputs = self.job_outputs(&units, &all_groups);
-        }
-        // Each group's direct members, from one pass over the units.
-        let mut direct: HashMap<&str, Vec<u32>> = HashMap::new();
-        for (i, u) in units.iter().enumerate() {
-            if let Some(g) = u.enclosing(db, &all_groups).last() {
-                direct.entry(g.as_str()).or_default().push(i as u32);
-            }
         }
         let plan_groups = groups
             .iter()

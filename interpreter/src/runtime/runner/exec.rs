@@ -216,12 +216,7 @@ pub(crate) async fn run_instrs(
                 output = json!({ "picked": picked.map(|i| wf.arm_name(&arms[i as usize]).to_string()) });
             }
             Instr::Call { workflow, inputs } => {
-                let mut inputs = inputs.as_ref().map(|r| regs.get(&r.0).value()).unwrap_or(Value::Null);
-                // A job's run learns its item's position (`FLOW_ITEM_INDEX`).
-                if let (Some(i), Value::Object(map)) = (item, &mut inputs)
-                    && is_job(sh, workflow) {
-                        map.insert("index".into(), Value::from(i));
-                    }
+                let inputs = inputs.as_ref().map(|r| regs.get(&r.0).value()).unwrap_or(Value::Null);
                 output = call(ctx, workflow, inputs, item, out).await?;
             }
             Instr::ReadStore { store, key, name } => {
@@ -257,7 +252,12 @@ fn is_job(sh: &super::Shared, workflow: &str) -> bool {
 /// Runs (or continues) the child run of a `call`. The child is found again
 /// by its parent and key: the step's name, and for a `for each item` step
 /// the item's index too (`step[2]`), so each item has a child run of its own.
-async fn call(ctx: &AttemptCtx, workflow: &str, inputs: Value, item: Option<usize>, out: &mut Outcome) -> Result<Value, String> {
+async fn call(ctx: &AttemptCtx, workflow: &str, mut inputs: Value, item: Option<usize>, out: &mut Outcome) -> Result<Value, String> {
+    let job = is_job(&ctx.sh, workflow);
+    // A job's run learns its item's position (`FLOW_ITEM_INDEX`).
+    if let (true, Some(i), Value::Object(map)) = (job, item, &mut inputs) {
+        map.insert("index".into(), Value::from(i));
+    }
     let name = &ctx.sh.plan.plan.workflows[ctx.wf].steps[ctx.step as usize].name;
     let step_name = match item {
         Some(i) => format!("{name}[{i}]"),
@@ -302,7 +302,7 @@ async fn call(ctx: &AttemptCtx, workflow: &str, inputs: Value, item: Option<usiz
     }
     match report.status {
         crate::state::RunStatus::Completed => {
-            out.adv.nothing_ran = is_job(&ctx.sh, workflow)
+            out.adv.nothing_ran = job
                 && !report.steps.is_empty()
                 && report.steps.iter().all(|s| s.status == crate::state::StepStatus::Skipped);
             Ok(report.outputs)
@@ -313,7 +313,7 @@ async fn call(ctx: &AttemptCtx, workflow: &str, inputs: Value, item: Option<usiz
             Ok(Value::Null)
         }
         // A job's run is named as its steps are shown (`test[1]`).
-        status if is_job(&ctx.sh, workflow) => Err(format!(
+        status if job => Err(format!(
             "job {step_name} (child run {}) ended {status}{}",
             report.run,
             report.error.map(|e| format!(": {e}")).unwrap_or_default()
@@ -324,6 +324,19 @@ async fn call(ctx: &AttemptCtx, workflow: &str, inputs: Value, item: Option<usiz
             report.error.map(|e| format!(": {e}")).unwrap_or_default()
         )),
     }
+}
+
+/// What a process of one item gets in its environment: `FLOW_ITEM_INDEX`,
+/// and `FLOW_ITEM` (a string as it is, anything else as JSON) unless it is
+/// larger than `max`. For a `for each item` step's instances and for every
+/// member of an item's job alike.
+pub(crate) fn item_env(index: usize, item: &Value, max: usize) -> Vec<(String, String)> {
+    let mut env = vec![("FLOW_ITEM_INDEX".to_string(), index.to_string())];
+    let text = crate::plan::table::render_value(item);
+    if text.len() <= max {
+        env.push(("FLOW_ITEM".to_string(), text));
+    }
+    env
 }
 
 /// Environment values above this size are not exported (as for inputs).
@@ -385,11 +398,7 @@ pub(crate) async fn run_instances(
             let ctx = instance_ctx.clone();
             let item = items[i].clone();
             let mut env = env.to_vec();
-            env.push(("FLOW_ITEM_INDEX".into(), i.to_string()));
-            let text = crate::plan::table::render_value(&item);
-            if text.len() <= MAX_ENV_VALUE {
-                env.push(("FLOW_ITEM".into(), text));
-            }
+            env.extend(item_env(i, &item, MAX_ENV_VALUE));
             let _ = ctx.tx.send(Msg::Event { step: ctx.step, event: Event::ItemStarted(payload::ItemAttempt { item: i as u64, attempt: ctx.attempt }) });
             set.spawn_local(async move {
                 let code = &ctx.sh.plan.plan.workflows[ctx.wf].steps[ctx.step as usize].code[..work_len];

@@ -32,16 +32,9 @@ impl JobScope {
             Some(Value::Object(map)) => map.iter().map(|(k, v)| (k.clone(), to_cel(v))).collect(),
             _ => HashMap::new(),
         };
-        let mut env = Vec::new();
-        let index = given.get("index").and_then(Value::as_u64);
-        if let Some(i) = index {
-            env.push(("FLOW_ITEM_INDEX".to_string(), i.to_string()));
-        }
+        let index = given.get("index").and_then(Value::as_u64).map(|i| i as usize);
         let label = format!("{}[{}]", job.group, index.map(|i| i.to_string()).unwrap_or_default());
-        let text = crate::plan::table::render_value(&item);
-        if text.len() <= max_env {
-            env.push(("FLOW_ITEM".to_string(), text));
-        }
+        let env = index.map(|i| super::exec::item_env(i, &item, max_env)).unwrap_or_default();
         let inputs = match field("inputs") {
             Value::Null => Value::Object(serde_json::Map::new()),
             v => v,
@@ -65,7 +58,7 @@ mod tests {
         assert!(scope.outer.contains_key("fetch"));
         assert_eq!(env, vec![("FLOW_ITEM_INDEX".to_string(), "2".to_string()), ("FLOW_ITEM".to_string(), r#"{"os":"linux"}"#.to_string())]);
         // An item too large for the environment is left out of it.
-        let (_, _, env) = JobScope::from_inputs(&job, &json!({"item": "x".repeat(100)}), 10);
-        assert!(env.is_empty());
+        let (_, _, env) = JobScope::from_inputs(&job, &json!({"item": "x".repeat(100), "index": 0}), 10);
+        assert_eq!(env, vec![("FLOW_ITEM_INDEX".to_string(), "0".to_string())]);
     }
 }

@@ -105,21 +105,16 @@ impl Runner {
             duration_ms,
         });
         let mut work = Vec::new();
-        if let Some(code) = skip_code {
+        // Ended skipped by its own doing: `skip_on_exit`, or a job per item
+        // in which nothing ran.
+        let skipped = match skip_code {
+            Some(code) => Some(payload::Skipped { reason: format!("its command exited with {code} (skip_on_exit)"), exit_code: Some(code), ..Default::default() }),
+            None if nothing_ran => Some(payload::Skipped { reason: "every member of its job was skipped, for every item".to_string(), ..Default::default() }),
+            None => None,
+        };
+        if let Some(skipped) = skipped {
             self.steps[s as usize].output = None;
-            let reason = format!("its command exited with {code} (skip_on_exit)");
-            let skipped = payload::Skipped { reason, exit_code: Some(code), attempt: Some(attempt), ..Default::default() };
-            self.record_step(s, StepStatus::Skipped, Event::Skipped(skipped));
-            work.push(s);
-            self.propagate(work);
-            self.check_budget();
-            return;
-        }
-        if nothing_ran {
-            self.steps[s as usize].output = None;
-            let reason = "every member of its job was skipped, for every item".to_string();
-            let skipped = payload::Skipped { reason, attempt: Some(attempt), ..Default::default() };
-            self.record_step(s, StepStatus::Skipped, Event::Skipped(skipped));
+            self.record_step(s, StepStatus::Skipped, Event::Skipped(payload::Skipped { attempt: Some(attempt), ..skipped }));
             work.push(s);
             self.propagate(work);
             self.check_budget();
