@@ -31,6 +31,7 @@ mod item_jobs;
 mod resources;
 mod steering;
 mod store;
+mod testing;
 mod versions;
 mod yaml;
 
@@ -90,6 +91,15 @@ pub enum Command {
     ///
     /// Example: flowc fmt --check     (in CI: exit 1 and list what would change)
     Fmt(fmt::FmtArgs),
+    /// Run the project's `test "NAME" { … }` blocks: each starts a workflow
+    /// with mocks, decisions, events and a virtual clock, and checks what it did.
+    ///
+    /// Every test runs on the real interpreter with a state database of its
+    /// own; tests run in parallel, one per core. Exit code 0 when every test
+    /// passed, 1 when one failed, 2 when the project has errors.
+    ///
+    /// Example: flowc test examples/outbound_sdr --coverage
+    Test(testing::TestArgs),
     /// Compile workflows to plans: a readable disassembly, or JSON for `flowc run`.
     ///
     /// Example: flowc build examples/outbound_sdr --workflow outbound_sdr --emit json -o plan.json
@@ -219,6 +229,7 @@ fn main() -> ExitCode {
         Command::Check(args) => check::run(&cli, args),
         Command::Explain(args) => explain::run(&cli, args),
         Command::Fmt(args) => fmt::run(&cli, args),
+        Command::Test(args) => testing::run(&cli, args),
         Command::Build(args) => build::build(&cli, args),
         Command::Graph(args) => build::graph(&cli, args),
         Command::Run(args) => runs::run(&cli, args),

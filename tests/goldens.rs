@@ -75,7 +75,7 @@ fn reader(path: &str) -> Option<String> {
             "tests/fmt.rs",
             stem.strip_prefix("fmt__").is_some_and(|s| stems("tests/fixtures/fmt", ".flow").contains(s)),
         ),
-        "tests/snapshots/cli" => ["tests/cli.rs", "tests/cli_output.rs"].into_iter().find_map(|by| {
+        "tests/snapshots/cli" => ["tests/cli.rs", "tests/cli_output.rs", "tests/test_cmd.rs"].into_iter().find_map(|by| {
             let source = std::fs::read_to_string(root().join(by)).expect("a test file");
             read(by, source.contains(&format!("\"{stem}\"")))
         }),

@@ -4,7 +4,7 @@
 //!
 //! Codes are stable: never renumber or reuse one. Ranges: E01xx syntax,
 //! E02xx names, E03xx graph, E04xx expressions and types, E05xx schemas and
-//! values, W0xxx warnings.
+//! values, E06xx statements, E07xx shell, E08xx tests, W0xxx warnings.
 
 use serde::Serialize;
 
@@ -146,6 +146,11 @@ catalogue! {
 
     UnsafeShellHole = "E0701", Error, "a command hole sits where the shell would run its value as code";
 
+    TestRunMissing = "E0801", Error, "a test runs no workflow, or more than one";
+    TestActionMismatch = "E0802", Error, "a test mocks, decides or completes a step of a kind that does not take it";
+    TestValueMismatch = "E0803", Error, "a test's input, mocked output or task result does not fit its declared type";
+    UnknownStatus = "E0804", Error, "`expect STEP STATUS` names a status that does not exist";
+
     Unused = "W0101", Warning, "a declaration is never used";
     NoEffect = "W0102", Warning, "a step has no effect";
     NotifyWithoutChannel = "W0103", Warning, "a notify step has no channel";
@@ -156,6 +161,7 @@ catalogue! {
     RetryOnTimeoutWithoutTimeout = "W0108", Warning, "`retry … on timeout` where nothing can time out";
     RetriesPastMaxDuration = "W0109", Warning, "more retries than can start within `max_duration`";
     RepeatedOutcome = "W0110", Warning, "an outcome condition tests the same outcome of a dependency twice";
+    MockNeverReached = "W0111", Warning, "a test mocks a step of a workflow its run never reaches";
 }
 
 impl Code {

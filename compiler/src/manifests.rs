@@ -338,6 +338,15 @@ pub fn decl_manifest(db: &dyn Db, project: Project, decl: &Decl) -> Value {
             manifest(CORE_API, "StepTemplate", &t.name.text, None, None, json!({ "type": kind, "body": step_body(&t.body) }))
         }
         Decl::Workflow(w) => workflow_manifest(w),
+        // Tests are not resources of the project (`order` above leaves them
+        // out); should one be asked for, it says which workflow it runs.
+        Decl::Test(t) => {
+            let workflow = t.body.iter().find_map(|s| match &s.kind {
+                flowc_grammar::ast::TestStmtKind::Run { workflow, .. } => Some(workflow.text.clone()),
+                _ => None,
+            });
+            manifest(CORE_API, "WorkflowTest", &t.name.text, None, None, json!({ "workflow": workflow }))
+        }
     }
 }
 

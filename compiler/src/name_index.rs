@@ -62,6 +62,9 @@ pub enum ExprCx {
     /// A template's lines: checked in each using step's scope, so only
     /// `params` is known here.
     Template { template: String },
+    /// An expectation of a test of this workflow: its steps, `inputs`,
+    /// `run` (with its status and outputs) and `events` are in scope.
+    Test { workflow: String },
     /// Anything else (trigger filters, invariant checks, policy and resource
     /// rules, agent commands): no step names in scope.
     Other,
@@ -274,6 +277,41 @@ impl Walker {
                 self.template = None;
             }
             Decl::Instance(i) => self.occ(&i.name, Sym::Decl(DeclKind::Instance, i.name.text.clone()), true),
+            Decl::Test(t) => self.test(t),
+        }
+    }
+
+    /// A test's step paths name steps of its workflow (or of the workflow
+    /// they name); its expectations are in the test's scope.
+    fn test(&mut self, t: &ast::Test) {
+        let Some(workflow) = t.body.iter().find_map(|s| match &s.kind {
+            ast::TestStmtKind::Run { workflow, .. } => Some(workflow.text.clone()),
+            _ => None,
+        }) else {
+            return;
+        };
+        let path = |me: &mut Self, p: &ast::StepPath| {
+            let wf = match &p.workflow {
+                Some(w) => {
+                    me.occ(w, Sym::Decl(DeclKind::Workflow, w.text.clone()), false);
+                    w.text.clone()
+                }
+                None if p.step.text == "run" => return,
+                None => workflow.clone(),
+            };
+            me.occ(&p.step, Sym::Step { workflow: wf, name: p.step.text.clone() }, false);
+        };
+        for s in &t.body {
+            match &s.kind {
+                ast::TestStmtKind::Mock { target: ast::MockTarget::Step(p), .. }
+                | ast::TestStmtKind::Decide { step: p, .. }
+                | ast::TestStmtKind::Complete { step: p, .. }
+                | ast::TestStmtKind::Expect(ast::Expectation::Status { target: p, .. }) => path(self, p),
+                ast::TestStmtKind::Expect(ast::Expectation::Expr(e)) => {
+                    self.expr(e, &ExprCx::Test { workflow: workflow.clone() }, None);
+                }
+                _ => {}
+            }
         }
     }
 
@@ -431,7 +469,7 @@ impl Walker {
     fn expr_in(&mut self, e: &Expr, cx: &ExprCx, steps: Option<&BTreeSet<&str>>) {
         self.index.exprs.push(ExprSite { expr: e.clone(), cx: cx.clone() });
         let workflow = match cx {
-            ExprCx::Step { workflow, .. } | ExprCx::WorkflowOutput { workflow } => workflow,
+            ExprCx::Step { workflow, .. } | ExprCx::WorkflowOutput { workflow } | ExprCx::Test { workflow } => workflow,
             ExprCx::Template { template } => {
                 let Ok(node) = cel_check::parse_expr(e) else { return };
                 for path in expr_paths(&node) {
@@ -451,7 +489,11 @@ impl Walker {
                 if let Some((field, fspan)) = path.get(1) {
                     self.index.occs.push(Occ { span: *fspan, sym: Sym::Input { workflow: workflow.clone(), name: field.clone() }, def: false });
                 }
-            } else if !BUILTIN_ROOTS.contains(&root.as_str()) && steps.is_some_and(|s| s.contains(root.as_str())) {
+            } else if !BUILTIN_ROOTS.contains(&root.as_str())
+                // A test's workflow may be in another file: every other root
+                // of an expectation is one of its steps (or unknown, E0401).
+                && (steps.is_some_and(|s| s.contains(root.as_str())) || matches!(cx, ExprCx::Test { .. }) && root != "events")
+            {
                 self.index.occs.push(Occ { span: *span, sym: Sym::Step { workflow: workflow.clone(), name: root.clone() }, def: false });
             }
         }

@@ -179,6 +179,7 @@ pub fn decl_refs(decl: &Decl) -> Vec<Ref<'_>> {
         Decl::Env(set) => env_refs(&set.body),
         Decl::Template(t) => t.kind.iter().filter_map(kind_ref).chain(t.body.iter().flat_map(stmt_refs)).collect(),
         Decl::Instance(i) => vec![Ref::Decl { kind: DeclKind::Resource, name: &i.kind }],
+        Decl::Test(t) => test_refs(t),
         Decl::Secrets(_) | Decl::Store(_) | Decl::Policy(_) | Decl::Resource(_) => Vec::new(),
     }
 }
@@ -378,4 +379,18 @@ workflow w {
             assert!(listed.contains(&(span.start, span.end)), "`{}` is indexed but not a listed reference", text(*span));
         }
     }
+}
+
+/// A test's references: the workflow it runs and the agents it mocks. Its
+/// step paths name steps of a workflow given by the test, not of an
+/// enclosing one, so they are occurrences of the name index only.
+fn test_refs(t: &ast::Test) -> Vec<Ref<'_>> {
+    t.body
+        .iter()
+        .filter_map(|s| match &s.kind {
+            ast::TestStmtKind::Run { workflow, .. } => Some(Ref::Decl { kind: DeclKind::Workflow, name: workflow }),
+            ast::TestStmtKind::Mock { target: ast::MockTarget::Agent(name), .. } => Some(Ref::Decl { kind: DeclKind::Agent, name }),
+            _ => None,
+        })
+        .collect()
 }

@@ -108,6 +108,8 @@ pub enum Decl {
     Template(Template),
     /// `Kind NAME { … }`: an instance of a custom resource.
     Instance(Instance),
+    /// `test "NAME" { … }`: a workflow test.
+    Test(Test),
 }
 
 /// The kinds of top-level declaration. Names are unique per kind.
@@ -131,11 +133,13 @@ pub enum DeclKind {
     Template,
     /// An instance of a custom resource.
     Instance,
+    /// A workflow test; its name is the test's string.
+    Test,
 }
 
 impl DeclKind {
     /// Every kind, in the order of [`Decl`]'s variants.
-    pub const ALL: [DeclKind; 9] = [
+    pub const ALL: [DeclKind; 10] = [
         DeclKind::Workflow,
         DeclKind::Agent,
         DeclKind::Env,
@@ -145,6 +149,7 @@ impl DeclKind {
         DeclKind::Resource,
         DeclKind::Template,
         DeclKind::Instance,
+        DeclKind::Test,
     ];
 
     /// The word a person uses for this kind ("workflow", "secret set", …).
@@ -159,6 +164,7 @@ impl DeclKind {
             DeclKind::Resource => "resource",
             DeclKind::Template => "template",
             DeclKind::Instance => "resource instance",
+            DeclKind::Test => "test",
         }
     }
 }
@@ -176,6 +182,7 @@ impl Decl {
             Decl::Resource(_) => DeclKind::Resource,
             Decl::Template(_) => DeclKind::Template,
             Decl::Instance(_) => DeclKind::Instance,
+            Decl::Test(_) => DeclKind::Test,
         }
     }
     /// The declared name (for a resource, its kind name).
@@ -190,6 +197,7 @@ impl Decl {
             Decl::Resource(d) => &d.kind,
             Decl::Template(d) => &d.name,
             Decl::Instance(d) => &d.name,
+            Decl::Test(d) => &d.name,
         }
     }
     /// The whole declaration, from its keyword (or kind name) to its closing brace.
@@ -204,6 +212,7 @@ impl Decl {
             Decl::Resource(d) => d.span,
             Decl::Template(d) => d.span,
             Decl::Instance(d) => d.span,
+            Decl::Test(d) => d.span,
         }
     }
 }
@@ -1814,6 +1823,148 @@ pub struct Instance {
     pub body_span: Span,
     /// From the kind name to the closing brace.
     pub span: Span,
+}
+
+// ------------------------------------------------------------------ tests
+
+/// `test "NAME" { … }`: a workflow test (docs/testing.md).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Test {
+    /// The test's name: the string's value, spanning the whole string.
+    pub name: Name,
+    /// The test's statements, in source order.
+    pub body: Vec<TestStmt>,
+    /// From `test` to the closing brace.
+    pub span: Span,
+}
+
+/// One statement of a test.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TestStmt {
+    /// The statement's keyword and operands.
+    pub kind: TestStmtKind,
+    /// The statement, from its first token to its last.
+    pub span: Span,
+}
+
+/// The statements a test holds.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum TestStmtKind {
+    /// `run WORKFLOW [with { … }] [as "PRINCIPAL"]`: the run the test starts.
+    Run {
+        /// The workflow to start.
+        workflow: Name,
+        /// Its inputs.
+        inputs: Option<Value>,
+        /// Who starts it (the run's initiator).
+        initiator: Option<StrLit>,
+    },
+    /// `mock TARGET RESULT, …`: what a step's or an agent's attempts give
+    /// instead of running a process, one result per attempt (the last repeats).
+    Mock {
+        /// What is mocked.
+        target: MockTarget,
+        /// One per attempt, in order.
+        results: Vec<MockResult>,
+    },
+    /// `approve|reject STEP as "PRINCIPAL" [comment "TEXT"]`.
+    Decide {
+        /// `approve` (true) or `reject`.
+        approve: bool,
+        /// The gate.
+        step: StepPath,
+        /// Who decides.
+        actor: StrLit,
+        /// Why.
+        comment: Option<StrLit>,
+    },
+    /// `complete STEP as "PRINCIPAL" with VALUE`: a human task's result.
+    Complete {
+        /// The human step.
+        step: StepPath,
+        /// Who completes it.
+        actor: StrLit,
+        /// The task's result.
+        output: Value,
+    },
+    /// `send event "TYPE" [subject "S"] [with DATA]`: an inbound event.
+    Send {
+        /// The event's type.
+        event_type: StrLit,
+        /// Its subject.
+        subject: Option<StrLit>,
+        /// Its data.
+        data: Option<Value>,
+    },
+    /// `advance DURATION`: moves the test's clock.
+    Advance(DurationLit),
+    /// `expect …`.
+    Expect(Expectation),
+}
+
+/// A step of the test's workflow (`STEP`) or of a workflow it calls
+/// (`WORKFLOW.STEP`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct StepPath {
+    /// The workflow, when written.
+    pub workflow: Option<Name>,
+    /// The step.
+    pub step: Name,
+    /// The whole path.
+    pub span: Span,
+}
+
+/// What a `mock` replaces.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum MockTarget {
+    /// A `run` or `agent` step.
+    Step(StepPath),
+    /// `agent NAME`: every call of the agent.
+    Agent(Name),
+}
+
+/// One attempt's result in a mock.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum MockResult {
+    /// `returns VALUE`: the attempt succeeds with this output.
+    Returns {
+        /// The output.
+        value: Value,
+        /// From `returns` to the value's end.
+        span: Span,
+    },
+    /// `fails [exit N] [stderr "TEXT"]`: the attempt fails (exit 1 unless given).
+    Fails {
+        /// The exit status.
+        exit: Option<IntLit>,
+        /// What it printed on stderr.
+        stderr: Option<StrLit>,
+        /// From `fails` to its last operand.
+        span: Span,
+    },
+}
+
+impl MockResult {
+    /// Where the result is written.
+    pub fn span(&self) -> Span {
+        match self {
+            MockResult::Returns { span, .. } | MockResult::Fails { span, .. } => *span,
+        }
+    }
+}
+
+/// What an `expect` asserts.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Expectation {
+    /// `` expect `CEL` ``: a condition over the run.
+    Expr(Expr),
+    /// `expect STEP STATUS`, `expect run STATUS`.
+    Status {
+        /// The step (or `run`).
+        target: StepPath,
+        /// The status word.
+        status: Name,
+    },
 }
 
 // -------------------------------------------------------------- accessors

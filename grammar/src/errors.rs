@@ -212,6 +212,16 @@ pub fn describe(rule: Rule) -> &'static str {
         kw_plural => "`plural`",
         kw_short => "`short`",
         kw_rule => "`rule`",
+        kw_test => "`test`",
+        kw_run => "`run`",
+        kw_mock => "`mock`",
+        kw_returns => "`returns`",
+        kw_fails => "`fails`",
+        kw_stderr => "`stderr`",
+        kw_complete => "`complete`",
+        kw_comment => "`comment`",
+        kw_send => "`send`",
+        kw_advance => "`advance`",
         value => "a value",
         object | instance_body => "an object `{ … }`",
         field => "a field `name: value`",
@@ -235,7 +245,7 @@ pub fn describe(rule: Rule) -> &'static str {
         string_list => "a list of strings",
         file | file_strict | piece_declaration => "a declaration",
         piece_workflow_item => "a workflow statement",
-        declaration => "a declaration (`workflow`, `agent`, `env`, `secrets`, `store`, `policy`, `resource`, `template` or a resource instance)",
+        declaration => "a declaration (`workflow`, `agent`, `env`, `secrets`, `store`, `policy`, `resource`, `template`, `test` or a resource instance)",
         recover_top | recover => "a statement",
         workflow => "`workflow`",
         workflow_body => "`{`",
@@ -381,6 +391,21 @@ pub fn describe(rule: Rule) -> &'static str {
         template_params => "a parameter list `(name: type, …)`",
         template_param => "a parameter `name: type [= default]`",
         instance => "a resource instance",
+        test_decl => "`test`",
+        test_items_strict | test_item => "a test statement (`run`, `mock`, `approve`, `reject`, `complete`, `send event`, `advance` or `expect`)",
+        test_run => "`run`",
+        test_mock => "`mock`",
+        mock_agent => "`agent NAME`",
+        step_path => "a step (`STEP` or `WORKFLOW.STEP`)",
+        mock_result => "`returns VALUE` or `fails [exit N] [stderr \"TEXT\"]`",
+        mock_returns => "`returns`",
+        mock_fails => "`fails`",
+        test_decide | decide_word => "`approve` or `reject`",
+        test_complete => "`complete`",
+        test_send => "`send event`",
+        test_advance => "`advance`",
+        test_expect => "`expect`",
+        expect_status => "`STEP STATUS`",
     }
 }
 
@@ -407,6 +432,9 @@ pub fn keywords_of(rule: Rule) -> Option<&'static [&'static str]> {
         }
         safety_item | safety_items_strict => {
             &["max_spawned_tasks", "max_spawn_depth", "spawn_cooldown"]
+        }
+        test_item | test_items_strict => {
+            &["run", "mock", "approve", "reject", "complete", "send", "advance", "expect"]
         }
         step_kind | kind_simple | kind_clause => STEP_KINDS,
         backoff_kind => &["fixed", "exponential"],

@@ -197,6 +197,7 @@ enum Block {
     Retention,
     Policy,
     Resource,
+    Test,
 }
 
 impl Block {
@@ -215,6 +216,7 @@ impl Block {
             Block::Retention => Rule::retention_items_strict,
             Block::Policy => Rule::policy_items_strict,
             Block::Resource => Rule::resource_items_strict,
+            Block::Test => Rule::test_items_strict,
         }
     }
 }
@@ -409,6 +411,10 @@ fn is_token(rule: Rule) -> bool {
 }
 
 /// The meaningful children of a pair.
+fn missing_path(sp: Span) -> StepPath {
+    StepPath { workflow: None, step: missing(sp), span: sp }
+}
+
 fn kids<'i>(p: Pair<'i, Rule>) -> impl Iterator<Item = Pair<'i, Rule>> {
     p.into_inner().filter(|c| !is_token(c.as_rule()))
 }
@@ -546,7 +552,155 @@ impl Builder {
                 };
                 Decl::Instance(Instance { kind, name, fields, body_span, span: sp })
             }
+            Rule::test_decl => {
+                let mut it = kids(p);
+                let name = match it.next() {
+                    Some(s) if s.as_rule() == Rule::string => {
+                        let lit = self.string(s);
+                        Name { text: lit.value, span: lit.span }
+                    }
+                    _ => missing(sp),
+                };
+                let mut body = Vec::new();
+                self.block(it, Block::Test, |b, item| body.push(b.test_stmt(item)));
+                Decl::Test(Test { name, body, span: sp })
+            }
             other => unreachable_rule(other, sp, || Decl::Workflow(Workflow { name: missing(sp), body: Vec::new(), span: sp })),
+        }
+    }
+
+    // ---------------------------------------------------------------- tests
+
+    fn test_stmt(&mut self, item: Pair<'_, Rule>) -> TestStmt {
+        let sp = span(&item);
+        let fallback = TestStmt { kind: TestStmtKind::Advance(DurationLit { millis: 0, span: sp }), span: sp };
+        let Some(p) = item.into_inner().next() else { return fallback };
+        let sp = span(&p);
+        let kind = match p.as_rule() {
+            Rule::test_run => {
+                let mut workflow = missing(sp);
+                let (mut inputs, mut initiator) = (None, None);
+                for c in kids(p) {
+                    match c.as_rule() {
+                        Rule::ident => workflow = self.ident(c),
+                        Rule::object => inputs = Some(self.value(c)),
+                        Rule::string => initiator = Some(self.string(c)),
+                        _ => {}
+                    }
+                }
+                TestStmtKind::Run { workflow, inputs, initiator }
+            }
+            Rule::test_mock => {
+                let mut target = MockTarget::Agent(missing(sp));
+                let mut results = Vec::new();
+                for c in kids(p) {
+                    match c.as_rule() {
+                        Rule::mock_agent => target = MockTarget::Agent(self.name(kids(c).next())),
+                        Rule::step_path => target = MockTarget::Step(self.step_path(c)),
+                        Rule::mock_result => {
+                            if let Some(r) = c.into_inner().next() {
+                                results.push(self.mock_result(r));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                TestStmtKind::Mock { target, results }
+            }
+            Rule::test_decide => {
+                let mut approve = true;
+                let mut step = None;
+                let mut strings = Vec::new();
+                for c in kids(p) {
+                    match c.as_rule() {
+                        Rule::decide_word => approve = c.as_str() == "approve",
+                        Rule::step_path => step = Some(self.step_path(c)),
+                        Rule::string => strings.push(self.string(c)),
+                        _ => {}
+                    }
+                }
+                let mut strings = strings.into_iter();
+                let actor = strings.next().unwrap_or(StrLit { value: String::new(), span: sp });
+                TestStmtKind::Decide { approve, step: step.unwrap_or_else(|| missing_path(sp)), actor, comment: strings.next() }
+            }
+            Rule::test_complete => {
+                let (mut step, mut actor, mut output) = (None, None, None);
+                for c in kids(p) {
+                    match c.as_rule() {
+                        Rule::step_path => step = Some(self.step_path(c)),
+                        Rule::string if actor.is_none() => actor = Some(self.string(c)),
+                        Rule::value => output = Some(self.value(c)),
+                        _ => {}
+                    }
+                }
+                TestStmtKind::Complete {
+                    step: step.unwrap_or_else(|| missing_path(sp)),
+                    actor: actor.unwrap_or(StrLit { value: String::new(), span: sp }),
+                    output: output.unwrap_or(Value { kind: ValueKind::Null, span: sp }),
+                }
+            }
+            Rule::test_send => {
+                let mut strings = Vec::new();
+                let mut data = None;
+                for c in kids(p) {
+                    match c.as_rule() {
+                        Rule::string => strings.push(self.string(c)),
+                        Rule::value => data = Some(self.value(c)),
+                        _ => {}
+                    }
+                }
+                let mut strings = strings.into_iter();
+                let event_type = strings.next().unwrap_or(StrLit { value: String::new(), span: sp });
+                TestStmtKind::Send { event_type, subject: strings.next(), data }
+            }
+            Rule::test_advance => match kids(p).next() {
+                Some(d) => TestStmtKind::Advance(self.duration(d)),
+                None => TestStmtKind::Advance(DurationLit { millis: 0, span: sp }),
+            },
+            Rule::test_expect => match kids(p).next() {
+                Some(c) if c.as_rule() == Rule::cel => TestStmtKind::Expect(Expectation::Expr(self.cel(c))),
+                Some(c) => {
+                    let mut it = kids(c);
+                    let target = it.next().map(|t| self.step_path(t)).unwrap_or_else(|| missing_path(sp));
+                    let status = self.name(it.next());
+                    TestStmtKind::Expect(Expectation::Status { target, status })
+                }
+                None => TestStmtKind::Expect(Expectation::Expr(empty_expr(sp))),
+            },
+            _ => return fallback,
+        };
+        TestStmt { kind, span: sp }
+    }
+
+    fn step_path(&mut self, p: Pair<'_, Rule>) -> StepPath {
+        let sp = span(&p);
+        let names: Vec<Name> = kids(p).map(|n| self.ident(n)).collect();
+        let mut names = names.into_iter();
+        match (names.next(), names.next()) {
+            (Some(workflow), Some(step)) => StepPath { workflow: Some(workflow), step, span: sp },
+            (Some(step), None) => StepPath { workflow: None, step, span: sp },
+            _ => missing_path(sp),
+        }
+    }
+
+    fn mock_result(&mut self, p: Pair<'_, Rule>) -> MockResult {
+        let sp = span(&p);
+        match p.as_rule() {
+            Rule::mock_returns => {
+                let value = kids(p).next().map(|v| self.value(v)).unwrap_or(Value { kind: ValueKind::Null, span: sp });
+                MockResult::Returns { value, span: sp }
+            }
+            _ => {
+                let (mut exit, mut stderr) = (None, None);
+                for c in kids(p) {
+                    match c.as_rule() {
+                        Rule::int => exit = Some(self.int(c)),
+                        Rule::string => stderr = Some(self.string(c)),
+                        _ => {}
+                    }
+                }
+                MockResult::Fails { exit, stderr, span: sp }
+            }
         }
     }
 

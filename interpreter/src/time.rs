@@ -1,10 +1,52 @@
-//! Wall-clock timestamps as RFC 3339 text, without a date library.
+//! Wall-clock timestamps as RFC 3339 text, without a date library; and the
+//! virtual clock of `flowc test`.
+//!
+//! # Virtual time
+//!
+//! A test runs its run on one thread (the runtime is a current-thread tokio
+//! runtime per call), with that thread's clock set to virtual
+//! ([`set_virtual`]): [`now_ms`] then returns a time that moves only when
+//! the test says so ([`advance`], `advance 72h`) or when the runtime would
+//! otherwise sleep (a retry's backoff moves it by the backoff). Deadlines of
+//! gates and waits, timers, retry windows and the run's timeout are all
+//! computed from `now_ms`, so they fall due as the virtual clock passes
+//! them, in no real time. The processes of steps a test does not mock run
+//! in real time: their `timeout` is real (docs/testing.md).
 
+use std::cell::Cell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-/// Milliseconds since the Unix epoch.
+thread_local! {
+    /// The virtual time of this thread, when it has one.
+    static VIRTUAL_MS: Cell<Option<i64>> = const { Cell::new(None) };
+}
+
+/// Milliseconds since the Unix epoch: the wall clock, or this thread's virtual clock.
 pub fn now_ms() -> i64 {
+    if let Some(v) = VIRTUAL_MS.with(Cell::get) {
+        return v;
+    }
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+/// Gives this thread a virtual clock standing at `at_ms` (`None`: the wall clock again).
+pub fn set_virtual(at_ms: Option<i64>) {
+    VIRTUAL_MS.with(|c| c.set(at_ms));
+}
+
+/// Whether this thread's clock is virtual.
+pub fn is_virtual() -> bool {
+    VIRTUAL_MS.with(Cell::get).is_some()
+}
+
+/// Moves this thread's virtual clock `ms` forward (nothing on the wall clock).
+pub fn advance(ms: u64) {
+    VIRTUAL_MS.with(|c| c.set(c.get().map(|v| v.saturating_add(ms.min(i64::MAX as u64) as i64))));
+}
+
+/// Moves this thread's virtual clock to `at_ms`, if that is later.
+pub fn advance_to(at_ms: i64) {
+    VIRTUAL_MS.with(|c| c.set(c.get().map(|v| v.max(at_ms))));
 }
 
 /// Days since 1970-01-01 → (year, month, day), Howard Hinnant's civil_from_days.

@@ -176,6 +176,7 @@ fn symbol_kind(kind: SymbolKind) -> lsp::SymbolKind {
         SymbolKind::Policy => lsp::SymbolKind::INTERFACE,
         SymbolKind::Template | SymbolKind::Step => lsp::SymbolKind::FUNCTION,
         SymbolKind::Instance => lsp::SymbolKind::OBJECT,
+        SymbolKind::Test => lsp::SymbolKind::EVENT,
         SymbolKind::Input => lsp::SymbolKind::FIELD,
         SymbolKind::Output => lsp::SymbolKind::PROPERTY,
         SymbolKind::Invariant => lsp::SymbolKind::EVENT,

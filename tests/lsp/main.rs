@@ -1146,3 +1146,47 @@ fn item_in_a_job_per_item_is_typed_from_the_group_matrix() {
     let fields = complete(&mut server, &uri, text, "${item.}", "${item.".len());
     assert_eq!(fields, vec!["os", "rust"]);
 }
+
+// ------------------------------------------------------------- tests
+
+const TESTS: &str = r#"test "publishes" {
+  run pipeline with { company: "Acme" }
+  mock research returns { summary: "s", score: 1 }
+  approve check_spend as "ann"
+  expect publish completed
+  expect `research.output.score > 0 && run.status == 'completed'`
+}
+"#;
+
+/// A test in its own file: its step paths and expectations go to the
+/// workflow's steps in another file, and its expectations are typed and
+/// completed in the test's scope.
+#[test]
+fn a_tests_names_lead_to_the_workflow_and_its_expectations_are_typed() {
+    let mut server = Server::start(&workspace(&[("decls.flow", DECLS), ("pipeline.flow", PIPELINE), ("pipeline.test.flow", TESTS)]), &[]);
+    let uri = server.open("pipeline.test.flow", TESTS);
+    let pipeline = server.uri("pipeline.flow");
+    for (needle, delta, target) in [("mock research", 5, "research: agent"), ("expect publish", 7, "publish after"), ("`research.output", 1, "research: agent")] {
+        let result = server.request("textDocument/definition", doc_pos(&uri, TESTS, needle, delta));
+        assert_eq!(result["uri"], pipeline.as_str(), "{needle}: {result}");
+        assert_eq!(result["range"]["start"], at(PIPELINE, target, 0), "{needle}");
+    }
+    let result = server.request("textDocument/definition", doc_pos(&uri, TESTS, "run pipeline", 4));
+    assert_eq!(result["uri"], pipeline.as_str(), "{result}");
+    let text = hover_text(&mut server, &uri, TESTS, "research.output.score", "research.output.".len());
+    assert!(text.contains("research.output.score: double"), "{text}");
+    let text = hover_text(&mut server, &uri, TESTS, "mock research", 1);
+    assert!(text.starts_with("`mock`:"), "{text}");
+    // Completion in an expectation offers the workflow's steps and `events`.
+    let edited = TESTS.replace("  expect publish completed\n", "  expect publish completed\n  expect `re`\n");
+    server.change(&uri, 2, &edited);
+    let got = complete(&mut server, &uri, &edited, "expect `re", "expect `re".len());
+    for want in ["research", "report"] {
+        assert!(got.contains(&want.to_string()), "{got:?}");
+    }
+    // A mistake in a test is a diagnostic of the test's file.
+    let broken = TESTS.replace("expect publish completed", "expect publsh completed");
+    server.change(&uri, 3, &broken);
+    let diags = server.diagnostics_where(&uri, |p| p["version"] == 3);
+    assert_eq!(codes(&diags), ["E0203"], "{diags}");
+}

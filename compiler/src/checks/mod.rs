@@ -15,6 +15,7 @@ mod references;
 mod schemas;
 mod shape;
 mod shell_holes;
+pub mod tests;
 mod values;
 
 use flowc_grammar::ast::{self, Span};
@@ -26,6 +27,7 @@ use crate::pending::{Anchor, Loc, Pending};
 
 pub use project::check_project_wide;
 pub use references::{step_expression_scope, template_expression_scope, workflow_output_scope};
+pub use tests::test_expectation_scope;
 
 /// Everything a step check needs to know about where it is.
 pub(crate) struct StepCx<'db> {
@@ -83,6 +85,7 @@ pub fn check_decl<'db>(db: &'db dyn Db, project: Project, decl: OtherDef<'db>) -
     shell_holes::decl_shell_holes(db, decl, &mut out);
     schemas::decl_schemas(db, project, decl, &mut out);
     references::decl_references(db, decl, &mut out);
+    tests::test_checks(db, project, decl, &mut out);
     out
 }
 

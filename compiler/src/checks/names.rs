@@ -359,6 +359,8 @@ fn decl_ref<'db>(index: &ItemIndex<'db>, kind: DeclKind, name: &Name, at: &dyn F
         DeclKind::Workflow => Code::UnknownWorkflow,
         DeclKind::Env | DeclKind::Secrets => Code::UnknownEnv,
         DeclKind::Resource | DeclKind::Instance => Code::UnknownResourceKind,
+        // Nothing names a test; a test's own names are checked in `checks::tests`.
+        DeclKind::Test => Code::UnknownWorkflow,
     };
     let noun = kind.noun();
     let plural = format!("{noun}s").replace("policys", "policies");
@@ -395,6 +397,7 @@ fn decl_keyword(kind: DeclKind) -> &'static str {
         DeclKind::Resource => "resource",
         DeclKind::Template => "template",
         DeclKind::Instance => "Kind",
+        DeclKind::Test => "test",
     }
 }
 

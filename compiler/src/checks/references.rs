@@ -300,7 +300,7 @@ impl Scope for StepScope<'_> {
 }
 
 /// A scope from a fixed map, plus the out-of-context explanations.
-struct FixedScope(BTreeMap<String, Ty>);
+pub(super) struct FixedScope(pub(super) BTreeMap<String, Ty>);
 
 impl Scope for FixedScope {
     fn lookup(&self, name: &str) -> Option<Binding> {
@@ -378,7 +378,7 @@ fn check_template<'db>(t: &TemplateStr, scope: &dyn Scope, anchor: Anchor<'db>, 
     }
 }
 
-fn check_one<'db>(e: &Expr, expect: Expect, scope: &dyn Scope, anchor: Anchor<'db>, out: &mut Vec<Pending<'db>>) -> Ty {
+pub(super) fn check_one<'db>(e: &Expr, expect: Expect, scope: &dyn Scope, anchor: Anchor<'db>, out: &mut Vec<Pending<'db>>) -> Ty {
     let checked = check_expr("", e, ExprSite::Backtick, expect, scope);
     empty_output_reads(&checked, scope, anchor, out);
     let from = out.len();

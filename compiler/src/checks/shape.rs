@@ -420,7 +420,7 @@ pub(super) fn decl_shape<'db>(db: &'db dyn Db, decl: OtherDef<'db>, out: &mut Ve
             ast::EnvEntryKind::Use(_) => None,
         }), &at, out),
         Decl::Secrets(set) => duplicate_keys(set.entries.iter().map(|e| &e.key), &at, out),
-        Decl::Policy(_) | Decl::Instance(_) | Decl::Workflow(_) => {}
+        Decl::Policy(_) | Decl::Instance(_) | Decl::Workflow(_) | Decl::Test(_) => {}
     }
 }
 

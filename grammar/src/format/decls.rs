@@ -85,7 +85,128 @@ impl Printer<'_> {
                 let items: Vec<_> = i.fields.iter().map(|f| (f.span, f)).collect();
                 self.braced_list(i.body_span.start, i.body_span.end - 1, &items, |p, f| p.broken_field(f));
             }
+            Decl::Test(t) => {
+                self.kw("test");
+                self.lit(t.name.span);
+                let items: Vec<_> = t.body.iter().map(|s| (s.span, &s.kind)).collect();
+                self.block(t.name.span.end, t.span, &items, |p, s| p.test_stmt(s));
+            }
         }
+    }
+
+    /// One statement of a test, on one line (data literals break as they do elsewhere).
+    fn test_stmt(&mut self, s: &TestStmtKind) {
+        match s {
+            TestStmtKind::Run { workflow, inputs, initiator } => {
+                self.kw("run");
+                self.lit(workflow.span);
+                let mut end = workflow.span.end;
+                if let Some(v) = inputs {
+                    self.kw_after(end, "with");
+                    self.value(v, 0);
+                    end = v.span.end;
+                }
+                if let Some(who) = initiator {
+                    self.kw_after(end, "as");
+                    self.lit(who.span);
+                }
+            }
+            TestStmtKind::Mock { target, results } => {
+                self.kw("mock");
+                let mut end = match target {
+                    MockTarget::Agent(name) => {
+                        self.kw("agent");
+                        self.lit(name.span);
+                        name.span.end
+                    }
+                    MockTarget::Step(path) => self.step_path(path),
+                };
+                for (i, r) in results.iter().enumerate() {
+                    if i > 0 {
+                        // Comments after the comma go before the next result.
+                        end = self.punct_after(end, ",");
+                    }
+                    match r {
+                        MockResult::Returns { value, .. } => {
+                            self.kw_after(end, "returns");
+                            self.value(value, 0);
+                        }
+                        MockResult::Fails { exit, stderr, .. } => {
+                            let mut at = self.kw_after(end, "fails");
+                            if let Some(code) = exit {
+                                self.kw_after(at, "exit");
+                                self.lit(code.span);
+                                at = code.span.end;
+                            }
+                            if let Some(text) = stderr {
+                                self.kw_after(at, "stderr");
+                                self.lit(text.span);
+                            }
+                        }
+                    }
+                    end = r.span().end;
+                }
+            }
+            TestStmtKind::Decide { approve, step, actor, comment } => {
+                self.kw(if *approve { "approve" } else { "reject" });
+                let end = self.step_path(step);
+                self.kw_after(end, "as");
+                self.lit(actor.span);
+                if let Some(c) = comment {
+                    self.kw_after(actor.span.end, "comment");
+                    self.lit(c.span);
+                }
+            }
+            TestStmtKind::Complete { step, actor, output } => {
+                self.kw("complete");
+                let end = self.step_path(step);
+                self.kw_after(end, "as");
+                self.lit(actor.span);
+                self.kw_after(actor.span.end, "with");
+                self.value(output, 0);
+            }
+            TestStmtKind::Send { event_type, subject, data } => {
+                self.kw("send");
+                self.kw("event");
+                self.lit(event_type.span);
+                let mut end = event_type.span.end;
+                if let Some(sub) = subject {
+                    self.kw_after(end, "subject");
+                    self.lit(sub.span);
+                    end = sub.span.end;
+                }
+                if let Some(v) = data {
+                    self.kw_after(end, "with");
+                    self.value(v, 0);
+                }
+            }
+            TestStmtKind::Advance(d) => {
+                self.kw("advance");
+                self.lit(d.span);
+            }
+            TestStmtKind::Expect(Expectation::Expr(e)) => {
+                self.kw("expect");
+                self.cel(e);
+            }
+            TestStmtKind::Expect(Expectation::Status { target, status }) => {
+                self.kw("expect");
+                self.step_path(target);
+                self.lit(status.span);
+            }
+        }
+    }
+
+    /// `STEP` or `WORKFLOW.STEP`, as one word; returns its end.
+    fn step_path(&mut self, path: &StepPath) -> u32 {
+        match &path.workflow {
+            Some(wf) => {
+                self.lit(wf.span);
+                self.punct_after(wf.span.end, ".");
+                self.verbatim(path.step.span);
+            }
+            None => self.lit(path.step.span),
+        }
+        path.span.end
     }
 
     /// `(NAME: TYPE [= DEFAULT], …)` on one line, commas between.

@@ -42,6 +42,7 @@ pub mod decide;
 pub mod delivery;
 
 pub mod inbox;
+pub mod mock;
 mod notify;
 pub mod blocking;
 pub mod process;
@@ -182,6 +183,9 @@ pub struct RunOptions {
     /// the run's workflow, when known (`flowc resume` compiles it): a resumed
     /// run whose pinned invariants differ records that it keeps its own.
     pub source_invariants_hash: Option<String>,
+    /// What `run` and `agent` steps give instead of starting processes
+    /// (`flowc test`); none outside tests.
+    pub mocks: Option<Rc<mock::Mocks>>,
 }
 
 impl RunOptions {
@@ -196,6 +200,7 @@ impl RunOptions {
             origin: crate::state::RunOrigin::manual(None),
             events: None,
             source_invariants_hash: None,
+            mocks: None,
         }
     }
 

@@ -419,3 +419,18 @@ mod tests {
         assert!(err.contains("Undeclared reference"), "{err}");
     }
 }
+
+/// Evaluates CEL `text` in `scope` with the plan environment's functions:
+/// for expressions that are no part of a plan (a test's expectations).
+pub fn eval_text(text: &str, scope: &Scope) -> Result<serde_json::Value, String> {
+    thread_local! {
+        static ENV: std::sync::Arc<cel::Env> = std::sync::Arc::new(cel_env());
+    }
+    ENV.with(|env| {
+        let program = env.compile(text).map_err(|e| format!("not valid CEL: {e}"))?;
+        let mut ctx = cel_context(env);
+        ctx.set_variable_resolver(scope);
+        let value = program.execute(&ctx).map_err(|e| scope.explain(e.to_string()))?;
+        from_cel(&value)
+    })
+}

@@ -216,6 +216,11 @@ fn expression_site(cx: &FileCx<'_>, offset: u32) -> Option<ExprCx> {
             && t.span.touches(offset) {
                 return Some(ExprCx::Template { template: t.name.text.clone() });
             }
+        if let Decl::Test(t) = decl
+            && t.span.touches(offset) {
+                let workflow = flowc_compiler::checks::tests::test_workflow(t)?;
+                return Some(ExprCx::Test { workflow: workflow.text.clone() });
+            }
         let Decl::Workflow(w) = decl else { continue };
         if !w.span.touches(offset) {
             continue;

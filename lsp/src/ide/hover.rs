@@ -208,6 +208,7 @@ fn keyword_of(kind: DeclKind) -> &'static str {
         DeclKind::Resource => "resource",
         DeclKind::Template => "template",
         DeclKind::Instance => "instance",
+        DeclKind::Test => "test",
     }
 }
 

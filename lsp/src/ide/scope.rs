@@ -3,7 +3,7 @@
 //! along a field path.
 
 use flowc_compiler::Ty;
-use flowc_compiler::checks::{step_expression_scope, template_expression_scope, workflow_output_scope};
+use flowc_compiler::checks::{step_expression_scope, template_expression_scope, test_expectation_scope, workflow_output_scope};
 use flowc_compiler::name_index::ExprCx;
 
 use super::FileCx;
@@ -19,6 +19,7 @@ pub fn scope_of(cx: &FileCx<'_>, site: &ExprCx) -> Vec<(String, Ty)> {
         },
         ExprCx::WorkflowOutput { workflow } => cx.workflow(workflow).map(|wf| workflow_output_scope(db, wf)).unwrap_or_default(),
         ExprCx::Template { template } => template_expression_scope(db, cx.project, template),
+        ExprCx::Test { workflow } => cx.workflow(workflow).map(|wf| test_expectation_scope(db, wf)).unwrap_or_default(),
         ExprCx::Other => Vec::new(),
     }
 }

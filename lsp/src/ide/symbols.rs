@@ -27,6 +27,8 @@ pub enum SymbolKind {
     Template,
     /// `Kind name { … }`, an instance of a resource kind.
     Instance,
+    /// `test "NAME" { … }`.
+    Test,
     /// A workflow's `input NAME: TYPE`.
     Input,
     /// A workflow's `output NAME = …`.
@@ -81,6 +83,7 @@ fn decl_symbol(decl: &Decl) -> Option<Symbol> {
         Decl::Resource(_) => (SymbolKind::Resource, "resource".to_string()),
         Decl::Template(_) => (SymbolKind::Template, "template".to_string()),
         Decl::Instance(i) => (SymbolKind::Instance, i.kind.text.clone()),
+        Decl::Test(_) => (SymbolKind::Test, "test".to_string()),
     };
     symbol(decl.name(), Some(detail), kind, decl.span(), Vec::new())
 }

@@ -82,7 +82,7 @@ fn sym_type(sym: &Sym) -> TokenType {
             DeclKind::Store => TokenType::Struct,
             DeclKind::Template => TokenType::Macro,
             DeclKind::Resource => TokenType::Type,
-            DeclKind::Instance | DeclKind::Env | DeclKind::Secrets => TokenType::Variable,
+            DeclKind::Instance | DeclKind::Env | DeclKind::Secrets | DeclKind::Test => TokenType::Variable,
         },
         Sym::Set(_) => TokenType::Enum,
         Sym::Key { .. } => TokenType::EnumMember,

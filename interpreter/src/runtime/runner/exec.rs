@@ -80,7 +80,10 @@ async fn run_code(ctx: &Rc<AttemptCtx>, out: &mut Outcome) -> Result<Success, St
         env.push((name.to_string(), value.map_err(|e| format!("env {name}: {e}"))?));
     }
     // Secrets resolve before anything runs: a missing one fails the step here.
-    env.extend(crate::runtime::secrets::resolve_env(&step.secret_env, &sh.plan.plan.secrets, &sh.options.project_dir, &sh.secrets)?);
+    // An attempt a test mocks whole starts no process and needs none.
+    if !starts_no_process(ctx, wf, step) {
+        env.extend(crate::runtime::secrets::resolve_env(&step.secret_env, &sh.plan.plan.secrets, &sh.options.project_dir, &sh.secrets)?);
+    }
 
     // Post actions are a suffix of the code (the loader checks it).
     let split = step.code.iter().position(crate::plan::is_post_action).unwrap_or(step.code.len());
@@ -141,6 +144,10 @@ pub(crate) async fn run_instrs(
             }
             Instr::Exec { cmd } => {
                 let command = regs.get(&cmd.0).text();
+                if let Some(stdout) = mocked(ctx, &wf.name, &step.name, None, out) {
+                    last_stdout = Some(stdout?);
+                    continue;
+                }
                 let header = format!("{label}: {command}");
                 let finished = spawn(ctx, &command, None, env, &log, &header).await?;
                 let stdout = settle_process(out, finished, ctx.timeout_ms)?;
@@ -149,22 +156,33 @@ pub(crate) async fn run_instrs(
             Instr::Agent { agent, prompt } => {
                 let agent = &sh.plan.plan.agents[*agent as usize];
                 let prompt = regs.get(&prompt.0).text();
-                let mut agent_env = env.to_vec();
-                agent_env.extend(agent.env.iter().map(|e| (e.name.clone(), e.value.clone())));
-                agent_env.extend(crate::runtime::secrets::resolve_env(
-                    &agent.secret_env,
-                    &sh.plan.plan.secrets,
-                    &sh.options.project_dir,
-                    &sh.secrets,
-                )?);
-                agent_env.push(("FLOW_PROMPT".into(), prompt.clone()));
-                let header = format!("{label}: agent {}: {}", agent.name, agent.command);
-                let finished = spawn(ctx, &agent.command, Some(prompt), &agent_env, &log, &header).await?;
+                // A mocked call starts no process, so it needs none of the agent's secrets.
+                let mock = mocked(ctx, &wf.name, &step.name, Some(&agent.name), out);
+                let finished = match mock {
+                    Some(_) => None,
+                    None => {
+                        let mut agent_env = env.to_vec();
+                        agent_env.extend(agent.env.iter().map(|e| (e.name.clone(), e.value.clone())));
+                        agent_env.extend(crate::runtime::secrets::resolve_env(
+                            &agent.secret_env,
+                            &sh.plan.plan.secrets,
+                            &sh.options.project_dir,
+                            &sh.secrets,
+                        )?);
+                        agent_env.push(("FLOW_PROMPT".into(), prompt.clone()));
+                        let header = format!("{label}: agent {}: {}", agent.name, agent.command);
+                        Some(spawn(ctx, &agent.command, Some(prompt), &agent_env, &log, &header).await?)
+                    }
+                };
                 // The call was made: its declared cost is spent even if it failed.
                 let declared = agent.cost_per_call.unwrap_or(0.0);
                 agent_cost = Some(agent_cost.unwrap_or(0.0) + declared);
                 out.cost = agent_cost.unwrap_or(0.0);
-                let stdout = settle_process(out, finished, ctx.timeout_ms)?;
+                let stdout = match (mock, finished) {
+                    (Some(stdout), _) => stdout?,
+                    (None, Some(finished)) => settle_process(out, finished, ctx.timeout_ms)?,
+                    (None, None) => String::new(),
+                };
                 last_stdout = Some(stdout);
             }
             Instr::ParseOutput { mode, ty } => {
@@ -238,6 +256,52 @@ pub(crate) async fn run_instrs(
         }
     }
     Ok(Success { output, picked })
+}
+
+/// Whether a test mocks every process this attempt would start (and it
+/// would start one): then it needs no secrets.
+fn starts_no_process(ctx: &AttemptCtx, wf: &crate::plan::Workflow, step: &crate::plan::Step) -> bool {
+    use crate::runtime::mock::Mocked;
+    let Some(mocks) = ctx.sh.options.mocks.as_ref() else { return false };
+    let mut any = false;
+    for instr in &step.code {
+        let agent = match instr {
+            Instr::Exec { .. } => None,
+            Instr::Agent { agent, .. } => Some(ctx.sh.plan.plan.agents[*agent as usize].name.as_str()),
+            _ => continue,
+        };
+        any = true;
+        if matches!(mocks.lookup(&wf.name, &step.name, agent, ctx.attempt), Mocked::Real) {
+            return false;
+        }
+    }
+    any
+}
+
+/// A test's mock of this attempt ([`crate::runtime::mock`]): the stdout it
+/// gives, or its failure as a process's would read; `None` to run for real.
+fn mocked(ctx: &AttemptCtx, workflow: &str, step: &str, agent: Option<&str>, out: &mut Outcome) -> Option<Result<String, String>> {
+    use crate::runtime::mock::{MockResult, Mocked};
+    let mocks = ctx.sh.options.mocks.as_ref()?;
+    match mocks.lookup(workflow, step, agent, ctx.attempt) {
+        Mocked::Real => None,
+        Mocked::Unmocked => Some(Err(
+            "the step is not mocked, and `flowc test --mock-all` starts no process: mock it (`mock STEP returns VALUE`)".into()
+        )),
+        Mocked::Result(r @ MockResult::Returns(_)) => {
+            out.stdout = r.stdout();
+            Some(Ok(out.stdout.clone()))
+        }
+        Mocked::Result(MockResult::Fails { exit, stderr }) => {
+            out.exit_code = Some(*exit);
+            out.stderr = stderr.clone();
+            let mut msg = format!("the command exited with status {exit}");
+            if let Some(last) = stderr.lines().rev().find(|l| !l.trim().is_empty()) {
+                msg.push_str(&format!(": {}", last.trim()));
+            }
+            Some(Err(msg))
+        }
+    }
 }
 
 fn trim_newline(text: &str) -> String {

@@ -202,10 +202,16 @@ impl Runner {
                             }),
                         );
                         let tx = self.tx.clone();
-                        tokio::task::spawn_local(async move {
-                            tokio::time::sleep(Duration::from_millis(delay)).await;
+                        if time::is_virtual() {
+                            // A test's clock: the backoff passes at once (`time`).
+                            time::advance(delay);
                             let _ = tx.send(Msg::RetryDue { step: s });
-                        });
+                        } else {
+                            tokio::task::spawn_local(async move {
+                                tokio::time::sleep(Duration::from_millis(delay)).await;
+                                let _ = tx.send(Msg::RetryDue { step: s });
+                            });
+                        }
                     }
                     _ if self.gate_fix(s, &error) => {}
                     _ => self.fail_for_good_because(s, attempt, error, stop_reason, &mut work),

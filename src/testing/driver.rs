@@ -1,0 +1,413 @@
+//! Runs one test: its run on the real runtime, in a state database of its
+//! own, under a virtual clock; its actions through the same functions the
+//! commands use (`flowc approve`, `flowc complete`, `flowc event send`,
+//! `flowc resume`); its expectations read from the state the run recorded.
+//!
+//! Between two statements the run goes as far as it can ([`settle`]): it
+//! runs until it ends or blocks, and while it is blocked on a timer, the
+//! clock moves to the timer's due time and the run goes on. Deadlines of
+//! approvals, human tasks and waits move only with `advance`.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use flowc_interpreter::runtime::{self, delivery, inbox, NotifySink, Steered};
+use flowc_interpreter::state::{Actor, GateAction, RunStatus, StepStatus, Store};
+use flowc_interpreter::{time, RunOptions};
+use flowc_plan::Plan;
+use serde_json::{json, Value};
+
+use super::case::{Action, Place, Target, TestCase};
+
+/// One expectation that did not hold, or an action that could not be taken.
+#[derive(Clone, Debug)]
+pub struct Note {
+    pub place: Place,
+    pub message: String,
+    /// What the run showed instead, when there is something to show.
+    pub observed: Option<String>,
+}
+
+/// What one test did.
+#[derive(Clone, Debug, Default)]
+pub struct TestResult {
+    /// Expectations that did not hold.
+    pub failures: Vec<Note>,
+    /// Why the test stopped before its end: an action that could not be
+    /// taken, a run that could not start.
+    pub error: Option<Note>,
+    pub duration: Duration,
+    /// `(workflow, step)` of every step that ran in any run of the test.
+    pub reached: BTreeSet<(String, String)>,
+    /// `(workflow, branch step, arm)` of every arm a branch picked.
+    pub picked: BTreeSet<(String, String, String)>,
+    /// The run as it was when the test ended: `run ID completed`, or
+    /// `run ID failed: WHY`, for the report of a failing test.
+    pub run: Option<String>,
+}
+
+impl TestResult {
+    /// The result of a test whose thread stopped before it ended.
+    pub fn stopped(case: &TestCase) -> TestResult {
+        let note = Note { place: case.place.clone(), message: "the test stopped before its end".into(), observed: None };
+        TestResult { error: Some(note), ..Default::default() }
+    }
+
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty() && self.error.is_none()
+    }
+}
+
+type Stop = Note;
+
+/// Runs `case` on `plan`, in a fresh state directory (`index` keeps the
+/// directories of parallel tests apart).
+pub fn run_case(case: &TestCase, plan: Plan, project_dir: &Path, index: usize) -> TestResult {
+    let started = Instant::now();
+    let dir = std::env::temp_dir().join(format!("flowc-test-{}-{index}-{}", std::process::id(), flowc_interpreter::time::now_ms()));
+    let mut result = TestResult::default();
+    let state = dir.join("state.db");
+    let stop = |message: String| Note { place: case.place.clone(), message, observed: None };
+    match std::fs::create_dir_all(&dir) {
+        Err(e) => result.error = Some(stop(format!("cannot create the test's state directory {}: {e}", dir.display()))),
+        Ok(()) => {
+            time::set_virtual(Some(time::now_ms()));
+            let mut options = RunOptions::new(&state, project_dir);
+            options.notify = NotifySink::None;
+            options.mocks = Some(Rc::new(case.mocks.clone()));
+            options.origin.initiator = Some(case.initiator.clone().unwrap_or_else(|| "test".into()));
+            if let Err(e) = drive(case, plan, &options, &mut result) {
+                result.error = Some(e);
+            }
+            if let Some(root) = result.run.take() {
+                result.run = describe_run(&options, &root).ok();
+            }
+            if let Err(e) = collect_coverage(&options, &mut result) {
+                result.error.get_or_insert(stop(format!("cannot read the test's state: {e}")));
+            }
+            time::set_virtual(None);
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+    result.duration = started.elapsed();
+    result
+}
+
+fn drive(case: &TestCase, plan: Plan, options: &RunOptions, result: &mut TestResult) -> Result<(), Stop> {
+    let at = |place: &Place, message: String| Note { place: place.clone(), message, observed: None };
+    let report = runtime::run(plan, case.inputs.clone(), options).map_err(|e| at(&case.place, format!("the run could not start: {e}")))?;
+    let root = report.run;
+    result.run = Some(root.clone());
+    settle(options, &root).map_err(|e| at(&case.place, e))?;
+    for (action, place) in &case.actions {
+        match action {
+            Action::Decide { approve, target, actor, comment } => {
+                let (run, step) = blocked_step(options, &root, target).map_err(|e| at(place, e))?;
+                let action = if *approve { GateAction::Approve } else { GateAction::Reject };
+                runtime::resolve(&run, &step, action, &actor_of(actor), comment.as_deref(), None, options)
+                    .map_err(|e| at(place, format!("cannot {} `{target}`: {e}", action.as_str())))?;
+            }
+            Action::Complete { target, actor, output } => {
+                let (run, step) = blocked_step(options, &root, target).map_err(|e| at(place, e))?;
+                runtime::resolve(&run, &step, GateAction::Complete, &actor_of(actor), None, Some(output), options)
+                    .map_err(|e| at(place, format!("cannot complete `{target}`: {e}")))?;
+            }
+            Action::Send { event_type, subject, data } => {
+                let event = inbox::new_event(event_type, subject.as_deref(), data.clone(), "flowc-test", None);
+                inbox::validate_event(&event).map_err(|e| at(place, format!("the event is not valid: {e}")))?;
+                let mut store = runtime::open_store(options).map_err(|e| at(place, e.to_string()))?;
+                let origin = |_: &Value| options.origin.clone();
+                let delivered = delivery::deliver(&mut *store, vec![event], &[], &origin, options).map_err(|e| at(place, e.to_string()))?;
+                drop(store);
+                for d in delivered {
+                    for waiting in delivery::roots(&d.waiting) {
+                        delivery::continue_waiting(&waiting, options).map_err(|e| at(place, e.to_string()))?;
+                    }
+                }
+            }
+            Action::Advance { ms } => {
+                time::advance(*ms);
+                if status(options, &root).map_err(|e| at(place, e))? == RunStatus::Blocked {
+                    resume(options, &root).map_err(|e| at(place, e))?;
+                }
+            }
+            Action::ExpectStatus { target, status: want } => {
+                if let Some(note) = expect_status(options, &root, target, want, place).map_err(|e| at(place, e))? {
+                    result.failures.push(note);
+                }
+                continue;
+            }
+            Action::ExpectExpr { text } => {
+                if let Some(note) = expect_expr(options, &root, text, place).map_err(|e| at(place, e))? {
+                    result.failures.push(note);
+                }
+                continue;
+            }
+        }
+        settle(options, &root).map_err(|e| at(place, e))?;
+    }
+    Ok(())
+}
+
+/// `run ID STATUS[: ERROR]`.
+fn describe_run(options: &RunOptions, root: &str) -> Result<String, String> {
+    let record = open(options)?.run(root).map_err(|e| e.to_string())?.ok_or("the run is not recorded")?;
+    Ok(match record.error {
+        Some(e) => format!("run {} ended {}: {e}", record.id, record.status),
+        None => format!("run {} is {}", record.id, record.status),
+    })
+}
+
+fn actor_of(principal: &str) -> Actor {
+    Actor { principal: principal.to_string(), on_behalf_of: None, token: None, address: None, via: "test".into() }
+}
+
+fn open(options: &RunOptions) -> Result<Box<dyn Store>, String> {
+    runtime::open_store(options).map_err(|e| e.to_string())
+}
+
+fn status(options: &RunOptions, run: &str) -> Result<RunStatus, String> {
+    Ok(open(options)?.run(run).map_err(|e| e.to_string())?.map_or(RunStatus::Pending, |r| r.status))
+}
+
+fn resume(options: &RunOptions, root: &str) -> Result<(), String> {
+    match runtime::resume(root, options) {
+        Ok(Steered::Ran(_) | Steered::Ended { .. } | Steered::Continues { .. } | Steered::Recorded { .. }) => Ok(()),
+        Ok(_) => Ok(()),
+        Err(e) => Err(format!("the run could not go on: {e}")),
+    }
+}
+
+/// The run and its descendants, root first.
+fn tree(store: &dyn Store, root: &str) -> Result<Vec<flowc_interpreter::state::RunRecord>, String> {
+    let mut out = Vec::new();
+    let mut work = vec![root.to_string()];
+    while let Some(run) = work.pop() {
+        if let Some(record) = store.run(&run).map_err(|e| e.to_string())? {
+            out.push(record);
+        }
+        for child in store.children(&run).map_err(|e| e.to_string())? {
+            work.push(child.run.id);
+        }
+    }
+    Ok(out)
+}
+
+/// Runs `root` as far as it goes: while it is blocked and a timer of it (or
+/// of a child) is due at some time, the clock moves there and it goes on.
+fn settle(options: &RunOptions, root: &str) -> Result<(), String> {
+    // Each round ends a timer, so a run of N timers needs N rounds; the bound
+    // only stops a run whose timers re-arm forever.
+    for _ in 0..10_000 {
+        if status(options, root)? != RunStatus::Blocked {
+            return Ok(());
+        }
+        let store = open(options)?;
+        let mut due: Option<i64> = None;
+        for run in tree(&*store, root)? {
+            for gate in store.blocked_gates(&run.id).map_err(|e| e.to_string())? {
+                if gate.gate.get("gate").and_then(Value::as_str) == Some("timer")
+                    && let Some(at) = gate.gate.get("deadline").and_then(Value::as_str).and_then(time::parse_rfc3339) {
+                        due = Some(due.map_or(at, |d: i64| d.min(at)));
+                    }
+            }
+        }
+        drop(store);
+        let Some(at) = due else { return Ok(()) };
+        time::advance_to(at);
+        resume(options, root)?;
+    }
+    Err("the run's timers never stopped firing (10,000 rounds)".into())
+}
+
+/// The blocked step a decision is for: `target` in the root run or a child
+/// (of `target`'s workflow, when it names one).
+fn blocked_step(options: &RunOptions, root: &str, target: &Target) -> Result<(String, String), String> {
+    let store = open(options)?;
+    let mut seen = None;
+    for run in tree(&*store, root)? {
+        if target.workflow.as_ref().is_some_and(|w| *w != run.workflow && !run.workflow.starts_with(&format!("{w}."))) {
+            continue;
+        }
+        if target.workflow.is_none() && run.id != root && !run.workflow.starts_with(&format!("{}.", tree_root_workflow(&*store, root)?)) {
+            continue;
+        }
+        for s in store.step_states(&run.id).map_err(|e| e.to_string())? {
+            if s.step == target.step {
+                if s.status == StepStatus::Blocked {
+                    return Ok((run.id.clone(), s.step));
+                }
+                seen = Some(s.status);
+            }
+        }
+    }
+    Err(match seen {
+        Some(status) => format!("`{target}` is {status}, not waiting for anyone"),
+        None => format!("`{target}` has not started; the run is {}", status(options, root)?),
+    })
+}
+
+fn tree_root_workflow(store: &dyn Store, root: &str) -> Result<String, String> {
+    Ok(store.run(root).map_err(|e| e.to_string())?.map(|r| r.workflow).unwrap_or_default())
+}
+
+/// `expect STEP STATUS` / `expect run STATUS`.
+fn expect_status(options: &RunOptions, root: &str, target: &Target, want: &str, place: &Place) -> Result<Option<Note>, String> {
+    let store = open(options)?;
+    let note = |message: String, observed: Option<String>| Note { place: place.clone(), message, observed };
+    if target.workflow.is_none() && target.step == "run" {
+        let Some(record) = store.run(root).map_err(|e| e.to_string())? else { return Err("the run is not recorded".into()) };
+        if record.status.as_str() == want {
+            return Ok(None);
+        }
+        let why = record.error.map(|e| format!(" ({e})")).unwrap_or_default();
+        return Ok(Some(note(format!("expected the run to be {want}"), Some(format!("the run is {}{why}", record.status)))));
+    }
+    let runs = tree(&*store, root)?;
+    let root_workflow = runs.first().map(|r| r.workflow.clone()).unwrap_or_default();
+    let mut found = Vec::new();
+    for run in &runs {
+        let of_target = match &target.workflow {
+            Some(w) => run.workflow == *w || run.workflow.starts_with(&format!("{w}.")),
+            None => run.id == root || run.workflow.starts_with(&format!("{root_workflow}.")),
+        };
+        if !of_target {
+            continue;
+        }
+        for s in store.step_states(&run.id).map_err(|e| e.to_string())? {
+            if s.step == target.step {
+                found.push(s);
+            }
+        }
+    }
+    if found.is_empty() {
+        return Ok(Some(note(format!("expected `{target}` to be {want}"), Some(format!("`{target}` has not started; the run is {}", status(options, root)?)))));
+    }
+    // A step of a job runs once per item: every item's must have the status.
+    if found.iter().all(|s| s.status.as_str() == want) {
+        return Ok(None);
+    }
+    let observed: Vec<String> = found
+        .iter()
+        .map(|s| {
+            let why = s.error.as_ref().map(|e| format!(": {e}")).unwrap_or_default();
+            format!("{} after {} attempt{}{why}", s.status, s.attempts, if s.attempts == 1 { "" } else { "s" })
+        })
+        .collect();
+    Ok(Some(note(format!("expected `{target}` to be {want}"), Some(format!("`{target}` is {}", observed.join("; "))))))
+}
+
+/// ``expect `CEL` ``: evaluated over the root run as recorded now.
+fn expect_expr(options: &RunOptions, root: &str, text: &str, place: &Place) -> Result<Option<Note>, String> {
+    let scope = scope_of(options, root)?;
+    let note = |message: String, observed: Option<String>| Some(Note { place: place.clone(), message, observed });
+    match runtime::scope::eval_text(text, &scope) {
+        Ok(Value::Bool(true)) => Ok(None),
+        Ok(Value::Bool(false)) => Ok(note(format!("expected `{text}`"), observed_values(text, &scope))),
+        Ok(other) => Ok(note(format!("`{text}` should be a bool"), Some(format!("it is {other}")))),
+        Err(e) => {
+            let values = observed_values(text, &scope).map(|v| format!(" ({v})")).unwrap_or_default();
+            Ok(note(format!("`{text}` could not be evaluated"), Some(format!("{e}{values}"))))
+        }
+    }
+}
+
+/// The values of the paths an expression reads, `name.path = value`, for the report.
+fn observed_values(text: &str, scope: &runtime::scope::Scope) -> Option<String> {
+    let expr = flowc_grammar::ast::Expr { text: text.to_string(), span: flowc_grammar::ast::Span::new(0, text.len() as u32) };
+    let node = flowc_compiler::cel_check::parse_expr(&expr).ok()?;
+    let mut seen = BTreeSet::new();
+    let mut parts = Vec::new();
+    for r in flowc_compiler::cel_check::referenced_roots_of(&node) {
+        let path = std::iter::once(r.name.as_str()).chain(r.path.iter().map(String::as_str)).collect::<Vec<_>>().join(".");
+        if !seen.insert(path.clone()) {
+            continue;
+        }
+        let value = match runtime::scope::eval_text(&path, scope) {
+            Ok(v) => shorten(&v.to_string()),
+            Err(e) => format!("(cannot be read: {e})"),
+        };
+        parts.push(format!("{path} = {value}"));
+    }
+    (!parts.is_empty()).then(|| parts.join(", "))
+}
+
+fn shorten(text: &str) -> String {
+    if text.chars().count() <= 200 {
+        return text.to_string();
+    }
+    format!("{}…", text.chars().take(200).collect::<String>())
+}
+
+/// What an expectation sees: each step of the root run, `inputs`, `run`, `events`.
+fn scope_of(options: &RunOptions, root: &str) -> Result<runtime::scope::Scope, String> {
+    use runtime::scope::to_cel;
+    let store = open(options)?;
+    let e = |e: flowc_interpreter::state::StateError| e.to_string();
+    let record = store.run(root).map_err(e)?.ok_or("the run is not recorded")?;
+    let mut scope = runtime::scope::Scope::default();
+    let events: Vec<Value> = store
+        .events(root)
+        .map_err(e)?
+        .into_iter()
+        .map(|ev| json!({ "step": ev.step.unwrap_or_default(), "type": ev.event }))
+        .collect();
+    let children: Vec<Value> = store
+        .children(root)
+        .map_err(e)?
+        .into_iter()
+        .map(|c| json!({ "id": c.run.id, "workflow": c.run.workflow, "status": c.run.status.as_str() }))
+        .collect();
+    scope.bind("inputs", to_cel(&record.inputs));
+    scope.bind("events", to_cel(&Value::Array(events)));
+    scope.bind(
+        "run",
+        to_cel(&json!({
+            "id": record.id,
+            "workflow": record.workflow,
+            "status": record.status.as_str(),
+            "outputs": record.outputs.clone().unwrap_or_else(|| json!({})),
+            "error": record.error.clone().unwrap_or_default(),
+            "cost_usd": record.cost_usd,
+            "children": children,
+        })),
+    );
+    for s in store.step_states(root).map_err(e)? {
+        scope.set(
+            &s.step,
+            to_cel(&json!({
+                "status": s.status.as_str(),
+                "attempts": s.attempts,
+                "output": s.output.unwrap_or(Value::Null),
+                "cost_usd": s.cost_usd,
+                "stdout": s.stdout.unwrap_or_default(),
+                "stderr": s.stderr.unwrap_or_default(),
+            })),
+        );
+    }
+    Ok(scope)
+}
+
+/// The steps that ran and the arms branches picked, in every run of the test.
+fn collect_coverage(options: &RunOptions, result: &mut TestResult) -> Result<(), String> {
+    let path: PathBuf = options.state_path.clone();
+    if !path.exists() {
+        return Ok(());
+    }
+    let store = open(options)?;
+    for run in store.runs(usize::MAX >> 1).map_err(|e| e.to_string())? {
+        for s in store.step_states(&run.id).map_err(|e| e.to_string())? {
+            let ran = s.attempts > 0
+                || matches!(s.status, StepStatus::Completed | StepStatus::Failed | StepStatus::Blocked | StepStatus::Compensated);
+            if ran {
+                result.reached.insert((run.workflow.clone(), s.step.clone()));
+            }
+            if let Some(Value::String(arm)) = s.output.as_ref().and_then(|o| o.get("picked")) {
+                result.picked.insert((run.workflow.clone(), s.step.clone(), arm.clone()));
+            }
+        }
+    }
+    Ok(())
+}
