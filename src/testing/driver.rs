@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use flowc_interpreter::runtime::{self, delivery, inbox, NotifySink, Steered};
 use flowc_interpreter::state::{Actor, GateAction, RunStatus, StepStatus, Store};
 use flowc_interpreter::{time, RunOptions};
+use flowc_plan::store::{StoreBackend, StoreDef};
 use flowc_plan::Plan;
 use serde_json::{json, Value};
 
@@ -62,16 +63,40 @@ impl TestResult {
 
 type Stop = Note;
 
+/// An empty state database with the schema in place, copied for each test:
+/// creating the schema is a third of a short test's time otherwise.
+pub struct Template {
+    dir: PathBuf,
+    db: PathBuf,
+}
+
+impl Template {
+    pub fn new() -> Result<Template, String> {
+        let dir = std::env::temp_dir().join(format!("flowc-test-{}-template", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let db = dir.join("state.db");
+        // Opening creates the schema; closing the only connection folds the log into the file.
+        drop(flowc_interpreter::state::SqliteStore::open(&db).map_err(|e| e.to_string())?);
+        Ok(Template { dir, db })
+    }
+}
+
+impl Drop for Template {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
 /// Runs `case` on `plan`, in a fresh state directory (`index` keeps the
 /// directories of parallel tests apart).
-pub fn run_case(case: &TestCase, plan: Plan, project_dir: &Path, index: usize) -> TestResult {
+pub fn run_case(case: &TestCase, plan: Plan, project_dir: &Path, index: usize, template: &Template) -> TestResult {
     let started = Instant::now();
     let dir = std::env::temp_dir().join(format!("flowc-test-{}-{index}-{}", std::process::id(), flowc_interpreter::time::now_ms()));
     let mut result = TestResult::default();
     let state = dir.join("state.db");
     let stop = |message: String| Note { place: case.place.clone(), message, observed: None };
-    match std::fs::create_dir_all(&dir) {
-        Err(e) => result.error = Some(stop(format!("cannot create the test's state directory {}: {e}", dir.display()))),
+    match std::fs::create_dir_all(&dir).and_then(|()| std::fs::copy(&template.db, &state).map(drop)) {
+        Err(e) => result.error = Some(stop(format!("cannot create the test's state database in {}: {e}", dir.display()))),
         Ok(()) => {
             time::set_virtual(Some(time::now_ms()));
             let mut options = RunOptions::new(&state, project_dir);
@@ -97,9 +122,14 @@ pub fn run_case(case: &TestCase, plan: Plan, project_dir: &Path, index: usize) -
 
 fn drive(case: &TestCase, plan: Plan, options: &RunOptions, result: &mut TestResult) -> Result<(), Stop> {
     let at = |place: &Place, message: String| Note { place: place.clone(), message, observed: None };
+    let stores = plan.stores.clone();
     let report = runtime::run(plan, case.inputs.clone(), options).map_err(|e| at(&case.place, format!("the run could not start: {e}")))?;
     let root = report.run;
     result.run = Some(root.clone());
+    // One connection open for the whole test: the others the runtime and the
+    // checks below open and close are then never the last, so closing one
+    // does not checkpoint the log and sync the file each time.
+    let _keep = open(options).map_err(|e| at(&case.place, e))?;
     settle(options, &root).map_err(|e| at(&case.place, e))?;
     for (action, place) in &case.actions {
         match action {
@@ -140,7 +170,7 @@ fn drive(case: &TestCase, plan: Plan, options: &RunOptions, result: &mut TestRes
                 continue;
             }
             Action::ExpectExpr { text } => {
-                if let Some(note) = expect_expr(options, &root, text, place).map_err(|e| at(place, e))? {
+                if let Some(note) = expect_expr(options, &root, &stores, text, place).map_err(|e| at(place, e))? {
                     result.failures.push(note);
                 }
                 continue;
@@ -300,8 +330,8 @@ fn expect_status(options: &RunOptions, root: &str, target: &Target, want: &str, 
 }
 
 /// ``expect `CEL` ``: evaluated over the root run as recorded now.
-fn expect_expr(options: &RunOptions, root: &str, text: &str, place: &Place) -> Result<Option<Note>, String> {
-    let scope = scope_of(options, root)?;
+fn expect_expr(options: &RunOptions, root: &str, stores: &[StoreDef], text: &str, place: &Place) -> Result<Option<Note>, String> {
+    let scope = scope_of(options, root, stores)?;
     let note = |message: String, observed: Option<String>| Some(Note { place: place.clone(), message, observed });
     match runtime::scope::eval_text(text, &scope) {
         Ok(Value::Bool(true)) => Ok(None),
@@ -341,10 +371,22 @@ fn shorten(text: &str) -> String {
     format!("{}…", text.chars().take(200).collect::<String>())
 }
 
-/// What an expectation sees: each step of the root run, `inputs`, `run`, `events`.
-fn scope_of(options: &RunOptions, root: &str) -> Result<runtime::scope::Scope, String> {
+/// What an expectation sees: each step of the root run, `inputs`, `run`,
+/// `events`, and `stores` (the entries of the stores kept in the state
+/// database; a store with a command backend reads as empty).
+fn scope_of(options: &RunOptions, root: &str, stores: &[StoreDef]) -> Result<runtime::scope::Scope, String> {
     use runtime::scope::to_cel;
-    let store = open(options)?;
+    let mut store = open(options)?;
+    let mut contents = serde_json::Map::new();
+    for s in stores {
+        let mut entries = serde_json::Map::new();
+        if s.backend == StoreBackend::Local {
+            for e in store.kv_list(&s.name, s.ttl_ms).map_err(|e| e.to_string())? {
+                entries.insert(e.key, e.value);
+            }
+        }
+        contents.insert(s.name.clone(), Value::Object(entries));
+    }
     let e = |e: flowc_interpreter::state::StateError| e.to_string();
     let record = store.run(root).map_err(e)?.ok_or("the run is not recorded")?;
     let mut scope = runtime::scope::Scope::default();
@@ -361,6 +403,7 @@ fn scope_of(options: &RunOptions, root: &str) -> Result<runtime::scope::Scope, S
         .map(|c| json!({ "id": c.run.id, "workflow": c.run.workflow, "status": c.run.status.as_str() }))
         .collect();
     scope.bind("inputs", to_cel(&record.inputs));
+    scope.bind("stores", to_cel(&Value::Object(contents)));
     scope.bind("events", to_cel(&Value::Array(events)));
     scope.bind(
         "run",

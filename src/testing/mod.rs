@@ -94,7 +94,8 @@ pub fn run(cli: &Cli, args: &TestArgs) -> Result<(), Failure> {
 
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
     let started = std::time::Instant::now();
-    let results = run_all(&cases, &plans, &project_dir, jobs);
+    let template = driver::Template::new().map_err(Failure::usage)?;
+    let results = run_all(&cases, &plans, &project_dir, jobs, &template);
     let elapsed = started.elapsed();
     let coverage = args.coverage.then(|| report::coverage(&plans, &results));
     report::print(args.format, &cases, &results, coverage.as_ref(), elapsed);
@@ -105,7 +106,13 @@ pub fn run(cli: &Cli, args: &TestArgs) -> Result<(), Failure> {
 }
 
 /// Runs every case on `jobs` threads; the results are in the cases' order.
-fn run_all(cases: &[TestCase], plans: &BTreeMap<String, flowc_plan::Plan>, project_dir: &std::path::Path, jobs: usize) -> Vec<TestResult> {
+fn run_all(
+    cases: &[TestCase],
+    plans: &BTreeMap<String, flowc_plan::Plan>,
+    project_dir: &std::path::Path,
+    jobs: usize,
+    template: &driver::Template,
+) -> Vec<TestResult> {
     let next = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<TestResult>>> = Mutex::new((0..cases.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
@@ -116,7 +123,7 @@ fn run_all(cases: &[TestCase], plans: &BTreeMap<String, flowc_plan::Plan>, proje
                     let Some(case) = cases.get(i) else { break };
                     // Every case's plan was lowered above; a missing one is reported, not a panic.
                     let result = match plans.get(&case.workflow) {
-                        Some(plan) => driver::run_case(case, plan.clone(), project_dir, i),
+                        Some(plan) => driver::run_case(case, plan.clone(), project_dir, i, template),
                         None => driver::TestResult::stopped(case),
                     };
                     if let Ok(mut r) = results.lock() {

@@ -1184,9 +1184,24 @@ fn a_tests_names_lead_to_the_workflow_and_its_expectations_are_typed() {
     for want in ["research", "report"] {
         assert!(got.contains(&want.to_string()), "{got:?}");
     }
+    // Statements: their keywords, then the test workflow's steps, agents, statuses.
+    let partial = TESTS.replace("  expect publish completed\n", "  mock \n  mock agent \n  expect research \n  \n");
+    server.change(&uri, 3, &partial);
+    let got = complete(&mut server, &uri, &partial, "  mock \n", "  mock ".len());
+    for want in ["research", "check_spend", "publish", "agent"] {
+        assert!(got.contains(&want.to_string()), "mock: {got:?}");
+    }
+    let got = complete(&mut server, &uri, &partial, "  mock agent \n", "  mock agent ".len());
+    assert_eq!(got, ["researcher"], "mock agent");
+    let got = complete(&mut server, &uri, &partial, "  expect research \n", "  expect research ".len());
+    assert!(got.contains(&"completed".to_string()) && got.contains(&"upstream_failed".to_string()), "expect: {got:?}");
+    let got = complete(&mut server, &uri, &partial, "  \n  expect `research", 2);
+    for want in ["run", "mock", "approve", "complete", "send", "advance", "expect"] {
+        assert!(got.contains(&want.to_string()), "start of a statement: {got:?}");
+    }
     // A mistake in a test is a diagnostic of the test's file.
     let broken = TESTS.replace("expect publish completed", "expect publsh completed");
-    server.change(&uri, 3, &broken);
-    let diags = server.diagnostics_where(&uri, |p| p["version"] == 3);
+    server.change(&uri, 4, &broken);
+    let diags = server.diagnostics_where(&uri, |p| p["version"] == 4);
     assert_eq!(codes(&diags), ["E0203"], "{diags}");
 }

@@ -552,7 +552,7 @@ fn check_value<'db>(v: &ast::Value, scope: &dyn Scope, anchor: Anchor<'db>, out:
 }
 
 /// The store value a `reads` alias holds: typed by the store's schema.
-fn store_ty(db: &dyn Db, index: &ItemIndex<'_>, store: &str) -> Ty {
+pub(super) fn store_ty(db: &dyn Db, index: &ItemIndex<'_>, store: &str) -> Ty {
     let Some(def) = index.other(DeclKind::Store, store) else { return Ty::Dyn };
     let Decl::Store(s) = &**def.ast(db) else { return Ty::Dyn };
     s.body

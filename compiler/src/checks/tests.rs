@@ -29,10 +29,18 @@ pub const STEP_STATUSES: &[&str] =
 pub const RUN_STATUSES: &[&str] = &["pending", "running", "blocked", "paused", "completed", "failed", "cancelled", "compensated"];
 
 /// The names an expectation of a test of `wf` can use: every step of the
-/// workflow, `inputs`, `run` (with its status, outputs and error) and
-/// `events` (what the run recorded, in order).
-pub fn test_expectation_scope<'db>(db: &'db dyn Db, wf: WorkflowDef<'db>) -> Vec<(String, Ty)> {
-    let mut names = vec![("inputs".to_string(), inputs_ty(db, wf)), ("run".to_string(), test_run_ty()), ("events".to_string(), events_ty())];
+/// workflow, `inputs`, `run` (with its status, outputs and error), `events`
+/// (what the run recorded, in order) and `stores` (each store of the
+/// project, key by key, as the test has left it).
+pub fn test_expectation_scope<'db>(db: &'db dyn Db, project: Project, wf: WorkflowDef<'db>) -> Vec<(String, Ty)> {
+    let index = item_index(db, project);
+    let stores = index.names(DeclKind::Store).map(|s| (s.to_string(), FieldTy::required(Ty::map(Ty::String, super::references::store_ty(db, index, s)))));
+    let mut names = vec![
+        ("inputs".to_string(), inputs_ty(db, wf)),
+        ("run".to_string(), test_run_ty()),
+        ("events".to_string(), events_ty()),
+        ("stores".to_string(), Ty::object(ObjectTy::closed(stores))),
+    ];
     for s in wf.steps(db) {
         let name = s.name(db).clone();
         names.retain(|(n, _)| *n != name);
@@ -332,7 +340,7 @@ pub(super) fn test_checks<'db>(db: &'db dyn Db, project: Project, decl: OtherDef
             }
             TestStmtKind::Expect(Expectation::Expr(e)) => {
                 let Some(wf) = cx.wf else { continue };
-                let scope = FixedScope(test_expectation_scope(db, wf).into_iter().collect::<BTreeMap<_, _>>());
+                let scope = FixedScope(test_expectation_scope(db, project, wf).into_iter().collect::<BTreeMap<_, _>>());
                 check_one(e, Expect::Bool, &scope, Anchor::Decl(decl), out);
             }
         }

@@ -255,6 +255,8 @@ enum Block {
     Safety,
     Retention,
     Env,
+    /// `test "NAME" {`.
+    Test,
     /// `Kind name {`: an instance of a resource kind.
     Instance(String),
     /// Data (`with { … }`, a schema, an output type): nothing to suggest.
@@ -296,6 +298,7 @@ fn enclosing_block(stack: &[usize], prefix: &str) -> Vec<Block> {
             Some("safety") => Block::Safety,
             Some("retention") => Block::Retention,
             Some("env") => Block::Env,
+            Some("test") if blocks.is_empty() => Block::Test,
             Some(kind) if blocks.is_empty() && header.len() == 2 && kind.starts_with(|c: char| c.is_ascii_uppercase()) => {
                 Block::Instance(kind.to_string())
             }
@@ -400,6 +403,9 @@ fn statement(cx: &FileCx<'_>, offset: usize, line: &str, blocks: &[Block]) -> Ve
         return Vec::new();
     }
 
+    if *block == Block::Test {
+        return test_statement(cx, offset, done);
+    }
     if done.first() == Some(&"on") && matches!(block, Block::Workflow(_)) {
         return trigger_words(cx, done, typing.then(|| words.last().copied()).flatten());
     }
@@ -464,6 +470,7 @@ fn statement(cx: &FileCx<'_>, offset: usize, line: &str, blocks: &[Block]) -> Ve
         Block::Safety => keywords_of(Rule::safety_item).unwrap_or(&[]),
         Block::Retention => keywords_of(Rule::retention_item).unwrap_or(&[]),
         Block::Env => &["use"],
+        Block::Test => keywords_of(Rule::test_item).unwrap_or(&[]),
         Block::Instance(kind) => return instance_fields(cx, kind),
         Block::Data => &[],
     };
@@ -516,6 +523,44 @@ fn item(label: &str, kind: CompletionKind, detail: Option<String>) -> Completion
 }
 
 /// The steps and groups of the workflow the cursor is in, with a detail line.
+/// A statement of a test: its keywords, then the workflows, steps, agents
+/// and statuses each takes. Steps are those of the test's workflow, which
+/// may be declared in another file.
+fn test_statement(cx: &FileCx<'_>, offset: usize, done: &[&str]) -> Vec<CompletionItem> {
+    let db = &cx.world.db;
+    let index = item_index(db, cx.project);
+    let workflow = cx.parse().file.decls.iter().find_map(|d| match d {
+        Decl::Test(t) if t.span.touches(offset as u32) => flowc_compiler::checks::tests::test_workflow(t).map(|w| w.text.clone()),
+        _ => None,
+    });
+    let steps = || -> Vec<CompletionItem> {
+        let Some(wf) = workflow.as_deref().and_then(|w| index.workflow(w)) else { return Vec::new() };
+        wf.steps(db).iter().map(|s| item(s.name(db), CompletionKind::Step, Some(format!("step: {}", s.ast(db).kind.keyword())))).collect()
+    };
+    let statuses = |list: &[&str]| list.iter().map(|k| item(k, CompletionKind::Keyword, Some("status".into()))).collect();
+    match done {
+        [] => keywords_of(Rule::test_item).unwrap_or(&[]).iter().map(|k| keyword(k)).collect(),
+        ["run"] => index.names(DeclKind::Workflow).map(|n| item(n, CompletionKind::Workflow, Some("workflow".into()))).collect(),
+        ["mock"] => {
+            let mut out = steps();
+            out.push(keyword("agent"));
+            out
+        }
+        ["mock", "agent"] => index.names(DeclKind::Agent).map(|n| item(n, CompletionKind::Agent, Some("agent".into()))).collect(),
+        ["mock", _] | ["mock", "agent", _] => ["returns", "fails"].iter().map(|k| keyword(k)).collect(),
+        ["approve" | "reject" | "complete"] => steps(),
+        ["expect"] => {
+            let mut out = steps();
+            out.push(item("run", CompletionKind::Keyword, Some("the run".into())));
+            out
+        }
+        ["expect", "run"] => statuses(flowc_compiler::checks::tests::RUN_STATUSES),
+        ["expect", s] if !s.starts_with('`') => statuses(flowc_compiler::checks::tests::STEP_STATUSES),
+        ["send"] => vec![keyword("event")],
+        _ => Vec::new(),
+    }
+}
+
 fn steps_of(cx: &FileCx<'_>, blocks: &[Block], offset: usize) -> Vec<(String, String)> {
     let parse = cx.parse();
     let by_span = parse.file.decls.iter().find_map(|d| match d {

@@ -19,7 +19,7 @@ pub fn scope_of(cx: &FileCx<'_>, site: &ExprCx) -> Vec<(String, Ty)> {
         },
         ExprCx::WorkflowOutput { workflow } => cx.workflow(workflow).map(|wf| workflow_output_scope(db, wf)).unwrap_or_default(),
         ExprCx::Template { template } => template_expression_scope(db, cx.project, template),
-        ExprCx::Test { workflow } => cx.workflow(workflow).map(|wf| test_expectation_scope(db, wf)).unwrap_or_default(),
+        ExprCx::Test { workflow } => cx.workflow(workflow).map(|wf| test_expectation_scope(db, cx.project, wf)).unwrap_or_default(),
         ExprCx::Other => Vec::new(),
     }
 }
