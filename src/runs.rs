@@ -187,6 +187,8 @@ pub fn run(cli: &Cli, args: &RunArgs) -> Result<(), Failure> {
         }
     };
     let inputs = flowc_interpreter::inputs::from_cli(entry, file_inputs, &args.inputs).map_err(Failure::usage)?;
+    // Parsing (or compiling) the plan freed what its buffers outgrew.
+    crate::release_freed_memory();
     let progress = (!cli.quiet).then(|| Progress::new(cli));
     let mut options = options(cli, &args.notify, progress.clone())?;
     options.wait_blocked = args.wait;

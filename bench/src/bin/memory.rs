@@ -1,7 +1,8 @@
 //! (c) Peak memory of a 100,000-step run of `notify` steps (no processes),
 //! as the peak resident set size of the `flowc run` process.
 //!
-//! `cargo run --release -p flowc-bench --bin memory [FLOWC]`
+//! `cargo run --release -p flowc-bench --bin memory [FLOWC]` (`FLOWC_BENCH_KEEP=1`
+//! keeps the generated plan and prints where it is).
 
 use flowc_bench::*;
 use serde_json::json;
@@ -28,5 +29,10 @@ fn main() {
         plan_bytes as f64 / 1048576.0,
         db as f64 / 1048576.0
     );
-    let _ = std::fs::remove_dir_all(&dir);
+    // `FLOWC_BENCH_KEEP=1` keeps the plan for a profiler (`heaptrack flowc run DIR/plan.json`).
+    if std::env::var_os("FLOWC_BENCH_KEEP").is_some() {
+        println!("kept {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

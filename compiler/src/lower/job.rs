@@ -146,11 +146,11 @@ impl<'db> WorkflowLowerer<'_, 'db> {
             after,
             after_groups,
             trigger,
-            condition,
+            condition: condition.map(Box::new),
             when: None,
             params: None,
             // The members retry themselves; the job is not run again.
-            retry: Some(plan::Retry { count: 0, ..Default::default() }),
+            retry: Some(Box::new(plan::Retry { count: 0, ..Default::default() })),
             timeout_ms: None,
             on_failure: plan::OnFailure::Fail,
             skip_on_exit: Vec::new(),

@@ -701,10 +701,10 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
             after,
             after_groups,
             trigger,
-            condition,
+            condition: condition.map(Box::new),
             when,
             params,
-            retry,
+            retry: retry.map(Box::new),
             timeout_ms: step_timeout,
             on_failure,
             skip_on_exit,
@@ -718,7 +718,7 @@ impl<'a, 'db> WorkflowLowerer<'a, 'db> {
             // A malformed list is an error of the checks (E0520).
             for_each_in: ast.for_each_in.as_ref().and_then(|s| crate::matrix::expand(s).ok()),
             secret_env,
-            gate,
+            gate: gate.map(Box::new),
         })
     }
 

@@ -320,11 +320,14 @@ impl RunReport {
 /// pauses or is cancelled. `inputs` are checked against the declared inputs
 /// (defaults filled in) first; see [`crate::inputs`] for parsing `-i` text.
 pub fn run(plan: Plan, inputs: serde_json::Map<String, serde_json::Value>, options: &RunOptions) -> Result<RunReport, Error> {
+    // The stored copy of the plan is written before the plan is loaded,
+    // while the plan is smallest, and dropped once stored (`runner::start`).
+    let body = plan.to_json_compact();
     let loaded = LoadedPlan::load(plan)?;
     let entry = loaded.plan.entry.clone();
     let wf = loaded.workflow_index(&entry).ok_or_else(|| Error::Plan(PlanError::new("no entry workflow")))?;
     let inputs = crate::inputs::resolve(&loaded.plan.workflows[wf], inputs).map_err(Error::Input)?;
-    runner::start(loaded, wf, inputs, options)
+    runner::start(loaded, body, wf, inputs, options)
 }
 
 /// Reads the plan a run was started with from the store.

@@ -46,15 +46,19 @@ impl Runner {
     /// Sets a step's status and records the event for it, in one batch.
     pub(super) fn record_step(&mut self, s: StepId, status: StepStatus, event: Event) {
         let finished = status.is_terminal().then(time::now);
+        // A completed step whose output nobody reads hands it to its state
+        // row and keeps none (`StepInfo::output_read`).
+        let forget = status == StepStatus::Completed && !self.sh.plan.workflows[self.wf].steps[s as usize].output_read;
         let st = &mut self.steps[s as usize];
         st.status = Some(status);
+        let output = if forget { st.output.take() } else { st.output.clone() };
         let row = StepState {
             run: self.run.clone(),
             step_id: s,
             step: self.sh.plan.plan.workflows[self.wf].steps[s as usize].name.clone(),
             status,
             attempts: st.attempts,
-            output: st.output.clone(),
+            output,
             stdout: st.stdout.clone(),
             stderr: st.stderr.clone(),
             cost_usd: st.cost,

@@ -358,6 +358,15 @@ impl SqliteStore {
                     s.finished_at
                 ])?;
             }
+            Op::StepsPending { run, steps } => {
+                let mut insert = tx.prepare_cached(
+                    "INSERT OR REPLACE INTO step_states (run_id, step_id, step, status, attempts, output, stdout, stderr, \
+                     cost_usd, error, started_at, finished_at) VALUES (?1, ?2, ?3, 'pending', 0, NULL, NULL, NULL, 0.0, NULL, NULL, NULL)",
+                )?;
+                for (step_id, step) in steps {
+                    insert.execute(params![run, step_id, step])?;
+                }
+            }
             Op::AttemptStarted { run, step_id, step, attempt, at } => {
                 tx.prepare_cached(
                     "INSERT OR REPLACE INTO step_runs (run_id, step_id, step, attempt, status, started_at) \
