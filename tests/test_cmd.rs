@@ -275,6 +275,22 @@ fn mock_all_starts_no_process_and_coverage_names_what_no_test_reached() {
 }
 
 #[test]
+fn a_mock_no_run_reaches_is_a_warning_and_the_tests_still_run() {
+    let p = project(
+        "test-warning",
+        &[(
+            "w.flow",
+            "workflow w {\n  step a { command \"true\" }\n}\n\nworkflow other {\n  step b { command \"true\" }\n}\n\ntest \"t\" {\n  run w\n  mock other.b returns \"\"\n  expect a completed\n}\n",
+        )],
+    );
+    let (code, stdout, stderr) = run(&p, &["test", "--format", "json"]);
+    assert_eq!(code, 0, "{stdout}\n{stderr}");
+    assert!(stderr.contains("W0111"), "{stderr}");
+    let doc: Value = serde_json::from_str(&stdout).expect("stdout stays one JSON document");
+    assert_eq!(doc["passed"], 1);
+}
+
+#[test]
 fn a_project_with_errors_runs_no_test_and_exits_2() {
     let p = project(
         "test-errors",
