@@ -260,3 +260,64 @@ fn github(cases: &[TestCase], results: &[TestResult], coverage: Option<&Coverage
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::xml;
+    use crate::render::github::escape_data;
+
+    /// The XML text of `xml` read back: entities, and the `\u{…}` we write for
+    /// the control characters XML 1.0 cannot hold.
+    fn unxml(text: &str) -> String {
+        let mut out = String::new();
+        let mut rest = text;
+        while let Some(c) = rest.chars().next() {
+            if let Some((entity, value)) =
+                [("&amp;", '&'), ("&lt;", '<'), ("&gt;", '>'), ("&quot;", '"'), ("&apos;", '\'')].iter().find(|(e, _)| rest.starts_with(e))
+            {
+                out.push(*value);
+                rest = &rest[entity.len()..];
+                continue;
+            }
+            if let Some(hex) = rest.strip_prefix("\\u{").and_then(|r| r.split_once('}'))
+                && let Some(ch) = u32::from_str_radix(hex.0, 16).ok().and_then(char::from_u32)
+                && (ch as u32) < 0x20 {
+                    out.push(ch);
+                    rest = hex.1;
+                    continue;
+                }
+            out.push(c);
+            rest = &rest[c.len_utf8()..];
+        }
+        out
+    }
+
+    proptest! {
+        /// Any test name, message or observed value is well-formed XML text,
+        /// attribute-safe, and reads back as itself.
+        #[test]
+        fn junit_text_is_well_formed_and_reads_back(s in any::<String>()) {
+            let x = xml(&s);
+            prop_assert!(!x.contains(['<', '>', '"', '\'']), "{x:?}");
+            prop_assert!(!x.chars().any(|c| (c as u32) < 0x20 && !matches!(c, '\n' | '\r' | '\t')), "{x:?}");
+            for (i, _) in x.match_indices('&') {
+                prop_assert!(["&amp;", "&lt;", "&gt;", "&quot;", "&apos;"].iter().any(|e| x[i..].starts_with(e)), "{x:?}");
+            }
+            // `\u{` written by a name itself is ambiguous only for control characters: skip those.
+            if !s.contains("\\u{") {
+                prop_assert_eq!(unxml(&x), s);
+            }
+        }
+
+        /// A GitHub annotation's message is one line whatever it holds, and decodes back.
+        #[test]
+        fn github_messages_stay_on_one_line(s in any::<String>()) {
+            let e = escape_data(&s);
+            prop_assert!(!e.contains(['\n', '\r']));
+            let back = e.replace("%0A", "\n").replace("%0D", "\r").replace("%25", "%");
+            prop_assert_eq!(back, s);
+        }
+    }
+}
