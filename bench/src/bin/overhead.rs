@@ -23,5 +23,10 @@ fn main() {
         let w = median(walls);
         println!("{label}: {} steps in {:.3} s = {:.0} steps/s (median of 5)", dag.steps(), w, dag.steps() as f64 / w);
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    // `FLOWC_BENCH_KEEP=1` keeps the last plan for a profiler.
+    if std::env::var_os("FLOWC_BENCH_KEEP").is_some() {
+        println!("kept {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
