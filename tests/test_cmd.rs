@@ -201,6 +201,19 @@ test "the initiator is refused" {
   run deal with { size: 5000 } as "ann"
   approve review as "ann"
 }
+
+test "a refusal that is expected" {
+  run deal with { size: 5000 } as "ann"
+  expect refused approve review as "ann"
+  expect refused approve review as "nobody"
+  expect review blocked
+}
+
+test "a refusal that does not come" {
+  run deal with { size: 5000 } as "ann"
+  expect refused approve review as "bob"
+  expect send completed
+}
 "#,
             ),
         ],
@@ -214,6 +227,11 @@ test "the initiator is refused" {
     let refused = &tests[4]["error"];
     assert_eq!(refused["source"], "approve review as \"ann\"", "{refused:#}");
     assert!(refused["message"].as_str().unwrap().contains("started this run, and the gate requires someone else"), "{refused:#}");
+    assert_eq!(tests[5]["passed"], true, "{:#}", tests[5]);
+    let wrong = &tests[6]["failures"];
+    assert_eq!(wrong.as_array().map(Vec::len), Some(1), "{wrong:#}");
+    assert_eq!(wrong[0]["message"], "expected a refusal to approve `review` as \"bob\"");
+    assert_eq!(wrong[0]["observed"], "the decision was applied");
 }
 
 #[test]

@@ -301,7 +301,11 @@ impl Walker {
             };
             me.occ(&p.step, Sym::Step { workflow: wf, name: p.step.text.clone() }, false);
         };
-        for s in &t.body {
+        let stmts = t.body.iter().map(|s| match &s.kind {
+            ast::TestStmtKind::Expect(ast::Expectation::Refused(action)) => &**action,
+            _ => s,
+        });
+        for s in stmts {
             match &s.kind {
                 ast::TestStmtKind::Mock { target: ast::MockTarget::Step(p), .. }
                 | ast::TestStmtKind::Decide { step: p, .. }

@@ -1965,6 +1965,9 @@ pub enum Expectation {
         /// The status word.
         status: Name,
     },
+    /// `expect refused approve|reject|complete …`: the decision is refused
+    /// (its step is waiting, and the gate does not take it from this person).
+    Refused(Box<TestStmt>),
 }
 
 // -------------------------------------------------------------- accessors

@@ -222,6 +222,7 @@ pub fn describe(rule: Rule) -> &'static str {
         kw_comment => "`comment`",
         kw_send => "`send`",
         kw_advance => "`advance`",
+        kw_refused => "`refused`",
         value => "a value",
         object | instance_body => "an object `{ … }`",
         field => "a field `name: value`",
@@ -406,6 +407,7 @@ pub fn describe(rule: Rule) -> &'static str {
         test_advance => "`advance`",
         test_expect => "`expect`",
         expect_status => "`STEP STATUS`",
+        expect_refused => "`refused approve|reject|complete …`",
     }
 }
 

@@ -167,6 +167,7 @@ pub const KEYWORDS: &[Keyword] = &[
     kw("comment", Value, Some("`comment \"text\"`: why a decision was made, recorded with it")),
     kw("complete", BlockStatement, Some("`complete STEP as \"PRINCIPAL\" with VALUE`: in a test, a person completes a human task")),
     kw("send", BlockStatement, Some("`send event \"TYPE\" [subject \"S\"] [with DATA]`: in a test, an event arrives (for `wait` steps and `on event` triggers)")),
+    kw("refused", Value, Some("`expect refused approve|reject|complete STEP as \"PRINCIPAL\" …`: in a test, the gate must refuse this decision (separation of duties, approvers)")),
     kw("advance", BlockStatement, Some("`advance DURATION`: in a test, the clock moves on (deadlines, timers and timeouts that fall due take effect)")),
     kw("on_violation", BlockStatement, Some("`on_violation abort|warn|rollback [then pause|fail]`: what an invariant does when broken")),
     kw("protect", BlockStatement, Some("`protect \"glob\", …`: files the run must not change")),

@@ -573,9 +573,16 @@ impl Builder {
 
     fn test_stmt(&mut self, item: Pair<'_, Rule>) -> TestStmt {
         let sp = span(&item);
-        let fallback = TestStmt { kind: TestStmtKind::Advance(DurationLit { millis: 0, span: sp }), span: sp };
-        let Some(p) = item.into_inner().next() else { return fallback };
+        match item.into_inner().next() {
+            Some(p) => self.test_action(p),
+            None => TestStmt { kind: TestStmtKind::Advance(DurationLit { millis: 0, span: sp }), span: sp },
+        }
+    }
+
+    /// One statement of a test, from its own rule (`test_run`, `test_mock`, …).
+    fn test_action(&mut self, p: Pair<'_, Rule>) -> TestStmt {
         let sp = span(&p);
+        let fallback = TestStmt { kind: TestStmtKind::Advance(DurationLit { millis: 0, span: sp }), span: sp };
         let kind = match p.as_rule() {
             Rule::test_run => {
                 let mut workflow = missing(sp);
@@ -659,6 +666,13 @@ impl Builder {
             },
             Rule::test_expect => match kids(p).next() {
                 Some(c) if c.as_rule() == Rule::cel => TestStmtKind::Expect(Expectation::Expr(self.cel(c))),
+                Some(c) if c.as_rule() == Rule::expect_refused => {
+                    let inner = match kids(c).next() {
+                        Some(action) => self.test_action(action),
+                        None => TestStmt { kind: TestStmtKind::Advance(DurationLit { millis: 0, span: sp }), span: sp },
+                    };
+                    TestStmtKind::Expect(Expectation::Refused(Box::new(inner)))
+                }
                 Some(c) => {
                     let mut it = kids(c);
                     let target = it.next().map(|t| self.step_path(t)).unwrap_or_else(|| missing_path(sp));

@@ -40,6 +40,8 @@ pub enum Action {
     Advance { ms: u64 },
     ExpectStatus { target: Target, status: String },
     ExpectExpr { text: String },
+    /// `expect refused ACTION`: a `Decide` or `Complete` the gate must refuse.
+    ExpectRefused(Box<Action>),
 }
 
 #[derive(Clone, Debug)]
@@ -124,6 +126,21 @@ impl TestCase {
                     Action::ExpectStatus { target: target(t), status: status.text.clone() }
                 }
                 TestStmtKind::Expect(Expectation::Expr(e)) => Action::ExpectExpr { text: e.text.clone() },
+                TestStmtKind::Expect(Expectation::Refused(inner)) => match &inner.kind {
+                    TestStmtKind::Decide { approve, step, actor, comment } => Action::ExpectRefused(Box::new(Action::Decide {
+                        approve: *approve,
+                        target: target(step),
+                        actor: actor.value.clone(),
+                        comment: comment.as_ref().map(|c| c.value.clone()),
+                    })),
+                    TestStmtKind::Complete { step, actor, output } => Action::ExpectRefused(Box::new(Action::Complete {
+                        target: target(step),
+                        actor: actor.value.clone(),
+                        output: json(output)?,
+                    })),
+                    // The grammar takes only a decision after `refused`.
+                    _ => continue,
+                },
             };
             case.actions.push((action, place(s.span)));
         }

@@ -133,6 +133,14 @@ fn drive(case: &TestCase, plan: Plan, options: &RunOptions, result: &mut TestRes
     settle(options, &root).map_err(|e| at(&case.place, e))?;
     for (action, place) in &case.actions {
         match action {
+            Action::ExpectRefused(decision) => {
+                if let Some(note) = expect_refused(options, &root, decision, place).map_err(|e| at(place, e))? {
+                    result.failures.push(note);
+                }
+                // A decision that was applied (wrongly) moved the run on.
+                settle(options, &root).map_err(|e| at(place, e))?;
+                continue;
+            }
             Action::Decide { approve, target, actor, comment } => {
                 let (run, step) = blocked_step(options, &root, target).map_err(|e| at(place, e))?;
                 let action = if *approve { GateAction::Approve } else { GateAction::Reject };
@@ -188,6 +196,30 @@ fn describe_run(options: &RunOptions, root: &str) -> Result<String, String> {
         Some(e) => format!("run {} ended {}: {e}", record.id, record.status),
         None => format!("run {} is {}", record.id, record.status),
     })
+}
+
+/// `expect refused ACTION`: the step must be waiting, and the gate must refuse
+/// the decision; a decision it applies is a failure (and has been applied).
+fn expect_refused(options: &RunOptions, root: &str, decision: &Action, place: &Place) -> Result<Option<Note>, String> {
+    let note = |message: String, observed: Option<String>| Some(Note { place: place.clone(), message, observed });
+    let (target, actor, action, comment, output) = match decision {
+        Action::Decide { approve, target, actor, comment } => {
+            (target, actor, if *approve { GateAction::Approve } else { GateAction::Reject }, comment.as_deref(), None)
+        }
+        Action::Complete { target, actor, output } => (target, actor, GateAction::Complete, None, Some(output)),
+        _ => return Ok(None),
+    };
+    let what = format!("{} `{target}` as \"{actor}\"", action.as_str());
+    let (run, step) = match blocked_step(options, root, target) {
+        Ok(found) => found,
+        Err(why) => return Ok(note(format!("expected a refusal to {what}, but there is nothing to decide"), Some(why))),
+    };
+    match runtime::resolve(&run, &step, action, &actor_of(actor), comment, output, options) {
+        // Refused by the gate (who may decide, separation of duties, the task's type).
+        Err(runtime::Error::Run(_) | runtime::Error::Refused(_) | runtime::Error::Input(_)) => Ok(None),
+        Err(e) => Err(e.to_string()),
+        Ok(_) => Ok(note(format!("expected a refusal to {what}"), Some("the decision was applied".into()))),
+    }
 }
 
 fn actor_of(principal: &str) -> Actor {

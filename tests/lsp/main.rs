@@ -1193,6 +1193,11 @@ fn a_tests_names_lead_to_the_workflow_and_its_expectations_are_typed() {
     }
     let got = complete(&mut server, &uri, &partial, "  mock agent \n", "  mock agent ".len());
     assert_eq!(got, ["researcher"], "mock agent");
+    let refused = partial.replace("  expect research \n", "  expect refused \n  expect research \n");
+    server.change(&uri, 4, &refused);
+    let got = complete(&mut server, &uri, &refused, "  expect refused \n", "  expect refused ".len());
+    assert_eq!(got, ["approve", "reject", "complete"], "expect refused");
+    server.change(&uri, 5, &partial);
     let got = complete(&mut server, &uri, &partial, "  expect research \n", "  expect research ".len());
     assert!(got.contains(&"completed".to_string()) && got.contains(&"upstream_failed".to_string()), "expect: {got:?}");
     let got = complete(&mut server, &uri, &partial, "  \n  expect `research", 2);
@@ -1201,7 +1206,7 @@ fn a_tests_names_lead_to_the_workflow_and_its_expectations_are_typed() {
     }
     // A mistake in a test is a diagnostic of the test's file.
     let broken = TESTS.replace("expect publish completed", "expect publsh completed");
-    server.change(&uri, 4, &broken);
-    let diags = server.diagnostics_where(&uri, |p| p["version"] == 4);
+    server.change(&uri, 6, &broken);
+    let diags = server.diagnostics_where(&uri, |p| p["version"] == 6);
     assert_eq!(codes(&diags), ["E0203"], "{diags}");
 }

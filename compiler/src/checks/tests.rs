@@ -236,9 +236,16 @@ pub(super) fn test_checks<'db>(db: &'db dyn Db, project: Project, decl: OtherDef
     }
 
     let reachable = cx.wf.map(|wf| reachable_workflows(db, index, wf)).unwrap_or_default();
-    for stmt in &test.body {
+    // The action of `expect refused ACTION` is checked as the action itself.
+    let stmts = test.body.iter().map(|s| match &s.kind {
+        TestStmtKind::Expect(Expectation::Refused(action)) => &**action,
+        _ => s,
+    });
+    for stmt in stmts {
         match &stmt.kind {
             TestStmtKind::Run { .. } | TestStmtKind::Send { .. } | TestStmtKind::Advance(_) => {}
+            // Never nested: the grammar takes a decision after `refused`.
+            TestStmtKind::Expect(Expectation::Refused(_)) => {}
             // The agent's name is a reference: `names` reports it unknown (E0204).
             TestStmtKind::Mock { target: MockTarget::Agent(_), results } => {
                 mock_failures(&cx, results, out);

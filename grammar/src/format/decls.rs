@@ -193,6 +193,11 @@ impl Printer<'_> {
                 self.step_path(target);
                 self.lit(status.span);
             }
+            TestStmtKind::Expect(Expectation::Refused(action)) => {
+                self.kw("expect");
+                self.kw("refused");
+                self.test_stmt(&action.kind);
+            }
         }
     }
 

@@ -540,6 +540,8 @@ fn test_statement(cx: &FileCx<'_>, offset: usize, done: &[&str]) -> Vec<Completi
     let statuses = |list: &[&str]| list.iter().map(|k| item(k, CompletionKind::Keyword, Some("status".into()))).collect();
     match done {
         [] => keywords_of(Rule::test_item).unwrap_or(&[]).iter().map(|k| keyword(k)).collect(),
+        ["expect", "refused"] => ["approve", "reject", "complete"].iter().map(|k| keyword(k)).collect(),
+        ["expect", "refused", "approve" | "reject" | "complete"] => steps(),
         ["run"] => index.names(DeclKind::Workflow).map(|n| item(n, CompletionKind::Workflow, Some("workflow".into()))).collect(),
         ["mock"] => {
             let mut out = steps();
@@ -552,6 +554,7 @@ fn test_statement(cx: &FileCx<'_>, offset: usize, done: &[&str]) -> Vec<Completi
         ["expect"] => {
             let mut out = steps();
             out.push(item("run", CompletionKind::Keyword, Some("the run".into())));
+            out.push(keyword("refused"));
             out
         }
         ["expect", "run"] => statuses(flowc_compiler::checks::tests::RUN_STATUSES),
