@@ -26,18 +26,27 @@ pub fn try_lock(runs_dir: &Path, run: &str) -> Result<Option<RunLock>, Error> {
     let file = crate::private::open_private(&path)
         .map_err(|e| Error::Io(format!("cannot open {}: {e}", path.display())))?;
     use std::os::fd::AsRawFd;
-    // SAFETY: flock on a descriptor we own; no memory is involved.
-    let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    if rc == 0 {
-        Ok(Some(RunLock { _file: file }))
-    } else {
+    // A lock this process just released can still look held for a moment:
+    // a process another thread is starting holds a copy of every descriptor
+    // between its fork and its exec (close-on-exec closes them only then),
+    // and a `flock` belongs to the open file, not to the descriptor. So a
+    // refusal is asked again a few times over 20 ms before it is believed
+    // (`flowc test` resumes runs on four threads that start processes).
+    for attempt in 0..10 {
+        // SAFETY: flock on a descriptor we own; no memory is involved.
+        let rc = unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+        if rc == 0 {
+            return Ok(Some(RunLock { _file: file }));
+        }
         let err = std::io::Error::last_os_error();
-        if err.raw_os_error() == Some(libc::EWOULDBLOCK) {
-            Ok(None)
-        } else {
-            Err(Error::Io(format!("cannot lock {}: {err}", path.display())))
+        if err.raw_os_error() != Some(libc::EWOULDBLOCK) {
+            return Err(Error::Io(format!("cannot lock {}: {err}", path.display())));
+        }
+        if attempt < 9 {
+            std::thread::sleep(std::time::Duration::from_millis(2));
         }
     }
+    Ok(None)
 }
 
 
