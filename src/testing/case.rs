@@ -66,6 +66,21 @@ impl TestCase {
         };
         let json = |v: &ast::Value| flowc_compiler::literal::to_json(v).map_err(|_| format!("{file}: a value of test \"{}\" is not data", t.name.text));
         let target = |p: &ast::StepPath| Target { workflow: p.workflow.as_ref().map(|w| w.text.clone()), step: p.step.text.clone() };
+        // `approve|reject …` and `complete …`, alone or after `expect refused`.
+        let decision = |kind: &TestStmtKind| -> Result<Option<Action>, String> {
+            Ok(Some(match kind {
+                TestStmtKind::Decide { approve, step, actor, comment } => Action::Decide {
+                    approve: *approve,
+                    target: target(step),
+                    actor: actor.value.clone(),
+                    comment: comment.as_ref().map(|c| c.value.clone()),
+                },
+                TestStmtKind::Complete { step, actor, output } => {
+                    Action::Complete { target: target(step), actor: actor.value.clone(), output: json(output)? }
+                }
+                _ => return Ok(None),
+            }))
+        };
         let mut case = TestCase {
             name: t.name.text.clone(),
             place: place(t.span),
@@ -107,15 +122,10 @@ impl TestCase {
                     case.mocks.mocks.push(Mock { target, results });
                     continue;
                 }
-                TestStmtKind::Decide { approve, step, actor, comment } => Action::Decide {
-                    approve: *approve,
-                    target: target(step),
-                    actor: actor.value.clone(),
-                    comment: comment.as_ref().map(|c| c.value.clone()),
+                TestStmtKind::Decide { .. } | TestStmtKind::Complete { .. } => match decision(&s.kind)? {
+                    Some(d) => d,
+                    None => continue,
                 },
-                TestStmtKind::Complete { step, actor, output } => {
-                    Action::Complete { target: target(step), actor: actor.value.clone(), output: json(output)? }
-                }
                 TestStmtKind::Send { event_type, subject, data } => Action::Send {
                     event_type: event_type.value.clone(),
                     subject: subject.as_ref().map(|s| s.value.clone()),
@@ -126,20 +136,10 @@ impl TestCase {
                     Action::ExpectStatus { target: target(t), status: status.text.clone() }
                 }
                 TestStmtKind::Expect(Expectation::Expr(e)) => Action::ExpectExpr { text: e.text.clone() },
-                TestStmtKind::Expect(Expectation::Refused(inner)) => match &inner.kind {
-                    TestStmtKind::Decide { approve, step, actor, comment } => Action::ExpectRefused(Box::new(Action::Decide {
-                        approve: *approve,
-                        target: target(step),
-                        actor: actor.value.clone(),
-                        comment: comment.as_ref().map(|c| c.value.clone()),
-                    })),
-                    TestStmtKind::Complete { step, actor, output } => Action::ExpectRefused(Box::new(Action::Complete {
-                        target: target(step),
-                        actor: actor.value.clone(),
-                        output: json(output)?,
-                    })),
-                    // The grammar takes only a decision after `refused`.
-                    _ => continue,
+                // The grammar takes only a decision after `refused`.
+                TestStmtKind::Expect(Expectation::Refused(inner)) => match decision(&inner.kind)? {
+                    Some(d) => Action::ExpectRefused(Box::new(d)),
+                    None => continue,
                 },
             };
             case.actions.push((action, place(s.span)));

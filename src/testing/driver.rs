@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use flowc_interpreter::runtime::{self, delivery, inbox, NotifySink, Steered};
-use flowc_interpreter::state::{Actor, GateAction, RunStatus, StepStatus, Store};
+use flowc_interpreter::runtime::{self, delivery, inbox, mock, NotifySink, Steered};
+use flowc_interpreter::state::{Actor, GateAction, RunStatus, StepState, StepStatus, Store};
 use flowc_interpreter::{time, RunOptions};
 use flowc_plan::store::{StoreBackend, StoreDef};
 use flowc_plan::Plan;
@@ -141,16 +141,10 @@ fn drive(case: &TestCase, plan: Plan, options: &RunOptions, result: &mut TestRes
                 settle(options, &root).map_err(|e| at(place, e))?;
                 continue;
             }
-            Action::Decide { approve, target, actor, comment } => {
-                let (run, step) = blocked_step(options, &root, target).map_err(|e| at(place, e))?;
-                let action = if *approve { GateAction::Approve } else { GateAction::Reject };
-                runtime::resolve(&run, &step, action, &actor_of(actor), comment.as_deref(), None, options)
-                    .map_err(|e| at(place, format!("cannot {} `{target}`: {e}", action.as_str())))?;
-            }
-            Action::Complete { target, actor, output } => {
-                let (run, step) = blocked_step(options, &root, target).map_err(|e| at(place, e))?;
-                runtime::resolve(&run, &step, GateAction::Complete, &actor_of(actor), None, Some(output), options)
-                    .map_err(|e| at(place, format!("cannot complete `{target}`: {e}")))?;
+            Action::Decide { .. } | Action::Complete { .. } => {
+                let Some(d) = Decision::of(action) else { continue };
+                let (run, step) = blocked_step(options, &root, d.target).map_err(|e| at(place, e))?;
+                d.file(&run, &step, options).map_err(|e| at(place, format!("cannot {} `{}`: {e}", d.action.as_str(), d.target)))?;
             }
             Action::Send { event_type, subject, data } => {
                 let event = inbox::new_event(event_type, subject.as_deref(), data.clone(), "flowc-test", None);
@@ -202,19 +196,13 @@ fn describe_run(options: &RunOptions, root: &str) -> Result<String, String> {
 /// the decision; a decision it applies is a failure (and has been applied).
 fn expect_refused(options: &RunOptions, root: &str, decision: &Action, place: &Place) -> Result<Option<Note>, String> {
     let note = |message: String, observed: Option<String>| Some(Note { place: place.clone(), message, observed });
-    let (target, actor, action, comment, output) = match decision {
-        Action::Decide { approve, target, actor, comment } => {
-            (target, actor, if *approve { GateAction::Approve } else { GateAction::Reject }, comment.as_deref(), None)
-        }
-        Action::Complete { target, actor, output } => (target, actor, GateAction::Complete, None, Some(output)),
-        _ => return Ok(None),
-    };
-    let what = format!("{} `{target}` as \"{actor}\"", action.as_str());
-    let (run, step) = match blocked_step(options, root, target) {
+    let Some(d) = Decision::of(decision) else { return Ok(None) };
+    let what = format!("{} `{}` as \"{}\"", d.action.as_str(), d.target, d.actor);
+    let (run, step) = match blocked_step(options, root, d.target) {
         Ok(found) => found,
         Err(why) => return Ok(note(format!("expected a refusal to {what}, but there is nothing to decide"), Some(why))),
     };
-    match runtime::resolve(&run, &step, action, &actor_of(actor), comment, output, options) {
+    match d.file(&run, &step, options) {
         // Refused by the gate (who may decide, separation of duties, the task's type).
         Err(runtime::Error::Run(_) | runtime::Error::Refused(_) | runtime::Error::Input(_)) => Ok(None),
         Err(e) => Err(e.to_string()),
@@ -222,8 +210,38 @@ fn expect_refused(options: &RunOptions, root: &str, decision: &Action, place: &P
     }
 }
 
-fn actor_of(principal: &str) -> Actor {
-    Actor { principal: principal.to_string(), on_behalf_of: None, token: None, address: None, via: "test".into() }
+/// A person's decision of a test (`approve`, `reject`, `complete`), as
+/// `runtime::resolve` takes it.
+struct Decision<'a> {
+    target: &'a Target,
+    actor: &'a str,
+    action: GateAction,
+    comment: Option<&'a str>,
+    output: Option<&'a Value>,
+}
+
+impl<'a> Decision<'a> {
+    fn of(action: &'a Action) -> Option<Decision<'a>> {
+        Some(match action {
+            Action::Decide { approve, target, actor, comment } => Decision {
+                target,
+                actor,
+                action: if *approve { GateAction::Approve } else { GateAction::Reject },
+                comment: comment.as_deref(),
+                output: None,
+            },
+            Action::Complete { target, actor, output } => {
+                Decision { target, actor, action: GateAction::Complete, comment: None, output: Some(output) }
+            }
+            _ => return None,
+        })
+    }
+
+    /// Files the decision on `step` of `run`, as `flowc approve|reject|complete` does.
+    fn file(&self, run: &str, step: &str, options: &RunOptions) -> Result<Steered, runtime::Error> {
+        let actor = Actor { principal: self.actor.to_string(), on_behalf_of: None, token: None, address: None, via: "test".into() };
+        runtime::resolve(run, step, self.action, &actor, self.comment, self.output, options)
+    }
 }
 
 fn open(options: &RunOptions) -> Result<Box<dyn Store>, String> {
@@ -287,32 +305,37 @@ fn settle(options: &RunOptions, root: &str) -> Result<(), String> {
 /// The blocked step a decision is for: `target` in the root run or a child
 /// (of `target`'s workflow, when it names one).
 fn blocked_step(options: &RunOptions, root: &str, target: &Target) -> Result<(String, String), String> {
-    let store = open(options)?;
-    let mut seen = None;
-    for run in tree(&*store, root)? {
-        if target.workflow.as_ref().is_some_and(|w| *w != run.workflow && !run.workflow.starts_with(&format!("{w}."))) {
-            continue;
-        }
-        if target.workflow.is_none() && run.id != root && !run.workflow.starts_with(&format!("{}.", tree_root_workflow(&*store, root)?)) {
-            continue;
-        }
-        for s in store.step_states(&run.id).map_err(|e| e.to_string())? {
-            if s.step == target.step {
-                if s.status == StepStatus::Blocked {
-                    return Ok((run.id.clone(), s.step));
-                }
-                seen = Some(s.status);
-            }
-        }
+    let states = target_states(options, root, target)?;
+    if let Some((run, s)) = states.iter().find(|(_, s)| s.status == StepStatus::Blocked) {
+        return Ok((run.clone(), s.step.clone()));
     }
-    Err(match seen {
-        Some(status) => format!("`{target}` is {status}, not waiting for anyone"),
+    Err(match states.last() {
+        Some((_, s)) => format!("`{target}` is {}, not waiting for anyone", s.status),
         None => format!("`{target}` has not started; the run is {}", status(options, root)?),
     })
 }
 
-fn tree_root_workflow(store: &dyn Store, root: &str) -> Result<String, String> {
-    Ok(store.run(root).map_err(|e| e.to_string())?.map(|r| r.workflow).unwrap_or_default())
+/// The states of `target` in the runs of the test that run its steps, with
+/// their run: the root run and its jobs (`WF.GROUP`), or the runs of the
+/// workflow `target` names and their jobs. A step of a job has one per item.
+fn target_states(options: &RunOptions, root: &str, target: &Target) -> Result<Vec<(String, StepState)>, String> {
+    let store = open(options)?;
+    let runs = tree(&*store, root)?;
+    let root_workflow = runs.first().map(|r| r.workflow.clone()).unwrap_or_default();
+    let of_target = |r: &flowc_interpreter::state::RunRecord| match &target.workflow {
+        Some(w) => mock::runs_steps_of(&r.workflow, w),
+        // Not another run of the root's own workflow (a recursive call).
+        None => r.id == root || (r.workflow != root_workflow && mock::runs_steps_of(&r.workflow, &root_workflow)),
+    };
+    let mut out = Vec::new();
+    for run in runs.iter().filter(|r| of_target(r)) {
+        for s in store.step_states(&run.id).map_err(|e| e.to_string())? {
+            if s.step == target.step {
+                out.push((run.id.clone(), s));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// `expect STEP STATUS` / `expect run STATUS`.
@@ -327,23 +350,8 @@ fn expect_status(options: &RunOptions, root: &str, target: &Target, want: &str, 
         let why = record.error.map(|e| format!(" ({e})")).unwrap_or_default();
         return Ok(Some(note(format!("expected the run to be {want}"), Some(format!("the run is {}{why}", record.status)))));
     }
-    let runs = tree(&*store, root)?;
-    let root_workflow = runs.first().map(|r| r.workflow.clone()).unwrap_or_default();
-    let mut found = Vec::new();
-    for run in &runs {
-        let of_target = match &target.workflow {
-            Some(w) => run.workflow == *w || run.workflow.starts_with(&format!("{w}.")),
-            None => run.id == root || run.workflow.starts_with(&format!("{root_workflow}.")),
-        };
-        if !of_target {
-            continue;
-        }
-        for s in store.step_states(&run.id).map_err(|e| e.to_string())? {
-            if s.step == target.step {
-                found.push(s);
-            }
-        }
-    }
+    drop(store);
+    let found: Vec<StepState> = target_states(options, root, target)?.into_iter().map(|(_, s)| s).collect();
     if found.is_empty() {
         return Ok(Some(note(format!("expected `{target}` to be {want}"), Some(format!("`{target}` has not started; the run is {}", status(options, root)?)))));
     }

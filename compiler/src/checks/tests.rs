@@ -241,6 +241,7 @@ pub(super) fn test_checks<'db>(db: &'db dyn Db, project: Project, decl: OtherDef
         TestStmtKind::Expect(Expectation::Refused(action)) => &**action,
         _ => s,
     });
+    let mut scope: Option<FixedScope> = None;
     for stmt in stmts {
         match &stmt.kind {
             TestStmtKind::Run { .. } | TestStmtKind::Send { .. } | TestStmtKind::Advance(_) => {}
@@ -254,15 +255,7 @@ pub(super) fn test_checks<'db>(db: &'db dyn Db, project: Project, decl: OtherDef
                 let Some(step) = cx.step(path, out) else { continue };
                 let kind = cx.kind(step);
                 if !matches!(kind, StepKind::Run | StepKind::Agent(_)) {
-                    out.push(
-                        Pending::new(
-                            Code::TestActionMismatch,
-                            cx.at(path.span),
-                            format!("`{}` is {}; only `run` and `agent` steps can be mocked", path.step.text, a_kind(&kind)),
-                        )
-                        .label("not mockable")
-                        .help(action_help(&kind)),
-                    );
+                    out.push(kind_mismatch(&cx, path, &kind, "only `run` and `agent` steps can be mocked", "not mockable".into()));
                     continue;
                 }
                 if let Some(ty) = cx.output_type(step) {
@@ -296,30 +289,15 @@ pub(super) fn test_checks<'db>(db: &'db dyn Db, project: Project, decl: OtherDef
                 let kind = cx.kind(step);
                 if !matches!(kind, StepKind::Approval | StepKind::Check(_)) {
                     let word = if *approve { "approve" } else { "reject" };
-                    out.push(
-                        Pending::new(
-                            Code::TestActionMismatch,
-                            cx.at(path.span),
-                            format!("`{}` is {}; only `approval` and `check` steps wait for a decision to {word}", path.step.text, a_kind(&kind)),
-                        )
-                        .label(format!("nothing to {word}"))
-                        .help(action_help(&kind)),
-                    );
+                    let only = format!("only `approval` and `check` steps wait for a decision to {word}");
+                    out.push(kind_mismatch(&cx, path, &kind, &only, format!("nothing to {word}")));
                 }
             }
             TestStmtKind::Complete { step: path, output, .. } => {
                 let Some(step) = cx.step(path, out) else { continue };
                 let kind = cx.kind(step);
                 if kind != StepKind::Human {
-                    out.push(
-                        Pending::new(
-                            Code::TestActionMismatch,
-                            cx.at(path.span),
-                            format!("`{}` is {}; only `human` steps are completed", path.step.text, a_kind(&kind)),
-                        )
-                        .label("not a human task")
-                        .help(action_help(&kind)),
-                    );
+                    out.push(kind_mismatch(&cx, path, &kind, "only `human` steps are completed", "not a human task".into()));
                     continue;
                 }
                 if let Some(ty) = cx.output_type(step)
@@ -347,8 +325,9 @@ pub(super) fn test_checks<'db>(db: &'db dyn Db, project: Project, decl: OtherDef
             }
             TestStmtKind::Expect(Expectation::Expr(e)) => {
                 let Some(wf) = cx.wf else { continue };
-                let scope = FixedScope(test_expectation_scope(db, project, wf).into_iter().collect::<BTreeMap<_, _>>());
-                check_one(e, Expect::Bool, &scope, Anchor::Decl(decl), out);
+                // Built once per test: it holds every step of the workflow.
+                let scope = scope.get_or_insert_with(|| FixedScope(test_expectation_scope(db, project, wf).into_iter().collect::<BTreeMap<_, _>>()));
+                check_one(e, Expect::Bool, &*scope, Anchor::Decl(decl), out);
             }
         }
     }
@@ -366,6 +345,14 @@ fn mock_failures<'db>(cx: &Cx<'_, 'db>, results: &[MockResult], out: &mut Vec<Pe
                 );
             }
     }
+}
+
+/// E0802: the step at `path` is of a `kind` the action does not fit; `only`
+/// says which kinds it does fit.
+fn kind_mismatch<'db>(cx: &Cx<'_, 'db>, path: &StepPath, kind: &StepKind, only: &str, label: String) -> Pending<'db> {
+    Pending::new(Code::TestActionMismatch, cx.at(path.span), format!("`{}` is {}; {only}", path.step.text, a_kind(kind)))
+        .label(label)
+        .help(action_help(kind))
 }
 
 /// What a test can do with a step of `kind`.

@@ -79,12 +79,18 @@ pub(crate) enum Mocked<'a> {
     Unmocked,
 }
 
+/// Whether a run of `run_workflow` runs `workflow`'s steps: it is
+/// `workflow`, or the job of one of its `for each item` groups (`WF.GROUP`).
+pub fn runs_steps_of(run_workflow: &str, workflow: &str) -> bool {
+    run_workflow.strip_prefix(workflow).is_some_and(|rest| rest.is_empty() || rest.starts_with('.'))
+}
+
 impl Mocks {
     /// What attempt `attempt` (from 1) of `step` of `workflow` does, if it calls `agent`.
     pub(crate) fn lookup(&self, workflow: &str, step: &str, agent: Option<&str>, attempt: u32) -> Mocked<'_> {
         let of_step = |m: &&Mock| match &m.target {
             MockTarget::Step { workflow: w, step: s } => {
-                s == step && (workflow == w || workflow.strip_prefix(w.as_str()).is_some_and(|rest| rest.starts_with('.')))
+                s == step && runs_steps_of(workflow, w)
             }
             MockTarget::Agent(_) => false,
         };
