@@ -67,6 +67,28 @@ fn every_example_passes_its_own_tests() {
     assert!(seen >= 25, "only {seen} example tests");
 }
 
+/// Ports of published workflows (`tests/real/`) with tests of their own: the
+/// statuses their tests expect are the ones the original engines document.
+#[test]
+fn ports_of_published_workflows_pass_their_tests() {
+    let real = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/real");
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&real).unwrap() {
+        let dir = entry.unwrap().path();
+        let has_tests = dir.is_dir()
+            && std::fs::read_dir(&dir).unwrap().any(|f| f.unwrap().file_name().to_string_lossy().ends_with(".test.flow"));
+        if !has_tests {
+            continue;
+        }
+        let p = support::Project::new(&format!("real-{}", dir.file_name().unwrap().to_string_lossy()));
+        support::copies::copy_dir(&dir, &p.dir);
+        let (code, doc) = json_of(&p, &[]);
+        assert!(code == 0 && doc["failed"] == 0, "{}: {doc:#}", dir.display());
+        seen += doc["passed"].as_u64().unwrap_or(0);
+    }
+    assert!(seen >= 2, "only {seen} tests of ports");
+}
+
 const DEAL: &str = r#"
 workflow deal {
   input size: int
